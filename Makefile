@@ -1,0 +1,30 @@
+# Almanac: `make run` starts a server on ./data, `make test` runs every test.
+GO     ?= go
+TOOL   := $(GO) tool -modfile=tools/go.mod
+PKGS   := ./...
+
+.PHONY: run test lint generate check bench fuzz
+
+run: ## start the server with an embedded data directory and NATS
+	$(GO) run ./cmd/almanac serve
+
+test: ## every test, with the race detector
+	$(GO) test -race -count=1 $(PKGS)
+
+lint: ## gofmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(TOOL) staticcheck $(PKGS)
+
+generate: ## regenerate protobuf code with buf
+	$(TOOL) buf lint
+	$(TOOL) buf generate
+
+check: generate ## fail when generated code is not current
+	git diff --exit-code -- proto/
+
+bench: ## micro-benchmarks, benchstat-friendly
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+fuzz: ## a short pass of every fuzz target
+	./.ci/fuzz 10s

@@ -1,0 +1,292 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
+	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+// apply derives the projections from one event. It is the only code that
+// writes projections, for the live writer and for Rebuild alike, so a
+// rebuild yields the same projections byte for byte. It reads only the
+// projections and the event: never the clock, never a body's parse.
+func apply(rw readWriter, ev *eventv1.Event) error {
+	switch ev.Op {
+	case eventv1.Op_OP_COLLECTION_CREATED:
+		return applyCollectionCreated(rw, ev)
+	case eventv1.Op_OP_COLLECTION_DELETED:
+		return applyCollectionDeleted(rw, ev)
+	case eventv1.Op_OP_COLLECTION_PROPS_CHANGED:
+		return updateCollection(rw, ev, ev.CollectionId, func(c *statev1.Collection) { c.Props = ev.Props })
+	case eventv1.Op_OP_OBJECT_PUT:
+		return applyPut(rw, ev, ev.CollectionId, ev.Object)
+	case eventv1.Op_OP_OBJECT_DELETED:
+		return applyDelete(rw, ev, ev.CollectionId, ev.Object)
+	case eventv1.Op_OP_OBJECT_MOVED:
+		if err := applyDelete(rw, ev, ev.CollectionId, ev.Object); err != nil {
+			return err
+		}
+		return applyPut(rw, ev, ev.ToCollectionId, ev.ToObject)
+	case eventv1.Op_OP_USER_SET:
+		return setProto(rw, keys.UserKey(ev.User.GetName()), ev.User)
+	case eventv1.Op_OP_USER_DELETED:
+		return rw.Delete(keys.UserKey(ev.User.GetName()), nil)
+	case eventv1.Op_OP_CONTENT_PURGED:
+		return nil
+	}
+	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
+}
+
+func applyCollectionCreated(rw readWriter, ev *eventv1.Event) error {
+	c := &statev1.Collection{
+		Id:               ev.CollectionId,
+		Path:             ev.CollectionPath,
+		Kind:             ev.CollectionKind,
+		Owner:            ev.Owner,
+		Props:            ev.Props,
+		LastSeq:          ev.Seq,
+		Horizon:          ev.Seq,
+		CreatedUnixNano:  ev.TimeUnixNano,
+		ModifiedUnixNano: ev.TimeUnixNano,
+	}
+	if err := setProto(rw, keys.CollKey(c.Id), c); err != nil {
+		return err
+	}
+	if err := rw.Set(keys.PathKey(c.Path), keys.U64(c.Id), nil); err != nil {
+		return err
+	}
+	if err := rw.Set(keys.PathHistKey(c.Path, c.Id), nil, nil); err != nil {
+		return err
+	}
+	return rw.Set(keys.CollHistKey(c.Id, ev.Seq), nil, nil)
+}
+
+func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
+	id := ev.CollectionId
+	err := updateCollection(rw, ev, id, func(c *statev1.Collection) {
+		c.Deleted = true
+		c.Count = 0
+	})
+	if err != nil {
+		return err
+	}
+	if err := rw.Delete(keys.PathKey(ev.CollectionPath), nil); err != nil {
+		return err
+	}
+	for _, fam := range []byte{keys.Obj, keys.Body, keys.Change, keys.Tomb, keys.UID} {
+		p := keys.IDPrefix(fam, id)
+		if err := rw.DeleteRange(p, keys.PrefixEnd(p), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyPut writes the object (coll, name) from a put or the destination of
+// a move.
+func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error {
+	old, err := getObject(rw, coll, name)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	created := ev.TimeUnixNano
+	delta := int64(0)
+	if old != nil {
+		created = old.CreatedUnixNano
+		if err := rw.Delete(keys.ChangeKey(coll, old.Seq), nil); err != nil {
+			return err
+		}
+		if old.Uid != "" && old.Uid != ev.Uid {
+			if err := rw.Delete(keys.UIDKey(coll, old.Uid), nil); err != nil {
+				return err
+			}
+		}
+	} else {
+		delta = 1
+		if err := dropTombstone(rw, coll, name); err != nil {
+			return err
+		}
+	}
+	o := &statev1.Object{
+		Etag:             ev.Etag,
+		Seq:              ev.Seq,
+		Uid:              ev.Uid,
+		ContentType:      ev.ContentType,
+		Size:             int64(len(ev.Body)),
+		ModifiedUnixNano: ev.TimeUnixNano,
+		CreatedUnixNano:  created,
+		EnvelopeStart:    ev.EnvelopeStart,
+		EnvelopeEnd:      ev.EnvelopeEnd,
+		Component:        ev.Component,
+	}
+	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
+		return err
+	}
+	if err := rw.Set(keys.BodyKey(coll, name), ev.Body, nil); err != nil {
+		return err
+	}
+	if ev.Uid != "" {
+		if err := rw.Set(keys.UIDKey(coll, ev.Uid), []byte(name), nil); err != nil {
+			return err
+		}
+	}
+	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq), &statev1.Change{Name: name}); err != nil {
+		return err
+	}
+	if err := recordHistory(rw, ev, coll, name); err != nil {
+		return err
+	}
+	return updateCollection(rw, ev, coll, func(c *statev1.Collection) { c.Count += delta })
+}
+
+// applyDelete removes the object (coll, name) for a delete or the source of
+// a move, leaving a tombstone in the change index.
+func applyDelete(rw readWriter, ev *eventv1.Event, coll uint64, name string) error {
+	old, err := getObject(rw, coll, name)
+	if err != nil {
+		return fmt.Errorf("engine: apply seq %d: %w", ev.Seq, err)
+	}
+	for _, k := range [][]byte{keys.ObjKey(coll, name), keys.BodyKey(coll, name), keys.ChangeKey(coll, old.Seq)} {
+		if err := rw.Delete(k, nil); err != nil {
+			return err
+		}
+	}
+	if old.Uid != "" {
+		if err := rw.Delete(keys.UIDKey(coll, old.Uid), nil); err != nil {
+			return err
+		}
+	}
+	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq), &statev1.Change{Name: name, Deleted: true}); err != nil {
+		return err
+	}
+	if err := rw.Set(keys.TombKey(coll, name), keys.U64(ev.Seq), nil); err != nil {
+		return err
+	}
+	if err := recordHistory(rw, ev, coll, name); err != nil {
+		return err
+	}
+	return updateCollection(rw, ev, coll, func(c *statev1.Collection) { c.Count-- })
+}
+
+// dropTombstone removes the deletion entry of a name that comes back.
+func dropTombstone(rw readWriter, coll uint64, name string) error {
+	v, err := getBytes(rw, keys.TombKey(coll, name))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	seq, err := keys.ParseU64(v)
+	if err != nil {
+		return err
+	}
+	if err := rw.Delete(keys.ChangeKey(coll, seq), nil); err != nil {
+		return err
+	}
+	return rw.Delete(keys.TombKey(coll, name), nil)
+}
+
+func recordHistory(rw readWriter, ev *eventv1.Event, coll uint64, name string) error {
+	if err := rw.Set(keys.CollHistKey(coll, ev.Seq), nil, nil); err != nil {
+		return err
+	}
+	return rw.Set(keys.ObjHistKey(coll, name, ev.Seq), nil, nil)
+}
+
+// updateCollection records that event ev changed collection id.
+func updateCollection(rw readWriter, ev *eventv1.Event, id uint64, fn func(*statev1.Collection)) error {
+	c, err := getCollection(rw, id)
+	if err != nil {
+		return fmt.Errorf("engine: apply seq %d: collection %d: %w", ev.Seq, id, err)
+	}
+	fn(c)
+	c.LastSeq = ev.Seq
+	c.ModifiedUnixNano = ev.TimeUnixNano
+	if err := setProto(rw, keys.CollKey(id), c); err != nil {
+		return err
+	}
+	if ev.Op == eventv1.Op_OP_OBJECT_PUT || ev.Op == eventv1.Op_OP_OBJECT_DELETED || ev.Op == eventv1.Op_OP_OBJECT_MOVED {
+		return nil // recordHistory wrote the collection-history entry
+	}
+	return rw.Set(keys.CollHistKey(id, ev.Seq), nil, nil)
+}
+
+var marshal = proto.MarshalOptions{Deterministic: true}
+
+func setProto(rw readWriter, key []byte, m proto.Message) error {
+	data, err := marshal.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("engine: encode %T: %w", m, err)
+	}
+	return rw.Set(key, data, nil)
+}
+
+// getter is what records are read from: a view's snapshot or a batch.
+type getter interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+}
+
+// getBytes returns a copy of the value at key, or ErrNotFound.
+func getBytes(r getter, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: get: %w", err)
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, nil
+}
+
+func getProto(r getter, key []byte, m proto.Message) error {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("engine: get: %w", err)
+	}
+	defer closer.Close()
+	if err := proto.Unmarshal(v, m); err != nil {
+		return fmt.Errorf("engine: decode %T: %w", m, err)
+	}
+	return nil
+}
+
+func getObject(r getter, coll uint64, name string) (*statev1.Object, error) {
+	o := &statev1.Object{}
+	if err := getProto(r, keys.ObjKey(coll, name), o); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func getCollection(r getter, id uint64) (*statev1.Collection, error) {
+	c := &statev1.Collection{}
+	if err := getProto(r, keys.CollKey(id), c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// collectionByPath returns the live collection at path, or ErrNotFound.
+func collectionByPath(r getter, path string) (*statev1.Collection, error) {
+	v, err := getBytes(r, keys.PathKey(path))
+	if err != nil {
+		return nil, err
+	}
+	id, err := keys.ParseU64(v)
+	if err != nil {
+		return nil, fmt.Errorf("engine: path %q: %w", path, err)
+	}
+	return getCollection(r, id)
+}

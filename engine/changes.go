@@ -1,0 +1,117 @@
+package engine
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+// SyncTokenPrefix starts every sync token; RFC 6578 §3.2 wants a URI.
+const SyncTokenPrefix = "http://almanac.invalid/sync/"
+
+// syncToken encodes the token for collection id at seq. The store id makes
+// a token of another database (or of one restored from a backup) invalid.
+func (db *DB) syncToken(id uint64, seq Seq) string {
+	return SyncTokenPrefix + db.storeID + "/" + strconv.FormatUint(id, 10) + "/" + strconv.FormatUint(uint64(seq), 10)
+}
+
+// parseSyncToken returns the sequence number of a token for collection c.
+func (db *DB) parseSyncToken(token string, c *statev1.Collection) (Seq, error) {
+	rest, ok := strings.CutPrefix(token, SyncTokenPrefix)
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) != 3 || parts[0] != db.storeID {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidToken, token)
+	}
+	id, err1 := strconv.ParseUint(parts[1], 10, 64)
+	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || id != c.Id || seq > c.LastSeq {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidToken, token)
+	}
+	if seq < c.Horizon {
+		return 0, fmt.Errorf("%w: %q is older than the collection's horizon", ErrTokenExpired, token)
+	}
+	return Seq(seq), nil
+}
+
+// Changes answers an RFC 6578 sync-collection: the names of the collection
+// at path changed or deleted after token, oldest change first, each name
+// once. It reads only the change index from the token on: O(changes), never
+// a scan of the collection. An empty token lists every live object. limit
+// > 0 cuts the answer after limit changes; the returned token then resumes
+// after the last one.
+//
+// Errors: ErrNotFound, ErrInvalidToken, ErrTokenExpired.
+func (v *View) Changes(path, token string, limit int) (*ChangeSet, error) {
+	c, err := collectionByPath(v.v.snap, path)
+	if err != nil {
+		return nil, err
+	}
+	var from Seq
+	full := token == ""
+	if !full {
+		if from, err = v.db.parseSyncToken(token, c); err != nil {
+			return nil, err
+		}
+	}
+	it, err := v.v.snap.NewIter(&pebble.IterOptions{
+		LowerBound: keys.ChangeKey(c.Id, uint64(from)+1),
+		UpperBound: keys.PrefixEnd(keys.IDPrefix(keys.Change, c.Id)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: change iterator: %w", err)
+	}
+	defer it.Close()
+	cs := &ChangeSet{}
+	last := Seq(c.LastSeq)
+	for it.First(); it.Valid(); it.Next() {
+		seq, err := keys.IDSeq(it.Key())
+		if err != nil {
+			return nil, err
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("engine: read change: %w", err)
+		}
+		var ch statev1.Change
+		if err := proto.Unmarshal(val, &ch); err != nil {
+			return nil, fmt.Errorf("engine: decode change: %w", err)
+		}
+		if full && ch.Deleted {
+			continue
+		}
+		if limit > 0 && len(cs.Changes) == limit {
+			cs.Truncated = true
+			last = cs.Changes[len(cs.Changes)-1].Seq
+			break
+		}
+		change := Change{Name: ch.Name, Deleted: ch.Deleted, Seq: Seq(seq)}
+		if !ch.Deleted {
+			o, err := getObject(v.v.snap, c.Id, ch.Name)
+			if err != nil {
+				return nil, fmt.Errorf("engine: change %d of %s: %w", seq, ch.Name, err)
+			}
+			change.ETag = o.Etag
+		}
+		cs.Changes = append(cs.Changes, change)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("engine: change iterator: %w", err)
+	}
+	cs.Token = v.db.syncToken(c.Id, last)
+	return cs, nil
+}
+
+// Changes answers a sync-collection from the latest view; see View.Changes.
+func (db *DB) Changes(path, token string, limit int) (*ChangeSet, error) {
+	v, err := db.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	return v.Changes(path, token, limit)
+}

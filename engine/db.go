@@ -1,0 +1,212 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// DB is an Almanac store: the event log and its projections in one Pebble
+// database. All methods are safe for concurrent use.
+type DB struct {
+	opts    Options
+	pdb     *pebble.DB
+	storeID string // random, fixed at creation; part of every sync token and ETag
+
+	cmds       chan *request
+	closing    chan struct{}
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	nextSeq    Seq // owned by the writer goroutine
+
+	// mu guards view and headCh. The current view is the latest durable
+	// state: the writer publishes a new one after each synced commit.
+	mu     sync.Mutex
+	view   *view
+	headCh chan struct{} // closed (and replaced) when the head advances
+}
+
+// view is a refcounted Pebble snapshot of durable state.
+type view struct {
+	snap *pebble.Snapshot
+	head Seq
+	refs atomic.Int64
+}
+
+func (v *view) release() {
+	if v.refs.Add(-1) == 0 {
+		v.snap.Close()
+	}
+}
+
+const metaStoreID = "store-id"
+
+// Open opens (creating if needed) the database in dir.
+func Open(dir string, opts *Options) (*DB, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.EnsureDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	cache := pebble.NewCache(o.CacheSize)
+	defer cache.Unref()
+	pdb, err := pebble.Open(dir, &pebble.Options{
+		FS:                 o.FS,
+		Cache:              cache,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{o.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("engine: open %s: %w", dir, err)
+	}
+	db := &DB{
+		opts:       o,
+		pdb:        pdb,
+		cmds:       make(chan *request, 4096),
+		closing:    make(chan struct{}),
+		writerDone: make(chan struct{}),
+		headCh:     make(chan struct{}),
+	}
+	if err := db.init(); err != nil {
+		_ = pdb.Close()
+		return nil, err
+	}
+	go db.writeLoop()
+	return db, nil
+}
+
+// init reads or creates the store id and finds the head of the log.
+func (db *DB) init() error {
+	id, err := getCopy(db.pdb, keys.MetaKey(metaStoreID))
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return fmt.Errorf("engine: store id: %w", err)
+		}
+		id = []byte(hex.EncodeToString(b[:]))
+		if err := db.pdb.Set(keys.MetaKey(metaStoreID), id, pebble.Sync); err != nil {
+			return fmt.Errorf("engine: write store id: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("engine: read store id: %w", err)
+	}
+	db.storeID = string(id)
+	head, err := lastSeq(db.pdb)
+	if err != nil {
+		return err
+	}
+	db.nextSeq = head + 1
+	if _, err := getCopy(db.pdb, keys.MetaKey(metaRebuilding)); err == nil {
+		db.opts.Logger.Warn("engine: finishing an interrupted rebuild")
+		return db.rebuild()
+	}
+	db.publish(head)
+	return nil
+}
+
+// lastSeq returns the sequence number of the last event in the log.
+func lastSeq(r pebble.Reader) (Seq, error) {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: []byte{keys.Log}, UpperBound: []byte{keys.Log + 1}})
+	if err != nil {
+		return 0, fmt.Errorf("engine: log iterator: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	seq, err := keys.ParseLogKey(it.Key())
+	return Seq(seq), err
+}
+
+// publish makes the current Pebble state, durable up to head, the view that
+// readers see, and wakes everyone waiting for the head to advance. Only the
+// writer calls it, after a synced commit (or at open).
+func (db *DB) publish(head Seq) {
+	v := &view{snap: db.pdb.NewSnapshot(), head: head}
+	v.refs.Store(1)
+	db.mu.Lock()
+	old := db.view
+	db.view = v
+	ch := db.headCh
+	if old == nil || head != old.head {
+		db.headCh = make(chan struct{})
+	}
+	db.mu.Unlock()
+	if old != nil {
+		old.release()
+		if head != old.head {
+			close(ch)
+		}
+	}
+}
+
+// acquire returns the current view with a reference the caller must release.
+func (db *DB) acquire() (*view, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	if db.view == nil {
+		return nil, ErrClosed
+	}
+	db.view.refs.Add(1)
+	return db.view, nil
+}
+
+// StoreID returns the store's identity, fixed when the database was created.
+func (db *DB) StoreID() string { return db.storeID }
+
+// MaxObjectSize returns the largest accepted object body in bytes.
+func (db *DB) MaxObjectSize() int64 { return db.opts.MaxObjectSize }
+
+// Head returns the sequence number of the last durable event.
+func (db *DB) Head() Seq {
+	v, err := db.acquire()
+	if err != nil {
+		return 0
+	}
+	defer v.release()
+	return v.head
+}
+
+// Close stops the writer after the commands already submitted and closes
+// the database. Later calls return ErrClosed.
+func (db *DB) Close() error {
+	err := ErrClosed
+	db.closeOnce.Do(func() {
+		close(db.closing)
+		<-db.writerDone
+		db.mu.Lock()
+		v := db.view
+		db.view = nil
+		close(db.headCh)
+		db.mu.Unlock()
+		if v != nil {
+			v.release()
+		}
+		err = db.pdb.Close()
+		if err != nil {
+			err = fmt.Errorf("engine: close: %w", err)
+		}
+	})
+	return err
+}
+
+// getCopy reads key from r and returns a copy of its value.
+func getCopy(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if err != nil {
+		return nil, err
+	}
+	out := append([]byte(nil), v...)
+	closer.Close()
+	return out, nil
+}

@@ -1,0 +1,176 @@
+// Package keys encodes the engine's Pebble keys so that byte order equals
+// the logical order: sequence numbers and collection ids are fixed-width
+// big-endian, names and paths are raw bytes after a fixed-width prefix.
+//
+// Layout (see engine/doc.go for what each record holds):
+//
+//	l <seq>                  log: the event with that sequence number
+//	m <name>                 meta: store id, schema version
+//	p <path>                 path -> collection id (live collections)
+//	c <id>                   collection record
+//	o <id> <name>            object record (no body)
+//	b <id> <name>            object body
+//	g <id> <seq>             change index: one entry per name, the latest
+//	t <id> <name>            tombstone: name -> seq of its deletion
+//	u <id> <uid>             UID index: uid -> name
+//	h <id> <seq>             collection history: every event of the collection
+//	i <id> <name> 0x00 <seq> object history: every event of one name
+//	q <path> 0x00 <id>       path history: every collection that had the path
+//	a <name>                 user account
+//
+// Everything but "l" and "m" is a projection that Rebuild derives again.
+package keys
+
+import (
+	"encoding/binary"
+	"errors"
+)
+
+// Prefixes of the key families.
+const (
+	Log        byte = 'l'
+	Meta       byte = 'm'
+	Path       byte = 'p'
+	Coll       byte = 'c'
+	Obj        byte = 'o'
+	Body       byte = 'b'
+	Change     byte = 'g'
+	Tomb       byte = 't'
+	UID        byte = 'u'
+	CollHist   byte = 'h'
+	ObjHist    byte = 'i'
+	PathHist   byte = 'q'
+	User       byte = 'a'
+	sep        byte = 0x00
+	seqLen          = 8
+	prefixLen       = 1
+	idPrefixLn      = prefixLen + seqLen
+)
+
+// ProjectionPrefixes lists every projection family, for Rebuild and Verify.
+var ProjectionPrefixes = []byte{Path, Coll, Obj, Body, Change, Tomb, UID, CollHist, ObjHist, PathHist, User}
+
+// ErrMalformed is returned when a key does not have the expected shape.
+var ErrMalformed = errors.New("keys: malformed key")
+
+func u64(dst []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(dst, v) }
+
+// LogKey is the key of the event with sequence number seq.
+func LogKey(seq uint64) []byte { return u64([]byte{Log}, seq) }
+
+// ParseLogKey returns the sequence number of a log key.
+func ParseLogKey(k []byte) (uint64, error) {
+	if len(k) != prefixLen+seqLen || k[0] != Log {
+		return 0, ErrMalformed
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+// MetaKey is the key of a metadata record.
+func MetaKey(name string) []byte { return append([]byte{Meta}, name...) }
+
+// PathKey maps a collection path to its id.
+func PathKey(path string) []byte { return append([]byte{Path}, path...) }
+
+// ParsePathKey returns the path of a PathKey.
+func ParsePathKey(k []byte) (string, error) {
+	if len(k) < 1 || k[0] != Path {
+		return "", ErrMalformed
+	}
+	return string(k[1:]), nil
+}
+
+// CollKey is the key of a collection record.
+func CollKey(id uint64) []byte { return u64([]byte{Coll}, id) }
+
+func idName(prefix byte, id uint64, name string) []byte {
+	k := make([]byte, 0, idPrefixLn+len(name))
+	k = u64(append(k, prefix), id)
+	return append(k, name...)
+}
+
+// ObjKey is the key of an object record.
+func ObjKey(id uint64, name string) []byte { return idName(Obj, id, name) }
+
+// BodyKey is the key of an object body.
+func BodyKey(id uint64, name string) []byte { return idName(Body, id, name) }
+
+// TombKey is the key of a deleted name's tombstone.
+func TombKey(id uint64, name string) []byte { return idName(Tomb, id, name) }
+
+// UIDKey is the key of a UID index entry.
+func UIDKey(id uint64, uid string) []byte { return idName(UID, id, uid) }
+
+// UserKey is the key of a user account.
+func UserKey(name string) []byte { return append([]byte{User}, name...) }
+
+// IDPrefix is the prefix of every key of family prefix in collection id.
+func IDPrefix(prefix byte, id uint64) []byte { return u64([]byte{prefix}, id) }
+
+// Name returns the name part of an id-and-name key (ObjKey, BodyKey, ...).
+func Name(k []byte) (string, error) {
+	if len(k) < idPrefixLn {
+		return "", ErrMalformed
+	}
+	return string(k[idPrefixLn:]), nil
+}
+
+// ChangeKey is the key of a change-index entry.
+func ChangeKey(id, seq uint64) []byte { return u64(u64([]byte{Change}, id), seq) }
+
+// CollHistKey is the key of a collection-history entry.
+func CollHistKey(id, seq uint64) []byte { return u64(u64([]byte{CollHist}, id), seq) }
+
+// IDSeq returns the sequence number of a ChangeKey or CollHistKey.
+func IDSeq(k []byte) (uint64, error) {
+	if len(k) != idPrefixLn+seqLen {
+		return 0, ErrMalformed
+	}
+	return binary.BigEndian.Uint64(k[idPrefixLn:]), nil
+}
+
+// ObjHistPrefix is the prefix of every history entry of one name.
+func ObjHistPrefix(id uint64, name string) []byte { return append(idName(ObjHist, id, name), sep) }
+
+// ObjHistKey is the key of an object-history entry.
+func ObjHistKey(id uint64, name string, seq uint64) []byte {
+	return u64(ObjHistPrefix(id, name), seq)
+}
+
+// PathHistPrefix is the prefix of every path-history entry of one path.
+func PathHistPrefix(path string) []byte { return append(append([]byte{PathHist}, path...), sep) }
+
+// PathHistKey is the key recording that collection id had path.
+func PathHistKey(path string, id uint64) []byte { return u64(PathHistPrefix(path), id) }
+
+// TrailingSeq returns the last eight bytes of k as a sequence number or id
+// (ObjHistKey, PathHistKey).
+func TrailingSeq(k []byte) (uint64, error) {
+	if len(k) < seqLen+1 {
+		return 0, ErrMalformed
+	}
+	return binary.BigEndian.Uint64(k[len(k)-seqLen:]), nil
+}
+
+// PrefixEnd returns the smallest key greater than every key with prefix p.
+func PrefixEnd(p []byte) []byte {
+	end := append([]byte(nil), p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// U64 encodes v as eight big-endian bytes (values of PathKey and TombKey).
+func U64(v uint64) []byte { return u64(nil, v) }
+
+// ParseU64 decodes a value written by U64.
+func ParseU64(b []byte) (uint64, error) {
+	if len(b) != seqLen {
+		return 0, ErrMalformed
+	}
+	return binary.BigEndian.Uint64(b), nil
+}

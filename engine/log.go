@@ -1,0 +1,106 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+// Log streams the durable events with sequence numbers from from on, in
+// order, up to the view's head. The feed reads it from a cursor and then
+// calls Wait for more.
+func (v *View) Log(from Seq) iter.Seq2[*Event, error] {
+	return func(yield func(*Event, error) bool) {
+		for p, err := range v.logProto(from) {
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(eventFromProto(p), nil) {
+				return
+			}
+		}
+	}
+}
+
+// logProto streams the raw log records from from to the view's head.
+func (v *View) logProto(from Seq) iter.Seq2[*eventv1.Event, error] {
+	return func(yield func(*eventv1.Event, error) bool) {
+		if from == 0 {
+			from = 1
+		}
+		if from > v.v.head {
+			return
+		}
+		it, err := v.v.snap.NewIter(&pebble.IterOptions{
+			LowerBound: keys.LogKey(uint64(from)),
+			UpperBound: keys.LogKey(uint64(v.v.head) + 1),
+		})
+		if err != nil {
+			yield(nil, fmt.Errorf("engine: log iterator: %w", err))
+			return
+		}
+		defer it.Close()
+		for it.First(); it.Valid(); it.Next() {
+			val, err := it.ValueAndErr()
+			if err != nil {
+				yield(nil, fmt.Errorf("engine: read log: %w", err))
+				return
+			}
+			ev := &eventv1.Event{}
+			if err := proto.Unmarshal(val, ev); err != nil {
+				yield(nil, fmt.Errorf("engine: decode event: %w", err))
+				return
+			}
+			if !yield(ev, nil) {
+				return
+			}
+		}
+		if err := it.Error(); err != nil {
+			yield(nil, fmt.Errorf("engine: log iterator: %w", err))
+		}
+	}
+}
+
+// Event returns the event with sequence number seq.
+//
+// Errors: ErrNotFound.
+func (v *View) Event(seq Seq) (*Event, error) {
+	if seq == 0 || seq > v.v.head {
+		return nil, ErrNotFound
+	}
+	p := &eventv1.Event{}
+	if err := getProto(v.v.snap, keys.LogKey(uint64(seq)), p); err != nil {
+		return nil, err
+	}
+	return eventFromProto(p), nil
+}
+
+// Wait blocks until the durable head passes after, and returns the new
+// head. It is how the feed learns of new events without polling.
+//
+// Errors: ctx.Err(), ErrClosed.
+func (db *DB) Wait(ctx context.Context, after Seq) (Seq, error) {
+	for {
+		db.mu.Lock()
+		if db.view == nil {
+			db.mu.Unlock()
+			return 0, ErrClosed
+		}
+		head, ch := db.view.head, db.headCh
+		db.mu.Unlock()
+		if head > after {
+			return head, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}

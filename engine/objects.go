@@ -1,0 +1,324 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
+	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
+)
+
+// PutOptions are the preconditions and metadata of a PutObject.
+type PutOptions struct {
+	// IfMatch, when set, is the ETag the current version must have
+	// ("*": the object must exist).
+	IfMatch string
+	// IfNoneMatch demands that the object does not exist (If-None-Match: *).
+	IfNoneMatch bool
+	// ContentType is recorded for objects in plain collections; calendar
+	// and address book objects always get text/calendar or text/vcard.
+	ContentType string
+}
+
+// PutResult says what a write did.
+type PutResult struct {
+	ETag    string
+	Created bool // the name did not exist before
+	Seq     Seq
+}
+
+// Content types of calendar and address objects.
+const (
+	ContentTypeCalendar = "text/calendar; charset=utf-8"
+	ContentTypeVCard    = "text/vcard; charset=utf-8"
+)
+
+// PutObject creates or replaces the object name in the collection at path
+// with body, stored byte for byte. Calendar and address data are validated
+// first, outside the writer.
+//
+// Errors: ErrNotFound (no such collection), ErrInvalidName, ErrConflict (a
+// collection of that name exists, or the target is a home),
+// *ETagMismatchError, *UIDConflictError, *InvalidDataError.
+func (db *DB) PutObject(ctx context.Context, m Meta, path, name string, body []byte, opts PutOptions) (*PutResult, error) {
+	if !validName(name) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
+	}
+	if int64(len(body)) > db.opts.MaxObjectSize {
+		return nil, invalid(CondMaxResourceSize, "%d bytes exceed the limit of %d", len(body), db.opts.MaxObjectSize)
+	}
+	for attempt := 0; ; attempt++ {
+		coll, err := db.Collection(path)
+		if err != nil {
+			return nil, err
+		}
+		info, err := validate(coll, body, opts.ContentType)
+		if err != nil {
+			return nil, err
+		}
+		cmd := &putCmd{m: m, path: path, name: name, body: body, opts: opts, info: info, collID: coll.ID}
+		err = db.submit(ctx, cmd)
+		if errors.Is(err, errCollectionChanged) && attempt < 3 {
+			continue // validated against a collection that was replaced
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &cmd.res, nil
+	}
+}
+
+// errCollectionChanged: the collection was replaced between validation and
+// the writer; validate again.
+var errCollectionChanged = errors.New("engine: collection changed during write")
+
+type putCmd struct {
+	m      Meta
+	path   string
+	name   string
+	body   []byte
+	opts   PutOptions
+	info   objectInfo
+	collID uint64
+	res    PutResult
+}
+
+func (c *putCmd) run(tx *txn) error {
+	coll, err := collectionByPath(tx.rw, c.path)
+	if err != nil {
+		return err
+	}
+	if coll.Id != c.collID {
+		return errCollectionChanged
+	}
+	if Kind(coll.Kind) == KindCalendar && !collSupports(coll, c.info.component) {
+		return invalid(CondSupportedCalendarComponent, "this calendar does not accept %s", c.info.component)
+	}
+	if _, err := collectionByPath(tx.rw, coll.Path+c.name+"/"); err == nil {
+		return fmt.Errorf("%w: a collection named %s exists", ErrConflict, c.name)
+	}
+	old, err := getObject(tx.rw, coll.Id, c.name)
+	if err != nil && err != ErrNotFound {
+		return err
+	}
+	if err := checkETag(old, c.opts.IfMatch, c.opts.IfNoneMatch); err != nil {
+		return err
+	}
+	if err := checkUID(tx, coll, c.info.uid, c.name); err != nil {
+		return err
+	}
+	ev := &eventv1.Event{
+		Op:             eventv1.Op_OP_OBJECT_PUT,
+		CollectionId:   coll.Id,
+		CollectionPath: coll.Path,
+		Object:         c.name,
+		Body:           c.body,
+		ContentType:    c.info.contentType,
+		Uid:            c.info.uid,
+		Component:      c.info.component,
+		EnvelopeStart:  c.info.envStart,
+		EnvelopeEnd:    c.info.envEnd,
+	}
+	if old != nil {
+		ev.PreviousEtag = old.Etag
+	}
+	if err := tx.append(c.m, ev); err != nil {
+		return err
+	}
+	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq)}
+	return nil
+}
+
+// checkETag applies If-Match and If-None-Match: * to the current version
+// (nil when the object does not exist).
+func checkETag(cur *statev1.Object, ifMatch string, ifNoneMatch bool) error {
+	got := ""
+	if cur != nil {
+		got = cur.Etag
+	}
+	if ifNoneMatch && cur != nil {
+		return &ETagMismatchError{Want: "none", Got: got}
+	}
+	if ifMatch != "" && (cur == nil || (ifMatch != "*" && ifMatch != got)) {
+		return &ETagMismatchError{Want: ifMatch, Got: got}
+	}
+	return nil
+}
+
+// checkUID reports a UIDConflictError when uid is used by an object of coll
+// other than name.
+func checkUID(tx *txn, coll *statev1.Collection, uid, name string) error {
+	if uid == "" {
+		return nil
+	}
+	holder, err := getBytes(tx.rw, keys.UIDKey(coll.Id, uid))
+	if err == ErrNotFound || (err == nil && string(holder) == name) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return &UIDConflictError{UID: uid, Href: coll.Path + string(holder)}
+}
+
+func collSupports(coll *statev1.Collection, comp string) bool {
+	return (&Collection{Props: Props{Components: coll.Props.GetComponents()}}).Supports(comp)
+}
+
+// DeleteObject deletes the object name from the collection at path.
+// ifMatch, when set, is the ETag the object must have.
+//
+// Errors: ErrNotFound, *ETagMismatchError.
+func (db *DB) DeleteObject(ctx context.Context, m Meta, path, name, ifMatch string) error {
+	return db.submit(ctx, &deleteCmd{m: m, path: path, name: name, ifMatch: ifMatch})
+}
+
+type deleteCmd struct {
+	m                   Meta
+	path, name, ifMatch string
+}
+
+func (c *deleteCmd) run(tx *txn) error {
+	coll, err := collectionByPath(tx.rw, c.path)
+	if err != nil {
+		return err
+	}
+	old, err := getObject(tx.rw, coll.Id, c.name)
+	if err != nil {
+		return err
+	}
+	if err := checkETag(old, c.ifMatch, false); err != nil {
+		return err
+	}
+	return tx.append(c.m, &eventv1.Event{
+		Op:             eventv1.Op_OP_OBJECT_DELETED,
+		CollectionId:   coll.Id,
+		CollectionPath: coll.Path,
+		Object:         c.name,
+		PreviousEtag:   old.Etag,
+		Uid:            old.Uid,
+		ContentType:    old.ContentType,
+		Component:      old.Component,
+	})
+}
+
+// MoveRequest describes a MOVE or COPY of one object.
+type MoveRequest struct {
+	FromPath, FromName string
+	ToPath, ToName     string
+	// Overwrite allows replacing an existing destination (Overwrite: T).
+	Overwrite bool
+	// IfMatch, when set, is the ETag the source must have.
+	IfMatch string
+	// Copy keeps the source: the destination is written as a put.
+	Copy bool
+}
+
+// MoveObject moves or copies an object between collections of the same
+// kind, as one event. The destination gets a new ETag.
+//
+// Errors: ErrNotFound (no source), ErrInvalidName, ErrConflict (missing
+// destination collection, different kinds, source equals destination),
+// ErrExists (destination exists and Overwrite is false),
+// *ETagMismatchError, *UIDConflictError, *InvalidDataError
+// (supported-calendar-component).
+func (db *DB) MoveObject(ctx context.Context, m Meta, req MoveRequest) (*PutResult, error) {
+	if !validName(req.ToName) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, req.ToName)
+	}
+	cmd := &moveCmd{m: m, req: req}
+	if err := db.submit(ctx, cmd); err != nil {
+		return nil, err
+	}
+	return &cmd.res, nil
+}
+
+type moveCmd struct {
+	m   Meta
+	req MoveRequest
+	res PutResult
+}
+
+func (c *moveCmd) run(tx *txn) error {
+	r := c.req
+	src, err := collectionByPath(tx.rw, r.FromPath)
+	if err != nil {
+		return err
+	}
+	obj, err := getObject(tx.rw, src.Id, r.FromName)
+	if err != nil {
+		return err
+	}
+	if err := checkETag(obj, r.IfMatch, false); err != nil {
+		return err
+	}
+	dst, err := collectionByPath(tx.rw, r.ToPath)
+	if err == ErrNotFound {
+		return fmt.Errorf("%w: destination collection %s does not exist", ErrConflict, r.ToPath)
+	}
+	if err != nil {
+		return err
+	}
+	if src.Id == dst.Id && r.FromName == r.ToName {
+		return fmt.Errorf("%w: source and destination are the same", ErrConflict)
+	}
+	if src.Kind != dst.Kind && !(isPlainish(src.Kind) && isPlainish(dst.Kind)) {
+		return fmt.Errorf("%w: cannot move between a %s and a %s collection", ErrConflict, Kind(src.Kind), Kind(dst.Kind))
+	}
+	if Kind(dst.Kind) == KindCalendar && !collSupports(dst, obj.Component) {
+		return invalid(CondSupportedCalendarComponent, "the destination calendar does not accept %s", obj.Component)
+	}
+	if _, err := collectionByPath(tx.rw, dst.Path+r.ToName+"/"); err == nil {
+		return fmt.Errorf("%w: a collection named %s exists", ErrConflict, r.ToName)
+	}
+	old, err := getObject(tx.rw, dst.Id, r.ToName)
+	if err != nil && err != ErrNotFound {
+		return err
+	}
+	if old != nil && !r.Overwrite {
+		return fmt.Errorf("%w: %s%s", ErrExists, dst.Path, r.ToName)
+	}
+	if src.Id != dst.Id || r.Copy {
+		if err := checkUID(tx, dst, obj.Uid, r.ToName); err != nil {
+			return err
+		}
+	}
+	body, err := getBytes(tx.rw, keys.BodyKey(src.Id, r.FromName))
+	if err != nil {
+		return err
+	}
+	ev := &eventv1.Event{
+		Op:             eventv1.Op_OP_OBJECT_MOVED,
+		CollectionId:   src.Id,
+		CollectionPath: src.Path,
+		Object:         r.FromName,
+		PreviousEtag:   obj.Etag,
+		Body:           body,
+		ContentType:    obj.ContentType,
+		Uid:            obj.Uid,
+		Component:      obj.Component,
+		EnvelopeStart:  obj.EnvelopeStart,
+		EnvelopeEnd:    obj.EnvelopeEnd,
+	}
+	if r.Copy {
+		ev.Op = eventv1.Op_OP_OBJECT_PUT
+		ev.CollectionId, ev.CollectionPath, ev.Object = dst.Id, dst.Path, r.ToName
+		ev.PreviousEtag = ""
+		if old != nil {
+			ev.PreviousEtag = old.Etag
+		}
+	} else {
+		ev.ToCollectionId, ev.ToCollectionPath, ev.ToObject = dst.Id, dst.Path, r.ToName
+	}
+	if err := tx.append(c.m, ev); err != nil {
+		return err
+	}
+	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq)}
+	return nil
+}
+
+func isPlainish(k eventv1.CollectionKind) bool {
+	return Kind(k) == KindPlain || Kind(k) == KindHome
+}

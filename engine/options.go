@@ -1,0 +1,67 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configure a DB. The zero value of every field means its default.
+type Options struct {
+	// CacheSize is Pebble's block cache in bytes. Default 64 MiB.
+	CacheSize int64
+	// MaxObjectSize is the largest object body accepted, in bytes
+	// (CALDAV:max-resource-size). Default 10 MiB.
+	MaxObjectSize int64
+	// MaxBatch is how many commands one group commit takes at most.
+	// Default 512.
+	MaxBatch int
+	// Clock returns the time recorded in events. Default time.Now.
+	Clock func() time.Time
+	// Logger receives the engine's logs. Default: discard.
+	Logger *slog.Logger
+	// FS is the filesystem Pebble uses. Default vfs.Default; tests use
+	// vfs.NewMem().
+	FS vfs.FS
+}
+
+// EnsureDefaults fills in every zero field with its default.
+func (o *Options) EnsureDefaults() {
+	if o.CacheSize == 0 {
+		o.CacheSize = 64 << 20
+	}
+	if o.MaxObjectSize == 0 {
+		o.MaxObjectSize = 10 << 20
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = 512
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+}
+
+// Validate reports the first invalid field.
+func (o *Options) Validate() error {
+	var errs []error
+	if o.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("engine: Options.CacheSize %d is negative", o.CacheSize))
+	}
+	if o.MaxObjectSize < 0 {
+		errs = append(errs, fmt.Errorf("engine: Options.MaxObjectSize %d is negative", o.MaxObjectSize))
+	}
+	if o.MaxBatch < 0 {
+		errs = append(errs, fmt.Errorf("engine: Options.MaxBatch %d is negative", o.MaxBatch))
+	}
+	return errors.Join(errs...)
+}

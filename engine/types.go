@@ -1,0 +1,251 @@
+package engine
+
+import (
+	"time"
+)
+
+// Seq is a position in the log. The first event has Seq 1.
+type Seq uint64
+
+// Kind is the type of a collection.
+type Kind int
+
+// Collection kinds.
+const (
+	KindHome        Kind = 1 // a user's home: parent of calendars and address books
+	KindPlain       Kind = 2 // a plain WebDAV collection
+	KindCalendar    Kind = 3 // a CalDAV calendar collection (RFC 4791)
+	KindAddressBook Kind = 4 // a CardDAV address book collection (RFC 6352)
+)
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	switch k {
+	case KindHome:
+		return "home"
+	case KindPlain:
+		return "plain"
+	case KindCalendar:
+		return "calendar"
+	case KindAddressBook:
+		return "addressbook"
+	}
+	return "unknown"
+}
+
+// Meta says who causes a change. It is recorded with every event.
+type Meta struct {
+	Actor     string // authenticated principal
+	UserAgent string // the client's User-Agent
+	RequestID string // the server's id for the request
+	Reason    string // optional explanation (restore, import, purge)
+}
+
+// Props are a collection's properties.
+type Props struct {
+	DisplayName string
+	Description string
+	Color       string // Apple calendar-color
+	Order       string // Apple calendar-order
+	Timezone    string // CALDAV:calendar-timezone (a VCALENDAR with one VTIMEZONE)
+	// Components is the CALDAV:supported-calendar-component-set. Empty on a
+	// calendar means the default set, DefaultComponents.
+	Components []string
+	// Dead holds dead properties: "{namespace}local" -> the element as XML.
+	Dead map[string]string
+}
+
+// DefaultComponents is the component set of a calendar created without one.
+var DefaultComponents = []string{"VEVENT", "VTODO"}
+
+// Clone returns a deep copy of p.
+func (p Props) Clone() Props {
+	c := p
+	c.Components = append([]string(nil), p.Components...)
+	if p.Dead != nil {
+		c.Dead = make(map[string]string, len(p.Dead))
+		for k, v := range p.Dead {
+			c.Dead[k] = v
+		}
+	}
+	return c
+}
+
+// Collection is the state of a collection.
+type Collection struct {
+	ID       uint64
+	Path     string // URL path, ends with "/"
+	Kind     Kind
+	Owner    string
+	Props    Props
+	LastSeq  Seq // sequence number of the collection's last change
+	Horizon  Seq // sync tokens older than this have expired
+	Created  time.Time
+	Modified time.Time
+	Count    int64 // live objects
+	CTag     string
+	// SyncToken is the collection's current RFC 6578 sync token.
+	SyncToken string
+}
+
+// Supports reports whether a calendar collection accepts component comp.
+func (c *Collection) Supports(comp string) bool {
+	set := c.Props.Components
+	if len(set) == 0 {
+		set = DefaultComponents
+	}
+	for _, s := range set {
+		if s == comp {
+			return true
+		}
+	}
+	return false
+}
+
+// Object is the state of an object. Body is nil when it was not asked for.
+type Object struct {
+	Name        string
+	ETag        string // strong ETag, quoted
+	UID         string
+	ContentType string
+	Component   string // VEVENT, VTODO, VJOURNAL, VCARD, or "" for other content
+	Size        int64
+	Seq         Seq // sequence number of the event that wrote this version
+	Created     time.Time
+	Modified    time.Time
+	Envelope    Envelope
+	Body        []byte
+}
+
+// Envelope is a half-open time interval [Start, End) that holds every
+// instance of a calendar object. A zero Start or End means unbounded on that
+// side; objects that are not calendar data have an unbounded envelope.
+type Envelope struct {
+	Start time.Time
+	End   time.Time
+}
+
+// Overlaps reports whether the envelope may overlap [start, end). A zero
+// start or end means unbounded.
+func (e Envelope) Overlaps(start, end time.Time) bool {
+	if !end.IsZero() && !e.Start.IsZero() && !e.Start.Before(end) {
+		return false
+	}
+	if !start.IsZero() && !e.End.IsZero() && !e.End.After(start) {
+		return false
+	}
+	return true
+}
+
+// Change is one entry of a sync-collection answer.
+type Change struct {
+	Name    string
+	Deleted bool
+	ETag    string // "" for deletions
+	Seq     Seq
+}
+
+// ChangeSet is the answer to DB.Changes.
+type ChangeSet struct {
+	Changes []Change
+	// Token is the sync token to present next time.
+	Token string
+	// Truncated is set when the limit cut the answer short; Token then
+	// continues from the last change returned.
+	Truncated bool
+}
+
+// Op is what an event did.
+type Op int
+
+// Event operations.
+const (
+	OpCollectionCreated Op = 1
+	OpCollectionDeleted Op = 2
+	OpPropsChanged      Op = 3
+	OpObjectPut         Op = 4
+	OpObjectDeleted     Op = 5
+	OpObjectMoved       Op = 6
+	OpUserSet           Op = 7
+	OpUserDeleted       Op = 8
+	OpContentPurged     Op = 9
+)
+
+// String returns the operation's name as used in the feed and history.
+func (o Op) String() string {
+	switch o {
+	case OpCollectionCreated:
+		return "collection-created"
+	case OpCollectionDeleted:
+		return "collection-deleted"
+	case OpPropsChanged:
+		return "props-changed"
+	case OpObjectPut:
+		return "put"
+	case OpObjectDeleted:
+		return "delete"
+	case OpObjectMoved:
+		return "move"
+	case OpUserSet:
+		return "user-set"
+	case OpUserDeleted:
+		return "user-deleted"
+	case OpContentPurged:
+		return "purge"
+	}
+	return "unknown"
+}
+
+// Event is one record of the log, as the engine's API exposes it.
+type Event struct {
+	Seq            Seq
+	Time           time.Time
+	Actor          string
+	UserAgent      string
+	RequestID      string
+	Op             Op
+	CollectionID   uint64
+	CollectionPath string
+	Object         string
+	ETag           string
+	PreviousETag   string
+	Body           []byte
+	ContentType    string
+	UID            string
+	// ToCollectionID, ToCollectionPath and ToObject are the destination
+	// of a move.
+	ToCollectionID   uint64
+	ToCollectionPath string
+	ToObject         string
+	// Kind, Owner and Props describe the collection (collection events).
+	Kind  Kind
+	Owner string
+	Props Props
+	// User is the account after an OpUserSet, or its name after OpUserDeleted.
+	User *User
+	// PurgedSeqs lists the events whose content an OpContentPurged erased.
+	PurgedSeqs []Seq
+	Reason     string
+}
+
+// User is a principal that may authenticate.
+type User struct {
+	Name         string
+	PasswordHash string // bcrypt or argon2id, standard encoding
+	Role         string // RoleUser or RoleAdmin
+	Tokens       []APIToken
+}
+
+// User roles.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// APIToken is a per-user bearer token. Only a hash of its secret is stored.
+type APIToken struct {
+	ID           string
+	SecretSHA256 string // hex
+	Label        string
+	Created      time.Time
+}

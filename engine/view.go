@@ -1,0 +1,198 @@
+package engine
+
+import (
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+// View is a consistent, read-only picture of durable state: every read
+// through one View sees the same moment, so a listing agrees with the CTag
+// read before it. Close it when done; a View pins old data while open.
+type View struct {
+	db *DB
+	v  *view
+}
+
+// View returns a view of the latest durable state.
+//
+// Errors: ErrClosed.
+func (db *DB) View() (*View, error) {
+	v, err := db.acquire()
+	if err != nil {
+		return nil, err
+	}
+	return &View{db: db, v: v}, nil
+}
+
+// Close releases the view.
+func (v *View) Close() {
+	if v.v != nil {
+		v.v.release()
+		v.v = nil
+	}
+}
+
+// Head returns the sequence number of the last event the view includes.
+func (v *View) Head() Seq { return v.v.head }
+
+// Collection returns the live collection at path.
+//
+// Errors: ErrNotFound.
+func (v *View) Collection(path string) (*Collection, error) {
+	c, err := collectionByPath(v.v.snap, path)
+	if err != nil {
+		return nil, err
+	}
+	return v.db.collectionFromProto(c), nil
+}
+
+// CollectionByID returns the collection with id, deleted ones included
+// (their Path is the path they had).
+//
+// Errors: ErrNotFound.
+func (v *View) CollectionByID(id uint64) (*Collection, bool, error) {
+	c, err := getCollection(v.v.snap, id)
+	if err != nil {
+		return nil, false, err
+	}
+	return v.db.collectionFromProto(c), c.Deleted, nil
+}
+
+// Children returns the live collections directly inside path, in path order.
+func (v *View) Children(path string) ([]*Collection, error) {
+	paths, err := descendants(v.v.snap, path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Collection
+	for _, p := range paths {
+		rest := strings.TrimPrefix(p, path)
+		if rest == "" || strings.Count(rest, "/") != 1 {
+			continue
+		}
+		c, err := v.Collection(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+// Object returns the object name of the collection at path, with its body
+// when withBody is set.
+//
+// Errors: ErrNotFound.
+func (v *View) Object(path, name string, withBody bool) (*Object, error) {
+	c, err := collectionByPath(v.v.snap, path)
+	if err != nil {
+		return nil, err
+	}
+	return v.object(c.Id, name, withBody)
+}
+
+func (v *View) object(coll uint64, name string, withBody bool) (*Object, error) {
+	o, err := getObject(v.v.snap, coll, name)
+	if err != nil {
+		return nil, err
+	}
+	obj := objectFromProto(name, o)
+	if withBody {
+		if obj.Body, err = getBytes(v.v.snap, keys.BodyKey(coll, name)); err != nil {
+			return nil, err
+		}
+	}
+	return obj, nil
+}
+
+// ListOptions shape a listing.
+type ListOptions struct {
+	// Bodies asks for each object's body.
+	Bodies bool
+	// Start and End, when set, skip objects whose time envelope cannot
+	// overlap [Start, End): their bodies are never read.
+	Start, End time.Time
+}
+
+// Objects streams the objects of the collection at path in name order,
+// never holding the whole collection in memory. A missing collection
+// yields ErrNotFound once.
+func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] {
+	return func(yield func(*Object, error) bool) {
+		c, err := collectionByPath(v.v.snap, path)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		lo := keys.IDPrefix(keys.Obj, c.Id)
+		it, err := v.v.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.PrefixEnd(lo)})
+		if err != nil {
+			yield(nil, fmt.Errorf("engine: object iterator: %w", err))
+			return
+		}
+		defer it.Close()
+		ranged := !opts.Start.IsZero() || !opts.End.IsZero()
+		for it.First(); it.Valid(); it.Next() {
+			name, err := keys.Name(it.Key())
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			val, err := it.ValueAndErr()
+			if err != nil {
+				yield(nil, fmt.Errorf("engine: read object %s: %w", name, err))
+				return
+			}
+			var o statev1.Object
+			if err := proto.Unmarshal(val, &o); err != nil {
+				yield(nil, fmt.Errorf("engine: decode object %s: %w", name, err))
+				return
+			}
+			obj := objectFromProto(name, &o)
+			if ranged && !obj.Envelope.Overlaps(opts.Start, opts.End) {
+				continue
+			}
+			if opts.Bodies {
+				if obj.Body, err = getBytes(v.v.snap, keys.BodyKey(c.Id, name)); err != nil {
+					yield(nil, err)
+					return
+				}
+			}
+			if !yield(obj, nil) {
+				return
+			}
+		}
+		if err := it.Error(); err != nil {
+			yield(nil, fmt.Errorf("engine: object iterator: %w", err))
+		}
+	}
+}
+
+// Collection returns the live collection at path from the latest view.
+//
+// Errors: ErrNotFound, ErrClosed.
+func (db *DB) Collection(path string) (*Collection, error) {
+	v, err := db.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	return v.Collection(path)
+}
+
+// Object returns an object from the latest view; see View.Object.
+func (db *DB) Object(path, name string, withBody bool) (*Object, error) {
+	v, err := db.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	return v.Object(path, name, withBody)
+}
