@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+
+	"github.com/almanac/almanac/dav/auth"
+	"github.com/almanac/almanac/engine"
+)
+
+// Command is a subcommand of the almanac binary.
+type Command struct {
+	// Name is the word that selects the command ("serve", "user").
+	Name string
+	// Usage is the synopsis after the command name ("[--data DIR] NAME").
+	Usage string
+	// Summary is one line for `almanac help`.
+	Summary string
+	// Run executes the command with the arguments after its name. An error
+	// wrapping errUsage makes main print the usage and exit with status 2.
+	Run func(ctx context.Context, args []string) error
+}
+
+// commands holds every registered subcommand by name. It is filled by init
+// functions only, so it needs no lock.
+var commands = map[string]Command{}
+
+// register adds a subcommand. It is called from init() in the command's own
+// file and panics on a duplicate name, a programming error.
+func register(c Command) {
+	if c.Name == "" || c.Run == nil {
+		panic("almanac: register: command needs a Name and a Run")
+	}
+	if _, dup := commands[c.Name]; dup {
+		panic(fmt.Sprintf("almanac: register: duplicate command %q", c.Name))
+	}
+	commands[c.Name] = c
+}
+
+// sortedCommands returns the registered commands in name order.
+func sortedCommands() []Command {
+	out := make([]Command, 0, len(commands))
+	for _, c := range commands {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// ServeHook is a part of `almanac serve` started after the engine opens and
+// stopped before it closes.
+//
+// Order of calls in serve:
+//  1. Flags of every hook are registered on the serve FlagSet (in
+//     registration order, which is init order: file name order in package
+//     main); the env/TOML layering applies to them like to serve's own flags.
+//  2. The engine opens and the auth.Verifier is built.
+//  3. Start runs for each hook in registration order. A hook may add
+//     handlers to env.Mux and may call env.SetAudit. If a Start fails, the
+//     hooks already started are stopped in reverse order and serve exits.
+//  4. The DAV handler is built (with the audit handler, if one was set) and
+//     mounted at /dav/ and /.well-known/; the listener starts.
+//  5. On SIGINT/SIGTERM: the listener stops accepting and in-flight requests
+//     drain; then each stop func runs in reverse start order; then the engine
+//     closes.
+type ServeHook struct {
+	// Name identifies the hook in logs and errors.
+	Name string
+	// Flags registers the hook's flags (env/TOML apply to them too). May be nil.
+	Flags func(fs *flag.FlagSet)
+	// Start starts the hook. The returned stop func (may be nil) must return
+	// once the hook's goroutines have ended or its context expires.
+	Start func(ctx context.Context, env *ServeEnv) (stop func(context.Context) error, err error)
+}
+
+// serveHooks holds the registered hooks in registration order.
+var serveHooks []ServeHook
+
+// registerServeHook adds a hook to `almanac serve`. It is called from init().
+func registerServeHook(h ServeHook) {
+	if h.Name == "" || h.Start == nil {
+		panic("almanac: registerServeHook: hook needs a Name and a Start")
+	}
+	for _, o := range serveHooks {
+		if o.Name == h.Name {
+			panic(fmt.Sprintf("almanac: registerServeHook: duplicate hook %q", h.Name))
+		}
+	}
+	serveHooks = append(serveHooks, h)
+}
+
+// ServeEnv is what hooks get.
+type ServeEnv struct {
+	// DB is the open engine. Hooks must not close it.
+	DB *engine.DB
+	// Logger is the server's logger; hooks add their own attributes.
+	Logger *slog.Logger
+	// DataDir is the --data directory (the engine lives in DataDir/db);
+	// hooks keep their own state in subdirectories of it.
+	DataDir string
+	// TLSCert and TLSKey are the certificate and key files; both are empty
+	// when serving plain HTTP.
+	TLSCert, TLSKey string
+	// Mux is served on --listen beside /dav/ and /.well-known/: hooks add
+	// /metrics, /admin/... Patterns must not overlap /dav/ or /.well-known/.
+	Mux *http.ServeMux
+	// Auth verifies user passwords (package dav/auth).
+	Auth *auth.Verifier
+	// SetAudit hands the DAV handler its dav.Options.Audit handler (the
+	// ?history and ?restore queries under a user's home). It must be called
+	// during Start; the last call wins. The DAV handler is built after every
+	// hook has started.
+	SetAudit func(http.Handler)
+}

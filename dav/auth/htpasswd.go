@@ -1,0 +1,79 @@
+package auth
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// htpasswdFile is an Apache htpasswd file, reread when its size or
+// modification time changes. Entries are kept as raw hash strings, so that
+// the hash can be part of the verification cache key.
+type htpasswdFile struct {
+	path string
+
+	mu      sync.Mutex
+	size    int64
+	modTime time.Time
+	loaded  bool
+	entries map[string]string // user -> hash
+}
+
+// lookup returns the stored hash of user, rereading the file first if it
+// changed. ok is false when the user has no entry. A file that cannot be
+// read keeps the last good contents and returns the error.
+func (f *htpasswdFile) lookup(user string) (hash string, ok bool, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.refreshLocked(); err != nil {
+		if !f.loaded {
+			return "", false, err
+		}
+		// Keep serving the last good version; the caller logs err.
+		h, ok := f.entries[user]
+		return h, ok, err
+	}
+	h, ok := f.entries[user]
+	return h, ok, nil
+}
+
+func (f *htpasswdFile) refreshLocked() error {
+	st, err := os.Stat(f.path)
+	if err != nil {
+		return fmt.Errorf("auth: htpasswd: %w", err)
+	}
+	if f.loaded && st.Size() == f.size && st.ModTime().Equal(f.modTime) {
+		return nil
+	}
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		return fmt.Errorf("auth: htpasswd: %w", err)
+	}
+	f.entries = parseHtpasswd(data)
+	f.size, f.modTime, f.loaded = st.Size(), st.ModTime(), true
+	return nil
+}
+
+// parseHtpasswd reads "user:hash" lines. Blank lines, comments and lines
+// without a colon are skipped; a later entry for the same user wins.
+func parseHtpasswd(data []byte) map[string]string {
+	entries := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 4096), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		user, hash, ok := strings.Cut(line, ":")
+		if !ok || user == "" || hash == "" {
+			continue
+		}
+		entries[user] = hash
+	}
+	return entries
+}
