@@ -99,7 +99,7 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 	delta := int64(0)
 	if old != nil {
 		created = old.CreatedUnixNano
-		if err := rw.Delete(keys.ChangeKey(coll, old.Seq), nil); err != nil {
+		if err := rw.Delete(keys.ChangeKey(coll, old.Seq, name), nil); err != nil {
 			return err
 		}
 		if old.Uid != "" && old.Uid != ev.Uid {
@@ -136,7 +136,7 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 			return err
 		}
 	}
-	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq), &statev1.Change{Name: name}); err != nil {
+	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name}); err != nil {
 		return err
 	}
 	if err := recordHistory(rw, ev, coll, name); err != nil {
@@ -152,7 +152,7 @@ func applyDelete(rw readWriter, ev *eventv1.Event, coll uint64, name string) err
 	if err != nil {
 		return fmt.Errorf("engine: apply seq %d: %w", ev.Seq, err)
 	}
-	for _, k := range [][]byte{keys.ObjKey(coll, name), keys.BodyKey(coll, name), keys.ChangeKey(coll, old.Seq)} {
+	for _, k := range [][]byte{keys.ObjKey(coll, name), keys.BodyKey(coll, name), keys.ChangeKey(coll, old.Seq, name)} {
 		if err := rw.Delete(k, nil); err != nil {
 			return err
 		}
@@ -162,7 +162,7 @@ func applyDelete(rw readWriter, ev *eventv1.Event, coll uint64, name string) err
 			return err
 		}
 	}
-	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq), &statev1.Change{Name: name, Deleted: true}); err != nil {
+	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name, Deleted: true}); err != nil {
 		return err
 	}
 	if err := rw.Set(keys.TombKey(coll, name), keys.U64(ev.Seq), nil); err != nil {
@@ -187,7 +187,7 @@ func dropTombstone(rw readWriter, coll uint64, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := rw.Delete(keys.ChangeKey(coll, seq), nil); err != nil {
+	if err := rw.Delete(keys.ChangeKey(coll, seq, name), nil); err != nil {
 		return err
 	}
 	return rw.Delete(keys.TombKey(coll, name), nil)

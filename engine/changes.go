@@ -59,7 +59,7 @@ func (v *View) Changes(path, token string, limit int) (*ChangeSet, error) {
 		}
 	}
 	it, err := v.v.snap.NewIter(&pebble.IterOptions{
-		LowerBound: keys.ChangeKey(c.Id, uint64(from)+1),
+		LowerBound: keys.ChangeSeqPrefix(c.Id, uint64(from)+1),
 		UpperBound: keys.PrefixEnd(keys.IDPrefix(keys.Change, c.Id)),
 	})
 	if err != nil {
@@ -84,11 +84,22 @@ func (v *View) Changes(path, token string, limit int) (*ChangeSet, error) {
 		if full && ch.Deleted {
 			continue
 		}
-		if limit > 0 && len(cs.Changes) == limit {
+		if limit > 0 && len(cs.Changes) >= limit {
+			if n := len(cs.Changes); cs.Changes[n-1].Seq == Seq(seq) {
+				// One event changed two names (a move inside the
+				// collection): a token cannot split them, so keep
+				// the pair together, over the limit if it must be.
+				if k := cutBefore(cs.Changes, Seq(seq)); k > 0 {
+					cs.Changes = cs.Changes[:k]
+				} else {
+					goto keep
+				}
+			}
 			cs.Truncated = true
 			last = cs.Changes[len(cs.Changes)-1].Seq
 			break
 		}
+	keep:
 		change := Change{Name: ch.Name, Deleted: ch.Deleted, Seq: Seq(seq)}
 		if !ch.Deleted {
 			o, err := getObject(v.v.snap, c.Id, ch.Name)
@@ -114,4 +125,13 @@ func (db *DB) Changes(path, token string, limit int) (*ChangeSet, error) {
 	}
 	defer v.Close()
 	return v.Changes(path, token, limit)
+}
+
+// cutBefore returns how many leading changes have a sequence number below seq.
+func cutBefore(cs []Change, seq Seq) int {
+	k := len(cs)
+	for k > 0 && cs[k-1].Seq == seq {
+		k--
+	}
+	return k
 }

@@ -47,3 +47,16 @@ func MustCalendar(tb testing.TB, db *DB) *Collection {
 func event(uid string) []byte {
 	return []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:Meeting %s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", uid, uid))
 }
+
+// twoEvents returns a calendar with two VEVENTs.
+func twoEvents(uid1, uid2 string) []byte {
+	return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n" +
+		"BEGIN:VEVENT\r\nUID:" + uid1 + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nEND:VEVENT\r\n" +
+		"BEGIN:VEVENT\r\nUID:" + uid2 + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260106T100000Z\r\nEND:VEVENT\r\n" +
+		"END:VCALENDAR\r\n")
+}
+
+// journal returns a VJOURNAL, which the default component set rejects.
+func journal(uid string) []byte {
+	return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VJOURNAL\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\nEND:VJOURNAL\r\nEND:VCALENDAR\r\n")
+}

@@ -10,7 +10,7 @@
 //	c <id>                   collection record
 //	o <id> <name>            object record (no body)
 //	b <id> <name>            object body
-//	g <id> <seq>             change index: one entry per name, the latest
+//	g <id> <seq> <name>      change index: one entry per name, the latest
 //	t <id> <name>            tombstone: name -> seq of its deletion
 //	u <id> <uid>             UID index: uid -> name
 //	h <id> <seq>             collection history: every event of the collection
@@ -115,15 +115,22 @@ func Name(k []byte) (string, error) {
 	return string(k[idPrefixLn:]), nil
 }
 
-// ChangeKey is the key of a change-index entry.
-func ChangeKey(id, seq uint64) []byte { return u64(u64([]byte{Change}, id), seq) }
+// ChangeKey is the key of a change-index entry. The name is part of the key
+// because one event (a move inside a collection) changes two names.
+func ChangeKey(id, seq uint64, name string) []byte {
+	return append(u64(u64([]byte{Change}, id), seq), name...)
+}
+
+// ChangeSeqPrefix is the prefix of the change entries of id at seq: the
+// lower bound of a scan for changes from seq on.
+func ChangeSeqPrefix(id, seq uint64) []byte { return u64(u64([]byte{Change}, id), seq) }
 
 // CollHistKey is the key of a collection-history entry.
 func CollHistKey(id, seq uint64) []byte { return u64(u64([]byte{CollHist}, id), seq) }
 
 // IDSeq returns the sequence number of a ChangeKey or CollHistKey.
 func IDSeq(k []byte) (uint64, error) {
-	if len(k) != idPrefixLn+seqLen {
+	if len(k) < idPrefixLn+seqLen {
 		return 0, ErrMalformed
 	}
 	return binary.BigEndian.Uint64(k[idPrefixLn:]), nil

@@ -21,7 +21,7 @@ func TestOrder(t *testing.T) {
 	if bytes.Compare(LogKey(255), LogKey(256)) >= 0 {
 		t.Fatal("log keys do not sort by sequence number")
 	}
-	if bytes.Compare(ChangeKey(1, 9), ChangeKey(2, 1)) >= 0 {
+	if bytes.Compare(ChangeKey(1, 9, "z"), ChangeKey(2, 1, "a")) >= 0 {
 		t.Fatal("change keys do not sort by collection first")
 	}
 	if bytes.Compare(ObjHistKey(1, "a", 9), ObjHistKey(1, "a.ics", 1)) >= 0 {
@@ -48,7 +48,7 @@ func FuzzKeys(f *testing.F) {
 		if got, err := Name(ObjKey(id, name)); err != nil || got != name {
 			t.Fatalf("Name(ObjKey) = %q, %v", got, err)
 		}
-		if got, err := IDSeq(ChangeKey(id, seq)); err != nil || got != seq {
+		if got, err := IDSeq(ChangeKey(id, seq, name)); err != nil || got != seq {
 			t.Fatalf("IDSeq(ChangeKey) = %d, %v", got, err)
 		}
 		if got, err := TrailingSeq(ObjHistKey(id, name, seq)); err != nil || got != seq {

@@ -1,0 +1,298 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"math/rand"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// model is a plain in-memory picture of what the engine must show.
+type model struct {
+	colls map[string]*mcoll
+}
+
+type mcoll struct {
+	objs    map[string]mobj
+	changed map[string]mchange // name -> its latest change
+	lastSeq Seq
+}
+
+type mobj struct {
+	uid, etag string
+	body      []byte
+}
+
+type mchange struct {
+	seq     Seq
+	deleted bool
+}
+
+// savedToken is a sync token with the model's state when it was issued.
+type savedToken struct {
+	path, token string
+	seq         Seq
+}
+
+// TestModel runs thousands of random operations against the engine and
+// the model and compares after every step: listings, bodies, ETags, CTags,
+// and the Changes answer for every token issued so far.
+func TestModel(t *testing.T) {
+	steps := 3000
+	if testing.Short() {
+		steps = 500
+	}
+	for _, seed := range []int64{1, 2} {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
+	}
+}
+
+func runModel(t *testing.T, seed int64, steps int) {
+	rng := rand.New(rand.NewSource(seed))
+	db := MustOpen(t)
+	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/", Kind: KindHome, Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	m := &model{colls: map[string]*mcoll{}}
+	paths := []string{"/alice/a/", "/alice/b/", "/alice/c/"}
+	names := []string{"1.ics", "2.ics", "3.ics", "4.ics", "5.ics", "6.ics"}
+	uids := []string{"u1", "u2", "u3", "u4", "u5", "u6", "u7"}
+	var tokens []savedToken
+
+	for step := 0; step < steps; step++ {
+		path := paths[rng.Intn(len(paths))]
+		name := names[rng.Intn(len(names))]
+		c := m.colls[path]
+		var op string
+		switch r := rng.Intn(100); {
+		case c == nil || r < 2:
+			op = "create"
+		case r < 4:
+			op = "drop"
+		case r < 55:
+			op = "put"
+		case r < 70:
+			op = "delete"
+		case r < 85:
+			op = "move"
+		default:
+			op = "token"
+		}
+		desc := fmt.Sprintf("step %d: %s %s%s", step, op, path, name)
+		switch op {
+		case "create":
+			_, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: path, Kind: KindCalendar, Owner: "alice"})
+			if c != nil {
+				expectErr(t, desc, err, is(ErrExists))
+				break
+			}
+			mustOK(t, desc, err)
+			m.colls[path] = &mcoll{objs: map[string]mobj{}, changed: map[string]mchange{}, lastSeq: db.Head()}
+		case "drop":
+			mustOK(t, desc, db.DeleteCollection(ctx, alice, path))
+			delete(m.colls, path)
+			kept := tokens[:0]
+			for _, tok := range tokens {
+				if tok.path != path {
+					kept = append(kept, tok)
+				}
+			}
+			tokens = kept
+		case "put":
+			uid := uids[rng.Intn(len(uids))]
+			body := []byte(strings.Replace(string(event(uid)), "SUMMARY:", fmt.Sprintf("SUMMARY:%d ", step), 1))
+			opts := PutOptions{}
+			cur, exists := c.objs[name]
+			switch rng.Intn(4) {
+			case 0:
+				opts.IfNoneMatch = true
+			case 1:
+				opts.IfMatch = cur.etag
+				if !exists || rng.Intn(3) == 0 {
+					opts.IfMatch = `"stale"`
+				}
+			}
+			res, err := db.PutObject(ctx, alice, path, name, body, opts)
+			switch {
+			case opts.IfNoneMatch && exists, opts.IfMatch != "" && (!exists || opts.IfMatch != cur.etag):
+				expectErr(t, desc, err, isETagMismatch)
+			case c.uidHolder(uid, name) != "":
+				expectErr(t, desc, err, func(err error) bool {
+					var e *UIDConflictError
+					return errors.As(err, &e) && e.Href == path+c.uidHolder(uid, name)
+				})
+			default:
+				mustOK(t, desc, err)
+				if res.Created == exists {
+					t.Fatalf("%s: Created = %v, object existed = %v", desc, res.Created, exists)
+				}
+				c.objs[name] = mobj{uid: uid, etag: res.ETag, body: body}
+				c.touch(name, res.Seq, false)
+			}
+		case "delete":
+			cur, exists := c.objs[name]
+			ifMatch := ""
+			if rng.Intn(3) == 0 {
+				ifMatch = `"stale"`
+			}
+			err := db.DeleteObject(ctx, alice, path, name, ifMatch)
+			switch {
+			case !exists:
+				expectErr(t, desc, err, is(ErrNotFound))
+			case ifMatch != "" && ifMatch != cur.etag:
+				expectErr(t, desc, err, isETagMismatch)
+			default:
+				mustOK(t, desc, err)
+				delete(c.objs, name)
+				c.touch(name, db.Head(), true)
+			}
+		case "move":
+			to := paths[rng.Intn(len(paths))]
+			toName := names[rng.Intn(len(names))]
+			overwrite, copy := rng.Intn(2) == 0, rng.Intn(3) == 0
+			desc += fmt.Sprintf(" -> %s%s overwrite=%v copy=%v", to, toName, overwrite, copy)
+			res, err := db.MoveObject(ctx, alice, MoveRequest{FromPath: path, FromName: name, ToPath: to, ToName: toName, Overwrite: overwrite, Copy: copy})
+			src, exists := c.objs[name]
+			dst := m.colls[to]
+			switch {
+			case !exists:
+				expectErr(t, desc, err, is(ErrNotFound))
+			case dst == nil:
+				expectErr(t, desc, err, is(ErrConflict))
+			case path == to && name == toName:
+				expectErr(t, desc, err, is(ErrConflict))
+			case !overwrite && dst.has(toName):
+				expectErr(t, desc, err, is(ErrExists))
+			case (path != to || copy) && dst.uidHolder(src.uid, toName) != "":
+				expectErr(t, desc, err, func(err error) bool { var e *UIDConflictError; return errors.As(err, &e) })
+			default:
+				mustOK(t, desc, err)
+				if !copy {
+					delete(c.objs, name)
+					c.touch(name, res.Seq, true)
+				}
+				dst.objs[toName] = mobj{uid: src.uid, etag: res.ETag, body: src.body}
+				dst.touch(toName, res.Seq, false)
+			}
+		case "token":
+			coll, err := db.Collection(path)
+			mustOK(t, desc, err)
+			tokens = append(tokens, savedToken{path: path, token: coll.SyncToken, seq: c.lastSeq})
+		}
+		m.check(t, db, desc, tokens)
+		if step%500 == 499 {
+			if err := db.Verify(ctx); err != nil {
+				t.Fatalf("%s: %v", desc, err)
+			}
+		}
+	}
+	if err := db.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.check(t, db, "after rebuild", tokens)
+	if err := db.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (c *mcoll) has(name string) bool { _, ok := c.objs[name]; return ok }
+
+// uidHolder returns the name other than name that holds uid, or "".
+func (c *mcoll) uidHolder(uid, name string) string {
+	for n, o := range c.objs {
+		if o.uid == uid && n != name {
+			return n
+		}
+	}
+	return ""
+}
+
+func (c *mcoll) touch(name string, seq Seq, deleted bool) {
+	c.changed[name] = mchange{seq: seq, deleted: deleted}
+	c.lastSeq = seq
+}
+
+// check compares every collection of the engine with the model.
+func (m *model) check(t *testing.T, db *DB, desc string, tokens []savedToken) {
+	t.Helper()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for path, c := range m.colls {
+		coll, err := v.Collection(path)
+		if err != nil {
+			t.Fatalf("%s: collection %s: %v", desc, path, err)
+		}
+		if coll.LastSeq != c.lastSeq || coll.Count != int64(len(c.objs)) {
+			t.Fatalf("%s: %s lastSeq/count = %d/%d, model %d/%d", desc, path, coll.LastSeq, coll.Count, c.lastSeq, len(c.objs))
+		}
+		n := 0
+		for o, err := range v.Objects(path, ListOptions{Bodies: true}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, ok := c.objs[o.Name]
+			if !ok || o.ETag != want.etag || o.UID != want.uid || string(o.Body) != string(want.body) {
+				t.Fatalf("%s: %s%s = %s/%s, model %+v (present %v)", desc, path, o.Name, o.ETag, o.UID, want, ok)
+			}
+			n++
+		}
+		if n != len(c.objs) {
+			t.Fatalf("%s: %s lists %d objects, model has %d", desc, path, n, len(c.objs))
+		}
+	}
+	for _, tok := range tokens {
+		cs, err := v.Changes(tok.path, tok.token, 0)
+		if err != nil {
+			t.Fatalf("%s: changes of %s since %d: %v", desc, tok.path, tok.seq, err)
+		}
+		got := describe(cs.Changes)
+		want := m.colls[tok.path].since(tok.seq)
+		if got != want {
+			t.Fatalf("%s: changes of %s since %d = %q, model %q", desc, tok.path, tok.seq, got, want)
+		}
+	}
+}
+
+// since describes the changes after seq in the engine's order.
+func (c *mcoll) since(seq Seq) string {
+	type entry struct {
+		name string
+		ch   mchange
+	}
+	var es []entry
+	for n, ch := range c.changed {
+		if ch.seq > seq {
+			es = append(es, entry{n, ch})
+		}
+	}
+	sort.Slice(es, func(i, j int) bool {
+		if es[i].ch.seq != es[j].ch.seq {
+			return es[i].ch.seq < es[j].ch.seq
+		}
+		return es[i].name < es[j].name
+	})
+	var cs []Change
+	for _, e := range es {
+		cs = append(cs, Change{Name: e.name, Deleted: e.ch.deleted, ETag: "x"})
+	}
+	return describe(cs)
+}
+
+func mustOK(t *testing.T, desc string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", desc, err)
+	}
+}
+
+func expectErr(t *testing.T, desc string, err error, ok func(error) bool) {
+	t.Helper()
+	if !ok(err) {
+		t.Fatalf("%s: err = %v (%T)", desc, err, err)
+	}
+}
