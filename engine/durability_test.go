@@ -65,8 +65,8 @@ type gateFile struct {
 	g *gateFS
 }
 
-func (f *gateFile) Sync() error             { f.g.wait(); return f.File.Sync() }
-func (f *gateFile) SyncData() error         { f.g.wait(); return f.File.SyncData() }
+func (f *gateFile) Sync() error     { f.g.wait(); return f.File.Sync() }
+func (f *gateFile) SyncData() error { f.g.wait(); return f.File.SyncData() }
 func (f *gateFile) SyncTo(n int64) (bool, error) {
 	f.g.wait()
 	return f.File.SyncTo(n)
