@@ -49,21 +49,26 @@ const (
 	// The stored content of earlier events was erased (GDPR purge). The
 	// event records what was erased and by whom, never the content itself.
 	Op_OP_CONTENT_PURGED Op = 9
+	// Retention ran: the bodies of versions superseded before horizon_seq
+	// were dropped from their log records (body_erased is set on them), and
+	// every collection's tombstones older than horizon_seq expired.
+	Op_OP_LOG_COMPACTED Op = 10
 )
 
 // Enum value maps for Op.
 var (
 	Op_name = map[int32]string{
-		0: "OP_UNSPECIFIED",
-		1: "OP_COLLECTION_CREATED",
-		2: "OP_COLLECTION_DELETED",
-		3: "OP_COLLECTION_PROPS_CHANGED",
-		4: "OP_OBJECT_PUT",
-		5: "OP_OBJECT_DELETED",
-		6: "OP_OBJECT_MOVED",
-		7: "OP_USER_SET",
-		8: "OP_USER_DELETED",
-		9: "OP_CONTENT_PURGED",
+		0:  "OP_UNSPECIFIED",
+		1:  "OP_COLLECTION_CREATED",
+		2:  "OP_COLLECTION_DELETED",
+		3:  "OP_COLLECTION_PROPS_CHANGED",
+		4:  "OP_OBJECT_PUT",
+		5:  "OP_OBJECT_DELETED",
+		6:  "OP_OBJECT_MOVED",
+		7:  "OP_USER_SET",
+		8:  "OP_USER_DELETED",
+		9:  "OP_CONTENT_PURGED",
+		10: "OP_LOG_COMPACTED",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -76,6 +81,7 @@ var (
 		"OP_USER_SET":                 7,
 		"OP_USER_DELETED":             8,
 		"OP_CONTENT_PURGED":           9,
+		"OP_LOG_COMPACTED":            10,
 	}
 )
 
@@ -218,7 +224,16 @@ type Event struct {
 	// OP_CONTENT_PURGED: the sequence numbers whose content was erased.
 	PurgedSeqs []uint64 `protobuf:"varint,50,rep,packed,name=purged_seqs,json=purgedSeqs,proto3" json:"purged_seqs,omitempty"`
 	// Free-form explanation recorded with the event (restore, purge, import).
-	Reason        string `protobuf:"bytes,51,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,51,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Set on a record whose body was erased afterwards by compaction
+	// (OP_LOG_COMPACTED) or purge (OP_CONTENT_PURGED); the record keeps who,
+	// when and what, without the content.
+	BodyErased bool `protobuf:"varint,52,opt,name=body_erased,json=bodyErased,proto3" json:"body_erased,omitempty"`
+	// OP_LOG_COMPACTED: versions superseded at or before this sequence
+	// number lost their bodies; tombstones before it expired.
+	HorizonSeq uint64 `protobuf:"varint,53,opt,name=horizon_seq,json=horizonSeq,proto3" json:"horizon_seq,omitempty"`
+	// OP_LOG_COMPACTED: how many log records lost their body.
+	ErasedCount   uint64 `protobuf:"varint,54,opt,name=erased_count,json=erasedCount,proto3" json:"erased_count,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -433,6 +448,27 @@ func (x *Event) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *Event) GetBodyErased() bool {
+	if x != nil {
+		return x.BodyErased
+	}
+	return false
+}
+
+func (x *Event) GetHorizonSeq() uint64 {
+	if x != nil {
+		return x.HorizonSeq
+	}
+	return 0
+}
+
+func (x *Event) GetErasedCount() uint64 {
+	if x != nil {
+		return x.ErasedCount
+	}
+	return 0
 }
 
 // CollectionProps is the property set of a collection.
@@ -680,7 +716,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xfd\x06\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xe2\a\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -711,7 +747,12 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x04user\x18( \x01(\v2\x16.almanac.event.v1.UserR\x04user\x12\x1f\n" +
 	"\vpurged_seqs\x182 \x03(\x04R\n" +
 	"purgedSeqs\x12\x16\n" +
-	"\x06reason\x183 \x01(\tR\x06reason\"\xb8\x02\n" +
+	"\x06reason\x183 \x01(\tR\x06reason\x12\x1f\n" +
+	"\vbody_erased\x184 \x01(\bR\n" +
+	"bodyErased\x12\x1f\n" +
+	"\vhorizon_seq\x185 \x01(\x04R\n" +
+	"horizonSeq\x12!\n" +
+	"\ferased_count\x186 \x01(\x04R\verasedCount\"\xb8\x02\n" +
 	"\x0fCollectionProps\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -734,7 +775,7 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\tR\fsecretSha256\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x12*\n" +
-	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano*\xeb\x01\n" +
+	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano*\x81\x02\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -745,7 +786,9 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x0fOP_OBJECT_MOVED\x10\x06\x12\x0f\n" +
 	"\vOP_USER_SET\x10\a\x12\x13\n" +
 	"\x0fOP_USER_DELETED\x10\b\x12\x15\n" +
-	"\x11OP_CONTENT_PURGED\x10\t*\xa6\x01\n" +
+	"\x11OP_CONTENT_PURGED\x10\t\x12\x14\n" +
+	"\x10OP_LOG_COMPACTED\x10\n" +
+	"*\xa6\x01\n" +
 	"\x0eCollectionKind\x12\x1f\n" +
 	"\x1bCOLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COLLECTION_KIND_HOME\x10\x01\x12\x19\n" +
