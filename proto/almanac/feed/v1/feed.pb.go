@@ -201,7 +201,9 @@ type Change struct {
 	ToObject     string `protobuf:"bytes,19,opt,name=to_object,json=toObject,proto3" json:"to_object,omitempty"`
 	ToSyncToken  string `protobuf:"bytes,20,opt,name=to_sync_token,json=toSyncToken,proto3" json:"to_sync_token,omitempty"`
 	// Free-form explanation recorded with the change (restore, import, purge).
-	Reason        string `protobuf:"bytes,21,opt,name=reason,proto3" json:"reason,omitempty"`
+	Reason string `protobuf:"bytes,21,opt,name=reason,proto3" json:"reason,omitempty"`
+	// OP_OBJECT_MOVED: the owner of the destination collection.
+	ToPrincipal   string `protobuf:"bytes,22,opt,name=to_principal,json=toPrincipal,proto3" json:"to_principal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -383,6 +385,13 @@ func (x *Change) GetReason() string {
 	return ""
 }
 
+func (x *Change) GetToPrincipal() string {
+	if x != nil {
+		return x.ToPrincipal
+	}
+	return ""
+}
+
 // SubscribeRequest selects the changes to stream.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -390,7 +399,7 @@ type SubscribeRequest struct {
 	// A client resumes with the seq of the last change it received plus one.
 	FromSeq uint64 `protobuf:"varint,1,opt,name=from_seq,json=fromSeq,proto3" json:"from_seq,omitempty"`
 	// Only changes of collections owned by this principal ("" for all the
-	// caller may see).
+	// caller may see); a move matches by its source or its destination.
 	Principal string `protobuf:"bytes,2,opt,name=principal,proto3" json:"principal,omitempty"`
 	// Only changes of collections whose path starts with this prefix.
 	CollectionPrefix string `protobuf:"bytes,3,opt,name=collection_prefix,json=collectionPrefix,proto3" json:"collection_prefix,omitempty"`
@@ -467,10 +476,11 @@ func (x *SubscribeRequest) GetIncludeBody() bool {
 	return false
 }
 
-// SubscribeResponse carries one change.
+// SubscribeResponse carries the next changes, in seq order. The server
+// batches changes that are ready together; a live change is sent at once.
 type SubscribeResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	Change        *Change                `protobuf:"bytes,1,opt,name=change,proto3" json:"change,omitempty"`
+	Changes       []*Change              `protobuf:"bytes,1,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -505,9 +515,9 @@ func (*SubscribeResponse) Descriptor() ([]byte, []int) {
 	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *SubscribeResponse) GetChange() *Change {
+func (x *SubscribeResponse) GetChanges() []*Change {
 	if x != nil {
-		return x.Change
+		return x.Changes
 	}
 	return nil
 }
@@ -826,7 +836,7 @@ var File_almanac_feed_v1_feed_proto protoreflect.FileDescriptor
 
 const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\n" +
-	"\x1aalmanac/feed/v1/feed.proto\x12\x0falmanac.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x86\x05\n" +
+	"\x1aalmanac/feed/v1/feed.proto\x12\x0falmanac.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x05\n" +
 	"\x06Change\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -854,15 +864,16 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\rto_collection\x18\x12 \x01(\tR\ftoCollection\x12\x1b\n" +
 	"\tto_object\x18\x13 \x01(\tR\btoObject\x12\"\n" +
 	"\rto_sync_token\x18\x14 \x01(\tR\vtoSyncToken\x12\x16\n" +
-	"\x06reason\x18\x15 \x01(\tR\x06reason\"\xc8\x01\n" +
+	"\x06reason\x18\x15 \x01(\tR\x06reason\x12!\n" +
+	"\fto_principal\x18\x16 \x01(\tR\vtoPrincipal\"\xc8\x01\n" +
 	"\x10SubscribeRequest\x12\x19\n" +
 	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x1c\n" +
 	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12+\n" +
 	"\x11collection_prefix\x18\x03 \x01(\tR\x10collectionPrefix\x12+\n" +
 	"\x05kinds\x18\x04 \x03(\x0e2\x15.almanac.feed.v1.KindR\x05kinds\x12!\n" +
-	"\finclude_body\x18\x05 \x01(\bR\vincludeBody\"D\n" +
-	"\x11SubscribeResponse\x12/\n" +
-	"\x06change\x18\x01 \x01(\v2\x17.almanac.feed.v1.ChangeR\x06change\"|\n" +
+	"\finclude_body\x18\x05 \x01(\bR\vincludeBody\"F\n" +
+	"\x11SubscribeResponse\x121\n" +
+	"\achanges\x18\x01 \x03(\v2\x17.almanac.feed.v1.ChangeR\achanges\"|\n" +
 	"\x0eHistoryRequest\x12\x12\n" +
 	"\x04path\x18\x01 \x01(\tR\x04path\x12\x14\n" +
 	"\x05limit\x18\x02 \x01(\rR\x05limit\x12\x1d\n" +
@@ -935,7 +946,7 @@ var file_almanac_feed_v1_feed_proto_depIdxs = []int32{
 	0,  // 1: almanac.feed.v1.Change.op:type_name -> almanac.feed.v1.Op
 	1,  // 2: almanac.feed.v1.Change.kind:type_name -> almanac.feed.v1.Kind
 	1,  // 3: almanac.feed.v1.SubscribeRequest.kinds:type_name -> almanac.feed.v1.Kind
-	2,  // 4: almanac.feed.v1.SubscribeResponse.change:type_name -> almanac.feed.v1.Change
+	2,  // 4: almanac.feed.v1.SubscribeResponse.changes:type_name -> almanac.feed.v1.Change
 	2,  // 5: almanac.feed.v1.HistoryResponse.changes:type_name -> almanac.feed.v1.Change
 	2,  // 6: almanac.feed.v1.GetEventResponse.change:type_name -> almanac.feed.v1.Change
 	3,  // 7: almanac.feed.v1.ChangeFeedService.Subscribe:input_type -> almanac.feed.v1.SubscribeRequest

@@ -1,0 +1,177 @@
+package feed
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/almanac/almanac/engine"
+	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// HomePrefix is where user homes live: the owner of a collection without a
+// known owner is the path segment after it.
+const HomePrefix = "/dav/home/"
+
+// collLookup finds a collection by id; *engine.View implements it.
+type collLookup interface {
+	CollectionByID(id uint64) (*engine.Collection, bool, error)
+}
+
+// collInfo is what the feed needs of a collection. Both fields are fixed
+// when the collection is created, so they can be cached by id forever.
+type collInfo struct {
+	owner string
+	kind  engine.Kind
+}
+
+// converter turns log events into Changes. It caches the owner and kind of
+// every collection it has seen: object events do not carry them.
+type converter struct {
+	storeID string
+
+	mu    sync.Mutex
+	colls map[uint64]collInfo
+}
+
+func newConverter(db *engine.DB) *converter {
+	return &converter{storeID: db.StoreID(), colls: make(map[uint64]collInfo)}
+}
+
+// collection returns the owner and kind of collection id, path being the
+// path it had at the event.
+func (c *converter) collection(lk collLookup, id uint64, path string) (collInfo, error) {
+	if id == 0 {
+		return collInfo{owner: ownerFromPath(path)}, nil
+	}
+	c.mu.Lock()
+	ci, ok := c.colls[id]
+	c.mu.Unlock()
+	if ok {
+		return ci, nil
+	}
+	coll, _, err := lk.CollectionByID(id)
+	if err != nil {
+		return collInfo{}, fmt.Errorf("feed: collection %d (%s): %w", id, path, err)
+	}
+	ci = collInfo{owner: coll.Owner, kind: coll.Kind}
+	if ci.owner == "" {
+		ci.owner = ownerFromPath(coll.Path)
+	}
+	c.remember(id, ci)
+	return ci, nil
+}
+
+func (c *converter) remember(id uint64, ci collInfo) {
+	c.mu.Lock()
+	c.colls[id] = ci
+	c.mu.Unlock()
+}
+
+// ownerFromPath returns U for a path under /dav/home/U/, else "".
+func ownerFromPath(path string) string {
+	rest, ok := strings.CutPrefix(path, HomePrefix)
+	if !ok {
+		return ""
+	}
+	owner, _, _ := strings.Cut(rest, "/")
+	return owner
+}
+
+// exposed reports whether an event belongs in the feed. Account events
+// carry password hashes and token hashes: they are never published. Ops
+// the feed does not know (added to the log later) are skipped too.
+func exposed(op engine.Op) bool {
+	switch op {
+	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged,
+		engine.OpObjectPut, engine.OpObjectDeleted, engine.OpObjectMoved, engine.OpContentPurged:
+		return true
+	}
+	return false
+}
+
+// change converts ev. It returns nil for events that are not exposed. A
+// body is included when withBody is set and it is at most maxBody bytes
+// (0: no limit); a larger one sets BodyOmitted.
+func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBody int) (*feedv1.Change, error) {
+	if !exposed(ev.Op) {
+		return nil, nil
+	}
+	var ci collInfo
+	switch ev.Op {
+	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged:
+		ci = collInfo{owner: ev.Owner, kind: ev.Kind}
+		if ci.owner == "" {
+			ci.owner = ownerFromPath(ev.CollectionPath)
+		}
+		if ev.CollectionID != 0 {
+			c.remember(ev.CollectionID, ci)
+		}
+	default:
+		var err error
+		if ci, err = c.collection(lk, ev.CollectionID, ev.CollectionPath); err != nil {
+			return nil, err
+		}
+	}
+	ch := &feedv1.Change{
+		Seq:          uint64(ev.Seq),
+		Time:         timestamppb.New(ev.Time),
+		Actor:        ev.Actor,
+		UserAgent:    ev.UserAgent,
+		RequestId:    ev.RequestID,
+		Op:           feedv1.Op(ev.Op),
+		Principal:    ci.owner,
+		Kind:         kindToProto(ci.kind),
+		Collection:   ev.CollectionPath,
+		Object:       ev.Object,
+		Uid:          ev.UID,
+		Etag:         ev.ETag,
+		PreviousEtag: ev.PreviousETag,
+		ContentType:  ev.ContentType,
+		Reason:       ev.Reason,
+	}
+	if ev.CollectionID != 0 && ev.Op != engine.OpCollectionDeleted {
+		ch.SyncToken = c.syncToken(ev.CollectionID, ev.Seq)
+	}
+	if ev.Op == engine.OpObjectMoved {
+		to, err := c.collection(lk, ev.ToCollectionID, ev.ToCollectionPath)
+		if err != nil {
+			return nil, err
+		}
+		ch.ToPrincipal = to.owner
+		ch.ToCollection = ev.ToCollectionPath
+		ch.ToObject = ev.ToObject
+		ch.ToSyncToken = c.syncToken(ev.ToCollectionID, ev.Seq)
+	}
+	if withBody && len(ev.Body) > 0 {
+		if maxBody > 0 && len(ev.Body) > maxBody {
+			ch.BodyOmitted = true
+		} else {
+			ch.Body = ev.Body
+		}
+	}
+	return ch, nil
+}
+
+// syncToken is the RFC 6578 token of collection id right after seq. It
+// follows the engine's token format (engine.SyncTokenPrefix, store id,
+// collection id, seq), which DAV clients treat as opaque.
+func (c *converter) syncToken(id uint64, seq engine.Seq) string {
+	return engine.SyncTokenPrefix + c.storeID + "/" + strconv.FormatUint(id, 10) + "/" + strconv.FormatUint(uint64(seq), 10)
+}
+
+func kindToProto(k engine.Kind) feedv1.Kind {
+	switch k {
+	case engine.KindCalendar:
+		return feedv1.Kind_KIND_CALENDAR
+	case engine.KindAddressBook:
+		return feedv1.Kind_KIND_CONTACTS
+	case engine.KindHome:
+		return feedv1.Kind_KIND_HOME
+	case engine.KindPlain:
+		return feedv1.Kind_KIND_PLAIN
+	}
+	return feedv1.Kind_KIND_UNSPECIFIED
+}

@@ -1,0 +1,55 @@
+package feed
+
+import (
+	"slices"
+	"strings"
+
+	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
+)
+
+// Principal is an authenticated caller of the feed.
+type Principal struct {
+	// Name is the user name.
+	Name string
+	// Admin callers see every change.
+	Admin bool
+}
+
+// mayRead reports whether p may see ch: an admin sees everything, a user
+// the changes of collections they own (a move: either end).
+func (p Principal) mayRead(ch *feedv1.Change) bool {
+	if p.Admin {
+		return true
+	}
+	return p.Name != "" && (ch.Principal == p.Name || (ch.Op == feedv1.Op_OP_OBJECT_MOVED && ch.ToPrincipal == p.Name))
+}
+
+// filter selects the changes one subscriber receives: what its principal
+// may read, narrowed by the request.
+type filter struct {
+	who       Principal
+	principal string
+	prefix    string
+	kinds     []feedv1.Kind
+}
+
+func newFilter(who Principal, req *feedv1.SubscribeRequest) filter {
+	return filter{who: who, principal: req.GetPrincipal(), prefix: req.GetCollectionPrefix(), kinds: req.GetKinds()}
+}
+
+func (f filter) match(ch *feedv1.Change) bool {
+	if !f.who.mayRead(ch) {
+		return false
+	}
+	moved := ch.Op == feedv1.Op_OP_OBJECT_MOVED
+	if f.principal != "" && ch.Principal != f.principal && (!moved || ch.ToPrincipal != f.principal) {
+		return false
+	}
+	if f.prefix != "" && !strings.HasPrefix(ch.Collection, f.prefix) && (!moved || !strings.HasPrefix(ch.ToCollection, f.prefix)) {
+		return false
+	}
+	if len(f.kinds) > 0 && !slices.Contains(f.kinds, ch.Kind) {
+		return false
+	}
+	return true
+}

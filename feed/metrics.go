@@ -1,0 +1,143 @@
+package feed
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/almanac/almanac/engine"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the feed's Prometheus metrics. A nil *Metrics is valid and
+// records nothing.
+//
+//	almanac_events_appended_total            the log's head sequence number
+//	almanac_feed_subscribers                 open Subscribe streams
+//	almanac_feed_subscriber_lag_events{subscriber="user#id"}
+//	                                         events between the head and what the subscriber got
+//	almanac_feed_cutoffs_total               slow subscribers cut off
+//	almanac_nats_cursor_seq                  the NATS publisher's acknowledged cursor
+//	almanac_nats_publish_lag_events          head minus the cursor
+//	almanac_nats_published_total             changes acknowledged by JetStream
+//	almanac_nats_publish_errors_total        failed publishes and connection errors
+type Metrics struct {
+	db *engine.DB
+
+	mu   sync.Mutex
+	subs map[*subscription]struct{}
+	pub  *Publisher
+
+	cutoffs       prometheus.Counter
+	published     prometheus.Counter
+	publishErrors prometheus.Counter
+}
+
+// NewMetrics registers the feed's metrics with reg.
+func NewMetrics(reg prometheus.Registerer, db *engine.DB) (*Metrics, error) {
+	m := &Metrics{
+		db:   db,
+		subs: make(map[*subscription]struct{}),
+		cutoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "almanac_feed_cutoffs_total", Help: "Slow feed subscribers cut off with RESOURCE_EXHAUSTED.",
+		}),
+		published: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "almanac_nats_published_total", Help: "Changes acknowledged by JetStream.",
+		}),
+		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "almanac_nats_publish_errors_total", Help: "Failed NATS publishes, stream setup and connection errors.",
+		}),
+	}
+	cs := []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "almanac_events_appended_total", Help: "Events appended to the log (its head sequence number).",
+		}, func() float64 { return float64(db.Head()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "almanac_feed_subscribers", Help: "Open ChangeFeed Subscribe streams.",
+		}, func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.subs)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "almanac_nats_cursor_seq", Help: "Last sequence number JetStream acknowledged (all before it too).",
+		}, func() float64 { return float64(m.publisherCursor()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "almanac_nats_publish_lag_events", Help: "Events appended but not yet acknowledged by JetStream.",
+		}, func() float64 { return float64(uint64(db.Head()) - min(uint64(db.Head()), m.publisherCursor())) }),
+		lagCollector{m},
+		m.cutoffs, m.published, m.publishErrors,
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("feed: register metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *Metrics) publisherCursor() uint64 {
+	m.mu.Lock()
+	p := m.pub
+	m.mu.Unlock()
+	if p == nil {
+		return uint64(m.db.Head())
+	}
+	return uint64(p.Cursor())
+}
+
+func (m *Metrics) setPublisher(p *Publisher) {
+	if m != nil {
+		m.mu.Lock()
+		m.pub = p
+		m.mu.Unlock()
+	}
+}
+
+func (m *Metrics) addSubscription(s *subscription) {
+	if m != nil {
+		m.mu.Lock()
+		m.subs[s] = struct{}{}
+		m.mu.Unlock()
+	}
+}
+
+func (m *Metrics) removeSubscription(s *subscription) {
+	if m != nil {
+		m.mu.Lock()
+		delete(m.subs, s)
+		m.mu.Unlock()
+	}
+}
+
+func (m *Metrics) cutOff() {
+	if m != nil {
+		m.cutoffs.Inc()
+	}
+}
+
+func (m *Metrics) publishedN(n int) {
+	if m != nil {
+		m.published.Add(float64(n))
+	}
+}
+
+func (m *Metrics) publishError() {
+	if m != nil {
+		m.publishErrors.Inc()
+	}
+}
+
+// lagCollector reports each subscriber's lag at scrape time.
+type lagCollector struct{ m *Metrics }
+
+var lagDesc = prometheus.NewDesc("almanac_feed_subscriber_lag_events",
+	"Events between the log's head and the last change sent to the subscriber.", []string{"subscriber"}, nil)
+
+// Describe implements prometheus.Collector.
+func (c lagCollector) Describe(ch chan<- *prometheus.Desc) { ch <- lagDesc }
+
+// Collect implements prometheus.Collector.
+func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
+	head := c.m.db.Head()
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	for s := range c.m.subs {
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(s.lag(head)), s.label())
+	}
+}

@@ -1,0 +1,210 @@
+package feed
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+)
+
+// Options configure a Server. The zero value of every field but DB means
+// its default.
+type Options struct {
+	// DB is the store whose log is served. Required.
+	DB *engine.DB
+	// Passwords verifies Basic credentials. Nil: only API tokens work.
+	Passwords PasswordVerifier
+	// RateLimited reports whether an error of Passwords means the caller
+	// is rate limited (answered RESOURCE_EXHAUSTED, not UNAUTHENTICATED).
+	// Nil: never.
+	RateLimited func(error) bool
+	// Logger receives the feed's logs. Default: discard.
+	Logger *slog.Logger
+	// SendBuffer is how many changes may wait for one subscriber's stream.
+	// Default 256.
+	SendBuffer int
+	// MaxLag bounds how far a live subscriber may fall behind: when its
+	// send buffer is full and the head is more than MaxLag events past the
+	// last change it took, it is cut off with RESOURCE_EXHAUSTED. A
+	// subscriber replaying history is never cut off. Default 10000.
+	MaxLag int
+	// Metrics, when set, receives the subscriber gauges.
+	Metrics *Metrics
+}
+
+// Server implements almanac.feed.v1.ChangeFeedService over an engine.DB.
+type Server struct {
+	feedv1.UnimplementedChangeFeedServiceServer
+
+	opts Options
+	conv *converter
+}
+
+// NewServer returns a Server for opts.DB.
+func NewServer(opts Options) (*Server, error) {
+	if opts.DB == nil {
+		return nil, errors.New("feed: Options.DB is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.SendBuffer <= 0 {
+		opts.SendBuffer = 256
+	}
+	if opts.MaxLag <= 0 {
+		opts.MaxLag = 10000
+	}
+	return &Server{opts: opts, conv: newConverter(opts.DB)}, nil
+}
+
+// ServerOptions returns the interceptors that authenticate every feed
+// call; pass them to grpc.NewServer.
+func (s *Server) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(s.unaryAuth), grpc.ChainStreamInterceptor(s.streamAuth)}
+}
+
+// NewGRPCServer returns a gRPC server with the feed service, health
+// checking (reporting SERVING) and server reflection registered, plus extra
+// options such as TLS credentials.
+func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
+	g := grpc.NewServer(append(s.ServerOptions(), extra...)...)
+	feedv1.RegisterChangeFeedServiceServer(g, s)
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(feedv1.ChangeFeedService_ServiceDesc.ServiceName, healthpb.HealthCheckResponse_SERVING)
+	healthpb.RegisterHealthServer(g, hs)
+	reflection.Register(g)
+	return g
+}
+
+// caller returns the authenticated principal of a call.
+func caller(ctx context.Context) (Principal, error) {
+	p, ok := principalFrom(ctx)
+	if !ok {
+		return Principal{}, status.Error(codes.Unauthenticated, "not authenticated")
+	}
+	return p, nil
+}
+
+// Head returns the sequence number of the last durable event.
+func (s *Server) Head(ctx context.Context, _ *feedv1.HeadRequest) (*feedv1.HeadResponse, error) {
+	if _, err := caller(ctx); err != nil {
+		return nil, err
+	}
+	return &feedv1.HeadResponse{Seq: uint64(s.opts.DB.Head())}, nil
+}
+
+// GetEvent returns one change the caller may read. Account events and
+// changes of other users' collections answer NOT_FOUND.
+func (s *Server) GetEvent(ctx context.Context, req *feedv1.GetEventRequest) (*feedv1.GetEventResponse, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.opts.DB.View()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	defer v.Close()
+	ev, err := v.Event(engine.Seq(req.GetSeq()))
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	ch, err := s.conv.change(v, ev, req.GetIncludeBody(), 0)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if ch == nil || !who.mayRead(ch) {
+		return nil, status.Errorf(codes.NotFound, "no change %d", req.GetSeq())
+	}
+	return &feedv1.GetEventResponse{Change: ch}, nil
+}
+
+// History limits.
+const (
+	defaultHistoryLimit = 100
+	maxHistoryLimit     = 10000
+)
+
+// History returns the changes of a collection ("/…/cal/") or of one object
+// ("/…/cal/x.ics") the caller may read, newest first, one page at a time.
+func (s *Server) History(ctx context.Context, req *feedv1.HistoryRequest) (*feedv1.HistoryResponse, error) {
+	who, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	path := req.GetPath()
+	if !strings.HasPrefix(path, "/") {
+		return nil, status.Errorf(codes.InvalidArgument, "path %q: want an absolute collection or object path", path)
+	}
+	limit := int(req.GetLimit())
+	if limit == 0 {
+		limit = defaultHistoryLimit
+	}
+	limit = min(limit, maxHistoryLimit)
+	v, err := s.opts.DB.View()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	defer v.Close()
+	var evs []*engine.Event
+	if strings.HasSuffix(path, "/") {
+		evs, err = v.CollectionHistory(path, time.Time{}, time.Time{})
+	} else {
+		i := strings.LastIndexByte(path, '/')
+		evs, err = v.History(path[:i+1], path[i+1:])
+	}
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	resp := &feedv1.HistoryResponse{}
+	for i := len(evs) - 1; i >= 0; i-- {
+		ev := evs[i]
+		if req.GetBeforeSeq() != 0 && uint64(ev.Seq) >= req.GetBeforeSeq() {
+			continue
+		}
+		ch, err := s.conv.change(v, ev, req.GetIncludeBody(), 0)
+		if err != nil {
+			return nil, grpcError(err)
+		}
+		if ch == nil || !who.mayRead(ch) {
+			continue
+		}
+		if len(resp.Changes) == limit {
+			resp.NextBeforeSeq = resp.Changes[limit-1].Seq
+			break
+		}
+		resp.Changes = append(resp.Changes, ch)
+	}
+	return resp, nil
+}
+
+// grpcError maps engine errors to statuses; this is the only place the
+// feed turns errors into gRPC codes besides authentication.
+func grpcError(err error) error {
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, engine.ErrClosed):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, context.Canceled):
+		return status.Error(codes.Canceled, err.Error())
+	case errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.DeadlineExceeded, err.Error())
+	}
+	if _, ok := status.FromError(err); ok {
+		return err
+	}
+	return status.Error(codes.Internal, fmt.Sprintf("feed: %v", err))
+}
