@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Server is a server process the bench started, with its fresh data
+// directory. Stop ends it and removes the directory.
+type Server struct {
+	Target
+	proc   *os.Process
+	exited chan struct{} // closed once the process has been reaped
+	err    error         // how the process ended, valid after exited closes
+	dir    string        // temporary directory holding data and config
+	log    *os.File
+}
+
+// Stop kills the server process and removes its temporary directory.
+func (s *Server) Stop() error {
+	if s.proc != nil {
+		_ = s.proc.Kill()
+		<-s.exited
+	}
+	if s.log != nil {
+		_ = s.log.Close()
+	}
+	if err := os.RemoveAll(s.dir); err != nil {
+		return fmt.Errorf("stop %s: remove %s: %w", s.Name, s.dir, err)
+	}
+	return nil
+}
+
+// LogPath is the file that holds the server's stdout and stderr.
+func (s *Server) LogPath() string { return filepath.Join(s.dir, "server.log") }
+
+// Bench user credentials for every started server.
+const (
+	BenchUser     = "bench"
+	BenchPassword = "bench-secret"
+)
+
+// FreePort returns a loopback port that was free a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// start runs name with args (the server log goes to dir/server.log) and
+// waits until probe answers over HTTP with any status below 500.
+func start(ctx context.Context, s *Server, probe string, name string, args ...string) error {
+	f, err := os.Create(s.LogPath())
+	if err != nil {
+		return fmt.Errorf("start %s: %w", s.Name, err)
+	}
+	s.log = f
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", s.Name, err)
+	}
+	s.proc, s.PID, s.exited = cmd.Process, cmd.Process.Pid, make(chan struct{})
+	go func() { s.err = cmd.Wait(); close(s.exited) }()
+	c := NewClient(s.Target, 1)
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			s.proc = nil
+			log, _ := os.ReadFile(s.LogPath())
+			return fmt.Errorf("start %s: exited early (%v): %.2000s", s.Name, s.err, log)
+		case <-ctx.Done():
+			return fmt.Errorf("start %s: %w", s.Name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+		resp, err := c.Do(ctx, "PROPFIND", probe, map[string]string{"Depth": "0"}, nil)
+		if err == nil && resp.Status < 500 && resp.Status != http.StatusNotFound {
+			return nil
+		}
+	}
+	return errors.New("start " + s.Name + ": no answer within 60s; log in " + s.LogPath())
+}
+
+func newServer(name string) (*Server, error) {
+	dir, err := os.MkdirTemp("", "almanac-bench-"+name+"-")
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return &Server{dir: dir, Target: Target{
+		Name: name, BaseURL: "http://127.0.0.1:" + strconv.Itoa(port),
+		User: BenchUser, Password: BenchPassword, DataDir: filepath.Join(dir, "data"),
+	}}, nil
+}
+
+func (s *Server) port() string { return s.BaseURL[len("http://127.0.0.1:"):] }

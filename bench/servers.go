@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// StartRadicale starts Debian's radicale with a fresh storage folder and a
+// plain-text htpasswd user (Debian's radicale has neither bcrypt nor md5
+// without passlib, so plain is the one method that needs no extra module;
+// it also makes Radicale's auth cheaper than Almanac's bcrypt).
+func StartRadicale(ctx context.Context) (*Server, error) {
+	s, err := newServer("radicale")
+	if err != nil {
+		return nil, err
+	}
+	users := filepath.Join(s.dir, "users")
+	conf := filepath.Join(s.dir, "config")
+	cfg := fmt.Sprintf(`[server]
+hosts = 127.0.0.1:%s
+max_connections = 64
+timeout = 600
+max_content_length = 100000000
+[auth]
+type = htpasswd
+htpasswd_filename = %s
+htpasswd_encryption = plain
+[rights]
+type = owner_only
+[storage]
+filesystem_folder = %s
+[logging]
+level = warning
+`, s.port(), users, s.DataDir)
+	if err := writeFiles(map[string]string{users: BenchUser + ":" + BenchPassword + "\n", conf: cfg}); err != nil {
+		return nil, fmt.Errorf("start radicale: %w", err)
+	}
+	s.CalendarHome = "/" + BenchUser + "/"
+	s.AddressBook = "/" + BenchUser + "/contacts/"
+	if err := start(ctx, s, "/"+BenchUser+"/", "radicale", "--config", conf); err != nil {
+		return nil, err
+	}
+	c := NewClient(s.Target, 1)
+	if err := c.MkAddressBook(ctx, s.AddressBook); err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("start radicale: %w", err)
+	}
+	return s, nil
+}
+
+// StartXandikos starts Debian's xandikos with --defaults, which creates the
+// principal /user/ with a calendar and an address book. Xandikos has no
+// authentication; the bench's Basic credentials are ignored.
+func StartXandikos(ctx context.Context) (*Server, error) {
+	s, err := newServer("xandikos")
+	if err != nil {
+		return nil, err
+	}
+	s.CalendarHome = "/user/calendars/"
+	s.AddressBook = "/user/contacts/addressbook/"
+	if err := start(ctx, s, "/user/", "xandikos", "--defaults", "-d", s.DataDir,
+		"-l", "127.0.0.1", "-p", s.port()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// StartAlmanac starts the almanac binary at bin with a fresh data
+// directory and a bcrypt htpasswd user (made by htpasswd -B). extra flags
+// (e.g. --nats=off) are appended to `serve`.
+func StartAlmanac(ctx context.Context, bin string, extra ...string) (*Server, error) {
+	s, err := newServer("almanac")
+	if err != nil {
+		return nil, err
+	}
+	users := filepath.Join(s.dir, "htpasswd")
+	if out, err := exec.Command("htpasswd", "-B", "-b", "-c", users, BenchUser, BenchPassword).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("start almanac: htpasswd: %w: %s", err, out)
+	}
+	s.CalendarHome = "/dav/home/" + BenchUser + "/"
+	s.AddressBook = s.CalendarHome + "contacts/"
+	args := append([]string{"serve", "--listen", strings.TrimPrefix(s.BaseURL, "http://"),
+		"--data", s.DataDir, "--htpasswd", users}, extra...)
+	if err := start(ctx, s, "/dav/principals/"+BenchUser+"/", bin, args...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func writeFiles(files map[string]string) error {
+	for path, content := range files {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
