@@ -1,0 +1,97 @@
+package dav
+
+import (
+	"compress/gzip"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+)
+
+// readBody reads the request body, at most h.maxBody bytes: a longer body
+// (or a Content-Length that announces one) fails with a 413 without being
+// buffered whole.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > h.maxBody {
+		return nil, httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", h.maxBody)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	return body, nil
+}
+
+// readXML reads an XML request body and returns its root element name with
+// the body; an empty body gives a zero name. DTDs, malformed XML and excess
+// nesting get 400.
+func (h *Handler) readXML(w http.ResponseWriter, r *http.Request) (xml.Name, []byte, error) {
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return xml.Name{}, nil, err
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return xml.Name{}, nil, nil
+	}
+	root, err := davxml.Root(body)
+	if err != nil {
+		return xml.Name{}, nil, errMalformedXML(err)
+	}
+	return root, body, nil
+}
+
+// decodeXML unmarshals body into v, mapping errors to 400.
+func decodeXML(body []byte, v any) error {
+	if err := davxml.Decode(body, v); err != nil {
+		return errMalformedXML(err)
+	}
+	return nil
+}
+
+// responseBody returns where to write a response body of status with
+// content type ct: through gzip when the client accepts it. The caller
+// must call the returned close function when done.
+func responseBody(w http.ResponseWriter, r *http.Request, status int, ct string) (io.Writer, func() error) {
+	hdr := w.Header()
+	hdr.Set("Content-Type", ct)
+	hdr.Add("Vary", "Accept-Encoding")
+	if !acceptsGzip(r) {
+		w.WriteHeader(status)
+		return w, func() error { return nil }
+	}
+	hdr.Set("Content-Encoding", "gzip")
+	hdr.Del("Content-Length")
+	w.WriteHeader(status)
+	gz := gzip.NewWriter(w)
+	return gz, gz.Close
+}
+
+// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		coding, q, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
+			return strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0"
+		}
+	}
+	return false
+}
+
+// startMultistatus begins a 207 Multi-Status answer and returns its
+// streaming writer and a function that ends the document and flushes
+// (through gzip when the client accepts it). Every multistatus answer of
+// the package, the dav/query REPORTs included, starts here.
+func startMultistatus(w http.ResponseWriter, r *http.Request) (*davxml.Multistatus, func() error) {
+	out, closeBody := responseBody(w, r, http.StatusMultiStatus, "application/xml; charset=utf-8")
+	ms := davxml.NewMultistatus(out)
+	return ms, func() error {
+		err := ms.Close()
+		if cerr := closeBody(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+}

@@ -1,0 +1,43 @@
+package dav
+
+import (
+	"fmt"
+	"net/http"
+)
+
+// delete answers DELETE (RFC 4918 §9.6) of an object (with If-Match) or of
+// a collection with everything in it. The home itself cannot be deleted.
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
+	st := state(r)
+	if st.tgt.kind != targetHome {
+		return httpErrorf(http.StatusMethodNotAllowed, "this resource cannot be deleted")
+	}
+	if st.tgt.isHome() {
+		return httpErrorf(http.StatusForbidden, "a home cannot be deleted")
+	}
+	v, err := h.db.View()
+	if err != nil {
+		return fmt.Errorf("open view: %w", err)
+	}
+	res, err := h.lookup(v, st)
+	v.Close()
+	if err != nil {
+		return err
+	}
+	if res.kind == resCollection {
+		if err := h.db.DeleteCollection(r.Context(), st.meta, res.coll.Path); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	tag, err := ifMatch(r.Header.Get("If-Match"), res.obj)
+	if err != nil {
+		return err
+	}
+	if err := h.db.DeleteObject(r.Context(), st.meta, res.coll.Path, res.obj.Name, tag); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,44 @@
+// Package dav is Almanac's WebDAV, CalDAV and CardDAV protocol layer: an
+// http.Handler that authenticates requests, parses XML bodies, maps every
+// method onto the engine's Go API and streams multistatus answers.
+//
+// URL space: /.well-known/caldav and /.well-known/carddav redirect to
+// /dav/; the principal of user U is /dav/principals/U/; U's home,
+// /dav/home/U/, is both calendar-home-set and addressbook-home-set and holds
+// the default calendar (calendar/) and address book (contacts/), created on
+// U's first authenticated request. Users see only their own principal and
+// home: everything else answers 404.
+//
+// Supported:
+//   - RFC 4918 WebDAV class 1: OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND
+//     (Depth 0 and 1; infinity gets 403 DAV:propfind-finite-depth),
+//     PROPPATCH (atomic, 424 for the rest when one property fails), MKCOL,
+//     COPY and MOVE of objects, dead properties on collections.
+//   - RFC 4791 CalDAV: MKCALENDAR, calendar collection properties,
+//     calendar-multiget, PUT preconditions (valid-calendar-data,
+//     valid-calendar-object-resource, supported-calendar-component,
+//     supported-calendar-data, no-uid-conflict, max-resource-size), GET of a
+//     whole calendar as one VCALENDAR.
+//   - RFC 6352 CardDAV: address book properties, addressbook-multiget, PUT
+//     preconditions, GET of a whole address book.
+//   - RFC 6578 sync-collection with DAV:limit (507 continuation) and
+//     DAV:valid-sync-token.
+//   - RFC 5397 current-user-principal; RFC 3744 read-only subset
+//     (current-user-privilege-set, owner, principal-collection-set,
+//     principal-URL); RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
+//     RFC 3253 §3.8 expand-property; CalendarServer getctag and Apple
+//     calendar-color and calendar-order.
+//   - gzip of multistatus answers and collection exports.
+//
+// Not supported (yet):
+//   - calendar-query, addressbook-query and free-busy-query answer 501 until
+//     package dav/query fills in query_reports.go.
+//   - WebDAV class 2 (LOCK, UNLOCK) and the ACL method.
+//   - COPY and MOVE of collections (403).
+//   - PROPPATCH of objects (no object properties; 403 per property).
+//   - Depth: infinity PROPFIND, sync-level infinite.
+//   - CALDAV:calendar-data sub-elements in multiget (comp, prop, expand):
+//     the stored body is always returned whole.
+//   - quota-available-bytes and quota-used-bytes (reported 404).
+//   - Scheduling (RFC 6638), sharing, WebDAV push.
+package dav

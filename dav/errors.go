@@ -1,0 +1,204 @@
+package dav
+
+import (
+	"context"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// PreconditionError is an error with an HTTP status, and when Cond is set
+// the RFC precondition or postcondition element reported in a DAV:error
+// body (RFC 4918 §16). Href, when set, goes inside the condition element
+// (CALDAV:no-uid-conflict names the conflicting resource). Msg is a
+// sentence for a person, sent in the body too.
+type PreconditionError struct {
+	Status int
+	Cond   xml.Name
+	Href   string
+	Msg    string
+}
+
+// Error returns the message with the condition's name.
+func (e *PreconditionError) Error() string {
+	if e.Cond.Local == "" {
+		return fmt.Sprintf("dav: %d: %s", e.Status, e.Msg)
+	}
+	return fmt.Sprintf("dav: %d %s: %s", e.Status, e.Cond.Local, e.Msg)
+}
+
+// httpErrorf returns a PreconditionError without a condition element.
+func httpErrorf(status int, format string, args ...any) *PreconditionError {
+	return &PreconditionError{Status: status, Msg: fmt.Sprintf(format, args...)}
+}
+
+// precondition returns a PreconditionError for cond.
+func precondition(status int, cond xml.Name, format string, args ...any) *PreconditionError {
+	return &PreconditionError{Status: status, Cond: cond, Msg: fmt.Sprintf(format, args...)}
+}
+
+var (
+	errNotFound     = httpErrorf(http.StatusNotFound, "not found")
+	errUnauthorized = httpErrorf(http.StatusUnauthorized, "authentication required")
+)
+
+// errNoUIDConflict is CALDAV:no-uid-conflict or CARDDAV:no-uid-conflict
+// (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1): href holds the UID already.
+func errNoUIDConflict(ns, href, uid string) *PreconditionError {
+	e := precondition(http.StatusForbidden, xml.Name{Space: ns, Local: "no-uid-conflict"}, "UID %q is already used by %s", uid, href)
+	e.Href = href
+	return e
+}
+
+// errValidSyncToken is DAV:valid-sync-token (RFC 6578 §3.2).
+func errValidSyncToken(msg string) *PreconditionError {
+	return precondition(http.StatusForbidden, davxml.D("valid-sync-token"), "%s", msg)
+}
+
+// errPropfindFiniteDepth is DAV:propfind-finite-depth (RFC 4918 §9.1).
+func errPropfindFiniteDepth() *PreconditionError {
+	return precondition(http.StatusForbidden, davxml.D("propfind-finite-depth"), "PROPFIND with Depth: infinity is not supported")
+}
+
+// errCalendarLocation is CALDAV:calendar-collection-location-ok (RFC 4791
+// §5.3.1.1).
+func errCalendarLocation(msg string) *PreconditionError {
+	return precondition(http.StatusForbidden, davxml.C("calendar-collection-location-ok"), "%s", msg)
+}
+
+// errResourceMustBeNull is DAV:resource-must-be-null (RFC 4791 §5.3.1.1,
+// RFC 5689 §3) with status 405 (RFC 4918 §9.3.1).
+func errResourceMustBeNull(path string) *PreconditionError {
+	return precondition(http.StatusMethodNotAllowed, davxml.D("resource-must-be-null"), "%s exists already", path)
+}
+
+// errUnsupportedMediaType is CALDAV:supported-calendar-data or
+// CARDDAV:supported-address-data (RFC 4791 §5.3.2.1, RFC 6352 §6.3.2.1)
+// for a PUT whose Content-Type the collection does not take.
+func errUnsupportedMediaType(cond xml.Name, ct string) *PreconditionError {
+	return precondition(http.StatusUnsupportedMediaType, cond, "content type %q is not accepted here", ct)
+}
+
+// errMalformedXML is a 400 for a request body that is not acceptable XML.
+func errMalformedXML(err error) *PreconditionError {
+	return httpErrorf(http.StatusBadRequest, "%v", err)
+}
+
+// fromEngine turns an engine write error into the CalDAV or CardDAV
+// precondition of the collection kind; other errors pass unchanged.
+func fromEngine(err error, kind engine.Kind) error {
+	ns := davxml.NSCalDAV
+	if kind == engine.KindAddressBook {
+		ns = davxml.NSCardDAV
+	}
+	var inv *engine.InvalidDataError
+	if errors.As(err, &inv) {
+		if inv.Cond == engine.CondMaxResourceSize && kind != engine.KindCalendar && kind != engine.KindAddressBook {
+			return httpErrorf(http.StatusRequestEntityTooLarge, "%s", inv.Msg)
+		}
+		return precondition(http.StatusForbidden, xml.Name{Space: ns, Local: string(inv.Cond)}, "%s", inv.Msg)
+	}
+	var uid *engine.UIDConflictError
+	if errors.As(err, &uid) {
+		return errNoUIDConflict(ns, davxml.Href(uid.Href), uid.UID)
+	}
+	return err
+}
+
+// writeError writes the response for an error a method handler returned.
+// Only *PreconditionError, *http.MaxBytesError and the engine's errors map
+// to their own status; anything else is logged and answered with an
+// opaque 500.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if sr, ok := w.(*statusRecorder); ok && sr.status != 0 {
+		// The answer is already streaming: all that is left is to log.
+		h.log.LogAttrs(r.Context(), slog.LevelError, "error after the response started",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", err.Error()))
+		return
+	}
+	var pe *PreconditionError
+	var mbe *http.MaxBytesError
+	var etag *engine.ETagMismatchError
+	switch {
+	case errors.As(err, &pe):
+	case errors.As(err, &mbe):
+		pe = httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", mbe.Limit)
+	case errors.As(err, &etag):
+		pe = httpErrorf(http.StatusPreconditionFailed, "%v", err)
+	case errors.Is(err, engine.ErrNotFound):
+		pe = errNotFound
+	case errors.Is(err, engine.ErrExists):
+		pe = httpErrorf(http.StatusPreconditionFailed, "the destination exists")
+	case errors.Is(err, engine.ErrConflict):
+		pe = httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: conflict: "))
+	case errors.Is(err, engine.ErrInvalidName):
+		pe = httpErrorf(http.StatusBadRequest, "invalid name")
+	case errors.Is(err, engine.ErrTokenExpired):
+		pe = errValidSyncToken("the sync token has expired; sync again from scratch")
+	case errors.Is(err, engine.ErrInvalidToken):
+		pe = errValidSyncToken("the sync token is not valid for this collection")
+	case errors.Is(err, davxml.ErrDTD):
+		pe = errMalformedXML(err)
+	case errors.Is(err, context.Canceled):
+		pe = httpErrorf(499, "request canceled")
+	default:
+		h.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", err.Error()))
+		pe = httpErrorf(http.StatusInternalServerError, "internal error; see the server log for request %s", w.Header().Get("X-Request-Id"))
+	}
+	writePrecondition(w, r, pe)
+}
+
+// writePrecondition writes pe: a DAV:error body when it has a condition,
+// plain text otherwise.
+func writePrecondition(w http.ResponseWriter, r *http.Request, pe *PreconditionError) {
+	hdr := w.Header()
+	hdr.Del("Content-Encoding")
+	hdr.Del("ETag")
+	if pe.Status == http.StatusUnauthorized {
+		hdr.Set("WWW-Authenticate", `Basic realm="Almanac", charset="UTF-8"`)
+	}
+	if pe.Cond.Local == "" {
+		hdr.Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(pe.Status)
+		if r.Method != http.MethodHead {
+			fmt.Fprintln(w, pe.Msg)
+		}
+		return
+	}
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:error xmlns:D="DAV:">`)
+	inner := ""
+	if pe.Href != "" {
+		inner = "<D:href>" + davxml.EscapeString(pe.Href) + "</D:href>"
+	}
+	if pe.Cond.Space == davxml.NSDAV {
+		b.WriteString("<D:" + pe.Cond.Local)
+	} else {
+		b.WriteString("<P:" + pe.Cond.Local + ` xmlns:P="` + davxml.EscapeString(pe.Cond.Space) + `"`)
+	}
+	if inner == "" {
+		b.WriteString("/>")
+	} else {
+		b.WriteString(">" + inner)
+		if pe.Cond.Space == davxml.NSDAV {
+			b.WriteString("</D:" + pe.Cond.Local + ">")
+		} else {
+			b.WriteString("</P:" + pe.Cond.Local + ">")
+		}
+	}
+	b.WriteString(`<A:message xmlns:A="` + davxml.NSAlmanac + `">` + davxml.EscapeString(pe.Msg) + "</A:message></D:error>\n")
+	hdr.Set("Content-Type", "application/xml; charset=utf-8")
+	w.WriteHeader(pe.Status)
+	if r.Method != http.MethodHead {
+		w.Write([]byte(b.String()))
+	}
+}

@@ -1,0 +1,260 @@
+package dav
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// Authenticator checks a user's password. *auth.Verifier (package dav/auth)
+// implements it.
+type Authenticator interface {
+	// Authenticate returns the user whose password matches, or an error
+	// (bad credentials, rate limited, or an internal failure).
+	Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error)
+}
+
+// DefaultMaxRequestBody is the default of Options.MaxRequestBody: 10 MiB.
+const DefaultMaxRequestBody = 10 << 20
+
+// Options configure a Handler.
+type Options struct {
+	// DB is the store served. Required.
+	DB *engine.DB
+	// Auth verifies Basic credentials. Required.
+	Auth Authenticator
+	// Logger receives one line per request. Default: discard.
+	Logger *slog.Logger
+	// MaxRequestBody is the largest request body accepted, in bytes; larger
+	// bodies get 413. Default DefaultMaxRequestBody.
+	MaxRequestBody int64
+	// Audit, if set, serves requests under a user's own home whose URL
+	// query has a "history" or "restore" parameter (e.g. GET
+	// /dav/home/U/calendar/a.ics?history, POST
+	// /dav/home/U/calendar/?restore=2026-11-21T10:00:00Z), after
+	// authentication and the ownership check.
+	Audit http.Handler
+}
+
+// Handler serves /.well-known/caldav, /.well-known/carddav and everything
+// under /dav/. Create it with NewHandler.
+type Handler struct {
+	db      *engine.DB
+	auth    Authenticator
+	log     *slog.Logger
+	maxBody int64
+	audit   http.Handler
+
+	// homes caches the users whose home is known to exist, so that the
+	// home check is a map lookup after a user's first request.
+	homes sync.Map // user name -> struct{}
+}
+
+// NewHandler returns a Handler for opts. It fails when DB or Auth is
+// missing or MaxRequestBody is negative.
+func NewHandler(opts Options) (*Handler, error) {
+	if opts.DB == nil {
+		return nil, errors.New("dav: Options.DB is required")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("dav: Options.Auth is required")
+	}
+	if opts.MaxRequestBody < 0 {
+		return nil, fmt.Errorf("dav: Options.MaxRequestBody %d is negative", opts.MaxRequestBody)
+	}
+	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody == 0 {
+		h.maxBody = DefaultMaxRequestBody
+	}
+	return h, nil
+}
+
+type ctxKey struct{}
+
+// reqState is what the front of the handler learns about a request and
+// the method handlers use: who asks, and the Meta for engine writes.
+type reqState struct {
+	user string
+	meta engine.Meta
+	tgt  target
+}
+
+// UserFromContext returns the authenticated user of a request being served
+// by a Handler, or "" if none.
+func UserFromContext(ctx context.Context) string {
+	if st, ok := ctx.Value(ctxKey{}).(*reqState); ok {
+		return st.user
+	}
+	return ""
+}
+
+func state(r *http.Request) *reqState {
+	st, _ := r.Context().Value(ctxKey{}).(*reqState)
+	return st
+}
+
+// ServeHTTP serves one request and logs it.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := newRequestID()
+	w.Header().Set("X-Request-Id", id)
+	rec := &statusRecorder{ResponseWriter: w}
+	st := &reqState{meta: engine.Meta{UserAgent: r.UserAgent(), RequestID: id}}
+	r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, st))
+	if err := h.serve(rec, r); err != nil {
+		h.writeError(rec, r, err)
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", rec.statusCode()),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("user", st.user),
+		slog.String("user_agent", r.UserAgent()),
+		slog.String("request_id", id),
+	)
+}
+
+// serve authenticates, resolves the path and dispatches on the method.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
+	switch strings.TrimSuffix(r.URL.Path, "/") {
+	case "/.well-known/caldav", "/.well-known/carddav":
+		http.Redirect(w, r, "/dav/", http.StatusMovedPermanently)
+		return nil
+	}
+	if r.URL.Path != "/dav" && !strings.HasPrefix(r.URL.Path, "/dav/") {
+		return errNotFound
+	}
+	user, err := h.authenticate(r)
+	if err != nil {
+		return err
+	}
+	st := state(r)
+	st.user, st.meta.Actor = user, user
+	if err := h.ensureHome(r.Context(), user, st.meta); err != nil {
+		return err
+	}
+	tgt, err := parseTarget(r.URL.EscapedPath(), user)
+	if err != nil {
+		return err
+	}
+	st.tgt = tgt
+	if h.audit != nil && tgt.kind == targetHome && (r.URL.Query().Has("history") || r.URL.Query().Has("restore")) {
+		h.audit.ServeHTTP(w, r)
+		return nil
+	}
+	return h.dispatch(w, r)
+}
+
+// dispatch calls the method's handler.
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
+	switch r.Method {
+	case http.MethodOptions:
+		return h.options(w, r)
+	case "PROPFIND":
+		return h.propfind(w, r)
+	case "PROPPATCH":
+		return h.proppatch(w, r)
+	case "MKCOL":
+		return h.mkcol(w, r)
+	case "MKCALENDAR":
+		return h.mkcalendar(w, r)
+	case http.MethodGet, http.MethodHead:
+		return h.get(w, r)
+	case http.MethodPut:
+		return h.put(w, r)
+	case http.MethodDelete:
+		return h.delete(w, r)
+	case "COPY", "MOVE":
+		return h.copyMove(w, r)
+	case "REPORT":
+		return h.report(w, r)
+	}
+	w.Header().Set("Allow", allowed)
+	return httpErrorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
+}
+
+// allowed is the Allow header: every method Almanac implements.
+const allowed = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT"
+
+// options answers OPTIONS (RFC 4918 §10.1, RFC 4791 §5.1, RFC 6352 §6.1).
+func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("DAV", "1, 3, access-control, calendar-access, addressbook, extended-mkcol")
+	w.Header().Set("Allow", allowed)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// authenticate checks the Basic credentials of r.
+func (h *Handler) authenticate(r *http.Request) (string, error) {
+	name, password, ok := r.BasicAuth()
+	if !ok {
+		return "", errUnauthorized
+	}
+	u, err := h.auth.Authenticate(r.Context(), name, password, r.RemoteAddr)
+	if err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
+			slog.String("user", name), slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		return "", errUnauthorized
+	}
+	if u == nil || u.Name == "" || strings.ContainsAny(u.Name, "/\x00") {
+		return "", errUnauthorized
+	}
+	return u.Name, nil
+}
+
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusRecorder remembers the status written, for the request log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+// Flush passes flushes through, so streamed answers reach the client.
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the original writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) statusCode() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}

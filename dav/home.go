@@ -1,0 +1,48 @@
+package dav
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// Names of the collections every user gets with their home.
+const (
+	defaultCalendar    = "calendar"
+	defaultAddressBook = "contacts"
+)
+
+// ensureHome creates user's home with its default calendar and address
+// book on the user's first request. Races with a concurrent first request
+// are harmless: ErrExists counts as success. Once the home is known to
+// exist, the check is a map lookup.
+func (h *Handler) ensureHome(ctx context.Context, user string, m engine.Meta) error {
+	if _, ok := h.homes.Load(user); ok {
+		return nil
+	}
+	home := homePath(user)
+	_, err := h.db.Collection(home)
+	switch {
+	case err == nil:
+		h.homes.Store(user, struct{}{})
+		return nil
+	case !errors.Is(err, engine.ErrNotFound):
+		return fmt.Errorf("look up home of %s: %w", user, err)
+	}
+	specs := []engine.CollectionSpec{
+		{Path: home, Kind: engine.KindHome, Owner: user},
+		{Path: home + defaultCalendar + "/", Kind: engine.KindCalendar, Owner: user,
+			Props: engine.Props{DisplayName: "Calendar", Components: []string{"VEVENT", "VTODO"}}},
+		{Path: home + defaultAddressBook + "/", Kind: engine.KindAddressBook, Owner: user,
+			Props: engine.Props{DisplayName: "Contacts"}},
+	}
+	for _, spec := range specs {
+		if _, err := h.db.CreateCollection(ctx, m, spec); err != nil && !errors.Is(err, engine.ErrExists) {
+			return fmt.Errorf("create %s: %w", spec.Path, err)
+		}
+	}
+	h.homes.Store(user, struct{}{})
+	return nil
+}

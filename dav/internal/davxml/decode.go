@@ -1,0 +1,74 @@
+package davxml
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrDTD is returned for a body holding a document type declaration or an
+// entity declaration: Almanac refuses them outright, so entity expansion
+// ("billion laughs") and external entities (XXE) can never happen.
+var ErrDTD = errors.New("davxml: DOCTYPE and ENTITY declarations are not allowed")
+
+// maxDepth bounds element nesting in request bodies.
+const maxDepth = 64
+
+// Decode parses body into v (a pointer to one of the request element types
+// of this package) after checking that body holds no DTD and does not nest
+// deeper than maxDepth. It wraps ErrDTD or the parser's error.
+func Decode(body []byte, v any) error {
+	if _, err := Root(body); err != nil {
+		return err
+	}
+	if err := xml.Unmarshal(body, v); err != nil {
+		return fmt.Errorf("davxml: malformed XML: %w", err)
+	}
+	return nil
+}
+
+// Root returns the name of body's root element after scanning the whole
+// document for DTDs, excess depth and syntax errors.
+func Root(body []byte) (xml.Name, error) {
+	if containsFold(body, "<!DOCTYPE") || containsFold(body, "<!ENTITY") {
+		return xml.Name{}, ErrDTD
+	}
+	d := xml.NewDecoder(bytes.NewReader(body))
+	var root xml.Name
+	depth := 0
+	for {
+		tok, err := d.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return xml.Name{}, fmt.Errorf("davxml: malformed XML: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if depth == 0 {
+				if root.Local != "" {
+					return xml.Name{}, errors.New("davxml: malformed XML: more than one root element")
+				}
+				root = t.Name
+			}
+			if depth++; depth > maxDepth {
+				return xml.Name{}, fmt.Errorf("davxml: elements nested deeper than %d", maxDepth)
+			}
+		case xml.EndElement:
+			depth--
+		case xml.Directive:
+			return xml.Name{}, ErrDTD
+		}
+	}
+	if root.Local == "" {
+		return xml.Name{}, errors.New("davxml: malformed XML: no root element")
+	}
+	return root, nil
+}
+
+func containsFold(b []byte, s string) bool {
+	return bytes.Contains(bytes.ToUpper(b), []byte(s))
+}

@@ -1,0 +1,232 @@
+package davxml
+
+import (
+	"bufio"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"strconv"
+)
+
+// Prop is one property of a response in a multistatus being written.
+//
+// The value is written from the first of these that is set: Element (a
+// whole self-contained element, used for dead properties), Inner (XML
+// already escaped, placed between the start and end tags) and Text
+// (character data, escaped on output; CALDAV:calendar-data and
+// CARDDAV:address-data). With none set the property is written empty,
+// which is also how 404 and 403 properties are reported.
+type PropValue struct {
+	Name    xml.Name
+	Status  int // 0 means 200
+	Inner   string
+	Text    []byte
+	Element string
+}
+
+// Multistatus streams a DAV:multistatus document (RFC 4918 §14.16) to a
+// writer: one DAV:response at a time, properties grouped in one DAV:propstat
+// per status, nothing but the current response held in memory.
+//
+// Write errors are sticky: after the first, every method is a no-op and
+// Close returns it.
+type Multistatus struct {
+	w   *bufio.Writer
+	err error
+}
+
+// NewMultistatus writes the XML declaration and the multistatus start tag
+// to w.
+func NewMultistatus(w io.Writer) *Multistatus {
+	m := &Multistatus{w: bufio.NewWriterSize(w, 32<<10)}
+	m.w.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n<D:multistatus" + rootNamespaces + ">")
+	return m
+}
+
+// Response writes a DAV:response for href (already URL-escaped, see Href)
+// with props grouped by status, in the order each status first appears.
+func (m *Multistatus) Response(href string, props []PropValue) error {
+	if m.err != nil {
+		return m.err
+	}
+	w := m.w
+	w.WriteString("<D:response><D:href>")
+	escape(w, href)
+	w.WriteString("</D:href>")
+	m.propstats(props)
+	w.WriteString("</D:response>")
+	return m.flushIfFull()
+}
+
+// propstats writes props as one DAV:propstat per status.
+func (m *Multistatus) propstats(props []PropValue) {
+	w := m.w
+	var done []int
+	for i := range props {
+		st := statusOf(props[i])
+		if contains(done, st) {
+			continue
+		}
+		done = append(done, st)
+		w.WriteString("<D:propstat><D:prop>")
+		for j := i; j < len(props); j++ {
+			if statusOf(props[j]) == st {
+				writeProp(w, &props[j])
+			}
+		}
+		w.WriteString("</D:prop>")
+		writeStatus(w, st)
+		w.WriteString("</D:propstat>")
+	}
+}
+
+// StatusResponse writes a DAV:response that carries only a status for href:
+// a 404 for a missing multiget href or a deleted sync-collection member, a
+// 507 for a truncated sync-collection (RFC 6578 §3.6).
+func (m *Multistatus) StatusResponse(href string, status int) error {
+	if m.err != nil {
+		return m.err
+	}
+	m.w.WriteString("<D:response><D:href>")
+	escape(m.w, href)
+	m.w.WriteString("</D:href>")
+	writeStatus(m.w, status)
+	m.w.WriteString("</D:response>")
+	return m.flushIfFull()
+}
+
+// SyncToken writes the DAV:sync-token element that ends a sync-collection
+// answer (RFC 6578 §6.4).
+func (m *Multistatus) SyncToken(token string) {
+	m.w.WriteString("<D:sync-token>")
+	escape(m.w, token)
+	m.w.WriteString("</D:sync-token>")
+}
+
+// Close writes the end tag and flushes. It returns the first write error.
+func (m *Multistatus) Close() error {
+	if m.err != nil {
+		return m.err
+	}
+	m.w.WriteString("</D:multistatus>\n")
+	m.err = m.w.Flush()
+	return m.err
+}
+
+func (m *Multistatus) flushIfFull() error {
+	if m.w.Buffered() > 16<<10 {
+		m.err = m.w.Flush()
+	}
+	return m.err
+}
+
+// AppendResponse renders one DAV:response (for DAV:expand-property, whose
+// property values contain responses) as a string.
+func AppendResponse(href string, props []PropValue) string {
+	var sb stringsBuilder
+	m := &Multistatus{w: bufio.NewWriter(&sb)}
+	m.Response(href, props)
+	m.w.Flush()
+	return sb.String()
+}
+
+type stringsBuilder struct{ b []byte }
+
+func (s *stringsBuilder) Write(p []byte) (int, error) { s.b = append(s.b, p...); return len(p), nil }
+func (s *stringsBuilder) String() string              { return string(s.b) }
+
+func statusOf(p PropValue) int {
+	if p.Status == 0 {
+		return http.StatusOK
+	}
+	return p.Status
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func writeStatus(w *bufio.Writer, status int) {
+	w.WriteString("<D:status>HTTP/1.1 ")
+	w.WriteString(strconv.Itoa(status))
+	w.WriteByte(' ')
+	w.WriteString(http.StatusText(status))
+	w.WriteString("</D:status>")
+}
+
+// writeProp writes one property element.
+func writeProp(w *bufio.Writer, p *PropValue) {
+	if p.Element != "" {
+		w.WriteString(p.Element)
+		return
+	}
+	StartTag(w, p.Name)
+	if p.Inner == "" && p.Text == nil {
+		w.WriteString("/>")
+		return
+	}
+	w.WriteByte('>')
+	if p.Inner != "" {
+		w.WriteString(p.Inner)
+	} else {
+		escape(w, p.Text)
+	}
+	EndTag(w, p.Name)
+}
+
+// StartTag writes "<prefix:local" for name, declaring its namespace when
+// the multistatus root does not; the caller closes the tag with ">" or "/>".
+func StartTag(w io.StringWriter, name xml.Name) {
+	if p, ok := prefixes[name.Space]; ok {
+		w.WriteString("<" + p + ":" + name.Local)
+		return
+	}
+	if name.Space == "" {
+		w.WriteString("<" + name.Local + ` xmlns=""`)
+		return
+	}
+	w.WriteString("<X:" + name.Local + ` xmlns:X="` + EscapeString(name.Space) + `"`)
+}
+
+// EndTag writes the end tag matching StartTag.
+func EndTag(w io.StringWriter, name xml.Name) {
+	if p, ok := prefixes[name.Space]; ok {
+		w.WriteString("</" + p + ":" + name.Local + ">")
+		return
+	}
+	if name.Space == "" {
+		w.WriteString("</" + name.Local + ">")
+		return
+	}
+	w.WriteString("</X:" + name.Local + ">")
+}
+
+// Empty returns the empty element name, written with the prefixes the
+// multistatus root declares: an Inner value such as "<D:collection/>".
+func Empty(name xml.Name) string {
+	var sb stringsBuilder
+	bw := bufio.NewWriter(&sb)
+	StartTag(bw, name)
+	bw.WriteString("/>")
+	bw.Flush()
+	return sb.String()
+}
+
+// WritePropstats writes a document whose root (DAV:mkcol-response, RFC
+// 5689 §5.2, or CALDAV:mkcalendar-response, RFC 4791 §5.3.1.2) holds the
+// propstats of props grouped by status.
+func WritePropstats(w io.Writer, root xml.Name, props []PropValue) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
+	StartTag(bw, root)
+	bw.WriteString(rootNamespaces + ">")
+	m := &Multistatus{w: bw}
+	m.propstats(props)
+	EndTag(bw, root)
+	return bw.Flush()
+}

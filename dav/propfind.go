@@ -1,0 +1,161 @@
+package dav
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// propRequest is what a DAV:propfind (or the property part of a REPORT)
+// asks for: all properties, only names, or a list.
+type propRequest struct {
+	allProp  bool
+	propName bool
+	names    []xml.Name
+	// elems are the requested property elements with their content (the
+	// CALDAV:calendar-data sub-elements of a REPORT).
+	elems   []davxml.Elem
+	include []xml.Name
+}
+
+// valuesFor returns the properties of r that pr asks for.
+func (h *Handler) valuesFor(r *resource, pr propRequest) []davxml.PropValue {
+	switch {
+	case pr.propName:
+		return h.propNames(r)
+	case pr.allProp:
+		return h.allProps(r, pr.include)
+	}
+	return h.props(r, pr.names)
+}
+
+// parsePropfind reads the PROPFIND body; an empty body means allprop (RFC
+// 4918 §9.1).
+func (h *Handler) parsePropfind(w http.ResponseWriter, r *http.Request) (propRequest, error) {
+	root, body, err := h.readXML(w, r)
+	if err != nil || body == nil {
+		return propRequest{allProp: true}, err
+	}
+	if root != davxml.D("propfind") {
+		return propRequest{}, httpErrorf(http.StatusBadRequest, "the body of PROPFIND must be DAV:propfind, not {%s}%s", root.Space, root.Local)
+	}
+	var pf davxml.Propfind
+	if err := decodeXML(body, &pf); err != nil {
+		return propRequest{}, err
+	}
+	switch {
+	case pf.PropName != nil:
+		return propRequest{propName: true}, nil
+	case pf.Prop != nil:
+		return propRequest{names: davxml.Names(pf.Prop.Props), elems: pf.Prop.Props}, nil
+	case pf.AllProp != nil:
+		pr := propRequest{allProp: true}
+		if pf.Include != nil {
+			pr.include = davxml.Names(pf.Include.Props)
+		}
+		return pr, nil
+	}
+	return propRequest{}, httpErrorf(http.StatusBadRequest, "DAV:propfind needs DAV:prop, DAV:allprop or DAV:propname")
+}
+
+// depth parses the Depth header (RFC 4918 §10.2); def is its value when
+// absent. It returns 0, 1, or -1 for infinity.
+func depth(r *http.Request, def int) (int, error) {
+	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Depth"))) {
+	case "":
+		return def, nil
+	case "0":
+		return 0, nil
+	case "1":
+		return 1, nil
+	case "infinity":
+		return -1, nil
+	}
+	return 0, httpErrorf(http.StatusBadRequest, "malformed Depth header %q", r.Header.Get("Depth"))
+}
+
+// propfind answers PROPFIND (RFC 4918 §9.1) at Depth 0 or 1, streaming
+// one response per member from the engine's iterators.
+func (h *Handler) propfind(w http.ResponseWriter, r *http.Request) error {
+	d, err := depth(r, -1)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return errPropfindFiniteDepth()
+	}
+	pr, err := h.parsePropfind(w, r)
+	if err != nil {
+		return err
+	}
+	v, err := h.db.View()
+	if err != nil {
+		return fmt.Errorf("open view: %w", err)
+	}
+	defer v.Close()
+	st := state(r)
+	res, err := h.lookup(v, st)
+	if err != nil {
+		return err
+	}
+	ms, end := startMultistatus(w, r)
+	if err := ms.Response(res.href(), h.valuesFor(res, pr)); err != nil {
+		return err
+	}
+	if d == 1 {
+		if err := h.propfindMembers(v, res, pr, ms); err != nil {
+			return err
+		}
+	}
+	return end()
+}
+
+// propfindMembers writes the responses of res's members.
+func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest, ms *davxml.Multistatus) error {
+	switch res.kind {
+	case resObject:
+		return nil
+	case resRoot:
+		for _, m := range []*resource{
+			{kind: resPrincipals, path: "/dav/principals/", user: res.user},
+		} {
+			if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+				return err
+			}
+		}
+		if home, err := v.Collection(homePath(res.user)); err == nil {
+			m := collectionResource(res.user, home)
+			return ms.Response(m.href(), h.valuesFor(m, pr))
+		}
+		return nil
+	case resPrincipals:
+		m := &resource{kind: resPrincipal, path: principalPath(res.user), user: res.user}
+		return ms.Response(m.href(), h.valuesFor(m, pr))
+	case resPrincipal:
+		return nil
+	}
+	children, err := v.Children(res.coll.Path)
+	if err != nil {
+		return fmt.Errorf("list collections in %s: %w", res.coll.Path, err)
+	}
+	for _, c := range children {
+		m := collectionResource(res.user, c)
+		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+			return err
+		}
+	}
+	for o, err := range v.Objects(res.coll.Path, engine.ListOptions{}) {
+		if err != nil {
+			return fmt.Errorf("list objects in %s: %w", res.coll.Path, err)
+		}
+		m := objectResource(res.user, res.coll, o)
+		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,295 @@
+package dav
+
+import (
+	"encoding/xml"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// prop is a shorthand for a 200 property with an escaped XML value.
+func prop(name xml.Name, inner string) davxml.PropValue {
+	return davxml.PropValue{Name: name, Inner: inner}
+}
+
+// textProp is a 200 property whose value is character data.
+func textProp(name xml.Name, text string) davxml.PropValue {
+	return davxml.PropValue{Name: name, Text: []byte(text)}
+}
+
+func hrefValue(path string) string {
+	return "<D:href>" + davxml.EscapeString(davxml.Href(path)) + "</D:href>"
+}
+
+// liveNames lists the live properties r has, in the order PROPFIND
+// propname reports them.
+func liveNames(r *resource) []xml.Name {
+	common := []xml.Name{davxml.PropResourceType, davxml.PropCurrentUserPrincipal, davxml.PropPrincipalCollection,
+		davxml.PropCurrentUserPrivileges, davxml.PropSupportedReportSet}
+	switch r.kind {
+	case resRoot, resPrincipals:
+		return common
+	case resPrincipal:
+		return append(common, davxml.PropDisplayName, davxml.PropPrincipalURL, davxml.PropOwner,
+			davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses)
+	case resObject:
+		return append(common, davxml.PropGetETag, davxml.PropGetContentType, davxml.PropGetContentLength,
+			davxml.PropGetLastModified, davxml.PropCreationDate, davxml.PropOwner)
+	}
+	names := append(common, davxml.PropOwner, davxml.PropGetLastModified, davxml.PropCreationDate,
+		davxml.PropSyncToken, davxml.PropGetCTag)
+	if r.coll.Props.DisplayName != "" {
+		names = append(names, davxml.PropDisplayName)
+	}
+	switch r.coll.Kind {
+	case engine.KindCalendar:
+		names = append(names, davxml.PropSupportedComponents, davxml.PropSupportedCalendarData, davxml.PropMaxResourceSize)
+		for _, p := range []struct {
+			set  bool
+			name xml.Name
+		}{
+			{r.coll.Props.Description != "", davxml.PropCalendarDescription},
+			{r.coll.Props.Timezone != "", davxml.PropCalendarTimezone},
+			{r.coll.Props.Color != "", davxml.PropCalendarColor},
+			{r.coll.Props.Order != "", davxml.PropCalendarOrder},
+		} {
+			if p.set {
+				names = append(names, p.name)
+			}
+		}
+	case engine.KindAddressBook:
+		names = append(names, davxml.PropSupportedAddressData, davxml.PropCardMaxResourceSize)
+		if r.coll.Props.Description != "" {
+			names = append(names, davxml.PropAddressbookDesc)
+		}
+	}
+	return names
+}
+
+// allPropNames is what DAV:allprop returns besides dead properties: the
+// RFC 4918 §15 properties (RFC 4918 §9.1 lets servers leave out the
+// expensive and the CalDAV ones).
+var allPropNames = []xml.Name{davxml.PropResourceType, davxml.PropDisplayName, davxml.PropGetETag,
+	davxml.PropGetContentType, davxml.PropGetContentLength, davxml.PropGetLastModified, davxml.PropCreationDate}
+
+// props returns the values of names for r; properties r does not have are
+// reported with 404. Dead properties of collections come from the engine.
+//
+// This is the call the REPORT handlers (multiget, sync-collection and the
+// query REPORTs of dav/query) use to fill a response's properties; they
+// replace the CALDAV:calendar-data and CARDDAV:address-data entries with
+// the object's (possibly filtered) body.
+func (h *Handler) props(r *resource, names []xml.Name) []davxml.PropValue {
+	out := make([]davxml.PropValue, 0, len(names))
+	for _, n := range names {
+		if v, ok := h.liveProp(r, n); ok {
+			out = append(out, v)
+			continue
+		}
+		if r.coll != nil && r.kind == resCollection {
+			if x, ok := r.coll.Props.Dead[deadKey(n)]; ok {
+				out = append(out, davxml.PropValue{Name: n, Element: x})
+				continue
+			}
+		}
+		out = append(out, davxml.PropValue{Name: n, Status: http.StatusNotFound})
+	}
+	return out
+}
+
+// allProps returns DAV:allprop for r: allPropNames that r has, every dead
+// property and the include list.
+func (h *Handler) allProps(r *resource, include []xml.Name) []davxml.PropValue {
+	var out []davxml.PropValue
+	for _, n := range append(allPropNames, include...) {
+		if v, ok := h.liveProp(r, n); ok {
+			out = append(out, v)
+		}
+	}
+	if r.kind == resCollection {
+		for _, k := range sortedKeys(r.coll.Props.Dead) {
+			out = append(out, davxml.PropValue{Name: parseDeadKey(k), Element: r.coll.Props.Dead[k]})
+		}
+	}
+	return out
+}
+
+// propNames returns DAV:propname for r: every property name, empty.
+func (h *Handler) propNames(r *resource) []davxml.PropValue {
+	var out []davxml.PropValue
+	for _, n := range liveNames(r) {
+		out = append(out, davxml.PropValue{Name: n})
+	}
+	if r.kind == resCollection {
+		for _, k := range sortedKeys(r.coll.Props.Dead) {
+			out = append(out, davxml.PropValue{Name: parseDeadKey(k)})
+		}
+	}
+	return out
+}
+
+// liveProp computes one live property of r; ok is false when r does not
+// have it.
+func (h *Handler) liveProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+	switch n {
+	case davxml.PropResourceType:
+		return prop(n, resourceType(r)), true
+	case davxml.PropCurrentUserPrincipal:
+		return prop(n, hrefValue(principalPath(r.user))), true
+	case davxml.PropPrincipalCollection:
+		return prop(n, hrefValue("/dav/principals/")), true
+	case davxml.PropCurrentUserPrivileges:
+		return prop(n, privileges(r)), true
+	case davxml.PropSupportedReportSet:
+		return prop(n, supportedReports(r)), true
+	}
+	switch r.kind {
+	case resPrincipal:
+		return principalProp(r, n)
+	case resObject:
+		return objectProp(r, n)
+	case resCollection:
+		return h.collectionProp(r, n)
+	}
+	return davxml.PropValue{}, false
+}
+
+func principalProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+	switch n {
+	case davxml.PropDisplayName:
+		return textProp(n, r.user), true
+	case davxml.PropPrincipalURL, davxml.PropOwner:
+		return prop(n, hrefValue(principalPath(r.user))), true
+	case davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet:
+		return prop(n, hrefValue(homePath(r.user))), true
+	case davxml.PropCalendarUserAddresses:
+		return prop(n, "<D:href>"+davxml.EscapeString("mailto:"+r.user+"@localhost")+"</D:href>"+hrefValue(principalPath(r.user))), true
+	}
+	return davxml.PropValue{}, false
+}
+
+func objectProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+	o := r.obj
+	switch n {
+	case davxml.PropGetETag:
+		return textProp(n, o.ETag), true
+	case davxml.PropGetContentType:
+		return textProp(n, o.ContentType), true
+	case davxml.PropGetContentLength:
+		return textProp(n, strconv.FormatInt(o.Size, 10)), true
+	case davxml.PropGetLastModified:
+		return textProp(n, o.Modified.UTC().Format(http.TimeFormat)), true
+	case davxml.PropCreationDate:
+		return textProp(n, o.Created.UTC().Format(time.RFC3339)), true
+	case davxml.PropOwner:
+		return prop(n, hrefValue(principalPath(r.user))), true
+	}
+	return davxml.PropValue{}, false
+}
+
+func (h *Handler) collectionProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+	c := r.coll
+	cal, book := c.Kind == engine.KindCalendar, c.Kind == engine.KindAddressBook
+	switch {
+	case n == davxml.PropOwner:
+		return prop(n, hrefValue(principalPath(r.user))), true
+	case n == davxml.PropGetLastModified:
+		return textProp(n, c.Modified.UTC().Format(http.TimeFormat)), true
+	case n == davxml.PropCreationDate:
+		return textProp(n, c.Created.UTC().Format(time.RFC3339)), true
+	case n == davxml.PropSyncToken:
+		return textProp(n, c.SyncToken), true
+	case n == davxml.PropGetCTag:
+		return textProp(n, c.CTag), true
+	case n == davxml.PropDisplayName && c.Props.DisplayName != "":
+		return textProp(n, c.Props.DisplayName), true
+	case cal && n == davxml.PropSupportedComponents:
+		return prop(n, componentSet(c)), true
+	case cal && n == davxml.PropSupportedCalendarData:
+		return prop(n, `<C:calendar-data content-type="text/calendar" version="2.0"/>`), true
+	case cal && n == davxml.PropMaxResourceSize, book && n == davxml.PropCardMaxResourceSize:
+		return textProp(n, strconv.FormatInt(h.db.MaxObjectSize(), 10)), true
+	case cal && n == davxml.PropCalendarDescription && c.Props.Description != "":
+		return textProp(n, c.Props.Description), true
+	case cal && n == davxml.PropCalendarTimezone && c.Props.Timezone != "":
+		return textProp(n, c.Props.Timezone), true
+	case cal && n == davxml.PropCalendarColor && c.Props.Color != "":
+		return textProp(n, c.Props.Color), true
+	case cal && n == davxml.PropCalendarOrder && c.Props.Order != "":
+		return textProp(n, c.Props.Order), true
+	case book && n == davxml.PropSupportedAddressData:
+		return prop(n, `<CR:address-data-type content-type="text/vcard" version="3.0"/><CR:address-data-type content-type="text/vcard" version="4.0"/>`), true
+	case book && n == davxml.PropAddressbookDesc && c.Props.Description != "":
+		return textProp(n, c.Props.Description), true
+	}
+	return davxml.PropValue{}, false
+}
+
+func resourceType(r *resource) string {
+	switch r.kind {
+	case resObject:
+		return ""
+	case resPrincipal:
+		return "<D:collection/><D:principal/>"
+	case resCollection:
+		switch r.coll.Kind {
+		case engine.KindCalendar:
+			return "<D:collection/><C:calendar/>"
+		case engine.KindAddressBook:
+			return "<D:collection/><CR:addressbook/>"
+		}
+	}
+	return "<D:collection/>"
+}
+
+func componentSet(c *engine.Collection) string {
+	comps := c.Props.Components
+	if len(comps) == 0 {
+		comps = engine.DefaultComponents
+	}
+	s := ""
+	for _, comp := range comps {
+		s += `<C:comp name="` + davxml.EscapeString(comp) + `"/>`
+	}
+	return s
+}
+
+// privileges is DAV:current-user-privilege-set (RFC 3744 §5.4): the owner
+// may do everything in their space; the shared roots are read-only.
+func privileges(r *resource) string {
+	privs := []string{"read", "read-current-user-privilege-set"}
+	if r.kind == resCollection || r.kind == resObject {
+		privs = append(privs, "all", "write", "write-properties", "write-content", "bind", "unbind")
+	}
+	s := ""
+	for _, p := range privs {
+		s += "<D:privilege><D:" + p + "/></D:privilege>"
+	}
+	return s
+}
+
+// supportedReports is DAV:supported-report-set (RFC 3253 §3.1.5).
+func supportedReports(r *resource) string {
+	reports := []string{"<D:expand-property/>"}
+	if r.kind == resCollection || r.kind == resObject {
+		reports = append(reports, "<D:sync-collection/>")
+	}
+	kind := engine.Kind(0)
+	if r.coll != nil {
+		kind = r.coll.Kind
+	}
+	switch kind {
+	case engine.KindCalendar:
+		reports = append(reports, "<C:calendar-multiget/>", "<C:calendar-query/>", "<C:free-busy-query/>")
+	case engine.KindAddressBook:
+		reports = append(reports, "<CR:addressbook-multiget/>", "<CR:addressbook-query/>")
+	}
+	s := ""
+	for _, rep := range reports {
+		s += "<D:supported-report><D:report>" + rep + "</D:report></D:supported-report>"
+	}
+	return s
+}

@@ -1,0 +1,124 @@
+package dav
+
+import (
+	"encoding/xml"
+	"net/http"
+	"strings"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// protected lists the live properties clients may never set (RFC 4918
+// §15, RFC 4791 §5.2, RFC 6352 §6.2, RFC 6578 §4): PROPPATCH of one gets
+// 403 DAV:cannot-modify-protected-property.
+var protected = map[xml.Name]bool{}
+
+func init() {
+	for _, n := range []xml.Name{
+		davxml.PropResourceType, davxml.PropGetETag, davxml.PropGetContentType, davxml.PropGetContentLength,
+		davxml.PropGetLastModified, davxml.PropCreationDate, davxml.PropSyncToken, davxml.PropGetCTag,
+		davxml.PropCurrentUserPrincipal, davxml.PropPrincipalURL, davxml.PropPrincipalCollection,
+		davxml.PropSupportedReportSet, davxml.PropCurrentUserPrivileges, davxml.PropOwner,
+		davxml.PropQuotaAvailable, davxml.PropQuotaUsed, davxml.PropCalendarHomeSet,
+		davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses, davxml.PropSupportedCalendarData,
+		davxml.PropMaxResourceSize, davxml.PropSupportedAddressData, davxml.PropCardMaxResourceSize,
+		davxml.PropSupportedComponents, davxml.D("lockdiscovery"), davxml.D("supportedlock"),
+	} {
+		protected[n] = true
+	}
+}
+
+// propError is why one property of a PROPPATCH or MKCOL cannot be set.
+type propError struct {
+	status int
+	msg    string
+}
+
+func errProtected(n xml.Name) *propError {
+	return &propError{http.StatusForbidden, "{" + n.Space + "}" + n.Local + " is protected"}
+}
+
+// setProp applies one property of a DAV:set to p, for a collection of
+// kind. creating allows the properties only settable at creation
+// (CALDAV:supported-calendar-component-set, RFC 4791 §5.2.3).
+func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool) *propError {
+	n := e.XMLName
+	cal := kind == engine.KindCalendar
+	switch {
+	case n == davxml.PropDisplayName:
+		p.DisplayName = e.Text
+	case cal && n == davxml.PropCalendarDescription, kind == engine.KindAddressBook && n == davxml.PropAddressbookDesc:
+		p.Description = e.Text
+	case cal && n == davxml.PropCalendarColor:
+		p.Color = strings.TrimSpace(e.Text)
+	case cal && n == davxml.PropCalendarOrder:
+		p.Order = strings.TrimSpace(e.Text)
+	case cal && n == davxml.PropCalendarTimezone:
+		if strings.TrimSpace(e.Text) != "" {
+			if _, err := engine.ParseCalendar([]byte(e.Text)); err != nil {
+				return &propError{http.StatusForbidden, "calendar-timezone: " + err.Error()}
+			}
+		}
+		p.Timezone = e.Text
+	case cal && creating && n == davxml.PropSupportedComponents:
+		comps, err := componentsOf(e)
+		if err != nil {
+			return err
+		}
+		p.Components = comps
+	case protected[n]:
+		return errProtected(n)
+	default:
+		if p.Dead == nil {
+			p.Dead = map[string]string{}
+		}
+		p.Dead[deadKey(n)] = e.Marshal()
+	}
+	return nil
+}
+
+// removeProp applies one property of a DAV:remove to p.
+func removeProp(p *engine.Props, kind engine.Kind, n xml.Name) *propError {
+	cal := kind == engine.KindCalendar
+	switch {
+	case n == davxml.PropDisplayName:
+		p.DisplayName = ""
+	case cal && n == davxml.PropCalendarDescription, kind == engine.KindAddressBook && n == davxml.PropAddressbookDesc:
+		p.Description = ""
+	case cal && n == davxml.PropCalendarColor:
+		p.Color = ""
+	case cal && n == davxml.PropCalendarOrder:
+		p.Order = ""
+	case cal && n == davxml.PropCalendarTimezone:
+		p.Timezone = ""
+	case protected[n]:
+		return errProtected(n)
+	default:
+		delete(p.Dead, deadKey(n)) // removing an absent property succeeds (RFC 4918 §14.23)
+	}
+	return nil
+}
+
+// calendarComponents are the components a calendar may be restricted to.
+var calendarComponents = map[string]bool{"VEVENT": true, "VTODO": true, "VJOURNAL": true, "VFREEBUSY": true}
+
+// componentsOf reads CALDAV:supported-calendar-component-set (RFC 4791
+// §5.2.3).
+func componentsOf(e davxml.Elem) ([]string, *propError) {
+	var comps []string
+	for _, c := range e.Children {
+		if c.XMLName != davxml.C("comp") {
+			continue
+		}
+		name := strings.ToUpper(c.Attr("name"))
+		if !calendarComponents[name] {
+			return nil, &propError{http.StatusForbidden, "unsupported calendar component " + c.Attr("name")}
+		}
+		comps = append(comps, name)
+	}
+	if len(comps) == 0 {
+		return nil, &propError{http.StatusForbidden, "supported-calendar-component-set names no component"}
+	}
+	return comps, nil
+}

@@ -1,0 +1,103 @@
+package dav
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// put answers PUT (RFC 4918 §9.7, RFC 4791 §5.3.2, RFC 6352 §6.3.2): it
+// stores the body byte for byte and returns its ETag, 201 for a new object
+// and 204 for a replaced one.
+func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
+	st := state(r)
+	t := st.tgt
+	if t.kind != targetHome || t.isHome() || t.slash {
+		return httpErrorf(http.StatusMethodNotAllowed, "PUT needs an object path inside a collection")
+	}
+	parent, name := t.parent()
+	coll, err := h.db.Collection(parent)
+	if errors.Is(err, engine.ErrNotFound) {
+		return httpErrorf(http.StatusConflict, "collection %s does not exist", parent)
+	}
+	if err != nil {
+		return fmt.Errorf("look up %s: %w", parent, err)
+	}
+	if _, err := h.db.Collection(t.collPath()); err == nil {
+		return httpErrorf(http.StatusMethodNotAllowed, "%s is a collection", t.collPath())
+	}
+	ct := r.Header.Get("Content-Type")
+	if err := checkContentType(coll.Kind, ct); err != nil {
+		return err
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	opts, err := h.putConditions(r, parent, name)
+	if err != nil {
+		return err
+	}
+	opts.ContentType = ct
+	res, err := h.db.PutObject(r.Context(), st.meta, parent, name, body, opts)
+	if err != nil {
+		return fromEngine(err, coll.Kind)
+	}
+	w.Header().Set("ETag", res.ETag)
+	if res.Created {
+		w.WriteHeader(http.StatusCreated)
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
+	return nil
+}
+
+// putConditions turns If-Match and If-None-Match into engine
+// preconditions, which the engine checks atomically with the write.
+func (h *Handler) putConditions(r *http.Request, parent, name string) (engine.PutOptions, error) {
+	var opts engine.PutOptions
+	im, inm := r.Header.Get("If-Match"), r.Header.Get("If-None-Match")
+	if im == "" && inm == "" {
+		return opts, nil
+	}
+	cur, err := h.db.Object(parent, name, false)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return opts, fmt.Errorf("look up %s%s: %w", parent, name, err)
+	}
+	if opts.IfMatch, err = ifMatch(im, cur); err != nil {
+		return opts, err
+	}
+	if inm != "" {
+		if tags := etagList(inm); len(tags) == 1 && tags[0] == "*" {
+			opts.IfNoneMatch = true
+		} else if noneMatch(inm, cur) {
+			return opts, httpErrorf(http.StatusPreconditionFailed, "If-None-Match matches the current entity tag")
+		}
+	}
+	return opts, nil
+}
+
+// checkContentType demands text/calendar in calendars and text/vcard in
+// address books; a missing Content-Type is accepted (the data is
+// validated anyway).
+func checkContentType(kind engine.Kind, ct string) error {
+	if ct == "" || (kind != engine.KindCalendar && kind != engine.KindAddressBook) {
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	switch kind {
+	case engine.KindCalendar:
+		if err != nil || mt != "text/calendar" {
+			return errUnsupportedMediaType(davxml.C("supported-calendar-data"), ct)
+		}
+	case engine.KindAddressBook:
+		if err != nil || (mt != "text/vcard" && mt != "text/x-vcard") {
+			return errUnsupportedMediaType(davxml.CR("supported-address-data"), ct)
+		}
+	}
+	return nil
+}

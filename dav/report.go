@@ -1,0 +1,148 @@
+package dav
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/http"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// reportRequest is what a REPORT handler works with. One View serves the
+// whole request, so every response of the answer reflects the same moment.
+type reportRequest struct {
+	// View is the request's consistent view of the store; it is closed
+	// when the REPORT handler returns.
+	View *engine.View
+	// Res is the resource of the Request-URI.
+	Res *resource
+	// Coll is the collection of the Request-URI, or for an object its
+	// parent collection (nil for principals and the root).
+	Coll *engine.Collection
+	// User is the authenticated user.
+	User string
+	// Depth is the Depth header: 0, 1, or -1 for infinity. Its default
+	// is 0 (RFC 3253 §3.6).
+	Depth int
+	// Body is the whole request body; its root element chose the report.
+	Body []byte
+}
+
+// report answers REPORT (RFC 3253 §3.6) by dispatching on the body's root
+// element.
+func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
+	d, err := depth(r, 0)
+	if err != nil {
+		return err
+	}
+	root, body, err := h.readXML(w, r)
+	if err != nil {
+		return err
+	}
+	if body == nil {
+		return httpErrorf(http.StatusBadRequest, "REPORT needs a body")
+	}
+	v, err := h.db.View()
+	if err != nil {
+		return fmt.Errorf("open view: %w", err)
+	}
+	defer v.Close()
+	st := state(r)
+	res, err := h.lookup(v, st)
+	if err != nil {
+		return err
+	}
+	rq := &reportRequest{View: v, Res: res, Coll: res.coll, User: st.user, Depth: d, Body: body}
+	switch root {
+	case davxml.C("calendar-multiget"), davxml.CR("addressbook-multiget"):
+		return h.multiget(w, r, rq, root)
+	case davxml.D("sync-collection"):
+		return h.syncCollection(w, r, rq)
+	case davxml.D("expand-property"):
+		return h.expandProperty(w, r, rq)
+	case davxml.C("calendar-query"):
+		return h.calendarQuery(w, r, rq)
+	case davxml.CR("addressbook-query"):
+		return h.addressbookQuery(w, r, rq)
+	case davxml.C("free-busy-query"):
+		return h.freeBusyQuery(w, r, rq)
+	}
+	return precondition(http.StatusForbidden, davxml.D("supported-report"), "REPORT {%s}%s is not supported", root.Space, root.Local)
+}
+
+// propRequestOf turns the DAV:allprop, DAV:propname or DAV:prop of a
+// REPORT body into a propRequest; with none of them it asks for getetag.
+func propRequestOf(allProp, propName *struct{}, p *davxml.Prop) propRequest {
+	switch {
+	case p != nil:
+		return propRequest{names: davxml.Names(p.Props), elems: p.Props}
+	case propName != nil:
+		return propRequest{propName: true}
+	case allProp != nil:
+		return propRequest{allProp: true}
+	}
+	return propRequest{names: []xml.Name{davxml.PropGetETag}}
+}
+
+// dataProp returns the name of the property that carries an object's body
+// in collection kind: CALDAV:calendar-data or CARDDAV:address-data.
+func dataProp(kind engine.Kind) xml.Name {
+	if kind == engine.KindAddressBook {
+		return davxml.PropAddressData
+	}
+	return davxml.PropCalendarData
+}
+
+// wantsData reports whether pr asks for the object body property of kind,
+// in which case objects must be read with their bodies.
+func (pr propRequest) wantsData(kind engine.Kind) bool {
+	dp := dataProp(kind)
+	for _, n := range pr.names {
+		if n == dp {
+			return true
+		}
+	}
+	return false
+}
+
+// dataElem returns the requested CALDAV:calendar-data or
+// CARDDAV:address-data element with its content (comp, prop, expand,
+// limit-recurrence-set …), or nil when it was not asked for.
+func (pr propRequest) dataElem(kind engine.Kind) *davxml.Elem {
+	dp := dataProp(kind)
+	for i := range pr.elems {
+		if pr.elems[i].XMLName == dp {
+			return &pr.elems[i]
+		}
+	}
+	return nil
+}
+
+// objectResponse writes the DAV:response of object o of collection c with
+// the properties pr asks for. The body property of c's kind
+// (CALDAV:calendar-data or CARDDAV:address-data) gets data as its text,
+// escaped while it streams out; when data is nil it gets o.Body, so o must
+// then have been read with its body (see wantsData). The body property
+// asked of a collection of the other kind is reported 404.
+//
+// The query REPORTs (dav/query) call this once per matching object, with
+// data set to the filtered or expanded calendar text they computed.
+func (h *Handler) objectResponse(ms *davxml.Multistatus, user string, c *engine.Collection, o *engine.Object, pr propRequest, data []byte) error {
+	res := objectResource(user, c, o)
+	vals := h.valuesFor(res, pr)
+	dp := dataProp(c.Kind)
+	for i := range vals {
+		if vals[i].Name != dp {
+			continue
+		}
+		if data == nil {
+			data = o.Body
+		}
+		if data == nil {
+			data = []byte{}
+		}
+		vals[i] = davxml.PropValue{Name: dp, Text: data}
+	}
+	return ms.Response(res.href(), vals)
+}

@@ -1,0 +1,93 @@
+package dav
+
+import (
+	"errors"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// resKind is the type of a resource.
+type resKind int
+
+const (
+	resRoot       resKind = iota // /dav/
+	resPrincipals                // /dav/principals/
+	resPrincipal                 // /dav/principals/U/
+	resCollection                // an engine collection (home, plain, calendar, address book)
+	resObject                    // an engine object
+)
+
+// resource is something a request addresses, as one View sees it.
+type resource struct {
+	kind resKind
+	// path is the unescaped URL path; collections end with "/".
+	path string
+	// user is the authenticated user, who owns everything reachable.
+	user string
+	// coll is the collection itself, or for an object its parent.
+	coll *engine.Collection
+	obj  *engine.Object
+}
+
+// href returns the escaped path for DAV:href.
+func (r *resource) href() string { return davxml.Href(r.path) }
+
+// isCollection reports whether r is a collection of any kind.
+func (r *resource) isCollection() bool { return r.kind != resObject }
+
+// collectionResource returns the resource of collection c.
+func collectionResource(user string, c *engine.Collection) *resource {
+	return &resource{kind: resCollection, path: c.Path, user: user, coll: c}
+}
+
+// objectResource returns the resource of object o in collection c.
+func objectResource(user string, c *engine.Collection, o *engine.Object) *resource {
+	return &resource{kind: resObject, path: c.Path + o.Name, user: user, coll: c, obj: o}
+}
+
+// lookup resolves the request's target in v. A target under a home that
+// names neither a collection nor an object gives ErrNotFound; a target
+// with a trailing slash is never an object.
+func (h *Handler) lookup(v *engine.View, st *reqState) (*resource, error) {
+	t := st.tgt
+	switch t.kind {
+	case targetRoot:
+		return &resource{kind: resRoot, path: "/dav/", user: st.user}, nil
+	case targetPrincipals:
+		return &resource{kind: resPrincipals, path: "/dav/principals/", user: st.user}, nil
+	case targetPrincipal:
+		return &resource{kind: resPrincipal, path: principalPath(st.user), user: st.user}, nil
+	}
+	c, err := v.Collection(t.collPath())
+	if err == nil {
+		return collectionResource(st.user, c), nil
+	}
+	if !errors.Is(err, engine.ErrNotFound) || t.isHome() || t.slash {
+		return nil, err
+	}
+	parent, name := t.parent()
+	pc, err := v.Collection(parent)
+	if err != nil {
+		return nil, err
+	}
+	o, err := v.Object(parent, name, false)
+	if err != nil {
+		return nil, err
+	}
+	return objectResource(st.user, pc, o), nil
+}
+
+// lookupHref resolves an href of a request body (multiget, expand-property)
+// for user: errNotFound for anything outside the user's space.
+func (h *Handler) lookupHref(v *engine.View, user, href string) (*resource, error) {
+	p, err := hrefPath(href)
+	if err != nil {
+		return nil, err
+	}
+	t, err := parseTarget(p, user)
+	if err != nil {
+		return nil, err
+	}
+	return h.lookup(v, &reqState{user: user, tgt: t})
+}

@@ -1,0 +1,81 @@
+package dav
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
+)
+
+// syncCollection answers DAV:sync-collection (RFC 6578 §3.2): the members
+// changed since the token, deleted ones as 404 responses, read from the
+// engine's change index in O(changes). With DAV:limit the answer may be
+// truncated: a 507 response for the Request-URI tells the client to ask
+// again with the returned token (§3.6).
+func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
+	var sc davxml.SyncCollection
+	if err := decodeXML(rq.Body, &sc); err != nil {
+		return err
+	}
+	if rq.Res.kind != resCollection {
+		return httpErrorf(http.StatusForbidden, "sync-collection applies to collections")
+	}
+	switch strings.TrimSpace(sc.SyncLevel) {
+	case "1", "":
+	case "infinite":
+		return precondition(http.StatusForbidden, davxml.D("sync-traversal-supported"), "sync-level infinite is not supported")
+	default:
+		return httpErrorf(http.StatusBadRequest, "malformed sync-level %q", sc.SyncLevel)
+	}
+	limit, err := syncLimit(sc.Limit)
+	if err != nil {
+		return err
+	}
+	token := strings.TrimSpace(sc.SyncToken)
+	if token != "" && !strings.HasPrefix(token, engine.SyncTokenPrefix) {
+		return errValidSyncToken("the sync token was not issued by this server")
+	}
+	cs, err := rq.View.Changes(rq.Coll.Path, token, limit)
+	if err != nil {
+		return err
+	}
+	pr := propRequestOf(nil, nil, sc.Prop)
+	withBody := pr.wantsData(rq.Coll.Kind)
+	ms, end := startMultistatus(w, r)
+	for _, ch := range cs.Changes {
+		href := davxml.Href(rq.Coll.Path + ch.Name)
+		if ch.Deleted {
+			if err := ms.StatusResponse(href, http.StatusNotFound); err != nil {
+				return err
+			}
+			continue
+		}
+		o, err := rq.View.Object(rq.Coll.Path, ch.Name, withBody)
+		if err != nil {
+			return fmt.Errorf("read changed object %s: %w", ch.Name, err)
+		}
+		if err := h.objectResponse(ms, rq.User, rq.Coll, o, pr, nil); err != nil {
+			return err
+		}
+	}
+	if cs.Truncated {
+		ms.StatusResponse(rq.Res.href(), http.StatusInsufficientStorage)
+	}
+	ms.SyncToken(cs.Token)
+	return end()
+}
+
+// syncLimit parses DAV:limit/DAV:nresults (RFC 6578 §6.1); 0 means none.
+func syncLimit(l *davxml.Limit) (int, error) {
+	if l == nil {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(l.NResults))
+	if err != nil || n < 1 {
+		return 0, precondition(http.StatusForbidden, davxml.D("number-of-matches-within-limits"), "malformed nresults %q", l.NResults)
+	}
+	return n, nil
+}
