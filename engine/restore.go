@@ -241,7 +241,9 @@ func (c *restoreCmd) plan(r reader) ([]RestoreAction, error) {
 	for p := range gone {
 		dels = append(dels, p)
 	}
-	sort.Slice(dels, func(i, j int) bool { return len(dels[i]) > len(dels[j]) || (len(dels[i]) == len(dels[j]) && dels[i] < dels[j]) })
+	sort.Slice(dels, func(i, j int) bool {
+		return len(dels[i]) > len(dels[j]) || (len(dels[i]) == len(dels[j]) && dels[i] < dels[j])
+	})
 	for _, p := range dels {
 		acts = append(acts, RestoreAction{Op: OpCollectionDeleted, Path: p})
 	}
@@ -490,7 +492,6 @@ func envelopeToProto(e Envelope) (int64, int64) {
 	}
 	return start, end
 }
-
 
 // String lists the action for people: "put /dav/home/a/calendar/x.ics".
 func (a RestoreAction) String() string {
