@@ -14,6 +14,10 @@ import (
 // expanded into transitions; later instants use the last offset.
 const zoneHorizon = 2200
 
+// zoneFloor is the year from which yearly observance rules are
+// iterated when their DTSTART is older (Outlook writes 1601).
+const zoneFloor = 1900
+
 // maxOnsets bounds the transitions taken from one observance.
 const maxOnsets = 2000
 
@@ -76,6 +80,14 @@ func observanceOnsets(obs *ical.Component) ([]transition, error) {
 			opt.Until = opt.Until.Add(time.Duration(from) * time.Second)
 		}
 		opt.Dtstart = start
+		if opt.Count == 0 && opt.Freq == rrule.YEARLY && start.Year() < zoneFloor {
+			// rrule-go overflows time.Duration ~292 years after its
+			// start: begin near the years that matter. Onsets before
+			// zoneFloor only matter for historical times.
+			if s := time.Date(zoneFloor, start.Month(), start.Day(), start.Hour(), start.Minute(), start.Second(), 0, time.UTC); s.Day() == start.Day() {
+				opt.Dtstart = s
+			}
+		}
 		rule, err := rrule.NewRRule(*opt)
 		if err != nil {
 			return nil, fmt.Errorf("RRULE: %w", err)

@@ -1,0 +1,142 @@
+package recur
+
+import (
+	"time"
+
+	"github.com/emersion/go-ical"
+)
+
+// Margins added to every envelope. Floating times and DATE values are
+// read in UTC, and the zone they are finally evaluated in (a collection's
+// calendar-timezone, which may change later, or a query's timezone) lies
+// within UTC-12 and UTC+14; an instant-valued calendar needs only a small
+// margin for the closed bounds of the VTODO rules.
+const (
+	envelopeMargin         = time.Minute
+	floatingEnvelopeMargin = 14*time.Hour + envelopeMargin
+)
+
+// envelopeBudget bounds the occurrences computed for an envelope; past
+// it the envelope is open-ended.
+const envelopeBudget = 5000
+
+// Envelope returns an interval [start, end) outside which no component of
+// cal can satisfy an RFC 4791 §9.9 time-range on VEVENT, VTODO, VJOURNAL
+// or VFREEBUSY, whatever location floating times are given. It may be
+// wider than needed, never narrower. A zero start or end is unbounded.
+// VALARM triggers are not covered: a query on alarms must not skip
+// objects by envelope.
+func Envelope(cal *ical.Calendar) (start, end time.Time) {
+	z := NewZones(cal, time.UTC)
+	var lo, hi time.Time
+	first := true
+	widen := func(l, h time.Time) {
+		if first {
+			lo, hi, first = l, h, false
+			return
+		}
+		lo, hi = union(lo, hi, l, h)
+	}
+	for _, name := range []string{ical.CompEvent, ical.CompToDo, ical.CompJournal, ical.CompFreeBusy} {
+		for _, g := range groups(cal, name) {
+			l, h, ok := groupEnvelope(z, name, g)
+			if !ok {
+				return time.Time{}, time.Time{}
+			}
+			widen(l, h)
+		}
+	}
+	if first {
+		return time.Time{}, time.Time{}
+	}
+	margin := envelopeMargin
+	if z.Floating {
+		margin = floatingEnvelopeMargin
+	}
+	if !lo.IsZero() {
+		lo = lo.Add(-margin)
+	}
+	if !hi.IsZero() {
+		hi = hi.Add(margin)
+	}
+	return lo, hi
+}
+
+// groupEnvelope bounds one recurrence set; ok is false when the set's
+// values cannot be read, and the envelope must be unbounded.
+func groupEnvelope(z *Zones, name string, g group) (lo, hi time.Time, ok bool) {
+	var ins []Instance
+	var err error
+	if name == ical.CompFreeBusy {
+		ins, err = freeBusyInstances(z, g.comps())
+	} else {
+		ins, err = expandGroup(z, g, time.Time{}, time.Time{}, &budget{left: envelopeBudget})
+	}
+	if err == ErrUnbounded || err == ErrTooManyInstances {
+		l, ok := lowerBound(z, g)
+		return l, time.Time{}, ok
+	}
+	if err != nil {
+		return time.Time{}, time.Time{}, false
+	}
+	first := true
+	for _, in := range ins {
+		if in.shape == shapeNever {
+			continue
+		}
+		l, h := in.Reach()
+		if first {
+			lo, hi, first = l, h, false
+			continue
+		}
+		lo, hi = union(lo, hi, l, h)
+	}
+	if first { // nothing can match: any envelope is right
+		return time.Time{}, time.Time{}, true
+	}
+	return lo, hi, true
+}
+
+// lowerBound returns the earliest instant any instance of an endlessly
+// recurring set can reach.
+func lowerBound(z *Zones, g group) (time.Time, bool) {
+	mt, err := newTemplate(z, g.master)
+	if err != nil || !mt.hasStart {
+		return time.Time{}, false
+	}
+	lo := mt.start
+	rdates, err := z.Periods(g.master.Props.Values(ical.PropRecurrenceDates))
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, p := range rdates {
+		lo = earliest(lo, p.Start)
+	}
+	for _, c := range g.overrides {
+		o, err := newOverride(z, c)
+		if err != nil {
+			return time.Time{}, false
+		}
+		l, _ := o.tp.at(o.tp.start).Reach()
+		if l.IsZero() {
+			return time.Time{}, true
+		}
+		lo = earliest(lo, l)
+	}
+	if mt.exact < 0 {
+		lo = lo.Add(mt.exact)
+	}
+	return lo, true
+}
+
+// union returns the smallest interval holding [lo, hi) and [l, h), where
+// zero bounds are unbounded.
+func union(lo, hi, l, h time.Time) (time.Time, time.Time) {
+	if !lo.IsZero() && (l.IsZero() || l.Before(lo)) {
+		lo = l
+	}
+	if !hi.IsZero() && (h.IsZero() || h.After(hi)) {
+		hi = h
+	}
+	return lo, hi
+}

@@ -1,0 +1,308 @@
+package recur
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-ical"
+)
+
+// Default limits of Options.
+const (
+	DefaultMaxInstances  = 10000
+	DefaultMaxIterations = 200000
+)
+
+var (
+	// ErrTooManyInstances is returned when an expansion would produce
+	// more than Options.MaxInstances instances, or compute more than
+	// Options.MaxIterations occurrences (CALDAV:max-instances).
+	ErrTooManyInstances = errors.New("recur: too many instances")
+	// ErrUnbounded is returned when an infinite recurrence is expanded
+	// without an end to the range.
+	ErrUnbounded = errors.New("recur: infinite recurrence in an unbounded range")
+)
+
+// Options bound an expansion.
+type Options struct {
+	// Floating is the location of floating times and DATE values.
+	// Default UTC.
+	Floating *time.Location
+	// MaxInstances is the most instances Expand returns. Default
+	// DefaultMaxInstances.
+	MaxInstances int
+	// MaxIterations is the most recurrence occurrences Expand computes,
+	// those before the range included. Default DefaultMaxIterations.
+	MaxIterations int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Floating == nil {
+		o.Floating = time.UTC
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = DefaultMaxInstances
+	}
+	if o.MaxIterations <= 0 {
+		o.MaxIterations = DefaultMaxIterations
+	}
+	return o
+}
+
+// budget counts the work of one expansion.
+type budget struct {
+	left int
+}
+
+func (b *budget) step() error {
+	if b.left--; b.left < 0 {
+		return ErrTooManyInstances
+	}
+	return nil
+}
+
+// Expand returns the instances of the components named comp (VEVENT,
+// VTODO, VJOURNAL or VFREEBUSY) in cal that overlap [start, end) by the
+// RFC 4791 §9.9 rules, sorted by start. A zero start or end is unbounded.
+// Components sharing a UID form one recurrence set: RRULE, RDATE and
+// EXDATE (multi-valued, DATE and PERIOD values) give the occurrences,
+// RECURRENCE-ID components replace them, and RANGE=THISANDFUTURE
+// overrides move every later occurrence by their shift.
+//
+// Errors: ErrTooManyInstances, ErrUnbounded, and malformed date, duration
+// or rule values.
+func Expand(cal *ical.Calendar, comp string, start, end time.Time, opts Options) ([]Instance, error) {
+	opts = opts.withDefaults()
+	return expandZones(NewZones(cal, opts.Floating), cal, comp, start, end, opts)
+}
+
+func expandZones(z *Zones, cal *ical.Calendar, comp string, start, end time.Time, opts Options) ([]Instance, error) {
+	b := &budget{left: opts.MaxIterations}
+	var out []Instance
+	for _, g := range groups(cal, comp) {
+		var got []Instance
+		var err error
+		if comp == ical.CompFreeBusy {
+			got, err = freeBusyInstances(z, g.comps())
+		} else {
+			got, err = expandGroup(z, g, start, end, b)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range got {
+			if (start.IsZero() && end.IsZero()) || in.Overlaps(start, end) {
+				out = append(out, in)
+			}
+		}
+		if len(out) > opts.MaxInstances {
+			return nil, ErrTooManyInstances
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	return out, nil
+}
+
+// group is one recurrence set: the components sharing a UID.
+type group struct {
+	master    *ical.Component
+	overrides []*ical.Component
+}
+
+func (g group) comps() []*ical.Component {
+	if g.master == nil {
+		return g.overrides
+	}
+	return append([]*ical.Component{g.master}, g.overrides...)
+}
+
+// groups collects the components named comp by UID, in document order.
+func groups(cal *ical.Calendar, comp string) []group {
+	if cal == nil {
+		return nil
+	}
+	var order []string
+	byUID := map[string]*group{}
+	for _, c := range cal.Children {
+		if c.Name != comp {
+			continue
+		}
+		uid := ""
+		if p := c.Props.Get(ical.PropUID); p != nil {
+			uid = p.Value
+		}
+		g := byUID[uid]
+		if g == nil {
+			g = &group{}
+			byUID[uid] = g
+			order = append(order, uid)
+		}
+		if c.Props.Get(ical.PropRecurrenceID) != nil {
+			g.overrides = append(g.overrides, c)
+		} else if g.master == nil {
+			g.master = c
+		} else {
+			// A second master with the same UID stands alone.
+			uid += "\x00" + fmt.Sprint(len(order))
+			byUID[uid] = &group{master: c}
+			order = append(order, uid)
+		}
+	}
+	out := make([]group, len(order))
+	for i, uid := range order {
+		out[i] = *byUID[uid]
+	}
+	return out
+}
+
+// override is a RECURRENCE-ID component.
+type override struct {
+	tp     template
+	rid    time.Time
+	future bool // RANGE=THISANDFUTURE
+}
+
+// shift is how far the override moves its occurrence.
+func (o override) shift() time.Duration { return o.tp.start.Sub(o.rid) }
+
+// expandGroup returns the instances of one recurrence set that may
+// overlap [start, end); the caller applies the exact rule.
+func expandGroup(z *Zones, g group, start, end time.Time, b *budget) ([]Instance, error) {
+	var exact []override
+	var future []override
+	for _, c := range g.overrides {
+		o, err := newOverride(z, c)
+		if err != nil {
+			return nil, err
+		}
+		if o.future {
+			future = append(future, o)
+		} else {
+			exact = append(exact, o)
+		}
+	}
+	sort.Slice(future, func(i, j int) bool { return future[i].rid.Before(future[j].rid) })
+	var out []Instance
+	for _, o := range exact {
+		in := o.tp.at(o.tp.start)
+		in.RecurrenceID, in.Override = o.rid, true
+		out = append(out, in)
+	}
+	if g.master == nil {
+		return out, nil
+	}
+	mt, err := newTemplate(z, g.master)
+	if err != nil {
+		return nil, err
+	}
+	recurs := g.master.Props.Get(ical.PropRecurrenceRule) != nil || g.master.Props.Get(ical.PropRecurrenceDates) != nil
+	if !recurs || !mt.hasStart {
+		return append(out, mt.at(mt.start)), nil
+	}
+	// Occurrences starting this much before the range may still reach it.
+	reach := mt.length()
+	for _, o := range future {
+		if r := abs(o.shift()) + o.tp.length(); r > reach {
+			reach = r
+		}
+	}
+	lo, hi := start, end
+	if !lo.IsZero() {
+		lo = lo.Add(-reach - time.Second)
+	}
+	if !hi.IsZero() {
+		hi = hi.Add(reach + time.Second)
+	}
+	occs, err := occurrences(z, g.master, mt.start, lo, hi, b)
+	if err != nil {
+		return nil, err
+	}
+	replaced := map[int64]bool{}
+	for _, o := range exact {
+		replaced[o.rid.Unix()] = true
+	}
+	for _, oc := range occs {
+		if replaced[oc.Start.Unix()] {
+			continue
+		}
+		var in Instance
+		if o, ok := lastFuture(future, oc.Start); ok {
+			in = o.tp.at(oc.Start.Add(o.shift()))
+			in.Override = true
+		} else {
+			in = mt.at(oc.Start)
+			if !oc.End.IsZero() {
+				in.End = oc.End
+			}
+		}
+		in.RecurrenceID = oc.Start
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+func newOverride(z *Zones, c *ical.Component) (override, error) {
+	ridProp := c.Props.Get(ical.PropRecurrenceID)
+	rid, _, err := z.Time(ridProp)
+	if err != nil {
+		return override{}, err
+	}
+	tp, err := newTemplate(z, c)
+	if err != nil {
+		return override{}, err
+	}
+	if !tp.hasStart && tp.shape != shapeDueOnly && tp.shape != shapeTodoUndated {
+		tp.start, tp.hasStart = rid, true
+	}
+	future := strings.EqualFold(ridProp.Params.Get(ical.ParamRange), "THISANDFUTURE")
+	return override{tp: tp, rid: rid, future: future}, nil
+}
+
+// lastFuture returns the latest THISANDFUTURE override at or before t.
+func lastFuture(future []override, t time.Time) (override, bool) {
+	for i := len(future) - 1; i >= 0; i-- {
+		if !future[i].rid.After(t) {
+			return future[i], true
+		}
+	}
+	return override{}, false
+}
+
+func abs(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// freeBusyInstances turns VFREEBUSY components into instances: one for
+// DTSTART/DTEND, else one per FREEBUSY period (RFC 4791 §9.9).
+func freeBusyInstances(z *Zones, comps []*ical.Component) ([]Instance, error) {
+	var out []Instance
+	for _, c := range comps {
+		ds, de := c.Props.Get(ical.PropDateTimeStart), c.Props.Get(ical.PropDateTimeEnd)
+		if ds != nil && de != nil {
+			s, _, err := z.Time(ds)
+			if err != nil {
+				return nil, err
+			}
+			e, _, err := z.Time(de)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, Instance{Start: s, End: e, Comp: c, shape: shapeFreeBusy})
+			continue
+		}
+		periods, err := z.Periods(c.Props.Values(ical.PropFreeBusy))
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range periods {
+			out = append(out, Instance{Start: p.Start, End: p.End, Comp: c, shape: shapeSpan})
+		}
+	}
+	return out, nil
+}

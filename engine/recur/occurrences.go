@@ -1,0 +1,140 @@
+package recur
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/emersion/go-ical"
+	"github.com/teambition/rrule-go"
+)
+
+// occurrences returns the start times (and, for RDATE periods, end times)
+// of a master component's recurrence set that fall in [lo, hi): DTSTART,
+// every RRULE occurrence and RDATE value, minus EXDATE values. A zero lo
+// or hi is unbounded.
+func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b *budget) ([]Period, error) {
+	in := func(t time.Time) bool {
+		return (lo.IsZero() || !t.Before(lo)) && (hi.IsZero() || t.Before(hi))
+	}
+	var occs []Period
+	if in(dtstart) {
+		occs = append(occs, Period{Start: dtstart})
+	}
+	for _, p := range master.Props.Values(ical.PropRecurrenceRule) {
+		ts, err := ruleOccurrences(p.Value, dtstart, lo, hi, b)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range ts {
+			occs = append(occs, Period{Start: t})
+		}
+	}
+	rdates, err := z.Periods(master.Props.Values(ical.PropRecurrenceDates))
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range rdates {
+		if in(p.Start) {
+			occs = append(occs, Period{Start: p.Start, End: p.End})
+		}
+	}
+	exdates, err := z.Periods(master.Props.Values(ical.PropExceptionDates))
+	if err != nil {
+		return nil, err
+	}
+	excluded := map[int64]bool{}
+	excludedDays := map[string]bool{}
+	for _, p := range exdates {
+		excluded[p.Start.Unix()] = true
+		if p.Date {
+			excludedDays[p.Start.Format("20060102")] = true
+		}
+	}
+	sort.SliceStable(occs, func(i, j int) bool { return occs[i].Start.Before(occs[j].Start) })
+	out := occs[:0]
+	seen := map[int64]bool{}
+	for _, oc := range occs {
+		u := oc.Start.Unix()
+		if seen[u] || excluded[u] || excludedDays[oc.Start.Format("20060102")] {
+			continue
+		}
+		seen[u] = true
+		out = append(out, oc)
+	}
+	return out, nil
+}
+
+// ruleOccurrences iterates one RRULE from dtstart and keeps the
+// occurrences in [lo, hi). An infinite rule has its start moved to a
+// period boundary near lo first, so that far-future ranges cost little.
+func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) ([]time.Time, error) {
+	opt, err := rrule.StrToROptionInLocation(rule, dtstart.Location())
+	if err != nil {
+		return nil, fmt.Errorf("recur: RRULE %q: %w", rule, err)
+	}
+	if opt.Count == 0 && opt.Until.IsZero() && hi.IsZero() {
+		return nil, ErrUnbounded
+	}
+	opt.Dtstart = dtstart
+	if opt.Count == 0 && !lo.IsZero() {
+		opt.Dtstart = alignedStart(opt.Freq, opt.Interval, dtstart, lo)
+	}
+	r, err := rrule.NewRRule(*opt)
+	if err != nil {
+		return nil, fmt.Errorf("recur: RRULE %q: %w", rule, err)
+	}
+	next := r.Iterator()
+	var out []time.Time
+	for {
+		t, ok := next()
+		if !ok || !hi.IsZero() && !t.Before(hi) {
+			return out, nil
+		}
+		if err := b.step(); err != nil {
+			return nil, err
+		}
+		if lo.IsZero() || !t.Before(lo) {
+			out = append(out, t)
+		}
+	}
+}
+
+// alignedStart moves dtstart forward by whole periods of a DAILY, WEEKLY
+// or sub-daily rule (whole days, so wall-clock times and weekdays stay),
+// stopping before lo. The occurrence set from the new start equals the
+// original one's from there on, for rules without COUNT.
+func alignedStart(freq rrule.Frequency, interval int, dtstart, lo time.Time) time.Time {
+	if interval <= 0 {
+		interval = 1
+	}
+	var days int64
+	switch freq {
+	case rrule.WEEKLY:
+		days = 7 * int64(interval)
+	case rrule.DAILY:
+		days = int64(interval)
+	case rrule.HOURLY, rrule.MINUTELY, rrule.SECONDLY:
+		secs := int64(interval)
+		if freq == rrule.HOURLY {
+			secs *= 3600
+		} else if freq == rrule.MINUTELY {
+			secs *= 60
+		}
+		days = secs / gcd(secs, 86400) // lcm(secs, 1 day) in days
+	default:
+		return dtstart
+	}
+	gap := int64(lo.Sub(dtstart).Hours()/24) - 2
+	if days <= 0 || gap < days {
+		return dtstart
+	}
+	return dtstart.AddDate(0, 0, int(gap/days*days))
+}
+
+func gcd(a, b int64) int64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
