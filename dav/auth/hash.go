@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"sync"
 
 	htpasswd "github.com/tg123/go-htpasswd"
 	"golang.org/x/crypto/argon2"
@@ -27,17 +28,19 @@ func HashPassword(password string) (string, error) {
 	return string(h), nil
 }
 
-// dummyHash is verified against when a user does not exist, so that an
-// unknown user costs as much time as a wrong password.
-var dummyHash = mustHash("almanac-dummy-password")
+// dummyCost is the cost of dummyHash; tests lower it.
+var dummyCost = BcryptCost
 
-func mustHash(pw string) string {
-	h, err := bcrypt.GenerateFromPassword([]byte(pw), BcryptCost)
+// dummyHash is verified against when a user does not exist, so that an
+// unknown user costs as much time as a wrong password. It is made on first
+// use, not at start-up of every command.
+var dummyHash = sync.OnceValue(func() string {
+	h, err := bcrypt.GenerateFromPassword([]byte("almanac-dummy-password"), dummyCost)
 	if err != nil {
-		panic(err)
+		panic(fmt.Sprintf("auth: dummy hash: %v", err)) // only for a cost out of range
 	}
 	return string(h)
-}
+})
 
 // htpasswdParsers are the formats accepted from an htpasswd file beyond
 // bcrypt and argon2id. AcceptPlain is left out on purpose: with it, any
@@ -77,39 +80,55 @@ func verifyHash(hash, password string) (bool, error) {
 // Limits on argon2id parameters, so that a hostile hash cannot make one
 // verification take unbounded memory or time.
 const (
-	maxArgonMemoryKiB = 1 << 20 // 1 GiB
+	maxArgonMemoryKiB = 1 << 20 // KiB: 1 GiB
 	maxArgonTime      = 16
 	maxArgonThreads   = 64
 )
 
-// verifyArgon2id checks a PHC-format hash:
-// $argon2id$v=19$m=65536,t=3,p=4$<salt>$<key>, salt and key in unpadded
-// standard base64.
-func verifyArgon2id(hash, password string) (bool, error) {
+// argon2idHash is a parsed PHC-format argon2id hash.
+type argon2idHash struct {
+	memory, time uint32
+	threads      uint8
+	salt, key    []byte
+}
+
+// parseArgon2id parses $argon2id$v=19$m=65536,t=3,p=4$<salt>$<key>, salt and
+// key in unpadded standard base64, and checks the parameters' limits.
+func parseArgon2id(hash string) (*argon2idHash, error) {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
-		return false, fmt.Errorf("auth: argon2id hash: want 5 fields: %w", ErrUnknownHashFormat)
+		return nil, fmt.Errorf("auth: argon2id hash: want 5 fields: %w", ErrUnknownHashFormat)
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false, fmt.Errorf("auth: argon2id hash: unsupported version %q: %w", parts[2], ErrUnknownHashFormat)
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
+		return nil, fmt.Errorf("auth: argon2id hash: unsupported version %q: %w", parts[2], ErrUnknownHashFormat)
 	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false, fmt.Errorf("auth: argon2id hash: parameters %q: %w", parts[3], ErrUnknownHashFormat)
+	var h argon2idHash
+	var rest string
+	n, _ := fmt.Sscanf(parts[3]+"$", "m=%d,t=%d,p=%d%s", &h.memory, &h.time, &h.threads, &rest)
+	if n != 4 || rest != "$" {
+		return nil, fmt.Errorf("auth: argon2id hash: parameters %q: %w", parts[3], ErrUnknownHashFormat)
 	}
-	if m == 0 || m > maxArgonMemoryKiB || t == 0 || t > maxArgonTime || p == 0 || p > maxArgonThreads {
-		return false, fmt.Errorf("auth: argon2id hash: parameters %q out of range: %w", parts[3], ErrUnknownHashFormat)
+	if h.memory == 0 || h.memory > maxArgonMemoryKiB || h.time == 0 || h.time > maxArgonTime ||
+		h.threads == 0 || h.threads > maxArgonThreads {
+		return nil, fmt.Errorf("auth: argon2id hash: parameters %q out of range: %w", parts[3], ErrUnknownHashFormat)
 	}
-	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	var err error
+	if h.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil {
+		return nil, fmt.Errorf("auth: argon2id hash: salt: %w", ErrUnknownHashFormat)
+	}
+	h.key, err = base64.RawStdEncoding.DecodeString(parts[5])
+	if err != nil || len(h.key) < 4 || len(h.key) > 1024 {
+		return nil, fmt.Errorf("auth: argon2id hash: key: %w", ErrUnknownHashFormat)
+	}
+	return &h, nil
+}
+
+// verifyArgon2id checks password against a PHC-format argon2id hash.
+func verifyArgon2id(hash, password string) (bool, error) {
+	h, err := parseArgon2id(hash)
 	if err != nil {
-		return false, fmt.Errorf("auth: argon2id hash: salt: %w", err)
+		return false, err
 	}
-	key, err := base64.RawStdEncoding.DecodeString(parts[5])
-	if err != nil || len(key) == 0 || len(key) > 1024 {
-		return false, fmt.Errorf("auth: argon2id hash: key: %w", ErrUnknownHashFormat)
-	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(key)))
-	return subtle.ConstantTimeCompare(got, key) == 1, nil
+	got := argon2.IDKey([]byte(password), h.salt, h.time, h.memory, h.threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(got, h.key) == 1, nil
 }

@@ -135,7 +135,7 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	} else {
 		// Spend the time a real verification takes, so that response times
 		// do not tell which users exist.
-		_, _ = verifyHash(dummyHash, password)
+		_, _ = verifyHash(dummyHash(), password)
 	}
 	v.users.fail(user, now)
 	v.remotes.fail(remote, now)
