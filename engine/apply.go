@@ -38,7 +38,9 @@ func apply(rw readWriter, ev *eventv1.Event) error {
 	case eventv1.Op_OP_USER_DELETED:
 		return rw.Delete(keys.UserKey(ev.User.GetName()), nil)
 	case eventv1.Op_OP_CONTENT_PURGED:
-		return nil
+		return applyContentPurged(rw, ev)
+	case eventv1.Op_OP_LOG_COMPACTED:
+		return applyLogCompacted(rw, ev)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }

@@ -133,6 +133,8 @@ func eventFromProto(p *eventv1.Event) *Event {
 		Props:            propsFromProto(p.Props),
 		User:             userFromProto(p.User),
 		Reason:           p.Reason,
+		BodyErased:       p.BodyErased,
+		HorizonSeq:       Seq(p.HorizonSeq),
 	}
 	for _, s := range p.PurgedSeqs {
 		e.PurgedSeqs = append(e.PurgedSeqs, Seq(s))

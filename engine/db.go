@@ -60,7 +60,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	cache := pebble.NewCache(o.CacheSize)
 	defer cache.Unref()
 	pdb, err := pebble.Open(dir, &pebble.Options{
-		FS:                 o.FS,
+		FS:                 scrubFS{o.FS},
 		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.Logger},

@@ -169,6 +169,7 @@ const (
 	OpUserSet           Op = 7
 	OpUserDeleted       Op = 8
 	OpContentPurged     Op = 9
+	OpLogCompacted      Op = 10
 )
 
 // String returns the operation's name as used in the feed and history.
@@ -192,6 +193,8 @@ func (o Op) String() string {
 		return "user-deleted"
 	case OpContentPurged:
 		return "purge"
+	case OpLogCompacted:
+		return "compact"
 	}
 	return "unknown"
 }
@@ -226,6 +229,10 @@ type Event struct {
 	// PurgedSeqs lists the events whose content an OpContentPurged erased.
 	PurgedSeqs []Seq
 	Reason     string
+	// BodyErased is set when compaction or a purge erased Body afterwards.
+	BodyErased bool
+	// HorizonSeq is the horizon of an OpLogCompacted.
+	HorizonSeq Seq
 }
 
 // User is a principal that may authenticate.
