@@ -230,7 +230,7 @@ type Event struct {
 	// when and what, without the content.
 	BodyErased bool `protobuf:"varint,52,opt,name=body_erased,json=bodyErased,proto3" json:"body_erased,omitempty"`
 	// OP_LOG_COMPACTED: versions superseded at or before this sequence
-	// number lost their bodies; tombstones before it expired.
+	// number lost their bodies; tombstones up to it expired.
 	HorizonSeq uint64 `protobuf:"varint,53,opt,name=horizon_seq,json=horizonSeq,proto3" json:"horizon_seq,omitempty"`
 	// OP_LOG_COMPACTED: how many log records lost their body.
 	ErasedCount   uint64 `protobuf:"varint,54,opt,name=erased_count,json=erasedCount,proto3" json:"erased_count,omitempty"`
