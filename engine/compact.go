@@ -67,8 +67,8 @@ func (v *View) supersededBodies(horizon Seq) ([]Seq, error) {
 		coll uint64
 		name string
 	}
-	current := map[key]Seq{}      // version with a body, per object
-	byColl := map[uint64][]key{}  // objects seen per collection
+	current := map[key]Seq{}     // version with a body, per object
+	byColl := map[uint64][]key{} // objects seen per collection
 	var out []Seq
 	supersede := func(k key) {
 		if s, ok := current[k]; ok {
