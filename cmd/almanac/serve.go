@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/almanac/almanac/dav/auth"
+	"github.com/almanac/almanac/engine"
+)
+
+func init() {
+	register(Command{
+		Name:    "serve",
+		Usage:   "[--listen ADDR] [--data DIR] [--htpasswd FILE] [--config FILE] [--tls-cert FILE --tls-key FILE] [flags]",
+		Summary: "run the CalDAV/CardDAV server",
+		Run:     runServe,
+	})
+}
+
+// runServe is `almanac serve`: it runs until ctx is cancelled (SIGINT,
+// SIGTERM) or the listener fails, then shuts down gracefully.
+func runServe(ctx context.Context, args []string) error {
+	m := NewMain()
+	if err := m.ParseFlags(args); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		m.Logger.Info("shutting down", "timeout", m.Config.ShutdownTimeout)
+	case serveErr = <-m.Done():
+		m.Logger.Error("server failed", "err", serveErr)
+	}
+	closeCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(serveErr, m.Close(closeCtx))
+}
+
+// ServeConfig holds the settings of `almanac serve`.
+type ServeConfig struct {
+	Listen          string
+	DataDir         string
+	Htpasswd        string
+	ConfigFile      string
+	TLSCert         string
+	TLSKey          string
+	LogLevel        string
+	LogFormat       string
+	MaxObjectSize   int64
+	ShutdownTimeout time.Duration
+}
+
+// Main is `almanac serve` as a value: ParseFlags, Run, then Close. Tests
+// run it in-process on 127.0.0.1:0.
+type Main struct {
+	// Config is filled by ParseFlags.
+	Config ServeConfig
+	// Hooks are started by Run; NewMain sets them to every registered hook.
+	Hooks []ServeHook
+	// Getenv reads the environment (os.Getenv by default).
+	Getenv func(string) string
+	// Stdout gets the startup banner; LogOutput gets the logs.
+	Stdout, LogOutput io.Writer
+
+	// Set by Run.
+	Logger *slog.Logger
+	DB     *engine.DB
+	Auth   *auth.Verifier
+
+	listener net.Listener
+	server   *http.Server
+	stops    []hookStop
+	done     chan error
+}
+
+type hookStop struct {
+	name string
+	stop func(context.Context) error
+}
+
+// NewMain returns a Main with the registered hooks, the process
+// environment, and stdout/stderr.
+func NewMain() *Main {
+	return &Main{
+		Hooks:     append([]ServeHook(nil), serveHooks...),
+		Getenv:    os.Getenv,
+		Stdout:    os.Stdout,
+		LogOutput: os.Stderr,
+	}
+}
+
+// ParseFlags reads the configuration from args, the environment and the
+// TOML file, in that order of precedence, and validates it.
+//
+// Errors: flag.ErrHelp, errUsage, *ConfigError.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(m.LogOutput)
+	c := &m.Config
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "`address` to listen on (host:port)")
+	fs.StringVar(&c.DataDir, "data", "./data", "data `directory`; the database lives in DIR/db")
+	fs.StringVar(&c.Htpasswd, "htpasswd", "", "Apache htpasswd `file` with more users (bcrypt, SHA, MD5)")
+	fs.StringVar(&c.ConfigFile, configFlag, "", "TOML `file` whose keys are flag names")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS when set with --tls-key")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn, error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
+	fs.Int64Var(&c.MaxObjectSize, "max-object-size", 10<<20, "largest calendar or contact object in `bytes`")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
+	for _, h := range m.Hooks {
+		if h.Flags != nil {
+			h.Flags(fs)
+		}
+	}
+	if err := parseLayered(fs, args, m.Getenv, true); err != nil {
+		return err
+	}
+	return c.Validate()
+}
+
+// Validate reports the first invalid field as a *ConfigError.
+func (c *ServeConfig) Validate() error {
+	bad := func(field, format string, a ...any) error {
+		return &ConfigError{Field: field, Err: fmt.Errorf(format, a...)}
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return bad("listen", "want host:port, got %q", c.Listen)
+	}
+	if c.DataDir == "" {
+		return bad("data", "must not be empty")
+	}
+	if _, err := parseLogLevel(c.LogLevel); err != nil {
+		return bad("log-level", "%v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return bad("log-format", "want text or json, got %q", c.LogFormat)
+	}
+	if c.MaxObjectSize <= 0 {
+		return bad("max-object-size", "must be positive, got %d", c.MaxObjectSize)
+	}
+	if c.ShutdownTimeout <= 0 {
+		return bad("shutdown-timeout", "must be positive, got %s", c.ShutdownTimeout)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		if c.TLSCert == "" {
+			return bad("tls-cert", "--tls-key needs --tls-cert")
+		}
+		return bad("tls-key", "--tls-cert needs --tls-key")
+	}
+	return nil
+}
+
+func parseLogLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("want debug, info, warn or error, got %q", s)
+	}
+	return l, nil
+}
+
+// newLogger builds the server's logger from the configuration.
+func (m *Main) newLogger() *slog.Logger {
+	level, _ := parseLogLevel(m.Config.LogLevel) // validated
+	ho := &slog.HandlerOptions{Level: level}
+	if m.Config.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(m.LogOutput, ho))
+	}
+	return slog.New(slog.NewTextHandler(m.LogOutput, ho))
+}
+
+// Run opens the engine, starts the hooks and the HTTP server, and returns
+// once the server listens. Serving errors arrive on Done. On error, what
+// was started is stopped again.
+func (m *Main) Run(ctx context.Context) (err error) {
+	m.Logger = m.newLogger()
+	defer func() {
+		if err != nil {
+			_ = m.Close(context.Background())
+		}
+	}()
+	m.DB, err = openDB(m.Config.DataDir, &engine.Options{
+		Logger:        m.Logger.With("component", "engine"),
+		MaxObjectSize: m.Config.MaxObjectSize,
+	})
+	if err != nil {
+		return err
+	}
+	m.Auth, err = auth.New(auth.Options{
+		DB:           m.DB,
+		HtpasswdFile: m.Config.Htpasswd,
+		Logger:       m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
+	})
+	if err != nil {
+		return &ConfigError{Field: "htpasswd", Err: err}
+	}
+	mux := http.NewServeMux()
+	var audit http.Handler
+	env := &ServeEnv{
+		DB:       m.DB,
+		Logger:   m.Logger,
+		DataDir:  m.Config.DataDir,
+		TLSCert:  m.Config.TLSCert,
+		TLSKey:   m.Config.TLSKey,
+		Mux:      mux,
+		Auth:     m.Auth,
+		SetAudit: func(h http.Handler) { audit = h },
+	}
+	for _, h := range m.Hooks {
+		stop, err := h.Start(ctx, env)
+		if err != nil {
+			return fmt.Errorf("start %s: %w", h.Name, err)
+		}
+		if stop != nil {
+			m.stops = append(m.stops, hookStop{h.Name, stop})
+		}
+		m.Logger.Debug("serve hook started", "hook", h.Name)
+	}
+	env.SetAudit = func(http.Handler) {
+		m.Logger.Error("SetAudit called after the hooks started; ignored")
+	}
+	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, Audit: audit})
+	if err != nil {
+		return fmt.Errorf("build DAV handler: %w", err)
+	}
+	mux.Handle("/dav/", davHandler)
+	mux.Handle("/.well-known/", davHandler)
+	mux.Handle("/{$}", davHandler) // clients that start discovery at the root
+	return m.listen(mux)
+}
+
+// listen binds the listener and starts serving in a goroutine.
+func (m *Main) listen(h http.Handler) error {
+	ln, err := net.Listen("tcp", m.Config.Listen)
+	if err != nil {
+		return &ConfigError{Field: "listen", Err: err}
+	}
+	m.listener = ln
+	m.server = &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       5 * time.Minute,
+		WriteTimeout:      10 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if m.Config.TLSCert != "" {
+		tc, err := newTLSConfig(m.Config.TLSCert, m.Config.TLSKey, m.Logger)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		m.server.TLSConfig = tc
+		scheme = "https"
+	}
+	m.done = make(chan error, 1)
+	go func() {
+		var err error
+		if scheme == "https" {
+			err = m.server.ServeTLS(ln, "", "")
+		} else {
+			err = m.server.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		m.done <- err
+	}()
+	url := fmt.Sprintf("%s://%s/", scheme, m.Addr())
+	m.Logger.Info("listening", "url", url, "data", m.Config.DataDir)
+	fmt.Fprintf(m.Stdout, "Almanac is serving CalDAV and CardDAV at %s\n", url)
+	fmt.Fprintf(m.Stdout, "Add a user with: almanac user add NAME --data %s\n", m.Config.DataDir)
+	return nil
+}
+
+// Addr returns the address the server listens on ("" before Run).
+func (m *Main) Addr() string {
+	if m.listener == nil {
+		return ""
+	}
+	return m.listener.Addr().String()
+}
+
+// Done delivers the serving goroutine's error (nil after a clean Close).
+func (m *Main) Done() <-chan error { return m.done }
+
+// Close shuts down in order: stop accepting and drain in-flight requests
+// until ctx expires, stop the hooks in reverse order, close the engine. It
+// returns every error met on the way.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.server != nil {
+		if err := m.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain requests: %w", err))
+			_ = m.server.Close()
+		}
+		m.server = nil
+	}
+	for i := len(m.stops) - 1; i >= 0; i-- {
+		s := m.stops[i]
+		if err := s.stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %s: %w", s.name, err))
+		}
+	}
+	m.stops = nil
+	if m.DB != nil {
+		if err := m.DB.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close engine: %w", err))
+		}
+		m.DB = nil
+	}
+	return errors.Join(errs...)
+}
