@@ -1,0 +1,147 @@
+package query
+
+import (
+	"errors"
+	"time"
+
+	"github.com/almanac/almanac/engine/recur"
+	"github.com/emersion/go-ical"
+)
+
+// CalendarQuery is a parsed CALDAV:calendar-query REPORT body (RFC 4791
+// §7.8).
+type CalendarQuery struct {
+	// Filter is the comp-filter on VCALENDAR.
+	Filter CompFilter
+	// Data is the calendar-data element of DAV:prop; nil when the
+	// client did not ask for calendar data.
+	Data *CalendarData
+	// Timezone is the location of floating times from CALDAV:timezone
+	// or CALDAV:timezone-id; nil means the collection's.
+	Timezone *time.Location
+}
+
+type xmlCalendarQuery struct {
+	Prop       *xmlProp   `xml:"DAV: prop"`
+	Filter     *xmlFilter `xml:"urn:ietf:params:xml:ns:caldav filter"`
+	Timezone   *string    `xml:"urn:ietf:params:xml:ns:caldav timezone"`
+	TimezoneID *string    `xml:"urn:ietf:params:xml:ns:caldav timezone-id"`
+}
+
+// ParseCalendarQuery parses a calendar-query body. The DAV:prop, allprop
+// and propname elements other than calendar-data are left to the caller.
+//
+// Errors are *Error: 400 for malformed XML, 403 with CALDAV:valid-filter,
+// CALDAV:supported-collation, CALDAV:valid-timezone or
+// CALDAV:supported-calendar-data.
+func ParseCalendarQuery(body []byte) (*CalendarQuery, error) {
+	var x xmlCalendarQuery
+	if err := decode(body, NSCalDAV, "calendar-query", &x); err != nil {
+		return nil, err
+	}
+	if x.Filter == nil || len(x.Filter.CompFilters) != 1 || len(x.Filter.PropFilters) > 0 {
+		return nil, errValidFilter("filter must hold exactly one comp-filter")
+	}
+	f, err := parseCompFilter(x.Filter.CompFilters[0], 0)
+	if err != nil {
+		return nil, err
+	}
+	if f.Name != ical.CompCalendar {
+		return nil, errValidFilter("top comp-filter is %s, want VCALENDAR", f.Name)
+	}
+	q := &CalendarQuery{Filter: f}
+	if q.Data, err = parseCalendarData(x.Prop.dataElem(NSCalDAV, "calendar-data")); err != nil {
+		return nil, err
+	}
+	if q.Timezone, err = parseTimezone(x.Timezone, x.TimezoneID); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+// Range returns a time range every matching object must overlap (by the
+// RFC 4791 §9.9 rules), for skipping objects by their engine envelope: the
+// time-range of a comp-filter on a component directly in VCALENDAR. ok is
+// false when there is none; a time-range on VALARM never counts, since
+// alarm triggers may lie outside the envelope.
+func (q *CalendarQuery) Range() (start, end time.Time, ok bool) {
+	for _, c := range q.Filter.Comps {
+		if !c.IsNotDefined && c.TimeRange != nil {
+			return c.TimeRange.Start, c.TimeRange.End, true
+		}
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+// Limits bound the work of one query.
+type Limits struct {
+	// MaxInstances is the most recurrence instances expanded for one
+	// object. Default recur.DefaultMaxInstances.
+	MaxInstances int
+	// MaxExpandRange is the longest range accepted in expand,
+	// limit-recurrence-set and free-busy-query. Default 10 years.
+	MaxExpandRange time.Duration
+}
+
+// DefaultMaxExpandRange is the default of Limits.MaxExpandRange.
+const DefaultMaxExpandRange = 10 * 366 * 24 * time.Hour
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxInstances <= 0 {
+		l.MaxInstances = recur.DefaultMaxInstances
+	}
+	if l.MaxExpandRange <= 0 {
+		l.MaxExpandRange = DefaultMaxExpandRange
+	}
+	return l
+}
+
+func (l Limits) options(floating *time.Location) recur.Options {
+	return recur.Options{Floating: floating, MaxInstances: l.MaxInstances}
+}
+
+// CalendarObject is a stored calendar object parsed for querying.
+type CalendarObject struct {
+	Body  []byte
+	cal   *ical.Calendar
+	root  *Node
+	nodes map[*ical.Component]*Node
+}
+
+// ParseCalendarObject parses a stored calendar object resource.
+func ParseCalendarObject(body []byte) (*CalendarObject, error) {
+	cal, root, nodes, err := parseCalendarNodes(body)
+	if err != nil {
+		return nil, err
+	}
+	return &CalendarObject{Body: body, cal: cal, root: root, nodes: nodes}, nil
+}
+
+// Match evaluates the query's filter against obj (RFC 4791 §9.7). Floating
+// times are in q.Timezone, else in floating (the collection's
+// calendar-timezone), else UTC.
+//
+// Errors: *Error with CALDAV:max-instances when a time-range needs more
+// instances than lim allows.
+func (q *CalendarQuery) Match(obj *CalendarObject, floating *time.Location, lim Limits) (bool, error) {
+	if q.Timezone != nil {
+		floating = q.Timezone
+	}
+	if floating == nil {
+		floating = time.UTC
+	}
+	e := &evaluator{cal: obj.cal, opts: lim.withDefaults().options(floating),
+		zones: recur.NewZones(obj.cal, floating), cache: map[cacheKey][]recur.Instance{}}
+	ok, err := e.matchComps(obj.cal.Component, q.Filter, 0)
+	if err != nil {
+		return false, instanceErr(err)
+	}
+	return ok, nil
+}
+
+func instanceErr(err error) error {
+	if errors.Is(err, recur.ErrTooManyInstances) || errors.Is(err, recur.ErrUnbounded) {
+		return errMaxInstances("%v", err)
+	}
+	return err
+}

@@ -1,0 +1,214 @@
+package query
+
+import (
+	"errors"
+	"time"
+
+	"github.com/almanac/almanac/engine/recur"
+	"github.com/emersion/go-ical"
+)
+
+// evaluator applies a comp-filter tree to one calendar.
+type evaluator struct {
+	cal   *ical.Calendar
+	opts  recur.Options
+	zones *recur.Zones
+	cache map[cacheKey][]recur.Instance
+}
+
+type cacheKey struct {
+	comp       string
+	start, end time.Time
+}
+
+// matchComps applies filter f to comp itself (depth 0: the VCALENDAR).
+func (e *evaluator) matchComps(comp *ical.Component, f CompFilter, depth int) (bool, error) {
+	if comp.Name != f.Name {
+		return false, nil
+	}
+	if f.IsNotDefined {
+		return false, nil
+	}
+	return e.matchBody(comp, nil, f, depth)
+}
+
+// matchBody applies f's tests (except the name) to comp; parent is
+// comp's parent component (for VALARM time-ranges).
+func (e *evaluator) matchBody(comp, parent *ical.Component, f CompFilter, depth int) (bool, error) {
+	if f.TimeRange != nil {
+		ok, err := e.inRange(comp, parent, *f.TimeRange, depth)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, pf := range f.Props {
+		ok, err := e.matchProp(comp, pf)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	for _, cf := range f.Comps {
+		ok, err := e.matchChild(comp, cf, depth+1)
+		if err != nil || !ok {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// matchChild: some child of comp named f.Name passes f, or, with
+// is-not-defined, none exists.
+func (e *evaluator) matchChild(comp *ical.Component, f CompFilter, depth int) (bool, error) {
+	found := false
+	for _, c := range comp.Children {
+		if c.Name != f.Name {
+			continue
+		}
+		found = true
+		if f.IsNotDefined {
+			return false, nil
+		}
+		ok, err := e.matchBody(c, comp, f, depth)
+		if err != nil || ok {
+			return ok, err
+		}
+	}
+	return f.IsNotDefined && !found, nil
+}
+
+// instances returns the instances of component type name overlapping
+// [start, end), cached per range.
+func (e *evaluator) instances(name string, start, end time.Time) ([]recur.Instance, error) {
+	k := cacheKey{name, start, end}
+	if got, ok := e.cache[k]; ok {
+		return got, nil
+	}
+	got, err := recur.Expand(e.cal, name, start, end, e.opts)
+	if errors.Is(err, recur.ErrUnbounded) && !start.IsZero() {
+		// Only a start: look as far as the expand limit allows.
+		got, err = recur.Expand(e.cal, name, start, start.Add(DefaultMaxExpandRange), e.opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.cache[k] = got
+	return got, nil
+}
+
+// inRange applies a time-range to a component: its instances for a
+// top-level component, its triggers for a VALARM (RFC 4791 §9.9).
+func (e *evaluator) inRange(comp, parent *ical.Component, tr TimeRange, depth int) (bool, error) {
+	if comp.Name != ical.CompAlarm || parent == nil {
+		ins, err := e.instances(comp.Name, tr.Start, tr.End)
+		if err != nil {
+			return false, err
+		}
+		for _, in := range ins {
+			if in.Comp == comp {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	hit := func(t time.Time) bool {
+		return (tr.Start.IsZero() || !t.Before(tr.Start)) && (tr.End.IsZero() || t.Before(tr.End))
+	}
+	if trig := comp.Props.Get(ical.PropTrigger); trig != nil && trig.Params.Get(ical.ParamValue) == "DATE-TIME" {
+		ts, err := recur.AlarmTriggers(recur.Instance{}, comp)
+		if err != nil {
+			return false, nil
+		}
+		for _, t := range ts {
+			if hit(t) {
+				return true, nil
+			}
+		}
+		return false, nil
+	}
+	reach := recur.AlarmReach(comp) + time.Second
+	start, end := tr.Start, tr.End
+	if !start.IsZero() {
+		start = start.Add(-reach)
+	}
+	if !end.IsZero() {
+		end = end.Add(reach)
+	}
+	ins, err := e.instances(parent.Name, start, end)
+	if err != nil {
+		return false, err
+	}
+	for _, in := range ins {
+		if in.Comp != parent {
+			continue
+		}
+		ts, err := recur.AlarmTriggers(in, comp)
+		if err != nil {
+			return false, nil
+		}
+		for _, t := range ts {
+			if hit(t) {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// matchProp applies a CalDAV prop-filter (RFC 4791 §9.7.2): some
+// property of the name passes every test, or none exists with
+// is-not-defined.
+func (e *evaluator) matchProp(comp *ical.Component, f PropFilter) (bool, error) {
+	props := comp.Props.Values(f.Name)
+	if f.IsNotDefined {
+		return len(props) == 0, nil
+	}
+	for i := range props {
+		if e.propPasses(&props[i], f) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func (e *evaluator) propPasses(p *ical.Prop, f PropFilter) bool {
+	if f.TimeRange != nil {
+		t, _, err := e.zones.Time(p)
+		if err != nil {
+			return false
+		}
+		if !f.TimeRange.Start.IsZero() && t.Before(f.TimeRange.Start) || !f.TimeRange.End.IsZero() && !t.Before(f.TimeRange.End) {
+			return false
+		}
+	}
+	for i := range f.TextMatches {
+		if !f.TextMatches[i].Matches(unescapeText(p.Value)) {
+			return false
+		}
+	}
+	for _, pf := range f.Params {
+		if !paramPasses(p.Params[pf.Name], pf) {
+			return false
+		}
+	}
+	return true
+}
+
+// paramPasses applies a param-filter (RFC 4791 §9.7.3, RFC 6352
+// §10.5.2) to a parameter's values.
+func paramPasses(values []string, f ParamFilter) bool {
+	if f.IsNotDefined {
+		return len(values) == 0
+	}
+	if len(values) == 0 {
+		return false
+	}
+	if f.TextMatch == nil {
+		return true
+	}
+	for _, v := range values {
+		if f.TextMatch.Matches(v) {
+			return true
+		}
+	}
+	return false
+}

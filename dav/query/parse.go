@@ -1,0 +1,392 @@
+package query
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine/recur"
+	"github.com/emersion/go-ical"
+)
+
+// Element structs of the REPORT bodies; children match by local name,
+// the root by namespace.
+type (
+	xmlRange struct {
+		Start *string `xml:"start,attr"`
+		End   *string `xml:"end,attr"`
+	}
+	xmlTextMatch struct {
+		Text      string `xml:",chardata"`
+		Collation string `xml:"collation,attr"`
+		Negate    string `xml:"negate-condition,attr"`
+		MatchType string `xml:"match-type,attr"`
+	}
+	xmlParamFilter struct {
+		Name         string        `xml:"name,attr"`
+		IsNotDefined *struct{}     `xml:"is-not-defined"`
+		TextMatch    *xmlTextMatch `xml:"text-match"`
+	}
+	xmlPropFilter struct {
+		Name         string           `xml:"name,attr"`
+		Test         string           `xml:"test,attr"`
+		IsNotDefined *struct{}        `xml:"is-not-defined"`
+		TimeRange    *xmlRange        `xml:"time-range"`
+		TextMatches  []xmlTextMatch   `xml:"text-match"`
+		ParamFilters []xmlParamFilter `xml:"param-filter"`
+	}
+	xmlCompFilter struct {
+		Name         string          `xml:"name,attr"`
+		IsNotDefined *struct{}       `xml:"is-not-defined"`
+		TimeRange    *xmlRange       `xml:"time-range"`
+		PropFilters  []xmlPropFilter `xml:"prop-filter"`
+		CompFilters  []xmlCompFilter `xml:"comp-filter"`
+	}
+	xmlFilter struct {
+		Test        string          `xml:"test,attr"`
+		CompFilters []xmlCompFilter `xml:"comp-filter"`
+		PropFilters []xmlPropFilter `xml:"prop-filter"`
+	}
+	xmlPropSel struct {
+		Name    string `xml:"name,attr"`
+		NoValue string `xml:"novalue,attr"`
+	}
+	xmlComp struct {
+		Name    string       `xml:"name,attr"`
+		AllProp *struct{}    `xml:"allprop"`
+		Props   []xmlPropSel `xml:"prop"`
+		AllComp *struct{}    `xml:"allcomp"`
+		Comps   []xmlComp    `xml:"comp"`
+	}
+	xmlData struct {
+		XMLName            xml.Name
+		ContentType        string       `xml:"content-type,attr"`
+		Version            string       `xml:"version,attr"`
+		Comp               *xmlComp     `xml:"comp"`
+		Expand             *xmlRange    `xml:"expand"`
+		LimitRecurrenceSet *xmlRange    `xml:"limit-recurrence-set"`
+		LimitFreeBusySet   *xmlRange    `xml:"limit-freebusy-set"`
+		AllProp            *struct{}    `xml:"allprop"`
+		Props              []xmlPropSel `xml:"prop"`
+	}
+	xmlProp struct {
+		Any []xmlData `xml:",any"`
+	}
+)
+
+// decode parses a REPORT body whose root must be {space}local.
+func decode(body []byte, space, local string, v any) error {
+	root, err := davxml.Root(body)
+	if err != nil {
+		return errBadRequest("%v", err)
+	}
+	if root.Space != space || root.Local != local {
+		return errBadRequest("root element is {%s}%s, want {%s}%s", root.Space, root.Local, space, local)
+	}
+	if err := xml.Unmarshal(body, v); err != nil {
+		return errBadRequest("malformed XML: %v", err)
+	}
+	return nil
+}
+
+// dataElem returns the calendar-data or address-data element of a prop.
+func (p *xmlProp) dataElem(space, local string) *xmlData {
+	if p == nil {
+		return nil
+	}
+	for i := range p.Any {
+		if p.Any[i].XMLName.Space == space && p.Any[i].XMLName.Local == local {
+			return &p.Any[i]
+		}
+	}
+	return nil
+}
+
+// parseRange reads a time-range, expand or limit element (RFC 4791
+// §9.9): UTC DATE-TIME attributes, at least one of them, start < end.
+func parseRange(r *xmlRange, requireBoth bool) (*TimeRange, error) {
+	if r == nil {
+		return nil, nil
+	}
+	var tr TimeRange
+	var err error
+	if r.Start == nil && r.End == nil || requireBoth && (r.Start == nil || r.End == nil) {
+		return nil, errValidFilter("time range without start or end")
+	}
+	if r.Start != nil {
+		if tr.Start, err = parseUTC(*r.Start); err != nil {
+			return nil, err
+		}
+	}
+	if r.End != nil {
+		if tr.End, err = parseUTC(*r.End); err != nil {
+			return nil, err
+		}
+	}
+	if !tr.Start.IsZero() && !tr.End.IsZero() && !tr.End.After(tr.Start) {
+		return nil, errValidFilter("time range ends before it starts")
+	}
+	return &tr, nil
+}
+
+func parseUTC(v string) (time.Time, error) {
+	t, err := time.Parse("20060102T150405Z", strings.TrimSpace(v))
+	if err != nil {
+		return time.Time{}, errValidFilter("time %q is not a UTC date-time", v)
+	}
+	return t, nil
+}
+
+// parseCollation checks a collation name (RFC 4790 registry; RFC 4791
+// §7.5, RFC 6352 §8.3).
+func parseCollation(space, name string) (string, error) {
+	switch name {
+	case "":
+		if space == NSCardDAV {
+			return collUnicodeCasemap, nil
+		}
+		return collASCIICasemap, nil
+	case collOctet, collASCIICasemap, collUnicodeCasemap:
+		return name, nil
+	}
+	return "", errSupportedCollation(space, name)
+}
+
+func parseTextMatch(space string, x *xmlTextMatch) (*TextMatch, error) {
+	if x == nil {
+		return nil, nil
+	}
+	coll, err := parseCollation(space, x.Collation)
+	if err != nil {
+		return nil, err
+	}
+	tm := &TextMatch{Text: x.Text, Collation: coll, MatchType: "contains"}
+	switch x.Negate {
+	case "", "no":
+	case "yes":
+		tm.Negate = true
+	default:
+		return nil, filterErr(space, "negate-condition %q", x.Negate)
+	}
+	if space == NSCardDAV {
+		switch x.MatchType {
+		case "":
+		case "equals", "contains", "starts-with", "ends-with":
+			tm.MatchType = x.MatchType
+		default:
+			return nil, errorf(400, NSCardDAV, "supported-filter", "match-type %q", x.MatchType)
+		}
+	}
+	return tm, nil
+}
+
+func filterErr(space, format string, args ...any) error {
+	if space == NSCardDAV {
+		return errCardValidFilter(format, args...)
+	}
+	return errValidFilter(format, args...)
+}
+
+func parseParamFilter(space string, x xmlParamFilter) (ParamFilter, error) {
+	if x.Name == "" {
+		return ParamFilter{}, filterErr(space, "param-filter without name")
+	}
+	pf := ParamFilter{Name: strings.ToUpper(x.Name), IsNotDefined: x.IsNotDefined != nil}
+	tm, err := parseTextMatch(space, x.TextMatch)
+	if err != nil {
+		return ParamFilter{}, err
+	}
+	pf.TextMatch = tm
+	if pf.IsNotDefined && tm != nil {
+		return ParamFilter{}, filterErr(space, "param-filter %s with is-not-defined and text-match", x.Name)
+	}
+	return pf, nil
+}
+
+func parsePropFilter(space string, x xmlPropFilter) (PropFilter, error) {
+	if x.Name == "" {
+		return PropFilter{}, filterErr(space, "prop-filter without name")
+	}
+	pf := PropFilter{Name: strings.ToUpper(x.Name), IsNotDefined: x.IsNotDefined != nil}
+	switch x.Test {
+	case "", "anyof":
+	case "allof":
+		pf.AllOf = true
+	default:
+		return PropFilter{}, filterErr(space, "test %q", x.Test)
+	}
+	if space == NSCalDAV && len(x.TextMatches) > 1 {
+		return PropFilter{}, errValidFilter("prop-filter %s with several text-match", x.Name)
+	}
+	tr, err := parseRange(x.TimeRange, false)
+	if err != nil {
+		return PropFilter{}, err
+	}
+	pf.TimeRange = tr
+	for i := range x.TextMatches {
+		tm, err := parseTextMatch(space, &x.TextMatches[i])
+		if err != nil {
+			return PropFilter{}, err
+		}
+		pf.TextMatches = append(pf.TextMatches, *tm)
+	}
+	for _, p := range x.ParamFilters {
+		f, err := parseParamFilter(space, p)
+		if err != nil {
+			return PropFilter{}, err
+		}
+		pf.Params = append(pf.Params, f)
+	}
+	if pf.IsNotDefined && (tr != nil || len(pf.TextMatches) > 0 || len(pf.Params) > 0) {
+		return PropFilter{}, filterErr(space, "prop-filter %s with is-not-defined and other tests", x.Name)
+	}
+	if tr != nil && len(pf.TextMatches) > 0 {
+		return PropFilter{}, errValidFilter("prop-filter %s with time-range and text-match", x.Name)
+	}
+	return pf, nil
+}
+
+// maxFilterDepth bounds comp-filter nesting (VCALENDAR > VEVENT > VALARM).
+const maxFilterDepth = 4
+
+func parseCompFilter(x xmlCompFilter, depth int) (CompFilter, error) {
+	if depth > maxFilterDepth {
+		return CompFilter{}, errValidFilter("comp-filter nested too deep")
+	}
+	if x.Name == "" {
+		return CompFilter{}, errValidFilter("comp-filter without name")
+	}
+	cf := CompFilter{Name: strings.ToUpper(x.Name), IsNotDefined: x.IsNotDefined != nil}
+	tr, err := parseRange(x.TimeRange, false)
+	if err != nil {
+		return CompFilter{}, err
+	}
+	cf.TimeRange = tr
+	if tr != nil {
+		switch {
+		case depth == 1 && (cf.Name == ical.CompEvent || cf.Name == ical.CompToDo || cf.Name == ical.CompJournal || cf.Name == ical.CompFreeBusy):
+		case depth == 2 && cf.Name == ical.CompAlarm:
+		default:
+			return CompFilter{}, errValidFilter("time-range on %s is not defined", cf.Name)
+		}
+	}
+	for _, p := range x.PropFilters {
+		f, err := parsePropFilter(NSCalDAV, p)
+		if err != nil {
+			return CompFilter{}, err
+		}
+		cf.Props = append(cf.Props, f)
+	}
+	for _, c := range x.CompFilters {
+		f, err := parseCompFilter(c, depth+1)
+		if err != nil {
+			return CompFilter{}, err
+		}
+		cf.Comps = append(cf.Comps, f)
+	}
+	if cf.IsNotDefined && (tr != nil || len(cf.Props) > 0 || len(cf.Comps) > 0) {
+		return CompFilter{}, errValidFilter("comp-filter %s with is-not-defined and other tests", cf.Name)
+	}
+	return cf, nil
+}
+
+// parseCalendarData reads CALDAV:calendar-data (RFC 4791 §9.6).
+func parseCalendarData(x *xmlData) (*CalendarData, error) {
+	if x == nil {
+		return nil, nil
+	}
+	if ct := x.ContentType; ct != "" && !strings.EqualFold(ct, "text/calendar") || x.Version != "" && x.Version != "2.0" {
+		return nil, errorf(403, NSCalDAV, "supported-calendar-data", "calendar-data %s version %s", x.ContentType, x.Version)
+	}
+	d := &CalendarData{}
+	if x.Comp != nil {
+		c := parseCompSel(*x.Comp, 0)
+		d.Comp = &c
+	}
+	var err error
+	if d.Expand, err = parseRange(x.Expand, true); err != nil {
+		return nil, err
+	}
+	if d.LimitRecurrenceSet, err = parseRange(x.LimitRecurrenceSet, true); err != nil {
+		return nil, err
+	}
+	if d.LimitFreeBusySet, err = parseRange(x.LimitFreeBusySet, true); err != nil {
+		return nil, err
+	}
+	if d.Expand != nil && d.LimitRecurrenceSet != nil {
+		return nil, errBadRequest("calendar-data with both expand and limit-recurrence-set")
+	}
+	return d, nil
+}
+
+func parseCompSel(x xmlComp, depth int) CompSel {
+	c := CompSel{Name: strings.ToUpper(x.Name), AllProps: x.AllProp != nil, AllComps: x.AllComp != nil}
+	if x.AllProp == nil && len(x.Props) == 0 {
+		c.AllProps = true
+	}
+	if x.AllComp == nil && len(x.Comps) == 0 {
+		c.AllComps = depth > 0 // RFC 4791 §9.6.1: nested comps default to all
+	}
+	for _, p := range x.Props {
+		c.Props = append(c.Props, PropSel{Name: strings.ToUpper(p.Name), NoValue: p.NoValue == "yes"})
+	}
+	if depth < maxFilterDepth {
+		for _, sub := range x.Comps {
+			c.Comps = append(c.Comps, parseCompSel(sub, depth+1))
+		}
+	}
+	return c
+}
+
+// parseTimezone reads CALDAV:timezone (a VCALENDAR with a VTIMEZONE) or
+// RFC 7809 CALDAV:timezone-id.
+func parseTimezone(text, id *string) (*time.Location, error) {
+	if id != nil {
+		loc := recur.LookupTZID(strings.TrimSpace(*id))
+		if loc == nil {
+			return nil, errorf(403, NSCalDAV, "valid-timezone", "unknown time zone %q", *id)
+		}
+		return loc, nil
+	}
+	if text == nil {
+		return nil, nil
+	}
+	loc := TimezoneFromText(*text)
+	if loc == nil {
+		return nil, errorf(403, NSCalDAV, "valid-calendar-data", "timezone holds no usable VTIMEZONE")
+	}
+	return loc, nil
+}
+
+// TimezoneFromText turns a CALDAV:calendar-timezone value (iCalendar text
+// with one VTIMEZONE) into a location; nil when it holds none usable.
+func TimezoneFromText(text string) *time.Location {
+	cal, err := parseCalendar([]byte(strings.TrimSpace(text)))
+	if err != nil {
+		return nil
+	}
+	return recur.CalendarTimezone(cal)
+}
+
+// parseCalendar parses iCalendar bytes into go-ical's model through
+// ParseContent (which neither panics nor reorders), returning the map
+// from components back to their nodes.
+func parseCalendarNodes(body []byte) (*ical.Calendar, *Node, map[*ical.Component]*Node, error) {
+	roots, err := ParseContent(body)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if len(roots) != 1 || roots[0].Name != ical.CompCalendar {
+		return nil, nil, nil, fmt.Errorf("query: not one VCALENDAR")
+	}
+	m := map[*ical.Component]*Node{}
+	return &ical.Calendar{Component: roots[0].ToICal(m)}, roots[0], m, nil
+}
+
+func parseCalendar(body []byte) (*ical.Calendar, error) {
+	cal, _, _, err := parseCalendarNodes(bytes.TrimSpace(body))
+	return cal, err
+}
