@@ -3,7 +3,7 @@ GO     ?= go
 TOOL   := $(GO) tool -modfile=tools/go.mod
 PKGS   := ./...
 
-.PHONY: run test lint generate check bench fuzz
+.PHONY: run test lint generate check bench fuzz bench-compare
 
 run: ## start the server with an embedded data directory and NATS
 	$(GO) run ./cmd/almanac serve
@@ -28,3 +28,6 @@ bench: ## micro-benchmarks, benchstat-friendly
 
 fuzz: ## a short pass of every fuzz target
 	./.ci/fuzz 10s
+
+bench-compare: ## Almanac vs Radicale vs Xandikos, same run, same data: writes bench/RESULTS.md and bench/results.svg (~30 min)
+	./bench/scripts/compare.sh $(BENCH_ARGS)

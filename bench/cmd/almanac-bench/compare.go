@@ -1,0 +1,163 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/almanac/almanac/bench"
+)
+
+// Plans used by `compare` unless flags change them. Peers get time budgets
+// (Radicale and Xandikos PUT about 25 objects/s, and Xandikos's multiget of
+// 10k would take a quarter of an hour).
+var (
+	almanacPlan = bench.Plan{
+		PutN: 5000, PutC: []int{1, 32}, PutBudget: time.Minute,
+		Sizes: []int{1000, 10000}, SyncOnly: []int{100000}, ReadBudget: 2 * time.Minute,
+		MixedC: 8, MixedTime: 20 * time.Second, Rounds: 5,
+	}
+	peerPlan = bench.Plan{
+		PutN: 5000, PutC: []int{1, 32}, PutBudget: 20 * time.Second,
+		Sizes: []int{1000, 10000}, ReadBudget: 75 * time.Second,
+		MixedC: 8, MixedTime: 20 * time.Second, Rounds: 3,
+	}
+)
+
+// compareCmd starts each server in turn on a free loopback port with a
+// fresh data directory, runs the same scenarios against it, and writes the
+// JSON lines, RESULTS.md and the chart.
+func compareCmd(args []string) error {
+	fs := flag.NewFlagSet("compare", flag.ExitOnError)
+	servers := fs.String("servers", "almanac,radicale,xandikos", "servers to run, in order")
+	almanacBin := fs.String("almanac", "", "path of the almanac binary (required when almanac is in --servers)")
+	almanacFlags := fs.String("almanac-flags", "", "extra flags for `almanac serve`, space separated")
+	almanacVersion := fs.String("almanac-version", "", "version string recorded for almanac (e.g. git describe)")
+	baseline := fs.String("baseline", "radicale", "server the ratio columns compare against")
+	jsonl := fs.String("jsonl", "bench/results.jsonl", "where to write the JSON lines")
+	resultsMD := fs.String("results", "bench/RESULTS.md", "where to write the Markdown report")
+	chart := fs.String("chart", "bench/results.svg", "where to write the SVG chart")
+	targetN := fs.Int("target-n", 10000, "size at which the issue's targets are judged")
+	command := fs.String("command", "", "the command line to record in RESULTS.md (default: this one)")
+	note := fs.String("note", "", "a note on the run's conditions for RESULTS.md")
+	ap := bindPlan(fs, "almanac-", almanacPlan)
+	pp := bindPlan(fs, "peer-", peerPlan)
+	_ = fs.Parse(args)
+	aPlan, err := ap.plan()
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	pPlan, err := pp.plan()
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	out, err := os.Create(*jsonl)
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	defer out.Close()
+	ctx := context.Background()
+	rep := bench.Report{Baseline: *baseline, Date: time.Now().UTC().Format(time.RFC3339), TargetN: *targetN,
+		Versions: map[string]string{"almanac": *almanacVersion}}
+	emit := func(r bench.Result) {
+		fmt.Fprintln(os.Stderr, r.String())
+		rep.Results = append(rep.Results, r)
+		if err := r.WriteJSON(out); err != nil {
+			fmt.Fprintln(os.Stderr, "almanac-bench:", err)
+		}
+	}
+	disk, err := bench.DiskProbe(os.TempDir(), 3*time.Second)
+	if err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	emit(disk)
+	for _, name := range strings.Split(*servers, ",") {
+		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), aPlan, pPlan, &rep, emit); err != nil {
+			fmt.Fprintln(os.Stderr, "almanac-bench:", err)
+			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
+		}
+	}
+	cmd := *command
+	if cmd == "" {
+		cmd = strings.Join(os.Args, " ")
+	}
+	rep.Commands = []string{cmd}
+	if *note != "" {
+		rep.Notes = append(rep.Notes, *note)
+	}
+	return writeOutputs(rep, *resultsMD, *chart)
+}
+
+func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []string, aPlan, pPlan bench.Plan,
+	rep *bench.Report, emit func(bench.Result)) error {
+	var (
+		s      *bench.Server
+		err    error
+		loader bench.Loader
+		plan   = pPlan
+	)
+	switch name {
+	case "almanac":
+		if almanacBin == "" {
+			return fmt.Errorf("almanac: --almanac is required")
+		}
+		s, err = bench.StartAlmanac(ctx, almanacBin, almanacFlags...)
+		loader, plan = bench.HTTPLoader{C: 32}, aPlan
+	case "radicale":
+		s, err = bench.StartRadicale(ctx)
+		rep.Versions[name] = version("radicale", "--version")
+		if err == nil {
+			loader = bench.RadicaleLoader(s)
+		}
+	case "xandikos":
+		s, err = bench.StartXandikos(ctx)
+		rep.Versions[name] = version("xandikos", "--version")
+		if err == nil {
+			loader = bench.XandikosLoader(s)
+		}
+	default:
+		return fmt.Errorf("unknown server %q", name)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	bench.Run(ctx, bench.NewClient(s.Target, 64), loader, plan, emit)
+	return nil
+}
+
+func version(bin string, args ...string) string {
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	v := strings.TrimSpace(string(out))
+	if p, err := exec.Command("dpkg-query", "-W", "-f=${Version}", bin).Output(); err == nil {
+		v += " (Debian package " + string(p) + ")"
+	}
+	return v
+}
+
+func writeOutputs(rep bench.Report, resultsMD, chart string) error {
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	if err := os.WriteFile(resultsMD, md.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	var svg bytes.Buffer
+	if err := bench.WriteChart(&svg, rep.Results); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	if err := os.WriteFile(chart, svg.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("compare: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s and %s\n", resultsMD, chart)
+	return nil
+}

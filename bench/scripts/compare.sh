@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs the Almanac / Radicale / Xandikos comparison and writes
+# bench/RESULTS.md, bench/results.svg and bench/results.jsonl.
+# Extra arguments go to `almanac-bench compare` (e.g. --almanac-sync-only= to
+# skip the 100k sync run). Not run by CI: it takes up to ~30 minutes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+need=()
+command -v radicale >/dev/null || need+=(radicale)
+command -v xandikos >/dev/null || need+=(xandikos)
+command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v git >/dev/null || need+=(git)
+if ((${#need[@]})); then
+	echo "installing ${need[*]} from Debian" >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
+
+GO=${GO:-go}
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+$GO build -o "$bin/almanac" ./cmd/almanac
+$GO build -o "$bin/almanac-bench" ./bench/cmd/almanac-bench
+
+# The feed's extra listeners are turned off when this almanac has the flags,
+# so the figures are those of the CalDAV/CardDAV server alone.
+flags=()
+help=$("$bin/almanac" serve -h 2>&1 || true)
+grep -q -- '-nats' <<<"$help" && flags+=(--nats=off)
+grep -q -- '-grpc-listen' <<<"$help" && flags+=(--grpc-listen=off)
+
+"$bin/almanac-bench" compare \
+	--almanac "$bin/almanac" \
+	--almanac-flags "${flags[*]}" \
+	--almanac-version "$(git describe --always --dirty) ($(git log -1 --format=%cs))" \
+	--command "make bench-compare  # bench/scripts/compare.sh $*" \
+	--jsonl bench/results.jsonl --results bench/RESULTS.md --chart bench/results.svg \
+	"$@"
