@@ -1,0 +1,77 @@
+// Package engine is Almanac's storage: an append-only event log in one
+// Pebble database and the projections derived from it. It knows nothing of
+// HTTP, XML, gRPC or NATS; package dav and package feed use its Go API.
+//
+// # Event model
+//
+// Every change — a collection created, deleted or re-propertied, an object
+// put, deleted or moved, a user account set or removed — is one immutable
+// Event (protobuf almanac.event.v1.Event) with a sequence number, the
+// wall-clock time, the actor, the client's User-Agent and a request id.
+// Object puts carry the body exactly as the client sent it: go-ical and
+// go-vcard are used to validate and to derive facts (UID, component type,
+// time envelope), never to produce what clients read back. Derived facts
+// are recorded in the event so that replaying the log never parses.
+//
+// # Write path
+//
+// One writer goroutine owns all writes. Callers validate and parse outside
+// it and hand it commands; it drains every command waiting, checks each
+// against the state including the earlier commands of the same group,
+// assigns consecutive sequence numbers, and writes the log records and the
+// projection updates in one Pebble batch committed with Sync: one fsync
+// acknowledges the whole group. A rejected command writes nothing.
+//
+// Pebble makes a batch visible to readers before its fsync completes. The
+// engine therefore never reads the live database for clients: after each
+// synced commit the writer publishes a new snapshot (a "view"), and every
+// read — objects, CTags, sync tokens, the log for the feed — goes through
+// the latest published view. Nothing a client or subscriber has seen can
+// vanish in a crash.
+//
+// # Key layout
+//
+// See package engine/internal/keys for the encoding. In short:
+//
+//	l<seq>                 the log (source of truth)
+//	m<name>                store id, rebuild marker
+//	p<path>                live collection path -> id
+//	c<id>                  collection record (props, last seq = CTag, horizon)
+//	o<id><name>            object record (ETag, UID, size, envelope; no body)
+//	b<id><name>            object body, byte for byte
+//	g<id><seq><name>       change index: the latest change of each name
+//	t<id><name>            tombstone: seq of a deleted name's deletion
+//	u<id><uid>             UID -> name, for no-uid-conflict
+//	h<id><seq>             collection history
+//	i<id><name>0<seq>      object history
+//	q<path>0<id>           every collection that ever had a path
+//	a<name>                user account
+//
+// Collection ids are the sequence number of the event that created them,
+// so a path deleted and created again names a new collection, and its old
+// sync tokens are invalid.
+//
+// # Invariants
+//
+// Each one has a test:
+//
+//  1. Every acknowledged write survives kill -9 (TestCrashSafety) and
+//     nothing is visible before it is durable (TestNothingVisibleBeforeFsync).
+//  2. Rebuild, which drops the projections and replays the log through the
+//     same apply function the writer uses, yields byte-identical
+//     projections; Verify checks it (TestModel, TestCrashSafety).
+//  3. Changes from a sync token reads only the change index from that token
+//     on: O(changes), never a scan of the collection (TestChanges,
+//     BenchmarkChanges).
+//  4. A collection's CTag and sync token change if and only if the
+//     collection changed (TestCTagChangesIffCollectionChanges, TestModel).
+//  5. Normal operation never rewrites the log: undo and restore append new
+//     events. Only the operator's explicit compact (dropping bodies of
+//     superseded versions) and purge (erasure) rewrite log records, and they
+//     record that they did.
+//
+// Sync tokens are URIs carrying the store id, the collection id and a
+// sequence number. A token of another store or collection, or from the
+// future, is ErrInvalidToken; one older than the collection's tombstone
+// horizon is ErrTokenExpired. Both mean DAV:valid-sync-token to clients.
+package engine
