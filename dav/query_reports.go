@@ -2,46 +2,178 @@ package dav
 
 import (
 	"encoding/xml"
+	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/dav/query"
+	"github.com/almanac/almanac/engine"
 )
 
-// This file is the hand-off to the dav/query engineer: the three query
-// REPORTs are dispatched here by report (report.go) with the request's
-// consistent View and collection in rq. To answer one:
-//
-//  1. decode rq.Body (davxml.Decode guards against DTDs; the root element
-//     is already known to be the right one);
-//  2. ms, end := startMultistatus(w, r) — a streaming 207 writer, gzip
-//     when accepted;
-//  3. for each matching object o (rq.View.Objects(rq.Coll.Path,
-//     engine.ListOptions{Bodies: true, Start: ..., End: ...})):
-//     h.objectResponse(ms, rq.User, rq.Coll, o, pr, data) where pr is
-//     propRequestOf(...) of the body's prop element and data the
-//     calendar-data text to send (nil: the stored body);
-//  4. return end().
-//
-// Errors returned before startMultistatus become the right status through
-// writeError: return *PreconditionError values (for instance
-// precondition(http.StatusForbidden, davxml.C("valid-filter"), "...")).
+// The three query REPORTs, built on package dav/query: it parses the
+// bodies into filters, evaluates them (recurrence and time zones through
+// engine/recur) and shapes calendar-data and address-data; this file finds
+// the objects, skips those whose time envelope cannot match, and streams
+// the answer.
 
-// calendarQuery answers CALDAV:calendar-query (RFC 4791 §7.8). Not
-// implemented yet: 501 with a DAV:error body.
+// queryProps is the DAV:allprop, DAV:propname or DAV:prop of a query body.
+type queryProps struct {
+	AllProp  *struct{}    `xml:"DAV: allprop"`
+	PropName *struct{}    `xml:"DAV: propname"`
+	Prop     *davxml.Prop `xml:"DAV: prop"`
+}
+
+// queryLimits bounds the work of one query REPORT.
+// TODO(query): take them from Options once dav exposes a field for it.
+var queryLimits = query.Limits{}
+
+// queryError maps a dav/query error to the PreconditionError writeError
+// knows how to send.
+func queryError(err error) error {
+	var qe *query.Error
+	if !errors.As(err, &qe) {
+		return err
+	}
+	if qe.Cond == "" {
+		return httpErrorf(qe.Status, "%s", qe.Msg)
+	}
+	return precondition(qe.Status, xml.Name{Space: qe.Space, Local: qe.Cond}, "%s", qe.Msg)
+}
+
+// queryTargets lists the objects a query REPORT applies to: the object of
+// the Request-URI, or the members of the collection of kind. opts skips
+// objects by envelope.
+func queryTargets(rq *reportRequest, kind engine.Kind, report string, opts engine.ListOptions, fn func(*engine.Object) error) error {
+	if rq.Coll == nil || rq.Coll.Kind != kind {
+		return httpErrorf(http.StatusForbidden, "%s applies to a %s collection or its members", report, kind)
+	}
+	if rq.Res.kind == resObject {
+		o, err := rq.View.Object(rq.Coll.Path, rq.Res.obj.Name, true)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", rq.Res.path, err)
+		}
+		if !o.Envelope.Overlaps(opts.Start, opts.End) {
+			return nil
+		}
+		return fn(o)
+	}
+	for o, err := range rq.View.Objects(rq.Coll.Path, opts) {
+		if err != nil {
+			return fmt.Errorf("list %s: %w", rq.Coll.Path, err)
+		}
+		if err := fn(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collectionTimezone is the CALDAV:calendar-timezone of c as a location;
+// nil when unset or unusable.
+func collectionTimezone(c *engine.Collection) *time.Location {
+	if c == nil || c.Props.Timezone == "" {
+		return nil
+	}
+	return query.TimezoneFromText(c.Props.Timezone)
+}
+
+// queryMatch is one object of a query answer and the data to send for it
+// (nil: the stored body).
+type queryMatch struct {
+	obj  *engine.Object
+	data []byte
+}
+
+// calendarQuery answers CALDAV:calendar-query (RFC 4791 §7.8). Matches
+// are evaluated before the 207 starts, so that a filter error or an
+// expansion over the limits still gets its own status.
 func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
-	return notImplementedReport(davxml.C("calendar-query"))
+	q, err := query.ParseCalendarQuery(rq.Body)
+	if err != nil {
+		return queryError(err)
+	}
+	var qp queryProps
+	if err := decodeXML(rq.Body, &qp); err != nil {
+		return err
+	}
+	pr := propRequestOf(qp.AllProp, qp.PropName, qp.Prop)
+	floating := collectionTimezone(rq.Coll)
+	if q.Timezone != nil {
+		floating = q.Timezone
+	}
+	opts := engine.ListOptions{Bodies: true}
+	if start, end, ok := q.Range(); ok {
+		opts.Start, opts.End = start, end
+	}
+	var matches []queryMatch
+	err = queryTargets(rq, engine.KindCalendar, "calendar-query", opts, func(o *engine.Object) error {
+		obj, err := query.ParseCalendarObject(o.Body)
+		if err != nil {
+			h.log.Warn("calendar-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
+			return nil
+		}
+		ok, err := q.Match(obj, floating, queryLimits)
+		if err != nil || !ok {
+			return err
+		}
+		m := queryMatch{obj: o}
+		if q.Data.Shaped() && pr.wantsData(engine.KindCalendar) {
+			if m.data, err = q.Data.Render(obj, floating, queryLimits); err != nil {
+				return err
+			}
+		}
+		matches = append(matches, m)
+		return nil
+	})
+	if err != nil {
+		return queryError(err)
+	}
+	ms, end := startMultistatus(w, r)
+	for _, m := range matches {
+		if err := h.objectResponse(ms, rq.User, rq.Coll, m.obj, pr, m.data); err != nil {
+			return err
+		}
+	}
+	return end()
+}
+
+// freeBusyQuery answers CALDAV:free-busy-query (RFC 4791 §7.10) with a
+// text/calendar VFREEBUSY over the requested range.
+func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
+	q, err := query.ParseFreeBusyQuery(rq.Body)
+	if err != nil {
+		return queryError(err)
+	}
+	fb, err := query.NewFreeBusy(q.Range, queryLimits)
+	if err != nil {
+		return queryError(err)
+	}
+	floating := collectionTimezone(rq.Coll)
+	opts := engine.ListOptions{Bodies: true, Start: q.Range.Start, End: q.Range.End}
+	err = queryTargets(rq, engine.KindCalendar, "free-busy-query", opts, func(o *engine.Object) error {
+		obj, err := query.ParseCalendarObject(o.Body)
+		if err != nil {
+			h.log.Warn("free-busy-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
+			return nil
+		}
+		return fb.Add(obj, floating)
+	})
+	if err != nil {
+		return queryError(err)
+	}
+	out, closeBody := responseBody(w, r, http.StatusOK, "text/calendar; charset=utf-8")
+	if _, err := out.Write(fb.Render(time.Now())); err != nil {
+		return fmt.Errorf("write free-busy: %w", err)
+	}
+	return closeBody()
 }
 
 // addressbookQuery answers CARDDAV:addressbook-query (RFC 6352 §8.6). Not
 // implemented yet: 501 with a DAV:error body.
 func (h *Handler) addressbookQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	return notImplementedReport(davxml.CR("addressbook-query"))
-}
-
-// freeBusyQuery answers CALDAV:free-busy-query (RFC 4791 §7.10). Not
-// implemented yet: 501 with a DAV:error body.
-func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
-	return notImplementedReport(davxml.C("free-busy-query"))
 }
 
 func notImplementedReport(name xml.Name) error {
