@@ -1,0 +1,181 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// Authenticator checks a user's password (dav/auth.Verifier).
+type Authenticator interface {
+	Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error)
+}
+
+// Admin serves the admin API under /admin/ for users with role admin:
+//
+//	GET  /admin/history?path=P[&since=T]   -> [Change]
+//	GET  /admin/version?seq=N              -> Version
+//	GET  /admin/export?path=P[&as_of=T]    -> text/calendar or text/vcard
+//	POST /admin/restore  {path, as_of, dry_run} -> RestoreReport
+//	POST /admin/undelete {path}            -> RestoreReport
+//	POST /admin/import   ImportRequest     -> ImportReport
+//	POST /admin/compact  {keep}            -> engine.CompactResult
+//	POST /admin/purge    {path}            -> engine.PurgeResult
+//	POST /admin/rebuild, POST /admin/verify -> {"ok": true}
+//
+// Errors are {"error": "..."} with 400, 401, 403, 404, 409 or 500.
+type Admin struct {
+	DB     *engine.DB
+	Auth   Authenticator
+	Logger *slog.Logger
+}
+
+// maxAdminBody bounds a request body (imports carry whole calendars).
+const maxAdminBody = 512 << 20
+
+// ServeHTTP authenticates an admin and dispatches.
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Basic realm="almanac admin"`)
+		writeJSONError(w, http.StatusUnauthorized, errors.New("authentication required"))
+		return
+	}
+	u, err := a.Auth.Authenticate(r.Context(), user, pass, r.RemoteAddr)
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Basic realm="almanac admin"`)
+		writeJSONError(w, http.StatusUnauthorized, errors.New("bad credentials"))
+		return
+	}
+	if u.Role != engine.RoleAdmin {
+		writeJSONError(w, http.StatusForbidden, fmt.Errorf("user %s is not an admin", u.Name))
+		return
+	}
+	ua := r.UserAgent()
+	l := &Local{DB: a.DB, Meta: engine.Meta{Actor: u.Name, UserAgent: ua, RequestID: r.Header.Get("X-Request-Id")}}
+	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
+	out, err := a.dispatch(r, l)
+	if err != nil {
+		if a.Logger != nil {
+			a.Logger.Warn("admin request failed", "path", r.URL.Path, "user", u.Name, "err", err)
+		}
+		writeJSONError(w, statusOf(err), err)
+		return
+	}
+	if b, ok := out.([]byte); ok {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Write(b)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (a *Admin) dispatch(r *http.Request, l *Local) (any, error) {
+	q := r.URL.Query()
+	ctx := r.Context()
+	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
+	switch {
+	case get && r.URL.Path == "/admin/history":
+		var since time.Time
+		if s := q.Get("since"); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return nil, badRequest(err)
+			}
+			since = t
+		}
+		return l.History(ctx, q.Get("path"), since)
+	case get && r.URL.Path == "/admin/version":
+		seq, err := strconv.ParseUint(q.Get("seq"), 10, 64)
+		if err != nil {
+			return nil, badRequest(err)
+		}
+		return l.Version(ctx, seq)
+	case get && r.URL.Path == "/admin/export":
+		return l.Export(ctx, q.Get("path"), q.Get("as_of"))
+	case post && r.URL.Path == "/admin/restore":
+		var req RestoreQuery
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return l.Restore(ctx, req)
+	case post && r.URL.Path == "/admin/undelete":
+		var req struct{ Path string }
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return l.Undelete(ctx, req.Path)
+	case post && r.URL.Path == "/admin/import":
+		var req ImportRequest
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return l.Import(ctx, req)
+	case post && r.URL.Path == "/admin/compact":
+		var req struct{ Keep string }
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return l.Compact(ctx, req.Keep)
+	case post && r.URL.Path == "/admin/purge":
+		var req struct{ Path string }
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return l.Purge(ctx, req.Path)
+	case post && r.URL.Path == "/admin/rebuild":
+		return map[string]bool{"ok": true}, l.Rebuild(ctx)
+	case post && r.URL.Path == "/admin/verify":
+		return map[string]bool{"ok": true}, l.Verify(ctx)
+	}
+	return nil, errNoRoute
+}
+
+var errNoRoute = errors.New("no such admin endpoint")
+
+type badRequestError struct{ error }
+
+func (e badRequestError) Unwrap() error { return e.error }
+
+func badRequest(err error) error { return badRequestError{err} }
+
+func decode(r *http.Request, v any) error {
+	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		return badRequest(fmt.Errorf("decode request: %w", err))
+	}
+	return nil
+}
+
+// statusOf maps engine errors to HTTP statuses.
+func statusOf(err error) int {
+	var bad badRequestError
+	var uid *engine.UIDConflictError
+	switch {
+	case errors.Is(err, errNoRoute), errors.Is(err, engine.ErrNotFound):
+		return http.StatusNotFound
+	case errors.As(err, &bad), errors.Is(err, engine.ErrInvalidName):
+		return http.StatusBadRequest
+	case errors.Is(err, engine.ErrConflict), errors.Is(err, engine.ErrCompacted), errors.As(err, &uid):
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}

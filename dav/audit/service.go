@@ -1,0 +1,370 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// Backend is what the CLI drives: Local on a data directory, or Client
+// through the admin API of a running server.
+type Backend interface {
+	History(ctx context.Context, path string, since time.Time) ([]Change, error)
+	Version(ctx context.Context, seq uint64) (*Version, error)
+	Restore(ctx context.Context, req RestoreQuery) (*RestoreReport, error)
+	Undelete(ctx context.Context, path string) (*RestoreReport, error)
+	Export(ctx context.Context, path, asOf string) ([]byte, error)
+	Import(ctx context.Context, req ImportRequest) (*ImportReport, error)
+	Compact(ctx context.Context, keep string) (*engine.CompactResult, error)
+	Purge(ctx context.Context, path string) (*engine.PurgeResult, error)
+	Rebuild(ctx context.Context) error
+	Verify(ctx context.Context) error
+}
+
+// Change is one event of a history, as JSON.
+type Change struct {
+	Seq          uint64    `json:"seq"`
+	Time         time.Time `json:"time"`
+	Actor        string    `json:"actor"`
+	UserAgent    string    `json:"user_agent,omitempty"`
+	RequestID    string    `json:"request_id,omitempty"`
+	Op           string    `json:"op"`
+	Path         string    `json:"path"`
+	Object       string    `json:"object,omitempty"`
+	ToPath       string    `json:"to_path,omitempty"`
+	ToObject     string    `json:"to_object,omitempty"`
+	ETag         string    `json:"etag,omitempty"`
+	PreviousETag string    `json:"previous_etag,omitempty"`
+	Reason       string    `json:"reason,omitempty"`
+	BodyErased   bool      `json:"body_erased,omitempty"`
+	PurgedSeqs   []uint64  `json:"purged_seqs,omitempty"`
+}
+
+// Version is one object version with its body.
+type Version struct {
+	Seq  uint64 `json:"seq"`
+	Name string `json:"name"`
+	ETag string `json:"etag"`
+	Body []byte `json:"body"`
+}
+
+// RestoreQuery asks for a restore of PATH as of AsOf.
+type RestoreQuery struct {
+	Path   string `json:"path"`
+	AsOf   string `json:"as_of"`
+	DryRun bool   `json:"dry_run,omitempty"`
+}
+
+// RestoreReport lists what a restore did or would do.
+type RestoreReport struct {
+	At      uint64   `json:"at"`
+	DryRun  bool     `json:"dry_run,omitempty"`
+	Actions []string `json:"actions"`
+}
+
+// ImportCollection is a collection to fill, created if missing.
+type ImportCollection struct {
+	Path        string `json:"path"`
+	Kind        string `json:"kind"` // "calendar" or "addressbook"
+	DisplayName string `json:"display_name,omitempty"`
+	Color       string `json:"color,omitempty"`
+	Items       []Item `json:"items"`
+}
+
+// ImportRequest is a set of collections to import into.
+type ImportRequest struct {
+	Collections []ImportCollection `json:"collections"`
+}
+
+// ImportReport gives the outcome per object.
+type ImportReport struct {
+	Imported int      `json:"imported"`
+	Errors   []string `json:"errors,omitempty"`
+}
+
+// Local runs every operation on an open engine, recording Meta as who
+// did it.
+type Local struct {
+	DB   *engine.DB
+	Meta engine.Meta
+}
+
+var _ Backend = (*Local)(nil)
+
+// SplitPath turns a URL path into a collection path and an object name
+// ("" for a collection): a path ending in "/" names a collection.
+func SplitPath(p string) (coll, name string) {
+	if strings.HasSuffix(p, "/") {
+		return p, ""
+	}
+	i := strings.LastIndexByte(p, '/')
+	return p[:i+1], p[i+1:]
+}
+
+// resolve treats a path without its final "/" as a collection when a
+// collection ever had it.
+func (l *Local) resolve(p string) (string, string, error) {
+	if !strings.HasPrefix(p, "/") {
+		return "", "", fmt.Errorf("path %q must start with /", p)
+	}
+	coll, name := SplitPath(p)
+	if name == "" {
+		return coll, "", nil
+	}
+	v, err := l.DB.View()
+	if err != nil {
+		return "", "", err
+	}
+	defer v.Close()
+	if ids, err := v.CollectionIDs(p + "/"); err == nil && len(ids) > 0 {
+		return p + "/", "", nil
+	}
+	return coll, name, nil
+}
+
+// History lists the changes of an object, or of a collection and
+// everything below it (a home: the whole user), since since.
+func (l *Local) History(ctx context.Context, p string, since time.Time) ([]Change, error) {
+	coll, name, err := l.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	v, err := l.DB.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	var evs []*engine.Event
+	if name != "" {
+		evs, err = v.History(coll, name)
+	} else {
+		evs, err = v.HistoryUnder(coll, since, time.Time{})
+	}
+	if err != nil {
+		return nil, fmt.Errorf("history of %s: %w", p, err)
+	}
+	out := make([]Change, 0, len(evs))
+	for _, e := range evs {
+		if e.Time.Before(since) {
+			continue
+		}
+		out = append(out, changeOf(e))
+	}
+	return out, nil
+}
+
+func changeOf(e *engine.Event) Change {
+	c := Change{
+		Seq: uint64(e.Seq), Time: e.Time, Actor: e.Actor, UserAgent: e.UserAgent, RequestID: e.RequestID,
+		Op: e.Op.String(), Path: e.CollectionPath, Object: e.Object, ToPath: e.ToCollectionPath, ToObject: e.ToObject,
+		ETag: e.ETag, PreviousETag: e.PreviousETag, Reason: e.Reason, BodyErased: e.BodyErased,
+	}
+	for _, s := range e.PurgedSeqs {
+		c.PurgedSeqs = append(c.PurgedSeqs, uint64(s))
+	}
+	return c
+}
+
+// Version returns the object version event seq wrote.
+func (l *Local) Version(ctx context.Context, seq uint64) (*Version, error) {
+	v, err := l.DB.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	o, err := v.Version(engine.Seq(seq))
+	if err != nil {
+		return nil, err
+	}
+	return &Version{Seq: seq, Name: o.Name, ETag: o.ETag, Body: o.Body}, nil
+}
+
+// Restore brings an object or a collection tree back to its state as of
+// q.AsOf.
+func (l *Local) Restore(ctx context.Context, q RestoreQuery) (*RestoreReport, error) {
+	at, err := engine.ParseAsOf(q.AsOf)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	coll, name, err := l.resolve(q.Path)
+	if err != nil {
+		return nil, err
+	}
+	res, err := l.DB.Restore(ctx, l.Meta, engine.RestoreRequest{Path: coll, Name: name, At: at, DryRun: q.DryRun})
+	if err != nil {
+		return nil, fmt.Errorf("restore %s as of %s: %w", q.Path, q.AsOf, err)
+	}
+	return report(res, q.DryRun), nil
+}
+
+func report(res *engine.RestoreResult, dry bool) *RestoreReport {
+	r := &RestoreReport{At: uint64(res.At), DryRun: dry, Actions: []string{}}
+	for _, a := range res.Actions {
+		r.Actions = append(r.Actions, a.String())
+	}
+	return r
+}
+
+// Undelete restores the last deletion of an object or collection.
+func (l *Local) Undelete(ctx context.Context, p string) (*RestoreReport, error) {
+	coll, name, err := l.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := l.DB.Undelete(ctx, l.Meta, coll, name)
+	if err != nil {
+		return nil, fmt.Errorf("undelete %s: %w", p, err)
+	}
+	return report(res, false), nil
+}
+
+// Export returns a calendar as one VCALENDAR or an address book as
+// concatenated vCards, as of asOf ("" for now).
+func (l *Local) Export(ctx context.Context, p, asOf string) ([]byte, error) {
+	coll, name, err := l.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		return nil, fmt.Errorf("export %s: not a collection", p)
+	}
+	at := engine.AsOf{}
+	if asOf != "" {
+		if at, err = engine.ParseAsOf(asOf); err != nil {
+			return nil, badRequest(err)
+		}
+	}
+	v, err := l.DB.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	st, err := v.StateAsOf(coll, at)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", p, err)
+	}
+	if len(st.Collections) == 0 || st.Collections[0].Collection.Path != coll {
+		return nil, fmt.Errorf("export %s: %w", p, engine.ErrNotFound)
+	}
+	cs := st.Collections[0]
+	bodies := make([][]byte, 0, len(cs.Objects))
+	for _, o := range cs.Objects {
+		bodies = append(bodies, o.Body)
+	}
+	var buf bytes.Buffer
+	switch cs.Collection.Kind {
+	case engine.KindCalendar:
+		err = ExportCalendar(&buf, bodies)
+	case engine.KindAddressBook:
+		err = ExportVCards(&buf, bodies)
+	default:
+		err = fmt.Errorf("export %s: a %s collection holds no calendar or address data", p, cs.Collection.Kind)
+	}
+	return buf.Bytes(), err
+}
+
+// Import puts every item into its collection, creating missing
+// collections (and the owner's home); a failing item is reported and the
+// others go on.
+func (l *Local) Import(ctx context.Context, req ImportRequest) (*ImportReport, error) {
+	rep := &ImportReport{}
+	for _, c := range req.Collections {
+		if err := l.ensureCollection(ctx, c); err != nil {
+			rep.Errors = append(rep.Errors, err.Error())
+			continue
+		}
+		for _, it := range c.Items {
+			if it.Err != "" {
+				rep.Errors = append(rep.Errors, c.Path+": "+it.Err)
+				continue
+			}
+			if _, err := l.DB.PutObject(ctx, l.Meta, c.Path, it.Name, it.Body, engine.PutOptions{}); err != nil {
+				rep.Errors = append(rep.Errors, fmt.Sprintf("%s%s: %v", c.Path, it.Name, err))
+				continue
+			}
+			rep.Imported++
+		}
+	}
+	return rep, nil
+}
+
+func (l *Local) ensureCollection(ctx context.Context, c ImportCollection) error {
+	if _, err := l.DB.Collection(c.Path); err == nil {
+		return nil
+	}
+	kind := engine.KindCalendar
+	if c.Kind == "addressbook" {
+		kind = engine.KindAddressBook
+	}
+	owner := ownerOf(c.Path)
+	if home := "/dav/home/" + owner + "/"; owner != "" {
+		if _, err := l.DB.Collection(home); errors.Is(err, engine.ErrNotFound) {
+			_, err := l.DB.CreateCollection(ctx, l.Meta, engine.CollectionSpec{Path: home, Kind: engine.KindHome, Owner: owner})
+			if err != nil && !errors.Is(err, engine.ErrExists) {
+				return fmt.Errorf("create %s: %w", home, err)
+			}
+		}
+	}
+	spec := engine.CollectionSpec{Path: c.Path, Kind: kind, Owner: owner, Props: engine.Props{DisplayName: c.DisplayName, Color: c.Color}}
+	if _, err := l.DB.CreateCollection(ctx, l.Meta, spec); err != nil && !errors.Is(err, engine.ErrExists) {
+		return fmt.Errorf("create %s: %w", c.Path, err)
+	}
+	return nil
+}
+
+// ownerOf returns U of /dav/home/U/..., or "".
+func ownerOf(p string) string {
+	rest, ok := strings.CutPrefix(p, "/dav/home/")
+	if !ok {
+		return ""
+	}
+	u, _, _ := strings.Cut(rest, "/")
+	return u
+}
+
+// Compact applies the retention policy: keep is "90d", "36h" or any Go
+// duration; history older than now-keep loses superseded bodies.
+func (l *Local) Compact(ctx context.Context, keep string) (*engine.CompactResult, error) {
+	d, err := ParseKeep(keep)
+	if err != nil {
+		return nil, badRequest(err)
+	}
+	return l.DB.CompactLog(ctx, l.Meta, time.Now().Add(-d))
+}
+
+// ParseKeep reads a retention period: "<n>d" days or a Go duration.
+func ParseKeep(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil || days < 0 {
+			return 0, fmt.Errorf("retention %q: want <days>d or a duration like 36h", s)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("retention %q: want <days>d or a duration like 36h", s)
+	}
+	return d, nil
+}
+
+// Purge erases an object or collection for good.
+func (l *Local) Purge(ctx context.Context, p string) (*engine.PurgeResult, error) {
+	coll, name, err := l.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	return l.DB.PurgeContent(ctx, l.Meta, coll, name)
+}
+
+// Rebuild derives every projection again from the log.
+func (l *Local) Rebuild(ctx context.Context) error { return l.DB.Rebuild(ctx) }
+
+// Verify checks the projections against a replay of the log.
+func (l *Local) Verify(ctx context.Context) error { return l.DB.Verify(ctx) }
