@@ -83,6 +83,7 @@ type Publisher struct {
 	cursor atomic.Uint64 // last acknowledged seq, all before it too
 	saved  engine.Seq    // last cursor written to CursorFile; owned by Run
 
+	failing atomic.Bool // lastErr != nil
 	mu      sync.Mutex
 	lastErr error
 }
@@ -187,6 +188,7 @@ func (p *Publisher) setErr(err error) {
 		p.opts.Logger.Info("nats: publishing resumed", "cursor", p.Cursor())
 	}
 	p.lastErr = err
+	p.failing.Store(err != nil)
 	p.mu.Unlock()
 }
 
@@ -391,6 +393,9 @@ func (p *Publisher) ack(pending *[]inflight, published int) {
 	*pending = (*pending)[1:]
 	p.cursor.Store(uint64(seq))
 	p.opts.Metrics.publishedN(published)
+	if published > 0 && p.failing.Load() {
+		p.setErr(nil)
+	}
 	if seq-p.saved >= readChunk*4 {
 		if err := p.save(); err != nil {
 			p.opts.Logger.Error("nats: save cursor", "err", err)

@@ -1,0 +1,272 @@
+package feed
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
+	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// MustNATS starts an embedded server with its store in dir; listen "" is
+// in-process only, "127.0.0.1:0" a random port.
+func MustNATS(tb testing.TB, dir, listen string) *server.Server {
+	tb.Helper()
+	ns, err := StartEmbedded(EmbeddedOptions{StoreDir: dir, Listen: listen, ListenFlag: "--nats-listen"})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	return ns
+}
+
+func MustConnect(tb testing.TB, ns *server.Server, opts ...nats.Option) *nats.Conn {
+	tb.Helper()
+	if ns.Addr() == nil {
+		opts = append(opts, nats.InProcessServer(ns))
+	}
+	nc, err := nats.Connect(ns.ClientURL(), opts...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+// runPublisher runs a publisher until the returned stop is called (or the
+// test ends).
+func runPublisher(tb testing.TB, opts PublisherOptions) (*Publisher, func()) {
+	tb.Helper()
+	p, err := NewPublisher(opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(bg)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	stopped := false
+	stop := func() {
+		if !stopped {
+			stopped = true
+			cancel()
+			if err := <-done; err != nil {
+				tb.Errorf("publisher: %v", err)
+			}
+		}
+	}
+	tb.Cleanup(stop)
+	return p, stop
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	for end := time.Now().Add(d); !cond(); {
+		if time.Now().After(end) {
+			tb.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// streamChanges reads every message of the stream in order, checking that
+// Nats-Msg-Id is the change's seq and the subject is Subject(change).
+func streamChanges(tb testing.TB, nc *nats.Conn, name string, decode func([]byte, *feedv1.Change) error) []*feedv1.Change {
+	tb.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx := deadline(tb, 30*time.Second)
+	s, err := js.Stream(ctx, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []*feedv1.Change
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			tb.Fatalf("stream msg %d: %v", seq, err)
+		}
+		ch := &feedv1.Change{}
+		if err := decode(m.Data, ch); err != nil {
+			tb.Fatalf("stream msg %d: %v", seq, err)
+		}
+		if id := m.Header.Get(jetstream.MsgIDHeader); id != strconv.FormatUint(ch.Seq, 10) {
+			tb.Errorf("msg %d: Nats-Msg-Id %q for change %d", seq, id, ch.Seq)
+		}
+		if want := Subject(ch); m.Subject != want {
+			tb.Errorf("msg %d: subject %q, want %q", seq, m.Subject, want)
+		}
+		out = append(out, ch)
+	}
+	return out
+}
+
+func allChanges(*engine.Event, string) bool { return true }
+
+func TestPublishEveryChangeOnce(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		decode func([]byte, *feedv1.Change) error
+	}{
+		{FormatProto, func(b []byte, c *feedv1.Change) error { return proto.Unmarshal(b, c) }},
+		{FormatJSON, func(b []byte, c *feedv1.Change) error { return protojson.Unmarshal(b, c) }},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			dir := t.TempDir()
+			db := MustOpenDB(t)
+			ns := MustNATS(t, filepath.Join(dir, "nats"), "")
+			nc := MustConnect(t, ns)
+			p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: filepath.Join(dir, "nats-cursor"),
+				Format: tc.format, IncludeBody: true, MaxInFlight: 64})
+			writeMix(t, db, 100)
+			waitFor(t, 30*time.Second, "the cursor to reach the head", func() bool { return p.Cursor() == db.Head() })
+			got := streamChanges(t, nc, "ALMANAC", tc.decode)
+			if diff := cmp.Diff(expected(t, db, allChanges), seqs(got)); diff != "" {
+				t.Errorf("stream differs from the log (-want +got):\n%s", diff)
+			}
+			for _, c := range got {
+				if c.Op == feedv1.Op_OP_OBJECT_PUT && len(c.Body) == 0 {
+					t.Errorf("put %d without body", c.Seq)
+				}
+			}
+			saved, err := readCursor(filepath.Join(dir, "nats-cursor"))
+			if err != nil || saved != db.Head() {
+				t.Errorf("cursor file = %d %v, want %d", saved, err, db.Head())
+			}
+		})
+	}
+}
+
+// TestPublisherRestart: the publisher stops mid-stream and its cursor file
+// is rewound (a crash before it was saved), the embedded server restarts;
+// the next publisher re-sends from the cursor and the broker drops every
+// duplicate, so each change is in the stream once, in order.
+func TestPublisherRestart(t *testing.T) {
+	dir := t.TempDir()
+	db := MustOpenDB(t)
+	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
+	addr := ns.Addr().(*net.TCPAddr)
+	cursor := filepath.Join(dir, "nats-cursor")
+	for i := range 300 {
+		MustPut(t, db, "alice", fmt.Sprintf("a%d.ics", i))
+	}
+	nc := MustConnect(t, ns)
+	p, stop := runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: cursor, MaxInFlight: 8})
+	waitFor(t, 30*time.Second, "publishing to start", func() bool { return p.Cursor() >= 100 })
+	stop()
+	nc.Close()
+	if err := writeCursor(cursor, 50); err != nil {
+		t.Fatal(err)
+	}
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	ns = MustNATS(t, filepath.Join(dir, "nats"), addr.String())
+	for i := range 100 {
+		MustPut(t, db, "bob", fmt.Sprintf("b%d.ics", i))
+	}
+	nc = MustConnect(t, ns)
+	p, _ = runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: cursor})
+	waitFor(t, 30*time.Second, "the cursor to reach the head", func() bool { return p.Cursor() == db.Head() })
+	got := streamChanges(t, nc, "ALMANAC", func(b []byte, c *feedv1.Change) error { return proto.Unmarshal(b, c) })
+	if diff := cmp.Diff(expected(t, db, allChanges), seqs(got)); diff != "" {
+		t.Errorf("stream differs from the log (-want +got):\n%s", diff)
+	}
+}
+
+// TestPublisherNATSDown: while NATS is down the cursor stands still and
+// nothing is lost; when it returns the backlog drains.
+func TestPublisherNATSDown(t *testing.T) {
+	dir := t.TempDir()
+	db := MustOpenDB(t)
+	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
+	addr := ns.Addr().(*net.TCPAddr)
+	nc := MustConnect(t, ns, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: filepath.Join(dir, "nats-cursor"),
+		AckTimeout: 300 * time.Millisecond, RetryWait: 20 * time.Millisecond})
+	MustPut(t, db, "alice", "first.ics")
+	waitFor(t, 30*time.Second, "the first publish", func() bool { return p.Cursor() == db.Head() })
+
+	ns.Shutdown()
+	ns.WaitForShutdown()
+	before := p.Cursor()
+	for i := range 200 {
+		MustPut(t, db, "alice", fmt.Sprintf("down%d.ics", i))
+	}
+	waitFor(t, 30*time.Second, "the publisher to notice", func() bool { return p.Err() != nil })
+	if p.Cursor() != before {
+		t.Fatalf("cursor moved from %d to %d while NATS was down", before, p.Cursor())
+	}
+	MustNATS(t, filepath.Join(dir, "nats"), addr.String())
+	waitFor(t, 30*time.Second, "the backlog to drain", func() bool { return p.Cursor() == db.Head() })
+	if err := p.Err(); err != nil {
+		t.Errorf("publisher error after recovery: %v", err)
+	}
+	got := streamChanges(t, nc, "ALMANAC", func(b []byte, c *feedv1.Change) error { return proto.Unmarshal(b, c) })
+	if diff := cmp.Diff(expected(t, db, allChanges), seqs(got)); diff != "" {
+		t.Errorf("stream differs from the log (-want +got):\n%s", diff)
+	}
+}
+
+func TestEmbeddedPortTaken(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: l.Addr().String(), ListenFlag: "--nats-listen"})
+	if err == nil || !containsAll(err.Error(), "--nats-listen", l.Addr().String()) {
+		t.Errorf("err = %v, want one naming --nats-listen and the address", err)
+	}
+}
+
+func TestCursorFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nats-cursor")
+	if got, err := readCursor(path); err != nil || got != 0 {
+		t.Errorf("missing file: %d %v, want 0", got, err)
+	}
+	for _, seq := range []engine.Seq{7, 123456789} {
+		if err := writeCursor(path, seq); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := readCursor(path); err != nil || got != seq {
+			t.Errorf("read %d %v, want %d", got, err, seq)
+		}
+	}
+	if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readCursor(path); err == nil {
+		t.Error("junk cursor file read without error")
+	}
+	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func containsAll(s string, subs ...string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
