@@ -33,9 +33,6 @@ type resource struct {
 // href returns the escaped path for DAV:href.
 func (r *resource) href() string { return davxml.Href(r.path) }
 
-// isCollection reports whether r is a collection of any kind.
-func (r *resource) isCollection() bool { return r.kind != resObject }
-
 // collectionResource returns the resource of collection c.
 func collectionResource(user string, c *engine.Collection) *resource {
 	return &resource{kind: resCollection, path: c.Path, user: user, coll: c}

@@ -53,7 +53,10 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 			}
 			continue
 		}
-		o, err := rq.View.Object(rq.Coll.Path, ch.Name, withBody)
+		o := &engine.Object{Name: ch.Name, ETag: ch.ETag}
+		if !etagOnly(pr) {
+			o, err = rq.View.Object(rq.Coll.Path, ch.Name, withBody)
+		}
 		if err != nil {
 			return fmt.Errorf("read changed object %s: %w", ch.Name, err)
 		}
@@ -78,4 +81,10 @@ func syncLimit(l *davxml.Limit) (int, error) {
 		return 0, precondition(http.StatusForbidden, davxml.D("number-of-matches-within-limits"), "malformed nresults %q", l.NResults)
 	}
 	return n, nil
+}
+
+// etagOnly reports whether pr asks for nothing but DAV:getetag, which the
+// change index already carries: the objects need not be read.
+func etagOnly(pr propRequest) bool {
+	return len(pr.names) == 1 && pr.names[0] == davxml.PropGetETag
 }
