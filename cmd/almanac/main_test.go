@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// testServer is an almanac server running in-process on 127.0.0.1:0, made by
+// startServer. Other test files of package main use it:
+//
+//	srv := startServer(t)                       // users alice, bob (role user) and admin (role admin), password "secret"
+//	resp := srv.Do(t, "PROPFIND", "/dav/home/alice/", "alice", body, "Depth", "1")
+//	srv.DB                                      // the open engine, for assertions
+//	srv.Stop(t)                                 // graceful shutdown; also run by t.Cleanup
+//
+// startServer(t, "--max-object-size=1000") passes extra serve flags. The
+// feed's hooks get "--nats=off" and "--grpc-listen=127.0.0.1:0" when they
+// define those flags and the caller did not set them.
+type testServer struct {
+	// BaseURL is "http://127.0.0.1:PORT" (no trailing slash).
+	BaseURL string
+	// DataDir is the --data directory (a t.TempDir unless --data was given).
+	DataDir string
+	// Main is the running server; DB its engine (nil after Stop).
+	Main *Main
+	DB   *engine.DB
+	// Logs collects the server's log output.
+	Logs *syncBuffer
+
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+}
+
+// testPassword is the password of every user startServer creates.
+const testPassword = "secret"
+
+// startServer boots `almanac serve` in-process with a fresh data directory
+// and the users alice, bob and admin (all with password "secret").
+func startServer(t testing.TB, flags ...string) *testServer {
+	t.Helper()
+	dataDir := t.TempDir()
+	args := append([]string{"--listen=127.0.0.1:0", "--data=" + dataDir, "--log-level=debug"}, flags...)
+	args = append(args, hookTestFlags(flags)...)
+	logs := &syncBuffer{}
+	m := NewMain()
+	m.Getenv = func(string) string { return "" } // isolated from the developer's ALMANAC_*
+	m.Stdout, m.LogOutput = logs, logs
+	if err := m.ParseFlags(args); err != nil {
+		t.Fatalf("startServer: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := m.Run(ctx); err != nil {
+		cancel()
+		t.Fatalf("startServer: %v\nlogs:\n%s", err, logs)
+	}
+	s := &testServer{BaseURL: "http://" + m.Addr(), DataDir: m.Config.DataDir, Main: m, DB: m.DB, Logs: logs, cancel: cancel}
+	t.Cleanup(func() { s.Stop(t) })
+	for _, u := range []struct{ name, role string }{{"alice", engine.RoleUser}, {"bob", engine.RoleUser}, {"admin", engine.RoleAdmin}} {
+		// The minimum bcrypt cost keeps tests fast; the hash format is the same.
+		h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: u.name, PasswordHash: string(h), Role: u.role}); err != nil {
+			t.Fatalf("startServer: add user %s: %v", u.name, err)
+		}
+	}
+	return s
+}
+
+// hookTestFlags turns off or moves to free ports the network listeners of
+// serve hooks that define the well-known flags, unless flags sets them.
+func hookTestFlags(flags []string) []string {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	for _, h := range serveHooks {
+		if h.Flags != nil {
+			h.Flags(fs)
+		}
+	}
+	var out []string
+	for name, value := range map[string]string{"nats": "off", "grpc-listen": "127.0.0.1:0"} {
+		if fs.Lookup(name) == nil || flagGiven(flags, name) {
+			continue
+		}
+		out = append(out, "--"+name+"="+value)
+	}
+	return out
+}
+
+func flagGiven(flags []string, name string) bool {
+	for _, f := range flags {
+		f = strings.TrimLeft(f, "-")
+		if f == name || strings.HasPrefix(f, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// Stop shuts the server down gracefully and fails the test on an error.
+// Later calls do nothing.
+func (s *testServer) Stop(t testing.TB) {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.Main.Close(ctx); err != nil {
+			t.Errorf("stop server: %v", err)
+		}
+		s.DB = nil
+	})
+}
+
+// Do sends a request as user (no credentials when user is ""), with
+// header name/value pairs, and returns the response with its body read.
+func (s *testServer) Do(t testing.TB, method, path, user, body string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.BaseURL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user != "" {
+		req.SetBasicAuth(user, testPassword)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return resp, b.String()
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func TestRunDispatch(t *testing.T) {
+	ctx := context.Background()
+	t.Run("Help", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if code := run(ctx, []string{"help"}, &out, &errOut); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		for _, name := range []string{"serve", "user"} {
+			if !strings.Contains(out.String(), "  "+name+" ") {
+				t.Errorf("help does not list %q:\n%s", name, out.String())
+			}
+		}
+	})
+	t.Run("ErrUnknownCommand", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if code := run(ctx, []string{"frobnicate"}, &out, &errOut); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+		if !strings.Contains(errOut.String(), `unknown command "frobnicate"`) || !strings.Contains(errOut.String(), "usage:") {
+			t.Errorf("stderr = %q", errOut.String())
+		}
+	})
+	t.Run("ErrNoCommand", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if code := run(ctx, nil, &out, &errOut); code != 2 {
+			t.Errorf("exit %d, want 2", code)
+		}
+	})
+	t.Run("ErrBadFlag", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		if code := run(ctx, []string{"serve", "--no-such-flag"}, &out, &errOut); code != 2 {
+			t.Errorf("exit %d, want 2; stderr %q", code, errOut.String())
+		}
+	})
+}

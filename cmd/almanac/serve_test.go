@@ -1,0 +1,257 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+)
+
+const testEvent = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:shutdown-1\r\n" +
+	"DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:Kept\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+
+func TestServeDiscovery(t *testing.T) {
+	srv := startServer(t)
+	t.Run("WellKnownRedirect", func(t *testing.T) {
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		for _, p := range []string{"/.well-known/caldav", "/.well-known/carddav"} {
+			resp, err := client.Get(srv.BaseURL + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got, want := resp.StatusCode, http.StatusMovedPermanently; got != want {
+				t.Errorf("%s: status %d, want %d", p, got, want)
+			}
+			if got, want := resp.Header.Get("Location"), "/dav/"; got != want {
+				t.Errorf("%s: Location %q, want %q", p, got, want)
+			}
+		}
+	})
+	t.Run("RootPrincipal", func(t *testing.T) {
+		resp, body := srv.Do(t, "PROPFIND", "/", "alice",
+			`<propfind xmlns="DAV:"><prop><current-user-principal/></prop></propfind>`, "Depth", "0")
+		if resp.StatusCode != http.StatusMultiStatus {
+			t.Fatalf("status %d: %s", resp.StatusCode, body)
+		}
+		if !strings.Contains(body, "<D:href>/dav/principals/alice/</D:href>") {
+			t.Errorf("no principal href for alice in %s", body)
+		}
+		if resp.Header.Get("X-Request-Id") == "" {
+			t.Error("no X-Request-Id header")
+		}
+	})
+	t.Run("ErrUnauthenticated", func(t *testing.T) {
+		resp, _ := srv.Do(t, "PROPFIND", "/dav/home/alice/", "", "", "Depth", "0")
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("status %d, want 401", resp.StatusCode)
+		}
+	})
+	t.Run("Banner", func(t *testing.T) {
+		if !strings.Contains(srv.Logs.String(), "almanac user add NAME") {
+			t.Errorf("startup output does not say how to add a user:\n%s", srv.Logs)
+		}
+	})
+}
+
+// TestServeShutdown checks the order of a graceful shutdown: an in-flight
+// request completes, hooks stop in reverse order while the engine is still
+// open, then the engine closes and the data directory can be reopened with
+// every acknowledged write.
+func TestServeShutdown(t *testing.T) {
+	var order []string
+	entered, release := make(chan struct{}), make(chan struct{})
+	hook := func(name string) ServeHook {
+		return ServeHook{Name: name, Start: func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
+			if name == "first" {
+				env.Mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+					close(entered)
+					<-release
+					w.Write([]byte("done"))
+				})
+			}
+			return func(context.Context) error {
+				v, err := env.DB.View()
+				if err != nil {
+					t.Errorf("hook %s stopped after the engine closed: %v", name, err)
+				} else {
+					v.Close()
+				}
+				order = append(order, name)
+				return nil
+			}, nil
+		}}
+	}
+	old := serveHooks
+	serveHooks = []ServeHook{hook("first"), hook("second")}
+	srv := startServer(t)
+	serveHooks = old
+
+	if resp, body := srv.Do(t, "PUT", "/dav/home/alice/calendar/kept.ics", "alice", testEvent,
+		"Content-Type", "text/calendar"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: status %d: %s", resp.StatusCode, body)
+	}
+
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(srv.BaseURL + "/slow")
+		if err != nil {
+			slow <- "error: " + err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b := make([]byte, 16)
+		n, _ := resp.Body.Read(b)
+		slow <- string(b[:n])
+	}()
+	<-entered
+	stopped := make(chan struct{})
+	go func() { srv.Stop(t); close(stopped) }()
+	// Wait until the listener is closed: new connections are refused while
+	// the slow request is still running.
+	for {
+		c, err := net.Dial("tcp", srv.Main.Addr())
+		if err != nil {
+			break
+		}
+		c.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(order) != 0 {
+		t.Errorf("hooks stopped before in-flight requests finished: %v", order)
+	}
+	close(release)
+	<-stopped
+	if got := <-slow; got != "done" {
+		t.Errorf("in-flight request got %q, want done", got)
+	}
+	if want := []string{"second", "first"}; !slices.Equal(order, want) {
+		t.Errorf("hooks stopped in order %v, want %v", order, want)
+	}
+
+	db, err := engine.Open(filepath.Join(srv.DataDir, "db"), nil)
+	if err != nil {
+		t.Fatalf("reopen after shutdown: %v", err)
+	}
+	defer db.Close()
+	if _, err := db.Object("/dav/home/alice/calendar/", "kept.ics", false); err != nil {
+		t.Errorf("object written before shutdown: %v", err)
+	}
+}
+
+func TestServeHookStartFailure(t *testing.T) {
+	var stopped []string
+	old := serveHooks
+	defer func() { serveHooks = old }()
+	serveHooks = []ServeHook{
+		{Name: "ok", Start: func(context.Context, *ServeEnv) (func(context.Context) error, error) {
+			return func(context.Context) error { stopped = append(stopped, "ok"); return nil }, nil
+		}},
+		{Name: "broken", Start: func(context.Context, *ServeEnv) (func(context.Context) error, error) {
+			return nil, errors.New("no luck")
+		}},
+	}
+	dir := t.TempDir()
+	m := NewMain()
+	m.Getenv = func(string) string { return "" }
+	m.Stdout, m.LogOutput = &syncBuffer{}, &syncBuffer{}
+	if err := m.ParseFlags([]string{"--listen=127.0.0.1:0", "--data=" + dir}); err != nil {
+		t.Fatal(err)
+	}
+	err := m.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "start broken: no luck") {
+		t.Fatalf("Run = %v, want the hook's error", err)
+	}
+	if !slices.Equal(stopped, []string{"ok"}) {
+		t.Errorf("started hooks stopped: %v, want [ok]", stopped)
+	}
+	db, err := engine.Open(filepath.Join(dir, "db"), nil)
+	if err != nil {
+		t.Fatalf("engine left open after a failed start: %v", err)
+	}
+	db.Close()
+}
+
+func TestServeTLS(t *testing.T) {
+	certFile, keyFile, pool := writeTestCert(t)
+	srv := startServer(t, "--tls-cert="+certFile, "--tls-key="+keyFile)
+	url := strings.Replace(srv.BaseURL, "http://", "https://", 1)
+
+	t.Run("HTTP2", func(t *testing.T) {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}
+		defer tr.CloseIdleConnections()
+		resp, err := (&http.Client{Transport: tr}).Get(url + "/.well-known/caldav")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 {
+			t.Errorf("protocol %s, want HTTP/2", resp.Proto)
+		}
+		if resp.TLS.Version < tls.VersionTLS12 {
+			t.Errorf("TLS version %x, want 1.2 or later", resp.TLS.Version)
+		}
+	})
+	t.Run("ErrTLS11", func(t *testing.T) {
+		c, err := tls.Dial("tcp", srv.Main.Addr(), &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11})
+		if err == nil {
+			c.Close()
+			t.Error("a TLS 1.1 handshake succeeded")
+		}
+	})
+}
+
+// writeTestCert writes a self-signed certificate for 127.0.0.1 and returns
+// its files and a pool trusting it.
+func writeTestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "almanac test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
