@@ -106,19 +106,6 @@ func (pr propRequest) wantsData(kind engine.Kind) bool {
 	return false
 }
 
-// dataElem returns the requested CALDAV:calendar-data or
-// CARDDAV:address-data element with its content (comp, prop, expand,
-// limit-recurrence-set …), or nil when it was not asked for.
-func (pr propRequest) dataElem(kind engine.Kind) *davxml.Elem {
-	dp := dataProp(kind)
-	for i := range pr.elems {
-		if pr.elems[i].XMLName == dp {
-			return &pr.elems[i]
-		}
-	}
-	return nil
-}
-
 // objectResponse writes the DAV:response of object o of collection c with
 // the properties pr asks for. The body property of c's kind
 // (CALDAV:calendar-data or CARDDAV:address-data) gets data as its text,
