@@ -170,10 +170,57 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	return closeBody()
 }
 
-// addressbookQuery answers CARDDAV:addressbook-query (RFC 6352 §8.6). Not
-// implemented yet: 501 with a DAV:error body.
+// addressbookQuery answers CARDDAV:addressbook-query (RFC 6352 §8.6).
+// With CARDDAV:limit, the answer stops after nresults matches and the
+// Request-URI gets a 507 response (RFC 6352 §8.6.1, RFC 5842 style
+// truncation).
 func (h *Handler) addressbookQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
-	return notImplementedReport(davxml.CR("addressbook-query"))
+	q, err := query.ParseAddressbookQuery(rq.Body)
+	if err != nil {
+		return queryError(err)
+	}
+	var qp queryProps
+	if err := decodeXML(rq.Body, &qp); err != nil {
+		return err
+	}
+	pr := propRequestOf(qp.AllProp, qp.PropName, qp.Prop)
+	wantData := pr.wantsData(engine.KindAddressBook)
+	var matches []queryMatch
+	truncated := false
+	errFull := errors.New("limit reached")
+	err = queryTargets(rq, engine.KindAddressBook, "addressbook-query", engine.ListOptions{Bodies: true}, func(o *engine.Object) error {
+		card, err := query.ParseCard(o.Body)
+		if err != nil {
+			h.log.Warn("addressbook-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
+			return nil
+		}
+		if !q.Match(card) {
+			return nil
+		}
+		if q.Limit > 0 && len(matches) == q.Limit {
+			truncated = true
+			return errFull
+		}
+		m := queryMatch{obj: o}
+		if wantData {
+			m.data = q.Data.Render(card)
+		}
+		matches = append(matches, m)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFull) {
+		return queryError(err)
+	}
+	ms, end := startMultistatus(w, r)
+	for _, m := range matches {
+		if err := h.objectResponse(ms, rq.User, rq.Coll, m.obj, pr, m.data); err != nil {
+			return err
+		}
+	}
+	if truncated {
+		ms.StatusResponse(rq.Res.href(), http.StatusInsufficientStorage)
+	}
+	return end()
 }
 
 func notImplementedReport(name xml.Name) error {
