@@ -1,0 +1,116 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/almanac/almanac/dav/audit"
+	"github.com/almanac/almanac/engine"
+)
+
+// auditFlags are the flags every audit command shares: --server URL --user
+// ADMIN for a running server, or --data DIR for a stopped one.
+type auditFlags struct {
+	server, user, data string
+}
+
+func (f *auditFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.server, "server", "", "base `URL` of a running server (talks to its admin API)")
+	fs.StringVar(&f.user, "user", "admin", "admin `name` for --server (password from ALMANAC_PASSWORD or a prompt)")
+	fs.StringVar(&f.data, "data", "./data", "data `directory` of a stopped server")
+	fs.String(configFlag, "", "TOML `file` of the server, for its data setting")
+}
+
+// auditEnv is what an audit command runs with.
+type auditEnv struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+func defaultAuditEnv() *auditEnv {
+	return &auditEnv{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+}
+
+// open returns the backend the flags select and a func to release it.
+func (f *auditFlags) open(env *auditEnv, what string) (audit.Backend, func(), error) {
+	if f.server != "" {
+		pw := env.getenv("ALMANAC_PASSWORD")
+		if pw == "" {
+			var err error
+			if pw, err = promptPassword(env, f.user); err != nil {
+				return nil, nil, err
+			}
+		}
+		return &audit.Client{Server: f.server, User: f.user, Password: pw}, func() {}, nil
+	}
+	db, err := openDB(f.data, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	m := engine.Meta{Actor: operator(), UserAgent: "almanac-cli", RequestID: cliMeta(what).RequestID}
+	return &audit.Local{DB: db, Meta: m}, func() { db.Close() }, nil
+}
+
+// operator names the person running the CLI on a data directory.
+func operator() string {
+	if u, err := user.Current(); err == nil {
+		return "operator:" + u.Username
+	}
+	return "operator"
+}
+
+func promptPassword(env *auditEnv, name string) (string, error) {
+	if f, ok := env.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(env.stderr, "Password for %s: ", name)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(env.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	line, err := bufio.NewReader(env.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	if line = strings.TrimRight(line, "\r\n"); line == "" {
+		return "", errors.New("no password: set ALMANAC_PASSWORD or type it")
+	}
+	return line, nil
+}
+
+// runAudit parses flags, checks the count of positional arguments, opens
+// the backend and runs fn.
+func runAudit(ctx context.Context, env *auditEnv, name string, args []string, npos int, extra func(*flag.FlagSet),
+	fn func(ctx context.Context, b audit.Backend, pos []string) error) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(env.stderr)
+	var f auditFlags
+	f.register(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	pos, err := parseInterspersed(fs, args, env.getenv)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if len(pos) != npos {
+		return fmt.Errorf("%w: want %d argument(s), got %d", errUsage, npos, len(pos))
+	}
+	b, release, err := f.open(env, name)
+	if err != nil {
+		return err
+	}
+	defer release()
+	return fn(ctx, b, pos)
+}

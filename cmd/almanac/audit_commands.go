@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/almanac/almanac/dav/audit"
+)
+
+const remoteUsage = "[--server URL --user ADMIN | --data DIR]"
+
+func init() {
+	register(Command{Name: "history", Usage: "PATH [--since TIME] [--json] [--show SEQ] [--diff SEQ[..SEQ2]] " + remoteUsage,
+		Summary: "every change of an object, a collection or a user's home (who, when, which client, ETags)",
+		Run:     func(ctx context.Context, args []string) error { return runHistory(ctx, defaultAuditEnv(), args) }})
+	register(Command{Name: "restore", Usage: "PATH --as-of TIME|SEQ [--dry-run] " + remoteUsage,
+		Summary: "bring an object, a collection or a home back to its state at a moment (appends new events)",
+		Run:     func(ctx context.Context, args []string) error { return runRestore(ctx, defaultAuditEnv(), args) }})
+	register(Command{Name: "undelete", Usage: "PATH " + remoteUsage,
+		Summary: "undo the last deletion of an object or a collection",
+		Run: func(ctx context.Context, args []string) error {
+			return runAudit(ctx, defaultAuditEnv(), "undelete", args, 1, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
+				rep, err := b.Undelete(ctx, pos[0])
+				if err != nil {
+					return err
+				}
+				return printReport(defaultAuditEnv().stdout, rep)
+			})
+		}})
+	register(Command{Name: "compact", Usage: "--keep 90d " + remoteUsage,
+		Summary: "retention: drop bodies of versions superseded before now-keep and expire older tombstones",
+		Run:     func(ctx context.Context, args []string) error { return runCompact(ctx, defaultAuditEnv(), args) }})
+	register(Command{Name: "purge", Usage: "PATH " + remoteUsage,
+		Summary: "GDPR erasure: delete an object or collection and erase its content from the log and the files",
+		Run: func(ctx context.Context, args []string) error {
+			env := defaultAuditEnv()
+			return runAudit(ctx, env, "purge", args, 1, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
+				res, err := b.Purge(ctx, pos[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(env.stdout, "purged %s: event %d, %d record(s) erased, deleted %v\n", pos[0], res.Seq, len(res.Erased), res.Deleted)
+				return nil
+			})
+		}})
+	register(Command{Name: "rebuild", Usage: remoteUsage, Summary: "drop every projection and replay the log",
+		Run: func(ctx context.Context, args []string) error {
+			return runAudit(ctx, defaultAuditEnv(), "rebuild", args, 0, nil, func(ctx context.Context, b audit.Backend, _ []string) error {
+				return b.Rebuild(ctx)
+			})
+		}})
+	register(Command{Name: "verify", Usage: remoteUsage, Summary: "check the projections against a replay of the log",
+		Run: func(ctx context.Context, args []string) error {
+			env := defaultAuditEnv()
+			return runAudit(ctx, env, "verify", args, 0, nil, func(ctx context.Context, b audit.Backend, _ []string) error {
+				if err := b.Verify(ctx); err != nil {
+					return err
+				}
+				fmt.Fprintln(env.stdout, "ok: projections match the log")
+				return nil
+			})
+		}})
+}
+
+func runHistory(ctx context.Context, env *auditEnv, args []string) error {
+	var since, diff string
+	var show uint64
+	var asJSON bool
+	extra := func(fs *flag.FlagSet) {
+		fs.StringVar(&since, "since", "", "only changes at or after this RFC 3339 `time`")
+		fs.BoolVar(&asJSON, "json", false, "print JSON")
+		fs.Uint64Var(&show, "show", 0, "print the object version written by event `SEQ`")
+		fs.StringVar(&diff, "diff", "", "property diff between versions `SEQ[..SEQ2]` (SEQ2 defaults to the next version)")
+	}
+	return runAudit(ctx, env, "history", args, 1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
+		switch {
+		case show != 0:
+			v, err := b.Version(ctx, show)
+			if err != nil {
+				return err
+			}
+			_, err = env.stdout.Write(v.Body)
+			return err
+		case diff != "":
+			return printDiff(ctx, env.stdout, b, pos[0], diff)
+		}
+		var t time.Time
+		if since != "" {
+			var err error
+			if t, err = time.Parse(time.RFC3339, since); err != nil {
+				return fmt.Errorf("%w: --since: %v", errUsage, err)
+			}
+		}
+		changes, err := b.History(ctx, pos[0], t)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			enc := json.NewEncoder(env.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(changes)
+		}
+		return printHistory(env.stdout, changes)
+	})
+}
+
+func printHistory(w io.Writer, changes []audit.Change) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SEQ\tTIME\tACTOR\tCLIENT\tOP\tOBJECT\tETAG BEFORE\tETAG AFTER\tNOTE")
+	for _, c := range changes {
+		obj := c.Path + c.Object
+		if c.ToPath != "" {
+			obj += " -> " + c.ToPath + c.ToObject
+		}
+		note := c.Reason
+		if c.BodyErased {
+			note = strings.TrimSpace(note + " [body erased]")
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Seq, c.Time.Format(time.RFC3339), c.Actor, c.UserAgent,
+			c.Op, obj, dash(c.PreviousETag), dash(c.ETag), note)
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// printDiff prints the property diff between two versions; with one SEQ
+// the other side is the next version of the same object.
+func printDiff(ctx context.Context, w io.Writer, b audit.Backend, path, spec string) error {
+	from, to, two := strings.Cut(spec, "..")
+	a, err := strconv.ParseUint(from, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: --diff %q", errUsage, spec)
+	}
+	var z uint64
+	if two {
+		if z, err = strconv.ParseUint(to, 10, 64); err != nil {
+			return fmt.Errorf("%w: --diff %q", errUsage, spec)
+		}
+	} else {
+		changes, err := b.History(ctx, path, time.Time{})
+		if err != nil {
+			return err
+		}
+		for _, c := range changes {
+			if c.Seq > a && (c.Op == "put" || c.Op == "move") {
+				z = c.Seq
+				break
+			}
+		}
+		if z == 0 {
+			return fmt.Errorf("no version of %s after %d", path, a)
+		}
+	}
+	va, err := b.Version(ctx, a)
+	if err != nil {
+		return err
+	}
+	vz, err := b.Version(ctx, z)
+	if err != nil {
+		return err
+	}
+	lines, err := audit.Diff(va.Body, vz.Body)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "--- %d %s\n+++ %d %s\n", a, va.ETag, z, vz.ETag)
+	for _, l := range lines {
+		fmt.Fprintln(w, l)
+	}
+	return nil
+}
+
+func runRestore(ctx context.Context, env *auditEnv, args []string) error {
+	var asOf string
+	var dry bool
+	extra := func(fs *flag.FlagSet) {
+		fs.StringVar(&asOf, "as-of", "", "the moment: RFC 3339 `time` or sequence number")
+		fs.BoolVar(&dry, "dry-run", false, "list what would change, change nothing")
+	}
+	return runAudit(ctx, env, "restore", args, 1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
+		if asOf == "" {
+			return fmt.Errorf("%w: --as-of is required", errUsage)
+		}
+		rep, err := b.Restore(ctx, audit.RestoreQuery{Path: pos[0], AsOf: asOf, DryRun: dry})
+		if err != nil {
+			return err
+		}
+		return printReport(env.stdout, rep)
+	})
+}
+
+func printReport(w io.Writer, rep *audit.RestoreReport) error {
+	verb := "restored"
+	if rep.DryRun {
+		verb = "would restore"
+	}
+	fmt.Fprintf(w, "%s the state after seq %d: %d change(s)\n", verb, rep.At, len(rep.Actions))
+	for _, a := range rep.Actions {
+		fmt.Fprintln(w, "  "+a)
+	}
+	return nil
+}
+
+func runCompact(ctx context.Context, env *auditEnv, args []string) error {
+	var keep string
+	extra := func(fs *flag.FlagSet) {
+		fs.StringVar(&keep, "keep", "", "history to keep whole: `90d`, 36h, ...")
+	}
+	return runAudit(ctx, env, "compact", args, 0, extra, func(ctx context.Context, b audit.Backend, _ []string) error {
+		if keep == "" {
+			return fmt.Errorf("%w: --keep is required", errUsage)
+		}
+		res, err := b.Compact(ctx, keep)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "horizon seq %d: %d superseded bodies dropped (event %d)\n", res.Horizon, res.Erased, res.Seq)
+		return nil
+	})
+}
