@@ -218,11 +218,9 @@ func (h *Handler) addressbookQuery(w http.ResponseWriter, r *http.Request, rq *r
 		}
 	}
 	if truncated {
-		ms.StatusResponse(rq.Res.href(), http.StatusInsufficientStorage)
+		if err := ms.StatusResponse(rq.Res.href(), http.StatusInsufficientStorage); err != nil {
+			return err
+		}
 	}
 	return end()
-}
-
-func notImplementedReport(name xml.Name) error {
-	return precondition(http.StatusNotImplemented, davxml.D("supported-report"), "REPORT %s is not implemented yet", name.Local)
 }
