@@ -1,0 +1,236 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/almanac/almanac/dav/auth"
+	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/feed"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+func init() {
+	registerServeHook(ServeHook{Name: "feed", Flags: feedFlags.register, Start: startFeed})
+}
+
+// feedConfig holds the flags of the change feed (gRPC, NATS, /metrics).
+type feedConfig struct {
+	GRPCListen   string
+	NATS         string
+	NATSListen   string
+	NATSURL      string
+	NATSCreds    string
+	NATSTLSCA    string
+	NATSFormat   string
+	NATSBody     bool
+	NATSStream   string
+	NATSRetain   string
+	NATSReplicas int
+	NATSMaxAge   time.Duration
+	SendBuffer   int
+	MaxLag       int
+}
+
+// feedFlags is filled by the serve FlagSet; the hook API hands Start no
+// FlagSet, so the values live here.
+var feedFlags feedConfig
+
+func (c *feedConfig) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.GRPCListen, "grpc-listen", "127.0.0.1:9090", "`address` of the gRPC change feed; off disables it")
+	fs.StringVar(&c.NATS, "nats", "on", "publish changes to NATS JetStream: on or off")
+	fs.StringVar(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "client `address` of the embedded NATS server")
+	fs.StringVar(&c.NATSURL, "nats-url", "", "`URL` of an external NATS server (nats://...); no embedded server then")
+	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials `file` for --nats-url")
+	fs.StringVar(&c.NATSTLSCA, "nats-tls-ca", "", "CA certificate `file` to verify --nats-url's TLS")
+	fs.StringVar(&c.NATSFormat, "nats-format", feed.FormatProto, "payload `format` of published changes: proto or json")
+	fs.BoolVar(&c.NATSBody, "nats-body", true, "include object bodies in published changes")
+	fs.StringVar(&c.NATSStream, "nats-stream", "ALMANAC", "JetStream stream `name` (created when missing)")
+	fs.StringVar(&c.NATSRetain, "nats-retention", "limits", "retention of a created stream: limits, interest or workqueue")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", 1, "replicas of a created stream")
+	fs.DurationVar(&c.NATSMaxAge, "nats-max-age", 0, "max age of messages in a created stream (0: forever)")
+	fs.IntVar(&c.SendBuffer, "feed-send-buffer", 256, "changes queued per gRPC subscriber")
+	fs.IntVar(&c.MaxLag, "feed-max-lag", 10000, "events a live gRPC subscriber may fall behind before it is cut off")
+}
+
+// feedRuntime is what a running feed hook holds.
+type feedRuntime struct {
+	grpcAddr  string // bound gRPC address, "" when off
+	nats      *server.Server
+	natsConn  *nats.Conn
+	publisher *feed.Publisher
+}
+
+// feedRuntimes maps an open engine to its feed, for tests.
+var feedRuntimes sync.Map // *engine.DB -> *feedRuntime
+
+func runtimeFor(db *engine.DB) *feedRuntime {
+	r, _ := feedRuntimes.Load(db)
+	rt, _ := r.(*feedRuntime)
+	return rt
+}
+
+// startFeed starts /metrics, the gRPC server and the NATS publisher (with
+// the embedded server unless --nats-url is set).
+func startFeed(ctx context.Context, env *ServeEnv) (stop func(context.Context) error, err error) {
+	cfg := feedFlags
+	if cfg.NATS != "on" && cfg.NATS != "off" {
+		return nil, &ConfigError{Field: "nats", Err: fmt.Errorf("want on or off, got %q", cfg.NATS)}
+	}
+	log := env.Logger.With("component", "feed")
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := feed.NewMetrics(reg, env.DB)
+	if err != nil {
+		return nil, err
+	}
+	env.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+
+	rt := &feedRuntime{}
+	var stops []func(context.Context) error
+	stopAll := func(ctx context.Context) error {
+		var errs []error
+		for i := len(stops) - 1; i >= 0; i-- {
+			errs = append(errs, stops[i](ctx))
+		}
+		feedRuntimes.Delete(env.DB)
+		return errors.Join(errs...)
+	}
+	defer func() {
+		if err != nil {
+			_ = stopAll(context.Background())
+		}
+	}()
+
+	if cfg.GRPCListen != "off" {
+		s, err := startGRPC(env, cfg, metrics, log)
+		if err != nil {
+			return nil, err
+		}
+		rt.grpcAddr = s.addr
+		stops = append(stops, s.stop)
+	}
+	if cfg.NATS == "on" {
+		if err := startNATS(env, cfg, metrics, log, rt, &stops); err != nil {
+			return nil, err
+		}
+	}
+	feedRuntimes.Store(env.DB, rt)
+	return stopAll, nil
+}
+
+type grpcServer struct {
+	addr string
+	stop func(context.Context) error
+}
+
+func startGRPC(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.Logger) (*grpcServer, error) {
+	srv, err := feed.NewServer(feed.Options{
+		DB:          env.DB,
+		Passwords:   env.Auth,
+		RateLimited: func(err error) bool { return errors.Is(err, auth.ErrRateLimited) },
+		Logger:      env.Logger.With("component", "feed"),
+		SendBuffer:  cfg.SendBuffer,
+		MaxLag:      cfg.MaxLag,
+		Metrics:     metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var opts []grpc.ServerOption
+	if env.TLSCert != "" {
+		creds, err := credentials.NewServerTLSFromFile(env.TLSCert, env.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("grpc: tls: %w", err)
+		}
+		opts = append(opts, grpc.Creds(creds))
+	}
+	lis, err := net.Listen("tcp", cfg.GRPCListen)
+	if err != nil {
+		return nil, fmt.Errorf("grpc: cannot listen on %s (change --grpc-listen, or set it to off): %w", cfg.GRPCListen, err)
+	}
+	g := srv.NewGRPCServer(opts...)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = g.Serve(lis) }()
+	log.Info("gRPC change feed listening", "addr", lis.Addr().String(), "tls", env.TLSCert != "")
+	return &grpcServer{addr: lis.Addr().String(), stop: func(ctx context.Context) error {
+		// Subscribe streams never end by themselves: close them (clients
+		// resume from their last seq) instead of waiting.
+		g.Stop()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("grpc: stop: %w", ctx.Err())
+		}
+	}}, nil
+}
+
+func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.Logger, rt *feedRuntime, stops *[]func(context.Context) error) error {
+	var nc *nats.Conn
+	var err error
+	if cfg.NATSURL != "" {
+		opts := []nats.Option{nats.Name("almanac"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1)}
+		if cfg.NATSCreds != "" {
+			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+		}
+		if cfg.NATSTLSCA != "" {
+			opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
+		}
+		if nc, err = nats.Connect(cfg.NATSURL, opts...); err != nil {
+			return fmt.Errorf("nats: connect %s (--nats-url): %w", cfg.NATSURL, err)
+		}
+		log.Info("publishing to external NATS", "url", cfg.NATSURL)
+	} else {
+		ns, err := feed.StartEmbedded(feed.EmbeddedOptions{
+			StoreDir: filepath.Join(env.DataDir, "nats"), Listen: cfg.NATSListen, ListenFlag: "--nats-listen",
+		})
+		if err != nil {
+			return err
+		}
+		rt.nats = ns
+		*stops = append(*stops, func(context.Context) error { ns.Shutdown(); ns.WaitForShutdown(); return nil })
+		if nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("almanac")); err != nil {
+			return fmt.Errorf("nats: connect to the embedded server: %w", err)
+		}
+		log.Info("embedded NATS listening", "addr", ns.ClientURL(), "store", filepath.Join(env.DataDir, "nats"))
+	}
+	rt.natsConn = nc
+	*stops = append(*stops, func(context.Context) error { nc.Close(); return nil })
+	p, err := feed.NewPublisher(feed.PublisherOptions{
+		DB: env.DB, Conn: nc, CursorFile: filepath.Join(env.DataDir, "nats-cursor"),
+		Stream: feed.StreamConfig{Name: cfg.NATSStream, Retention: cfg.NATSRetain, Replicas: cfg.NATSReplicas, MaxAge: cfg.NATSMaxAge},
+		Format: cfg.NATSFormat, IncludeBody: cfg.NATSBody,
+		Logger: env.Logger.With("component", "nats"), Metrics: metrics,
+	})
+	if err != nil {
+		return &ConfigError{Field: "nats", Err: err}
+	}
+	rt.publisher = p
+	pctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(pctx) }()
+	*stops = append(*stops, func(ctx context.Context) error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-ctx.Done():
+			return fmt.Errorf("nats: stop publisher: %w", ctx.Err())
+		}
+	})
+	return nil
+}
