@@ -1,0 +1,18 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestInteropPythonCaldav runs testdata/caldav_client.py (python-caldav):
+// discovery from the root URL, MKCALENDAR, events and todos created,
+// edited and deleted, and sync-collection across those changes.
+func TestInteropPythonCaldav(t *testing.T) {
+	requirePythonModule(t, "caldav", "python3-caldav")
+	srv := startServer(t)
+	out := runClient(t, srv, nil, systemPython, "testdata/caldav_client.py", srv.BaseURL+"/", "alice", testPassword)
+	if !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+		t.Fatalf("client did not finish:\n%s", out)
+	}
+}
