@@ -137,6 +137,9 @@ func parseLine(raw string) (*Line, error) {
 	if g, n, ok := strings.Cut(name, "."); ok {
 		l.Group, name = g, n
 	}
+	if !isToken(name) || l.Group != "" && !isToken(l.Group) {
+		return nil, fmt.Errorf("query: malformed property name in %q", clip(raw))
+	}
 	l.Name = strings.ToUpper(name)
 	rest := raw[i:]
 	for len(rest) > 0 && rest[0] == ';' {
@@ -181,6 +184,20 @@ func parseLine(raw string) (*Line, error) {
 	}
 	l.Value = rest[1:]
 	return l, nil
+}
+
+// isToken reports whether s is a name: letters, digits and "-" (RFC 5545
+// §3.1 iana-token and x-name).
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func clip(s string) string {
@@ -257,6 +274,7 @@ func formatLine(l *Line) string {
 			if i > 0 {
 				b.WriteByte(',')
 			}
+			v = strings.ReplaceAll(v, `"`, "^'") // RFC 6868
 			if strings.ContainsAny(v, ",;:") {
 				b.WriteString(`"` + v + `"`)
 			} else {

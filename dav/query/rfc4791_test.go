@@ -1,6 +1,7 @@
 package query
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sort"
@@ -265,5 +266,102 @@ END:VCALENDAR
 `)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func utcTime(s string) time.Time {
+	t, err := time.Parse("20060102T150405Z", s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestCalendarQueryErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, cond string
+		status           int
+	}{
+		{"ErrCollation", cq + `<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="UID"><C:text-match collation="i;basic">x</C:text-match></C:prop-filter></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`, "supported-collation", 403},
+		{"ErrNoFilter", cq + `</C:calendar-query>`, "valid-filter", 403},
+		{"ErrTopNotVCALENDAR", cq + `<C:filter><C:comp-filter name="VEVENT"/></C:filter></C:calendar-query>`, "valid-filter", 403},
+		{"ErrBadTime", cq + `<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="2006-01-04"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`, "valid-filter", 403},
+		{"ErrEmptyRange", cq + `<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`, "valid-filter", 403},
+		{"ErrReversedRange", cq + `<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20060105T000000Z" end="20060104T000000Z"/></C:comp-filter></C:comp-filter></C:filter></C:calendar-query>`, "valid-filter", 403},
+		{"ErrRangeOnVCALENDAR", cq + `<C:filter><C:comp-filter name="VCALENDAR"><C:time-range start="20060105T000000Z"/></C:comp-filter></C:filter></C:calendar-query>`, "valid-filter", 403},
+		{"ErrTimezoneID", cq + `<C:filter><C:comp-filter name="VCALENDAR"/></C:filter><C:timezone-id>Mars/Base</C:timezone-id></C:calendar-query>`, "valid-timezone", 403},
+		{"ErrDTD", `<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav"/>`, "", 400},
+		{"ErrWrongRoot", `<C:calendar-multiget xmlns:C="urn:ietf:params:xml:ns:caldav"/>`, "", 400},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseCalendarQuery([]byte(tc.body))
+			var qe *Error
+			if !errors.As(err, &qe) || qe.Cond != tc.cond || qe.Status != tc.status {
+				t.Fatalf("err = %v, want %d %s", err, tc.status, tc.cond)
+			}
+		})
+	}
+}
+
+// TestQueryTimezone checks that a floating event is matched in the
+// query's CALDAV:timezone-id, not in UTC.
+func TestQueryTimezone(t *testing.T) {
+	obj, err := ParseCalendarObject([]byte(crlf(`
+BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//t//EN
+BEGIN:VEVENT
+UID:floating
+DTSTAMP:20240101T000000Z
+DTSTART:20240610T090000
+DTEND:20240610T100000
+END:VEVENT
+END:VCALENDAR
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := func(tz string) string {
+		return cq + `<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+			<C:time-range start="20240610T070000Z" end="20240610T073000Z"/></C:comp-filter></C:comp-filter></C:filter>` + tz + `</C:calendar-query>`
+	}
+	for tz, want := range map[string]bool{"": false, `<C:timezone-id>Europe/Berlin</C:timezone-id>`: true} {
+		q, err := ParseCalendarQuery([]byte(body(tz)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := q.Match(obj, nil, Limits{}); err != nil || got != want {
+			t.Errorf("timezone %q: match = %v, %v; want %v", tz, got, err, want)
+		}
+	}
+}
+
+// TestMaxInstances checks that an expansion over the limit is refused
+// with CALDAV:max-instances instead of running unbounded.
+func TestMaxInstances(t *testing.T) {
+	obj, err := ParseCalendarObject([]byte(crlf(`
+BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//t//EN
+BEGIN:VEVENT
+UID:minutely
+DTSTAMP:20240101T000000Z
+DTSTART:20240101T000000Z
+RRULE:FREQ=MINUTELY
+END:VEVENT
+END:VCALENDAR
+`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ParseCalendarQuery([]byte(cq + `<D:prop><C:calendar-data><C:expand start="20240101T000000Z" end="20240201T000000Z"/></C:calendar-data></D:prop>
+		<C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = q.Data.Render(obj, nil, Limits{MaxInstances: 500})
+	var qe *Error
+	if !errors.As(err, &qe) || qe.Cond != "max-instances" {
+		t.Fatalf("err = %v, want CALDAV:max-instances", err)
 	}
 }

@@ -27,8 +27,33 @@ const envelopeBudget = 5000
 // VALARM triggers are not covered: a query on alarms must not skip
 // objects by envelope.
 func Envelope(cal *ical.Calendar) (start, end time.Time) {
-	z := NewZones(cal, time.UTC)
-	var lo, hi time.Time
+	lo, hi, floating := envelopeIn(cal, time.UTC)
+	if floating {
+		// Which occurrences a THISANDFUTURE override moves can depend on
+		// where floating times fall: take the extreme zones too. Between
+		// them the margin covers the rest.
+		for _, off := range []int{-12, 14} {
+			l, h, _ := envelopeIn(cal, time.FixedZone("", off*3600))
+			lo, hi = union(lo, hi, l, h)
+		}
+	}
+	margin := envelopeMargin
+	if floating {
+		margin = floatingEnvelopeMargin
+	}
+	if !lo.IsZero() {
+		lo = lo.Add(-margin)
+	}
+	if !hi.IsZero() {
+		hi = hi.Add(margin)
+	}
+	return lo, hi
+}
+
+// envelopeIn bounds cal with floating times in loc, without margins, and
+// reports whether any floating time was seen.
+func envelopeIn(cal *ical.Calendar, loc *time.Location) (lo, hi time.Time, floating bool) {
+	z := NewZones(cal, loc)
 	first := true
 	widen := func(l, h time.Time) {
 		if first {
@@ -41,25 +66,15 @@ func Envelope(cal *ical.Calendar) (start, end time.Time) {
 		for _, g := range groups(cal, name) {
 			l, h, ok := groupEnvelope(z, name, g)
 			if !ok {
-				return time.Time{}, time.Time{}
+				return time.Time{}, time.Time{}, z.Floating
 			}
 			widen(l, h)
 		}
 	}
 	if first {
-		return time.Time{}, time.Time{}
+		return time.Time{}, time.Time{}, z.Floating
 	}
-	margin := envelopeMargin
-	if z.Floating {
-		margin = floatingEnvelopeMargin
-	}
-	if !lo.IsZero() {
-		lo = lo.Add(-margin)
-	}
-	if !hi.IsZero() {
-		hi = hi.Add(margin)
-	}
-	return lo, hi
+	return lo, hi, z.Floating
 }
 
 // groupEnvelope bounds one recurrence set; ok is false when the set's

@@ -47,11 +47,11 @@ func (z *Zones) FloatingLocation() *time.Location { return z.floating }
 // Location resolves tzid. ok is false when the name is unknown and the
 // floating location is returned instead.
 func (z *Zones) Location(tzid string) (loc *time.Location, ok bool) {
-	if loc, ok := z.cache[tzid]; ok {
-		return loc, loc != nil
+	loc, cached := z.cache[tzid]
+	if !cached {
+		loc = resolveTZID(tzid, z.defined[tzid])
+		z.cache[tzid] = loc
 	}
-	loc = resolveTZID(tzid, z.defined[tzid])
-	z.cache[tzid] = loc
 	if loc == nil {
 		return z.floating, false
 	}
