@@ -23,7 +23,9 @@ func runSmoke(t *testing.T, s *Server, loader Loader, strictExpand bool) {
 	t.Helper()
 	var buf bytes.Buffer
 	c := NewClient(s.Target, 4)
-	Run(context.Background(), c, loader, tinyPlan, func(r Result) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	Run(ctx, c, loader, tinyPlan, func(r Result) {
 		if err := r.WriteJSON(&buf); err != nil {
 			t.Fatal(err)
 		}
