@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"math"
 	"slices"
 
 	"gonum.org/v1/plot"
@@ -52,7 +53,7 @@ func syncPlot(results []Result) (*plot.Plot, error) {
 	p.Y.Label.Text = "p50 latency, ms (log)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top = true
 	dashes := map[string][]vg.Length{"sync-initial": nil, "sync-incremental": {vg.Points(6), vg.Points(3)}, "sync-nochange": {vg.Points(2), vg.Points(2)}}
 	for si, server := range serverNames(results) {
 		for _, sc := range []string{"sync-initial", "sync-incremental", "sync-nochange"} {
@@ -65,6 +66,7 @@ func syncPlot(results []Result) (*plot.Plot, error) {
 			}
 		}
 	}
+	headroom(p)
 	return p, nil
 }
 
@@ -75,7 +77,7 @@ func putPlot(results []Result) (*plot.Plot, error) {
 	p.Y.Label.Text = "PUT/s (log)"
 	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
 	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
-	p.Legend.Top, p.Legend.Left = true, true
+	p.Legend.Top = true
 	for si, server := range serverNames(results) {
 		pts := series(results, server, "put", func(r Result) (float64, float64) { return float64(r.C), r.Throughput })
 		if len(pts) == 0 {
@@ -85,7 +87,19 @@ func putPlot(results []Result) (*plot.Plot, error) {
 			return nil, err
 		}
 	}
+	headroom(p)
 	return p, nil
+}
+
+// headroom widens the log Y axis to whole decades and adds two decades on
+// top, so the legend (top right) does not cover the lines and every panel
+// has labelled ticks.
+func headroom(p *plot.Plot) {
+	if p.Y.Min <= 0 || p.Y.Max <= 0 {
+		return
+	}
+	p.Y.Min = math.Pow(10, math.Floor(math.Log10(p.Y.Min)))
+	p.Y.Max = math.Pow(10, math.Ceil(math.Log10(p.Y.Max))+2)
 }
 
 func addLine(p *plot.Plot, pts plotter.XYs, label string, c color.Color, dashes []vg.Length) error {

@@ -29,6 +29,8 @@ flags=()
 help=$("$bin/almanac" serve -h 2>&1 || true)
 grep -q -- '-nats' <<<"$help" && flags+=(--nats=off)
 grep -q -- '-grpc-listen' <<<"$help" && flags+=(--grpc-listen=off)
+# Radicale runs at log level warning; Almanac would otherwise log every request.
+grep -q -- '-log-level' <<<"$help" && flags+=(--log-level=warn)
 
 "$bin/almanac-bench" compare \
 	--almanac "$bin/almanac" \
