@@ -16,7 +16,7 @@ type TargetCheck struct {
 func CheckTargets(results []Result, server string, n int) []TargetCheck {
 	find := func(srv, sc string, n, c int) (Result, bool) {
 		for _, r := range results {
-			if r.Server == srv && r.Scenario == sc && r.N == n && (c == 0 || r.C == c) && !(r.Errors > 0 && r.Ops == 0) {
+			if r.Server == srv && r.Scenario == sc && (n == 0 || r.N == n) && (c == 0 || r.C == c) && !(r.Errors > 0 && r.Ops == 0) {
 				return r, true
 			}
 		}

@@ -1,0 +1,49 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+)
+
+func bptr(b bool) *bool { return &b }
+
+var sample = []Result{
+	{Server: "almanac", Scenario: "put", N: 100, C: 32, Throughput: 3000},
+	{Server: "radicale", Scenario: "put", N: 100, C: 32, Throughput: 25},
+	{Server: "xandikos", Scenario: "put", N: 100, C: 32, Throughput: 30},
+	{Server: "almanac", Scenario: "query", N: 10000, C: 1, Summary: Summary{Count: 3, P50: 2}, Got: 5, Want: 5, Correct: bptr(true)},
+	{Server: "radicale", Scenario: "query", N: 10000, C: 1, Summary: Summary{Count: 3, P50: 700}, Got: 5, Want: 5, Correct: bptr(true)},
+	{Server: "xandikos", Scenario: "query", N: 10000, C: 1, Summary: Summary{Count: 3, P50: 6000}, Got: 3, Want: 5, Correct: bptr(false)},
+	{Server: "almanac", Scenario: "rss", N: 100000, RSSKB: 200 * 1024},
+}
+
+func TestCompare(t *testing.T) {
+	got := Compare(sample, "radicale")
+	for _, want := range []string{
+		"| put | 100 | 32 | PUT/s | 3000 | 25.0 | 30.0 | 120× | 1.20× |",
+		"| query | 10000 | 1 | p50 ms | 2.00 | 700 | 6000 ✗ (3/5) | 350× | 0.12× |",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("table lacks row\n%s\ngot:\n%s", want, got)
+		}
+	}
+}
+
+func TestCheckTargets(t *testing.T) {
+	checks := map[string]TargetCheck{}
+	for _, tc := range CheckTargets(sample, "almanac", 10000) {
+		checks[strings.Fields(tc.Goal)[0]] = tc
+	}
+	if tc := checks["durable"]; !tc.Known || !tc.Met || !strings.Contains(tc.Figure, "xandikos") {
+		t.Errorf("PUT target judged against the faster peer: %+v", tc)
+	}
+	if tc := checks["one-month"]; !tc.Known || !tc.Met || !strings.Contains(tc.Figure, "radicale") {
+		t.Errorf("query at 350× the faster peer (radicale) with the right answer must be met: %+v", tc)
+	}
+	if tc := checks["server"]; !tc.Known || tc.Met {
+		t.Errorf("RSS of 200 MB must miss the 150 MB target: %+v", tc)
+	}
+	if tc := checks["PROPFIND"]; tc.Known {
+		t.Errorf("PROPFIND was not measured but was judged: %+v", tc)
+	}
+}
