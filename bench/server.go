@@ -17,6 +17,7 @@ import (
 // directory. Stop ends it and removes the directory.
 type Server struct {
 	Target
+	Feed   FeedAddrs // where the change feed listens, when it was started
 	proc   *os.Process
 	exited chan struct{} // closed once the process has been reaped
 	err    error         // how the process ended, valid after exited closes

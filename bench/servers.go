@@ -91,6 +91,29 @@ func StartAlmanac(ctx context.Context, bin string, extra ...string) (*Server, er
 	return s, nil
 }
 
+// StartAlmanacFeed starts almanac like StartAlmanac with its change feed
+// on: gRPC and the embedded NATS server on free loopback ports, which it
+// records in the server's Feed.
+func StartAlmanacFeed(ctx context.Context, bin string, extra ...string) (*Server, error) {
+	grpcPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	natsPort, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	grpcAddr := fmt.Sprintf("127.0.0.1:%d", grpcPort)
+	natsAddr := fmt.Sprintf("127.0.0.1:%d", natsPort)
+	flags := append([]string{"--grpc-listen", grpcAddr, "--nats", "on", "--nats-listen", natsAddr}, extra...)
+	s, err := StartAlmanac(ctx, bin, flags...)
+	if err != nil {
+		return nil, err
+	}
+	s.Feed = FeedAddrs{GRPC: grpcAddr, NATS: "nats://" + natsAddr}
+	return s, nil
+}
+
 func writeFiles(files map[string]string) error {
 	for path, content := range files {
 		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {

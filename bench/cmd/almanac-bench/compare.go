@@ -44,6 +44,7 @@ func compareCmd(args []string) error {
 	chart := fs.String("chart", "bench/results.svg", "where to write the SVG chart")
 	targetN := fs.Int("target-n", 10000, "size at which the issue's targets are judged")
 	command := fs.String("command", "", "the command line to record in RESULTS.md (default: this one)")
+	feedN := fs.Int("feed-n", 500, "PUTs timed through Almanac's gRPC and NATS change feed (0 skips the feed)")
 	note := fs.String("note", "", "a note on the run's conditions for RESULTS.md")
 	ap := bindPlan(fs, "almanac-", almanacPlan)
 	pp := bindPlan(fs, "peer-", peerPlan)
@@ -77,7 +78,7 @@ func compareCmd(args []string) error {
 	}
 	emit(disk)
 	for _, name := range strings.Split(*servers, ",") {
-		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), aPlan, pPlan, &rep, emit); err != nil {
+		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), *feedN, aPlan, pPlan, &rep, emit); err != nil {
 			fmt.Fprintln(os.Stderr, "almanac-bench:", err)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
 		}
@@ -93,7 +94,7 @@ func compareCmd(args []string) error {
 	return writeOutputs(rep, *resultsMD, *chart)
 }
 
-func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []string, aPlan, pPlan bench.Plan,
+func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []string, feedN int, aPlan, pPlan bench.Plan,
 	rep *bench.Report, emit func(bench.Result)) error {
 	var (
 		s      *bench.Server
@@ -128,6 +129,33 @@ func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []str
 	}
 	defer s.Stop()
 	bench.Run(ctx, bench.NewClient(s.Target, 64), loader, plan, emit)
+	if name == "almanac" && feedN > 0 {
+		return runFeed(ctx, almanacBin, almanacFlags, feedN, emit)
+	}
+	return nil
+}
+
+// runFeed measures the change feed on an Almanac of its own with gRPC and
+// embedded NATS on, so the other scenarios run without the feed's cost.
+func runFeed(ctx context.Context, bin string, flags []string, n int, emit func(bench.Result)) error {
+	var keep []string
+	for _, f := range flags {
+		if !strings.HasPrefix(f, "--nats") && !strings.HasPrefix(f, "--grpc") {
+			keep = append(keep, f)
+		}
+	}
+	s, err := bench.StartAlmanacFeed(ctx, bin, keep...)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	defer s.Stop()
+	rs, err := bench.RunFeed(ctx, bench.NewClient(s.Target, 2), s.Feed, bench.Config{N: n, Budget: 2 * time.Minute})
+	for _, r := range rs {
+		emit(r)
+	}
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
 	return nil
 }
 
