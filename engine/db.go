@@ -10,6 +10,7 @@ import (
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 )
 
 // DB is an Almanac store: the event log and its projections in one Pebble
@@ -59,12 +60,18 @@ func Open(dir string, opts *Options) (*DB, error) {
 	}
 	cache := pebble.NewCache(o.CacheSize)
 	defer cache.Unref()
-	pdb, err := pebble.Open(dir, &pebble.Options{
+	popts := &pebble.Options{
 		FS:                 scrubFS{o.FS},
 		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.Logger},
-	})
+	}
+	// Bloom filters: a new object's put looks up its name, UID and
+	// tombstone, all misses, which without filters visit every level.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("engine: open %s: %w", dir, err)
 	}
@@ -129,10 +136,16 @@ func lastSeq(r pebble.Reader) (Seq, error) {
 }
 
 // publish makes the current Pebble state, durable up to head, the view that
-// readers see, and wakes everyone waiting for the head to advance. Only the
-// writer calls it, after a synced commit (or at open).
+// readers see, and wakes everyone waiting for the head to advance. It is
+// called when no write is in flight: at open and after a rebuild.
 func (db *DB) publish(head Seq) {
-	v := &view{snap: db.pdb.NewSnapshot(), head: head}
+	db.publishSnapshot(db.pdb.NewSnapshot(), head)
+}
+
+// publishSnapshot makes snap, which shows durable state up to head, the
+// view readers see.
+func (db *DB) publishSnapshot(snap *pebble.Snapshot, head Seq) {
+	v := &view{snap: snap, head: head}
 	v.refs.Store(1)
 	db.mu.Lock()
 	old := db.view

@@ -96,8 +96,8 @@ func (c *putCmd) run(tx *txn) error {
 	if Kind(coll.Kind) == KindCalendar && !collSupports(coll, c.info.component) {
 		return invalid(CondSupportedCalendarComponent, "this calendar does not accept %s", c.info.component)
 	}
-	if _, err := collectionByPath(tx.rw, coll.Path+c.name+"/"); err == nil {
-		return fmt.Errorf("%w: a collection named %s exists", ErrConflict, c.name)
+	if err := checkNoChild(tx, coll, c.name); err != nil {
+		return err
 	}
 	old, err := getObject(tx.rw, coll.Id, c.name)
 	if err != nil && err != ErrNotFound {
@@ -161,6 +161,18 @@ func checkUID(tx *txn, coll *statev1.Collection, uid, name string) error {
 		return err
 	}
 	return &UIDConflictError{UID: uid, Href: coll.Path + string(holder)}
+}
+
+// checkNoChild reports ErrConflict when coll holds a collection called name.
+// Only homes and plain collections can hold collections.
+func checkNoChild(tx *txn, coll *statev1.Collection, name string) error {
+	if !isPlainish(coll.Kind) {
+		return nil
+	}
+	if _, err := collectionByPath(tx.rw, coll.Path+name+"/"); err == nil {
+		return fmt.Errorf("%w: a collection named %s exists", ErrConflict, name)
+	}
+	return nil
 }
 
 func collSupports(coll *statev1.Collection, comp string) bool {
@@ -270,8 +282,8 @@ func (c *moveCmd) run(tx *txn) error {
 	if Kind(dst.Kind) == KindCalendar && !collSupports(dst, obj.Component) {
 		return invalid(CondSupportedCalendarComponent, "the destination calendar does not accept %s", obj.Component)
 	}
-	if _, err := collectionByPath(tx.rw, dst.Path+r.ToName+"/"); err == nil {
-		return fmt.Errorf("%w: a collection named %s exists", ErrConflict, r.ToName)
+	if err := checkNoChild(tx, dst, r.ToName); err != nil {
+		return err
 	}
 	old, err := getObject(tx.rw, dst.Id, r.ToName)
 	if err != nil && err != ErrNotFound {

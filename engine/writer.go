@@ -62,14 +62,23 @@ func (db *DB) send(ctx context.Context, r *request) error {
 }
 
 // writeLoop is the single writer: it drains waiting commands into one batch
-// and commits it with one fsync (group commit).
+// and commits it with one fsync (group commit). It does not wait for the
+// fsync: the acknowledger does, so the next group is built while the
+// previous one syncs (see pending).
 func (db *DB) writeLoop() {
 	defer close(db.writerDone)
-	group := make([]*request, 0, db.opts.MaxBatch)
+	acks := make(chan pending, pipelineDepth)
+	ackerDone := make(chan struct{})
+	go db.ackLoop(acks, ackerDone)
+	defer func() {
+		close(acks)
+		<-ackerDone
+	}()
 	for {
+		var group []*request // fresh each time: the acknowledger reads the last one
 		select {
 		case r := <-db.cmds:
-			group = append(group[:0], r)
+			group = append(group, r)
 		case <-db.closing:
 			db.failPending()
 			return
@@ -83,26 +92,77 @@ func (db *DB) writeLoop() {
 				break drain
 			}
 		}
-		db.process(group)
+		db.process(group, acks)
+	}
+}
+
+// pipelineDepth is how many committed groups may wait for their fsync
+// while the writer builds the next one.
+const pipelineDepth = 2
+
+// pending is a group whose batch is applied (visible inside Pebble) but
+// maybe not yet durable. snap was taken right after the apply, before any
+// later batch, so it shows exactly the state up to head; the acknowledger
+// publishes it to readers only once the batch's fsync has completed.
+type pending struct {
+	b       *pebble.Batch // nil for a group that wrote nothing
+	snap    *pebble.Snapshot
+	head    Seq
+	group   []*request
+	errs    []error
+	barrier chan struct{} // closed by the acknowledger when reached
+}
+
+// ackLoop waits for each group's fsync in commit order, publishes its view
+// and answers its commands.
+func (db *DB) ackLoop(acks <-chan pending, done chan<- struct{}) {
+	defer close(done)
+	for p := range acks {
+		if p.barrier != nil {
+			close(p.barrier)
+			continue
+		}
+		if p.b != nil {
+			err := p.b.SyncWait()
+			p.b.Close()
+			if err != nil {
+				err = fmt.Errorf("engine: sync: %w", err)
+				db.opts.Logger.Error("engine: sync failed", "err", err)
+				p.snap.Close()
+				for i := range p.errs {
+					if p.errs[i] == nil {
+						p.errs[i] = err
+					}
+				}
+			} else {
+				db.publishSnapshot(p.snap, p.head)
+			}
+		}
+		for i, r := range p.group {
+			r.done <- p.errs[i]
+		}
 	}
 }
 
 // process commits runs of ordinary commands as groups and runs exclusive
-// requests alone, in arrival order.
-func (db *DB) process(group []*request) {
+// requests alone, in arrival order, once every earlier group is durable.
+func (db *DB) process(group []*request, acks chan<- pending) {
 	start := 0
 	for i, r := range group {
 		if r.excl == nil {
 			continue
 		}
 		if i > start {
-			db.commitGroup(group[start:i])
+			db.commitGroup(group[start:i], acks)
 		}
+		barrier := make(chan struct{})
+		acks <- pending{barrier: barrier}
+		<-barrier
 		r.done <- r.excl()
 		start = i + 1
 	}
 	if start < len(group) {
-		db.commitGroup(group[start:])
+		db.commitGroup(group[start:], acks)
 	}
 }
 
@@ -121,10 +181,10 @@ func (db *DB) failPending() {
 // errPoisoned marks a command that failed after appending events.
 var errPoisoned = errors.New("engine: command failed after writing")
 
-// commitGroup runs the group's commands in one batch and commits it.
-func (db *DB) commitGroup(group []*request) {
+// commitGroup runs the group's commands in one batch, applies it and hands
+// it to the acknowledger.
+func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 	b := db.pdb.NewIndexedBatch()
-	defer b.Close()
 	tx := &txn{db: db, rw: b, next: db.nextSeq, now: db.opts.Clock().UTC()}
 	errs := make([]error, len(group))
 	for i, r := range group {
@@ -133,32 +193,37 @@ func (db *DB) commitGroup(group []*request) {
 		if errs[i] != nil && tx.next != mark {
 			// A command broke its contract; its partial writes are in the
 			// batch. Drop the batch and run the others again without it.
+			b.Close()
 			db.opts.Logger.Error("engine: command failed after writing", "err", errs[i])
 			r.done <- fmt.Errorf("%w: %w", errPoisoned, errs[i])
 			rest := append(append([]*request(nil), group[:i]...), group[i+1:]...)
 			if len(rest) > 0 {
-				db.commitGroup(rest)
+				db.commitGroup(rest, acks)
 			}
 			return
 		}
 	}
-	if tx.next != db.nextSeq {
-		if err := b.Commit(pebble.Sync); err != nil {
-			err = fmt.Errorf("engine: commit: %w", err)
-			db.opts.Logger.Error("engine: commit failed", "err", err)
-			for i := range errs {
-				if errs[i] == nil {
-					errs[i] = err
-				}
+	p := pending{group: group, errs: errs}
+	if tx.next == db.nextSeq {
+		b.Close()
+		acks <- p
+		return
+	}
+	if err := db.pdb.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		b.Close()
+		err = fmt.Errorf("engine: commit: %w", err)
+		db.opts.Logger.Error("engine: commit failed", "err", err)
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
 			}
-		} else {
-			db.nextSeq = tx.next
-			db.publish(tx.next - 1)
 		}
+		acks <- p
+		return
 	}
-	for i, r := range group {
-		r.done <- errs[i]
-	}
+	db.nextSeq = tx.next
+	p.b, p.snap, p.head = b, db.pdb.NewSnapshot(), tx.next-1
+	acks <- p
 }
 
 // txn is the writer's view of one group: reads see the durable state plus
