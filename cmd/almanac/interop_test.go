@@ -72,6 +72,7 @@ func runClientAllowFail(t *testing.T, env []string, name string, args ...string)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = t.TempDir() // litmus writes child.log and debug.log where it runs
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		t.Fatalf("%s: %v\noutput:\n%s", name, ctx.Err(), out)
