@@ -33,6 +33,10 @@ func apply(rw readWriter, ev *eventv1.Event) error {
 			return err
 		}
 		return applyPut(rw, ev, ev.ToCollectionId, ev.ToObject)
+	case eventv1.Op_OP_COLLECTION_MOVED:
+		return applyCollectionMoved(rw, ev)
+	case eventv1.Op_OP_OBJECT_PROPS_CHANGED:
+		return applyObjectProps(rw, ev)
 	case eventv1.Op_OP_USER_SET:
 		return setProto(rw, keys.UserKey(ev.User.GetName()), ev.User)
 	case eventv1.Op_OP_USER_DELETED:
@@ -126,6 +130,7 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 		EnvelopeStart:    ev.EnvelopeStart,
 		EnvelopeEnd:      ev.EnvelopeEnd,
 		Component:        ev.Component,
+		Dead:             ev.ObjectProps,
 	}
 	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
 		return err
@@ -145,6 +150,49 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 		return err
 	}
 	return updateCollection(rw, ev, coll, func(c *statev1.Collection) { c.Count += delta })
+}
+
+// applyCollectionMoved gives a collection its new path. Its id stays, so
+// its objects, change index and sync tokens stay valid.
+func applyCollectionMoved(rw readWriter, ev *eventv1.Event) error {
+	id := ev.CollectionId
+	if err := updateCollection(rw, ev, id, func(c *statev1.Collection) { c.Path = ev.ToCollectionPath }); err != nil {
+		return err
+	}
+	if err := rw.Delete(keys.PathKey(ev.CollectionPath), nil); err != nil {
+		return err
+	}
+	if err := rw.Set(keys.PathKey(ev.ToCollectionPath), keys.U64(id), nil); err != nil {
+		return err
+	}
+	return rw.Set(keys.PathHistKey(ev.ToCollectionPath, id), nil, nil)
+}
+
+// applyObjectProps replaces an object's dead properties. The ETag stays;
+// the change index moves the name to this event so that sync-collection
+// reports the property change (RFC 6578 §3.5).
+func applyObjectProps(rw readWriter, ev *eventv1.Event) error {
+	coll, name := ev.CollectionId, ev.Object
+	o, err := getObject(rw, coll, name)
+	if err != nil {
+		return fmt.Errorf("engine: apply seq %d: %w", ev.Seq, err)
+	}
+	if err := rw.Delete(keys.ChangeKey(coll, o.Seq, name), nil); err != nil {
+		return err
+	}
+	o.Dead = ev.ObjectProps
+	o.Seq = ev.Seq
+	o.ModifiedUnixNano = ev.TimeUnixNano
+	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
+		return err
+	}
+	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name}); err != nil {
+		return err
+	}
+	if err := recordHistory(rw, ev, coll, name); err != nil {
+		return err
+	}
+	return updateCollection(rw, ev, coll, func(*statev1.Collection) {})
 }
 
 // applyDelete removes the object (coll, name) for a delete or the source of
@@ -214,7 +262,8 @@ func updateCollection(rw readWriter, ev *eventv1.Event, id uint64, fn func(*stat
 	if err := setProto(rw, keys.CollKey(id), c); err != nil {
 		return err
 	}
-	if ev.Op == eventv1.Op_OP_OBJECT_PUT || ev.Op == eventv1.Op_OP_OBJECT_DELETED || ev.Op == eventv1.Op_OP_OBJECT_MOVED {
+	switch ev.Op {
+	case eventv1.Op_OP_OBJECT_PUT, eventv1.Op_OP_OBJECT_DELETED, eventv1.Op_OP_OBJECT_MOVED, eventv1.Op_OP_OBJECT_PROPS_CHANGED:
 		return nil // recordHistory wrote the collection-history entry
 	}
 	return rw.Set(keys.CollHistKey(id, ev.Seq), nil, nil)

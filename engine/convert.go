@@ -82,6 +82,7 @@ func objectFromProto(name string, o *statev1.Object) *Object {
 		Created:     unixNano(o.CreatedUnixNano),
 		Modified:    unixNano(o.ModifiedUnixNano),
 		Envelope:    envelopeFromProto(o.EnvelopeStart, o.EnvelopeEnd),
+		Dead:        o.Dead,
 	}
 }
 
@@ -128,6 +129,7 @@ func eventFromProto(p *eventv1.Event) *Event {
 		ToCollectionID:   p.ToCollectionId,
 		ToCollectionPath: p.ToCollectionPath,
 		ToObject:         p.ToObject,
+		ObjectProps:      p.ObjectProps,
 		Kind:             Kind(p.CollectionKind),
 		Owner:            p.Owner,
 		Props:            propsFromProto(p.Props),

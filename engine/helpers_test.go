@@ -28,6 +28,8 @@ func fakeClock() func() time.Time {
 
 var ctx = context.Background()
 
+var zeroTime time.Time
+
 var alice = Meta{Actor: "alice", UserAgent: "test/1.0", RequestID: "r1"}
 
 // MustCalendar creates /alice/ and the calendar /alice/cal/.

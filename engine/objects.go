@@ -123,6 +123,7 @@ func (c *putCmd) run(tx *txn) error {
 	}
 	if old != nil {
 		ev.PreviousEtag = old.Etag
+		ev.ObjectProps = old.Dead // dead properties survive a new body
 	}
 	if err := tx.append(c.m, ev); err != nil {
 		return err
@@ -313,6 +314,7 @@ func (c *moveCmd) run(tx *txn) error {
 		Component:      obj.Component,
 		EnvelopeStart:  obj.EnvelopeStart,
 		EnvelopeEnd:    obj.EnvelopeEnd,
+		ObjectProps:    obj.Dead,
 	}
 	if r.Copy {
 		ev.Op = eventv1.Op_OP_OBJECT_PUT
@@ -333,4 +335,49 @@ func (c *moveCmd) run(tx *txn) error {
 
 func isPlainish(k eventv1.CollectionKind) bool {
 	return Kind(k) == KindPlain || Kind(k) == KindHome
+}
+
+// UpdateObjectProps changes an object's dead properties atomically: fn gets
+// a copy of the current set and edits it; an error from fn rejects the
+// change. The object's ETag stays; its collection's CTag and sync token move.
+//
+// Errors: ErrNotFound, or fn's error.
+func (db *DB) UpdateObjectProps(ctx context.Context, m Meta, path, name string, fn func(dead map[string]string) error) error {
+	return db.submit(ctx, &objectPropsCmd{m: m, path: path, name: name, fn: fn})
+}
+
+type objectPropsCmd struct {
+	m          Meta
+	path, name string
+	fn         func(map[string]string) error
+}
+
+func (c *objectPropsCmd) run(tx *txn) error {
+	coll, err := collectionByPath(tx.rw, c.path)
+	if err != nil {
+		return err
+	}
+	o, err := getObject(tx.rw, coll.Id, c.name)
+	if err != nil {
+		return err
+	}
+	dead := make(map[string]string, len(o.Dead))
+	for k, v := range o.Dead {
+		dead[k] = v
+	}
+	if err := c.fn(dead); err != nil {
+		return err
+	}
+	return tx.append(c.m, &eventv1.Event{
+		Op:             eventv1.Op_OP_OBJECT_PROPS_CHANGED,
+		CollectionId:   coll.Id,
+		CollectionPath: coll.Path,
+		Object:         c.name,
+		Etag:           o.Etag,
+		PreviousEtag:   o.Etag,
+		Uid:            o.Uid,
+		ContentType:    o.ContentType,
+		Component:      o.Component,
+		ObjectProps:    dead,
+	})
 }

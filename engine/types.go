@@ -114,7 +114,10 @@ type Object struct {
 	Created     time.Time
 	Modified    time.Time
 	Envelope    Envelope
-	Body        []byte
+	// Dead holds dead properties: "{namespace}local" -> the element as
+	// XML. They survive puts of a new body and travel with moves and copies.
+	Dead map[string]string
+	Body []byte
 }
 
 // Envelope is a half-open time interval [Start, End) that holds every
@@ -160,16 +163,18 @@ type Op int
 
 // Event operations.
 const (
-	OpCollectionCreated Op = 1
-	OpCollectionDeleted Op = 2
-	OpPropsChanged      Op = 3
-	OpObjectPut         Op = 4
-	OpObjectDeleted     Op = 5
-	OpObjectMoved       Op = 6
-	OpUserSet           Op = 7
-	OpUserDeleted       Op = 8
-	OpContentPurged     Op = 9
-	OpLogCompacted      Op = 10
+	OpCollectionCreated  Op = 1
+	OpCollectionDeleted  Op = 2
+	OpPropsChanged       Op = 3
+	OpObjectPut          Op = 4
+	OpObjectDeleted      Op = 5
+	OpObjectMoved        Op = 6
+	OpUserSet            Op = 7
+	OpUserDeleted        Op = 8
+	OpContentPurged      Op = 9
+	OpLogCompacted       Op = 10
+	OpCollectionMoved    Op = 11
+	OpObjectPropsChanged Op = 12
 )
 
 // String returns the operation's name as used in the feed and history.
@@ -193,6 +198,10 @@ func (o Op) String() string {
 		return "user-deleted"
 	case OpContentPurged:
 		return "purge"
+	case OpCollectionMoved:
+		return "collection-moved"
+	case OpObjectPropsChanged:
+		return "object-props-changed"
 	case OpLogCompacted:
 		return "compact"
 	}
@@ -216,10 +225,12 @@ type Event struct {
 	ContentType    string
 	UID            string
 	// ToCollectionID, ToCollectionPath and ToObject are the destination
-	// of a move.
+	// of a move (ToCollectionPath alone for a collection move).
 	ToCollectionID   uint64
 	ToCollectionPath string
 	ToObject         string
+	// ObjectProps are the object's dead properties after the event.
+	ObjectProps map[string]string
 	// Kind, Owner and Props describe the collection (collection events).
 	Kind  Kind
 	Owner string

@@ -53,6 +53,13 @@ const (
 	// were dropped from their log records (body_erased is set on them), and
 	// every collection's tombstones older than horizon_seq expired.
 	Op_OP_LOG_COMPACTED Op = 10
+	// A collection was moved (renamed): collection_path is where it was,
+	// to_collection_path where it is now. Its id, and so its sync tokens,
+	// stay. A move of a tree is one event per collection.
+	Op_OP_COLLECTION_MOVED Op = 11
+	// An object's dead properties were changed (PROPPATCH); object_props
+	// holds the full set after the change. The ETag stays.
+	Op_OP_OBJECT_PROPS_CHANGED Op = 12
 )
 
 // Enum value maps for Op.
@@ -69,6 +76,8 @@ var (
 		8:  "OP_USER_DELETED",
 		9:  "OP_CONTENT_PURGED",
 		10: "OP_LOG_COMPACTED",
+		11: "OP_COLLECTION_MOVED",
+		12: "OP_OBJECT_PROPS_CHANGED",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -82,6 +91,8 @@ var (
 		"OP_USER_DELETED":             8,
 		"OP_CONTENT_PURGED":           9,
 		"OP_LOG_COMPACTED":            10,
+		"OP_COLLECTION_MOVED":         11,
+		"OP_OBJECT_PROPS_CHANGED":     12,
 	}
 )
 
@@ -209,6 +220,10 @@ type Event struct {
 	Component     string `protobuf:"bytes,18,opt,name=component,proto3" json:"component,omitempty"`
 	EnvelopeStart int64  `protobuf:"varint,25,opt,name=envelope_start,json=envelopeStart,proto3" json:"envelope_start,omitempty"`
 	EnvelopeEnd   int64  `protobuf:"varint,26,opt,name=envelope_end,json=envelopeEnd,proto3" json:"envelope_end,omitempty"`
+	// The object's dead properties after the event ("{ns}local" -> element
+	// XML): for puts (kept from the previous version), moves, copies and
+	// OP_OBJECT_PROPS_CHANGED.
+	ObjectProps map[string]string `protobuf:"bytes,27,rep,name=object_props,json=objectProps,proto3" json:"object_props,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// OP_OBJECT_MOVED: the destination.
 	ToCollectionId   uint64 `protobuf:"varint,20,opt,name=to_collection_id,json=toCollectionId,proto3" json:"to_collection_id,omitempty"`
 	ToCollectionPath string `protobuf:"bytes,21,opt,name=to_collection_path,json=toCollectionPath,proto3" json:"to_collection_path,omitempty"`
@@ -385,6 +400,13 @@ func (x *Event) GetEnvelopeEnd() int64 {
 		return x.EnvelopeEnd
 	}
 	return 0
+}
+
+func (x *Event) GetObjectProps() map[string]string {
+	if x != nil {
+		return x.ObjectProps
+	}
+	return nil
 }
 
 func (x *Event) GetToCollectionId() uint64 {
@@ -716,7 +738,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xe2\a\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xef\b\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -737,7 +759,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x03uid\x18\x11 \x01(\tR\x03uid\x12\x1c\n" +
 	"\tcomponent\x18\x12 \x01(\tR\tcomponent\x12%\n" +
 	"\x0eenvelope_start\x18\x19 \x01(\x03R\renvelopeStart\x12!\n" +
-	"\fenvelope_end\x18\x1a \x01(\x03R\venvelopeEnd\x12(\n" +
+	"\fenvelope_end\x18\x1a \x01(\x03R\venvelopeEnd\x12K\n" +
+	"\fobject_props\x18\x1b \x03(\v2(.almanac.event.v1.Event.ObjectPropsEntryR\vobjectProps\x12(\n" +
 	"\x10to_collection_id\x18\x14 \x01(\x04R\x0etoCollectionId\x12,\n" +
 	"\x12to_collection_path\x18\x15 \x01(\tR\x10toCollectionPath\x12\x1b\n" +
 	"\tto_object\x18\x16 \x01(\tR\btoObject\x12I\n" +
@@ -752,7 +775,10 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"bodyErased\x12\x1f\n" +
 	"\vhorizon_seq\x185 \x01(\x04R\n" +
 	"horizonSeq\x12!\n" +
-	"\ferased_count\x186 \x01(\x04R\verasedCount\"\xb8\x02\n" +
+	"\ferased_count\x186 \x01(\x04R\verasedCount\x1a>\n" +
+	"\x10ObjectPropsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb8\x02\n" +
 	"\x0fCollectionProps\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -775,7 +801,7 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\tR\fsecretSha256\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x12*\n" +
-	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano*\x81\x02\n" +
+	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano*\xb7\x02\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -788,7 +814,9 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x0fOP_USER_DELETED\x10\b\x12\x15\n" +
 	"\x11OP_CONTENT_PURGED\x10\t\x12\x14\n" +
 	"\x10OP_LOG_COMPACTED\x10\n" +
-	"*\xa6\x01\n" +
+	"\x12\x17\n" +
+	"\x13OP_COLLECTION_MOVED\x10\v\x12\x1b\n" +
+	"\x17OP_OBJECT_PROPS_CHANGED\x10\f*\xa6\x01\n" +
 	"\x0eCollectionKind\x12\x1f\n" +
 	"\x1bCOLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COLLECTION_KIND_HOME\x10\x01\x12\x19\n" +
@@ -809,7 +837,7 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                 // 0: almanac.event.v1.Op
 	(CollectionKind)(0),     // 1: almanac.event.v1.CollectionKind
@@ -817,20 +845,22 @@ var file_almanac_event_v1_event_proto_goTypes = []any{
 	(*CollectionProps)(nil), // 3: almanac.event.v1.CollectionProps
 	(*User)(nil),            // 4: almanac.event.v1.User
 	(*APIToken)(nil),        // 5: almanac.event.v1.APIToken
-	nil,                     // 6: almanac.event.v1.CollectionProps.DeadEntry
+	nil,                     // 6: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                     // 7: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0, // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	1, // 1: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
-	3, // 2: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
-	4, // 3: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
-	6, // 4: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	5, // 5: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	6, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	1, // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
+	3, // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
+	4, // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
+	7, // 5: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	5, // 6: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -844,7 +874,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   5,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

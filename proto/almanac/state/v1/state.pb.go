@@ -44,8 +44,10 @@ type Object struct {
 	// The iCalendar component type (VEVENT, VTODO, VJOURNAL) or "VCARD".
 	Component       string `protobuf:"bytes,9,opt,name=component,proto3" json:"component,omitempty"`
 	CreatedUnixNano int64  `protobuf:"varint,10,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// Dead properties: "{namespace}local" -> the property element as XML.
+	Dead          map[string]string `protobuf:"bytes,11,rep,name=dead,proto3" json:"dead,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Object) Reset() {
@@ -146,6 +148,13 @@ func (x *Object) GetCreatedUnixNano() int64 {
 		return x.CreatedUnixNano
 	}
 	return 0
+}
+
+func (x *Object) GetDead() map[string]string {
+	if x != nil {
+		return x.Dead
+	}
+	return nil
 }
 
 // Collection is the projection of one collection (key col/<id>).
@@ -334,7 +343,7 @@ var File_almanac_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/state/v1/state.proto\x12\x10almanac.state.v1\x1a\x1calmanac/event/v1/event.proto\"\xb9\x02\n" +
+	"\x1calmanac/state/v1/state.proto\x12\x10almanac.state.v1\x1a\x1calmanac/event/v1/event.proto\"\xaa\x03\n" +
 	"\x06Object\x12\x12\n" +
 	"\x04etag\x18\x01 \x01(\tR\x04etag\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x10\n" +
@@ -346,7 +355,11 @@ const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\fenvelope_end\x18\b \x01(\x03R\venvelopeEnd\x12\x1c\n" +
 	"\tcomponent\x18\t \x01(\tR\tcomponent\x12*\n" +
 	"\x11created_unix_nano\x18\n" +
-	" \x01(\x03R\x0fcreatedUnixNano\"\xf4\x02\n" +
+	" \x01(\x03R\x0fcreatedUnixNano\x126\n" +
+	"\x04dead\x18\v \x03(\v2\".almanac.state.v1.Object.DeadEntryR\x04dead\x1a7\n" +
+	"\tDeadEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\x02\n" +
 	"\n" +
 	"Collection\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x12\n" +
@@ -377,22 +390,24 @@ func file_almanac_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_almanac_state_v1_state_proto_rawDescData
 }
 
-var file_almanac_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_almanac_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_almanac_state_v1_state_proto_goTypes = []any{
 	(*Object)(nil),             // 0: almanac.state.v1.Object
 	(*Collection)(nil),         // 1: almanac.state.v1.Collection
 	(*Change)(nil),             // 2: almanac.state.v1.Change
-	(v1.CollectionKind)(0),     // 3: almanac.event.v1.CollectionKind
-	(*v1.CollectionProps)(nil), // 4: almanac.event.v1.CollectionProps
+	nil,                        // 3: almanac.state.v1.Object.DeadEntry
+	(v1.CollectionKind)(0),     // 4: almanac.event.v1.CollectionKind
+	(*v1.CollectionProps)(nil), // 5: almanac.event.v1.CollectionProps
 }
 var file_almanac_state_v1_state_proto_depIdxs = []int32{
-	3, // 0: almanac.state.v1.Collection.kind:type_name -> almanac.event.v1.CollectionKind
-	4, // 1: almanac.state.v1.Collection.props:type_name -> almanac.event.v1.CollectionProps
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	3, // 0: almanac.state.v1.Object.dead:type_name -> almanac.state.v1.Object.DeadEntry
+	4, // 1: almanac.state.v1.Collection.kind:type_name -> almanac.event.v1.CollectionKind
+	5, // 2: almanac.state.v1.Collection.props:type_name -> almanac.event.v1.CollectionProps
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	3, // [3:3] is the sub-list for extension type_name
+	3, // [3:3] is the sub-list for extension extendee
+	0, // [0:3] is the sub-list for field type_name
 }
 
 func init() { file_almanac_state_v1_state_proto_init() }
@@ -406,7 +421,7 @@ func file_almanac_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_state_v1_state_proto_rawDesc), len(file_almanac_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
