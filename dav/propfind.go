@@ -20,17 +20,34 @@ type propRequest struct {
 	// CALDAV:calendar-data sub-elements of a REPORT).
 	elems   []davxml.Elem
 	include []xml.Name
+	// sc is the request's scratch memory, shared by the copies of the
+	// propRequest; nil makes every response allocate its own.
+	sc *scratch
 }
 
-// valuesFor returns the properties of r that pr asks for.
+// withScratch returns pr with scratch memory of its own.
+func (pr propRequest) withScratch() propRequest {
+	pr.sc = &scratch{}
+	return pr
+}
+
+// valuesFor returns the properties of r that pr asks for. They are valid
+// until the next call with pr.
 func (h *Handler) valuesFor(r *resource, pr propRequest) []davxml.PropValue {
+	sc := pr.sc
+	if sc == nil {
+		sc = &scratch{}
+	}
+	sc.reset()
 	switch {
 	case pr.propName:
-		return h.propNames(r)
+		sc.vals = h.propNames(sc.vals, r)
 	case pr.allProp:
-		return h.allProps(r, pr.include)
+		sc.vals = h.allProps(sc.vals, sc, r, pr.include)
+	default:
+		sc.vals = h.appendProps(sc.vals, sc, r, pr.names)
 	}
-	return h.props(r, pr.names)
+	return sc.vals
 }
 
 // parsePropfind reads the PROPFIND body; an empty body means allprop (RFC
@@ -38,7 +55,7 @@ func (h *Handler) valuesFor(r *resource, pr propRequest) []davxml.PropValue {
 func (h *Handler) parsePropfind(w http.ResponseWriter, r *http.Request) (propRequest, error) {
 	root, body, err := h.readXML(w, r)
 	if err != nil || body == nil {
-		return propRequest{allProp: true}, err
+		return propRequest{allProp: true}.withScratch(), err
 	}
 	if root != davxml.D("propfind") {
 		return propRequest{}, httpErrorf(http.StatusBadRequest, "the body of PROPFIND must be DAV:propfind, not {%s}%s", root.Space, root.Local)
@@ -49,15 +66,15 @@ func (h *Handler) parsePropfind(w http.ResponseWriter, r *http.Request) (propReq
 	}
 	switch {
 	case pf.PropName != nil:
-		return propRequest{propName: true}, nil
+		return propRequest{propName: true}.withScratch(), nil
 	case pf.Prop != nil:
-		return propRequest{names: davxml.Names(pf.Prop.Props), elems: pf.Prop.Props}, nil
+		return propRequest{names: davxml.Names(pf.Prop.Props), elems: pf.Prop.Props}.withScratch(), nil
 	case pf.AllProp != nil:
 		pr := propRequest{allProp: true}
 		if pf.Include != nil {
 			pr.include = davxml.Names(pf.Include.Props)
 		}
-		return pr, nil
+		return pr.withScratch(), nil
 	}
 	return propRequest{}, httpErrorf(http.StatusBadRequest, "DAV:propfind needs DAV:prop, DAV:allprop or DAV:propname")
 }
@@ -148,12 +165,18 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 			return err
 		}
 	}
+	if pr.sc == nil {
+		pr = pr.withScratch()
+	}
+	m := &pr.sc.res
 	for o, err := range v.Objects(res.coll.Path, engine.ListOptions{}) {
 		if err != nil {
 			return fmt.Errorf("list objects in %s: %w", res.coll.Path, err)
 		}
-		m := objectResource(res.user, res.coll, o)
-		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+		// The member's href is written from the collection path and the
+		// name: m.path stays empty, saving a string per member.
+		*m = resource{kind: resObject, user: res.user, coll: res.coll, obj: o}
+		if err := ms.ResponsePath(res.coll.Path, o.Name, h.valuesFor(m, pr)); err != nil {
 			return err
 		}
 	}

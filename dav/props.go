@@ -17,11 +17,57 @@ func prop(name xml.Name, inner string) davxml.PropValue {
 
 // textProp is a 200 property whose value is character data.
 func textProp(name xml.Name, text string) davxml.PropValue {
-	return davxml.PropValue{Name: name, Text: []byte(text)}
+	return davxml.PropValue{Name: name, Str: text}
 }
 
 func hrefValue(path string) string {
 	return "<D:href>" + davxml.EscapeString(davxml.Href(path)) + "</D:href>"
+}
+
+// scratch is the memory a request reuses from one DAV:response to the
+// next, so that listing thousands of members allocates nothing per member
+// in this package: the property values, a byte arena for formatted
+// numbers and dates, and the values that depend only on the user. The
+// values a scratch returns are valid until its next use; one request owns
+// one scratch and uses it from one goroutine.
+type scratch struct {
+	vals  []davxml.PropValue
+	arena []byte
+	res   resource
+	obj   engine.Object
+
+	user          string
+	principalHref string // hrefValue(principalPath(user))
+}
+
+// reset starts a new response.
+func (sc *scratch) reset() {
+	clear(sc.vals)
+	sc.vals = sc.vals[:0]
+	sc.arena = sc.arena[:0]
+}
+
+// principal returns the DAV:href value of user's principal.
+func (sc *scratch) principal(user string) string {
+	if sc.principalHref == "" || sc.user != user {
+		sc.user, sc.principalHref = user, hrefValue(principalPath(user))
+	}
+	return sc.principalHref
+}
+
+// int is a character-data property holding n, formatted into the arena.
+func (sc *scratch) int(name xml.Name, n int64) davxml.PropValue {
+	start := len(sc.arena)
+	sc.arena = strconv.AppendInt(sc.arena, n, 10)
+	return davxml.PropValue{Name: name, Text: sc.arena[start:len(sc.arena):len(sc.arena)]}
+}
+
+// time is a character-data property holding t in UTC in layout, formatted
+// into the arena.
+func (sc *scratch) time(name xml.Name, t time.Time, layout string) davxml.PropValue {
+	start := len(sc.arena)
+	sc.arena = t.UTC().AppendFormat(sc.arena, layout)
+	return davxml.PropValue{Name: name, Text: sc.arena[start:len(sc.arena):len(sc.arena)]}
 }
 
 // liveNames lists the live properties r has, in the order PROPFIND
@@ -83,9 +129,14 @@ var allPropNames = []xml.Name{davxml.PropResourceType, davxml.PropDisplayName, d
 // replace the CALDAV:calendar-data and CARDDAV:address-data entries with
 // the object's (possibly filtered) body.
 func (h *Handler) props(r *resource, names []xml.Name) []davxml.PropValue {
-	out := make([]davxml.PropValue, 0, len(names))
+	return h.appendProps(nil, &scratch{}, r, names)
+}
+
+// appendProps appends the values of names for r to out, formatting into
+// sc.
+func (h *Handler) appendProps(out []davxml.PropValue, sc *scratch, r *resource, names []xml.Name) []davxml.PropValue {
 	for _, n := range names {
-		if v, ok := h.liveProp(r, n); ok {
+		if v, ok := h.liveProp(sc, r, n); ok {
 			out = append(out, v)
 			continue
 		}
@@ -102,11 +153,12 @@ func (h *Handler) props(r *resource, names []xml.Name) []davxml.PropValue {
 
 // allProps returns DAV:allprop for r: allPropNames that r has, every dead
 // property and the include list.
-func (h *Handler) allProps(r *resource, include []xml.Name) []davxml.PropValue {
-	var out []davxml.PropValue
-	for _, n := range append(allPropNames, include...) {
-		if v, ok := h.liveProp(r, n); ok {
-			out = append(out, v)
+func (h *Handler) allProps(out []davxml.PropValue, sc *scratch, r *resource, include []xml.Name) []davxml.PropValue {
+	for _, names := range [2][]xml.Name{allPropNames, include} {
+		for _, n := range names {
+			if v, ok := h.liveProp(sc, r, n); ok {
+				out = append(out, v)
+			}
 		}
 	}
 	if r.kind == resCollection {
@@ -118,8 +170,7 @@ func (h *Handler) allProps(r *resource, include []xml.Name) []davxml.PropValue {
 }
 
 // propNames returns DAV:propname for r: every property name, empty.
-func (h *Handler) propNames(r *resource) []davxml.PropValue {
-	var out []davxml.PropValue
+func (h *Handler) propNames(out []davxml.PropValue, r *resource) []davxml.PropValue {
 	for _, n := range liveNames(r) {
 		out = append(out, davxml.PropValue{Name: n})
 	}
@@ -133,12 +184,12 @@ func (h *Handler) propNames(r *resource) []davxml.PropValue {
 
 // liveProp computes one live property of r; ok is false when r does not
 // have it.
-func (h *Handler) liveProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 	switch n {
 	case davxml.PropResourceType:
 		return prop(n, resourceType(r)), true
 	case davxml.PropCurrentUserPrincipal:
-		return prop(n, hrefValue(principalPath(r.user))), true
+		return prop(n, sc.principal(r.user)), true
 	case davxml.PropPrincipalCollection:
 		return prop(n, hrefValue("/dav/principals/")), true
 	case davxml.PropCurrentUserPrivileges:
@@ -148,21 +199,21 @@ func (h *Handler) liveProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
 	}
 	switch r.kind {
 	case resPrincipal:
-		return principalProp(r, n)
+		return principalProp(sc, r, n)
 	case resObject:
-		return objectProp(r, n)
+		return objectProp(sc, r, n)
 	case resCollection:
-		return h.collectionProp(r, n)
+		return h.collectionProp(sc, r, n)
 	}
 	return davxml.PropValue{}, false
 }
 
-func principalProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+func principalProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 	switch n {
 	case davxml.PropDisplayName:
 		return textProp(n, r.user), true
 	case davxml.PropPrincipalURL, davxml.PropOwner:
-		return prop(n, hrefValue(principalPath(r.user))), true
+		return prop(n, sc.principal(r.user)), true
 	case davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet:
 		return prop(n, hrefValue(homePath(r.user))), true
 	case davxml.PropCalendarUserAddresses:
@@ -171,7 +222,7 @@ func principalProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
 	return davxml.PropValue{}, false
 }
 
-func objectProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+func objectProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 	o := r.obj
 	switch n {
 	case davxml.PropGetETag:
@@ -179,27 +230,27 @@ func objectProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
 	case davxml.PropGetContentType:
 		return textProp(n, o.ContentType), true
 	case davxml.PropGetContentLength:
-		return textProp(n, strconv.FormatInt(o.Size, 10)), true
+		return sc.int(n, o.Size), true
 	case davxml.PropGetLastModified:
-		return textProp(n, o.Modified.UTC().Format(http.TimeFormat)), true
+		return sc.time(n, o.Modified, http.TimeFormat), true
 	case davxml.PropCreationDate:
-		return textProp(n, o.Created.UTC().Format(time.RFC3339)), true
+		return sc.time(n, o.Created, time.RFC3339), true
 	case davxml.PropOwner:
-		return prop(n, hrefValue(principalPath(r.user))), true
+		return prop(n, sc.principal(r.user)), true
 	}
 	return davxml.PropValue{}, false
 }
 
-func (h *Handler) collectionProp(r *resource, n xml.Name) (davxml.PropValue, bool) {
+func (h *Handler) collectionProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 	c := r.coll
 	cal, book := c.Kind == engine.KindCalendar, c.Kind == engine.KindAddressBook
 	switch {
 	case n == davxml.PropOwner:
-		return prop(n, hrefValue(principalPath(r.user))), true
+		return prop(n, sc.principal(r.user)), true
 	case n == davxml.PropGetLastModified:
-		return textProp(n, c.Modified.UTC().Format(http.TimeFormat)), true
+		return sc.time(n, c.Modified, http.TimeFormat), true
 	case n == davxml.PropCreationDate:
-		return textProp(n, c.Created.UTC().Format(time.RFC3339)), true
+		return sc.time(n, c.Created, time.RFC3339), true
 	case n == davxml.PropSyncToken:
 		return textProp(n, c.SyncToken), true
 	case n == davxml.PropGetCTag:
@@ -211,7 +262,7 @@ func (h *Handler) collectionProp(r *resource, n xml.Name) (davxml.PropValue, boo
 	case cal && n == davxml.PropSupportedCalendarData:
 		return prop(n, `<C:calendar-data content-type="text/calendar" version="2.0"/>`), true
 	case cal && n == davxml.PropMaxResourceSize, book && n == davxml.PropCardMaxResourceSize:
-		return textProp(n, strconv.FormatInt(h.db.MaxObjectSize(), 10)), true
+		return sc.int(n, h.db.MaxObjectSize()), true
 	case cal && n == davxml.PropCalendarDescription && c.Props.Description != "":
 		return textProp(n, c.Props.Description), true
 	case cal && n == davxml.PropCalendarTimezone && c.Props.Timezone != "":
@@ -260,10 +311,19 @@ func componentSet(c *engine.Collection) string {
 // privileges is DAV:current-user-privilege-set (RFC 3744 §5.4): the owner
 // may do everything in their space; the shared roots are read-only.
 func privileges(r *resource) string {
-	privs := []string{"read", "read-current-user-privilege-set"}
 	if r.kind == resCollection || r.kind == resObject {
-		privs = append(privs, "all", "write", "write-properties", "write-content", "bind", "unbind")
+		return ownerPrivileges
 	}
+	return readPrivileges
+}
+
+var (
+	readPrivileges  = privilegeSet("read", "read-current-user-privilege-set")
+	ownerPrivileges = privilegeSet("read", "read-current-user-privilege-set",
+		"all", "write", "write-properties", "write-content", "bind", "unbind")
+)
+
+func privilegeSet(privs ...string) string {
 	s := ""
 	for _, p := range privs {
 		s += "<D:privilege><D:" + p + "/></D:privilege>"
@@ -273,20 +333,26 @@ func privileges(r *resource) string {
 
 // supportedReports is DAV:supported-report-set (RFC 3253 §3.1.5).
 func supportedReports(r *resource) string {
-	reports := []string{"<D:expand-property/>"}
-	if r.kind == resCollection || r.kind == resObject {
-		reports = append(reports, "<D:sync-collection/>")
+	if r.kind != resCollection && r.kind != resObject {
+		return rootReports
 	}
-	kind := engine.Kind(0)
-	if r.coll != nil {
-		kind = r.coll.Kind
-	}
-	switch kind {
+	switch r.coll.Kind {
 	case engine.KindCalendar:
-		reports = append(reports, "<C:calendar-multiget/>", "<C:calendar-query/>", "<C:free-busy-query/>")
+		return calendarReports
 	case engine.KindAddressBook:
-		reports = append(reports, "<CR:addressbook-multiget/>", "<CR:addressbook-query/>")
+		return addressBookReports
 	}
+	return collectionReports
+}
+
+var (
+	rootReports        = reportSet("<D:expand-property/>")
+	collectionReports  = reportSet("<D:expand-property/>", "<D:sync-collection/>")
+	calendarReports    = reportSet("<D:expand-property/>", "<D:sync-collection/>", "<C:calendar-multiget/>", "<C:calendar-query/>", "<C:free-busy-query/>")
+	addressBookReports = reportSet("<D:expand-property/>", "<D:sync-collection/>", "<CR:addressbook-multiget/>", "<CR:addressbook-query/>")
+)
+
+func reportSet(reports ...string) string {
 	s := ""
 	for _, rep := range reports {
 		s += "<D:supported-report><D:report>" + rep + "</D:report></D:supported-report>"

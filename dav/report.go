@@ -74,15 +74,18 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 // propRequestOf turns the DAV:allprop, DAV:propname or DAV:prop of a
 // REPORT body into a propRequest; with none of them it asks for getetag.
 func propRequestOf(allProp, propName *struct{}, p *davxml.Prop) propRequest {
+	var pr propRequest
 	switch {
 	case p != nil:
-		return propRequest{names: davxml.Names(p.Props), elems: p.Props}
+		pr = propRequest{names: davxml.Names(p.Props), elems: p.Props}
 	case propName != nil:
-		return propRequest{propName: true}
+		pr = propRequest{propName: true}
 	case allProp != nil:
-		return propRequest{allProp: true}
+		pr = propRequest{allProp: true}
+	default:
+		pr = propRequest{names: []xml.Name{davxml.PropGetETag}}
 	}
-	return propRequest{names: []xml.Name{davxml.PropGetETag}}
+	return pr.withScratch()
 }
 
 // dataProp returns the name of the property that carries an object's body
@@ -116,7 +119,11 @@ func (pr propRequest) wantsData(kind engine.Kind) bool {
 // The query REPORTs (dav/query) call this once per matching object, with
 // data set to the filtered or expanded calendar text they computed.
 func (h *Handler) objectResponse(ms *davxml.Multistatus, user string, c *engine.Collection, o *engine.Object, pr propRequest, data []byte) error {
-	res := objectResource(user, c, o)
+	if pr.sc == nil {
+		pr = pr.withScratch()
+	}
+	res := &pr.sc.res
+	*res = resource{kind: resObject, user: user, coll: c, obj: o} // href from c.Path and o.Name
 	vals := h.valuesFor(res, pr)
 	dp := dataProp(c.Kind)
 	for i := range vals {
@@ -131,5 +138,5 @@ func (h *Handler) objectResponse(ms *davxml.Multistatus, user string, c *engine.
 		}
 		vals[i] = davxml.PropValue{Name: dp, Text: data}
 	}
-	return ms.Response(res.href(), vals)
+	return ms.ResponsePath(c.Path, o.Name, vals)
 }

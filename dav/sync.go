@@ -45,19 +45,18 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 	pr := propRequestOf(nil, nil, sc.Prop)
 	withBody := pr.wantsData(rq.Coll.Kind)
 	ms, end := startMultistatus(w, r)
+	only := etagOnly(pr)
 	for _, ch := range cs.Changes {
-		href := davxml.Href(rq.Coll.Path + ch.Name)
 		if ch.Deleted {
-			if err := ms.StatusResponse(href, http.StatusNotFound); err != nil {
+			if err := ms.StatusResponsePath(rq.Coll.Path, ch.Name, http.StatusNotFound); err != nil {
 				return err
 			}
 			continue
 		}
-		o := &engine.Object{Name: ch.Name, ETag: ch.ETag}
-		if !etagOnly(pr) {
-			o, err = rq.View.Object(rq.Coll.Path, ch.Name, withBody)
-		}
-		if err != nil {
+		o := &pr.sc.obj
+		if only {
+			*o = engine.Object{Name: ch.Name, ETag: ch.ETag}
+		} else if o, err = rq.View.Object(rq.Coll.Path, ch.Name, withBody); err != nil {
 			return fmt.Errorf("read changed object %s: %w", ch.Name, err)
 		}
 		if err := h.objectResponse(ms, rq.User, rq.Coll, o, pr, nil); err != nil {

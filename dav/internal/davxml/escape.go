@@ -28,6 +28,10 @@ func escape[S string | []byte](w stringWriter, s S) {
 	last := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if c < utf8.RuneSelf && !special[c] {
+			i++
+			continue
+		}
 		var esc string
 		width := 1
 		switch {
@@ -43,9 +47,9 @@ func escape[S string | []byte](w stringWriter, s S) {
 			esc = "&apos;"
 		case c == '\r':
 			esc = "&#13;"
-		case c < 0x20 && c != '\n' && c != '\t':
+		case c < 0x20:
 			esc = "\uFFFD"
-		case c >= utf8.RuneSelf:
+		default:
 			r, n := decodeRune(s[i:])
 			width = n
 			if r == utf8.RuneError && n == 1 || r == 0xFFFE || r == 0xFFFF {
@@ -63,6 +67,18 @@ func escape[S string | []byte](w stringWriter, s S) {
 	}
 	writeRaw(w, s[last:])
 }
+
+// special marks the ASCII bytes escape must look at: markup characters,
+// carriage return and the control characters XML 1.0 forbids.
+var special = func() (t [utf8.RuneSelf]bool) {
+	for c := range 0x20 {
+		t[c] = c != '\n' && c != '\t'
+	}
+	for _, c := range "&<>\"'" {
+		t[c] = true
+	}
+	return t
+}()
 
 func writeRaw[S string | []byte](w stringWriter, s S) {
 	switch v := any(s).(type) {

@@ -5,21 +5,25 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 )
 
-// Prop is one property of a response in a multistatus being written.
+// PropValue is one property of a response in a multistatus being written.
 //
 // The value is written from the first of these that is set: Element (a
 // whole self-contained element, used for dead properties), Inner (XML
-// already escaped, placed between the start and end tags) and Text
-// (character data, escaped on output; CALDAV:calendar-data and
-// CARDDAV:address-data). With none set the property is written empty,
-// which is also how 404 and 403 properties are reported.
+// already escaped, placed between the start and end tags), Str and Text
+// (character data, escaped on output; Text carries CALDAV:calendar-data
+// and CARDDAV:address-data, and values formatted into a reused buffer).
+// With none set the property is written empty, which is also how 404 and
+// 403 properties are reported.
 type PropValue struct {
 	Name    xml.Name
 	Status  int // 0 means 200
 	Inner   string
+	Str     string
 	Text    []byte
 	Element string
 }
@@ -33,6 +37,9 @@ type PropValue struct {
 type Multistatus struct {
 	w   *bufio.Writer
 	err error
+	// dir and dirHref cache the escaped form of the last directory
+	// ResponsePath wrote: the members of a listing share it.
+	dir, dirHref string
 }
 
 // NewMultistatus writes the XML declaration and the multistatus start tag
@@ -58,10 +65,61 @@ func (m *Multistatus) Response(href string, props []PropValue) error {
 	return m.flushIfFull()
 }
 
+// ResponsePath is Response for the unescaped URL path dir+name (dir ends
+// with "/"; name may be empty), escaped as Href does while it is written,
+// without building the href.
+func (m *Multistatus) ResponsePath(dir, name string, props []PropValue) error {
+	if m.err != nil {
+		return m.err
+	}
+	w := m.w
+	w.WriteString("<D:response>")
+	m.writeHref(dir, name)
+	m.propstats(props)
+	w.WriteString("</D:response>")
+	return m.flushIfFull()
+}
+
+// StatusResponsePath is StatusResponse for the unescaped URL path
+// dir+name, escaped as in ResponsePath.
+func (m *Multistatus) StatusResponsePath(dir, name string, status int) error {
+	if m.err != nil {
+		return m.err
+	}
+	m.w.WriteString("<D:response>")
+	m.writeHref(dir, name)
+	writeStatus(m.w, status)
+	m.w.WriteString("</D:response>")
+	return m.flushIfFull()
+}
+
+// writeHref writes the DAV:href element of the path dir+name: every
+// segment percent-encoded as Href does, then XML-escaped.
+func (m *Multistatus) writeHref(dir, name string) {
+	w := m.w
+	w.WriteString("<D:href>")
+	if dir != m.dir || m.dirHref == "" {
+		var sb strings.Builder
+		for i, seg := range strings.Split(dir, "/") {
+			if i > 0 {
+				sb.WriteByte('/')
+			}
+			escape(&sb, url.PathEscape(seg))
+		}
+		m.dir, m.dirHref = dir, sb.String()
+	}
+	w.WriteString(m.dirHref)
+	if name != "" {
+		escape(w, url.PathEscape(name))
+	}
+	w.WriteString("</D:href>")
+}
+
 // propstats writes props as one DAV:propstat per status.
 func (m *Multistatus) propstats(props []PropValue) {
 	w := m.w
-	var done []int
+	var doneBuf [4]int
+	done := doneBuf[:0]
 	for i := range props {
 		st := statusOf(props[i])
 		if contains(done, st) {
@@ -152,8 +210,17 @@ func contains(s []int, v int) bool {
 }
 
 func writeStatus(w *bufio.Writer, status int) {
+	switch status {
+	case http.StatusOK:
+		w.WriteString("<D:status>HTTP/1.1 200 OK</D:status>")
+		return
+	case http.StatusNotFound:
+		w.WriteString("<D:status>HTTP/1.1 404 Not Found</D:status>")
+		return
+	}
 	w.WriteString("<D:status>HTTP/1.1 ")
-	w.WriteString(strconv.Itoa(status))
+	var num [8]byte
+	w.Write(strconv.AppendInt(num[:0], int64(status), 10))
 	w.WriteByte(' ')
 	w.WriteString(http.StatusText(status))
 	w.WriteString("</D:status>")
@@ -166,14 +233,17 @@ func writeProp(w *bufio.Writer, p *PropValue) {
 		return
 	}
 	StartTag(w, p.Name)
-	if p.Inner == "" && p.Text == nil {
+	if p.Inner == "" && p.Str == "" && p.Text == nil {
 		w.WriteString("/>")
 		return
 	}
 	w.WriteByte('>')
-	if p.Inner != "" {
+	switch {
+	case p.Inner != "":
 		w.WriteString(p.Inner)
-	} else {
+	case p.Str != "":
+		escape(w, p.Str)
+	default:
 		escape(w, p.Text)
 	}
 	EndTag(w, p.Name)
@@ -182,28 +252,41 @@ func writeProp(w *bufio.Writer, p *PropValue) {
 // StartTag writes "<prefix:local" for name, declaring its namespace when
 // the multistatus root does not; the caller closes the tag with ">" or "/>".
 func StartTag(w io.StringWriter, name xml.Name) {
-	if p, ok := prefixes[name.Space]; ok {
-		w.WriteString("<" + p + ":" + name.Local)
+	if p := prefix(name.Space); p != "" {
+		w.WriteString("<")
+		w.WriteString(p)
+		w.WriteString(":")
+		w.WriteString(name.Local)
 		return
 	}
 	if name.Space == "" {
-		w.WriteString("<" + name.Local + ` xmlns=""`)
+		w.WriteString("<")
+		w.WriteString(name.Local)
+		w.WriteString(` xmlns=""`)
 		return
 	}
-	w.WriteString("<X:" + name.Local + ` xmlns:X="` + EscapeString(name.Space) + `"`)
+	w.WriteString("<X:")
+	w.WriteString(name.Local)
+	w.WriteString(` xmlns:X="`)
+	w.WriteString(EscapeString(name.Space))
+	w.WriteString(`"`)
 }
 
 // EndTag writes the end tag matching StartTag.
 func EndTag(w io.StringWriter, name xml.Name) {
-	if p, ok := prefixes[name.Space]; ok {
-		w.WriteString("</" + p + ":" + name.Local + ">")
-		return
+	p := prefix(name.Space)
+	switch {
+	case p != "":
+		w.WriteString("</")
+		w.WriteString(p)
+		w.WriteString(":")
+	case name.Space == "":
+		w.WriteString("</")
+	default:
+		w.WriteString("</X:")
 	}
-	if name.Space == "" {
-		w.WriteString("</" + name.Local + ">")
-		return
-	}
-	w.WriteString("</X:" + name.Local + ">")
+	w.WriteString(name.Local)
+	w.WriteString(">")
 }
 
 // Empty returns the empty element name, written with the prefixes the

@@ -12,15 +12,23 @@ const (
 	NSAlmanac = "http://almanac.invalid/ns/"     // Almanac's own elements (error messages)
 )
 
-// prefixes are the namespace prefixes the multistatus writer declares on its
-// root element; any other namespace is declared on the element using it.
-var prefixes = map[string]string{
-	NSDAV:     "D",
-	NSCalDAV:  "C",
-	NSCardDAV: "CR",
-	NSCS:      "CS",
-	NSApple:   "ICAL",
-	NSAlmanac: "A",
+// prefix returns the namespace prefix the multistatus writer declares on
+// its root element for ns, or "" for a namespace declared on the element
+// using it. It must agree with rootNamespaces.
+func prefix(ns string) string {
+	switch ns {
+	case NSDAV:
+		return "D"
+	case NSCalDAV:
+		return "C"
+	case NSCardDAV:
+		return "CR"
+	case NSCS:
+		return "CS"
+	case NSApple:
+		return "ICAL"
+	}
+	return ""
 }
 
 // rootNamespaces is the namespace declaration block of a multistatus root.

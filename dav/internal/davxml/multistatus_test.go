@@ -1,0 +1,110 @@
+package davxml
+
+import (
+	"bytes"
+	"encoding/xml"
+	"strings"
+	"testing"
+)
+
+func render(f func(m *Multistatus)) string {
+	var b bytes.Buffer
+	m := NewMultistatus(&b)
+	f(m)
+	m.Close()
+	return b.String()
+}
+
+// TestResponsePathMatchesHref checks that the href ResponsePath and
+// StatusResponsePath write equals Href of the joined path, also for names
+// that need percent-encoding or XML escaping, and across changes of the
+// cached directory.
+func TestResponsePathMatchesHref(t *testing.T) {
+	props := []PropValue{{Name: D("getetag"), Str: `"x"`}, {Name: D("nope"), Status: 404}}
+	cases := []struct{ dir, name string }{
+		{"/dav/home/alice/calendar/", "ev1.ics"},
+		{"/dav/home/alice/calendar/", "a b&c<d>'\"é%.ics"},
+		{"/dav/home/alice/x y&z/", "semi;colon,comma?q.ics"},
+		{"/dav/home/alice/calendar/", ""},
+		{"/dav/home/alice/calendar/", "ev2.ics"},
+	}
+	got := render(func(m *Multistatus) {
+		for _, c := range cases {
+			m.ResponsePath(c.dir, c.name, props)
+			m.StatusResponsePath(c.dir, c.name, 404)
+		}
+	})
+	want := render(func(m *Multistatus) {
+		for _, c := range cases {
+			m.Response(Href(c.dir+c.name), props)
+			m.StatusResponse(Href(c.dir+c.name), 404)
+		}
+	})
+	if got != want {
+		t.Fatalf("ResponsePath wrote\n%s\nResponse wrote\n%s", got, want)
+	}
+	if err := xml.Unmarshal([]byte(got), new(struct{})); err != nil {
+		t.Fatalf("not well-formed: %v\n%s", err, got)
+	}
+}
+
+func TestEscapeString(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{`a&b<c>d"e'f`, "a&amp;b&lt;c&gt;d&quot;e&apos;f"},
+		{"line\r\nnext\ttab", "line&#13;\nnext\ttab"},
+		{"nul\x00bel\x07", "nul\uFFFDbel\uFFFD"},
+		{"é日本\U0001F600", "é日本\U0001F600"},
+		{"bad\xffutf8\xc3", "bad\uFFFDutf8\uFFFD"},
+		{"\uFFFE\uFFFF", "\uFFFD\uFFFD"},
+		{"", ""},
+	} {
+		if got := EscapeString(c.in); got != c.want {
+			t.Errorf("EscapeString(%q) = %q, want %q", c.in, got, c.want)
+		}
+		var b strings.Builder
+		escape(&b, []byte(c.in))
+		if b.String() != c.want {
+			t.Errorf("escape([]byte %q) = %q, want %q", c.in, b.String(), c.want)
+		}
+	}
+}
+
+// TestUnknownNamespaceDeclared checks that a property in a namespace the
+// root does not declare (Almanac's own included) declares it itself.
+func TestUnknownNamespaceDeclared(t *testing.T) {
+	out := render(func(m *Multistatus) {
+		m.Response("/x", []PropValue{
+			{Name: xml.Name{Space: NSAlmanac, Local: "a"}, Status: 404},
+			{Name: xml.Name{Space: "urn:x", Local: "b"}, Str: "v"},
+			{Name: xml.Name{Local: "c"}, Status: 404},
+		})
+	})
+	var ms struct {
+		Responses []struct {
+			Propstats []struct {
+				Prop struct {
+					Any []struct{ XMLName xml.Name } `xml:",any"`
+				} `xml:"DAV: prop"`
+			} `xml:"DAV: propstat"`
+		} `xml:"DAV: response"`
+	}
+	if err := xml.Unmarshal([]byte(out), &ms); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var got []xml.Name
+	for _, ps := range ms.Responses[0].Propstats {
+		for _, p := range ps.Prop.Any {
+			got = append(got, p.XMLName)
+		}
+	}
+	want := []xml.Name{{Space: NSAlmanac, Local: "a"}, {Local: "c"}, {Space: "urn:x", Local: "b"}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v\n%s", got, want, out)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v\n%s", got, want, out)
+		}
+	}
+}
