@@ -43,9 +43,10 @@ func (h *Handler) readXML(w http.ResponseWriter, r *http.Request) (xml.Name, []b
 	return root, body, nil
 }
 
-// decodeXML unmarshals body into v, mapping errors to 400.
+// decodeXML unmarshals body into v, mapping errors to 400. body must have
+// passed davxml.Root (readXML does that), which is not repeated.
 func decodeXML(body []byte, v any) error {
-	if err := davxml.Decode(body, v); err != nil {
+	if err := davxml.DecodeChecked(body, v); err != nil {
 		return errMalformedXML(err)
 	}
 	return nil

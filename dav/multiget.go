@@ -3,7 +3,6 @@ package dav
 import (
 	"encoding/xml"
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
@@ -50,21 +49,28 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 }
 
 // multigetObject resolves one href of a multiget to an object inside the
-// request's collection.
+// request's collection with one engine read: an href outside the user's
+// space, with a trailing slash, or naming anything but a member object of
+// the collection gives errNotFound or ErrNotFound.
 func (h *Handler) multigetObject(rq *reportRequest, href string, withBody bool) (*engine.Object, *engine.Collection, error) {
-	res, err := h.lookupHref(rq.View, rq.User, href)
+	p, err := hrefPath(href)
 	if err != nil {
 		return nil, nil, err
 	}
-	if res.kind != resObject || res.coll.ID != rq.Coll.ID {
+	t, err := parseTarget(p, rq.User)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.kind != targetHome || t.slash || t.isHome() {
 		return nil, nil, errNotFound
 	}
-	if !withBody {
-		return res.obj, res.coll, nil
+	parent, name := t.parent()
+	if parent != rq.Coll.Path {
+		return nil, nil, errNotFound
 	}
-	o, err := rq.View.Object(res.coll.Path, res.obj.Name, true)
+	o, err := rq.View.Object(parent, name, withBody)
 	if err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", res.path, err)
+		return nil, nil, err
 	}
-	return o, res.coll, nil
+	return o, rq.Coll, nil
 }

@@ -23,6 +23,12 @@ func Decode(body []byte, v any) error {
 	if _, err := Root(body); err != nil {
 		return err
 	}
+	return DecodeChecked(body, v)
+}
+
+// DecodeChecked parses body into v like Decode, for a body that Root has
+// already accepted: it skips Root's scan.
+func DecodeChecked(body []byte, v any) error {
 	if err := xml.Unmarshal(body, v); err != nil {
 		return fmt.Errorf("davxml: malformed XML: %w", err)
 	}
@@ -30,7 +36,8 @@ func Decode(body []byte, v any) error {
 }
 
 // Root returns the name of body's root element after scanning the whole
-// document for DTDs, excess depth and syntax errors.
+// document for DTDs, excess depth, syntax errors and namespace prefixes
+// bound to the empty name.
 func Root(body []byte) (xml.Name, error) {
 	if containsFold(body, "<!DOCTYPE") || containsFold(body, "<!ENTITY") {
 		return xml.Name{}, ErrDTD
@@ -56,6 +63,13 @@ func Root(body []byte) (xml.Name, error) {
 			}
 			if depth++; depth > maxDepth {
 				return xml.Name{}, fmt.Errorf("davxml: elements nested deeper than %d", maxDepth)
+			}
+			for _, a := range t.Attr {
+				// Namespaces in XML 1.0 §3, "No Prefix Undeclaring":
+				// only the default namespace may be set to "".
+				if a.Name.Space == "xmlns" && a.Value == "" {
+					return xml.Name{}, fmt.Errorf("davxml: malformed XML: namespace prefix %q bound to the empty name", a.Name.Local)
+				}
 			}
 		case xml.EndElement:
 			depth--
