@@ -72,6 +72,7 @@ func compareCmd(args []string) error {
 			fmt.Fprintln(os.Stderr, "almanac-bench:", err)
 		}
 	}
+	startLoad := loadAvg()
 	disk, err := bench.DiskProbe(os.TempDir(), 3*time.Second)
 	if err != nil {
 		return fmt.Errorf("compare: %w", err)
@@ -91,6 +92,8 @@ func compareCmd(args []string) error {
 	if *note != "" {
 		rep.Notes = append(rep.Notes, *note)
 	}
+	rep.Notes = append(rep.Notes, fmt.Sprintf("load average (1, 5, 15 min) at the start: %s; at the end: %s "+
+		"(the load generator and the server share the machine's cores; other work on the machine shows here)", startLoad, loadAvg()))
 	return writeOutputs(rep, *resultsMD, *chart)
 }
 
@@ -157,6 +160,19 @@ func runFeed(ctx context.Context, bin string, flags []string, n int, emit func(b
 		return fmt.Errorf("feed: %w", err)
 	}
 	return nil
+}
+
+// loadAvg returns the first three fields of /proc/loadavg.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], ", ")
 }
 
 func version(bin string, args ...string) string {
