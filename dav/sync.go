@@ -38,12 +38,15 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 	if token != "" && !strings.HasPrefix(token, engine.SyncTokenPrefix) {
 		return errValidSyncToken("the sync token was not issued by this server")
 	}
+	pr := propRequestOf(nil, nil, sc.Prop)
+	withBody := pr.wantsData(rq.Coll.Kind)
+	if token == "" && limit == 0 {
+		return h.syncAll(w, r, rq, pr, withBody)
+	}
 	cs, err := rq.View.Changes(rq.Coll.Path, token, limit)
 	if err != nil {
 		return err
 	}
-	pr := propRequestOf(nil, nil, sc.Prop)
-	withBody := pr.wantsData(rq.Coll.Kind)
 	ms, end := startMultistatus(w, r)
 	only := etagOnly(pr)
 	for _, ch := range cs.Changes {
@@ -67,6 +70,25 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 		ms.StatusResponse(rq.Res.href(), http.StatusInsufficientStorage)
 	}
 	ms.SyncToken(cs.Token)
+	return end()
+}
+
+// syncAll answers an initial sync-collection without a limit: every
+// member, from one scan of the collection's objects rather than the change
+// index (which would read each object again for its ETag), and the
+// collection's current sync token as read in the same view, which is the
+// token View.Changes gives for an empty one.
+func (h *Handler) syncAll(w http.ResponseWriter, r *http.Request, rq *reportRequest, pr propRequest, withBody bool) error {
+	ms, end := startMultistatus(w, r)
+	for o, err := range rq.View.Objects(rq.Coll.Path, engine.ListOptions{Bodies: withBody}) {
+		if err != nil {
+			return fmt.Errorf("list %s: %w", rq.Coll.Path, err)
+		}
+		if err := h.objectResponse(ms, rq.User, rq.Coll, o, pr, nil); err != nil {
+			return err
+		}
+	}
+	ms.SyncToken(rq.Coll.SyncToken)
 	return end()
 }
 
