@@ -2,6 +2,7 @@ package recur
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -155,5 +156,24 @@ END:VCALENDAR
 	want := []string{"20240101T104500Z", "20240101T105000Z", "20240101T105500Z"}
 	if diff := cmp.Diff(want, s); diff != "" {
 		t.Errorf("triggers (-want +got):\n%s", diff)
+	}
+}
+
+// BenchmarkInfiniteFarFuture expands an endless rule one day, ten and
+// forty years after its start: iteration starts near the range, so the
+// cost does not grow with the distance.
+func BenchmarkInfiniteFarFuture(b *testing.B) {
+	for _, rule := range []string{"FREQ=MINUTELY", "FREQ=DAILY;BYDAY=MO,WE", "FREQ=MONTHLY;BYDAY=-1FR"} {
+		cal := mustParse(b, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART;TZID=Europe/Berlin:20200101T090000\nDURATION:PT30M\nRRULE:"+rule+"\nEND:VEVENT\nEND:VCALENDAR\n")
+		for _, years := range []int{0, 10, 40} {
+			b.Run(fmt.Sprintf("%s/+%dy", rule, years), func(b *testing.B) {
+				start := time.Date(2020+years, 6, 1, 0, 0, 0, 0, time.UTC)
+				for b.Loop() {
+					if _, err := Expand(cal, ical.CompEvent, start, start.Add(24*time.Hour), Options{}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

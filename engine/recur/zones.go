@@ -2,6 +2,8 @@ package recur
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	_ "time/tzdata" // IANA zones without depending on the host
 
@@ -88,13 +90,28 @@ func resolveTZID(tzid string, vtz *ical.Component) *time.Location {
 	return nil
 }
 
+// ianaCache holds the IANA locations loaded so far (and misses, as nil):
+// time.LoadLocation parses the embedded tzdata on every call.
+var ianaCache sync.Map // string -> *time.Location
+
+// maxIANACache bounds the misses remembered, which clients choose.
+const maxIANACache = 4096
+
+var ianaCacheSize atomic.Int64
+
 func loadIANA(name string) *time.Location {
 	if name == "" || name == "Local" || strings.ContainsAny(name, " \\") || strings.Contains(name, "..") {
 		return nil
 	}
+	if loc, ok := ianaCache.Load(name); ok {
+		return loc.(*time.Location)
+	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
-		return nil
+		loc = nil
+	}
+	if ianaCacheSize.Add(1) <= maxIANACache {
+		ianaCache.Store(name, loc)
 	}
 	return loc
 }
