@@ -27,7 +27,8 @@
 //     (current-user-privilege-set, owner, principal-collection-set,
 //     principal-URL); RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
 //     RFC 3253 §3.8 expand-property; CalendarServer getctag and Apple
-//     calendar-color and calendar-order.
+//     calendar-color and calendar-order; RFC 4331 quota-used-bytes on
+//     collections (see quota.go).
 //   - gzip of multistatus answers and collection exports.
 //
 // Not supported (yet):
@@ -39,6 +40,6 @@
 //   - Depth: infinity PROPFIND, sync-level infinite.
 //   - CALDAV:calendar-data sub-elements in multiget (comp, prop, expand):
 //     the stored body is always returned whole.
-//   - quota-available-bytes and quota-used-bytes (reported 404).
+//   - quota-available-bytes (reported 404: there are no quotas).
 //   - Scheduling (RFC 6638), sharing, WebDAV push.
 package dav

@@ -57,6 +57,9 @@ type Handler struct {
 	// homes caches the users whose home is known to exist, so that the
 	// home check is a map lookup after a user's first request.
 	homes sync.Map // user name -> struct{}
+
+	// quota caches DAV:quota-used-bytes per collection (quota.go).
+	quota quotaCache
 }
 
 // NewHandler returns a Handler for opts. It fails when DB or Auth is

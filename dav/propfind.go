@@ -119,6 +119,7 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	pr.sc.view = v
 	ms, end := startMultistatus(w, r)
 	if err := ms.Response(res.href(), h.valuesFor(res, pr)); err != nil {
 		return err

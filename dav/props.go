@@ -35,6 +35,9 @@ type scratch struct {
 	arena []byte
 	res   resource
 	obj   engine.Object
+	// view is the request's view, for the properties that read more
+	// than the resource (quota-used-bytes); nil opens one when needed.
+	view *engine.View
 
 	user          string
 	principalHref string // hrefValue(principalPath(user))
@@ -86,7 +89,7 @@ func liveNames(r *resource) []xml.Name {
 			davxml.PropGetLastModified, davxml.PropCreationDate, davxml.PropOwner)
 	}
 	names := append(common, davxml.PropOwner, davxml.PropGetLastModified, davxml.PropCreationDate,
-		davxml.PropSyncToken, davxml.PropGetCTag)
+		davxml.PropSyncToken, davxml.PropGetCTag, davxml.PropQuotaUsed)
 	if r.coll.Props.DisplayName != "" {
 		names = append(names, davxml.PropDisplayName)
 	}
@@ -255,6 +258,8 @@ func (h *Handler) collectionProp(sc *scratch, r *resource, n xml.Name) (davxml.P
 		return textProp(n, c.SyncToken), true
 	case n == davxml.PropGetCTag:
 		return textProp(n, c.CTag), true
+	case n == davxml.PropQuotaUsed:
+		return h.quotaUsed(sc, c), true
 	case n == davxml.PropDisplayName && c.Props.DisplayName != "":
 		return textProp(n, c.Props.DisplayName), true
 	case cal && n == davxml.PropSupportedComponents:
