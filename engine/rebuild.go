@@ -56,33 +56,32 @@ func replay(src pebble.Reader, dst *pebble.DB, head Seq) error {
 		return fmt.Errorf("log iterator: %w", err)
 	}
 	defer it.Close()
-	b := dst.NewIndexedBatch()
+	o := newOverlay(dst)
+	defer o.close()
 	n := 0
+	ev := &eventv1.Event{}
 	for it.First(); it.Valid(); it.Next() {
 		val, err := it.ValueAndErr()
 		if err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
-		ev := &eventv1.Event{}
+		ev.Reset()
 		if err := proto.Unmarshal(val, ev); err != nil {
 			return fmt.Errorf("decode event: %w", err)
 		}
-		if err := apply(b, ev); err != nil {
+		if err := apply(o, ev); err != nil {
 			return err
 		}
 		if n++; n%replayBatch == 0 {
-			if err := b.Commit(pebble.NoSync); err != nil {
-				return fmt.Errorf("commit: %w", err)
+			if err := o.flush(pebble.NoSync); err != nil {
+				return err
 			}
-			b.Close()
-			b = dst.NewIndexedBatch()
 		}
 	}
 	if err := it.Error(); err != nil {
 		return fmt.Errorf("log iterator: %w", err)
 	}
-	defer b.Close()
-	return b.Commit(pebble.Sync)
+	return o.flush(pebble.Sync)
 }
 
 // VerifyError reports the first difference Verify found between the live
