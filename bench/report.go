@@ -58,10 +58,34 @@ func (rep Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "\n## All results (ratios: times better than %s)\n\n", rep.Baseline)
 	b.WriteString("✗ marks a wrong answer (got/want), ~ a run cut short by its time budget (the rate is over what finished).\n\n")
 	b.WriteString(Compare(rep.Results, rep.Baseline))
+	b.WriteString(problems(rep.Results))
 	b.WriteString("\n![sync latency and PUT throughput](results.svg)\n\n")
 	b.WriteString("Raw results, one JSON line per scenario: [results.jsonl](results.jsonl).\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// problems lists every failed scenario with its first error, every wrong
+// answer and every run cut short, so the table's marks can be explained.
+func problems(results []Result) string {
+	var b strings.Builder
+	for _, r := range results {
+		switch {
+		case r.Errors > 0:
+			fmt.Fprintf(&b, "- %s %s N=%d C=%d: %d errors; first: `%.160s`\n", r.Server, r.Scenario, r.N, r.C, r.Errors,
+				strings.Join(strings.Fields(r.FirstError), " "))
+		case r.Correct != nil && !*r.Correct:
+			fmt.Fprintf(&b, "- %s %s N=%d: wrong answer, %d instead of %d\n", r.Server, r.Scenario, r.N, r.Got, r.Want)
+		}
+		if r.Partial {
+			fmt.Fprintf(&b, "- %s %s N=%d C=%d: cut short by its time budget after %d operations in %.0f s\n",
+				r.Server, r.Scenario, r.N, r.C, r.Ops, r.ElapsedS)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\nFailures, wrong answers and runs cut short:\n\n" + b.String()
 }
 
 // Machine describes this machine: cores, memory, kernel and CPU model.
