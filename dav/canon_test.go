@@ -56,7 +56,7 @@ func canonicalXML(doc string) (string, error) {
 				if a.Name.Space == "xmlns" || a.Name.Local == "xmlns" {
 					continue
 				}
-				attrs = append(attrs, fmt.Sprintf(" %s=%q", qname(a.Name), a.Value))
+				attrs = append(attrs, " "+qname(a.Name)+`="`+davxml.EscapeString(a.Value)+`"`)
 			}
 			sort.Strings(attrs)
 			b.WriteString(strings.Join(attrs, ""))

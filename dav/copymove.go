@@ -9,9 +9,11 @@ import (
 	"github.com/almanac/almanac/engine"
 )
 
-// copyMove answers COPY and MOVE (RFC 4918 §9.8, §9.9) of objects between
-// the user's collections, as one engine event. Collections cannot be
-// copied or moved yet (403).
+// copyMove answers COPY and MOVE (RFC 4918 §9.8, §9.9) inside the user's
+// home: of an object, as one engine event; of a collection with
+// everything below it (calendars and address books included), as one
+// atomic engine command. Both answer 201 when the destination was
+// created and 204 when Overwrite: T replaced something there.
 func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request) error {
 	st := state(r)
 	if st.tgt.kind != targetHome {
@@ -26,20 +28,41 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if src.kind != resObject {
-		return httpErrorf(http.StatusForbidden, "%s of collections is not supported", r.Method)
+	overwrite, err := overwriteHeader(r)
+	if err != nil {
+		return err
 	}
 	dst, err := destination(r, st.user)
 	if err != nil {
 		return err
 	}
-	overwrite := true
+	if src.kind == resCollection {
+		return h.copyMoveCollection(w, r, src, dst, overwrite)
+	}
+	return h.copyMoveObject(w, r, src, dst, overwrite)
+}
+
+// overwriteHeader parses the Overwrite header (RFC 4918 §10.6); absent
+// means T.
+func overwriteHeader(r *http.Request) (bool, error) {
 	switch strings.ToUpper(strings.TrimSpace(r.Header.Get("Overwrite"))) {
 	case "F":
-		overwrite = false
+		return false, nil
 	case "", "T":
-	default:
-		return httpErrorf(http.StatusBadRequest, "malformed Overwrite header")
+		return true, nil
+	}
+	return false, httpErrorf(http.StatusBadRequest, "malformed Overwrite header")
+}
+
+// copyMoveObject copies or moves object src to dst. A collection at the
+// destination (named with or without the trailing slash) is deleted first
+// when Overwrite is T, and the object takes its name (RFC 4918 §9.8.4,
+// §9.9.3); that deletion and the copy are two engine commits.
+func (h *Handler) copyMoveObject(w http.ResponseWriter, r *http.Request, src *resource, dst target, overwrite bool) error {
+	st := state(r)
+	_, collErr := h.db.Collection(dst.collPath())
+	if dst.slash && collErr != nil {
+		return httpErrorf(http.StatusConflict, "the destination of an object cannot be a collection path")
 	}
 	dstParent, dstName := dst.parent()
 	dstColl, err := h.db.Collection(dstParent)
@@ -49,17 +72,27 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("look up %s: %w", dstParent, err)
 	}
-	if _, err := h.db.Collection(dst.collPath()); err == nil {
-		return httpErrorf(http.StatusConflict, "the destination is a collection")
-	}
-	_, err = h.db.Object(dstParent, dstName, false)
-	existed := err == nil
-	if existed && !overwrite {
-		return httpErrorf(http.StatusPreconditionFailed, "the destination exists and Overwrite is F")
-	}
 	tag, err := ifMatch(r.Header.Get("If-Match"), src.obj)
 	if err != nil {
 		return err
+	}
+	existed := false
+	if collErr == nil {
+		if !overwrite {
+			return httpErrorf(http.StatusPreconditionFailed, "the destination exists and Overwrite is F")
+		}
+		if strings.HasPrefix(src.coll.Path, dst.collPath()) {
+			return httpErrorf(http.StatusConflict, "the destination collection contains the source")
+		}
+		if err := h.db.DeleteCollection(r.Context(), st.meta, dst.collPath()); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("delete %s: %w", dst.collPath(), err)
+		}
+		existed = true
+	} else if _, err := h.db.Object(dstParent, dstName, false); err == nil {
+		if !overwrite {
+			return httpErrorf(http.StatusPreconditionFailed, "the destination exists and Overwrite is F")
+		}
+		existed = true
 	}
 	res, err := h.db.MoveObject(r.Context(), st.meta, engine.MoveRequest{
 		FromPath: src.coll.Path, FromName: src.obj.Name,
@@ -70,16 +103,104 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request) error {
 		return fromEngine(err, dstColl.Kind)
 	}
 	w.Header().Set("ETag", res.ETag)
-	if existed {
-		w.WriteHeader(http.StatusNoContent)
-	} else {
-		w.WriteHeader(http.StatusCreated)
-	}
+	writeCreated(w, !existed)
 	return nil
 }
 
+// copyMoveCollection copies or moves the collection src to dst. MOVE and
+// COPY with Depth: infinity (the default) take the whole tree; COPY with
+// Depth: 0 creates a collection of the same kind with the same properties
+// and no members (RFC 4918 §9.8.3).
+func (h *Handler) copyMoveCollection(w http.ResponseWriter, r *http.Request, src *resource, dst target, overwrite bool) error {
+	st := state(r)
+	if st.tgt.isHome() {
+		return httpErrorf(http.StatusForbidden, "a home cannot be copied or moved")
+	}
+	to := dst.collPath()
+	if to == src.coll.Path {
+		return httpErrorf(http.StatusForbidden, "the source and the destination are the same")
+	}
+	d, err := depth(r, -1)
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Method == "MOVE" && d != -1:
+		return httpErrorf(http.StatusBadRequest, "MOVE of a collection takes Depth: infinity only (RFC 4918 §9.9.2)")
+	case r.Method == "COPY" && d == 1:
+		return httpErrorf(http.StatusBadRequest, "COPY of a collection takes Depth: 0 or infinity (RFC 4918 §9.8.3)")
+	}
+	var created bool
+	switch {
+	case r.Method == "MOVE":
+		created, err = h.db.MoveCollection(r.Context(), st.meta, src.coll.Path, to, overwrite)
+	case d == 0:
+		created, err = h.shallowCopy(r, src.coll, to, overwrite)
+	default:
+		created, err = h.db.CopyCollection(r.Context(), st.meta, src.coll.Path, to, overwrite)
+	}
+	if err != nil {
+		return err
+	}
+	writeCreated(w, created)
+	return nil
+}
+
+// shallowCopy creates at to a collection of from's kind with its
+// properties, after deleting what is there when overwrite allows it. The
+// engine has no shallow copy, so deleting and creating are two commits;
+// the destination's parent is checked first, so that a creation doomed to
+// fail never costs the destination.
+func (h *Handler) shallowCopy(r *http.Request, from *engine.Collection, to string, overwrite bool) (bool, error) {
+	st := state(r)
+	segs := splitCollPath(to)
+	parentPath, name := collPathOf(segs[:len(segs)-1]), segs[len(segs)-1]
+	parent, err := h.db.Collection(parentPath)
+	if errors.Is(err, engine.ErrNotFound) {
+		return false, httpErrorf(http.StatusConflict, "destination collection %s does not exist", parentPath)
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up %s: %w", parentPath, err)
+	}
+	if parent.Kind != engine.KindHome && parent.Kind != engine.KindPlain {
+		return false, httpErrorf(http.StatusConflict, "a %s collection cannot contain collections", parent.Kind)
+	}
+	_, collErr := h.db.Collection(to)
+	_, objErr := h.db.Object(parentPath, name, false)
+	created := collErr != nil && objErr != nil
+	if !created && !overwrite {
+		return false, httpErrorf(http.StatusPreconditionFailed, "the destination exists and Overwrite is F")
+	}
+	if collErr == nil {
+		if err := h.db.DeleteCollection(r.Context(), st.meta, to); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return false, fmt.Errorf("delete %s: %w", to, err)
+		}
+	}
+	if objErr == nil {
+		if err := h.db.DeleteObject(r.Context(), st.meta, parentPath, name, ""); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return false, fmt.Errorf("delete %s%s: %w", parentPath, name, err)
+		}
+	}
+	spec := engine.CollectionSpec{Path: to, Kind: from.Kind, Owner: st.user, Props: from.Props.Clone()}
+	if _, err := h.db.CreateCollection(r.Context(), st.meta, spec); err != nil {
+		return false, err
+	}
+	return created, nil
+}
+
+// writeCreated answers a COPY or MOVE: 201 when the destination was new,
+// 204 when it replaced a resource.
+func writeCreated(w http.ResponseWriter, created bool) {
+	if created {
+		w.WriteHeader(http.StatusCreated)
+	} else {
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
 // destination parses the Destination header (RFC 4918 §10.3) into a
-// target for an object inside the user's space.
+// target inside the user's home, the home itself excluded: everything
+// else gets 403, so other users' spaces stay out of reach.
 func destination(r *http.Request, user string) (target, error) {
 	d := r.Header.Get("Destination")
 	if d == "" {
@@ -95,9 +216,6 @@ func destination(r *http.Request, user string) (target, error) {
 	}
 	if err != nil {
 		return target{}, err
-	}
-	if t.slash {
-		return target{}, httpErrorf(http.StatusConflict, "the destination of an object cannot be a collection path")
 	}
 	return t, nil
 }

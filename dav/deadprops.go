@@ -6,6 +6,18 @@ import (
 	"strings"
 )
 
+// deadProps returns the dead properties of r: a collection's or an
+// object's, nil for the other resources.
+func deadProps(r *resource) map[string]string {
+	switch r.kind {
+	case resCollection:
+		return r.coll.Props.Dead
+	case resObject:
+		return r.obj.Dead
+	}
+	return nil
+}
+
 // deadKey is the engine's key of a dead property: "{namespace}local".
 func deadKey(n xml.Name) string { return "{" + n.Space + "}" + n.Local }
 

@@ -38,9 +38,21 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var results []davxml.PropValue
-	if res.kind != resCollection {
-		results = forbidAll(pu)
-	} else {
+	switch res.kind {
+	case resObject:
+		var failed bool
+		apply := func(dead map[string]string) error {
+			results, failed = applyObjectUpdate(dead, pu)
+			if failed {
+				return errRejected
+			}
+			return nil
+		}
+		err := h.db.UpdateObjectProps(r.Context(), st.meta, res.coll.Path, res.obj.Name, apply)
+		if err != nil && !errors.Is(err, errRejected) {
+			return err
+		}
+	case resCollection:
 		var failed bool
 		apply := func(p *engine.Props) error {
 			results, failed = applyUpdate(p, res.coll.Kind, pu)
@@ -53,12 +65,56 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 		if err != nil && !errors.Is(err, errRejected) {
 			return err
 		}
+	default:
+		results = forbidAll(pu)
 	}
 	ms, end := startMultistatus(w, r)
 	if err := ms.Response(res.href(), results); err != nil {
 		return err
 	}
 	return end()
+}
+
+// applyObjectUpdate runs the instructions of pu on an object's dead
+// properties like applyUpdate: every property that is not protected (nor
+// the body property of a REPORT, CALDAV:calendar-data or
+// CARDDAV:address-data) is a dead property.
+func applyObjectUpdate(dead map[string]string, pu davxml.PropertyUpdate) ([]davxml.PropValue, bool) {
+	var out []davxml.PropValue
+	failed := false
+	for _, op := range pu.Ops {
+		remove := op.XMLName == davxml.D("remove")
+		if !remove && op.XMLName != davxml.D("set") {
+			continue
+		}
+		for _, e := range op.Prop.Props {
+			n := e.XMLName
+			pv := davxml.PropValue{Name: n}
+			switch {
+			case protected[n] || n == davxml.PropCalendarData || n == davxml.PropAddressData:
+				pv.Status, failed = http.StatusForbidden, true
+			case remove:
+				delete(dead, deadKey(n)) // removing an absent property succeeds (RFC 4918 §14.23)
+			default:
+				dead[deadKey(n)] = e.Marshal()
+			}
+			out = append(out, pv)
+		}
+	}
+	if failed {
+		markFailedDependency(out)
+	}
+	return out, failed
+}
+
+// markFailedDependency gives every property of a rejected PROPPATCH that
+// did not fail itself 424 Failed Dependency (RFC 4918 §9.2).
+func markFailedDependency(out []davxml.PropValue) {
+	for i := range out {
+		if out[i].Status == 0 {
+			out[i].Status = http.StatusFailedDependency
+		}
+	}
 }
 
 // applyUpdate runs the instructions of pu on p in order and returns one
@@ -87,17 +143,13 @@ func applyUpdate(p *engine.Props, kind engine.Kind, pu davxml.PropertyUpdate) ([
 		}
 	}
 	if failed {
-		for i := range out {
-			if out[i].Status == 0 {
-				out[i].Status = http.StatusFailedDependency
-			}
-		}
+		markFailedDependency(out)
 	}
 	return out, failed
 }
 
 // forbidAll reports every property of pu as 403: the resource has no
-// writable properties (objects, principals).
+// writable properties (the root, principals).
 func forbidAll(pu davxml.PropertyUpdate) []davxml.PropValue {
 	var out []davxml.PropValue
 	for _, op := range pu.Ops {

@@ -125,7 +125,8 @@ var allPropNames = []xml.Name{davxml.PropResourceType, davxml.PropDisplayName, d
 	davxml.PropGetContentType, davxml.PropGetContentLength, davxml.PropGetLastModified, davxml.PropCreationDate}
 
 // props returns the values of names for r; properties r does not have are
-// reported with 404. Dead properties of collections come from the engine.
+// reported with 404. Dead properties of collections and objects come from
+// the engine.
 //
 // This is the call the REPORT handlers (multiget, sync-collection and the
 // query REPORTs of dav/query) use to fill a response's properties; they
@@ -143,8 +144,8 @@ func (h *Handler) appendProps(out []davxml.PropValue, sc *scratch, r *resource, 
 			out = append(out, v)
 			continue
 		}
-		if r.coll != nil && r.kind == resCollection {
-			if x, ok := r.coll.Props.Dead[deadKey(n)]; ok {
+		if dead := deadProps(r); len(dead) > 0 {
+			if x, ok := dead[deadKey(n)]; ok {
 				out = append(out, davxml.PropValue{Name: n, Element: x})
 				continue
 			}
@@ -164,9 +165,9 @@ func (h *Handler) allProps(out []davxml.PropValue, sc *scratch, r *resource, inc
 			}
 		}
 	}
-	if r.kind == resCollection {
-		for _, k := range sortedKeys(r.coll.Props.Dead) {
-			out = append(out, davxml.PropValue{Name: parseDeadKey(k), Element: r.coll.Props.Dead[k]})
+	if dead := deadProps(r); len(dead) > 0 {
+		for _, k := range sortedKeys(dead) {
+			out = append(out, davxml.PropValue{Name: parseDeadKey(k), Element: dead[k]})
 		}
 	}
 	return out
@@ -177,8 +178,8 @@ func (h *Handler) propNames(out []davxml.PropValue, r *resource) []davxml.PropVa
 	for _, n := range liveNames(r) {
 		out = append(out, davxml.PropValue{Name: n})
 	}
-	if r.kind == resCollection {
-		for _, k := range sortedKeys(r.coll.Props.Dead) {
+	if dead := deadProps(r); len(dead) > 0 {
+		for _, k := range sortedKeys(dead) {
 			out = append(out, davxml.PropValue{Name: parseDeadKey(k)})
 		}
 	}

@@ -11,31 +11,9 @@ import (
 // reason, as "suite/number.name". The test fails if any other test fails,
 // and also if one of these starts passing (then delete it from the list).
 //
-// All of them are gaps of package dav (reported to its owner):
-//   - copymove/4.copy_overwrite, copymove/9.move: COPY/MOVE of a resource
-//     over an existing collection with Overwrite: T gets 409; RFC 4918 §9.8.4
-//     and §9.9.3 want the collection deleted and replaced.
-//   - copymove/7.copy_coll, copymove/10.move_coll: COPY of a collection
-//     (Depth: infinity) gets 403; only object COPY/MOVE is implemented.
-//   - copymove/8.copy_shallow: follows from 7 (ccsrc/ was left behind, so
-//     its MKCOL gets 405).
-//   - props/3.propfind_invalid2: a body binding a prefix to the empty
-//     namespace (xmlns:foo="") is accepted with 207; RFC 4918 wants 400
-//     (encoding/xml does not reject it).
-//   - props/6.propset, props/26.propmanyns: PROPPATCH of dead properties on
-//     a non-collection resource gets 403; the engine keeps properties on
-//     collections only. props/27.propget follows from 26.
-var litmusKnownFailures = []string{
-	"copymove/4.copy_overwrite",
-	"copymove/7.copy_coll",
-	"copymove/8.copy_shallow",
-	"copymove/9.move",
-	"copymove/10.move_coll",
-	"props/3.propfind_invalid2",
-	"props/6.propset",
-	"props/26.propmanyns",
-	"props/27.propget",
-}
+// None fail today: basic, copymove, props and http pass completely. A
+// failure that has to be accepted goes here with its reason.
+var litmusKnownFailures = []string{}
 
 // TestInteropLitmus runs the litmus WebDAV suites basic, copymove, props
 // and http against alice's home.
