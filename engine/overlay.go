@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 
@@ -25,8 +24,6 @@ type overlayVal struct {
 	val     []byte
 	deleted bool
 }
-
-var errOverlayIter = errors.New("engine: replay does not iterate")
 
 func newOverlay(db *pebble.DB) *overlay {
 	return &overlay{db: db, vals: map[string]overlayVal{}, b: db.NewBatch()}
@@ -76,9 +73,13 @@ func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 	return o.b.DeleteRange(start, end, nil)
 }
 
-// NewIter is not needed by apply, the only user of an overlay.
-func (o *overlay) NewIter(*pebble.IterOptions) (*pebble.Iterator, error) {
-	return nil, errOverlayIter
+// NewIter commits the buffered writes, which a replay may do at any point,
+// and iterates the database (apply iterates only for rare events).
+func (o *overlay) NewIter(opts *pebble.IterOptions) (*pebble.Iterator, error) {
+	if err := o.flush(pebble.NoSync); err != nil {
+		return nil, err
+	}
+	return o.db.NewIter(opts)
 }
 
 // flush commits the buffered writes.
