@@ -16,57 +16,84 @@ import (
 
 const remoteUsage = "[--server URL --user ADMIN | --data DIR]"
 
+// auditCommands are the audit subcommands by name, each run with the
+// streams of env (tests pass buffers).
+var auditCommands = map[string]func(ctx context.Context, env *auditEnv, args []string) error{
+	"history":  runHistory,
+	"restore":  runRestore,
+	"undelete": runUndelete,
+	"compact":  runCompact,
+	"purge":    runPurge,
+	"rebuild":  runRebuild,
+	"verify":   runVerify,
+	"export":   runExport,
+	"import":   runImport,
+}
+
 func init() {
-	register(Command{Name: "history", Usage: "PATH [--since TIME] [--json] [--show SEQ] [--diff SEQ[..SEQ2]] " + remoteUsage,
-		Summary: "every change of an object, a collection or a user's home (who, when, which client, ETags)",
-		Run:     func(ctx context.Context, args []string) error { return runHistory(ctx, defaultAuditEnv(), args) }})
-	register(Command{Name: "restore", Usage: "PATH --as-of TIME|SEQ [--dry-run] " + remoteUsage,
-		Summary: "bring an object, a collection or a home back to its state at a moment (appends new events)",
-		Run:     func(ctx context.Context, args []string) error { return runRestore(ctx, defaultAuditEnv(), args) }})
-	register(Command{Name: "undelete", Usage: "PATH " + remoteUsage,
-		Summary: "undo the last deletion of an object or a collection",
-		Run: func(ctx context.Context, args []string) error {
-			return runAudit(ctx, defaultAuditEnv(), "undelete", args, 1, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
-				rep, err := b.Undelete(ctx, pos[0])
-				if err != nil {
-					return err
-				}
-				return printReport(defaultAuditEnv().stdout, rep)
-			})
-		}})
-	register(Command{Name: "compact", Usage: "--keep 90d " + remoteUsage,
-		Summary: "retention: drop bodies of versions superseded before now-keep and expire older tombstones",
-		Run:     func(ctx context.Context, args []string) error { return runCompact(ctx, defaultAuditEnv(), args) }})
-	register(Command{Name: "purge", Usage: "PATH " + remoteUsage,
-		Summary: "GDPR erasure: delete an object or collection and erase its content from the log and the files",
-		Run: func(ctx context.Context, args []string) error {
-			env := defaultAuditEnv()
-			return runAudit(ctx, env, "purge", args, 1, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
-				res, err := b.Purge(ctx, pos[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(env.stdout, "purged %s: event %d, %d record(s) erased, deleted %v\n", pos[0], res.Seq, len(res.Erased), res.Deleted)
-				return nil
-			})
-		}})
-	register(Command{Name: "rebuild", Usage: remoteUsage, Summary: "drop every projection and replay the log",
-		Run: func(ctx context.Context, args []string) error {
-			return runAudit(ctx, defaultAuditEnv(), "rebuild", args, 0, nil, func(ctx context.Context, b audit.Backend, _ []string) error {
-				return b.Rebuild(ctx)
-			})
-		}})
-	register(Command{Name: "verify", Usage: remoteUsage, Summary: "check the projections against a replay of the log",
-		Run: func(ctx context.Context, args []string) error {
-			env := defaultAuditEnv()
-			return runAudit(ctx, env, "verify", args, 0, nil, func(ctx context.Context, b audit.Backend, _ []string) error {
-				if err := b.Verify(ctx); err != nil {
-					return err
-				}
-				fmt.Fprintln(env.stdout, "ok: projections match the log")
-				return nil
-			})
-		}})
+	for _, c := range []Command{
+		{Name: "history", Usage: "PATH [--since TIME] [--json] [--show SEQ] [--diff SEQ[..SEQ2]] " + remoteUsage,
+			Summary: "every change of an object, a collection or a user's home (who, when, which client, ETags)"},
+		{Name: "restore", Usage: "PATH --as-of TIME|SEQ [--dry-run] " + remoteUsage,
+			Summary: "bring an object, a collection or a home back to its state at a moment (appends new events)"},
+		{Name: "undelete", Usage: "PATH " + remoteUsage,
+			Summary: "undo the last deletion of an object or a collection"},
+		{Name: "compact", Usage: "--keep 90d " + remoteUsage,
+			Summary: "retention: drop bodies of versions superseded before now-keep and expire older tombstones"},
+		{Name: "purge", Usage: "PATH " + remoteUsage,
+			Summary: "GDPR erasure: delete an object or collection and erase its content from the log and the files"},
+		{Name: "rebuild", Usage: remoteUsage, Summary: "drop every projection and replay the log"},
+		{Name: "verify", Usage: remoteUsage, Summary: "check the projections against a replay of the log"},
+		{Name: "export", Usage: "PATH [--as-of TIME|SEQ] " + remoteUsage + " > file.ics|file.vcf",
+			Summary: "write a calendar as one VCALENDAR or an address book as vCards to stdout"},
+		{Name: "import", Usage: "PATH file.ics|file.vcf|DIR " + remoteUsage,
+			Summary: "import objects (one per UID, names <uid>.ics) from a file or from Radicale/vdir collection folders"},
+	} {
+		runCmd := auditCommands[c.Name]
+		c.Run = func(ctx context.Context, args []string) error { return runCmd(ctx, defaultAuditEnv(), args) }
+		register(c)
+	}
+}
+
+func runUndelete(ctx context.Context, env *auditEnv, args []string) error {
+	return runAudit(ctx, env, "undelete", args, 1, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
+		rep, err := b.Undelete(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		return printReport(env.stdout, rep)
+	})
+}
+
+func runPurge(ctx context.Context, env *auditEnv, args []string) error {
+	return runAudit(ctx, env, "purge", args, 1, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
+		res, err := b.Purge(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(env.stdout, "purged %s: event %d, %d record(s) erased, deleted %v\n", pos[0], res.Seq, len(res.Erased), res.Deleted)
+		return nil
+	})
+}
+
+func runRebuild(ctx context.Context, env *auditEnv, args []string) error {
+	return runAudit(ctx, env, "rebuild", args, 0, nil, func(ctx context.Context, b audit.Backend, _ []string) error {
+		if err := b.Rebuild(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.stdout, "ok: projections rebuilt from the log")
+		return nil
+	})
+}
+
+func runVerify(ctx context.Context, env *auditEnv, args []string) error {
+	return runAudit(ctx, env, "verify", args, 0, nil, func(ctx context.Context, b audit.Backend, _ []string) error {
+		if err := b.Verify(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(env.stdout, "ok: projections match the log")
+		return nil
+	})
 }
 
 func runHistory(ctx context.Context, env *auditEnv, args []string) error {

@@ -14,42 +14,35 @@ import (
 	"github.com/almanac/almanac/dav/audit"
 )
 
-func init() {
-	register(Command{Name: "export", Usage: "PATH [--as-of TIME|SEQ] " + remoteUsage + " > file.ics|file.vcf",
-		Summary: "write a calendar as one VCALENDAR or an address book as vCards to stdout",
-		Run: func(ctx context.Context, args []string) error {
-			env := defaultAuditEnv()
-			var asOf string
-			extra := func(fs *flag.FlagSet) { fs.StringVar(&asOf, "as-of", "", "export the state at this `moment`") }
-			return runAudit(ctx, env, "export", args, 1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
-				data, err := b.Export(ctx, pos[0], asOf)
-				if err != nil {
-					return err
-				}
-				_, err = env.stdout.Write(data)
-				return err
-			})
-		}})
-	register(Command{Name: "import", Usage: "PATH file.ics|file.vcf|DIR " + remoteUsage,
-		Summary: "import objects (one per UID, names <uid>.ics) from a file or from Radicale/vdir collection folders",
-		Run: func(ctx context.Context, args []string) error {
-			env := defaultAuditEnv()
-			return runAudit(ctx, env, "import", args, 2, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
-				req, err := readImport(pos[0], pos[1])
-				if err != nil {
-					return err
-				}
-				rep, err := b.Import(ctx, req)
-				if err != nil {
-					return err
-				}
-				for _, e := range rep.Errors {
-					fmt.Fprintln(env.stderr, "error:", e)
-				}
-				fmt.Fprintf(env.stdout, "imported %d object(s), %d error(s)\n", rep.Imported, len(rep.Errors))
-				return nil
-			})
-		}})
+func runExport(ctx context.Context, env *auditEnv, args []string) error {
+	var asOf string
+	extra := func(fs *flag.FlagSet) { fs.StringVar(&asOf, "as-of", "", "export the state at this `moment`") }
+	return runAudit(ctx, env, "export", args, 1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
+		data, err := b.Export(ctx, pos[0], asOf)
+		if err != nil {
+			return err
+		}
+		_, err = env.stdout.Write(data)
+		return err
+	})
+}
+
+func runImport(ctx context.Context, env *auditEnv, args []string) error {
+	return runAudit(ctx, env, "import", args, 2, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
+		req, err := readImport(pos[0], pos[1])
+		if err != nil {
+			return err
+		}
+		rep, err := b.Import(ctx, req)
+		if err != nil {
+			return err
+		}
+		for _, e := range rep.Errors {
+			fmt.Fprintln(env.stderr, "error:", e)
+		}
+		fmt.Fprintf(env.stdout, "imported %d object(s), %d error(s)\n", rep.Imported, len(rep.Errors))
+		return nil
+	})
 }
 
 // readImport reads a file, a folder of .ics/.vcf files (one collection),
