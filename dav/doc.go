@@ -11,16 +11,28 @@
 //
 // Supported:
 //   - RFC 4918 WebDAV class 1: OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND
-//     (Depth 0 and 1; infinity gets 403 DAV:propfind-finite-depth),
-//     PROPPATCH (atomic, 424 for the rest when one property fails), MKCOL,
-//     COPY and MOVE of objects, dead properties on collections.
+//     (Depth 0 and 1; infinity gets 403 DAV:propfind-finite-depth, and a
+//     request without Depth, which means infinity, too, except on an
+//     object, where it is answered as Depth 0 for clients that leave the
+//     header out), PROPPATCH (atomic, 424 for the rest when one property
+//     fails), MKCOL, COPY and MOVE of objects and of collections with
+//     everything below them (COPY Depth 0 copies a collection alone with
+//     its properties; Overwrite: T replaces objects and collections),
+//     dead properties on collections and objects (kept across PUTs, moved
+//     and copied with them). litmus basic, copymove, props and http pass.
 //   - RFC 4791 CalDAV: MKCALENDAR, calendar collection properties,
-//     calendar-multiget, PUT preconditions (valid-calendar-data,
-//     valid-calendar-object-resource, supported-calendar-component,
-//     supported-calendar-data, no-uid-conflict, max-resource-size), GET of a
-//     whole calendar as one VCALENDAR.
-//   - RFC 6352 CardDAV: address book properties, addressbook-multiget, PUT
-//     preconditions, GET of a whole address book.
+//     calendar-multiget, calendar-query and free-busy-query (package
+//     dav/query evaluates the filters, recurrence and time zones, and
+//     shapes calendar-data with comp/prop selection, expand and
+//     limit-recurrence-set; see query_reports.go), PUT preconditions
+//     (valid-calendar-data, valid-calendar-object-resource,
+//     supported-calendar-component, supported-calendar-data,
+//     no-uid-conflict, max-resource-size), GET of a whole calendar as one
+//     VCALENDAR.
+//   - RFC 6352 CardDAV: address book properties, addressbook-multiget,
+//     addressbook-query (dav/query, with limit, partial address-data and
+//     vCard 3.0/4.0 conversion), PUT preconditions, GET of a whole address
+//     book.
 //   - RFC 6578 sync-collection with DAV:limit (507 continuation) and
 //     DAV:valid-sync-token.
 //   - RFC 5397 current-user-principal; RFC 3744 read-only subset
@@ -31,15 +43,19 @@
 //     collections (see quota.go).
 //   - gzip of multistatus answers and collection exports.
 //
+// Multistatus answers stream: one DAV:response at a time from the
+// engine's iterators through davxml.Multistatus, with the property values
+// of each response built in memory reused for the whole request (scratch
+// in props.go), so a listing allocates nothing per member in this package.
+//
 // Not supported (yet):
-//   - calendar-query, addressbook-query and free-busy-query answer 501 until
-//     package dav/query fills in query_reports.go.
 //   - WebDAV class 2 (LOCK, UNLOCK) and the ACL method.
-//   - COPY and MOVE of collections (403).
-//   - PROPPATCH of objects (no object properties; 403 per property).
 //   - Depth: infinity PROPFIND, sync-level infinite.
-//   - CALDAV:calendar-data sub-elements in multiget (comp, prop, expand):
-//     the stored body is always returned whole.
+//   - CALDAV:calendar-data sub-elements in calendar-multiget (comp, prop,
+//     expand): the stored body is returned whole (calendar-query shapes
+//     it).
 //   - quota-available-bytes (reported 404: there are no quotas).
+//   - Mixed content in dead property values: the text beside child
+//     elements is not kept.
 //   - Scheduling (RFC 6638), sharing, WebDAV push.
 package dav

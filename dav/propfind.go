@@ -97,12 +97,19 @@ func depth(r *http.Request, def int) (int, error) {
 
 // propfind answers PROPFIND (RFC 4918 §9.1) at Depth 0 or 1, streaming
 // one response per member from the engine's iterators.
+//
+// Depth: infinity gets 403 DAV:propfind-finite-depth. A request without a
+// Depth header means infinity (§10.2), and so gets the same 403 on a
+// collection; on an object, which has no members, it is answered as Depth
+// 0, because some clients (Evolution and Thunderbird versions among them)
+// leave the header out when they ask about a single resource.
 func (h *Handler) propfind(w http.ResponseWriter, r *http.Request) error {
 	d, err := depth(r, -1)
 	if err != nil {
 		return err
 	}
-	if d < 0 {
+	absent := strings.TrimSpace(r.Header.Get("Depth")) == ""
+	if d < 0 && !absent {
 		return errPropfindFiniteDepth()
 	}
 	pr, err := h.parsePropfind(w, r)
@@ -118,6 +125,12 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request) error {
 	res, err := h.lookup(v, st)
 	if err != nil {
 		return err
+	}
+	if d < 0 {
+		if res.kind != resObject {
+			return errPropfindFiniteDepth()
+		}
+		d = 0
 	}
 	pr.sc.view = v
 	ms, end := startMultistatus(w, r)
