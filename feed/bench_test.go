@@ -58,7 +58,7 @@ func BenchmarkLatency(b *testing.B) {
 		ts := MustServe(b, db, Options{})
 		ns := MustNATS(b, filepath.Join(dir, "nats"), "")
 		nc := MustConnect(b, ns)
-		runPublisher(b, PublisherOptions{DB: db, Conn: nc, CursorFile: filepath.Join(dir, "cursor")})
+		runPublisher(b, PublisherOptions{DB: db, Conn: nc})
 		ctx, cancel := context.WithTimeout(bg, 5*time.Minute)
 		s, err := ts.client(b, basic("admin", "secret")).Subscribe(ctx, &feedv1.SubscribeRequest{FromSeq: uint64(db.Head()) + 1})
 		if err != nil {

@@ -2,7 +2,6 @@ package feed
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -30,14 +29,14 @@ type collInfo struct {
 // converter turns log events into Changes. It caches the owner and kind of
 // every collection it has seen: object events do not carry them.
 type converter struct {
-	storeID string
+	db *engine.DB
 
 	mu    sync.Mutex
 	colls map[uint64]collInfo
 }
 
 func newConverter(db *engine.DB) *converter {
-	return &converter{storeID: db.StoreID(), colls: make(map[uint64]collInfo)}
+	return &converter{db: db, colls: make(map[uint64]collInfo)}
 }
 
 // collection returns the owner and kind of collection id, path being the
@@ -85,8 +84,8 @@ func ownerFromPath(path string) string {
 // the feed does not know (added to the log later) are skipped too.
 func exposed(op engine.Op) bool {
 	switch op {
-	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged,
-		engine.OpObjectPut, engine.OpObjectDeleted, engine.OpObjectMoved, engine.OpContentPurged:
+	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged, engine.OpCollectionMoved,
+		engine.OpObjectPut, engine.OpObjectDeleted, engine.OpObjectMoved, engine.OpObjectPropsChanged, engine.OpContentPurged:
 		return true
 	}
 	return false
@@ -101,7 +100,7 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 	}
 	var ci collInfo
 	switch ev.Op {
-	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged:
+	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged, engine.OpCollectionMoved:
 		ci = collInfo{owner: ev.Owner, kind: ev.Kind}
 		if ci.owner == "" {
 			ci.owner = ownerFromPath(ev.CollectionPath)
@@ -135,6 +134,11 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 	if ev.CollectionID != 0 && ev.Op != engine.OpCollectionDeleted {
 		ch.SyncToken = c.syncToken(ev.CollectionID, ev.Seq)
 	}
+	if ev.Op == engine.OpCollectionMoved {
+		ch.ToPrincipal = ownerFromPath(ev.ToCollectionPath)
+		ch.ToCollection = ev.ToCollectionPath
+		ch.ToSyncToken = ch.SyncToken
+	}
 	if ev.Op == engine.OpObjectMoved {
 		to, err := c.collection(lk, ev.ToCollectionID, ev.ToCollectionPath)
 		if err != nil {
@@ -155,12 +159,8 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 	return ch, nil
 }
 
-// syncToken is the RFC 6578 token of collection id right after seq. It
-// follows the engine's token format (engine.SyncTokenPrefix, store id,
-// collection id, seq), which DAV clients treat as opaque.
-func (c *converter) syncToken(id uint64, seq engine.Seq) string {
-	return engine.SyncTokenPrefix + c.storeID + "/" + strconv.FormatUint(id, 10) + "/" + strconv.FormatUint(uint64(seq), 10)
-}
+// syncToken is the RFC 6578 token of collection id right after seq.
+func (c *converter) syncToken(id uint64, seq engine.Seq) string { return c.db.SyncToken(id, seq) }
 
 func kindToProto(k engine.Kind) feedv1.Kind {
 	switch k {

@@ -34,8 +34,9 @@
 //
 // # NATS
 //
-// The Publisher reads the log from its cursor file (the last seq JetStream
-// acknowledged, with all before it; written atomically), publishes each
+// The Publisher reads the log from its cursor (the last seq JetStream
+// acknowledged, with all before it; an engine cursor stored synced in
+// Pebble beside the log), publishes each
 // change asynchronously with at most PublisherOptions.MaxInFlight
 // unacknowledged, header Nats-Msg-Id = seq, and advances the cursor only
 // over the acknowledged prefix. After any failure (NATS down, ack

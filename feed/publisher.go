@@ -48,8 +48,9 @@ type PublisherOptions struct {
 	DB *engine.DB
 	// Conn is the NATS connection; it may be (re)connecting. Required.
 	Conn *nats.Conn
-	// CursorFile persists the last acknowledged seq. Required.
-	CursorFile string
+	// Cursor names the engine cursor (engine.DB.Cursor) that persists the
+	// last acknowledged seq. Default "nats:" + the stream name.
+	Cursor string
 	// Stream is the stream to create when missing.
 	Stream StreamConfig
 	// Format is FormatProto (default) or FormatJSON.
@@ -81,7 +82,7 @@ type Publisher struct {
 	conv *converter
 
 	cursor atomic.Uint64 // last acknowledged seq, all before it too
-	saved  engine.Seq    // last cursor written to CursorFile; owned by Run
+	saved  engine.Seq    // last cursor stored in the engine; owned by Run
 
 	failing atomic.Bool // lastErr != nil
 	mu      sync.Mutex
@@ -90,11 +91,14 @@ type Publisher struct {
 
 // NewPublisher reads the cursor and returns a Publisher; Run starts it.
 func NewPublisher(opts PublisherOptions) (*Publisher, error) {
-	if opts.DB == nil || opts.Conn == nil || opts.CursorFile == "" {
-		return nil, errors.New("feed: PublisherOptions need DB, Conn and CursorFile")
+	if opts.DB == nil || opts.Conn == nil {
+		return nil, errors.New("feed: PublisherOptions need DB and Conn")
 	}
 	if opts.Stream.Name == "" {
 		opts.Stream.Name = "ALMANAC"
+	}
+	if opts.Cursor == "" {
+		opts.Cursor = "nats:" + opts.Stream.Name
 	}
 	if opts.Stream.Replicas <= 0 {
 		opts.Stream.Replicas = 1
@@ -124,9 +128,9 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	c, err := readCursor(opts.CursorFile)
+	c, err := opts.DB.Cursor(opts.Cursor)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("feed: %w", err)
 	}
 	p := &Publisher{opts: opts, conv: newConverter(opts.DB), saved: c}
 	p.cursor.Store(uint64(c))
@@ -198,7 +202,7 @@ func (p *Publisher) save() error {
 	if c == p.saved {
 		return nil
 	}
-	if err := writeCursor(p.opts.CursorFile, c); err != nil {
+	if err := p.opts.DB.SetCursor(p.opts.Cursor, c); err != nil {
 		return err
 	}
 	p.saved = c

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -135,7 +134,7 @@ func TestPublishEveryChangeOnce(t *testing.T) {
 			db := MustOpenDB(t)
 			ns := MustNATS(t, filepath.Join(dir, "nats"), "")
 			nc := MustConnect(t, ns)
-			p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: filepath.Join(dir, "nats-cursor"),
+			p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc,
 				Format: tc.format, IncludeBody: true, MaxInFlight: 64})
 			writeMix(t, db, 100)
 			waitFor(t, 30*time.Second, "the cursor to reach the head", func() bool { return p.Cursor() == db.Head() })
@@ -148,7 +147,7 @@ func TestPublishEveryChangeOnce(t *testing.T) {
 					t.Errorf("put %d without body", c.Seq)
 				}
 			}
-			saved, err := readCursor(filepath.Join(dir, "nats-cursor"))
+			saved, err := db.Cursor("nats:ALMANAC")
 			if err != nil || saved != db.Head() {
 				t.Errorf("cursor file = %d %v, want %d", saved, err, db.Head())
 			}
@@ -165,16 +164,15 @@ func TestPublisherRestart(t *testing.T) {
 	db := MustOpenDB(t)
 	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
 	addr := ns.Addr().(*net.TCPAddr)
-	cursor := filepath.Join(dir, "nats-cursor")
 	for i := range 300 {
 		MustPut(t, db, "alice", fmt.Sprintf("a%d.ics", i))
 	}
 	nc := MustConnect(t, ns)
-	p, stop := runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: cursor, MaxInFlight: 8})
+	p, stop := runPublisher(t, PublisherOptions{DB: db, Conn: nc, MaxInFlight: 8})
 	waitFor(t, 30*time.Second, "publishing to start", func() bool { return p.Cursor() >= 100 })
 	stop()
 	nc.Close()
-	if err := writeCursor(cursor, 50); err != nil {
+	if err := db.SetCursor("nats:ALMANAC", 50); err != nil {
 		t.Fatal(err)
 	}
 	ns.Shutdown()
@@ -184,7 +182,7 @@ func TestPublisherRestart(t *testing.T) {
 		MustPut(t, db, "bob", fmt.Sprintf("b%d.ics", i))
 	}
 	nc = MustConnect(t, ns)
-	p, _ = runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: cursor})
+	p, _ = runPublisher(t, PublisherOptions{DB: db, Conn: nc})
 	waitFor(t, 30*time.Second, "the cursor to reach the head", func() bool { return p.Cursor() == db.Head() })
 	got := streamChanges(t, nc, "ALMANAC", func(b []byte, c *feedv1.Change) error { return proto.Unmarshal(b, c) })
 	if diff := cmp.Diff(expected(t, db, allChanges), seqs(got)); diff != "" {
@@ -200,7 +198,7 @@ func TestPublisherNATSDown(t *testing.T) {
 	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
 	addr := ns.Addr().(*net.TCPAddr)
 	nc := MustConnect(t, ns, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
-	p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc, CursorFile: filepath.Join(dir, "nats-cursor"),
+	p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc,
 		AckTimeout: 300 * time.Millisecond, RetryWait: 20 * time.Millisecond})
 	MustPut(t, db, "alice", "first.ics")
 	waitFor(t, 30*time.Second, "the first publish", func() bool { return p.Cursor() == db.Head() })
@@ -235,30 +233,6 @@ func TestEmbeddedPortTaken(t *testing.T) {
 	_, err = StartEmbedded(EmbeddedOptions{StoreDir: t.TempDir(), Listen: l.Addr().String(), ListenFlag: "--nats-listen"})
 	if err == nil || !containsAll(err.Error(), "--nats-listen", l.Addr().String()) {
 		t.Errorf("err = %v, want one naming --nats-listen and the address", err)
-	}
-}
-
-func TestCursorFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "nats-cursor")
-	if got, err := readCursor(path); err != nil || got != 0 {
-		t.Errorf("missing file: %d %v, want 0", got, err)
-	}
-	for _, seq := range []engine.Seq{7, 123456789} {
-		if err := writeCursor(path, seq); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := readCursor(path); err != nil || got != seq {
-			t.Errorf("read %d %v, want %d", got, err, seq)
-		}
-	}
-	if err := os.WriteFile(path, []byte("junk"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := readCursor(path); err == nil {
-		t.Error("junk cursor file read without error")
-	}
-	if entries, _ := os.ReadDir(filepath.Dir(path)); len(entries) != 1 {
-		t.Errorf("temporary files left: %v", entries)
 	}
 }
 

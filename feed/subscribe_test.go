@@ -297,3 +297,43 @@ func TestHistory(t *testing.T) {
 		t.Errorf("head = %v %v, want %d", head, err, db.Head())
 	}
 }
+
+// TestSubscribeCollectionMoveAndProps: a renamed collection and a PROPPATCH
+// on an object reach subscribers with the fields a consumer needs.
+func TestSubscribeCollectionMoveAndProps(t *testing.T) {
+	db := MustOpenDB(t)
+	ts := MustServe(t, db, Options{})
+	r := MustPut(t, db, "alice", "a.ics")
+	m := engine.Meta{Actor: "alice"}
+	err := db.UpdateObjectProps(bg, m, home("alice")+"calendar/", "a.ics", func(d map[string]string) error {
+		d["{urn:x}k"] = "<k/>"
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.MoveCollection(bg, m, home("alice")+"calendar/", home("alice")+"work/", false); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ts.client(t, basic("alice", "secret")).Subscribe(deadline(t, time.Minute), &feedv1.SubscribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var props, moved *feedv1.Change
+	for _, c := range collect(t, s, uint64(db.Head())) {
+		switch c.Op {
+		case feedv1.Op_OP_OBJECT_PROPS_CHANGED:
+			props = c
+		case feedv1.Op_OP_COLLECTION_MOVED:
+			moved = c
+		}
+	}
+	if props == nil || props.Object != "a.ics" || props.Etag != r.ETag || props.Principal != "alice" {
+		t.Errorf("props change = %v", props)
+	}
+	work, _ := db.Collection(home("alice") + "work/")
+	if moved == nil || moved.Collection != home("alice")+"calendar/" || moved.ToCollection != home("alice")+"work/" ||
+		moved.ToPrincipal != "alice" || moved.ToSyncToken != work.SyncToken {
+		t.Errorf("collection move = %v", moved)
+	}
+}

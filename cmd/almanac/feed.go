@@ -211,7 +211,7 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 	rt.natsConn = nc
 	*stops = append(*stops, func(context.Context) error { nc.Close(); return nil })
 	p, err := feed.NewPublisher(feed.PublisherOptions{
-		DB: env.DB, Conn: nc, CursorFile: filepath.Join(env.DataDir, "nats-cursor"),
+		DB: env.DB, Conn: nc,
 		Stream: feed.StreamConfig{Name: cfg.NATSStream, Retention: cfg.NATSRetain, Replicas: cfg.NATSReplicas, MaxAge: cfg.NATSMaxAge},
 		Format: cfg.NATSFormat, IncludeBody: cfg.NATSBody,
 		Logger: env.Logger.With("component", "nats"), Metrics: metrics,

@@ -46,19 +46,26 @@ const (
 	Op_OP_OBJECT_MOVED Op = 6
 	// The stored content of earlier changes was erased.
 	Op_OP_CONTENT_PURGED Op = 9
+	// A collection moved: collection is where it was, to_collection where it
+	// is now. Its sync tokens stay valid.
+	Op_OP_COLLECTION_MOVED Op = 11
+	// An object's dead properties changed (PROPPATCH); its ETag stays.
+	Op_OP_OBJECT_PROPS_CHANGED Op = 12
 )
 
 // Enum value maps for Op.
 var (
 	Op_name = map[int32]string{
-		0: "OP_UNSPECIFIED",
-		1: "OP_COLLECTION_CREATED",
-		2: "OP_COLLECTION_DELETED",
-		3: "OP_COLLECTION_PROPS_CHANGED",
-		4: "OP_OBJECT_PUT",
-		5: "OP_OBJECT_DELETED",
-		6: "OP_OBJECT_MOVED",
-		9: "OP_CONTENT_PURGED",
+		0:  "OP_UNSPECIFIED",
+		1:  "OP_COLLECTION_CREATED",
+		2:  "OP_COLLECTION_DELETED",
+		3:  "OP_COLLECTION_PROPS_CHANGED",
+		4:  "OP_OBJECT_PUT",
+		5:  "OP_OBJECT_DELETED",
+		6:  "OP_OBJECT_MOVED",
+		9:  "OP_CONTENT_PURGED",
+		11: "OP_COLLECTION_MOVED",
+		12: "OP_OBJECT_PROPS_CHANGED",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -69,6 +76,8 @@ var (
 		"OP_OBJECT_DELETED":           5,
 		"OP_OBJECT_MOVED":             6,
 		"OP_CONTENT_PURGED":           9,
+		"OP_COLLECTION_MOVED":         11,
+		"OP_OBJECT_PROPS_CHANGED":     12,
 	}
 )
 
@@ -890,7 +899,7 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\x06change\x18\x01 \x01(\v2\x17.almanac.feed.v1.ChangeR\x06change\"\r\n" +
 	"\vHeadRequest\" \n" +
 	"\fHeadResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xc5\x01\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xfb\x01\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -899,7 +908,9 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\rOP_OBJECT_PUT\x10\x04\x12\x15\n" +
 	"\x11OP_OBJECT_DELETED\x10\x05\x12\x13\n" +
 	"\x0fOP_OBJECT_MOVED\x10\x06\x12\x15\n" +
-	"\x11OP_CONTENT_PURGED\x10\t*a\n" +
+	"\x11OP_CONTENT_PURGED\x10\t\x12\x17\n" +
+	"\x13OP_COLLECTION_MOVED\x10\v\x12\x1b\n" +
+	"\x17OP_OBJECT_PROPS_CHANGED\x10\f*a\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_CALENDAR\x10\x01\x12\x11\n" +

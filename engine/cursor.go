@@ -1,0 +1,42 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// cursorPrefix starts the meta keys of named cursors.
+const cursorPrefix = "cursor/"
+
+// Cursor returns the durable position of a named log consumer (the NATS
+// publisher, for one), 0 when it was never set. Cursors are positions of
+// readers, not state derived from the log: Rebuild keeps them.
+func (db *DB) Cursor(name string) (Seq, error) {
+	v, err := getCopy(db.pdb, keys.MetaKey(cursorPrefix+name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("engine: read cursor %s: %w", name, err)
+	}
+	seq, err := keys.ParseU64(v)
+	if err != nil {
+		return 0, fmt.Errorf("engine: cursor %s: %w", name, err)
+	}
+	return Seq(seq), nil
+}
+
+// SetCursor stores a named consumer's position durably (synced).
+func (db *DB) SetCursor(name string, seq Seq) error {
+	if err := db.pdb.Set(keys.MetaKey(cursorPrefix+name), keys.U64(uint64(seq)), pebble.Sync); err != nil {
+		return fmt.Errorf("engine: write cursor %s: %w", name, err)
+	}
+	return nil
+}
+
+// SyncToken returns the RFC 6578 sync token of collection id as of seq, the
+// token a client holds after reading the collection at that point.
+func (db *DB) SyncToken(id uint64, seq Seq) string { return db.syncToken(id, seq) }
