@@ -1,0 +1,505 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/dav/audit"
+	"github.com/almanac/almanac/engine"
+)
+
+const (
+	cliCal   = "/dav/home/alice/calendar/"
+	cliCards = "/dav/home/alice/contacts/"
+)
+
+// cliEvent is a calendar object with a VTIMEZONE and a folded DESCRIPTION,
+// so byte-for-byte checks would catch any re-serialization.
+func cliEvent(uid, summary string) string {
+	return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//almanac cli test//EN\r\n" +
+		"BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\n" +
+		"TZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n" +
+		"BEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260105T100000\r\n" +
+		"SUMMARY:" + summary + "\r\nDESCRIPTION:a long line that a client folded at seventy-five octets\\, as RFC 5545 \r\n" +
+		" says it should\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+}
+
+func cliCard(uid, name string) string {
+	return "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:" + uid + "\r\nFN:" + name + "\r\nN:" + name + ";;;;\r\nEMAIL:" +
+		strings.ToLower(name) + "@example.com\r\nEND:VCARD\r\n"
+}
+
+// cliPut writes an object through DAV as user and fails on anything but 2xx.
+func cliPut(t *testing.T, srv *testServer, user, path, body string) {
+	t.Helper()
+	ct := "text/calendar"
+	if strings.HasSuffix(path, ".vcf") {
+		ct = "text/vcard"
+	}
+	if resp, out := srv.Do(t, http.MethodPut, path, user, body, "Content-Type", ct); resp.StatusCode/100 != 2 {
+		t.Fatalf("PUT %s: %s %s", path, resp.Status, out)
+	}
+}
+
+func cliDelete(t *testing.T, srv *testServer, user, path string) {
+	t.Helper()
+	if resp, out := srv.Do(t, http.MethodDelete, path, user, ""); resp.StatusCode != http.StatusNoContent {
+		t.Fatalf("DELETE %s: %s %s", path, resp.Status, out)
+	}
+}
+
+// withDB opens the engine of a stopped server's data directory for
+// assertions and closes it again.
+func withDB(t *testing.T, dataDir string, fn func(db *engine.DB)) {
+	t.Helper()
+	db, err := openDB(dataDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	fn(db)
+}
+
+func historyJSON(t *testing.T, args ...string) []audit.Change {
+	t.Helper()
+	out := mustAuditCLI(t, "history", append(args, "--json")...)
+	var changes []audit.Change
+	if err := json.Unmarshal([]byte(out), &changes); err != nil {
+		t.Fatalf("history --json: %v\n%s", err, out)
+	}
+	return changes
+}
+
+func changeOps(changes []audit.Change) string {
+	var s []string
+	for _, c := range changes {
+		s = append(s, c.Op+" "+c.Path+c.Object)
+	}
+	return strings.Join(s, "\n")
+}
+
+// auditFixture is alice's data as TestAuditCLIDataDir writes it.
+type auditFixture struct {
+	srv                  *testServer
+	a1, a2, bPut, cPut   engine.Seq // events that wrote a.ics v1 and v2, b.ics, c.ics
+	beforeDamage         engine.Seq // after a.ics v1 and b.ics
+	bodyA1, bodyA2, body string
+}
+
+func newAuditFixture(t *testing.T) *auditFixture {
+	f := &auditFixture{srv: startServer(t)}
+	srv := f.srv
+	f.bodyA1, f.bodyA2 = cliEvent("a@cli", "One"), cliEvent("a@cli", "Two")
+	cliPut(t, srv, "alice", cliCal+"a.ics", f.bodyA1)
+	f.a1 = srv.DB.Head()
+	cliPut(t, srv, "alice", cliCal+"b.ics", cliEvent("b@cli", "Bee"))
+	f.bPut = srv.DB.Head()
+	f.beforeDamage = srv.DB.Head()
+	cliPut(t, srv, "alice", cliCal+"a.ics", f.bodyA2)
+	f.a2 = srv.DB.Head()
+	cliDelete(t, srv, "alice", cliCal+"b.ics")
+	f.body = cliEvent("c@cli", "PURGE-MARKER-7f3a9c")
+	cliPut(t, srv, "alice", cliCal+"c.ics", f.body)
+	f.cPut = srv.DB.Head()
+	cliPut(t, srv, "alice", cliCards+"k.vcf", cliCard("k@cli", "Kay"))
+	return f
+}
+
+// TestAuditCLIDataDir runs every audit command with --data on a stopped
+// server's data directory, in the order an operator might: look at the
+// history, restore, undelete, export, then retention, purge, rebuild and
+// verify. Subtests build on each other.
+func TestAuditCLIDataDir(t *testing.T) {
+	f := newAuditFixture(t)
+	f.srv.Stop(t)
+	dir := f.srv.DataDir
+	data := []string{"--data", dir}
+	a := cliCal + "a.ics"
+
+	t.Run("HistoryObject", func(t *testing.T) {
+		out := mustAuditCLI(t, "history", append([]string{a}, data...)...)
+		lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "SEQ") || !strings.Contains(lines[0], "ETAG BEFORE") {
+			t.Fatalf("history table:\n%s", out)
+		}
+		for i, seq := range []engine.Seq{f.a1, f.a2} {
+			if fields := strings.Fields(lines[i+1]); fields[0] != fmt.Sprint(seq) || fields[2] != "alice" || !strings.Contains(lines[i+1], " put ") {
+				t.Errorf("row %d = %q, want seq %d, actor alice, put", i+1, lines[i+1], seq)
+			}
+		}
+		h := historyJSON(t, append([]string{a}, data...)...)
+		if len(h) != 2 || h[0].Seq != uint64(f.a1) || h[1].Seq != uint64(f.a2) || h[0].Op != "put" || h[1].Op != "put" {
+			t.Fatalf("history --json:\n%s", changeOps(h))
+		}
+		if h[0].PreviousETag != "" || h[1].PreviousETag != h[0].ETag || h[1].ETag == h[0].ETag || h[0].Actor != "alice" {
+			t.Errorf("ETag chain or actor wrong: %+v", h)
+		}
+		if !strings.Contains(out, h[0].ETag) {
+			t.Errorf("table lacks the ETag %s:\n%s", h[0].ETag, out)
+		}
+	})
+	t.Run("HistoryCollection", func(t *testing.T) {
+		h := historyJSON(t, append([]string{cliCal}, data...)...)
+		got := changeOps(h)
+		for _, want := range []string{"put " + cliCal + "b.ics", "delete " + cliCal + "b.ics", "put " + cliCal + "c.ics"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("collection history lacks %q:\n%s", want, got)
+			}
+		}
+		if strings.Contains(got, "k.vcf") {
+			t.Errorf("collection history shows the address book:\n%s", got)
+		}
+		// Without the final slash the path names the collection too.
+		if h2 := historyJSON(t, append([]string{strings.TrimSuffix(cliCal, "/")}, data...)...); len(h2) != len(h) {
+			t.Errorf("history of %s has %d changes, with the slash %d", strings.TrimSuffix(cliCal, "/"), len(h2), len(h))
+		}
+	})
+	t.Run("HistoryHome", func(t *testing.T) {
+		got := changeOps(historyJSON(t, append([]string{"/dav/home/alice/"}, data...)...))
+		for _, want := range []string{"collection-created " + cliCal, "put " + cliCards + "k.vcf", "delete " + cliCal + "b.ics"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("home history lacks %q:\n%s", want, got)
+			}
+		}
+	})
+	t.Run("HistorySince", func(t *testing.T) {
+		future := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+		if h := historyJSON(t, append([]string{cliCal, "--since", future}, data...)...); len(h) != 0 {
+			t.Errorf("--since an hour ahead: %s", changeOps(h))
+		}
+		past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+		if h := historyJSON(t, append([]string{a, "--since", past}, data...)...); len(h) != 2 {
+			t.Errorf("--since an hour ago: %s", changeOps(h))
+		}
+	})
+	t.Run("Show", func(t *testing.T) {
+		if got := mustAuditCLI(t, "history", append([]string{a, "--show", fmt.Sprint(f.a1)}, data...)...); got != f.bodyA1 {
+			t.Errorf("--show %d:\n%q\nwant\n%q", f.a1, got, f.bodyA1)
+		}
+	})
+	t.Run("Diff", func(t *testing.T) {
+		for _, spec := range []string{fmt.Sprint(f.a1), fmt.Sprintf("%d..%d", f.a1, f.a2)} {
+			out := mustAuditCLI(t, "history", append([]string{a, "--diff", spec}, data...)...)
+			lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+			want := []string{"- VEVENT uid=a@cli SUMMARY:One", "+ VEVENT uid=a@cli SUMMARY:Two"}
+			if len(lines) != 4 || !strings.HasPrefix(lines[0], fmt.Sprintf("--- %d ", f.a1)) ||
+				!strings.HasPrefix(lines[1], fmt.Sprintf("+++ %d ", f.a2)) || fmt.Sprint(lines[2:]) != fmt.Sprint(want) {
+				t.Errorf("--diff %s:\n%s", spec, out)
+			}
+		}
+	})
+	t.Run("ErrUsage", func(t *testing.T) {
+		for _, c := range [][]string{
+			{"history"},
+			{"history", a, "--diff", "x"},
+			{"history", a, "--since", "yesterday"},
+			{"restore", cliCal},
+			{"compact"},
+			{"verify", "extra"},
+			{"import", cliCal},
+		} {
+			if _, _, err := runAuditCLI(t, c[0], append(c[1:], data...)...); !errors.Is(err, errUsage) {
+				t.Errorf("%v: err = %v, want errUsage", c, err)
+			}
+		}
+	})
+	t.Run("RestoreDryRun", func(t *testing.T) {
+		var head engine.Seq
+		withDB(t, dir, func(db *engine.DB) { head = db.Head() })
+		out := mustAuditCLI(t, "restore", append([]string{cliCal, "--as-of", fmt.Sprint(f.beforeDamage), "--dry-run"}, data...)...)
+		want := fmt.Sprintf("would restore the state after seq %d: 3 change(s)\n"+
+			"  delete %sc.ics\n  put %sa.ics (from seq %d)\n  put %sb.ics (from seq %d)\n",
+			f.beforeDamage, cliCal, cliCal, f.a1, cliCal, f.bPut)
+		if out != want {
+			t.Errorf("dry run:\n%s\nwant\n%s", out, want)
+		}
+		withDB(t, dir, func(db *engine.DB) {
+			if db.Head() != head {
+				t.Errorf("dry run moved the head from %d to %d", head, db.Head())
+			}
+			if got := objectBodies(t, db, cliCal); len(got) != 2 || got["a.ics"] != f.bodyA2 {
+				t.Errorf("dry run changed the calendar: %v", sortedKeys(got))
+			}
+		})
+	})
+	t.Run("Restore", func(t *testing.T) {
+		out := mustAuditCLI(t, "restore", append([]string{cliCal, "--as-of", fmt.Sprint(f.beforeDamage)}, data...)...)
+		if !strings.HasPrefix(out, fmt.Sprintf("restored the state after seq %d: 3 change(s)", f.beforeDamage)) {
+			t.Errorf("restore:\n%s", out)
+		}
+		withDB(t, dir, func(db *engine.DB) {
+			got := objectBodies(t, db, cliCal)
+			if diff := diffBodies(map[string]string{"a.ics": f.bodyA1, "b.ics": cliEvent("b@cli", "Bee")}, got); diff != "" {
+				t.Errorf("after restore:\n%s", diff)
+			}
+		})
+		h := historyJSON(t, append([]string{a}, data...)...)
+		last := h[len(h)-1]
+		if len(h) != 3 || !strings.HasPrefix(last.Actor, "operator") || last.UserAgent != "almanac-cli" || !strings.HasPrefix(last.Reason, "restore as of") {
+			t.Errorf("restore recorded as %+v", last)
+		}
+	})
+	t.Run("Undelete", func(t *testing.T) {
+		out := mustAuditCLI(t, "undelete", append([]string{cliCal + "c.ics"}, data...)...)
+		if !strings.Contains(out, "put "+cliCal+"c.ics") {
+			t.Errorf("undelete:\n%s", out)
+		}
+		withDB(t, dir, func(db *engine.DB) {
+			o, err := db.Object(cliCal, "c.ics", true)
+			if err != nil || string(o.Body) != f.body {
+				t.Errorf("c.ics after undelete: %v", err)
+			}
+		})
+		if _, _, err := runAuditCLI(t, "undelete", append([]string{cliCal + "never.ics"}, data...)...); err == nil {
+			t.Error("undelete of an object never deleted succeeded")
+		}
+	})
+	t.Run("Export", func(t *testing.T) {
+		ics := mustAuditCLI(t, "export", append([]string{cliCal}, data...)...)
+		if n := strings.Count(ics, "BEGIN:VCALENDAR"); n != 1 || !strings.HasSuffix(ics, "END:VCALENDAR\r\n") {
+			t.Errorf("export has %d VCALENDARs:\n%s", n, ics)
+		}
+		if n, tz := strings.Count(ics, "BEGIN:VEVENT"), strings.Count(ics, "BEGIN:VTIMEZONE"); n != 3 || tz != 1 {
+			t.Errorf("export has %d VEVENTs and %d VTIMEZONEs, want 3 and 1:\n%s", n, tz, ics)
+		}
+		for _, uid := range []string{"a@cli", "b@cli", "c@cli"} {
+			if !strings.Contains(ics, "\r\nUID:"+uid+"\r\n") {
+				t.Errorf("export lacks %s", uid)
+			}
+		}
+		old := mustAuditCLI(t, "export", append([]string{cliCal, "--as-of", fmt.Sprint(f.a2)}, data...)...)
+		if !strings.Contains(old, "SUMMARY:Two") || strings.Contains(old, "SUMMARY:One") || strings.Count(old, "BEGIN:VEVENT") != 2 {
+			t.Errorf("export --as-of %d:\n%s", f.a2, old)
+		}
+		vcf := mustAuditCLI(t, "export", append([]string{cliCards}, data...)...)
+		if vcf != cliCard("k@cli", "Kay") {
+			t.Errorf("address book export:\n%q", vcf)
+		}
+		if _, _, err := runAuditCLI(t, "export", append([]string{"/dav/home/alice/nope/"}, data...)...); err == nil {
+			t.Error("export of a missing collection succeeded")
+		}
+		if _, _, err := runAuditCLI(t, "export", append([]string{"/dav/home/alice/"}, data...)...); err == nil {
+			t.Error("export of a home succeeded")
+		}
+	})
+	t.Run("Compact", func(t *testing.T) {
+		out := mustAuditCLI(t, "compact", append([]string{"--keep", "0s"}, data...)...)
+		m := regexp.MustCompile(`^horizon seq (\d+): (\d+) superseded bodies dropped \(event (\d+)\)\n$`).FindStringSubmatch(out)
+		if m == nil || m[2] == "0" {
+			t.Fatalf("compact: %q", out)
+		}
+		// a.ics v2 was superseded by the restore: its body is gone, the
+		// record of who wrote it stays.
+		if _, _, err := runAuditCLI(t, "history", append([]string{a, "--show", fmt.Sprint(f.a2)}, data...)...); !errors.Is(err, engine.ErrCompacted) {
+			t.Errorf("--show of a compacted version: err = %v, want ErrCompacted", err)
+		}
+		if h := historyJSON(t, append([]string{a}, data...)...); len(h) != 3 || !h[1].BodyErased || h[1].Actor != "alice" {
+			t.Errorf("history after compact: %+v", h)
+		}
+		// The restore of a moment whose bodies are gone says so.
+		if _, _, err := runAuditCLI(t, "restore", append([]string{cliCal, "--as-of", fmt.Sprint(f.a2), "--dry-run"}, data...)...); !errors.Is(err, engine.ErrCompacted) {
+			t.Errorf("restore to a compacted moment: err = %v, want ErrCompacted", err)
+		}
+		if _, _, err := runAuditCLI(t, "compact", append([]string{"--keep", "soon"}, data...)...); err == nil {
+			t.Error("--keep soon accepted")
+		}
+	})
+	t.Run("Purge", func(t *testing.T) {
+		marker := []byte("PURGE-MARKER-7f3a9c")
+		if fileContaining(t, dir, marker) == "" {
+			t.Fatal("the marker is in no file before the purge: the check below would prove nothing")
+		}
+		out := mustAuditCLI(t, "purge", append([]string{cliCal + "c.ics"}, data...)...)
+		if !regexp.MustCompile(`^purged /dav/home/alice/calendar/c\.ics: event \d+, [1-9]\d* record\(s\) erased, deleted \[/dav/home/alice/calendar/c\.ics\]\n$`).MatchString(out) {
+			t.Errorf("purge: %q", out)
+		}
+		withDB(t, dir, func(db *engine.DB) {
+			if _, err := db.Object(cliCal, "c.ics", false); !errors.Is(err, engine.ErrNotFound) {
+				t.Errorf("c.ics after purge: err = %v", err)
+			}
+		})
+		if _, _, err := runAuditCLI(t, "history", append([]string{cliCal + "c.ics", "--show", fmt.Sprint(f.cPut)}, data...)...); err == nil {
+			t.Error("--show of a purged version succeeded")
+		}
+		if p := fileContaining(t, dir, marker); p != "" {
+			t.Errorf("purged content still in %s", p)
+		}
+	})
+	t.Run("RebuildVerify", func(t *testing.T) {
+		var before map[string]string
+		withDB(t, dir, func(db *engine.DB) { before = objectBodies(t, db, cliCal) })
+		if out := mustAuditCLI(t, "rebuild", data...); out != "ok: projections rebuilt from the log\n" {
+			t.Errorf("rebuild: %q", out)
+		}
+		if out := mustAuditCLI(t, "verify", data...); out != "ok: projections match the log\n" {
+			t.Errorf("verify: %q", out)
+		}
+		withDB(t, dir, func(db *engine.DB) {
+			if diff := diffBodies(before, objectBodies(t, db, cliCal)); diff != "" {
+				t.Errorf("rebuild changed the calendar:\n%s", diff)
+			}
+		})
+	})
+}
+
+// fileContaining returns the first file under dir that holds b, or "".
+func fileContaining(t *testing.T, dir string, b []byte) string {
+	t.Helper()
+	var found string
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found != "" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(data, b) {
+			found = p
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestAuditCLIServer runs the commands with --server against a running
+// server's admin API, and checks that only admins get in.
+func TestAuditCLIServer(t *testing.T) {
+	f := newAuditFixture(t)
+	srv := f.srv
+	server := []string{"--server", srv.BaseURL, "--user", "admin"}
+	a := cliCal + "a.ics"
+
+	t.Run("History", func(t *testing.T) {
+		h := historyJSON(t, append([]string{a}, server...)...)
+		if len(h) != 2 || h[1].Seq != uint64(f.a2) || h[1].PreviousETag != h[0].ETag {
+			t.Fatalf("history through the server: %+v", h)
+		}
+		if got := mustAuditCLI(t, "history", append([]string{a, "--show", fmt.Sprint(f.a1)}, server...)...); got != f.bodyA1 {
+			t.Errorf("--show through the server:\n%q", got)
+		}
+		if out := mustAuditCLI(t, "history", append([]string{a, "--diff", fmt.Sprint(f.a1)}, server...)...); !strings.Contains(out, "+ VEVENT uid=a@cli SUMMARY:Two\n") {
+			t.Errorf("--diff through the server:\n%s", out)
+		}
+	})
+	t.Run("RestoreUndelete", func(t *testing.T) {
+		head := srv.DB.Head()
+		out := mustAuditCLI(t, "restore", append([]string{a, "--as-of", fmt.Sprint(f.a1), "--dry-run"}, server...)...)
+		if want := fmt.Sprintf("would restore the state after seq %d: 1 change(s)\n  put %s (from seq %d)\n", f.a1, a, f.a1); out != want {
+			t.Errorf("dry run: %q, want %q", out, want)
+		}
+		if srv.DB.Head() != head {
+			t.Fatal("dry run wrote")
+		}
+		mustAuditCLI(t, "restore", append([]string{a, "--as-of", fmt.Sprint(f.a1)}, server...)...)
+		if resp, body := srv.Do(t, http.MethodGet, a, "alice", ""); resp.StatusCode != http.StatusOK || body != f.bodyA1 {
+			t.Errorf("GET after restore: %s\n%s", resp.Status, body)
+		}
+		mustAuditCLI(t, "undelete", append([]string{cliCal + "b.ics"}, server...)...)
+		if resp, _ := srv.Do(t, http.MethodGet, cliCal+"b.ics", "alice", ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("GET b.ics after undelete: %s", resp.Status)
+		}
+		h := historyJSON(t, append([]string{cliCal + "b.ics"}, server...)...)
+		if last := h[len(h)-1]; last.Actor != "admin" || last.UserAgent != "almanac-cli" || !strings.HasPrefix(last.Reason, "undelete") {
+			t.Errorf("undelete recorded as %+v", last)
+		}
+	})
+	t.Run("ExportCompactPurgeRebuildVerify", func(t *testing.T) {
+		if ics := mustAuditCLI(t, "export", append([]string{cliCal}, server...)...); strings.Count(ics, "BEGIN:VEVENT") != 3 {
+			t.Errorf("export through the server:\n%s", ics)
+		}
+		if out := mustAuditCLI(t, "compact", append([]string{"--keep", "90d"}, server...)...); !strings.HasPrefix(out, "horizon seq 0: 0 superseded bodies dropped") {
+			t.Errorf("compact --keep 90d on fresh data: %q", out)
+		}
+		if out := mustAuditCLI(t, "purge", append([]string{cliCards + "k.vcf"}, server...)...); !strings.HasPrefix(out, "purged "+cliCards+"k.vcf: event ") {
+			t.Errorf("purge: %q", out)
+		}
+		if resp, _ := srv.Do(t, http.MethodGet, cliCards+"k.vcf", "alice", ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET after purge: %s", resp.Status)
+		}
+		mustAuditCLI(t, "rebuild", server...)
+		mustAuditCLI(t, "verify", server...)
+		if resp, body := srv.Do(t, http.MethodGet, a, "alice", ""); resp.StatusCode != http.StatusOK || body != f.bodyA1 {
+			t.Errorf("GET after rebuild: %s", resp.Status)
+		}
+	})
+	t.Run("ErrNotAdmin", func(t *testing.T) {
+		_, _, err := runAuditCLI(t, "history", a, "--server", srv.BaseURL, "--user", "alice")
+		if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "not an admin") {
+			t.Errorf("alice through the admin API: %v", err)
+		}
+		head := srv.DB.Head()
+		if _, _, err := runAuditCLI(t, "restore", cliCal, "--as-of", "1", "--server", srv.BaseURL, "--user", "bob"); err == nil || !strings.Contains(err.Error(), "403") {
+			t.Errorf("bob restoring: %v", err)
+		}
+		if srv.DB.Head() != head {
+			t.Error("a rejected restore wrote")
+		}
+		for _, p := range []string{"/admin/history?path=" + cliCal, "/admin/export?path=" + cliCal} {
+			resp, body := srv.Do(t, http.MethodGet, p, "bob", "")
+			var e struct{ Error string }
+			if resp.StatusCode != http.StatusForbidden || json.Unmarshal([]byte(body), &e) != nil || e.Error == "" {
+				t.Errorf("bob GET %s: %s %s", p, resp.Status, body)
+			}
+			if resp, _ := srv.Do(t, http.MethodGet, p, "", ""); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+				t.Errorf("anonymous GET %s: %s", p, resp.Status)
+			}
+		}
+	})
+	t.Run("ErrBadPassword", func(t *testing.T) {
+		env, _, _ := auditCLIEnv()
+		env.getenv = func(k string) string {
+			if k == "ALMANAC_PASSWORD" {
+				return "wrong"
+			}
+			return ""
+		}
+		if err := runVerify(t.Context(), env, server); err == nil || !strings.Contains(err.Error(), "401") {
+			t.Errorf("wrong password: %v", err)
+		}
+		// Without ALMANAC_PASSWORD the password is read from stdin.
+		env, out, _ := auditCLIEnv()
+		env.getenv = func(string) string { return "" }
+		env.stdin = strings.NewReader(testPassword + "\n")
+		if err := runVerify(t.Context(), env, server); err != nil || out.String() != "ok: projections match the log\n" {
+			t.Errorf("password from stdin: %v %q", err, out)
+		}
+	})
+	t.Run("ErrDataDirInUse", func(t *testing.T) {
+		if _, _, err := runAuditCLI(t, "verify", "--data", srv.DataDir); !errors.Is(err, errDataDirInUse) {
+			t.Errorf("--data of a running server: err = %v, want errDataDirInUse", err)
+		}
+	})
+	t.Run("UserOwnHistory", func(t *testing.T) {
+		resp, body := srv.Do(t, http.MethodGet, a+"?history", "alice", "")
+		var h []audit.Change
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &h) != nil || len(h) < 2 {
+			t.Errorf("alice ?history: %s %s", resp.Status, body)
+		}
+		if resp, _ := srv.Do(t, http.MethodGet, a+"?history", "bob", ""); resp.StatusCode/100 == 2 {
+			t.Errorf("bob reads alice's history: %s", resp.Status)
+		}
+	})
+}
