@@ -66,8 +66,8 @@ func (m *Multistatus) Response(href string, props []PropValue) error {
 }
 
 // ResponsePath is Response for the unescaped URL path dir+name (dir ends
-// with "/"; name may be empty), escaped as Href does while it is written,
-// without building the href.
+// with "/"; name is one segment, without "/", and may be empty), escaped
+// as Href does while it is written, without building the href.
 func (m *Multistatus) ResponsePath(dir, name string, props []PropValue) error {
 	if m.err != nil {
 		return m.err

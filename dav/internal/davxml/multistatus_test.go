@@ -108,3 +108,42 @@ func TestUnknownNamespaceDeclared(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMultistatus checks that whatever path and character data a response
+// carries, the document stays well-formed, the href reads back as Href of
+// the path, and valid text reads back unchanged.
+func FuzzMultistatus(f *testing.F) {
+	f.Add("/dav/home/alice/calendar/", "a.ics", "text")
+	f.Add("/dav/home/a b/", "x&y<z>'\"%.ics", "line\r\nnext\x00\xff")
+	f.Fuzz(func(t *testing.T, dir, name, text string) {
+		if strings.Contains(name, "/") {
+			return // a name is one segment
+		}
+		out := render(func(m *Multistatus) {
+			m.ResponsePath(dir, name, []PropValue{{Name: D("displayname"), Str: text}, {Name: D("x"), Text: []byte(text), Status: 404}})
+		})
+		var ms struct {
+			Responses []struct {
+				Href  string   `xml:"DAV: href"`
+				Texts []string `xml:"DAV: propstat>prop>displayname"`
+			} `xml:"DAV: response"`
+		}
+		if err := xml.Unmarshal([]byte(out), &ms); err != nil {
+			t.Fatalf("not well-formed: %v\n%s", err, out)
+		}
+		if len(ms.Responses) != 1 || ms.Responses[0].Href != Href(dir+name) {
+			t.Fatalf("href: got %+v, want %q", ms.Responses, Href(dir+name))
+		}
+		if EscapeString(text) == escapeMarkupOnly(text) {
+			if got := ms.Responses[0].Texts; len(got) != 1 || got[0] != text {
+				t.Fatalf("text: got %q, want %q", got, text)
+			}
+		}
+	})
+}
+
+// escapeMarkupOnly escapes only the markup characters: when EscapeString
+// gives the same, text held no character it had to replace or encode.
+func escapeMarkupOnly(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;").Replace(s)
+}
