@@ -84,6 +84,12 @@ func (h *Handler) copyMoveObject(w http.ResponseWriter, r *http.Request, src *re
 		if strings.HasPrefix(src.coll.Path, dst.collPath()) {
 			return httpErrorf(http.StatusConflict, "the destination collection contains the source")
 		}
+		// A collection can only sit in a home or a plain collection, and
+		// the engine moves objects between those only from the same
+		// kinds: check it before the collection is gone.
+		if !plainish(src.coll.Kind) || !plainish(dstColl.Kind) {
+			return httpErrorf(http.StatusConflict, "cannot move between a %s and a %s collection", src.coll.Kind, dstColl.Kind)
+		}
 		if err := h.db.DeleteCollection(r.Context(), st.meta, dst.collPath()); err != nil && !errors.Is(err, engine.ErrNotFound) {
 			return fmt.Errorf("delete %s: %w", dst.collPath(), err)
 		}
@@ -162,7 +168,7 @@ func (h *Handler) shallowCopy(r *http.Request, from *engine.Collection, to strin
 	if err != nil {
 		return false, fmt.Errorf("look up %s: %w", parentPath, err)
 	}
-	if parent.Kind != engine.KindHome && parent.Kind != engine.KindPlain {
+	if !plainish(parent.Kind) {
 		return false, httpErrorf(http.StatusConflict, "a %s collection cannot contain collections", parent.Kind)
 	}
 	_, collErr := h.db.Collection(to)
@@ -187,6 +193,10 @@ func (h *Handler) shallowCopy(r *http.Request, from *engine.Collection, to strin
 	}
 	return created, nil
 }
+
+// plainish reports whether collections of kind k hold any content type
+// and may contain collections: homes and plain collections.
+func plainish(k engine.Kind) bool { return k == engine.KindHome || k == engine.KindPlain }
 
 // writeCreated answers a COPY or MOVE: 201 when the destination was new,
 // 204 when it replaced a resource.
