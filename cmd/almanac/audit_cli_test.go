@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -502,4 +505,278 @@ func TestAuditCLIServer(t *testing.T) {
 			t.Errorf("bob reads alice's history: %s", resp.Status)
 		}
 	})
+}
+
+// importICS is one iCalendar stream of the kind calendar apps export: a
+// METHOD, two VTIMEZONEs, a recurring event with an override listed after
+// an unrelated event, a todo whose UID is not a safe file name, and an
+// event without UID.
+const importICS = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Some App//EN\r\nMETHOD:PUBLISH\r\nX-WR-CALNAME:Team\r\n" +
+	"BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n" +
+	"BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\nBEGIN:STANDARD\r\nDTSTART:19701101T020000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n" +
+	"BEGIN:VEVENT\r\nUID:weekly@imp\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260105T100000\r\nRRULE:FREQ=WEEKLY;COUNT=5\r\nSUMMARY:Weekly\r\nEND:VEVENT\r\n" +
+	"BEGIN:VEVENT\r\nUID:single@imp\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=America/New_York:20260107T090000\r\nSUMMARY:Single\r\nEND:VEVENT\r\n" +
+	"BEGIN:VEVENT\r\nUID:weekly@imp\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260112T100000\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260112T110000\r\nSUMMARY:Weekly (moved)\r\nEND:VEVENT\r\n" +
+	"BEGIN:VTODO\r\nUID:todo/1@imp\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Todo\r\nEND:VTODO\r\n" +
+	"BEGIN:VEVENT\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:No UID\r\nEND:VEVENT\r\n" +
+	"END:VCALENDAR\r\n"
+
+func writeFile(t *testing.T, dir, name, data string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestAuditCLIImportFile imports a multi-event .ics into a new collection
+// of a user without a home (--data), and a .vcf into an address book
+// through the admin API (--server).
+func TestAuditCLIImportFile(t *testing.T) {
+	src := writeFile(t, t.TempDir(), "team.ics", importICS)
+	dir := t.TempDir()
+	const team = "/dav/home/carol/team/"
+	_, stderr, err := runAuditCLI(t, "import", team, src, "--data", dir)
+	out := mustAuditCLI(t, "import", team, src, "--data", dir) // a second import replaces, by name
+	if err != nil || out != "imported 3 object(s), 1 error(s)\n" || !strings.Contains(stderr, "error: "+team+": VEVENT without UID skipped") {
+		t.Fatalf("import: %v %q %q", err, out, stderr)
+	}
+	withDB(t, dir, func(db *engine.DB) {
+		if c, err := db.Collection("/dav/home/carol/"); err != nil || c.Kind != engine.KindHome || c.Owner != "carol" {
+			t.Fatalf("carol's home: %+v %v", c, err)
+		}
+		if c, err := db.Collection(team); err != nil || c.Kind != engine.KindCalendar || c.Owner != "carol" {
+			t.Fatalf("%s: %+v %v", team, c, err)
+		}
+		got := objectBodies(t, db, team)
+		if fmt.Sprint(sortedKeys(got)) != "[single@imp.ics todo_1@imp.ics weekly@imp.ics]" {
+			t.Fatalf("objects %v", sortedKeys(got))
+		}
+		head := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Some App//EN\r\n"
+		berlin := importICS[strings.Index(importICS, "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin"):strings.Index(importICS, "BEGIN:VTIMEZONE\r\nTZID:America")]
+		weekly := head + berlin + between(importICS, "BEGIN:VEVENT\r\nUID:weekly@imp", "BEGIN:VEVENT\r\nUID:single") +
+			between(importICS, "BEGIN:VEVENT\r\nUID:weekly@imp\r\nRECURRENCE-ID", "BEGIN:VTODO") + "END:VCALENDAR\r\n"
+		if got["weekly@imp.ics"] != weekly {
+			t.Errorf("weekly@imp.ics (master and override with the Berlin zone only):\n%s\nwant\n%s", got["weekly@imp.ics"], weekly)
+		}
+		if b := got["single@imp.ics"]; !strings.Contains(b, "TZID:America/New_York\r\n") || strings.Contains(b, "Europe/Berlin") || strings.Count(b, "BEGIN:VEVENT") != 1 {
+			t.Errorf("single@imp.ics:\n%s", b)
+		}
+		for name, b := range got {
+			if strings.Contains(b, "METHOD:") || strings.Contains(b, "X-WR-CALNAME") {
+				t.Errorf("%s keeps calendar-level METHOD or X-WR-CALNAME:\n%s", name, b)
+			}
+		}
+	})
+
+	srv := startServer(t)
+	cards := writeFile(t, t.TempDir(), "people.vcf", cliCard("p1@imp", "Ann")+cliCard("p2@imp", "Ben"))
+	out = mustAuditCLI(t, "import", "/dav/home/bob/people", cards, "--server", srv.BaseURL, "--user", "admin")
+	if out != "imported 2 object(s), 0 error(s)\n" {
+		t.Fatalf("import through the server: %q", out)
+	}
+	c, err := srv.DB.Collection("/dav/home/bob/people/")
+	if err != nil || c.Kind != engine.KindAddressBook {
+		t.Fatalf("people: %+v %v", c, err)
+	}
+	for uid, name := range map[string]string{"p1@imp": "Ann", "p2@imp": "Ben"} {
+		resp, body := srv.Do(t, http.MethodGet, "/dav/home/bob/people/"+uid+".vcf", "bob", "")
+		if resp.StatusCode != http.StatusOK || body != cliCard(uid, name) {
+			t.Errorf("GET %s.vcf as bob: %s\n%q", uid, resp.Status, body)
+		}
+	}
+	if h := historyJSON(t, "/dav/home/bob/people/p1@imp.vcf", "--server", srv.BaseURL, "--user", "admin"); len(h) != 1 || h[0].Actor != "admin" {
+		t.Errorf("import recorded as %+v", h)
+	}
+}
+
+// between returns s from the start of from up to the start of to.
+func between(s, from, to string) string {
+	i := strings.Index(s, from)
+	j := strings.Index(s[i:], to)
+	return s[i : i+j]
+}
+
+// radicale is a Radicale server run for a test on a loopback port with
+// no authentication (any user name logs in as itself).
+type radicale struct {
+	URL, Storage string
+}
+
+func startRadicale(t *testing.T) *radicale {
+	t.Helper()
+	bin := requireBinary(t, "radicale", "radicale")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	r := &radicale{URL: "http://" + addr, Storage: filepath.Join(dir, "collections")}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, "--config", "", "--server-hosts", addr,
+		"--storage-filesystem-folder", r.Storage, "--auth-type", "none")
+	var logs syncBuffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			<-done
+		}
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(r.URL + "/.web/")
+		if err == nil {
+			resp.Body.Close()
+			return r
+		}
+		select {
+		case <-done:
+			t.Fatalf("radicale exited:\n%s", logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("radicale did not answer on %s within 15s: %v\n%s", addr, err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// do sends a request to Radicale as user and fails unless it answers want.
+func (r *radicale) do(t *testing.T, method, path, body, contentType string, want int) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.URL+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("alice", "any")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != want {
+		t.Fatalf("radicale %s %s: %s, want %d", method, path, resp.Status, want)
+	}
+}
+
+// TestAuditCLIImportRadicale fills a real Radicale with a calendar and an
+// address book, stops it, and imports its collection-root/alice folder
+// into alice's home: both collections come over with their display name,
+// color and kind, every object byte for byte under <uid>.ics or .vcf.
+func TestAuditCLIImportRadicale(t *testing.T) {
+	rad := startRadicale(t)
+	rad.do(t, "PROPFIND", "/alice/", "", "", http.StatusMultiStatus) // creates the principal collection
+	mkcol := `<?xml version="1.0" encoding="utf-8"?><mkcol xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav" ` +
+		`xmlns:CR="urn:ietf:params:xml:ns:carddav" xmlns:I="http://apple.com/ns/ical/"><set><prop>%s</prop></set></mkcol>`
+	rad.do(t, "MKCOL", "/alice/work/", fmt.Sprintf(mkcol, `<resourcetype><collection/><C:calendar/></resourcetype>`+
+		`<displayname>Work</displayname><I:calendar-color>#ff0000ff</I:calendar-color>`), "application/xml", http.StatusCreated)
+	rad.do(t, "MKCOL", "/alice/people/", fmt.Sprintf(mkcol, `<resourcetype><collection/><CR:addressbook/></resourcetype>`+
+		`<displayname>People</displayname>`), "application/xml", http.StatusCreated)
+	for i, uid := range []string{"r1@rad", "r2@rad", "r3@rad"} {
+		rad.do(t, http.MethodPut, fmt.Sprintf("/alice/work/event-%d.ics", i), cliEvent(uid, "Radicale "+uid), "text/calendar", http.StatusCreated)
+	}
+	rad.do(t, http.MethodPut, "/alice/people/ann.vcf", cliCard("ann@rad", "Ann"), "text/vcard", http.StatusCreated)
+	rad.do(t, http.MethodPut, "/alice/people/ben.vcf", cliCard("ben@rad", "Ben"), "text/vcard", http.StatusCreated)
+	root := filepath.Join(rad.Storage, "collection-root", "alice")
+	if _, err := os.Stat(filepath.Join(root, "work", ".Radicale.props")); err != nil {
+		t.Fatalf("radicale's storage layout: %v", err)
+	}
+
+	srv := startServer(t)
+	srv.Do(t, "PROPFIND", "/dav/home/alice/", "alice", "", "Depth", "0") // alice's home, as a first login makes it
+	srv.Stop(t)
+	out := mustAuditCLI(t, "import", "/dav/home/alice/", root, "--data", srv.DataDir)
+	if out != "imported 5 object(s), 0 error(s)\n" {
+		t.Fatalf("import: %q", out)
+	}
+	withDB(t, srv.DataDir, func(db *engine.DB) {
+		for _, want := range []struct {
+			path, name, color string
+			kind              engine.Kind
+			files             map[string]string // Radicale file -> Almanac object
+		}{
+			{"/dav/home/alice/work/", "Work", "#ff0000ff", engine.KindCalendar,
+				map[string]string{"event-0.ics": "r1@rad.ics", "event-1.ics": "r2@rad.ics", "event-2.ics": "r3@rad.ics"}},
+			{"/dav/home/alice/people/", "People", "", engine.KindAddressBook,
+				map[string]string{"ann.vcf": "ann@rad.vcf", "ben.vcf": "ben@rad.vcf"}},
+		} {
+			c, err := db.Collection(want.path)
+			if err != nil {
+				t.Fatalf("%s: %v", want.path, err)
+			}
+			if c.Kind != want.kind || c.Props.DisplayName != want.name || c.Props.Color != want.color || c.Owner != "alice" {
+				t.Errorf("%s: kind %v, name %q, color %q, owner %q", want.path, c.Kind, c.Props.DisplayName, c.Props.Color, c.Owner)
+			}
+			got := objectBodies(t, db, want.path)
+			wantBodies := map[string]string{}
+			for file, name := range want.files {
+				b, err := os.ReadFile(filepath.Join(root, filepath.Base(want.path), file))
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantBodies[name] = string(b)
+			}
+			if diff := diffBodies(wantBodies, got); diff != "" {
+				t.Errorf("%s differs from Radicale's files:\n%s", want.path, diff)
+			}
+		}
+		// The default collections made at alice's first login are untouched.
+		if c, err := db.Collection(cliCal); err != nil || c.Count != 0 {
+			t.Errorf("%s after import: %+v %v", cliCal, c, err)
+		}
+	})
+}
+
+// TestAuditCLIExportImportRoundTrip: export from one server, import into
+// a fresh one, export again: the same bytes, for a calendar and an address
+// book, through --server on one side and --data on the other. The source
+// names its objects the way clients do (random names, not the UIDs), so
+// the order of objects by name differs between the two servers.
+func TestAuditCLIExportImportRoundTrip(t *testing.T) {
+	src := startServer(t)
+	for name, body := range map[string]string{
+		"3f2a91.ics": cliEvent("a-first@rt", "First"),
+		"0b7c55.ics": cliEvent("z-last@rt", "Last"),
+		"9d1e07.ics": strings.Replace(cliEvent("m-middle@rt", "Middle"), "END:VEVENT\r\n",
+			"RRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:m-middle@rt\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260106T100000\r\n"+
+				"DTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260106T120000\r\nSUMMARY:Middle (moved)\r\nEND:VEVENT\r\n", 1),
+		"5c5c5c.ics": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other//EN\r\nBEGIN:VTODO\r\nUID:k-todo@rt\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Todo\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+		"x1.vcf":     cliCard("aa-card@rt", "Abe"),
+		"a9.vcf":     cliCard("zz-card@rt", "Zed"),
+	} {
+		coll := cliCal
+		if strings.HasSuffix(name, ".vcf") {
+			coll = cliCards
+		}
+		cliPut(t, src, "alice", coll+name, body)
+	}
+	tmp := t.TempDir()
+	dst := t.TempDir()
+	for _, c := range []struct{ path, file string }{{cliCal, "cal.ics"}, {cliCards, "cards.vcf"}} {
+		first := mustAuditCLI(t, "export", c.path, "--server", src.BaseURL, "--user", "admin")
+		file := writeFile(t, tmp, c.file, first)
+		if out := mustAuditCLI(t, "import", c.path, file, "--data", dst); !strings.HasSuffix(out, " 0 error(s)\n") {
+			t.Fatalf("import %s: %q", c.file, out)
+		}
+		second := mustAuditCLI(t, "export", c.path, "--data", dst)
+		if second != first {
+			t.Errorf("%s: export after import differs:\n--- first\n%s--- second\n%s", c.path, first, second)
+		}
+	}
 }

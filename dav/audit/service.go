@@ -2,9 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -225,7 +227,7 @@ func (l *Local) Undelete(ctx context.Context, p string) (*RestoreReport, error) 
 }
 
 // Export returns a calendar as one VCALENDAR or an address book as
-// concatenated vCards, as of asOf ("" for now).
+// concatenated vCards, as of asOf ("" for now), objects in UID order.
 func (l *Local) Export(ctx context.Context, p, asOf string) ([]byte, error) {
 	coll, name, err := l.resolve(p)
 	if err != nil {
@@ -253,8 +255,16 @@ func (l *Local) Export(ctx context.Context, p, asOf string) ([]byte, error) {
 		return nil, fmt.Errorf("export %s: %w", p, engine.ErrNotFound)
 	}
 	cs := st.Collections[0]
-	bodies := make([][]byte, 0, len(cs.Objects))
-	for _, o := range cs.Objects {
+	// Objects go out in UID order (then by content, for cards without
+	// one), not in name order: an import names them after their UIDs, and
+	// exporting again must give the same bytes whatever the source's
+	// clients called them.
+	objs := slices.Clone(cs.Objects)
+	slices.SortStableFunc(objs, func(a, b *engine.Object) int {
+		return cmp.Or(strings.Compare(a.UID, b.UID), bytes.Compare(a.Body, b.Body))
+	})
+	bodies := make([][]byte, 0, len(objs))
+	for _, o := range objs {
 		bodies = append(bodies, o.Body)
 	}
 	var buf bytes.Buffer
