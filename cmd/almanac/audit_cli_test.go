@@ -191,14 +191,26 @@ func TestAuditCLIDataDir(t *testing.T) {
 		}
 	})
 	t.Run("Diff", func(t *testing.T) {
-		for _, spec := range []string{fmt.Sprint(f.a1), fmt.Sprintf("%d..%d", f.a1, f.a2)} {
-			out := mustAuditCLI(t, "history", append([]string{a, "--diff", spec}, data...)...)
+		// With one SEQ the other side is the next version of the same
+		// object, also when PATH is its collection and another object
+		// (b.ics) changed in between.
+		for _, c := range []struct{ path, spec string }{
+			{a, fmt.Sprint(f.a1)}, {a, fmt.Sprintf("%d..%d", f.a1, f.a2)}, {cliCal, fmt.Sprint(f.a1)}, {"/dav/home/alice/", fmt.Sprint(f.a1)},
+		} {
+			spec := c.spec
+			out := mustAuditCLI(t, "history", append([]string{c.path, "--diff", spec}, data...)...)
 			lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 			want := []string{"- VEVENT uid=a@cli SUMMARY:One", "+ VEVENT uid=a@cli SUMMARY:Two"}
 			if len(lines) != 4 || !strings.HasPrefix(lines[0], fmt.Sprintf("--- %d ", f.a1)) ||
 				!strings.HasPrefix(lines[1], fmt.Sprintf("+++ %d ", f.a2)) || fmt.Sprint(lines[2:]) != fmt.Sprint(want) {
-				t.Errorf("--diff %s:\n%s", spec, out)
+				t.Errorf("history %s --diff %s:\n%s", c.path, spec, out)
 			}
+		}
+	})
+	t.Run("ErrDiffLastVersion", func(t *testing.T) {
+		_, _, err := runAuditCLI(t, "history", append([]string{cliCal, "--diff", fmt.Sprint(f.a2)}, data...)...)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("no version of %sa.ics after %d", cliCal, f.a2)) {
+			t.Errorf("--diff of the last version: %v", err)
 		}
 	})
 	t.Run("ErrUsage", func(t *testing.T) {

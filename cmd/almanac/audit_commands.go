@@ -181,14 +181,8 @@ func printDiff(ctx context.Context, w io.Writer, b audit.Backend, path, spec str
 		if err != nil {
 			return err
 		}
-		for _, c := range changes {
-			if c.Seq > a && (c.Op == "put" || c.Op == "move") {
-				z = c.Seq
-				break
-			}
-		}
-		if z == 0 {
-			return fmt.Errorf("no version of %s after %d", path, a)
+		if z, err = nextVersion(changes, a); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	va, err := b.Version(ctx, a)
@@ -208,6 +202,35 @@ func printDiff(ctx context.Context, w io.Writer, b audit.Backend, path, spec str
 		fmt.Fprintln(w, l)
 	}
 	return nil
+}
+
+// nextVersion returns the event that wrote the version after the one event
+// seq wrote, of the same object: PATH may be a collection or a home, whose
+// history interleaves many objects.
+func nextVersion(changes []audit.Change, seq uint64) (uint64, error) {
+	var coll, name string
+	for _, c := range changes {
+		if c.Seq != seq {
+			continue
+		}
+		switch c.Op {
+		case "put":
+			coll, name = c.Path, c.Object
+		case "move":
+			coll, name = c.ToPath, c.ToObject
+		default:
+			return 0, fmt.Errorf("event %d (%s) wrote no version", seq, c.Op)
+		}
+	}
+	if name == "" {
+		return 0, fmt.Errorf("event %d wrote no version here", seq)
+	}
+	for _, c := range changes {
+		if c.Seq > seq && (c.Op == "put" || c.Op == "move") && c.Path == coll && c.Object == name {
+			return c.Seq, nil
+		}
+	}
+	return 0, fmt.Errorf("no version of %s%s after %d", coll, name, seq)
 }
 
 func runRestore(ctx context.Context, env *auditEnv, args []string) error {
