@@ -507,6 +507,39 @@ func TestAuditCLIServer(t *testing.T) {
 			t.Errorf("--data of a running server: err = %v, want errDataDirInUse", err)
 		}
 	})
+	t.Run("AdminExport", func(t *testing.T) {
+		for path, ct := range map[string]string{cliCal: "text/calendar", cliCards: "text/vcard"} {
+			resp, body := srv.Do(t, http.MethodGet, "/admin/export?path="+path, "admin", "")
+			if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), ct) {
+				t.Errorf("GET /admin/export?path=%s: %s, Content-Type %q, want %s\n%s", path, resp.Status, resp.Header.Get("Content-Type"), ct, body)
+			}
+		}
+		// Only calendars and address books export; anything else is the
+		// caller's mistake.
+		for _, path := range []string{a, "/dav/home/alice/"} {
+			if resp, body := srv.Do(t, http.MethodGet, "/admin/export?path="+path, "admin", ""); resp.StatusCode != http.StatusBadRequest {
+				t.Errorf("GET /admin/export?path=%s: %s, want 400\n%s", path, resp.Status, body)
+			}
+		}
+		if resp, _ := srv.Do(t, http.MethodGet, "/admin/export?path=/dav/home/alice/nope/", "admin", ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("export of a missing collection: %s, want 404", resp.Status)
+		}
+	})
+	t.Run("UserOwnRestore", func(t *testing.T) {
+		srv.Do(t, "PROPFIND", "/dav/home/bob/", "bob", "", "Depth", "0") // bob's first login makes his home
+		head := srv.DB.Head()
+		resp, body := srv.Do(t, http.MethodPost, cliCal+"?restore=1&dry-run=1", "alice", "")
+		var rep audit.RestoreReport
+		if resp.StatusCode != http.StatusOK || json.Unmarshal([]byte(body), &rep) != nil || !rep.DryRun || len(rep.Actions) == 0 {
+			t.Errorf("alice ?restore dry run: %s %s", resp.Status, body)
+		}
+		if resp, _ := srv.Do(t, http.MethodPost, cliCal+"?restore=1", "bob", ""); resp.StatusCode/100 == 2 {
+			t.Errorf("bob restores alice's calendar: %s", resp.Status)
+		}
+		if srv.DB.Head() != head {
+			t.Error("a dry run or a rejected restore wrote")
+		}
+	})
 	t.Run("UserOwnHistory", func(t *testing.T) {
 		resp, body := srv.Do(t, http.MethodGet, a+"?history", "alice", "")
 		var h []audit.Change

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -70,7 +71,13 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if b, ok := out.([]byte); ok {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		// Only export answers bytes: one VCALENDAR, or vCards (none for an
+		// empty address book).
+		ct := "text/vcard; charset=utf-8"
+		if bytes.HasPrefix(b, []byte("BEGIN:VCALENDAR")) {
+			ct = "text/calendar; charset=utf-8"
+		}
+		w.Header().Set("Content-Type", ct)
 		w.Write(b)
 		return
 	}

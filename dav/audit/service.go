@@ -234,7 +234,7 @@ func (l *Local) Export(ctx context.Context, p, asOf string) ([]byte, error) {
 		return nil, err
 	}
 	if name != "" {
-		return nil, fmt.Errorf("export %s: not a collection", p)
+		return nil, badRequest(fmt.Errorf("export %s: not a collection", p))
 	}
 	at := engine.AsOf{}
 	if asOf != "" {
@@ -274,7 +274,7 @@ func (l *Local) Export(ctx context.Context, p, asOf string) ([]byte, error) {
 	case engine.KindAddressBook:
 		err = ExportVCards(&buf, bodies)
 	default:
-		err = fmt.Errorf("export %s: a %s collection holds no calendar or address data", p, cs.Collection.Kind)
+		err = badRequest(fmt.Errorf("export %s: a %s collection holds no calendar or address data", p, cs.Collection.Kind))
 	}
 	return buf.Bytes(), err
 }
