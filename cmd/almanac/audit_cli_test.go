@@ -733,6 +733,8 @@ func TestAuditCLIImportRadicale(t *testing.T) {
 		`<displayname>Work</displayname><I:calendar-color>#ff0000ff</I:calendar-color>`), "application/xml", http.StatusCreated)
 	rad.do(t, "MKCOL", "/alice/people/", fmt.Sprintf(mkcol, `<resourcetype><collection/><CR:addressbook/></resourcetype>`+
 		`<displayname>People</displayname>`), "application/xml", http.StatusCreated)
+	rad.do(t, "MKCOL", "/alice/empty/", fmt.Sprintf(mkcol, `<resourcetype><collection/><C:calendar/></resourcetype>`+
+		`<displayname>Nothing yet</displayname>`), "application/xml", http.StatusCreated)
 	for i, uid := range []string{"r1@rad", "r2@rad", "r3@rad"} {
 		rad.do(t, http.MethodPut, fmt.Sprintf("/alice/work/event-%d.ics", i), cliEvent(uid, "Radicale "+uid), "text/calendar", http.StatusCreated)
 	}
@@ -780,6 +782,10 @@ func TestAuditCLIImportRadicale(t *testing.T) {
 			if diff := diffBodies(wantBodies, got); diff != "" {
 				t.Errorf("%s differs from Radicale's files:\n%s", want.path, diff)
 			}
+		}
+		// An empty collection comes over too, as what it was.
+		if c, err := db.Collection("/dav/home/alice/empty/"); err != nil || c.Kind != engine.KindCalendar || c.Props.DisplayName != "Nothing yet" {
+			t.Errorf("empty Radicale calendar: %+v %v", c, err)
 		}
 		// The default collections made at alice's first login are untouched.
 		if c, err := db.Collection(cliCal); err != nil || c.Count != 0 {

@@ -79,7 +79,9 @@ func readImport(path, src string) (audit.ImportRequest, error) {
 			files = append(files, filepath.Join(src, e.Name()))
 		}
 	}
-	if len(files) > 0 {
+	// A folder with data files is a collection; so is an empty one that
+	// says it is (Radicale's tag, vdir's metadata files).
+	if len(files) > 0 || isCollectionFolder(src) {
 		c, err := readCollectionFiles(path, files)
 		if err != nil {
 			return req, err
@@ -126,6 +128,23 @@ func readCollectionFiles(path string, files []string) (audit.ImportCollection, e
 		c.Items = append(c.Items, items...)
 	}
 	return c, nil
+}
+
+// isCollectionFolder reports whether dir declares itself a collection:
+// Radicale's .Radicale.props with a tag, or vdir's displayname or color.
+func isCollectionFolder(dir string) bool {
+	if data, err := os.ReadFile(filepath.Join(dir, ".Radicale.props")); err == nil {
+		var p map[string]string
+		if json.Unmarshal(data, &p) == nil && p["tag"] != "" {
+			return true
+		}
+	}
+	for _, f := range []string{"displayname", "color"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // readFolderProps reads Radicale's .Radicale.props (JSON) or vdir's
