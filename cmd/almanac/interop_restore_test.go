@@ -7,12 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
+	"text/template"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/almanac/almanac/engine"
 )
@@ -275,4 +280,78 @@ func diffBodies(want, got map[string]string) string {
 		}
 	}
 	return b.String()
+}
+
+// TestInteropRestoreVdirsyncer: vdirsyncer mirrors alice's calendar and
+// address book into local vdirs; a misbehaving client deletes and rewrites
+// items of both; vdirsyncer carries the damage into the vdirs; the
+// operator restores alice's whole home with `almanac restore
+// /dav/home/alice/ --as-of SEQ --server`; the next vdirsyncer sync must
+// bring both vdirs back to the original items, content included.
+func TestInteropRestoreVdirsyncer(t *testing.T) {
+	bin := requireBinary(t, "vdirsyncer", "vdirsyncer")
+	srv := startServer(t)
+	dir := t.TempDir()
+	for _, d := range []string{"calendar", "contacts", "status", "home"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := filepath.Join(dir, "config")
+	f, err := os.Create(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := template.Must(template.ParseFiles("testdata/vdirsyncer.conf.tmpl"))
+	if err := tmpl.Execute(f, map[string]string{"Dir": dir, "BaseURL": srv.BaseURL, "Password": testPassword}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	env := []string{"HOME=" + filepath.Join(dir, "home"), "XDG_CONFIG_HOME=" + filepath.Join(dir, "home"), "LC_ALL=C.UTF-8"}
+	vdir := func(args ...string) string {
+		return runClient(t, srv, env, bin, append([]string{"-c", conf}, args...)...)
+	}
+
+	var calUIDs, cardUIDs []string
+	for i := range 12 {
+		uid := fmt.Sprintf("ev-%02d@vdir", i)
+		calUIDs = append(calUIDs, uid)
+		cliPut(t, srv, "alice", fmt.Sprintf("%sev-%02d.ics", vdirCalendar, i), vdirEvent(uid, fmt.Sprintf("Event %02d", i)))
+	}
+	for i := range 6 {
+		uid := fmt.Sprintf("card-%02d@vdir", i)
+		cardUIDs = append(cardUIDs, uid)
+		cliPut(t, srv, "alice", fmt.Sprintf("%scard-%02d.vcf", vdirContacts, i), vdirCard(uid, fmt.Sprintf("Person%02d", i)))
+	}
+	vdir("discover")
+	vdir("sync")
+	checkVdirAgree(t, srv, dir, calUIDs, cardUIDs)
+	moment := srv.DB.Head()
+	origCal, origCards := serverContents(t, srv, vdirCalendar), serverContents(t, srv, vdirContacts)
+
+	for i := range 5 {
+		cliDelete(t, srv, "alice", fmt.Sprintf("%sev-%02d.ics", vdirCalendar, i))
+	}
+	for i := 5; i < 8; i++ {
+		cliPut(t, srv, "alice", fmt.Sprintf("%sev-%02d.ics", vdirCalendar, i), vdirEvent(fmt.Sprintf("ev-%02d@vdir", i), "garbage"))
+	}
+	cliDelete(t, srv, "alice", vdirContacts+"card-00.vcf")
+	cliDelete(t, srv, "alice", vdirContacts+"card-01.vcf")
+	cliPut(t, srv, "alice", vdirContacts+"card-02.vcf", vdirCard("card-02@vdir", "Garbage"))
+	cliPut(t, srv, "alice", vdirCalendar+"junk.ics", vdirEvent("junk@vdir", "junk"))
+	vdir("sync")
+	if got := vdirContents(t, filepath.Join(dir, "calendar")); len(got) != 8 || !strings.Contains(got["ev-05@vdir"], "SUMMARY:garbage") {
+		t.Fatalf("the damage did not reach the local calendar: %d items", len(got))
+	}
+
+	out := mustAuditCLI(t, "restore", "/dav/home/alice/", "--as-of", fmt.Sprint(moment), "--server", srv.BaseURL, "--user", "admin")
+	checkActions(t, out, "restored", map[string]int{"put": 11, "delete": 1})
+	vdir("sync")
+	checkVdirAgree(t, srv, dir, calUIDs, cardUIDs)
+	if diff := cmp.Diff(origCal, vdirContents(t, filepath.Join(dir, "calendar"))); diff != "" {
+		t.Errorf("local calendar after restore and sync (-original +local):\n%s", diff)
+	}
+	if diff := cmp.Diff(origCards, vdirContents(t, filepath.Join(dir, "contacts"))); diff != "" {
+		t.Errorf("local contacts after restore and sync (-original +local):\n%s", diff)
+	}
 }
