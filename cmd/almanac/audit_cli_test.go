@@ -460,6 +460,44 @@ func TestAuditCLIServer(t *testing.T) {
 			t.Errorf("GET after rebuild: %s", resp.Status)
 		}
 	})
+	t.Run("UndeleteCollection", func(t *testing.T) {
+		card := cliCard("u@cli", "Una")
+		cliPut(t, srv, "alice", cliCards+"u.vcf", card)
+		if resp, body := srv.Do(t, http.MethodDelete, cliCards, "alice", ""); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE %s: %s %s", cliCards, resp.Status, body)
+		}
+		// Without the final slash, as people type it.
+		out := mustAuditCLI(t, "undelete", append([]string{strings.TrimSuffix(cliCards, "/")}, server...)...)
+		if !strings.Contains(out, "collection-created "+cliCards) || !strings.Contains(out, "put "+cliCards+"u.vcf") {
+			t.Errorf("undelete of a collection:\n%s", out)
+		}
+		c, err := srv.DB.Collection(cliCards)
+		if err != nil || c.Kind != engine.KindAddressBook || c.Props.DisplayName != "Contacts" || c.Count != 1 {
+			t.Fatalf("%s after undelete: %+v %v", cliCards, c, err)
+		}
+		if resp, body := srv.Do(t, http.MethodGet, cliCards+"u.vcf", "alice", ""); resp.StatusCode != http.StatusOK || body != card {
+			t.Errorf("GET u.vcf after undelete: %s %q", resp.Status, body)
+		}
+	})
+	t.Run("RestoreHomeRecreatesCollection", func(t *testing.T) {
+		const work = "/dav/home/alice/work/"
+		if resp, body := srv.Do(t, "MKCALENDAR", work, "alice", ""); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("MKCALENDAR: %s %s", resp.Status, body)
+		}
+		ev := cliEvent("w@cli", "Work")
+		cliPut(t, srv, "alice", work+"w.ics", ev)
+		moment := srv.DB.Head()
+		if resp, body := srv.Do(t, http.MethodDelete, work, "alice", ""); resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("DELETE %s: %s %s", work, resp.Status, body)
+		}
+		out := mustAuditCLI(t, "restore", append([]string{"/dav/home/alice/", "--as-of", fmt.Sprint(moment)}, server...)...)
+		if !strings.Contains(out, "collection-created "+work) || !strings.Contains(out, "put "+work+"w.ics") {
+			t.Errorf("restore of the home:\n%s", out)
+		}
+		if resp, body := srv.Do(t, http.MethodGet, work+"w.ics", "alice", ""); resp.StatusCode != http.StatusOK || body != ev {
+			t.Errorf("GET w.ics after the restore of the home: %s %q", resp.Status, body)
+		}
+	})
 	t.Run("ErrNotAdmin", func(t *testing.T) {
 		_, _, err := runAuditCLI(t, "history", a, "--server", srv.BaseURL, "--user", "alice")
 		if err == nil || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "not an admin") {
