@@ -143,7 +143,7 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 			return err
 		}
 	}
-	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name}); err != nil {
+	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name, Etag: ev.Etag}); err != nil {
 		return err
 	}
 	if err := recordHistory(rw, ev, coll, name); err != nil {
@@ -186,7 +186,7 @@ func applyObjectProps(rw readWriter, ev *eventv1.Event) error {
 	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
 		return err
 	}
-	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name}); err != nil {
+	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name, Etag: o.Etag}); err != nil {
 		return err
 	}
 	if err := recordHistory(rw, ev, coll, name); err != nil {

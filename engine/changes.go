@@ -100,15 +100,7 @@ func (v *View) Changes(path, token string, limit int) (*ChangeSet, error) {
 			break
 		}
 	keep:
-		change := Change{Name: ch.Name, Deleted: ch.Deleted, Seq: Seq(seq)}
-		if !ch.Deleted {
-			o, err := getObject(v.v.snap, c.Id, ch.Name)
-			if err != nil {
-				return nil, fmt.Errorf("engine: change %d of %s: %w", seq, ch.Name, err)
-			}
-			change.ETag = o.Etag
-		}
-		cs.Changes = append(cs.Changes, change)
+		cs.Changes = append(cs.Changes, Change{Name: ch.Name, Deleted: ch.Deleted, ETag: ch.Etag, Seq: Seq(seq)})
 	}
 	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("engine: change iterator: %w", err)

@@ -250,6 +250,11 @@ func (m *model) check(t *testing.T, db *DB, desc string, tokens []savedToken) {
 		if err != nil {
 			t.Fatalf("%s: changes of %s since %d: %v", desc, tok.path, tok.seq, err)
 		}
+		for _, ch := range cs.Changes {
+			if o, ok := m.colls[tok.path].objs[ch.Name]; !ch.Deleted && (!ok || ch.ETag != o.etag) {
+				t.Fatalf("%s: change of %s%s has ETag %s, model %+v", desc, tok.path, ch.Name, ch.ETag, o)
+			}
+		}
 		got := describe(cs.Changes)
 		want := m.colls[tok.path].since(tok.seq)
 		if got != want {

@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
-	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
 	"github.com/cockroachdb/pebble/v2"
-	"google.golang.org/protobuf/proto"
 )
 
 // View is a consistent, read-only picture of durable state: every read
@@ -150,12 +148,11 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 				yield(nil, fmt.Errorf("engine: read object %s: %w", name, err))
 				return
 			}
-			var o statev1.Object
-			if err := proto.Unmarshal(val, &o); err != nil {
-				yield(nil, fmt.Errorf("engine: decode object %s: %w", name, err))
+			obj, err := listObject(name, val)
+			if err != nil {
+				yield(nil, err)
 				return
 			}
-			obj := objectFromProto(name, &o)
 			if ranged && !obj.Envelope.Overlaps(opts.Start, opts.End) {
 				continue
 			}

@@ -288,9 +288,12 @@ func (x *Collection) GetCount() int64 {
 
 // Change is one entry of the per-collection change index (key chg/<id>/<seq>).
 type Change struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Deleted       bool                   `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Name    string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Deleted bool                   `protobuf:"varint,2,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// The object's ETag after the change ("" for deletions), so that a
+	// sync-collection answer never reads the objects themselves.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -339,6 +342,13 @@ func (x *Change) GetDeleted() bool {
 	return false
 }
 
+func (x *Change) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 var File_almanac_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_almanac_state_v1_state_proto_rawDesc = "" +
@@ -373,10 +383,11 @@ const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\x12modified_unix_nano\x18\t \x01(\x03R\x10modifiedUnixNano\x12\x18\n" +
 	"\adeleted\x18\n" +
 	" \x01(\bR\adeleted\x12\x14\n" +
-	"\x05count\x18\v \x01(\x03R\x05count\"6\n" +
+	"\x05count\x18\v \x01(\x03R\x05count\"J\n" +
 	"\x06Change\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
-	"\adeleted\x18\x02 \x01(\bR\adeletedB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
+	"\adeleted\x18\x02 \x01(\bR\adeleted\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etagB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
 
 var (
 	file_almanac_state_v1_state_proto_rawDescOnce sync.Once
