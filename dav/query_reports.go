@@ -79,6 +79,30 @@ func collectionTimezone(c *engine.Collection) *time.Location {
 	return query.TimezoneFromText(c.Props.Timezone)
 }
 
+// envelopeDecides reports whether o matches q without parsing it. That
+// holds for the most common query — VCALENDAR > VEVENT with a time-range
+// and nothing else — when o is a VEVENT whose stored envelope lies
+// strictly inside the range: the envelope bounds every instance (with
+// margins for floating times), and a bounded envelope means at least one
+// instance exists (an object with none has an unbounded one), so some
+// instance overlaps the range (RFC 4791 §9.9). Everything else is parsed
+// and evaluated.
+func envelopeDecides(q *query.CalendarQuery, o *engine.Object) bool {
+	f := q.Filter
+	if f.Name != "VCALENDAR" || f.IsNotDefined || f.TimeRange != nil || len(f.Props) != 0 || len(f.Comps) != 1 {
+		return false
+	}
+	c := f.Comps[0]
+	if c.Name != "VEVENT" || o.Component != "VEVENT" || c.IsNotDefined || c.TimeRange == nil || len(c.Props) != 0 || len(c.Comps) != 0 {
+		return false
+	}
+	e, tr := o.Envelope, c.TimeRange
+	if e.Start.IsZero() || e.End.IsZero() {
+		return false
+	}
+	return (tr.Start.IsZero() || e.Start.After(tr.Start)) && (tr.End.IsZero() || e.End.Before(tr.End))
+}
+
 // queryMatch is one object of a query answer and the data to send for it
 // (nil: the stored body).
 type queryMatch struct {
@@ -107,8 +131,13 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	if start, end, ok := q.Range(); ok {
 		opts.Start, opts.End = start, end
 	}
+	shaped := q.Data.Shaped() && pr.wantsData(engine.KindCalendar)
 	var matches []queryMatch
 	err = queryTargets(rq, engine.KindCalendar, "calendar-query", opts, func(o *engine.Object) error {
+		if !shaped && envelopeDecides(q, o) {
+			matches = append(matches, queryMatch{obj: o})
+			return nil
+		}
 		obj, err := query.ParseCalendarObject(o.Body)
 		if err != nil {
 			h.log.Warn("calendar-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
@@ -119,7 +148,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 			return err
 		}
 		m := queryMatch{obj: o}
-		if q.Data.Shaped() && pr.wantsData(engine.KindCalendar) {
+		if shaped {
 			if m.data, err = q.Data.Render(obj, floating, queryLimits); err != nil {
 				return err
 			}
