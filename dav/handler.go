@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -43,6 +44,10 @@ type Options struct {
 	// /dav/home/U/calendar/?restore=2026-11-21T10:00:00Z), after
 	// authentication and the ownership check.
 	Audit http.Handler
+	// QueryLimits bound the work of one calendar-query or free-busy-query:
+	// the recurrence instances expanded per object and the longest expand
+	// range (zero fields take dav/query's defaults: 10000 and 10 years).
+	QueryLimits query.Limits
 }
 
 // Handler serves /.well-known/caldav, /.well-known/carddav and everything
@@ -53,6 +58,7 @@ type Handler struct {
 	log     *slog.Logger
 	maxBody int64
 	audit   http.Handler
+	limits  query.Limits
 
 	// homes caches the users whose home is known to exist, so that the
 	// home check is a map lookup after a user's first request.
@@ -74,7 +80,7 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.MaxRequestBody < 0 {
 		return nil, fmt.Errorf("dav: Options.MaxRequestBody %d is negative", opts.MaxRequestBody)
 	}
-	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit}
+	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit, limits: opts.QueryLimits}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

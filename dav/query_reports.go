@@ -25,10 +25,6 @@ type queryProps struct {
 	Prop     *davxml.Prop `xml:"DAV: prop"`
 }
 
-// queryLimits bounds the work of one query REPORT.
-// TODO(query): take them from Options once dav exposes a field for it.
-var queryLimits = query.Limits{}
-
 // queryError maps a dav/query error to the PreconditionError writeError
 // knows how to send.
 func queryError(err error) error {
@@ -143,13 +139,13 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 			h.log.Warn("calendar-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
 			return nil
 		}
-		ok, err := q.Match(obj, floating, queryLimits)
+		ok, err := q.Match(obj, floating, h.limits)
 		if err != nil || !ok {
 			return err
 		}
 		m := queryMatch{obj: o}
 		if shaped {
-			if m.data, err = q.Data.Render(obj, floating, queryLimits); err != nil {
+			if m.data, err = q.Data.Render(obj, floating, h.limits); err != nil {
 				return err
 			}
 		}
@@ -175,7 +171,7 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	if err != nil {
 		return queryError(err)
 	}
-	fb, err := query.NewFreeBusy(q.Range, queryLimits)
+	fb, err := query.NewFreeBusy(q.Range, h.limits)
 	if err != nil {
 		return queryError(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -178,5 +179,17 @@ func TestServeConfigValidate(t *testing.T) {
 func TestEnvName(t *testing.T) {
 	if got, want := envName("max-object-size"), "ALMANAC_MAX_OBJECT_SIZE"; got != want {
 		t.Errorf("envName = %q, want %q", got, want)
+	}
+}
+
+func TestQueryLimitFlags(t *testing.T) {
+	for _, args := range [][]string{{"--max-instances=0"}, {"--max-expand-range=-1h"}} {
+		m := NewMain()
+		m.Getenv = func(string) string { return "" }
+		err := m.ParseFlags(args)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || !strings.HasPrefix(args[0], "--"+ce.Field+"=") {
+			t.Errorf("%v: err = %v, want a ConfigError naming the flag", args, err)
+		}
 	}
 }

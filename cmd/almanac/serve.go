@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/dav/auth"
+	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -58,6 +59,8 @@ type ServeConfig struct {
 	LogLevel        string
 	LogFormat       string
 	MaxObjectSize   int64
+	MaxInstances    int
+	MaxExpandRange  time.Duration
 	ShutdownTimeout time.Duration
 }
 
@@ -117,6 +120,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.Int64Var(&c.MaxObjectSize, "max-object-size", 10<<20, "largest calendar or contact object in `bytes`")
+	fs.IntVar(&c.MaxInstances, "max-instances", 10000, "most recurrence instances one query expands per object (more: CALDAV:max-instances)")
+	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
 	for _, h := range m.Hooks {
 		if h.Flags != nil {
@@ -148,6 +153,12 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.MaxObjectSize <= 0 {
 		return bad("max-object-size", "must be positive, got %d", c.MaxObjectSize)
+	}
+	if c.MaxInstances <= 0 {
+		return bad("max-instances", "must be positive, got %d", c.MaxInstances)
+	}
+	if c.MaxExpandRange <= 0 {
+		return bad("max-expand-range", "must be positive, got %s", c.MaxExpandRange)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown-timeout", "must be positive, got %s", c.ShutdownTimeout)
@@ -229,7 +240,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	env.SetAudit = func(http.Handler) {
 		m.Logger.Error("SetAudit called after the hooks started; ignored")
 	}
-	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, Audit: audit})
+	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, Audit: audit,
+		QueryLimits: query.Limits{MaxInstances: m.Config.MaxInstances, MaxExpandRange: m.Config.MaxExpandRange}})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/almanac/almanac/dav"
 	"github.com/almanac/almanac/dav/auth"
+	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -19,6 +20,7 @@ type davWiring struct {
 	Logger         *slog.Logger
 	MaxRequestBody int64
 	Audit          http.Handler
+	QueryLimits    query.Limits
 }
 
 // newDAVHandler builds the handler served at /dav/, /.well-known/ and /.
@@ -29,6 +31,7 @@ func newDAVHandler(w davWiring) (http.Handler, error) {
 		Logger:         w.Logger.With("component", "dav"),
 		MaxRequestBody: w.MaxRequestBody,
 		Audit:          w.Audit,
+		QueryLimits:    w.QueryLimits,
 	})
 	if err != nil {
 		return nil, err
