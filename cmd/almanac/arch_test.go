@@ -1,0 +1,45 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyDirection enforces DESIGN.md's layering on every
+// package's direct, non-test imports: cmd → dav, feed → engine → Pebble.
+// The engine knows no HTTP, XML, gRPC or NATS; dav never touches Pebble,
+// protobuf, gRPC or NATS; feed never touches dav or Pebble.
+func TestDependencyDirection(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is not on PATH")
+	}
+	rules := []struct {
+		pkg    string // package pattern, relative to the module root
+		banned []string
+		why    string
+	}{
+		{"./engine/...", []string{"net/http", "encoding/xml", "google.golang.org/grpc", "github.com/nats-io", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "github.com/almanac/almanac/proto/almanac/feed"},
+			"the engine is storage only: no HTTP, XML, gRPC, NATS, DAV or feed"},
+		{"./dav/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},
+			"dav uses the engine's Go API, never its storage or the feed"},
+		{"./feed/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav"},
+			"feed reads the engine's log API, never Pebble or the DAV layer"},
+	}
+	for _, r := range rules {
+		out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "../../"+strings.TrimPrefix(r.pkg, "./")).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", r.pkg, err, out)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			f := strings.Fields(line)
+			for _, imp := range f[1:] {
+				for _, b := range r.banned {
+					if imp == b || strings.HasPrefix(imp, b+"/") {
+						t.Errorf("%s imports %s: %s", f[0], imp, r.why)
+					}
+				}
+			}
+		}
+	}
+}
