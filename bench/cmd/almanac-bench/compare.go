@@ -43,7 +43,7 @@ func compareCmd(args []string) error {
 	resultsMD := fs.String("results", "bench/RESULTS.md", "where to write the Markdown report")
 	chart := fs.String("chart", "bench/results.svg", "where to write the SVG chart")
 	targetN := fs.Int("target-n", 10000, "size at which the issue's targets are judged")
-	command := fs.String("command", "", "the command line to record in RESULTS.md (default: this one)")
+	command := fs.String("command", "", "the command that ran this one (e.g. make bench-compare), recorded in RESULTS.md above this command line")
 	feedN := fs.Int("feed-n", 500, "PUTs timed through Almanac's gRPC and NATS change feed (0 skips the feed)")
 	note := fs.String("note", "", "a note on the run's conditions for RESULTS.md")
 	ap := bindPlan(fs, "almanac-", almanacPlan)
@@ -84,11 +84,10 @@ func compareCmd(args []string) error {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
-	cmd := *command
-	if cmd == "" {
-		cmd = strings.Join(os.Args, " ")
+	rep.Commands = []string{strings.Join(os.Args, " ")}
+	if *command != "" {
+		rep.Commands = append([]string{*command}, rep.Commands...)
 	}
-	rep.Commands = []string{cmd}
 	if *note != "" {
 		rep.Notes = append(rep.Notes, *note)
 	}
