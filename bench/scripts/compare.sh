@@ -36,6 +36,6 @@ grep -q -- '-log-level' <<<"$help" && flags+=(--log-level=warn)
 	--almanac "$bin/almanac" \
 	--almanac-flags "${flags[*]}" \
 	--almanac-version "$(git describe --always --dirty) ($(git log -1 --format=%cs))" \
-	--command "make bench-compare BENCH_ARGS='$*'  # runs bench/scripts/compare.sh, which runs:" \
+	--command "make bench-compare${*:+ BENCH_ARGS=\"$*\"}" \
 	--jsonl bench/results.jsonl --results bench/RESULTS.md --chart bench/results.svg \
 	"$@"

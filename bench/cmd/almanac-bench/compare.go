@@ -84,7 +84,7 @@ func compareCmd(args []string) error {
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
 		}
 	}
-	rep.Commands = []string{strings.Join(os.Args, " ")}
+	rep.Commands = []string{shellJoin(os.Args)}
 	if *command != "" {
 		rep.Commands = append([]string{*command}, rep.Commands...)
 	}
@@ -159,6 +159,19 @@ func runFeed(ctx context.Context, bin string, flags []string, n int, emit func(b
 		return fmt.Errorf("feed: %w", err)
 	}
 	return nil
+}
+
+// shellJoin joins args into a command line a shell would split back the
+// same way, quoting the arguments that need it.
+func shellJoin(args []string) string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t'\"$#()*?;&|<>") {
+			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+		out[i] = a
+	}
+	return strings.Join(out, " ")
 }
 
 // loadAvg returns the first three fields of /proc/loadavg.
