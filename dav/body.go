@@ -66,7 +66,7 @@ func responseBody(w http.ResponseWriter, r *http.Request, status int, ct string)
 	hdr.Set("Content-Encoding", "gzip")
 	hdr.Del("Content-Length")
 	w.WriteHeader(status)
-	gz := gzip.NewWriter(w)
+	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // a valid level never fails
 	return gz, gz.Close
 }
 

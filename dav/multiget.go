@@ -26,51 +26,52 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	}
 	pr := propRequestOf(mg.AllProp, mg.PropName, mg.Prop)
 	withBody := pr.wantsData(kind)
+	names := make([]string, len(mg.Hrefs))
+	errs := make([]error, len(mg.Hrefs))
+	for i, href := range mg.Hrefs {
+		names[i], errs[i] = h.multigetName(rq, href)
+	}
+	objs, err := rq.View.ObjectsIn(rq.Coll, names, withBody)
+	if err != nil {
+		return err
+	}
 	ms, end := startMultistatus(w, r)
-	for _, href := range mg.Hrefs {
-		o, c, err := h.multigetObject(rq, href, withBody)
-		if errors.Is(err, engine.ErrNotFound) || errors.Is(err, errNotFound) {
-			ms.StatusResponse(href, http.StatusNotFound)
-			continue
-		}
+	for i, href := range mg.Hrefs {
 		var pe *PreconditionError
-		if errors.As(err, &pe) {
+		switch o := objs[names[i]]; {
+		case errors.As(errs[i], &pe):
 			ms.StatusResponse(href, pe.Status)
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if err := h.objectResponse(ms, rq.User, c, o, pr, nil); err != nil {
-			return err
+		case errs[i] != nil, o == nil:
+			ms.StatusResponse(href, http.StatusNotFound)
+		default:
+			if err := h.objectResponse(ms, rq.User, rq.Coll, o, pr, nil); err != nil {
+				return err
+			}
 		}
 	}
 	return end()
 }
 
-// multigetObject resolves one href of a multiget to an object inside the
-// request's collection with one engine read: an href outside the user's
-// space, with a trailing slash, or naming anything but a member object of
-// the collection gives errNotFound or ErrNotFound.
-func (h *Handler) multigetObject(rq *reportRequest, href string, withBody bool) (*engine.Object, *engine.Collection, error) {
+// multigetName resolves one href of a multiget to the name of a member of
+// the request's collection: an href outside the user's space, with a
+// trailing slash, or naming anything but a member object of the
+// collection gives errNotFound (or the PreconditionError of a malformed
+// href).
+func (h *Handler) multigetName(rq *reportRequest, href string) (string, error) {
 	p, err := hrefPath(href)
 	if err != nil {
-		return nil, nil, err
+		return "", err
 	}
 	t, err := parseTarget(p, rq.User)
 	if err != nil {
-		return nil, nil, err
+		return "", err
 	}
 	if t.kind != targetHome || t.slash || t.isHome() {
-		return nil, nil, errNotFound
+		return "", errNotFound
 	}
 	parent, name := t.parent()
 	if parent != rq.Coll.Path {
-		return nil, nil, errNotFound
+		return "", errNotFound
 	}
-	o, err := rq.View.Object(parent, name, withBody)
-	if err != nil {
-		return nil, nil, err
-	}
-	return o, rq.Coll, nil
+	return name, nil
 }

@@ -1,8 +1,11 @@
 package engine
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"iter"
+	"sort"
 	"strings"
 	"time"
 
@@ -96,12 +99,102 @@ func (v *View) Object(path, name string, withBody bool) (*Object, error) {
 	return v.object(c.Id, name, withBody)
 }
 
-func (v *View) object(coll uint64, name string, withBody bool) (*Object, error) {
-	o, err := getObject(v.v.snap, coll, name)
+// ObjectIn returns the object name of collection c, which must come from
+// this view: it spares the path lookup when a request reads many objects
+// of one collection (a multiget).
+//
+// Errors: ErrNotFound.
+func (v *View) ObjectIn(c *Collection, name string, withBody bool) (*Object, error) {
+	return v.object(c.ID, name, withBody)
+}
+
+// ObjectsIn reads the named objects of collection c, which must come from
+// this view, in one ordered pass of an iterator (two with bodies): far
+// cheaper than a point read per name, each of which builds an iterator
+// over every level. Names that do not exist are missing from the result.
+func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) (map[string]*Object, error) {
+	sorted := append([]string(nil), names...)
+	sort.Strings(sorted)
+	objs, err := v.prefixIter(keys.Obj, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	obj := objectFromProto(name, o)
+	defer objs.Close()
+	var bodies *pebble.Iterator
+	if withBody {
+		if bodies, err = v.prefixIter(keys.Body, c.ID); err != nil {
+			return nil, err
+		}
+		defer bodies.Close()
+	}
+	out := make(map[string]*Object, len(names))
+	for i, name := range sorted {
+		if i > 0 && sorted[i-1] == name {
+			continue
+		}
+		k := keys.ObjKey(c.ID, name)
+		if !objs.SeekGE(k) || !bytes.Equal(objs.Key(), k) {
+			continue
+		}
+		val, err := objs.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("engine: read object %s: %w", name, err)
+		}
+		o, err := listObject(name, val)
+		if err != nil {
+			return nil, err
+		}
+		if withBody {
+			if o.Body, err = seekBody(bodies, c.ID, name); err != nil {
+				return nil, err
+			}
+		}
+		out[name] = o
+	}
+	return out, errors.Join(objs.Error(), iterErr(bodies))
+}
+
+// prefixIter returns an iterator over the keys of family prefix in
+// collection id.
+func (v *View) prefixIter(prefix byte, id uint64) (*pebble.Iterator, error) {
+	lo := keys.IDPrefix(prefix, id)
+	it, err := v.v.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.PrefixEnd(lo)})
+	if err != nil {
+		return nil, fmt.Errorf("engine: iterator: %w", err)
+	}
+	return it, nil
+}
+
+// seekBody returns a copy of the body of (coll, name) from an iterator
+// over the collection's bodies, positioned anywhere before it.
+func seekBody(it *pebble.Iterator, coll uint64, name string) ([]byte, error) {
+	k := keys.BodyKey(coll, name)
+	if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
+		return nil, fmt.Errorf("engine: body of %s: %w", name, errors.Join(ErrNotFound, it.Error()))
+	}
+	val, err := it.ValueAndErr()
+	if err != nil {
+		return nil, fmt.Errorf("engine: read body of %s: %w", name, err)
+	}
+	return append([]byte(nil), val...), nil
+}
+
+func iterErr(it *pebble.Iterator) error {
+	if it == nil {
+		return nil
+	}
+	return it.Error()
+}
+
+func (v *View) object(coll uint64, name string, withBody bool) (*Object, error) {
+	rec, err := getBytes(v.v.snap, keys.ObjKey(coll, name))
+	if err != nil {
+		return nil, err
+	}
+	obj, err := listObject(name, rec)
+	if err != nil {
+		return nil, err
+	}
 	if withBody {
 		if obj.Body, err = getBytes(v.v.snap, keys.BodyKey(coll, name)); err != nil {
 			return nil, err
@@ -129,13 +222,20 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 			yield(nil, err)
 			return
 		}
-		lo := keys.IDPrefix(keys.Obj, c.Id)
-		it, err := v.v.snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.PrefixEnd(lo)})
+		it, err := v.prefixIter(keys.Obj, c.Id)
 		if err != nil {
-			yield(nil, fmt.Errorf("engine: object iterator: %w", err))
+			yield(nil, err)
 			return
 		}
 		defer it.Close()
+		var bodies *pebble.Iterator // walks in step with it: same names, same order
+		if opts.Bodies {
+			if bodies, err = v.prefixIter(keys.Body, c.Id); err != nil {
+				yield(nil, err)
+				return
+			}
+			defer bodies.Close()
+		}
 		ranged := !opts.Start.IsZero() || !opts.End.IsZero()
 		for it.First(); it.Valid(); it.Next() {
 			name, err := keys.Name(it.Key())
@@ -157,7 +257,7 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 				continue
 			}
 			if opts.Bodies {
-				if obj.Body, err = getBytes(v.v.snap, keys.BodyKey(c.Id, name)); err != nil {
+				if obj.Body, err = seekBody(bodies, c.Id, name); err != nil {
 					yield(nil, err)
 					return
 				}
