@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -199,10 +202,24 @@ func version(bin string, args ...string) string {
 	return v
 }
 
+// microResults is the file of micro-benchmark figures appended to the
+// report.
+const microResults = "micro-results.md"
+
 func writeOutputs(rep bench.Report, resultsMD, chart string) error {
 	var md bytes.Buffer
 	if err := rep.WriteMarkdown(&md); err != nil {
 		return fmt.Errorf("compare: %w", err)
+	}
+	// The micro-benchmarks (go test -bench) are measured by hand and kept
+	// in their own file beside the report, so a new comparison keeps them.
+	micro, err := os.ReadFile(filepath.Join(filepath.Dir(resultsMD), microResults))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("compare: %w", err)
+	}
+	if len(micro) > 0 {
+		md.WriteString("\n")
+		md.Write(micro)
 	}
 	if err := os.WriteFile(resultsMD, md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("compare: %w", err)
