@@ -266,54 +266,20 @@ func (p *Publisher) session(ctx context.Context) error {
 			next = last + 1
 			continue
 		}
-		// Caught up. New events go out first: waiting for the broker's
-		// acknowledgements (or for the cursor's fsync) before looking
-		// for them would put that wait on every change's latency.
-		if err := p.reap(ctx, &pending); err != nil {
-			return err
-		}
-		if len(pending) > 0 {
-			if p.waitFor(ctx, head, ackPoll) {
-				continue
-			}
-			for len(pending) > 0 {
-				if err := p.ackOldest(ctx, &pending); err != nil {
-					return err
-				}
-			}
-		}
-		p.setErr(nil)
-		// Idle: the cursor reaches the disk once nothing new came for
-		// saveIdle, so a quiet server keeps it current (a restart then
-		// re-sends nothing older than the broker's duplicate window).
-		if p.Cursor() != p.saved && !p.waitFor(ctx, head, saveIdle) {
-			if err := p.save(); err != nil {
+		// Caught up: wait for every acknowledgement, then for new events.
+		for len(pending) > 0 {
+			if err := p.ackOldest(ctx, &pending); err != nil {
 				return err
 			}
 		}
+		if err := p.save(); err != nil {
+			return err
+		}
+		p.setErr(nil)
 		if _, err := p.opts.DB.Wait(ctx, head); err != nil {
 			return err
 		}
 	}
-}
-
-// Pauses of the caught-up publisher.
-const (
-	// ackPoll is how long it looks for new events before it waits for
-	// outstanding acknowledgements.
-	ackPoll = 5 * time.Millisecond
-	// saveIdle is how long the log must stay quiet before the cursor is
-	// written.
-	saveIdle = 100 * time.Millisecond
-)
-
-// waitFor reports whether events after head arrived within d (false also
-// when ctx ended; the caller's next wait returns its error).
-func (p *Publisher) waitFor(ctx context.Context, head engine.Seq, d time.Duration) bool {
-	wctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	_, err := p.opts.DB.Wait(wctx, head)
-	return err == nil
 }
 
 // publishChunk publishes up to readChunk events from next on; last is the
