@@ -22,7 +22,10 @@ type Server struct {
 	exited chan struct{} // closed once the process has been reaped
 	err    error         // how the process ended, valid after exited closes
 	dir    string        // temporary directory holding data and config
-	log    *os.File
+	// extraPorts are free ports, distinct from the HTTP one, for the
+	// server's other listeners.
+	extraPorts []int
+	log        *os.File
 }
 
 // Stop kills the server process and removes its temporary directory.
@@ -49,14 +52,20 @@ const (
 	BenchPassword = "bench-secret"
 )
 
-// FreePort returns a loopback port that was free a moment ago.
-func FreePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("free port: %w", err)
+// FreePorts returns n distinct loopback ports that were free a moment
+// ago. It keeps every listener open until all n are chosen, since the
+// kernel may hand a just-closed port out again.
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return ports, nil
 }
 
 // start runs name with args (the server log goes to dir/server.log) and
@@ -94,17 +103,19 @@ func start(ctx context.Context, s *Server, probe string, name string, args ...st
 	return errors.New("start " + s.Name + ": no answer within 60s; log in " + s.LogPath())
 }
 
-func newServer(name string) (*Server, error) {
+// newServer makes a Server with a fresh directory, an HTTP port and
+// extraPorts more distinct ports for the server's other listeners.
+func newServer(name string, extraPorts int) (*Server, error) {
+	ports, err := FreePorts(1 + extraPorts)
+	if err != nil {
+		return nil, err
+	}
 	dir, err := os.MkdirTemp("", "almanac-bench-"+name+"-")
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
-	}
-	return &Server{dir: dir, Target: Target{
-		Name: name, BaseURL: "http://127.0.0.1:" + strconv.Itoa(port),
+	return &Server{dir: dir, extraPorts: ports[1:], Target: Target{
+		Name: name, BaseURL: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
 		User: BenchUser, Password: BenchPassword, DataDir: filepath.Join(dir, "data"),
 	}}, nil
 }

@@ -14,7 +14,7 @@ import (
 // without passlib, so plain is the one method that needs no extra module;
 // it also makes Radicale's auth cheaper than Almanac's bcrypt).
 func StartRadicale(ctx context.Context) (*Server, error) {
-	s, err := newServer("radicale")
+	s, err := newServer("radicale", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +56,7 @@ level = warning
 // principal /user/ with a calendar and an address book. Xandikos has no
 // authentication; the bench's Basic credentials are ignored.
 func StartXandikos(ctx context.Context) (*Server, error) {
-	s, err := newServer("xandikos")
+	s, err := newServer("xandikos", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -73,44 +73,61 @@ func StartXandikos(ctx context.Context) (*Server, error) {
 // directory and a bcrypt htpasswd user (made by htpasswd -B). extra flags
 // (e.g. --nats=off) are appended to `serve`.
 func StartAlmanac(ctx context.Context, bin string, extra ...string) (*Server, error) {
-	s, err := newServer("almanac")
-	if err != nil {
-		return nil, err
-	}
-	users := filepath.Join(s.dir, "htpasswd")
-	if out, err := exec.Command("htpasswd", "-B", "-b", "-c", users, BenchUser, BenchPassword).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("start almanac: htpasswd: %w: %s", err, out)
-	}
-	s.CalendarHome = "/dav/home/" + BenchUser + "/"
-	s.AddressBook = s.CalendarHome + "contacts/"
-	args := append([]string{"serve", "--listen", strings.TrimPrefix(s.BaseURL, "http://"),
-		"--data", s.DataDir, "--htpasswd", users}, extra...)
-	if err := start(ctx, s, "/dav/principals/"+BenchUser+"/", bin, args...); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return startAlmanac(ctx, bin, false, extra)
 }
 
 // StartAlmanacFeed starts almanac like StartAlmanac with its change feed
 // on: gRPC and the embedded NATS server on free loopback ports, which it
 // records in the server's Feed.
 func StartAlmanacFeed(ctx context.Context, bin string, extra ...string) (*Server, error) {
-	grpcPort, err := FreePort()
+	return startAlmanac(ctx, bin, true, extra)
+}
+
+// startAlmanac starts almanac, with its feed listeners when feed is set.
+// Another process may take a free port between the bench choosing it and
+// almanac binding it; then it tries again on new ports, a few times.
+func startAlmanac(ctx context.Context, bin string, feed bool, extra []string) (*Server, error) {
+	var err error
+	for range 3 {
+		var s *Server
+		s, err = startAlmanacOnce(ctx, bin, feed, extra)
+		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+			return s, err
+		}
+	}
+	return nil, err
+}
+
+func startAlmanacOnce(ctx context.Context, bin string, feed bool, extra []string) (*Server, error) {
+	extraPorts := 0
+	if feed {
+		extraPorts = 2
+	}
+	s, err := newServer("almanac", extraPorts)
 	if err != nil {
 		return nil, err
 	}
-	natsPort, err := FreePort()
-	if err != nil {
+	users := filepath.Join(s.dir, "htpasswd")
+	if out, err := exec.Command("htpasswd", "-B", "-b", "-c", users, BenchUser, BenchPassword).CombinedOutput(); err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("start almanac: htpasswd: %w: %s", err, out)
+	}
+	s.CalendarHome = "/dav/home/" + BenchUser + "/"
+	s.AddressBook = s.CalendarHome + "contacts/"
+	args := []string{"serve", "--listen", strings.TrimPrefix(s.BaseURL, "http://"),
+		"--data", s.DataDir, "--htpasswd", users}
+	if feed {
+		s.Feed = FeedAddrs{
+			GRPC: fmt.Sprintf("127.0.0.1:%d", s.extraPorts[0]),
+			NATS: fmt.Sprintf("nats://127.0.0.1:%d", s.extraPorts[1]),
+		}
+		args = append(args, "--grpc-listen", s.Feed.GRPC, "--nats", "on",
+			"--nats-listen", strings.TrimPrefix(s.Feed.NATS, "nats://"))
+	}
+	if err := start(ctx, s, "/dav/principals/"+BenchUser+"/", bin, append(args, extra...)...); err != nil {
+		_ = s.Stop()
 		return nil, err
 	}
-	grpcAddr := fmt.Sprintf("127.0.0.1:%d", grpcPort)
-	natsAddr := fmt.Sprintf("127.0.0.1:%d", natsPort)
-	flags := append([]string{"--grpc-listen", grpcAddr, "--nats", "on", "--nats-listen", natsAddr}, extra...)
-	s, err := StartAlmanac(ctx, bin, flags...)
-	if err != nil {
-		return nil, err
-	}
-	s.Feed = FeedAddrs{GRPC: grpcAddr, NATS: "nats://" + natsAddr}
 	return s, nil
 }
 
