@@ -85,7 +85,7 @@ func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
 	if err := rw.Delete(keys.PathKey(ev.CollectionPath), nil); err != nil {
 		return err
 	}
-	for _, fam := range []byte{keys.Obj, keys.Body, keys.Change, keys.Tomb, keys.UID} {
+	for _, fam := range []byte{keys.Obj, keys.Change, keys.Tomb, keys.UID} {
 		p := keys.IDPrefix(fam, id)
 		if err := rw.DeleteRange(p, keys.PrefixEnd(p), nil); err != nil {
 			return err
@@ -131,11 +131,9 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 		EnvelopeEnd:      ev.EnvelopeEnd,
 		Component:        ev.Component,
 		Dead:             ev.ObjectProps,
+		BodySeq:          ev.Seq,
 	}
 	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
-		return err
-	}
-	if err := rw.Set(keys.BodyKey(coll, name), ev.Body, nil); err != nil {
 		return err
 	}
 	if ev.Uid != "" {
@@ -202,7 +200,7 @@ func applyDelete(rw readWriter, ev *eventv1.Event, coll uint64, name string) err
 	if err != nil {
 		return fmt.Errorf("engine: apply seq %d: %w", ev.Seq, err)
 	}
-	for _, k := range [][]byte{keys.ObjKey(coll, name), keys.BodyKey(coll, name), keys.ChangeKey(coll, old.Seq, name)} {
+	for _, k := range [][]byte{keys.ObjKey(coll, name), keys.ChangeKey(coll, old.Seq, name)} {
 		if err := rw.Delete(k, nil); err != nil {
 			return err
 		}

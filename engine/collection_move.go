@@ -169,7 +169,7 @@ func copyCollection(tx *txn, m Meta, coll *statev1.Collection, path string) erro
 		return err
 	}
 	for _, x := range items {
-		body, err := getBytes(tx.rw, keys.BodyKey(coll.Id, x.name))
+		body, err := bodyAt(tx.rw, Seq(x.o.BodySeq))
 		if err != nil {
 			return err
 		}

@@ -83,6 +83,7 @@ func objectFromProto(name string, o *statev1.Object) *Object {
 		Modified:    unixNano(o.ModifiedUnixNano),
 		Envelope:    envelopeFromProto(o.EnvelopeStart, o.EnvelopeEnd),
 		Dead:        o.Dead,
+		bodySeq:     Seq(o.BodySeq),
 	}
 }
 

@@ -117,6 +117,11 @@ func (db *DB) init() error {
 		db.opts.Logger.Warn("engine: finishing an interrupted rebuild")
 		return db.rebuild()
 	}
+	if v, _ := getCopy(db.pdb, keys.MetaKey(metaProjections)); string(v) != projectionVersion {
+		db.opts.Logger.Info("engine: projections from another version: rebuilding them from the log",
+			"found", string(v), "want", projectionVersion, "events", head)
+		return db.rebuild()
+	}
 	db.publish(head)
 	return nil
 }

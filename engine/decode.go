@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/almanac/almanac/engine/internal/keys"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
+	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -22,7 +24,11 @@ const (
 	objComponent     = 9
 	objCreated       = 10
 	objDead          = 11
+	objBodySeq       = 12
 )
+
+// eventBody is the field number of eventv1.Event's body.
+const eventBody = 15
 
 // errHasDead sends a record with dead properties to the generic decoder.
 var errHasDead = errors.New("engine: object record has dead properties")
@@ -63,6 +69,8 @@ func decodeObject(name string, b []byte) (*Object, error) {
 				en = int64(v)
 			case objCreated:
 				o.Created = unixNano(int64(v))
+			case objBodySeq:
+				o.bodySeq = Seq(v)
 			}
 		case protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
@@ -123,4 +131,43 @@ func intern(b []byte) string {
 		return "VCARD"
 	}
 	return string(b)
+}
+
+// bodyAt returns a copy of the body held by the log record of event seq:
+// an object's body lives only there (its record's body_seq names it).
+func bodyAt(r getter, seq Seq) ([]byte, error) {
+	rec, closer, err := r.Get(keys.LogKey(uint64(seq)))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("engine: body at seq %d: log record %w", seq, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("engine: body at seq %d: %w", seq, err)
+	}
+	defer closer.Close()
+	return eventBodyOf(rec, seq)
+}
+
+// eventBodyOf returns a copy of the body field of an encoded event without
+// decoding the rest of it; nil when the event has none (or it was erased).
+func eventBodyOf(rec []byte, seq Seq) ([]byte, error) {
+	for len(rec) > 0 {
+		num, typ, n := protowire.ConsumeTag(rec)
+		if n < 0 {
+			return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
+		}
+		rec = rec[n:]
+		if num == eventBody && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(rec)
+			if n < 0 {
+				return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
+			}
+			return append([]byte(nil), v...), nil
+		}
+		n = protowire.ConsumeFieldValue(num, typ, rec)
+		if n < 0 {
+			return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
+		}
+		rec = rec[n:]
+	}
+	return nil, nil
 }

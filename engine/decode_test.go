@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
 	"github.com/google/go-cmp/cmp"
 	"google.golang.org/protobuf/proto"
@@ -12,12 +13,12 @@ import (
 // TestDecodeObject: the hand-written decoder agrees with the generic one
 // on every field, and knows every field of the record.
 func TestDecodeObject(t *testing.T) {
-	if n := (&statev1.Object{}).ProtoReflect().Descriptor().Fields().Len(); n != objDead {
+	if n := (&statev1.Object{}).ProtoReflect().Descriptor().Fields().Len(); n != objBodySeq {
 		t.Fatalf("statev1.Object has %d fields; teach decodeObject the new ones", n)
 	}
 	recs := []*statev1.Object{
 		{Etag: `"1-a"`, Seq: 7, Uid: "u", ContentType: ContentTypeCalendar, Size: 123, ModifiedUnixNano: 1e18,
-			EnvelopeStart: -5, EnvelopeEnd: math.MaxInt64, Component: "VEVENT", CreatedUnixNano: 9e17},
+			EnvelopeStart: -5, EnvelopeEnd: math.MaxInt64, Component: "VEVENT", CreatedUnixNano: 9e17, BodySeq: 6},
 		{Etag: `"2"`, ContentType: "text/x-other", EnvelopeStart: math.MinInt64, EnvelopeEnd: 1700000000},
 		{Etag: `"3"`, Dead: map[string]string{"{urn:x}k": "<k/>"}},
 		{},
@@ -31,11 +32,36 @@ func TestDecodeObject(t *testing.T) {
 		if err != nil {
 			t.Fatalf("record %d: %v", i, err)
 		}
-		if diff := cmp.Diff(objectFromProto("n", r), got); diff != "" {
+		if diff := cmp.Diff(objectFromProto("n", r), got, cmp.AllowUnexported(Object{})); diff != "" {
 			t.Errorf("record %d (-generic +fast):\n%s", i, diff)
 		}
 	}
 	if _, err := listObject("n", []byte{0xff}); err == nil {
 		t.Error("a malformed record decoded")
+	}
+}
+
+// TestEventBodyOf: the body comes out of an encoded event whatever fields
+// surround it; an event without one yields nil, a malformed one an error.
+func TestEventBodyOf(t *testing.T) {
+	for _, tc := range []struct {
+		ev   *eventv1.Event
+		want string
+	}{
+		{&eventv1.Event{Seq: 9, Actor: "alice", Object: "a.ics", Body: []byte("BEGIN:VCALENDAR"), Uid: "u",
+			ObjectProps: map[string]string{"{x}y": "<y/>"}, EnvelopeEnd: 5}, "BEGIN:VCALENDAR"},
+		{&eventv1.Event{Seq: 9, Op: eventv1.Op_OP_OBJECT_DELETED}, ""},
+	} {
+		rec, err := proto.Marshal(tc.ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := eventBodyOf(rec, 9)
+		if err != nil || string(got) != tc.want {
+			t.Errorf("eventBodyOf(%v) = %q, %v; want %q", tc.ev, got, err, tc.want)
+		}
+	}
+	if _, err := eventBodyOf([]byte{0x7a, 0xff}, 9); err == nil {
+		t.Error("a malformed event yielded a body")
 	}
 }

@@ -34,11 +34,10 @@
 // See package engine/internal/keys for the encoding. In short:
 //
 //	l<seq>                 the log (source of truth)
-//	m<name>                store id, rebuild marker
+//	m<name>                store id, rebuild marker, projection version, cursors
 //	p<path>                live collection path -> id
 //	c<id>                  collection record (props, last seq = CTag, horizon)
-//	o<id><name>            object record (ETag, UID, size, envelope; no body)
-//	b<id><name>            object body, byte for byte
+//	o<id><name>            object record (ETag, UID, size, envelope, body_seq)
 //	g<id><seq><name>       change index: the latest change of each name
 //	t<id><name>            tombstone: seq of a deleted name's deletion
 //	u<id><uid>             UID -> name, for no-uid-conflict
@@ -46,6 +45,15 @@
 //	i<id><name>0<seq>      object history
 //	q<path>0<id>           every collection that ever had a path
 //	a<name>                user account
+//
+// An object's body is stored once, byte for byte, in the log record of the
+// put (or move or copy) that wrote it; the object record's body_seq names
+// that record. Writing it a second time as a projection doubled what every
+// put wrote and what compactions rewrote. Compact keeps the bodies of live
+// versions, and purge deletes an object before it erases its bodies.
+//
+// The projection layout has a version in m"projections"; Open rebuilds the
+// projections of a database written with another one.
 //
 // Collection ids are the sequence number of the event that created them,
 // so a path deleted and created again names a new collection, and its old

@@ -298,7 +298,7 @@ func (c *moveCmd) run(tx *txn) error {
 			return err
 		}
 	}
-	body, err := getBytes(tx.rw, keys.BodyKey(src.Id, r.FromName))
+	body, err := bodyAt(tx.rw, Seq(obj.BodySeq))
 	if err != nil {
 		return err
 	}

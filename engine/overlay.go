@@ -8,32 +8,52 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// overlay is the readWriter Rebuild and Verify replay into: writes collect
-// in a map, reads see them first and fall through to the database, and
-// flush writes each key once in a plain (non-indexed) batch. A collection
-// record rewritten by every event of a batch is written once, and reads
-// never walk a batch's skiplist.
+// overlay is the readWriter that the writer and Rebuild apply events
+// through. Writes collect in a map; reads see them first, then cached
+// earlier reads, then fall through to the database. Every key reaches the
+// Pebble batch once, however often a group rewrote it (a collection record
+// rewritten by every put of a group is encoded into the batch once), and a
+// record read by several commands of a group is looked up in Pebble once.
+//
+// The two modes differ in what a flush does. A replay overlay (Rebuild,
+// Verify) commits its batch, so it may flush whenever it likes. A group
+// overlay (the writer) never commits: its writes move into an indexed
+// batch when a command asks for an iterator, and the writer applies the
+// batch at the end of the group, atomically.
 type overlay struct {
 	db     *pebble.DB
+	replay bool
 	vals   map[string]overlayVal
-	ranges [][2][]byte // ranges deleted since the last flush
-	b      *pebble.Batch
+	ranges [][2][]byte // ranges deleted and not yet flushed
+	// b holds what was flushed (and range deletions). A group overlay
+	// creates it on demand: plain while it holds only range deletions,
+	// indexed once an iterator needs to read the group's writes.
+	b *pebble.Batch
 }
 
 type overlayVal struct {
 	val     []byte
 	deleted bool
+	clean   bool // read from below, not written: flush skips it
 }
 
-func newOverlay(db *pebble.DB) *overlay {
-	return &overlay{db: db, vals: map[string]overlayVal{}, b: db.NewBatch()}
+// newReplayOverlay returns an overlay whose flushes commit to db.
+func newReplayOverlay(db *pebble.DB) *overlay {
+	return &overlay{db: db, replay: true, vals: map[string]overlayVal{}, b: db.NewBatch()}
+}
+
+// newGroupOverlay returns an overlay for one group of the writer; batch
+// hands its writes over.
+func newGroupOverlay(db *pebble.DB) *overlay {
+	return &overlay{db: db, vals: map[string]overlayVal{}}
 }
 
 type noopCloser struct{}
 
 func (noopCloser) Close() error { return nil }
 
-// Get returns the latest value of key, pebble.ErrNotFound if none.
+// Get returns the latest value of key, pebble.ErrNotFound if none. The
+// value stays valid for the overlay's life and must not be modified.
 func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 	if v, ok := o.vals[string(key)]; ok {
 		if v.deleted {
@@ -46,7 +66,22 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 			return nil, nil, pebble.ErrNotFound
 		}
 	}
-	return o.db.Get(key)
+	var below getter = o.db
+	if o.b != nil && o.b.Indexed() {
+		below = o.b
+	}
+	val, closer, err := below.Get(key)
+	switch {
+	case err == pebble.ErrNotFound:
+		o.vals[string(key)] = overlayVal{deleted: true, clean: true}
+		return nil, nil, err
+	case err != nil:
+		return nil, nil, err
+	}
+	v := overlayVal{val: append([]byte(nil), val...), clean: true}
+	closer.Close()
+	o.vals[string(key)] = v
+	return v.val, noopCloser{}, nil
 }
 
 // Set records key = value.
@@ -70,39 +105,94 @@ func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 		}
 	}
 	o.ranges = append(o.ranges, [2][]byte{append([]byte(nil), start...), append([]byte(nil), end...)})
+	if o.b == nil {
+		o.b = o.db.NewBatch()
+	}
 	return o.b.DeleteRange(start, end, nil)
 }
 
-// NewIter commits the buffered writes, which a replay may do at any point,
-// and iterates the database (apply iterates only for rare events).
+// NewIter iterates the database as the overlay sees it: a replay overlay
+// commits its writes first, a group overlay moves them into its indexed
+// batch. Commands iterate only for rare operations.
 func (o *overlay) NewIter(opts *pebble.IterOptions) (*pebble.Iterator, error) {
-	if err := o.flush(pebble.NoSync); err != nil {
+	if o.replay {
+		if err := o.flush(pebble.NoSync); err != nil {
+			return nil, err
+		}
+		return o.db.NewIter(opts)
+	}
+	if o.b == nil || !o.b.Indexed() {
+		ib := o.db.NewIndexedBatch()
+		if o.b != nil {
+			if err := ib.Apply(o.b, nil); err != nil {
+				ib.Close()
+				return nil, fmt.Errorf("engine: group batch: %w", err)
+			}
+			o.b.Close()
+		}
+		o.b = ib
+	}
+	if err := o.moveToBatch(); err != nil {
 		return nil, err
 	}
-	return o.db.NewIter(opts)
+	return o.b.NewIter(opts)
 }
 
-// flush commits the buffered writes.
-func (o *overlay) flush(opts *pebble.WriteOptions) error {
+// moveToBatch writes the buffered writes into the batch, which then holds
+// everything, and forgets them (and the cached reads, which the batch
+// answers as well).
+func (o *overlay) moveToBatch() error {
+	if o.b == nil {
+		o.b = o.db.NewBatch()
+	}
 	for k, v := range o.vals {
 		var err error
-		if v.deleted {
+		switch {
+		case v.clean:
+			continue
+		case v.deleted:
 			err = o.b.Delete([]byte(k), nil)
-		} else {
+		default:
 			err = o.b.Set([]byte(k), v.val, nil)
 		}
 		if err != nil {
-			return fmt.Errorf("engine: replay batch: %w", err)
+			return fmt.Errorf("engine: batch: %w", err)
 		}
+	}
+	clear(o.vals)
+	o.ranges = o.ranges[:0]
+	return nil
+}
+
+// batch hands a group overlay's writes over as one batch, which the caller
+// applies or closes; the overlay is done.
+func (o *overlay) batch() (*pebble.Batch, error) {
+	if err := o.moveToBatch(); err != nil {
+		o.close()
+		return nil, err
+	}
+	b := o.b
+	o.b = nil
+	return b, nil
+}
+
+// flush commits a replay overlay's buffered writes.
+func (o *overlay) flush(opts *pebble.WriteOptions) error {
+	if err := o.moveToBatch(); err != nil {
+		return err
 	}
 	if err := o.b.Commit(opts); err != nil {
 		return fmt.Errorf("engine: replay commit: %w", err)
 	}
 	o.b.Close()
 	o.b = o.db.NewBatch()
-	clear(o.vals)
-	o.ranges = o.ranges[:0]
 	return nil
 }
 
-func (o *overlay) close() { o.b.Close() }
+// close releases the batch of an overlay whose writes are abandoned.
+func (o *overlay) close() {
+	if o.b != nil {
+		o.b.Close()
+		o.b = nil
+	}
+}

@@ -16,6 +16,17 @@ import (
 // metaRebuilding is set while a rebuild runs; Open finishes an interrupted one.
 const metaRebuilding = "rebuilding"
 
+// metaProjections holds the projection layout version the projections
+// were derived with; Open rebuilds them when it is not projectionVersion.
+const metaProjections = "projections"
+
+// projectionVersion names the current projection layout. Bump it whenever
+// apply derives different records from the same log.
+//
+//	1 (unrecorded): bodies in 'b' records
+//	2: bodies only in the log, object records point at them (body_seq)
+const projectionVersion = "2"
+
 // replayBatch is how many events one replay batch applies.
 const replayBatch = 4096
 
@@ -30,7 +41,7 @@ func (db *DB) rebuild() error {
 	if err := db.pdb.Set(keys.MetaKey(metaRebuilding), nil, pebble.Sync); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}
-	for _, p := range keys.ProjectionPrefixes {
+	for _, p := range append(append([]byte(nil), keys.ProjectionPrefixes...), keys.RetiredPrefixes...) {
 		if err := db.pdb.DeleteRange([]byte{p}, []byte{p + 1}, pebble.NoSync); err != nil {
 			return fmt.Errorf("engine: rebuild: drop projections: %w", err)
 		}
@@ -39,7 +50,13 @@ func (db *DB) rebuild() error {
 	if err := replay(db.pdb, db.pdb, head); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}
-	if err := db.pdb.Delete(keys.MetaKey(metaRebuilding), pebble.Sync); err != nil {
+	done := db.pdb.NewBatch()
+	defer done.Close()
+	if err := errors.Join(done.Set(keys.MetaKey(metaProjections), []byte(projectionVersion), nil),
+		done.Delete(keys.MetaKey(metaRebuilding), nil)); err != nil {
+		return fmt.Errorf("engine: rebuild: %w", err)
+	}
+	if err := done.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}
 	db.publish(head)
@@ -56,7 +73,7 @@ func replay(src pebble.Reader, dst *pebble.DB, head Seq) error {
 		return fmt.Errorf("log iterator: %w", err)
 	}
 	defer it.Close()
-	o := newOverlay(dst)
+	o := newReplayOverlay(dst)
 	defer o.close()
 	n := 0
 	ev := &eventv1.Event{}

@@ -390,7 +390,7 @@ func addLive(r reader, id uint64, name string, out map[string]liveObject) error 
 	if err != nil {
 		return err
 	}
-	body, err := getBytes(r, keys.BodyKey(id, name))
+	body, err := bodyAt(r, Seq(o.BodySeq))
 	if err != nil {
 		return err
 	}

@@ -118,6 +118,8 @@ type Object struct {
 	// XML. They survive puts of a new body and travel with moves and copies.
 	Dead map[string]string
 	Body []byte
+
+	bodySeq Seq // the log record that holds the body
 }
 
 // Envelope is a half-open time interval [Start, End) that holds every

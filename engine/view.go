@@ -109,9 +109,10 @@ func (v *View) ObjectIn(c *Collection, name string, withBody bool) (*Object, err
 }
 
 // ObjectsIn reads the named objects of collection c, which must come from
-// this view, in one ordered pass of an iterator (two with bodies): far
-// cheaper than a point read per name, each of which builds an iterator
-// over every level. Names that do not exist are missing from the result.
+// this view, in one ordered pass of an iterator, then their bodies in log
+// order with a second one: far cheaper than a point read per name, each of
+// which builds an iterator over every level. Names that do not exist are
+// missing from the result.
 func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) (map[string]*Object, error) {
 	sorted := append([]string(nil), names...)
 	sort.Strings(sorted)
@@ -120,14 +121,8 @@ func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) (map[stri
 		return nil, err
 	}
 	defer objs.Close()
-	var bodies *pebble.Iterator
-	if withBody {
-		if bodies, err = v.prefixIter(keys.Body, c.ID); err != nil {
-			return nil, err
-		}
-		defer bodies.Close()
-	}
 	out := make(map[string]*Object, len(names))
+	found := make([]*Object, 0, len(names))
 	for i, name := range sorted {
 		if i > 0 && sorted[i-1] == name {
 			continue
@@ -144,14 +139,27 @@ func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) (map[stri
 		if err != nil {
 			return nil, err
 		}
-		if withBody {
-			if o.Body, err = seekBody(bodies, c.ID, name); err != nil {
-				return nil, err
-			}
-		}
 		out[name] = o
+		found = append(found, o)
 	}
-	return out, errors.Join(objs.Error(), iterErr(bodies))
+	if err := objs.Error(); err != nil {
+		return nil, fmt.Errorf("engine: object iterator: %w", err)
+	}
+	if !withBody || len(found) == 0 {
+		return out, nil
+	}
+	sort.Slice(found, func(i, j int) bool { return found[i].bodySeq < found[j].bodySeq })
+	bodies, err := v.bodyReader()
+	if err != nil {
+		return nil, err
+	}
+	defer bodies.close()
+	for _, o := range found {
+		if o.Body, err = bodies.body(o.bodySeq); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // prefixIter returns an iterator over the keys of family prefix in
@@ -165,26 +173,33 @@ func (v *View) prefixIter(prefix byte, id uint64) (*pebble.Iterator, error) {
 	return it, nil
 }
 
-// seekBody returns a copy of the body of (coll, name) from an iterator
-// over the collection's bodies, positioned anywhere before it.
-func seekBody(it *pebble.Iterator, coll uint64, name string) ([]byte, error) {
-	k := keys.BodyKey(coll, name)
-	if !it.SeekGE(k) || !bytes.Equal(it.Key(), k) {
-		return nil, fmt.Errorf("engine: body of %s: %w", name, errors.Join(ErrNotFound, it.Error()))
-	}
-	val, err := it.ValueAndErr()
+// logBodies reads object bodies out of the log with one iterator, cheaper
+// than a point read per body when a request reads many (fastest in
+// ascending seq order).
+type logBodies struct{ it *pebble.Iterator }
+
+func (v *View) bodyReader() (*logBodies, error) {
+	it, err := v.v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{keys.Log}, UpperBound: []byte{keys.Log + 1}})
 	if err != nil {
-		return nil, fmt.Errorf("engine: read body of %s: %w", name, err)
+		return nil, fmt.Errorf("engine: log iterator: %w", err)
 	}
-	return append([]byte(nil), val...), nil
+	return &logBodies{it: it}, nil
 }
 
-func iterErr(it *pebble.Iterator) error {
-	if it == nil {
-		return nil
+// body returns a copy of the body held by the log record of seq.
+func (r *logBodies) body(seq Seq) ([]byte, error) {
+	k := keys.LogKey(uint64(seq))
+	if !r.it.SeekGE(k) || !bytes.Equal(r.it.Key(), k) {
+		return nil, fmt.Errorf("engine: body at seq %d: log record %w", seq, errors.Join(ErrNotFound, r.it.Error()))
 	}
-	return it.Error()
+	rec, err := r.it.ValueAndErr()
+	if err != nil {
+		return nil, fmt.Errorf("engine: body at seq %d: %w", seq, err)
+	}
+	return eventBodyOf(rec, seq)
 }
+
+func (r *logBodies) close() { r.it.Close() }
 
 func (v *View) object(coll uint64, name string, withBody bool) (*Object, error) {
 	rec, err := getBytes(v.v.snap, keys.ObjKey(coll, name))
@@ -196,7 +211,7 @@ func (v *View) object(coll uint64, name string, withBody bool) (*Object, error) 
 		return nil, err
 	}
 	if withBody {
-		if obj.Body, err = getBytes(v.v.snap, keys.BodyKey(coll, name)); err != nil {
+		if obj.Body, err = bodyAt(v.v.snap, obj.bodySeq); err != nil {
 			return nil, err
 		}
 	}
@@ -228,13 +243,13 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 			return
 		}
 		defer it.Close()
-		var bodies *pebble.Iterator // walks in step with it: same names, same order
+		var bodies *logBodies
 		if opts.Bodies {
-			if bodies, err = v.prefixIter(keys.Body, c.Id); err != nil {
+			if bodies, err = v.bodyReader(); err != nil {
 				yield(nil, err)
 				return
 			}
-			defer bodies.Close()
+			defer bodies.close()
 		}
 		ranged := !opts.Start.IsZero() || !opts.End.IsZero()
 		for it.First(); it.Valid(); it.Next() {
@@ -257,7 +272,7 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 				continue
 			}
 			if opts.Bodies {
-				if obj.Body, err = seekBody(bodies, c.Id, name); err != nil {
+				if obj.Body, err = bodies.body(obj.bodySeq); err != nil {
 					yield(nil, err)
 					return
 				}

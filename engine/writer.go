@@ -184,16 +184,16 @@ var errPoisoned = errors.New("engine: command failed after writing")
 // commitGroup runs the group's commands in one batch, applies it and hands
 // it to the acknowledger.
 func (db *DB) commitGroup(group []*request, acks chan<- pending) {
-	b := db.pdb.NewIndexedBatch()
-	tx := &txn{db: db, rw: b, next: db.nextSeq, now: db.opts.Clock().UTC()}
+	o := newGroupOverlay(db.pdb)
+	tx := &txn{db: db, rw: o, next: db.nextSeq, now: db.opts.Clock().UTC()}
 	errs := make([]error, len(group))
 	for i, r := range group {
 		mark := tx.next
 		errs[i] = r.cmd.run(tx)
 		if errs[i] != nil && tx.next != mark {
 			// A command broke its contract; its partial writes are in the
-			// batch. Drop the batch and run the others again without it.
-			b.Close()
+			// overlay. Drop them and run the others again without it.
+			o.close()
 			db.opts.Logger.Error("engine: command failed after writing", "err", errs[i])
 			r.done <- fmt.Errorf("%w: %w", errPoisoned, errs[i])
 			rest := append(append([]*request(nil), group[:i]...), group[i+1:]...)
@@ -205,12 +205,18 @@ func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 	}
 	p := pending{group: group, errs: errs}
 	if tx.next == db.nextSeq {
-		b.Close()
+		o.close()
 		acks <- p
 		return
 	}
-	if err := db.pdb.ApplyNoSyncWait(b, pebble.Sync); err != nil {
-		b.Close()
+	b, err := o.batch()
+	if err == nil {
+		err = db.pdb.ApplyNoSyncWait(b, pebble.Sync)
+		if err != nil {
+			b.Close()
+		}
+	}
+	if err != nil {
 		err = fmt.Errorf("engine: commit: %w", err)
 		db.opts.Logger.Error("engine: commit failed", "err", err)
 		for i := range errs {
@@ -235,8 +241,8 @@ type txn struct {
 	now  time.Time
 }
 
-// readWriter is what projections are read from and written to: an indexed
-// Pebble batch for the writer and for Rebuild.
+// readWriter is what projections are read from and written to: an
+// overlay, for the writer and for Rebuild alike.
 type readWriter interface {
 	Get(key []byte) ([]byte, io.Closer, error)
 	Set(key, value []byte, opts *pebble.WriteOptions) error

@@ -8,8 +8,7 @@
 //	m <name>                 meta: store id, schema version
 //	p <path>                 path -> collection id (live collections)
 //	c <id>                   collection record
-//	o <id> <name>            object record (no body)
-//	b <id> <name>            object body
+//	o <id> <name>            object record (no body: it names the log record holding it)
 //	g <id> <seq> <name>      change index: one entry per name, the latest
 //	t <id> <name>            tombstone: name -> seq of its deletion
 //	u <id> <uid>             UID index: uid -> name
@@ -33,7 +32,6 @@ const (
 	Path       byte = 'p'
 	Coll       byte = 'c'
 	Obj        byte = 'o'
-	Body       byte = 'b'
 	Change     byte = 'g'
 	Tomb       byte = 't'
 	UID        byte = 'u'
@@ -48,7 +46,11 @@ const (
 )
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
-var ProjectionPrefixes = []byte{Path, Coll, Obj, Body, Change, Tomb, UID, CollHist, ObjHist, PathHist, User}
+var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User}
+
+// RetiredPrefixes lists families that older projection versions wrote
+// ('b': object bodies, now read from the log); Rebuild drops them.
+var RetiredPrefixes = []byte{'b'}
 
 // ErrMalformed is returned when a key does not have the expected shape.
 var ErrMalformed = errors.New("keys: malformed key")
@@ -92,9 +94,6 @@ func idName(prefix byte, id uint64, name string) []byte {
 // ObjKey is the key of an object record.
 func ObjKey(id uint64, name string) []byte { return idName(Obj, id, name) }
 
-// BodyKey is the key of an object body.
-func BodyKey(id uint64, name string) []byte { return idName(Body, id, name) }
-
 // TombKey is the key of a deleted name's tombstone.
 func TombKey(id uint64, name string) []byte { return idName(Tomb, id, name) }
 
@@ -107,7 +106,7 @@ func UserKey(name string) []byte { return append([]byte{User}, name...) }
 // IDPrefix is the prefix of every key of family prefix in collection id.
 func IDPrefix(prefix byte, id uint64) []byte { return u64([]byte{prefix}, id) }
 
-// Name returns the name part of an id-and-name key (ObjKey, BodyKey, ...).
+// Name returns the name part of an id-and-name key (ObjKey, TombKey, ...).
 func Name(k []byte) (string, error) {
 	if len(k) < idPrefixLn {
 		return "", ErrMalformed

@@ -45,7 +45,11 @@ type Object struct {
 	Component       string `protobuf:"bytes,9,opt,name=component,proto3" json:"component,omitempty"`
 	CreatedUnixNano int64  `protobuf:"varint,10,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
 	// Dead properties: "{namespace}local" -> the property element as XML.
-	Dead          map[string]string `protobuf:"bytes,11,rep,name=dead,proto3" json:"dead,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Dead map[string]string `protobuf:"bytes,11,rep,name=dead,proto3" json:"dead,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The log record whose event holds the body: the put (or move, or copy)
+	// that wrote this version. Bodies live only in the log; seq moves on
+	// without the body when only dead properties change.
+	BodySeq       uint64 `protobuf:"varint,12,opt,name=body_seq,json=bodySeq,proto3" json:"body_seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -155,6 +159,13 @@ func (x *Object) GetDead() map[string]string {
 		return x.Dead
 	}
 	return nil
+}
+
+func (x *Object) GetBodySeq() uint64 {
+	if x != nil {
+		return x.BodySeq
+	}
+	return 0
 }
 
 // Collection is the projection of one collection (key col/<id>).
@@ -353,7 +364,7 @@ var File_almanac_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/state/v1/state.proto\x12\x10almanac.state.v1\x1a\x1calmanac/event/v1/event.proto\"\xaa\x03\n" +
+	"\x1calmanac/state/v1/state.proto\x12\x10almanac.state.v1\x1a\x1calmanac/event/v1/event.proto\"\xc5\x03\n" +
 	"\x06Object\x12\x12\n" +
 	"\x04etag\x18\x01 \x01(\tR\x04etag\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x10\n" +
@@ -366,7 +377,8 @@ const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\tcomponent\x18\t \x01(\tR\tcomponent\x12*\n" +
 	"\x11created_unix_nano\x18\n" +
 	" \x01(\x03R\x0fcreatedUnixNano\x126\n" +
-	"\x04dead\x18\v \x03(\v2\".almanac.state.v1.Object.DeadEntryR\x04dead\x1a7\n" +
+	"\x04dead\x18\v \x03(\v2\".almanac.state.v1.Object.DeadEntryR\x04dead\x12\x19\n" +
+	"\bbody_seq\x18\f \x01(\x04R\abodySeq\x1a7\n" +
 	"\tDeadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\x02\n" +
