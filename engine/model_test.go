@@ -47,6 +47,13 @@ func TestModel(t *testing.T) {
 	for _, seed := range []int64{1, 2} {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
 	}
+	// Replays that flush every few events and outgrow their memory budget
+	// at once, so they read back through Pebble what they flushed.
+	defer func(batch, keep int) { replayBatch, replayKeepBytes = batch, keep }(replayBatch, replayKeepBytes)
+	replayBatch, replayKeepBytes = 7, 2<<10
+	for _, seed := range []int64{3} {
+		t.Run(fmt.Sprint("small-replays-seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
+	}
 }
 
 func runModel(t *testing.T, seed int64, steps int) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -20,10 +21,21 @@ import (
 // overlay (the writer) never commits: its writes move into an indexed
 // batch when a command asks for an iterator, and the writer applies the
 // batch at the end of the group, atomically.
+//
+// A replay starts from empty projections, so its overlay also keeps, across
+// flushes, every record of the families apply reads (objects, tombstones,
+// collections) and answers a miss there without asking Pebble: in a
+// rebuild, Pebble still holds the dropped projections under a range
+// deletion, and every such miss would read their blocks. Past
+// replayKeepBytes of kept records it forgets them and asks Pebble again.
 type overlay struct {
 	db     *pebble.DB
 	replay bool
-	vals   map[string]overlayVal
+	// authoritative: vals holds every record of the kept families, so a
+	// miss there is a miss. kept counts their bytes.
+	authoritative bool
+	kept          int
+	vals          map[string]overlayVal
 	ranges [][2][]byte // ranges deleted and not yet flushed
 	// b holds what was flushed (and range deletions). A group overlay
 	// creates it on demand: plain while it holds only range deletions,
@@ -37,9 +49,27 @@ type overlayVal struct {
 	clean   bool // read from below, not written: flush skips it
 }
 
-// newReplayOverlay returns an overlay whose flushes commit to db.
+// newReplayOverlay returns an overlay whose flushes commit to db, whose
+// projections must be empty.
 func newReplayOverlay(db *pebble.DB) *overlay {
-	return &overlay{db: db, replay: true, vals: map[string]overlayVal{}, b: db.NewBatch()}
+	return &overlay{db: db, replay: true, authoritative: true, vals: map[string]overlayVal{}, b: db.NewBatch()}
+}
+
+// replayKeepBytes bounds the records a replay overlay keeps in memory (a
+// variable for tests).
+var replayKeepBytes = 256 << 20
+
+// keptFamily reports whether key belongs to a family a replay keeps: the
+// ones apply reads.
+func keptFamily(key string) bool {
+	if key == "" {
+		return false
+	}
+	switch key[0] {
+	case keys.Obj, keys.Tomb, keys.Coll:
+		return true
+	}
+	return false
 }
 
 // newGroupOverlay returns an overlay for one group of the writer; batch
@@ -65,6 +95,9 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 		if bytes.Compare(key, r[0]) >= 0 && bytes.Compare(key, r[1]) < 0 {
 			return nil, nil, pebble.ErrNotFound
 		}
+	}
+	if o.authoritative && keptFamily(string(key)) {
+		return nil, nil, pebble.ErrNotFound
 	}
 	var below getter = o.db
 	if o.b != nil && o.b.Indexed() {
@@ -145,11 +178,12 @@ func (o *overlay) moveToBatch() error {
 	if o.b == nil {
 		o.b = o.db.NewBatch()
 	}
+	keep := o.authoritative && o.kept < replayKeepBytes
+	o.kept = 0
 	for k, v := range o.vals {
 		var err error
 		switch {
 		case v.clean:
-			continue
 		case v.deleted:
 			err = o.b.Delete([]byte(k), nil)
 		default:
@@ -158,8 +192,17 @@ func (o *overlay) moveToBatch() error {
 		if err != nil {
 			return fmt.Errorf("engine: batch: %w", err)
 		}
+		switch {
+		case !keep || !keptFamily(k):
+			delete(o.vals, k)
+		case v.deleted:
+			delete(o.vals, k) // a miss is a miss anyway
+		default:
+			o.vals[k] = overlayVal{val: v.val, clean: true}
+			o.kept += len(k) + len(v.val)
+		}
 	}
-	clear(o.vals)
+	o.authoritative = keep
 	o.ranges = o.ranges[:0]
 	return nil
 }

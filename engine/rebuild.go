@@ -27,8 +27,9 @@ const metaProjections = "projections"
 //	2: bodies only in the log, object records point at them (body_seq)
 const projectionVersion = "2"
 
-// replayBatch is how many events one replay batch applies.
-const replayBatch = 4096
+// replayBatch is how many events one replay batch applies (a variable
+// for tests).
+var replayBatch = 4096
 
 // Rebuild drops every projection and derives it again from the log. Writes
 // wait while it runs. A crash during Rebuild is finished by the next Open.
