@@ -36,7 +36,7 @@ type overlay struct {
 	authoritative bool
 	kept          int
 	vals          map[string]overlayVal
-	ranges [][2][]byte // ranges deleted and not yet flushed
+	ranges        [][2][]byte // ranges deleted and not yet flushed
 	// b holds what was flushed (and range deletions). A group overlay
 	// creates it on demand: plain while it holds only range deletions,
 	// indexed once an iterator needs to read the group's writes.
