@@ -31,6 +31,12 @@ type DB struct {
 	mu     sync.Mutex
 	view   *view
 	headCh chan struct{} // closed (and replaced) when the head advances
+
+	// putColls caches, per path, the collection PutObject validated the
+	// last body against (path -> *Collection). It may be stale: the writer
+	// checks the id and the component set again, and a put that finds the
+	// collection changed or gone drops the entry and reads it afresh.
+	putColls sync.Map
 }
 
 // view is a refcounted Pebble snapshot of durable state.

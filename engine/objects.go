@@ -50,24 +50,49 @@ func (db *DB) PutObject(ctx context.Context, m Meta, path, name string, body []b
 		return nil, invalid(CondMaxResourceSize, "%d bytes exceed the limit of %d", len(body), db.opts.MaxObjectSize)
 	}
 	for attempt := 0; ; attempt++ {
-		coll, err := db.Collection(path)
+		coll, cached, err := db.putCollection(path)
 		if err != nil {
 			return nil, err
 		}
 		info, err := validate(coll, body, opts.ContentType)
 		if err != nil {
+			if cached && attempt < 3 { // maybe judged by a stale component set
+				db.putColls.Delete(path)
+				continue
+			}
 			return nil, err
 		}
 		cmd := &putCmd{m: m, path: path, name: name, body: body, opts: opts, info: info, collID: coll.ID}
 		err = db.submit(ctx, cmd)
-		if errors.Is(err, errCollectionChanged) && attempt < 3 {
-			continue // validated against a collection that was replaced
+		if errors.Is(err, errCollectionChanged) || (cached && errors.Is(err, ErrNotFound)) {
+			// Validated against a collection that was replaced or is gone.
+			db.putColls.Delete(path)
+			if attempt < 3 {
+				continue
+			}
 		}
 		if err != nil {
 			return nil, err
 		}
 		return &cmd.res, nil
 	}
+}
+
+// putCollection returns what validation needs of the collection at path
+// (id, kind, component set): the cached copy when there is one (cached is
+// then true), else the live one, which it caches. Reading it costs a view
+// and two lookups per put.
+func (db *DB) putCollection(path string) (coll *Collection, cached bool, err error) {
+	if c, ok := db.putColls.Load(path); ok {
+		return c.(*Collection), true, nil
+	}
+	c, err := db.Collection(path)
+	if err != nil {
+		return nil, false, err
+	}
+	slim := &Collection{ID: c.ID, Path: c.Path, Kind: c.Kind, Props: Props{Components: c.Props.Components}}
+	db.putColls.Store(path, slim)
+	return slim, false, nil
 }
 
 // errCollectionChanged: the collection was replaced between validation and

@@ -361,3 +361,65 @@ func cond(c Condition) func(error) bool {
 		return errors.As(err, &e) && e.Cond == c
 	}
 }
+
+// TestPutSeesCollectionChanges: PutObject validates against a cached copy
+// of the collection; whatever happens to the collection between puts, a
+// put is judged by the collection as it is when it commits.
+func TestPutSeesCollectionChanges(t *testing.T) {
+	db := MustOpen(t)
+	MustCalendar(t, db)
+	unsupported := func(err error) bool {
+		var e *InvalidDataError
+		return errors.As(err, &e) && e.Cond == CondSupportedCalendarComponent
+	}
+	setComponents := func(comps ...string) {
+		t.Helper()
+		if err := db.UpdateProps(ctx, alice, "/alice/cal/", func(p *Props) error { p.Components = comps; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The component set shrinks: the cached one would accept the event.
+	setComponents("VTODO")
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "b.ics", event("b"), PutOptions{}); !unsupported(err) {
+		t.Fatalf("VEVENT into a VTODO-only calendar: %v", err)
+	}
+	// It grows again: the cached one may refuse what is now allowed.
+	setComponents("VEVENT", "VJOURNAL")
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "j.ics", journal("j"), PutOptions{}); err != nil {
+		t.Fatalf("VJOURNAL after it was allowed: %v", err)
+	}
+
+	// The collection is deleted, then another one takes its path.
+	if err := db.DeleteCollection(ctx, alice, "/alice/cal/"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "c.ics", event("c"), PutOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("put into a deleted calendar: %v", err)
+	}
+	fresh, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/cal/", Kind: KindCalendar, Owner: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := db.PutObject(ctx, alice, "/alice/cal/", "d.ics", event("d"), PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := db.Object("/alice/cal/", "d.ics", false); err != nil || o.ETag != res.ETag {
+		t.Fatalf("object in the new calendar %d: %v, %v", fresh.ID, o, err)
+	}
+
+	// It moves away: its old path is free, its new one takes puts.
+	if _, err := db.MoveCollection(ctx, alice, "/alice/cal/", "/alice/moved/", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "e.ics", event("e"), PutOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("put into a moved calendar's old path: %v", err)
+	}
+	if _, err := db.PutObject(ctx, alice, "/alice/moved/", "e.ics", event("e"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
