@@ -264,3 +264,17 @@ func realisticEvent(uid string) []byte {
 		"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n" +
 		"END:VEVENT\r\nEND:VCALENDAR\r\n")
 }
+
+// BenchmarkValidate measures what every put of the realistic event costs
+// its client's goroutine before the writer sees it: parsing, checks and
+// the time envelope.
+func BenchmarkValidate(b *testing.B) {
+	coll := &Collection{Kind: KindCalendar}
+	body := realisticEvent("bench")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := validate(coll, body, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -63,7 +63,9 @@ const maxNesting = 8
 // reach the recursive parser.
 func checkNesting(body []byte) error {
 	depth := 0
-	for _, line := range bytes.Split(body, []byte("\n")) {
+	for rest := body; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
 		switch {
 		case hasPrefixFold(line, "BEGIN:"):
 			if depth++; depth > maxNesting {

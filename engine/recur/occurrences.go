@@ -52,14 +52,17 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 		}
 	}
 	sort.SliceStable(occs, func(i, j int) bool { return occs[i].Start.Before(occs[j].Start) })
+	var prev int64
 	out := occs[:0]
-	seen := map[int64]bool{}
-	for _, oc := range occs {
+	for i, oc := range occs {
 		u := oc.Start.Unix()
-		if seen[u] || excluded[u] || excludedDays[oc.Start.Format("20060102")] {
+		if i > 0 && u == prev { // sorted: duplicates are adjacent
 			continue
 		}
-		seen[u] = true
+		prev = u
+		if excluded[u] || len(excludedDays) > 0 && excludedDays[oc.Start.Format("20060102")] {
+			continue
+		}
 		out = append(out, oc)
 	}
 	return out, nil
