@@ -35,14 +35,41 @@
 // # NATS
 //
 // The Publisher reads the log from its cursor (the last seq JetStream
-// acknowledged, with all before it; an engine cursor stored synced in
-// Pebble beside the log), publishes each
-// change asynchronously with at most PublisherOptions.MaxInFlight
-// unacknowledged, header Nats-Msg-Id = seq, and advances the cursor only
-// over the acknowledged prefix. After any failure (NATS down, ack
-// timeout) it starts over from the cursor; the stream's duplicate window
-// drops what was already stored. Subjects are described at Subject and
-// EscapeToken; the payload is a binary or protojson feedv1.Change.
+// acknowledged, with all before it) and publishes each change with header
+// Nats-Msg-Id = seq, without waiting for the acknowledgements of earlier
+// ones: at most PublisherOptions.MaxInFlight are unacknowledged. A second
+// goroutine takes the acknowledgements in seq order and advances the
+// cursor over the acknowledged prefix. After any failure (NATS down, a
+// rejected publish, an ack timeout) the session ends and the next one
+// starts over from the cursor.
+//
+// The stream holds the log in order, each change once:
+//
+//   - the connection has no reconnect buffer (nats.ReconnectBufSize(-1),
+//     checked by NewPublisher), so nothing published before or during a
+//     reconnect reaches the broker behind what the next session re-sends;
+//   - every publish after the first one a session got stored carries
+//     Nats-Expected-Last-Sequence, the stream sequence of the change before
+//     it, so when the broker drops or rejects one change of a window (a
+//     stream limit, a leader change) it rejects all later ones too instead
+//     of storing them ahead of it; nats.go's retry of "no responders"
+//     publishes, which would re-send one change behind later ones, is off;
+//   - a session publishes synchronously until the broker stores a change
+//     rather than dropping it as a duplicate: the changes after the cursor
+//     may already be in the stream (a failed session's unacknowledged
+//     publishes). The stored one's stream sequence starts the expectations.
+//
+// The cursor is an engine cursor (engine.DB.SetCursor, a synced write).
+// Run stores it from its own goroutine, never on the publish path: about
+// once a second while it moves, whenever it is 4096 seqs ahead of the
+// stored one, and when Run returns. A crash loses at most those last
+// advances: the next run re-sends the changes after the stored cursor, and
+// the broker drops them as duplicates by Nats-Msg-Id, provided it comes
+// back within the stream's duplicate window (StreamConfig.Duplicates,
+// default 10 minutes); later than that, some of them are stored twice.
+//
+// Subjects are described at Subject and EscapeToken; the payload is a
+// binary or protojson feedv1.Change.
 //
 // The package never imports dav or pebble.
 package feed

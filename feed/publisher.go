@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,8 +12,6 @@ import (
 	"github.com/almanac/almanac/engine"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"google.golang.org/protobuf/encoding/protojson"
-	"google.golang.org/protobuf/proto"
 )
 
 // Payload formats of published changes.
@@ -46,7 +43,11 @@ type StreamConfig struct {
 type PublisherOptions struct {
 	// DB is the store whose log is published. Required.
 	DB *engine.DB
-	// Conn is the NATS connection; it may be (re)connecting. Required.
+	// Conn is the NATS connection; it may be (re)connecting. Required,
+	// and it must be made with nats.ReconnectBufSize(-1): a publish while
+	// it reconnects then fails at once instead of waiting in the client's
+	// buffer to be flushed after the reconnect, behind or ahead of what
+	// the publisher re-sends from its cursor. NewPublisher checks it.
 	Conn *nats.Conn
 	// Cursor names the engine cursor (engine.DB.Cursor) that persists the
 	// last acknowledged seq. Default "nats:" + the stream name.
@@ -58,7 +59,9 @@ type PublisherOptions struct {
 	// IncludeBody publishes object bodies; a body that would not fit the
 	// server's max payload is left out and BodyOmitted is set.
 	IncludeBody bool
-	// MaxInFlight bounds unacknowledged publishes. Default 1024.
+	// MaxInFlight bounds the publishes awaiting their acknowledgement:
+	// new changes go out while older ones are unacknowledged, up to this
+	// many. Default 1024.
 	MaxInFlight int
 	// AckTimeout is how long a publish may wait for its acknowledgement
 	// before the publisher starts over from its cursor. Default 5s.
@@ -74,15 +77,20 @@ type PublisherOptions struct {
 
 // Publisher is the NATS outbox: it reads the log from its cursor and
 // publishes every change to JetStream with Nats-Msg-Id = seq, so the
-// broker drops the duplicates a restart re-sends. The cursor advances only
-// over acknowledged seqs; while NATS is down it stands still and the
-// backlog drains when NATS returns.
+// broker drops the duplicates a restart re-sends, and with the stream
+// sequence it expects the change to follow, so the broker rejects a
+// change that would land out of order. The cursor advances only over
+// acknowledged seqs; while NATS is down it stands still and the backlog
+// drains when NATS returns. See the package documentation.
 type Publisher struct {
 	opts PublisherOptions
 	conv *converter
 
 	cursor atomic.Uint64 // last acknowledged seq, all before it too
-	saved  engine.Seq    // last cursor stored in the engine; owned by Run
+	saved  atomic.Uint64 // last cursor stored in the engine
+	// saveNow asks the saver to store the cursor now (it ran saveEvery
+	// seqs ahead of the stored one).
+	saveNow chan struct{}
 
 	failing atomic.Bool // lastErr != nil
 	mu      sync.Mutex
@@ -93,6 +101,10 @@ type Publisher struct {
 func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	if opts.DB == nil || opts.Conn == nil {
 		return nil, errors.New("feed: PublisherOptions need DB and Conn")
+	}
+	if opts.Conn.Opts.ReconnectBufSize >= 0 {
+		return nil, errors.New("feed: PublisherOptions.Conn must be made with nats.ReconnectBufSize(-1) " +
+			"(publishes buffered during a reconnect could reach the stream out of order)")
 	}
 	if opts.Stream.Name == "" {
 		opts.Stream.Name = "ALMANAC"
@@ -132,8 +144,9 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
-	p := &Publisher{opts: opts, conv: newConverter(opts.DB), saved: c}
+	p := &Publisher{opts: opts, conv: newConverter(opts.DB), saveNow: make(chan struct{}, 1)}
 	p.cursor.Store(uint64(c))
+	p.saved.Store(uint64(c))
 	opts.Metrics.setPublisher(p)
 	return p, nil
 }
@@ -162,26 +175,63 @@ func (p *Publisher) Err() error {
 }
 
 // Run publishes until ctx ends, starting over from the cursor after every
-// failure. It saves the cursor before it returns.
+// failure. It stores the cursor in the engine at most every saveInterval
+// while it moves, every saveEvery seqs, and before it returns; the stores
+// never hold up publishing.
 func (p *Publisher) Run(ctx context.Context) error {
+	sctx, stopSaver := context.WithCancel(context.Background())
+	saverDone := make(chan struct{})
+	go func() { defer close(saverDone); p.saveLoop(sctx) }()
 	for {
 		err := p.session(ctx)
 		if ctx.Err() != nil {
-			return p.save()
+			break
 		}
 		p.setErr(err)
 		p.opts.Metrics.publishError()
+		head := p.opts.DB.Head()
 		p.opts.Logger.Warn("nats: publishing paused; retrying from the cursor",
-			"err", err, "cursor", p.Cursor(), "lag", uint64(p.opts.DB.Head())-min(uint64(p.opts.DB.Head()), uint64(p.Cursor())))
-		if err := p.save(); err != nil {
-			p.opts.Logger.Error("nats: save cursor", "err", err)
-		}
+			"err", err, "cursor", p.Cursor(), "lag", uint64(head)-min(uint64(head), uint64(p.Cursor())))
 		t := time.NewTimer(p.opts.RetryWait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return p.save()
 		case <-t.C:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	stopSaver()
+	<-saverDone
+	return p.save()
+}
+
+// Cursor saving.
+const (
+	// saveInterval is how often the saver stores a moving cursor.
+	saveInterval = time.Second
+	// saveEvery is how far the acknowledged cursor may run ahead of the
+	// stored one before the saver stores it without waiting for the tick.
+	saveEvery = 4096
+)
+
+// saveLoop stores the cursor every saveInterval when it moved, and when
+// ack asks for it, until ctx ends. A save is an fsync in the engine: it
+// runs here, never on the publish path. Losing the last saves in a crash
+// only means re-sending changes the broker drops as duplicates.
+func (p *Publisher) saveLoop(ctx context.Context) {
+	t := time.NewTicker(saveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-p.saveNow:
+		}
+		if err := p.save(); err != nil {
+			p.opts.Logger.Error("nats: save cursor", "err", err)
 		}
 	}
 }
@@ -196,16 +246,17 @@ func (p *Publisher) setErr(err error) {
 	p.mu.Unlock()
 }
 
-// save writes the cursor file when the cursor moved.
+// save stores the cursor in the engine when it moved. Only one goroutine
+// saves at a time: saveLoop while Run runs, then Run.
 func (p *Publisher) save() error {
 	c := p.Cursor()
-	if c == p.saved {
+	if uint64(c) == p.saved.Load() {
 		return nil
 	}
 	if err := p.opts.DB.SetCursor(p.opts.Cursor, c); err != nil {
 		return err
 	}
-	p.saved = c
+	p.saved.Store(uint64(c))
 	return nil
 }
 
@@ -235,174 +286,4 @@ func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) er
 	}
 	p.opts.Logger.Info("nats: created stream", "stream", p.opts.Stream.Name, "subjects", SubjectPrefix+".>")
 	return nil
-}
-
-// inflight is a publish awaiting its acknowledgement; f is nil for an
-// event that is not published (account events), which is done at once.
-type inflight struct {
-	seq engine.Seq
-	f   jetstream.PubAckFuture
-}
-
-// session publishes from the cursor on until ctx ends or a publish fails.
-func (p *Publisher) session(ctx context.Context) error {
-	js, err := jetstream.New(p.opts.Conn, jetstream.WithPublishAsyncTimeout(p.opts.AckTimeout),
-		jetstream.WithPublishAsyncMaxPending(p.opts.MaxInFlight+1))
-	if err != nil {
-		return fmt.Errorf("nats: jetstream: %w", err)
-	}
-	defer js.CleanupPublisher()
-	if err := p.ensureStream(ctx, js); err != nil {
-		return err
-	}
-	var pending []inflight
-	next := p.Cursor() + 1
-	for {
-		head, last, err := p.publishChunk(ctx, js, next, &pending)
-		if err != nil {
-			return err
-		}
-		if last != 0 {
-			next = last + 1
-			continue
-		}
-		// Caught up: wait for every acknowledgement, then for new events.
-		for len(pending) > 0 {
-			if err := p.ackOldest(ctx, &pending); err != nil {
-				return err
-			}
-		}
-		if err := p.save(); err != nil {
-			return err
-		}
-		p.setErr(nil)
-		if _, err := p.opts.DB.Wait(ctx, head); err != nil {
-			return err
-		}
-	}
-}
-
-// publishChunk publishes up to readChunk events from next on; last is the
-// seq of the last one, 0 when there was nothing after head.
-func (p *Publisher) publishChunk(ctx context.Context, js jetstream.JetStream, next engine.Seq, pending *[]inflight) (head, last engine.Seq, err error) {
-	v, err := p.opts.DB.View()
-	if err != nil {
-		return 0, 0, err
-	}
-	defer v.Close()
-	head = v.Head()
-	if next > head {
-		return head, 0, nil
-	}
-	maxBody := int(p.opts.Conn.MaxPayload()) - 64<<10
-	n := 0
-	for ev, err := range v.Log(next) {
-		if err != nil {
-			return 0, 0, err
-		}
-		f, err := p.publish(js, v, ev, maxBody)
-		if err != nil {
-			return 0, 0, err
-		}
-		*pending = append(*pending, inflight{seq: ev.Seq, f: f})
-		last = ev.Seq
-		if err := p.reap(ctx, pending); err != nil {
-			return 0, 0, err
-		}
-		if n++; n == readChunk {
-			break
-		}
-	}
-	if last == 0 {
-		last = head // compacted away: nothing to publish up to head
-		*pending = append(*pending, inflight{seq: head})
-	}
-	return head, last, nil
-}
-
-// publish sends one event; it returns a nil future for an event that is
-// not published.
-func (p *Publisher) publish(js jetstream.JetStream, v *engine.View, ev *engine.Event, maxBody int) (jetstream.PubAckFuture, error) {
-	ch, err := p.conv.change(v, ev, p.opts.IncludeBody, max(maxBody, 1))
-	if err != nil || ch == nil {
-		return nil, err
-	}
-	var data []byte
-	if p.opts.Format == FormatJSON {
-		data, err = protojson.Marshal(ch)
-	} else {
-		data, err = proto.Marshal(ch)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("nats: encode change %d: %w", ev.Seq, err)
-	}
-	msg := &nats.Msg{Subject: Subject(ch), Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(uint64(ev.Seq), 10))
-	f, err := js.PublishMsgAsync(msg)
-	if err != nil {
-		return nil, fmt.Errorf("nats: publish change %d: %w", ev.Seq, err)
-	}
-	return f, nil
-}
-
-// reap advances the cursor over the acknowledged prefix of pending and
-// waits for the oldest publish while MaxInFlight are outstanding.
-func (p *Publisher) reap(ctx context.Context, pending *[]inflight) error {
-	for len(*pending) > 0 {
-		head := (*pending)[0]
-		if head.f == nil {
-			p.ack(pending, 0)
-			continue
-		}
-		select {
-		case <-head.f.Ok():
-			p.ack(pending, 1)
-			continue
-		case err := <-head.f.Err():
-			return fmt.Errorf("nats: publish change %d: %w", head.seq, err)
-		default:
-		}
-		if len(*pending) < p.opts.MaxInFlight {
-			return nil
-		}
-		if err := p.ackOldest(ctx, pending); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ackOldest waits for the oldest publish of pending.
-func (p *Publisher) ackOldest(ctx context.Context, pending *[]inflight) error {
-	head := (*pending)[0]
-	if head.f == nil {
-		p.ack(pending, 0)
-		return nil
-	}
-	select {
-	case <-head.f.Ok():
-		p.ack(pending, 1)
-		return nil
-	case err := <-head.f.Err():
-		return fmt.Errorf("nats: publish change %d: %w", head.seq, err)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// ack removes the oldest entry of pending and moves the cursor to it;
-// the cursor file is written every readChunk seqs and when caught up.
-func (p *Publisher) ack(pending *[]inflight, published int) {
-	seq := (*pending)[0].seq
-	*pending = (*pending)[1:]
-	p.cursor.Store(uint64(seq))
-	p.opts.Metrics.publishedN(published)
-	if published > 0 && p.failing.Load() {
-		p.setErr(nil)
-	}
-	if seq-p.saved >= readChunk*4 {
-		if err := p.save(); err != nil {
-			p.opts.Logger.Error("nats: save cursor", "err", err)
-		}
-	}
 }

@@ -183,7 +183,9 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 	var nc *nats.Conn
 	var err error
 	if cfg.NATSURL != "" {
-		opts := []nats.Option{nats.Name("almanac"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1)}
+		// No reconnect buffer: the publisher re-sends from its cursor
+		// (feed.PublisherOptions.Conn).
+		opts := []nats.Option{nats.Name("almanac"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1)}
 		if cfg.NATSCreds != "" {
 			opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 		}
@@ -203,7 +205,7 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 		}
 		rt.nats = ns
 		*stops = append(*stops, func(context.Context) error { ns.Shutdown(); ns.WaitForShutdown(); return nil })
-		if nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("almanac")); err != nil {
+		if nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("almanac"), nats.ReconnectBufSize(-1)); err != nil {
 			return fmt.Errorf("nats: connect to the embedded server: %w", err)
 		}
 		log.Info("embedded NATS listening", "addr", ns.ClientURL(), "store", filepath.Join(env.DataDir, "nats"))
