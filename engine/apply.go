@@ -38,9 +38,9 @@ func apply(rw readWriter, ev *eventv1.Event) error {
 	case eventv1.Op_OP_OBJECT_PROPS_CHANGED:
 		return applyObjectProps(rw, ev)
 	case eventv1.Op_OP_USER_SET:
-		return setProto(rw, keys.UserKey(ev.User.GetName()), ev.User)
+		return applyUser(rw, ev.User, true)
 	case eventv1.Op_OP_USER_DELETED:
-		return rw.Delete(keys.UserKey(ev.User.GetName()), nil)
+		return applyUser(rw, ev.User, false)
 	case eventv1.Op_OP_CONTENT_PURGED:
 		return applyContentPurged(rw, ev)
 	case eventv1.Op_OP_LOG_COMPACTED:
@@ -92,6 +92,33 @@ func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
 		}
 	}
 	return nil
+}
+
+// applyUser sets (or deletes) a user account and keeps the token index
+// in step: the old record's tokens leave it, the new record's enter it.
+func applyUser(rw readWriter, u *eventv1.User, set bool) error {
+	key := keys.UserKey(u.GetName())
+	old := &eventv1.User{}
+	switch err := getProto(rw, key, old); {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		for _, t := range old.Tokens {
+			if err := rw.Delete(keys.TokenKey(t.Id), nil); err != nil {
+				return err
+			}
+		}
+	}
+	if !set {
+		return rw.Delete(key, nil)
+	}
+	for _, t := range u.Tokens {
+		if err := rw.Set(keys.TokenKey(t.Id), []byte(u.Name), nil); err != nil {
+			return err
+		}
+	}
+	return setProto(rw, key, u)
 }
 
 // applyPut writes the object (coll, name) from a put or the destination of

@@ -45,6 +45,7 @@
 //	i<id><name>0<seq>      object history
 //	q<path>0<id>           every collection that ever had a path
 //	a<name>                user account
+//	k<token id>            API token id -> user name
 //
 // An object's body is stored once, byte for byte, in the log record of the
 // put (or move or copy) that wrote it; the object record's body_seq names

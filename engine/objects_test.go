@@ -348,6 +348,58 @@ func TestUsers(t *testing.T) {
 	}
 }
 
+// TestUserByToken: the token index follows tokens created, revoked and
+// the deletion of their user, and survives a rebuild.
+func TestUserByToken(t *testing.T) {
+	db := MustOpen(t)
+	holder := func(id string) string {
+		t.Helper()
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		u, err := v.UserByToken(id)
+		if errors.Is(err, ErrNotFound) {
+			return ""
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Name
+	}
+	put := func(u User) {
+		t.Helper()
+		if err := db.PutUser(ctx, alice, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(User{Name: "bob", Tokens: []APIToken{{ID: "t1"}, {ID: "t2"}}})
+	put(User{Name: "carol", Tokens: []APIToken{{ID: "t3"}}})
+	if got := holder("t1") + holder("t2") + holder("t3"); got != "bobbobcarol" {
+		t.Fatalf("holders = %q", got)
+	}
+	put(User{Name: "bob", Tokens: []APIToken{{ID: "t2"}}}) // t1 revoked
+	if got := holder("t1"); got != "" {
+		t.Errorf("revoked token held by %q", got)
+	}
+	if err := db.DeleteUser(ctx, alice, "carol"); err != nil {
+		t.Fatal(err)
+	}
+	if got := holder("t3"); got != "" {
+		t.Errorf("token of a deleted user held by %q", got)
+	}
+	if err := db.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := holder("t1") + holder("t2") + holder("t3"); got != "bob" {
+		t.Errorf("holders after rebuild = %q", got)
+	}
+	if err := db.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+}
+
 func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
 
 func isETagMismatch(err error) bool {

@@ -23,8 +23,8 @@ import (
 // batch at the end of the group, atomically.
 //
 // A replay starts from empty projections, so its overlay also keeps, across
-// flushes, every record of the families apply reads (objects, tombstones,
-// collections) and answers a miss there without asking Pebble: in a
+// flushes, every record of the families apply reads (see keptFamily) and
+// answers a miss there without asking Pebble: in a
 // rebuild, Pebble still holds the dropped projections under a range
 // deletion, and every such miss would read their blocks. Past
 // replayKeepBytes of kept records it forgets them and asks Pebble again.
@@ -37,6 +37,8 @@ type overlay struct {
 	kept          int
 	vals          map[string]overlayVal
 	ranges        [][2][]byte // ranges deleted and not yet flushed
+	// committing delivers the outcome of a replay's commit in flight.
+	committing chan error
 	// b holds what was flushed (and range deletions). A group overlay
 	// creates it on demand: plain while it holds only range deletions,
 	// indexed once an iterator needs to read the group's writes.
@@ -60,13 +62,13 @@ func newReplayOverlay(db *pebble.DB) *overlay {
 var replayKeepBytes = 256 << 20
 
 // keptFamily reports whether key belongs to a family a replay keeps: the
-// ones apply reads.
+// ones apply reads (objects, tombstones, collections, users).
 func keptFamily(key string) bool {
 	if key == "" {
 		return false
 	}
 	switch key[0] {
-	case keys.Obj, keys.Tomb, keys.Coll:
+	case keys.Obj, keys.Tomb, keys.Coll, keys.User:
 		return true
 	}
 	return false
@@ -102,6 +104,9 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 	var below getter = o.db
 	if o.b != nil && o.b.Indexed() {
 		below = o.b
+	}
+	if err := o.settle(); err != nil {
+		return nil, nil, err
 	}
 	val, closer, err := below.Get(key)
 	switch {
@@ -152,6 +157,9 @@ func (o *overlay) NewIter(opts *pebble.IterOptions) (*pebble.Iterator, error) {
 		if err := o.flush(pebble.NoSync); err != nil {
 			return nil, err
 		}
+		if err := o.settle(); err != nil {
+			return nil, err
+		}
 		return o.db.NewIter(opts)
 	}
 	if o.b == nil || !o.b.Indexed() {
@@ -178,19 +186,24 @@ func (o *overlay) moveToBatch() error {
 	if o.b == nil {
 		o.b = o.db.NewBatch()
 	}
+	return writeBatch(o.b, o.takeWrites())
+}
+
+// write is one buffered write taken out of an overlay.
+type write struct {
+	key string
+	overlayVal
+}
+
+// takeWrites returns the buffered writes and forgets them, except what a
+// replay keeps (as clean records) within its budget.
+func (o *overlay) takeWrites() []write {
+	var out []write
 	keep := o.authoritative && o.kept < replayKeepBytes
 	o.kept = 0
 	for k, v := range o.vals {
-		var err error
-		switch {
-		case v.clean:
-		case v.deleted:
-			err = o.b.Delete([]byte(k), nil)
-		default:
-			err = o.b.Set([]byte(k), v.val, nil)
-		}
-		if err != nil {
-			return fmt.Errorf("engine: batch: %w", err)
+		if !v.clean {
+			out = append(out, write{k, v})
 		}
 		switch {
 		case !keep || !keptFamily(k):
@@ -204,6 +217,22 @@ func (o *overlay) moveToBatch() error {
 	}
 	o.authoritative = keep
 	o.ranges = o.ranges[:0]
+	return out
+}
+
+// writeBatch adds writes to b.
+func writeBatch(b *pebble.Batch, writes []write) error {
+	for _, w := range writes {
+		var err error
+		if w.deleted {
+			err = b.Delete([]byte(w.key), nil)
+		} else {
+			err = b.Set([]byte(w.key), w.val, nil)
+		}
+		if err != nil {
+			return fmt.Errorf("engine: batch: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -219,21 +248,49 @@ func (o *overlay) batch() (*pebble.Batch, error) {
 	return b, nil
 }
 
-// flush commits a replay overlay's buffered writes.
+// flush commits a replay overlay's buffered writes: in the background,
+// while the replay goes on, unless opts asks for a sync, which it waits
+// for. Whatever needs Pebble to hold the writes (a read that falls
+// through, an iterator, the next flush) settles the commit first.
 func (o *overlay) flush(opts *pebble.WriteOptions) error {
-	if err := o.moveToBatch(); err != nil {
+	if err := o.settle(); err != nil {
 		return err
 	}
-	if err := o.b.Commit(opts); err != nil {
-		return fmt.Errorf("engine: replay commit: %w", err)
-	}
-	o.b.Close()
+	b, writes := o.b, o.takeWrites()
 	o.b = o.db.NewBatch()
+	done := make(chan error, 1)
+	go func() {
+		err := writeBatch(b, writes)
+		if err == nil {
+			err = b.Commit(opts)
+		}
+		b.Close()
+		done <- err
+	}()
+	o.committing = done
+	if opts.Sync {
+		return o.settle()
+	}
 	return nil
 }
 
-// close releases the batch of an overlay whose writes are abandoned.
+// settle waits for the commit in flight, if any.
+func (o *overlay) settle() error {
+	if o.committing == nil {
+		return nil
+	}
+	err := <-o.committing
+	o.committing = nil
+	if err != nil {
+		return fmt.Errorf("engine: replay commit: %w", err)
+	}
+	return nil
+}
+
+// close releases the batch of an overlay whose writes are abandoned, once
+// its commit in flight is done.
 func (o *overlay) close() {
+	_ = o.settle()
 	if o.b != nil {
 		o.b.Close()
 		o.b = nil

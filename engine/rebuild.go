@@ -25,7 +25,8 @@ const metaProjections = "projections"
 //
 //	1 (unrecorded): bodies in 'b' records
 //	2: bodies only in the log, object records point at them (body_seq)
-const projectionVersion = "2"
+//	3: the API token index ('k')
+const projectionVersion = "3"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests).

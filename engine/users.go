@@ -67,6 +67,18 @@ func (v *View) Users() ([]*User, error) {
 	return out, err
 }
 
+// UserByToken returns the account that holds the API token id; the caller
+// checks the secret against it.
+//
+// Errors: ErrNotFound.
+func (v *View) UserByToken(id string) (*User, error) {
+	name, err := getBytes(v.v.snap, keys.TokenKey(id))
+	if err != nil {
+		return nil, err
+	}
+	return v.User(string(name))
+}
+
 // User returns the account name from the latest view.
 //
 // Errors: ErrNotFound, ErrClosed.

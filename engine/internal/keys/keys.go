@@ -16,6 +16,7 @@
 //	i <id> <name> 0x00 <seq> object history: every event of one name
 //	q <path> 0x00 <id>       path history: every collection that had the path
 //	a <name>                 user account
+//	k <token id>             API token id -> the name of the user holding it
 //
 // Everything but "l" and "m" is a projection that Rebuild derives again.
 package keys
@@ -39,6 +40,7 @@ const (
 	ObjHist    byte = 'i'
 	PathHist   byte = 'q'
 	User       byte = 'a'
+	Token      byte = 'k'
 	sep        byte = 0x00
 	seqLen          = 8
 	prefixLen       = 1
@@ -46,7 +48,7 @@ const (
 )
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
-var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User}
+var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token}
 
 // RetiredPrefixes lists families that older projection versions wrote
 // ('b': object bodies, now read from the log); Rebuild drops them.
@@ -102,6 +104,9 @@ func UIDKey(id uint64, uid string) []byte { return idName(UID, id, uid) }
 
 // UserKey is the key of a user account.
 func UserKey(name string) []byte { return append([]byte{User}, name...) }
+
+// TokenKey is the key of the index entry of an API token id.
+func TokenKey(id string) []byte { return append([]byte{Token}, id...) }
 
 // IDPrefix is the prefix of every key of family prefix in collection id.
 func IDPrefix(prefix byte, id uint64) []byte { return u64([]byte{prefix}, id) }
