@@ -85,9 +85,9 @@ func (s *Server) basic(ctx context.Context, cred string) (*engine.User, error) {
 	return u, nil
 }
 
-// bearer finds the user that holds the token. Token ids are random, so the
-// user is found by scanning the accounts; the hash is checked against the
-// current account record, so a revoked token fails at once.
+// bearer finds the user that holds the token through the engine's token
+// index; the hash is checked against the current account record, so a
+// revoked token fails at once.
 func (s *Server) bearer(tok string) (*engine.User, error) {
 	id, secret, ok := splitToken(tok)
 	if !ok {
@@ -98,16 +98,14 @@ func (s *Server) bearer(tok string) (*engine.User, error) {
 		return nil, fmt.Errorf("feed: token: %w", err)
 	}
 	defer v.Close()
-	users, err := v.Users()
-	if err != nil {
+	u, err := v.UserByToken(id)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("feed: token: %w", err)
 	}
-	for _, u := range users {
-		if checkToken(u, id, secret) {
-			return u, nil
-		}
+	if err != nil || !checkToken(u, id, secret) {
+		return nil, fmt.Errorf("feed: token %q: unknown or revoked", id)
 	}
-	return nil, fmt.Errorf("feed: token %q: unknown or revoked", id)
+	return u, nil
 }
 
 // unaryAuth authenticates every unary call.
