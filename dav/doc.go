@@ -23,16 +23,17 @@
 //   - RFC 4791 CalDAV: MKCALENDAR, calendar collection properties,
 //     calendar-multiget, calendar-query and free-busy-query (package
 //     dav/query evaluates the filters, recurrence and time zones, and
-//     shapes calendar-data with comp/prop selection, expand and
-//     limit-recurrence-set; see query_reports.go), PUT preconditions
-//     (valid-calendar-data, valid-calendar-object-resource,
+//     shapes calendar-data with comp/prop selection, expand,
+//     limit-recurrence-set and limit-freebusy-set, in calendar-query and
+//     calendar-multiget alike; see query_reports.go and multiget.go), PUT
+//     preconditions (valid-calendar-data, valid-calendar-object-resource,
 //     supported-calendar-component, supported-calendar-data,
 //     no-uid-conflict, max-resource-size), GET of a whole calendar as one
 //     VCALENDAR.
 //   - RFC 6352 CardDAV: address book properties, addressbook-multiget,
-//     addressbook-query (dav/query, with limit, partial address-data and
-//     vCard 3.0/4.0 conversion), PUT preconditions, GET of a whole address
-//     book.
+//     addressbook-query (dav/query, with limit), partial address-data and
+//     vCard 3.0/4.0 conversion in both REPORTs, PUT preconditions, GET of
+//     a whole address book.
 //   - RFC 6578 sync-collection with DAV:limit (507 continuation) and
 //     DAV:valid-sync-token.
 //   - RFC 5397 current-user-principal; RFC 3744 read-only subset
@@ -51,9 +52,6 @@
 // Not supported (yet):
 //   - WebDAV class 2 (LOCK, UNLOCK) and the ACL method.
 //   - Depth: infinity PROPFIND, sync-level infinite.
-//   - CALDAV:calendar-data sub-elements in calendar-multiget (comp, prop,
-//     expand): the stored body is returned whole (calendar-query shapes
-//     it).
 //   - quota-available-bytes (reported 404: there are no quotas).
 //   - Mixed content in dead property values: the text beside child
 //     elements is not kept.

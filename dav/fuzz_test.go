@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/dav/query"
 )
 
 // FuzzParseTarget checks that path parsing never panics and never lets a
@@ -31,7 +32,8 @@ func FuzzParseTarget(f *testing.F) {
 }
 
 // FuzzRequestBodies feeds every request body parser (PROPFIND, PROPPATCH,
-// MKCOL, MKCALENDAR and the REPORT bodies) the same input: none may panic,
+// MKCOL, MKCALENDAR and the REPORT bodies, with the calendar-data and
+// address-data of a multiget) the same input: none may panic,
 // and a dead property that parses must serialize to XML that parses again.
 func FuzzRequestBodies(f *testing.F) {
 	for _, s := range []string{
@@ -41,6 +43,8 @@ func FuzzRequestBodies(f *testing.F) {
 		`<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>x</D:displayname></D:prop></D:set></C:mkcalendar>`,
 		`<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:limit><D:nresults>1</D:nresults></D:limit></D:sync-collection>`,
 		`<D:expand-property xmlns:D="DAV:"><D:property name="a"><D:property name="b"/></D:property></D:expand-property>`,
+		`<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data><C:comp name="VCALENDAR"><C:comp name="VEVENT"><C:prop name="UID"/></C:comp></C:comp><C:expand start="20260101T000000Z" end="20260201T000000Z"/></C:calendar-data></D:prop><D:href>/a.ics</D:href></C:calendar-multiget>`,
+		`<R:addressbook-multiget xmlns:D="DAV:" xmlns:R="urn:ietf:params:xml:ns:carddav"><D:prop><R:address-data version="4.0"><R:prop name="FN"/></R:address-data></D:prop></R:addressbook-multiget>`,
 		`<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>`,
 	} {
 		f.Add([]byte(s))
@@ -56,7 +60,10 @@ func FuzzRequestBodies(f *testing.F) {
 		var mc davxml.Mkcalendar
 		davxml.Decode(body, &mc)
 		var mg davxml.Multiget
-		davxml.Decode(body, &mg)
+		if davxml.Decode(body, &mg) == nil {
+			query.ParseCalendarData(mg.Prop)
+			query.ParseAddressData(mg.Prop)
+		}
 		var sc davxml.SyncCollection
 		davxml.Decode(body, &sc)
 		var ep davxml.ExpandProperty

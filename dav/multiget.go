@@ -12,6 +12,11 @@ import (
 // multiget answers CALDAV:calendar-multiget (RFC 4791 §7.9) and
 // CARDDAV:addressbook-multiget (RFC 6352 §8.7): the properties of each
 // href, 404 for hrefs that name nothing (or something of another user).
+// calendar-data and address-data are shaped as in the query REPORTs
+// (RFC 4791 §9.6, RFC 6352 §10.4), before the 207 starts so that an
+// error such as CALDAV:max-instances gets its own status; without
+// shaping the stored bodies stream out as read. getetag stays the stored
+// object's either way.
 func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportRequest, root xml.Name) error {
 	var mg davxml.Multiget
 	if err := decodeXML(rq.Body, &mg); err != nil {
@@ -26,6 +31,10 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	}
 	pr := propRequestOf(mg.AllProp, mg.PropName, mg.Prop)
 	withBody := pr.wantsData(kind)
+	shape, err := h.shaperOf(rq.Coll, mg.Prop)
+	if err != nil {
+		return queryError(err)
+	}
 	names := make([]string, len(mg.Hrefs))
 	errs := make([]error, len(mg.Hrefs))
 	for i, href := range mg.Hrefs {
@@ -34,6 +43,17 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	objs, err := rq.View.ObjectsIn(rq.Coll, names, withBody)
 	if err != nil {
 		return err
+	}
+	var data [][]byte
+	if shape != nil {
+		data = make([][]byte, len(names))
+		for i, name := range names {
+			if o := objs[name]; errs[i] == nil && o != nil {
+				if data[i], err = shape(o); err != nil {
+					return queryError(err)
+				}
+			}
+		}
 	}
 	ms, end := startMultistatus(w, r)
 	for i, href := range mg.Hrefs {
@@ -44,7 +64,11 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 		case errs[i] != nil, o == nil:
 			ms.StatusResponse(href, http.StatusNotFound)
 		default:
-			if err := h.objectResponse(ms, rq.User, rq.Coll, o, pr, nil); err != nil {
+			var d []byte
+			if data != nil {
+				d = data[i]
+			}
+			if err := h.objectResponse(ms, rq.User, rq.Coll, o, pr, d); err != nil {
 				return err
 			}
 		}

@@ -145,7 +145,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		}
 		m := queryMatch{obj: o}
 		if shaped {
-			if m.data, err = q.Data.Render(obj, floating, h.limits); err != nil {
+			if m.data, err = h.renderCalendar(rq.Coll, o, obj, q.Data, floating); err != nil {
 				return err
 			}
 		}

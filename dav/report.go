@@ -116,8 +116,8 @@ func (pr propRequest) wantsData(kind engine.Kind) bool {
 // then have been read with its body (see wantsData). The body property
 // asked of a collection of the other kind is reported 404.
 //
-// The query REPORTs (dav/query) call this once per matching object, with
-// data set to the filtered or expanded calendar text they computed.
+// The query and multiget REPORTs pass as data the calendar-data or
+// address-data they shaped (dav/query), nil when they did not.
 func (h *Handler) objectResponse(ms *davxml.Multistatus, user string, c *engine.Collection, o *engine.Object, pr propRequest, data []byte) error {
 	if pr.sc == nil {
 		pr = pr.withScratch()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/engine/recur"
 	"github.com/emersion/go-ical"
 )
@@ -22,10 +23,10 @@ type CalendarQuery struct {
 }
 
 type xmlCalendarQuery struct {
-	Prop       *xmlProp   `xml:"DAV: prop"`
-	Filter     *xmlFilter `xml:"urn:ietf:params:xml:ns:caldav filter"`
-	Timezone   *string    `xml:"urn:ietf:params:xml:ns:caldav timezone"`
-	TimezoneID *string    `xml:"urn:ietf:params:xml:ns:caldav timezone-id"`
+	Prop       *davxml.Prop `xml:"DAV: prop"`
+	Filter     *xmlFilter   `xml:"urn:ietf:params:xml:ns:caldav filter"`
+	Timezone   *string      `xml:"urn:ietf:params:xml:ns:caldav timezone"`
+	TimezoneID *string      `xml:"urn:ietf:params:xml:ns:caldav timezone-id"`
 }
 
 // ParseCalendarQuery parses a calendar-query body. The DAV:prop, allprop
@@ -50,7 +51,7 @@ func ParseCalendarQuery(body []byte) (*CalendarQuery, error) {
 		return nil, errValidFilter("top comp-filter is %s, want VCALENDAR", f.Name)
 	}
 	q := &CalendarQuery{Filter: f}
-	if q.Data, err = parseCalendarData(x.Prop.dataElem(NSCalDAV, "calendar-data")); err != nil {
+	if q.Data, err = ParseCalendarData(x.Prop); err != nil {
 		return nil, err
 	}
 	if q.Timezone, err = parseTimezone(x.Timezone, x.TimezoneID); err != nil {

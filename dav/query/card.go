@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
 )
 
 // AddressbookQuery is a parsed CARDDAV:addressbook-query REPORT body
@@ -29,8 +31,8 @@ type AddressData struct {
 }
 
 type xmlAddressbookQuery struct {
-	Prop   *xmlProp   `xml:"DAV: prop"`
-	Filter *xmlFilter `xml:"urn:ietf:params:xml:ns:carddav filter"`
+	Prop   *davxml.Prop `xml:"DAV: prop"`
+	Filter *xmlFilter   `xml:"urn:ietf:params:xml:ns:carddav filter"`
 	Limit  *struct {
 		NResults string `xml:"nresults"`
 	} `xml:"urn:ietf:params:xml:ns:carddav limit"`
@@ -77,34 +79,12 @@ func ParseAddressbookQuery(body []byte) (*AddressbookQuery, error) {
 		}
 		q.Limit = n
 	}
-	d, err := parseAddressData(x.Prop.dataElem(NSCardDAV, "address-data"))
+	d, err := ParseAddressData(x.Prop)
 	if err != nil {
 		return nil, err
 	}
 	q.Data = d
 	return q, nil
-}
-
-func parseAddressData(x *xmlData) (*AddressData, error) {
-	if x == nil {
-		return nil, nil
-	}
-	if ct := x.ContentType; ct != "" && !strings.EqualFold(ct, "text/vcard") {
-		return nil, errorf(403, NSCardDAV, "supported-address-data", "address-data content-type %q", ct)
-	}
-	d := &AddressData{}
-	switch x.Version {
-	case "", "3.0", "4.0":
-		d.Version = x.Version
-	default:
-		return nil, errorf(403, NSCardDAV, "supported-address-data", "vCard version %q", x.Version)
-	}
-	if x.AllProp == nil {
-		for _, p := range x.Props {
-			d.Props = append(d.Props, PropSel{Name: strings.ToUpper(p.Name), NoValue: p.NoValue == "yes"})
-		}
-	}
-	return d, nil
 }
 
 // Card is a stored vCard parsed for querying.
@@ -194,11 +174,18 @@ func lineParamValues(l *Line, name string) []string {
 	return out
 }
 
+// Shaped reports whether the output may differ from the stored body: d
+// selects properties or asks for a vCard version, which may be the
+// stored one.
+func (d *AddressData) Shaped() bool {
+	return d != nil && (d.Props != nil || d.Version != "")
+}
+
 // Render returns the address data to send for c (RFC 6352 §10.4): the
 // stored body byte for byte unless d selects properties or asks for
 // another vCard version.
 func (d *AddressData) Render(c *Card) []byte {
-	if d == nil || d.Props == nil && (d.Version == "" || d.Version == cardVersion(c.node)) {
+	if !d.Shaped() || d.Props == nil && d.Version == cardVersion(c.node) {
 		return c.Body
 	}
 	n := c.node

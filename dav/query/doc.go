@@ -1,7 +1,9 @@
 // Package query implements the CalDAV and CardDAV query REPORTs as a
 // library: it parses their bodies, evaluates their filters against
 // stored objects and shapes the data returned. Package dav finds the
-// objects and streams the multistatus (dav/query_reports.go).
+// objects and streams the multistatus (dav/query_reports.go); the
+// multiget REPORTs shape their data with the same parser and renderer
+// (ParseCalendarData, ParseAddressData; dav/shape.go).
 //
 // Supported:
 //

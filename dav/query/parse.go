@@ -50,31 +50,6 @@ type (
 		CompFilters []xmlCompFilter `xml:"comp-filter"`
 		PropFilters []xmlPropFilter `xml:"prop-filter"`
 	}
-	xmlPropSel struct {
-		Name    string `xml:"name,attr"`
-		NoValue string `xml:"novalue,attr"`
-	}
-	xmlComp struct {
-		Name    string       `xml:"name,attr"`
-		AllProp *struct{}    `xml:"allprop"`
-		Props   []xmlPropSel `xml:"prop"`
-		AllComp *struct{}    `xml:"allcomp"`
-		Comps   []xmlComp    `xml:"comp"`
-	}
-	xmlData struct {
-		XMLName            xml.Name
-		ContentType        string       `xml:"content-type,attr"`
-		Version            string       `xml:"version,attr"`
-		Comp               *xmlComp     `xml:"comp"`
-		Expand             *xmlRange    `xml:"expand"`
-		LimitRecurrenceSet *xmlRange    `xml:"limit-recurrence-set"`
-		LimitFreeBusySet   *xmlRange    `xml:"limit-freebusy-set"`
-		AllProp            *struct{}    `xml:"allprop"`
-		Props              []xmlPropSel `xml:"prop"`
-	}
-	xmlProp struct {
-		Any []xmlData `xml:",any"`
-	}
 )
 
 // decode parses a REPORT body whose root must be {space}local.
@@ -88,19 +63,6 @@ func decode(body []byte, space, local string, v any) error {
 	}
 	if err := xml.Unmarshal(body, v); err != nil {
 		return errBadRequest("malformed XML: %v", err)
-	}
-	return nil
-}
-
-// dataElem returns the calendar-data or address-data element of a prop.
-func (p *xmlProp) dataElem(space, local string) *xmlData {
-	if p == nil {
-		return nil
-	}
-	for i := range p.Any {
-		if p.Any[i].XMLName.Space == space && p.Any[i].XMLName.Local == local {
-			return &p.Any[i]
-		}
 	}
 	return nil
 }
@@ -291,54 +253,6 @@ func parseCompFilter(x xmlCompFilter, depth int) (CompFilter, error) {
 		return CompFilter{}, errValidFilter("comp-filter %s with is-not-defined and other tests", cf.Name)
 	}
 	return cf, nil
-}
-
-// parseCalendarData reads CALDAV:calendar-data (RFC 4791 §9.6).
-func parseCalendarData(x *xmlData) (*CalendarData, error) {
-	if x == nil {
-		return nil, nil
-	}
-	if ct := x.ContentType; ct != "" && !strings.EqualFold(ct, "text/calendar") || x.Version != "" && x.Version != "2.0" {
-		return nil, errorf(403, NSCalDAV, "supported-calendar-data", "calendar-data %s version %s", x.ContentType, x.Version)
-	}
-	d := &CalendarData{}
-	if x.Comp != nil {
-		c := parseCompSel(*x.Comp, 0)
-		d.Comp = &c
-	}
-	var err error
-	if d.Expand, err = parseRange(x.Expand, true); err != nil {
-		return nil, err
-	}
-	if d.LimitRecurrenceSet, err = parseRange(x.LimitRecurrenceSet, true); err != nil {
-		return nil, err
-	}
-	if d.LimitFreeBusySet, err = parseRange(x.LimitFreeBusySet, true); err != nil {
-		return nil, err
-	}
-	if d.Expand != nil && d.LimitRecurrenceSet != nil {
-		return nil, errBadRequest("calendar-data with both expand and limit-recurrence-set")
-	}
-	return d, nil
-}
-
-func parseCompSel(x xmlComp, depth int) CompSel {
-	c := CompSel{Name: strings.ToUpper(x.Name), AllProps: x.AllProp != nil, AllComps: x.AllComp != nil}
-	if x.AllProp == nil && len(x.Props) == 0 {
-		c.AllProps = true
-	}
-	if x.AllComp == nil && len(x.Comps) == 0 {
-		c.AllComps = depth > 0 // RFC 4791 §9.6.1: nested comps default to all
-	}
-	for _, p := range x.Props {
-		c.Props = append(c.Props, PropSel{Name: strings.ToUpper(p.Name), NoValue: p.NoValue == "yes"})
-	}
-	if depth < maxFilterDepth {
-		for _, sub := range x.Comps {
-			c.Comps = append(c.Comps, parseCompSel(sub, depth+1))
-		}
-	}
-	return c
 }
 
 // parseTimezone reads CALDAV:timezone (a VCALENDAR with a VTIMEZONE) or
