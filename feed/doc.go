@@ -49,11 +49,18 @@
 //     checked by NewPublisher), so nothing published before or during a
 //     reconnect reaches the broker behind what the next session re-sends;
 //   - every publish after the first one a session got stored carries
-//     Nats-Expected-Last-Sequence, the stream sequence of the change before
-//     it, so when the broker drops or rejects one change of a window (a
-//     stream limit, a leader change) it rejects all later ones too instead
-//     of storing them ahead of it; nats.go's retry of "no responders"
-//     publishes, which would re-send one change behind later ones, is off;
+//     Nats-Expected-Last-Sequence and Nats-Expected-Last-Msg-Id, the stream
+//     sequence and the seq of the change before it, so when the broker
+//     drops or rejects one change of a window (a stream limit, a leader
+//     change) it rejects all later ones too instead of storing them ahead
+//     of it. The sequence alone is not enough when something else
+//     publishes to the stream: a foreign message can take the place of a
+//     rejected change, and the next one would match. nats-server checks
+//     the message ID only on streams that are not clustered, so a
+//     clustered stream must have no other publisher. nats.go's retry of
+//     "no responders" publishes, which would re-send one change behind
+//     later ones, is off. A rejection for a moved tail (another publisher)
+//     starts the next session at once, without RetryWait;
 //   - a session publishes synchronously until the broker stores a change
 //     rather than dropping it as a duplicate: the changes after the cursor
 //     may already be in the stream (a failed session's unacknowledged

@@ -78,8 +78,8 @@ type PublisherOptions struct {
 // Publisher is the NATS outbox: it reads the log from its cursor and
 // publishes every change to JetStream with Nats-Msg-Id = seq, so the
 // broker drops the duplicates a restart re-sends, and with the stream
-// sequence it expects the change to follow, so the broker rejects a
-// change that would land out of order. The cursor advances only over
+// sequence and message ID it expects the change to follow, so the broker
+// rejects a change that would land out of order. The cursor advances only over
 // acknowledged seqs; while NATS is down it stands still and the backlog
 // drains when NATS returns. See the package documentation.
 type Publisher struct {
@@ -187,6 +187,14 @@ func (p *Publisher) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
+		if tailMoved(err) {
+			// The first failure of the session: the stream's tail is not
+			// where its own publishes left it (another publisher, a
+			// purge). Nothing is wrong with NATS: start over at once.
+			p.opts.Logger.Info("nats: the stream's last sequence moved; publishing again from the cursor",
+				"err", err, "cursor", p.Cursor())
+			continue
+		}
 		p.setErr(err)
 		p.opts.Metrics.publishError()
 		head := p.opts.DB.Head()
@@ -205,6 +213,26 @@ func (p *Publisher) Run(ctx context.Context) error {
 	stopSaver()
 	<-saverDone
 	return p.save()
+}
+
+// errCodeWrongLastMsgID is nats-server's JSStreamWrongLastMsgIDErrF, which
+// nats.go does not name.
+const errCodeWrongLastMsgID jetstream.ErrorCode = 10070
+
+// tailMoved reports whether err is the broker's answer to a publish whose
+// expected last sequence or message ID was not the stream's. Each session
+// stores at least one change before it can get that answer, so starting
+// over at once always makes progress.
+func tailMoved(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant, errCodeWrongLastMsgID:
+		return true
+	}
+	return false
 }
 
 // Cursor saving.

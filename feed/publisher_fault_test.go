@@ -122,6 +122,54 @@ func TestPublisherConnectionCutMidWindow(t *testing.T) {
 	}
 }
 
+// TestPublisherForeignMessage: something else stores a message in the
+// stream while the publisher runs. Its next publish expects another last
+// sequence and is rejected; it starts over at once (RetryWait is an hour
+// here), without an error, and no change is lost, repeated or reordered.
+func TestPublisherForeignMessage(t *testing.T) {
+	dir := t.TempDir()
+	db := MustOpenDB(t)
+	ns := MustNATS(t, filepath.Join(dir, "nats"), "")
+	nc := MustConnect(t, ns)
+	p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc, RetryWait: time.Hour})
+	MustPut(t, db, "alice", "first.ics")
+	waitFor(t, 30*time.Second, "the first publish", func() bool { return p.Cursor() == db.Head() })
+	js, err := jetstream.New(MustConnect(t, ns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const foreign = SubjectPrefix + ".foreign"
+	if _, err := js.Publish(deadline(t, 10*time.Second), foreign, []byte("not a change")); err != nil {
+		t.Fatal(err)
+	}
+	// Concurrent writers commit events in groups, which the publisher
+	// sends several at a time: the first is rejected, and without the
+	// expected last message ID the second would take its place.
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				MustPut(t, db, "alice", fmt.Sprintf("after%d-%d.ics", w, i))
+			}
+		})
+	}
+	wg.Wait()
+	waitFor(t, 30*time.Second, "the cursor to reach the head", func() bool { return p.Cursor() == db.Head() })
+	if err := p.Err(); err != nil {
+		t.Errorf("publisher error: %v", err)
+	}
+	var got []*feedv1.Change
+	for _, m := range streamMsgs(t, nc, "ALMANAC") {
+		if m.Subject == foreign {
+			continue
+		}
+		got = append(got, decodeMsg(t, m, decodeProto))
+	}
+	if diff := cmp.Diff(expected(t, db, allChanges), seqs(got)); diff != "" {
+		t.Errorf("stream differs from the log (-want +got):\n%s", diff)
+	}
+}
+
 // writeUntilStopped writes objects for alice with 4 writers until the
 // returned stop is called.
 func writeUntilStopped(tb testing.TB, db *engine.DB) (stop func()) {

@@ -19,9 +19,9 @@ import (
 // takes the changes in seq order, waits for each acknowledgement, moves the
 // cursor and frees the slot. The first error or ack timeout ends the
 // session. How the stream keeps the log's order is in the package
-// documentation (# NATS): no reconnect buffer, Nats-Expected-Last-Sequence
-// on every publish once the session knows the stream's last sequence, and
-// synchronous publishes until then.
+// documentation (# NATS): no reconnect buffer, the expected last sequence
+// and message ID on every publish once the session got a change stored,
+// and synchronous publishes until then.
 type session struct {
 	p  *Publisher
 	js jetstream.JetStream
@@ -29,11 +29,12 @@ type session struct {
 	acks  chan inflight // published, in seq order, for ackLoop
 	slots chan struct{} // one per entry in acks or in ackLoop's hands
 
-	// guarded is set once the session knows the stream's last sequence:
-	// expect is then the sequence of the last change it published. Owned
-	// by run.
+	// guarded is set once the session got a change stored: expect is
+	// then the stream sequence of the last change it published and lastID
+	// that change's Nats-Msg-Id. Owned by run.
 	guarded bool
 	expect  uint64
+	lastID  string
 }
 
 // inflight is a published change awaiting its acknowledgement. f is nil
@@ -157,15 +158,16 @@ func (s *session) publish(ctx context.Context, v *engine.View, ev *engine.Event,
 			return fmt.Errorf("nats: publish change %d: %w", ev.Seq, err)
 		}
 		if !ack.Duplicate {
-			s.guarded, s.expect = true, ack.Sequence
+			s.guarded, s.expect, s.lastID = true, ack.Sequence, msg.Header.Get(jetstream.MsgIDHeader)
 		}
 	} else {
-		in.f, err = s.js.PublishMsgAsync(msg, jetstream.WithRetryAttempts(0), jetstream.WithExpectLastSequence(s.expect))
+		in.f, err = s.js.PublishMsgAsync(msg, jetstream.WithRetryAttempts(0),
+			jetstream.WithExpectLastSequence(s.expect), jetstream.WithExpectLastMsgID(s.lastID))
 		if err != nil {
 			<-s.slots
 			return fmt.Errorf("nats: publish change %d: %w", ev.Seq, err)
 		}
-		s.expect++
+		s.expect, s.lastID = s.expect+1, msg.Header.Get(jetstream.MsgIDHeader)
 	}
 	s.acks <- in
 	return nil

@@ -103,6 +103,16 @@ func waitFor(tb testing.TB, d time.Duration, what string, cond func() bool) {
 // Nats-Msg-Id is the change's seq and the subject is Subject(change).
 func streamChanges(tb testing.TB, nc *nats.Conn, name string, decode func([]byte, *feedv1.Change) error) []*feedv1.Change {
 	tb.Helper()
+	var out []*feedv1.Change
+	for _, m := range streamMsgs(tb, nc, name) {
+		out = append(out, decodeMsg(tb, m, decode))
+	}
+	return out
+}
+
+// streamMsgs reads every message of the stream in order.
+func streamMsgs(tb testing.TB, nc *nats.Conn, name string) []*jetstream.RawStreamMsg {
+	tb.Helper()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		tb.Fatal(err)
@@ -116,25 +126,32 @@ func streamChanges(tb testing.TB, nc *nats.Conn, name string, decode func([]byte
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var out []*feedv1.Change
+	var out []*jetstream.RawStreamMsg
 	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
 			tb.Fatalf("stream msg %d: %v", seq, err)
 		}
-		ch := &feedv1.Change{}
-		if err := decode(m.Data, ch); err != nil {
-			tb.Fatalf("stream msg %d: %v", seq, err)
-		}
-		if id := m.Header.Get(jetstream.MsgIDHeader); id != strconv.FormatUint(ch.Seq, 10) {
-			tb.Errorf("msg %d: Nats-Msg-Id %q for change %d", seq, id, ch.Seq)
-		}
-		if want := Subject(ch); m.Subject != want {
-			tb.Errorf("msg %d: subject %q, want %q", seq, m.Subject, want)
-		}
-		out = append(out, ch)
+		out = append(out, m)
 	}
 	return out
+}
+
+// decodeMsg decodes the change in m, checking that Nats-Msg-Id is its seq
+// and the subject is Subject(change).
+func decodeMsg(tb testing.TB, m *jetstream.RawStreamMsg, decode func([]byte, *feedv1.Change) error) *feedv1.Change {
+	tb.Helper()
+	ch := &feedv1.Change{}
+	if err := decode(m.Data, ch); err != nil {
+		tb.Fatalf("stream msg %d: %v", m.Sequence, err)
+	}
+	if id := m.Header.Get(jetstream.MsgIDHeader); id != strconv.FormatUint(ch.Seq, 10) {
+		tb.Errorf("msg %d: Nats-Msg-Id %q for change %d", m.Sequence, id, ch.Seq)
+	}
+	if want := Subject(ch); m.Subject != want {
+		tb.Errorf("msg %d: subject %q, want %q", m.Sequence, m.Subject, want)
+	}
+	return ch
 }
 
 func allChanges(*engine.Event, string) bool { return true }
