@@ -36,6 +36,7 @@ type overlay struct {
 	authoritative bool
 	kept          int
 	vals          map[string]overlayVal
+	dirty         []string    // keys written since the last flush, maybe twice
 	ranges        [][2][]byte // ranges deleted and not yet flushed
 	// committing delivers the outcome of a replay's commit in flight.
 	committing chan error
@@ -124,14 +125,27 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 
 // Set records key = value.
 func (o *overlay) Set(key, value []byte, _ *pebble.WriteOptions) error {
-	o.vals[string(key)] = overlayVal{val: append([]byte(nil), value...)}
+	o.write(string(key), overlayVal{val: append([]byte(nil), value...)})
 	return nil
 }
 
 // Delete records the deletion of key.
 func (o *overlay) Delete(key []byte, _ *pebble.WriteOptions) error {
-	o.vals[string(key)] = overlayVal{deleted: true}
+	o.write(string(key), overlayVal{deleted: true})
 	return nil
+}
+
+// write buffers v as the new value of k, listing k among the keys to
+// flush unless it is already there.
+func (o *overlay) write(k string, v overlayVal) {
+	old, ok := o.vals[k]
+	if !ok || old.clean {
+		o.dirty = append(o.dirty, k)
+		if ok && !old.deleted && keptFamily(k) {
+			o.kept -= len(k) + len(old.val) // counted when it was kept
+		}
+	}
+	o.vals[k] = v
 }
 
 // DeleteRange deletes [start, end): in the batch at once, so that the keys
@@ -196,24 +210,28 @@ type write struct {
 }
 
 // takeWrites returns the buffered writes and forgets them, except what a
-// replay keeps (as clean records) within its budget.
+// replay keeps (as clean records) within its budget. It visits only the
+// keys written since the last time, not everything a replay keeps.
 func (o *overlay) takeWrites() []write {
-	var out []write
 	keep := o.authoritative && o.kept < replayKeepBytes
-	o.kept = 0
-	for k, v := range o.vals {
-		if !v.clean {
-			out = append(out, write{k, v})
+	out := make([]write, 0, len(o.dirty))
+	for _, k := range o.dirty {
+		v, ok := o.vals[k]
+		if !ok || v.clean { // dropped by a range deletion, or listed twice
+			continue
 		}
-		switch {
-		case !keep || !keptFamily(k):
-			delete(o.vals, k)
-		case v.deleted:
-			delete(o.vals, k) // a miss is a miss anyway
-		default:
+		out = append(out, write{k, v})
+		if keep && !v.deleted && keptFamily(k) {
 			o.vals[k] = overlayVal{val: v.val, clean: true}
 			o.kept += len(k) + len(v.val)
+		} else {
+			delete(o.vals, k) // a kept family's miss is a miss anyway
 		}
+	}
+	o.dirty = o.dirty[:0]
+	if !keep {
+		clear(o.vals)
+		o.kept = 0
 	}
 	o.authoritative = keep
 	o.ranges = o.ranges[:0]
