@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/engine"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -268,8 +269,17 @@ func (x *exchange) renderBody(t *testing.T, ct, body string) string {
 	if !strings.HasSuffix(body, "\n") {
 		body += "\n"
 	}
-	return body
+	return dtstampRE.ReplaceAllStringFunc(body, func(v string) string {
+		if t, err := time.Parse("DTSTAMP:20060102T150405Z", v); err == nil && time.Since(t).Abs() < time.Hour {
+			return "DTSTAMP:NOW" // stamped by the server as it answered
+		}
+		return v
+	})
 }
+
+// dtstampRE finds DTSTAMPs in bodies; the ones the server stamps with the
+// current time (free-busy answers) read DTSTAMP:NOW in golden files.
+var dtstampRE = regexp.MustCompile(`DTSTAMP:\d{8}T\d{6}Z`)
 
 // normalize brings a golden response into the form render produces, so
 // hand-written XML may use any prefixes and layout.

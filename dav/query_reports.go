@@ -140,6 +140,10 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 			return nil
 		}
 		ok, err := q.Match(obj, floating, h.limits)
+		if errors.Is(err, query.ErrUnevaluable) {
+			h.log.Warn("calendar-query: object cannot be evaluated; counted as a match", "path", rq.Coll.Path+o.Name, "err", err)
+			ok, err = true, nil
+		}
 		if err != nil || !ok {
 			return err
 		}
@@ -183,7 +187,12 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 			h.log.Warn("free-busy-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
 			return nil
 		}
-		return fb.Add(obj, floating)
+		err = fb.Add(obj, floating)
+		if errors.Is(err, query.ErrUnevaluable) {
+			h.log.Warn("free-busy-query: object cannot be evaluated; left out", "path", rq.Coll.Path+o.Name, "err", err)
+			return nil
+		}
+		return err
 	})
 	if err != nil {
 		return queryError(err)

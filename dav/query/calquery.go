@@ -2,6 +2,7 @@ package query
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
@@ -123,7 +124,8 @@ func ParseCalendarObject(body []byte) (*CalendarObject, error) {
 // calendar-timezone), else UTC.
 //
 // Errors: *Error with CALDAV:max-instances when a time-range needs more
-// instances than lim allows.
+// instances than lim allows; ErrUnevaluable when obj's times or recurrence
+// cannot be read.
 func (q *CalendarQuery) Match(obj *CalendarObject, floating *time.Location, lim Limits) (bool, error) {
 	if q.Timezone != nil {
 		floating = q.Timezone
@@ -140,9 +142,18 @@ func (q *CalendarQuery) Match(obj *CalendarObject, floating *time.Location, lim 
 	return ok, nil
 }
 
+// ErrUnevaluable: an object's times or recurrence (stored as the client
+// sent them: the engine accepts rules, such as RFC 7529 RSCALE, that
+// engine/recur cannot expand) cannot be evaluated, so a filter cannot tell
+// whether it matches. Callers count it as a match and log it: RFC 4791
+// does not say, and leaving it out would hide data from the client.
+var ErrUnevaluable = errors.New("query: the object's times or recurrence cannot be evaluated")
+
+// instanceErr maps an error of engine/recur: limits are CALDAV:max-instances,
+// anything else is the data's fault.
 func instanceErr(err error) error {
 	if errors.Is(err, recur.ErrTooManyInstances) || errors.Is(err, recur.ErrUnbounded) {
 		return errMaxInstances("%v", err)
 	}
-	return err
+	return fmt.Errorf("%w: %w", ErrUnevaluable, err)
 }

@@ -70,7 +70,7 @@ func (fb *FreeBusy) Add(obj *CalendarObject, floating *time.Location) error {
 	}
 	ins, err := recur.Expand(obj.cal, ical.CompEvent, fb.tr.Start, fb.tr.End, fb.lim.options(floating))
 	if err != nil {
-		return instanceErr(err)
+		return instanceErr(err) // ErrUnevaluable: its busy time is unknown
 	}
 	for _, in := range ins {
 		c := in.Comp
