@@ -71,9 +71,13 @@
 // once a second while it moves, whenever it is 4096 seqs ahead of the
 // stored one, and when Run returns. A crash loses at most those last
 // advances: the next run re-sends the changes after the stored cursor, and
-// the broker drops them as duplicates by Nats-Msg-Id, provided it comes
-// back within the stream's duplicate window (StreamConfig.Duplicates,
-// default 10 minutes); later than that, some of them are stored twice.
+// the broker drops them as duplicates by Nats-Msg-Id.
+//
+// That, like the re-sending after a failed session, relies on the stream's
+// duplicate window (StreamConfig.Duplicates, default 10 minutes): a change
+// re-sent longer than that after the broker stored it (a restart after a
+// long crash, or a NATS outage longer than the window that began while it
+// was unacknowledged) is stored a second time.
 //
 // Subjects are described at Subject and EscapeToken; the payload is a
 // binary or protojson feedv1.Change.
