@@ -690,6 +690,22 @@ type radicale struct {
 func startRadicale(t *testing.T) *radicale {
 	t.Helper()
 	bin := requireBinary(t, "radicale", "radicale")
+	// Another process may take the free port before Radicale binds it:
+	// then try again on another.
+	for attempt := 0; ; attempt++ {
+		r, logs, err := tryRadicale(t, bin)
+		if err == nil {
+			return r
+		}
+		if attempt == 2 || !strings.Contains(logs, "in use") {
+			t.Fatalf("%v\n%s", err, logs)
+		}
+	}
+}
+
+// tryRadicale starts Radicale on a port that was free a moment ago and
+// waits until it answers; on failure it returns Radicale's output.
+func tryRadicale(t *testing.T, bin string) (*radicale, string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -723,15 +739,15 @@ func startRadicale(t *testing.T) *radicale {
 		resp, err := http.Get(r.URL + "/.web/")
 		if err == nil {
 			resp.Body.Close()
-			return r
+			return r, "", nil
 		}
 		select {
 		case <-done:
-			t.Fatalf("radicale exited:\n%s", logs.String())
+			return nil, logs.String(), errors.New("radicale exited")
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("radicale did not answer on %s within 15s: %v\n%s", addr, err, logs.String())
+			return nil, logs.String(), fmt.Errorf("radicale did not answer on %s within 15s: %w", addr, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
