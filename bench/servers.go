@@ -14,6 +14,10 @@ import (
 // without passlib, so plain is the one method that needs no extra module;
 // it also makes Radicale's auth cheaper than Almanac's bcrypt).
 func StartRadicale(ctx context.Context) (*Server, error) {
+	return retryBind(func() (*Server, error) { return startRadicale(ctx) })
+}
+
+func startRadicale(ctx context.Context) (*Server, error) {
 	s, err := newServer("radicale", 0)
 	if err != nil {
 		return nil, err
@@ -37,11 +41,13 @@ filesystem_folder = %s
 level = warning
 `, s.port(), users, s.DataDir)
 	if err := writeFiles(map[string]string{users: BenchUser + ":" + BenchPassword + "\n", conf: cfg}); err != nil {
+		_ = s.Stop()
 		return nil, fmt.Errorf("start radicale: %w", err)
 	}
 	s.CalendarHome = "/" + BenchUser + "/"
 	s.AddressBook = "/" + BenchUser + "/contacts/"
 	if err := start(ctx, s, "/"+BenchUser+"/", "radicale", "--config", conf); err != nil {
+		_ = s.Stop()
 		return nil, err
 	}
 	c := NewClient(s.Target, 1)
@@ -56,6 +62,10 @@ level = warning
 // principal /user/ with a calendar and an address book. Xandikos has no
 // authentication; the bench's Basic credentials are ignored.
 func StartXandikos(ctx context.Context) (*Server, error) {
+	return retryBind(func() (*Server, error) { return startXandikos(ctx) })
+}
+
+func startXandikos(ctx context.Context) (*Server, error) {
 	s, err := newServer("xandikos", 0)
 	if err != nil {
 		return nil, err
@@ -64,6 +74,7 @@ func StartXandikos(ctx context.Context) (*Server, error) {
 	s.AddressBook = "/user/contacts/addressbook/"
 	if err := start(ctx, s, "/user/", "xandikos", "--defaults", "-d", s.DataDir,
 		"-l", "127.0.0.1", "-p", s.port()); err != nil {
+		_ = s.Stop()
 		return nil, err
 	}
 	return s, nil
@@ -84,14 +95,19 @@ func StartAlmanacFeed(ctx context.Context, bin string, extra ...string) (*Server
 }
 
 // startAlmanac starts almanac, with its feed listeners when feed is set.
-// Another process may take a free port between the bench choosing it and
-// almanac binding it; then it tries again on new ports, a few times.
 func startAlmanac(ctx context.Context, bin string, feed bool, extra []string) (*Server, error) {
+	return retryBind(func() (*Server, error) { return startAlmanacOnce(ctx, bin, feed, extra) })
+}
+
+// retryBind runs start again, a few times, while the server fails because
+// another process took one of its free ports between the bench choosing
+// it and the server binding it.
+func retryBind(start func() (*Server, error)) (*Server, error) {
 	var err error
 	for range 3 {
 		var s *Server
-		s, err = startAlmanacOnce(ctx, bin, feed, extra)
-		if err == nil || !strings.Contains(err.Error(), "address already in use") {
+		s, err = start()
+		if err == nil || !strings.Contains(err.Error(), "in use") {
 			return s, err
 		}
 	}
