@@ -11,22 +11,21 @@ import (
 	"time"
 )
 
-// debugListen is the --debug-listen flag: where Go's profiler answers.
-var debugListen string
-
 func init() {
 	registerServeHook(ServeHook{
 		Name: "debug",
-		Flags: func(fs *flag.FlagSet) {
-			fs.StringVar(&debugListen, "debug-listen", "", "serve Go's profiler (/debug/pprof/) on this `address`, e.g. 127.0.0.1:6060; off when empty")
+		Flags: func(fs *flag.FlagSet) StartFunc {
+			listen := fs.String("debug-listen", "", "serve Go's profiler (/debug/pprof/) on this `address`, e.g. 127.0.0.1:6060; off when empty")
+			return func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
+				return startDebug(ctx, env, *listen)
+			}
 		},
-		Start: startDebug,
 	})
 }
 
-// startDebug serves net/http/pprof on its own listener, never on the DAV
-// address: profiles show request data, so keep it on loopback.
-func startDebug(_ context.Context, env *ServeEnv) (func(context.Context) error, error) {
+// startDebug serves net/http/pprof on its own listener at debugListen, never
+// on the DAV address: profiles show request data, so keep it on loopback.
+func startDebug(_ context.Context, env *ServeEnv, debugListen string) (func(context.Context) error, error) {
 	if debugListen == "" {
 		return func(context.Context) error { return nil }, nil
 	}

@@ -9,9 +9,6 @@ import (
 
 func TestDebugListen(t *testing.T) {
 	srv := startServer(t, "--debug-listen=127.0.0.1:0")
-	if debugListen == "" {
-		t.Fatal("--debug-listen was not set")
-	}
 	// The hook bound a random port; find it from the log line.
 	logs := srv.Logs.String()
 	i := strings.Index(logs, "http://127.0.0.1:")

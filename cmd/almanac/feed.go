@@ -24,7 +24,13 @@ import (
 )
 
 func init() {
-	registerServeHook(ServeHook{Name: "feed", Flags: feedFlags.register, Start: startFeed})
+	registerServeHook(ServeHook{Name: "feed", Flags: func(fs *flag.FlagSet) StartFunc {
+		cfg := &feedConfig{}
+		cfg.register(fs)
+		return func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
+			return startFeed(ctx, env, *cfg)
+		}
+	}})
 }
 
 // feedConfig holds the flags of the change feed (gRPC, NATS, /metrics).
@@ -44,10 +50,6 @@ type feedConfig struct {
 	SendBuffer   int
 	MaxLag       int
 }
-
-// feedFlags is filled by the serve FlagSet; the hook API hands Start no
-// FlagSet, so the values live here.
-var feedFlags feedConfig
 
 func (c *feedConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.GRPCListen, "grpc-listen", "127.0.0.1:9090", "`address` of the gRPC change feed; off disables it")
@@ -85,8 +87,7 @@ func runtimeFor(db *engine.DB) *feedRuntime {
 
 // startFeed starts /metrics, the gRPC server and the NATS publisher (with
 // the embedded server unless --nats-url is set).
-func startFeed(ctx context.Context, env *ServeEnv) (stop func(context.Context) error, err error) {
-	cfg := feedFlags
+func startFeed(ctx context.Context, env *ServeEnv, cfg feedConfig) (stop func(context.Context) error, err error) {
 	if cfg.NATS != "on" && cfg.NATS != "off" {
 		return nil, &ConfigError{Field: "nats", Err: fmt.Errorf("want on or off, got %q", cfg.NATS)}
 	}

@@ -70,11 +70,25 @@ func sortedCommands() []Command {
 type ServeHook struct {
 	// Name identifies the hook in logs and errors.
 	Name string
-	// Flags registers the hook's flags (env/TOML apply to them too). May be nil.
-	Flags func(fs *flag.FlagSet)
-	// Start starts the hook. The returned stop func (may be nil) must return
-	// once the hook's goroutines have ended or its context expires.
-	Start func(ctx context.Context, env *ServeEnv) (stop func(context.Context) error, err error)
+	// Flags registers the hook's flags on fs (env/TOML apply to them too)
+	// and returns the hook's start function, bound to the values fs holds
+	// once parsed: each FlagSet, so each Main, gets its own. Set Flags or
+	// Start, not both.
+	Flags func(fs *flag.FlagSet) StartFunc
+	// Start starts a hook that has no flags.
+	Start StartFunc
+}
+
+// StartFunc starts a serve hook. The returned stop func (may be nil) must
+// return once the hook's goroutines have ended or its context expires.
+type StartFunc func(ctx context.Context, env *ServeEnv) (stop func(context.Context) error, err error)
+
+// start returns h's start function, registering h's flags on fs.
+func (h ServeHook) start(fs *flag.FlagSet) StartFunc {
+	if h.Flags != nil {
+		return h.Flags(fs)
+	}
+	return h.Start
 }
 
 // serveHooks holds the registered hooks in registration order.
@@ -82,8 +96,8 @@ var serveHooks []ServeHook
 
 // registerServeHook adds a hook to `almanac serve`. It is called from init().
 func registerServeHook(h ServeHook) {
-	if h.Name == "" || h.Start == nil {
-		panic("almanac: registerServeHook: hook needs a Name and a Start")
+	if h.Name == "" || (h.Start == nil) == (h.Flags == nil) {
+		panic("almanac: registerServeHook: hook needs a Name and either Flags or Start")
 	}
 	for _, o := range serveHooks {
 		if o.Name == h.Name {

@@ -81,6 +81,7 @@ type Main struct {
 	DB     *engine.DB
 	Auth   *auth.Verifier
 
+	starts   []StartFunc // per hook, bound to the flags ParseFlags parsed
 	listener net.Listener
 	server   *http.Server
 	stops    []hookStop
@@ -123,10 +124,9 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.MaxInstances, "max-instances", 10000, "most recurrence instances one query expands per object (more: CALDAV:max-instances)")
 	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
+	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
-		if h.Flags != nil {
-			h.Flags(fs)
-		}
+		m.starts = append(m.starts, h.start(fs))
 	}
 	if err := parseLayered(fs, args, m.Getenv, true); err != nil {
 		return err
@@ -227,8 +227,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Auth:     m.Auth,
 		SetAudit: func(h http.Handler) { audit = h },
 	}
-	for _, h := range m.Hooks {
-		stop, err := h.Start(ctx, env)
+	if len(m.starts) != len(m.Hooks) {
+		return errors.New("serve: Run before ParseFlags")
+	}
+	for i, h := range m.Hooks {
+		stop, err := m.starts[i](ctx, env)
 		if err != nil {
 			return fmt.Errorf("start %s: %w", h.Name, err)
 		}

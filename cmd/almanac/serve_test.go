@@ -255,3 +255,32 @@ func writeTestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool)
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
 }
+
+// TestHookFlagsPerMain: each Main's hooks start with the flags that Main
+// parsed, even when another Main parsed other values in between.
+func TestHookFlagsPerMain(t *testing.T) {
+	parse := func(args ...string) *Main {
+		m := NewMain()
+		m.Getenv = func(string) string { return "" }
+		m.Stdout, m.LogOutput = &syncBuffer{}, &syncBuffer{}
+		args = append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--nats=off"}, args...)
+		if err := m.ParseFlags(args); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	off := parse("--grpc-listen=off")
+	on := parse("--grpc-listen=127.0.0.1:0")
+	for _, m := range []*Main{off, on} {
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close(context.Background())
+	}
+	if rt := runtimeFor(off.DB); rt == nil || rt.grpcAddr != "" {
+		t.Errorf("--grpc-listen=off: feed runtime %+v, want no gRPC listener", rt)
+	}
+	if rt := runtimeFor(on.DB); rt == nil || rt.grpcAddr == "" {
+		t.Errorf("--grpc-listen=127.0.0.1:0: feed runtime %+v, want a gRPC listener", rt)
+	}
+}
