@@ -281,12 +281,13 @@ func (m *Main) listen(h http.Handler) error {
 		scheme = "https"
 	}
 	m.done = make(chan error, 1)
+	srv := m.server // Close clears the field, maybe before this goroutine runs
 	go func() {
 		var err error
 		if scheme == "https" {
-			err = m.server.ServeTLS(ln, "", "")
+			err = srv.ServeTLS(ln, "", "")
 		} else {
-			err = m.server.Serve(ln)
+			err = srv.Serve(ln)
 		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
