@@ -61,7 +61,7 @@ func applyCollectionCreated(rw readWriter, ev *eventv1.Event) error {
 		CreatedUnixNano:  ev.TimeUnixNano,
 		ModifiedUnixNano: ev.TimeUnixNano,
 	}
-	if err := setProto(rw, keys.CollKey(c.Id), c); err != nil {
+	if err := putCollection(rw, c); err != nil {
 		return err
 	}
 	if err := rw.Set(keys.PathKey(c.Path), keys.U64(c.Id), nil); err != nil {
@@ -284,7 +284,7 @@ func updateCollection(rw readWriter, ev *eventv1.Event, id uint64, fn func(*stat
 	fn(c)
 	c.LastSeq = ev.Seq
 	c.ModifiedUnixNano = ev.TimeUnixNano
-	if err := setProto(rw, keys.CollKey(id), c); err != nil {
+	if err := putCollection(rw, c); err != nil {
 		return err
 	}
 	switch ev.Op {
@@ -292,6 +292,17 @@ func updateCollection(rw readWriter, ev *eventv1.Event, id uint64, fn func(*stat
 		return nil // recordHistory wrote the collection-history entry
 	}
 	return rw.Set(keys.CollHistKey(id, ev.Seq), nil, nil)
+}
+
+// putCollection writes a collection record. A replay rewrites the record of
+// the collection every event touches, so it keeps it decoded and encodes
+// it once per flush.
+func putCollection(rw readWriter, c *statev1.Collection) error {
+	if o, ok := rw.(*overlay); ok && o.replay {
+		o.putCollection(c)
+		return nil
+	}
+	return setProto(rw, keys.CollKey(c.Id), c)
 }
 
 var marshal = proto.MarshalOptions{Deterministic: true}
@@ -346,7 +357,13 @@ func getObject(r getter, coll uint64, name string) (*statev1.Object, error) {
 	return o, nil
 }
 
+// getCollection returns the record of collection id. In a replay it is the
+// overlay's decoded record, which apply changes in place and hands back
+// with putCollection; elsewhere a fresh copy.
 func getCollection(r getter, id uint64) (*statev1.Collection, error) {
+	if o, ok := r.(*overlay); ok && o.replay {
+		return o.collection(id)
+	}
 	c := &statev1.Collection{}
 	if err := getProto(r, keys.CollKey(id), c); err != nil {
 		return nil, err

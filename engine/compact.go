@@ -185,7 +185,7 @@ func applyLogCompacted(rw readWriter, ev *eventv1.Event) error {
 		}
 		if newest > c.Horizon {
 			c.Horizon = newest
-			if err := setProto(rw, keys.CollKey(c.Id), c); err != nil {
+			if err := putCollection(rw, c); err != nil {
 				return err
 			}
 		}

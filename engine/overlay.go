@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -36,8 +38,13 @@ type overlay struct {
 	authoritative bool
 	kept          int
 	vals          map[string]overlayVal
-	dirty         []string    // keys written since the last flush, maybe twice
-	ranges        [][2][]byte // ranges deleted and not yet flushed
+	dirty         []string // keys written since the last flush, maybe twice
+	// colls holds a replay's decoded collection records (see
+	// putCollection); collsDirty lists the ones changed since they were
+	// last encoded into vals.
+	colls      map[uint64]*statev1.Collection
+	collsDirty []uint64
+	ranges     [][2][]byte // ranges deleted and not yet flushed
 	// committing delivers the outcome of a replay's commit in flight.
 	committing chan error
 	// b holds what was flushed (and range deletions). A group overlay
@@ -55,7 +62,44 @@ type overlayVal struct {
 // newReplayOverlay returns an overlay whose flushes commit to db, whose
 // projections must be empty.
 func newReplayOverlay(db *pebble.DB) *overlay {
-	return &overlay{db: db, replay: true, authoritative: true, vals: map[string]overlayVal{}, b: db.NewBatch()}
+	return &overlay{db: db, replay: true, authoritative: true, vals: map[string]overlayVal{}, b: db.NewBatch(),
+		colls: map[uint64]*statev1.Collection{}}
+}
+
+// collection returns a replay's decoded record of collection id, decoded
+// once; apply changes it in place and hands it back with putCollection.
+func (o *overlay) collection(id uint64) (*statev1.Collection, error) {
+	if c, ok := o.colls[id]; ok {
+		return c, nil
+	}
+	c := &statev1.Collection{}
+	if err := getProto(o, keys.CollKey(id), c); err != nil {
+		return nil, err
+	}
+	o.colls[id] = c
+	return c, nil
+}
+
+// putCollection records that a replay changed collection c's record.
+func (o *overlay) putCollection(c *statev1.Collection) {
+	if !slices.Contains(o.collsDirty, c.Id) {
+		o.collsDirty = append(o.collsDirty, c.Id)
+	}
+	o.colls[c.Id] = c
+}
+
+// encodeCollections writes the changed decoded collection records into
+// vals, before anything reads or flushes them there.
+func (o *overlay) encodeCollections() error {
+	for _, id := range o.collsDirty {
+		data, err := marshal.Marshal(o.colls[id])
+		if err != nil {
+			return fmt.Errorf("engine: encode collection %d: %w", id, err)
+		}
+		o.write(string(keys.CollKey(id)), overlayVal{val: data})
+	}
+	o.collsDirty = o.collsDirty[:0]
+	return nil
 }
 
 // replayKeepBytes bounds the records a replay overlay keeps in memory (a
@@ -88,6 +132,11 @@ func (noopCloser) Close() error { return nil }
 // Get returns the latest value of key, pebble.ErrNotFound if none. The
 // value stays valid for the overlay's life and must not be modified.
 func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
+	if len(o.collsDirty) > 0 && len(key) > 0 && key[0] == keys.Coll {
+		if err := o.encodeCollections(); err != nil {
+			return nil, nil, err
+		}
+	}
 	if v, ok := o.vals[string(key)]; ok {
 		if v.deleted {
 			return nil, nil, pebble.ErrNotFound
@@ -200,7 +249,11 @@ func (o *overlay) moveToBatch() error {
 	if o.b == nil {
 		o.b = o.db.NewBatch()
 	}
-	return writeBatch(o.b, o.takeWrites())
+	writes, err := o.takeWrites()
+	if err != nil {
+		return err
+	}
+	return writeBatch(o.b, writes)
 }
 
 // write is one buffered write taken out of an overlay.
@@ -212,7 +265,10 @@ type write struct {
 // takeWrites returns the buffered writes and forgets them, except what a
 // replay keeps (as clean records) within its budget. It visits only the
 // keys written since the last time, not everything a replay keeps.
-func (o *overlay) takeWrites() []write {
+func (o *overlay) takeWrites() ([]write, error) {
+	if err := o.encodeCollections(); err != nil {
+		return nil, err
+	}
 	keep := o.authoritative && o.kept < replayKeepBytes
 	out := make([]write, 0, len(o.dirty))
 	for _, k := range o.dirty {
@@ -235,7 +291,7 @@ func (o *overlay) takeWrites() []write {
 	}
 	o.authoritative = keep
 	o.ranges = o.ranges[:0]
-	return out
+	return out, nil
 }
 
 // writeBatch adds writes to b.
@@ -274,7 +330,11 @@ func (o *overlay) flush(opts *pebble.WriteOptions) error {
 	if err := o.settle(); err != nil {
 		return err
 	}
-	b, writes := o.b, o.takeWrites()
+	writes, err := o.takeWrites()
+	if err != nil {
+		return err
+	}
+	b := o.b
 	o.b = o.db.NewBatch()
 	done := make(chan error, 1)
 	go func() {
