@@ -44,7 +44,10 @@ type overlay struct {
 	// last encoded into vals.
 	colls      map[uint64]*statev1.Collection
 	collsDirty []uint64
-	ranges     [][2][]byte // ranges deleted and not yet flushed
+	// direct holds, in order, a replay's writes of the families apply
+	// never reads back: they go to the batch as they are, without the map.
+	direct []write
+	ranges [][2][]byte // ranges deleted and not yet flushed
 	// committing delivers the outcome of a replay's commit in flight.
 	committing chan error
 	// b holds what was flushed (and range deletions). A group overlay
@@ -132,6 +135,12 @@ func (noopCloser) Close() error { return nil }
 // Get returns the latest value of key, pebble.ErrNotFound if none. The
 // value stays valid for the overlay's life and must not be modified.
 func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
+	if len(o.direct) > 0 && !keptFamily(string(key)) {
+		// Not apply's reads; Pebble answers once the writes are there.
+		if err := o.flush(pebble.NoSync); err != nil {
+			return nil, nil, err
+		}
+	}
 	if len(o.collsDirty) > 0 && len(key) > 0 && key[0] == keys.Coll {
 		if err := o.encodeCollections(); err != nil {
 			return nil, nil, err
@@ -174,12 +183,21 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 
 // Set records key = value.
 func (o *overlay) Set(key, value []byte, _ *pebble.WriteOptions) error {
-	o.write(string(key), overlayVal{val: append([]byte(nil), value...)})
+	v := overlayVal{val: append([]byte(nil), value...)}
+	if o.replay && !keptFamily(string(key)) {
+		o.direct = append(o.direct, write{string(key), v})
+		return nil
+	}
+	o.write(string(key), v)
 	return nil
 }
 
 // Delete records the deletion of key.
 func (o *overlay) Delete(key []byte, _ *pebble.WriteOptions) error {
+	if o.replay && !keptFamily(string(key)) {
+		o.direct = append(o.direct, write{string(key), overlayVal{deleted: true}})
+		return nil
+	}
 	o.write(string(key), overlayVal{deleted: true})
 	return nil
 }
@@ -200,6 +218,12 @@ func (o *overlay) write(k string, v overlayVal) {
 // DeleteRange deletes [start, end): in the batch at once, so that the keys
 // set later (flushed after it) win, and from the buffered writes.
 func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
+	if len(o.direct) > 0 { // they come before the deletion
+		if err := writeBatch(o.b, o.direct); err != nil {
+			return err
+		}
+		o.direct = o.direct[:0]
+	}
 	for k := range o.vals {
 		if k >= string(start) && k < string(end) {
 			delete(o.vals, k)
@@ -270,7 +294,7 @@ func (o *overlay) takeWrites() ([]write, error) {
 		return nil, err
 	}
 	keep := o.authoritative && o.kept < replayKeepBytes
-	out := make([]write, 0, len(o.dirty))
+	out := make([]write, 0, len(o.dirty)+len(o.direct))
 	for _, k := range o.dirty {
 		v, ok := o.vals[k]
 		if !ok || v.clean { // dropped by a range deletion, or listed twice
@@ -285,6 +309,8 @@ func (o *overlay) takeWrites() ([]write, error) {
 		}
 	}
 	o.dirty = o.dirty[:0]
+	out = append(out, o.direct...) // copies: direct's array can be reused
+	o.direct = o.direct[:0]
 	if !keep {
 		clear(o.vals)
 		o.kept = 0
