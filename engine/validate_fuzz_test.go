@@ -12,6 +12,8 @@ func FuzzValidateCalendar(f *testing.F) {
 	f.Add(twoEvents("a", "a"))
 	f.Add([]byte("BEGIN:VCALENDAR\r\nX-A;P=\"q\"z:v\r\nEND:VCALENDAR\r\n"))
 	f.Add([]byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:20260101T000000Z\r\nRRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
+	// rrule-go panics expanding from year 0.
+	f.Add([]byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:00000110\r\nRRULE:FREQ=WEEKLY;COUNT=1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
 	coll := &Collection{Kind: KindCalendar}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		info, err := validateCalendar(body, coll)

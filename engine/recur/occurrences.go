@@ -71,7 +71,14 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 // ruleOccurrences iterates one RRULE from dtstart and keeps the
 // occurrences in [lo, hi). An infinite rule has its start moved to a
 // period boundary near lo first, so that far-future ranges cost little.
-func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) ([]time.Time, error) {
+// rrule-go panics on some inputs (a DTSTART in year 0 indexes past a
+// table); that is an error of the data here, never a crash.
+func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) (out []time.Time, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("recur: RRULE %q from %v: %v", rule, dtstart, r)
+		}
+	}()
 	opt, err := rrule.StrToROptionInLocation(rule, dtstart.Location())
 	if err != nil {
 		return nil, fmt.Errorf("recur: RRULE %q: %w", rule, err)
@@ -88,7 +95,6 @@ func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) ([]time.
 		return nil, fmt.Errorf("recur: RRULE %q: %w", rule, err)
 	}
 	next := r.Iterator()
-	var out []time.Time
 	for {
 		t, ok := next()
 		if !ok || !hi.IsZero() && !t.Before(hi) {
