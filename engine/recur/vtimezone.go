@@ -45,8 +45,13 @@ func LocationFromVTimezone(comp *ical.Component) (*time.Location, error) {
 }
 
 // observanceOnsets lists the transitions of one STANDARD or DAYLIGHT
-// sub-component.
-func observanceOnsets(obs *ical.Component) ([]transition, error) {
+// sub-component. rrule-go's panics (see ruleOccurrences) are errors.
+func observanceOnsets(obs *ical.Component) (ts []transition, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ts, err = nil, fmt.Errorf("%s RRULE: %v", obs.Name, r)
+		}
+	}()
 	from, err := utcOffset(obs.Props.Get(ical.PropTimezoneOffsetFrom))
 	if err != nil {
 		return nil, fmt.Errorf("TZOFFSETFROM: %w", err)
@@ -110,7 +115,7 @@ func observanceOnsets(obs *ical.Component) ([]transition, error) {
 			walls = append(walls, t)
 		}
 	}
-	ts := make([]transition, 0, len(walls))
+	ts = make([]transition, 0, len(walls))
 	for _, w := range walls {
 		ts = append(ts, transition{At: w.Unix() - int64(from), Offset: to, DST: dst, Name: name})
 	}
