@@ -27,7 +27,7 @@ bench: ## micro-benchmarks, benchstat-friendly
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
 
 fuzz: ## a short pass of every fuzz target
-	./.ci/fuzz 10s
+	./.ci/fuzz 60000x
 
 bench-compare: ## Almanac vs Radicale vs Xandikos, same run, same data: writes bench/RESULTS.md and bench/results.svg (~30 min)
 	./bench/scripts/compare.sh $(BENCH_ARGS)
