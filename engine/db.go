@@ -54,6 +54,13 @@ func (v *view) release() {
 
 const metaStoreID = "store-id"
 
+// memTableSize is Pebble's memtable size. Pebble's 4 MiB default turned a
+// rebuild's every replay batch into a flushable batch of its own and
+// flushed puts' memtables so often that compactions cost a third of a
+// put's CPU. Pebble grows memtables to this size from 256 KiB, as writes
+// need.
+const memTableSize = 32 << 20
+
 // Open opens (creating if needed) the database in dir.
 func Open(dir string, opts *Options) (*DB, error) {
 	var o Options
@@ -64,18 +71,17 @@ func Open(dir string, opts *Options) (*DB, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	cache := pebble.NewCache(o.CacheSize)
+	// Pebble charges memtables to the block cache: with only CacheSize,
+	// one full memtable of a large database left blocks no room at all
+	// (every read missed). The cache gets one memtable's worth on top.
+	cache := pebble.NewCache(o.CacheSize + memTableSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
 		FS:                 scrubFS{o.FS},
 		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.Logger},
-		// Pebble's 4 MiB default turned a rebuild's every replay batch into
-		// a flushable batch of its own and flushed puts' memtables so often
-		// that compactions cost a third of a put's CPU. Pebble grows
-		// memtables to this size from 256 KiB, as writes need.
-		MemTableSize: 32 << 20,
+		MemTableSize:       memTableSize,
 	}
 	// Bloom filters: a new object's put looks up its name, UID and
 	// tombstone, all misses, which without filters visit every level.
