@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -37,6 +38,12 @@ type DB struct {
 	// checks the id and the component set again, and a put that finds the
 	// collection changed or gone drops the entry and reads it afresh.
 	putColls sync.Map
+
+	// validating admits as many concurrent validations as there are
+	// processors. Validation is pure CPU: more of them at once only
+	// lengthen the run queue that every other goroutine of the process
+	// (the writer, HTTP handlers, the feed) waits in.
+	validating chan struct{}
 }
 
 // view is a refcounted Pebble snapshot of durable state.
@@ -96,6 +103,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		opts:       o,
 		pdb:        pdb,
 		cmds:       make(chan *request, 4096),
+		validating: make(chan struct{}, runtime.GOMAXPROCS(0)),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		headCh:     make(chan struct{}),

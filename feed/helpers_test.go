@@ -24,7 +24,19 @@ var bg = context.Background()
 // an address book.
 func MustOpenDB(tb testing.TB) *engine.DB {
 	tb.Helper()
-	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem()})
+	return mustOpenDBAt(tb, "db", &engine.Options{FS: vfs.NewMem()})
+}
+
+// mustOpenDiskDB is MustOpenDB on the real disk, with every write synced
+// as a server's are.
+func mustOpenDiskDB(tb testing.TB) *engine.DB {
+	tb.Helper()
+	return mustOpenDBAt(tb, tb.TempDir(), nil)
+}
+
+func mustOpenDBAt(tb testing.TB, dir string, opts *engine.Options) *engine.DB {
+	tb.Helper()
+	db, err := engine.Open(dir, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
