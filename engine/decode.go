@@ -150,24 +150,34 @@ func bodyAt(r getter, seq Seq) ([]byte, error) {
 // eventBodyOf returns a copy of the body field of an encoded event without
 // decoding the rest of it; nil when the event has none (or it was erased).
 func eventBodyOf(rec []byte, seq Seq) ([]byte, error) {
-	for len(rec) > 0 {
-		num, typ, n := protowire.ConsumeTag(rec)
-		if n < 0 {
-			return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
-		}
-		rec = rec[n:]
-		if num == eventBody && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(rec)
-			if n < 0 {
-				return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
-			}
-			return append([]byte(nil), v...), nil
-		}
-		n = protowire.ConsumeFieldValue(num, typ, rec)
-		if n < 0 {
-			return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
-		}
-		rec = rec[n:]
+	body, _, _, err := findBody(rec, seq)
+	if body == nil || err != nil {
+		return nil, err
 	}
-	return nil, nil
+	return append([]byte(nil), body...), nil
+}
+
+// findBody returns the body field of an encoded event, in place, and the
+// span [start, end) of the whole field (tag and length included) in rec;
+// a nil body when the event has none.
+func findBody(rec []byte, seq Seq) (body []byte, start, end int, err error) {
+	for off := 0; off < len(rec); {
+		num, typ, n := protowire.ConsumeTag(rec[off:])
+		if n < 0 {
+			return nil, 0, 0, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
+		}
+		if num == eventBody && typ == protowire.BytesType {
+			v, m := protowire.ConsumeBytes(rec[off+n:])
+			if m < 0 {
+				return nil, 0, 0, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(m))
+			}
+			return v, off, off + n + m, nil
+		}
+		m := protowire.ConsumeFieldValue(num, typ, rec[off+n:])
+		if m < 0 {
+			return nil, 0, 0, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(m))
+		}
+		off += n + m
+	}
+	return nil, 0, 0, nil
 }

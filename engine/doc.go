@@ -33,7 +33,7 @@
 //
 // See package engine/internal/keys for the encoding. In short:
 //
-//	l<seq>                 the log (source of truth)
+//	L<seq>                 the log (source of truth)
 //	m<name>                store id, rebuild marker, projection version, cursors
 //	p<path>                live collection path -> id
 //	c<id>                  collection record (props, last seq = CTag, horizon)
@@ -52,6 +52,12 @@
 // that record. Writing it a second time as a projection doubled what every
 // put wrote and what compactions rewrote. Compact keeps the bodies of live
 // versions, and purge deletes an object before it erases its bodies.
+//
+// The log sorts before every other family. A memtable flush holds the
+// newest log records and projections; with the log in the middle of the
+// projections (its old prefix 'l'), every flushed table spanned the whole
+// log, and compactions rewrote the log's tables again and again. Open moves
+// the log of a database written that way (migrate.go).
 //
 // The projection layout has a version in m"projections"; Open rebuilds the
 // projections of a database written with another one.

@@ -79,14 +79,18 @@ func replay(src pebble.Reader, dst *pebble.DB, head Seq) error {
 	defer o.close()
 	n := 0
 	ev := &eventv1.Event{}
+	var scratch []byte
 	for it.First(); it.Valid(); it.Next() {
 		val, err := it.ValueAndErr()
 		if err != nil {
 			return fmt.Errorf("read log: %w", err)
 		}
-		ev.Reset()
-		if err := proto.Unmarshal(val, ev); err != nil {
-			return fmt.Errorf("decode event: %w", err)
+		seq, err := keys.ParseLogKey(it.Key())
+		if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		if scratch, err = decodeForApply(val, Seq(seq), ev, scratch); err != nil {
+			return err
 		}
 		if err := apply(o, ev); err != nil {
 			return err
@@ -101,6 +105,28 @@ func replay(src pebble.Reader, dst *pebble.DB, head Seq) error {
 		return fmt.Errorf("log iterator: %w", err)
 	}
 	return o.flush(pebble.Sync)
+}
+
+// decodeForApply decodes the log record val into ev for apply, which
+// needs only the body's length: the body is cut out before decoding, so
+// that it is not copied, and ev.Body then points into val. scratch is
+// reused for the record without its body and returned.
+func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) ([]byte, error) {
+	ev.Reset()
+	body, start, end, err := findBody(val, seq)
+	if err != nil {
+		return scratch, err
+	}
+	rest := val
+	if body != nil {
+		scratch = append(append(scratch[:0], val[:start]...), val[end:]...)
+		rest = scratch
+	}
+	if err := proto.Unmarshal(rest, ev); err != nil {
+		return scratch, fmt.Errorf("decode event %d: %w", seq, err)
+	}
+	ev.Body = body
+	return scratch, nil
 }
 
 // VerifyError reports the first difference Verify found between the live

@@ -4,7 +4,8 @@
 //
 // Layout (see engine/doc.go for what each record holds):
 //
-//	l <seq>                  log: the event with that sequence number
+//	L <seq>                  log: the event with that sequence number (first in
+//	                         key order: see Log)
 //	m <name>                 meta: store id, schema version
 //	p <path>                 path -> collection id (live collections)
 //	c <id>                   collection record
@@ -18,7 +19,7 @@
 //	a <name>                 user account
 //	k <token id>             API token id -> the name of the user holding it
 //
-// Everything but "l" and "m" is a projection that Rebuild derives again.
+// Everything but "L" and "m" is a projection that Rebuild derives again.
 package keys
 
 import (
@@ -26,9 +27,12 @@ import (
 	"errors"
 )
 
-// Prefixes of the key families.
+// Prefixes of the key families. The log's sorts before every other
+// family: a memtable flush then spans the newest log keys and the
+// projections, never the older log, and compactions leave the log's
+// tables alone instead of rewriting them with every flush of projections.
 const (
-	Log        byte = 'l'
+	Log        byte = 'L'
 	Meta       byte = 'm'
 	Path       byte = 'p'
 	Coll       byte = 'c'
@@ -46,6 +50,10 @@ const (
 	prefixLen       = 1
 	idPrefixLn      = prefixLen + seqLen
 )
+
+// LegacyLog is the log's prefix in databases written before the log moved
+// in front of the projections; Open moves such a log.
+const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token}
