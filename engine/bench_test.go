@@ -228,8 +228,29 @@ func filledDB(b *testing.B, n int) *DB {
 	}
 	MustCalendar(b, db)
 	fill(b, db, 1, n)
+	quiesce(b, db)
 	filled[n] = db
 	return db
+}
+
+// quiesce flushes db's memtables and waits for its compactions to finish,
+// so that they do not run during what a benchmark measures.
+func quiesce(b *testing.B, db *DB) {
+	if err := db.pdb.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	idle := 0 // consecutive polls without a compaction
+	for deadline := time.Now().Add(time.Minute); idle < 10; time.Sleep(50 * time.Millisecond) {
+		if db.pdb.Metrics().Compact.NumInProgress > 0 {
+			idle = 0
+		} else {
+			idle++
+		}
+		if time.Now().After(deadline) {
+			b.Log("compactions still running after a minute")
+			return
+		}
+	}
 }
 
 // fill puts perColl objects into each of colls calendars with 64 writers.
