@@ -30,15 +30,23 @@ import (
 // rebuild, Pebble still holds the dropped projections under a range
 // deletion, and every such miss would read their blocks. Past
 // replayKeepBytes of kept records it forgets them and asks Pebble again.
+// A replay's vals hold only its unflushed writes of the kept families,
+// a small map; the flushed records move to kept.
 type overlay struct {
 	db     *pebble.DB
 	replay bool
-	// authoritative: vals holds every record of the kept families, so a
-	// miss there is a miss. kept counts their bytes.
+	// vals holds the writes not yet flushed, and a group overlay's cached
+	// reads (clean).
+	vals  map[string]overlayVal
+	dirty []string // keys written since the last flush, maybe twice
+	// kept holds a replay's flushed records of the kept families, by
+	// bucket (keptBucket): one per collection for objects and tombstones,
+	// so that deleting a collection drops its records at once, and
+	// lookups search a smaller map. authoritative: kept holds every such
+	// record, so a miss there is a miss. keptBytes counts their bytes.
+	kept          map[string]map[string][]byte
 	authoritative bool
-	kept          int
-	vals          map[string]overlayVal
-	dirty         []string // keys written since the last flush, maybe twice
+	keptBytes     int
 	// colls holds a replay's decoded collection records (see
 	// putCollection); collsDirty lists the ones changed since they were
 	// last encoded into vals.
@@ -66,7 +74,7 @@ type overlayVal struct {
 // projections must be empty.
 func newReplayOverlay(db *pebble.DB) *overlay {
 	return &overlay{db: db, replay: true, authoritative: true, vals: map[string]overlayVal{}, b: db.NewBatch(),
-		colls: map[uint64]*statev1.Collection{}}
+		kept: map[string]map[string][]byte{}, colls: map[uint64]*statev1.Collection{}}
 }
 
 // collection returns a replay's decoded record of collection id, decoded
@@ -111,8 +119,8 @@ var replayKeepBytes = 256 << 20
 
 // keptFamily reports whether key belongs to a family a replay keeps: the
 // ones apply reads (objects, tombstones, collections, users).
-func keptFamily(key string) bool {
-	if key == "" {
+func keptFamily[K string | []byte](key K) bool {
+	if len(key) == 0 {
 		return false
 	}
 	switch key[0] {
@@ -120,6 +128,41 @@ func keptFamily(key string) bool {
 		return true
 	}
 	return false
+}
+
+// keptBucket returns the length of the prefix of a kept key that names its
+// bucket: the family and collection id for objects and tombstones, the
+// family alone for the others.
+func keptBucket[K string | []byte](key K) int {
+	if (key[0] == keys.Obj || key[0] == keys.Tomb) && len(key) >= keys.IDPrefixLen {
+		return keys.IDPrefixLen
+	}
+	return 1
+}
+
+// keptGet looks key up among a replay's flushed records.
+func (o *overlay) keptGet(key []byte) ([]byte, bool) {
+	v, ok := o.kept[string(key[:keptBucket(key)])][string(key)]
+	return v, ok
+}
+
+// keep records a replay's flushed write of a kept family.
+func (o *overlay) keep(k string, v overlayVal) {
+	b := k[:keptBucket(k)]
+	m := o.kept[b]
+	if m == nil {
+		m = map[string][]byte{}
+		o.kept[b] = m
+	}
+	if old, ok := m[k]; ok {
+		o.keptBytes -= len(k) + len(old)
+	}
+	if v.deleted {
+		delete(m, k)
+		return
+	}
+	m[k] = v.val
+	o.keptBytes += len(k) + len(v.val)
 }
 
 // newGroupOverlay returns an overlay for one group of the writer; batch
@@ -135,7 +178,8 @@ func (noopCloser) Close() error { return nil }
 // Get returns the latest value of key, pebble.ErrNotFound if none. The
 // value stays valid for the overlay's life and must not be modified.
 func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
-	if len(o.direct) > 0 && !keptFamily(string(key)) {
+	kept := keptFamily(key)
+	if len(o.direct) > 0 && !kept {
 		// Not apply's reads; Pebble answers once the writes are there.
 		if err := o.flush(pebble.NoSync); err != nil {
 			return nil, nil, err
@@ -157,8 +201,13 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 			return nil, nil, pebble.ErrNotFound
 		}
 	}
-	if o.authoritative && keptFamily(string(key)) {
-		return nil, nil, pebble.ErrNotFound
+	if o.replay && kept {
+		if v, ok := o.keptGet(key); ok {
+			return v, noopCloser{}, nil
+		}
+		if o.authoritative {
+			return nil, nil, pebble.ErrNotFound
+		}
 	}
 	var below getter = o.db
 	if o.b != nil && o.b.Indexed() {
@@ -168,23 +217,24 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 		return nil, nil, err
 	}
 	val, closer, err := below.Get(key)
-	switch {
-	case err == pebble.ErrNotFound:
-		o.vals[string(key)] = overlayVal{deleted: true, clean: true}
-		return nil, nil, err
-	case err != nil:
+	if err != nil {
+		if err == pebble.ErrNotFound && !o.replay {
+			o.vals[string(key)] = overlayVal{deleted: true, clean: true}
+		}
 		return nil, nil, err
 	}
-	v := overlayVal{val: append([]byte(nil), val...), clean: true}
+	v := append([]byte(nil), val...)
 	closer.Close()
-	o.vals[string(key)] = v
-	return v.val, noopCloser{}, nil
+	if !o.replay { // a replay reads records once, or keeps them
+		o.vals[string(key)] = overlayVal{val: v, clean: true}
+	}
+	return v, noopCloser{}, nil
 }
 
 // Set records key = value.
 func (o *overlay) Set(key, value []byte, _ *pebble.WriteOptions) error {
 	v := overlayVal{val: append([]byte(nil), value...)}
-	if o.replay && !keptFamily(string(key)) {
+	if o.replay && !keptFamily(key) {
 		o.direct = append(o.direct, write{string(key), v})
 		return nil
 	}
@@ -194,7 +244,7 @@ func (o *overlay) Set(key, value []byte, _ *pebble.WriteOptions) error {
 
 // Delete records the deletion of key.
 func (o *overlay) Delete(key []byte, _ *pebble.WriteOptions) error {
-	if o.replay && !keptFamily(string(key)) {
+	if o.replay && !keptFamily(key) {
 		o.direct = append(o.direct, write{string(key), overlayVal{deleted: true}})
 		return nil
 	}
@@ -205,18 +255,15 @@ func (o *overlay) Delete(key []byte, _ *pebble.WriteOptions) error {
 // write buffers v as the new value of k, listing k among the keys to
 // flush unless it is already there.
 func (o *overlay) write(k string, v overlayVal) {
-	old, ok := o.vals[k]
-	if !ok || old.clean {
+	if old, ok := o.vals[k]; !ok || old.clean {
 		o.dirty = append(o.dirty, k)
-		if ok && !old.deleted && keptFamily(k) {
-			o.kept -= len(k) + len(old.val) // counted when it was kept
-		}
 	}
 	o.vals[k] = v
 }
 
 // DeleteRange deletes [start, end): in the batch at once, so that the keys
-// set later (flushed after it) win, and from the buffered writes.
+// set later (flushed after it) win, and from the buffered writes and kept
+// records.
 func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 	if len(o.direct) > 0 { // they come before the deletion
 		if err := writeBatch(o.b, o.direct); err != nil {
@@ -229,11 +276,32 @@ func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 			delete(o.vals, k)
 		}
 	}
+	o.forgetKept(start, end)
 	o.ranges = append(o.ranges, [2][]byte{append([]byte(nil), start...), append([]byte(nil), end...)})
 	if o.b == nil {
 		o.b = o.db.NewBatch()
 	}
 	return o.b.DeleteRange(start, end, nil)
+}
+
+// forgetKept drops a replay's kept records in [start, end): a whole bucket
+// at once when the range is one, as a collection's deletion is.
+func (o *overlay) forgetKept(start, end []byte) {
+	for b, m := range o.kept {
+		if b >= string(start) && string(keys.PrefixEnd([]byte(b))) <= string(end) {
+			for k, v := range m {
+				o.keptBytes -= len(k) + len(v)
+			}
+			delete(o.kept, b)
+			continue
+		}
+		for k, v := range m {
+			if k >= string(start) && k < string(end) {
+				o.keptBytes -= len(k) + len(v)
+				delete(m, k)
+			}
+		}
+	}
 }
 
 // NewIter iterates the database as the overlay sees it: a replay overlay
@@ -286,14 +354,13 @@ type write struct {
 	overlayVal
 }
 
-// takeWrites returns the buffered writes and forgets them, except what a
-// replay keeps (as clean records) within its budget. It visits only the
-// keys written since the last time, not everything a replay keeps.
+// takeWrites returns the buffered writes and forgets them. A replay keeps
+// its writes of the kept families, within its budget.
 func (o *overlay) takeWrites() ([]write, error) {
 	if err := o.encodeCollections(); err != nil {
 		return nil, err
 	}
-	keep := o.authoritative && o.kept < replayKeepBytes
+	keep := o.replay && o.authoritative && o.keptBytes < replayKeepBytes
 	out := make([]write, 0, len(o.dirty)+len(o.direct))
 	for _, k := range o.dirty {
 		v, ok := o.vals[k]
@@ -301,21 +368,19 @@ func (o *overlay) takeWrites() ([]write, error) {
 			continue
 		}
 		out = append(out, write{k, v})
-		if keep && !v.deleted && keptFamily(k) {
-			o.vals[k] = overlayVal{val: v.val, clean: true}
-			o.kept += len(k) + len(v.val)
-		} else {
-			delete(o.vals, k) // a kept family's miss is a miss anyway
+		if keep {
+			o.keep(k, v)
 		}
 	}
 	o.dirty = o.dirty[:0]
 	out = append(out, o.direct...) // copies: direct's array can be reused
 	o.direct = o.direct[:0]
-	if !keep {
-		clear(o.vals)
-		o.kept = 0
+	clear(o.vals)
+	if o.replay && !keep {
+		clear(o.kept)
+		o.keptBytes = 0
+		o.authoritative = false
 	}
-	o.authoritative = keep
 	o.ranges = o.ranges[:0]
 	return out, nil
 }

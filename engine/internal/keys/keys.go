@@ -32,23 +32,23 @@ import (
 // projections, never the older log, and compactions leave the log's
 // tables alone instead of rewriting them with every flush of projections.
 const (
-	Log        byte = 'L'
-	Meta       byte = 'm'
-	Path       byte = 'p'
-	Coll       byte = 'c'
-	Obj        byte = 'o'
-	Change     byte = 'g'
-	Tomb       byte = 't'
-	UID        byte = 'u'
-	CollHist   byte = 'h'
-	ObjHist    byte = 'i'
-	PathHist   byte = 'q'
-	User       byte = 'a'
-	Token      byte = 'k'
-	sep        byte = 0x00
-	seqLen          = 8
-	prefixLen       = 1
-	idPrefixLn      = prefixLen + seqLen
+	Log         byte = 'L'
+	Meta        byte = 'm'
+	Path        byte = 'p'
+	Coll        byte = 'c'
+	Obj         byte = 'o'
+	Change      byte = 'g'
+	Tomb        byte = 't'
+	UID         byte = 'u'
+	CollHist    byte = 'h'
+	ObjHist     byte = 'i'
+	PathHist    byte = 'q'
+	User        byte = 'a'
+	Token       byte = 'k'
+	sep         byte = 0x00
+	seqLen           = 8
+	prefixLen        = 1
+	IDPrefixLen      = prefixLen + seqLen // length of the prefix that names a collection in its families
 )
 
 // LegacyLog is the log's prefix in databases written before the log moved
@@ -96,7 +96,7 @@ func ParsePathKey(k []byte) (string, error) {
 func CollKey(id uint64) []byte { return u64([]byte{Coll}, id) }
 
 func idName(prefix byte, id uint64, name string) []byte {
-	k := make([]byte, 0, idPrefixLn+len(name))
+	k := make([]byte, 0, IDPrefixLen+len(name))
 	k = u64(append(k, prefix), id)
 	return append(k, name...)
 }
@@ -121,10 +121,10 @@ func IDPrefix(prefix byte, id uint64) []byte { return u64([]byte{prefix}, id) }
 
 // Name returns the name part of an id-and-name key (ObjKey, TombKey, ...).
 func Name(k []byte) (string, error) {
-	if len(k) < idPrefixLn {
+	if len(k) < IDPrefixLen {
 		return "", ErrMalformed
 	}
-	return string(k[idPrefixLn:]), nil
+	return string(k[IDPrefixLen:]), nil
 }
 
 // ChangeKey is the key of a change-index entry. The name is part of the key
@@ -142,10 +142,10 @@ func CollHistKey(id, seq uint64) []byte { return u64(u64([]byte{CollHist}, id), 
 
 // IDSeq returns the sequence number of a ChangeKey or CollHistKey.
 func IDSeq(k []byte) (uint64, error) {
-	if len(k) < idPrefixLn+seqLen {
+	if len(k) < IDPrefixLen+seqLen {
 		return 0, ErrMalformed
 	}
-	return binary.BigEndian.Uint64(k[idPrefixLn:]), nil
+	return binary.BigEndian.Uint64(k[IDPrefixLen:]), nil
 }
 
 // ObjHistPrefix is the prefix of every history entry of one name.
