@@ -3,6 +3,7 @@ package recur
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -224,6 +225,7 @@ func expandGroup(z *Zones, g group, start, end time.Time, b *budget) ([]Instance
 	for _, o := range exact {
 		replaced[o.rid.Unix()] = true
 	}
+	out = slices.Grow(out, len(occs))
 	for _, oc := range occs {
 		if replaced[oc.Start.Unix()] {
 			continue

@@ -2,6 +2,7 @@ package recur
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -26,6 +27,7 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 		if err != nil {
 			return nil, err
 		}
+		occs = slices.Grow(occs, len(ts))
 		for _, t := range ts {
 			occs = append(occs, Period{Start: t})
 		}
@@ -93,6 +95,9 @@ func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) (out []t
 	r, err := rrule.NewRRule(*opt)
 	if err != nil {
 		return nil, fmt.Errorf("recur: RRULE %q: %w", rule, err)
+	}
+	if opt.Count > 0 && lo.IsZero() { // the common bounded rule: room for all of it
+		out = make([]time.Time, 0, min(opt.Count, 1024))
 	}
 	next := r.Iterator()
 	for {
