@@ -312,6 +312,9 @@ func setProto(rw readWriter, key []byte, m proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("engine: encode %T: %w", m, err)
 	}
+	if o, ok := rw.(*overlay); ok { // data is ours to give: no copy
+		return o.setOwned(key, data)
+	}
 	return rw.Set(key, data, nil)
 }
 

@@ -233,7 +233,13 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 
 // Set records key = value.
 func (o *overlay) Set(key, value []byte, _ *pebble.WriteOptions) error {
-	v := overlayVal{val: append([]byte(nil), value...)}
+	return o.setOwned(key, append([]byte(nil), value...))
+}
+
+// setOwned is Set of a value the overlay may keep as it is: the caller
+// gives it up.
+func (o *overlay) setOwned(key, value []byte) error {
+	v := overlayVal{val: value}
 	if o.replay && !keptFamily(key) {
 		o.direct = append(o.direct, write{string(key), v})
 		return nil
@@ -385,16 +391,18 @@ func (o *overlay) takeWrites() ([]write, error) {
 	return out, nil
 }
 
-// writeBatch adds writes to b.
+// writeBatch adds writes to b, copying each key straight into the batch.
 func writeBatch(b *pebble.Batch, writes []write) error {
 	for _, w := range writes {
-		var err error
+		var op *pebble.DeferredBatchOp
 		if w.deleted {
-			err = b.Delete([]byte(w.key), nil)
+			op = b.DeleteDeferred(len(w.key))
 		} else {
-			err = b.Set([]byte(w.key), w.val, nil)
+			op = b.SetDeferred(len(w.key), len(w.val))
+			copy(op.Value, w.val)
 		}
-		if err != nil {
+		copy(op.Key, w.key)
+		if err := op.Finish(); err != nil {
 			return fmt.Errorf("engine: batch: %w", err)
 		}
 	}
