@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -46,10 +48,12 @@ func (a *arrivals) arrived(name string, at time.Time) {
 	}
 }
 
-// RunFeed measures PUT-to-subscriber latency: cfg.N PUTs, one after
-// another, each timed from sending the PUT until the subscriber (a gRPC
-// Subscribe stream or a NATS subscription, both opened before the first
-// PUT) has the change. One Result per transport in addrs.
+// RunFeed measures PUT-to-subscriber latency: cfg.N PUTs by cfg.C
+// concurrent writers, each timed from the PUT's response (the write is
+// acknowledged) until the subscriber (a gRPC Subscribe stream or a JetStream
+// consumer, both opened before the first PUT) has the change; a change
+// that arrives before its response counts as 0. One Result per transport
+// in addrs.
 func RunFeed(ctx context.Context, c *Client, addrs FeedAddrs, cfg Config) ([]Result, error) {
 	cfg.EnsureDefaults()
 	var out []Result
@@ -64,7 +68,7 @@ func RunFeed(ctx context.Context, c *Client, addrs FeedAddrs, cfg Config) ([]Res
 	}
 	if addrs.NATS != "" {
 		r, err := feedRun(ctx, c, cfg, "feed-nats", func(ctx context.Context, a *arrivals) (func(), error) {
-			return subscribeNATS(addrs.NATS, a)
+			return subscribeNATS(ctx, addrs.NATS, a)
 		})
 		if err != nil {
 			return out, err
@@ -76,7 +80,7 @@ func RunFeed(ctx context.Context, c *Client, addrs FeedAddrs, cfg Config) ([]Res
 
 func feedRun(ctx context.Context, c *Client, cfg Config, scenario string,
 	subscribe func(context.Context, *arrivals) (func(), error)) (Result, error) {
-	res := Result{Server: c.T.Name, Scenario: scenario, N: cfg.N, C: 1}
+	res := Result{Server: c.T.Name, Scenario: scenario, N: cfg.N, C: cfg.C}
 	coll := fmt.Sprintf("%s%s-%d/", c.T.CalendarHome, scenario, time.Now().UnixNano())
 	if err := c.MkCalendar(ctx, coll); err != nil {
 		return res, fmt.Errorf("%s: create calendar: %w", scenario, err)
@@ -89,28 +93,50 @@ func feedRun(ctx context.Context, c *Client, cfg Config, scenario string,
 		return res, fmt.Errorf("%s: %w", scenario, err)
 	}
 	defer stop()
-	var lat Latencies
-	start := time.Now()
-	for i := 0; i < cfg.N && time.Since(start) < cfg.Budget; i++ {
-		ev := Event(cfg.Offset+i, 0)
-		got := a.expect(ev.Name)
-		t0 := time.Now()
-		if _, err := c.Put(ctx, coll+ev.Name, CalendarType, ev.Body, true); err != nil {
-			res.Errors++
-			res.FirstError = err.Error()
-			continue
-		}
-		select {
-		case at := <-got:
-			lat.Add(at.Sub(t0))
-		case <-time.After(10 * time.Second):
-			res.Errors++
-			res.FirstError = "no change on the feed within 10s of the PUT of " + ev.Name
+	var (
+		lat  Latencies
+		mu   sync.Mutex // guards res's error fields
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	fail := func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if res.Errors++; res.FirstError == "" {
+			res.FirstError = msg
 		}
 	}
+	start := time.Now()
+	for range cfg.C {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= cfg.N || time.Since(start) >= cfg.Budget || ctx.Err() != nil {
+					return
+				}
+				ev := Event(cfg.Offset+i, 0)
+				got := a.expect(ev.Name)
+				if _, err := c.Put(ctx, coll+ev.Name, CalendarType, ev.Body, true); err != nil {
+					fail(err.Error())
+					continue
+				}
+				acked := time.Now()
+				select {
+				case at := <-got:
+					lat.Add(max(0, at.Sub(acked)))
+				case <-time.After(10 * time.Second):
+					fail("no change on the feed within 10s of the PUT of " + ev.Name)
+				}
+			}
+		}()
+	}
+	wg.Wait()
 	res.Summary = lat.Summary()
 	res.Ops, res.ElapsedS = res.Count, time.Since(start).Seconds()
-	res.Note = "latency from sending the PUT to the subscriber holding the change"
+	res.Partial = res.Ops+res.Errors < cfg.N
+	res.Note = fmt.Sprintf("latency from the PUT's response to the subscriber holding the change, %d writers", cfg.C)
 	return res, nil
 }
 
@@ -150,27 +176,40 @@ func subscribeGRPC(ctx context.Context, c *Client, addr string, a *arrivals) (fu
 
 // subscribeNATS subscribes to every subject the feed publishes on
 // (almanac.>) and decodes the protobuf Change in each message.
-func subscribeNATS(url string, a *arrivals) (func(), error) {
+// subscribeNATS consumes the feed's JetStream stream from now on, with an
+// ordered consumer, as a downstream service would.
+func subscribeNATS(ctx context.Context, url string, a *arrivals) (func(), error) {
 	nc, err := nats.Connect(url)
 	if err != nil {
 		return nil, fmt.Errorf("nats connect %s: %w", url, err)
 	}
-	_, err = nc.Subscribe("almanac.>", func(m *nats.Msg) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	cons, err := js.OrderedConsumer(ctx, FeedStream, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("jetstream consumer on %s: %w", FeedStream, err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
 		now := time.Now()
 		var ch feedv1.Change
-		if proto.Unmarshal(m.Data, &ch) == nil {
+		if proto.Unmarshal(m.Data(), &ch) == nil {
 			a.arrived(objectName(ch.Object), now)
 		}
 	})
-	if err == nil {
-		err = nc.Flush()
-	}
 	if err != nil {
 		nc.Close()
-		return nil, fmt.Errorf("nats subscribe: %w", err)
+		return nil, fmt.Errorf("jetstream consume: %w", err)
 	}
-	return nc.Close, nil
+	return func() { cc.Stop(); nc.Close() }, nil
 }
+
+// FeedStream is the JetStream stream Almanac publishes its feed to by
+// default.
+const FeedStream = "ALMANAC"
 
 func objectName(object string) string { return object[strings.LastIndex(object, "/")+1:] }
 

@@ -40,7 +40,7 @@ func TestSmokeAlmanacFeed(t *testing.T) {
 	defer s.Stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	results, err := RunFeed(ctx, NewClient(s.Target, 2), s.Feed, Config{N: 20})
+	results, err := RunFeed(ctx, NewClient(s.Target, 4), s.Feed, Config{N: 20, C: 4})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,8 @@ func compareCmd(args []string) error {
 	chart := fs.String("chart", "bench/results.svg", "where to write the SVG chart")
 	targetN := fs.Int("target-n", 10000, "size at which the issue's targets are judged")
 	command := fs.String("command", "", "the command that ran this one (e.g. make bench-compare), recorded in RESULTS.md above this command line")
-	feedN := fs.Int("feed-n", 500, "PUTs timed through Almanac's gRPC and NATS change feed (0 skips the feed)")
+	feedN := fs.Int("feed-n", 10000, "PUTs timed through Almanac's gRPC and NATS change feed (0 skips the feed)")
+	feedC := fs.Int("feed-c", 16, "concurrent writers of the feed scenario")
 	note := fs.String("note", "", "a note on the run's conditions for RESULTS.md")
 	ap := bindPlan(fs, "almanac-", almanacPlan)
 	pp := bindPlan(fs, "peer-", peerPlan)
@@ -82,7 +83,7 @@ func compareCmd(args []string) error {
 	}
 	emit(disk)
 	for _, name := range strings.Split(*servers, ",") {
-		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), *feedN, aPlan, pPlan, &rep, emit); err != nil {
+		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), bench.Config{N: *feedN, C: *feedC}, aPlan, pPlan, &rep, emit); err != nil {
 			fmt.Fprintln(os.Stderr, "almanac-bench:", err)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
 		}
@@ -99,7 +100,7 @@ func compareCmd(args []string) error {
 	return writeOutputs(rep, *resultsMD, *chart)
 }
 
-func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []string, feedN int, aPlan, pPlan bench.Plan,
+func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []string, feed bench.Config, aPlan, pPlan bench.Plan,
 	rep *bench.Report, emit func(bench.Result)) error {
 	var (
 		s      *bench.Server
@@ -134,15 +135,15 @@ func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []str
 	}
 	defer s.Stop()
 	bench.Run(ctx, bench.NewClient(s.Target, 64), loader, plan, emit)
-	if name == "almanac" && feedN > 0 {
-		return runFeed(ctx, almanacBin, almanacFlags, feedN, emit)
+	if name == "almanac" && feed.N > 0 {
+		return runFeed(ctx, almanacBin, almanacFlags, feed, emit)
 	}
 	return nil
 }
 
 // runFeed measures the change feed on an Almanac of its own with gRPC and
 // embedded NATS on, so the other scenarios run without the feed's cost.
-func runFeed(ctx context.Context, bin string, flags []string, n int, emit func(bench.Result)) error {
+func runFeed(ctx context.Context, bin string, flags []string, cfg bench.Config, emit func(bench.Result)) error {
 	var keep []string
 	for _, f := range flags {
 		if !strings.HasPrefix(f, "--nats") && !strings.HasPrefix(f, "--grpc") {
@@ -154,7 +155,8 @@ func runFeed(ctx context.Context, bin string, flags []string, n int, emit func(b
 		return fmt.Errorf("feed: %w", err)
 	}
 	defer s.Stop()
-	rs, err := bench.RunFeed(ctx, bench.NewClient(s.Target, 2), s.Feed, bench.Config{N: n, Budget: 2 * time.Minute})
+	cfg.Budget = 2 * time.Minute
+	rs, err := bench.RunFeed(ctx, bench.NewClient(s.Target, max(cfg.C, 1)), s.Feed, cfg)
 	for _, r := range rs {
 		emit(r)
 	}
