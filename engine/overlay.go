@@ -294,7 +294,11 @@ func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 // at once when the range is one, as a collection's deletion is.
 func (o *overlay) forgetKept(start, end []byte) {
 	for b, m := range o.kept {
-		if b >= string(start) && string(keys.PrefixEnd([]byte(b))) <= string(end) {
+		hi := keys.PrefixEnd([]byte(b)) // the bucket is [b, hi); nil: no end
+		if b >= string(end) || hi != nil && string(hi) <= string(start) {
+			continue // apart from the range
+		}
+		if b >= string(start) && hi != nil && string(hi) <= string(end) {
 			for k, v := range m {
 				o.keptBytes -= len(k) + len(v)
 			}
