@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,16 @@ import (
 
 // Benchmarks run on the real disk with Sync on, since group commit is what
 // they measure. Run: go test -run '^$' -bench . -benchtime 3s ./engine/
+
+// asServed runs a benchmark with the garbage collector set as `almanac
+// serve` sets it (GCPercent), unless GOGC says otherwise.
+func asServed(b *testing.B) {
+	if os.Getenv("GOGC") != "" {
+		return
+	}
+	old := debug.SetGCPercent(GCPercent)
+	b.Cleanup(func() { debug.SetGCPercent(old) })
+}
 
 // BenchmarkDiskFsync measures the disk's write+fdatasync rate, which bounds
 // durable single-writer throughput; the put benchmarks compare with it.
@@ -40,6 +51,7 @@ func BenchmarkDiskFsync(b *testing.B) {
 // BenchmarkPut measures durable puts of ~1 KB events with 1, 16 and 64
 // concurrent writers, and their latency.
 func BenchmarkPut(b *testing.B) {
+	asServed(b)
 	for _, writers := range []int{1, 16, 64} {
 		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
 			db := mustOpenDisk(b)
@@ -93,6 +105,7 @@ func reportLatency(b *testing.B, per [][]time.Duration) {
 // BenchmarkChanges measures an incremental sync after 10 changes in
 // collections of 1k, 10k and 100k objects: it must not grow with size.
 func BenchmarkChanges(b *testing.B) {
+	asServed(b)
 	for _, n := range []int{1000, 10000, 100000} {
 		b.Run(fmt.Sprintf("objects=%d", n), func(b *testing.B) {
 			db := filledDB(b, n)
@@ -116,6 +129,7 @@ func BenchmarkChanges(b *testing.B) {
 
 // BenchmarkList measures listing names and ETags of a 10k-object collection.
 func BenchmarkList(b *testing.B) {
+	asServed(b)
 	db := filledDB(b, 10000)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -140,6 +154,7 @@ func BenchmarkList(b *testing.B) {
 // again and again would measure each rebuild on top of the compaction debt
 // of the one before.
 func BenchmarkRebuild(b *testing.B) {
+	asServed(b)
 	const n = 100000
 	src := filledDB(b, n)
 	events := int(src.Head())
@@ -323,6 +338,7 @@ func realisticEvent(uid string) []byte {
 // its client's goroutine before the writer sees it: parsing, checks and
 // the time envelope.
 func BenchmarkValidate(b *testing.B) {
+	asServed(b)
 	coll := &Collection{Kind: KindCalendar}
 	body := realisticEvent("bench")
 	b.ReportAllocs()

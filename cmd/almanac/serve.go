@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/almanac/almanac/dav/auth"
@@ -62,6 +63,7 @@ type ServeConfig struct {
 	MaxInstances    int
 	MaxExpandRange  time.Duration
 	ShutdownTimeout time.Duration
+	GCPercent       int
 }
 
 // Main is `almanac serve` as a value: ParseFlags, Run, then Close. Tests
@@ -124,6 +126,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.MaxInstances, "max-instances", 10000, "most recurrence instances one query expands per object (more: CALDAV:max-instances)")
 	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
+	fs.IntVar(&c.GCPercent, "gc-percent", engine.GCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
 	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
 		m.starts = append(m.starts, h.start(fs))
@@ -195,6 +198,9 @@ func (m *Main) newLogger() *slog.Logger {
 // was started is stopped again.
 func (m *Main) Run(ctx context.Context) (err error) {
 	m.Logger = m.newLogger()
+	if m.Getenv("GOGC") == "" {
+		debug.SetGCPercent(m.Config.GCPercent)
+	}
 	defer func() {
 		if err != nil {
 			_ = m.Close(context.Background())

@@ -10,11 +10,13 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -282,5 +284,34 @@ func TestHookFlagsPerMain(t *testing.T) {
 	}
 	if rt := runtimeFor(on.DB); rt == nil || rt.grpcAddr == "" {
 		t.Errorf("--grpc-listen=127.0.0.1:0: feed runtime %+v, want a gRPC listener", rt)
+	}
+}
+
+// TestServeGCPercent: serve sets the collector's percent from
+// --gc-percent, and leaves it alone when GOGC is in the environment.
+func TestServeGCPercent(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	startServer(t, "--gc-percent=250")
+	if got := debug.SetGCPercent(100); got != 250 {
+		t.Errorf("GC percent after serve --gc-percent=250: %d", got)
+	}
+	m := NewMain()
+	m.Getenv = func(k string) string {
+		if k == "GOGC" {
+			return "150"
+		}
+		return ""
+	}
+	m.Stdout, m.LogOutput = io.Discard, io.Discard
+	args := append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--gc-percent=250"}, hookTestFlags(nil)...)
+	if err := m.ParseFlags(args); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent with GOGC set: %d, want it left alone (100)", got)
 	}
 }
