@@ -12,6 +12,7 @@ import (
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 )
 
 // DB is an Almanac store: the event log and its projections in one Pebble
@@ -20,6 +21,10 @@ type DB struct {
 	opts    Options
 	pdb     *pebble.DB
 	storeID string // random, fixed at creation; part of every sync token and ETag
+	// runsDir is where a rebuild writes the tables it ingests, with
+	// tableOpts (see runSink).
+	runsDir   string
+	tableOpts sstable.WriterOptions
 
 	cmds       chan *request
 	closing    chan struct{}
@@ -101,6 +106,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// Snappy, kept for old formats: it decompresses faster, and a rebuild
 	// or a history read decompresses the whole log.
 	popts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
+	popts.EnsureDefaults()
 	pdb, err := pebble.Open(dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("engine: open %s: %w", dir, err)
@@ -108,6 +114,8 @@ func Open(dir string, opts *Options) (*DB, error) {
 	db := &DB{
 		opts:       o,
 		pdb:        pdb,
+		runsDir:    o.FS.PathJoin(dir, runsDirName),
+		tableOpts:  popts.MakeWriterOptions(0, pdb.TableFormat()),
 		cmds:       make(chan *request, 4096),
 		validating: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		closing:    make(chan struct{}),

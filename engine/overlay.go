@@ -58,6 +58,11 @@ type overlay struct {
 	ranges [][2][]byte // ranges deleted and not yet flushed
 	// committing delivers the outcome of a replay's commit in flight.
 	committing chan error
+	// runs, when set, takes a replay's flushed writes instead of batches:
+	// it ingests them as sorted runs (see runSink). A replay that outgrows
+	// its kept records' budget ingests what it has and commits batches
+	// from then on.
+	runs *runSink
 	// b holds what was flushed (and range deletions). A group overlay
 	// creates it on demand: plain while it holds only range deletions,
 	// indexed once an iterator needs to read the group's writes.
@@ -70,11 +75,12 @@ type overlayVal struct {
 	clean   bool // read from below, not written: flush skips it
 }
 
-// newReplayOverlay returns an overlay whose flushes commit to db, whose
-// projections must be empty.
-func newReplayOverlay(db *pebble.DB) *overlay {
+// newReplayOverlay returns an overlay whose flushes go to db, whose
+// projections must be empty: through runs when it is set, else in
+// batches that it commits.
+func newReplayOverlay(db *pebble.DB, runs *runSink) *overlay {
 	return &overlay{db: db, replay: true, authoritative: true, vals: map[string]overlayVal{}, b: db.NewBatch(),
-		kept: map[string]map[string][]byte{}, colls: map[uint64]*statev1.Collection{}}
+		kept: map[string]map[string][]byte{}, colls: map[uint64]*statev1.Collection{}, runs: runs}
 }
 
 // collection returns a replay's decoded record of collection id, decoded
@@ -216,6 +222,9 @@ func (o *overlay) Get(key []byte) ([]byte, io.Closer, error) {
 	if err := o.settle(); err != nil {
 		return nil, nil, err
 	}
+	if err := o.ingestRun(); err != nil {
+		return nil, nil, err
+	}
 	val, closer, err := below.Get(key)
 	if err != nil {
 		if err == pebble.ErrNotFound && !o.replay {
@@ -271,6 +280,9 @@ func (o *overlay) write(k string, v overlayVal) {
 // set later (flushed after it) win, and from the buffered writes and kept
 // records.
 func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
+	if o.runs != nil {
+		return o.deleteRangeRuns(start, end)
+	}
 	if len(o.direct) > 0 { // they come before the deletion
 		if err := writeBatch(o.b, o.direct); err != nil {
 			return err
@@ -288,6 +300,21 @@ func (o *overlay) DeleteRange(start, end []byte, _ *pebble.WriteOptions) error {
 		o.b = o.db.NewBatch()
 	}
 	return o.b.DeleteRange(start, end, nil)
+}
+
+// deleteRangeRuns is DeleteRange for a replay that ingests runs: the
+// writes in the range are dropped wherever they wait, and the runs
+// ingested already lose it too.
+func (o *overlay) deleteRangeRuns(start, end []byte) error {
+	o.direct = slices.DeleteFunc(o.direct, func(w write) bool { return w.key >= string(start) && w.key < string(end) })
+	for k := range o.vals {
+		if k >= string(start) && k < string(end) {
+			delete(o.vals, k)
+		}
+	}
+	o.forgetKept(start, end)
+	o.ranges = append(o.ranges, [2][]byte{append([]byte(nil), start...), append([]byte(nil), end...)})
+	return o.runs.deleteRange(start, end)
 }
 
 // forgetKept drops a replay's kept records in [start, end): a whole bucket
@@ -323,6 +350,9 @@ func (o *overlay) NewIter(opts *pebble.IterOptions) (*pebble.Iterator, error) {
 			return nil, err
 		}
 		if err := o.settle(); err != nil {
+			return nil, err
+		}
+		if err := o.ingestRun(); err != nil {
 			return nil, err
 		}
 		return o.db.NewIter(opts)
@@ -437,6 +467,13 @@ func (o *overlay) flush(opts *pebble.WriteOptions) error {
 	if err != nil {
 		return err
 	}
+	if o.runs != nil {
+		o.runs.add(writes)
+		if opts.Sync || !o.authoritative || o.runs.bytes >= runBudget {
+			return o.ingestRun()
+		}
+		return nil
+	}
 	b := o.b
 	o.b = o.db.NewBatch()
 	done := make(chan error, 1)
@@ -451,6 +488,24 @@ func (o *overlay) flush(opts *pebble.WriteOptions) error {
 	o.committing = done
 	if opts.Sync {
 		return o.settle()
+	}
+	return nil
+}
+
+// ingestRun ingests the writes a replay's runs collected, so that Pebble
+// holds everything flushed. Once the overlay no longer keeps every record
+// apply reads (past its budget), reads go to Pebble, which must then hold
+// every write: the replay commits batches from here on.
+func (o *overlay) ingestRun() error {
+	if o.runs == nil {
+		return nil
+	}
+	if err := o.runs.ingest(); err != nil {
+		return err
+	}
+	if !o.authoritative {
+		o.runs.close()
+		o.runs = nil
 	}
 	return nil
 }
@@ -472,6 +527,10 @@ func (o *overlay) settle() error {
 // its commit in flight is done.
 func (o *overlay) close() {
 	_ = o.settle()
+	if o.runs != nil {
+		o.runs.close()
+		o.runs = nil
+	}
 	if o.b != nil {
 		o.b.Close()
 		o.b = nil

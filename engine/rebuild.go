@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
@@ -41,18 +43,38 @@ func (db *DB) Rebuild(ctx context.Context) error {
 	return db.exclusive(ctx, db.rebuild)
 }
 
+// runsDirName names the directory, inside the database's, where a
+// rebuild writes the tables it ingests.
+const runsDirName = "replay"
+
+// projectionSpans returns the key spans that hold every projection
+// family (and the unused prefixes between them) and no other: from the
+// first family to the last, less the meta records. Open's rebuild excises
+// them.
+func projectionSpans() []pebble.KeyRange {
+	fams := append(append([]byte(nil), keys.ProjectionPrefixes...), keys.RetiredPrefixes...)
+	lo, hi := slices.Min(fams), slices.Max(fams)+1
+	var spans []pebble.KeyRange
+	for _, s := range [][2]byte{{lo, min(hi, keys.Meta)}, {max(lo, keys.Meta+1), hi}} {
+		if s[0] < s[1] {
+			spans = append(spans, pebble.KeyRange{Start: []byte{s[0]}, End: []byte{s[1]}})
+		}
+	}
+	return spans
+}
+
 // rebuild runs on the writer goroutine (or in Open before it starts).
 func (db *DB) rebuild() error {
 	if err := db.pdb.Set(keys.MetaKey(metaRebuilding), nil, pebble.Sync); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}
-	for _, p := range append(append([]byte(nil), keys.ProjectionPrefixes...), keys.RetiredPrefixes...) {
-		if err := db.pdb.DeleteRange([]byte{p}, []byte{p + 1}, pebble.NoSync); err != nil {
-			return fmt.Errorf("engine: rebuild: drop projections: %w", err)
-		}
+	if err := db.dropProjections(); err != nil {
+		return fmt.Errorf("engine: rebuild: drop projections: %w", err)
 	}
 	head := db.nextSeq - 1
-	if err := replay(db.pdb, db.pdb, head); err != nil {
+	runs := newRunSink(db.pdb, db.opts.FS, db.runsDir, db.tableOpts)
+	runs.close() // what an interrupted rebuild left
+	if err := replay(db.pdb, db.pdb, head, runs); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}
 	done := db.pdb.NewBatch()
@@ -68,46 +90,150 @@ func (db *DB) rebuild() error {
 	return nil
 }
 
-// replay applies the events 1..head of src's log to dst's projections.
-func replay(src pebble.Reader, dst *pebble.DB, head Seq) error {
+// dropProjections deletes every projection. In Open, before any reader,
+// it excises them: Pebble drops their tables at once, and the replay's
+// runs land in an empty keyspace, in the bottom level, where nothing
+// compacts them again. A rebuild of an open database deletes them with
+// range deletions instead, which leave the snapshots of readers whole
+// (an excise empties those too): the old tables go in compactions later.
+func (db *DB) dropProjections() error {
+	db.mu.Lock()
+	readers := db.view != nil
+	db.mu.Unlock()
+	if !readers {
+		for _, s := range projectionSpans() {
+			if err := db.pdb.Excise(context.Background(), s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, p := range append(append([]byte(nil), keys.ProjectionPrefixes...), keys.RetiredPrefixes...) {
+		if err := db.pdb.DeleteRange([]byte{p}, []byte{p + 1}, pebble.NoSync); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// replay applies the events 1..head of src's log to dst's projections,
+// through runs when it is set. A reader goroutine reads and decodes the
+// log a batch ahead of apply (see readLog).
+func replay(src pebble.Reader, dst *pebble.DB, head Seq, runs *runSink) error {
+	o := newReplayOverlay(dst, runs)
+	defer o.close()
+	full, free, stop := make(chan *logBatch, 1), make(chan *logBatch, 2), make(chan struct{})
+	free <- &logBatch{}
+	free <- &logBatch{}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		readLog(src, head, full, free, stop)
+	}()
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	for b := range full {
+		if b.err != nil {
+			return b.err
+		}
+		for _, ev := range b.evs[:b.n] {
+			if err := apply(o, ev); err != nil {
+				return err
+			}
+		}
+		if err := o.flush(pebble.NoSync); err != nil {
+			return err
+		}
+		free <- b
+	}
+	return o.flush(pebble.Sync)
+}
+
+// logBatch is up to replayBatch decoded events of the log, or the error
+// that ended reading it.
+type logBatch struct {
+	evs []*eventv1.Event
+	n   int
+	// bodies holds the events' bodies: the log iterator's values, which
+	// they would point into, do not outlive the next step.
+	bodies []byte
+	err    error
+}
+
+// readLog reads the events 1..head of src's log into the batches it takes
+// from free, and sends them to full, which it closes at the end or when
+// stop is closed.
+func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *logBatch, stop <-chan struct{}) {
+	defer close(full)
+	send := func(b *logBatch) bool {
+		select {
+		case full <- b:
+			return true
+		case <-stop:
+			return false
+		}
+	}
+	fail := func(err error) { send(&logBatch{err: err}) }
 	it, err := src.NewIter(&pebble.IterOptions{
 		LowerBound: keys.LogKey(1),
 		UpperBound: keys.LogKey(uint64(head) + 1),
 	})
 	if err != nil {
-		return fmt.Errorf("log iterator: %w", err)
+		fail(fmt.Errorf("log iterator: %w", err))
+		return
 	}
 	defer it.Close()
-	o := newReplayOverlay(dst)
-	defer o.close()
-	n := 0
-	ev := &eventv1.Event{}
-	var scratch []byte
+	var (
+		b       *logBatch
+		scratch []byte
+	)
 	for it.First(); it.Valid(); it.Next() {
+		if b == nil {
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			b.n, b.bodies = 0, b.bodies[:0]
+		}
 		val, err := it.ValueAndErr()
 		if err != nil {
-			return fmt.Errorf("read log: %w", err)
+			fail(fmt.Errorf("read log: %w", err))
+			return
 		}
 		seq, err := keys.ParseLogKey(it.Key())
 		if err != nil {
-			return fmt.Errorf("read log: %w", err)
+			fail(fmt.Errorf("read log: %w", err))
+			return
 		}
+		if b.n == len(b.evs) {
+			b.evs = append(b.evs, &eventv1.Event{})
+		}
+		ev := b.evs[b.n]
 		if scratch, err = decodeForApply(val, Seq(seq), ev, scratch); err != nil {
-			return err
+			fail(err)
+			return
 		}
-		if err := apply(o, ev); err != nil {
-			return err
-		}
-		if n++; n%replayBatch == 0 {
-			if err := o.flush(pebble.NoSync); err != nil {
-				return err
+		from := len(b.bodies)
+		b.bodies = append(b.bodies, ev.Body...)
+		ev.Body = b.bodies[from:]
+		if b.n++; b.n == replayBatch {
+			if !send(b) {
+				return
 			}
+			b = nil
 		}
 	}
 	if err := it.Error(); err != nil {
-		return fmt.Errorf("log iterator: %w", err)
+		fail(fmt.Errorf("log iterator: %w", err))
+		return
 	}
-	return o.flush(pebble.Sync)
+	if b != nil && b.n > 0 {
+		send(b)
+	}
 }
 
 // decodeForApply decodes the log record val into ev for apply, which
@@ -155,12 +281,15 @@ func (db *DB) Verify(ctx context.Context) error {
 	}
 	defer v.Close()
 	fs := vfs.NewMem()
-	scratch, err := pebble.Open("verify", &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger}})
+	popts := &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger}}
+	popts.EnsureDefaults()
+	scratch, err := pebble.Open("verify", popts)
 	if err != nil {
 		return fmt.Errorf("engine: verify: scratch store: %w", err)
 	}
 	defer scratch.Close()
-	if err := replay(v.v.snap, scratch, v.v.head); err != nil {
+	runs := newRunSink(scratch, fs, "verify-runs", popts.MakeWriterOptions(0, scratch.TableFormat()))
+	if err := replay(v.v.snap, scratch, v.v.head, runs); err != nil {
 		return fmt.Errorf("engine: verify: %w", err)
 	}
 	for _, p := range keys.ProjectionPrefixes {
