@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -18,6 +20,23 @@ func MustOpen(tb testing.TB) *DB {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// reopenStale closes db, on fs, recording that its projections come from
+// another layout version, and opens it again: Open rebuilds them.
+func reopenStale(tb testing.TB, db *DB, fs vfs.FS) *DB {
+	tb.Helper()
+	if err := db.pdb.Set(keys.MetaKey(metaProjections), []byte("stale"), pebble.Sync); err != nil {
+		tb.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return db
 }
 

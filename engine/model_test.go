@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // model is a plain in-memory picture of what the engine must show.
@@ -49,16 +51,29 @@ func TestModel(t *testing.T) {
 	}
 	// Replays that flush every few events and outgrow their memory budget
 	// at once, so they read back through Pebble what they flushed.
-	defer func(batch, keep int) { replayBatch, replayKeepBytes = batch, keep }(replayBatch, replayKeepBytes)
+	defer func(batch, keep, budget, ranges int, size uint64) {
+		replayBatch, replayKeepBytes, runBudget, maxRunRanges, runTableSize = batch, keep, budget, ranges, size
+	}(replayBatch, replayKeepBytes, runBudget, maxRunRanges, runTableSize)
 	replayBatch, replayKeepBytes = 7, 2<<10
 	for _, seed := range []int64{3} {
 		t.Run(fmt.Sprint("small-replays-seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
+	}
+	// Replays that ingest many small runs of small tables, with deletions
+	// of collections that span runs and outnumber a run's ranges.
+	replayKeepBytes, runBudget, maxRunRanges, runTableSize = 256<<20, 4<<10, 2, 1<<10
+	for _, seed := range []int64{4} {
+		t.Run(fmt.Sprint("small-runs-seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
 	}
 }
 
 func runModel(t *testing.T, seed int64, steps int) {
 	rng := rand.New(rand.NewSource(seed))
-	db := MustOpen(t)
+	fs := vfs.NewMem()
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/", Kind: KindHome, Owner: "alice"}); err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +214,13 @@ func runModel(t *testing.T, seed int64, steps int) {
 		t.Fatal(err)
 	}
 	m.check(t, db, "after rebuild", tokens)
+	if err := db.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Open's rebuild, which excises the projections before any reader.
+	db = reopenStale(t, db, fs)
+	m.check(t, db, "after the rebuild in Open", tokens)
 	if err := db.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}

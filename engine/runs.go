@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,12 +20,17 @@ import (
 // ingests them as a run (a variable for tests).
 var runBudget = 128 << 20
 
-// runTableSize is the estimated size at which a run's table is cut.
-const runTableSize = 64 << 20
+// runTableSize is the estimated size at which a run's table is cut (a
+// variable for tests).
+var runTableSize uint64 = 64 << 20
 
 // runWriteOverhead approximates what one collected write costs beyond its
-// key and value: the write itself and its share of the bucket's slice.
-const runWriteOverhead = 48
+// key and value: the write itself and the sorter's reference to it.
+const runWriteOverhead = 72
+
+// sortSpan is how many writes of one family the sorter gathers before it
+// sorts them into a span.
+const sortSpan = 1 << 15
 
 // runSink collects a replay's writes and hands them to Pebble as sorted
 // runs of sstables that it ingests, instead of committing batches: the
@@ -33,8 +39,10 @@ const runWriteOverhead = 48
 // Into projections that were excised (an empty keyspace), a replay that
 // fits in runBudget lands in the bottom level as one run, written once.
 //
-// Each run is ingested above the earlier ones, so a later run's write of
-// a key wins. The first run leaves point deletions out: nothing below it
+// A sorter goroutine sorts the writes by family, in spans, while the
+// replay goes on; a run merges the spans of each family into its tables.
+// Each run is ingested above the earlier ones, so a later run's write of a
+// key wins. The first run leaves point deletions out: nothing below it
 // holds the projections any more (the rebuild dropped them).
 type runSink struct {
 	db    *pebble.DB
@@ -42,32 +50,46 @@ type runSink struct {
 	dir   string // where tables are written before their ingestion
 	wopts sstable.WriterOptions
 	// chunks hold the writes collected since the last run, in the order
-	// they were made; n counts them, so that a write's position is its
-	// index in their concatenation.
+	// they were made (see ref.at).
 	chunks [][]write
-	n      int
 	bytes  int
 	// famBytes counts the collected bytes by family, to share the
 	// families out among the workers that write a run.
 	famBytes [256]int
+	sorter   *sorter // nil until the run's first write
 	// ranges are the deletions of ranges made since the last run: each
-	// drops the collected writes in its range made before it (at a lower
-	// position).
+	// drops the collected writes in its range made before it.
 	ranges []runRange
 	runs   int // runs ingested so far
 }
 
-// runRange is a range deletion [start, end) made after the first pos
-// collected writes.
+// ref names a collected write: its key, and at, its place in the order
+// the writes were made, the index of its chunk in the high 32 bits and its
+// index in the chunk in the low ones.
+type ref struct {
+	key string
+	at  uint64
+}
+
+// cmpRefs orders refs by key, then by when they were made.
+func cmpRefs(a, b ref) int {
+	if c := strings.Compare(a.key, b.key); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.at, b.at)
+}
+
+// runRange is a range deletion [start, end) made after the writes before
+// at (see ref.at).
 type runRange struct {
 	start, end string
-	pos        int
+	at         uint64
 }
 
 // maxRunRanges bounds the range deletions a run collects: each costs a
 // comparison for every write made before it, so past this many the sink
-// ingests what it has first.
-const maxRunRanges = 64
+// ingests what it has first (a variable for tests).
+var maxRunRanges = 64
 
 // newRunSink returns a sink that ingests into db, writing its tables in
 // dir of fs with wopts.
@@ -80,8 +102,11 @@ func (s *runSink) add(writes []write) {
 	if len(writes) == 0 {
 		return
 	}
+	if s.sorter == nil {
+		s.sorter = newSorter()
+	}
+	s.sorter.in <- sortChunk{idx: uint64(len(s.chunks)), writes: writes}
 	s.chunks = append(s.chunks, writes)
-	s.n += len(writes)
 	for _, w := range writes {
 		b := len(w.key) + len(w.val) + runWriteOverhead
 		s.bytes += b
@@ -98,8 +123,8 @@ func (s *runSink) deleteRange(start, end []byte) error {
 			return err
 		}
 	}
-	if s.n > 0 {
-		s.ranges = append(s.ranges, runRange{start: string(start), end: string(end), pos: s.n})
+	if len(s.chunks) > 0 {
+		s.ranges = append(s.ranges, runRange{start: string(start), end: string(end), at: uint64(len(s.chunks)) << 32})
 	}
 	if s.runs == 0 {
 		return nil
@@ -112,12 +137,13 @@ func (s *runSink) deleteRange(start, end []byte) error {
 
 // ingest writes the collected writes out as one run and ingests it. The
 // families are shared out among up to GOMAXPROCS workers, each of which
-// sorts its families and writes their tables.
+// merges its families' spans and writes their tables.
 func (s *runSink) ingest() error {
-	if s.n == 0 {
+	if s.sorter == nil {
 		s.ranges = s.ranges[:0]
 		return nil
 	}
+	sorted := s.sorter.finish()
 	if err := s.fs.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("engine: replay: %w", err)
 	}
@@ -129,7 +155,14 @@ func (s *runSink) ingest() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			paths[i], errs[i] = s.writeFamilies(fams)
+			for _, f := range fams {
+				p, err := s.writeFamily(f, sorted.spansOf(f))
+				paths[i] = append(paths[i], p...)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+			}
 		}()
 	}
 	wg.Wait()
@@ -146,7 +179,7 @@ func (s *runSink) ingest() error {
 	if err != nil {
 		return err
 	}
-	s.chunks, s.n, s.bytes, s.famBytes, s.ranges = nil, 0, 0, [256]int{}, s.ranges[:0]
+	s.chunks, s.bytes, s.famBytes, s.sorter, s.ranges = nil, 0, [256]int{}, nil, s.ranges[:0]
 	s.runs++
 	return nil
 }
@@ -171,110 +204,111 @@ func (s *runSink) share(workers int) [][]byte {
 	return shares
 }
 
-// posWrite is a collected write with its position, which orders the writes
-// of one key.
-type posWrite struct {
-	write
-	pos int
-}
-
-// writeFamilies writes the collected writes of fams, each family sorted
-// into tables of its own (so that no table spans a family the run does not
-// write, such as the meta records) under runTableSize, and returns their
-// paths.
-func (s *runSink) writeFamilies(fams []byte) ([]string, error) {
-	var byFam [256][]posWrite
-	for _, f := range fams {
-		byFam[f] = make([]posWrite, 0, s.famBytes[f]/(runWriteOverhead+16))
-	}
-	pos := 0
-	for _, c := range s.chunks {
-		for _, w := range c {
-			if byFam[w.key[0]] != nil && !s.dropped(w.key, pos) {
-				byFam[w.key[0]] = append(byFam[w.key[0]], posWrite{w, pos})
-			}
-			pos++
-		}
-	}
-	var paths []string
-	for _, f := range fams {
-		ws := byFam[f]
-		slices.SortFunc(ws, func(x, y posWrite) int {
-			if c := strings.Compare(x.key, y.key); c != 0 {
-				return c
-			}
-			return x.pos - y.pos
-		})
-		p, err := s.writeTables(f, ws)
-		paths = append(paths, p...)
-		if err != nil {
-			return paths, err
-		}
-	}
-	return paths, nil
-}
-
-// dropped reports whether a range deletion made after the write at pos
-// covers key.
-func (s *runSink) dropped(key string, pos int) bool {
-	for _, r := range s.ranges {
-		if r.pos > pos && key >= r.start && key < r.end {
+// dropped reports whether a range deletion made after the write r covers
+// it.
+func (s *runSink) dropped(r ref) bool {
+	for _, d := range s.ranges {
+		if d.at > r.at && r.key >= d.start && r.key < d.end {
 			return true
 		}
 	}
 	return false
 }
 
-// writeTables writes the sorted writes of family fam into tables, the last
+// writeFamily merges the sorted spans of family fam into tables, the last
 // write of each key only, and returns their paths.
-func (s *runSink) writeTables(fam byte, ws []posWrite) (paths []string, err error) {
-	var (
-		w   *sstable.Writer
-		key []byte
-	)
+func (s *runSink) writeFamily(fam byte, spans [][]ref) (paths []string, err error) {
+	t := &tableWriter{s: s, fam: fam}
 	defer func() {
-		if w != nil {
-			if cerr := w.Close(); cerr != nil && err == nil {
-				err = fmt.Errorf("engine: replay: write table: %w", cerr)
-			}
+		if cerr := t.close(); err == nil {
+			err = cerr
 		}
+		paths = t.paths
 	}()
-	for i, x := range ws {
-		if i+1 < len(ws) && ws[i+1].key == x.key {
-			continue // a later write of the key wins
-		}
-		if x.deleted && s.runs == 0 {
-			continue
-		}
-		if w != nil && w.Raw().EstimatedSize() >= runTableSize {
-			err, w = w.Close(), nil
-			if err != nil {
-				return paths, fmt.Errorf("engine: replay: write table: %w", err)
+	var (
+		last ref
+		have bool
+	)
+	err = mergeSpans(spans, func(r ref) error {
+		if have && r.key != last.key {
+			if err := t.put(last); err != nil {
+				return err
 			}
 		}
-		if w == nil {
-			path := s.fs.PathJoin(s.dir, fmt.Sprintf("%d-%02x-%d.sst", s.runs, fam, len(paths)))
-			f, err := s.fs.Create(path, vfs.WriteCategoryUnspecified)
-			if err != nil {
-				return paths, fmt.Errorf("engine: replay: %w", err)
-			}
-			paths = append(paths, path)
-			w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), s.wopts)
-		}
-		key = append(key[:0], x.key...)
-		if x.deleted {
-			err = w.Delete(key)
-		} else {
-			err = w.Set(key, x.val)
-		}
-		if err != nil {
-			return paths, fmt.Errorf("engine: replay: write table: %w", err)
+		last, have = r, true // of several writes of a key, the last made wins
+		return nil
+	})
+	if err == nil && have {
+		err = t.put(last)
+	}
+	return paths, err
+}
+
+// tableWriter writes one family's records, in order, into tables under
+// runTableSize.
+type tableWriter struct {
+	s     *runSink
+	fam   byte
+	w     *sstable.Writer
+	key   []byte
+	paths []string
+}
+
+// put writes the write r names, unless a later range deletion dropped it
+// or it deletes what nothing below holds.
+func (t *tableWriter) put(r ref) error {
+	if t.s.dropped(r) {
+		return nil
+	}
+	x := t.s.chunks[r.at>>32][uint32(r.at)]
+	if x.deleted && t.s.runs == 0 {
+		return nil
+	}
+	if t.w != nil && t.w.Raw().EstimatedSize() >= runTableSize {
+		if err := t.close(); err != nil {
+			return err
 		}
 	}
-	return paths, nil
+	if t.w == nil {
+		path := t.s.fs.PathJoin(t.s.dir, fmt.Sprintf("%d-%02x-%d.sst", t.s.runs, t.fam, len(t.paths)))
+		f, err := t.s.fs.Create(path, vfs.WriteCategoryUnspecified)
+		if err != nil {
+			return fmt.Errorf("engine: replay: %w", err)
+		}
+		t.paths = append(t.paths, path)
+		t.w = sstable.NewWriter(objstorageprovider.NewFileWritable(f), t.s.wopts)
+	}
+	t.key = append(t.key[:0], x.key...)
+	var err error
+	if x.deleted {
+		err = t.w.Delete(t.key)
+	} else {
+		err = t.w.Set(t.key, x.val)
+	}
+	if err != nil {
+		return fmt.Errorf("engine: replay: write table: %w", err)
+	}
+	return nil
+}
+
+// close finishes the table being written, if any.
+func (t *tableWriter) close() error {
+	if t.w == nil {
+		return nil
+	}
+	err := t.w.Close()
+	t.w = nil
+	if err != nil {
+		return fmt.Errorf("engine: replay: write table: %w", err)
+	}
+	return nil
 }
 
 // close removes the sink's directory.
 func (s *runSink) close() {
+	if s.sorter != nil {
+		s.sorter.finish()
+		s.sorter = nil
+	}
 	_ = s.fs.RemoveAll(s.dir)
 }
