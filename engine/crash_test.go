@@ -12,6 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/cockroachdb/pebble/v2"
 )
 
 const crashChildEnv = "ALMANAC_ENGINE_CRASH_CHILD"
@@ -174,3 +177,88 @@ func crashChild(dir string) {
 }
 
 func crashBody(name string) []byte { return event(strings.TrimSuffix(name, ".ics")) }
+
+const rebuildChildEnv = "ALMANAC_ENGINE_REBUILD_CHILD"
+
+// TestCrashDuringRebuild kills a rebuilding child process with SIGKILL at
+// random moments: in Open's rebuild (excise, then runs ingested) and in
+// live ones (range deletions), with runs small enough that a kill can fall
+// between two ingestions. After each kill, Open finishes the interrupted
+// rebuild: every object is there once and Verify passes.
+func TestCrashDuringRebuild(t *testing.T) {
+	if dir := os.Getenv(rebuildChildEnv); dir != "" {
+		rebuildChild(dir)
+		return
+	}
+	const objects = 2000
+	rounds := 12
+	if testing.Short() {
+		rounds = 4
+	}
+	dir := t.TempDir()
+	db, err := Open(dir+"/db", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := MustCalendar(t, db)
+	for i := range objects {
+		name := fmt.Sprintf("e%d.ics", i)
+		if _, err := db.PutObject(ctx, alice, c.Path, name, event(name), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	for round := range rounds {
+		if round%2 == 0 { // else the killed child's marker makes Open rebuild
+			if err := db.pdb.Set(keys.MetaKey(metaProjections), []byte("stale"), pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDuringRebuild$")
+		cmd.Env = append(os.Environ(), rebuildChildEnv+"="+dir)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(20+rng.Intn(400)) * time.Millisecond)
+		_ = cmd.Process.Signal(syscall.SIGKILL)
+		_ = cmd.Wait()
+
+		if db, err = Open(dir+"/db", nil); err != nil {
+			t.Fatalf("round %d: reopen: %v", round, err)
+		}
+		coll, err := db.Collection(c.Path)
+		if err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		if coll.Count != objects {
+			t.Errorf("round %d: %d objects after the reopen, want %d", round, coll.Count, objects)
+		}
+		if err := db.Verify(ctx); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rebuildChild opens the database, which rebuilds stale projections, and
+// rebuilds them again until it is killed, in small runs.
+func rebuildChild(dir string) {
+	runBudget = 16 << 10
+	db, err := Open(dir+"/db", nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for {
+		if err := db.Rebuild(ctx); err != nil {
+			fmt.Fprintln(os.Stderr, "rebuild:", err)
+			os.Exit(1)
+		}
+	}
+}

@@ -62,6 +62,17 @@
 // The projection layout has a version in m"projections"; Open rebuilds the
 // projections of a database written with another one.
 //
+// A rebuild does not commit its records through the memtable. A reader
+// goroutine decodes the log a batch ahead of apply; apply's records
+// collect in memory while a sorter goroutine sorts them by family; at the
+// end (or every runBudget bytes) they are merged into sorted sstables,
+// one family per table, and ingested (runs.go, sorter.go). Open, before
+// any reader exists, first excises the old projections, so the ingested
+// tables land in the empty bottom level and nothing compacts them again.
+// A rebuild of an open database deletes the old projections with range
+// deletions instead, since an excise would also empty the snapshots that
+// readers' views hold.
+//
 // Collection ids are the sequence number of the event that created them,
 // so a path deleted and created again names a new collection, and its old
 // sync tokens are invalid.
