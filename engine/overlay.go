@@ -31,7 +31,8 @@ import (
 // deletion, and every such miss would read their blocks. Past
 // replayKeepBytes of kept records it forgets them and asks Pebble again.
 // A replay's vals hold only its unflushed writes of the kept families,
-// a small map; the flushed records move to kept.
+// a small map; the flushed records move to kept. A replay that ingests
+// runs writes them to kept at once.
 type overlay struct {
 	db     *pebble.DB
 	replay bool
@@ -268,8 +269,15 @@ func (o *overlay) Delete(key []byte, _ *pebble.WriteOptions) error {
 }
 
 // write buffers v as the new value of k, listing k among the keys to
-// flush unless it is already there.
+// flush unless it is already there. A replay that ingests runs keeps it at
+// once instead, and lists it for the sink: vals would only hold it until
+// the next flush moved it to the kept records.
 func (o *overlay) write(k string, v overlayVal) {
+	if o.runs != nil {
+		o.keep(k, v)
+		o.direct = append(o.direct, write{k, v})
+		return
+	}
 	if old, ok := o.vals[k]; !ok || old.clean {
 		o.dirty = append(o.dirty, k)
 	}
@@ -312,8 +320,7 @@ func (o *overlay) deleteRangeRuns(start, end []byte) error {
 			delete(o.vals, k)
 		}
 	}
-	o.forgetKept(start, end)
-	o.ranges = append(o.ranges, [2][]byte{append([]byte(nil), start...), append([]byte(nil), end...)})
+	o.forgetKept(start, end) // kept stays authoritative: no need for ranges
 	return o.runs.deleteRange(start, end)
 }
 
