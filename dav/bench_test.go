@@ -48,11 +48,18 @@ func BenchmarkMultiget100(b *testing.B) {
 		fmt.Fprintf(&body, "<D:href>/dav/home/alice/calendar/ev%06d.ics</D:href>", i*7)
 	}
 	body.WriteString("</C:calendar-multiget>")
-	b.ReportAllocs()
-	for b.Loop() {
-		r := httptest.NewRequest("REPORT", "/dav/home/alice/calendar/", strings.NewReader(body.String()))
-		r.SetBasicAuth("alice", "alice")
-		serve(b, h, r, http.StatusMultiStatus)
+	for _, gzip := range []bool{false, true} {
+		b.Run(fmt.Sprint("gzip=", gzip), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				r := httptest.NewRequest("REPORT", "/dav/home/alice/calendar/", strings.NewReader(body.String()))
+				r.SetBasicAuth("alice", "alice")
+				if gzip {
+					r.Header.Set("Accept-Encoding", "gzip")
+				}
+				serve(b, h, r, http.StatusMultiStatus)
+			}
+		})
 	}
 }
 

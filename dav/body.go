@@ -1,14 +1,15 @@
 package dav
 
 import (
-	"compress/gzip"
 	"encoding/xml"
 	"fmt"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/klauspost/compress/gzip"
 )
 
 // readBody reads the request body, at most h.maxBody bytes: a longer body
@@ -66,9 +67,26 @@ func responseBody(w http.ResponseWriter, r *http.Request, status int, ct string)
 	hdr.Set("Content-Encoding", "gzip")
 	hdr.Del("Content-Length")
 	w.WriteHeader(status)
-	gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed) // a valid level never fails
-	return gz, gz.Close
+	gz := gzipWriters.Get().(*gzip.Writer)
+	gz.Reset(w)
+	return gz, func() error {
+		err := gz.Close()
+		gz.Reset(io.Discard) // let go of w
+		gzipWriters.Put(gz)
+		return err
+	}
 }
+
+// gzipWriters pools the compressors of responses: a fresh one per
+// response allocated and zeroed about a megabyte of state. The compressor
+// is klauspost/compress's (already in the module graph through
+// nats-server). Together the two took a gzipped 100-object multiget from
+// 1.19–1.31 ms to 0.76–0.81 ms in process (BenchmarkMultiget100), the
+// same as without gzip.
+var gzipWriters = sync.Pool{New: func() any {
+	gz, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed) // a valid level never fails
+	return gz
+}}
 
 // acceptsGzip reports whether the request's Accept-Encoding allows gzip.
 func acceptsGzip(r *http.Request) bool {
