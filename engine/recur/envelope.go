@@ -1,9 +1,11 @@
 package recur
 
 import (
+	"strings"
 	"time"
 
 	"github.com/emersion/go-ical"
+	"github.com/teambition/rrule-go"
 )
 
 // Margins added to every envelope. Floating times and DATE values are
@@ -80,6 +82,89 @@ func envelopeIn(cal *ical.Calendar, loc *time.Location) (lo, hi time.Time, float
 // groupEnvelope bounds one recurrence set; ok is false when the set's
 // values cannot be read, and the envelope must be unbounded.
 func groupEnvelope(z *Zones, name string, g group) (lo, hi time.Time, ok bool) {
+	if lo, hi, ok := simpleEnvelope(z, g); ok {
+		return lo, hi, true
+	}
+	return expandedEnvelope(z, name, g)
+}
+
+// simpleEnvelope bounds, without expanding it, the commonest recurring
+// event: one RRULE of FREQ=DAILY or WEEKLY with nothing but INTERVAL,
+// COUNT or UNTIL and WKST, no RDATE, no overrides. Its occurrences are
+// DTSTART plus whole days or weeks of wall-clock time, as rrule-go counts
+// them, so the first and the last bound the set (EXDATE only removes
+// occurrences: the bound may be wider, never narrower, as long as one
+// occurrence is left). ok is false for any other set, which
+// expandedEnvelope bounds.
+func simpleEnvelope(z *Zones, g group) (lo, hi time.Time, ok bool) {
+	if g.master == nil || g.master.Name != ical.CompEvent || len(g.overrides) > 0 ||
+		g.master.Props.Get(ical.PropRecurrenceDates) != nil {
+		return lo, hi, false
+	}
+	rules := g.master.Props.Values(ical.PropRecurrenceRule)
+	if len(rules) != 1 {
+		return lo, hi, false
+	}
+	mt, err := newTemplate(z, g.master)
+	if err != nil || !mt.hasStart {
+		return lo, hi, false
+	}
+	opt, err := rrule.StrToROptionInLocation(rules[0].Value, mt.start.Location())
+	if err != nil || !simpleRule(opt) || opt.Count > envelopeBudget || opt.Interval > maxSimpleInterval {
+		return lo, hi, false // past the budget, the expansion gives up as well
+	}
+	days := 1
+	if opt.Freq == rrule.WEEKLY {
+		days = 7
+	}
+	// The envelope must hold an occurrence: a query answers from it alone
+	// when it lies within the query's range. DTSTART is one, unless an
+	// EXDATE removes it; fewer EXDATE values than COUNT leave at least one.
+	if excluded := exdateValues(g.master); excluded > 0 && (opt.Count == 0 || excluded >= opt.Count) {
+		return lo, hi, false
+	}
+	var last time.Time
+	switch {
+	case opt.Count > 0:
+		last = mt.start.AddDate(0, 0, (opt.Count-1)*max(opt.Interval, 1)*days)
+	case !opt.Until.IsZero():
+		last = opt.Until // no occurrence starts after it
+		if last.Before(mt.start) {
+			last = mt.start
+		}
+	default:
+		return lo, hi, false // endless: expandedEnvelope finds its lower bound
+	}
+	lo, hi = mt.at(mt.start).Reach()
+	l, h := mt.at(last).Reach()
+	lo, hi = union(lo, hi, l, h)
+	return lo, hi, true
+}
+
+// exdateValues counts the values of c's EXDATE properties, at most.
+func exdateValues(c *ical.Component) int {
+	n := 0
+	for _, p := range c.Props.Values(ical.PropExceptionDates) {
+		n += strings.Count(p.Value, ",") + 1
+	}
+	return n
+}
+
+// maxSimpleInterval bounds the INTERVAL simpleEnvelope multiplies, so that
+// COUNT × INTERVAL days stay far from overflowing.
+const maxSimpleInterval = 1 << 16
+
+// simpleRule reports whether a rule repeats DTSTART every INTERVAL days or
+// weeks with no BY part to filter or add occurrences.
+func simpleRule(o *rrule.ROption) bool {
+	return (o.Freq == rrule.DAILY || o.Freq == rrule.WEEKLY) &&
+		len(o.Bysetpos)+len(o.Bymonth)+len(o.Bymonthday)+len(o.Byyearday)+len(o.Byweekno)+
+			len(o.Byweekday)+len(o.Byhour)+len(o.Byminute)+len(o.Bysecond)+len(o.Byeaster) == 0
+}
+
+// expandedEnvelope bounds one recurrence set by expanding it, as far as
+// envelopeBudget occurrences.
+func expandedEnvelope(z *Zones, name string, g group) (lo, hi time.Time, ok bool) {
 	var ins []Instance
 	var err error
 	if name == ical.CompFreeBusy {
