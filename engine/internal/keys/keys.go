@@ -67,8 +67,16 @@ var ErrMalformed = errors.New("keys: malformed key")
 
 func u64(dst []byte, v uint64) []byte { return binary.BigEndian.AppendUint64(dst, v) }
 
+// start returns a key of family prefix with room for n bytes in all: each
+// key is one allocation (apply builds several per event).
+func start(prefix byte, n int) []byte {
+	k := make([]byte, 1, n)
+	k[0] = prefix
+	return k
+}
+
 // LogKey is the key of the event with sequence number seq.
-func LogKey(seq uint64) []byte { return u64([]byte{Log}, seq) }
+func LogKey(seq uint64) []byte { return u64(start(Log, prefixLen+seqLen), seq) }
 
 // ParseLogKey returns the sequence number of a log key.
 func ParseLogKey(k []byte) (uint64, error) {
@@ -93,12 +101,15 @@ func ParsePathKey(k []byte) (string, error) {
 }
 
 // CollKey is the key of a collection record.
-func CollKey(id uint64) []byte { return u64([]byte{Coll}, id) }
+func CollKey(id uint64) []byte { return u64(start(Coll, IDPrefixLen), id) }
 
 func idName(prefix byte, id uint64, name string) []byte {
-	k := make([]byte, 0, IDPrefixLen+len(name))
-	k = u64(append(k, prefix), id)
-	return append(k, name...)
+	return idNameRoom(prefix, id, name, 0)
+}
+
+// idNameRoom is idName with room for extra bytes more.
+func idNameRoom(prefix byte, id uint64, name string, extra int) []byte {
+	return append(u64(start(prefix, IDPrefixLen+len(name)+extra), id), name...)
 }
 
 // ObjKey is the key of an object record.
@@ -130,7 +141,7 @@ func Name(k []byte) (string, error) {
 // ChangeKey is the key of a change-index entry. The name is part of the key
 // because one event (a move inside a collection) changes two names.
 func ChangeKey(id, seq uint64, name string) []byte {
-	return append(u64(u64([]byte{Change}, id), seq), name...)
+	return append(u64(u64(start(Change, IDPrefixLen+seqLen+len(name)), id), seq), name...)
 }
 
 // ChangeSeqPrefix is the prefix of the change entries of id at seq: the
@@ -138,7 +149,9 @@ func ChangeKey(id, seq uint64, name string) []byte {
 func ChangeSeqPrefix(id, seq uint64) []byte { return u64(u64([]byte{Change}, id), seq) }
 
 // CollHistKey is the key of a collection-history entry.
-func CollHistKey(id, seq uint64) []byte { return u64(u64([]byte{CollHist}, id), seq) }
+func CollHistKey(id, seq uint64) []byte {
+	return u64(u64(start(CollHist, IDPrefixLen+seqLen), id), seq)
+}
 
 // IDSeq returns the sequence number of a ChangeKey or CollHistKey.
 func IDSeq(k []byte) (uint64, error) {
@@ -153,7 +166,7 @@ func ObjHistPrefix(id uint64, name string) []byte { return append(idName(ObjHist
 
 // ObjHistKey is the key of an object-history entry.
 func ObjHistKey(id uint64, name string, seq uint64) []byte {
-	return u64(ObjHistPrefix(id, name), seq)
+	return u64(append(idNameRoom(ObjHist, id, name, 1+seqLen), sep), seq)
 }
 
 // PathHistPrefix is the prefix of every path-history entry of one path.
