@@ -29,6 +29,14 @@
 // the latest published view. Nothing a client or subscriber has seen can
 // vanish in a crash.
 //
+// The fsync is the put's cost. Pebble's write-ahead logs are never reused
+// in place (a purge must not leave erased bytes in a recycled log), so each
+// is a new file, and appending to a new file makes every fdatasync commit
+// metadata too. Instead a background zeroer writes zeros just ahead of the
+// log's end (zeroedWAL): the log's syncs then write data only, ~110 µs
+// against ~160 µs on the development disk. Recovery reads zeros as the end
+// of a log, as Pebble does for its preallocated and recycled logs.
+//
 // # Key layout
 //
 // See package engine/internal/keys for the encoding. In short:

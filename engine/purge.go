@@ -227,13 +227,23 @@ func (db *DB) scrub(ctx context.Context) error {
 
 // scrubFS is the filesystem the engine gives Pebble: it never reuses a
 // recycled write-ahead log in place (whose tail would keep old bytes) but
-// removes it and creates a fresh file.
+// removes it and creates a fresh file, whose space it fills with zeros
+// (see zeroedWAL).
 type scrubFS struct{ vfs.FS }
+
+// Create creates name; a write-ahead log gets its space zeroed.
+func (fs scrubFS) Create(name string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.Create(name, category)
+	if err != nil || !isWAL(name, category) {
+		return f, err
+	}
+	return newZeroedWAL(f), nil
+}
 
 // ReuseForWrite removes oldname and creates newname.
 func (fs scrubFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
 	if err := fs.FS.Remove(oldname); err != nil {
 		return nil, err
 	}
-	return fs.FS.Create(newname, category)
+	return fs.Create(newname, category)
 }
