@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -473,5 +474,47 @@ func TestPutSeesCollectionChanges(t *testing.T) {
 	}
 	if _, err := db.PutObject(ctx, alice, "/alice/moved/", "e.ics", event("e"), PutOptions{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestNotUTF8 covers bytes that are not UTF-8 where the log keeps strings:
+// names and bodies are refused with their precondition, header-borne
+// strings are recorded with replacement characters.
+func TestNotUTF8(t *testing.T) {
+	db := MustOpen(t)
+	MustCalendar(t, db)
+	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/book/", Kind: KindAddressBook, Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "caf\xe9.ics", event("x"), PutOptions{}); !errors.Is(err, ErrInvalidName) {
+		t.Errorf("name not UTF-8: %v, want ErrInvalidName", err)
+	}
+	latin1 := bytes.Replace(event("l"), []byte("SUMMARY:"), []byte("SUMMARY:caf\xe9 "), 1)
+	var inv *InvalidDataError
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "l.ics", latin1, PutOptions{}); !errors.As(err, &inv) || inv.Cond != CondValidCalendarData {
+		t.Errorf("Latin-1 calendar: %v, want %s", err, CondValidCalendarData)
+	}
+	card := []byte("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\r\nN:Ann;;;;\r\nUID:u\xff\r\nEND:VCARD\r\n")
+	if _, err := db.PutObject(ctx, alice, "/alice/book/", "c.vcf", card, PutOptions{}); !errors.As(err, &inv) || inv.Cond != CondValidAddressData {
+		t.Errorf("vCard UID not UTF-8: %v, want %s", err, CondValidAddressData)
+	}
+	m := Meta{Actor: "alice", UserAgent: "Kalender/2 (caf\xe9)", RequestID: "r\x80"}
+	if _, err := db.PutObject(ctx, m, "/alice/cal/", "a.ics", event("a"), PutOptions{}); err != nil {
+		t.Fatalf("User-Agent not UTF-8: %v", err)
+	}
+	v, _ := db.View()
+	defer v.Close()
+	hist, err := v.History("/alice/cal/", "a.ics")
+	if err != nil || len(hist) != 1 {
+		t.Fatalf("history: %v, %d events", err, len(hist))
+	}
+	if got, want := hist[0].UserAgent, "Kalender/2 (caf\uFFFD)"; got != want {
+		t.Errorf("recorded User-Agent %q, want %q", got, want)
+	}
+	if got, want := hist[0].RequestID, "r\uFFFD"; got != want {
+		t.Errorf("recorded request id %q, want %q", got, want)
+	}
+	if o, err := db.Object("/alice/cal/", "l.ics", false); err != ErrNotFound {
+		t.Errorf("refused put left %v, %v", o, err)
 	}
 }

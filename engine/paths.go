@@ -1,6 +1,9 @@
 package engine
 
-import "strings"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // parentPath returns the path of the collection that contains the
 // collection at path: "/a/b/" -> "/a/".
@@ -21,7 +24,7 @@ func baseName(path string) string {
 
 // validName reports whether name may name an object or a path segment.
 func validName(name string) bool {
-	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00") && utf8.ValidString(name)
 }
 
 // validCollectionPath reports whether path is absolute, ends with "/" and

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-vcard"
@@ -30,7 +31,7 @@ func validate(coll *Collection, body []byte, contentType string) (objectInfo, er
 	case KindAddressBook:
 		return validateVCard(body)
 	}
-	if contentType == "" {
+	if contentType == "" || !utf8.ValidString(contentType) {
 		contentType = "application/octet-stream"
 	}
 	return objectInfo{contentType: contentType, envStart: math.MinInt64, envEnd: math.MaxInt64}, nil
@@ -109,6 +110,9 @@ func hasPrefixFold(b []byte, p string) bool {
 // VCALENDAR, no METHOD, components of one type sharing one UID (overrides
 // carry RECURRENCE-ID), a type the collection supports.
 func validateCalendar(body []byte, coll *Collection) (objectInfo, error) {
+	if !utf8.Valid(body) {
+		return objectInfo{}, invalid(CondValidCalendarData, "not UTF-8, the charset of iCalendar (RFC 5545 §3.1.4)")
+	}
 	cal, err := ParseCalendar(body)
 	if err != nil {
 		return objectInfo{}, invalid(CondValidCalendarData, "%v", err)
@@ -195,8 +199,12 @@ func validateVCard(body []byte) (objectInfo, error) {
 	default:
 		return objectInfo{}, invalid(CondSupportedAddressData, "vCard version %s is not supported (3.0 and 4.0 are)", v)
 	}
+	uid := card.Value(vcard.FieldUID)
+	if !utf8.ValidString(uid) {
+		return objectInfo{}, invalid(CondValidAddressData, "UID is not UTF-8")
+	}
 	return objectInfo{
-		uid:         card.Value(vcard.FieldUID),
+		uid:         uid,
 		component:   "VCARD",
 		contentType: ContentTypeVCard,
 		envStart:    math.MinInt64,

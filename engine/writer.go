@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
@@ -262,9 +263,12 @@ func (db *DB) etag(seq Seq) string {
 func (tx *txn) append(m Meta, ev *eventv1.Event) error {
 	ev.Seq = uint64(tx.next)
 	ev.TimeUnixNano = tx.now.UnixNano()
-	ev.Actor, ev.UserAgent, ev.RequestId = m.Actor, m.UserAgent, m.RequestID
+	// Strings of the log are UTF-8; a header may carry other bytes.
+	ev.Actor = strings.ToValidUTF8(m.Actor, "\uFFFD")
+	ev.UserAgent = strings.ToValidUTF8(m.UserAgent, "\uFFFD")
+	ev.RequestId = strings.ToValidUTF8(m.RequestID, "\uFFFD")
 	if m.Reason != "" {
-		ev.Reason = m.Reason
+		ev.Reason = strings.ToValidUTF8(m.Reason, "\uFFFD")
 	}
 	if ev.Op == eventv1.Op_OP_OBJECT_PUT || ev.Op == eventv1.Op_OP_OBJECT_MOVED {
 		ev.Etag = tx.db.etag(tx.next)
