@@ -15,7 +15,8 @@ import (
 // apply derives the projections from one event. It is the only code that
 // writes projections, for the live writer and for Rebuild alike, so a
 // rebuild yields the same projections byte for byte. It reads only the
-// projections and the event: never the clock, never a body's parse.
+// projections and the event: never the clock, never a body's parse, and
+// of the body only its length (a replay passes zeros of that length).
 func apply(rw readWriter, ev *eventv1.Event) error {
 	switch ev.Op {
 	case eventv1.Op_OP_COLLECTION_CREATED:

@@ -157,10 +157,7 @@ func replay(src pebble.Reader, dst *pebble.DB, head Seq, runs *runSink) error {
 type logBatch struct {
 	evs []*eventv1.Event
 	n   int
-	// bodies holds the events' bodies: the log iterator's values, which
-	// they would point into, do not outlive the next step.
-	bodies []byte
-	err    error
+	err error
 }
 
 // readLog reads the events 1..head of src's log into the batches it takes
@@ -187,8 +184,8 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 	}
 	defer it.Close()
 	var (
-		b       *logBatch
-		scratch []byte
+		b                 *logBatch
+		scratch, zeroBody []byte
 	)
 	for it.First(); it.Valid(); it.Next() {
 		if b == nil {
@@ -197,7 +194,7 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 			case <-stop:
 				return
 			}
-			b.n, b.bodies = 0, b.bodies[:0]
+			b.n = 0
 		}
 		val, err := it.ValueAndErr()
 		if err != nil {
@@ -217,9 +214,15 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 			fail(err)
 			return
 		}
-		from := len(b.bodies)
-		b.bodies = append(b.bodies, ev.Body...)
-		ev.Body = b.bodies[from:]
+		// Apply reads only the body's length. The iterator's value it
+		// points into does not outlive the next step: it gets as many
+		// zeros instead, never written, shared by every event.
+		if n := len(ev.Body); n > 0 {
+			if n > len(zeroBody) {
+				zeroBody = make([]byte, n)
+			}
+			ev.Body = zeroBody[:n]
+		}
 		if b.n++; b.n == replayBatch {
 			if !send(b) {
 				return
