@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
 	"slices"
 	"sync"
 
@@ -210,14 +212,14 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 			b.evs = append(b.evs, &eventv1.Event{})
 		}
 		ev := b.evs[b.n]
-		if scratch, err = decodeForApply(val, Seq(seq), ev, scratch); err != nil {
+		var n int
+		if n, scratch, err = decodeForApply(val, Seq(seq), ev, scratch); err != nil {
 			fail(err)
 			return
 		}
-		// Apply reads only the body's length. The iterator's value it
-		// points into does not outlive the next step: it gets as many
-		// zeros instead, never written, shared by every event.
-		if n := len(ev.Body); n > 0 {
+		// Apply reads only the body's length: it gets as many zeros, never
+		// written, shared by every event.
+		if n > 0 {
 			if n > len(zeroBody) {
 				zeroBody = make([]byte, n)
 			}
@@ -240,26 +242,47 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 }
 
 // decodeForApply decodes the log record val into ev for apply, which
-// needs only the body's length: the body is cut out before decoding, so
-// that it is not copied, and ev.Body then points into val. scratch is
-// reused for the record without its body and returned.
-func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) ([]byte, error) {
+// reads neither who made the change nor the body, only its length: those
+// fields are cut out before decoding (each string would cost an
+// allocation and a UTF-8 check, the body a copy), and the body's length
+// is returned. scratch is reused for the record without them and returned.
+func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bodyLen int, _ []byte, err error) {
 	ev.Reset()
-	body, start, end, err := findBody(val, seq)
-	if err != nil {
-		return scratch, err
+	scratch = scratch[:0]
+	for off := 0; off < len(val); {
+		num, typ, n := protowire.ConsumeTag(val[off:])
+		if n < 0 {
+			return 0, scratch, fmt.Errorf("decode event %d: %w", seq, protowire.ParseError(n))
+		}
+		m := protowire.ConsumeFieldValue(num, typ, val[off+n:])
+		if m < 0 {
+			return 0, scratch, fmt.Errorf("decode event %d: %w", seq, protowire.ParseError(m))
+		}
+		switch {
+		case num == eventBody && typ == protowire.BytesType:
+			body, _ := protowire.ConsumeBytes(val[off+n:])
+			bodyLen = len(body)
+		case int(num) >= len(unapplied) || !unapplied[num]:
+			scratch = append(scratch, val[off:off+n+m]...)
+		}
+		off += n + m
 	}
-	rest := val
-	if body != nil {
-		scratch = append(append(scratch[:0], val[:start]...), val[end:]...)
-		rest = scratch
+	if err := proto.Unmarshal(scratch, ev); err != nil {
+		return 0, scratch, fmt.Errorf("decode event %d: %w", seq, err)
 	}
-	if err := proto.Unmarshal(rest, ev); err != nil {
-		return scratch, fmt.Errorf("decode event %d: %w", seq, err)
-	}
-	ev.Body = body
-	return scratch, nil
+	return bodyLen, scratch, nil
 }
+
+// unapplied are the fields of an event that apply never reads, besides the
+// body: who made the change, from which client, and why. Indexed by field
+// number, for a lookup per field of every record replayed.
+var unapplied = func() (set [64]bool) {
+	fields := (&eventv1.Event{}).ProtoReflect().Descriptor().Fields()
+	for _, name := range []protoreflect.Name{"actor", "user_agent", "request_id", "reason"} {
+		set[fields.ByName(name).Number()] = true
+	}
+	return set
+}()
 
 // VerifyError reports the first difference Verify found between the live
 // projections and a fresh replay of the log.
