@@ -262,7 +262,7 @@ func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bod
 		case num == eventBody && typ == protowire.BytesType:
 			body, _ := protowire.ConsumeBytes(val[off+n:])
 			bodyLen = len(body)
-		case int(num) >= len(unapplied) || !unapplied[num]:
+		case typ != protowire.BytesType || int(num) >= len(unapplied) || !unapplied[num]:
 			scratch = append(scratch, val[off:off+n+m]...)
 		}
 		off += n + m
