@@ -103,8 +103,9 @@ func (f fakePasswords) Authenticate(_ context.Context, user, password, _ string)
 
 // testServer is a feed Server behind a bufconn listener.
 type testServer struct {
-	srv *Server
-	lis *bufconn.Listener
+	srv  *Server
+	lis  *bufconn.Listener
+	stop func() // stops the gRPC server and waits for Serve to return
 }
 
 // MustServe starts a feed gRPC server over bufconn.
@@ -120,8 +121,9 @@ func MustServe(tb testing.TB, db *engine.DB, opts Options) *testServer {
 	g := srv.NewGRPCServer()
 	done := make(chan struct{})
 	go func() { defer close(done); _ = g.Serve(lis) }()
-	tb.Cleanup(func() { g.Stop(); <-done })
-	return &testServer{srv: srv, lis: lis}
+	stop := func() { g.Stop(); <-done }
+	tb.Cleanup(stop)
+	return &testServer{srv: srv, lis: lis, stop: stop}
 }
 
 // basicCreds sends Basic credentials with every call.

@@ -76,9 +76,12 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 
 // NewGRPCServer returns a gRPC server with the feed service, health
 // checking (reporting SERVING) and server reflection registered, plus extra
-// options such as TLS credentials.
+// options such as TLS credentials. Its Stop waits for the handlers to
+// return (they end when Stop cancels their streams): a Subscribe still
+// reading the log after Stop would read a database closed meanwhile.
 func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
-	g := grpc.NewServer(append(s.ServerOptions(), extra...)...)
+	opts := append(s.ServerOptions(), grpc.WaitForHandlers(true))
+	g := grpc.NewServer(append(opts, extra...)...)
 	feedv1.RegisterChangeFeedServiceServer(g, s)
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
