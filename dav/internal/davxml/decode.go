@@ -83,6 +83,18 @@ func Root(body []byte) (xml.Name, error) {
 	return root, nil
 }
 
+// containsFold reports whether b contains s, an upper-case ASCII string
+// starting with '<', in any case, without copying b.
 func containsFold(b []byte, s string) bool {
-	return bytes.Contains(bytes.ToUpper(b), []byte(s))
+	for i := bytes.IndexByte(b, '<'); i >= 0; {
+		if len(b)-i >= len(s) && bytes.EqualFold(b[i:i+len(s)], []byte(s)) {
+			return true
+		}
+		j := bytes.IndexByte(b[i+1:], '<')
+		if j < 0 {
+			return false
+		}
+		i += 1 + j
+	}
+	return false
 }
