@@ -106,7 +106,7 @@ func (h *Handler) copyMoveObject(w http.ResponseWriter, r *http.Request, src *re
 		Overwrite: overwrite, IfMatch: tag, Copy: r.Method == "COPY",
 	})
 	if err != nil {
-		return fromEngine(err, dstColl.Kind)
+		return MapError(err, dstColl.Kind)
 	}
 	w.Header().Set("ETag", res.ETag)
 	writeCreated(w, !existed)

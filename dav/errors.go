@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -90,69 +91,140 @@ func errMalformedXML(err error) *PreconditionError {
 	return httpErrorf(http.StatusBadRequest, "%v", err)
 }
 
-// fromEngine turns an engine write error into the CalDAV or CardDAV
-// precondition of the collection kind; other errors pass unchanged.
-func fromEngine(err error, kind engine.Kind) error {
+// MapError is the one mapping from an error to its HTTP answer: a
+// *PreconditionError with the status and, where an RFC defines one, the
+// condition element. Every error answer of package dav and of dav/audit
+// (history, restore and the admin API) goes through it, so that an error
+// means the same status everywhere. kind is the collection the request
+// writes to; it chooses between the CalDAV and CardDAV namespace of a
+// condition the two share (no-uid-conflict, max-resource-size), CalDAV
+// when it is neither (0).
+//
+//	*PreconditionError                    itself
+//	*http.MaxBytesError                   413
+//	*query.Error                          its status and condition
+//	*engine.InvalidDataError              403 CALDAV:/CARDDAV:<cond> (413 for an oversized plain member)
+//	*engine.UIDConflictError              403 CALDAV:/CARDDAV:no-uid-conflict with the holder's href
+//	*engine.ETagMismatchError             412
+//	engine.ErrNotFound                    404
+//	engine.ErrExists                      412 (If-None-Match, Overwrite: F)
+//	engine.ErrConflict, ErrCompacted      409
+//	engine.ErrInvalidName                 400
+//	engine.ErrTokenExpired, ErrInvalidToken 403 DAV:valid-sync-token
+//	engine.ErrNoSpace                     507 DAV:sufficient-disk-space (RFC 4331 §6)
+//	engine.ErrClosed                      503 (shutting down)
+//	davxml.ErrDTD                         400
+//	context.Canceled                      499 (the client went away; not an internal error)
+//	anything else (*engine.VerifyError…)  500 with an opaque message
+//
+// It returns nil for a nil error. Callers log the error when the status
+// is 500 (IsInternal).
+func MapError(err error, kind engine.Kind) *PreconditionError {
+	if err == nil {
+		return nil
+	}
 	ns := davxml.NSCalDAV
 	if kind == engine.KindAddressBook {
 		ns = davxml.NSCardDAV
 	}
-	var inv *engine.InvalidDataError
-	if errors.As(err, &inv) {
-		if inv.Cond == engine.CondMaxResourceSize && kind != engine.KindCalendar && kind != engine.KindAddressBook {
-			return httpErrorf(http.StatusRequestEntityTooLarge, "%s", inv.Msg)
+	var (
+		pe   *PreconditionError
+		mbe  *http.MaxBytesError
+		qe   *query.Error
+		inv  *engine.InvalidDataError
+		uid  *engine.UIDConflictError
+		etag *engine.ETagMismatchError
+	)
+	switch {
+	case errors.As(err, &pe):
+		return pe
+	case errors.As(err, &mbe):
+		return httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", mbe.Limit)
+	case errors.As(err, &qe):
+		if qe.Cond == "" {
+			return httpErrorf(qe.Status, "%s", qe.Msg)
+		}
+		return precondition(qe.Status, xml.Name{Space: qe.Space, Local: qe.Cond}, "%s", qe.Msg)
+	case errors.As(err, &inv):
+		switch inv.Cond {
+		case engine.CondValidAddressData, engine.CondSupportedAddressData:
+			ns = davxml.NSCardDAV
+		case engine.CondMaxResourceSize:
+			if kind != engine.KindCalendar && kind != engine.KindAddressBook && kind != 0 {
+				return httpErrorf(http.StatusRequestEntityTooLarge, "%s", inv.Msg)
+			}
+		default:
+			ns = davxml.NSCalDAV
 		}
 		return precondition(http.StatusForbidden, xml.Name{Space: ns, Local: string(inv.Cond)}, "%s", inv.Msg)
-	}
-	var uid *engine.UIDConflictError
-	if errors.As(err, &uid) {
+	case errors.As(err, &uid):
 		return errNoUIDConflict(ns, davxml.Href(uid.Href), uid.UID)
+	case errors.As(err, &etag):
+		return httpErrorf(http.StatusPreconditionFailed, "%v", err)
+	case errors.Is(err, engine.ErrNotFound):
+		return errNotFound
+	case errors.Is(err, engine.ErrExists):
+		return httpErrorf(http.StatusPreconditionFailed, "the destination exists")
+	case errors.Is(err, engine.ErrConflict):
+		return httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: conflict: "))
+	case errors.Is(err, engine.ErrCompacted):
+		return httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: "))
+	case errors.Is(err, engine.ErrInvalidName):
+		return httpErrorf(http.StatusBadRequest, "invalid name")
+	case errors.Is(err, engine.ErrTokenExpired):
+		return errValidSyncToken("the sync token has expired; sync again from scratch")
+	case errors.Is(err, engine.ErrInvalidToken):
+		return errValidSyncToken("the sync token is not valid for this collection")
+	case errors.Is(err, engine.ErrNoSpace):
+		return precondition(http.StatusInsufficientStorage, davxml.D("sufficient-disk-space"),
+			"the server has no space left to store this; reads still work, try again later")
+	case errors.Is(err, engine.ErrClosed):
+		return httpErrorf(http.StatusServiceUnavailable, "the server is shutting down")
+	case errors.Is(err, davxml.ErrDTD):
+		return errMalformedXML(err)
+	case errors.Is(err, context.Canceled):
+		return httpErrorf(StatusClientClosedRequest, "request canceled")
 	}
-	return err
+	return httpErrorf(http.StatusInternalServerError, "internal error")
 }
 
-// writeError writes the response for an error a method handler returned.
-// Only *PreconditionError, *http.MaxBytesError and the engine's errors map
-// to their own status; anything else is logged and answered with an
-// opaque 500.
+// StatusClientClosedRequest is the status logged for a request whose
+// client went away before the answer (nginx's 499); the client never sees
+// it.
+const StatusClientClosedRequest = 499
+
+// IsInternal reports whether pe is the 500 MapError gives an error it does
+// not know, which the caller logs with its details.
+func (pe *PreconditionError) IsInternal() bool {
+	return pe.Status == http.StatusInternalServerError
+}
+
+// writeError writes the response for an error a method handler returned,
+// mapped by MapError. An internal error is logged and answered with an
+// opaque 500 naming the request id.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if sr, ok := w.(*statusRecorder); ok && sr.status != 0 {
 		// The answer is already streaming: all that is left is to log.
-		h.log.LogAttrs(r.Context(), slog.LevelError, "error after the response started",
+		level := slog.LevelError
+		if errors.Is(err, context.Canceled) {
+			level = slog.LevelDebug
+		}
+		h.log.LogAttrs(r.Context(), level, "error after the response started",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", err.Error()))
 		return
 	}
-	var pe *PreconditionError
-	var mbe *http.MaxBytesError
-	var etag *engine.ETagMismatchError
+	pe := MapError(err, 0)
 	switch {
-	case errors.As(err, &pe):
-	case errors.As(err, &mbe):
-		pe = httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", mbe.Limit)
-	case errors.As(err, &etag):
-		pe = httpErrorf(http.StatusPreconditionFailed, "%v", err)
-	case errors.Is(err, engine.ErrNotFound):
-		pe = errNotFound
-	case errors.Is(err, engine.ErrExists):
-		pe = httpErrorf(http.StatusPreconditionFailed, "the destination exists")
-	case errors.Is(err, engine.ErrConflict):
-		pe = httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: conflict: "))
-	case errors.Is(err, engine.ErrInvalidName):
-		pe = httpErrorf(http.StatusBadRequest, "invalid name")
-	case errors.Is(err, engine.ErrTokenExpired):
-		pe = errValidSyncToken("the sync token has expired; sync again from scratch")
-	case errors.Is(err, engine.ErrInvalidToken):
-		pe = errValidSyncToken("the sync token is not valid for this collection")
-	case errors.Is(err, davxml.ErrDTD):
-		pe = errMalformedXML(err)
-	case errors.Is(err, context.Canceled):
-		pe = httpErrorf(499, "request canceled")
-	default:
+	case pe.IsInternal():
 		h.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.String("request_id", w.Header().Get("X-Request-Id")), slog.String("error", err.Error()))
 		pe = httpErrorf(http.StatusInternalServerError, "internal error; see the server log for request %s", w.Header().Get("X-Request-Id"))
+	case pe.Status == StatusClientClosedRequest:
+		h.log.LogAttrs(r.Context(), slog.LevelDebug, "client went away",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", w.Header().Get("X-Request-Id")))
 	}
 	writePrecondition(w, r, pe)
 }

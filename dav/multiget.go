@@ -33,7 +33,7 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	withBody := pr.wantsData(kind)
 	shape, err := h.shaperOf(rq.Coll, mg.Prop)
 	if err != nil {
-		return queryError(err)
+		return err
 	}
 	names := make([]string, len(mg.Hrefs))
 	errs := make([]error, len(mg.Hrefs))
@@ -50,7 +50,7 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 		for i, name := range names {
 			if o := objs[name]; errs[i] == nil && o != nil {
 				if data[i], err = shape(o); err != nil {
-					return queryError(err)
+					return err
 				}
 			}
 		}

@@ -45,7 +45,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 	opts.ContentType = ct
 	res, err := h.db.PutObject(r.Context(), st.meta, parent, name, body, opts)
 	if err != nil {
-		return fromEngine(err, coll.Kind)
+		return MapError(err, coll.Kind)
 	}
 	w.Header().Set("ETag", res.ETag)
 	if res.Created {

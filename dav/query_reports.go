@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
@@ -23,19 +22,6 @@ type queryProps struct {
 	AllProp  *struct{}    `xml:"DAV: allprop"`
 	PropName *struct{}    `xml:"DAV: propname"`
 	Prop     *davxml.Prop `xml:"DAV: prop"`
-}
-
-// queryError maps a dav/query error to the PreconditionError writeError
-// knows how to send.
-func queryError(err error) error {
-	var qe *query.Error
-	if !errors.As(err, &qe) {
-		return err
-	}
-	if qe.Cond == "" {
-		return httpErrorf(qe.Status, "%s", qe.Msg)
-	}
-	return precondition(qe.Status, xml.Name{Space: qe.Space, Local: qe.Cond}, "%s", qe.Msg)
 }
 
 // queryTargets lists the objects a query REPORT applies to: the object of
@@ -112,7 +98,7 @@ type queryMatch struct {
 func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	q, err := query.ParseCalendarQuery(rq.Body)
 	if err != nil {
-		return queryError(err)
+		return err
 	}
 	var qp queryProps
 	if err := decodeXML(rq.Body, &qp); err != nil {
@@ -157,7 +143,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		return nil
 	})
 	if err != nil {
-		return queryError(err)
+		return err
 	}
 	ms, end := startMultistatus(w, r)
 	for _, m := range matches {
@@ -173,11 +159,11 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	q, err := query.ParseFreeBusyQuery(rq.Body)
 	if err != nil {
-		return queryError(err)
+		return err
 	}
 	fb, err := query.NewFreeBusy(q.Range, h.limits)
 	if err != nil {
-		return queryError(err)
+		return err
 	}
 	floating := collectionTimezone(rq.Coll)
 	opts := engine.ListOptions{Bodies: true, Start: q.Range.Start, End: q.Range.End}
@@ -195,7 +181,7 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		return err
 	})
 	if err != nil {
-		return queryError(err)
+		return err
 	}
 	out, closeBody := responseBody(w, r, http.StatusOK, "text/calendar; charset=utf-8")
 	if _, err := out.Write(fb.Render(time.Now())); err != nil {
@@ -211,7 +197,7 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 func (h *Handler) addressbookQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	q, err := query.ParseAddressbookQuery(rq.Body)
 	if err != nil {
-		return queryError(err)
+		return err
 	}
 	var qp queryProps
 	if err := decodeXML(rq.Body, &qp); err != nil {
@@ -243,7 +229,7 @@ func (h *Handler) addressbookQuery(w http.ResponseWriter, r *http.Request, rq *r
 		return nil
 	})
 	if err != nil && !errors.Is(err, errFull) {
-		return queryError(err)
+		return err
 	}
 	ms, end := startMultistatus(w, r)
 	for _, m := range matches {

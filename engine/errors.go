@@ -27,6 +27,11 @@ var (
 	// ErrInvalidName: an object or collection name that cannot be stored
 	// (empty, ".", "..", or holding "/" or a NUL byte).
 	ErrInvalidName = errors.New("engine: invalid name")
+	// ErrNoSpace: a write failed because the file system is full or the
+	// user's disk quota is exhausted (ENOSPC, EDQUOT). Nothing was
+	// written; reads still work, and writes succeed again once space
+	// returns (DAV:sufficient-disk-space, RFC 4331 §6).
+	ErrNoSpace = errors.New("engine: no space left on device")
 )
 
 // ETagMismatchError is returned when If-Match or If-None-Match fails.

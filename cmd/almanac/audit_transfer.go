@@ -174,7 +174,7 @@ func init() {
 		Start: func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
 			env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger})
 			if env.SetAudit != nil {
-				env.SetAudit(&audit.User{DB: env.DB})
+				env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger})
 			}
 			return nil, nil
 		},

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/almanac/almanac/dav"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -31,7 +32,9 @@ type Authenticator interface {
 //	POST /admin/purge    {path}            -> engine.PurgeResult
 //	POST /admin/rebuild, POST /admin/verify -> {"ok": true}
 //
-// Errors are {"error": "..."} with 400, 401, 403, 404, 409 or 500.
+// Errors are {"error": "...", "condition": "..."} with the status of
+// dav.MapError (the DAV handler's mapping), 400 for a malformed request,
+// 401 and 403 for authentication, 404 for an unknown endpoint.
 type Admin struct {
 	DB     *engine.DB
 	Auth   Authenticator
@@ -67,7 +70,7 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if a.Logger != nil {
 			a.Logger.Warn("admin request failed", "path", r.URL.Path, "user", u.Name, "err", err)
 		}
-		writeJSONError(w, statusOf(err), err)
+		writeMapped(w, r, nil, err, true)
 		return
 	}
 	if b, ok := out.([]byte); ok {
@@ -160,19 +163,37 @@ func decode(r *http.Request, v any) error {
 	return nil
 }
 
-// statusOf maps engine errors to HTTP statuses.
-func statusOf(err error) int {
+// writeMapped answers err with the status and condition dav.MapError
+// gives it (the one mapping shared with the DAV handler), as
+// {"error": "...", "condition": "..."}. Errors of this package's own
+// routing and decoding are 404 and 400. An internal error is logged; its
+// details reach the client only when reveal is set (the admin API).
+func writeMapped(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, reveal bool) {
 	var bad badRequestError
-	var uid *engine.UIDConflictError
 	switch {
-	case errors.Is(err, errNoRoute), errors.Is(err, engine.ErrNotFound):
-		return http.StatusNotFound
-	case errors.As(err, &bad), errors.Is(err, engine.ErrInvalidName):
-		return http.StatusBadRequest
-	case errors.Is(err, engine.ErrConflict), errors.Is(err, engine.ErrCompacted), errors.As(err, &uid):
-		return http.StatusConflict
+	case errors.Is(err, errNoRoute):
+		writeJSONError(w, http.StatusNotFound, err)
+		return
+	case errors.As(err, &bad):
+		writeJSONError(w, http.StatusBadRequest, err)
+		return
 	}
-	return http.StatusInternalServerError
+	pe := dav.MapError(err, 0)
+	msg := err.Error()
+	if pe.IsInternal() {
+		if log != nil {
+			log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+				slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		}
+		if !reveal {
+			msg = "internal error; see the server log"
+		}
+	}
+	body := map[string]string{"error": msg}
+	if pe.Cond.Local != "" {
+		body["condition"] = pe.Cond.Local
+	}
+	writeJSON(w, pe.Status, body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

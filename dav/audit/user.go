@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 //	POST <object-or-collection-url>?restore=<RFC3339|seq>[&dry-run=1] -> JSON RestoreReport
 type User struct {
 	DB *engine.DB
+	// Logger receives internal errors. Default: discard.
+	Logger *slog.Logger
 }
 
 // ServeHTTP answers a history or restore request of the user's own data.
@@ -49,7 +52,7 @@ func (u *User) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeJSONError(w, statusOf(err), err)
+		writeMapped(w, r, u.Logger, err, false)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
