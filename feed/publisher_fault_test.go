@@ -31,7 +31,7 @@ func TestPublisherRejectedMidWindow(t *testing.T) {
 	db := MustOpenDB(t)
 	ns := MustNATS(t, filepath.Join(dir, "nats"), "")
 	nc := MustConnect(t, ns)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(mustOperator(t, ns))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func TestPublisherConnectionCutMidWindow(t *testing.T) {
 	db := MustOpenDB(t)
 	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
 	px := startProxy(t, ns.Addr().String())
-	nc, err := nats.Connect("nats://"+px.addr(), nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	nc, err := nats.Connect("nats://"+px.addr(), ns.Auth(), nats.ReconnectBufSize(-1), nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

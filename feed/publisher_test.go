@@ -22,9 +22,14 @@ import (
 
 // MustNATS starts an embedded server with its store in dir; listen "" is
 // in-process only, "127.0.0.1:0" a random port.
-func MustNATS(tb testing.TB, dir, listen string) *server.Server {
+//
+// Every test server has the publisher password testPassword (a client
+// reconnects to a restarted one) and a user "operator" (password
+// "operator") who may do anything.
+func MustNATS(tb testing.TB, dir, listen string) *Embedded {
 	tb.Helper()
-	ns, err := StartEmbedded(EmbeddedOptions{StoreDir: dir, Listen: listen, ListenFlag: "--nats-listen"})
+	ns, err := StartEmbedded(EmbeddedOptions{StoreDir: dir, Listen: listen, ListenFlag: "--nats-listen",
+		password: testPassword, extraUsers: []*server.User{{Username: "operator", Password: "operator"}}})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -32,13 +37,26 @@ func MustNATS(tb testing.TB, dir, listen string) *server.Server {
 	return ns
 }
 
-// MustConnect connects to ns the way a Publisher requires: without a
-// reconnect buffer. opts come after.
-func MustConnect(tb testing.TB, ns *server.Server, opts ...nats.Option) *nats.Conn {
+// MustConnect connects to ns as the publisher, the way a Publisher
+// requires: without a reconnect buffer. opts come after.
+func MustConnect(tb testing.TB, ns *Embedded, opts ...nats.Option) *nats.Conn {
 	tb.Helper()
-	opts = append([]nats.Option{nats.ReconnectBufSize(-1)}, opts...)
+	nc, err := ns.Connect(append([]nats.Option{nats.ReconnectBufSize(-1)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(nc.Close)
+	return nc
+}
+
+const testPassword = "test-publisher-password"
+
+// mustOperator connects to ns as a user who may do anything.
+func mustOperator(tb testing.TB, ns *Embedded) *nats.Conn {
+	tb.Helper()
+	opts := []nats.Option{nats.UserInfo("operator", "operator")}
 	if ns.Addr() == nil {
-		opts = append(opts, nats.InProcessServer(ns))
+		opts = append(opts, nats.InProcessServer(ns.Server))
 	}
 	nc, err := nats.Connect(ns.ClientURL(), opts...)
 	if err != nil {

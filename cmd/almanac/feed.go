@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -14,7 +15,6 @@ import (
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
 	"github.com/almanac/almanac/feed"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -40,6 +40,7 @@ type feedConfig struct {
 	NATSListen   string
 	NATSURL      string
 	NATSCreds    string
+	NATSReaders  string
 	NATSTLSCA    string
 	NATSFormat   string
 	NATSBody     bool
@@ -57,6 +58,7 @@ func (c *feedConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "client `address` of the embedded NATS server")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "`URL` of an external NATS server (nats://...); no embedded server then")
 	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials `file` for --nats-url")
+	fs.StringVar(&c.NATSReaders, "nats-readers", "", "`file` of read-only users of the embedded NATS server, one name:bcrypt-hash a line (htpasswd -nB NAME)")
 	fs.StringVar(&c.NATSTLSCA, "nats-tls-ca", "", "CA certificate `file` to verify --nats-url's TLS")
 	fs.StringVar(&c.NATSFormat, "nats-format", feed.FormatProto, "payload `format` of published changes: proto or json")
 	fs.BoolVar(&c.NATSBody, "nats-body", true, "include object bodies in published changes")
@@ -71,7 +73,7 @@ func (c *feedConfig) register(fs *flag.FlagSet) {
 // feedRuntime is what a running feed hook holds.
 type feedRuntime struct {
 	grpcAddr  string // bound gRPC address, "" when off
-	nats      *server.Server
+	nats      *feed.Embedded
 	natsConn  *nats.Conn
 	publisher *feed.Publisher
 }
@@ -183,6 +185,9 @@ func startGRPC(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.Logger, rt *feedRuntime, stops *[]func(context.Context) error) error {
 	var nc *nats.Conn
 	var err error
+	if cfg.NATSURL != "" && cfg.NATSReaders != "" {
+		return &ConfigError{Field: "nats-readers", Err: errors.New("is for the embedded server; with --nats-url, manage users on that server")}
+	}
 	if cfg.NATSURL != "" {
 		// No reconnect buffer: the publisher re-sends from its cursor
 		// (feed.PublisherOptions.Conn).
@@ -198,18 +203,34 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 		}
 		log.Info("publishing to external NATS", "url", cfg.NATSURL)
 	} else {
+		var readers []feed.Reader
+		if cfg.NATSReaders != "" {
+			f, err := os.Open(cfg.NATSReaders)
+			if err != nil {
+				return &ConfigError{Field: "nats-readers", Err: err}
+			}
+			readers, err = feed.ReadReaders(f)
+			f.Close()
+			if err != nil {
+				return &ConfigError{Field: "nats-readers", Err: fmt.Errorf("%s: %w", cfg.NATSReaders, err)}
+			}
+		}
 		ns, err := feed.StartEmbedded(feed.EmbeddedOptions{
 			StoreDir: filepath.Join(env.DataDir, "nats"), Listen: cfg.NATSListen, ListenFlag: "--nats-listen",
+			Stream: cfg.NATSStream, Readers: readers,
 		})
 		if err != nil {
 			return err
 		}
 		rt.nats = ns
 		*stops = append(*stops, func(context.Context) error { ns.Shutdown(); ns.WaitForShutdown(); return nil })
-		if nc, err = nats.Connect("", nats.InProcessServer(ns), nats.Name("almanac"), nats.ReconnectBufSize(-1)); err != nil {
+		// In process, as the publisher user (its password lives only in
+		// this process's memory).
+		nc, err = nats.Connect("", nats.InProcessServer(ns.Server), ns.Auth(), nats.Name("almanac"), nats.ReconnectBufSize(-1))
+		if err != nil {
 			return fmt.Errorf("nats: connect to the embedded server: %w", err)
 		}
-		log.Info("embedded NATS listening", "addr", ns.ClientURL(), "store", filepath.Join(env.DataDir, "nats"))
+		log.Info("embedded NATS listening", "addr", ns.ClientURL(), "store", filepath.Join(env.DataDir, "nats"), "readers", len(readers))
 	}
 	rt.natsConn = nc
 	*stops = append(*stops, func(context.Context) error { nc.Close(); return nil })

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +16,7 @@ import (
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -24,7 +27,15 @@ const feedTestEvent = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nB
 // TestFeedEndToEnd: a DAV PUT through the HTTP server reaches a gRPC
 // subscriber and a JetStream consumer, and /metrics reports the feed.
 func TestFeedEndToEnd(t *testing.T) {
-	s := startServer(t, "--nats=on", "--nats-listen=127.0.0.1:0")
+	hash, err := bcrypt.GenerateFromPassword([]byte("reader-pw"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readers := filepath.Join(t.TempDir(), "nats-readers")
+	if err := os.WriteFile(readers, []byte("consumer:"+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, "--nats=on", "--nats-listen=127.0.0.1:0", "--nats-readers="+readers)
 	rt := runtimeFor(s.DB)
 	if rt == nil || rt.grpcAddr == "" || rt.nats == nil {
 		t.Fatalf("feed runtime = %+v, want gRPC and embedded NATS", rt)
@@ -48,7 +59,11 @@ func TestFeedEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	nc, err := nats.Connect(rt.nats.ClientURL())
+	if nc, err := nats.Connect(rt.nats.ClientURL(), nats.NoReconnect()); err == nil {
+		nc.Close()
+		t.Fatal("an anonymous NATS client connected")
+	}
+	nc, err := nats.Connect(rt.nats.ClientURL(), nats.UserInfo("consumer", "reader-pw"))
 	if err != nil {
 		t.Fatal(err)
 	}
