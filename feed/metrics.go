@@ -13,7 +13,7 @@ import (
 //
 //	almanac_events_appended_total            the log's head sequence number
 //	almanac_feed_subscribers                 open Subscribe streams
-//	almanac_feed_subscriber_lag_events{subscriber="user#id"}
+//	almanac_feed_subscriber_lag_events{subscriber="id"}
 //	                                         events between the head and what the subscriber got
 //	almanac_feed_cutoffs_total               slow subscribers cut off
 //	almanac_nats_cursor_seq                  the NATS publisher's acknowledged cursor

@@ -108,28 +108,37 @@ func (s *Server) Head(ctx context.Context, _ *feedv1.HeadRequest) (*feedv1.HeadR
 	return &feedv1.HeadResponse{Seq: uint64(s.opts.DB.Head())}, nil
 }
 
-// GetEvent returns one change the caller may read. Account events and
-// changes of other users' collections answer NOT_FOUND.
+// GetEvent returns one change the caller may read. A seq that does not
+// exist, an account event and a change of another user's collection all
+// answer the same NOT_FOUND, after the same work: the body is added only
+// once the caller may read the change.
 func (s *Server) GetEvent(ctx context.Context, req *feedv1.GetEventRequest) (*feedv1.GetEventResponse, error) {
 	who, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
+	notFound := status.Errorf(codes.NotFound, "no change %d", req.GetSeq())
 	v, err := s.opts.DB.View()
 	if err != nil {
 		return nil, grpcError(err)
 	}
 	defer v.Close()
 	ev, err := v.Event(engine.Seq(req.GetSeq()))
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, notFound
+	}
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	ch, err := s.conv.change(v, ev, req.GetIncludeBody(), 0)
+	ch, err := s.conv.change(v, ev, false, 0)
 	if err != nil {
 		return nil, grpcError(err)
 	}
 	if ch == nil || !who.mayRead(ch) {
-		return nil, status.Errorf(codes.NotFound, "no change %d", req.GetSeq())
+		return nil, notFound
+	}
+	if req.GetIncludeBody() {
+		ch.Body = ev.Body
 	}
 	return &feedv1.GetEventResponse{Change: ch}, nil
 }
@@ -161,6 +170,13 @@ func (s *Server) History(ctx context.Context, req *feedv1.HistoryRequest) (*feed
 		return nil, grpcError(err)
 	}
 	defer v.Close()
+	// Authorize before reading any history: another user's collection and
+	// a path that never existed answer alike, and cost alike.
+	if ok, err := s.mayReadPath(v, who, path); err != nil {
+		return nil, grpcError(err)
+	} else if !ok {
+		return nil, status.Errorf(codes.NotFound, "no history at %s", path)
+	}
 	var evs []*engine.Event
 	if strings.HasSuffix(path, "/") {
 		evs, err = v.CollectionHistory(path, time.Time{}, time.Time{})
@@ -191,6 +207,31 @@ func (s *Server) History(ctx context.Context, req *feedv1.HistoryRequest) (*feed
 		resp.Changes = append(resp.Changes, ch)
 	}
 	return resp, nil
+}
+
+// mayReadPath reports whether who owns a collection that ever had the
+// collection path (or, for an object path, its collection's path): only
+// then can a History of it hold a change who may read. It looks up the
+// path's collection ids and their owners, nothing else.
+func (s *Server) mayReadPath(v *engine.View, who Principal, path string) (bool, error) {
+	coll := path[:strings.LastIndexByte(path, '/')+1]
+	ids, err := v.CollectionIDs(coll)
+	if err != nil || len(ids) == 0 {
+		return false, err
+	}
+	if who.Admin {
+		return true, nil
+	}
+	for _, id := range ids {
+		ci, err := s.conv.collection(v, id, coll)
+		if err != nil {
+			return false, err
+		}
+		if who.Name != "" && ci.owner == who.Name {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // grpcError maps engine errors to statuses; this is the only place the

@@ -3,7 +3,7 @@ package feed
 import (
 	"context"
 	"errors"
-	"fmt"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/almanac/almanac/engine"
@@ -276,7 +276,9 @@ func (sub *subscription) lag(head engine.Seq) uint64 {
 	return uint64(head) - sent
 }
 
-// label names the subscription in metrics.
+// label names the subscription in metrics: its id only, since /metrics
+// needs no credentials. The id is in the subscriber's debug logs beside
+// the user name.
 func (sub *subscription) label() string {
-	return fmt.Sprintf("%s#%d", sub.who.Name, sub.id)
+	return strconv.FormatUint(sub.id, 10)
 }

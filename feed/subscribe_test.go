@@ -11,6 +11,7 @@ import (
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -248,13 +249,22 @@ func TestSubscribeAuth(t *testing.T) {
 	})
 	t.Run("GetEventOfOtherUser", func(t *testing.T) {
 		r := MustPut(t, db, "bob", "secret-meeting.ics")
-		_, err := ts.client(t, basic("alice", "secret")).GetEvent(bg, &feedv1.GetEventRequest{Seq: uint64(r.Seq)})
+		alice := ts.client(t, basic("alice", "secret"))
+		_, err := alice.GetEvent(bg, &feedv1.GetEventRequest{Seq: uint64(r.Seq), IncludeBody: true})
 		if status.Code(err) != codes.NotFound {
 			t.Errorf("alice reading bob's event: %v, want NotFound", err)
 		}
-		got, err := ts.client(t, basic("admin", "secret")).GetEvent(bg, &feedv1.GetEventRequest{Seq: uint64(r.Seq)})
-		if err != nil || got.Change.Object != "secret-meeting.ics" {
-			t.Errorf("admin reading bob's event: %v %v", got, err)
+		// A seq that does not exist answers the same (seq aside).
+		missing := uint64(db.Head()) + 1000
+		_, errMissing := alice.GetEvent(bg, &feedv1.GetEventRequest{Seq: missing, IncludeBody: true})
+		got := strings.Replace(status.Convert(err).Message(), fmt.Sprint(r.Seq), "N", 1)
+		want := strings.Replace(status.Convert(errMissing).Message(), fmt.Sprint(missing), "N", 1)
+		if status.Code(errMissing) != codes.NotFound || got != want {
+			t.Errorf("not yours: %v; does not exist: %v: want the same answer", err, errMissing)
+		}
+		adm, err := ts.client(t, basic("admin", "secret")).GetEvent(bg, &feedv1.GetEventRequest{Seq: uint64(r.Seq)})
+		if err != nil || adm.Change.Object != "secret-meeting.ics" {
+			t.Errorf("admin reading bob's event: %v %v", adm, err)
 		}
 	})
 	t.Run("AccountEventsHidden", func(t *testing.T) {
@@ -288,9 +298,23 @@ func TestHistory(t *testing.T) {
 	if diff := cmp.Diff([]uint64{puts[1], puts[0]}, seqs(resp.Changes)); diff != "" || resp.NextBeforeSeq != 0 {
 		t.Errorf("second page (-want +got):\n%s next=%d", diff, resp.NextBeforeSeq)
 	}
-	resp, err = ts.client(t, basic("bob", "secret")).History(bg, &feedv1.HistoryRequest{Path: home("alice") + "calendar/"})
-	if err != nil || len(resp.Changes) != 0 {
-		t.Errorf("bob reading alice's history: %v %v", resp, err)
+	// Another user's collection or object answers exactly as a path that
+	// never existed, before any history is read.
+	bob := ts.client(t, basic("bob", "secret"))
+	for _, tc := range []struct{ theirs, none string }{
+		{home("alice") + "calendar/", home("alice") + "nothing/"},
+		{home("alice") + "calendar/x.ics", home("alice") + "nothing/x.ics"},
+		{home("alice") + "calendar/x.ics", home("nobody") + "calendar/x.ics"},
+	} {
+		resp, err := bob.History(bg, &feedv1.HistoryRequest{Path: tc.theirs})
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("bob reading %s: %v %v, want NotFound", tc.theirs, resp, err)
+		}
+		_, errNone := bob.History(bg, &feedv1.HistoryRequest{Path: tc.none})
+		if got, want := strings.ReplaceAll(status.Convert(err).Message(), tc.theirs, "P"),
+			strings.ReplaceAll(status.Convert(errNone).Message(), tc.none, "P"); got != want || status.Code(errNone) != codes.NotFound {
+			t.Errorf("bob reading %s: %q; a path that does not exist: %v", tc.theirs, got, errNone)
+		}
 	}
 	head, err := alice.Head(bg, &feedv1.HeadRequest{})
 	if err != nil || head.Seq != uint64(db.Head()) {
@@ -335,5 +359,45 @@ func TestSubscribeCollectionMoveAndProps(t *testing.T) {
 	if moved == nil || moved.Collection != home("alice")+"calendar/" || moved.ToCollection != home("alice")+"work/" ||
 		moved.ToPrincipal != "alice" || moved.ToSyncToken != work.SyncToken {
 		t.Errorf("collection move = %v", moved)
+	}
+}
+
+// TestMetricsNameNoUser: /metrics needs no credentials, so the
+// subscriber lag label is an opaque id, never the user name.
+func TestMetricsNameNoUser(t *testing.T) {
+	db := MustOpenDB(t)
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := MustServe(t, db, Options{Metrics: m})
+	s, err := ts.client(t, basic("alice", "secret")).Subscribe(deadline(t, time.Minute), &feedv1.SubscribeRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); err != nil {
+		t.Fatal(err)
+	}
+	var labels []string
+	waitFor(t, 30*time.Second, "the subscriber's lag metric", func() bool {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels = nil
+		for _, mf := range mfs {
+			for _, mt := range mf.GetMetric() {
+				for _, l := range mt.GetLabel() {
+					labels = append(labels, l.GetName()+"="+l.GetValue())
+				}
+			}
+		}
+		return len(labels) > 0
+	})
+	for _, l := range labels {
+		if strings.Contains(l, "alice") || !strings.HasPrefix(l, "subscriber=") {
+			t.Errorf("label %s", l)
+		}
 	}
 }
