@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -43,14 +42,6 @@ type DB struct {
 	// checks the id and the component set again, and a put that finds the
 	// collection changed or gone drops the entry and reads it afresh.
 	putColls sync.Map
-
-	// validating admits one concurrent validation fewer than there are
-	// processors (at least one). Validation is pure CPU: more of them at
-	// once only lengthen the run queue that every other goroutine waits
-	// in, and the group commit is a chain of such waits (the writer, the
-	// WAL syncer coming back from fsync, the acknowledger). A processor
-	// left to them raised 64-writer puts in five of six paired runs.
-	validating chan struct{}
 }
 
 // view is a refcounted Pebble snapshot of durable state.
@@ -117,7 +108,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 		runsDir:    o.FS.PathJoin(dir, runsDirName),
 		tableOpts:  popts.MakeWriterOptions(0, pdb.TableFormat()),
 		cmds:       make(chan *request, 4096),
-		validating: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1)),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		headCh:     make(chan struct{}),

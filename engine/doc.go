@@ -39,21 +39,32 @@
 //
 // # Key layout
 //
-// See package engine/internal/keys for the encoding. In short:
+// The one table of the key families (package engine/internal/keys encodes
+// them: ids and sequence numbers are 8-byte big-endian, names and paths
+// raw bytes, 0x00 ends a name followed by more):
 //
-//	L<seq>                 the log (source of truth)
-//	m<name>                store id, rebuild marker, projection version, cursors
-//	p<path>                live collection path -> id
-//	c<id>                  collection record (props, last seq = CTag, horizon)
-//	o<id><name>            object record (ETag, UID, size, envelope, body_seq)
-//	g<id><seq><name>       change index: the latest change of each name
-//	t<id><name>            tombstone: seq of a deleted name's deletion
-//	u<id><uid>             UID -> name, for no-uid-conflict
-//	h<id><seq>             collection history
-//	i<id><name>0<seq>      object history
-//	q<path>0<id>           every collection that ever had a path
-//	a<name>                user account
-//	k<token id>            API token id -> user name
+//	L <seq>                   the log: the event with that sequence number
+//	                          (source of truth; first in key order)
+//	m <name>                  meta: "store-id", "projections" (the layout
+//	                          version), "rebuilding" (set while a rebuild
+//	                          runs), "cursor/<consumer>" (feed positions),
+//	                          "scrub" (purge's WAL rotations)
+//	p <path>                  live collection path -> id
+//	c <id>                    collection record (props, last seq = CTag,
+//	                          tombstone horizon)
+//	o <id> <name>             object record (ETag, UID, size, envelope,
+//	                          body_seq; no body)
+//	g <id> <seq> <name>       change index: the latest change of each name
+//	t <id> <name>             tombstone: seq of a deleted name's deletion
+//	u <id> <uid>              UID -> name, for no-uid-conflict
+//	h <id> <seq>              collection history: every event of the collection
+//	i <id> <name> 0x00 <seq>  object history: every event of one name
+//	q <path> 0x00 <id>        path history: every collection that had the path
+//	a <name>                  user account
+//	k <token id>              API token id -> the name of the user holding it
+//
+// Everything but L and m is a projection that Rebuild derives again from
+// the log.
 //
 // An object's body is stored once, byte for byte, in the log record of the
 // put (or move or copy) that wrote it; the object record's body_seq names

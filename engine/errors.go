@@ -10,7 +10,10 @@ var (
 	// ErrNotFound: the collection or object does not exist.
 	ErrNotFound = errors.New("engine: not found")
 	// ErrExists: the target exists and the request demanded it did not
-	// (If-None-Match: *, MKCOL over an existing path, Overwrite: F).
+	// (MKCOL or MKCALENDAR over an existing path, a MOVE or COPY with
+	// Overwrite: F onto an existing object or collection). A PUT with
+	// If-None-Match: * onto an existing object is an *ETagMismatchError
+	// (412), not ErrExists.
 	ErrExists = errors.New("engine: already exists")
 	// ErrClosed: the database was closed.
 	ErrClosed = errors.New("engine: closed")
@@ -34,9 +37,10 @@ var (
 	ErrNoSpace = errors.New("engine: no space left on device")
 )
 
-// ETagMismatchError is returned when If-Match or If-None-Match fails.
+// ETagMismatchError is returned when If-Match or If-None-Match: * fails;
+// Want is "none" for If-None-Match: *.
 type ETagMismatchError struct {
-	Want string // the ETag the request demanded ("*" for any)
+	Want string // the ETag the request demanded ("*" for any, "none" for If-None-Match: *)
 	Got  string // the current ETag ("" when the object does not exist)
 }
 

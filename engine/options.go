@@ -13,8 +13,8 @@ import (
 // Options configure a DB. The zero value of every field means its default.
 type Options struct {
 	// CacheSize is Pebble's block cache in bytes. Default 64 MiB. Pebble
-	// also charges its memtables (32 MiB each, one or two) to the cache,
-	// which is made one memtable larger than this.
+	// also charges its memtables (up to memTableSize, 16 MiB, each; one or
+	// two) to the cache, which is made one memtable larger than this.
 	CacheSize int64
 	// MaxObjectSize is the largest object body accepted, in bytes
 	// (CALDAV:max-resource-size). Default 10 MiB.

@@ -1,25 +1,12 @@
 // Package keys encodes the engine's Pebble keys so that byte order equals
 // the logical order: sequence numbers and collection ids are fixed-width
-// big-endian, names and paths are raw bytes after a fixed-width prefix.
+// big-endian, names and paths are raw bytes after a fixed-width prefix, and
+// a 0x00 byte ends a name that is followed by more (ObjHistKey, PathHistKey).
 //
-// Layout (see engine/doc.go for what each record holds):
-//
-//	L <seq>                  log: the event with that sequence number (first in
-//	                         key order: see Log)
-//	m <name>                 meta: store id, schema version
-//	p <path>                 path -> collection id (live collections)
-//	c <id>                   collection record
-//	o <id> <name>            object record (no body: it names the log record holding it)
-//	g <id> <seq> <name>      change index: one entry per name, the latest
-//	t <id> <name>            tombstone: name -> seq of its deletion
-//	u <id> <uid>             UID index: uid -> name
-//	h <id> <seq>             collection history: every event of the collection
-//	i <id> <name> 0x00 <seq> object history: every event of one name
-//	q <path> 0x00 <id>       path history: every collection that had the path
-//	a <name>                 user account
-//	k <token id>             API token id -> the name of the user holding it
-//
-// Everything but "L" and "m" is a projection that Rebuild derives again.
+// The families, their prefixes and what each record holds are listed once,
+// in engine/doc.go ("Key layout"); the prefix constants below are the
+// encoding of that table. Everything but Log and Meta is a projection that
+// Rebuild derives again (ProjectionPrefixes).
 package keys
 
 import (
