@@ -88,17 +88,6 @@ var gzipWriters = sync.Pool{New: func() any {
 	return gz
 }}
 
-// acceptsGzip reports whether the request's Accept-Encoding allows gzip.
-func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
-		coding, q, _ := strings.Cut(strings.TrimSpace(part), ";")
-		if strings.EqualFold(strings.TrimSpace(coding), "gzip") {
-			return strings.ReplaceAll(strings.TrimSpace(q), " ", "") != "q=0"
-		}
-	}
-	return false
-}
-
 // startMultistatus begins a 207 Multi-Status answer and returns its
 // streaming writer and a function that ends the document and flushes
 // (through gzip when the client accepts it). Every multistatus answer of

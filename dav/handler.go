@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -146,7 +147,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Path != "/dav" && !strings.HasPrefix(r.URL.Path, "/dav/") {
 		return errNotFound
 	}
-	user, err := h.authenticate(r)
+	if r.Method == http.MethodOptions {
+		// Capability probes and CORS preflights come without credentials
+		// (Fetch's preflight never carries them). The answer is the same
+		// for every path under /dav/, so it tells nothing about which
+		// users or resources exist.
+		return h.options(w, r)
+	}
+	user, err := h.authenticate(w, r)
 	if err != nil {
 		return err
 	}
@@ -170,8 +178,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 // dispatch calls the method's handler.
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 	switch r.Method {
-	case http.MethodOptions:
-		return h.options(w, r)
 	case "PROPFIND":
 		return h.propfind(w, r)
 	case "PROPPATCH":
@@ -198,7 +204,9 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 // allowed is the Allow header: every method Almanac implements.
 const allowed = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT"
 
-// options answers OPTIONS (RFC 4918 §10.1, RFC 4791 §5.1, RFC 6352 §6.1).
+// options answers OPTIONS (RFC 4918 §10.1, RFC 4791 §5.1, RFC 6352 §6.1)
+// for any path under /dav/, before authentication. It sends no CORS
+// headers: cross-origin requests stay refused by browsers.
 func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("DAV", "1, 3, access-control, calendar-access, addressbook, extended-mkcol")
 	w.Header().Set("Allow", allowed)
@@ -207,8 +215,11 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// authenticate checks the Basic credentials of r.
-func (h *Handler) authenticate(r *http.Request) (string, error) {
+// authenticate checks the Basic credentials of r. A login refused by the
+// limiter (an error with a RetryAfter method, as *auth.RateLimitError) is
+// answered 429 with Retry-After (RFC 6585 §4), not 401: the client should
+// wait, not ask the user for another password.
+func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, error) {
 	name, password, ok := r.BasicAuth()
 	if !ok {
 		return "", errUnauthorized
@@ -217,12 +228,27 @@ func (h *Handler) authenticate(r *http.Request) (string, error) {
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
 			slog.String("user", name), slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		if secs, limited := RetryAfter(err); limited {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			return "", httpErrorf(http.StatusTooManyRequests, "too many failed logins; retry in %d seconds", secs)
+		}
 		return "", errUnauthorized
 	}
 	if u == nil || u.Name == "" || strings.ContainsAny(u.Name, "/\x00") {
 		return "", errUnauthorized
 	}
 	return u.Name, nil
+}
+
+// RetryAfter reports whether err (from an Authenticator) refuses a login
+// for a while, and for how many seconds: it looks for an error with a
+// method RetryAfter() int, as *auth.RateLimitError has.
+func RetryAfter(err error) (seconds int, ok bool) {
+	var ra interface{ RetryAfter() int }
+	if !errors.As(err, &ra) {
+		return 0, false
+	}
+	return max(1, ra.RetryAfter()), true
 }
 
 func newRequestID() string {

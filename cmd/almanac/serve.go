@@ -64,6 +64,12 @@ type ServeConfig struct {
 	MaxExpandRange  time.Duration
 	ShutdownTimeout time.Duration
 	GCPercent       int
+	// The login limiter and the proxies whose X-Forwarded-For is believed
+	// (dav/auth).
+	LoginMaxFailures        int
+	LoginMaxAddressFailures int
+	LoginMaxTracked         int
+	TrustedProxies          auth.TrustedProxies
 }
 
 // Main is `almanac serve` as a value: ParseFlags, Run, then Close. Tests
@@ -127,6 +133,10 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
 	fs.IntVar(&c.GCPercent, "gc-percent", engine.GCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
+	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
+	fs.IntVar(&c.LoginMaxAddressFailures, "login-max-address-failures", 100, "failed logins from one address per minute before each user from it gets only 3")
+	fs.IntVar(&c.LoginMaxTracked, "login-max-tracked", 100000, "most (user, address) pairs and addresses the login limiter remembers")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed (default none)")
 	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
 		m.starts = append(m.starts, h.start(fs))
@@ -162,6 +172,15 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.MaxExpandRange <= 0 {
 		return bad("max-expand-range", "must be positive, got %s", c.MaxExpandRange)
+	}
+	if c.LoginMaxFailures <= 0 {
+		return bad("login-max-failures", "must be positive, got %d", c.LoginMaxFailures)
+	}
+	if c.LoginMaxAddressFailures <= 0 {
+		return bad("login-max-address-failures", "must be positive, got %d", c.LoginMaxAddressFailures)
+	}
+	if c.LoginMaxTracked <= 0 {
+		return bad("login-max-tracked", "must be positive, got %d", c.LoginMaxTracked)
 	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown-timeout", "must be positive, got %s", c.ShutdownTimeout)
@@ -214,9 +233,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Auth, err = auth.New(auth.Options{
-		DB:           m.DB,
-		HtpasswdFile: m.Config.Htpasswd,
-		Logger:       m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
+		DB:                 m.DB,
+		HtpasswdFile:       m.Config.Htpasswd,
+		Logger:             m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
+		MaxFailures:        m.Config.LoginMaxFailures,
+		MaxAddressFailures: m.Config.LoginMaxAddressFailures,
+		MaxTracked:         m.Config.LoginMaxTracked,
 	})
 	if err != nil {
 		return &ConfigError{Field: "htpasswd", Err: err}
@@ -257,7 +279,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/dav/", davHandler)
 	mux.Handle("/.well-known/", davHandler)
 	mux.Handle("/{$}", davHandler) // clients that start discovery at the root
-	return m.listen(mux)
+	// Behind a trusted reverse proxy every handler (the login limiter, the
+	// logs) sees the client's address from X-Forwarded-For.
+	return m.listen(m.Config.TrustedProxies.Handler(mux))
 }
 
 // listen binds the listener and starts serving in a goroutine.

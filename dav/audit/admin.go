@@ -34,7 +34,8 @@ type Authenticator interface {
 //
 // Errors are {"error": "...", "condition": "..."} with the status of
 // dav.MapError (the DAV handler's mapping), 400 for a malformed request,
-// 401 and 403 for authentication, 404 for an unknown endpoint.
+// 401, 403 and 429 (with Retry-After) for authentication, 404 for an
+// unknown endpoint.
 type Admin struct {
 	DB     *engine.DB
 	Auth   Authenticator
@@ -53,6 +54,11 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := a.Auth.Authenticate(r.Context(), user, pass, r.RemoteAddr)
+	if secs, limited := dav.RetryAfter(err); limited {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSONError(w, http.StatusTooManyRequests, errors.New("too many failed logins"))
+		return
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="almanac admin"`)
 		writeJSONError(w, http.StatusUnauthorized, errors.New("bad credentials"))

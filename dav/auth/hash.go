@@ -28,19 +28,105 @@ func HashPassword(password string) (string, error) {
 	return string(h), nil
 }
 
-// dummyCost is the cost of dummyHash; tests lower it.
+// dummyCost is the bcrypt cost of defaultDummyHash; tests lower it.
 var dummyCost = BcryptCost
 
-// dummyHash is verified against when a user does not exist, so that an
-// unknown user costs as much time as a wrong password. It is made on first
-// use, not at start-up of every command.
-var dummyHash = sync.OnceValue(func() string {
+// defaultDummyHash is verified against when a user does not exist and no
+// account exists either to copy the cost of: a bcrypt hash at the cost
+// HashPassword uses. It is made on first use, not at start-up of every
+// command.
+var defaultDummyHash = sync.OnceValue(func() string {
 	h, err := bcrypt.GenerateFromPassword([]byte("almanac-dummy-password"), dummyCost)
 	if err != nil {
 		panic(fmt.Sprintf("auth: dummy hash: %v", err)) // only for a cost out of range
 	}
 	return string(h)
 })
+
+// maxBcryptPassword is the longest password bcrypt reads; it ignores the
+// bytes after it, so a longer password would match on its first 72 bytes.
+const maxBcryptPassword = 72
+
+// hashClass names the algorithm and cost parameters of hash: two hashes
+// of one class cost the same to verify. It is "" for a hash in no known
+// format.
+func hashClass(hash string) string {
+	switch {
+	case isBcrypt(hash):
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprintf("bcrypt cost=%d", cost)
+	case strings.HasPrefix(hash, "$argon2id$"):
+		h, err := parseArgon2id(hash)
+		if err != nil {
+			return ""
+		}
+		return fmt.Sprintf("argon2id m=%d,t=%d,p=%d,len=%d", h.memory, h.time, h.threads, len(h.key))
+	case strings.HasPrefix(hash, "$apr1$"):
+		return "apr1"
+	case strings.HasPrefix(hash, "{SHA}"):
+		return "sha"
+	case strings.HasPrefix(hash, "{SSHA}"):
+		return "ssha"
+	case strings.HasPrefix(hash, "$5$"), strings.HasPrefix(hash, "$6$"):
+		rounds := "rounds=5000" // crypt(3)'s default
+		if r, _, ok := strings.Cut(hash[3:], "$"); ok && strings.HasPrefix(r, "rounds=") {
+			rounds = r
+		}
+		return "crypt" + hash[:3] + rounds
+	}
+	return ""
+}
+
+// hashClasses counts hashes by class (hashClass) and keeps the first hash
+// of each class as its representative.
+type hashClasses map[string]classCount
+
+type classCount struct {
+	n   int
+	rep string
+}
+
+func (c hashClasses) add(hash string) {
+	k := hashClass(hash)
+	if k == "" {
+		return
+	}
+	cc := c[k]
+	cc.n++
+	if cc.rep == "" {
+		cc.rep = hash
+	}
+	c[k] = cc
+}
+
+// dummyHash returns the hash an unknown user's password is verified
+// against, so that the answer takes as long as a real user's: a hash of
+// the most common class in c (ties broken by class name). It is one of the
+// accounts' own hashes (the result of that verification is discarded), or
+// defaultDummyHash when there are no accounts.
+func dummyHash(c hashClasses) string {
+	best := ""
+	for k, cc := range c {
+		if b := c[best]; best == "" || cc.n > b.n || cc.n == b.n && k < best {
+			best = k
+		}
+	}
+	if best == "" {
+		return defaultDummyHash()
+	}
+	return c[best].rep
+}
+
+func isBcrypt(hash string) bool {
+	return strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$")
+}
+
+// onVerify, when set (by tests), is called with every hash verifyHash
+// checks a password against.
+var onVerify func(hash string)
 
 // htpasswdParsers are the formats accepted from an htpasswd file beyond
 // bcrypt and argon2id. AcceptPlain is left out on purpose: with it, any
@@ -51,9 +137,21 @@ var htpasswdParsers = []htpasswd.PasswdParser{
 
 // verifyHash reports whether password matches the stored hash. It returns
 // ErrUnknownHashFormat for a hash it cannot interpret, which never matches.
+//
+// A password longer than 72 bytes never matches a bcrypt hash: bcrypt
+// would compare only its first 72 bytes, so any password sharing them
+// would match. An empty hash never matches.
 func verifyHash(hash, password string) (bool, error) {
+	if onVerify != nil {
+		onVerify(hash)
+	}
 	switch {
-	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+	case hash == "":
+		return false, fmt.Errorf("auth: empty hash: %w", ErrUnknownHashFormat)
+	case isBcrypt(hash):
+		if len(password) > maxBcryptPassword {
+			return false, nil
+		}
 		err := bcrypt.CompareHashAndPassword([]byte(hash), []byte(password))
 		if err == nil {
 			return true, nil

@@ -21,6 +21,7 @@ type htpasswdFile struct {
 	modTime time.Time
 	loaded  bool
 	entries map[string]string // user -> hash
+	classes hashClasses       // of entries
 }
 
 // lookup returns the stored hash of user, rereading the file first if it
@@ -54,12 +55,26 @@ func (f *htpasswdFile) refreshLocked() error {
 		return fmt.Errorf("auth: htpasswd: %w", err)
 	}
 	f.entries = parseHtpasswd(data)
+	f.classes = hashClasses{}
+	for _, h := range f.entries {
+		f.classes.add(h)
+	}
 	f.size, f.modTime, f.loaded = st.Size(), st.ModTime(), true
 	return nil
 }
 
-// parseHtpasswd reads "user:hash" lines. Blank lines, comments and lines
-// without a colon are skipped; a later entry for the same user wins.
+// hashClassesOf returns the hash classes of the file's entries as of its
+// last read.
+func (f *htpasswdFile) hashClassesOf() hashClasses {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.classes
+}
+
+// parseHtpasswd reads "user:hash" lines. Blank lines, comments, lines
+// without a colon and entries with an empty user are skipped; a later
+// entry for the same user wins. An entry with an empty hash disables the
+// user.
 func parseHtpasswd(data []byte) map[string]string {
 	entries := map[string]string{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
@@ -70,9 +85,11 @@ func parseHtpasswd(data []byte) map[string]string {
 			continue
 		}
 		user, hash, ok := strings.Cut(line, ":")
-		if !ok || user == "" || hash == "" {
+		if !ok || user == "" {
 			continue
 		}
+		// An empty hash is kept: it overrides an earlier entry of the
+		// user and never matches (verifyHash).
 		entries[user] = hash
 	}
 	return entries

@@ -1,12 +1,14 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/almanac/almanac/engine"
@@ -26,12 +28,25 @@ type Options struct {
 	// CacheTTL is how long a successful verification is remembered.
 	// Default 2m; a negative value disables the cache.
 	CacheTTL time.Duration
-	// MaxFailures is how many failed attempts a user or a remote address may
-	// make within FailureWindow before being locked out. Default 10.
+	// MaxFailures is how many failed attempts one user may make from one
+	// address within FailureWindow before that (user, address) pair is
+	// locked out (429). Other users from the address, and the user from
+	// other addresses, are not. Default 10.
 	MaxFailures int
-	// FailureWindow is the window for MaxFailures and the first lockout's
-	// length; each further lockout doubles, up to 15 minutes. Default 1m.
+	// MaxAddressFailures is how many failed attempts, of any users, one
+	// address may make within FailureWindow before it is "hot": while hot,
+	// each pair from it is locked after 3 failures of its own instead of
+	// MaxFailures. It never refuses a pair that has not failed. Default
+	// 100.
+	MaxAddressFailures int
+	// FailureWindow is the window for MaxFailures and MaxAddressFailures
+	// and the first lockout's length; each further lockout doubles, up to
+	// 15 minutes. Default 1m.
 	FailureWindow time.Duration
+	// MaxTracked bounds the pairs and addresses the limiter remembers
+	// (about 250 bytes each); past it the least recently failed is
+	// forgotten. Default 100000.
+	MaxTracked int
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
 }
@@ -47,8 +62,14 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxFailures == 0 {
 		o.MaxFailures = 10
 	}
+	if o.MaxAddressFailures == 0 {
+		o.MaxAddressFailures = 100
+	}
 	if o.FailureWindow == 0 {
 		o.FailureWindow = time.Minute
+	}
+	if o.MaxTracked == 0 {
+		o.MaxTracked = 100000
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -62,6 +83,10 @@ func (o *Options) Validate() error {
 		return errors.New("auth: Options.DB is required")
 	case o.MaxFailures < 0:
 		return fmt.Errorf("auth: Options.MaxFailures must not be negative, got %d", o.MaxFailures)
+	case o.MaxAddressFailures < 0:
+		return fmt.Errorf("auth: Options.MaxAddressFailures must not be negative, got %d", o.MaxAddressFailures)
+	case o.MaxTracked < 0:
+		return fmt.Errorf("auth: Options.MaxTracked must not be negative, got %d", o.MaxTracked)
 	case o.FailureWindow < 0:
 		return fmt.Errorf("auth: Options.FailureWindow must not be negative, got %s", o.FailureWindow)
 	}
@@ -73,8 +98,10 @@ type Verifier struct {
 	opts     Options
 	htpasswd *htpasswdFile // nil without an htpasswd file
 	cache    *verifyCache
-	users    *limiter
-	remotes  *limiter
+	limits   *limiter
+	// engineClasses are the hash classes of the engine's accounts when
+	// New ran, for dummyHash.
+	engineClasses hashClasses
 }
 
 // New returns a Verifier. If an htpasswd file is configured it must be
@@ -86,10 +113,9 @@ func New(opts Options) (*Verifier, error) {
 		return nil, err
 	}
 	v := &Verifier{
-		opts:    opts,
-		cache:   newVerifyCache(opts.CacheTTL),
-		users:   newLimiter(opts.MaxFailures, opts.FailureWindow),
-		remotes: newLimiter(opts.MaxFailures, opts.FailureWindow),
+		opts:   opts,
+		cache:  newVerifyCache(opts.CacheTTL),
+		limits: newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
 	}
 	if opts.HtpasswdFile != "" {
 		v.htpasswd = &htpasswdFile{path: opts.HtpasswdFile}
@@ -97,50 +123,118 @@ func New(opts Options) (*Verifier, error) {
 			return nil, err
 		}
 	}
+	if err := v.countEngineHashes(); err != nil {
+		return nil, err
+	}
+	if classes := v.hashClasses(); len(classes) > 1 {
+		opts.Logger.Warn("password hashes of different algorithms or costs are in use: "+
+			"response times tell which kind a user's hash is; rehash them alike to hide it",
+			slog.Any("classes", classNames(classes)))
+	}
 	return v, nil
+}
+
+// countEngineHashes records the hash classes of the engine's accounts.
+func (v *Verifier) countEngineHashes() error {
+	view, err := v.opts.DB.View()
+	if err != nil {
+		return fmt.Errorf("auth: list users: %w", err)
+	}
+	defer view.Close()
+	users, err := view.Users()
+	if err != nil {
+		return fmt.Errorf("auth: list users: %w", err)
+	}
+	v.engineClasses = hashClasses{}
+	for _, u := range users {
+		v.engineClasses.add(u.PasswordHash)
+	}
+	return nil
+}
+
+// hashClasses returns the hash classes of every account: the engine's as
+// of New, the htpasswd file's as of its last read.
+func (v *Verifier) hashClasses() hashClasses {
+	all := hashClasses{}
+	sets := []hashClasses{v.engineClasses}
+	if v.htpasswd != nil {
+		sets = append(sets, v.htpasswd.hashClassesOf())
+	}
+	for _, s := range sets {
+		for k, cc := range s {
+			all[k] = classCount{n: all[k].n + cc.n, rep: cmp.Or(all[k].rep, cc.rep)}
+		}
+	}
+	return all
+}
+
+func classNames(c hashClasses) []string {
+	names := make([]string, 0, len(c))
+	for k := range c {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Authenticate checks user's password and returns the account. remoteAddr is
 // the client's address (host or host:port) for rate limiting and logs.
 // htpasswd users get a synthesized account with role engine.RoleUser.
 //
+// An empty password never matches, nor does a stored hash that is empty or
+// in an unknown format, nor a password over 72 bytes against a bcrypt
+// hash. An unknown user costs what a known one does: the password is
+// verified against a hash of the most common algorithm and cost among the
+// accounts (dummyHash).
+//
 // Errors: an error wrapping ErrBadCredentials (unknown user, wrong password,
-// or a stored hash in an unknown format) or ErrRateLimited.
+// or a stored hash in an unknown format) or a *RateLimitError (matching
+// ErrRateLimited).
 func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error) {
 	now := v.opts.Clock()
 	remote := remoteHost(remoteAddr)
-	if d := max(v.users.blocked(user, now), v.remotes.blocked(remote, now)); d > 0 {
+	if d := v.limits.blocked(user, remote, now); d > 0 {
 		v.logFailure(ctx, user, remote, "rate limited")
-		return nil, fmt.Errorf("%w: retry in %s", ErrRateLimited, d.Round(time.Second))
+		return nil, &RateLimitError{Wait: d}
+	}
+	if password == "" {
+		// Refused before any lookup, so it tells nothing about the user.
+		return nil, v.fail(ctx, user, remote, now, "empty password")
 	}
 	account, hash, err := v.lookup(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	if account != nil {
-		d := v.cache.digest(user, password, hash)
-		if v.cache.hit(d, now) {
-			return account, nil
-		}
-		ok, err := verifyHash(hash, password)
-		if err != nil {
-			v.opts.Logger.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
-				slog.String("user", user), slog.String("err", err.Error()))
-		}
-		if ok {
-			v.cache.add(d, now)
-			v.users.reset(user)
-			return account, nil
-		}
-	} else {
+	if account == nil {
 		// Spend the time a real verification takes, so that response times
 		// do not tell which users exist.
-		_, _ = verifyHash(dummyHash(), password)
+		_, _ = verifyHash(dummyHash(v.hashClasses()), password)
+		return nil, v.fail(ctx, user, remote, now, "bad credentials")
 	}
-	v.users.fail(user, now)
-	v.remotes.fail(remote, now)
-	v.logFailure(ctx, user, remote, "bad credentials")
-	return nil, fmt.Errorf("%w: user %q", ErrBadCredentials, user)
+	d := v.cache.digest(user, password, hash)
+	if v.cache.hit(d, now) {
+		v.limits.succeed(user, remote)
+		return account, nil
+	}
+	ok, err := verifyHash(hash, password)
+	if err != nil {
+		v.opts.Logger.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
+			slog.String("user", user), slog.String("err", err.Error()))
+		_, _ = verifyHash(dummyHash(v.hashClasses()), password) // as for an unknown user
+	}
+	if !ok {
+		return nil, v.fail(ctx, user, remote, now, "bad credentials")
+	}
+	v.cache.add(d, now)
+	v.limits.succeed(user, remote)
+	return account, nil
+}
+
+// fail counts a failed login, logs it and returns the error for it.
+func (v *Verifier) fail(ctx context.Context, user, remote string, now time.Time, reason string) error {
+	v.limits.fail(user, remote, now)
+	v.logFailure(ctx, user, remote, reason)
+	return fmt.Errorf("%w: user %q", ErrBadCredentials, user)
 }
 
 // lookup finds user in the engine, then in the htpasswd file. It returns a

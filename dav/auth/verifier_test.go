@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,66 +153,6 @@ func TestAuthenticateRemovedUserIsImmediate(t *testing.T) {
 	if _, err := v.Authenticate(ctx, "bob", "secret", "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("removed user: err = %v, want ErrBadCredentials", err)
 	}
-}
-
-func TestAuthenticateRateLimit(t *testing.T) {
-	db := MustOpenDB(t)
-	MustPutUser(t, db, "alice", MustHash(t, "secret"), "")
-	MustPutUser(t, db, "bob", MustHash(t, "secret"), "")
-	logs := &lockedBuffer{}
-	v, clock := newVerifier(t, Options{DB: db, MaxFailures: 3, FailureWindow: time.Minute,
-		Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	ctx := context.Background()
-
-	for i := range 3 {
-		if _, err := v.Authenticate(ctx, "alice", "guess", "198.51.100.7:1234"); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("attempt %d: err = %v, want ErrBadCredentials", i, err)
-		}
-	}
-	t.Run("UserLocked", func(t *testing.T) {
-		// Even the right password is refused while locked, from any address.
-		_, err := v.Authenticate(ctx, "alice", "secret", "203.0.113.9:1")
-		if !errors.Is(err, ErrRateLimited) {
-			t.Errorf("err = %v, want ErrRateLimited", err)
-		}
-	})
-	t.Run("AddressLocked", func(t *testing.T) {
-		_, err := v.Authenticate(ctx, "bob", "secret", "198.51.100.7:999")
-		if !errors.Is(err, ErrRateLimited) {
-			t.Errorf("err = %v, want ErrRateLimited", err)
-		}
-	})
-	t.Run("OtherUserOtherAddressOK", func(t *testing.T) {
-		if _, err := v.Authenticate(ctx, "bob", "secret", "203.0.113.9:1"); err != nil {
-			t.Errorf("err = %v", err)
-		}
-	})
-	t.Run("UnlockedAfterWindow", func(t *testing.T) {
-		clock.Advance(time.Minute + time.Second)
-		if _, err := v.Authenticate(ctx, "alice", "secret", "198.51.100.7:1"); err != nil {
-			t.Errorf("err = %v", err)
-		}
-	})
-	t.Run("Backoff", func(t *testing.T) {
-		// A second lockout of the address lasts twice as long.
-		for range 3 {
-			v.Authenticate(ctx, "mallory", "x", "198.51.100.7:1")
-		}
-		clock.Advance(time.Minute + time.Second)
-		if _, err := v.Authenticate(ctx, "bob", "secret", "198.51.100.7:1"); !errors.Is(err, ErrRateLimited) {
-			t.Errorf("after 1 min of a 2 min lockout: err = %v, want ErrRateLimited", err)
-		}
-		clock.Advance(time.Minute)
-		if _, err := v.Authenticate(ctx, "bob", "secret", "198.51.100.7:1"); err != nil {
-			t.Errorf("after the 2 min lockout: err = %v", err)
-		}
-	})
-	t.Run("Fail2banLine", func(t *testing.T) {
-		want := `level=WARN msg="authentication failed" user=alice remote=198.51.100.7 `
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("logs lack %q:\n%s", want, logs.String())
-		}
-	})
 }
 
 func TestAuthenticateArgon2id(t *testing.T) {
