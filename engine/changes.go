@@ -14,22 +14,32 @@ import (
 // SyncTokenPrefix starts every sync token; RFC 6578 §3.2 wants a URI.
 const SyncTokenPrefix = "http://almanac.invalid/sync/"
 
-// syncToken encodes the token for collection id at seq. The store id makes
-// a token of another database (or of one restored from a backup) invalid.
+// syncToken encodes the token for collection id at seq: the store id
+// (which makes a token of another database, or of one restored from a
+// backup, invalid) and the collection id and seq encrypted with the store's
+// key, so a token shows no client the global write count.
 func (db *DB) syncToken(id uint64, seq Seq) string {
-	return SyncTokenPrefix + db.storeID + "/" + strconv.FormatUint(id, 10) + "/" + strconv.FormatUint(uint64(seq), 10)
+	return SyncTokenPrefix + db.storeID + "/" + db.tokens.seal(id, uint64(seq))
 }
 
 // parseSyncToken returns the sequence number of a token for collection c.
+// Tokens in the older clear form (store/id/seq) are still accepted.
 func (db *DB) parseSyncToken(token string, c *statev1.Collection) (Seq, error) {
 	rest, ok := strings.CutPrefix(token, SyncTokenPrefix)
 	parts := strings.Split(rest, "/")
-	if !ok || len(parts) != 3 || parts[0] != db.storeID {
+	if !ok || len(parts) < 2 || len(parts) > 3 || parts[0] != db.storeID {
 		return 0, fmt.Errorf("%w: %q", ErrInvalidToken, token)
 	}
-	id, err1 := strconv.ParseUint(parts[1], 10, 64)
-	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
-	if err1 != nil || err2 != nil || id != c.Id || seq > c.LastSeq {
+	var id, seq uint64
+	if len(parts) == 2 {
+		id, seq, ok = db.tokens.open(parts[1])
+	} else {
+		var err1, err2 error
+		id, err1 = strconv.ParseUint(parts[1], 10, 64)
+		seq, err2 = strconv.ParseUint(parts[2], 10, 64)
+		ok = err1 == nil && err2 == nil
+	}
+	if !ok || id != c.Id || seq > c.LastSeq {
 		return 0, fmt.Errorf("%w: %q", ErrInvalidToken, token)
 	}
 	if seq < c.Horizon {

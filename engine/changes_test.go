@@ -90,8 +90,10 @@ func TestChanges(t *testing.T) {
 		MustCalendar(t, other)
 		foreign, _ := other.Collection("/alice/cal/")
 		c, _ := db.Collection("/alice/cal/")
-		future := strings.TrimSuffix(c.SyncToken, fmt.Sprint(c.LastSeq)) + fmt.Sprint(c.LastSeq+10)
-		for _, tok := range []string{"garbage", SyncTokenPrefix + "x/1/1", foreign.SyncToken, future} {
+		future := db.syncToken(c.ID, c.LastSeq+10)
+		clearFuture := SyncTokenPrefix + db.StoreID() + "/" + fmt.Sprint(c.ID) + "/" + fmt.Sprint(uint64(c.LastSeq)+10)
+		forged := SyncTokenPrefix + db.StoreID() + "/" + strings.Repeat("0", 32)
+		for _, tok := range []string{"garbage", SyncTokenPrefix + "x/1/1", foreign.SyncToken, future, clearFuture, forged} {
 			if _, err := db.Changes("/alice/cal/", tok, 0); !errors.Is(err, ErrInvalidToken) {
 				t.Errorf("token %q: err = %v", tok, err)
 			}

@@ -19,7 +19,11 @@ import (
 type DB struct {
 	opts    Options
 	pdb     *pebble.DB
-	storeID string // random, fixed at creation; part of every sync token and ETag
+	storeID string // random, fixed at creation; part of every sync token
+	// secret is the store secret (secret.go); etags and tokens encrypt the
+	// log positions in ETags and sync tokens with keys derived from it.
+	secret        []byte
+	etags, tokens sealer
 	// runsDir is where a rebuild writes the tables it ingests, with
 	// tableOpts (see runSink).
 	runsDir   string
@@ -137,6 +141,10 @@ func (db *DB) init() error {
 		return fmt.Errorf("engine: read store id: %w", err)
 	}
 	db.storeID = string(id)
+	if db.secret, err = loadSecret(db.pdb); err != nil {
+		return err
+	}
+	db.etags, db.tokens = newSealer(db.Secret("etag")), newSealer(db.Secret("sync-token"))
 	moved, err := migrateLog(db.pdb)
 	if err != nil {
 		return err

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -252,9 +251,13 @@ type readWriter interface {
 	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
 }
 
-// etag is the strong ETag of the object version written by event seq.
+// etag is the strong ETag of the object version written by event seq: the
+// seq encrypted with the store's key, so it is unique (in this store, and
+// with overwhelming odds across stores) but shows no client how many
+// writes the server took. Events keep the ETags they were written with
+// (older ones show the seq in base 36).
 func (db *DB) etag(seq Seq) string {
-	return `"` + strconv.FormatUint(uint64(seq), 36) + "-" + db.storeID[:8] + `"`
+	return `"` + db.etags.seal(uint64(seq), 0) + `"`
 }
 
 // append assigns ev the next sequence number (and its new ETag, for
