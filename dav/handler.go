@@ -225,6 +225,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 		return "", errUnauthorized
 	}
 	u, err := h.auth.Authenticate(r.Context(), name, password, r.RemoteAddr)
+	if err != nil && r.Context().Err() != nil {
+		return "", err // the client went away while its login waited
+	}
 	if err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
 			slog.String("user", name), slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -69,6 +70,7 @@ type ServeConfig struct {
 	LoginMaxFailures        int
 	LoginMaxAddressFailures int
 	LoginMaxTracked         int
+	LoginMaxHashes          int
 	TrustedProxies          auth.TrustedProxies
 }
 
@@ -136,6 +138,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
 	fs.IntVar(&c.LoginMaxAddressFailures, "login-max-address-failures", 100, "failed logins from one address per minute before each user from it gets only 3")
 	fs.IntVar(&c.LoginMaxTracked, "login-max-tracked", 100000, "most (user, address) pairs and addresses the login limiter remembers")
+	fs.IntVar(&c.LoginMaxHashes, "login-max-concurrent-hashes", runtime.GOMAXPROCS(0), "most passwords hashed at once; more logins wait for a turn")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed (default none)")
 	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
@@ -178,6 +181,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.LoginMaxAddressFailures <= 0 {
 		return bad("login-max-address-failures", "must be positive, got %d", c.LoginMaxAddressFailures)
+	}
+	if c.LoginMaxHashes <= 0 {
+		return bad("login-max-concurrent-hashes", "must be positive, got %d", c.LoginMaxHashes)
 	}
 	if c.LoginMaxTracked <= 0 {
 		return bad("login-max-tracked", "must be positive, got %d", c.LoginMaxTracked)
@@ -233,12 +239,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.Auth, err = auth.New(auth.Options{
-		DB:                 m.DB,
-		HtpasswdFile:       m.Config.Htpasswd,
-		Logger:             m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
-		MaxFailures:        m.Config.LoginMaxFailures,
-		MaxAddressFailures: m.Config.LoginMaxAddressFailures,
-		MaxTracked:         m.Config.LoginMaxTracked,
+		DB:                  m.DB,
+		HtpasswdFile:        m.Config.Htpasswd,
+		Logger:              m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
+		MaxFailures:         m.Config.LoginMaxFailures,
+		MaxAddressFailures:  m.Config.LoginMaxAddressFailures,
+		MaxTracked:          m.Config.LoginMaxTracked,
+		MaxConcurrentHashes: m.Config.LoginMaxHashes,
 	})
 	if err != nil {
 		return &ConfigError{Field: "htpasswd", Err: err}

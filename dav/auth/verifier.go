@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"slices"
 	"time"
 
@@ -43,6 +44,12 @@ type Options struct {
 	// and the first lockout's length; each further lockout doubles, up to
 	// 15 minutes. Default 1m.
 	FailureWindow time.Duration
+	// MaxConcurrentHashes bounds the password hashes verified at once
+	// (bcrypt and argon2id take tens of milliseconds of CPU each); more
+	// logins wait for a turn, or until their request is canceled, so that
+	// a flood of logins leaves CPU for every other request. A cached
+	// success needs no hash. Default: GOMAXPROCS.
+	MaxConcurrentHashes int
 	// MaxTracked bounds the pairs and addresses the limiter remembers
 	// (about 250 bytes each); past it the least recently failed is
 	// forgotten. Default 100000.
@@ -71,6 +78,9 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxTracked == 0 {
 		o.MaxTracked = 100000
 	}
+	if o.MaxConcurrentHashes == 0 {
+		o.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -85,6 +95,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("auth: Options.MaxFailures must not be negative, got %d", o.MaxFailures)
 	case o.MaxAddressFailures < 0:
 		return fmt.Errorf("auth: Options.MaxAddressFailures must not be negative, got %d", o.MaxAddressFailures)
+	case o.MaxConcurrentHashes < 0:
+		return fmt.Errorf("auth: Options.MaxConcurrentHashes must not be negative, got %d", o.MaxConcurrentHashes)
 	case o.MaxTracked < 0:
 		return fmt.Errorf("auth: Options.MaxTracked must not be negative, got %d", o.MaxTracked)
 	case o.FailureWindow < 0:
@@ -99,6 +111,7 @@ type Verifier struct {
 	htpasswd *htpasswdFile // nil without an htpasswd file
 	cache    *verifyCache
 	limits   *limiter
+	hashing  chan struct{} // one token per hash being verified
 	// engineClasses are the hash classes of the engine's accounts when
 	// New ran, for dummyHash.
 	engineClasses hashClasses
@@ -113,9 +126,10 @@ func New(opts Options) (*Verifier, error) {
 		return nil, err
 	}
 	v := &Verifier{
-		opts:   opts,
-		cache:  newVerifyCache(opts.CacheTTL),
-		limits: newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
+		opts:    opts,
+		cache:   newVerifyCache(opts.CacheTTL),
+		limits:  newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
+		hashing: make(chan struct{}, opts.MaxConcurrentHashes),
 	}
 	if opts.HtpasswdFile != "" {
 		v.htpasswd = &htpasswdFile{path: opts.HtpasswdFile}
@@ -188,8 +202,9 @@ func classNames(c hashClasses) []string {
 // accounts (dummyHash).
 //
 // Errors: an error wrapping ErrBadCredentials (unknown user, wrong password,
-// or a stored hash in an unknown format) or a *RateLimitError (matching
-// ErrRateLimited).
+// or a stored hash in an unknown format), a *RateLimitError (matching
+// ErrRateLimited), or ctx's error when it ended while the login waited for
+// a hashing slot (MaxConcurrentHashes); that is no failed login.
 func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error) {
 	now := v.opts.Clock()
 	remote := remoteHost(remoteAddr)
@@ -208,7 +223,11 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	if account == nil {
 		// Spend the time a real verification takes, so that response times
 		// do not tell which users exist.
+		if err := v.acquire(ctx); err != nil {
+			return nil, err
+		}
 		_, _ = verifyHash(dummyHash(v.hashClasses()), password)
+		v.release()
 		return nil, v.fail(ctx, user, remote, now, "bad credentials")
 	}
 	d := v.cache.digest(user, password, hash)
@@ -216,12 +235,16 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 		v.limits.succeed(user, remote)
 		return account, nil
 	}
+	if err := v.acquire(ctx); err != nil {
+		return nil, err
+	}
 	ok, err := verifyHash(hash, password)
 	if err != nil {
 		v.opts.Logger.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
 			slog.String("user", user), slog.String("err", err.Error()))
 		_, _ = verifyHash(dummyHash(v.hashClasses()), password) // as for an unknown user
 	}
+	v.release()
 	if !ok {
 		return nil, v.fail(ctx, user, remote, now, "bad credentials")
 	}
@@ -229,6 +252,20 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	v.limits.succeed(user, remote)
 	return account, nil
 }
+
+// acquire takes one of the MaxConcurrentHashes slots for verifying a
+// password, waiting for one to be free. It returns ctx's error when ctx
+// ends first. release gives the slot back.
+func (v *Verifier) acquire(ctx context.Context) error {
+	select {
+	case v.hashing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("auth: waiting to verify a password: %w", ctx.Err())
+	}
+}
+
+func (v *Verifier) release() { <-v.hashing }
 
 // fail counts a failed login, logs it and returns the error for it.
 func (v *Verifier) fail(ctx context.Context, user, remote string, now time.Time, reason string) error {
