@@ -20,6 +20,8 @@ import (
 //	almanac_nats_publish_lag_events          head minus the cursor
 //	almanac_nats_published_total             changes acknowledged by JetStream
 //	almanac_nats_publish_errors_total        failed publishes and connection errors
+//	almanac_nats_skipped_total               changes that could never be published (dead letters sent instead)
+//	almanac_nats_forged_total                forged messages found in the stream under a change's Nats-Msg-Id
 type Metrics struct {
 	db *engine.DB
 
@@ -30,6 +32,8 @@ type Metrics struct {
 	cutoffs       prometheus.Counter
 	published     prometheus.Counter
 	publishErrors prometheus.Counter
+	skipped       prometheus.Counter
+	forged        prometheus.Counter
 }
 
 // NewMetrics registers the feed's metrics with reg.
@@ -46,6 +50,12 @@ func NewMetrics(reg prometheus.Registerer, db *engine.DB) (*Metrics, error) {
 		publishErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "almanac_nats_publish_errors_total", Help: "Failed NATS publishes, stream setup and connection errors.",
 		}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "almanac_nats_skipped_total", Help: "Changes that could never be published; a dead letter went to " + DeadLetterSubject + " instead.",
+		}),
+		forged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "almanac_nats_forged_total", Help: "Messages in the stream under a change's Nats-Msg-Id that almanac did not publish.",
+		}),
 	}
 	cs := []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
@@ -61,7 +71,7 @@ func NewMetrics(reg prometheus.Registerer, db *engine.DB) (*Metrics, error) {
 			Name: "almanac_nats_publish_lag_events", Help: "Events appended but not yet acknowledged by JetStream.",
 		}, func() float64 { return float64(uint64(db.Head()) - min(uint64(db.Head()), m.publisherCursor())) }),
 		lagCollector{m},
-		m.cutoffs, m.published, m.publishErrors,
+		m.cutoffs, m.published, m.publishErrors, m.skipped, m.forged,
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
@@ -114,6 +124,18 @@ func (m *Metrics) cutOff() {
 func (m *Metrics) publishedN(n int) {
 	if m != nil {
 		m.published.Add(float64(n))
+	}
+}
+
+func (m *Metrics) skippedOne() {
+	if m != nil {
+		m.skipped.Inc()
+	}
+}
+
+func (m *Metrics) forgedOne() {
+	if m != nil {
+		m.forged.Inc()
 	}
 }
 

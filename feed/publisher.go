@@ -73,6 +73,50 @@ type PublisherOptions struct {
 	Logger *slog.Logger
 	// Metrics, when set, receives the publish counters.
 	Metrics *Metrics
+	// SigningKey keys the hash in each message's SigHeader, by which the
+	// publisher tells its own messages from forged ones. Default:
+	// DB.Secret("nats-msg-sig"), the same across restarts.
+	SigningKey []byte
+}
+
+// Message headers and subjects besides the changes'.
+const (
+	// SigHeader carries the publisher's keyed hash (HMAC-SHA256, 32 hex
+	// digits) of the message's Nats-Msg-Id. When JetStream answers a
+	// publish as a duplicate, the publisher reads the stored message and
+	// accepts it as the change only when this header is its own: a message
+	// someone else published with the next Nats-Msg-Id cannot take a
+	// change's place.
+	SigHeader = "Almanac-Sig"
+	// DeadLetterSubject is where a change the publisher can never publish
+	// goes instead: a JSON DeadLetter under the change's Nats-Msg-Id, so
+	// the stream keeps one message per seq and a consumer of the whole
+	// stream sees the gap explained.
+	DeadLetterSubject = SubjectPrefix + "._dead"
+	// MaxSubjectLen bounds a change's subject: nats-server refuses a
+	// control line (the PUB verb, subject, reply inbox and sizes) over
+	// 4096 bytes by closing the connection, so a longer subject could
+	// never be published. Such a change goes to DeadLetterSubject.
+	MaxSubjectLen = 3072
+	// headerRoom is what the headers of a message may take of the
+	// server's max payload.
+	headerRoom = 1024
+)
+
+// DeadLetter is the payload (JSON) of a message on DeadLetterSubject.
+type DeadLetter struct {
+	// Seq is the change's log sequence number.
+	Seq uint64 `json:"seq"`
+	// Reason says why it could not be published.
+	Reason string `json:"reason"`
+}
+
+// override changes how one seq is published, after the broker refused or
+// mistook it.
+type override struct {
+	noBody bool   // without the body: the stream refused the size
+	dead   string // a dead letter with this reason instead
+	msgID  string // under this Nats-Msg-Id: another message holds the seq's
 }
 
 // Publisher is the NATS outbox: it reads the log from its cursor and
@@ -95,6 +139,13 @@ type Publisher struct {
 	failing atomic.Bool // lastErr != nil
 	mu      sync.Mutex
 	lastErr error
+
+	// omu guards overrides, set by a session that met a permanent
+	// rejection or a forged duplicate and read by the next ones; an entry
+	// is dropped once the cursor passes its seq.
+	omu          sync.Mutex
+	overrides    map[engine.Seq]override
+	anyOverrides atomic.Bool // len(overrides) > 0
 }
 
 // NewPublisher reads the cursor and returns a Publisher; Run starts it.
@@ -144,7 +195,11 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("feed: %w", err)
 	}
-	p := &Publisher{opts: opts, conv: newConverter(opts.DB), saveNow: make(chan struct{}, 1)}
+	if len(opts.SigningKey) == 0 {
+		opts.SigningKey = opts.DB.Secret("nats-msg-sig")
+	}
+	p := &Publisher{opts: opts, conv: newConverter(opts.DB), saveNow: make(chan struct{}, 1),
+		overrides: make(map[engine.Seq]override)}
 	p.cursor.Store(uint64(c))
 	p.saved.Store(uint64(c))
 	opts.Metrics.setPublisher(p)
@@ -193,6 +248,12 @@ func (p *Publisher) Run(ctx context.Context) error {
 			// purge). Nothing is wrong with NATS: start over at once.
 			p.opts.Logger.Info("nats: the stream's last sequence moved; publishing again from the cursor",
 				"err", err, "cursor", p.Cursor())
+			continue
+		}
+		if errors.Is(err, errRestart) {
+			// A change needs another form (an override is set): the
+			// next session publishes it so, at once.
+			p.opts.Logger.Info("nats: publishing again from the cursor", "err", err, "cursor", p.Cursor())
 			continue
 		}
 		p.setErr(err)
@@ -288,19 +349,19 @@ func (p *Publisher) save() error {
 	return nil
 }
 
-// ensureStream creates the stream when it is missing.
-func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) error {
+// ensureStream creates the stream when it is missing and returns it.
+func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) (jetstream.Stream, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.opts.AckTimeout)
 	defer cancel()
-	_, err := js.Stream(ctx, p.opts.Stream.Name)
+	st, err := js.Stream(ctx, p.opts.Stream.Name)
 	if err == nil {
-		return nil
+		return st, nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("nats: look up stream %s: %w", p.opts.Stream.Name, err)
+		return nil, fmt.Errorf("nats: look up stream %s: %w", p.opts.Stream.Name, err)
 	}
 	ret, _ := retentionPolicy(p.opts.Stream.Retention)
-	_, err = js.CreateStream(ctx, jetstream.StreamConfig{
+	st, err = js.CreateStream(ctx, jetstream.StreamConfig{
 		Name:       p.opts.Stream.Name,
 		Subjects:   []string{SubjectPrefix + ".>"},
 		Retention:  ret,
@@ -309,9 +370,12 @@ func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) er
 		Duplicates: p.opts.Stream.Duplicates,
 		Storage:    jetstream.FileStorage,
 	})
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		return fmt.Errorf("nats: create stream %s: %w", p.opts.Stream.Name, err)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.Stream(ctx, p.opts.Stream.Name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("nats: create stream %s: %w", p.opts.Stream.Name, err)
 	}
 	p.opts.Logger.Info("nats: created stream", "stream", p.opts.Stream.Name, "subjects", SubjectPrefix+".>")
-	return nil
+	return st, nil
 }

@@ -3,10 +3,9 @@ package feed
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/almanac/almanac/engine"
-	"github.com/nats-io/nats.go"
+	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -23,8 +22,9 @@ import (
 // and message ID on every publish once the session got a change stored,
 // and synchronous publishes until then.
 type session struct {
-	p  *Publisher
-	js jetstream.JetStream
+	p      *Publisher
+	js     jetstream.JetStream
+	stream jetstream.Stream
 
 	acks  chan inflight // published, in seq order, for ackLoop
 	slots chan struct{} // one per entry in acks or in ackLoop's hands
@@ -43,7 +43,8 @@ type session struct {
 type inflight struct {
 	seq       engine.Seq
 	f         jetstream.PubAckFuture
-	published bool // counts as published once acknowledged
+	m         *outMsg // what f publishes
+	published bool    // counts as published once acknowledged
 }
 
 // session publishes from the cursor on until ctx ends or a publish fails.
@@ -54,14 +55,16 @@ func (p *Publisher) session(ctx context.Context) error {
 		return fmt.Errorf("nats: jetstream: %w", err)
 	}
 	defer js.CleanupPublisher()
-	if err := p.ensureStream(ctx, js); err != nil {
+	st, err := p.ensureStream(ctx, js)
+	if err != nil {
 		return err
 	}
 	s := &session{
-		p:     p,
-		js:    js,
-		acks:  make(chan inflight, p.opts.MaxInFlight),
-		slots: make(chan struct{}, p.opts.MaxInFlight),
+		p:      p,
+		js:     js,
+		stream: st,
+		acks:   make(chan inflight, p.opts.MaxInFlight),
+		slots:  make(chan struct{}, p.opts.MaxInFlight),
 	}
 	sctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
@@ -135,39 +138,44 @@ func (s *session) publishChunk(ctx context.Context, next engine.Seq) (head, last
 // publish sends the change of ev and queues it for ackLoop once it has a
 // slot.
 func (s *session) publish(ctx context.Context, v *engine.View, ev *engine.Event, maxBody int) error {
-	msg, err := s.p.message(v, ev, maxBody)
+	m, err := s.p.message(v, ev, maxBody)
 	if err != nil {
 		return err
 	}
-	if msg == nil {
+	if m == nil {
 		return s.enqueue(ctx, inflight{seq: ev.Seq})
 	}
 	if err := s.takeSlot(ctx); err != nil {
 		return err
 	}
-	in := inflight{seq: ev.Seq, published: true}
+	in := inflight{seq: ev.Seq, m: m, published: true}
 	if !s.guarded {
 		// Until the broker stores one of the session's changes (it drops
 		// the first ones as duplicates when they are in the stream
 		// already), the session does not know the sequence to expect.
 		pctx, cancel := context.WithTimeout(ctx, s.p.opts.AckTimeout)
-		ack, err := s.js.PublishMsg(pctx, msg, jetstream.WithRetryAttempts(0))
+		ack, err := s.js.PublishMsg(pctx, m.Msg, jetstream.WithRetryAttempts(0))
 		cancel()
 		if err != nil {
 			<-s.slots
-			return fmt.Errorf("nats: publish change %d: %w", ev.Seq, err)
+			return s.p.rejected(ev.Seq, m, err)
 		}
-		if !ack.Duplicate {
-			s.guarded, s.expect, s.lastID = true, ack.Sequence, msg.Header.Get(jetstream.MsgIDHeader)
+		if ack.Duplicate {
+			if err := s.checkDuplicate(ctx, ev.Seq, m.Msg, ack.Sequence); err != nil {
+				<-s.slots
+				return err
+			}
+		} else {
+			s.guarded, s.expect, s.lastID = true, ack.Sequence, m.Header.Get(jetstream.MsgIDHeader)
 		}
 	} else {
-		in.f, err = s.js.PublishMsgAsync(msg, jetstream.WithRetryAttempts(0),
+		in.f, err = s.js.PublishMsgAsync(m.Msg, jetstream.WithRetryAttempts(0),
 			jetstream.WithExpectLastSequence(s.expect), jetstream.WithExpectLastMsgID(s.lastID))
 		if err != nil {
 			<-s.slots
-			return fmt.Errorf("nats: publish change %d: %w", ev.Seq, err)
+			return s.p.rejected(ev.Seq, m, err)
 		}
-		s.expect, s.lastID = s.expect+1, msg.Header.Get(jetstream.MsgIDHeader)
+		s.expect, s.lastID = s.expect+1, m.Header.Get(jetstream.MsgIDHeader)
 	}
 	s.acks <- in
 	return nil
@@ -194,24 +202,54 @@ func (s *session) takeSlot(ctx context.Context) error {
 }
 
 // message encodes the change of ev; nil for an event that is not
-// published.
-func (p *Publisher) message(v *engine.View, ev *engine.Event, maxBody int) (*nats.Msg, error) {
+// published. A change that can never be published (its subject is longer
+// than MaxSubjectLen, or it is larger than the server's max payload even
+// without the body) and one an override says so of becomes a dead letter.
+func (p *Publisher) message(v *engine.View, ev *engine.Event, maxBody int) (*outMsg, error) {
+	ov := p.override(ev.Seq)
+	if ov.dead != "" {
+		return p.deadLetter(ev.Seq, ov), nil
+	}
 	ch, err := p.conv.change(v, ev, p.opts.IncludeBody, max(maxBody, 1))
 	if err != nil || ch == nil {
 		return nil, err
 	}
+	if ov.noBody && len(ch.Body) > 0 {
+		ch.Body, ch.BodyOmitted = nil, true
+	}
+	subject := Subject(ch)
+	if len(subject) > MaxSubjectLen {
+		return p.skip(ev.Seq, fmt.Sprintf("subject of %d bytes, over %d", len(subject), MaxSubjectLen)), nil
+	}
+	data, err := p.encode(ch)
+	if err != nil {
+		return nil, err
+	}
+	limit := int(p.opts.Conn.MaxPayload()) - headerRoom
+	if len(data) > limit && len(ch.Body) > 0 {
+		ch.Body, ch.BodyOmitted = nil, true
+		if data, err = p.encode(ch); err != nil {
+			return nil, err
+		}
+	}
+	if len(data) > limit {
+		return p.skip(ev.Seq, fmt.Sprintf("%d bytes without the body, over the server's max payload", len(data))), nil
+	}
+	return &outMsg{Msg: p.newMsg(subject, data, ev.Seq, ov), body: len(ch.Body) > 0}, nil
+}
+
+func (p *Publisher) encode(ch *feedv1.Change) ([]byte, error) {
 	var data []byte
+	var err error
 	if p.opts.Format == FormatJSON {
 		data, err = protojson.Marshal(ch)
 	} else {
 		data, err = proto.Marshal(ch)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("nats: encode change %d: %w", ev.Seq, err)
+		return nil, fmt.Errorf("nats: encode change %d: %w", ch.Seq, err)
 	}
-	msg := &nats.Msg{Subject: Subject(ch), Data: data, Header: nats.Header{}}
-	msg.Header.Set(jetstream.MsgIDHeader, strconv.FormatUint(uint64(ev.Seq), 10))
-	return msg, nil
+	return data, nil
 }
 
 // ackLoop waits for the acknowledgements in seq order and moves the cursor
@@ -226,9 +264,15 @@ func (s *session) ackLoop(ctx context.Context, fail context.CancelCauseFunc) {
 		}
 		if in.f != nil {
 			select {
-			case <-in.f.Ok():
+			case ack := <-in.f.Ok():
+				if ack.Duplicate {
+					if err := s.checkDuplicate(ctx, in.seq, in.m.Msg, ack.Sequence); err != nil {
+						fail(err)
+						return
+					}
+				}
 			case err := <-in.f.Err():
-				fail(fmt.Errorf("nats: publish change %d: %w", in.seq, err))
+				fail(s.p.rejected(in.seq, in.m, err))
 				return
 			case <-ctx.Done():
 				return
@@ -249,6 +293,9 @@ func (p *Publisher) ack(in inflight) {
 		}
 	}
 	p.cursor.Store(uint64(in.seq))
+	if p.anyOverrides.Load() {
+		p.dropOverrides(in.seq)
+	}
 	if uint64(in.seq)-p.saved.Load() >= saveEvery {
 		select {
 		case p.saveNow <- struct{}{}:
