@@ -3,6 +3,7 @@ package query_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -142,4 +143,28 @@ func runMonth(b *testing.B, db *engine.DB, q *query.CalendarQuery, start, end ti
 		}
 	}
 	return matched
+}
+
+// BenchmarkParseCalendarObject measures what parsing one stored object
+// costs a calendar-query: a plain event and a recurring one with an
+// override, and a long folded description.
+func BenchmarkParseCalendarObject(b *testing.B) {
+	long := []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VEVENT\r\nUID:l\r\nDTSTAMP:20250101T000000Z\r\n" +
+		"DTSTART;TZID=Europe/Berlin:20250101T100000\r\nSUMMARY;LANGUAGE=en:Long\r\nDESCRIPTION:" +
+		strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n ", 40) +
+		"end\r\nATTENDEE;CN=\"Doe, Jane\";PARTSTAT=ACCEPTED:mailto:jane@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+	for _, tc := range []struct {
+		name string
+		body []byte
+	}{{"plain", benchEvent(1)}, {"recurring", benchEvent(10)}, {"folded", long}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(tc.body)))
+			for b.Loop() {
+				if _, err := query.ParseCalendarObject(tc.body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
