@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"github.com/almanac/almanac/engine/contentline"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -410,7 +411,7 @@ func BenchmarkValidate(b *testing.B) {
 	body := realisticEvent("bench")
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := validate(coll, body, ""); err != nil {
+		if _, err := validate(coll, body, "", contentline.Defaults()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/almanac/almanac/engine/contentline"
 	"github.com/almanac/almanac/engine/internal/keys"
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
@@ -54,7 +55,10 @@ func (db *DB) PutObject(ctx context.Context, m Meta, path, name string, body []b
 		if err != nil {
 			return nil, err
 		}
-		info, err := validate(coll, body, opts.ContentType)
+		if coll.Kind == KindCalendar || coll.Kind == KindAddressBook {
+			body = contentline.StripBOM(body) // accepted, and stored without it
+		}
+		info, err := validate(coll, body, opts.ContentType, db.contentLimits())
 		if err != nil {
 			if cached && attempt < 3 { // maybe judged by a stale component set
 				db.putColls.Delete(path)

@@ -1,14 +1,12 @@
 package engine
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"math"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
+	"github.com/almanac/almanac/engine/contentline"
 	"github.com/emersion/go-ical"
 	"github.com/emersion/go-vcard"
 )
@@ -24,12 +22,12 @@ type objectInfo struct {
 
 // validate checks body against the rules of coll's kind and derives what
 // the projections store about it.
-func validate(coll *Collection, body []byte, contentType string) (objectInfo, error) {
+func validate(coll *Collection, body []byte, contentType string, lim contentline.Limits) (objectInfo, error) {
 	switch coll.Kind {
 	case KindCalendar:
-		return validateCalendar(body, coll)
+		return validateCalendar(body, coll, lim)
 	case KindAddressBook:
-		return validateVCard(body)
+		return validateVCard(body, lim)
 	}
 	if contentType == "" || !utf8.ValidString(contentType) {
 		contentType = "application/octet-stream"
@@ -37,83 +35,15 @@ func validate(coll *Collection, body []byte, contentType string) (objectInfo, er
 	return objectInfo{contentType: contentType, envStart: math.MinInt64, envEnd: math.MaxInt64}, nil
 }
 
-// bufReaders pools the 4 KiB buffered readers go-ical and go-vcard read
-// through. Their decoders call bufio.NewReader, which takes a
-// *bufio.Reader as it is; a fresh one was a third of a put's garbage.
-// Neither keeps slices of the buffer: they copy every line into strings.
-var bufReaders = sync.Pool{New: func() any { return bufio.NewReader(nil) }}
-
-// bufReader returns a pooled reader of body; release it when done.
-func bufReader(body []byte) *bufio.Reader {
-	br := bufReaders.Get().(*bufio.Reader)
-	br.Reset(bytes.NewReader(body))
-	return br
-}
-
-// releaseReader returns br to the pool, without the body it read.
-func releaseReader(br *bufio.Reader) {
-	br.Reset(nil)
-	bufReaders.Put(br)
-}
-
-// ParseCalendar parses iCalendar data with go-ical and turns its panics on
-// malformed input into an error.
-func ParseCalendar(body []byte) (cal *ical.Calendar, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			cal, err = nil, fmt.Errorf("malformed iCalendar: %v", r)
-		}
-	}()
-	if err := checkNesting(body); err != nil {
-		return nil, err
-	}
-	br := bufReader(body)
-	defer releaseReader(br)
-	dec := ical.NewDecoder(br)
-	cal, err = dec.Decode()
-	if err != nil {
-		return nil, fmt.Errorf("malformed iCalendar: %w", err)
-	}
-	if _, err := dec.Decode(); err == nil {
-		return nil, fmt.Errorf("more than one VCALENDAR")
-	}
-	return cal, nil
-}
-
-// maxNesting bounds BEGIN depth: go-ical recurses without limit.
-const maxNesting = 8
-
-// checkNesting rejects bodies nested deeper than maxNesting before they
-// reach the recursive parser.
-func checkNesting(body []byte) error {
-	depth := 0
-	for rest := body; len(rest) > 0; {
-		var line []byte
-		line, rest, _ = bytes.Cut(rest, []byte("\n"))
-		switch {
-		case hasPrefixFold(line, "BEGIN:"):
-			if depth++; depth > maxNesting {
-				return fmt.Errorf("components nested deeper than %d levels", maxNesting)
-			}
-		case hasPrefixFold(line, "END:"):
-			depth--
-		}
-	}
-	return nil
-}
-
-func hasPrefixFold(b []byte, p string) bool {
-	return len(b) >= len(p) && strings.EqualFold(string(b[:len(p)]), p)
-}
-
 // validateCalendar checks a calendar object resource (RFC 4791 §4.1): one
 // VCALENDAR, no METHOD, components of one type sharing one UID (overrides
-// carry RECURRENCE-ID), a type the collection supports.
-func validateCalendar(body []byte, coll *Collection) (objectInfo, error) {
+// carry RECURRENCE-ID), a type the collection supports, within lim, and
+// no control characters or bad TEXT escapes (checkCalendarLine).
+func validateCalendar(body []byte, coll *Collection, lim contentline.Limits) (objectInfo, error) {
 	if !utf8.Valid(body) {
 		return objectInfo{}, invalid(CondValidCalendarData, "not UTF-8, the charset of iCalendar (RFC 5545 §3.1.4)")
 	}
-	cal, err := ParseCalendar(body)
+	cal, err := parseCalendar(string(body), lim, checkCalendarLine)
 	if err != nil {
 		return objectInfo{}, invalid(CondValidCalendarData, "%v", err)
 	}
@@ -163,32 +93,12 @@ func validateCalendar(body []byte, coll *Collection) (objectInfo, error) {
 	return info, nil
 }
 
-// ParseVCard parses one vCard with go-vcard and turns its panics into an
-// error.
-func ParseVCard(body []byte) (card vcard.Card, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			card, err = nil, fmt.Errorf("malformed vCard: %v", r)
-		}
-	}()
-	br := bufReader(body)
-	defer releaseReader(br)
-	dec := vcard.NewDecoder(br)
-	card, err = dec.Decode()
-	if err != nil {
-		return nil, fmt.Errorf("malformed vCard: %w", err)
-	}
-	if _, err := dec.Decode(); err == nil {
-		return nil, fmt.Errorf("more than one vCard")
-	}
-	return card, nil
-}
-
 // validateVCard checks an address object resource (RFC 6352 §5.1): one
 // vCard of version 3.0 or 4.0. A vCard without UID is accepted; the
-// resource name is then its identity.
-func validateVCard(body []byte) (objectInfo, error) {
-	card, err := ParseVCard(body)
+// resource name is then its identity. Control characters are refused
+// (checkVCardLine), and lim bounds the data.
+func validateVCard(body []byte, lim contentline.Limits) (objectInfo, error) {
+	card, err := parseVCard(string(body), lim, checkVCardLine)
 	if err != nil {
 		return objectInfo{}, invalid(CondValidAddressData, "%v", err)
 	}
@@ -210,4 +120,51 @@ func validateVCard(body []byte) (objectInfo, error) {
 		envStart:    math.MinInt64,
 		envEnd:      math.MaxInt64,
 	}, nil
+}
+
+// checkVCardLine refuses control characters other than HTAB in parameter
+// values and values (RFC 6350 §3.3: VALUE-CHAR, QSAFE-CHAR and SAFE-CHAR
+// exclude them). Escapes are not checked: vCard 3.0 producers (Google's
+// exports among them) write \: in URLs, which readers take as ":".
+func checkVCardLine(l *contentline.Line) error {
+	return checkControl(l)
+}
+
+// checkCalendarLine refuses control characters other than HTAB (RFC 5545
+// §3.1: CONTROL is in no value or parameter value) and, in the TEXT
+// properties people write, escapes other than \\ \; \, \n \N (RFC 5545
+// §3.3.11).
+func checkCalendarLine(l *contentline.Line) error {
+	if err := checkControl(l); err != nil {
+		return err
+	}
+	if textProps[strings.ToUpper(l.Name)] {
+		if v := l.Param("VALUE"); v == "" || strings.EqualFold(v, "TEXT") {
+			if i := contentline.BadEscape(l.Value); i >= 0 {
+				return fmt.Errorf("%s has the escape %q, which RFC 5545 §3.3.11 does not allow (only \\\\ \\; \\, \\n)", l.Name, l.Value[i:min(i+2, len(l.Value))])
+			}
+		}
+	}
+	return nil
+}
+
+// textProps are the iCalendar properties of type TEXT whose escapes PUT
+// checks: those holding what people write.
+var textProps = map[string]bool{
+	"SUMMARY": true, "DESCRIPTION": true, "LOCATION": true, "COMMENT": true, "CATEGORIES": true,
+	"RESOURCES": true, "CONTACT": true, "TZNAME": true, "NAME": true,
+}
+
+func checkControl(l *contentline.Line) error {
+	if i := contentline.ControlChar(l.Value); i >= 0 {
+		return fmt.Errorf("%s holds the control character U+%04X, which iCalendar and vCard do not allow", l.Name, l.Value[i])
+	}
+	for _, p := range l.Params {
+		for _, v := range p.Values {
+			if i := contentline.ControlChar(v); i >= 0 {
+				return fmt.Errorf("parameter %s of %s holds the control character U+%04X", p.Name, l.Name, v[i])
+			}
+		}
+	}
+	return nil
 }

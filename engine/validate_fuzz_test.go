@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"github.com/almanac/almanac/engine/contentline"
 	"testing"
 )
 
@@ -16,7 +17,7 @@ func FuzzValidateCalendar(f *testing.F) {
 	f.Add([]byte("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:00000110\r\nRRULE:FREQ=WEEKLY;COUNT=1\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"))
 	coll := &Collection{Kind: KindCalendar}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		info, err := validateCalendar(body, coll)
+		info, err := validateCalendar(body, coll, contentline.Defaults())
 		var inv *InvalidDataError
 		if err != nil && !errors.As(err, &inv) {
 			t.Fatalf("error of type %T: %v", err, err)
@@ -33,7 +34,7 @@ func FuzzValidateVCard(f *testing.F) {
 	f.Add([]byte("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nUID:x\r\nEND:VCARD\r\n"))
 	f.Add([]byte("BEGIN:VCARD\r\nVERSION:3.0\r\nADR:;;1 Main St\\;Apt 2;;;;\r\nEND:VCARD\r\n"))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, err := validateVCard(body)
+		_, err := validateVCard(body, contentline.Defaults())
 		var inv *InvalidDataError
 		if err != nil && !errors.As(err, &inv) {
 			t.Fatalf("error of type %T: %v", err, err)

@@ -381,15 +381,15 @@ func (s *Scanner) structure(num int) bool {
 		}
 		if n := len(s.stack); n > 0 {
 			top := &s.stack[n-1]
-			top.children++
-			if max := s.lim.MaxComponents; max > 0 && top.children > max {
-				return s.fail(num, "MaxComponents", "more than %d components in one %s", max, top.name)
-			}
 			if top.isTimezone && (strings.EqualFold(name, "STANDARD") || strings.EqualFold(name, "DAYLIGHT")) {
 				top.observ++
 				if max := s.lim.MaxObservances; max > 0 && top.observ > max {
 					return s.fail(num, "MaxObservances", "more than %d STANDARD/DAYLIGHT observances in one VTIMEZONE", max)
 				}
+			}
+			top.children++
+			if max := s.lim.MaxComponents; max > 0 && top.children > max {
+				return s.fail(num, "MaxComponents", "more than %d components in one %s", max, top.name)
 			}
 		}
 		if max := s.lim.MaxDepth; max > 0 && len(s.stack) >= max {
