@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/engine/contentline"
 )
 
 // getCalendar streams a whole calendar as one VCALENDAR: the components of
@@ -30,7 +31,11 @@ func (h *Handler) getCalendar(w http.ResponseWriter, r *http.Request, v *engine.
 		if err != nil {
 			return fmt.Errorf("export %s: %w", c.Path, err)
 		}
-		writeComponents(bw, o.Body, seenTZ)
+		if err := writeComponents(bw, o.Body, seenTZ); err != nil {
+			// PUT refuses what contentline cannot read: an object stored
+			// before it did is left out of the export, with a warning.
+			h.log.Warn("export: unreadable object left out", "path", c.Path+o.Name, "err", err)
+		}
 	}
 	bw.WriteString("END:VCALENDAR\r\n")
 	if err := bw.Flush(); err != nil {
@@ -64,49 +69,36 @@ func (h *Handler) getAddressBook(w http.ResponseWriter, r *http.Request, v *engi
 }
 
 // writeComponents copies the components directly inside body's VCALENDAR
-// to w, line by line with CRLF endings, skipping VTIMEZONEs whose TZID
-// was written already. Folded continuation lines stay with their line.
-func writeComponents(w io.StringWriter, body []byte, seenTZ map[string]bool) {
-	depth := 0
-	var comp []string // lines of the component being copied
-	isTZ := false
-	tzid := ""
-	for _, line := range strings.Split(string(body), "\n") {
-		line = strings.TrimSuffix(line, "\r")
-		if line == "" {
-			continue
+// to w, line by line with CRLF endings, folding kept, skipping VTIMEZONEs
+// whose TZID was written already.
+func writeComponents(w io.StringWriter, body []byte, seenTZ map[string]bool) error {
+	lim := contentline.Defaults()
+	lim.MaxLineLength = 0 // a stored body is bounded by the object size
+	s := contentline.NewScanner(string(body), lim)
+	var comp []string // the lines (as written) of the component being copied
+	isTZ, tzid := false, ""
+	for s.Scan() {
+		l := s.Line()
+		d := s.Depth()
+		if d < 1 || d == 1 && !l.Is("END") {
+			continue // the VCALENDAR's own lines
 		}
-		cont := line[0] == ' ' || line[0] == '\t'
-		upper := ""
-		if !cont {
-			upper = strings.ToUpper(line)
+		if d == 2 && l.Is("BEGIN") {
+			comp, isTZ, tzid = comp[:0], strings.EqualFold(l.Value, "VTIMEZONE"), ""
+		} else if isTZ && d == 2 && l.Is("TZID") {
+			tzid = l.Value
 		}
-		switch {
-		case strings.HasPrefix(upper, "BEGIN:"):
-			depth++
-			if depth == 2 {
-				comp, isTZ, tzid = nil, upper == "BEGIN:VTIMEZONE", ""
+		comp = append(comp, l.Source)
+		if d == 1 && !(isTZ && seenTZ[tzid]) {
+			if isTZ {
+				seenTZ[tzid] = true
 			}
-		case isTZ && depth == 2 && strings.HasPrefix(upper, "TZID"):
-			if _, v, ok := strings.Cut(line, ":"); ok {
-				tzid = v
+			for _, src := range comp {
+				contentline.WriteSource(w, src)
 			}
-		}
-		if depth >= 2 {
-			comp = append(comp, line)
-		}
-		if strings.HasPrefix(upper, "END:") {
-			if depth == 2 && !(isTZ && seenTZ[tzid]) {
-				if isTZ {
-					seenTZ[tzid] = true
-				}
-				for _, l := range comp {
-					w.WriteString(l + "\r\n")
-				}
-			}
-			depth--
 		}
 	}
+	return s.Err()
 }
 
 // icalText escapes an iCalendar TEXT value (RFC 5545 §3.3.11).

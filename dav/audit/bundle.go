@@ -1,12 +1,16 @@
 package audit
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+
+	"github.com/almanac/almanac/engine/contentline"
 )
 
 // Item is one object of an import: its name, UID and body.
@@ -18,119 +22,80 @@ type Item struct {
 	Err string `json:"error,omitempty"`
 }
 
-// block is a component copied line by line, folded lines kept as they are.
+// block is a component copied line by line, folding kept.
 type block struct {
-	name  string   // VEVENT, VTIMEZONE, ...
-	lines []string // raw physical lines, without line ends
+	name   string   // VEVENT, VTIMEZONE, ...
+	lines  []string // its content lines as written (contentline.Line.Source)
+	uid    string   // the component's own UID, RECURRENCE-ID and TZID values
+	rid    string
+	tzid   string
+	tzrefs []string // TZID parameter values of its lines, in order of first use
 }
 
-// physLines splits data into physical lines without their CR LF.
-func physLines(data []byte) []string {
-	var out []string
-	for _, l := range strings.Split(string(data), "\n") {
-		l = strings.TrimSuffix(l, "\r")
-		if l != "" {
-			out = append(out, l)
-		}
+// writeTo writes the block's lines, each physical line ended by CRLF.
+func (b *block) writeTo(w io.StringWriter) {
+	for _, l := range b.lines {
+		contentline.WriteSource(w, l)
 	}
-	return out
 }
 
-// isCont reports whether a physical line continues the one before (RFC
-// 5545 §3.1 folding).
-func isCont(l string) bool { return l[0] == ' ' || l[0] == '\t' }
-
-// propValue returns the unfolded value of the first property name of a
-// block's own lines (not of nested components).
-func propValue(lines []string, name string) string {
-	depth := 0
-	for i, l := range lines {
-		if isCont(l) {
-			continue
-		}
-		u := strings.ToUpper(l)
-		switch {
-		case strings.HasPrefix(u, "BEGIN:"):
-			depth++
-			continue
-		case strings.HasPrefix(u, "END:"):
-			depth--
-			continue
-		}
-		if depth != 1 || !strings.HasPrefix(u, name) || len(u) == len(name) || (u[len(name)] != ':' && u[len(name)] != ';') {
-			continue
-		}
-		full := l
-		for _, c := range lines[i+1:] {
-			if !isCont(c) {
-				break
-			}
-			full += c[1:]
-		}
-		if _, v, ok := cutValue(full); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// cutValue splits a content line at the colon that ends its name and
-// parameters, skipping colons inside quoted parameter values.
-func cutValue(line string) (string, string, bool) {
-	quoted := false
-	for i := 0; i < len(line); i++ {
-		switch line[i] {
-		case '"':
-			quoted = !quoted
-		case ':':
-			if !quoted {
-				return line[:i], line[i+1:], true
-			}
-		}
-	}
-	return line, "", false
+// streamLimits bound a stream of objects (an import file, an export):
+// contentline's defaults but for the counts that a whole calendar
+// exceeds. Each object split out of an import is PUT, and so checked
+// against all of them.
+func streamLimits() contentline.Limits {
+	lim := contentline.Defaults()
+	lim.MaxLineLength, lim.MaxLines, lim.MaxComponents = 0, 0, 0
+	return lim
 }
 
 // calendarParts splits a VCALENDAR stream (one or more VCALENDARs) into
 // its calendar-level lines and its components.
 func calendarParts(data []byte) (header []string, comps []block, err error) {
-	depth := 0
+	s := contentline.NewScanner(string(data), streamLimits())
 	var cur *block
-	for _, l := range physLines(data) {
-		u := ""
-		if !isCont(l) {
-			u = strings.ToUpper(l)
-		}
-		if strings.HasPrefix(u, "BEGIN:") {
-			depth++
-			if depth == 1 {
-				if u != "BEGIN:VCALENDAR" {
-					return nil, nil, fmt.Errorf("expected BEGIN:VCALENDAR, got %q", l)
-				}
-				continue
-			}
-			if depth == 2 {
-				cur = &block{name: strings.TrimPrefix(u, "BEGIN:")}
-			}
-		}
+	for s.Scan() {
+		l := s.Line()
+		d := s.Depth()
+		begin, end := l.Is("BEGIN"), l.Is("END")
 		switch {
-		case depth >= 2:
-			cur.lines = append(cur.lines, l)
-		case depth == 1 && !strings.HasPrefix(u, "END:"):
-			header = append(header, l)
+		case begin && d == 1:
+			if !strings.EqualFold(l.Value, "VCALENDAR") {
+				return nil, nil, fmt.Errorf("line %d: expected BEGIN:VCALENDAR, got %q", l.Num, l.Raw)
+			}
+			continue
+		case end && d == 0:
+			continue
+		case begin && d == 2:
+			cur = &block{name: strings.ToUpper(l.Value)}
 		}
-		if strings.HasPrefix(u, "END:") {
-			if depth == 2 {
-				comps = append(comps, *cur)
+		if cur == nil {
+			header = append(header, l.Source)
+			continue
+		}
+		cur.lines = append(cur.lines, l.Source)
+		if d == 2 && !begin && !end {
+			switch strings.ToUpper(l.Name) {
+			case "UID":
+				cur.uid = l.Value
+			case "RECURRENCE-ID":
+				cur.rid = l.Value
+			case "TZID":
+				cur.tzid = l.Value
 			}
-			depth--
-			if depth < 0 {
-				return nil, nil, fmt.Errorf("unbalanced %q", l)
+		}
+		for _, p := range l.Params {
+			if strings.EqualFold(p.Name, "TZID") && len(p.Values) > 0 && !slices.Contains(cur.tzrefs, p.Values[0]) {
+				cur.tzrefs = append(cur.tzrefs, p.Values[0])
 			}
+		}
+		if end && d == 1 {
+			comps = append(comps, *cur)
+			cur = nil
 		}
 	}
-	if depth != 0 {
-		return nil, nil, fmt.Errorf("truncated iCalendar: %d components not closed", depth)
+	if err := s.Err(); err != nil {
+		return nil, nil, err
 	}
 	return header, comps, nil
 }
@@ -151,7 +116,7 @@ func ExportCalendar(w io.Writer, bodies [][]byte) error {
 				comps = append(comps, c)
 				continue
 			}
-			if id := propValue(c.lines, "TZID"); !seen[id] {
+			if id := c.tzid; !seen[id] {
 				seen[id] = true
 				tzs = append(tzs, c)
 			}
@@ -160,9 +125,7 @@ func ExportCalendar(w io.Writer, bodies [][]byte) error {
 	var buf bytes.Buffer
 	buf.WriteString("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Almanac//export//EN\r\n")
 	for _, c := range append(tzs, comps...) {
-		for _, l := range c.lines {
-			buf.WriteString(l + "\r\n")
-		}
+		c.writeTo(&buf)
 	}
 	buf.WriteString("END:VCALENDAR\r\n")
 	_, err := w.Write(buf.Bytes())
@@ -171,14 +134,17 @@ func ExportCalendar(w io.Writer, bodies [][]byte) error {
 
 // ExportVCards writes vCards one after the other, each ending in CR LF.
 func ExportVCards(w io.Writer, bodies [][]byte) error {
+	bw := bufio.NewWriter(w)
 	for _, b := range bodies {
-		for _, l := range physLines(b) {
-			if _, err := io.WriteString(w, l+"\r\n"); err != nil {
-				return err
-			}
+		s := contentline.NewScanner(string(b), streamLimits())
+		for s.Scan() {
+			s.Line().WriteSource(bw)
+		}
+		if err := s.Err(); err != nil {
+			return err
 		}
 	}
-	return nil
+	return bw.Flush()
 }
 
 // SplitCalendar splits an iCalendar stream into one calendar object per
@@ -197,10 +163,10 @@ func SplitCalendar(data []byte) ([]Item, error) {
 	var items []Item
 	for _, c := range comps {
 		if c.name == "VTIMEZONE" {
-			tzByID[propValue(c.lines, "TZID")] = c
+			tzByID[c.tzid] = c
 			continue
 		}
-		uid := propValue(c.lines, "UID")
+		uid := c.uid
 		if uid == "" {
 			items = append(items, Item{Err: fmt.Sprintf("%s without UID skipped", c.name)})
 			continue
@@ -216,15 +182,11 @@ func SplitCalendar(data []byte) ([]Item, error) {
 		buf.WriteString(head)
 		for _, id := range referencedTZIDs(byUID[uid]) {
 			if tz, ok := tzByID[id]; ok {
-				for _, l := range tz.lines {
-					buf.WriteString(l + "\r\n")
-				}
+				tz.writeTo(&buf)
 			}
 		}
 		for _, c := range byUID[uid] {
-			for _, l := range c.lines {
-				buf.WriteString(l + "\r\n")
-			}
+			c.writeTo(&buf)
 		}
 		buf.WriteString("END:VCALENDAR\r\n")
 		items = append(items, Item{Name: ObjectName(uid, ".ics"), UID: uid, Body: buf.Bytes()})
@@ -239,14 +201,12 @@ func calendarHeader(header []string) string {
 	keep := false
 	hasVersion, hasProdID := false, false
 	for _, l := range header {
-		if !isCont(l) {
-			u := strings.ToUpper(l)
-			keep = strings.HasPrefix(u, "VERSION") || strings.HasPrefix(u, "PRODID") || strings.HasPrefix(u, "CALSCALE")
-			hasVersion = hasVersion || strings.HasPrefix(u, "VERSION")
-			hasProdID = hasProdID || strings.HasPrefix(u, "PRODID")
-		}
+		u := strings.ToUpper(l)
+		keep = strings.HasPrefix(u, "VERSION") || strings.HasPrefix(u, "PRODID") || strings.HasPrefix(u, "CALSCALE")
+		hasVersion = hasVersion || strings.HasPrefix(u, "VERSION")
+		hasProdID = hasProdID || strings.HasPrefix(u, "PRODID")
 		if keep {
-			b.WriteString(l + "\r\n")
+			contentline.WriteSource(&b, l)
 		}
 	}
 	if !hasVersion {
@@ -262,23 +222,10 @@ func calendarHeader(header []string) string {
 // order of first use.
 func referencedTZIDs(comps []block) []string {
 	var out []string
-	seen := map[string]bool{}
 	for _, c := range comps {
-		for _, l := range c.lines {
-			u := strings.ToUpper(l)
-			i := strings.Index(u, ";TZID=")
-			if i < 0 {
-				continue
-			}
-			v := l[i+len(";TZID="):]
-			if strings.HasPrefix(v, `"`) {
-				v, _, _ = strings.Cut(v[1:], `"`)
-			} else if j := strings.IndexAny(v, ";:"); j >= 0 {
-				v = v[:j]
-			}
-			if !seen[v] {
-				seen[v] = true
-				out = append(out, v)
+		for _, id := range c.tzrefs {
+			if !slices.Contains(out, id) {
+				out = append(out, id)
 			}
 		}
 	}
@@ -289,36 +236,35 @@ func referencedTZIDs(comps []block) []string {
 // line for line. A card without UID is named after a hash of its content.
 func SplitVCards(data []byte) ([]Item, error) {
 	var items []Item
-	var cur []string
-	depth := 0
-	for _, l := range physLines(data) {
-		u := ""
-		if !isCont(l) {
-			u = strings.ToUpper(l)
-		}
-		if u == "BEGIN:VCARD" {
-			depth++
-		}
-		if depth == 0 {
-			return nil, fmt.Errorf("line outside BEGIN:VCARD/END:VCARD: %q", l)
-		}
-		cur = append(cur, l)
-		if u == "END:VCARD" {
-			if depth--; depth == 0 {
-				body := strings.Join(cur, "\r\n") + "\r\n"
-				uid := propValue(cur, "UID")
-				name := ObjectName(uid, ".vcf")
-				if uid == "" {
-					sum := sha256.Sum256([]byte(body))
-					name = "card-" + hex.EncodeToString(sum[:8]) + ".vcf"
-				}
-				items = append(items, Item{Name: name, UID: uid, Body: []byte(body)})
-				cur = nil
+	var cur strings.Builder
+	uid := ""
+	s := contentline.NewScanner(string(data), streamLimits())
+	for s.Scan() {
+		l := s.Line()
+		d := s.Depth()
+		if l.Is("BEGIN") && d == 1 {
+			if !strings.EqualFold(l.Value, "VCARD") {
+				return nil, fmt.Errorf("line %d: expected BEGIN:VCARD, got %q", l.Num, l.Raw)
 			}
+			cur.Reset()
+			uid = ""
+		}
+		if d == 1 && l.Is("UID") {
+			uid = l.Value
+		}
+		l.WriteSource(&cur)
+		if l.Is("END") && d == 0 {
+			body := cur.String()
+			name := ObjectName(uid, ".vcf")
+			if uid == "" {
+				sum := sha256.Sum256([]byte(body))
+				name = "card-" + hex.EncodeToString(sum[:8]) + ".vcf"
+			}
+			items = append(items, Item{Name: name, UID: uid, Body: []byte(body)})
 		}
 	}
-	if depth != 0 {
-		return nil, fmt.Errorf("truncated vCard stream")
+	if err := s.Err(); err != nil {
+		return nil, err
 	}
 	return items, nil
 }

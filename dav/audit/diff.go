@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/engine/contentline"
 )
 
 // Diff compares two versions of an iCalendar or vCard object property by
@@ -63,73 +64,66 @@ func minus(a, b []string) []string {
 }
 
 // propsOf maps each component ("VEVENT uid=X rid=Y", "VCARD") to its
-// property lines "NAME;PARAMS:value" (unfolded, raw).
+// property lines "NAME;PARAMS:value" (unfolded, raw), the lines of nested
+// components prefixed with their path ("VALARM TRIGGER:-PT5M").
+// Calendar-level properties are left out.
 func propsOf(body []byte) (map[string][]string, error) {
+	top := 2 // components compared: those inside the VCALENDAR
 	if strings.Contains(strings.ToUpper(string(body[:min(len(body), 64)])), "BEGIN:VCARD") {
 		if _, err := engine.ParseVCard(body); err != nil {
 			return nil, err
 		}
-		return map[string][]string{"VCARD": ownLines(unfold(physLines(body)))}, nil
-	}
-	if _, err := engine.ParseCalendar(body); err != nil {
+		top = 1
+	} else if _, err := engine.ParseCalendar(body); err != nil {
 		return nil, err
 	}
-	_, comps, err := calendarParts(body)
-	if err != nil {
-		return nil, err
-	}
+	lim := contentline.Defaults()
+	lim.MaxLineLength = 0 // a stored body is bounded by the object size
+	s := contentline.NewScanner(string(body), lim)
 	out := map[string][]string{}
-	for _, c := range comps {
-		key := c.name
-		if uid := propValue(c.lines, "UID"); uid != "" {
-			key += " uid=" + uid
+	var stack, lines []string
+	var uid, rid, tzid string
+	for s.Scan() {
+		l := s.Line()
+		switch {
+		case l.Is("BEGIN"):
+			stack = append(stack, strings.ToUpper(l.Value))
+			if len(stack) == top {
+				lines, uid, rid, tzid = nil, "", "", ""
+			}
+		case l.Is("END"):
+			if len(stack) == top {
+				key := stack[top-1]
+				if uid != "" {
+					key += " uid=" + uid
+				}
+				if rid != "" {
+					key += " rid=" + rid
+				}
+				if stack[top-1] == "VTIMEZONE" {
+					key += " tzid=" + tzid
+				}
+				out[key] = append(out[key], lines...)
+			}
+			stack = stack[:len(stack)-1]
+		case len(stack) == top:
+			lines = append(lines, l.Raw)
+			if top == 2 {
+				switch strings.ToUpper(l.Name) {
+				case "UID":
+					uid = l.Value
+				case "RECURRENCE-ID":
+					rid = l.Value
+				case "TZID":
+					tzid = l.Value
+				}
+			}
+		case len(stack) > top:
+			lines = append(lines, strings.Join(stack[top:], "/")+" "+l.Raw)
 		}
-		if rid := propValue(c.lines, "RECURRENCE-ID"); rid != "" {
-			key += " rid=" + rid
-		}
-		if c.name == "VTIMEZONE" {
-			key += " tzid=" + propValue(c.lines, "TZID")
-		}
-		out[key] = append(out[key], ownLines(unfold(c.lines))...)
+	}
+	if err := s.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
-}
-
-// unfold joins folded lines.
-func unfold(lines []string) []string {
-	var out []string
-	for _, l := range lines {
-		if isCont(l) && len(out) > 0 {
-			out[len(out)-1] += l[1:]
-			continue
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-// ownLines drops BEGIN/END lines of the outer component and keeps nested
-// components' lines prefixed with their path.
-func ownLines(lines []string) []string {
-	var out []string
-	var stack []string
-	for _, l := range lines {
-		u := strings.ToUpper(l)
-		switch {
-		case strings.HasPrefix(u, "BEGIN:"):
-			stack = append(stack, strings.TrimPrefix(u, "BEGIN:"))
-			continue
-		case strings.HasPrefix(u, "END:"):
-			if len(stack) > 0 {
-				stack = stack[:len(stack)-1]
-			}
-			continue
-		}
-		prefix := ""
-		if len(stack) > 1 {
-			prefix = strings.Join(stack[1:], "/") + " "
-		}
-		out = append(out, prefix+l)
-	}
-	return out
 }

@@ -5,13 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/almanac/almanac/engine/contentline"
 	"github.com/emersion/go-ical"
-)
-
-// Limits on parsed content, against hostile bodies.
-const (
-	maxDepth = 8
-	maxLines = 100000
 )
 
 // Node is a component of iCalendar or vCard data (RFC 5545 §3.4, RFC 6350
@@ -58,25 +53,21 @@ func (n *Node) Prop(name string) *Line {
 }
 
 // ParseContent parses iCalendar or vCard text into its top-level
-// components. It accepts CRLF and bare LF line ends.
+// components, with contentline (CRLF and bare LF line ends; the limits PUT
+// enforces, so a stored body always parses). Parameter values are RFC
+// 6868-decoded.
 func ParseContent(body []byte) ([]*Node, error) {
-	lines, err := unfold(body)
-	if err != nil {
-		return nil, err
-	}
-	var roots []*Node
-	var stack []*Node
-	for _, raw := range lines {
-		l, err := parseLine(raw)
-		if err != nil {
-			return nil, err
-		}
-		switch l.Name {
-		case "BEGIN":
-			if len(stack) >= maxDepth {
-				return nil, fmt.Errorf("query: components nested too deep")
-			}
-			n := &Node{Name: strings.ToUpper(l.Value)}
+	lim := contentline.Defaults()
+	lim.MaxLineLength = 0 // a stored body is bounded by the object size
+	s := contentline.NewScanner(string(body), lim)
+	var roots, stack []*Node
+	var slab []Line // lines are allocated in chunks of 8, 16, ... 64
+	chunk := 8
+	for s.Scan() {
+		cl := s.Line()
+		switch {
+		case cl.Is("BEGIN"):
+			n := &Node{Name: strings.ToUpper(cl.Value)}
 			if len(stack) > 0 {
 				top := stack[len(stack)-1]
 				top.Children = append(top.Children, n)
@@ -84,127 +75,45 @@ func ParseContent(body []byte) ([]*Node, error) {
 				roots = append(roots, n)
 			}
 			stack = append(stack, n)
-		case "END":
-			if len(stack) == 0 || stack[len(stack)-1].Name != strings.ToUpper(l.Value) {
-				return nil, fmt.Errorf("query: unexpected END:%s", l.Value)
-			}
+		case cl.Is("END"):
 			stack = stack[:len(stack)-1]
 		default:
-			if len(stack) == 0 {
-				return nil, fmt.Errorf("query: property %s outside a component", l.Name)
+			if len(slab) == 0 {
+				slab = make([]Line, chunk)
+				chunk = min(2*chunk, 64)
 			}
+			l := &slab[0]
+			slab = slab[1:]
+			*l = Line{Group: cl.Group, Name: strings.ToUpper(cl.Name), Value: cl.Value, Raw: cl.Raw, Params: params(cl.Params)}
 			top := stack[len(stack)-1]
 			top.Props = append(top.Props, l)
 		}
 	}
-	if len(stack) > 0 {
-		return nil, fmt.Errorf("query: missing END:%s", stack[len(stack)-1].Name)
+	if err := s.Err(); err != nil {
+		return nil, fmt.Errorf("query: %w", err)
 	}
 	return roots, nil
 }
 
-// unfold splits text into logical lines (RFC 5545 §3.1).
-func unfold(body []byte) ([]string, error) {
-	var out []string
-	for _, phys := range strings.Split(string(body), "\n") {
-		phys = strings.TrimSuffix(phys, "\r")
-		if phys != "" && (phys[0] == ' ' || phys[0] == '\t') {
-			if len(out) == 0 {
-				return nil, fmt.Errorf("query: continuation line first")
-			}
-			out[len(out)-1] += phys[1:]
-			continue
+// params copies a line's parameters, names upper case and values decoded,
+// in two allocations.
+func params(ps []contentline.Param) []Param {
+	if len(ps) == 0 {
+		return nil
+	}
+	n := 0
+	for _, p := range ps {
+		n += len(p.Values)
+	}
+	out, vals := make([]Param, len(ps)), make([]string, 0, n)
+	for i, p := range ps {
+		first := len(vals)
+		for _, v := range p.Values {
+			vals = append(vals, contentline.DecodeParam(v))
 		}
-		if phys == "" {
-			continue
-		}
-		if len(out) >= maxLines {
-			return nil, fmt.Errorf("query: too many lines")
-		}
-		out = append(out, phys)
+		out[i] = Param{Name: strings.ToUpper(p.Name), Values: vals[first:len(vals):len(vals)]}
 	}
-	return out, nil
-}
-
-// parseLine splits a content line into group, name, parameters and value.
-func parseLine(raw string) (*Line, error) {
-	l := &Line{Raw: raw}
-	i := strings.IndexAny(raw, ";:")
-	if i <= 0 {
-		return nil, fmt.Errorf("query: malformed content line %q", clip(raw))
-	}
-	name := raw[:i]
-	if g, n, ok := strings.Cut(name, "."); ok {
-		l.Group, name = g, n
-	}
-	if !isToken(name) || l.Group != "" && !isToken(l.Group) {
-		return nil, fmt.Errorf("query: malformed property name in %q", clip(raw))
-	}
-	l.Name = strings.ToUpper(name)
-	rest := raw[i:]
-	for len(rest) > 0 && rest[0] == ';' {
-		rest = rest[1:]
-		eq := strings.IndexAny(rest, "=;:")
-		if eq < 0 {
-			return nil, fmt.Errorf("query: malformed parameter in %q", clip(raw))
-		}
-		p := Param{Name: strings.ToUpper(rest[:eq])}
-		if rest[eq] != '=' { // vCard 2.1-style bare parameter: TYPE value
-			p.Values, p.Name = []string{rest[:eq]}, "TYPE"
-			rest = rest[eq:]
-			l.Params = append(l.Params, p)
-			continue
-		}
-		rest = rest[eq+1:]
-		for {
-			var v string
-			if strings.HasPrefix(rest, `"`) {
-				end := strings.IndexByte(rest[1:], '"')
-				if end < 0 {
-					return nil, fmt.Errorf("query: unterminated quote in %q", clip(raw))
-				}
-				v, rest = rest[1:1+end], rest[2+end:]
-			} else {
-				end := strings.IndexAny(rest, ",;:")
-				if end < 0 {
-					return nil, fmt.Errorf("query: malformed parameter in %q", clip(raw))
-				}
-				v, rest = rest[:end], rest[end:]
-			}
-			p.Values = append(p.Values, v)
-			if !strings.HasPrefix(rest, ",") {
-				break
-			}
-			rest = rest[1:]
-		}
-		l.Params = append(l.Params, p)
-	}
-	if !strings.HasPrefix(rest, ":") {
-		return nil, fmt.Errorf("query: malformed content line %q", clip(raw))
-	}
-	l.Value = rest[1:]
-	return l, nil
-}
-
-// isToken reports whether s is a name: letters, digits and "-" (RFC 5545
-// §3.1 iana-token and x-name).
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
+	return out
 }
 
 // ToICal converts the node into a go-ical component, and records in m
@@ -274,12 +183,7 @@ func formatLine(l *Line) string {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			v = strings.ReplaceAll(v, `"`, "^'") // RFC 6868
-			if strings.ContainsAny(v, ",;:") {
-				b.WriteString(`"` + v + `"`)
-			} else {
-				b.WriteString(v)
-			}
+			b.WriteString(contentline.EncodeParam(v))
 		}
 	}
 	b.WriteByte(':')

@@ -138,8 +138,8 @@ func attachLabels(src, out *Node) {
 		if target == nil {
 			continue
 		}
-		text := strings.NewReplacer("^", "^^", "\"", "^'", "\n", "^n").Replace(unescapeText(l.Value))
-		target.Params = append(target.Params, Param{Name: "LABEL", Values: []string{text}})
+		// Param values are held decoded; formatLine encodes them (RFC 6868).
+		target.Params = append(target.Params, Param{Name: "LABEL", Values: []string{unescapeText(l.Value)}})
 	}
 }
 
@@ -217,8 +217,7 @@ func lineTo3(l *Line, _ *Node) []*Line {
 	out = append(out, c)
 	if c.Name == "ADR" {
 		if labels := takeParam(c, "LABEL"); len(labels) > 0 {
-			text := strings.NewReplacer("^n", "\n", "^N", "\n", "^'", "\"", "^^", "^").Replace(labels[0])
-			lab := &Line{Group: c.Group, Name: "LABEL", Value: escapeText(text)}
+			lab := &Line{Group: c.Group, Name: "LABEL", Value: escapeText(labels[0])}
 			if len(types) > 0 {
 				lab.Params = []Param{{Name: "TYPE", Values: types}}
 			}

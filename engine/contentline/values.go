@@ -93,8 +93,11 @@ func BadEscape(s string) int {
 
 // WriteSource writes the line as written, folding kept, each physical
 // line ended by CRLF.
-func (l *Line) WriteSource(w io.StringWriter) {
-	src := l.Source
+func (l *Line) WriteSource(w io.StringWriter) { WriteSource(w, l.Source) }
+
+// WriteSource writes src, a Line's Source, each physical line ended by
+// CRLF.
+func WriteSource(w io.StringWriter, src string) {
 	for {
 		i := strings.IndexByte(src, '\n')
 		if i < 0 {
@@ -102,11 +105,10 @@ func (l *Line) WriteSource(w io.StringWriter) {
 			w.WriteString("\r\n")
 			return
 		}
-		phys := src[:i]
-		if strings.HasSuffix(phys, "\r") {
+		if i > 0 && src[i-1] == '\r' {
 			w.WriteString(src[:i+1])
 		} else {
-			w.WriteString(phys)
+			w.WriteString(src[:i])
 			w.WriteString("\r\n")
 		}
 		src = src[i+1:]
