@@ -117,6 +117,11 @@ func (s *session) publishChunk(ctx context.Context, next engine.Seq) (head, last
 		if err != nil {
 			return 0, 0, err
 		}
+		if ev.Op == engine.OpContentPurged && len(ev.PurgedSeqs) > 0 {
+			if err := s.erasePurged(ctx, v, ev); err != nil {
+				return 0, 0, err
+			}
+		}
 		if err := s.publish(ctx, v, ev, maxBody); err != nil {
 			return 0, 0, err
 		}
