@@ -229,7 +229,9 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 		return "", err // the client went away while its login waited
 	}
 	if err != nil {
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "authentication failed",
+		// Not "authentication failed": that WARN line of dav/auth is the
+		// one fail2ban reads.
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "login refused",
 			slog.String("user", name), slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
 		if secs, limited := RetryAfter(err); limited {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))

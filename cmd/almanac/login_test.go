@@ -50,7 +50,7 @@ func TestServeLoginLimiterBehindProxy(t *testing.T) {
 	if got := login(t, srv, "bob", testPassword, attacker).StatusCode; got != http.StatusMultiStatus {
 		t.Errorf("bob from the attacker's address: status %d, want 207", got)
 	}
-	if !strings.Contains(srv.Logs.String(), `msg="authentication failed" user=alice remote=198.51.100.7 `) {
+	if !strings.Contains(srv.Logs.String(), `msg="authentication failed" remote=198.51.100.7 user=alice `) {
 		t.Errorf("the fail2ban line does not name the client address:\n%s", srv.Logs)
 	}
 }

@@ -13,8 +13,10 @@
 // name, the password and the stored hash: changing a password or removing a
 // user takes effect on the next request.
 //
-// Failed attempts are counted per user and per remote address. Past the
-// limit, Authenticate returns ErrRateLimited at once, without running a hash,
-// and the lockout doubles with each repeat. Every failure is logged at WARN
-// as `msg="authentication failed" user=NAME remote=IP` for fail2ban.
+// Failed attempts are counted per (user, remote address) pair and per
+// address (ratelimit.go has the rules and why). Past a pair's limit,
+// Authenticate returns a *RateLimitError at once, without running a hash,
+// and the lockout doubles with each repeat; an address's failures never
+// refuse a pair that has not failed itself. Every failure is logged at
+// WARN as `msg="authentication failed" remote=IP user=NAME` for fail2ban.
 package auth

@@ -105,7 +105,7 @@ func TestRateLimitPair(t *testing.T) {
 		mustLogin(t, v, "alice", attacker)
 	})
 	t.Run("Fail2banLine", func(t *testing.T) {
-		want := `level=WARN msg="authentication failed" user=alice remote=198.51.100.7 `
+		want := `level=WARN msg="authentication failed" remote=198.51.100.7 user=alice `
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("logs lack %q:\n%s", want, logs.String())
 		}

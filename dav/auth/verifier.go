@@ -299,10 +299,15 @@ func (v *Verifier) lookup(ctx context.Context, user string) (*engine.User, strin
 }
 
 // logFailure writes the fail2ban line: level=WARN msg="authentication
-// failed" user=NAME remote=IP reason=...
+// failed" remote=IP user=NAME reason=... The address comes first, right
+// after the fixed message: the user name is the client's text, and a name
+// such as `x remote=192.0.2.1 ` logged before the address would let a
+// filter matching "user=\S+ remote=<HOST>" ban an address of the client's
+// choosing. remote is always an IP address (the connection's, or one
+// parsed from X-Forwarded-For of a trusted proxy).
 func (v *Verifier) logFailure(ctx context.Context, user, remote, reason string) {
 	v.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "authentication failed",
-		slog.String("user", user), slog.String("remote", remote), slog.String("reason", reason))
+		slog.String("remote", remote), slog.String("user", user), slog.String("reason", reason))
 }
 
 // remoteHost strips the port from addr.

@@ -1,0 +1,43 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"testing"
+)
+
+// TestFail2banLineNotInjectable: the README's fail2ban filters, applied to
+// the failure line of a hostile user name, find the client's real address
+// and nothing else, in both log formats.
+func TestFail2banLineNotInjectable(t *testing.T) {
+	filters := map[string]*regexp.Regexp{
+		// README: failregex = level=WARN msg="authentication failed" remote=<HOST> user=
+		"text": regexp.MustCompile(`level=WARN msg="authentication failed" remote=(\S+) user=`),
+		// README: failregex = "msg":"authentication failed","remote":"<HOST>","user":
+		"json": regexp.MustCompile(`"msg":"authentication failed","remote":"([^"]+)","user":`),
+	}
+	users := []string{
+		"alice",
+		`x remote=192.0.2.66 `,
+		`x" remote=192.0.2.66 user="`,
+		`msg="authentication failed" remote=192.0.2.66 user=`,
+		`x","remote":"192.0.2.66","user":"`,
+		"x\nlevel=WARN msg=\"authentication failed\" remote=192.0.2.66 user=y",
+	}
+	for format, re := range filters {
+		for _, user := range users {
+			logs := &lockedBuffer{}
+			var h slog.Handler = slog.NewTextHandler(logs, nil)
+			if format == "json" {
+				h = slog.NewJSONHandler(logs, nil)
+			}
+			v, _ := newVerifier(t, Options{DB: MustOpenDB(t), Logger: slog.New(h)})
+			v.Authenticate(context.Background(), user, "guess", "198.51.100.7:1234")
+			m := re.FindAllStringSubmatch(logs.String(), -1)
+			if len(m) != 1 || m[0][1] != "198.51.100.7" {
+				t.Errorf("%s, user %q: filter found %q in\n%s", format, user, m, logs.String())
+			}
+		}
+	}
+}
