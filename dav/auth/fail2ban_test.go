@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -24,6 +25,7 @@ func TestFail2banLineNotInjectable(t *testing.T) {
 		`msg="authentication failed" remote=192.0.2.66 user=`,
 		`x","remote":"192.0.2.66","user":"`,
 		"x\nlevel=WARN msg=\"authentication failed\" remote=192.0.2.66 user=y",
+		strings.Repeat("é", 40000), // cut to 256 bytes in the log
 	}
 	for format, re := range filters {
 		for _, user := range users {
@@ -37,6 +39,9 @@ func TestFail2banLineNotInjectable(t *testing.T) {
 			m := re.FindAllStringSubmatch(logs.String(), -1)
 			if len(m) != 1 || m[0][1] != "198.51.100.7" {
 				t.Errorf("%s, user %q: filter found %q in\n%s", format, user, m, logs.String())
+			}
+			if n := len(logs.String()); n > 1024 {
+				t.Errorf("%s: a %d-byte user name made a %d-byte log line", format, len(user), n)
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/almanac/almanac/engine"
@@ -305,10 +306,20 @@ func (v *Verifier) lookup(ctx context.Context, user string) (*engine.User, strin
 // filter matching "user=\S+ remote=<HOST>" ban an address of the client's
 // choosing. remote is always an IP address (the connection's, or one
 // parsed from X-Forwarded-For of a trusted proxy).
+//
+// A user name longer than maxLoggedUser bytes is logged cut, with "…": a
+// request may carry tens of kilobytes of it, and a flood of failures
+// would fill the log.
 func (v *Verifier) logFailure(ctx context.Context, user, remote, reason string) {
+	if len(user) > maxLoggedUser {
+		user = strings.ToValidUTF8(user[:maxLoggedUser], "") + "…"
+	}
 	v.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "authentication failed",
 		slog.String("remote", remote), slog.String("user", user), slog.String("reason", reason))
 }
+
+// maxLoggedUser bounds the user name in a failure's log line.
+const maxLoggedUser = 256
 
 // remoteHost strips the port from addr.
 func remoteHost(addr string) string {
