@@ -7,7 +7,13 @@
 // /dav/home/U/, is both calendar-home-set and addressbook-home-set and holds
 // the default calendar (calendar/) and address book (contacts/), created on
 // U's first authenticated request. Users see only their own principal and
-// home: everything else answers 404.
+// home: everything else answers 404. OPTIONS is answered without
+// credentials, the same for every path under /dav/; a login refused by
+// the limiter gets 429 with Retry-After.
+//
+// Errors: handlers return errors, and MapError (errors.go) is the one
+// mapping from an error to its status and RFC condition, shared with
+// dav/audit; 507 DAV:sufficient-disk-space for engine.ErrNoSpace.
 //
 // Supported:
 //   - RFC 4918 WebDAV class 1: OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND
@@ -42,7 +48,8 @@
 //     RFC 3253 §3.8 expand-property; CalendarServer getctag and Apple
 //     calendar-color and calendar-order; RFC 4331 quota-used-bytes on
 //     collections (see quota.go).
-//   - gzip of multistatus answers and collection exports.
+//   - gzip of multistatus answers and collection exports, negotiated by
+//     Accept-Encoding with its q-values (RFC 9110 §12.5.3, encoding.go).
 //
 // Multistatus answers stream: one DAV:response at a time from the
 // engine's iterators through davxml.Multistatus, with the property values
