@@ -60,6 +60,8 @@ type Handler struct {
 	maxBody int64
 	audit   http.Handler
 	limits  query.Limits
+	// querySlots bounds concurrent expensive REPORTs (query_slots.go).
+	querySlots chan struct{}
 
 	// homes caches the users whose home is known to exist, so that the
 	// home check is a map lookup after a user's first request.
@@ -82,6 +84,7 @@ func NewHandler(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("dav: Options.MaxRequestBody %d is negative", opts.MaxRequestBody)
 	}
 	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit, limits: opts.QueryLimits}
+	h.querySlots = newQuerySlots(opts.QueryLimits)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

@@ -31,7 +31,7 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	}
 	pr := propRequestOf(mg.AllProp, mg.PropName, mg.Prop)
 	withBody := pr.wantsData(kind)
-	shape, err := h.shaperOf(rq.Coll, mg.Prop)
+	shape, err := h.shaperOf(r.Context(), rq.Coll, mg.Prop)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func TestEnvelopeDecides(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, floating := range []*time.Location{time.UTC, time.FixedZone("", -12*3600), time.FixedZone("", 14*3600)} {
-				if ok, err := q.Match(obj, floating, query.Limits{}); err != nil || !ok {
+				if ok, err := q.Match(context.Background(), obj, floating, query.Limits{}); err != nil || !ok {
 					t.Fatalf("envelope says %s matches [%s, %s) but evaluation says %v, %v (floating %v)\n%s",
 						o.Name, start, end, ok, err, floating, o.Body)
 				}

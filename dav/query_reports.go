@@ -86,15 +86,24 @@ func envelopeDecides(q *query.CalendarQuery, o *engine.Object) bool {
 }
 
 // queryMatch is one object of a query answer and the data to send for it
-// (nil: the stored body).
+// (nil: the stored body). Past the request's buffer budget a match keeps
+// only the object's record without its body (reread): it is read again
+// from the same View, and shaped again, when it is written.
 type queryMatch struct {
-	obj  *engine.Object
-	data []byte
+	obj    *engine.Object
+	data   []byte
+	reread bool
 }
 
 // calendarQuery answers CALDAV:calendar-query (RFC 4791 §7.8). Matches
 // are evaluated before the 207 starts, so that a filter error or an
-// expansion over the limits still gets its own status.
+// expansion over the limits still gets its own status; the data held
+// meanwhile is bounded by Limits.MaxBuffer, and the evaluation by a
+// query slot (query_slots.go) and the request's context.
+//
+// An object that cannot be parsed or evaluated (stored before today's
+// checks, or past dav/query's parse limits) is counted as a match, sent
+// as stored and logged: never left out silently.
 func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	q, err := query.ParseCalendarQuery(rq.Body)
 	if err != nil {
@@ -113,19 +122,55 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	if start, end, ok := q.Range(); ok {
 		opts.Start, opts.End = start, end
 	}
-	shaped := q.Data.Shaped() && pr.wantsData(engine.KindCalendar)
+	wantsData := pr.wantsData(engine.KindCalendar)
+	shaped := q.Data.Shaped() && wantsData
+	release, err := h.acquireQuery(w, r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx := r.Context()
+	// shape returns the data to send for a match o, nil for the stored body.
+	shape := func(o *engine.Object, obj *query.CalendarObject) ([]byte, error) {
+		if !shaped || obj == nil {
+			return nil, nil
+		}
+		return h.renderCalendar(ctx, rq.Coll, o, obj, q.Data, floating)
+	}
 	var matches []queryMatch
+	budget := h.maxQueryBuffer()
+	add := func(o *engine.Object, data []byte) {
+		size := int64(len(data))
+		if wantsData && data == nil {
+			size = int64(len(o.Body))
+		}
+		m := queryMatch{obj: o, data: data}
+		if budget -= size; budget < 0 {
+			bare := *o
+			bare.Body = nil
+			m = queryMatch{obj: &bare, reread: true}
+		} else if !wantsData {
+			bare := *o
+			bare.Body = nil
+			m.obj = &bare
+		}
+		matches = append(matches, m)
+	}
 	err = queryTargets(rq, engine.KindCalendar, "calendar-query", opts, func(o *engine.Object) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if !shaped && envelopeDecides(q, o) {
-			matches = append(matches, queryMatch{obj: o})
+			add(o, nil)
 			return nil
 		}
 		obj, err := query.ParseCalendarObject(o.Body)
 		if err != nil {
-			h.log.Warn("calendar-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
+			h.log.Warn("calendar-query: object cannot be parsed; counted as a match and sent as stored", "path", rq.Coll.Path+o.Name, "err", err)
+			add(o, nil)
 			return nil
 		}
-		ok, err := q.Match(obj, floating, h.limits)
+		ok, err := q.Match(ctx, obj, floating, h.limits)
 		if errors.Is(err, query.ErrUnevaluable) {
 			h.log.Warn("calendar-query: object cannot be evaluated; counted as a match", "path", rq.Coll.Path+o.Name, "err", err)
 			ok, err = true, nil
@@ -133,20 +178,34 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		if err != nil || !ok {
 			return err
 		}
-		m := queryMatch{obj: o}
-		if shaped {
-			if m.data, err = h.renderCalendar(rq.Coll, o, obj, q.Data, floating); err != nil {
-				return err
-			}
+		data, err := shape(o, obj)
+		if err != nil {
+			return err
 		}
-		matches = append(matches, m)
+		add(o, data)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
+	// The slot bounds evaluation; writing to a slow client holds none.
+	// Matches past the buffer are shaped again below, work already done
+	// (and bounded) once under the slot.
+	release()
 	ms, end := startMultistatus(w, r)
 	for _, m := range matches {
+		if m.reread {
+			o, err := rq.View.Object(rq.Coll.Path, m.obj.Name, true)
+			if err != nil {
+				return fmt.Errorf("read %s%s again: %w", rq.Coll.Path, m.obj.Name, err)
+			}
+			m.obj = o
+			if obj, err := query.ParseCalendarObject(o.Body); err == nil {
+				if m.data, err = shape(o, obj); err != nil {
+					return queryError(err)
+				}
+			}
+		}
 		if err := h.objectResponse(ms, rq.User, rq.Coll, m.obj, pr, m.data); err != nil {
 			return err
 		}
@@ -155,7 +214,9 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 }
 
 // freeBusyQuery answers CALDAV:free-busy-query (RFC 4791 §7.10) with a
-// text/calendar VFREEBUSY over the requested range.
+// text/calendar VFREEBUSY over the requested range. An object that cannot
+// be parsed or evaluated is logged and counted in a COMMENT of the
+// answer, which is then known to be incomplete.
 func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	q, err := query.ParseFreeBusyQuery(rq.Body)
 	if err != nil {
@@ -165,17 +226,28 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	if err != nil {
 		return err
 	}
+	release, err := h.acquireQuery(w, r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	ctx := r.Context()
 	floating := collectionTimezone(rq.Coll)
 	opts := engine.ListOptions{Bodies: true, Start: q.Range.Start, End: q.Range.End}
 	err = queryTargets(rq, engine.KindCalendar, "free-busy-query", opts, func(o *engine.Object) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		obj, err := query.ParseCalendarObject(o.Body)
 		if err != nil {
-			h.log.Warn("free-busy-query: unreadable object", "path", rq.Coll.Path+o.Name, "err", err)
+			h.log.Warn("free-busy-query: object cannot be parsed; reported in a COMMENT", "path", rq.Coll.Path+o.Name, "err", err)
+			fb.Unevaluated++
 			return nil
 		}
-		err = fb.Add(obj, floating)
+		err = fb.Add(ctx, obj, floating)
 		if errors.Is(err, query.ErrUnevaluable) {
-			h.log.Warn("free-busy-query: object cannot be evaluated; left out", "path", rq.Coll.Path+o.Name, "err", err)
+			h.log.Warn("free-busy-query: object cannot be evaluated; reported in a COMMENT", "path", rq.Coll.Path+o.Name, "err", err)
+			fb.Unevaluated++
 			return nil
 		}
 		return err
@@ -183,6 +255,7 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	if err != nil {
 		return err
 	}
+	release()
 	out, closeBody := responseBody(w, r, http.StatusOK, "text/calendar; charset=utf-8")
 	if _, err := out.Write(fb.Render(time.Now())); err != nil {
 		return fmt.Errorf("write free-busy: %w", err)

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -27,7 +28,7 @@ type shaper func(o *engine.Object) ([]byte, error)
 //
 // Errors are *query.Error: those of query.ParseCalendarData and
 // query.ParseAddressData.
-func (h *Handler) shaperOf(c *engine.Collection, prop *davxml.Prop) (shaper, error) {
+func (h *Handler) shaperOf(ctx context.Context, c *engine.Collection, prop *davxml.Prop) (shaper, error) {
 	if c.Kind == engine.KindAddressBook {
 		d, err := query.ParseAddressData(prop)
 		if err != nil || !d.Shaped() {
@@ -51,7 +52,7 @@ func (h *Handler) shaperOf(c *engine.Collection, prop *davxml.Prop) (shaper, err
 		if err != nil {
 			return h.unshaped(c, o, err)
 		}
-		return h.renderCalendar(c, o, obj, d, floating)
+		return h.renderCalendar(ctx, c, o, obj, d, floating)
 	}, nil
 }
 
@@ -61,9 +62,12 @@ func (h *Handler) shaperOf(c *engine.Collection, prop *davxml.Prop) (shaper, err
 // that PUT let through) is logged and sent whole, as stored.
 //
 // Errors are *query.Error: CALDAV:max-instances when an expansion exceeds
-// the handler's limits.
-func (h *Handler) renderCalendar(c *engine.Collection, o *engine.Object, obj *query.CalendarObject, d *query.CalendarData, floating *time.Location) ([]byte, error) {
-	data, err := d.Render(obj, floating, h.limits)
+// the handler's limits; ctx's error when it is done.
+func (h *Handler) renderCalendar(ctx context.Context, c *engine.Collection, o *engine.Object, obj *query.CalendarObject, d *query.CalendarData, floating *time.Location) ([]byte, error) {
+	data, err := d.Render(ctx, obj, floating, h.limits)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
 	var qe *query.Error
 	if err != nil && !errors.As(err, &qe) {
 		return h.unshaped(c, o, err)

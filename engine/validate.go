@@ -89,6 +89,9 @@ func validateCalendar(body []byte, coll *Collection, lim contentline.Limits) (ob
 	if coll != nil && !coll.Supports(info.component) {
 		return objectInfo{}, invalid(CondSupportedCalendarComponent, "this calendar does not accept %s", info.component)
 	}
+	if err := validateRecurrence(cal); err != nil {
+		return objectInfo{}, err
+	}
 	info.envStart, info.envEnd = calendarEnvelope(cal, coll)
 	return info, nil
 }

@@ -130,7 +130,7 @@ func runMonth(b *testing.B, db *engine.DB, q *query.CalendarQuery, start, end ti
 		if err != nil {
 			b.Fatal(err)
 		}
-		ok, err := q.Match(obj, nil, query.Limits{})
+		ok, err := q.Match(context.Background(), obj, nil, query.Limits{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -138,7 +138,7 @@ func runMonth(b *testing.B, db *engine.DB, q *query.CalendarQuery, start, end ti
 			continue
 		}
 		matched++
-		if _, err := q.Data.Render(obj, nil, query.Limits{}); err != nil {
+		if _, err := q.Data.Render(context.Background(), obj, nil, query.Limits{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -75,14 +76,31 @@ func (q *CalendarQuery) Range() (start, end time.Time, ok bool) {
 	return time.Time{}, time.Time{}, false
 }
 
-// Limits bound the work of one query.
+// Limits bound the work of queries.
 type Limits struct {
 	// MaxInstances is the most recurrence instances expanded for one
 	// object. Default recur.DefaultMaxInstances.
 	MaxInstances int
+	// MaxIterations is the most recurrence steps (occurrences computed,
+	// kept or not, and overrides applied) of one expansion. Default
+	// recur.DefaultMaxIterations.
+	MaxIterations int
 	// MaxExpandRange is the longest range accepted in expand,
 	// limit-recurrence-set and free-busy-query. Default 10 years.
 	MaxExpandRange time.Duration
+	// MaxConcurrent is the most calendar-query and free-busy-query
+	// REPORTs evaluated at once by one server; the others wait for a
+	// slot. Zero means 2 × GOMAXPROCS; negative, no limit. (Used by
+	// package dav.)
+	MaxConcurrent int
+	// QueueWait is how long a query waits for a slot before it is
+	// answered 503 with Retry-After. Default 5 s. (Used by package dav.)
+	QueueWait time.Duration
+	// MaxBuffer is how many bytes of matching objects' data one
+	// calendar-query holds while it evaluates, before its 207 starts;
+	// past it, matches are read and shaped again as they are written.
+	// Default 16 MiB. (Used by package dav.)
+	MaxBuffer int64
 }
 
 // DefaultMaxExpandRange is the default of Limits.MaxExpandRange.
@@ -99,7 +117,7 @@ func (l Limits) withDefaults() Limits {
 }
 
 func (l Limits) options(floating *time.Location) recur.Options {
-	return recur.Options{Floating: floating, MaxInstances: l.MaxInstances}
+	return recur.Options{Floating: floating, MaxInstances: l.MaxInstances, MaxIterations: l.MaxIterations}
 }
 
 // CalendarObject is a stored calendar object parsed for querying.
@@ -123,18 +141,20 @@ func ParseCalendarObject(body []byte) (*CalendarObject, error) {
 // times are in q.Timezone, else in floating (the collection's
 // calendar-timezone), else UTC.
 //
+// The work stops when ctx is done.
+//
 // Errors: *Error with CALDAV:max-instances when a time-range needs more
 // instances than lim allows; ErrUnevaluable when obj's times or recurrence
-// cannot be read.
-func (q *CalendarQuery) Match(obj *CalendarObject, floating *time.Location, lim Limits) (bool, error) {
+// cannot be read; ctx's error.
+func (q *CalendarQuery) Match(ctx context.Context, obj *CalendarObject, floating *time.Location, lim Limits) (bool, error) {
 	if q.Timezone != nil {
 		floating = q.Timezone
 	}
 	if floating == nil {
 		floating = time.UTC
 	}
-	e := &evaluator{cal: obj.cal, opts: lim.withDefaults().options(floating),
-		zones: recur.NewZones(obj.cal, floating), cache: map[cacheKey][]recur.Instance{}}
+	e := &evaluator{ctx: ctx, cal: obj.cal, opts: lim.withDefaults().options(floating),
+		zones: recur.NewZones(obj.cal, floating), cache: map[cacheKey]instanceSet{}}
 	ok, err := e.matchComps(obj.cal.Component, q.Filter, 0)
 	if err != nil {
 		return false, instanceErr(err)
@@ -150,10 +170,13 @@ func (q *CalendarQuery) Match(obj *CalendarObject, floating *time.Location, lim 
 var ErrUnevaluable = errors.New("query: the object's times or recurrence cannot be evaluated")
 
 // instanceErr maps an error of engine/recur: limits are CALDAV:max-instances,
-// anything else is the data's fault.
+// a done context stays what it is, anything else is the data's fault.
 func instanceErr(err error) error {
 	if errors.Is(err, recur.ErrTooManyInstances) || errors.Is(err, recur.ErrUnbounded) {
 		return errMaxInstances("%v", err)
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
 	return fmt.Errorf("%w: %w", ErrUnevaluable, err)
 }

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"time"
 
@@ -10,10 +11,20 @@ import (
 
 // evaluator applies a comp-filter tree to one calendar.
 type evaluator struct {
+	ctx   context.Context
 	cal   *ical.Calendar
 	opts  recur.Options
 	zones *recur.Zones
-	cache map[cacheKey][]recur.Instance
+	cache map[cacheKey]instanceSet
+}
+
+// instanceSet is the instances of one component type over one range, and
+// which components they come from: a filter asks, per component, whether
+// it has an instance, and with thousands of overrides a scan of the
+// instances per component was quadratic.
+type instanceSet struct {
+	list  []recur.Instance
+	comps map[*ical.Component]bool
 }
 
 type cacheKey struct {
@@ -78,21 +89,25 @@ func (e *evaluator) matchChild(comp *ical.Component, f CompFilter, depth int) (b
 
 // instances returns the instances of component type name overlapping
 // [start, end), cached per range.
-func (e *evaluator) instances(name string, start, end time.Time) ([]recur.Instance, error) {
+func (e *evaluator) instances(name string, start, end time.Time) (instanceSet, error) {
 	k := cacheKey{name, start, end}
 	if got, ok := e.cache[k]; ok {
 		return got, nil
 	}
-	got, err := recur.Expand(e.cal, name, start, end, e.opts)
+	got, err := recur.Expand(e.ctx, e.cal, name, start, end, e.opts)
 	if errors.Is(err, recur.ErrUnbounded) && !start.IsZero() {
 		// Only a start: look as far as the expand limit allows.
-		got, err = recur.Expand(e.cal, name, start, start.Add(DefaultMaxExpandRange), e.opts)
+		got, err = recur.Expand(e.ctx, e.cal, name, start, start.Add(DefaultMaxExpandRange), e.opts)
 	}
 	if err != nil {
-		return nil, err
+		return instanceSet{}, err
 	}
-	e.cache[k] = got
-	return got, nil
+	set := instanceSet{list: got, comps: map[*ical.Component]bool{}}
+	for _, in := range got {
+		set.comps[in.Comp] = true
+	}
+	e.cache[k] = set
+	return set, nil
 }
 
 // inRange applies a time-range to a component: its instances for a
@@ -103,12 +118,7 @@ func (e *evaluator) inRange(comp, parent *ical.Component, tr TimeRange, depth in
 		if err != nil {
 			return false, err
 		}
-		for _, in := range ins {
-			if in.Comp == comp {
-				return true, nil
-			}
-		}
-		return false, nil
+		return ins.comps[comp], nil
 	}
 	hit := func(t time.Time) bool {
 		return (tr.Start.IsZero() || !t.Before(tr.Start)) && (tr.End.IsZero() || t.Before(tr.End))
@@ -137,7 +147,10 @@ func (e *evaluator) inRange(comp, parent *ical.Component, tr TimeRange, depth in
 	if err != nil {
 		return false, err
 	}
-	for _, in := range ins {
+	if !ins.comps[parent] {
+		return false, nil
+	}
+	for _, in := range ins.list {
 		if in.Comp != parent {
 			continue
 		}

@@ -2,6 +2,8 @@ package query
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"sort"
 	"strings"
 	"time"
@@ -47,6 +49,10 @@ type FreeBusy struct {
 	tr      TimeRange
 	lim     Limits
 	periods map[string][]recur.Period
+	// Unevaluated counts the objects whose busy time could not be
+	// computed (the caller sets it); Render reports them in a COMMENT,
+	// so that the answer says it is incomplete instead of hiding them.
+	Unevaluated int
 }
 
 // NewFreeBusy starts a free-busy answer for tr.
@@ -63,12 +69,15 @@ func NewFreeBusy(tr TimeRange, lim Limits) (*FreeBusy, error) {
 
 // Add merges the busy time of one calendar object: every instance of an
 // opaque VEVENT that is not CANCELLED (TENTATIVE ones as BUSY-TENTATIVE),
-// and the non-FREE periods of VFREEBUSY components.
-func (fb *FreeBusy) Add(obj *CalendarObject, floating *time.Location) error {
+// and the non-FREE periods of VFREEBUSY components. The work stops when
+// ctx is done.
+//
+// Errors: *Error with CALDAV:max-instances, ErrUnevaluable, ctx's error.
+func (fb *FreeBusy) Add(ctx context.Context, obj *CalendarObject, floating *time.Location) error {
 	if floating == nil {
 		floating = time.UTC
 	}
-	ins, err := recur.Expand(obj.cal, ical.CompEvent, fb.tr.Start, fb.tr.End, fb.lim.options(floating))
+	ins, err := recur.Expand(ctx, obj.cal, ical.CompEvent, fb.tr.Start, fb.tr.End, fb.lim.options(floating))
 	if err != nil {
 		return instanceErr(err) // ErrUnevaluable: its busy time is unknown
 	}
@@ -168,6 +177,10 @@ func (fb *FreeBusy) Render(now time.Time) []byte {
 			vals[i] = p.Start.Format(f) + "/" + p.End.Format(f)
 		}
 		v.Props = append(v.Props, newLine(ical.PropFreeBusy, strings.Join(vals, ","), Param{Name: "FBTYPE", Values: []string{typ}}))
+	}
+	if fb.Unevaluated > 0 {
+		v.Props = append(v.Props, newLine(ical.PropComment, fmt.Sprintf(
+			"%d calendar object(s) in this range could not be evaluated and are not included", fb.Unevaluated)))
 	}
 	n.Children = []*Node{v}
 	var b bytes.Buffer

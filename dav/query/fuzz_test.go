@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"testing"
 )
@@ -24,13 +25,13 @@ func FuzzCalendarQuery(f *testing.F) {
 			return
 		}
 		for _, obj := range objs {
-			if _, err := q.Match(obj, nil, Limits{MaxInstances: 1000}); err != nil {
+			if _, err := q.Match(context.Background(), obj, nil, Limits{MaxInstances: 1000}); err != nil {
 				var qe *Error
 				if !errors.As(err, &qe) {
 					t.Fatalf("match: %v", err)
 				}
 			}
-			if _, err := q.Data.Render(obj, nil, Limits{MaxInstances: 1000}); err != nil {
+			if _, err := q.Data.Render(context.Background(), obj, nil, Limits{MaxInstances: 1000}); err != nil {
 				var qe *Error
 				if !errors.As(err, &qe) {
 					t.Fatalf("render: %v", err)
@@ -58,10 +59,10 @@ func FuzzParseContent(f *testing.F) {
 			return
 		}
 		lim := Limits{MaxInstances: 1000}
-		_, _ = q.Match(obj, nil, lim)
-		_, _ = q.Data.Render(obj, nil, lim)
+		_, _ = q.Match(context.Background(), obj, nil, lim)
+		_, _ = q.Data.Render(context.Background(), obj, nil, lim)
 		fb, _ := NewFreeBusy(TimeRange{Start: utcTime("20240101T000000Z"), End: utcTime("20240201T000000Z")}, lim)
-		_ = fb.Add(obj, nil)
+		_ = fb.Add(context.Background(), obj, nil)
 	})
 }
 

@@ -1,6 +1,7 @@
 package query
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func runQuery(tb testing.TB, objs map[string]*CalendarObject, body string) []str
 	}
 	var got []string
 	for name, obj := range objs {
-		ok, err := q.Match(obj, nil, Limits{})
+		ok, err := q.Match(context.Background(), obj, nil, Limits{})
 		if err != nil {
 			tb.Fatalf("%s: %v", name, err)
 		}
@@ -125,7 +126,7 @@ func render(tb testing.TB, body, obj string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	out, err := q.Data.Render(rfcObjects(tb)[obj], nil, Limits{})
+	out, err := q.Data.Render(context.Background(), rfcObjects(tb)[obj], nil, Limits{})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -225,7 +226,7 @@ END:VCALENDAR
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, _ := q.Data.Render(obj, nil, Limits{})
+		got, _ := q.Data.Render(context.Background(), obj, nil, Limits{})
 		if string(got) != string(obj.Body) {
 			t.Error("unshaped calendar-data differs from the stored body")
 		}
@@ -244,7 +245,7 @@ func TestRFC4791FreeBusy(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, obj := range rfcObjects(t) {
-		if err := fb.Add(obj, nil); err != nil {
+		if err := fb.Add(context.Background(), obj, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -330,7 +331,7 @@ END:VCALENDAR
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := q.Match(obj, nil, Limits{}); err != nil || got != want {
+		if got, err := q.Match(context.Background(), obj, nil, Limits{}); err != nil || got != want {
 			t.Errorf("timezone %q: match = %v, %v; want %v", tz, got, err, want)
 		}
 	}
@@ -359,7 +360,7 @@ END:VCALENDAR
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = q.Data.Render(obj, nil, Limits{MaxInstances: 500})
+	_, err = q.Data.Render(context.Background(), obj, nil, Limits{MaxInstances: 500})
 	var qe *Error
 	if !errors.As(err, &qe) || qe.Cond != "max-instances" {
 		t.Fatalf("err = %v, want CALDAV:max-instances", err)

@@ -2,6 +2,7 @@ package query
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"time"
 
@@ -16,8 +17,11 @@ import (
 // properties selected (comp), written from the original content lines in
 // their original order and folded at 75 octets.
 //
-// Errors: *Error with CALDAV:max-instances when an expansion exceeds lim.
-func (d *CalendarData) Render(obj *CalendarObject, floating *time.Location, lim Limits) ([]byte, error) {
+// The work stops when ctx is done.
+//
+// Errors: *Error with CALDAV:max-instances when an expansion exceeds lim;
+// ErrUnevaluable; ctx's error.
+func (d *CalendarData) Render(ctx context.Context, obj *CalendarObject, floating *time.Location, lim Limits) ([]byte, error) {
 	if !d.Shaped() {
 		return obj.Body, nil
 	}
@@ -29,11 +33,11 @@ func (d *CalendarData) Render(obj *CalendarObject, floating *time.Location, lim 
 	var err error
 	switch {
 	case d.Expand != nil:
-		if tree, err = expandTree(obj, *d.Expand, floating, lim); err != nil {
+		if tree, err = expandTree(ctx, obj, *d.Expand, floating, lim); err != nil {
 			return nil, err
 		}
 	case d.LimitRecurrenceSet != nil:
-		if tree, err = limitRecurrence(obj, *d.LimitRecurrenceSet, floating, lim); err != nil {
+		if tree, err = limitRecurrence(ctx, obj, *d.LimitRecurrenceSet, floating, lim); err != nil {
 			return nil, err
 		}
 	}
@@ -65,7 +69,7 @@ func checkRange(tr TimeRange, lim Limits) error {
 // expandTree writes every instance overlapping tr as its own component
 // (RFC 4791 §9.6.5): times in UTC, RECURRENCE-ID set, no RRULE, RDATE or
 // EXDATE. VTIMEZONEs are dropped since no time refers to them any more.
-func expandTree(obj *CalendarObject, tr TimeRange, floating *time.Location, lim Limits) (*Node, error) {
+func expandTree(ctx context.Context, obj *CalendarObject, tr TimeRange, floating *time.Location, lim Limits) (*Node, error) {
 	if err := checkRange(tr, lim); err != nil {
 		return nil, err
 	}
@@ -78,7 +82,7 @@ func expandTree(obj *CalendarObject, tr TimeRange, floating *time.Location, lim 
 			out.Children = append(out.Children, obj.nodes[c])
 		case !done[c.Name]:
 			done[c.Name] = true
-			ins, err := recur.Expand(obj.cal, c.Name, tr.Start, tr.End, lim.options(floating))
+			ins, err := recur.Expand(ctx, obj.cal, c.Name, tr.Start, tr.End, lim.options(floating))
 			if err != nil {
 				return nil, instanceErr(err)
 			}
@@ -125,14 +129,14 @@ func timeLine(name string, t time.Time, date bool) *Line {
 // limitRecurrence keeps the masters and only the overrides that affect
 // tr (RFC 4791 §9.6.6): those whose instance overlaps it, whose
 // RECURRENCE-ID lies in it, and THISANDFUTURE ones starting before its end.
-func limitRecurrence(obj *CalendarObject, tr TimeRange, floating *time.Location, lim Limits) (*Node, error) {
+func limitRecurrence(ctx context.Context, obj *CalendarObject, tr TimeRange, floating *time.Location, lim Limits) (*Node, error) {
 	if err := checkRange(tr, lim); err != nil {
 		return nil, err
 	}
 	keep := map[*ical.Component]bool{}
 	zones := recur.NewZones(obj.cal, floating)
 	for _, name := range []string{ical.CompEvent, ical.CompToDo, ical.CompJournal} {
-		ins, err := recur.Expand(obj.cal, name, tr.Start, tr.End, lim.options(floating))
+		ins, err := recur.Expand(ctx, obj.cal, name, tr.Start, tr.End, lim.options(floating))
 		if err != nil {
 			return nil, instanceErr(err)
 		}

@@ -1,6 +1,7 @@
 package recur
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -170,7 +171,7 @@ func expandedEnvelope(z *Zones, name string, g group) (lo, hi time.Time, ok bool
 	if name == ical.CompFreeBusy {
 		ins, err = freeBusyInstances(z, g.comps())
 	} else {
-		ins, err = expandGroup(z, g, time.Time{}, time.Time{}, &budget{left: envelopeBudget})
+		ins, err = expandGroup(z, g, time.Time{}, time.Time{}, newBudget(context.Background(), envelopeBudget))
 	}
 	if err == ErrUnbounded || err == ErrTooManyInstances {
 		l, ok := lowerBound(z, g)

@@ -1,6 +1,7 @@
 package recur
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -31,7 +32,7 @@ func TestCorpus(t *testing.T) {
 			}
 			var got []string
 			for _, comp := range []string{ical.CompEvent, ical.CompToDo} {
-				ins, err := Expand(cal, comp, start, end, Options{})
+				ins, err := Expand(context.Background(), cal, comp, start, end, Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -60,7 +61,7 @@ func envelopeHolds(t *testing.T, cal *ical.Calendar) {
 			if hi.IsZero() {
 				end = utc("21000101T000000Z")
 			}
-			ins, err := Expand(cal, comp, time.Time{}, end, Options{Floating: floating, MaxInstances: 1 << 20, MaxIterations: 1 << 20})
+			ins, err := Expand(context.Background(), cal, comp, time.Time{}, end, Options{Floating: floating, MaxInstances: 1 << 20, MaxIterations: 1 << 20})
 			if err != nil {
 				continue
 			}
@@ -79,27 +80,27 @@ func TestExpandWindow(t *testing.T) {
 	t.Run("OK", func(t *testing.T) {
 		// 30 minutes starting at the end of the 2024-04-22 instance
 		// misses it; a range ending at its start misses it too.
-		ins, err := Expand(cal, ical.CompEvent, utc("20240422T080000Z"), utc("20240429T073000Z"), Options{})
+		ins, err := Expand(context.Background(), cal, ical.CompEvent, utc("20240422T080000Z"), utc("20240429T073000Z"), Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(ins) != 0 {
 			t.Fatalf("got %d instances, want none: %v", len(ins), ins)
 		}
-		ins, err = Expand(cal, ical.CompEvent, utc("20240422T075959Z"), utc("20240422T080000Z"), Options{})
+		ins, err = Expand(context.Background(), cal, ical.CompEvent, utc("20240422T075959Z"), utc("20240422T080000Z"), Options{})
 		if err != nil || len(ins) != 1 {
 			t.Fatalf("got %v, %v; want one instance", ins, err)
 		}
 	})
 	t.Run("ErrUnbounded", func(t *testing.T) {
 		cal := mustParse(t, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20240101T000000Z\nRRULE:FREQ=DAILY\nEND:VEVENT\nEND:VCALENDAR\n")
-		if _, err := Expand(cal, ical.CompEvent, utc("20240101T000000Z"), time.Time{}, Options{}); !errors.Is(err, ErrUnbounded) {
+		if _, err := Expand(context.Background(), cal, ical.CompEvent, utc("20240101T000000Z"), time.Time{}, Options{}); !errors.Is(err, ErrUnbounded) {
 			t.Fatalf("err = %v, want ErrUnbounded", err)
 		}
 	})
 	t.Run("ErrTooManyInstances", func(t *testing.T) {
 		cal := mustParse(t, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART:20240101T000000Z\nRRULE:FREQ=MINUTELY\nEND:VEVENT\nEND:VCALENDAR\n")
-		_, err := Expand(cal, ical.CompEvent, utc("20240101T000000Z"), utc("20250101T000000Z"), Options{MaxInstances: 1000})
+		_, err := Expand(context.Background(), cal, ical.CompEvent, utc("20240101T000000Z"), utc("20250101T000000Z"), Options{MaxInstances: 1000})
 		if !errors.Is(err, ErrTooManyInstances) {
 			t.Fatalf("err = %v, want ErrTooManyInstances", err)
 		}
@@ -112,7 +113,7 @@ func TestExpandWindow(t *testing.T) {
 func TestInfiniteRuleFarFuture(t *testing.T) {
 	cal := mustParse(t, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART;TZID=Europe/Berlin:20000101T000700\nDURATION:PT1M\nRRULE:FREQ=MINUTELY;INTERVAL=10\nEND:VEVENT\nEND:VCALENDAR\n")
 	start, end := utc("20640331T000000Z"), utc("20640331T020000Z")
-	ins, err := Expand(cal, ical.CompEvent, start, end, Options{MaxIterations: 10000})
+	ins, err := Expand(context.Background(), cal, ical.CompEvent, start, end, Options{MaxIterations: 10000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ END:VALARM
 END:VEVENT
 END:VCALENDAR
 `)
-	ins, err := Expand(cal, ical.CompEvent, time.Time{}, time.Time{}, Options{})
+	ins, err := Expand(context.Background(), cal, ical.CompEvent, time.Time{}, time.Time{}, Options{})
 	if err != nil || len(ins) != 1 {
 		t.Fatalf("expand: %v %v", ins, err)
 	}
@@ -169,7 +170,7 @@ func BenchmarkInfiniteFarFuture(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/+%dy", rule, years), func(b *testing.B) {
 				start := time.Date(2020+years, 6, 1, 0, 0, 0, 0, time.UTC)
 				for b.Loop() {
-					if _, err := Expand(cal, ical.CompEvent, start, start.Add(24*time.Hour), Options{}); err != nil {
+					if _, err := Expand(context.Background(), cal, ical.CompEvent, start, start.Add(24*time.Hour), Options{}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,6 +1,7 @@
 package recur
 
 import (
+	"context"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -33,7 +34,7 @@ func checkEnvelope(t *testing.T, cal *ical.Calendar) {
 	start, end := utc("19900101T000000Z"), utc("20400101T000000Z")
 	for _, comp := range []string{ical.CompEvent, ical.CompToDo, ical.CompJournal, ical.CompFreeBusy} {
 		for _, floating := range []*time.Location{time.FixedZone("W", -12*3600), time.FixedZone("E", 14*3600)} {
-			ins, err := Expand(cal, comp, start, end, Options{Floating: floating, MaxInstances: 2000, MaxIterations: 20000})
+			ins, err := Expand(context.Background(), cal, comp, start, end, Options{Floating: floating, MaxInstances: 2000, MaxIterations: 20000})
 			if err != nil {
 				continue
 			}

@@ -1,7 +1,6 @@
 package recur
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"time"
@@ -73,45 +72,36 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 // ruleOccurrences iterates one RRULE from dtstart and keeps the
 // occurrences in [lo, hi). An infinite rule has its start moved to a
 // period boundary near lo first, so that far-future ranges cost little.
-// rrule-go panics on some inputs (a DTSTART in year 0 indexes past a
-// table); that is an error of the data here, never a crash.
+// A rule that can never occur (impossible) adds nothing, without
+// iterating; one this package cannot expand is an error.
 func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) (out []time.Time, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("recur: RRULE %q from %v: %v", rule, dtstart, r)
-		}
-	}()
-	opt, err := rrule.StrToROptionInLocation(rule, dtstart.Location())
+	opt, err := parseRule(rule, dtstart.Location())
 	if err != nil {
-		return nil, fmt.Errorf("recur: RRULE %q: %w", rule, err)
+		return nil, err
+	}
+	if impossible(opt, dtstart) != "" {
+		return nil, nil
 	}
 	if opt.Count == 0 && opt.Until.IsZero() && hi.IsZero() {
 		return nil, ErrUnbounded
 	}
-	opt.Dtstart = dtstart
+	start := dtstart
 	if opt.Count == 0 && !lo.IsZero() {
-		opt.Dtstart = alignedStart(opt.Freq, opt.Interval, dtstart, lo)
-	}
-	r, err := rrule.NewRRule(*opt)
-	if err != nil {
-		return nil, fmt.Errorf("recur: RRULE %q: %w", rule, err)
+		start = alignedStart(opt.Freq, opt.Interval, dtstart, lo)
 	}
 	if opt.Count > 0 && lo.IsZero() { // the common bounded rule: room for all of it
 		out = make([]time.Time, 0, min(opt.Count, 1024))
 	}
-	next := r.Iterator()
-	for {
-		t, ok := next()
-		if !ok || !hi.IsZero() && !t.Before(hi) {
-			return out, nil
-		}
-		if err := b.step(); err != nil {
-			return nil, err
-		}
+	err = iterate(*opt, start, hi, b, func(t time.Time) bool {
 		if lo.IsZero() || !t.Before(lo) {
 			out = append(out, t)
 		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // alignedStart moves dtstart forward by whole periods of a DAILY, WEEKLY

@@ -1,6 +1,7 @@
 package recur
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,7 @@ type Zones struct {
 	floating *time.Location
 	defined  map[string]*ical.Component
 	cache    map[string]*time.Location
+	work     *budget // shared by the calendar's VTIMEZONEs (MaxZoneWork)
 	// Floating is set once a time was placed in the floating location.
 	Floating bool
 }
@@ -29,7 +31,8 @@ func NewZones(cal *ical.Calendar, floating *time.Location) *Zones {
 	if floating == nil {
 		floating = time.UTC
 	}
-	z := &Zones{floating: floating, defined: map[string]*ical.Component{}, cache: map[string]*time.Location{}}
+	z := &Zones{floating: floating, defined: map[string]*ical.Component{}, cache: map[string]*time.Location{},
+		work: newBudget(context.Background(), MaxZoneWork)}
 	if cal != nil {
 		for _, c := range cal.Children {
 			if c.Name != ical.CompTimezone {
@@ -51,7 +54,7 @@ func (z *Zones) FloatingLocation() *time.Location { return z.floating }
 func (z *Zones) Location(tzid string) (loc *time.Location, ok bool) {
 	loc, cached := z.cache[tzid]
 	if !cached {
-		loc = resolveTZID(tzid, z.defined[tzid])
+		loc = resolveTZID(tzid, z.defined[tzid], z.work)
 		z.cache[tzid] = loc
 	}
 	if loc == nil {
@@ -63,15 +66,17 @@ func (z *Zones) Location(tzid string) (loc *time.Location, ok bool) {
 // LookupTZID resolves a TZID without a calendar: an IANA name or a
 // Windows zone name. It returns nil when the name is unknown.
 func LookupTZID(tzid string) *time.Location {
-	return resolveTZID(tzid, nil)
+	return resolveTZID(tzid, nil, nil)
 }
 
-func resolveTZID(tzid string, vtz *ical.Component) *time.Location {
+// resolveTZID resolves tzid, interpreting vtz (when not nil) within the
+// work budget b.
+func resolveTZID(tzid string, vtz *ical.Component, b *budget) *time.Location {
 	if loc := loadIANA(tzid); loc != nil {
 		return loc
 	}
 	if vtz != nil {
-		if loc, err := LocationFromVTimezone(vtz); err == nil {
+		if loc, err := locationFromVTimezone(vtz, b); err == nil {
 			return loc
 		}
 	}
@@ -123,6 +128,7 @@ func CalendarTimezone(cal *ical.Calendar) *time.Location {
 	if cal == nil {
 		return nil
 	}
+	work := newBudget(context.Background(), MaxZoneWork)
 	for _, c := range cal.Children {
 		if c.Name != ical.CompTimezone {
 			continue
@@ -131,7 +137,7 @@ func CalendarTimezone(cal *ical.Calendar) *time.Location {
 		if p := c.Props.Get(ical.PropTimezoneID); p != nil {
 			tzid = p.Value
 		}
-		if loc := resolveTZID(tzid, c); loc != nil {
+		if loc := resolveTZID(tzid, c, work); loc != nil {
 			return loc
 		}
 	}

@@ -1,0 +1,247 @@
+package recur
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-ical"
+)
+
+// withDeadline runs fn in a goroutine and fails the test when it does not
+// return within d: a regression to an endless loop fails instead of
+// hanging the test binary (the goroutine is leaked, the test fails).
+// d is generous; the test is about "returns", not about speed.
+func withDeadline(t *testing.T, d time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("did not return within %v", d)
+	}
+}
+
+func ruleCal(dtstart, rule string) *ical.Calendar {
+	return parseLenient(strings.Join([]string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:t",
+		"BEGIN:VEVENT", "UID:u", "DTSTAMP:20240101T000000Z", "DTSTART" + dtstart,
+		"DURATION:PT30M", "RRULE:" + rule, "END:VEVENT", "END:VCALENDAR", ""}, "\r\n"))
+}
+
+// The rules of issue 13 item 2: each never returned from rrule-go's first
+// next() (sub-daily time filters out of reach of INTERVAL's steps), or
+// cost 0.2 s (impossible days). Expanding them, bounded or not, and their
+// envelopes return promptly with DTSTART as the only instance, and
+// CheckRule calls them impossible.
+func TestImpossibleRules(t *testing.T) {
+	for _, tc := range []struct{ dtstart, rule string }{
+		{":20240101T100000Z", "FREQ=HOURLY;INTERVAL=2;BYHOUR=1;COUNT=3"},
+		{":20240101T100000Z", "FREQ=HOURLY;INTERVAL=2;BYHOUR=1"},
+		{";TZID=Europe/Berlin:20240101T100000", "FREQ=HOURLY;INTERVAL=4;BYHOUR=1,3,23"},
+		{":20240101T100000Z", "FREQ=MINUTELY;INTERVAL=2;BYMINUTE=1;COUNT=3"},
+		{":20240101T100000Z", "FREQ=MINUTELY;INTERVAL=120;BYHOUR=11"},
+		{":20240101T100000Z", "FREQ=MINUTELY;INTERVAL=60;BYMINUTE=30"},
+		{":20240101T100000Z", "FREQ=SECONDLY;INTERVAL=2;BYSECOND=1;COUNT=3"},
+		{":20240101T100000Z", "FREQ=SECONDLY;INTERVAL=3600;BYMINUTE=1"},
+		{":20240101T100000Z", "FREQ=SECONDLY;INTERVAL=7200;BYHOUR=1,3,5"},
+		{":20240101T100000Z", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"},
+		{":20240101T100000Z", "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"},
+		{":20240101T100000Z", "FREQ=MONTHLY;BYMONTH=4,6,9,11;BYMONTHDAY=31"},
+		{":20240101T100000Z", "FREQ=YEARLY;BYMONTH=1;BYYEARDAY=100"},
+		{":20240101T100000Z", "FREQ=YEARLY;BYYEARDAY=1;BYMONTHDAY=2"},
+		{":20240101T100000Z", "FREQ=YEARLY;BYWEEKNO=20;BYMONTH=1"},
+		{":20240101T100000Z", "FREQ=MONTHLY;BYDAY=6MO,-6FR"},
+		{":20240130T100000Z", "FREQ=YEARLY;BYMONTH=2"}, // Feb 30, DTSTART's day
+		{":20240101T100000Z", "FREQ=SECONDLY;BYMONTH=2;BYMONTHDAY=30;BYHOUR=23"},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			dt, _, err := NewZones(nil, time.UTC).parseValue("DTSTART", tc.dtstart[strings.Index(tc.dtstart, ":")+1:], tzParams(tc.dtstart))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := CheckRule(tc.rule, dt); !errors.Is(err, ErrImpossibleRule) {
+				t.Errorf("CheckRule = %v, want ErrImpossibleRule", err)
+			}
+			cal := ruleCal(tc.dtstart, tc.rule)
+			withDeadline(t, time.Minute, func() {
+				Envelope(cal)
+				for _, r := range [][2]time.Time{
+					{{}, {}},
+					{utc("20240101T000000Z"), utc("20340101T000000Z")},
+					{utc("20240101T000000Z"), {}},
+				} {
+					ins, err := Expand(context.Background(), cal, ical.CompEvent, r[0], r[1], Options{})
+					if err != nil && !errors.Is(err, ErrUnbounded) {
+						t.Errorf("Expand %v: %v", r, err)
+					}
+					if len(ins) > 1 {
+						t.Errorf("Expand %v: %d instances, want DTSTART only", r, len(ins))
+					}
+				}
+			})
+		})
+	}
+}
+
+func tzParams(dtstart string) ical.Params {
+	p := ical.Params{}
+	if tz, ok := strings.CutPrefix(dtstart, ";TZID="); ok {
+		p.Set(ical.ParamTimezoneID, tz[:strings.Index(tz, ":")])
+	}
+	return p
+}
+
+// Rules that are possible, some rarely, expand to what they should, and
+// the time filters of sub-daily rules (applied by iterate, not rrule-go)
+// keep their meaning, COUNT included.
+func TestPossibleRules(t *testing.T) {
+	for _, tc := range []struct {
+		dtstart, rule string
+		want          []string
+	}{
+		{":20240101T100000Z", "FREQ=HOURLY;INTERVAL=2;BYHOUR=12,13;COUNT=3",
+			[]string{"20240101T100000Z", "20240101T120000Z", "20240102T120000Z", "20240103T120000Z"}},
+		{":20240101T100000Z", "FREQ=HOURLY;INTERVAL=5;BYHOUR=1;COUNT=2", // every 5 h reaches every hour
+			[]string{"20240101T100000Z", "20240102T010000Z", "20240107T010000Z"}},
+		{":20240101T100000Z", "FREQ=MINUTELY;INTERVAL=90;BYHOUR=13;BYMINUTE=0;COUNT=2",
+			[]string{"20240101T100000Z", "20240101T130000Z", "20240102T130000Z"}},
+		{":20240101T100000Z", "FREQ=SECONDLY;INTERVAL=1800;BYMINUTE=30;BYHOUR=10;COUNT=2",
+			[]string{"20240101T100000Z", "20240101T103000Z", "20240102T103000Z"}},
+		{":20240101T100000Z", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT=2",
+			[]string{"20240101T100000Z", "20240229T100000Z", "20280229T100000Z"}},
+		{":20240101T100000Z", "FREQ=MONTHLY;BYDAY=5MO;COUNT=2",
+			[]string{"20240101T100000Z", "20240129T100000Z", "20240429T100000Z"}},
+		{":20240101T100000Z", "FREQ=YEARLY;BYWEEKNO=1;BYDAY=MO;COUNT=2",
+			[]string{"20240101T100000Z", "20241230T100000Z"}},
+		{":20240101T100000Z", "FREQ=YEARLY;BYYEARDAY=-1;BYMONTH=12;COUNT=1",
+			[]string{"20240101T100000Z", "20241231T100000Z"}},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			if err := CheckRule(tc.rule, utc(tc.dtstart[1:])); err != nil {
+				t.Fatalf("CheckRule: %v", err)
+			}
+			var got []string
+			withDeadline(t, time.Minute, func() {
+				ins, err := Expand(context.Background(), ruleCal(tc.dtstart, tc.rule), ical.CompEvent, time.Time{}, time.Time{}, Options{})
+				if err != nil {
+					t.Error(err)
+				}
+				for _, in := range ins {
+					got = append(got, fmtUTC(in.Start))
+				}
+			})
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckRuleInvalid(t *testing.T) {
+	dt := utc("20240101T100000Z")
+	for _, rule := range []string{
+		"FREQ=MONTHLY;BYDAY=+1,3MO", // issue 13's conformance finding
+		"FREQ=WEEKLY;BYDAY=0MO",
+		"FREQ=DAILY;COUNT=3;UNTIL=20250101T000000Z",
+		"FREQ=DAILY;COUNT=0",
+		"FREQ=DAILY;INTERVAL=0",
+		"FREQ=DAILY;INTERVAL=-1",
+		"FREQ=DAILY;BYHOUR=24",
+		"FREQ=DAILY;FREQ=WEEKLY",
+		"FREQ=FORTNIGHTLY",
+		"COUNT=3",
+		"FREQ=DAILY;;COUNT=3",
+		"FREQ=YEARLY;BYEASTER=0",
+		"FREQ=YEARLY;BYMONTHDAY=32",
+	} {
+		if err := CheckRule(rule, dt); !errors.Is(err, ErrInvalidRule) {
+			t.Errorf("CheckRule(%q) = %v, want ErrInvalidRule", rule, err)
+		}
+	}
+	if err := CheckRule("RSCALE=GREGORIAN;FREQ=YEARLY;SKIP=FORWARD", dt); !errors.Is(err, ErrUnsupportedRule) {
+		t.Errorf("RSCALE: %v, want ErrUnsupportedRule", err)
+	}
+	if err := CheckRule("freq=weekly;byday=mo,we;until=20250101T000000Z", dt); err != nil {
+		t.Errorf("lower case: %v", err)
+	}
+}
+
+// A client that goes away stops the work: Expand with a canceled context
+// returns its error, and one canceled while expanding stops within a
+// few hundred steps instead of running its budget out.
+func TestExpandCanceled(t *testing.T) {
+	cal := ruleCal(":20240101T100000Z", "FREQ=SECONDLY")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Expand(ctx, cal, ical.CompEvent, utc("20240101T000000Z"), utc("20340101T000000Z"), Options{MaxIterations: 1 << 30, MaxInstances: 1 << 30})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Expand with a canceled context: %v", err)
+	}
+	b := newBudget(ctx, 1<<30)
+	steps := 0
+	for ; b.step() == nil; steps++ {
+	}
+	if steps >= checkEvery {
+		t.Errorf("a canceled budget allowed %d steps", steps)
+	}
+}
+
+// 19k RANGE=THISANDFUTURE overrides cost 30 s per query (a scan of the
+// overrides per occurrence); the binary search makes it n log n, and
+// the budget counts the overrides.
+func TestManyFutureOverrides(t *testing.T) {
+	lines := []string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:t",
+		"BEGIN:VEVENT", "UID:u", "DTSTAMP:20240101T000000Z", "DTSTART:20000101T100000Z",
+		"DURATION:PT30M", "RRULE:FREQ=HOURLY", "END:VEVENT"}
+	start := utc("20000101T100000Z")
+	for i := 0; i < 19000; i++ {
+		rid := start.Add(time.Duration(i*7) * time.Hour).Format("20060102T150405Z")
+		lines = append(lines, "BEGIN:VEVENT", "UID:u", "DTSTAMP:20240101T000000Z",
+			"RECURRENCE-ID;RANGE=THISANDFUTURE:"+rid, "DTSTART:"+rid, "END:VEVENT")
+	}
+	cal := parseLenient(strings.Join(append(lines, "END:VCALENDAR", ""), "\r\n"))
+	withDeadline(t, time.Minute, func() {
+		Envelope(cal)
+		ins, err := Expand(context.Background(), cal, ical.CompEvent, utc("20000101T000000Z"), utc("20150101T000000Z"), Options{MaxIterations: 1 << 20, MaxInstances: 1 << 20})
+		if err != nil {
+			t.Error(err)
+		}
+		if len(ins) < 100000 {
+			t.Errorf("%d instances", len(ins))
+		}
+		_, err = Expand(context.Background(), cal, ical.CompEvent, utc("20000101T000000Z"), utc("20150101T000000Z"), Options{})
+		if !errors.Is(err, ErrTooManyInstances) {
+			t.Errorf("default budget: %v, want ErrTooManyInstances", err)
+		}
+	})
+}
+
+// A VTIMEZONE with 10k observances took 51 s and 2.9 GB; its work is now
+// bounded by MaxZoneWork and the zone is left unresolved.
+func TestHugeVTimezone(t *testing.T) {
+	lines := []string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:t", "BEGIN:VTIMEZONE", "TZID:Huge"}
+	for i := 0; i < 10000; i++ {
+		lines = append(lines, "BEGIN:STANDARD", fmt.Sprintf("DTSTART:%04d0101T000000", 1601+i%400),
+			"TZOFFSETFROM:+0100", "TZOFFSETTO:+0100", "RRULE:FREQ=YEARLY", "END:STANDARD")
+	}
+	lines = append(lines, "END:VTIMEZONE", "BEGIN:VEVENT", "UID:u", "DTSTAMP:20240101T000000Z",
+		"DTSTART;TZID=Huge:20240101T100000", "RRULE:FREQ=DAILY;COUNT=3", "END:VEVENT", "END:VCALENDAR", "")
+	cal := parseLenient(strings.Join(lines, "\r\n"))
+	withDeadline(t, time.Minute, func() {
+		if _, err := LocationFromVTimezone(cal.Children[0]); !errors.Is(err, ErrZoneTooLarge) {
+			t.Errorf("LocationFromVTimezone: %v, want ErrZoneTooLarge", err)
+		}
+		Envelope(cal)
+		ins, err := Expand(context.Background(), cal, ical.CompEvent, time.Time{}, time.Time{}, Options{})
+		if err != nil || len(ins) != 3 {
+			t.Errorf("Expand: %d instances, %v", len(ins), err)
+		}
+	})
+}
