@@ -209,14 +209,14 @@ func TestManyFutureOverrides(t *testing.T) {
 	cal := parseLenient(strings.Join(append(lines, "END:VCALENDAR", ""), "\r\n"))
 	withDeadline(t, time.Minute, func() {
 		Envelope(cal)
-		ins, err := Expand(context.Background(), cal, ical.CompEvent, utc("20000101T000000Z"), utc("20150101T000000Z"), Options{MaxIterations: 1 << 20, MaxInstances: 1 << 20})
+		ins, err := Expand(context.Background(), cal, ical.CompEvent, utc("20140101T000000Z"), utc("20150101T000000Z"), Options{})
 		if err != nil {
 			t.Error(err)
 		}
-		if len(ins) < 100000 {
+		if len(ins) != 8760 {
 			t.Errorf("%d instances", len(ins))
 		}
-		_, err = Expand(context.Background(), cal, ical.CompEvent, utc("20000101T000000Z"), utc("20150101T000000Z"), Options{})
+		_, err = Expand(context.Background(), cal, ical.CompEvent, utc("20140101T000000Z"), utc("20150101T000000Z"), Options{MaxIterations: 10000})
 		if !errors.Is(err, ErrTooManyInstances) {
 			t.Errorf("default budget: %v, want ErrTooManyInstances", err)
 		}
@@ -224,10 +224,11 @@ func TestManyFutureOverrides(t *testing.T) {
 }
 
 // A VTIMEZONE with 10k observances took 51 s and 2.9 GB; its work is now
-// bounded by MaxZoneWork and the zone is left unresolved.
+// bounded by MaxZoneWork and the zone is left unresolved (500
+// observances of 300 onsets each are past it).
 func TestHugeVTimezone(t *testing.T) {
 	lines := []string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:t", "BEGIN:VTIMEZONE", "TZID:Huge"}
-	for i := 0; i < 10000; i++ {
+	for i := 0; i < 500; i++ {
 		lines = append(lines, "BEGIN:STANDARD", fmt.Sprintf("DTSTART:%04d0101T000000", 1601+i%400),
 			"TZOFFSETFROM:+0100", "TZOFFSETTO:+0100", "RRULE:FREQ=YEARLY", "END:STANDARD")
 	}
