@@ -202,7 +202,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 			m.obj = o
 			if obj, err := query.ParseCalendarObject(o.Body); err == nil {
 				if m.data, err = shape(o, obj); err != nil {
-					return queryError(err)
+					return err
 				}
 			}
 		}
