@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/dav/auth"
-	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -63,6 +62,7 @@ type ServeConfig struct {
 	MaxObjectSize   int64
 	MaxInstances    int
 	MaxExpandRange  time.Duration
+	Query           QueryConfig // recurrence work and query concurrency (serve_query.go)
 	ShutdownTimeout time.Duration
 	GCPercent       int
 	// The login limiter and the proxies whose X-Forwarded-For is believed
@@ -133,6 +133,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Int64Var(&c.MaxObjectSize, "max-object-size", 10<<20, "largest calendar or contact object in `bytes`")
 	fs.IntVar(&c.MaxInstances, "max-instances", 10000, "most recurrence instances one query expands per object (more: CALDAV:max-instances)")
 	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
+	c.Query.addFlags(fs)
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
 	fs.IntVar(&c.GCPercent, "gc-percent", engine.GCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
@@ -175,6 +176,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.MaxExpandRange <= 0 {
 		return bad("max-expand-range", "must be positive, got %s", c.MaxExpandRange)
+	}
+	if err := c.Query.validate(); err != nil {
+		return err
 	}
 	if c.LoginMaxFailures <= 0 {
 		return bad("login-max-failures", "must be positive, got %d", c.LoginMaxFailures)
@@ -279,7 +283,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Logger.Error("SetAudit called after the hooks started; ignored")
 	}
 	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, Audit: audit,
-		QueryLimits: query.Limits{MaxInstances: m.Config.MaxInstances, MaxExpandRange: m.Config.MaxExpandRange}})
+		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange)})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)
 	}
