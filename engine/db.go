@@ -18,6 +18,7 @@ import (
 // database. All methods are safe for concurrent use.
 type DB struct {
 	opts    Options
+	dir     string
 	pdb     *pebble.DB
 	storeID string // random, fixed at creation; part of every sync token
 	// secret is the store secret (secret.go); etags and tokens encrypt the
@@ -28,6 +29,8 @@ type DB struct {
 	// tableOpts (see runSink).
 	runsDir   string
 	tableOpts sstable.WriterOptions
+
+	corrupt corruptions // damaged files reads have met
 
 	cmds       chan *request
 	closing    chan struct{}
@@ -101,21 +104,25 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// Snappy, kept for old formats: it decompresses faster, and a rebuild
 	// or a history read decompresses the whole log.
 	popts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
-	popts.EnsureDefaults()
-	pdb, err := pebble.Open(dir, popts)
-	if err != nil {
-		return nil, fmt.Errorf("engine: open %s: %w", dir, err)
-	}
 	db := &DB{
 		opts:       o,
-		pdb:        pdb,
+		dir:        dir,
 		runsDir:    o.FS.PathJoin(dir, runsDirName),
-		tableOpts:  popts.MakeWriterOptions(0, pdb.TableFormat()),
 		cmds:       make(chan *request, 4096),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		headCh:     make(chan struct{}),
 	}
+	// A damaged block fails the read that meets it; Pebble's default
+	// listener would exit the process (see corrupt.go).
+	popts.EventListener = &pebble.EventListener{DataCorruption: db.onCorruption}
+	popts.EnsureDefaults()
+	pdb, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, openError(dir, err)
+	}
+	db.pdb = pdb
+	db.tableOpts = popts.MakeWriterOptions(0, pdb.TableFormat())
 	if err := db.init(); err != nil {
 		_ = pdb.Close()
 		return nil, err
@@ -159,6 +166,10 @@ func (db *DB) init() error {
 	db.nextSeq = head + 1
 	if _, err := getCopy(db.pdb, keys.MetaKey(metaRebuilding)); err == nil {
 		db.opts.Logger.Warn("engine: finishing an interrupted rebuild")
+		return db.rebuild()
+	}
+	if db.opts.Rebuild {
+		db.opts.Logger.Info("engine: rebuilding the projections from the log", "events", head)
 		return db.rebuild()
 	}
 	if v, _ := getCopy(db.pdb, keys.MetaKey(metaProjections)); string(v) != projectionVersion {

@@ -96,6 +96,24 @@
 // so a path deleted and created again names a new collection, and its old
 // sync tokens are invalid.
 //
+// # Damaged files
+//
+// Pebble checksums every block. A block that fails its checksum fails the
+// read that needs it; the engine's DataCorruption listener logs the file
+// and its key range once and lets every other read be served (Pebble's
+// default listener exited the process). Verify reads every log and
+// projection record and reports a *CorruptionError: the log records that
+// cannot be read (found by probing past each damaged block), the
+// projection families, the files, and what to do. Projections come from
+// the log, so Open with Options.Rebuild (`almanac rebuild` on a stopped
+// server) recovers damaged projections: it excises their tables without
+// reading them and replays the log. Log records, and the bodies stored in
+// them, exist nowhere else: a damaged one is lost unless a backup has it.
+// A damaged write-ahead log makes Open fail; openError names the log and
+// the offset, and truncating the log there keeps what came before. (When
+// the damage is in the last 32 KiB block of the newest log, Pebble takes
+// it for a torn write and drops that tail without a word.)
+//
 // # Invariants
 //
 // Each one has a test:

@@ -26,6 +26,13 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives the engine's logs. Default: discard.
 	Logger *slog.Logger
+	// Rebuild makes Open drop every projection and derive it again from
+	// the log before anything reads them (`almanac rebuild` on a stopped
+	// data directory). Open drops them by excising their tables, without
+	// reading them, so this also recovers from damaged projection blocks,
+	// which DB.Rebuild on an open database (range deletions, kept readable
+	// for the snapshots of readers) may still have to read. Default false.
+	Rebuild bool
 	// FS is the filesystem Pebble uses. Default vfs.Default; tests use
 	// vfs.NewMem().
 	FS vfs.FS

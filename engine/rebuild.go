@@ -293,19 +293,33 @@ type VerifyError struct {
 }
 
 func (e *VerifyError) Error() string {
-	return fmt.Sprintf("engine: verify: projections differ at key %q (live %d bytes, rebuilt %d bytes)", e.Key, len(e.Live), len(e.Rebuilt))
+	return fmt.Sprintf("engine: verify: projections differ from a replay of the log at %s, key %q (live %d bytes, rebuilt %d bytes); "+
+		"`almanac rebuild` replaces the projections with the replay", describeKey(e.Key), e.Key, len(e.Live), len(e.Rebuilt))
 }
 
-// Verify replays the log into a scratch database and compares every
-// projection record with the live ones, reporting the first difference
-// as a *VerifyError. Writes continue meanwhile; Verify checks the state
-// at the moment it starts.
+// Verify checks the state at the moment it starts; writes continue
+// meanwhile. It reads every log record and every projection record,
+// reporting unreadable (damaged) ones as a *CorruptionError that says what
+// is lost and what a rebuild recovers. When all is readable it replays the
+// log into a scratch database and compares every projection record with
+// the live ones, reporting the first difference as a *VerifyError.
 func (db *DB) Verify(ctx context.Context) error {
 	v, err := db.View()
 	if err != nil {
 		return err
 	}
 	defer v.Close()
+	lost, err := scanLog(ctx, v.v.snap, v.v.head)
+	if err != nil {
+		return err
+	}
+	damaged, err := scanProjections(ctx, v.v.snap)
+	if err != nil {
+		return err
+	}
+	if len(lost) > 0 || len(damaged) > 0 {
+		return &CorruptionError{LostLog: lost, Projections: damaged, Files: db.damagedFiles()}
+	}
 	fs := vfs.NewMem()
 	popts := &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger}}
 	popts.EnsureDefaults()

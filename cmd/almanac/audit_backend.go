@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/user"
 	"strings"
@@ -53,7 +54,13 @@ func (f *auditFlags) open(env *auditEnv, what string) (audit.Backend, func(), er
 		}
 		return &audit.Client{Server: f.server, User: f.user, Password: pw}, func() {}, nil
 	}
-	db, err := openDB(f.data, nil)
+	// Warnings and errors (a damaged file met while reading) go to stderr;
+	// `rebuild` rebuilds as it opens, before anything reads the old
+	// projections (see engine.Options.Rebuild).
+	db, err := openDB(f.data, &engine.Options{
+		Logger:  slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Rebuild: what == "rebuild",
+	})
 	if err != nil {
 		return nil, nil, err
 	}

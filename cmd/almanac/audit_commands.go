@@ -78,8 +78,11 @@ func runPurge(ctx context.Context, env *auditEnv, args []string) error {
 
 func runRebuild(ctx context.Context, env *auditEnv, args []string) error {
 	return runAudit(ctx, env, "rebuild", args, 0, nil, func(ctx context.Context, b audit.Backend, _ []string) error {
-		if err := b.Rebuild(ctx); err != nil {
-			return err
+		// A data directory was rebuilt as it opened (engine.Options.Rebuild).
+		if _, local := b.(*audit.Local); !local {
+			if err := b.Rebuild(ctx); err != nil {
+				return err
+			}
 		}
 		fmt.Fprintln(env.stdout, "ok: projections rebuilt from the log")
 		return nil
