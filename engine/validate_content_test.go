@@ -71,7 +71,7 @@ func TestPutRefusesBadContent(t *testing.T) {
 		{"BadEscapeAtEnd", "/alice/cal/", calWith("LOCATION:room\\\r\n"), CondValidCalendarData, "LOCATION has the escape"},
 		{"TooManyLines", "/alice/cal/", manyLines, CondValidCalendarData, "more than 100000 content lines"},
 		{"DeepNestingByFolding", "/alice/cal/", deep, CondValidCalendarData, "nested deeper than 8"},
-		{"TooManyObservances", "/alice/cal/", observances(contentline.DefaultMaxObservances + 1), CondValidCalendarData, "more than 1000 STANDARD/DAYLIGHT"},
+		{"TooManyObservances", "/alice/cal/", observances(contentline.DefaultMaxObservances + 1), CondValidCalendarData, "more than 200 STANDARD/DAYLIGHT"},
 		{"TooManyOverrides", "/alice/cal/", overrides(contentline.DefaultMaxComponents), CondValidCalendarData, "more than 1000 components in one VCALENDAR"},
 		{"TooManyProperties", "/alice/cal/", calWith(strings.Repeat("ATTENDEE:mailto:a@x\r\n", contentline.DefaultMaxProperties)), CondValidCalendarData, "more than 10000 properties"},
 		{"TooManyParams", "/alice/cal/", calWith("X-P" + strings.Repeat(";A=1", 101) + ":v\r\n"), CondValidCalendarData, "more than 100 parameter values"},
