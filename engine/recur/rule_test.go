@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"strings"
 	"testing"
 	"time"
@@ -245,4 +246,71 @@ func TestHugeVTimezone(t *testing.T) {
 			t.Errorf("Expand: %d instances, %v", len(ins), err)
 		}
 	})
+}
+
+// TestImpossibleIsSound cross-checks the static check against rrule-go on
+// random day-level rules: a rule called impossible must yield nothing
+// besides DTSTART over 292 years (rrule-go's own reach), which holds
+// every kind of year. A wrong verdict would refuse a valid rule at PUT.
+func TestImpossibleIsSound(t *testing.T) {
+	rng := rand.New(rand.NewSource(13))
+	pick := func(n int, gen func() string) string {
+		vs := make([]string, 1+rng.Intn(n))
+		for i := range vs {
+			vs[i] = gen()
+		}
+		return strings.Join(vs, ",")
+	}
+	signed := func(max int) func() string {
+		return func() string {
+			v := 1 + rng.Intn(max)
+			if rng.Intn(3) == 0 {
+				v = -v
+			}
+			return fmt.Sprint(v)
+		}
+	}
+	days := []string{"MO", "TU", "WE", "TH", "FR", "SA", "SU"}
+	impossibleSeen := 0
+	for i := 0; i < 1000; i++ {
+		parts := []string{"FREQ=" + []string{"YEARLY", "MONTHLY", "WEEKLY", "DAILY"}[rng.Intn(4)]}
+		if rng.Intn(2) == 0 {
+			parts = append(parts, "BYMONTH="+pick(2, func() string { return fmt.Sprint(1 + rng.Intn(12)) }))
+		}
+		if rng.Intn(2) == 0 {
+			parts = append(parts, "BYMONTHDAY="+pick(2, signed(31)))
+		}
+		if rng.Intn(3) == 0 {
+			parts = append(parts, "BYYEARDAY="+pick(2, signed(366)))
+		}
+		if rng.Intn(3) == 0 {
+			parts = append(parts, "BYWEEKNO="+pick(2, signed(53)))
+		}
+		if rng.Intn(2) == 0 {
+			parts = append(parts, "BYDAY="+pick(2, func() string {
+				d := days[rng.Intn(7)]
+				if rng.Intn(2) == 0 {
+					return signed(6)() + d
+				}
+				return d
+			}))
+		}
+		rule := strings.Join(parts, ";")
+		dt := time.Date(1900+rng.Intn(200), time.Month(1+rng.Intn(12)), 1+rng.Intn(28), 9, 0, 0, 0, time.UTC)
+		opt, err := parseRule(rule, time.UTC)
+		if err != nil || impossible(opt, dt) == "" {
+			continue
+		}
+		impossibleSeen++
+		n := 0
+		// An error (rrule-go panics on BYDAY=-6MO in a MONTHLY rule) is no
+		// occurrence either.
+		err = iterate(*opt, dt, time.Time{}, newBudget(context.Background(), 1<<20), func(time.Time) bool { n++; return false })
+		if n > 0 {
+			t.Errorf("%s from %v: called impossible, yet %d occurrences (%v)", rule, dt, n, err)
+		}
+	}
+	if impossibleSeen < 20 {
+		t.Errorf("only %d impossible rules generated", impossibleSeen)
+	}
 }
