@@ -144,7 +144,7 @@ func checkCalendarLine(l *contentline.Line) error {
 	if textProps[strings.ToUpper(l.Name)] {
 		if v := l.Param("VALUE"); v == "" || strings.EqualFold(v, "TEXT") {
 			if i := contentline.BadEscape(l.Value); i >= 0 {
-				return fmt.Errorf("%s has the escape %q, which RFC 5545 §3.3.11 does not allow (only \\\\ \\; \\, \\n)", l.Name, l.Value[i:min(i+2, len(l.Value))])
+				return fmt.Errorf(`%s has the bad escape %s (RFC 5545 §3.3.11 allows only \\ \; \, \n \N)`, l.Name, l.Value[i:min(i+2, len(l.Value))])
 			}
 		}
 	}
