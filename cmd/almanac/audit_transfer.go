@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/dav/audit"
+	"github.com/almanac/almanac/engine/contentline"
 )
 
 func runExport(ctx context.Context, env *auditEnv, args []string) error {
@@ -116,6 +117,7 @@ func readCollectionFiles(path string, files []string) (audit.ImportCollection, e
 			return c, err
 		}
 		var items []audit.Item
+		data = contentline.StripBOM(data) // as PUT does
 		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(string(data[:min(len(data), 32)]))), "BEGIN:VCARD") {
 			c.Kind = "addressbook"
 			items, err = audit.SplitVCards(data)
