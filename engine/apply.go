@@ -18,6 +18,45 @@ import (
 // projections and the event: never the clock, never a body's parse, and
 // of the body only its length (a replay passes zeros of that length).
 func apply(rw readWriter, ev *eventv1.Event) error {
+	if err := applyOp(rw, ev); err != nil {
+		return err
+	}
+	return indexOwners(rw, ev)
+}
+
+// indexOwners records ev in the owner index of the owners of the
+// collections it touched (OwnerLogKey): the collection's, and for a move
+// the destination's too. Account and log events touch no collection. A
+// collection without an owner is in no one's index.
+func indexOwners(rw readWriter, ev *eventv1.Event) error {
+	switch ev.Op {
+	case eventv1.Op_OP_USER_SET, eventv1.Op_OP_USER_DELETED, eventv1.Op_OP_LOG_COMPACTED:
+		return nil
+	}
+	var last string
+	for _, id := range [2]uint64{ev.CollectionId, ev.ToCollectionId} {
+		if id == 0 {
+			continue
+		}
+		c, err := getCollection(rw, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if c.Owner == "" || c.Owner == last {
+			continue
+		}
+		last = c.Owner
+		if err := rw.Set(keys.OwnerLogKey(c.Owner, ev.Seq), nil, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyOp(rw readWriter, ev *eventv1.Event) error {
 	switch ev.Op {
 	case eventv1.Op_OP_COLLECTION_CREATED:
 		return applyCollectionCreated(rw, ev)

@@ -62,6 +62,9 @@
 //	q <path> 0x00 <id>        path history: every collection that had the path
 //	a <name>                  user account
 //	k <token id>              API token id -> the name of the user holding it
+//	w <owner> 0x00 <seq>      owner index: every collection or object event of
+//	                          a collection owned by owner (a move: both ends'
+//	                          owners), for the feed of one user
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.

@@ -104,3 +104,61 @@ func (db *DB) Wait(ctx context.Context, after Seq) (Seq, error) {
 		}
 	}
 }
+
+// OwnerLog streams the events of collections owned by owner (a move: of
+// either end), from from to the view's head, oldest first: a user's feed
+// reads its own events without scanning everyone's. It reads the owner
+// index, then each event.
+func (v *View) OwnerLog(owner string, from Seq) iter.Seq2[*Event, error] {
+	return func(yield func(*Event, error) bool) {
+		from = max(from, 1)
+		if from > v.v.head {
+			return
+		}
+		it, err := v.v.snap.NewIter(&pebble.IterOptions{
+			LowerBound: keys.OwnerLogKey(owner, uint64(from)),
+			UpperBound: keys.OwnerLogKey(owner, uint64(v.v.head)+1),
+		})
+		if err != nil {
+			yield(nil, fmt.Errorf("engine: owner index iterator: %w", err))
+			return
+		}
+		defer it.Close()
+		for it.First(); it.Valid(); it.Next() {
+			seq, err := keys.TrailingSeq(it.Key())
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			ev, err := v.Event(Seq(seq))
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(ev, nil) {
+				return
+			}
+		}
+		if err := it.Error(); err != nil {
+			yield(nil, fmt.Errorf("engine: owner index iterator: %w", err))
+		}
+	}
+}
+
+// LastOwned returns the seq of the last event of a collection owned by
+// owner up to the view's head, 0 when there is none.
+func (v *View) LastOwned(owner string) (Seq, error) {
+	it, err := v.v.snap.NewIter(&pebble.IterOptions{
+		LowerBound: keys.OwnerLogPrefix(owner),
+		UpperBound: keys.OwnerLogKey(owner, uint64(v.v.head)+1),
+	})
+	if err != nil {
+		return 0, fmt.Errorf("engine: owner index iterator: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	seq, err := keys.TrailingSeq(it.Key())
+	return Seq(seq), err
+}

@@ -25,7 +25,8 @@
 // Account events (OpUserSet, OpUserDeleted) carry password and token
 // hashes: they are never streamed, published or returned. A user sees the
 // changes of collections they own (for a move, either end); role admin
-// sees all. Object events carry no owner, so the owner and kind of each
+// sees all; a user's Subscribe reads the engine's owner index
+// (engine.View.OwnerLog) instead of the whole log. Object events carry no owner, so the owner and kind of each
 // collection are looked up once by id and cached (both are fixed at
 // creation). Callers authenticate with "authorization: Basic …" (checked by
 // a PasswordVerifier, dav/auth in the server) or "Bearer <id>.<secret>",

@@ -100,12 +100,28 @@ func caller(ctx context.Context) (Principal, error) {
 	return p, nil
 }
 
-// Head returns the sequence number of the last durable event.
+// Head returns, to an admin, the sequence number of the last durable
+// event; to a user, that of the last event of their own collections (0
+// when there is none), so that no user learns how many writes everyone
+// made. Either way, Subscribe from Head + 1 sends only what comes next.
 func (s *Server) Head(ctx context.Context, _ *feedv1.HeadRequest) (*feedv1.HeadResponse, error) {
-	if _, err := caller(ctx); err != nil {
+	who, err := caller(ctx)
+	if err != nil {
 		return nil, err
 	}
-	return &feedv1.HeadResponse{Seq: uint64(s.opts.DB.Head())}, nil
+	if who.Admin {
+		return &feedv1.HeadResponse{Seq: uint64(s.opts.DB.Head())}, nil
+	}
+	v, err := s.opts.DB.View()
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	defer v.Close()
+	seq, err := v.LastOwned(who.Name)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	return &feedv1.HeadResponse{Seq: uint64(seq)}, nil
 }
 
 // GetEvent returns one change the caller may read. A seq that does not

@@ -127,8 +127,14 @@ func (sub *subscription) readChunk(next engine.Seq) (batch []*feedv1.Change, hea
 	if next > head {
 		return nil, head, 0, nil
 	}
+	// A user reads the owner index (their collections' events) instead of
+	// everyone's log; an admin reads the log.
+	events := v.Log(next)
+	if !sub.who.Admin {
+		events = v.OwnerLog(sub.who.Name, next)
+	}
 	n := 0
-	for ev, err := range v.Log(next) {
+	for ev, err := range events {
 		if err != nil {
 			return nil, 0, 0, err
 		}
@@ -141,15 +147,12 @@ func (sub *subscription) readChunk(next engine.Seq) (batch []*feedv1.Change, hea
 		}
 		last = ev.Seq
 		if n++; n == readChunk {
-			break
+			return batch, head, last, nil
 		}
 	}
-	if last == 0 {
-		// The records from next to head are gone (log compaction): skip
-		// to the head.
-		last = head
-	}
-	return batch, head, last, nil
+	// Read to the head (the records from the last one to head, if any,
+	// are someone else's, or gone by log compaction).
+	return batch, head, head, nil
 }
 
 // push queues ch. While replaying history it waits for room: the client

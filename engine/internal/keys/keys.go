@@ -32,6 +32,7 @@ const (
 	PathHist    byte = 'q'
 	User        byte = 'a'
 	Token       byte = 'k'
+	OwnerLog    byte = 'w'
 	sep         byte = 0x00
 	seqLen           = 8
 	prefixLen        = 1
@@ -43,7 +44,7 @@ const (
 const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
-var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token}
+var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog}
 
 // RetiredPrefixes lists families that older projection versions wrote
 // ('b': object bodies, now read from the log); Rebuild drops them.
@@ -162,8 +163,14 @@ func PathHistPrefix(path string) []byte { return append(append([]byte{PathHist},
 // PathHistKey is the key recording that collection id had path.
 func PathHistKey(path string, id uint64) []byte { return u64(PathHistPrefix(path), id) }
 
+// OwnerLogPrefix is the prefix of the owner index entries of owner.
+func OwnerLogPrefix(owner string) []byte { return append(append([]byte{OwnerLog}, owner...), sep) }
+
+// OwnerLogKey records that event seq touched a collection owned by owner.
+func OwnerLogKey(owner string, seq uint64) []byte { return u64(OwnerLogPrefix(owner), seq) }
+
 // TrailingSeq returns the last eight bytes of k as a sequence number or id
-// (ObjHistKey, PathHistKey).
+// (ObjHistKey, PathHistKey, OwnerLogKey).
 func TrailingSeq(k []byte) (uint64, error) {
 	if len(k) < seqLen+1 {
 		return 0, ErrMalformed
