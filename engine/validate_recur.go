@@ -19,11 +19,14 @@ import (
 //
 // Errors: *InvalidDataError with CALDAV:valid-calendar-data.
 func validateRecurrence(cal *ical.Calendar) error {
-	z := recur.NewZones(cal, time.UTC)
+	// The check needs DTSTART's wall clock only (rrule-go iterates wall
+	// clocks): read it as written, without resolving its TZID, which
+	// would interpret a VTIMEZONE once more.
+	z := recur.NewZones(nil, time.UTC)
 	var check func(c *ical.Component) error
 	check = func(c *ical.Component) error {
 		if rules := c.Props.Values(ical.PropRecurrenceRule); len(rules) > 0 {
-			if dtstart, _, err := z.Time(c.Props.Get(ical.PropDateTimeStart)); err == nil {
+			if dtstart, _, err := z.Time(wallClock(c.Props.Get(ical.PropDateTimeStart))); err == nil {
 				for _, r := range rules {
 					err := recur.CheckRule(r.Value, dtstart)
 					if err != nil && !errors.Is(err, recur.ErrUnsupportedRule) {
@@ -47,4 +50,16 @@ func validateRecurrence(cal *ical.Calendar) error {
 		}
 	}
 	return nil
+}
+
+// wallClock returns p without its TZID parameter; nil for nil.
+func wallClock(p *ical.Prop) *ical.Prop {
+	if p == nil {
+		return nil
+	}
+	w := ical.Prop{Name: p.Name, Value: p.Value, Params: ical.Params{}}
+	if v := p.Params.Get(ical.ParamValue); v != "" {
+		w.Params.Set(ical.ParamValue, v)
+	}
+	return &w
 }

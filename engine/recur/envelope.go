@@ -30,13 +30,17 @@ const envelopeBudget = 5000
 // VALARM triggers are not covered: a query on alarms must not skip
 // objects by envelope.
 func Envelope(cal *ical.Calendar) (start, end time.Time) {
-	lo, hi, floating := envelopeIn(cal, time.UTC)
+	z := NewZones(cal, time.UTC)
+	lo, hi, floating := envelopeIn(cal, z)
 	if floating {
 		// Which occurrences a THISANDFUTURE override moves can depend on
 		// where floating times fall: take the extreme zones too. Between
-		// them the margin covers the rest.
+		// them the margin covers the rest. The zones resolved (VTIMEZONEs
+		// interpreted) and their work budget are shared.
 		for _, off := range []int{-12, 14} {
-			l, h, _ := envelopeIn(cal, time.FixedZone("", off*3600))
+			zf := NewZones(cal, time.FixedZone("", off*3600))
+			zf.cache, zf.work = z.cache, z.work
+			l, h, _ := envelopeIn(cal, zf)
 			lo, hi = union(lo, hi, l, h)
 		}
 	}
@@ -53,10 +57,10 @@ func Envelope(cal *ical.Calendar) (start, end time.Time) {
 	return lo, hi
 }
 
-// envelopeIn bounds cal with floating times in loc, without margins, and
-// reports whether any floating time was seen.
-func envelopeIn(cal *ical.Calendar, loc *time.Location) (lo, hi time.Time, floating bool) {
-	z := NewZones(cal, loc)
+// envelopeIn bounds cal with the zones of z (floating times in its
+// floating location), without margins, and reports whether any floating
+// time was seen.
+func envelopeIn(cal *ical.Calendar, z *Zones) (lo, hi time.Time, floating bool) {
 	first := true
 	widen := func(l, h time.Time) {
 		if first {
