@@ -30,7 +30,12 @@ func (db *DB) Cursor(name string) (Seq, error) {
 }
 
 // SetCursor stores a named consumer's position durably (synced).
+//
+// Errors: ErrNoSpace while the disk is full.
 func (db *DB) SetCursor(name string, seq Seq) error {
+	if err := db.space.admit(64); err != nil {
+		return fmt.Errorf("engine: write cursor %s: %w", name, err)
+	}
 	if err := db.pdb.Set(keys.MetaKey(cursorPrefix+name), keys.U64(uint64(seq)), pebble.Sync); err != nil {
 		return fmt.Errorf("engine: write cursor %s: %w", name, err)
 	}

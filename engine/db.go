@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // DB is an Almanac store: the event log and its projections in one Pebble
@@ -31,6 +32,7 @@ type DB struct {
 	tableOpts sstable.WriterOptions
 
 	corrupt corruptions // damaged files reads have met
+	space   *space      // free-space guard (space.go)
 
 	cmds       chan *request
 	closing    chan struct{}
@@ -89,7 +91,6 @@ func Open(dir string, opts *Options) (*DB, error) {
 	cache := pebble.NewCache(o.CacheSize + memTableSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
-		FS:                 scrubFS{o.FS},
 		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.Logger},
@@ -116,14 +117,35 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// A damaged block fails the read that meets it; Pebble's default
 	// listener would exit the process (see corrupt.go).
 	popts.EventListener = &pebble.EventListener{DataCorruption: db.onCorruption}
+	// Pebble must not meet a full disk (space.go): a reserve file that a
+	// write meeting ENOSPC releases, made before Open, which writes.
+	db.space = newSpace(o.FS, dir, &db.opts)
+	popts.FS = scrubFS{vfs.OnDiskFull(o.FS, db.space.onDiskFull)}
+	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
+		return nil, noSpace(fmt.Errorf("engine: open %s: %w", dir, err))
+	}
+	popts.ReadOnly = !db.space.beforeOpen()
 	popts.EnsureDefaults()
 	pdb, err := pebble.Open(dir, popts)
+	if err != nil && isNoSpace(err) && !popts.ReadOnly {
+		popts.ReadOnly = true
+		pdb, err = pebble.Open(dir, popts)
+	}
+	if popts.ReadOnly && err == nil {
+		// Not even room for what Pebble writes as it opens: serve reads,
+		// refuse writes.
+		o.Logger.Error("engine: the disk is full: the database is open read-only; writes get 507 until a restart with free space",
+			"dir", dir, "free", db.space.avail())
+		db.space.readOnly = true
+	}
 	if err != nil {
+		db.space.close()
 		return nil, openError(dir, err)
 	}
 	db.pdb = pdb
 	db.tableOpts = popts.MakeWriterOptions(0, pdb.TableFormat())
 	if err := db.init(); err != nil {
+		db.space.close()
 		_ = pdb.Close()
 		return nil, err
 	}
@@ -265,6 +287,7 @@ func (db *DB) Close() error {
 		if v != nil {
 			v.release()
 		}
+		db.space.close()
 		err = db.pdb.Close()
 		if err != nil {
 			err = fmt.Errorf("engine: close: %w", err)

@@ -26,6 +26,16 @@ type Options struct {
 	Clock func() time.Time
 	// Logger receives the engine's logs. Default: discard.
 	Logger *slog.Logger
+	// MinFreeSpace is how many bytes the filesystem of the database must
+	// keep available: a write that would leave less is refused with
+	// ErrNoSpace (space.go). Default 128 MiB; negative turns the check
+	// off (Pebble then meets a full disk itself, which it does not
+	// survive).
+	MinFreeSpace int64
+	// ReserveSize is the size of the reserve file that a write meeting a
+	// full disk releases for Pebble's own writes (space.go). Default
+	// 64 MiB; negative means no reserve.
+	ReserveSize int64
 	// Rebuild makes Open drop every projection and derive it again from
 	// the log before anything reads them (`almanac rebuild` on a stopped
 	// data directory). Open drops them by excising their tables, without
@@ -45,6 +55,12 @@ func (o *Options) EnsureDefaults() {
 	}
 	if o.MaxObjectSize == 0 {
 		o.MaxObjectSize = 10 << 20
+	}
+	if o.MinFreeSpace == 0 {
+		o.MinFreeSpace = 128 << 20
+	}
+	if o.ReserveSize == 0 {
+		o.ReserveSize = 64 << 20
 	}
 	if o.MaxBatch == 0 {
 		o.MaxBatch = 512

@@ -208,6 +208,9 @@ const scrubRotations = 6
 // than the purge pins them once readers finish), and rotate the WAL so that
 // old logs are not kept for recycling.
 func (db *DB) scrub(ctx context.Context) error {
+	if err := db.space.admit(0); err != nil {
+		return fmt.Errorf("engine: scrub: %w", err)
+	}
 	if err := db.pdb.Flush(); err != nil {
 		return fmt.Errorf("engine: scrub: flush: %w", err)
 	}

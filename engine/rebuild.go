@@ -67,6 +67,9 @@ func projectionSpans() []pebble.KeyRange {
 
 // rebuild runs on the writer goroutine (or in Open before it starts).
 func (db *DB) rebuild() error {
+	if err := db.space.admit(0); err != nil {
+		return fmt.Errorf("engine: rebuild: %w", err)
+	}
 	if err := db.pdb.Set(keys.MetaKey(metaRebuilding), nil, pebble.Sync); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}

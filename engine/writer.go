@@ -126,7 +126,7 @@ func (db *DB) ackLoop(acks <-chan pending, done chan<- struct{}) {
 			err := p.b.SyncWait()
 			p.b.Close()
 			if err != nil {
-				err = fmt.Errorf("engine: sync: %w", err)
+				err = fmt.Errorf("engine: sync: %w", noSpace(err))
 				db.opts.Logger.Error("engine: sync failed", "err", err)
 				p.snap.Close()
 				for i := range p.errs {
@@ -211,14 +211,20 @@ func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 	}
 	b, err := o.batch()
 	if err == nil {
-		err = db.pdb.ApplyNoSyncWait(b, pebble.Sync)
+		// Refused before Pebble sees it when the disk is (nearly) full:
+		// Pebble does not survive a failed log write (space.go).
+		if err = db.space.admit(int64(len(b.Repr()))); err == nil {
+			err = noSpace(db.pdb.ApplyNoSyncWait(b, pebble.Sync))
+		}
 		if err != nil {
 			b.Close()
 		}
 	}
 	if err != nil {
 		err = fmt.Errorf("engine: commit: %w", err)
-		db.opts.Logger.Error("engine: commit failed", "err", err)
+		if !errors.Is(err, ErrNoSpace) { // logged once, when it starts
+			db.opts.Logger.Error("engine: commit failed", "err", err)
+		}
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err

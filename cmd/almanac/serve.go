@@ -60,6 +60,8 @@ type ServeConfig struct {
 	LogLevel        string
 	LogFormat       string
 	MaxObjectSize   int64
+	MinFreeSpace    int64 // engine.Options.MinFreeSpace (-1: off)
+	DiskReserve     int64 // engine.Options.ReserveSize (-1: none)
 	MaxInstances    int
 	MaxExpandRange  time.Duration
 	Query           QueryConfig // recurrence work and query concurrency (serve_query.go)
@@ -131,6 +133,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.Int64Var(&c.MaxObjectSize, "max-object-size", 10<<20, "largest calendar or contact object in `bytes`")
+	fs.Int64Var(&c.MinFreeSpace, "min-free-space", 128<<20, "`bytes` the data directory's filesystem must keep free: writes that would leave less get 507 (-1: off)")
+	fs.Int64Var(&c.DiskReserve, "disk-reserve", 64<<20, "size in `bytes` of the reserve file released for the database's own writes when the disk fills (-1: none)")
 	fs.IntVar(&c.MaxInstances, "max-instances", 10000, "most recurrence instances one query expands per object (more: CALDAV:max-instances)")
 	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
 	c.Query.addFlags(fs)
@@ -170,6 +174,12 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.MaxObjectSize <= 0 {
 		return bad("max-object-size", "must be positive, got %d", c.MaxObjectSize)
+	}
+	if c.MinFreeSpace < -1 || c.MinFreeSpace == 0 {
+		return bad("min-free-space", "must be positive or -1 (off), got %d", c.MinFreeSpace)
+	}
+	if c.DiskReserve < -1 || c.DiskReserve == 0 {
+		return bad("disk-reserve", "must be positive or -1 (none), got %d", c.DiskReserve)
 	}
 	if c.MaxInstances <= 0 {
 		return bad("max-instances", "must be positive, got %d", c.MaxInstances)
@@ -238,6 +248,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.DB, err = openDB(m.Config.DataDir, &engine.Options{
 		Logger:        m.Logger.With("component", "engine"),
 		MaxObjectSize: m.Config.MaxObjectSize,
+		MinFreeSpace:  m.Config.MinFreeSpace,
+		ReserveSize:   m.Config.DiskReserve,
 	})
 	if err != nil {
 		return err

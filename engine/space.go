@@ -1,0 +1,316 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// Disk full. Pebble cannot survive a failed write of its write-ahead log or
+// its MANIFEST: a failed WAL write panics in the commit pipeline (with its
+// mutex held), a failed WAL rotation panics, a failed MANIFEST write calls
+// Fatalf, and a failed fsync is never retried ("fsyncgate"). Flushes and
+// compactions that fail are retried, and while flushes fail the memtables
+// fill and every commit stalls. Those were the 500s, the panics and the
+// 70-second PUTs. Pebble is not at fault: its answer is to keep the disk
+// from filling under it, and so is the engine's, in three layers:
+//
+//  1. The writer refuses a group, with ErrNoSpace and before Pebble sees
+//     it, when committing it would leave the filesystem less than
+//     MinFreeSpace free (a statfs at most every statfsEvery, and before
+//     each group once the estimate nears the minimum). The database's
+//     other writes (feed cursors, rebuild, purge) check the same. A refused write costs a statfs: it never
+//     waits. Reads go on as before.
+//  2. A reserve file (ReserveSize of allocated space, "almanac-reserve" in
+//     the database directory) is released when, despite 1, a write of
+//     Pebble's meets ENOSPC (another process filled the disk, or a
+//     compaction's output did): vfs.OnDiskFull removes it and retries the
+//     write once, so Pebble's own WAL, MANIFEST and flush writes land. The
+//     engine then refuses writes until space returns.
+//  3. Write-ahead logs are preallocated (110% of a memtable) and zeroed
+//     ahead of the log (walfile.go), so a log's fsync never needs new
+//     blocks: delayed allocation cannot turn it into a late ENOSPC.
+//
+// While writes are refused a probe checks the free space every
+// spaceProbeInterval; once MinFreeSpace plus the reserve are free again it
+// allocates the reserve again and lets writes in: no restart. What was
+// acknowledged before stays, since a refused group writes nothing, and
+// the log and projections are committed in one batch as always.
+//
+// A server started on a full disk opens with the reserve's room (Pebble
+// writes an OPTIONS file, a MANIFEST and a WAL as it opens). When even that
+// fails with ENOSPC or EDQUOT, Open opens Pebble read-only: every read is
+// served and every write gets ErrNoSpace until a restart with space.
+//
+// Limits: statfs does not see a user's disk quota, so EDQUOT is caught
+// only where Pebble returns errors (flushes, compactions, rebuild tables);
+// keep a quota well above the data. A filesystem that fills faster than
+// the reserve drains (another process writing gigabytes at once) can
+// still fail a WAL write, which Pebble does not survive; the acknowledged
+// writes are safe in the synced log and come back at the next start.
+
+// reserveName is the reserve file, in the database directory. Pebble
+// ignores files whose names it does not know.
+const reserveName = "almanac-reserve"
+
+// spaceProbeInterval is how often a refusing engine looks for space
+// again (a variable for tests).
+var spaceProbeInterval = time.Second
+
+// space is the engine's guard of free space.
+type space struct {
+	fs      vfs.FS // the filesystem under Pebble's wrappers
+	dir     string
+	reserve string // path of the reserve file
+	opts    *Options
+
+	full     atomic.Bool // writes are refused until the probe finds space
+	readOnly bool        // Pebble was opened read-only: refuse every write
+
+	cache struct { // admit's statfs (availFor)
+		sync.Mutex
+		avail, spent int64
+		at           time.Time
+	}
+
+	mu      sync.Mutex
+	probing bool // a probe goroutine runs
+	closed  bool
+	stop    chan struct{}
+}
+
+func newSpace(fs vfs.FS, dir string, opts *Options) *space {
+	return &space{fs: fs, dir: dir, reserve: fs.PathJoin(dir, reserveName), opts: opts, stop: make(chan struct{})}
+}
+
+// avail returns the bytes available to the database, or -1 when the
+// filesystem cannot tell (an in-memory one).
+func (s *space) avail() int64 {
+	u, err := s.fs.GetDiskUsage(s.dir)
+	if err != nil {
+		return -1
+	}
+	return int64(u.AvailBytes)
+}
+
+// statfsEvery is how long admit trusts a statfs, less what it admitted
+// since, while that leaves more than twice MinFreeSpace (a variable for
+// tests). A statfs costs ~8 µs on the development VM, 7% of a group's
+// fsync; the reserve covers what another process writes in between.
+var statfsEvery = 100 * time.Millisecond
+
+// availFor returns the bytes available before a write of n bytes: the
+// last statfs less what was admitted since, or a new statfs when that one
+// is old or the estimate nears the minimum. -1: the filesystem cannot
+// tell.
+func (s *space) availFor(n int64) int64 {
+	s.cache.Lock()
+	defer s.cache.Unlock()
+	now := time.Now()
+	if s.cache.at.IsZero() || now.Sub(s.cache.at) >= statfsEvery ||
+		s.cache.avail-s.cache.spent-n < 2*s.opts.MinFreeSpace {
+		s.cache.avail, s.cache.at, s.cache.spent = s.avail(), now, 0
+	}
+	if s.cache.avail < 0 {
+		return -1
+	}
+	a := s.cache.avail - s.cache.spent
+	s.cache.spent += n
+	return a
+}
+
+// admit returns nil when n more bytes may be written, or ErrNoSpace.
+func (s *space) admit(n int64) error {
+	if s.readOnly {
+		return fmt.Errorf("%w: the database was opened read-only on a full disk; restart the server once space is free", ErrNoSpace)
+	}
+	if s.full.Load() {
+		return fmt.Errorf("%w: writes are refused until %d bytes are free", ErrNoSpace, s.opts.MinFreeSpace+s.reserveSize())
+	}
+	if s.opts.MinFreeSpace <= 0 {
+		return nil
+	}
+	a := s.availFor(n)
+	if a < 0 || a-n >= s.opts.MinFreeSpace {
+		return nil
+	}
+	s.setFull(fmt.Sprintf("%d bytes free, %d needed with the minimum of %d", a, n, s.opts.MinFreeSpace))
+	return fmt.Errorf("%w: %d bytes free, the write needs %d and %d must stay free", ErrNoSpace, a, n, s.opts.MinFreeSpace)
+}
+
+func (s *space) reserveSize() int64 { return max(0, s.opts.ReserveSize) }
+
+// setFull starts refusing writes and probing for space.
+func (s *space) setFull(why string) {
+	if s.full.Swap(true) {
+		return
+	}
+	s.opts.Logger.Error("engine: disk full: refusing writes (507) until space is free; reads go on", "why", why,
+		"need_free", s.opts.MinFreeSpace+s.reserveSize())
+	s.startProbe()
+}
+
+// onDiskFull is vfs.OnDiskFull's callback: a write of Pebble's met
+// ENOSPC. It releases the reserve so that the write, retried once, lands.
+// Writes to the filesystem wait while it runs: it only removes a file.
+func (s *space) onDiskFull() {
+	err := s.fs.Remove(s.reserve)
+	s.opts.Logger.Error("engine: a write met a full disk: released the reserve for Pebble's own writes", "reserve", s.reserve,
+		"released", err == nil)
+	s.setFull("ENOSPC")
+}
+
+// openRoom is the free space Open wants besides the write-ahead logs it
+// may flush: an OPTIONS file, a new MANIFEST, the first blocks of a log.
+const openRoom = 1 << 20
+
+// beforeOpen runs before Pebble opens (and writes): with less than
+// MinFreeSpace free, the engine starts refusing writes and releases the
+// reserve for Pebble's own writes; otherwise it makes sure the reserve
+// exists. It reports whether there is room to open read-write: openRoom
+// plus the size of the logs, which Open replays and flushes.
+func (s *space) beforeOpen() bool {
+	a := s.avail()
+	if a < 0 {
+		return true
+	}
+	if a < s.opts.MinFreeSpace {
+		released := s.fs.Remove(s.reserve) == nil
+		s.setFull(fmt.Sprintf("%d bytes free at start, released the reserve: %v", a, released))
+		a = s.avail()
+	} else {
+		s.ensureReserve()
+	}
+	need := int64(openRoom)
+	if names, err := s.fs.List(s.dir); err == nil {
+		for _, name := range names {
+			if strings.HasSuffix(name, ".log") {
+				if fi, err := s.fs.Stat(s.fs.PathJoin(s.dir, name)); err == nil {
+					need += fi.Size()
+				}
+			}
+		}
+	}
+	return a >= need
+}
+
+// ensureReserve allocates the reserve file when it is missing and there is
+// room for it beside MinFreeSpace. It reports whether the reserve exists.
+func (s *space) ensureReserve() bool {
+	size := s.reserveSize()
+	if size == 0 {
+		return true
+	}
+	if fi, err := s.fs.Stat(s.reserve); err == nil && fi.Size() >= size {
+		return true
+	}
+	a := s.avail()
+	if a < 0 {
+		return true // a filesystem that cannot tell its free space (in memory)
+	}
+	if a < size+s.opts.MinFreeSpace {
+		return false
+	}
+	if err := s.allocate(size); err != nil {
+		_ = s.fs.Remove(s.reserve)
+		s.opts.Logger.Warn("engine: cannot allocate the free-space reserve", "reserve", s.reserve, "err", err)
+		return false
+	}
+	return true
+}
+
+// allocate makes the reserve file: size bytes allocated with fallocate,
+// or written as zeros where the filesystem cannot fallocate.
+func (s *space) allocate(size int64) error {
+	f, err := s.fs.Create(s.reserve+".tmp", vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	off := int64(0)
+	if fd := f.Fd(); fd != vfs.InvalidFd && unix.Fallocate(int(fd), 0, 0, size) == nil {
+		off = size
+	}
+	for off < size {
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.Write(zeros[:n]); err != nil {
+			f.Close()
+			_ = s.fs.Remove(s.reserve + ".tmp")
+			return err
+		}
+		off += n
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		_ = s.fs.Remove(s.reserve + ".tmp")
+		return err
+	}
+	return s.fs.Rename(s.reserve+".tmp", s.reserve)
+}
+
+// startProbe starts the probe unless one runs.
+func (s *space) startProbe() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.probing || s.closed || s.readOnly {
+		return
+	}
+	s.probing = true
+	go s.probe()
+}
+
+// probe waits for MinFreeSpace and the reserve to fit, allocates the
+// reserve again and lets writes in.
+func (s *space) probe() {
+	t := time.NewTicker(spaceProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		a := s.avail()
+		if a >= 0 && a < s.opts.MinFreeSpace+s.reserveSize() {
+			continue
+		}
+		if !s.ensureReserve() {
+			continue
+		}
+		s.mu.Lock()
+		s.full.Store(false)
+		s.probing = false
+		s.mu.Unlock()
+		s.opts.Logger.Info("engine: space is free again: writes are accepted", "free", a)
+		return
+	}
+}
+
+// close stops the probe.
+func (s *space) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		s.closed = true
+		close(s.stop)
+	}
+}
+
+// isNoSpace reports whether err is the filesystem's ENOSPC or EDQUOT.
+func isNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// noSpace turns a filesystem's ENOSPC or EDQUOT into ErrNoSpace, keeping
+// the original in the message; other errors pass unchanged.
+func noSpace(err error) error {
+	if err != nil && isNoSpace(err) && !errors.Is(err, ErrNoSpace) {
+		return fmt.Errorf("%w: %w", ErrNoSpace, err)
+	}
+	return err
+}

@@ -1,0 +1,312 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// smallFS is a filesystem of a fixed capacity on top of an in-memory one:
+// a write that does not fit fails with ENOSPC, as a full disk's does, and
+// GetDiskUsage reports what is left. other is space taken by "another
+// process", which a test sets to fill the disk or to free it.
+type smallFS struct {
+	vfs.FS
+	mu       sync.Mutex
+	capacity int64
+	other    int64
+}
+
+func newSmallFS(capacity int64) *smallFS { return &smallFS{FS: vfs.NewMem(), capacity: capacity} }
+
+// used sums the sizes of every file (called with mu held).
+func (fs *smallFS) used() int64 {
+	n := fs.other
+	var walk func(dir string)
+	walk = func(dir string) {
+		names, _ := fs.FS.List(dir)
+		for _, name := range names {
+			p := fs.FS.PathJoin(dir, name)
+			fi, err := fs.FS.Stat(p)
+			if err != nil {
+				continue
+			}
+			if fi.IsDir() {
+				walk(p)
+			} else {
+				n += fi.Size()
+			}
+		}
+	}
+	walk("")
+	return n
+}
+
+func (fs *smallFS) free() int64 {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.capacity - fs.used()
+}
+
+// fill makes another process take all but left bytes of the free space
+// (left < 0: give back everything it took).
+func (fs *smallFS) fill(left int64) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.other = 0
+	if left >= 0 {
+		fs.other = max(0, fs.capacity-fs.used()-left)
+	}
+}
+
+// take reserves n bytes for a write, or fails with ENOSPC.
+func (fs *smallFS) take(n int) error {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.used()+int64(n) > fs.capacity {
+		return &os.PathError{Op: "write", Path: "smallfs", Err: syscall.ENOSPC}
+	}
+	return nil
+}
+
+func (fs *smallFS) GetDiskUsage(string) (vfs.DiskUsage, error) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	u := fs.used()
+	return vfs.DiskUsage{AvailBytes: uint64(max(0, fs.capacity-u)), TotalBytes: uint64(fs.capacity), UsedBytes: uint64(u)}, nil
+}
+
+func (fs *smallFS) Create(name string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := fs.take(0); err != nil && fs.free() <= 0 {
+		return nil, err
+	}
+	f, err := fs.FS.Create(name, cat)
+	if err != nil {
+		return nil, err
+	}
+	return &smallFile{File: f, fs: fs}, nil
+}
+
+func (fs *smallFS) ReuseForWrite(oldname, newname string, cat vfs.DiskWriteCategory) (vfs.File, error) {
+	f, err := fs.FS.ReuseForWrite(oldname, newname, cat)
+	if err != nil {
+		return nil, err
+	}
+	return &smallFile{File: f, fs: fs}, nil
+}
+
+func (fs *smallFS) OpenReadWrite(name string, cat vfs.DiskWriteCategory, opts ...vfs.OpenOption) (vfs.File, error) {
+	f, err := fs.FS.OpenReadWrite(name, cat, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &smallFile{File: f, fs: fs}, nil
+}
+
+type smallFile struct {
+	vfs.File
+	fs *smallFS
+}
+
+func (f *smallFile) Write(p []byte) (int, error) {
+	if err := f.fs.take(len(p)); err != nil {
+		return 0, err
+	}
+	return f.File.Write(p)
+}
+
+func (f *smallFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.fs.take(len(p)); err != nil {
+		return 0, err
+	}
+	return f.File.WriteAt(p, off)
+}
+
+// TestDiskFull fills the disk under a running database: writes get
+// ErrNoSpace at once (not a hang, not a panic), reads go on, and once
+// space is free again writes succeed without a restart; nothing
+// acknowledged is lost and Verify passes. A write of Pebble's that meets
+// the full disk itself (a flush) lands in the released reserve.
+func TestDiskFull(t *testing.T) {
+	defer func(d, e time.Duration) { spaceProbeInterval, statfsEvery = d, e }(spaceProbeInterval, statfsEvery)
+	spaceProbeInterval, statfsEvery = 10*time.Millisecond, 0
+	const minFree, reserve = 1 << 20, 2 << 20
+	fs := newSmallFS(64 << 20)
+	var logs syncBuffer
+	opts := &Options{FS: fs, Clock: fakeClock(), MinFreeSpace: minFree, ReserveSize: reserve,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+	db, err := Open("db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+	if fi, err := fs.Stat("db/" + reserveName); err != nil || fi.Size() != reserve {
+		t.Fatalf("reserve file: %v, %v", fi, err)
+	}
+	MustCalendar(t, db)
+	acked := map[string]bool{}
+	put := func(name string) error {
+		_, err := db.PutObject(ctx, alice, "/alice/cal/", name, event("uid-"+name), PutOptions{})
+		if err == nil {
+			acked[name] = true
+		}
+		return err
+	}
+	for i := range 50 {
+		if err := put(fmt.Sprintf("a%d.ics", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readAll := func(when string) {
+		t.Helper()
+		for name := range acked {
+			if _, err := db.Object("/alice/cal/", name, true); err != nil {
+				t.Fatalf("%s: read %s: %v", when, name, err)
+			}
+		}
+	}
+
+	// Another process leaves less than MinFreeSpace: refused, fast.
+	fs.fill(minFree / 2)
+	start := time.Now()
+	for i := range 20 {
+		if err := put(fmt.Sprintf("b%d.ics", i)); !errors.Is(err, ErrNoSpace) {
+			t.Fatalf("put on a full disk: %v, want ErrNoSpace", err)
+		}
+	}
+	if d := time.Since(start); d > 10*time.Second { // generous: it is a statfs each
+		t.Errorf("20 refused puts took %v", d)
+	}
+	if err := db.SetCursor("nats", 1); !errors.Is(err, ErrNoSpace) {
+		t.Errorf("SetCursor on a full disk: %v, want ErrNoSpace", err)
+	}
+	readAll("disk full")
+
+	// The disk fills completely: Pebble's own flush meets ENOSPC, the
+	// reserve is released and the flush lands.
+	fs.fill(0)
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatalf("flush on a full disk with the reserve: %v", err)
+	}
+	if _, err := fs.Stat("db/" + reserveName); !os.IsNotExist(err) {
+		t.Errorf("the reserve was not released: %v", err)
+	}
+	if err := put("c.ics"); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("put after the reserve went: %v, want ErrNoSpace", err)
+	}
+	readAll("reserve released")
+
+	// Space returns: writes succeed again, without a restart, once the
+	// probe has put the reserve back.
+	fs.fill(-1)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := put("d.ics")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrNoSpace) || time.Now().After(deadline) {
+			t.Fatalf("put after space returned: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if fi, err := fs.Stat("db/" + reserveName); err != nil || fi.Size() != reserve {
+		t.Errorf("the reserve is not back: %v, %v", fi, err)
+	}
+	readAll("space back")
+	if err := db.Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"disk full: refusing writes", "released the reserve", "writes are accepted"} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	if n := strings.Count(logs.String(), "level=ERROR"); n > 10 {
+		t.Errorf("%d error lines for one disk-full episode: the log must not flood", n)
+	}
+
+	// Nothing acknowledged is lost across a restart.
+	db, err = Open("db", &Options{FS: fs, Clock: fakeClock(), MinFreeSpace: minFree, ReserveSize: reserve})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll("reopened")
+	if err := db.Verify(ctx); err != nil {
+		t.Fatalf("Verify after reopening: %v", err)
+	}
+}
+
+// TestOpenOnFullDisk starts a server on a full disk: with the reserve it
+// opens normally, without it read-only; either way reads are served and
+// writes get ErrNoSpace.
+func TestOpenOnFullDisk(t *testing.T) {
+	const minFree, reserve = 1 << 20, 2 << 20
+	fs := newSmallFS(64 << 20)
+	opts := Options{FS: fs, Clock: fakeClock(), MinFreeSpace: minFree, ReserveSize: reserve,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	o := opts
+	db, err := Open("db", &o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustCalendar(t, db)
+	for i := range 20 {
+		if _, err := db.PutObject(ctx, alice, "/alice/cal/", fmt.Sprintf("a%d.ics", i), event(fmt.Sprintf("u%d", i)), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	for _, tc := range []struct {
+		name         string
+		dropReserve  bool
+		wantReadOnly bool
+	}{
+		{"WithReserve", false, false},
+		{"WithoutReserve", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs.fill(-1)
+			if tc.dropReserve {
+				if err := fs.Remove("db/" + reserveName); err != nil && !os.IsNotExist(err) {
+					t.Fatal(err)
+				}
+			}
+			fs.fill(0)
+			o := opts
+			db, err := Open("db", &o)
+			if err != nil {
+				t.Fatalf("open on a full disk: %v", err)
+			}
+			defer db.Close()
+			if !tc.dropReserve {
+				if _, err := fs.Stat("db/" + reserveName); !os.IsNotExist(err) {
+					t.Errorf("Open on a full disk did not use the reserve: %v", err)
+				}
+			}
+			if db.space.readOnly != tc.wantReadOnly {
+				t.Errorf("read-only = %v, want %v", db.space.readOnly, tc.wantReadOnly)
+			}
+			for i := range 20 {
+				if _, err := db.Object("/alice/cal/", fmt.Sprintf("a%d.ics", i), true); err != nil {
+					t.Fatalf("read on a full disk: %v", err)
+				}
+			}
+			if _, err := db.PutObject(ctx, alice, "/alice/cal/", "new.ics", event("new"), PutOptions{}); !errors.Is(err, ErrNoSpace) {
+				t.Fatalf("put on a full disk: %v, want ErrNoSpace", err)
+			}
+		})
+	}
+}
