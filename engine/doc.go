@@ -99,6 +99,24 @@
 // so a path deleted and created again names a new collection, and its old
 // sync tokens are invalid.
 //
+// # Disk full
+//
+// Pebble does not survive a failed write of its write-ahead log or
+// MANIFEST (a panic or a Fatalf, by design; a failed fsync is never
+// retried), so the engine keeps the disk from filling under it
+// (space.go): the writer refuses a group with ErrNoSpace, before Pebble
+// sees it, when committing it would leave less than Options.MinFreeSpace
+// free; a reserve file (Options.ReserveSize) is released through
+// vfs.OnDiskFull when a write of Pebble's meets ENOSPC anyway, so that
+// write lands; write-ahead logs are preallocated and zeroed ahead, so
+// their fsyncs need no new blocks. Refused writes cost a statfs, never a
+// wait; reads go on. A probe lets writes in again once MinFreeSpace and
+// the reserve fit: no restart. A refused group writes nothing, so the log
+// and the projections stay consistent and nothing acknowledged is lost.
+// Open on a full disk releases the reserve for what Pebble writes as it
+// opens, and opens read-only (reads served, writes refused until a
+// restart) when even that does not fit.
+//
 // # Damaged files
 //
 // Pebble checksums every block. A block that fails its checksum fails the
