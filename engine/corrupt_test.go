@@ -261,3 +261,14 @@ func TestCorruptWALTruncate(t *testing.T) {
 		t.Fatalf("Verify after the truncation: %v", err)
 	}
 }
+
+// FuzzDescribeKey: naming any key of a damaged range never panics.
+func FuzzDescribeKey(f *testing.F) {
+	f.Add([]byte("L\x00\x00\x00\x00\x00\x00\x00\x01"), []byte("o\x00\x00\x00\x00\x00\x00\x00\x02x.ics"))
+	f.Add([]byte("q/a/\x00"), []byte{})
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		if describeRange(a, b) == "" {
+			t.Fatal("empty description")
+		}
+	})
+}
