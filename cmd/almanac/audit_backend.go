@@ -109,7 +109,10 @@ func runAudit(ctx context.Context, env *auditEnv, name string, args []string, np
 	}
 	pos, err := parseInterspersed(fs, args, env.getenv)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		if !errors.Is(err, flag.ErrHelp) && !errors.Is(err, errUsage) {
+			err = fmt.Errorf("%w: %w", errUsage, err) // a bad value in --config
+		}
+		return err
 	}
 	if len(pos) != npos {
 		return fmt.Errorf("%w: want %d argument(s), got %d", errUsage, npos, len(pos))

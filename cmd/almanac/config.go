@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -50,18 +51,19 @@ func envName(name string) string {
 // serve hooks register included. getenv is os.Getenv outside tests. strict
 // rejects TOML keys that are not flags of fs.
 //
-// Errors: flag.ErrHelp for -h; a *ConfigError naming the field for a bad
+// Errors: a *flagError wrapping flag.ErrHelp for -h; a *ConfigError naming the field for a bad
 // value, an unknown TOML key or an unreadable config file; other flag
-// parsing errors wrapped with errUsage.
+// parsing errors wrapped with errUsage, in a *flagError.
 func parseLayered(fs *flag.FlagSet, args []string, getenv func(string) string, strict bool) error {
+	fs.SetOutput(io.Discard) // run prints the usage and flags (flagError)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return &flagError{fs, err}
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return &flagError{fs, fmt.Errorf("%w: %v", errUsage, err)}
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return &flagError{fs, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -30,6 +30,9 @@ func runToken(ctx context.Context, args []string, stdout io.Writer, getenv func(
 		return fmt.Errorf("%w: missing subcommand (create, list, revoke)", errUsage)
 	}
 	sub, args := args[0], args[1:]
+	if isHelpArg(sub) {
+		args = []string{"-h"} // every subcommand has the same flags
+	}
 	fs := flag.NewFlagSet("token "+sub, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	dataDir := fs.String("data", "./data", "data `directory` of the server")

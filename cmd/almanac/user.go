@@ -42,13 +42,18 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: missing subcommand (add, passwd, list, delete)", errUsage)
 	}
 	sub, args := args[0], args[1:]
+	if isHelpArg(sub) {
+		// `user --help` lists the flags of every subcommand (add's are a
+		// superset).
+		sub, args = "add", []string{"-h"}
+	}
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	dataDir := fs.String("data", "./data", "data `directory` of the server")
 	fs.String(configFlag, "", "TOML `file` of the server, for its data setting")
 	admin := false
 	if sub == "add" {
-		fs.BoolVar(&admin, "admin", false, "give the user the admin role")
+		fs.BoolVar(&admin, "admin", false, "give the user the admin role (add only)")
 	}
 	pos, err := parseInterspersed(fs, args, c.getenv)
 	if err != nil {
