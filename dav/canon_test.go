@@ -16,6 +16,7 @@ import (
 var testPrefixes = map[string]string{
 	davxml.NSDAV: "D", davxml.NSCalDAV: "C", davxml.NSCardDAV: "CR",
 	davxml.NSCS: "CS", davxml.NSApple: "ICAL", davxml.NSAlmanac: "A",
+	davxml.NSXML: "xml",
 }
 
 // canonicalXML parses an XML document and prints it in one canonical

@@ -1,11 +1,16 @@
 package dav
 
 import (
+	"context"
+	"encoding/xml"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/dav/query"
+	"github.com/almanac/almanac/engine"
 )
 
 // FuzzParseTarget checks that path parsing never panics and never lets a
@@ -85,4 +90,64 @@ func FuzzRequestBodies(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzPropPatchPropfind stores what a PROPPATCH body sets on a calendar
+// and reads it back with PROPFIND allprop and propname: whatever the body,
+// no answer may be a 500, and every 207 must be namespace-well-formed XML
+// (the FuzzRequestBodies finding `<x:a A:0="00000" A="0"><A:0/></x:a>` was
+// stored and made every later PROPFIND of the collection ill-formed).
+func FuzzPropPatchPropfind(f *testing.F) {
+	for _, s := range []string{
+		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:a A:0="00000" A="0"><A:0/></x:a></D:prop></D:set></D:propertyupdate>`,
+		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:a xmlns:x="urn:x" xml:lang="en" b="c">t<x:b/></x:a></D:prop></D:set></D:propertyupdate>`,
+		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname><y:z xmlns:y="urn:y"/></D:prop></D:set><D:remove><D:prop><y:z xmlns:y="urn:y"/></D:prop></D:remove></D:propertyupdate>`,
+		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:a xmlns:x="urn:x" xmlns:q="urn:q" q:r="1"/></D:prop></D:set></D:propertyupdate>`,
+	} {
+		f.Add([]byte(s))
+	}
+	h, db := mustHandler(f, Options{})
+	ctx := context.Background()
+	if err := h.ensureHome(ctx, "alice", testMeta); err != nil {
+		f.Fatal(err)
+	}
+	const cal = "/dav/home/alice/calendar/"
+	send := func(method, body string, hdr ...string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, cal, strings.NewReader(body))
+		req.SetBasicAuth("alice", "alice")
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		defer db.UpdateProps(ctx, testMeta, cal, func(p *engine.Props) error { *p = engine.Props{}; return nil })
+		rec := send("PROPPATCH", string(body))
+		if rec.Code >= 500 {
+			t.Fatalf("PROPPATCH answered %d: %s", rec.Code, rec.Body)
+		}
+		if rec.Code == http.StatusMultiStatus {
+			mustParse(t, "PROPPATCH", rec.Body.Bytes())
+		}
+		for _, q := range []string{`<propfind xmlns="DAV:"><allprop/></propfind>`, `<propfind xmlns="DAV:"><propname/></propfind>`} {
+			rec := send("PROPFIND", q, "Depth", "0")
+			if rec.Code != http.StatusMultiStatus {
+				t.Fatalf("PROPFIND answered %d: %s", rec.Code, rec.Body)
+			}
+			mustParse(t, "PROPFIND", rec.Body.Bytes())
+		}
+	})
+}
+
+// mustParse fails t unless b is namespace-well-formed XML.
+func mustParse(t *testing.T, what string, b []byte) {
+	t.Helper()
+	if _, err := davxml.Root(b); err != nil {
+		t.Fatalf("%s answer is not well-formed (%v):\n%s", what, err, b)
+	}
+	if err := xml.Unmarshal(b, new(davxml.Elem)); err != nil {
+		t.Fatalf("%s answer does not parse (%v):\n%s", what, err, b)
+	}
 }

@@ -64,6 +64,18 @@ func (h *Handler) parsePropfind(w http.ResponseWriter, r *http.Request) (propReq
 	if err := decodeXML(body, &pf); err != nil {
 		return propRequest{}, err
 	}
+	asked := 0
+	for _, set := range []bool{pf.PropName != nil, pf.Prop != nil, pf.AllProp != nil} {
+		if set {
+			asked++
+		}
+	}
+	if asked > 1 {
+		return propRequest{}, httpErrorf(http.StatusBadRequest, "DAV:propfind takes one of DAV:prop, DAV:allprop and DAV:propname (RFC 4918 §14.20)")
+	}
+	if pf.Include != nil && pf.AllProp == nil {
+		return propRequest{}, httpErrorf(http.StatusBadRequest, "DAV:include goes with DAV:allprop only (RFC 4918 §14.8)")
+	}
 	switch {
 	case pf.PropName != nil:
 		return propRequest{propName: true}.withScratch(), nil

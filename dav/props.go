@@ -126,7 +126,8 @@ var allPropNames = []xml.Name{davxml.PropResourceType, davxml.PropDisplayName, d
 
 // props returns the values of names for r; properties r does not have are
 // reported with 404. Dead properties of collections and objects come from
-// the engine.
+// the engine; one stored before names were checked that cannot be written
+// as well-formed XML (davxml.WellFormedElement) is left out.
 //
 // This is the call the REPORT handlers (multiget, sync-collection and the
 // query REPORTs of dav/query) use to fill a response's properties; they
@@ -146,8 +147,10 @@ func (h *Handler) appendProps(out []davxml.PropValue, sc *scratch, r *resource, 
 		}
 		if dead := deadProps(r); len(dead) > 0 {
 			if x, ok := dead[deadKey(n)]; ok {
-				out = append(out, davxml.PropValue{Name: n, Element: x})
-				continue
+				if x, ok := davxml.WellFormedElement(x); ok {
+					out = append(out, davxml.PropValue{Name: n, Element: x})
+					continue
+				}
 			}
 		}
 		out = append(out, davxml.PropValue{Name: n, Status: http.StatusNotFound})
@@ -167,7 +170,11 @@ func (h *Handler) allProps(out []davxml.PropValue, sc *scratch, r *resource, inc
 	}
 	if dead := deadProps(r); len(dead) > 0 {
 		for _, k := range sortedKeys(dead) {
-			out = append(out, davxml.PropValue{Name: parseDeadKey(k), Element: dead[k]})
+			if n := parseDeadKey(k); davxml.ValidName(n) {
+				if x, ok := davxml.WellFormedElement(dead[k]); ok {
+					out = append(out, davxml.PropValue{Name: n, Element: x})
+				}
+			}
 		}
 	}
 	return out
@@ -180,7 +187,9 @@ func (h *Handler) propNames(out []davxml.PropValue, r *resource) []davxml.PropVa
 	}
 	if dead := deadProps(r); len(dead) > 0 {
 		for _, k := range sortedKeys(dead) {
-			out = append(out, davxml.PropValue{Name: parseDeadKey(k)})
+			if n := parseDeadKey(k); davxml.ValidName(n) {
+				out = append(out, davxml.PropValue{Name: n})
+			}
 		}
 	}
 	return out

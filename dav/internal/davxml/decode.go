@@ -36,14 +36,21 @@ func DecodeChecked(body []byte, v any) error {
 }
 
 // Root returns the name of body's root element after scanning the whole
-// document for DTDs, excess depth, syntax errors and namespace prefixes
-// bound to the empty name.
+// document for DTDs, the budget of elements and attributes (MaxElements,
+// MaxAttrs, MaxAttrsPerElement), excess depth, syntax errors and names
+// that are not namespace-well-formed (Namespaces in XML 1.0): undeclared
+// prefixes, local names that are not NCNames, reserved prefixes and
+// namespaces bound or used wrongly, duplicate attributes.
 func Root(body []byte) (xml.Name, error) {
 	if containsFold(body, "<!DOCTYPE") || containsFold(body, "<!ENTITY") {
 		return xml.Name{}, ErrDTD
 	}
+	if err := checkBudget(body); err != nil {
+		return xml.Name{}, err
+	}
 	d := xml.NewDecoder(bytes.NewReader(body))
 	var root xml.Name
+	var ns nsChecker
 	depth := 0
 	for {
 		tok, err := d.Token()
@@ -64,15 +71,12 @@ func Root(body []byte) (xml.Name, error) {
 			if depth++; depth > maxDepth {
 				return xml.Name{}, fmt.Errorf("davxml: elements nested deeper than %d", maxDepth)
 			}
-			for _, a := range t.Attr {
-				// Namespaces in XML 1.0 §3, "No Prefix Undeclaring":
-				// only the default namespace may be set to "".
-				if a.Name.Space == "xmlns" && a.Value == "" {
-					return xml.Name{}, fmt.Errorf("davxml: malformed XML: namespace prefix %q bound to the empty name", a.Name.Local)
-				}
+			if err := ns.start(t); err != nil {
+				return xml.Name{}, err
 			}
 		case xml.EndElement:
 			depth--
+			ns.end()
 		case xml.Directive:
 			return xml.Name{}, ErrDTD
 		}

@@ -16,6 +16,11 @@ type Elem struct {
 	Children []Elem
 	// Text is the concatenated character data directly inside the element.
 	Text string
+	// Mixed, for an element with children and character data between
+	// them, holds the character data before each child and, last, after
+	// the last one (len(Children)+1 strings), so that Marshal keeps mixed
+	// content in place (RFC 4918 §4.3). It is nil otherwise.
+	Mixed []string
 }
 
 // UnmarshalXML reads the element and everything inside it.
@@ -35,6 +40,8 @@ func (e *Elem) read(d *xml.Decoder, start xml.StartElement, depth int) error {
 		e.Attrs = append(e.Attrs, a)
 	}
 	var text strings.Builder
+	var segs []string // character data before each child
+	seg := 0          // where the current segment starts in text
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -46,11 +53,16 @@ func (e *Elem) read(d *xml.Decoder, start xml.StartElement, depth int) error {
 			if err := c.read(d, t, depth+1); err != nil {
 				return err
 			}
+			segs = append(segs, text.String()[seg:])
+			seg = text.Len()
 			e.Children = append(e.Children, c)
 		case xml.CharData:
 			text.Write(t)
 		case xml.EndElement:
 			e.Text = text.String()
+			if len(e.Children) > 0 && strings.TrimSpace(e.Text) != "" {
+				e.Mixed = append(segs, e.Text[seg:])
+			}
 			return nil
 		}
 	}
@@ -79,7 +91,8 @@ func (e *Elem) Attr(local string) string {
 // Marshal serializes e as a self-contained element: every element whose
 // namespace differs from its parent's declares it as the default
 // namespace, so the text can be stored (dead properties) and written back
-// inside any document unchanged.
+// inside any document unchanged. An Elem read from a body Root accepted
+// gives well-formed XML; names that are not (ValidName) would not.
 func (e *Elem) Marshal() string {
 	var b strings.Builder
 	e.marshal(&b, "\x00")
@@ -95,6 +108,13 @@ func (e *Elem) marshal(b *strings.Builder, parentNS string) {
 		b.WriteByte('"')
 	}
 	for i, a := range e.Attrs {
+		if a.Name.Space == NSXML {
+			// The xml prefix is bound by definition and may be bound to
+			// nothing else (Namespaces in XML 1.0 §3): xml:lang stays
+			// xml:lang (RFC 4918 §4.3).
+			fmt.Fprintf(b, ` xml:%s="%s"`, a.Name.Local, EscapeString(a.Value))
+			continue
+		}
 		if a.Name.Space != "" {
 			fmt.Fprintf(b, ` xmlns:a%d="%s" a%d:%s="%s"`, i, EscapeString(a.Name.Space), i, a.Name.Local, EscapeString(a.Value))
 			continue
@@ -110,7 +130,13 @@ func (e *Elem) marshal(b *strings.Builder, parentNS string) {
 		b.WriteString(EscapeString(e.Text))
 	}
 	for i := range e.Children {
+		if len(e.Mixed) == len(e.Children)+1 {
+			b.WriteString(EscapeString(e.Mixed[i]))
+		}
 		e.Children[i].marshal(b, e.XMLName.Space)
+	}
+	if len(e.Mixed) == len(e.Children)+1 && len(e.Children) > 0 {
+		b.WriteString(EscapeString(e.Mixed[len(e.Children)]))
 	}
 	b.WriteString("</")
 	b.WriteString(e.XMLName.Local)
@@ -124,4 +150,44 @@ func Names(elems []Elem) []xml.Name {
 		out[i] = e.XMLName
 	}
 	return out
+}
+
+// WellFormedElement returns a stored dead property value as it may be
+// written into a response: s itself when it is one namespace-well-formed
+// element, else s read leniently and written again by Marshal (values
+// stored before Root checked names bound xml:lang's namespace to a
+// prefix of their own), and ok false when even that does not give
+// well-formed XML: the property is then left out of the answer.
+func WellFormedElement(s string) (string, bool) {
+	if _, err := Root([]byte(s)); err == nil {
+		return s, true
+	}
+	var e Elem
+	if err := xml.Unmarshal([]byte(s), &e); err != nil || !e.validNames() {
+		return "", false
+	}
+	out := e.Marshal()
+	if _, err := Root([]byte(out)); err != nil {
+		return "", false
+	}
+	return out, true
+}
+
+// validNames reports whether every element and attribute name of e can be
+// written.
+func (e *Elem) validNames() bool {
+	if !ValidName(e.XMLName) {
+		return false
+	}
+	for _, a := range e.Attrs {
+		if !IsNCName(a.Name.Local) || a.Name.Space == nsXMLNS {
+			return false
+		}
+	}
+	for i := range e.Children {
+		if !e.Children[i].validNames() {
+			return false
+		}
+	}
+	return true
 }
