@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/almanac/almanac/engine"
@@ -32,7 +33,7 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dst, err := destination(r, st.user)
+	dst, err := h.destination(r, st.user)
 	if err != nil {
 		return err
 	}
@@ -145,6 +146,10 @@ func (h *Handler) copyMoveCollection(w http.ResponseWriter, r *http.Request, src
 	default:
 		created, err = h.db.CopyCollection(r.Context(), st.meta, src.coll.Path, to, overwrite)
 	}
+	var tooLong *engine.NameTooLongError
+	if errors.As(err, &tooLong) { // a member's path at the destination
+		return httpErrorf(http.StatusForbidden, "destination: %s", strings.TrimPrefix(tooLong.Error(), "engine: "))
+	}
 	if err != nil {
 		return err
 	}
@@ -210,14 +215,18 @@ func writeCreated(w http.ResponseWriter, created bool) {
 
 // destination parses the Destination header (RFC 4918 §10.3) into a
 // target inside the user's home, the home itself excluded: everything
-// else gets 403, so other users' spaces stay out of reach.
-func destination(r *http.Request, user string) (target, error) {
+// else gets 403, so other users' spaces stay out of reach. A Destination
+// on another server gets 502, one over the name limits 403.
+func (h *Handler) destination(r *http.Request, user string) (target, error) {
 	d := r.Header.Get("Destination")
 	if d == "" {
 		return target{}, httpErrorf(http.StatusBadRequest, "Destination header missing")
 	}
 	p, err := hrefPath(d)
 	if err != nil {
+		return target{}, err
+	}
+	if err := checkDestinationHost(r, d); err != nil {
 		return target{}, err
 	}
 	t, err := parseTarget(p, user)
@@ -227,5 +236,39 @@ func destination(r *http.Request, user string) (target, error) {
 	if err != nil {
 		return target{}, err
 	}
+	if err := h.lengthError(t); err != nil {
+		return target{}, httpErrorf(http.StatusForbidden, "destination: %s", err)
+	}
 	return t, nil
+}
+
+// checkDestinationHost answers 502 Bad Gateway for a Destination on
+// another server (RFC 4918 §9.8.5, §9.9.4): Almanac copies and moves only
+// within itself. A Destination names this server when it is an absolute
+// path, or when its host is the request's Host or X-Forwarded-Host (a
+// reverse proxy may rewrite Host): same host name, in any case, and the
+// same port when both give one.
+func checkDestinationHost(r *http.Request, dest string) error {
+	u, err := url.Parse(strings.TrimSpace(dest))
+	if err != nil || u.Host == "" {
+		return nil // an absolute path, or malformed (hrefPath said so)
+	}
+	for _, h := range []string{r.Host, r.Header.Get("X-Forwarded-Host")} {
+		if h != "" && sameHost(u, strings.TrimSpace(strings.Split(h, ",")[0])) {
+			return nil
+		}
+	}
+	return httpErrorf(http.StatusBadGateway, "the destination %s is on another server", u.Host)
+}
+
+// sameHost compares the host of u with a Host header value.
+func sameHost(u *url.URL, host string) bool {
+	h, err := url.Parse("//" + host)
+	if err != nil {
+		return false
+	}
+	if !strings.EqualFold(u.Hostname(), h.Hostname()) {
+		return false
+	}
+	return u.Port() == "" || h.Port() == "" || u.Port() == h.Port()
 }

@@ -106,6 +106,8 @@ func errMalformedXML(err error) *PreconditionError {
 //	*engine.InvalidDataError              403 CALDAV:/CARDDAV:<cond> (413 for an oversized plain member)
 //	*engine.UIDConflictError              403 CALDAV:/CARDDAV:no-uid-conflict with the holder's href
 //	*engine.ETagMismatchError             412
+//	*engine.NameTooLongError              414 (a name or path over engine.Limits)
+//	*engine.PropsLimitError               507 (properties over engine.Limits)
 //	engine.ErrNotFound                    404
 //	engine.ErrExists                      412 (If-None-Match, Overwrite: F)
 //	engine.ErrConflict, ErrCompacted      409
@@ -134,6 +136,8 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		inv  *engine.InvalidDataError
 		uid  *engine.UIDConflictError
 		etag *engine.ETagMismatchError
+		long *engine.NameTooLongError
+		lim  *engine.PropsLimitError
 	)
 	switch {
 	case errors.As(err, &pe):
@@ -161,6 +165,10 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		return errNoUIDConflict(ns, davxml.Href(uid.Href), uid.UID)
 	case errors.As(err, &etag):
 		return httpErrorf(http.StatusPreconditionFailed, "%v", err)
+	case errors.As(err, &long):
+		return httpErrorf(http.StatusRequestURITooLong, "%s", strings.TrimPrefix(long.Error(), "engine: "))
+	case errors.As(err, &lim):
+		return httpErrorf(http.StatusInsufficientStorage, "%s", strings.TrimPrefix(lim.Error(), "engine: "))
 	case errors.Is(err, engine.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, engine.ErrExists):

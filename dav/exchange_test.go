@@ -200,6 +200,7 @@ func (x *exchange) play(t *testing.T, raw string) string {
 		head = strings.ReplaceAll(head, ph, x.real[ph])
 		body = strings.ReplaceAll(body, ph, x.real[ph])
 	}
+	head, body = expandFill(head, body)
 	req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(strings.ReplaceAll(head, "\n", "\r\n") + "\r\n\r\n")))
 	if err != nil {
 		t.Fatalf("bad request: %v", err)
@@ -222,6 +223,30 @@ func (x *exchange) play(t *testing.T, raw string) string {
 	rec := httptest.NewRecorder()
 	x.h.ServeHTTP(rec, req)
 	return x.render(t, rec.Result())
+}
+
+// fillRE finds the X-Fill and X-Props headers of a request.
+var fillRE = regexp.MustCompile(`(?mi)^X-(Fill|Props): *([0-9]+)$`)
+
+// expandFill makes large requests without large files: with "X-Fill: N",
+// every @FILL@ in the request line and the body becomes N letters x; with
+// "X-Props: N", @PROPS@ in the body becomes N empty elements <Z:p1/> ...
+// <Z:pN/> (Z must be declared).
+func expandFill(head, body string) (string, string) {
+	for _, m := range fillRE.FindAllStringSubmatch(head, -1) {
+		n, _ := strconv.Atoi(m[2])
+		if strings.EqualFold(m[1], "fill") {
+			fill := strings.Repeat("x", n)
+			head, body = strings.ReplaceAll(head, "@FILL@", fill), strings.ReplaceAll(body, "@FILL@", fill)
+			continue
+		}
+		var b strings.Builder
+		for i := 1; i <= n; i++ {
+			fmt.Fprintf(&b, "<Z:p%d/>", i)
+		}
+		body = strings.ReplaceAll(body, "@PROPS@", b.String())
+	}
+	return head, body
 }
 
 // shownHeaders are the response headers the golden files record.

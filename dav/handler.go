@@ -170,6 +170,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := h.checkLengths(tgt); err != nil {
+		return err
+	}
 	st.tgt = tgt
 	if h.audit != nil && tgt.kind == targetHome && (r.URL.Query().Has("history") || r.URL.Query().Has("restore")) {
 		h.audit.ServeHTTP(w, r)

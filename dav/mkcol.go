@@ -101,19 +101,26 @@ func kindOf(sets []davxml.SetRemove) engine.Kind {
 // nothing.
 func (h *Handler) createCollection(w http.ResponseWriter, r *http.Request, spec engine.CollectionSpec, sets []davxml.SetRemove, respName xml.Name) error {
 	var results []davxml.PropValue
+	var set []bool
 	failed := false
+	lim := h.db.Limits()
 	for _, s := range sets {
 		for _, p := range s.Prop.Props {
 			if p.XMLName == davxml.PropResourceType {
 				results = append(results, davxml.PropValue{Name: p.XMLName})
+				set = append(set, false)
 				continue
 			}
 			pv := davxml.PropValue{Name: p.XMLName}
-			if pe := setProp(&spec.Props, spec.Kind, p, true); pe != nil {
+			if pe := setProp(&spec.Props, spec.Kind, p, true, lim); pe != nil {
 				pv.Status, failed = pe.status, true
 			}
 			results = append(results, pv)
+			set = append(set, true)
 		}
+	}
+	if !failed && markOverLimit(results, set, lim.CheckProps(spec.Props)) {
+		failed = true
 	}
 	if failed {
 		for i := range results {

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -132,4 +133,33 @@ func splitCollPath(p string) []string {
 		return nil
 	}
 	return strings.Split(p, "/")
+}
+
+// checkLengths refuses a target whose path, or one of whose segments, is
+// longer than the engine stores (engine.Limits MaxNameLength and
+// MaxPathLength; the engine checks again on every write): 414 URI Too
+// Long, as RFC 9110 §15.5.15 has it for a target URI longer than the
+// server is willing to interpret. No resource can exist at such a path,
+// so every method gets it, reads included.
+func (h *Handler) checkLengths(t target) error {
+	if err := h.lengthError(t); err != nil {
+		return httpErrorf(http.StatusRequestURITooLong, "%s", err)
+	}
+	return nil
+}
+
+// lengthError says what of t is over the name limits, or nil.
+func (h *Handler) lengthError(t target) error {
+	lim := h.db.Limits()
+	n := len("/dav/")
+	for _, s := range t.segs {
+		if len(s) > lim.MaxNameLength {
+			return fmt.Errorf("a path segment of %d bytes exceeds the limit of %d", len(s), lim.MaxNameLength)
+		}
+		n += len(s) + 1
+	}
+	if n > lim.MaxPathLength {
+		return fmt.Errorf("a path of %d bytes exceeds the limit of %d", n, lim.MaxPathLength)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package dav
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
@@ -41,8 +42,9 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 	switch res.kind {
 	case resObject:
 		var failed bool
+		lim := h.db.Limits()
 		apply := func(dead map[string]string) error {
-			results, failed = applyObjectUpdate(dead, pu)
+			results, failed = applyObjectUpdate(dead, pu, lim)
 			if failed {
 				return errRejected
 			}
@@ -54,8 +56,9 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 		}
 	case resCollection:
 		var failed bool
+		lim := h.db.Limits()
 		apply := func(p *engine.Props) error {
-			results, failed = applyUpdate(p, res.coll.Kind, pu)
+			results, failed = applyUpdate(p, res.coll.Kind, pu, lim)
 			if failed {
 				return errRejected
 			}
@@ -79,8 +82,10 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 // properties like applyUpdate: every property that is not protected (nor
 // the body property of a REPORT, CALDAV:calendar-data or
 // CARDDAV:address-data) is a dead property.
-func applyObjectUpdate(dead map[string]string, pu davxml.PropertyUpdate) ([]davxml.PropValue, bool) {
+func applyObjectUpdate(dead map[string]string, pu davxml.PropertyUpdate, lim engine.Limits) ([]davxml.PropValue, bool) {
+	old := maps.Clone(dead)
 	var out []davxml.PropValue
+	var set []bool
 	failed := false
 	for _, op := range pu.Ops {
 		remove := op.XMLName == davxml.D("remove")
@@ -96,10 +101,18 @@ func applyObjectUpdate(dead map[string]string, pu davxml.PropertyUpdate) ([]davx
 			case remove:
 				delete(dead, deadKey(n)) // removing an absent property succeeds (RFC 4918 §14.23)
 			default:
-				dead[deadKey(n)] = e.Marshal()
+				if v := e.Marshal(); len(v) > lim.MaxPropValue {
+					pv.Status, failed = http.StatusInsufficientStorage, true
+				} else {
+					dead[deadKey(n)] = v
+				}
 			}
 			out = append(out, pv)
+			set = append(set, !remove)
 		}
+	}
+	if !failed && markOverLimit(out, set, lim.CheckDeadPropsChange(old, dead)) {
+		failed = true
 	}
 	if failed {
 		markFailedDependency(out)
@@ -119,9 +132,12 @@ func markFailedDependency(out []davxml.PropValue) {
 
 // applyUpdate runs the instructions of pu on p in order and returns one
 // result per property. When any fails, the others are marked 424 and
-// failed is set (the caller then discards p).
-func applyUpdate(p *engine.Props, kind engine.Kind, pu davxml.PropertyUpdate) ([]davxml.PropValue, bool) {
+// failed is set (the caller then discards p). Properties that would take
+// the collection over the engine's limits get 507 (RFC 4918 §9.2.1).
+func applyUpdate(p *engine.Props, kind engine.Kind, pu davxml.PropertyUpdate, lim engine.Limits) ([]davxml.PropValue, bool) {
+	old := p.Clone()
 	var out []davxml.PropValue
+	var set []bool
 	failed := false
 	for _, op := range pu.Ops {
 		remove := op.XMLName == davxml.D("remove")
@@ -133,14 +149,18 @@ func applyUpdate(p *engine.Props, kind engine.Kind, pu davxml.PropertyUpdate) ([
 			if remove {
 				pe = removeProp(p, kind, e.XMLName)
 			} else {
-				pe = setProp(p, kind, e, false)
+				pe = setProp(p, kind, e, false, lim)
 			}
 			pv := davxml.PropValue{Name: e.XMLName}
 			if pe != nil {
 				pv.Status, failed = pe.status, true
 			}
 			out = append(out, pv)
+			set = append(set, !remove)
 		}
+	}
+	if !failed && markOverLimit(out, set, lim.CheckPropsChange(old, *p)) {
+		failed = true
 	}
 	if failed {
 		markFailedDependency(out)

@@ -2,6 +2,7 @@ package dav
 
 import (
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -41,10 +42,15 @@ func errProtected(n xml.Name) *propError {
 
 // setProp applies one property of a DAV:set to p, for a collection of
 // kind. creating allows the properties only settable at creation
-// (CALDAV:supported-calendar-component-set, RFC 4791 §5.2.3).
-func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool) *propError {
+// (CALDAV:supported-calendar-component-set, RFC 4791 §5.2.3). A value
+// over lim.MaxPropValue gets 507 (RFC 4918 §9.2.1: "the server did not
+// have sufficient space to record the property").
+func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool, lim engine.Limits) *propError {
 	n := e.XMLName
 	cal := kind == engine.KindCalendar
+	if len(e.Text) > lim.MaxPropValue {
+		return errPropTooLarge(len(e.Text), lim)
+	}
 	switch {
 	case n == davxml.PropDisplayName:
 		p.DisplayName = e.Text
@@ -70,12 +76,39 @@ func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool) *p
 	case protected[n]:
 		return errProtected(n)
 	default:
+		v := e.Marshal()
+		if len(v) > lim.MaxPropValue {
+			return errPropTooLarge(len(v), lim)
+		}
 		if p.Dead == nil {
 			p.Dead = map[string]string{}
 		}
-		p.Dead[deadKey(n)] = e.Marshal()
+		p.Dead[deadKey(n)] = v
 	}
 	return nil
+}
+
+// errPropTooLarge is the 507 of one property value over the limit.
+func errPropTooLarge(n int, lim engine.Limits) *propError {
+	return &propError{http.StatusInsufficientStorage, fmt.Sprintf("a property value of %d bytes exceeds the limit of %d", n, lim.MaxPropValue)}
+}
+
+// markOverLimit gives every property of out that a DAV:set stored (status
+// still 0) 507 when err, the engine's verdict on the properties as a
+// whole (too many dead properties, too many bytes), is set: none of them
+// could be recorded. It reports whether it marked any; the caller then
+// marks the rest 424.
+func markOverLimit(out []davxml.PropValue, set []bool, err error) bool {
+	if err == nil {
+		return false
+	}
+	marked := false
+	for i := range out {
+		if out[i].Status == 0 && set[i] {
+			out[i].Status, marked = http.StatusInsufficientStorage, true
+		}
+	}
+	return marked
 }
 
 // removeProp applies one property of a DAV:remove to p.

@@ -42,6 +42,9 @@ func (db *DB) submitTree(ctx context.Context, cmd *treeCmd) error {
 	if !validCollectionPath(cmd.from) || !validCollectionPath(cmd.to) {
 		return fmt.Errorf("%w: %q -> %q", ErrInvalidName, cmd.from, cmd.to)
 	}
+	if err := db.opts.Limits.checkNames(cmd.to, ""); err != nil {
+		return err
+	}
 	if strings.HasPrefix(cmd.to, cmd.from) || strings.HasPrefix(cmd.from, cmd.to) {
 		return fmt.Errorf("%w: %s and %s contain one another", ErrConflict, cmd.from, cmd.to)
 	}
@@ -91,6 +94,11 @@ func (c *treeCmd) run(tx *txn) error {
 		return err
 	}
 	sort.Strings(srcPaths) // parents before children
+	for _, p := range srcPaths {
+		if err := tx.db.opts.Limits.checkNames(c.to+strings.TrimPrefix(p, c.from), ""); err != nil {
+			return err
+		}
+	}
 
 	// Every check is done: from here on only appends.
 	if dst != nil {

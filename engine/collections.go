@@ -22,12 +22,19 @@ type CollectionSpec struct {
 // CreateCollection creates a collection. Its parent must be a home or a
 // plain collection, except for a home, which needs no parent.
 //
-// Errors: ErrInvalidName for a malformed path; ErrExists when the path (or
+// Errors: ErrInvalidName for a malformed path (*NameTooLongError for one
+// over Limits); *PropsLimitError; ErrExists when the path (or
 // an object of the same name in the parent) exists; ErrConflict when the
 // parent is missing or may not contain collections.
 func (db *DB) CreateCollection(ctx context.Context, m Meta, spec CollectionSpec) (*Collection, error) {
 	if !validCollectionPath(spec.Path) || spec.Kind < KindHome || spec.Kind > KindAddressBook {
 		return nil, fmt.Errorf("%w: collection %q", ErrInvalidName, spec.Path)
+	}
+	if err := db.opts.Limits.checkNames(spec.Path, ""); err != nil {
+		return nil, err
+	}
+	if err := db.opts.Limits.CheckProps(spec.Props); err != nil {
+		return nil, err
 	}
 	cmd := &createCollectionCmd{m: m, spec: spec}
 	if err := db.submit(ctx, cmd); err != nil {
@@ -140,9 +147,11 @@ func descendants(r interface {
 
 // UpdateProps changes a collection's properties atomically: fn gets a copy
 // of the current properties and edits it; an error from fn rejects the
-// whole change. fn runs on the writer and must be quick.
+// whole change. fn runs on the writer and must be quick. A result over
+// Limits is refused unless it is no larger than what was there (so
+// properties stored under larger limits can still be removed).
 //
-// Errors: ErrNotFound, or fn's error.
+// Errors: ErrNotFound, *PropsLimitError, or fn's error.
 func (db *DB) UpdateProps(ctx context.Context, m Meta, path string, fn func(*Props) error) error {
 	return db.submit(ctx, &updatePropsCmd{m: m, path: path, fn: fn})
 }
@@ -158,8 +167,12 @@ func (c *updatePropsCmd) run(tx *txn) error {
 	if err != nil {
 		return err
 	}
-	p := propsFromProto(coll.Props)
+	old := propsFromProto(coll.Props)
+	p := old.Clone()
 	if err := c.fn(&p); err != nil {
+		return err
+	}
+	if err := tx.db.opts.Limits.CheckPropsChange(old, p); err != nil {
 		return err
 	}
 	return tx.append(c.m, &eventv1.Event{

@@ -47,6 +47,9 @@ func (db *DB) PutObject(ctx context.Context, m Meta, path, name string, body []b
 	if !validName(name) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
 	}
+	if err := db.opts.Limits.checkNames(path, name); err != nil {
+		return nil, err
+	}
 	if int64(len(body)) > db.opts.MaxObjectSize {
 		return nil, invalid(CondMaxResourceSize, "%d bytes exceed the limit of %d", len(body), db.opts.MaxObjectSize)
 	}
@@ -270,6 +273,9 @@ func (db *DB) MoveObject(ctx context.Context, m Meta, req MoveRequest) (*PutResu
 	if !validName(req.ToName) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, req.ToName)
 	}
+	if err := db.opts.Limits.checkNames(req.ToPath, req.ToName); err != nil {
+		return nil, err
+	}
 	cmd := &moveCmd{m: m, req: req}
 	if err := db.submit(ctx, cmd); err != nil {
 		return nil, err
@@ -369,8 +375,10 @@ func isPlainish(k eventv1.CollectionKind) bool {
 // UpdateObjectProps changes an object's dead properties atomically: fn gets
 // a copy of the current set and edits it; an error from fn rejects the
 // change. The object's ETag stays; its collection's CTag and sync token move.
+// A result over Limits is refused unless it is no larger than what was
+// there (so properties stored under larger limits can still be removed).
 //
-// Errors: ErrNotFound, or fn's error.
+// Errors: ErrNotFound, *PropsLimitError, or fn's error.
 func (db *DB) UpdateObjectProps(ctx context.Context, m Meta, path, name string, fn func(dead map[string]string) error) error {
 	return db.submit(ctx, &objectPropsCmd{m: m, path: path, name: name, fn: fn})
 }
@@ -395,6 +403,9 @@ func (c *objectPropsCmd) run(tx *txn) error {
 		dead[k] = v
 	}
 	if err := c.fn(dead); err != nil {
+		return err
+	}
+	if err := tx.db.opts.Limits.CheckDeadPropsChange(o.Dead, dead); err != nil {
 		return err
 	}
 	return tx.append(c.m, &eventv1.Event{

@@ -46,6 +46,8 @@ type Options struct {
 	// FS is the filesystem Pebble uses. Default vfs.Default; tests use
 	// vfs.NewMem().
 	FS vfs.FS
+	// Limits bound names and properties; see Limits for the defaults.
+	Limits Limits
 }
 
 // EnsureDefaults fills in every zero field with its default.
@@ -74,6 +76,7 @@ func (o *Options) EnsureDefaults() {
 	if o.FS == nil {
 		o.FS = vfs.Default
 	}
+	o.Limits.ensureDefaults()
 }
 
 // Validate reports the first invalid field.
@@ -88,6 +91,7 @@ func (o *Options) Validate() error {
 	if o.MaxBatch < 0 {
 		errs = append(errs, fmt.Errorf("engine: Options.MaxBatch %d is negative", o.MaxBatch))
 	}
+	errs = append(errs, o.Limits.validate())
 	return errors.Join(errs...)
 }
 

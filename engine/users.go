@@ -16,6 +16,9 @@ func (db *DB) PutUser(ctx context.Context, m Meta, u User) error {
 	if !validName(u.Name) {
 		return fmt.Errorf("%w: user %q", ErrInvalidName, u.Name)
 	}
+	if len(u.Name) > db.opts.Limits.MaxNameLength { // it names the home
+		return nameTooLong(u.Name, db.opts.Limits.MaxNameLength, false)
+	}
 	if u.Role == "" {
 		u.Role = RoleUser
 	}
