@@ -1,8 +1,9 @@
 package dav
 
 import (
+	"context"
 	"encoding/xml"
-	"fmt"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -14,14 +15,24 @@ import (
 
 // readBody reads the request body, at most h.maxBody bytes: a longer body
 // (or a Content-Length that announces one) fails with a 413 without being
-// buffered whole.
+// buffered whole. A body the client does not finish sending (it aborts,
+// the connection breaks, a chunk is malformed) is the client's fault, not
+// an internal error: 499 when the request's context is done (the client
+// is gone and sees nothing), else 400.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	if r.ContentLength > h.maxBody {
 		return nil, httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", h.maxBody)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
-		return nil, fmt.Errorf("read request body: %w", err)
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return nil, httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", mbe.Limit)
+		case r.Context().Err() != nil || errors.Is(err, context.Canceled):
+			return nil, httpErrorf(StatusClientClosedRequest, "the client went away while sending the body")
+		}
+		return nil, httpErrorf(http.StatusBadRequest, "the request body could not be read: %v", err)
 	}
 	return body, nil
 }

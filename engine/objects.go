@@ -102,6 +102,19 @@ func (db *DB) putCollection(path string) (coll *Collection, cached bool, err err
 	return slim, false, nil
 }
 
+// CollectionSummary returns what a write needs of the live collection at
+// path: its ID, Path, Kind and Props.Components, nothing else. It comes
+// from the cache PutObject keeps, so it costs a map lookup instead of
+// decoding the collection's record with all its properties; it may lag
+// behind a deletion or a replacement of the collection, which PutObject
+// checks again against the live record.
+//
+// Errors: ErrNotFound, ErrClosed.
+func (db *DB) CollectionSummary(path string) (*Collection, error) {
+	c, _, err := db.putCollection(path)
+	return c, err
+}
+
 // errCollectionChanged: the collection was replaced between validation and
 // the writer; validate again.
 var errCollectionChanged = errors.New("engine: collection changed during write")
