@@ -122,6 +122,13 @@ func (h *Handler) createCollection(w http.ResponseWriter, r *http.Request, spec 
 	if !failed && markOverLimit(results, set, lim.CheckProps(spec.Props)) {
 		failed = true
 	}
+	if spec.Kind == engine.KindCalendar && len(spec.Props.Components) == 0 {
+		// RFC 4791 §5.2.3: without CALDAV:supported-calendar-component-set
+		// a calendar accepts every component type. An empty set in the
+		// engine means its older default (VEVENT and VTODO), which the
+		// calendars created before keep, so new ones name them all.
+		spec.Props.Components = append([]string(nil), engine.AllComponents...)
+	}
 	if failed {
 		for i := range results {
 			if results[i].Status == 0 {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -61,9 +62,11 @@ func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool, li
 	case cal && n == davxml.PropCalendarOrder:
 		p.Order = strings.TrimSpace(e.Text)
 	case cal && n == davxml.PropCalendarTimezone:
+		// RFC 4791 §5.2.2: one VCALENDAR with exactly one VTIMEZONE
+		// (CALDAV:valid-calendar-data); an empty value removes it.
 		if strings.TrimSpace(e.Text) != "" {
-			if _, err := engine.ParseCalendar([]byte(e.Text)); err != nil {
-				return &propError{http.StatusForbidden, "calendar-timezone: " + err.Error()}
+			if _, err := query.ParseTimezone(e.Text); err != nil {
+				return &propError{http.StatusForbidden, err.Error()}
 			}
 		}
 		p.Timezone = e.Text

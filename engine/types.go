@@ -55,8 +55,15 @@ type Props struct {
 	Dead map[string]string
 }
 
-// DefaultComponents is the component set of a calendar created without one.
+// DefaultComponents is the component set of a calendar whose record names
+// none: calendars created before MKCALENDAR gave new calendars
+// AllComponents. Changing it would change what those calendars accept.
 var DefaultComponents = []string{"VEVENT", "VTODO"}
+
+// AllComponents are the calendar components the engine stores: the set a
+// calendar created without CALDAV:supported-calendar-component-set gets
+// (RFC 4791 §5.2.3).
+var AllComponents = []string{"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"}
 
 // Clone returns a deep copy of p.
 func (p Props) Clone() Props {

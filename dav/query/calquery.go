@@ -45,12 +45,9 @@ func ParseCalendarQuery(body []byte) (*CalendarQuery, error) {
 	if x.Filter == nil || len(x.Filter.CompFilters) != 1 || len(x.Filter.PropFilters) > 0 {
 		return nil, errValidFilter("filter must hold exactly one comp-filter")
 	}
-	f, err := parseCompFilter(x.Filter.CompFilters[0], 0)
+	f, err := parseCompFilter(x.Filter.CompFilters[0], "", 0)
 	if err != nil {
 		return nil, err
-	}
-	if f.Name != ical.CompCalendar {
-		return nil, errValidFilter("top comp-filter is %s, want VCALENDAR", f.Name)
 	}
 	q := &CalendarQuery{Filter: f}
 	if q.Data, err = ParseCalendarData(x.Prop); err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -214,7 +216,44 @@ func parsePropFilter(space string, x xmlPropFilter) (PropFilter, error) {
 // maxFilterDepth bounds comp-filter nesting (VCALENDAR > VEVENT > VALARM).
 const maxFilterDepth = 4
 
-func parseCompFilter(x xmlCompFilter, depth int) (CompFilter, error) {
+// componentParents says, for each component iCalendar defines, which
+// components it may sit in (RFC 5545 §3.4, §3.6; RFC 7953 §3 for
+// VAVAILABILITY; RFC 9073 §7 for VLOCATION, VRESOURCE and PARTICIPANT).
+// A comp-filter that nests a known component anywhere else can never
+// match and is refused with CALDAV:valid-filter (RFC 4791 §9.7.1) rather
+// than answered with an empty 207. Other names (X- and unknown IANA
+// components) may nest anywhere.
+var componentParents = map[string][]string{
+	ical.CompCalendar:         {""},
+	ical.CompEvent:            {ical.CompCalendar},
+	ical.CompToDo:             {ical.CompCalendar},
+	ical.CompJournal:          {ical.CompCalendar},
+	ical.CompFreeBusy:         {ical.CompCalendar},
+	ical.CompTimezone:         {ical.CompCalendar},
+	"VAVAILABILITY":           {ical.CompCalendar},
+	ical.CompAlarm:            {ical.CompEvent, ical.CompToDo},
+	ical.CompTimezoneStandard: {ical.CompTimezone},
+	ical.CompTimezoneDaylight: {ical.CompTimezone},
+	"AVAILABLE":               {"VAVAILABILITY"},
+	"PARTICIPANT":             {ical.CompEvent, ical.CompToDo, ical.CompJournal, ical.CompFreeBusy},
+	"VLOCATION":               {ical.CompEvent, ical.CompToDo, ical.CompJournal, "PARTICIPANT"},
+	"VRESOURCE":               {ical.CompEvent, ical.CompToDo, ical.CompJournal, "PARTICIPANT"},
+}
+
+// nestable reports whether component name may sit in parent ("" for the
+// top of the filter).
+func nestable(parent, name string) bool {
+	parents, known := componentParents[name]
+	if !known {
+		return parent != "" // an X- or unknown component, but not at the top
+	}
+	if _, parentKnown := componentParents[parent]; parent != "" && !parentKnown {
+		return true // inside an X- or unknown component, anything may be
+	}
+	return slices.Contains(parents, parent)
+}
+
+func parseCompFilter(x xmlCompFilter, parent string, depth int) (CompFilter, error) {
 	if depth > maxFilterDepth {
 		return CompFilter{}, errValidFilter("comp-filter nested too deep")
 	}
@@ -222,6 +261,12 @@ func parseCompFilter(x xmlCompFilter, depth int) (CompFilter, error) {
 		return CompFilter{}, errValidFilter("comp-filter without name")
 	}
 	cf := CompFilter{Name: strings.ToUpper(x.Name), IsNotDefined: x.IsNotDefined != nil}
+	if !nestable(parent, cf.Name) {
+		if parent == "" {
+			return CompFilter{}, errValidFilter("top comp-filter is %s, want VCALENDAR", cf.Name)
+		}
+		return CompFilter{}, errValidFilter("a %s cannot be inside a %s", cf.Name, parent)
+	}
 	tr, err := parseRange(x.TimeRange, false)
 	if err != nil {
 		return CompFilter{}, err
@@ -243,7 +288,7 @@ func parseCompFilter(x xmlCompFilter, depth int) (CompFilter, error) {
 		cf.Props = append(cf.Props, f)
 	}
 	for _, c := range x.CompFilters {
-		f, err := parseCompFilter(c, depth+1)
+		f, err := parseCompFilter(c, cf.Name, depth+1)
 		if err != nil {
 			return CompFilter{}, err
 		}
@@ -268,9 +313,47 @@ func parseTimezone(text, id *string) (*time.Location, error) {
 	if text == nil {
 		return nil, nil
 	}
-	loc := TimezoneFromText(*text)
+	return ParseTimezone(*text)
+}
+
+// ParseTimezone checks a CALDAV:timezone (RFC 4791 §9.8) or
+// CALDAV:calendar-timezone (§5.2.2) value and returns its location: it
+// must be one VCALENDAR holding exactly one VTIMEZONE and nothing else,
+// with a TZID and at least one STANDARD or DAYLIGHT, which engine/recur
+// can interpret (or whose TZID names a zone it knows).
+//
+// Errors are *Error: 403 CALDAV:valid-calendar-data.
+func ParseTimezone(text string) (*time.Location, error) {
+	bad := func(format string, args ...any) error {
+		return errorf(http.StatusForbidden, NSCalDAV, "valid-calendar-data", "timezone: "+format, args...)
+	}
+	cal, err := parseCalendar([]byte(strings.TrimSpace(text)))
+	if err != nil {
+		return nil, bad("not one iCalendar object (%v)", err)
+	}
+	if len(cal.Children) != 1 || cal.Children[0].Name != ical.CompTimezone {
+		return nil, bad("a VCALENDAR with exactly one VTIMEZONE and no other component is needed")
+	}
+	vtz := cal.Children[0]
+	tzid := vtz.Props.Get(ical.PropTimezoneID)
+	if tzid == nil || strings.TrimSpace(tzid.Value) == "" {
+		return nil, bad("the VTIMEZONE has no TZID")
+	}
+	observances := 0
+	for _, c := range vtz.Children {
+		if c.Name == ical.CompTimezoneStandard || c.Name == ical.CompTimezoneDaylight {
+			observances++
+		}
+	}
+	if observances == 0 {
+		return nil, bad("the VTIMEZONE %s has no STANDARD or DAYLIGHT", tzid.Value)
+	}
+	if _, err := recur.LocationFromVTimezone(vtz); err != nil && recur.LookupTZID(tzid.Value) == nil {
+		return nil, bad("the VTIMEZONE %s cannot be interpreted: %v", tzid.Value, err)
+	}
+	loc := recur.CalendarTimezone(cal)
 	if loc == nil {
-		return nil, errorf(403, NSCalDAV, "valid-calendar-data", "timezone holds no usable VTIMEZONE")
+		return nil, bad("the VTIMEZONE %s cannot be interpreted", tzid.Value)
 	}
 	return loc, nil
 }

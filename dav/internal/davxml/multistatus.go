@@ -115,9 +115,20 @@ func (m *Multistatus) writeHref(dir, name string) {
 	w.WriteString("</D:href>")
 }
 
-// propstats writes props as one DAV:propstat per status.
+// propstats writes props as one DAV:propstat per status. With no
+// properties at all (a sync-collection or PROPFIND whose DAV:prop is
+// empty) it writes one DAV:propstat with an empty DAV:prop and 200: a
+// DAV:response needs a DAV:status or a DAV:propstat (RFC 4918 §14.24), and
+// in a sync-collection answer a DAV:status alone would report the member
+// removed (404) or the answer truncated (507) (RFC 6578 §3.5, §3.6).
 func (m *Multistatus) propstats(props []PropValue) {
 	w := m.w
+	if len(props) == 0 {
+		w.WriteString("<D:propstat><D:prop/>")
+		writeStatus(w, http.StatusOK)
+		w.WriteString("</D:propstat>")
+		return
+	}
 	var doneBuf [4]int
 	done := doneBuf[:0]
 	for i := range props {
