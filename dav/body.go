@@ -20,10 +20,20 @@ import (
 // an internal error: 499 when the request's context is done (the client
 // is gone and sees nothing), else 400.
 func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > h.maxBody {
-		return nil, httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", h.maxBody)
+	return h.readBodyMax(w, r, h.maxBody)
+}
+
+// readXMLBody is readBody for an XML body: at most the smaller of
+// h.maxBody and h.maxXML bytes.
+func (h *Handler) readXMLBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	return h.readBodyMax(w, r, min(h.maxBody, h.maxXML))
+}
+
+func (h *Handler) readBodyMax(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
@@ -41,7 +51,7 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, erro
 // the body; an empty body gives a zero name. DTDs, malformed XML and excess
 // nesting get 400.
 func (h *Handler) readXML(w http.ResponseWriter, r *http.Request) (xml.Name, []byte, error) {
-	body, err := h.readBody(w, r)
+	body, err := h.readXMLBody(w, r)
 	if err != nil {
 		return xml.Name{}, nil, err
 	}

@@ -28,6 +28,11 @@ type Authenticator interface {
 // DefaultMaxRequestBody is the default of Options.MaxRequestBody: 10 MiB.
 const DefaultMaxRequestBody = 10 << 20
 
+// DefaultMaxXMLBody is the default of Options.MaxXMLBody: 4 MiB, room for
+// a calendar-multiget of some 40,000 hrefs and for a PROPPATCH of the
+// engine's largest property set (1 MiB).
+const DefaultMaxXMLBody = 4 << 20
+
 // Options configure a Handler.
 type Options struct {
 	// DB is the store served. Required.
@@ -39,6 +44,11 @@ type Options struct {
 	// MaxRequestBody is the largest request body accepted, in bytes; larger
 	// bodies get 413. Default DefaultMaxRequestBody.
 	MaxRequestBody int64
+	// MaxXMLBody is the largest XML request body (PROPFIND, PROPPATCH,
+	// MKCOL, MKCALENDAR, REPORT) accepted, in bytes; larger bodies get
+	// 413. The parser's element and attribute budget (package davxml)
+	// bounds what a body within it may cost. Default DefaultMaxXMLBody.
+	MaxXMLBody int64
 	// Audit, if set, serves requests under a user's own home whose URL
 	// query has a "history" or "restore" parameter (e.g. GET
 	// /dav/home/U/calendar/a.ics?history, POST
@@ -58,6 +68,7 @@ type Handler struct {
 	auth    Authenticator
 	log     *slog.Logger
 	maxBody int64
+	maxXML  int64
 	audit   http.Handler
 	limits  query.Limits
 	// querySlots bounds concurrent expensive REPORTs (query_slots.go).
@@ -83,6 +94,9 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.MaxRequestBody < 0 {
 		return nil, fmt.Errorf("dav: Options.MaxRequestBody %d is negative", opts.MaxRequestBody)
 	}
+	if opts.MaxXMLBody < 0 {
+		return nil, fmt.Errorf("dav: Options.MaxXMLBody %d is negative", opts.MaxXMLBody)
+	}
 	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit, limits: opts.QueryLimits}
 	h.querySlots = newQuerySlots(opts.QueryLimits)
 	if h.log == nil {
@@ -90,6 +104,10 @@ func NewHandler(opts Options) (*Handler, error) {
 	}
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxRequestBody
+	}
+	h.maxXML = opts.MaxXMLBody
+	if h.maxXML == 0 {
+		h.maxXML = DefaultMaxXMLBody
 	}
 	return h, nil
 }

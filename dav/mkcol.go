@@ -14,7 +14,7 @@ import (
 // plain collection without a body, or a collection whose DAV:resourcetype
 // and initial properties come in a DAV:mkcol body. Any other body gets 415.
 func (h *Handler) mkcol(w http.ResponseWriter, r *http.Request) error {
-	body, err := h.readBody(w, r)
+	body, err := h.readXMLBody(w, r)
 	if err != nil {
 		return err
 	}
@@ -25,7 +25,7 @@ func (h *Handler) mkcol(w http.ResponseWriter, r *http.Request) error {
 	spec.Kind = engine.KindPlain
 	if len(body) > 0 {
 		root, rerr := davxml.Root(body)
-		if errors.Is(rerr, davxml.ErrDTD) {
+		if errors.Is(rerr, davxml.ErrDTD) || errors.Is(rerr, davxml.ErrBudget) {
 			return errMalformedXML(rerr)
 		}
 		if rerr != nil || root != davxml.D("mkcol") {

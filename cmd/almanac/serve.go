@@ -74,6 +74,8 @@ type ServeConfig struct {
 	LoginMaxTracked         int
 	LoginMaxHashes          int
 	TrustedProxies          auth.TrustedProxies
+	// Limits bound names, properties and XML bodies (limits.go).
+	Limits limitsConfig
 }
 
 // Main is `almanac serve` as a value: ParseFlags, Run, then Close. Tests
@@ -145,6 +147,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.LoginMaxTracked, "login-max-tracked", 100000, "most (user, address) pairs and addresses the login limiter remembers")
 	fs.IntVar(&c.LoginMaxHashes, "login-max-concurrent-hashes", runtime.GOMAXPROCS(0), "most passwords hashed at once; more logins wait for a turn")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed (default none)")
+	c.Limits.flags(fs)
 	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
 		m.starts = append(m.starts, h.start(fs))
@@ -180,6 +183,9 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.DiskReserve < -1 || c.DiskReserve == 0 {
 		return bad("disk-reserve", "must be positive or -1 (none), got %d", c.DiskReserve)
+	}
+	if err := c.Limits.validate(); err != nil {
+		return err
 	}
 	if c.MaxInstances <= 0 {
 		return bad("max-instances", "must be positive, got %d", c.MaxInstances)
@@ -250,6 +256,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxObjectSize: m.Config.MaxObjectSize,
 		MinFreeSpace:  m.Config.MinFreeSpace,
 		ReserveSize:   m.Config.DiskReserve,
+		Limits:        m.Config.Limits.engine(),
 	})
 	if err != nil {
 		return err
@@ -294,7 +301,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	env.SetAudit = func(http.Handler) {
 		m.Logger.Error("SetAudit called after the hooks started; ignored")
 	}
-	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, Audit: audit,
+	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, MaxXMLBody: m.Config.Limits.MaxXMLBody, Audit: audit,
 		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange)})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)

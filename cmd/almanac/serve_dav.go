@@ -19,6 +19,7 @@ type davWiring struct {
 	Auth           *auth.Verifier
 	Logger         *slog.Logger
 	MaxRequestBody int64
+	MaxXMLBody     int64
 	Audit          http.Handler
 	QueryLimits    query.Limits
 }
@@ -30,6 +31,7 @@ func newDAVHandler(w davWiring) (http.Handler, error) {
 		Auth:           w.Auth,
 		Logger:         w.Logger.With("component", "dav"),
 		MaxRequestBody: w.MaxRequestBody,
+		MaxXMLBody:     w.MaxXMLBody,
 		Audit:          w.Audit,
 		QueryLimits:    w.QueryLimits,
 	})
