@@ -40,7 +40,13 @@ func (fakeAuth) Authenticate(_ context.Context, user, password, _ string) (*engi
 // mustHandler opens an in-memory engine and a Handler over it.
 func mustHandler(tb testing.TB, opts Options) (*Handler, *engine.DB) {
 	tb.Helper()
-	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem(), MaxObjectSize: 64 << 10})
+	return mustHandlerLimits(tb, opts, engine.Limits{})
+}
+
+// mustHandlerLimits is mustHandler with the engine's limits set.
+func mustHandlerLimits(tb testing.TB, opts Options, lim engine.Limits) (*Handler, *engine.DB) {
+	tb.Helper()
+	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem(), MaxObjectSize: 64 << 10, Limits: lim})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -94,7 +94,9 @@ func FuzzRequestBodies(f *testing.F) {
 
 // FuzzPropPatchPropfind stores what a PROPPATCH body sets on a calendar
 // and reads it back with PROPFIND allprop and propname: whatever the body,
-// no answer may be a 500, and every 207 must be namespace-well-formed XML
+// no answer may be a 500, what is stored stays within engine.Limits (the
+// handler opens the engine with small ones), and every 207 must be
+// namespace-well-formed XML
 // (the FuzzRequestBodies finding `<x:a A:0="00000" A="0"><A:0/></x:a>` was
 // stored and made every later PROPFIND of the collection ill-formed).
 func FuzzPropPatchPropfind(f *testing.F) {
@@ -103,10 +105,11 @@ func FuzzPropPatchPropfind(f *testing.F) {
 		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:a xmlns:x="urn:x" xml:lang="en" b="c">t<x:b/></x:a></D:prop></D:set></D:propertyupdate>`,
 		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:displayname><y:z xmlns:y="urn:y"/></D:prop></D:set><D:remove><D:prop><y:z xmlns:y="urn:y"/></D:prop></D:remove></D:propertyupdate>`,
 		`<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><x:a xmlns:x="urn:x" xmlns:q="urn:q" q:r="1"/></D:prop></D:set></D:propertyupdate>`,
+		`<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:z"><D:set><D:prop><Z:a>0123456789012345678901234567890123456789</Z:a><Z:b/><Z:c/><Z:d/><Z:e/></D:prop></D:set></D:propertyupdate>`,
 	} {
 		f.Add([]byte(s))
 	}
-	h, db := mustHandler(f, Options{})
+	h, db := mustHandlerLimits(f, Options{}, engine.Limits{MaxPropValue: 64, MaxDeadProps: 4, MaxPropsSize: 256})
 	ctx := context.Background()
 	if err := h.ensureHome(ctx, "alice", testMeta); err != nil {
 		f.Fatal(err)
@@ -130,6 +133,13 @@ func FuzzPropPatchPropfind(f *testing.F) {
 		}
 		if rec.Code == http.StatusMultiStatus {
 			mustParse(t, "PROPPATCH", rec.Body.Bytes())
+		}
+		c, err := db.Collection(cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Limits().CheckProps(c.Props); err != nil {
+			t.Fatalf("PROPPATCH stored properties over the limits: %v", err)
 		}
 		for _, q := range []string{`<propfind xmlns="DAV:"><allprop/></propfind>`, `<propfind xmlns="DAV:"><propname/></propfind>`} {
 			rec := send("PROPFIND", q, "Depth", "0")

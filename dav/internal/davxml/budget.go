@@ -34,6 +34,13 @@ var ErrBudget = errors.New("davxml: request body over the parser's budget")
 // values are not looked into. On ill-formed input its counts may be off;
 // the parser that runs next rejects such input anyway.
 func checkBudget(body []byte) error {
+	return scanBudget(body, budget{MaxElements, MaxAttrs, MaxAttrsPerElement})
+}
+
+// budget holds the bounds scanBudget checks.
+type budget struct{ elements, attrs, perElement int }
+
+func scanBudget(body []byte, lim budget) error {
 	elements, attrs := 0, 0
 	for i := 0; i < len(body); {
 		j := bytes.IndexByte(body[i:], '<')
@@ -52,8 +59,8 @@ func checkBudget(body []byte) error {
 		case bytes.HasPrefix(rest, []byte("<!")), bytes.HasPrefix(rest, []byte("</")):
 			i += 2
 		default:
-			if elements++; elements > MaxElements {
-				return fmt.Errorf("%w: more than %d elements", ErrBudget, MaxElements)
+			if elements++; elements > lim.elements {
+				return fmt.Errorf("%w: more than %d elements", ErrBudget, lim.elements)
 			}
 			i++
 			inTag, quote := 0, byte(0)
@@ -68,11 +75,11 @@ func checkBudget(body []byte) error {
 				case c == '"' || c == '\'':
 					quote = c
 				case c == '=':
-					if inTag++; inTag > MaxAttrsPerElement {
-						return fmt.Errorf("%w: more than %d attributes on one element", ErrBudget, MaxAttrsPerElement)
+					if inTag++; inTag > lim.perElement {
+						return fmt.Errorf("%w: more than %d attributes on one element", ErrBudget, lim.perElement)
 					}
-					if attrs++; attrs > MaxAttrs {
-						return fmt.Errorf("%w: more than %d attributes", ErrBudget, MaxAttrs)
+					if attrs++; attrs > lim.attrs {
+						return fmt.Errorf("%w: more than %d attributes", ErrBudget, lim.attrs)
 					}
 				case c == '>':
 					i++
