@@ -120,3 +120,32 @@ func TestPropsLimitsShrink(t *testing.T) {
 		t.Fatalf("adding to too many: err = %v", err)
 	}
 }
+
+// FuzzCheckNames cross-checks Limits.checkNames against a naive reading of
+// the limits: no segment of dir, nor name, longer than MaxNameLength, and
+// dir+name no longer than MaxPathLength.
+func FuzzCheckNames(f *testing.F) {
+	f.Add("/dav/home/alice/calendar/", "a.ics", 8, 40)
+	f.Add("/a//b/", "", 1, 5)
+	f.Add("/"+strings.Repeat("x", 300)+"/", "y", 255, 1024)
+	f.Fuzz(func(t *testing.T, dir, name string, maxName, maxPath int) {
+		if maxName <= 0 || maxPath <= 0 || maxName > 1<<20 || maxPath > 1<<20 {
+			return
+		}
+		l := Limits{MaxNameLength: maxName, MaxPathLength: maxPath}
+		want := len(dir)+len(name) <= maxPath && len(name) <= maxName
+		for _, seg := range strings.Split(dir, "/") {
+			if len(seg) > maxName {
+				want = false
+			}
+		}
+		err := l.checkNames(dir, name)
+		if (err == nil) != want {
+			t.Fatalf("checkNames(%q, %q) with %d/%d = %v, want ok=%v", dir, name, maxName, maxPath, err, want)
+		}
+		var tl *NameTooLongError
+		if err != nil && (!errors.As(err, &tl) || !errors.Is(err, ErrInvalidName)) {
+			t.Fatalf("checkNames error %v is not a *NameTooLongError", err)
+		}
+	})
+}
