@@ -111,11 +111,9 @@ func (h *Handler) createCollection(w http.ResponseWriter, r *http.Request, spec 
 				set = append(set, false)
 				continue
 			}
-			pv := davxml.PropValue{Name: p.XMLName}
-			if pe := setProp(&spec.Props, spec.Kind, p, true, lim); pe != nil {
-				pv.Status, failed = pe.status, true
-			}
-			results = append(results, pv)
+			pe := setProp(&spec.Props, spec.Kind, p, true, lim)
+			results = append(results, pe.result(p.XMLName))
+			failed = failed || pe != nil
 			set = append(set, true)
 		}
 	}

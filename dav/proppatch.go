@@ -97,7 +97,7 @@ func applyObjectUpdate(dead map[string]string, pu davxml.PropertyUpdate, lim eng
 			pv := davxml.PropValue{Name: n}
 			switch {
 			case protected[n] || n == davxml.PropCalendarData || n == davxml.PropAddressData:
-				pv.Status, failed = http.StatusForbidden, true
+				pv, failed = errProtected(n).result(n), true
 			case remove:
 				delete(dead, deadKey(n)) // removing an absent property succeeds (RFC 4918 §14.23)
 			default:
@@ -151,11 +151,8 @@ func applyUpdate(p *engine.Props, kind engine.Kind, pu davxml.PropertyUpdate, li
 			} else {
 				pe = setProp(p, kind, e, false, lim)
 			}
-			pv := davxml.PropValue{Name: e.XMLName}
-			if pe != nil {
-				pv.Status, failed = pe.status, true
-			}
-			out = append(out, pv)
+			out = append(out, pe.result(e.XMLName))
+			failed = failed || pe != nil
 			set = append(set, !remove)
 		}
 	}

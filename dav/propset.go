@@ -31,14 +31,30 @@ func init() {
 	}
 }
 
-// propError is why one property of a PROPPATCH or MKCOL cannot be set.
+// propError is why one property of a PROPPATCH or MKCOL cannot be set:
+// its status, and the precondition reported in the propstat's DAV:error
+// when there is one (RFC 4918 §14.22).
 type propError struct {
 	status int
 	msg    string
+	cond   xml.Name
 }
 
 func errProtected(n xml.Name) *propError {
-	return &propError{http.StatusForbidden, "{" + n.Space + "}" + n.Local + " is protected"}
+	return &propError{http.StatusForbidden, "{" + n.Space + "}" + n.Local + " is protected", davxml.D("cannot-modify-protected-property")}
+}
+
+// result is the propstat entry of property n that failed with pe (nil:
+// it did not fail).
+func (pe *propError) result(n xml.Name) davxml.PropValue {
+	pv := davxml.PropValue{Name: n}
+	if pe != nil {
+		pv.Status = pe.status
+		if pe.cond.Local != "" {
+			pv.Error = davxml.Empty(pe.cond)
+		}
+	}
+	return pv
 }
 
 // setProp applies one property of a DAV:set to p, for a collection of
@@ -66,7 +82,7 @@ func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool, li
 		// (CALDAV:valid-calendar-data); an empty value removes it.
 		if strings.TrimSpace(e.Text) != "" {
 			if _, err := query.ParseTimezone(e.Text); err != nil {
-				return &propError{http.StatusForbidden, err.Error()}
+				return &propError{http.StatusForbidden, err.Error(), davxml.C("valid-calendar-data")}
 			}
 		}
 		p.Timezone = e.Text
@@ -93,7 +109,7 @@ func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool, li
 
 // errPropTooLarge is the 507 of one property value over the limit.
 func errPropTooLarge(n int, lim engine.Limits) *propError {
-	return &propError{http.StatusInsufficientStorage, fmt.Sprintf("a property value of %d bytes exceeds the limit of %d", n, lim.MaxPropValue)}
+	return &propError{status: http.StatusInsufficientStorage, msg: fmt.Sprintf("a property value of %d bytes exceeds the limit of %d", n, lim.MaxPropValue)}
 }
 
 // markOverLimit gives every property of out that a DAV:set stored (status
@@ -149,12 +165,12 @@ func componentsOf(e davxml.Elem) ([]string, *propError) {
 		}
 		name := strings.ToUpper(c.Attr("name"))
 		if !calendarComponents[name] {
-			return nil, &propError{http.StatusForbidden, "unsupported calendar component " + c.Attr("name")}
+			return nil, &propError{http.StatusForbidden, "unsupported calendar component " + c.Attr("name"), xml.Name{}}
 		}
 		comps = append(comps, name)
 	}
 	if len(comps) == 0 {
-		return nil, &propError{http.StatusForbidden, "supported-calendar-component-set names no component"}
+		return nil, &propError{http.StatusForbidden, "supported-calendar-component-set names no component", xml.Name{}}
 	}
 	return comps, nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,8 +21,12 @@ import (
 // With none set the property is written empty, which is also how 404 and
 // 403 properties are reported.
 type PropValue struct {
-	Name    xml.Name
-	Status  int // 0 means 200
+	Name   xml.Name
+	Status int // 0 means 200
+	// Error, when set, is the precondition element (as Empty writes it)
+	// reported in the DAV:error of the property's propstat (RFC 4918
+	// §14.22): properties are grouped by status and error.
+	Error   string
 	Inner   string
 	Str     string
 	Text    []byte
@@ -129,22 +134,27 @@ func (m *Multistatus) propstats(props []PropValue) {
 		w.WriteString("</D:propstat>")
 		return
 	}
-	var doneBuf [4]int
+	var doneBuf [4]group
 	done := doneBuf[:0]
 	for i := range props {
-		st := statusOf(props[i])
-		if contains(done, st) {
+		g := group{statusOf(props[i]), props[i].Error}
+		if slices.Contains(done, g) {
 			continue
 		}
-		done = append(done, st)
+		done = append(done, g)
 		w.WriteString("<D:propstat><D:prop>")
 		for j := i; j < len(props); j++ {
-			if statusOf(props[j]) == st {
+			if statusOf(props[j]) == g.status && props[j].Error == g.err {
 				writeProp(w, &props[j])
 			}
 		}
 		w.WriteString("</D:prop>")
-		writeStatus(w, st)
+		writeStatus(w, g.status)
+		if g.err != "" {
+			w.WriteString("<D:error>")
+			w.WriteString(g.err)
+			w.WriteString("</D:error>")
+		}
 		w.WriteString("</D:propstat>")
 	}
 }
@@ -211,13 +221,11 @@ func statusOf(p PropValue) int {
 	return p.Status
 }
 
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
+// group is what one DAV:propstat holds: the properties of one status
+// and error.
+type group struct {
+	status int
+	err    string
 }
 
 func writeStatus(w *bufio.Writer, status int) {
