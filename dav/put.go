@@ -37,12 +37,18 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return fmt.Errorf("look up %s: %w", parent, err)
 	}
-	if _, err := h.db.CollectionSummary(t.collPath()); err == nil {
+	if _, err := h.db.Collection(t.collPath()); err == nil { // not the summary: it may outlive a deletion
 		return httpErrorf(http.StatusMethodNotAllowed, "%s is a collection", t.collPath())
 	}
 	ct := r.Header.Get("Content-Type")
 	if err := checkContentType(coll.Kind, ct); err != nil {
-		return err
+		// The summary may predate a collection of another kind at the
+		// path: judge by the live record before refusing.
+		live, lerr := h.db.Collection(parent)
+		if lerr != nil || checkContentType(live.Kind, ct) != nil {
+			return err
+		}
+		coll = live
 	}
 	opts, err := h.putConditions(r, parent, name)
 	if err != nil {
