@@ -1,12 +1,13 @@
-# Almanac: `make run` starts a server on ./data, `make test` runs every test.
+# Almanac: `make run` builds bin/almanac and starts a server on ./data, `make test` runs every test.
 GO     ?= go
 TOOL   := $(GO) tool -modfile=tools/go.mod
 PKGS   := ./...
 
 .PHONY: run test lint generate check bench fuzz bench-compare
 
-run: ## start the server with an embedded data directory and NATS
-	$(GO) run ./cmd/almanac serve
+run: ## build bin/almanac and start it with data in ./data (Ctrl-C stops it)
+	$(GO) build -o bin/almanac ./cmd/almanac
+	./bin/almanac serve --data ./data
 
 test: ## every test, with the race detector
 	$(GO) test -race -count=1 $(PKGS)
