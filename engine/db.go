@@ -194,7 +194,17 @@ func (db *DB) init() error {
 		db.opts.Logger.Info("engine: rebuilding the projections from the log", "events", head)
 		return db.rebuild()
 	}
-	if v, _ := getCopy(db.pdb, keys.MetaKey(metaProjections)); string(v) != projectionVersion {
+	v, err := getCopy(db.pdb, keys.MetaKey(metaProjections))
+	if errors.Is(err, pebble.ErrNotFound) && head == 0 {
+		// A new database: no log, so no projections, which are as this
+		// version derives them. Record it, so that neither this Open nor
+		// the next rebuilds (and says so).
+		v = []byte(projectionVersion)
+		if err := db.pdb.Set(keys.MetaKey(metaProjections), v, pebble.Sync); err != nil {
+			return fmt.Errorf("engine: write projection version: %w", err)
+		}
+	}
+	if string(v) != projectionVersion {
 		db.opts.Logger.Info("engine: projections from another version: rebuilding them from the log",
 			"found", string(v), "want", projectionVersion, "events", head)
 		return db.rebuild()

@@ -25,7 +25,8 @@ func TestMain(m *testing.M) {
 
 // TestServeSignalExit runs `almanac serve` as a child process, waits for its
 // banner, and sends SIGINT (Ctrl-C of `make run`) or SIGTERM (systemd's
-// stop): the server shuts down gracefully and exits with status 0.
+// stop): the server shuts down gracefully and exits with status 0. Its
+// fresh data directory logs no projection rebuild.
 func TestServeSignalExit(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
@@ -66,6 +67,9 @@ func TestServeSignalExit(t *testing.T) {
 			}
 			if !strings.Contains(stderr.String(), "shutting down") {
 				t.Errorf("no graceful shutdown logged:\n%s", stderr.String())
+			}
+			if strings.Contains(stderr.String(), "another version") {
+				t.Errorf("a fresh data directory logged a projection rebuild:\n%s", stderr.String())
 			}
 		})
 	}
