@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -50,5 +51,25 @@ func TestOpenFreshNoRebuild(t *testing.T) {
 	defer db.Close()
 	if !strings.Contains(logs.String(), "projections from another version") {
 		t.Errorf("a stale database did not log its rebuild:\n%s", logs.String())
+	}
+}
+
+// TestPing: Ping answers nil while the database is open, also right after
+// writes, and ErrClosed after Close.
+func TestPing(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustCalendar(t, db)
+	if err := db.Ping(ctx); err != nil {
+		t.Errorf("Ping of an open database: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Ping(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("Ping after Close: %v, want ErrClosed", err)
 	}
 }

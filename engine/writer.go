@@ -39,6 +39,15 @@ func (db *DB) exclusive(ctx context.Context, fn func() error) error {
 	return db.send(ctx, &request{excl: fn, done: make(chan error, 1)})
 }
 
+// Ping returns nil once the writer has run a no-op after every write
+// submitted before it is durable: the writer and its fsyncs are alive. It
+// returns ErrClosed once Close has begun. Once the no-op is queued, Ping
+// waits for it even if ctx ends (a stuck writer blocks it): callers that
+// need a bound wait in another goroutine.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.exclusive(ctx, func() error { return nil })
+}
+
 func (db *DB) send(ctx context.Context, r *request) error {
 	select {
 	case db.cmds <- r:
