@@ -11,6 +11,7 @@ import (
 
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,7 +30,9 @@ import (
 // asynchronous publish in the window.
 func TestPublisherForgedDuplicate(t *testing.T) {
 	dir := t.TempDir()
-	db := MustOpenDB(t)
+	// A log from before names were bounded: the engine is opened with
+	// limits that let the long name in, as such a log was written.
+	db := mustOpenDBAt(t, "db", &engine.Options{FS: vfs.NewMem(), Limits: engine.Limits{MaxNameLength: 8192, MaxPathLength: 8192}})
 	ns := MustNATS(t, filepath.Join(dir, "nats"), "")
 	nc := MustConnect(t, ns)
 	reg := prometheus.NewRegistry()
@@ -86,7 +89,9 @@ func TestPublisherForgedDuplicate(t *testing.T) {
 // published: the stream does not stall.
 func TestPublisherUnpublishable(t *testing.T) {
 	dir := t.TempDir()
-	db := MustOpenDB(t)
+	// A log from before names were bounded: the engine is opened with
+	// limits that let the long name in, as such a log was written.
+	db := mustOpenDBAt(t, "db", &engine.Options{FS: vfs.NewMem(), Limits: engine.Limits{MaxNameLength: 8192, MaxPathLength: 8192}})
 	ns := MustNATS(t, filepath.Join(dir, "nats"), "")
 	nc := MustConnect(t, ns)
 	reg := prometheus.NewRegistry()
