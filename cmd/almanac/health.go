@@ -11,9 +11,22 @@ import (
 // readyTimeout bounds how long /readyz waits for the writer to answer.
 const readyTimeout = 5 * time.Second
 
+// natsStallBound is how long the NATS publisher's cursor may stand still
+// behind the log's head before /readyz reports it stalled.
+const natsStallBound = 2 * time.Minute
+
 func init() {
 	registerServeHook(ServeHook{Name: "health", Start: func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
-		r := &readiness{ping: env.DB.Ping, timeout: readyTimeout}
+		r := &readiness{ping: env.DB.Ping, timeout: readyTimeout, stallBound: natsStallBound, now: time.Now,
+			publisher: func() (publisherState, bool) {
+				// The feed hook (started before this one) records its
+				// runtime; it has no publisher under --nats=off.
+				rt := runtimeFor(env.DB)
+				if rt == nil || rt.publisher == nil {
+					return publisherState{}, false
+				}
+				return publisherState{cursor: uint64(rt.publisher.Cursor()), head: uint64(env.DB.Head()), err: rt.publisher.Err()}, true
+			}}
 		env.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 			writeHealth(w, http.StatusOK, "ok")
 		})
@@ -36,20 +49,77 @@ func writeHealth(w http.ResponseWriter, status int, msg string) {
 	fmt.Fprintln(w, msg)
 }
 
+// publisherState is what /readyz reads of the NATS publisher.
+type publisherState struct {
+	cursor, head uint64 // the last seq JetStream acknowledged; the log's head
+	err          error  // the last failure, nil once publishing works
+}
+
 // readiness answers /readyz: the database is open and its writer commits
-// (engine.DB.Ping). Concurrent probes share one ping in flight, so that
-// unauthenticated probes cannot queue more than one no-op on the writer.
+// (engine.DB.Ping), and the NATS publisher, if any, has not stood still
+// behind the head for longer than stallBound. Concurrent probes share one
+// ping in flight, so that unauthenticated probes cannot queue more than one
+// no-op on the writer.
 type readiness struct {
-	ping    func(context.Context) error
-	timeout time.Duration
+	ping       func(context.Context) error
+	timeout    time.Duration
+	publisher  func() (publisherState, bool) // false: no publisher
+	stallBound time.Duration
+	now        func() time.Time
+
+	// Guarded by mu: the publisher's cursor at the last probe and since
+	// when it has stood there behind the head (zero: caught up).
+	cursor  uint64
+	stalled time.Time
 
 	mu       sync.Mutex
 	inflight chan struct{} // closed when the ping in flight ends; nil when none
 	last     error         // the outcome of the last ping that ended
 }
 
-// check returns nil when the writer answered a ping within the timeout.
+// check returns nil when the writer answered a ping within the timeout and
+// the publisher is not stalled.
 func (r *readiness) check(ctx context.Context) error {
+	if err := r.checkWriter(ctx); err != nil {
+		return err
+	}
+	return r.checkPublisher()
+}
+
+// checkPublisher reports a publisher whose cursor has stood still behind
+// the head for longer than stallBound, as seen by the probes.
+func (r *readiness) checkPublisher() error {
+	if r.publisher == nil {
+		return nil
+	}
+	p, ok := r.publisher()
+	if !ok {
+		return nil
+	}
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case p.cursor >= p.head: // caught up
+		r.cursor, r.stalled = p.cursor, time.Time{}
+		return nil
+	case p.cursor != r.cursor || r.stalled.IsZero(): // behind, moving or newly behind
+		r.cursor, r.stalled = p.cursor, now
+		return nil
+	}
+	if d := now.Sub(r.stalled); d > r.stallBound {
+		err := fmt.Errorf("nats: publishing stalled for %s at seq %d, %d events behind", d.Round(time.Second), p.cursor, p.head-p.cursor)
+		if p.err != nil {
+			err = fmt.Errorf("%w: %v", err, p.err)
+		}
+		return err
+	}
+	return nil
+}
+
+// checkWriter returns nil when the writer answered a ping within the
+// timeout.
+func (r *readiness) checkWriter(ctx context.Context) error {
 	r.mu.Lock()
 	done := r.inflight
 	if done == nil {
