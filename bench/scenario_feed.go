@@ -174,12 +174,12 @@ func subscribeGRPC(ctx context.Context, c *Client, addr string, a *arrivals) (fu
 	return func() { cc.Close() }, nil
 }
 
-// subscribeNATS subscribes to every subject the feed publishes on
-// (almanac.>) and decodes the protobuf Change in each message.
 // subscribeNATS consumes the feed's JetStream stream from now on, with an
 // ordered consumer, as a downstream service would.
 func subscribeNATS(ctx context.Context, url string, a *arrivals) (func(), error) {
-	nc, err := nats.Connect(url)
+	// Credentials in the URL (nats://user:password@host) win; without
+	// them the bench user connects as the NATS reader the bench set up.
+	nc, err := nats.Connect(url, nats.UserInfo(BenchUser, BenchPassword))
 	if err != nil {
 		return nil, fmt.Errorf("nats connect %s: %w", url, err)
 	}

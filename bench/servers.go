@@ -137,8 +137,15 @@ func startAlmanacOnce(ctx context.Context, bin string, feed bool, extra []string
 			GRPC: fmt.Sprintf("127.0.0.1:%d", s.extraPorts[0]),
 			NATS: fmt.Sprintf("nats://127.0.0.1:%d", s.extraPorts[1]),
 		}
+		// The embedded NATS server admits only its publisher and the
+		// --nats-readers users: the bench user reads the stream as one.
+		readers := filepath.Join(s.dir, "nats-readers")
+		if out, err := exec.Command("htpasswd", "-B", "-b", "-c", readers, BenchUser, BenchPassword).CombinedOutput(); err != nil {
+			_ = s.Stop()
+			return nil, fmt.Errorf("start almanac: htpasswd for NATS readers: %w: %s", err, out)
+		}
 		args = append(args, "--grpc-listen", s.Feed.GRPC, "--nats", "on",
-			"--nats-listen", strings.TrimPrefix(s.Feed.NATS, "nats://"))
+			"--nats-listen", strings.TrimPrefix(s.Feed.NATS, "nats://"), "--nats-readers", readers)
 	}
 	if err := start(ctx, s, "/dav/principals/"+BenchUser+"/", bin, append(args, extra...)...); err != nil {
 		_ = s.Stop()
