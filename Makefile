@@ -10,7 +10,7 @@ run: ## build bin/almanac and start it with data in ./data (Ctrl-C stops it)
 	./bin/almanac serve --data ./data
 
 test: ## every test, with the race detector
-	$(GO) test -race -count=1 $(PKGS)
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
