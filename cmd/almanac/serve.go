@@ -128,7 +128,7 @@ func (m *Main) ParseFlags(args []string) error {
 	c := &m.Config
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "`address` to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data", "./data", "data `directory`; the database lives in DIR/db")
-	fs.StringVar(&c.Htpasswd, "htpasswd", "", "Apache htpasswd `file` with more users (bcrypt, SHA, MD5)")
+	fs.StringVar(&c.Htpasswd, "htpasswd", "", "Apache htpasswd `file` with more users: bcrypt ($2y$), apr1 MD5 ($apr1$), {SHA}, salted {SSHA}, crypt SHA-256/512 ($5$, $6$); reread on change")
 	fs.StringVar(&c.ConfigFile, configFlag, "", "TOML `file` whose keys are flag names")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS when set with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
