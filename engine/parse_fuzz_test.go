@@ -61,12 +61,17 @@ func goICal(text string) (cal *ical.Calendar, err error) {
 // FuzzParseCalendarAgainstGoICal: where both contentline and go-ical's
 // decoder accept a text, they read the same components, properties,
 // values and parameters (go-ical does not decode RFC 6868, so its
-// parameter values are decoded here).
+// parameter values are decoded here). A parameter without "=" is not
+// iCalendar (RFC 5545 §3.1); go-ical reads `E;N;T=:` as a parameter named
+// "N;T", contentline as TYPE=N and T, so texts with one are not compared.
 func FuzzParseCalendarAgainstGoICal(f *testing.F) {
 	f.Add(string(event("a")))
 	f.Add(string(realisticEvent("r")))
 	f.Add("BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nATTENDEE;CN=\"a, b\";X=^'c^',d:mailto:x\n  folded\n\tmore\nEND:VEVENT\nEND:VCALENDAR\n")
 	f.Fuzz(func(t *testing.T, text string) {
+		if hasBareParam(text) {
+			return
+		}
 		ours, err := parseCalendar(text, contentline.Defaults(), nil)
 		if err != nil {
 			return
