@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/almanac/almanac/engine/internal/keys"
@@ -92,4 +93,35 @@ func (db *DB) User(name string) (*User, error) {
 	}
 	defer v.Close()
 	return v.User(name)
+}
+
+// HadUsers reports whether the log has ever held an account: true when one
+// exists now, else whether any event created one (an account deleted since
+// counts). It reads the log only when no account exists, so it costs a
+// scan of the log only on a server without accounts.
+//
+// Errors: ErrClosed, read errors.
+func (db *DB) HadUsers() (bool, error) {
+	v, err := db.View()
+	if err != nil {
+		return false, err
+	}
+	defer v.Close()
+	lo := []byte{keys.User}
+	found := errors.New("found")
+	switch err := v.scanKeys(lo, keys.PrefixEnd(lo), func([]byte) error { return found }); {
+	case errors.Is(err, found):
+		return true, nil
+	case err != nil:
+		return false, err
+	}
+	for ev, err := range v.logProto(1) {
+		if err != nil {
+			return false, err
+		}
+		if ev.Op == eventv1.Op_OP_USER_SET {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -55,6 +55,7 @@ func startServer(t testing.TB, flags ...string) *testServer {
 	m := NewMain()
 	m.Getenv = func(string) string { return "" } // isolated from the developer's ALMANAC_*
 	m.Stdout, m.LogOutput = logs, logs
+	m.noFirstRun = true // the users below instead
 	if err := m.ParseFlags(args); err != nil {
 		t.Fatalf("startServer: %v", err)
 	}

@@ -49,6 +49,9 @@ func runServe(ctx context.Context, args []string) error {
 	return errors.Join(serveErr, m.Close(closeCtx))
 }
 
+// defaultDataDir is the default of every command's --data.
+const defaultDataDir = "./data"
+
 // ServeConfig holds the settings of `almanac serve`.
 type ServeConfig struct {
 	Listen          string
@@ -87,19 +90,26 @@ type Main struct {
 	Hooks []ServeHook
 	// Getenv reads the environment (os.Getenv by default).
 	Getenv func(string) string
-	// Stdout gets the startup banner; LogOutput gets the logs.
+	// Stdout gets the startup banner; LogOutput gets the logs and the
+	// first-run block with the admin's password.
 	Stdout, LogOutput io.Writer
+	// Program is how the binary was invoked, for the commands the banner
+	// suggests (programName of os.Args[0]).
+	Program string
 
 	// Set by Run.
 	Logger *slog.Logger
 	DB     *engine.DB
 	Auth   *auth.Verifier
 
-	starts   []StartFunc // per hook, bound to the flags ParseFlags parsed
-	listener net.Listener
-	server   *http.Server
-	stops    []hookStop
-	done     chan error
+	starts []StartFunc // per hook, bound to the flags ParseFlags parsed
+	// noFirstRun skips the first-run admin (tests add their own users).
+	noFirstRun bool
+	firstRun   *firstRunAdmin // the admin made by this start, if any
+	listener   net.Listener
+	server     *http.Server
+	stops      []hookStop
+	done       chan error
 }
 
 type hookStop struct {
@@ -115,6 +125,7 @@ func NewMain() *Main {
 		Getenv:    os.Getenv,
 		Stdout:    os.Stdout,
 		LogOutput: os.Stderr,
+		Program:   programName(os.Args[0]),
 	}
 }
 
@@ -127,7 +138,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.SetOutput(m.LogOutput)
 	c := &m.Config
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "`address` to listen on (host:port)")
-	fs.StringVar(&c.DataDir, "data", "./data", "data `directory`; the database lives in DIR/db")
+	fs.StringVar(&c.DataDir, "data", defaultDataDir, "data `directory`; the database lives in DIR/db")
 	fs.StringVar(&c.Htpasswd, "htpasswd", "", "Apache htpasswd `file` with more users: bcrypt ($2y$), apr1 MD5 ($apr1$), {SHA}, salted {SSHA}, crypt SHA-256/512 ($5$, $6$); reread on change")
 	fs.StringVar(&c.ConfigFile, configFlag, "", "TOML `file` whose keys are flag names")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS when set with --tls-key")
@@ -261,6 +272,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if m.Config.Htpasswd == "" && !m.noFirstRun {
+		if m.firstRun, err = createFirstRunAdmin(ctx, m.DB, m.Getenv); err != nil {
+			return err
+		}
+	}
 	m.Auth, err = auth.New(auth.Options{
 		DB:                  m.DB,
 		HtpasswdFile:        m.Config.Htpasswd,
@@ -356,8 +372,15 @@ func (m *Main) listen(h http.Handler) error {
 	}()
 	url := fmt.Sprintf("%s://%s/", scheme, m.Addr())
 	m.Logger.Info("listening", "url", url, "data", m.Config.DataDir)
+	dataArg := ""
+	if m.Config.DataDir != defaultDataDir {
+		dataArg = " --data " + m.Config.DataDir
+	}
+	if m.firstRun != nil {
+		m.firstRun.print(m.LogOutput, url, m.Program, dataArg)
+	}
 	fmt.Fprintf(m.Stdout, "Almanac is serving CalDAV and CardDAV at %s\n", url)
-	fmt.Fprintf(m.Stdout, "Add a user with: almanac user add NAME --data %s\n", m.Config.DataDir)
+	fmt.Fprintf(m.Stdout, "Add a user with: %s user add NAME%s\n", m.Program, dataArg)
 	return nil
 }
 
