@@ -6,8 +6,9 @@
 // /dav/; the principal of user U is /dav/principals/U/; U's home,
 // /dav/home/U/, is both calendar-home-set and addressbook-home-set and holds
 // the default calendar (calendar/) and address book (contacts/), created on
-// U's first authenticated request. Users see only their own principal and
-// home: everything else answers 404. OPTIONS is answered without
+// U's first authenticated request. Every authenticated user reads every
+// principal (PROPFIND Depth 1 on /dav/principals/ lists them, principals.go);
+// users see only their own home: everything else answers 404. OPTIONS is answered without
 // credentials, the same for every path under /dav/; a login refused by
 // the limiter gets 429 with Retry-After.
 //
@@ -42,9 +43,16 @@
 //     a whole address book.
 //   - RFC 6578 sync-collection with DAV:limit (507 continuation) and
 //     DAV:valid-sync-token.
-//   - RFC 5397 current-user-principal; RFC 3744 read-only subset
-//     (current-user-privilege-set, owner, principal-collection-set,
-//     principal-URL); RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
+//   - RFC 5397 current-user-principal; RFC 3744 access control
+//     (privileges.go, principal_reports.go): current-user-privilege-set
+//     from the user's access level, acl (readable by the owner),
+//     acl-restrictions, supported-privilege-set, inherited-acl-set, owner,
+//     principal-collection-set, principal-URL, alternate-URI-set,
+//     group-membership; the reports principal-property-search,
+//     principal-search-property-set, principal-match,
+//     acl-principal-prop-set and CalendarServer's
+//     calendarserver-principal-property-search; the ACL method answers 403
+//     DAV:no-ace-conflict (acl.go). RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
 //     RFC 3253 §3.8 expand-property; CalendarServer getctag and Apple
 //     calendar-color and calendar-order; RFC 4331 quota-used-bytes on
 //     collections (see quota.go).
@@ -57,7 +65,7 @@
 // in props.go), so a listing allocates nothing per member in this package.
 //
 // Not supported (yet):
-//   - WebDAV class 2 (LOCK, UNLOCK) and the ACL method.
+//   - WebDAV class 2 (LOCK, UNLOCK); changing ACLs with the ACL method.
 //   - Depth: infinity PROPFIND, sync-level infinite.
 //   - quota-available-bytes (reported 404: there are no quotas).
 //   - Mixed content in dead property values: the text beside child

@@ -24,6 +24,10 @@ type PreconditionError struct {
 	Cond   xml.Name
 	Href   string
 	Msg    string
+	// Inner, when set instead of Href, is the condition element's content
+	// as XML with the D prefix for DAV: (DAV:need-privileges lists
+	// resources and privileges, RFC 3744 §7.1.1).
+	Inner string
 }
 
 // Error returns the message with the condition's name.
@@ -54,6 +58,18 @@ var (
 func errNoUIDConflict(ns, href, uid string) *PreconditionError {
 	e := precondition(http.StatusForbidden, xml.Name{Space: ns, Local: "no-uid-conflict"}, "UID %q is already used by %s", uid, href)
 	e.Href = href
+	return e
+}
+
+// errNeedPrivileges is DAV:need-privileges (RFC 3744 §7.1.1): 403 naming
+// the resource (an unescaped path) and the privilege the user lacks on it.
+func errNeedPrivileges(path string, priv xml.Name) *PreconditionError {
+	e := precondition(http.StatusForbidden, davxml.D("need-privileges"), "you need the %s privilege on %s", priv.Local, path)
+	p := "<D:" + priv.Local + "/>"
+	if priv.Space != davxml.NSDAV {
+		p = "<P:" + priv.Local + ` xmlns:P="` + davxml.EscapeString(priv.Space) + `"/>`
+	}
+	e.Inner = "<D:resource>" + hrefValue(path) + "<D:privilege>" + p + "</D:privilege></D:resource>"
 	return e
 }
 
@@ -256,7 +272,7 @@ func writePrecondition(w http.ResponseWriter, r *http.Request, pe *PreconditionE
 	}
 	var b strings.Builder
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<D:error xmlns:D="DAV:">`)
-	inner := ""
+	inner := pe.Inner
 	if pe.Href != "" {
 		inner = "<D:href>" + davxml.EscapeString(pe.Href) + "</D:href>"
 	}

@@ -220,13 +220,15 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return h.copyMove(w, r)
 	case "REPORT":
 		return h.report(w, r)
+	case "ACL":
+		return h.acl(w, r)
 	}
 	w.Header().Set("Allow", allowed)
 	return httpErrorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
 }
 
 // allowed is the Allow header: every method Almanac implements.
-const allowed = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT"
+const allowed = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT, ACL"
 
 // options answers OPTIONS (RFC 4918 §10.1, RFC 4791 §5.1, RFC 6352 §6.1)
 // for any path under /dav/, before authentication. It sends no CORS

@@ -56,9 +56,10 @@ func principalPath(user string) string { return "/dav/principals/" + user + "/" 
 
 // parseTarget parses an escaped request path for user. Traversal ("." and
 // ".." segments, also percent-encoded), encoded slashes inside a segment,
-// NUL bytes and malformed escapes get 400. Paths of other users and paths
-// outside the DAV tree get 404, so the existence of other users never
-// shows.
+// NUL bytes and malformed escapes get 400. Every principal is addressable
+// (lookup answers 404 for one that does not exist); paths in other users'
+// homes and paths outside the DAV tree get 404, so what other users keep
+// never shows.
 func parseTarget(escaped, user string) (target, error) {
 	segs, slash, err := splitPath(escaped)
 	if err != nil {
@@ -73,7 +74,7 @@ func parseTarget(escaped, user string) (target, error) {
 		t.kind = targetRoot
 	case t.segs[0] == "principals" && len(t.segs) == 1:
 		t.kind = targetPrincipals
-	case t.segs[0] == "principals" && len(t.segs) == 2 && t.segs[1] == user:
+	case t.segs[0] == "principals" && len(t.segs) == 2:
 		t.kind = targetPrincipal
 	case t.segs[0] == "home" && len(t.segs) >= 2 && t.segs[1] == user:
 		t.kind = targetHome

@@ -164,7 +164,7 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		return nil
 	case resRoot:
 		for _, m := range []*resource{
-			{kind: resPrincipals, path: "/dav/principals/", user: res.user},
+			{kind: resPrincipals, path: "/dav/principals/", user: res.user, acc: accessRead},
 		} {
 			if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
 				return err
@@ -176,8 +176,7 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		}
 		return nil
 	case resPrincipals:
-		m := &resource{kind: resPrincipal, path: principalPath(res.user), user: res.user}
-		return ms.Response(m.href(), h.valuesFor(m, pr))
+		return h.propfindPrincipals(v, res, pr, ms)
 	case resPrincipal:
 		return nil
 	}
@@ -201,10 +200,30 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		}
 		// The member's href is written from the collection path and the
 		// name: m.path stays empty, saving a string per member.
-		*m = resource{kind: resObject, user: res.user, coll: res.coll, obj: o}
+		*m = resource{kind: resObject, user: res.user, coll: res.coll, obj: o, acc: res.acc}
 		if err := ms.ResponsePath(res.coll.Path, o.Name, h.valuesFor(m, pr)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// propfindPrincipals writes the responses of every principal, the members
+// of /dav/principals/ (res), and a 507 for res when there are more than
+// maxPrincipals.
+func (h *Handler) propfindPrincipals(v *engine.View, res *resource, pr propRequest, ms *davxml.Multistatus) error {
+	names, more, err := principalNames(v)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		m := newPrincipalResource(res.user, name)
+		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+			return err
+		}
+	}
+	if more {
+		return ms.StatusResponse(res.href(), http.StatusInsufficientStorage)
 	}
 	return nil
 }

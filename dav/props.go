@@ -3,6 +3,7 @@ package dav
 import (
 	"encoding/xml"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -77,18 +78,18 @@ func (sc *scratch) time(name xml.Name, t time.Time, layout string) davxml.PropVa
 // propname reports them.
 func liveNames(r *resource) []xml.Name {
 	common := []xml.Name{davxml.PropResourceType, davxml.PropCurrentUserPrincipal, davxml.PropPrincipalCollection,
-		davxml.PropCurrentUserPrivileges, davxml.PropSupportedReportSet}
+		davxml.PropCurrentUserPrivileges, davxml.PropSupportedReportSet, propSupportedPrivileges, propACLRestrictions}
 	switch r.kind {
 	case resRoot, resPrincipals:
 		return common
 	case resPrincipal:
-		return append(common, davxml.PropDisplayName, davxml.PropPrincipalURL, davxml.PropOwner,
-			davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses)
+		return slices.Concat(common, accessNames, principalNamesList)
 	case resObject:
-		return append(common, davxml.PropGetETag, davxml.PropGetContentType, davxml.PropGetContentLength,
-			davxml.PropGetLastModified, davxml.PropCreationDate, davxml.PropOwner)
+		return slices.Concat(common, accessNames, []xml.Name{davxml.PropGetETag, davxml.PropGetContentType,
+			davxml.PropGetContentLength, davxml.PropGetLastModified, davxml.PropCreationDate})
 	}
-	names := append(common, davxml.PropOwner, davxml.PropGetLastModified, davxml.PropCreationDate,
+	names := slices.Concat(common, accessNames)
+	names = append(names, davxml.PropGetLastModified, davxml.PropCreationDate,
 		davxml.PropSyncToken, davxml.PropGetCTag, davxml.PropQuotaUsed)
 	if r.coll.Props.DisplayName != "" {
 		names = append(names, davxml.PropDisplayName)
@@ -205,10 +206,11 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 		return prop(n, sc.principal(r.user)), true
 	case davxml.PropPrincipalCollection:
 		return prop(n, hrefValue("/dav/principals/")), true
-	case davxml.PropCurrentUserPrivileges:
-		return prop(n, privileges(r)), true
 	case davxml.PropSupportedReportSet:
 		return prop(n, supportedReports(r)), true
+	}
+	if v, ok := accessProp(sc, r, n); ok {
+		return v, true
 	}
 	switch r.kind {
 	case resPrincipal:
@@ -217,20 +219,6 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 		return objectProp(sc, r, n)
 	case resCollection:
 		return h.collectionProp(sc, r, n)
-	}
-	return davxml.PropValue{}, false
-}
-
-func principalProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
-	switch n {
-	case davxml.PropDisplayName:
-		return textProp(n, r.user), true
-	case davxml.PropPrincipalURL, davxml.PropOwner:
-		return prop(n, sc.principal(r.user)), true
-	case davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet:
-		return prop(n, hrefValue(homePath(r.user))), true
-	case davxml.PropCalendarUserAddresses:
-		return prop(n, "<D:href>"+davxml.EscapeString("mailto:"+r.user+"@localhost")+"</D:href>"+hrefValue(principalPath(r.user))), true
 	}
 	return davxml.PropValue{}, false
 }
@@ -248,8 +236,6 @@ func objectProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 		return sc.time(n, o.Modified, http.TimeFormat), true
 	case davxml.PropCreationDate:
 		return sc.time(n, o.Created, time.RFC3339), true
-	case davxml.PropOwner:
-		return prop(n, sc.principal(r.user)), true
 	}
 	return davxml.PropValue{}, false
 }
@@ -258,8 +244,6 @@ func (h *Handler) collectionProp(sc *scratch, r *resource, n xml.Name) (davxml.P
 	c := r.coll
 	cal, book := c.Kind == engine.KindCalendar, c.Kind == engine.KindAddressBook
 	switch {
-	case n == davxml.PropOwner:
-		return prop(n, sc.principal(r.user)), true
 	case n == davxml.PropGetLastModified:
 		return sc.time(n, c.Modified, http.TimeFormat), true
 	case n == davxml.PropCreationDate:
@@ -323,32 +307,13 @@ func componentSet(c *engine.Collection) string {
 	return s
 }
 
-// privileges is DAV:current-user-privilege-set (RFC 3744 §5.4): the owner
-// may do everything in their space; the shared roots are read-only.
-func privileges(r *resource) string {
-	if r.kind == resCollection || r.kind == resObject {
-		return ownerPrivileges
-	}
-	return readPrivileges
-}
-
-var (
-	readPrivileges  = privilegeSet("read", "read-current-user-privilege-set")
-	ownerPrivileges = privilegeSet("read", "read-current-user-privilege-set",
-		"all", "write", "write-properties", "write-content", "bind", "unbind")
-)
-
-func privilegeSet(privs ...string) string {
-	s := ""
-	for _, p := range privs {
-		s += "<D:privilege><D:" + p + "/></D:privilege>"
-	}
-	return s
-}
-
 // supportedReports is DAV:supported-report-set (RFC 3253 §3.1.5).
 func supportedReports(r *resource) string {
-	if r.kind != resCollection && r.kind != resObject {
+	switch r.kind {
+	case resPrincipals:
+		return principalsReports
+	case resCollection, resObject:
+	default:
 		return rootReports
 	}
 	switch r.coll.Kind {
@@ -360,16 +325,23 @@ func supportedReports(r *resource) string {
 	return collectionReports
 }
 
+// aclReports are the reports of RFC 3744 §9 (and RFC 3253's
+// expand-property) that every resource answers.
+var aclReports = []string{"<D:expand-property/>", "<D:principal-match/>", "<D:principal-property-search/>", "<D:acl-principal-prop-set/>"}
+
 var (
-	rootReports        = reportSet("<D:expand-property/>")
-	collectionReports  = reportSet("<D:expand-property/>", "<D:sync-collection/>")
-	calendarReports    = reportSet("<D:expand-property/>", "<D:sync-collection/>", "<C:calendar-multiget/>", "<C:calendar-query/>", "<C:free-busy-query/>")
-	addressBookReports = reportSet("<D:expand-property/>", "<D:sync-collection/>", "<CR:addressbook-multiget/>", "<CR:addressbook-query/>")
+	rootReports        = reportSet()
+	principalsReports  = reportSet("<D:principal-search-property-set/>", "<CS:calendarserver-principal-property-search/>")
+	collectionReports  = reportSet("<D:sync-collection/>")
+	calendarReports    = reportSet("<D:sync-collection/>", "<C:calendar-multiget/>", "<C:calendar-query/>", "<C:free-busy-query/>")
+	addressBookReports = reportSet("<D:sync-collection/>", "<CR:addressbook-multiget/>", "<CR:addressbook-query/>")
 )
 
+// reportSet writes the supported-report elements of aclReports and
+// reports.
 func reportSet(reports ...string) string {
 	s := ""
-	for _, rep := range reports {
+	for _, rep := range slices.Concat(aclReports, reports) {
 		s += "<D:supported-report><D:report>" + rep + "</D:report></D:supported-report>"
 	}
 	return s

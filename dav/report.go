@@ -67,6 +67,16 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 		return h.addressbookQuery(w, r, rq)
 	case davxml.C("free-busy-query"):
 		return h.freeBusyQuery(w, r, rq)
+	case davxml.D("principal-property-search"):
+		return h.principalPropertySearch(w, r, rq)
+	case davxml.D("principal-search-property-set"):
+		return h.principalSearchPropertySet(w, r, rq)
+	case davxml.D("principal-match"):
+		return h.principalMatch(w, r, rq)
+	case davxml.D("acl-principal-prop-set"):
+		return h.aclPrincipalPropSet(w, r, rq)
+	case xml.Name{Space: davxml.NSCS, Local: "calendarserver-principal-property-search"}:
+		return h.csPrincipalSearch(w, r, rq)
 	}
 	return precondition(http.StatusForbidden, davxml.D("supported-report"), "REPORT {%s}%s is not supported", root.Space, root.Local)
 }

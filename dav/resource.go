@@ -23,8 +23,12 @@ type resource struct {
 	kind resKind
 	// path is the unescaped URL path; collections end with "/".
 	path string
-	// user is the authenticated user, who owns everything reachable.
+	// user is the authenticated user.
 	user string
+	// name is the principal a resPrincipal is (a user or a group).
+	name string
+	// acc is what user may do with the resource (privileges.go).
+	acc access
 	// coll is the collection itself, or for an object its parent.
 	coll *engine.Collection
 	obj  *engine.Object
@@ -35,12 +39,12 @@ func (r *resource) href() string { return davxml.Href(r.path) }
 
 // collectionResource returns the resource of collection c.
 func collectionResource(user string, c *engine.Collection) *resource {
-	return &resource{kind: resCollection, path: c.Path, user: user, coll: c}
+	return &resource{kind: resCollection, path: c.Path, user: user, coll: c, acc: accessOwner}
 }
 
 // objectResource returns the resource of object o in collection c.
 func objectResource(user string, c *engine.Collection, o *engine.Object) *resource {
-	return &resource{kind: resObject, path: c.Path + o.Name, user: user, coll: c, obj: o}
+	return &resource{kind: resObject, path: c.Path + o.Name, user: user, coll: c, obj: o, acc: accessOwner}
 }
 
 // lookup resolves the request's target in v. A target under a home that
@@ -50,11 +54,11 @@ func (h *Handler) lookup(v *engine.View, st *reqState) (*resource, error) {
 	t := st.tgt
 	switch t.kind {
 	case targetRoot:
-		return &resource{kind: resRoot, path: "/dav/", user: st.user}, nil
+		return &resource{kind: resRoot, path: "/dav/", user: st.user, acc: accessRead}, nil
 	case targetPrincipals:
-		return &resource{kind: resPrincipals, path: "/dav/principals/", user: st.user}, nil
+		return &resource{kind: resPrincipals, path: "/dav/principals/", user: st.user, acc: accessRead}, nil
 	case targetPrincipal:
-		return &resource{kind: resPrincipal, path: principalPath(st.user), user: st.user}, nil
+		return h.principalResource(v, st.user, t.segs[1])
 	}
 	c, err := v.Collection(t.collPath())
 	if err == nil {

@@ -95,3 +95,62 @@ func (p Property) XMLName() xml.Name {
 	}
 	return xml.Name{Space: ns, Local: p.Name}
 }
+
+// PrincipalPropertySearch is DAV:principal-property-search (RFC 3744
+// §9.4): the principals whose properties match every (test="allof", the
+// default) or any (test="anyof") DAV:property-search, with the properties
+// of DAV:prop.
+type PrincipalPropertySearch struct {
+	XMLName  xml.Name         `xml:"DAV: principal-property-search"`
+	Test     string           `xml:"test,attr"`
+	Searches []PropertySearch `xml:"DAV: property-search"`
+	Prop     *Prop            `xml:"DAV: prop"`
+	// ApplyToSet searches the principal collection set rather than the
+	// Request-URI (RFC 3744 §9.4).
+	ApplyToSet *struct{} `xml:"DAV: apply-to-principal-collection-set"`
+}
+
+// PropertySearch is one DAV:property-search: the properties whose values
+// are tested, and the string they must contain (or, with CalendarServer's
+// match-type attribute, start with, end with or equal).
+type PropertySearch struct {
+	Prop  Prop  `xml:"DAV: prop"`
+	Match Match `xml:"DAV: match"`
+}
+
+// Match is DAV:match (RFC 3744 §9.4) with CalendarServer's match-type.
+type Match struct {
+	Type  string `xml:"match-type,attr"`
+	Value string `xml:",chardata"`
+}
+
+// PrincipalMatch is DAV:principal-match (RFC 3744 §9.3): the members of
+// the Request-URI that are the current user's principal (DAV:self) or
+// whose property names it (DAV:principal-property).
+type PrincipalMatch struct {
+	XMLName           xml.Name  `xml:"DAV: principal-match"`
+	Self              *struct{} `xml:"DAV: self"`
+	PrincipalProperty *Prop     `xml:"DAV: principal-property"`
+	Prop              *Prop     `xml:"DAV: prop"`
+}
+
+// ACLPrincipalPropSet is DAV:acl-principal-prop-set (RFC 3744 §9.2): the
+// properties of every principal of the Request-URI's ACL.
+type ACLPrincipalPropSet struct {
+	XMLName xml.Name `xml:"DAV: acl-principal-prop-set"`
+	Prop    *Prop    `xml:"DAV: prop"`
+}
+
+// CSPrincipalSearch is CalendarServer's
+// calendarserver-principal-property-search (Apple's
+// caldav-ext principal search): principals matching every search token,
+// restricted by context (user, group, location, resource, attendee).
+type CSPrincipalSearch struct {
+	XMLName xml.Name `xml:"http://calendarserver.org/ns/ calendarserver-principal-property-search"`
+	Context string   `xml:"context,attr"`
+	Tokens  []string `xml:"http://calendarserver.org/ns/ search-token"`
+	Limit   *struct {
+		NResults string `xml:"http://calendarserver.org/ns/ nresults"`
+	} `xml:"http://calendarserver.org/ns/ limit"`
+	Prop *Prop `xml:"DAV: prop"`
+}
