@@ -45,6 +45,26 @@ type Multistatus struct {
 	// dir and dirHref cache the escaped form of the last directory
 	// ResponsePath wrote: the members of a listing share it.
 	dir, dirHref string
+	// from and to are the unescaped path prefixes of Alias, fromHref and
+	// toHref their escaped forms.
+	from, to, fromHref, toHref string
+}
+
+// Alias makes every href written after it that starts with the path
+// prefix from (unescaped, ending in "/") start with to instead: a request
+// through a sharee's mount of a shared collection reads the owner's
+// collection and answers with the hrefs of the mount.
+func (m *Multistatus) Alias(from, to string) {
+	m.from, m.to, m.fromHref, m.toHref = from, to, Href(from), Href(to)
+	m.dir, m.dirHref = "", ""
+}
+
+// alias maps href (escaped) through Alias.
+func (m *Multistatus) alias(href string) string {
+	if m.fromHref != "" && strings.HasPrefix(href, m.fromHref) {
+		return m.toHref + href[len(m.fromHref):]
+	}
+	return href
 }
 
 // NewMultistatus writes the XML declaration and the multistatus start tag
@@ -63,7 +83,7 @@ func (m *Multistatus) Response(href string, props []PropValue) error {
 	}
 	w := m.w
 	w.WriteString("<D:response><D:href>")
-	escape(w, href)
+	escape(w, m.alias(href))
 	w.WriteString("</D:href>")
 	m.propstats(props)
 	w.WriteString("</D:response>")
@@ -104,6 +124,10 @@ func (m *Multistatus) writeHref(dir, name string) {
 	w := m.w
 	w.WriteString("<D:href>")
 	if dir != m.dir || m.dirHref == "" {
+		m.dir = dir
+		if m.from != "" && strings.HasPrefix(dir, m.from) {
+			dir = m.to + dir[len(m.from):]
+		}
 		var sb strings.Builder
 		for i, seg := range strings.Split(dir, "/") {
 			if i > 0 {
@@ -111,7 +135,7 @@ func (m *Multistatus) writeHref(dir, name string) {
 			}
 			escape(&sb, url.PathEscape(seg))
 		}
-		m.dir, m.dirHref = dir, sb.String()
+		m.dirHref = sb.String()
 	}
 	w.WriteString(m.dirHref)
 	if name != "" {
@@ -167,7 +191,7 @@ func (m *Multistatus) StatusResponse(href string, status int) error {
 		return m.err
 	}
 	m.w.WriteString("<D:response><D:href>")
-	escape(m.w, href)
+	escape(m.w, m.alias(href))
 	m.w.WriteString("</D:href>")
 	writeStatus(m.w, status)
 	m.w.WriteString("</D:response>")

@@ -147,3 +147,28 @@ func FuzzMultistatus(f *testing.F) {
 func escapeMarkupOnly(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&apos;").Replace(s)
 }
+
+// TestAlias checks that after Alias every href under the aliased prefix
+// is written under the other, by every writing method alike, and that
+// other hrefs stay.
+func TestAlias(t *testing.T) {
+	props := []PropValue{{Name: D("getetag"), Str: `"x"`}}
+	got := render(func(m *Multistatus) {
+		m.Alias("/dav/home/alice/cal x/", "/dav/home/bob/alice-cal/")
+		m.ResponsePath("/dav/home/alice/cal x/", "a.ics", props)
+		m.Response(Href("/dav/home/alice/cal x/b.ics"), props)
+		m.StatusResponsePath("/dav/home/alice/cal x/", "c.ics", 404)
+		m.StatusResponse(Href("/dav/home/alice/cal x/"), 507)
+		m.ResponsePath("/dav/home/alice/other/", "d.ics", props)
+	})
+	want := render(func(m *Multistatus) {
+		m.Response("/dav/home/bob/alice-cal/a.ics", props)
+		m.Response("/dav/home/bob/alice-cal/b.ics", props)
+		m.StatusResponse("/dav/home/bob/alice-cal/c.ics", 404)
+		m.StatusResponse("/dav/home/bob/alice-cal/", 507)
+		m.Response("/dav/home/alice/other/d.ics", props)
+	})
+	if got != want {
+		t.Fatalf("with Alias\n%s\nwant\n%s", got, want)
+	}
+}
