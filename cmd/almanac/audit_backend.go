@@ -96,8 +96,8 @@ func promptPassword(env *auditEnv, name string) (string, error) {
 	return line, nil
 }
 
-// runAudit parses flags, checks the count of positional arguments, opens
-// the backend and runs fn.
+// runAudit parses flags, checks the count of positional arguments (unless
+// npos is negative), opens the backend and runs fn.
 func runAudit(ctx context.Context, env *auditEnv, name string, args []string, npos int, extra func(*flag.FlagSet),
 	fn func(ctx context.Context, b audit.Backend, pos []string) error) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -114,7 +114,7 @@ func runAudit(ctx context.Context, env *auditEnv, name string, args []string, np
 		}
 		return err
 	}
-	if len(pos) != npos {
+	if npos >= 0 && len(pos) != npos { // npos < 0: fn checks
 		return fmt.Errorf("%w: want %d argument(s), got %d", errUsage, npos, len(pos))
 	}
 	b, release, err := f.open(env, name)

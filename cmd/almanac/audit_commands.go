@@ -44,10 +44,10 @@ func init() {
 			Summary: "GDPR erasure: delete an object or collection and erase its content from the log and the files"},
 		{Name: "rebuild", Usage: remoteUsage, Summary: "drop every projection and replay the log"},
 		{Name: "verify", Usage: remoteUsage, Summary: "check the projections against a replay of the log"},
-		{Name: "export", Usage: "PATH [--as-of TIME|SEQ] " + remoteUsage + " > file.ics|file.vcf",
-			Summary: "write a calendar as one VCALENDAR or an address book as vCards to stdout"},
-		{Name: "import", Usage: "PATH file.ics|file.vcf|DIR " + remoteUsage,
-			Summary: "import objects (one per UID, names <uid>.ics) from a file or from Radicale/vdir collection folders"},
+		{Name: "export", Usage: "PATH [--as-of TIME|SEQ] [--vdir DIR | --radicale DIR] " + remoteUsage + " > file.ics|file.vcf",
+			Summary: "write a calendar as one VCALENDAR or an address book as vCards to stdout, or a collection or home as a vdir tree"},
+		{Name: "import", Usage: "PATH file.ics|file.vcf|DIR | --users RADICALE_ROOT " + remoteUsage,
+			Summary: "import a file (one object per UID, named <uid>.ics) or Radicale/vdir folders (every file under its own name); idempotent"},
 	} {
 		runCmd := auditCommands[c.Name]
 		c.Run = func(ctx context.Context, args []string) error { return runCmd(ctx, defaultAuditEnv(), args) }

@@ -16,9 +16,30 @@ import (
 )
 
 func runExport(ctx context.Context, env *auditEnv, args []string) error {
-	var asOf string
-	extra := func(fs *flag.FlagSet) { fs.StringVar(&asOf, "as-of", "", "export the state at this `moment`") }
+	var asOf, vdir, radicale string
+	extra := func(fs *flag.FlagSet) {
+		fs.StringVar(&asOf, "as-of", "", "export the state at this `moment`")
+		fs.StringVar(&vdir, "vdir", "", "write a vdir tree into this new or empty `directory` instead: one file per object under its name, "+
+			"with the stored bytes, plus displayname, color and .Radicale.props; a home gives one folder per collection")
+		fs.StringVar(&radicale, "radicale", "", "like --vdir, but without the displayname and color files, which Radicale would take for items: "+
+			"for a home, the `directory` is Radicale's collection-root/USER")
+	}
 	return runAudit(ctx, env, "export", args, 1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
+		if vdir != "" && radicale != "" {
+			return fmt.Errorf("%w: --vdir and --radicale exclude each other", errUsage)
+		}
+		if dir := vdir + radicale; dir != "" {
+			tree, err := b.ExportTree(ctx, pos[0], asOf)
+			if err != nil {
+				return err
+			}
+			n, err := writeVdir(dir, pos[0], tree, vdir != "")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.stdout, "exported %d collection(s), %d object(s) to %s\n", len(tree.Collections), n, dir)
+			return nil
+		}
 		data, err := b.Export(ctx, pos[0], asOf)
 		if err != nil {
 			return err
@@ -28,9 +49,79 @@ func runExport(ctx context.Context, env *auditEnv, args []string) error {
 	})
 }
 
+// writeVdir writes tree into dir, which must be empty or missing: the
+// collection at path itself into dir, the collections below it into
+// dir/<their path below path>/, each with its .Radicale.props, and with
+// vdir's displayname and color files when meta is set. It returns the
+// count of objects written.
+func writeVdir(dir, path string, tree *audit.ImportRequest, meta bool) (int, error) {
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return 0, fmt.Errorf("export --vdir %s: the directory is not empty (an export never mixes with older files)", dir)
+	}
+	if !strings.HasSuffix(path, "/") {
+		path += "/"
+	}
+	n := 0
+	for _, c := range tree.Collections {
+		rel, ok := strings.CutPrefix(c.Path, path)
+		if !ok {
+			return n, fmt.Errorf("export --vdir: %s is not below %s", c.Path, path)
+		}
+		cdir := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(cdir, 0o700); err != nil {
+			return n, err
+		}
+		names := map[string]bool{}
+		for _, it := range c.Items {
+			// The engine refuses "/", "." and ".." in names; check anyway,
+			// the tree may come from a server.
+			if it.Name == "" || it.Name == "." || it.Name == ".." || strings.ContainsAny(it.Name, "/\x00") {
+				return n, fmt.Errorf("export --vdir: %s%s: not a file name", c.Path, it.Name)
+			}
+			names[it.Name] = true
+			if err := os.WriteFile(filepath.Join(cdir, it.Name), it.Body, 0o600); err != nil {
+				return n, err
+			}
+			n++
+		}
+		props, err := json.Marshal(c.RadicaleProps())
+		if err != nil {
+			return n, err
+		}
+		// vdir metadata (displayname, color) and Radicale's props, unless
+		// an object has that name.
+		for _, f := range []struct{ name, data string }{
+			{"displayname", c.DisplayName}, {"color", c.Color}, {".Radicale.props", string(props)},
+		} {
+			if f.data == "" || names[f.name] || !meta && !strings.HasPrefix(f.name, ".") {
+				continue
+			}
+			if err := os.WriteFile(filepath.Join(cdir, f.name), []byte(f.data), 0o600); err != nil {
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
 func runImport(ctx context.Context, env *auditEnv, args []string) error {
-	return runAudit(ctx, env, "import", args, 2, nil, func(ctx context.Context, b audit.Backend, pos []string) error {
-		req, err := readImport(pos[0], pos[1])
+	var users bool
+	extra := func(fs *flag.FlagSet) {
+		fs.BoolVar(&users, "users", false, "import a whole Radicale root: collection-root/USER/COLLECTION/ into /dav/home/USER/COLLECTION/ for every user")
+	}
+	return runAudit(ctx, env, "import", args, -1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
+		var req audit.ImportRequest
+		var err error
+		switch {
+		case users && len(pos) == 1:
+			req, err = readRadicaleRoot(pos[0])
+		case !users && len(pos) == 2:
+			req, err = readImport(pos[0], pos[1])
+		case users:
+			return fmt.Errorf("%w: import --users takes 1 argument (the Radicale root), got %d", errUsage, len(pos))
+		default:
+			return fmt.Errorf("%w: import takes 2 arguments (PATH and a file or folder), got %d", errUsage, len(pos))
+		}
 		if err != nil {
 			return err
 		}
@@ -41,14 +132,52 @@ func runImport(ctx context.Context, env *auditEnv, args []string) error {
 		for _, e := range rep.Errors {
 			fmt.Fprintln(env.stderr, "error:", e)
 		}
-		fmt.Fprintf(env.stdout, "imported %d object(s), %d error(s)\n", rep.Imported, len(rep.Errors))
+		fmt.Fprintf(env.stdout, "imported %d object(s), %d unchanged, %d error(s)\n", rep.Imported, rep.Unchanged, len(rep.Errors))
+		if len(rep.NoAccount) > 0 {
+			fmt.Fprintf(env.stdout, "no account yet for: %s (add each with `almanac user add NAME`, or serve with --htpasswd and Radicale's users file)\n",
+				strings.Join(rep.NoAccount, ", "))
+		}
+		if len(rep.Errors) > 0 {
+			return fmt.Errorf("import: %d object(s) or collection(s) not imported (listed above)", len(rep.Errors))
+		}
 		return nil
 	})
 }
 
-// readImport reads a file, a folder of .ics/.vcf files (one collection),
-// or a folder of such folders (one collection each, Radicale or vdir
-// layout) into an import request for the collection path.
+// readRadicaleRoot reads every user's collections of a Radicale storage
+// folder (the one holding collection-root, or collection-root itself):
+// collection-root/USER/COLLECTION/ becomes /dav/home/USER/COLLECTION/.
+func readRadicaleRoot(root string) (audit.ImportRequest, error) {
+	var req audit.ImportRequest
+	if st, err := os.Stat(filepath.Join(root, "collection-root")); err == nil && st.IsDir() {
+		root = filepath.Join(root, "collection-root")
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return req, err
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		sub, err := readImport("/dav/home/"+e.Name()+"/", filepath.Join(root, e.Name()))
+		if err != nil {
+			return req, err
+		}
+		req.Collections = append(req.Collections, sub.Collections...)
+	}
+	if len(req.Collections) == 0 {
+		return req, fmt.Errorf("%s: no collections found (want RADICALE_ROOT/collection-root/USER/COLLECTION/)", root)
+	}
+	return req, nil
+}
+
+// readImport reads src into an import request for the collection path.
+// A file is split into one object per UID (named <uid>.ics or .vcf). A
+// collection folder (Radicale's, with .Radicale.props, or a vdir) gives
+// one object per file under the file's own name, its href, so clients
+// find the same URLs; a folder of folders gives one collection per
+// folder, named as the folder.
 func readImport(path, src string) (audit.ImportRequest, error) {
 	var req audit.ImportRequest
 	if !strings.HasSuffix(path, "/") {
@@ -59,7 +188,7 @@ func readImport(path, src string) (audit.ImportRequest, error) {
 		return req, err
 	}
 	if !st.IsDir() {
-		c, err := readCollectionFiles(path, []string{src})
+		c, err := readCollectionFiles(path, []string{src}, false)
 		if err != nil {
 			return req, err
 		}
@@ -70,24 +199,31 @@ func readImport(path, src string) (audit.ImportRequest, error) {
 	if err != nil {
 		return req, err
 	}
+	radicale := radicaleProps(src)
 	var files []string
 	var dirs []string
 	for _, e := range entries {
 		switch {
-		case e.IsDir() && !strings.HasPrefix(e.Name(), "."):
+		case strings.HasPrefix(e.Name(), "."):
+			// Radicale's .Radicale.props, .Radicale.cache, .Radicale.lock
+		case e.IsDir():
 			dirs = append(dirs, e.Name())
-		case isDataFile(e.Name()):
+		case e.Name() == "displayname" || e.Name() == "color":
+			// vdir metadata, read by readFolderProps
+		case e.Type().IsRegular() && (radicale != nil || isDataFile(e.Name())):
+			// Radicale names items as clients PUT them, with or without
+			// an extension; a vdir's items have one.
 			files = append(files, filepath.Join(src, e.Name()))
 		}
 	}
 	// A folder with data files is a collection; so is an empty one that
 	// says it is (Radicale's tag, vdir's metadata files).
-	if len(files) > 0 || isCollectionFolder(src) {
-		c, err := readCollectionFiles(path, files)
+	if len(files) > 0 || isCollectionFolder(src, radicale) {
+		c, err := readCollectionFiles(path, files, true)
 		if err != nil {
 			return req, err
 		}
-		readFolderProps(src, &c)
+		readFolderProps(src, radicale, &c)
 		req.Collections = append(req.Collections, c)
 	}
 	sort.Strings(dirs)
@@ -106,9 +242,13 @@ func isDataFile(name string) bool {
 	return ext == ".ics" || ext == ".vcf" || ext == ".vcard"
 }
 
-// readCollectionFiles splits every file into items; a file that cannot be
-// split becomes an item error, the others go on.
-func readCollectionFiles(path string, files []string) (audit.ImportCollection, error) {
+// readCollectionFiles reads the items of files. With keepNames (the files
+// of a collection folder), a file that holds one object is one item under
+// the file's name, its bytes as they are; a file with several objects, and
+// every file without keepNames, is split into one item per UID. A file
+// that cannot be read as calendar or vCard data becomes an item error and
+// the others go on.
+func readCollectionFiles(path string, files []string, keepNames bool) (audit.ImportCollection, error) {
 	c := audit.ImportCollection{Path: path, Kind: "calendar"}
 	sort.Strings(files)
 	for _, f := range files {
@@ -124,22 +264,36 @@ func readCollectionFiles(path string, files []string) (audit.ImportCollection, e
 		} else {
 			items, err = audit.SplitCalendar(data)
 		}
-		if err != nil {
+		switch {
+		case err != nil:
 			items = []audit.Item{{Err: fmt.Sprintf("%s: %v", filepath.Base(f), err)}}
+		case keepNames && len(items) == 1 && items[0].Err == "":
+			items[0].Name, items[0].Body = filepath.Base(f), data
 		}
 		c.Items = append(c.Items, items...)
 	}
 	return c, nil
 }
 
+// radicaleProps reads Radicale's .Radicale.props (JSON) of dir; nil when
+// there is none (a vdir, a plain folder).
+func radicaleProps(dir string) map[string]string {
+	data, err := os.ReadFile(filepath.Join(dir, ".Radicale.props"))
+	if err != nil {
+		return nil
+	}
+	p := map[string]string{}
+	if json.Unmarshal(data, &p) != nil {
+		return nil
+	}
+	return p
+}
+
 // isCollectionFolder reports whether dir declares itself a collection:
 // Radicale's .Radicale.props with a tag, or vdir's displayname or color.
-func isCollectionFolder(dir string) bool {
-	if data, err := os.ReadFile(filepath.Join(dir, ".Radicale.props")); err == nil {
-		var p map[string]string
-		if json.Unmarshal(data, &p) == nil && p["tag"] != "" {
-			return true
-		}
+func isCollectionFolder(dir string, radicale map[string]string) bool {
+	if radicale["tag"] != "" {
+		return true
 	}
 	for _, f := range []string{"displayname", "color"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
@@ -149,19 +303,10 @@ func isCollectionFolder(dir string) bool {
 	return false
 }
 
-// readFolderProps reads Radicale's .Radicale.props (JSON) or vdir's
-// displayname and color files.
-func readFolderProps(dir string, c *audit.ImportCollection) {
-	if data, err := os.ReadFile(filepath.Join(dir, ".Radicale.props")); err == nil {
-		var p map[string]string
-		if json.Unmarshal(data, &p) == nil {
-			c.DisplayName = p["D:displayname"]
-			c.Color = p["ICAL:calendar-color"]
-			if p["tag"] == "VADDRESSBOOK" {
-				c.Kind = "addressbook"
-			}
-		}
-	}
+// readFolderProps reads the properties of a collection folder: Radicale's
+// .Radicale.props, then vdir's displayname and color files.
+func readFolderProps(dir string, radicale map[string]string, c *audit.ImportCollection) {
+	c.SetRadicaleProps(radicale)
 	if data, err := os.ReadFile(filepath.Join(dir, "displayname")); err == nil {
 		c.DisplayName = strings.TrimSpace(string(data))
 	}

@@ -14,9 +14,9 @@ import (
 // from the table fails the test, so a new command gets its golden row.
 var helpFlags = map[string][]string{
 	"compact":  {"keep", "server", "user", "data", "config"},
-	"export":   {"as-of", "server", "user", "data", "config"},
+	"export":   {"as-of", "vdir", "radicale", "server", "user", "data", "config"},
 	"history":  {"since", "json", "show", "diff", "server", "user", "data", "config"},
-	"import":   {"server", "user", "data", "config"},
+	"import":   {"users", "server", "user", "data", "config"},
 	"purge":    {"server", "user", "data", "config"},
 	"rebuild":  {"server", "user", "data", "config"},
 	"restore":  {"as-of", "dry-run", "server", "user", "data", "config"},

@@ -15,7 +15,7 @@ func TestImportFileWithBOM(t *testing.T) {
 	if err := os.WriteFile(f, []byte("\uFEFFBEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\nEND:VCARD\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := readCollectionFiles("/dav/home/u/contacts/", []string{f})
+	c, err := readCollectionFiles("/dav/home/u/contacts/", []string{f}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

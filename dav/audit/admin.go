@@ -25,6 +25,7 @@ type Authenticator interface {
 //	GET  /admin/history?path=P[&since=T]   -> [Change]
 //	GET  /admin/version?seq=N              -> Version
 //	GET  /admin/export?path=P[&as_of=T]    -> text/calendar or text/vcard
+//	GET  /admin/export?path=P&tree=1[&as_of=T] -> ImportRequest (every object as stored)
 //	POST /admin/restore  {path, as_of, dry_run} -> RestoreReport
 //	POST /admin/undelete {path}            -> RestoreReport
 //	POST /admin/import   ImportRequest     -> ImportReport
@@ -114,6 +115,8 @@ func (a *Admin) dispatch(r *http.Request, l *Local) (any, error) {
 			return nil, badRequest(err)
 		}
 		return l.Version(ctx, seq)
+	case get && r.URL.Path == "/admin/export" && q.Get("tree") != "":
+		return l.ExportTree(ctx, q.Get("path"), q.Get("as_of"))
 	case get && r.URL.Path == "/admin/export":
 		return l.Export(ctx, q.Get("path"), q.Get("as_of"))
 	case post && r.URL.Path == "/admin/restore":

@@ -6,12 +6,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/engine/contentline"
 )
 
 // Backend is what the CLI drives: Local on a data directory, or Client
@@ -22,6 +24,7 @@ type Backend interface {
 	Restore(ctx context.Context, req RestoreQuery) (*RestoreReport, error)
 	Undelete(ctx context.Context, path string) (*RestoreReport, error)
 	Export(ctx context.Context, path, asOf string) ([]byte, error)
+	ExportTree(ctx context.Context, path, asOf string) (*ImportRequest, error)
 	Import(ctx context.Context, req ImportRequest) (*ImportReport, error)
 	Compact(ctx context.Context, keep string) (*engine.CompactResult, error)
 	Purge(ctx context.Context, path string) (*engine.PurgeResult, error)
@@ -70,13 +73,20 @@ type RestoreReport struct {
 	Actions []string `json:"actions"`
 }
 
-// ImportCollection is a collection to fill, created if missing.
+// ImportCollection is a collection to fill, created if missing. Its
+// properties, when set, replace those of an existing collection but for
+// Components, which only a new calendar takes (RFC 4791 §5.2.3).
 type ImportCollection struct {
-	Path        string `json:"path"`
-	Kind        string `json:"kind"` // "calendar" or "addressbook"
-	DisplayName string `json:"display_name,omitempty"`
-	Color       string `json:"color,omitempty"`
-	Items       []Item `json:"items"`
+	Path        string            `json:"path"`
+	Kind        string            `json:"kind"` // "calendar" or "addressbook"
+	DisplayName string            `json:"display_name,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Color       string            `json:"color,omitempty"`
+	Order       string            `json:"order,omitempty"`
+	Timezone    string            `json:"timezone,omitempty"`
+	Components  []string          `json:"components,omitempty"`
+	Dead        map[string]string `json:"dead,omitempty"` // "{namespace}local" -> the element as XML
+	Items       []Item            `json:"items"`
 }
 
 // ImportRequest is a set of collections to import into.
@@ -86,8 +96,15 @@ type ImportRequest struct {
 
 // ImportReport gives the outcome per object.
 type ImportReport struct {
-	Imported int      `json:"imported"`
-	Errors   []string `json:"errors,omitempty"`
+	// Imported counts the objects written: new ones and changed ones.
+	Imported int `json:"imported"`
+	// Unchanged counts the objects already there byte for byte (an import
+	// run again): nothing was written for them.
+	Unchanged int      `json:"unchanged"`
+	Errors    []string `json:"errors,omitempty"`
+	// NoAccount lists the owners of imported homes that have no account
+	// in the engine (they may still sign in through --htpasswd).
+	NoAccount []string `json:"no_account,omitempty"`
 }
 
 // Local runs every operation on an open engine, recording Meta as who
@@ -229,30 +246,9 @@ func (l *Local) Undelete(ctx context.Context, p string) (*RestoreReport, error) 
 // Export returns a calendar as one VCALENDAR or an address book as
 // concatenated vCards, as of asOf ("" for now), objects in UID order.
 func (l *Local) Export(ctx context.Context, p, asOf string) ([]byte, error) {
-	coll, name, err := l.resolve(p)
+	st, err := l.exportState(p, asOf)
 	if err != nil {
 		return nil, err
-	}
-	if name != "" {
-		return nil, badRequest(fmt.Errorf("export %s: not a collection", p))
-	}
-	at := engine.AsOf{}
-	if asOf != "" {
-		if at, err = engine.ParseAsOf(asOf); err != nil {
-			return nil, badRequest(err)
-		}
-	}
-	v, err := l.DB.View()
-	if err != nil {
-		return nil, err
-	}
-	defer v.Close()
-	st, err := v.StateAsOf(coll, at)
-	if err != nil {
-		return nil, fmt.Errorf("export %s: %w", p, err)
-	}
-	if len(st.Collections) == 0 || st.Collections[0].Collection.Path != coll {
-		return nil, fmt.Errorf("export %s: %w", p, engine.ErrNotFound)
 	}
 	cs := st.Collections[0]
 	// Objects go out in UID order (then by content, for cards without
@@ -279,38 +275,124 @@ func (l *Local) Export(ctx context.Context, p, asOf string) ([]byte, error) {
 	return buf.Bytes(), err
 }
 
-// Import puts every item into its collection, creating missing
-// collections (and the owner's home); a failing item is reported and the
-// others go on.
+// exportState returns the state of the collection at p and below as of
+// asOf ("" for now); the collection at p comes first.
+func (l *Local) exportState(p, asOf string) (*engine.State, error) {
+	coll, name, err := l.resolve(p)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		return nil, badRequest(fmt.Errorf("export %s: not a collection", p))
+	}
+	at := engine.AsOf{}
+	if asOf != "" {
+		if at, err = engine.ParseAsOf(asOf); err != nil {
+			return nil, badRequest(err)
+		}
+	}
+	v, err := l.DB.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	st, err := v.StateAsOf(coll, at)
+	if err != nil {
+		return nil, fmt.Errorf("export %s: %w", p, err)
+	}
+	if len(st.Collections) == 0 || st.Collections[0].Collection.Path != coll {
+		return nil, fmt.Errorf("export %s: %w", p, engine.ErrNotFound)
+	}
+	return st, nil
+}
+
+// Import puts every item into its collection under the item's name,
+// creating missing collections (and the owner's home); a failing item is
+// reported and the others go on. An item whose name already holds the same
+// bytes is left alone (no event, the ETag stays), so an import run twice
+// changes nothing; a changed one is replaced, unless a client changed it
+// while the import ran.
 func (l *Local) Import(ctx context.Context, req ImportRequest) (*ImportReport, error) {
 	rep := &ImportReport{}
+	owners := map[string]bool{}
 	for _, c := range req.Collections {
+		if o := ownerOf(c.Path); o != "" {
+			owners[o] = true
+		}
 		if err := l.ensureCollection(ctx, c); err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 			continue
 		}
 		for _, it := range c.Items {
+			if err := ctx.Err(); err != nil {
+				return rep, err
+			}
 			if it.Err != "" {
 				rep.Errors = append(rep.Errors, c.Path+": "+it.Err)
 				continue
 			}
-			if _, err := l.DB.PutObject(ctx, l.Meta, c.Path, it.Name, it.Body, engine.PutOptions{}); err != nil {
+			same, err := l.importItem(ctx, c.Path, it)
+			switch {
+			case err != nil:
 				rep.Errors = append(rep.Errors, fmt.Sprintf("%s%s: %v", c.Path, it.Name, err))
-				continue
+			case same:
+				rep.Unchanged++
+			default:
+				rep.Imported++
 			}
-			rep.Imported++
+		}
+	}
+	for _, o := range slices.Sorted(maps.Keys(owners)) {
+		if _, err := l.DB.User(o); errors.Is(err, engine.ErrNotFound) {
+			rep.NoAccount = append(rep.NoAccount, o)
 		}
 	}
 	return rep, nil
 }
 
-func (l *Local) ensureCollection(ctx context.Context, c ImportCollection) error {
-	if _, err := l.DB.Collection(c.Path); err == nil {
-		return nil
+// importItem writes one item unless its name holds the same bytes
+// already (same is then true). The write is conditional on the version
+// it compared with.
+func (l *Local) importItem(ctx context.Context, path string, it Item) (same bool, err error) {
+	opts := engine.PutOptions{IfNoneMatch: true}
+	cur, err := l.DB.Object(path, it.Name, true)
+	switch {
+	case err == nil:
+		if bytes.Equal(cur.Body, contentline.StripBOM(it.Body)) {
+			return true, nil
+		}
+		opts = engine.PutOptions{IfMatch: cur.ETag}
+	case !errors.Is(err, engine.ErrNotFound):
+		return false, err
 	}
+	_, err = l.DB.PutObject(ctx, l.Meta, path, it.Name, it.Body, opts)
+	return false, err
+}
+
+// ensureCollection creates the collection c (and the home above it) or,
+// when it exists with the same kind, gives it c's properties where they
+// differ.
+func (l *Local) ensureCollection(ctx context.Context, c ImportCollection) error {
 	kind := engine.KindCalendar
 	if c.Kind == "addressbook" {
 		kind = engine.KindAddressBook
+	}
+	if cur, err := l.DB.Collection(c.Path); err == nil {
+		if cur.Kind != kind {
+			return fmt.Errorf("import into %s: it is a %s, the source a %s", c.Path, cur.Kind, kind)
+		}
+		want := importProps(c, cur.Props)
+		if sameProps(want, cur.Props) {
+			return nil
+		}
+		err := l.DB.UpdateProps(ctx, l.Meta, c.Path, func(p *engine.Props) error {
+			*p = importProps(c, *p)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("set the properties of %s: %w", c.Path, err)
+		}
+		return nil
 	}
 	owner := ownerOf(c.Path)
 	if home := "/dav/home/" + owner + "/"; owner != "" {
@@ -321,11 +403,44 @@ func (l *Local) ensureCollection(ctx context.Context, c ImportCollection) error 
 			}
 		}
 	}
-	spec := engine.CollectionSpec{Path: c.Path, Kind: kind, Owner: owner, Props: engine.Props{DisplayName: c.DisplayName, Color: c.Color}}
+	props := importProps(c, engine.Props{})
+	if kind == engine.KindCalendar {
+		props.Components = c.Components
+		if len(props.Components) == 0 {
+			props.Components = engine.AllComponents // as MKCALENDAR gives a new calendar
+		}
+	}
+	spec := engine.CollectionSpec{Path: c.Path, Kind: kind, Owner: owner, Props: props}
 	if _, err := l.DB.CreateCollection(ctx, l.Meta, spec); err != nil && !errors.Is(err, engine.ErrExists) {
 		return fmt.Errorf("create %s: %w", c.Path, err)
 	}
 	return nil
+}
+
+// sameProps compares what an import may set.
+func sameProps(a, b engine.Props) bool {
+	return a.DisplayName == b.DisplayName && a.Description == b.Description && a.Color == b.Color &&
+		a.Order == b.Order && a.Timezone == b.Timezone && maps.Equal(a.Dead, b.Dead)
+}
+
+// importProps returns cur with the properties c sets.
+func importProps(c ImportCollection, cur engine.Props) engine.Props {
+	p := cur.Clone()
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&p.DisplayName, c.DisplayName}, {&p.Description, c.Description}, {&p.Color, c.Color}, {&p.Order, c.Order}, {&p.Timezone, c.Timezone}} {
+		if f.v != "" {
+			*f.dst = f.v
+		}
+	}
+	for k, v := range c.Dead {
+		if p.Dead == nil {
+			p.Dead = map[string]string{}
+		}
+		p.Dead[k] = v
+	}
+	return p
 }
 
 // ownerOf returns U of /dav/home/U/..., or "".
