@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -690,7 +691,12 @@ func between(s, from, to string) string {
 // no authentication (any user name logs in as itself).
 type radicale struct {
 	URL, Storage string
+	stop         func()
 }
+
+// Stop stops Radicale and waits for it to exit (the test's cleanup does
+// too).
+func (r *radicale) Stop() { r.stop() }
 
 func startRadicale(t *testing.T) *radicale {
 	t.Helper()
@@ -730,7 +736,7 @@ func tryRadicale(t *testing.T, bin string) (*radicale, string, error) {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
+	r.stop = sync.OnceFunc(func() {
 		cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
@@ -739,6 +745,7 @@ func tryRadicale(t *testing.T, bin string) (*radicale, string, error) {
 			<-done
 		}
 	})
+	t.Cleanup(r.stop)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get(r.URL + "/.web/")
