@@ -13,20 +13,22 @@ import (
 // hooks add more; every flag listed here must appear). A command missing
 // from the table fails the test, so a new command gets its golden row.
 var helpFlags = map[string][]string{
-	"compact":  {"keep", "server", "user", "data", "config"},
-	"export":   {"as-of", "vdir", "radicale", "server", "user", "data", "config"},
-	"history":  {"since", "json", "show", "diff", "server", "user", "data", "config"},
-	"import":   {"users", "server", "user", "data", "config"},
-	"purge":    {"server", "user", "data", "config"},
-	"rebuild":  {"server", "user", "data", "config"},
-	"restore":  {"as-of", "dry-run", "server", "user", "data", "config"},
-	"serve":    {"listen", "data", "htpasswd", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "grpc-listen", "nats-listen", "debug-listen"},
-	"tail":     {"user", "server", "from", "collection", "json", "token", "tls", "tls-ca"},
-	"token":    {"user", "label", "data", "config"},
-	"undelete": {"server", "user", "data", "config"},
-	"user":     {"admin", "data", "config"},
-	"verify":   {"server", "user", "data", "config"},
-	"version":  {},
+	"compact":     {"keep", "server", "user", "data", "config"},
+	"export":      {"as-of", "vdir", "radicale", "server", "user", "data", "config"},
+	"healthcheck": {"ready", "listen", "tls-cert", "config", "url", "timeout"},
+	"history":     {"since", "json", "show", "diff", "server", "user", "data", "config"},
+	"import":      {"users", "server", "user", "data", "config"},
+	"man":         {},
+	"purge":       {"server", "user", "data", "config"},
+	"rebuild":     {"server", "user", "data", "config"},
+	"restore":     {"as-of", "dry-run", "server", "user", "data", "config"},
+	"serve":       {"listen", "data", "htpasswd", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "grpc-listen", "nats-listen", "debug-listen"},
+	"tail":        {"user", "server", "from", "collection", "json", "token", "tls", "tls-ca"},
+	"token":       {"user", "label", "data", "config"},
+	"undelete":    {"server", "user", "data", "config"},
+	"user":        {"admin", "data", "config"},
+	"verify":      {"server", "user", "data", "config"},
+	"version":     {},
 }
 
 // TestCLIHelp runs every registered command's --help, -h, -help and `help

@@ -113,7 +113,7 @@ func printCommandUsage(w io.Writer, c Command, err error) {
 			fmt.Fprintf(w, " %s", arg)
 		}
 		fmt.Fprintf(w, "\n      %s\n      [env %s", usage, envName(f.Name))
-		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "[]" {
+		if hasDefault(f) {
 			fmt.Fprintf(w, ", default %s", f.DefValue)
 		}
 		fmt.Fprintln(w, "]")

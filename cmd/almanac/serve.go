@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -37,6 +36,7 @@ func runServe(ctx context.Context, args []string) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
+	stopReload := m.reloadOnSIGHUP()
 	var serveErr error
 	select {
 	case <-ctx.Done():
@@ -44,6 +44,7 @@ func runServe(ctx context.Context, args []string) error {
 	case serveErr = <-m.Done():
 		m.Logger.Error("server failed", "err", serveErr)
 	}
+	stopReload()
 	closeCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
 	return errors.Join(serveErr, m.Close(closeCtx))
@@ -106,6 +107,7 @@ type Main struct {
 	// noFirstRun skips the first-run admin (tests add their own users).
 	noFirstRun bool
 	firstRun   *firstRunAdmin // the admin made by this start, if any
+	certs      *certReloader  // nil without TLS
 	listener   net.Listener
 	server     *http.Server
 	stops      []hookStop
@@ -137,7 +139,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(m.LogOutput)
 	c := &m.Config
-	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "`address` to listen on (host:port)")
+	fs.StringVar(&c.Listen, "listen", defaultListen, "`address` to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data", defaultDataDir, "data `directory`; the database lives in DIR/db")
 	fs.StringVar(&c.Htpasswd, "htpasswd", "", "Apache htpasswd `file` with more users: bcrypt ($2y$), apr1 MD5 ($apr1$), {SHA}, salted {SSHA}, crypt SHA-256/512 ($5$, $6$); reread on change")
 	fs.StringVar(&c.ConfigFile, configFlag, "", "TOML `file` whose keys are flag names")
@@ -156,7 +158,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
 	fs.IntVar(&c.LoginMaxAddressFailures, "login-max-address-failures", 100, "failed logins from one address per minute before each user from it gets only 3")
 	fs.IntVar(&c.LoginMaxTracked, "login-max-tracked", 100000, "most (user, address) pairs and addresses the login limiter remembers")
-	fs.IntVar(&c.LoginMaxHashes, "login-max-concurrent-hashes", runtime.GOMAXPROCS(0), "most passwords hashed at once; more logins wait for a turn")
+	fs.IntVar(&c.LoginMaxHashes, "login-max-concurrent-hashes", 0, "most passwords hashed at once; more logins wait for a turn (0: GOMAXPROCS)")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed (default none)")
 	c.Limits.flags(fs)
 	m.starts = m.starts[:0]
@@ -213,8 +215,8 @@ func (c *ServeConfig) Validate() error {
 	if c.LoginMaxAddressFailures <= 0 {
 		return bad("login-max-address-failures", "must be positive, got %d", c.LoginMaxAddressFailures)
 	}
-	if c.LoginMaxHashes <= 0 {
-		return bad("login-max-concurrent-hashes", "must be positive, got %d", c.LoginMaxHashes)
+	if c.LoginMaxHashes < 0 {
+		return bad("login-max-concurrent-hashes", "must be positive or 0 (GOMAXPROCS), got %d", c.LoginMaxHashes)
 	}
 	if c.LoginMaxTracked <= 0 {
 		return bad("login-max-tracked", "must be positive, got %d", c.LoginMaxTracked)
@@ -348,12 +350,12 @@ func (m *Main) listen(h http.Handler) error {
 	}
 	scheme := "http"
 	if m.Config.TLSCert != "" {
-		tc, err := newTLSConfig(m.Config.TLSCert, m.Config.TLSKey, m.Logger)
+		tc, certs, err := newTLSConfig(m.Config.TLSCert, m.Config.TLSKey, m.Logger)
 		if err != nil {
 			_ = ln.Close()
 			return err
 		}
-		m.server.TLSConfig = tc
+		m.server.TLSConfig, m.certs = tc, certs
 		scheme = "https"
 	}
 	m.done = make(chan error, 1)

@@ -2,9 +2,9 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -30,35 +30,7 @@ func TestMain(m *testing.M) {
 func TestServeSignalExit(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			args := append([]string{"serve", "--listen=127.0.0.1:0", "--data=" + t.TempDir()}, hookTestFlags(nil)...)
-			cmd := exec.Command(os.Args[0], args...)
-			cmd.Env = append(os.Environ(), runMainEnv+"=1")
-			var stderr bytes.Buffer
-			cmd.Stderr = &stderr
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			// A generous bound, so that a hung child fails the test
-			// instead of the test binary's timeout.
-			timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
-			defer timer.Stop()
-			sc := bufio.NewScanner(stdout)
-			serving := false
-			for !serving && sc.Scan() {
-				serving = strings.HasPrefix(sc.Text(), "Almanac is serving")
-			}
-			if !serving {
-				cmd.Wait()
-				t.Fatalf("no banner; stderr:\n%s", stderr.String())
-			}
-			go func() {
-				for sc.Scan() { // drain, so the child never blocks on stdout
-				}
-			}()
+			cmd, _, stderr := startServeChild(t, "--listen=127.0.0.1:0", "--data="+t.TempDir())
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
@@ -73,4 +45,42 @@ func TestServeSignalExit(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startServeChild runs `almanac serve ARGS` (plus hookTestFlags) as a
+// child process, waits for its banner, and returns the process, the URL
+// the banner names (without the final slash) and its stderr. A child still
+// running after 2 minutes is killed, so that a hung child fails the test
+// instead of the test binary's timeout.
+func startServeChild(t *testing.T, args ...string) (cmd *exec.Cmd, url string, stderr *syncBuffer) {
+	t.Helper()
+	cmd = exec.Command(os.Args[0], append(append([]string{"serve"}, args...), hookTestFlags(args)...)...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	stderr = &syncBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+	t.Cleanup(func() { timer.Stop() })
+	sc := bufio.NewScanner(stdout)
+	banner := regexp.MustCompile(`^Almanac is serving .* at (\S+)/$`)
+	for url == "" && sc.Scan() {
+		if m := banner.FindStringSubmatch(sc.Text()); m != nil {
+			url = m[1]
+		}
+	}
+	if url == "" {
+		cmd.Wait()
+		t.Fatalf("no banner; stderr:\n%s", stderr.String())
+	}
+	go func() {
+		for sc.Scan() { // drain, so the child never blocks on stdout
+		}
+	}()
+	return cmd, url, stderr
 }

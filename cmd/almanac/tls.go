@@ -22,13 +22,23 @@ type certReloader struct {
 }
 
 // newTLSConfig returns a TLS 1.2+ configuration serving the certificate in
-// certFile and keyFile. HTTP/2 is negotiated by net/http.
-func newTLSConfig(certFile, keyFile string, logger *slog.Logger) (*tls.Config, error) {
+// certFile and keyFile, and the reloader behind it. HTTP/2 is negotiated by
+// net/http.
+func newTLSConfig(certFile, keyFile string, logger *slog.Logger) (*tls.Config, *certReloader, error) {
 	r := &certReloader{certFile: certFile, keyFile: keyFile, logger: logger}
 	if err := r.load(); err != nil {
-		return nil, &ConfigError{Field: "tls-cert", Err: err}
+		return nil, nil, &ConfigError{Field: "tls-cert", Err: err}
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.get}, nil
+	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.get}, r, nil
+}
+
+// reload loads the certificate and key now, whatever their modification
+// time says (SIGHUP). On failure the old certificate stays in use.
+func (r *certReloader) reload() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.checked = time.Now()
+	return r.load()
 }
 
 func (r *certReloader) load() error {

@@ -42,6 +42,16 @@ func (f *htpasswdFile) lookup(user string) (hash string, ok bool, err error) {
 	return h, ok, nil
 }
 
+// reload rereads the file now, even when its size and modification time
+// look unchanged. A file that cannot be read keeps the last good contents
+// and returns the error.
+func (f *htpasswdFile) reload() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.size = -1 // no file has this size: refreshLocked rereads
+	return f.refreshLocked()
+}
+
 func (f *htpasswdFile) refreshLocked() error {
 	st, err := os.Stat(f.path)
 	if err != nil {

@@ -149,6 +149,18 @@ func New(opts Options) (*Verifier, error) {
 	return v, nil
 }
 
+// ReloadHtpasswd rereads the htpasswd file now, even when its size and
+// modification time look unchanged (serve does it on SIGHUP); lookups
+// otherwise reread it when either changes. It does nothing without an
+// htpasswd file. A file that cannot be read keeps the last good contents
+// and the error is returned.
+func (v *Verifier) ReloadHtpasswd() error {
+	if v.htpasswd == nil {
+		return nil
+	}
+	return v.htpasswd.reload()
+}
+
 // countEngineHashes records the hash classes of the engine's accounts.
 func (v *Verifier) countEngineHashes() error {
 	view, err := v.opts.DB.View()
