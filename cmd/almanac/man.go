@@ -32,6 +32,7 @@ func init() {
 // ALMANAC_<NAME>; the manual's ENVIRONMENT section lists them. A test
 // scans the sources for ALMANAC_ names missing here.
 var extraEnv = []manItem{
+	{adminPasswordEnv, "the password of the admin account serve creates when it starts on a log that never held an account (otherwise it generates one and prints it once)"},
 	{"ALMANAC_PASSWORD", "the password of --user for the commands that talk to a running server (--server) and for tail; without it they prompt on the terminal"},
 	{"GOGC", "Go's garbage collector percent; wins over serve's --gc-percent when set"},
 	{"GOMAXPROCS", "the number of threads running Go code at once; the defaults of --max-concurrent-queries and --login-max-concurrent-hashes follow it"},
