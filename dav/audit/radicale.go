@@ -53,7 +53,7 @@ func radicaleKeyOf(n xml.Name) string {
 // absent, as Radicale serves it). Properties outside the DAV, CalDAV
 // and CardDAV namespaces (what clients set with PROPPATCH) become dead
 // properties; other DAV, CalDAV and CardDAV ones are computed, not stored,
-// and are dropped.
+// and are dropped, as are names and values XML cannot carry.
 func (c *ImportCollection) SetRadicaleProps(p map[string]string) {
 	switch p["tag"] {
 	case "VADDRESSBOOK":
@@ -91,11 +91,18 @@ func (c *ImportCollection) SetRadicaleProps(p map[string]string) {
 			case davxml.NSDAV, davxml.NSCalDAV, davxml.NSCardDAV:
 				continue
 			}
+			e := davxml.Elem{XMLName: n, Text: v}
+			x := e.Marshal()
+			if !davxml.ValidName(n) || n.Space == "" {
+				continue // no element can carry it
+			}
+			if _, err := davxml.Root([]byte(x)); err != nil {
+				continue // text XML cannot hold (control characters)
+			}
 			if c.Dead == nil {
 				c.Dead = map[string]string{}
 			}
-			e := davxml.Elem{XMLName: n, Text: v}
-			c.Dead["{"+n.Space+"}"+n.Local] = e.Marshal()
+			c.Dead["{"+n.Space+"}"+n.Local] = x
 		}
 	}
 }
@@ -118,13 +125,13 @@ func (c *ImportCollection) RadicaleProps() map[string]string {
 	set(davxml.PropDisplayName, c.DisplayName)
 	if cal {
 		set(davxml.PropCalendarDescription, c.Description)
-		set(davxml.PropCalendarColor, c.Color)
-		set(davxml.PropCalendarOrder, c.Order)
-		set(davxml.PropCalendarTimezone, c.Timezone)
-		set(davxml.PropSupportedComponents, strings.Join(c.Components, ","))
 	} else {
 		set(davxml.PropAddressbookDesc, c.Description)
 	}
+	set(davxml.PropCalendarColor, c.Color)
+	set(davxml.PropCalendarOrder, c.Order)
+	set(davxml.PropCalendarTimezone, c.Timezone)
+	set(davxml.PropSupportedComponents, strings.Join(c.Components, ","))
 	for _, v := range c.Dead {
 		var e davxml.Elem
 		if err := xml.Unmarshal([]byte(v), &e); err != nil || len(e.Children) > 0 {
