@@ -154,6 +154,7 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		etag *engine.ETagMismatchError
 		long *engine.NameTooLongError
 		lim  *engine.PropsLimitError
+		shl  *engine.SharingLimitError
 	)
 	switch {
 	case errors.As(err, &pe):
@@ -185,6 +186,8 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		return httpErrorf(http.StatusRequestURITooLong, "%s", strings.TrimPrefix(long.Error(), "engine: "))
 	case errors.As(err, &lim):
 		return httpErrorf(http.StatusInsufficientStorage, "%s", strings.TrimPrefix(lim.Error(), "engine: "))
+	case errors.As(err, &shl):
+		return httpErrorf(http.StatusForbidden, "%s", strings.TrimPrefix(shl.Error(), "engine: "))
 	case errors.Is(err, engine.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, engine.ErrExists):

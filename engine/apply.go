@@ -21,6 +21,9 @@ func apply(rw readWriter, ev *eventv1.Event) error {
 	if err := applyOp(rw, ev); err != nil {
 		return err
 	}
+	if err := applyHome(rw, ev); err != nil {
+		return err
+	}
 	return indexOwners(rw, ev)
 }
 
@@ -30,7 +33,8 @@ func apply(rw readWriter, ev *eventv1.Event) error {
 // collection without an owner is in no one's index.
 func indexOwners(rw readWriter, ev *eventv1.Event) error {
 	switch ev.Op {
-	case eventv1.Op_OP_USER_SET, eventv1.Op_OP_USER_DELETED, eventv1.Op_OP_LOG_COMPACTED:
+	case eventv1.Op_OP_USER_SET, eventv1.Op_OP_USER_DELETED, eventv1.Op_OP_LOG_COMPACTED,
+		eventv1.Op_OP_GROUP_SET, eventv1.Op_OP_GROUP_DELETED, eventv1.Op_OP_PROXY_SET:
 		return nil
 	}
 	var last string
@@ -85,6 +89,10 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 		return applyContentPurged(rw, ev)
 	case eventv1.Op_OP_LOG_COMPACTED:
 		return applyLogCompacted(rw, ev)
+	case eventv1.Op_OP_GROUP_SET, eventv1.Op_OP_GROUP_DELETED, eventv1.Op_OP_SHARE_GRANTED,
+		eventv1.Op_OP_SHARE_REVOKED, eventv1.Op_OP_SHARE_REPLIED, eventv1.Op_OP_SHARE_MOUNT_CHANGED,
+		eventv1.Op_OP_PROXY_SET:
+		return applySharing(rw, ev)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }
@@ -131,7 +139,7 @@ func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
 			return err
 		}
 	}
-	return nil
+	return dropGrants(rw, ev, id)
 }
 
 // applyUser sets (or deletes) a user account and keeps the token index

@@ -218,6 +218,11 @@ func (cs *CollectionState) replay(id uint64, ev *eventv1.Event) {
 		}
 	case eventv1.Op_OP_CONTENT_PURGED, eventv1.Op_OP_LOG_COMPACTED:
 		return // no change to the collection's state
+	case eventv1.Op_OP_SHARE_GRANTED, eventv1.Op_OP_SHARE_REVOKED, eventv1.Op_OP_SHARE_REPLIED:
+		if ev.CollectionId == id {
+			return // in the shared collection's history; its state stays
+		}
+		// else a sharee's home, whose mounts changed: its CTag moves on
 	}
 	c.LastSeq = Seq(ev.Seq)
 	c.Modified = unixNano(ev.TimeUnixNano)

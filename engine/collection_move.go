@@ -86,6 +86,11 @@ func (c *treeCmd) run(tx *txn) error {
 		return err
 	}
 	c.created = dst == nil && obj == nil
+	if taken, err := mountInHome(tx.rw, parent, baseName(c.to)); err != nil {
+		return err
+	} else if taken {
+		return fmt.Errorf("%w: a share is mounted at %s", ErrExists, c.to)
+	}
 	if !c.created && !c.overwrite {
 		return fmt.Errorf("%w: %s", ErrExists, c.to)
 	}

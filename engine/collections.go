@@ -68,6 +68,11 @@ func (c *createCollectionCmd) run(tx *txn) error {
 		if _, err := getObject(tx.rw, parent.Id, baseName(c.spec.Path)); err == nil {
 			return fmt.Errorf("%w: an object named %s exists", ErrExists, baseName(c.spec.Path))
 		}
+		if taken, err := mountInHome(tx.rw, parent, baseName(c.spec.Path)); err != nil {
+			return err
+		} else if taken {
+			return fmt.Errorf("%w: a share is mounted at %s", ErrExists, c.spec.Path)
+		}
 	}
 	return tx.append(c.m, &eventv1.Event{
 		Op:             eventv1.Op_OP_COLLECTION_CREATED,

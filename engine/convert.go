@@ -142,5 +142,14 @@ func eventFromProto(p *eventv1.Event) *Event {
 	for _, s := range p.PurgedSeqs {
 		e.PurgedSeqs = append(e.PurgedSeqs, Seq(s))
 	}
+	if p.Group != nil {
+		e.Group = groupFromProto(p.Group)
+	}
+	if s := p.Share; s != nil {
+		e.Share = &EventShare{
+			Grantee: s.Grantee, Access: accessFromProto(s.Access), AutoAccept: s.AutoAccept,
+			Reply: replyFromProto(s.Reply), MountName: s.MountName, Props: propsFromProto(s.Props), Summary: s.Summary,
+		}
+	}
 	return e
 }

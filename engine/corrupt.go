@@ -268,6 +268,9 @@ var familyNames = map[byte]string{
 	keys.Obj: "objects", keys.Change: "change index", keys.Tomb: "tombstones", keys.UID: "UID index",
 	keys.CollHist: "collection history", keys.ObjHist: "object history", keys.PathHist: "path history",
 	keys.User: "users", keys.Token: "API tokens", keys.LegacyLog: "log (old layout)",
+	keys.Group: "groups", keys.Share: "shares", keys.Home: "homes", keys.MemberOf: "group memberships",
+	keys.Mount: "mounts", keys.Grants: "grants", keys.GrantedTo: "grants by grantee",
+	keys.Proxy: "proxies", keys.ProxyOf: "proxies by delegate", keys.Link: "public links",
 }
 
 // describeKey names a key for a person: "log #123", "objects of
@@ -287,7 +290,8 @@ func describeKey(k []byte) string {
 			seq, _ := keys.ParseU64(rest)
 			return fmt.Sprintf("log #%d", seq)
 		}
-	case keys.Meta, keys.Path, keys.User, keys.Token:
+	case keys.Meta, keys.Path, keys.User, keys.Token, keys.Group, keys.Share, keys.Home, keys.MemberOf,
+		keys.Mount, keys.GrantedTo, keys.Proxy, keys.ProxyOf, keys.Link:
 		return fmt.Sprintf("%s at %q", fam, rest)
 	case keys.PathHist:
 		if i := bytes.IndexByte(rest, 0); i >= 0 {

@@ -65,6 +65,17 @@
 //	w <owner> 0x00 <seq>      owner index: every collection or object event of
 //	                          a collection owned by owner (a move: both ends'
 //	                          owners), for the feed of one user
+//	d <group>                 group record (name, displayname, members)
+//	j <user>                  the groups user is a member of (sorted)
+//	r <id>                    the grants on collection id (grantee, access,
+//	                          auto-accept)
+//	s <principal>             the collections granted to a user or group
+//	e <user> 0x00 <id>        share: what user holds of collection id
+//	                          (effective access, reply, mount, own props)
+//	n <user> 0x00 <name>      mount name in user's home -> collection id
+//	f <user>                  user's home collection id
+//	x, v, y                   reserved: proxies, proxies by delegate, public
+//	                          links
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.
@@ -134,6 +145,55 @@
 // the offset, and truncating the log there keeps what came before. (When
 // the damage is in the last 32 KiB block of the newest log, Pebble takes
 // it for a torn write and drops that tail without a word.)
+//
+// # Sharing
+//
+// Groups, grants, replies and mounts are events like the rest; the
+// projections above follow from them (share_apply.go), and Rebuild and
+// Verify cover them.
+//
+//   - OpGroupSet carries a group's full record; OpGroupDeleted its name.
+//     Groups and users share one namespace (PutGroup and PutUser refuse a
+//     name the other holds); groups do not nest. Members need not be
+//     users yet (file groups name them first).
+//   - OpShareGranted gives a collection directly in its owner's home to a
+//     user or a group at AccessFreeBusy, AccessRead or AccessReadWrite; a
+//     new grant to the same grantee replaces the old. OpShareRevoked
+//     withdraws it. Grants are kept by collection id: a renamed
+//     collection keeps them, a deleted one loses them (a collection
+//     created again at the path inherits nothing), a deleted group takes
+//     its grants with it.
+//   - Every event that can change a user's effective access to a
+//     collection (a grant, a revocation, a member joining or leaving, a
+//     group or a collection deleted) recomputes that user's share record
+//     e<user><id>: the highest access among the grants to the user and to
+//     the user's groups. So resolution never looks at groups: Access is a
+//     few point reads for a principal in any number of groups.
+//   - A share that appears is accepted at once when a grant reaching the
+//     user was made with AutoAccept (--share-auto-accept; recorded in the
+//     grant, so it applies to later group members too), else it is pending
+//     until OpShareReplied. A grant invites again: with AutoAccept it
+//     accepts, without it a declined share becomes pending. Accepting
+//     mounts the share in the user's home under a name the engine picks,
+//     "<owner>-<collection>", made unique with "-2", "-3"... against the
+//     user's mounts and the home's collections and objects (or the name
+//     the reply asks for, when free). OpShareMountChanged renames a mount
+//     or sets the sharee's own properties of it (displayname, color,
+//     order, dead properties such as default alarms), never the owner's.
+//     Declining, or losing every grant, removes the mount. A collection
+//     cannot be created (or moved) over a mount.
+//   - A mount arriving or leaving changes the sharee's home record (its
+//     CTag) and is in the home's collection history.
+//   - The shared collection keeps one identity: ETags, CTag and sync
+//     tokens seen through a mount are the owner collection's.
+//
+// View.Access(user, path) is the one resolution function dav calls for
+// every request: AccessOwner under a collection the user owns; through a
+// mount (/<home>/<mount>/rest) the share's access with Target the owner's
+// collection path + rest; on the owner's own URL of a collection shared
+// with the user, the share's access; otherwise AccessNone, which dav
+// answers with 404 exactly as for a missing path. Nothing is cached
+// beyond a View, so a revocation takes effect on the next request.
 //
 // # Invariants
 //

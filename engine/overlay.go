@@ -125,7 +125,7 @@ func (o *overlay) encodeCollections() error {
 var replayKeepBytes = 256 << 20
 
 // keptFamily reports whether key belongs to a family a replay keeps: the
-// ones apply reads (objects, tombstones, collections, users).
+// ones apply reads (objects, tombstones, collections, users, sharing).
 func keptFamily[K string | []byte](key K) bool {
 	if len(key) == 0 {
 		return false
@@ -134,7 +134,7 @@ func keptFamily[K string | []byte](key K) bool {
 	case keys.Obj, keys.Tomb, keys.Coll, keys.User:
 		return true
 	}
-	return false
+	return slices.Contains(keys.SharingPrefixes, key[0])
 }
 
 // keptBucket returns the length of the prefix of a kept key that names its

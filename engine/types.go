@@ -184,6 +184,15 @@ const (
 	OpLogCompacted       Op = 10
 	OpCollectionMoved    Op = 11
 	OpObjectPropsChanged Op = 12
+	OpGroupSet           Op = 13
+	OpGroupDeleted       Op = 14
+	OpShareGranted       Op = 15
+	OpShareRevoked       Op = 16
+	OpShareReplied       Op = 17
+	OpShareMountChanged  Op = 18
+	OpProxySet           Op = 19
+	OpLinkCreated        Op = 20
+	OpLinkRevoked        Op = 21
 )
 
 // String returns the operation's name as used in the feed and history.
@@ -213,6 +222,24 @@ func (o Op) String() string {
 		return "object-props-changed"
 	case OpLogCompacted:
 		return "compact"
+	case OpGroupSet:
+		return "group-set"
+	case OpGroupDeleted:
+		return "group-deleted"
+	case OpShareGranted:
+		return "share-granted"
+	case OpShareRevoked:
+		return "share-revoked"
+	case OpShareReplied:
+		return "share-replied"
+	case OpShareMountChanged:
+		return "share-mount-changed"
+	case OpProxySet:
+		return "proxy-set"
+	case OpLinkCreated:
+		return "link-created"
+	case OpLinkRevoked:
+		return "link-revoked"
 	}
 	return "unknown"
 }
@@ -253,6 +280,27 @@ type Event struct {
 	BodyErased bool
 	// HorizonSeq is the horizon of an OpLogCompacted.
 	HorizonSeq Seq
+	// Group is the group after an OpGroupSet, or its name after an
+	// OpGroupDeleted.
+	Group *Group
+	// Share is the sharing part of the OpShare* events (CollectionID,
+	// CollectionPath and Owner name the shared collection).
+	Share *EventShare
+}
+
+// EventShare is what an OpShare* event says about a share.
+type EventShare struct {
+	// Grantee is the user or group of a grant or revocation, the user of
+	// a reply or a mount change.
+	Grantee    string
+	Access     Access // OpShareGranted
+	AutoAccept bool   // OpShareGranted
+	Reply      Reply  // OpShareReplied
+	// MountName is the name asked for (OpShareReplied) or the new name
+	// (OpShareMountChanged).
+	MountName string
+	Props     Props // OpShareMountChanged: the sharee's own properties
+	Summary   string
 }
 
 // User is a principal that may authenticate.

@@ -12,7 +12,7 @@ import (
 // PutUser creates or replaces a user account. The log records the password
 // hash, never a password.
 //
-// Errors: ErrInvalidName.
+// Errors: ErrInvalidName; ErrExists when a group has the name.
 func (db *DB) PutUser(ctx context.Context, m Meta, u User) error {
 	if !validName(u.Name) {
 		return fmt.Errorf("%w: user %q", ErrInvalidName, u.Name)
@@ -44,6 +44,10 @@ func (c *userCmd) run(tx *txn) error {
 		if _, err := getBytes(tx.rw, keys.UserKey(c.user.Name)); err != nil {
 			return err
 		}
+	} else if _, err := getBytes(tx.rw, keys.GroupKey(c.user.Name)); err == nil {
+		return fmt.Errorf("%w: a group is named %q", ErrExists, c.user.Name)
+	} else if err != ErrNotFound {
+		return err
 	}
 	return tx.append(c.m, &eventv1.Event{Op: c.op, User: c.user})
 }

@@ -33,6 +33,16 @@ const (
 	User        byte = 'a'
 	Token       byte = 'k'
 	OwnerLog    byte = 'w'
+	Group       byte = 'd'
+	Share       byte = 'e'
+	Home        byte = 'f'
+	MemberOf    byte = 'j'
+	Mount       byte = 'n'
+	Grants      byte = 'r'
+	GrantedTo   byte = 's'
+	Proxy       byte = 'x'
+	ProxyOf     byte = 'v'
+	Link        byte = 'y'
 	sep         byte = 0x00
 	seqLen           = 8
 	prefixLen        = 1
@@ -44,7 +54,12 @@ const (
 const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
-var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog}
+var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link}
+
+// SharingPrefixes lists the families of sharing (groups, grants, shares,
+// mounts, proxies, links): apply reads them back by point lookups only.
+var SharingPrefixes = []byte{Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link}
 
 // RetiredPrefixes lists families that older projection versions wrote
 // ('b': object bodies, now read from the log); Rebuild drops them.
@@ -177,6 +192,57 @@ func TrailingSeq(k []byte) (uint64, error) {
 	}
 	return binary.BigEndian.Uint64(k[len(k)-seqLen:]), nil
 }
+
+// GroupKey is the key of a group record.
+func GroupKey(name string) []byte { return append([]byte{Group}, name...) }
+
+// nameSep returns prefix, name and the 0x00 that ends it.
+func nameSep(prefix byte, name string, extra int) []byte {
+	return append(append(start(prefix, prefixLen+len(name)+1+extra), name...), sep)
+}
+
+// SharePrefix is the prefix of the share records of user.
+func SharePrefix(user string) []byte { return nameSep(Share, user, 0) }
+
+// ShareKey is the key of what user holds of collection id.
+func ShareKey(user string, id uint64) []byte { return u64(nameSep(Share, user, seqLen), id) }
+
+// HomeKey maps a user to the id of their home collection.
+func HomeKey(user string) []byte { return append([]byte{Home}, user...) }
+
+// MemberOfKey is the key of the sorted list of a user's groups.
+func MemberOfKey(user string) []byte { return append([]byte{MemberOf}, user...) }
+
+// MountPrefix is the prefix of the mounts in user's home.
+func MountPrefix(user string) []byte { return nameSep(Mount, user, 0) }
+
+// MountKey maps the mount name in user's home to a collection id.
+func MountKey(user, name string) []byte {
+	return append(nameSep(Mount, user, len(name)), name...)
+}
+
+// MountName returns the mount name of a MountKey of user.
+func MountName(k []byte, user string) (string, error) {
+	if len(k) < prefixLen+len(user)+1 {
+		return "", ErrMalformed
+	}
+	return string(k[prefixLen+len(user)+1:]), nil
+}
+
+// GrantsKey is the key of the grants on collection id.
+func GrantsKey(id uint64) []byte { return u64(start(Grants, IDPrefixLen), id) }
+
+// GrantedToKey is the key of the collections granted to a user or group.
+func GrantedToKey(principal string) []byte { return append([]byte{GrantedTo}, principal...) }
+
+// ProxyKey is the key of a delegator's delegates.
+func ProxyKey(delegator string) []byte { return append([]byte{Proxy}, delegator...) }
+
+// ProxyOfKey is the key of the delegators a user or group is a delegate of.
+func ProxyOfKey(delegate string) []byte { return append([]byte{ProxyOf}, delegate...) }
+
+// LinkKey is the key of a public link, by the hash of its token.
+func LinkKey(tokenSHA256 string) []byte { return append([]byte{Link}, tokenSHA256...) }
 
 // PrefixEnd returns the smallest key greater than every key with prefix p.
 func PrefixEnd(p []byte) []byte {

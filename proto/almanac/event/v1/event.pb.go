@@ -60,6 +60,31 @@ const (
 	// An object's dead properties were changed (PROPPATCH); object_props
 	// holds the full set after the change. The ETag stays.
 	Op_OP_OBJECT_PROPS_CHANGED Op = 12
+	// A group was created or changed: group holds its full record after
+	// the change (members included).
+	Op_OP_GROUP_SET Op = 13
+	// A group was deleted; the grants made to it went with it.
+	Op_OP_GROUP_DELETED Op = 14
+	// The owner of collection_id shared it with share.grantee (a user or a
+	// group) at share.access; a grant to the same grantee replaces the old.
+	Op_OP_SHARE_GRANTED Op = 15
+	// The grant of collection_id to share.grantee was withdrawn.
+	Op_OP_SHARE_REVOKED Op = 16
+	// share.grantee (a user) accepted or declined the share of
+	// collection_id (share.reply).
+	Op_OP_SHARE_REPLIED Op = 17
+	// share.grantee (a user) renamed their mount of collection_id
+	// (share.mount_name) or changed their own properties of it
+	// (share.props, the full set after the change).
+	Op_OP_SHARE_MOUNT_CHANGED Op = 18
+	// proxy.delegator made proxy.delegate a read or write delegate of their
+	// whole home, or withdrew it (PROXY_ACCESS_UNSPECIFIED).
+	Op_OP_PROXY_SET Op = 19
+	// A public link to collection_id was created (link holds the hash of
+	// its token, never the token).
+	Op_OP_LINK_CREATED Op = 20
+	// The public link link.token_sha256 was revoked.
+	Op_OP_LINK_REVOKED Op = 21
 )
 
 // Enum value maps for Op.
@@ -78,6 +103,15 @@ var (
 		10: "OP_LOG_COMPACTED",
 		11: "OP_COLLECTION_MOVED",
 		12: "OP_OBJECT_PROPS_CHANGED",
+		13: "OP_GROUP_SET",
+		14: "OP_GROUP_DELETED",
+		15: "OP_SHARE_GRANTED",
+		16: "OP_SHARE_REVOKED",
+		17: "OP_SHARE_REPLIED",
+		18: "OP_SHARE_MOUNT_CHANGED",
+		19: "OP_PROXY_SET",
+		20: "OP_LINK_CREATED",
+		21: "OP_LINK_REVOKED",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -93,6 +127,15 @@ var (
 		"OP_LOG_COMPACTED":            10,
 		"OP_COLLECTION_MOVED":         11,
 		"OP_OBJECT_PROPS_CHANGED":     12,
+		"OP_GROUP_SET":                13,
+		"OP_GROUP_DELETED":            14,
+		"OP_SHARE_GRANTED":            15,
+		"OP_SHARE_REVOKED":            16,
+		"OP_SHARE_REPLIED":            17,
+		"OP_SHARE_MOUNT_CHANGED":      18,
+		"OP_PROXY_SET":                19,
+		"OP_LINK_CREATED":             20,
+		"OP_LINK_REVOKED":             21,
 	}
 )
 
@@ -183,6 +226,163 @@ func (CollectionKind) EnumDescriptor() ([]byte, []int) {
 	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{1}
 }
 
+// ShareAccess is the access a grant gives.
+type ShareAccess int32
+
+const (
+	ShareAccess_SHARE_ACCESS_UNSPECIFIED ShareAccess = 0
+	// Read (free-busy included).
+	ShareAccess_SHARE_ACCESS_READ ShareAccess = 1
+	// Read and write the collection's objects and properties.
+	ShareAccess_SHARE_ACCESS_READ_WRITE ShareAccess = 2
+	// Free-busy only.
+	ShareAccess_SHARE_ACCESS_FREEBUSY ShareAccess = 3
+)
+
+// Enum value maps for ShareAccess.
+var (
+	ShareAccess_name = map[int32]string{
+		0: "SHARE_ACCESS_UNSPECIFIED",
+		1: "SHARE_ACCESS_READ",
+		2: "SHARE_ACCESS_READ_WRITE",
+		3: "SHARE_ACCESS_FREEBUSY",
+	}
+	ShareAccess_value = map[string]int32{
+		"SHARE_ACCESS_UNSPECIFIED": 0,
+		"SHARE_ACCESS_READ":        1,
+		"SHARE_ACCESS_READ_WRITE":  2,
+		"SHARE_ACCESS_FREEBUSY":    3,
+	}
+)
+
+func (x ShareAccess) Enum() *ShareAccess {
+	p := new(ShareAccess)
+	*p = x
+	return p
+}
+
+func (x ShareAccess) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ShareAccess) Descriptor() protoreflect.EnumDescriptor {
+	return file_almanac_event_v1_event_proto_enumTypes[2].Descriptor()
+}
+
+func (ShareAccess) Type() protoreflect.EnumType {
+	return &file_almanac_event_v1_event_proto_enumTypes[2]
+}
+
+func (x ShareAccess) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ShareAccess.Descriptor instead.
+func (ShareAccess) EnumDescriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+}
+
+// ShareReply is a sharee's answer to a share.
+type ShareReply int32
+
+const (
+	ShareReply_SHARE_REPLY_UNSPECIFIED ShareReply = 0
+	ShareReply_SHARE_REPLY_ACCEPTED    ShareReply = 1
+	ShareReply_SHARE_REPLY_DECLINED    ShareReply = 2
+)
+
+// Enum value maps for ShareReply.
+var (
+	ShareReply_name = map[int32]string{
+		0: "SHARE_REPLY_UNSPECIFIED",
+		1: "SHARE_REPLY_ACCEPTED",
+		2: "SHARE_REPLY_DECLINED",
+	}
+	ShareReply_value = map[string]int32{
+		"SHARE_REPLY_UNSPECIFIED": 0,
+		"SHARE_REPLY_ACCEPTED":    1,
+		"SHARE_REPLY_DECLINED":    2,
+	}
+)
+
+func (x ShareReply) Enum() *ShareReply {
+	p := new(ShareReply)
+	*p = x
+	return p
+}
+
+func (x ShareReply) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ShareReply) Descriptor() protoreflect.EnumDescriptor {
+	return file_almanac_event_v1_event_proto_enumTypes[3].Descriptor()
+}
+
+func (ShareReply) Type() protoreflect.EnumType {
+	return &file_almanac_event_v1_event_proto_enumTypes[3]
+}
+
+func (x ShareReply) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ShareReply.Descriptor instead.
+func (ShareReply) EnumDescriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+}
+
+// ProxyAccess is what a delegate may do in the delegator's home.
+type ProxyAccess int32
+
+const (
+	// No delegation (a withdrawal).
+	ProxyAccess_PROXY_ACCESS_UNSPECIFIED ProxyAccess = 0
+	ProxyAccess_PROXY_ACCESS_READ        ProxyAccess = 1
+	ProxyAccess_PROXY_ACCESS_WRITE       ProxyAccess = 2
+)
+
+// Enum value maps for ProxyAccess.
+var (
+	ProxyAccess_name = map[int32]string{
+		0: "PROXY_ACCESS_UNSPECIFIED",
+		1: "PROXY_ACCESS_READ",
+		2: "PROXY_ACCESS_WRITE",
+	}
+	ProxyAccess_value = map[string]int32{
+		"PROXY_ACCESS_UNSPECIFIED": 0,
+		"PROXY_ACCESS_READ":        1,
+		"PROXY_ACCESS_WRITE":       2,
+	}
+)
+
+func (x ProxyAccess) Enum() *ProxyAccess {
+	p := new(ProxyAccess)
+	*p = x
+	return p
+}
+
+func (x ProxyAccess) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ProxyAccess) Descriptor() protoreflect.EnumDescriptor {
+	return file_almanac_event_v1_event_proto_enumTypes[4].Descriptor()
+}
+
+func (ProxyAccess) Type() protoreflect.EnumType {
+	return &file_almanac_event_v1_event_proto_enumTypes[4]
+}
+
+func (x ProxyAccess) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ProxyAccess.Descriptor instead.
+func (ProxyAccess) EnumDescriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+}
+
 // Event is one immutable record of the log.
 type Event struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -236,6 +436,16 @@ type Event struct {
 	Props *CollectionProps `protobuf:"bytes,32,opt,name=props,proto3" json:"props,omitempty"`
 	// OP_USER_SET / OP_USER_DELETED.
 	User *User `protobuf:"bytes,40,opt,name=user,proto3" json:"user,omitempty"`
+	// OP_GROUP_SET / OP_GROUP_DELETED (its name alone).
+	Group *Group `protobuf:"bytes,60,opt,name=group,proto3" json:"group,omitempty"`
+	// OP_SHARE_*: collection_id, collection_path and owner name the shared
+	// collection; share says with whom and how.
+	Share *Share `protobuf:"bytes,61,opt,name=share,proto3" json:"share,omitempty"`
+	// OP_PROXY_SET.
+	Proxy *Proxy `protobuf:"bytes,62,opt,name=proxy,proto3" json:"proxy,omitempty"`
+	// OP_LINK_CREATED / OP_LINK_REVOKED (with collection_id and
+	// collection_path).
+	Link *Link `protobuf:"bytes,63,opt,name=link,proto3" json:"link,omitempty"`
 	// OP_CONTENT_PURGED: the sequence numbers whose content was erased.
 	PurgedSeqs []uint64 `protobuf:"varint,50,rep,packed,name=purged_seqs,json=purgedSeqs,proto3" json:"purged_seqs,omitempty"`
 	// Free-form explanation recorded with the event (restore, purge, import).
@@ -454,6 +664,34 @@ func (x *Event) GetProps() *CollectionProps {
 func (x *Event) GetUser() *User {
 	if x != nil {
 		return x.User
+	}
+	return nil
+}
+
+func (x *Event) GetGroup() *Group {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *Event) GetShare() *Share {
+	if x != nil {
+		return x.Share
+	}
+	return nil
+}
+
+func (x *Event) GetProxy() *Proxy {
+	if x != nil {
+		return x.Proxy
+	}
+	return nil
+}
+
+func (x *Event) GetLink() *Link {
+	if x != nil {
+		return x.Link
 	}
 	return nil
 }
@@ -734,11 +972,295 @@ func (x *APIToken) GetCreatedUnixNano() int64 {
 	return 0
 }
 
+// Group is a named set of users; it shares the principal namespace with
+// users.
+type Group struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// User names, sorted, without duplicates.
+	Members       []string `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Group) Reset() {
+	*x = Group{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Group) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Group) ProtoMessage() {}
+
+func (x *Group) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Group.ProtoReflect.Descriptor instead.
+func (*Group) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Group) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Group) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *Group) GetMembers() []string {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// Share is the sharing part of an OP_SHARE_* event.
+type Share struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The user or group the collection is shared with (for a reply or a
+	// mount change: the user).
+	Grantee string `protobuf:"bytes,1,opt,name=grantee,proto3" json:"grantee,omitempty"`
+	// OP_SHARE_GRANTED.
+	Access ShareAccess `protobuf:"varint,2,opt,name=access,proto3,enum=almanac.event.v1.ShareAccess" json:"access,omitempty"`
+	// OP_SHARE_GRANTED: the server accepts the share for its sharees at
+	// once (--share-auto-accept), for later members of a group too.
+	AutoAccept bool `protobuf:"varint,3,opt,name=auto_accept,json=autoAccept,proto3" json:"auto_accept,omitempty"`
+	// OP_SHARE_REPLIED.
+	Reply ShareReply `protobuf:"varint,4,opt,name=reply,proto3,enum=almanac.event.v1.ShareReply" json:"reply,omitempty"`
+	// OP_SHARE_REPLIED (optional: the name the sharee asks for) and
+	// OP_SHARE_MOUNT_CHANGED: the mount's name in the sharee's home.
+	MountName string `protobuf:"bytes,5,opt,name=mount_name,json=mountName,proto3" json:"mount_name,omitempty"`
+	// OP_SHARE_MOUNT_CHANGED: the sharee's own properties of the share.
+	Props *CollectionProps `protobuf:"bytes,6,opt,name=props,proto3" json:"props,omitempty"`
+	// A free-form message of the sharer (CalendarServer's summary).
+	Summary       string `protobuf:"bytes,7,opt,name=summary,proto3" json:"summary,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Share) Reset() {
+	*x = Share{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Share) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Share) ProtoMessage() {}
+
+func (x *Share) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Share.ProtoReflect.Descriptor instead.
+func (*Share) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Share) GetGrantee() string {
+	if x != nil {
+		return x.Grantee
+	}
+	return ""
+}
+
+func (x *Share) GetAccess() ShareAccess {
+	if x != nil {
+		return x.Access
+	}
+	return ShareAccess_SHARE_ACCESS_UNSPECIFIED
+}
+
+func (x *Share) GetAutoAccept() bool {
+	if x != nil {
+		return x.AutoAccept
+	}
+	return false
+}
+
+func (x *Share) GetReply() ShareReply {
+	if x != nil {
+		return x.Reply
+	}
+	return ShareReply_SHARE_REPLY_UNSPECIFIED
+}
+
+func (x *Share) GetMountName() string {
+	if x != nil {
+		return x.MountName
+	}
+	return ""
+}
+
+func (x *Share) GetProps() *CollectionProps {
+	if x != nil {
+		return x.Props
+	}
+	return nil
+}
+
+func (x *Share) GetSummary() string {
+	if x != nil {
+		return x.Summary
+	}
+	return ""
+}
+
+// Proxy is the delegation of an OP_PROXY_SET.
+type Proxy struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Delegator string                 `protobuf:"bytes,1,opt,name=delegator,proto3" json:"delegator,omitempty"`
+	// A user or a group.
+	Delegate      string      `protobuf:"bytes,2,opt,name=delegate,proto3" json:"delegate,omitempty"`
+	Access        ProxyAccess `protobuf:"varint,3,opt,name=access,proto3,enum=almanac.event.v1.ProxyAccess" json:"access,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Proxy) Reset() {
+	*x = Proxy{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Proxy) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Proxy) ProtoMessage() {}
+
+func (x *Proxy) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
+func (*Proxy) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Proxy) GetDelegator() string {
+	if x != nil {
+		return x.Delegator
+	}
+	return ""
+}
+
+func (x *Proxy) GetDelegate() string {
+	if x != nil {
+		return x.Delegate
+	}
+	return ""
+}
+
+func (x *Proxy) GetAccess() ProxyAccess {
+	if x != nil {
+		return x.Access
+	}
+	return ProxyAccess_PROXY_ACCESS_UNSPECIFIED
+}
+
+// Link is a public, read-only link to a collection.
+type Link struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// SHA-256 of the secret token, hex.
+	TokenSha256 string `protobuf:"bytes,1,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
+	// Serve free-busy only.
+	FreebusyOnly  bool `protobuf:"varint,2,opt,name=freebusy_only,json=freebusyOnly,proto3" json:"freebusy_only,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Link) Reset() {
+	*x = Link{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Link) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Link) ProtoMessage() {}
+
+func (x *Link) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Link.ProtoReflect.Descriptor instead.
+func (*Link) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Link) GetTokenSha256() string {
+	if x != nil {
+		return x.TokenSha256
+	}
+	return ""
+}
+
+func (x *Link) GetFreebusyOnly() bool {
+	if x != nil {
+		return x.FreebusyOnly
+	}
+	return false
+}
+
 var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xef\b\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xa8\n" +
+	"\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -767,7 +1289,11 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x0fcollection_kind\x18\x1e \x01(\x0e2 .almanac.event.v1.CollectionKindR\x0ecollectionKind\x12\x14\n" +
 	"\x05owner\x18\x1f \x01(\tR\x05owner\x127\n" +
 	"\x05props\x18  \x01(\v2!.almanac.event.v1.CollectionPropsR\x05props\x12*\n" +
-	"\x04user\x18( \x01(\v2\x16.almanac.event.v1.UserR\x04user\x12\x1f\n" +
+	"\x04user\x18( \x01(\v2\x16.almanac.event.v1.UserR\x04user\x12-\n" +
+	"\x05group\x18< \x01(\v2\x17.almanac.event.v1.GroupR\x05group\x12-\n" +
+	"\x05share\x18= \x01(\v2\x17.almanac.event.v1.ShareR\x05share\x12-\n" +
+	"\x05proxy\x18> \x01(\v2\x17.almanac.event.v1.ProxyR\x05proxy\x12*\n" +
+	"\x04link\x18? \x01(\v2\x16.almanac.event.v1.LinkR\x04link\x12\x1f\n" +
 	"\vpurged_seqs\x182 \x03(\x04R\n" +
 	"purgedSeqs\x12\x16\n" +
 	"\x06reason\x183 \x01(\tR\x06reason\x12\x1f\n" +
@@ -801,7 +1327,28 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\tR\fsecretSha256\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x12*\n" +
-	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano*\xb7\x02\n" +
+	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\"X\n" +
+	"\x05Group\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\tR\amembers\"\x9f\x02\n" +
+	"\x05Share\x12\x18\n" +
+	"\agrantee\x18\x01 \x01(\tR\agrantee\x125\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1d.almanac.event.v1.ShareAccessR\x06access\x12\x1f\n" +
+	"\vauto_accept\x18\x03 \x01(\bR\n" +
+	"autoAccept\x122\n" +
+	"\x05reply\x18\x04 \x01(\x0e2\x1c.almanac.event.v1.ShareReplyR\x05reply\x12\x1d\n" +
+	"\n" +
+	"mount_name\x18\x05 \x01(\tR\tmountName\x127\n" +
+	"\x05props\x18\x06 \x01(\v2!.almanac.event.v1.CollectionPropsR\x05props\x12\x18\n" +
+	"\asummary\x18\a \x01(\tR\asummary\"x\n" +
+	"\x05Proxy\x12\x1c\n" +
+	"\tdelegator\x18\x01 \x01(\tR\tdelegator\x12\x1a\n" +
+	"\bdelegate\x18\x02 \x01(\tR\bdelegate\x125\n" +
+	"\x06access\x18\x03 \x01(\x0e2\x1d.almanac.event.v1.ProxyAccessR\x06access\"N\n" +
+	"\x04Link\x12!\n" +
+	"\ftoken_sha256\x18\x01 \x01(\tR\vtokenSha256\x12#\n" +
+	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly*\xf9\x03\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -816,13 +1363,36 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x10OP_LOG_COMPACTED\x10\n" +
 	"\x12\x17\n" +
 	"\x13OP_COLLECTION_MOVED\x10\v\x12\x1b\n" +
-	"\x17OP_OBJECT_PROPS_CHANGED\x10\f*\xa6\x01\n" +
+	"\x17OP_OBJECT_PROPS_CHANGED\x10\f\x12\x10\n" +
+	"\fOP_GROUP_SET\x10\r\x12\x14\n" +
+	"\x10OP_GROUP_DELETED\x10\x0e\x12\x14\n" +
+	"\x10OP_SHARE_GRANTED\x10\x0f\x12\x14\n" +
+	"\x10OP_SHARE_REVOKED\x10\x10\x12\x14\n" +
+	"\x10OP_SHARE_REPLIED\x10\x11\x12\x1a\n" +
+	"\x16OP_SHARE_MOUNT_CHANGED\x10\x12\x12\x10\n" +
+	"\fOP_PROXY_SET\x10\x13\x12\x13\n" +
+	"\x0fOP_LINK_CREATED\x10\x14\x12\x13\n" +
+	"\x0fOP_LINK_REVOKED\x10\x15*\xa6\x01\n" +
 	"\x0eCollectionKind\x12\x1f\n" +
 	"\x1bCOLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COLLECTION_KIND_HOME\x10\x01\x12\x19\n" +
 	"\x15COLLECTION_KIND_PLAIN\x10\x02\x12\x1c\n" +
 	"\x18COLLECTION_KIND_CALENDAR\x10\x03\x12 \n" +
-	"\x1cCOLLECTION_KIND_ADDRESS_BOOK\x10\x04B;Z9github.com/almanac/almanac/proto/almanac/event/v1;eventv1b\x06proto3"
+	"\x1cCOLLECTION_KIND_ADDRESS_BOOK\x10\x04*z\n" +
+	"\vShareAccess\x12\x1c\n" +
+	"\x18SHARE_ACCESS_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11SHARE_ACCESS_READ\x10\x01\x12\x1b\n" +
+	"\x17SHARE_ACCESS_READ_WRITE\x10\x02\x12\x19\n" +
+	"\x15SHARE_ACCESS_FREEBUSY\x10\x03*]\n" +
+	"\n" +
+	"ShareReply\x12\x1b\n" +
+	"\x17SHARE_REPLY_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14SHARE_REPLY_ACCEPTED\x10\x01\x12\x18\n" +
+	"\x14SHARE_REPLY_DECLINED\x10\x02*Z\n" +
+	"\vProxyAccess\x12\x1c\n" +
+	"\x18PROXY_ACCESS_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11PROXY_ACCESS_READ\x10\x01\x12\x16\n" +
+	"\x12PROXY_ACCESS_WRITE\x10\x02B;Z9github.com/almanac/almanac/proto/almanac/event/v1;eventv1b\x06proto3"
 
 var (
 	file_almanac_event_v1_event_proto_rawDescOnce sync.Once
@@ -836,31 +1406,46 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 	return file_almanac_event_v1_event_proto_rawDescData
 }
 
-var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                 // 0: almanac.event.v1.Op
 	(CollectionKind)(0),     // 1: almanac.event.v1.CollectionKind
-	(*Event)(nil),           // 2: almanac.event.v1.Event
-	(*CollectionProps)(nil), // 3: almanac.event.v1.CollectionProps
-	(*User)(nil),            // 4: almanac.event.v1.User
-	(*APIToken)(nil),        // 5: almanac.event.v1.APIToken
-	nil,                     // 6: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                     // 7: almanac.event.v1.CollectionProps.DeadEntry
+	(ShareAccess)(0),        // 2: almanac.event.v1.ShareAccess
+	(ShareReply)(0),         // 3: almanac.event.v1.ShareReply
+	(ProxyAccess)(0),        // 4: almanac.event.v1.ProxyAccess
+	(*Event)(nil),           // 5: almanac.event.v1.Event
+	(*CollectionProps)(nil), // 6: almanac.event.v1.CollectionProps
+	(*User)(nil),            // 7: almanac.event.v1.User
+	(*APIToken)(nil),        // 8: almanac.event.v1.APIToken
+	(*Group)(nil),           // 9: almanac.event.v1.Group
+	(*Share)(nil),           // 10: almanac.event.v1.Share
+	(*Proxy)(nil),           // 11: almanac.event.v1.Proxy
+	(*Link)(nil),            // 12: almanac.event.v1.Link
+	nil,                     // 13: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                     // 14: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
-	0, // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	6, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
-	1, // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
-	3, // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
-	4, // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
-	7, // 5: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	5, // 6: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
+	13, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
+	6,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
+	7,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
+	9,  // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
+	10, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
+	11, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
+	12, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
+	14, // 9: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	8,  // 10: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	2,  // 11: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	3,  // 12: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	6,  // 13: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	4,  // 14: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -873,8 +1458,8 @@ func file_almanac_event_v1_event_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   6,
+			NumEnums:      5,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -360,6 +360,300 @@ func (x *Change) GetEtag() string {
 	return ""
 }
 
+// Grants lists the grants on one collection (key r<id>).
+type Grants struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Grants        []*Grant               `protobuf:"bytes,1,rep,name=grants,proto3" json:"grants,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Grants) Reset() {
+	*x = Grants{}
+	mi := &file_almanac_state_v1_state_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Grants) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Grants) ProtoMessage() {}
+
+func (x *Grants) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_state_v1_state_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Grants.ProtoReflect.Descriptor instead.
+func (*Grants) Descriptor() ([]byte, []int) {
+	return file_almanac_state_v1_state_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Grants) GetGrants() []*Grant {
+	if x != nil {
+		return x.Grants
+	}
+	return nil
+}
+
+// Grant is one grantee's grant on a collection.
+type Grant struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Grantee       string                 `protobuf:"bytes,1,opt,name=grantee,proto3" json:"grantee,omitempty"`
+	Access        v1.ShareAccess         `protobuf:"varint,2,opt,name=access,proto3,enum=almanac.event.v1.ShareAccess" json:"access,omitempty"`
+	AutoAccept    bool                   `protobuf:"varint,3,opt,name=auto_accept,json=autoAccept,proto3" json:"auto_accept,omitempty"`
+	Seq           uint64                 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Grant) Reset() {
+	*x = Grant{}
+	mi := &file_almanac_state_v1_state_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Grant) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Grant) ProtoMessage() {}
+
+func (x *Grant) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_state_v1_state_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Grant.ProtoReflect.Descriptor instead.
+func (*Grant) Descriptor() ([]byte, []int) {
+	return file_almanac_state_v1_state_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Grant) GetGrantee() string {
+	if x != nil {
+		return x.Grantee
+	}
+	return ""
+}
+
+func (x *Grant) GetAccess() v1.ShareAccess {
+	if x != nil {
+		return x.Access
+	}
+	return v1.ShareAccess(0)
+}
+
+func (x *Grant) GetAutoAccept() bool {
+	if x != nil {
+		return x.AutoAccept
+	}
+	return false
+}
+
+func (x *Grant) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// Names is a sorted list of names (key j<user>: the user's groups).
+type Names struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Names         []string               `protobuf:"bytes,1,rep,name=names,proto3" json:"names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Names) Reset() {
+	*x = Names{}
+	mi := &file_almanac_state_v1_state_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Names) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Names) ProtoMessage() {}
+
+func (x *Names) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_state_v1_state_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Names.ProtoReflect.Descriptor instead.
+func (*Names) Descriptor() ([]byte, []int) {
+	return file_almanac_state_v1_state_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Names) GetNames() []string {
+	if x != nil {
+		return x.Names
+	}
+	return nil
+}
+
+// IDs is a sorted list of collection ids (key s<grantee>: the
+// collections granted to a user or group).
+type IDs struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ids           []uint64               `protobuf:"varint,1,rep,packed,name=ids,proto3" json:"ids,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IDs) Reset() {
+	*x = IDs{}
+	mi := &file_almanac_state_v1_state_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IDs) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IDs) ProtoMessage() {}
+
+func (x *IDs) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_state_v1_state_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IDs.ProtoReflect.Descriptor instead.
+func (*IDs) Descriptor() ([]byte, []int) {
+	return file_almanac_state_v1_state_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *IDs) GetIds() []uint64 {
+	if x != nil {
+		return x.Ids
+	}
+	return nil
+}
+
+// Share is what one user holds of one collection shared with them (key
+// e<user>0<id>): the effective access through every grant, the user's
+// reply, the mount and the user's own properties of it.
+type Share struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CollectionId uint64                 `protobuf:"varint,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	Access       v1.ShareAccess         `protobuf:"varint,2,opt,name=access,proto3,enum=almanac.event.v1.ShareAccess" json:"access,omitempty"`
+	Reply        v1.ShareReply          `protobuf:"varint,3,opt,name=reply,proto3,enum=almanac.event.v1.ShareReply" json:"reply,omitempty"`
+	// The mount's name in the user's home ("" while not accepted).
+	MountName string              `protobuf:"bytes,4,opt,name=mount_name,json=mountName,proto3" json:"mount_name,omitempty"`
+	Props     *v1.CollectionProps `protobuf:"bytes,5,opt,name=props,proto3" json:"props,omitempty"`
+	// Sequence number of the event that last changed this record.
+	Seq           uint64 `protobuf:"varint,6,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Share) Reset() {
+	*x = Share{}
+	mi := &file_almanac_state_v1_state_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Share) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Share) ProtoMessage() {}
+
+func (x *Share) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_state_v1_state_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Share.ProtoReflect.Descriptor instead.
+func (*Share) Descriptor() ([]byte, []int) {
+	return file_almanac_state_v1_state_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Share) GetCollectionId() uint64 {
+	if x != nil {
+		return x.CollectionId
+	}
+	return 0
+}
+
+func (x *Share) GetAccess() v1.ShareAccess {
+	if x != nil {
+		return x.Access
+	}
+	return v1.ShareAccess(0)
+}
+
+func (x *Share) GetReply() v1.ShareReply {
+	if x != nil {
+		return x.Reply
+	}
+	return v1.ShareReply(0)
+}
+
+func (x *Share) GetMountName() string {
+	if x != nil {
+		return x.MountName
+	}
+	return ""
+}
+
+func (x *Share) GetProps() *v1.CollectionProps {
+	if x != nil {
+		return x.Props
+	}
+	return nil
+}
+
+func (x *Share) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 var File_almanac_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_almanac_state_v1_state_proto_rawDesc = "" +
@@ -399,7 +693,27 @@ const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\x06Change\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\adeleted\x18\x02 \x01(\bR\adeleted\x12\x12\n" +
-	"\x04etag\x18\x03 \x01(\tR\x04etagB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"9\n" +
+	"\x06Grants\x12/\n" +
+	"\x06grants\x18\x01 \x03(\v2\x17.almanac.state.v1.GrantR\x06grants\"\x8b\x01\n" +
+	"\x05Grant\x12\x18\n" +
+	"\agrantee\x18\x01 \x01(\tR\agrantee\x125\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1d.almanac.event.v1.ShareAccessR\x06access\x12\x1f\n" +
+	"\vauto_accept\x18\x03 \x01(\bR\n" +
+	"autoAccept\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x04R\x03seq\"\x1d\n" +
+	"\x05Names\x12\x14\n" +
+	"\x05names\x18\x01 \x03(\tR\x05names\"\x17\n" +
+	"\x03IDs\x12\x10\n" +
+	"\x03ids\x18\x01 \x03(\x04R\x03ids\"\x81\x02\n" +
+	"\x05Share\x12#\n" +
+	"\rcollection_id\x18\x01 \x01(\x04R\fcollectionId\x125\n" +
+	"\x06access\x18\x02 \x01(\x0e2\x1d.almanac.event.v1.ShareAccessR\x06access\x122\n" +
+	"\x05reply\x18\x03 \x01(\x0e2\x1c.almanac.event.v1.ShareReplyR\x05reply\x12\x1d\n" +
+	"\n" +
+	"mount_name\x18\x04 \x01(\tR\tmountName\x127\n" +
+	"\x05props\x18\x05 \x01(\v2!.almanac.event.v1.CollectionPropsR\x05props\x12\x10\n" +
+	"\x03seq\x18\x06 \x01(\x04R\x03seqB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
 
 var (
 	file_almanac_state_v1_state_proto_rawDescOnce sync.Once
@@ -413,24 +727,36 @@ func file_almanac_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_almanac_state_v1_state_proto_rawDescData
 }
 
-var file_almanac_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_almanac_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_almanac_state_v1_state_proto_goTypes = []any{
 	(*Object)(nil),             // 0: almanac.state.v1.Object
 	(*Collection)(nil),         // 1: almanac.state.v1.Collection
 	(*Change)(nil),             // 2: almanac.state.v1.Change
-	nil,                        // 3: almanac.state.v1.Object.DeadEntry
-	(v1.CollectionKind)(0),     // 4: almanac.event.v1.CollectionKind
-	(*v1.CollectionProps)(nil), // 5: almanac.event.v1.CollectionProps
+	(*Grants)(nil),             // 3: almanac.state.v1.Grants
+	(*Grant)(nil),              // 4: almanac.state.v1.Grant
+	(*Names)(nil),              // 5: almanac.state.v1.Names
+	(*IDs)(nil),                // 6: almanac.state.v1.IDs
+	(*Share)(nil),              // 7: almanac.state.v1.Share
+	nil,                        // 8: almanac.state.v1.Object.DeadEntry
+	(v1.CollectionKind)(0),     // 9: almanac.event.v1.CollectionKind
+	(*v1.CollectionProps)(nil), // 10: almanac.event.v1.CollectionProps
+	(v1.ShareAccess)(0),        // 11: almanac.event.v1.ShareAccess
+	(v1.ShareReply)(0),         // 12: almanac.event.v1.ShareReply
 }
 var file_almanac_state_v1_state_proto_depIdxs = []int32{
-	3, // 0: almanac.state.v1.Object.dead:type_name -> almanac.state.v1.Object.DeadEntry
-	4, // 1: almanac.state.v1.Collection.kind:type_name -> almanac.event.v1.CollectionKind
-	5, // 2: almanac.state.v1.Collection.props:type_name -> almanac.event.v1.CollectionProps
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	3, // [3:3] is the sub-list for extension type_name
-	3, // [3:3] is the sub-list for extension extendee
-	0, // [0:3] is the sub-list for field type_name
+	8,  // 0: almanac.state.v1.Object.dead:type_name -> almanac.state.v1.Object.DeadEntry
+	9,  // 1: almanac.state.v1.Collection.kind:type_name -> almanac.event.v1.CollectionKind
+	10, // 2: almanac.state.v1.Collection.props:type_name -> almanac.event.v1.CollectionProps
+	4,  // 3: almanac.state.v1.Grants.grants:type_name -> almanac.state.v1.Grant
+	11, // 4: almanac.state.v1.Grant.access:type_name -> almanac.event.v1.ShareAccess
+	11, // 5: almanac.state.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	12, // 6: almanac.state.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	10, // 7: almanac.state.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	8,  // [8:8] is the sub-list for method output_type
+	8,  // [8:8] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_almanac_state_v1_state_proto_init() }
@@ -444,7 +770,7 @@ func file_almanac_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_state_v1_state_proto_rawDesc), len(file_almanac_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
