@@ -560,3 +560,73 @@ func checkShareModel(t *testing.T, db *DB, m *shareModel, users, colls []string,
 		}
 	}
 }
+
+// TestReadableLog checks the events a user's feed reads: their own, those
+// of a collection shared with them while it is (not a free-busy share),
+// and those of a delegator's whole home while the delegation lasts; each
+// once.
+func TestReadableLog(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	bob := Meta{Actor: "bob"}
+	put := func(m Meta, path, name string) Seq {
+		t.Helper()
+		r, err := db.PutObject(ctx, m, path, name, event(name), PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Seq
+	}
+	seqs := func(user string) []string {
+		t.Helper()
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		var out []string
+		for ev, err := range v.ReadableLog(user, 1) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ev.Op == OpObjectPut {
+				out = append(out, ev.CollectionPath+ev.Object)
+			}
+		}
+		return out
+	}
+	put(alice, "/h/alice/cal/", "a1")
+	put(alice, "/h/alice/work/", "w1")
+	put(bob, "/h/bob/", "b1")
+	if got := seqs("bob"); !slices.Equal(got, []string{"/h/bob/b1"}) {
+		t.Errorf("before sharing: %q", got)
+	}
+	must(t, db.Grant(ctx, alice, "/h/alice/cal/", "bob", AccessFreeBusy, GrantOptions{AutoAccept: true}))
+	if got := seqs("bob"); !slices.Equal(got, []string{"/h/bob/b1"}) {
+		t.Errorf("free-busy share: %q", got)
+	}
+	must(t, db.Grant(ctx, alice, "/h/alice/cal/", "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	put(alice, "/h/alice/cal/", "a2")
+	if got := seqs("bob"); !slices.Equal(got, []string{"/h/alice/cal/a1", "/h/bob/b1", "/h/alice/cal/a2"}) {
+		t.Errorf("read share: %q", got)
+	}
+	must(t, db.PutGroup(ctx, alice, Group{Name: "team", Members: []string{"bob"}}))
+	must(t, db.SetProxy(ctx, alice, "alice", "team", AccessRead))
+	if got := seqs("bob"); !slices.Equal(got, []string{"/h/alice/cal/a1", "/h/alice/work/w1", "/h/bob/b1", "/h/alice/cal/a2"}) {
+		t.Errorf("share and delegation: %q", got)
+	}
+	if got := seqs("carol"); len(got) != 0 {
+		t.Errorf("carol reads %q", got)
+	}
+	must(t, db.Revoke(ctx, alice, "/h/alice/cal/", "bob"))
+	must(t, db.SetProxy(ctx, alice, "alice", "team", AccessNone))
+	if got := seqs("bob"); !slices.Equal(got, []string{"/h/bob/b1"}) {
+		t.Errorf("after the revocations: %q", got)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

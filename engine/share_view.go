@@ -1,12 +1,16 @@
 package engine
 
 import (
+	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
 )
 
 // Resolution is what View.Access found for a principal and a path.
@@ -344,4 +348,165 @@ func (v *View) GrantsTo(principal string) ([]*Grant, error) {
 		})
 	}
 	return out, nil
+}
+
+// ReadableLog streams, from from on to the view's head, the events of
+// every collection user may read: their own (OwnerLog), the collections
+// shared with them at AccessRead or more, and the homes of the users who
+// made them (or one of their groups) a delegate. Each event comes once, in
+// log order. What is readable is decided by this view: a share revoked
+// before it is not followed.
+func (v *View) ReadableLog(user string, from Seq) iter.Seq2[*Event, error] {
+	return func(yield func(*Event, error) bool) {
+		from = max(from, 1)
+		if from > v.v.head {
+			return
+		}
+		srcs, err := v.readableSources(user, from)
+		defer func() {
+			for _, s := range srcs {
+				s.it.Close()
+			}
+		}()
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		last := Seq(0)
+		for {
+			var low *logSource
+			for _, s := range srcs {
+				if s.ok && (low == nil || s.seq < low.seq) {
+					low = s
+				}
+			}
+			if low == nil {
+				break
+			}
+			if seq := low.seq; seq != last {
+				last = seq
+				ev, err := v.Event(seq)
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				if !yield(ev, nil) {
+					return
+				}
+			}
+			if err := low.next(); err != nil {
+				yield(nil, err)
+				return
+			}
+		}
+	}
+}
+
+// logSource is one index of sequence numbers that ReadableLog merges.
+type logSource struct {
+	it    *pebble.Iterator
+	seqOf func([]byte) (uint64, error)
+	ok    bool
+	seq   Seq
+}
+
+func (s *logSource) next() error {
+	s.ok = s.it.Next()
+	return s.load()
+}
+
+func (s *logSource) load() error {
+	if !s.ok {
+		return s.it.Error()
+	}
+	seq, err := s.seqOf(s.it.Key())
+	s.seq = Seq(seq)
+	return err
+}
+
+// readableSources opens the indexes ReadableLog merges, each positioned
+// at its first event from from on.
+func (v *View) readableSources(user string, from Seq) ([]*logSource, error) {
+	type rng struct {
+		lo, hi []byte
+		seqOf  func([]byte) (uint64, error)
+	}
+	owner := func(o string) rng {
+		return rng{keys.OwnerLogKey(o, uint64(from)), keys.OwnerLogKey(o, uint64(v.v.head)+1), keys.TrailingSeq}
+	}
+	ranges := []rng{owner(user)}
+	delegators, err := v.delegatorsOf(user)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range delegators {
+		ranges = append(ranges, owner(d))
+	}
+	shares, err := getSharesOf(v.v.snap, user)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range shares {
+		ranges = append(ranges, rng{keys.CollHistKey(id, uint64(from)), keys.CollHistKey(id, uint64(v.v.head)+1), keys.IDSeq})
+	}
+	var srcs []*logSource
+	for _, r := range ranges {
+		it, err := v.v.snap.NewIter(&pebble.IterOptions{LowerBound: r.lo, UpperBound: r.hi})
+		if err != nil {
+			return srcs, fmt.Errorf("engine: log index iterator: %w", err)
+		}
+		s := &logSource{it: it, seqOf: r.seqOf, ok: it.First()}
+		srcs = append(srcs, s)
+		if err := s.load(); err != nil {
+			return srcs, err
+		}
+	}
+	return srcs, nil
+}
+
+// delegatorsOf returns the users who made user, or one of user's groups,
+// a delegate (read or write).
+func (v *View) delegatorsOf(user string) ([]string, error) {
+	groups, err := getNames(v.v.snap, keys.MemberOfKey(user))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range append([]string{user}, groups.Names...) {
+		of, err := getNames(v.v.snap, keys.ProxyOfKey(p))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, of.Names...)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// getSharesOf returns the ids of the collections shared with user at
+// AccessRead or more.
+func getSharesOf(r interface {
+	NewIter(*pebble.IterOptions) (*pebble.Iterator, error)
+}, user string) ([]uint64, error) {
+	lo := keys.SharePrefix(user)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.PrefixEnd(lo)})
+	if err != nil {
+		return nil, fmt.Errorf("engine: share iterator: %w", err)
+	}
+	defer it.Close()
+	var ids []uint64
+	for it.First(); it.Valid(); it.Next() {
+		sh := &statev1.Share{}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("engine: read share: %w", err)
+		}
+		if err := proto.Unmarshal(val, sh); err != nil {
+			return nil, fmt.Errorf("engine: decode share: %w", err)
+		}
+		if accessFromProto(sh.Access) >= AccessRead {
+			ids = append(ids, sh.CollectionId)
+		}
+	}
+	return ids, it.Error()
 }

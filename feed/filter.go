@@ -24,8 +24,8 @@ func (p Principal) mayRead(ch *feedv1.Change) bool {
 	return p.Name != "" && (ch.Principal == p.Name || (ch.Op == feedv1.Op_OP_OBJECT_MOVED && ch.ToPrincipal == p.Name))
 }
 
-// filter selects the changes one subscriber receives: what its principal
-// may read, narrowed by the request.
+// filter narrows what one subscriber's principal may read to what the
+// request selects.
 type filter struct {
 	who       Principal
 	principal string
@@ -37,10 +37,11 @@ func newFilter(who Principal, req *feedv1.SubscribeRequest) filter {
 	return filter{who: who, principal: req.GetPrincipal(), prefix: req.GetCollectionPrefix(), kinds: req.GetKinds()}
 }
 
+// match reports whether the subscriber receives ch, which comes from what
+// its principal may read: the whole log for an admin, View.ReadableLog
+// (their own collections, those shared with them, the homes they are a
+// delegate of) for a user.
 func (f filter) match(ch *feedv1.Change) bool {
-	if !f.who.mayRead(ch) {
-		return false
-	}
 	moved := ch.Op == feedv1.Op_OP_OBJECT_MOVED
 	if f.principal != "" && ch.Principal != f.principal && (!moved || ch.ToPrincipal != f.principal) {
 		return false

@@ -127,11 +127,13 @@ func (sub *subscription) readChunk(next engine.Seq) (batch []*feedv1.Change, hea
 	if next > head {
 		return nil, head, 0, nil
 	}
-	// A user reads the owner index (their collections' events) instead of
+	// A user reads the indexes of what they may read (their collections,
+	// the collections shared with them, the homes they are a delegate
+	// of, as this view says: a revoked share is not followed) instead of
 	// everyone's log; an admin reads the log.
 	events := v.Log(next)
 	if !sub.who.Admin {
-		events = v.OwnerLog(sub.who.Name, next)
+		events = v.ReadableLog(sub.who.Name, next)
 	}
 	n := 0
 	for ev, err := range events {
