@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -125,7 +126,7 @@ func runImport(ctx context.Context, env *auditEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		rep, err := b.Import(ctx, req)
+		rep, err := importEach(ctx, b, req)
 		if err != nil {
 			return err
 		}
@@ -142,6 +143,28 @@ func runImport(ctx context.Context, env *auditEnv, args []string) error {
 		}
 		return nil
 	})
+}
+
+// importEach imports one collection at a time, so that a request to the
+// admin API stays within its body limit however large the whole tree, and
+// adds up the reports.
+func importEach(ctx context.Context, b audit.Backend, req audit.ImportRequest) (*audit.ImportReport, error) {
+	total := &audit.ImportReport{}
+	for _, c := range req.Collections {
+		rep, err := b.Import(ctx, audit.ImportRequest{Collections: []audit.ImportCollection{c}})
+		if err != nil {
+			return nil, fmt.Errorf("import into %s: %w", c.Path, err)
+		}
+		total.Imported += rep.Imported
+		total.Unchanged += rep.Unchanged
+		total.Errors = append(total.Errors, rep.Errors...)
+		for _, u := range rep.NoAccount {
+			if !slices.Contains(total.NoAccount, u) {
+				total.NoAccount = append(total.NoAccount, u)
+			}
+		}
+	}
+	return total, nil
 }
 
 // readRadicaleRoot reads every user's collections of a Radicale storage
