@@ -46,13 +46,15 @@ var migrateKinds = []struct{ Name, Type, Folder, Ext string }{
 // users' calendars and address books in Radicale (filled by PUTs with the
 // names clients choose, one without an extension), synced by vdirsyncer
 // to local vdirs; Radicale stops, `almanac import --users` brings its
-// whole root into a running Almanac through the admin API, and vdirsyncer
-// is pointed at Almanac with its old status. Its next sync must change
-// nothing: no upload, no update, no deletion on either side, the local
-// vdirs unchanged to the byte and no event on the server. Every href a
-// client knew answers on Almanac with the same bytes under the same name.
-// A later edit on Almanac then syncs down as one update, so the quiet sync
-// is not a broken one.
+// whole root into a running Almanac through the admin API (twice: the
+// second run writes nothing), and vdirsyncer is pointed at Almanac with
+// its old status. Its next sync must change nothing: no upload, no
+// update, no deletion on either side, the local vdirs unchanged to the
+// byte and no event on the server. Every href a client knew answers on
+// Almanac with the same bytes under the same name. A later edit on
+// Almanac then syncs down as one update, so the quiet sync is not a
+// broken one. Last, alice's home exported with --radicale is served by a
+// fresh Radicale.
 func TestMigrateRadicaleVdirsyncer(t *testing.T) {
 	bin := requireBinary(t, "vdirsyncer", "vdirsyncer")
 	rad := startRadicale(t)
@@ -170,8 +172,13 @@ func TestMigrateRadicaleVdirsyncer(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-
+	// Run again (an operator unsure the first run finished): nothing new.
 	head := srv.DB.Head()
+	out = mustAuditCLI(t, "import", "--users", rad.Storage, "--server", srv.BaseURL, "--user", "admin")
+	if want := fmt.Sprintf("imported 0 object(s), %d unchanged, 0 error(s)\n", len(radObjects)); out != want || srv.DB.Head() != head {
+		t.Fatalf("second import --users: %q, want %q; %d new event(s)", out, want, srv.DB.Head()-head)
+	}
+
 	writeConf(srv.BaseURL + "/")
 	vdir("discover")
 	syncOut := vdir("sync")
