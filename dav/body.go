@@ -116,6 +116,9 @@ var gzipWriters = sync.Pool{New: func() any {
 func startMultistatus(w http.ResponseWriter, r *http.Request) (*davxml.Multistatus, func() error) {
 	out, closeBody := responseBody(w, r, http.StatusMultiStatus, "application/xml; charset=utf-8")
 	ms := davxml.NewMultistatus(out)
+	if st := state(r); st != nil && st.mountFrom != "" {
+		ms.Alias(st.mountFrom, st.mountTo)
+	}
 	return ms, func() error {
 		err := ms.Close()
 		if cerr := closeBody(); err == nil {

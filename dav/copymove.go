@@ -33,9 +33,12 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	dst, err := h.destination(r, st.user)
+	dst, err := h.destination(r, st)
 	if err != nil {
 		return err
+	}
+	if st.mountRoot && r.Method == "MOVE" {
+		return h.renameMount(w, r, dst)
 	}
 	if src.kind == resCollection {
 		return h.copyMoveCollection(w, r, src, dst, overwrite)
@@ -217,7 +220,7 @@ func writeCreated(w http.ResponseWriter, created bool) {
 // target inside the user's home, the home itself excluded: everything
 // else gets 403, so other users' spaces stay out of reach. A Destination
 // on another server gets 502, one over the name limits 403.
-func (h *Handler) destination(r *http.Request, user string) (target, error) {
+func (h *Handler) destination(r *http.Request, st *reqState) (target, error) {
 	d := r.Header.Get("Destination")
 	if d == "" {
 		return target{}, httpErrorf(http.StatusBadRequest, "Destination header missing")
@@ -229,9 +232,9 @@ func (h *Handler) destination(r *http.Request, user string) (target, error) {
 	if err := checkDestinationHost(r, d); err != nil {
 		return target{}, err
 	}
-	t, err := parseTarget(p, user)
+	t, err := parseTarget(p, st.user)
 	if errors.Is(err, errNotFound) || (err == nil && (t.kind != targetHome || t.isHome())) {
-		return target{}, httpErrorf(http.StatusForbidden, "the destination must be inside your home")
+		return target{}, errDestinationOutside
 	}
 	if err != nil {
 		return target{}, err
@@ -239,7 +242,40 @@ func (h *Handler) destination(r *http.Request, user string) (target, error) {
 	if err := h.lengthError(t); err != nil {
 		return target{}, httpErrorf(http.StatusForbidden, "destination: %s", err)
 	}
-	return t, nil
+	if st.mountRoot && r.Method == "MOVE" {
+		return t, nil // a rename of the mount: renameMount checks
+	}
+	dst := &reqState{user: st.user, tgt: t}
+	if err := h.resolve(dst); errors.Is(err, errNotFound) {
+		return target{}, errDestinationOutside
+	} else if err != nil {
+		return target{}, err
+	}
+	if !dst.acc.has(privBind) {
+		return target{}, errNeedPrivileges(p, privBind)
+	}
+	return dst.tgt, nil
+}
+
+// errDestinationOutside refuses a Destination where the user has no
+// access, in words that do not tell whether it exists.
+var errDestinationOutside = httpErrorf(http.StatusForbidden, "the destination must be inside your home or a collection shared with you")
+
+// renameMount answers a sharee's MOVE of their mount to another name in
+// their home: the share keeps its identity.
+func (h *Handler) renameMount(w http.ResponseWriter, r *http.Request, dst target) error {
+	st := state(r)
+	home := homePath(st.user)
+	to := dst.collPath()
+	if !strings.HasPrefix(to, home) || strings.Count(to[len(home):], "/") != 1 {
+		return httpErrorf(http.StatusForbidden, "a shared collection can only be renamed within your home")
+	}
+	from := strings.TrimSuffix(strings.TrimPrefix(st.mountTo, home), "/")
+	if err := h.db.RenameMount(r.Context(), st.meta, st.user, from, strings.TrimSuffix(to[len(home):], "/")); err != nil {
+		return err
+	}
+	writeCreated(w, true)
+	return nil
 }
 
 // checkDestinationHost answers 502 Bad Gateway for a Destination on

@@ -24,6 +24,14 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if st.mountRoot && st.share != nil {
+		// A sharee leaves the share: the mount goes, the grant stays.
+		if err := h.db.ReplyShare(r.Context(), st.meta, st.user, st.share.Collection.Path, false, ""); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
 	if res.kind == resCollection {
 		if err := h.db.DeleteCollection(r.Context(), st.meta, res.coll.Path); err != nil {
 			return err

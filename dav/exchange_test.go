@@ -25,14 +25,18 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the responses of testdata/exchanges")
 
-// fakeAuth accepts alice/alice and bob/bob.
+// fakeAuth accepts alice, bob, carol, dave and erin, each with their
+// name as password.
 type fakeAuth struct{}
 
 var errBadCredentials = errors.New("bad credentials")
 
 func (fakeAuth) Authenticate(_ context.Context, user, password, _ string) (*engine.User, error) {
-	if (user == "alice" || user == "bob") && password == user {
-		return &engine.User{Name: user}, nil
+	switch user {
+	case "alice", "bob", "carol", "dave", "erin":
+		if password == user {
+			return &engine.User{Name: user}, nil
+		}
 	}
 	return nil, errBadCredentials
 }
@@ -92,6 +96,9 @@ func runExchange(t *testing.T, file string) {
 	h, db := mustHandler(t, Options{MaxRequestBody: 128 << 10})
 	x := &exchange{h: h, db: db, ar: ar, real: map[string]string{}, holders: map[string]string{}, count: map[string]int{}}
 	for _, u := range []string{"alice", "bob"} {
+		if err := db.PutUser(context.Background(), testMeta, engine.User{Name: u}); err != nil {
+			t.Fatal(err)
+		}
 		if err := h.ensureHome(context.Background(), u, testMeta); err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +138,9 @@ func runExchange(t *testing.T, file string) {
 
 // setup runs the fixture lines: "calendar PATH", "addressbook PATH",
 // "collection PATH", "put PATH SECTION" (the body of the archive's
-// section), "event PATH UID" (a small VEVENT), "vcard PATH UID".
+// section), "event PATH UID" (a small VEVENT), "vcard PATH UID", "home
+// USER" (an account and the user's first request), "group NAME USER..." and "grant PATH
+// GRANTEE read|read-write|freebusy" (mounted at once).
 func (x *exchange) setup(t *testing.T, text string) {
 	ctx := context.Background()
 	for _, line := range strings.Split(text, "\n") {
@@ -157,6 +166,17 @@ func (x *exchange) setup(t *testing.T, text string) {
 			err = x.put(f[1], testEvent(f[2]))
 		case f[0] == "vcard" && len(f) == 3:
 			err = x.put(f[1], testVCard(f[2]))
+		case f[0] == "home" && len(f) == 2:
+			if err = x.db.PutUser(ctx, testMeta, engine.User{Name: f[1]}); err == nil {
+				err = x.h.ensureHome(ctx, f[1], testMeta)
+			}
+		case f[0] == "group" && len(f) >= 2:
+			err = x.db.PutGroup(ctx, testMeta, engine.Group{Name: f[1], Members: f[2:]})
+		case f[0] == "grant" && len(f) == 4:
+			var acc engine.Access
+			if acc, err = engine.ParseAccess(f[3]); err == nil {
+				err = x.db.Grant(ctx, testMeta, f[1], f[2], acc, engine.GrantOptions{AutoAccept: true})
+			}
 		case f[0] == "delete" && len(f) == 2:
 			i := strings.LastIndexByte(f[1], '/')
 			err = x.db.DeleteObject(ctx, testMeta, f[1][:i+1], f[1][i+1:], "")

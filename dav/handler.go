@@ -55,6 +55,11 @@ type Options struct {
 	// /dav/home/U/calendar/?restore=2026-11-21T10:00:00Z), after
 	// authentication and the ownership check.
 	Audit http.Handler
+	// ShareInvitations makes a share wait for each sharee's acceptance
+	// (CS:invite-reply) before it appears in their home; by default
+	// (false, serve --share-auto-accept) it appears at once, as DAVx5 and
+	// Thunderbird, which show no invitations, need.
+	ShareInvitations bool
 	// QueryLimits bound the work of one calendar-query or free-busy-query:
 	// the recurrence instances expanded per object and the longest expand
 	// range (zero fields take dav/query's defaults: 10000 and 10 years).
@@ -71,6 +76,8 @@ type Handler struct {
 	maxXML  int64
 	audit   http.Handler
 	limits  query.Limits
+	// invitations is Options.ShareInvitations.
+	invitations bool
 	// querySlots bounds concurrent expensive REPORTs (query_slots.go).
 	querySlots chan struct{}
 
@@ -97,7 +104,8 @@ func NewHandler(opts Options) (*Handler, error) {
 	if opts.MaxXMLBody < 0 {
 		return nil, fmt.Errorf("dav: Options.MaxXMLBody %d is negative", opts.MaxXMLBody)
 	}
-	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit, limits: opts.QueryLimits}
+	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit,
+		limits: opts.QueryLimits, invitations: opts.ShareInvitations}
 	h.querySlots = newQuerySlots(opts.QueryLimits)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -120,6 +128,15 @@ type reqState struct {
 	user string
 	meta engine.Meta
 	tgt  target
+	// acc is the user's access to the target (access.go); share is set
+	// when it comes from a share.
+	acc   access
+	share *engine.Share
+	// mountFrom and mountTo are the owner's collection path and the
+	// user's mount of it, for a request through the mount; mountRoot is
+	// set when the request addresses the mount itself.
+	mountFrom, mountTo string
+	mountRoot          bool
 }
 
 // UserFromContext returns the authenticated user of a request being served
@@ -192,6 +209,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st.tgt = tgt
+	if err := h.resolve(st); err != nil {
+		return err
+	}
+	if err := st.authorize(r.Method); err != nil {
+		return err
+	}
 	if h.audit != nil && tgt.kind == targetHome && (r.URL.Query().Has("history") || r.URL.Query().Has("restore")) {
 		h.audit.ServeHTTP(w, r)
 		return nil
@@ -222,19 +245,21 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request) error {
 		return h.report(w, r)
 	case "ACL":
 		return h.acl(w, r)
+	case http.MethodPost:
+		return h.post(w, r)
 	}
 	w.Header().Set("Allow", allowed)
 	return httpErrorf(http.StatusMethodNotAllowed, "method %s is not supported", r.Method)
 }
 
 // allowed is the Allow header: every method Almanac implements.
-const allowed = "OPTIONS, GET, HEAD, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT, ACL"
+const allowed = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKCOL, MKCALENDAR, COPY, MOVE, REPORT, ACL"
 
 // options answers OPTIONS (RFC 4918 §10.1, RFC 4791 §5.1, RFC 6352 §6.1)
 // for any path under /dav/, before authentication. It sends no CORS
 // headers: cross-origin requests stay refused by browsers.
 func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("DAV", "1, 3, access-control, calendar-access, addressbook, extended-mkcol")
+	w.Header().Set("DAV", "1, 3, access-control, calendar-access, addressbook, extended-mkcol, resource-sharing, calendarserver-sharing")
 	w.Header().Set("Allow", allowed)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)

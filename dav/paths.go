@@ -56,10 +56,11 @@ func principalPath(user string) string { return "/dav/principals/" + user + "/" 
 
 // parseTarget parses an escaped request path for user. Traversal ("." and
 // ".." segments, also percent-encoded), encoded slashes inside a segment,
-// NUL bytes and malformed escapes get 400. Every principal is addressable
-// (lookup answers 404 for one that does not exist); paths in other users'
-// homes and paths outside the DAV tree get 404, so what other users keep
-// never shows.
+// NUL bytes and malformed escapes get 400. Every principal and every home
+// is addressable here: lookup answers 404 for a principal that does not
+// exist, and the privilege resolution (access.go) 404 for a path in a home
+// the user has no access to, so what other users keep never shows. Paths
+// outside the DAV tree get 404.
 func parseTarget(escaped, user string) (target, error) {
 	segs, slash, err := splitPath(escaped)
 	if err != nil {
@@ -76,7 +77,7 @@ func parseTarget(escaped, user string) (target, error) {
 		t.kind = targetPrincipals
 	case t.segs[0] == "principals" && len(t.segs) == 2:
 		t.kind = targetPrincipal
-	case t.segs[0] == "home" && len(t.segs) >= 2 && t.segs[1] == user:
+	case t.segs[0] == "home" && len(t.segs) >= 2:
 		t.kind = targetHome
 	default:
 		return target{}, errNotFound

@@ -161,10 +161,12 @@ func ownerOfPath(path string) string {
 }
 
 // aclProp returns the value of DAV:acl (RFC 3744 §5.5) of r: the owner's
-// protected ACE granting DAV:all, and on objects the same inherited from
-// their collection. Reading it needs DAV:read-acl, which only the owner
-// has; others get 403 for the property.
-func aclProp(r *resource) davxml.PropValue {
+// protected ACE granting DAV:all, then one ACE per grant of the
+// collection (on an object inherited from it), on a principal an ACE
+// letting every authenticated principal read it. Reading it needs
+// DAV:read-acl, which only the owner has; others get 403 for the
+// property.
+func (h *Handler) aclProp(sc *scratch, r *resource) davxml.PropValue {
 	if !r.acc.has(privReadACL) {
 		return davxml.PropValue{Name: propACL, Status: http.StatusForbidden}
 	}
@@ -174,8 +176,11 @@ func aclProp(r *resource) davxml.PropValue {
 	}
 	all := privilegeSet(privAll)
 	s := ace(principalPath(owner), all, true, "")
-	if r.kind == resPrincipal {
+	switch r.kind {
+	case resPrincipal:
 		s += ace("/dav/principals/", privilegeSet(privRead), true, "")
+	case resCollection, resObject:
+		s += h.grantACEs(sc, r)
 	}
 	return prop(propACL, s)
 }
@@ -204,8 +209,6 @@ func accessProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 		return davxml.PropValue{}, false
 	}
 	switch n {
-	case propACL:
-		return aclProp(r), true
 	case propInheritedACLSet:
 		return prop(n, inheritedACLSet(r)), true
 	case davxml.PropOwner:

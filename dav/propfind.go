@@ -186,7 +186,13 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 	}
 	for _, c := range children {
 		m := collectionResource(res.user, c)
+		m.acc = res.acc
 		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+			return err
+		}
+	}
+	if res.coll.Kind == engine.KindHome && res.coll.Owner == res.user {
+		if err := h.propfindMounts(v, res, pr, ms); err != nil {
 			return err
 		}
 	}
@@ -224,6 +230,26 @@ func (h *Handler) propfindPrincipals(v *engine.View, res *resource, pr propReque
 	}
 	if more {
 		return ms.StatusResponse(res.href(), http.StatusInsufficientStorage)
+	}
+	return nil
+}
+
+// propfindMounts writes the responses of the shares mounted in res, the
+// user's home: each the owner's collection as the user sees it, at the
+// mount's path.
+func (h *Handler) propfindMounts(v *engine.View, res *resource, pr propRequest, ms *davxml.Multistatus) error {
+	mounts, err := v.Mounts(res.user)
+	if err != nil {
+		return fmt.Errorf("list the shares in %s: %w", res.coll.Path, err)
+	}
+	for _, sh := range mounts {
+		if sh.Collection == nil || sh.MountPath == "" || sh.Access == engine.AccessNone {
+			continue
+		}
+		m := &resource{kind: resCollection, path: sh.MountPath, user: res.user, coll: mountView(sh), acc: accessOf(sh.Access), share: sh}
+		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strings"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/engine"
@@ -55,6 +56,12 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	case resCollection:
+		if st.mountRoot && st.share != nil {
+			if results, err = h.proppatchMount(r, st, res, pu); err != nil {
+				return err
+			}
+			break
+		}
 		var failed bool
 		lim := h.db.Limits()
 		apply := func(p *engine.Props) error {
@@ -175,4 +182,20 @@ func forbidAll(pu davxml.PropertyUpdate) []davxml.PropValue {
 		}
 	}
 	return out
+}
+
+// proppatchMount applies a sharee's PROPPATCH of their mount to their own
+// properties of the share (displayname, calendar-color, calendar-order,
+// dead properties such as default alarms): the owner's stay as they are.
+func (h *Handler) proppatchMount(r *http.Request, st *reqState, res *resource, pu davxml.PropertyUpdate) ([]davxml.PropValue, error) {
+	props := st.share.Props.Clone()
+	results, failed := applyUpdate(&props, res.coll.Kind, pu, h.db.Limits())
+	if failed {
+		return results, nil
+	}
+	name := strings.TrimSuffix(strings.TrimPrefix(st.mountTo, homePath(st.user)), "/")
+	if err := h.db.SetMountProps(r.Context(), st.meta, st.user, name, props); err != nil {
+		return nil, err
+	}
+	return results, nil
 }

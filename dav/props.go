@@ -89,6 +89,9 @@ func liveNames(r *resource) []xml.Name {
 			davxml.PropGetContentLength, davxml.PropGetLastModified, davxml.PropCreationDate})
 	}
 	names := slices.Concat(common, accessNames)
+	if shareable(r) || r.share != nil {
+		names = append(names, sharingNames...)
+	}
 	names = append(names, davxml.PropGetLastModified, davxml.PropCreationDate,
 		davxml.PropSyncToken, davxml.PropGetCTag, davxml.PropQuotaUsed)
 	if r.coll.Props.DisplayName != "" {
@@ -201,7 +204,7 @@ func (h *Handler) propNames(out []davxml.PropValue, r *resource) []davxml.PropVa
 func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 	switch n {
 	case davxml.PropResourceType:
-		return prop(n, resourceType(r)), true
+		return prop(n, resourceType(r)+h.sharingMarker(sc, r)), true
 	case davxml.PropCurrentUserPrincipal:
 		return prop(n, sc.principal(r.user)), true
 	case davxml.PropPrincipalCollection:
@@ -209,7 +212,13 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 	case davxml.PropSupportedReportSet:
 		return prop(n, supportedReports(r)), true
 	}
+	if n == propACL {
+		return h.aclProp(sc, r), true
+	}
 	if v, ok := accessProp(sc, r, n); ok {
+		return v, true
+	}
+	if v, ok := h.sharingProp(sc, r, n); ok {
 		return v, true
 	}
 	switch r.kind {

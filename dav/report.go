@@ -43,12 +43,15 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 	if body == nil {
 		return httpErrorf(http.StatusBadRequest, "REPORT needs a body")
 	}
+	st := state(r)
+	if root != davxml.C("free-busy-query") && st.tgt.kind == targetHome && !st.acc.has(privRead) {
+		return st.need(privRead)
+	}
 	v, err := h.db.View()
 	if err != nil {
 		return fmt.Errorf("open view: %w", err)
 	}
 	defer v.Close()
-	st := state(r)
 	res, err := h.lookup(v, st)
 	if err != nil {
 		return err

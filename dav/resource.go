@@ -29,6 +29,9 @@ type resource struct {
 	name string
 	// acc is what user may do with the resource (privileges.go).
 	acc access
+	// share is set on a collection shared with user, seen through their
+	// mount.
+	share *engine.Share
 	// coll is the collection itself, or for an object its parent.
 	coll *engine.Collection
 	obj  *engine.Object
@@ -62,7 +65,12 @@ func (h *Handler) lookup(v *engine.View, st *reqState) (*resource, error) {
 	}
 	c, err := v.Collection(t.collPath())
 	if err == nil {
-		return collectionResource(st.user, c), nil
+		res := collectionResource(st.user, c)
+		res.acc = st.acc
+		if st.mountRoot && st.share != nil {
+			res.coll, res.share = mountView(st.share), st.share
+		}
+		return res, nil
 	}
 	if !errors.Is(err, engine.ErrNotFound) || t.isHome() || t.slash {
 		return nil, err
@@ -76,11 +84,14 @@ func (h *Handler) lookup(v *engine.View, st *reqState) (*resource, error) {
 	if err != nil {
 		return nil, err
 	}
-	return objectResource(st.user, pc, o), nil
+	res := objectResource(st.user, pc, o)
+	res.acc = st.acc
+	return res, nil
 }
 
 // lookupHref resolves an href of a request body (multiget, expand-property)
-// for user: errNotFound for anything outside the user's space.
+// for user, through the privilege resolution: errNotFound for anything the
+// user cannot read.
 func (h *Handler) lookupHref(v *engine.View, user, href string) (*resource, error) {
 	p, err := hrefPath(href)
 	if err != nil {
@@ -90,5 +101,40 @@ func (h *Handler) lookupHref(v *engine.View, user, href string) (*resource, erro
 	if err != nil {
 		return nil, err
 	}
-	return h.lookup(v, &reqState{user: user, tgt: t})
+	st := &reqState{user: user, tgt: t}
+	if err := h.resolveIn(v, st); err != nil {
+		return nil, err
+	}
+	if t.kind == targetHome && !st.acc.has(privRead) {
+		return nil, errNotFound
+	}
+	res, err := h.lookup(v, st)
+	if err == nil && st.mountTo != "" {
+		res.path = st.urlPath(res.path)
+	}
+	return res, err
+}
+
+// mountView returns the collection a sharee sees at their mount: the
+// owner's, with the sharee's own display name, color, order and dead
+// properties (default alarms) where they set them.
+func mountView(sh *engine.Share) *engine.Collection {
+	c := *sh.Collection
+	c.Props = c.Props.Clone()
+	if sh.Props.DisplayName != "" {
+		c.Props.DisplayName = sh.Props.DisplayName
+	}
+	if sh.Props.Color != "" {
+		c.Props.Color = sh.Props.Color
+	}
+	if sh.Props.Order != "" {
+		c.Props.Order = sh.Props.Order
+	}
+	for k, v := range sh.Props.Dead {
+		if c.Props.Dead == nil {
+			c.Props.Dead = map[string]string{}
+		}
+		c.Props.Dead[k] = v
+	}
+	return &c
 }
