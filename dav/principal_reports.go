@@ -3,6 +3,7 @@ package dav
 import (
 	"encoding/xml"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -30,18 +31,24 @@ var searchable = []struct {
 	{propCalendarUserType, "Calendar user type"},
 }
 
-// searchValues returns the values of principal name that a search on
+// searchValues returns the values of principal p that a search on
 // property n tests; none for a property that is not searchable.
-func searchValues(name string, n xml.Name) []string {
+func searchValues(p principal, n xml.Name) []string {
 	switch n {
 	case davxml.PropDisplayName:
-		return []string{name}
+		return []string{displayNameOf(p.name, p.group)}
 	case davxml.PropCalendarUserAddresses:
-		return []string{mailtoOf(name), principalPath(name)}
+		if p.group != nil {
+			return []string{principalPath(p.name)}
+		}
+		return []string{mailtoOf(p.name), principalPath(p.name)}
 	case propEmailAddressSet:
-		return []string{emailOf(name)}
+		if p.group != nil {
+			return nil
+		}
+		return []string{emailOf(p.name)}
 	case propCalendarUserType:
-		return []string{"INDIVIDUAL"}
+		return []string{cuTypeOf(p.group)}
 	}
 	return nil
 }
@@ -108,11 +115,11 @@ func (h *Handler) principalPropertySearch(w http.ResponseWriter, r *http.Request
 		}
 	}
 	anyOf := q.Test == "anyof"
-	match := func(name string) bool {
+	match := func(p principal) bool {
 		for _, s := range q.Searches {
 			ok := false
 			for _, n := range davxml.Names(s.Prop.Props) {
-				if matchValue(searchValues(name, n), s.Match) {
+				if matchValue(searchValues(p, n), s.Match) {
 					ok = true
 					break
 				}
@@ -125,7 +132,7 @@ func (h *Handler) principalPropertySearch(w http.ResponseWriter, r *http.Request
 	}
 	pr := propRequestOf(nil, nil, q.Prop)
 	if !searchesPrincipals(rq.Res, q.ApplyToSet != nil) {
-		match = func(string) bool { return false }
+		match = func(principal) bool { return false }
 	}
 	return h.writePrincipals(w, r, rq, pr, match, maxPrincipals)
 }
@@ -133,15 +140,15 @@ func (h *Handler) principalPropertySearch(w http.ResponseWriter, r *http.Request
 // writePrincipals writes a multistatus of the principals match accepts,
 // at most limit of them, then a 507 for the Request-URI when more match
 // (RFC 5323 §5.17 as RFC 6578 §3.6 uses it).
-func (h *Handler) writePrincipals(w http.ResponseWriter, r *http.Request, rq *reportRequest, pr propRequest, match func(string) bool, limit int) error {
-	names, more, err := principalNames(rq.View)
+func (h *Handler) writePrincipals(w http.ResponseWriter, r *http.Request, rq *reportRequest, pr propRequest, match func(principal) bool, limit int) error {
+	all, more, err := listPrincipals(rq.View)
 	if err != nil {
 		return err
 	}
 	ms, end := startMultistatus(w, r)
 	n := 0
-	for _, name := range names {
-		if !match(name) {
+	for _, p := range all {
+		if !match(p) {
 			continue
 		}
 		if n == limit {
@@ -149,7 +156,7 @@ func (h *Handler) writePrincipals(w http.ResponseWriter, r *http.Request, rq *re
 			break
 		}
 		n++
-		m := newPrincipalResource(rq.User, name)
+		m := newPrincipalResource(rq.User, p)
 		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
 			return err
 		}
@@ -204,11 +211,16 @@ func (h *Handler) principalMatch(w http.ResponseWriter, r *http.Request, rq *rep
 	pr := propRequestOf(nil, nil, q.Prop)
 	self := principalPath(rq.User)
 	if q.Self != nil {
+		// The user's principal, and the groups the user is a member of
+		// (RFC 3744 §9.3).
+		isSelf := func(p principal) bool {
+			return p.name == rq.User || (p.group != nil && slices.Contains(p.group.Members, rq.User))
+		}
 		switch rq.Res.kind {
 		case resPrincipals:
-			return h.writePrincipals(w, r, rq, pr, func(name string) bool { return name == rq.User }, maxPrincipals)
+			return h.writePrincipals(w, r, rq, pr, isSelf, maxPrincipals)
 		case resPrincipal:
-			return h.writePrincipals(w, r, rq, pr, func(name string) bool { return name == rq.User && name == rq.Res.name }, 1)
+			return h.writePrincipals(w, r, rq, pr, func(p principal) bool { return isSelf(p) && p.name == rq.Res.name }, 1)
 		}
 		_, end := startMultistatus(w, r)
 		return end()
@@ -263,12 +275,12 @@ func (h *Handler) walk(v *engine.View, res *resource, fn func(*resource) error) 
 	}
 	switch res.kind {
 	case resPrincipals:
-		names, _, err := principalNames(v)
+		all, _, err := listPrincipals(v)
 		if err != nil {
 			return err
 		}
-		for _, name := range names {
-			if err := fn(newPrincipalResource(res.user, name)); err != nil {
+		for _, p := range all {
+			if err := fn(newPrincipalResource(res.user, p)); err != nil {
 				return err
 			}
 		}
@@ -314,9 +326,26 @@ func (h *Handler) aclPrincipalPropSet(w http.ResponseWriter, r *http.Request, rq
 		return errNeedPrivileges(rq.Res.path, privReadACL)
 	}
 	pr := propRequestOf(nil, nil, q.Prop)
+	names := []string{resourceOwner(rq.Res)}
+	if rq.Res.kind == resCollection || rq.Res.kind == resObject {
+		gs, err := rq.View.Grants(rq.Res.coll.Path)
+		if err != nil {
+			return err
+		}
+		for _, g := range gs {
+			names = append(names, g.Grantee)
+		}
+	}
 	ms, end := startMultistatus(w, r)
-	if owner := resourceOwner(rq.Res); owner != "" {
-		m := newPrincipalResource(rq.User, owner)
+	for _, name := range names {
+		p, err := findPrincipal(rq.View, name)
+		if err != nil {
+			return err
+		}
+		if p == nil {
+			continue
+		}
+		m := newPrincipalResource(rq.User, *p)
 		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
 			return err
 		}
@@ -327,9 +356,9 @@ func (h *Handler) aclPrincipalPropSet(w http.ResponseWriter, r *http.Request, rq
 // csPrincipalSearch answers CalendarServer's
 // calendarserver-principal-property-search, which Apple's clients send to
 // look up attendees and sharees: the principals matching every search
-// token in their name, display name or addresses; context "group",
-// "location" and "resource" find none (there are no such principals),
-// "user" and "attendee" (or none) the users. CS:limit/CS:nresults caps
+// token in their name, display name or addresses; context "user" finds
+// users, "group" groups, "attendee" (or none) both, "location" and
+// "resource" none (there are no such principals). CS:limit/CS:nresults caps
 // the answer.
 func (h *Handler) csPrincipalSearch(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	var q davxml.CSPrincipalSearch
@@ -357,13 +386,14 @@ func (h *Handler) csPrincipalSearch(w http.ResponseWriter, r *http.Request, rq *
 		limit = min(n, maxPrincipals)
 	}
 	users := q.Context == "" || q.Context == "user" || q.Context == "attendee"
-	match := func(name string) bool {
-		if !users || len(tokens) == 0 {
+	groups := q.Context == "" || q.Context == "group" || q.Context == "attendee"
+	match := func(p principal) bool {
+		if len(tokens) == 0 || (p.group == nil && !users) || (p.group != nil && !groups) {
 			return false
 		}
-		var vals []string
+		vals := []string{p.name}
 		for _, s := range searchable {
-			vals = append(vals, searchValues(name, s.name)...)
+			vals = append(vals, searchValues(p, s.name)...)
 		}
 		for _, t := range tokens {
 			if !matchValue(vals, t) {

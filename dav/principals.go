@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/engine"
@@ -16,36 +17,54 @@ import (
 // collection (RFC 5323 §5.17's DAV:number-of-matches-within-limits).
 const maxPrincipals = 10000
 
-// The principals are the users: those with an account in the log and
-// those with a home (an htpasswd user has a home from their first
-// request). Every authenticated user may read every principal (RFC 3744
-// §4: the principal collection is how clients find whom to share with);
-// what principals own stays behind the privilege checks.
+// The principals are the users (those with an account in the log and
+// those with a home: an htpasswd user has a home from their first
+// request) and the groups. Every authenticated user may read every
+// principal (RFC 3744 §4: the principal collection is how clients find
+// whom to share with); what principals own stays behind the privilege
+// checks.
+
+// principal is one principal: a user, or a group with its record.
+type principal struct {
+	name  string
+	group *engine.Group
+}
+
+// findPrincipal returns principal name, or nil when there is none.
+func findPrincipal(v *engine.View, name string) (*principal, error) {
+	if _, err := v.User(name); err == nil {
+		return &principal{name: name}, nil
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		return nil, fmt.Errorf("look up user %s: %w", name, err)
+	}
+	if g, err := v.Group(name); err == nil {
+		return &principal{name: name, group: g}, nil
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		return nil, fmt.Errorf("look up group %s: %w", name, err)
+	}
+	if _, err := v.Collection(homePath(name)); err == nil {
+		return &principal{name: name}, nil
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		return nil, fmt.Errorf("look up home of %s: %w", name, err)
+	}
+	return nil, nil
+}
 
 // principalExists reports whether name is a principal.
 func principalExists(v *engine.View, name string) (bool, error) {
-	if _, err := v.User(name); err == nil {
-		return true, nil
-	} else if !errors.Is(err, engine.ErrNotFound) {
-		return false, fmt.Errorf("look up user %s: %w", name, err)
-	}
-	if _, err := v.Collection(homePath(name)); err == nil {
-		return true, nil
-	} else if !errors.Is(err, engine.ErrNotFound) {
-		return false, fmt.Errorf("look up home of %s: %w", name, err)
-	}
-	return false, nil
+	p, err := findPrincipal(v, name)
+	return p != nil, err
 }
 
-// principalNames returns every principal's name in order, at most
+// listPrincipals returns every principal in name order, at most
 // maxPrincipals of them; more is set when there are more.
-func principalNames(v *engine.View) (names []string, more bool, err error) {
+func listPrincipals(v *engine.View) (out []principal, more bool, err error) {
 	users, err := v.Users()
 	if err != nil {
 		return nil, false, fmt.Errorf("list users: %w", err)
 	}
 	for _, u := range users {
-		names = append(names, u.Name)
+		out = append(out, principal{name: u.Name})
 	}
 	homes, err := v.Children("/dav/home/")
 	if err != nil {
@@ -53,61 +72,114 @@ func principalNames(v *engine.View) (names []string, more bool, err error) {
 	}
 	for _, c := range homes {
 		if owner := ownerOfPath(c.Path); owner != "" {
-			names = append(names, owner)
+			out = append(out, principal{name: owner})
 		}
 	}
-	slices.Sort(names)
-	names = slices.Compact(names)
-	if len(names) > maxPrincipals {
-		return names[:maxPrincipals], true, nil
+	groups, err := v.Groups()
+	if err != nil {
+		return nil, false, fmt.Errorf("list groups: %w", err)
 	}
-	return names, false, nil
+	for _, g := range groups {
+		out = append(out, principal{name: g.Name, group: g})
+	}
+	slices.SortStableFunc(out, func(a, b principal) int { return strings.Compare(a.name, b.name) })
+	out = slices.CompactFunc(out, func(a, b principal) bool { return a.name == b.name })
+	if len(out) > maxPrincipals {
+		return out[:maxPrincipals], true, nil
+	}
+	return out, false, nil
 }
 
 // principalResource returns the resource of principal name as user sees
 // it, or errNotFound.
 func (h *Handler) principalResource(v *engine.View, user, name string) (*resource, error) {
-	ok, err := principalExists(v, name)
+	p, err := findPrincipal(v, name)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if p == nil {
 		return nil, errNotFound
 	}
-	return newPrincipalResource(user, name), nil
+	return newPrincipalResource(user, *p), nil
 }
 
-func newPrincipalResource(user, name string) *resource {
-	return &resource{kind: resPrincipal, path: principalPath(name), user: user, name: name, acc: accessRead}
+func newPrincipalResource(user string, p principal) *resource {
+	return &resource{kind: resPrincipal, path: principalPath(p.name), user: user, name: p.name, group: p.group, acc: accessRead}
 }
 
 // principalNamesList are the live properties of a principal, for PROPFIND
 // propname.
 var principalNamesList = []xml.Name{davxml.PropDisplayName, davxml.PropPrincipalURL, propAlternateURISet,
 	davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses,
-	propCalendarUserType, propEmailAddressSet, propGroupMembership}
+	propCalendarUserType, propEmailAddressSet, propGroupMembership, propGroupMemberSet}
 
-// principalProp computes a property of a principal resource.
-func principalProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
+// principalProp computes a property of a principal resource. A group has
+// no home and no email address; its calendar-user-type is GROUP and its
+// group-member-set lists its members (RFC 3744 §4.3); a user's
+// group-membership lists its groups (§4.4).
+func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
+	g := r.group
 	switch n {
 	case davxml.PropDisplayName:
-		return textProp(n, r.name), true
+		return textProp(n, displayNameOf(r.name, g)), true
 	case davxml.PropPrincipalURL:
 		return prop(n, sc.principal(r.name)), true
 	case propAlternateURISet:
 		return prop(n, ""), true
+	case propCalendarUserType:
+		return textProp(n, cuTypeOf(g)), true
+	case propGroupMemberSet:
+		if g == nil {
+			return davxml.PropValue{}, false
+		}
+		s := ""
+		for _, m := range g.Members {
+			s += hrefValue(principalPath(m))
+		}
+		return prop(n, s), true
+	case propGroupMembership:
+		if g != nil {
+			return prop(n, ""), true
+		}
+		var groups []string
+		h.withView(sc, func(v *engine.View) { groups, _ = v.GroupsOf(r.name) })
+		s := ""
+		for _, name := range groups {
+			s += hrefValue(principalPath(name))
+		}
+		return prop(n, s), true
+	case davxml.PropCalendarUserAddresses:
+		if g != nil {
+			return prop(n, hrefValue(principalPath(r.name))), true
+		}
+		return prop(n, "<D:href>"+davxml.EscapeString(mailtoOf(r.name))+"</D:href>"+hrefValue(principalPath(r.name))), true
+	}
+	if g != nil {
+		return davxml.PropValue{}, false
+	}
+	switch n {
 	case davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet:
 		return prop(n, hrefValue(homePath(r.name))), true
-	case davxml.PropCalendarUserAddresses:
-		return prop(n, "<D:href>"+davxml.EscapeString(mailtoOf(r.name))+"</D:href>"+hrefValue(principalPath(r.name))), true
-	case propCalendarUserType:
-		return textProp(n, "INDIVIDUAL"), true
 	case propEmailAddressSet:
 		return prop(n, "<CS:email-address>"+davxml.EscapeString(emailOf(r.name))+"</CS:email-address>"), true
-	case propGroupMembership:
-		return prop(n, ""), true
 	}
 	return davxml.PropValue{}, false
+}
+
+// displayNameOf is a principal's display name: a group's own, or its name.
+func displayNameOf(name string, g *engine.Group) string {
+	if g != nil && g.DisplayName != "" {
+		return g.DisplayName
+	}
+	return name
+}
+
+// cuTypeOf is CALDAV:calendar-user-type (RFC 6638 §2.4.2).
+func cuTypeOf(g *engine.Group) string {
+	if g != nil {
+		return "GROUP"
+	}
+	return "INDIVIDUAL"
 }
 
 // emailOf is the address of a user's calendar-user-address-set.

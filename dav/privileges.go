@@ -45,6 +45,7 @@ var (
 	propInheritedACLSet     = davxml.D("inherited-acl-set")
 	propAlternateURISet     = davxml.D("alternate-URI-set")
 	propGroupMembership     = davxml.D("group-membership")
+	propGroupMemberSet      = davxml.D("group-member-set")
 	propCalendarUserType    = davxml.C("calendar-user-type")
 	propEmailAddressSet     = xml.Name{Space: davxml.NSCS, Local: "email-address-set"}
 )

@@ -218,12 +218,12 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 // of /dav/principals/ (res), and a 507 for res when there are more than
 // maxPrincipals.
 func (h *Handler) propfindPrincipals(v *engine.View, res *resource, pr propRequest, ms *davxml.Multistatus) error {
-	names, more, err := principalNames(v)
+	all, more, err := listPrincipals(v)
 	if err != nil {
 		return err
 	}
-	for _, name := range names {
-		m := newPrincipalResource(res.user, name)
+	for _, p := range all {
+		m := newPrincipalResource(res.user, p)
 		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
 			return err
 		}

@@ -223,7 +223,7 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 	}
 	switch r.kind {
 	case resPrincipal:
-		return principalProp(sc, r, n)
+		return h.principalProp(sc, r, n)
 	case resObject:
 		return objectProp(sc, r, n)
 	case resCollection:

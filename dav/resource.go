@@ -25,8 +25,10 @@ type resource struct {
 	path string
 	// user is the authenticated user.
 	user string
-	// name is the principal a resPrincipal is (a user or a group).
-	name string
+	// name is the principal a resPrincipal is (a user or a group);
+	// group is set for a group.
+	name  string
+	group *engine.Group
 	// acc is what user may do with the resource (privileges.go).
 	acc access
 	// share is set on a collection shared with user, seen through their
