@@ -94,7 +94,7 @@ func (h *Handler) multigetName(rq *reportRequest, href string) (string, error) {
 		return "", errNotFound
 	}
 	parent, name := t.parent()
-	if parent != rq.Coll.Path {
+	if parent != rq.Coll.Path && rq.st.enginePath(parent) != rq.Coll.Path {
 		return "", errNotFound
 	}
 	return name, nil

@@ -27,6 +27,8 @@ type reportRequest struct {
 	Depth int
 	// Body is the whole request body; its root element chose the report.
 	Body []byte
+	// st is the request's state: its access and mount (access.go).
+	st *reqState
 }
 
 // report answers REPORT (RFC 3253 §3.6) by dispatching on the body's root
@@ -56,7 +58,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rq := &reportRequest{View: v, Res: res, Coll: res.coll, User: st.user, Depth: d, Body: body}
+	rq := &reportRequest{View: v, Res: res, Coll: res.coll, User: st.user, Depth: d, Body: body, st: st}
 	switch root {
 	case davxml.C("calendar-multiget"), davxml.CR("addressbook-multiget"):
 		return h.multiget(w, r, rq, root)

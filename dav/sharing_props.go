@@ -162,7 +162,7 @@ func (h *Handler) grantACEs(sc *scratch, r *resource) string {
 	}
 	s := ""
 	for _, g := range h.grantsOf(sc, c) {
-		privs := readPrivileges
+		var privs string
 		switch {
 		case g.Access >= engine.AccessReadWrite:
 			privs = privilegeSet(privRead, privWrite)
