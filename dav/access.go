@@ -169,3 +169,19 @@ func (t target) path() string {
 	}
 	return "/dav/" + strings.Join(t.segs, "/")
 }
+
+// serveAudit hands a ?history or ?restore request to Options.Audit: the
+// history needs DAV:read (the method's check passed), a restore the
+// owner's DAV:all. A request through a mount reaches the audit handler
+// with the owner's path.
+func (h *Handler) serveAudit(w http.ResponseWriter, r *http.Request, st *reqState) error {
+	if r.URL.Query().Has("restore") && st.acc < accessOwner {
+		return st.need(privAll)
+	}
+	if st.mountFrom != "" {
+		r = r.Clone(r.Context())
+		r.URL.Path, r.URL.RawPath = st.tgt.path(), ""
+	}
+	h.audit.ServeHTTP(w, r)
+	return nil
+}

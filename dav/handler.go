@@ -216,8 +216,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if h.audit != nil && tgt.kind == targetHome && (r.URL.Query().Has("history") || r.URL.Query().Has("restore")) {
-		h.audit.ServeHTTP(w, r)
-		return nil
+		return h.serveAudit(w, r, st)
 	}
 	return h.dispatch(w, r)
 }
