@@ -55,19 +55,22 @@ const defaultDataDir = "./data"
 
 // ServeConfig holds the settings of `almanac serve`.
 type ServeConfig struct {
-	Listen          string
-	DataDir         string
-	Htpasswd        string
-	ConfigFile      string
-	TLSCert         string
-	TLSKey          string
-	LogLevel        string
-	LogFormat       string
-	MaxObjectSize   int64
-	MinFreeSpace    int64 // engine.Options.MinFreeSpace (-1: off)
-	DiskReserve     int64 // engine.Options.ReserveSize (-1: none)
-	MaxInstances    int
-	MaxExpandRange  time.Duration
+	Listen         string
+	DataDir        string
+	Htpasswd       string
+	ConfigFile     string
+	TLSCert        string
+	TLSKey         string
+	LogLevel       string
+	LogFormat      string
+	MaxObjectSize  int64
+	MinFreeSpace   int64 // engine.Options.MinFreeSpace (-1: off)
+	DiskReserve    int64 // engine.Options.ReserveSize (-1: none)
+	MaxInstances   int
+	MaxExpandRange time.Duration
+	// ShareAutoAccept mounts a share in each sharee's home at once
+	// (dav.Options.ShareInvitations is its negation).
+	ShareAutoAccept bool
 	Query           QueryConfig // recurrence work and query concurrency (serve_query.go)
 	ShutdownTimeout time.Duration
 	GCPercent       int
@@ -153,6 +156,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.MaxInstances, "max-instances", 10000, "most recurrence instances one query expands per object (more: CALDAV:max-instances)")
 	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
 	c.Query.addFlags(fs)
+	fs.BoolVar(&c.ShareAutoAccept, "share-auto-accept", true, "a shared calendar or address book appears in the sharee's home at once; false: after they accept the invitation (CS:invite-reply)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
 	fs.IntVar(&c.GCPercent, "gc-percent", engine.GCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
@@ -320,7 +324,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.Logger.Error("SetAudit called after the hooks started; ignored")
 	}
 	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, MaxXMLBody: m.Config.Limits.MaxXMLBody, Audit: audit,
-		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange)})
+		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange), ShareInvitations: !m.Config.ShareAutoAccept})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)
 	}

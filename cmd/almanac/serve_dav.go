@@ -22,18 +22,21 @@ type davWiring struct {
 	MaxXMLBody     int64
 	Audit          http.Handler
 	QueryLimits    query.Limits
+	// ShareInvitations is dav.Options.ShareInvitations.
+	ShareInvitations bool
 }
 
 // newDAVHandler builds the handler served at /dav/, /.well-known/ and /.
 func newDAVHandler(w davWiring) (http.Handler, error) {
 	h, err := dav.NewHandler(dav.Options{
-		DB:             w.DB,
-		Auth:           w.Auth,
-		Logger:         w.Logger.With("component", "dav"),
-		MaxRequestBody: w.MaxRequestBody,
-		MaxXMLBody:     w.MaxXMLBody,
-		Audit:          w.Audit,
-		QueryLimits:    w.QueryLimits,
+		DB:               w.DB,
+		Auth:             w.Auth,
+		Logger:           w.Logger.With("component", "dav"),
+		MaxRequestBody:   w.MaxRequestBody,
+		MaxXMLBody:       w.MaxXMLBody,
+		Audit:            w.Audit,
+		QueryLimits:      w.QueryLimits,
+		ShareInvitations: w.ShareInvitations,
 	})
 	if err != nil {
 		return nil, err
