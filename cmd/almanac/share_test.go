@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// runShare runs `almanac NAME args...` (group, share or proxy) and
+// returns stdout.
+func runShare(t *testing.T, name string, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &shareCLI{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
+	run := map[string]func(context.Context, []string) error{"group": c.group, "share": c.share, "proxy": c.proxy}[name]
+	err := run(context.Background(), args)
+	return out.String(), err
+}
+
+// TestShareCommands runs group, share and proxy on a data directory and
+// checks what the engine then holds: bob's mount of alice's calendar
+// through the group, the grants `share list` prints, carol as alice's
+// write delegate, and that every change is an event by the CLI.
+func TestShareCommands(t *testing.T) {
+	dir := t.TempDir()
+	db, err := openDB(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := engine.Meta{Actor: "test"}
+	for _, u := range []string{"alice", "bob", "carol"} {
+		if err := db.PutUser(context.Background(), m, engine.User{Name: u}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.CreateCollection(context.Background(), m, engine.CollectionSpec{Path: "/dav/home/" + u + "/", Kind: engine.KindHome, Owner: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.CreateCollection(context.Background(), m, engine.CollectionSpec{Path: "/dav/home/alice/calendar/", Kind: engine.KindCalendar, Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	for _, step := range []struct {
+		cmd  string
+		args []string
+		want string
+	}{
+		{"group", []string{"add", "family", "--display-name", "The Family", "--data", dir}, "added group family\n"},
+		{"group", []string{"member", "add", "family", "bob", "carol", "--data", dir}, "group family: added bob carol\n"},
+		{"group", []string{"member", "remove", "family", "carol", "--data", dir}, "group family: removed carol\n"},
+		{"group", []string{"list", "--data", dir}, "family\tThe Family\tbob\n"},
+		{"share", []string{"grant", "alice/calendar", "--to", "family", "--access", "read-write", "--data", dir}, "shared /dav/home/alice/calendar/ with family (read-write)\n"},
+		{"share", []string{"grant", "/dav/home/alice/calendar/", "--to", "carol", "--data", dir}, "shared /dav/home/alice/calendar/ with carol (read)\n"},
+		{"share", []string{"list", "alice/calendar", "--data", dir}, "carol\tread\nfamily\tread-write\n"},
+		{"share", []string{"revoke", "alice/calendar", "--to", "carol", "--data", dir}, "revoked /dav/home/alice/calendar/ from carol\n"},
+		{"proxy", []string{"set", "alice", "--write", "carol", "--data", dir}, "alice: delegate carol: read-write\n"},
+		{"proxy", []string{"list", "alice", "--data", dir}, "carol\tread-write\n"},
+	} {
+		out, err := runShare(t, step.cmd, step.args...)
+		if err != nil || out != step.want {
+			t.Fatalf("%s %q: %q, %v; want %q", step.cmd, step.args, out, err, step.want)
+		}
+	}
+	for _, bad := range []struct {
+		cmd  string
+		args []string
+	}{
+		{"share", []string{"grant", "alice/calendar", "--data", dir}},                                   // no --to
+		{"share", []string{"grant", "alice/calendar", "--to", "bob", "--access", "all", "--data", dir}}, // bad access
+		{"proxy", []string{"set", "alice", "--read", "bob", "--write", "carol", "--data", dir}},         // two delegations
+		{"group", []string{"member", "add", "family", "--data", dir}},                                   // no user
+	} {
+		if _, err := runShare(t, bad.cmd, bad.args...); !errors.Is(err, errUsage) {
+			t.Errorf("%s %q: %v, want a usage error", bad.cmd, bad.args, err)
+		}
+	}
+	if _, err := runShare(t, "share", "grant", "alice/nope", "--to", "bob", "--data", dir); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("grant of a missing collection: %v", err)
+	}
+
+	db, err = openDB(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	ms, err := v.Mounts("bob")
+	if err != nil || len(ms) != 1 || ms[0].MountPath != "/dav/home/bob/alice-calendar/" || ms[0].Access != engine.AccessReadWrite {
+		t.Fatalf("bob's mounts: %+v, %v", ms, err)
+	}
+	if r, err := v.Access("carol", "/dav/home/alice/calendar/x.ics"); err != nil || r.Access != engine.AccessReadWrite {
+		t.Errorf("carol, alice's write delegate: %+v, %v", r, err)
+	}
+	evs, err := v.CollectionHistory("/dav/home/alice/calendar/", time.Time{}, time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	grants := 0
+	for _, e := range evs {
+		if e.Op == engine.OpShareGranted {
+			grants++
+			if e.Actor != "almanac-cli" || e.UserAgent != "almanac share grant" {
+				t.Errorf("grant event by %q (%q)", e.Actor, e.UserAgent)
+			}
+		}
+	}
+	if grants != 2 {
+		t.Errorf("%d grant events in the calendar's history, want 2", grants)
+	}
+}
