@@ -88,7 +88,7 @@ func objectFromProto(name string, o *statev1.Object) *Object {
 }
 
 func userToProto(u User) *eventv1.User {
-	p := &eventv1.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role}
+	p := &eventv1.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, Disabled: u.Disabled}
 	for _, t := range u.Tokens {
 		p.Tokens = append(p.Tokens, &eventv1.APIToken{
 			Id: t.ID, SecretSha256: t.SecretSHA256, Label: t.Label, CreatedUnixNano: t.Created.UnixNano(),
@@ -101,7 +101,7 @@ func userFromProto(p *eventv1.User) *User {
 	if p == nil {
 		return nil
 	}
-	u := &User{Name: p.Name, PasswordHash: p.PasswordHash, Role: p.Role}
+	u := &User{Name: p.Name, PasswordHash: p.PasswordHash, Role: p.Role, Disabled: p.Disabled}
 	for _, t := range p.Tokens {
 		u.Tokens = append(u.Tokens, APIToken{
 			ID: t.Id, SecretSHA256: t.SecretSha256, Label: t.Label, Created: unixNano(t.CreatedUnixNano),

@@ -309,6 +309,7 @@ type User struct {
 	PasswordHash string // bcrypt or argon2id, standard encoding
 	Role         string // RoleUser or RoleAdmin
 	Tokens       []APIToken
+	Disabled     bool // cannot sign in; data and tokens stay
 }
 
 // User roles.

@@ -14,6 +14,47 @@ import (
 //
 // Errors: ErrInvalidName; ErrExists when a group has the name.
 func (db *DB) PutUser(ctx context.Context, m Meta, u User) error {
+	return db.putUser(ctx, m, u, nil)
+}
+
+// AddUser creates a user account that must not exist yet; the check and
+// the write are one step of the writer, so two concurrent adds of a name
+// cannot both succeed.
+//
+// Errors: ErrExists, ErrInvalidName.
+func (db *DB) AddUser(ctx context.Context, m Meta, u User) error {
+	return db.putUser(ctx, m, u, func(old *User) (*User, error) {
+		if old != nil {
+			return nil, fmt.Errorf("%w: user %q", ErrExists, u.Name)
+		}
+		return &u, nil
+	})
+}
+
+// UpdateUser changes the account name with fn, which the writer calls with
+// the current account, so that concurrent updates (a token added while
+// another is revoked) never lose one another. fn runs on the writer's
+// goroutine: it must be quick (hash passwords before). Its error aborts
+// the update and is returned.
+//
+// Errors: ErrNotFound, fn's error.
+func (db *DB) UpdateUser(ctx context.Context, m Meta, name string, fn func(u *User) error) error {
+	return db.putUser(ctx, m, User{Name: name}, func(old *User) (*User, error) {
+		if old == nil {
+			return nil, fmt.Errorf("%w: user %q", ErrNotFound, name)
+		}
+		if err := fn(old); err != nil {
+			return nil, err
+		}
+		old.Name = name
+		return old, nil
+	})
+}
+
+// putUser validates u's name and submits the write; update, when set,
+// decides the account from the current one (nil when there is none) on the
+// writer.
+func (db *DB) putUser(ctx context.Context, m Meta, u User, update func(old *User) (*User, error)) error {
 	if !validName(u.Name) {
 		return fmt.Errorf("%w: user %q", ErrInvalidName, u.Name)
 	}
@@ -23,7 +64,7 @@ func (db *DB) PutUser(ctx context.Context, m Meta, u User) error {
 	if u.Role == "" {
 		u.Role = RoleUser
 	}
-	return db.submit(ctx, &userCmd{m: m, user: userToProto(u), op: eventv1.Op_OP_USER_SET})
+	return db.submit(ctx, &userCmd{m: m, user: userToProto(u), op: eventv1.Op_OP_USER_SET, update: update})
 }
 
 // DeleteUser removes a user account; the user's collections stay.
@@ -34,9 +75,10 @@ func (db *DB) DeleteUser(ctx context.Context, m Meta, name string) error {
 }
 
 type userCmd struct {
-	m    Meta
-	user *eventv1.User
-	op   eventv1.Op
+	m      Meta
+	user   *eventv1.User
+	op     eventv1.Op
+	update func(old *User) (*User, error)
 }
 
 func (c *userCmd) run(tx *txn) error {
@@ -49,7 +91,26 @@ func (c *userCmd) run(tx *txn) error {
 	} else if err != ErrNotFound {
 		return err
 	}
-	return tx.append(c.m, &eventv1.Event{Op: c.op, User: c.user})
+	user := c.user
+	if c.update != nil {
+		var old *User
+		p := &eventv1.User{}
+		switch err := getProto(tx.rw, keys.UserKey(c.user.Name), p); {
+		case err == nil:
+			old = userFromProto(p)
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		u, err := c.update(old)
+		if err != nil {
+			return err
+		}
+		if u.Role == "" {
+			u.Role = RoleUser
+		}
+		user = userToProto(*u)
+	}
+	return tx.append(c.m, &eventv1.Event{Op: c.op, User: user})
 }
 
 // User returns the account name.

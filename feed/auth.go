@@ -87,7 +87,7 @@ func (s *Server) basic(ctx context.Context, cred string) (*engine.User, error) {
 
 // bearer finds the user that holds the token through the engine's token
 // index; the hash is checked against the current account record, so a
-// revoked token fails at once.
+// revoked token, or a token of a disabled account, fails at once.
 func (s *Server) bearer(tok string) (*engine.User, error) {
 	id, secret, ok := splitToken(tok)
 	if !ok {
@@ -102,7 +102,7 @@ func (s *Server) bearer(tok string) (*engine.User, error) {
 	if err != nil && !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("feed: token: %w", err)
 	}
-	if err != nil || !checkToken(u, id, secret) {
+	if err != nil || u.Disabled || !checkToken(u, id, secret) {
 		return nil, fmt.Errorf("feed: token %q: unknown or revoked", id)
 	}
 	return u, nil

@@ -239,7 +239,14 @@ func TestSubscribeAuth(t *testing.T) {
 		if _, err := ts.client(t, basicCreds{"Bearer " + id + ".wrong"}).Head(bg, &feedv1.HeadRequest{}); status.Code(err) != codes.Unauthenticated {
 			t.Errorf("wrong secret: %v, want Unauthenticated", err)
 		}
-		u.Tokens = nil
+		u.Disabled = true
+		if err := db.PutUser(bg, engine.Meta{Actor: "bob"}, *u); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Head(bg, &feedv1.HeadRequest{}); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("token of a disabled account: %v, want Unauthenticated", err)
+		}
+		u.Disabled, u.Tokens = false, nil
 		if err := db.PutUser(bg, engine.Meta{Actor: "bob"}, *u); err != nil {
 			t.Fatal(err)
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/engine/contentline"
+	"github.com/almanac/almanac/feed"
 )
 
 func runExport(ctx context.Context, env *auditEnv, args []string) error {
@@ -342,7 +343,7 @@ func init() {
 	registerServeHook(ServeHook{
 		Name: "audit",
 		Start: func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
-			env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger})
+			env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken})
 			if env.SetAudit != nil {
 				env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger})
 			}

@@ -27,9 +27,9 @@ var helpFlags = map[string][]string{
 	"serve":       {"listen", "data", "htpasswd", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen"},
 	"share":       {"to", "access", "auto-accept", "data", "config"},
 	"tail":        {"user", "server", "from", "collection", "json", "token", "tls", "tls-ca"},
-	"token":       {"user", "label", "data", "config"},
+	"token":       {"user", "label", "data", "config", "server", "as"},
 	"undelete":    {"server", "user", "data", "config"},
-	"user":        {"admin", "data", "config"},
+	"user":        {"admin", "data", "config", "server", "as"},
 	"verify":      {"server", "user", "data", "config"},
 	"version":     {},
 }

@@ -68,7 +68,7 @@ func (a *firstRunAdmin) print(w io.Writer, url, program, dataArg string) {
 	} else {
 		fmt.Fprintf(w, "  password: the one in %s\n", adminPasswordEnv)
 	}
-	fmt.Fprintf(w, "Add users with: %s user add NAME%s\n", program, dataArg)
+	fmt.Fprintf(w, "Add users (also while the server runs): %s user add NAME%s\n", program, dataArg)
 	fmt.Fprintln(w, line)
 }
 

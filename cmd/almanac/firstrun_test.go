@@ -34,11 +34,18 @@ func bootMain(t *testing.T, dir string, env map[string]string, flags ...string) 
 	return m, logs
 }
 
-// propfindAs sends a Depth 0 PROPFIND of /dav/ with Basic credentials and
-// returns the status.
+// propfindAs sends a Depth 0 PROPFIND of /dav/ to m with Basic
+// credentials and returns the status.
 func propfindAs(t *testing.T, m *Main, user, password string) int {
 	t.Helper()
-	req, _ := http.NewRequest("PROPFIND", "http://"+m.Addr()+"/dav/", nil)
+	return propfindStatus(t, "http://"+m.Addr()+"/dav/", user, password)
+}
+
+// propfindStatus sends a Depth 0 PROPFIND of url with Basic credentials
+// and returns the status.
+func propfindStatus(t *testing.T, url, user, password string) int {
+	t.Helper()
+	req, _ := http.NewRequest("PROPFIND", url, nil)
 	req.Header.Set("Depth", "0")
 	req.SetBasicAuth(user, password)
 	resp, err := http.DefaultClient.Do(req)

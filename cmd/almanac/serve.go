@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"time"
 
@@ -378,6 +379,14 @@ func (m *Main) listen(h http.Handler) error {
 	}()
 	url := fmt.Sprintf("%s://%s/", scheme, m.Addr())
 	m.Logger.Info("listening", "url", url, "data", m.Config.DataDir)
+	info := serverInfo{URL: localURL(scheme, ln.Addr()), PID: os.Getpid()}
+	if scheme == "https" {
+		info.TLSServerName = tlsServerName(m.Config.TLSCert)
+		info.TLSCert, _ = filepath.Abs(m.Config.TLSCert)
+	}
+	if err := writeServerInfo(m.Config.DataDir, info); err != nil {
+		m.Logger.Warn("`almanac user` and `token` will need --server", "err", err)
+	}
 	dataArg := ""
 	if m.Config.DataDir != defaultDataDir {
 		dataArg = " --data " + m.Config.DataDir
@@ -412,6 +421,7 @@ func (m *Main) Close(ctx context.Context) error {
 			_ = m.server.Close()
 		}
 		m.server = nil
+		removeServerInfo(m.Config.DataDir)
 	}
 	for i := len(m.stops) - 1; i >= 0; i-- {
 		s := m.stops[i]

@@ -13,33 +13,40 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/almanac/almanac/dav/auth"
+	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/feed"
 )
 
 func init() {
 	register(Command{
 		Name:  "user",
-		Usage: "add NAME [--admin] | passwd NAME | list | delete NAME   [--data DIR] [--config FILE]",
-		Summary: "manage user accounts (the password is read from stdin, or prompted for on a terminal); " +
-			"run while the server is stopped",
+		Usage: "add NAME [--admin] | passwd NAME | list | delete NAME | disable NAME | enable NAME   [--data DIR | --server URL] [--as ADMIN]",
+		Summary: "manage user accounts (the new password is read from stdin, or prompted for on a terminal); " +
+			"while a server runs on --data, through its admin API",
 		Run: func(ctx context.Context, args []string) error {
 			return (&userCLI{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}).run(ctx, args)
 		},
 	})
 }
 
-// userCLI is `almanac user`. Its fields are the process's streams outside
-// tests.
+// userCLI is `almanac user` and `almanac token`. Its fields are the
+// process's streams outside tests.
 type userCLI struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+
+	lines *bufio.Reader // stdin read line by line, made on first use
 }
+
+// userSubcommands maps each subcommand of `user` to its count of
+// arguments.
+var userSubcommands = map[string]int{"add": 1, "passwd": 1, "delete": 1, "list": 0, "disable": 1, "enable": 1}
 
 func (c *userCLI) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: missing subcommand (add, passwd, list, delete)", errUsage)
+		return fmt.Errorf("%w: missing subcommand (add, passwd, list, delete, disable, enable)", errUsage)
 	}
 	sub, args := args[0], args[1:]
 	if isHelpArg(sub) {
@@ -49,8 +56,8 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("user "+sub, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	dataDir := fs.String("data", "./data", "data `directory` of the server")
-	fs.String(configFlag, "", "TOML `file` of the server, for its data setting")
+	var af accountFlags
+	af.register(fs)
 	admin := false
 	if sub == "add" {
 		fs.BoolVar(&admin, "admin", false, "give the user the admin role (add only)")
@@ -59,29 +66,107 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	want := map[string]int{"add": 1, "passwd": 1, "delete": 1, "list": 0}
-	n, ok := want[sub]
+	n, ok := userSubcommands[sub]
 	if !ok {
-		return fmt.Errorf("%w: unknown subcommand %q (add, passwd, list, delete)", errUsage, sub)
+		return fmt.Errorf("%w: unknown subcommand %q (add, passwd, list, delete, disable, enable)", errUsage, sub)
 	}
 	if len(pos) != n {
 		return fmt.Errorf("%w: user %s takes %d argument(s), got %d", errUsage, sub, n, len(pos))
 	}
-	db, err := openDB(*dataDir, nil)
+	acc, release, err := c.openAccounts(af, "user "+sub)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	switch sub {
-	case "add":
-		return c.add(ctx, db, pos[0], admin)
-	case "passwd":
-		return c.passwd(ctx, db, pos[0])
-	case "delete":
-		return c.remove(ctx, db, pos[0])
-	default:
-		return c.list(db)
+	defer release()
+	if sub == "list" {
+		return c.list(ctx, acc)
 	}
+	name := pos[0]
+	var done string
+	switch sub {
+	case "add", "passwd":
+		pw, perr := c.readPassword(name)
+		if perr != nil {
+			return perr
+		}
+		if sub == "add" {
+			err = acc.AddUser(ctx, name, pw, admin)
+			role := engine.RoleUser
+			if admin {
+				role = engine.RoleAdmin
+			}
+			done = fmt.Sprintf("added user %s (%s)", name, role)
+		} else {
+			err = acc.SetPassword(ctx, name, pw)
+			done = "changed the password of " + name
+		}
+	case "delete":
+		err = acc.DeleteUser(ctx, name)
+		done = fmt.Sprintf("deleted user %s (the data in /dav/home/%s/ stays)", name, name)
+	case "disable", "enable":
+		err = acc.SetDisabled(ctx, name, sub == "disable")
+		done = sub + "d user " + name
+		if sub == "disable" {
+			done += " (they cannot sign in; their data and tokens stay)"
+		}
+	}
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		return fmt.Errorf("no user %q", name)
+	case errors.Is(err, engine.ErrConflict) && sub == "add":
+		return fmt.Errorf("user %q exists; use `almanac user passwd %s` to change the password", name, name)
+	case err != nil:
+		return fmt.Errorf("%s %q: %w", sub, name, err)
+	}
+	fmt.Fprintln(c.stdout, done)
+	return nil
+}
+
+// accountFlags are the flags of `user` and `token`: the data directory,
+// or a running server and the admin to sign in as.
+type accountFlags struct {
+	data, server, as string
+}
+
+func (f *accountFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", defaultDataDir, "data `directory` of the server; while a server runs on it, its admin API is used (DIR/server.json says where)")
+	fs.String(configFlag, "", "TOML `file` of the server, for its data setting")
+	fs.StringVar(&f.server, "server", "", "base `URL` of a running server to manage through its admin API instead of --data")
+	fs.StringVar(&f.as, "as", "admin", "admin `name` to sign in to a running server as (password from ALMANAC_PASSWORD, else a prompt or stdin's first line)")
+}
+
+// openAccounts returns the accounts of --server, else of the data
+// directory: opened directly when no server holds it, else through the
+// admin API of the server that does.
+func (c *userCLI) openAccounts(f accountFlags, what string) (audit.Accounts, func(), error) {
+	var info *serverInfo
+	if f.server != "" {
+		info = &serverInfo{URL: f.server}
+	} else {
+		db, err := openDB(f.data, nil)
+		if err == nil {
+			l := &audit.Local{DB: db, Meta: cliMeta(what), NewToken: feed.NewToken}
+			l.Meta.Actor = operator()
+			return l, func() { db.Close() }, nil
+		}
+		if !errors.Is(err, errDataDirInUse) {
+			return nil, nil, err
+		}
+		info, err = readServerInfo(f.data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (%s): no %s says where it listens (%v): give --server URL",
+				errDataDirInUse, f.data, serverInfoFile, err)
+		}
+		fmt.Fprintf(c.stderr, "a server runs on %s: using its admin API at %s as %s\n", f.data, info.URL, f.as)
+	}
+	pw := c.getenv("ALMANAC_PASSWORD")
+	if pw == "" {
+		var err error
+		if pw, err = c.readLine(fmt.Sprintf("Password of %s at %s: ", f.as, info.URL)); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &audit.Client{Server: info.URL, User: f.as, Password: pw, HTTP: info.httpClient()}, func() {}, nil
 }
 
 // parseInterspersed parses flags that may come before or after the
@@ -124,107 +209,77 @@ func cliMeta(what string) engine.Meta {
 	return engine.Meta{Actor: "almanac-cli", UserAgent: "almanac " + what, RequestID: fmt.Sprintf("cli-%x", id)}
 }
 
-func (c *userCLI) add(ctx context.Context, db *engine.DB, name string, admin bool) error {
-	if _, err := db.User(name); err == nil {
-		return fmt.Errorf("user %q exists; use `almanac user passwd %s` to change the password", name, name)
-	} else if !errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("look up user %q: %w", name, err)
-	}
-	hash, err := c.newPasswordHash(name)
-	if err != nil {
-		return err
-	}
-	role := engine.RoleUser
-	if admin {
-		role = engine.RoleAdmin
-	}
-	if err := db.PutUser(ctx, cliMeta("user add"), engine.User{Name: name, PasswordHash: hash, Role: role}); err != nil {
-		return fmt.Errorf("add user %q: %w", name, err)
-	}
-	fmt.Fprintf(c.stdout, "added user %s (%s)\n", name, role)
-	return nil
-}
-
-func (c *userCLI) passwd(ctx context.Context, db *engine.DB, name string) error {
-	u, err := db.User(name)
-	if errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("no user %q", name)
-	} else if err != nil {
-		return fmt.Errorf("look up user %q: %w", name, err)
-	}
-	hash, err := c.newPasswordHash(name)
-	if err != nil {
-		return err
-	}
-	u.PasswordHash = hash
-	if err := db.PutUser(ctx, cliMeta("user passwd"), *u); err != nil {
-		return fmt.Errorf("change password of %q: %w", name, err)
-	}
-	fmt.Fprintf(c.stdout, "changed the password of %s\n", name)
-	return nil
-}
-
-func (c *userCLI) remove(ctx context.Context, db *engine.DB, name string) error {
-	err := db.DeleteUser(ctx, cliMeta("user delete"), name)
-	if errors.Is(err, engine.ErrNotFound) {
-		return fmt.Errorf("no user %q", name)
-	} else if err != nil {
-		return fmt.Errorf("delete user %q: %w", name, err)
-	}
-	fmt.Fprintf(c.stdout, "deleted user %s (the data in /dav/home/%s/ stays)\n", name, name)
-	return nil
-}
-
-func (c *userCLI) list(db *engine.DB) error {
-	v, err := db.View()
-	if err != nil {
-		return fmt.Errorf("list users: %w", err)
-	}
-	defer v.Close()
-	users, err := v.Users()
+func (c *userCLI) list(ctx context.Context, acc audit.Accounts) error {
+	users, err := acc.Users(ctx)
 	if err != nil {
 		return fmt.Errorf("list users: %w", err)
 	}
 	for _, u := range users {
-		fmt.Fprintf(c.stdout, "%s\t%s\n", u.Name, u.Role)
+		line := u.Name + "\t" + u.Role
+		if u.Disabled {
+			line += "\tdisabled"
+		}
+		fmt.Fprintln(c.stdout, line)
 	}
 	return nil
 }
 
-// newPasswordHash reads a new password — prompted twice without echo on a
-// terminal, else the first line of stdin — and returns its bcrypt hash.
-func (c *userCLI) newPasswordHash(name string) (string, error) {
-	pw, err := c.readPassword(name)
-	if err != nil {
-		return "", err
+// readPassword reads a new password for name: prompted twice without echo
+// on a terminal, else the next line of stdin.
+func (c *userCLI) readPassword(name string) (string, error) {
+	f, ok := c.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		pw, err := c.readLine("")
+		if err != nil {
+			return "", err
+		}
+		if pw == "" {
+			return "", errors.New("empty password")
+		}
+		return pw, nil
 	}
-	if pw == "" {
+	fmt.Fprintf(c.stderr, "Password for %s: ", name)
+	a, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(c.stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	fmt.Fprint(c.stderr, "Again: ")
+	b, err := term.ReadPassword(int(f.Fd()))
+	fmt.Fprintln(c.stderr)
+	if err != nil {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	if string(a) != string(b) {
+		return "", errors.New("the passwords differ")
+	}
+	if len(a) == 0 {
 		return "", errors.New("empty password")
 	}
-	return auth.HashPassword(pw)
+	return string(a), nil
 }
 
-func (c *userCLI) readPassword(name string) (string, error) {
-	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		fmt.Fprintf(c.stderr, "Password for %s: ", name)
-		a, err := term.ReadPassword(int(f.Fd()))
-		fmt.Fprintln(c.stderr)
-		if err != nil {
-			return "", fmt.Errorf("read password: %w", err)
-		}
-		fmt.Fprint(c.stderr, "Again: ")
+// readLine reads one secret: on a terminal, prompted with prompt and
+// without echo; else the next line of stdin (so that stdin can carry the
+// admin's password, then the new one).
+func (c *userCLI) readLine(prompt string) (string, error) {
+	if f, ok := c.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) && prompt != "" {
+		fmt.Fprint(c.stderr, prompt)
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(c.stderr)
 		if err != nil {
 			return "", fmt.Errorf("read password: %w", err)
 		}
-		if string(a) != string(b) {
-			return "", errors.New("the passwords differ")
-		}
-		return string(a), nil
+		return string(b), nil
 	}
-	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if c.lines == nil {
+		c.lines = bufio.NewReader(c.stdin)
+	}
+	line, err := c.lines.ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
+		if errors.Is(err, io.EOF) {
+			return "", errors.New("read password: stdin ended (set ALMANAC_PASSWORD for the admin's)")
+		}
 		return "", fmt.Errorf("read password from stdin: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil

@@ -114,14 +114,3 @@ func TestUserCommands(t *testing.T) {
 		}
 	})
 }
-
-func TestUserCommandWhileServing(t *testing.T) {
-	srv := startServer(t)
-	_, err := runUser(t, "pw\n", "add", "dan", "--data", srv.DataDir)
-	if !errors.Is(err, errDataDirInUse) {
-		t.Fatalf("err = %v, want errDataDirInUse", err)
-	}
-	if !strings.Contains(err.Error(), "the data directory is in use by a running server") {
-		t.Errorf("message %q", err)
-	}
-}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/almanac/almanac/dav"
@@ -32,6 +33,16 @@ type Authenticator interface {
 //	POST /admin/compact  {keep}            -> engine.CompactResult
 //	POST /admin/purge    {path}            -> engine.PurgeResult
 //	POST /admin/rebuild, POST /admin/verify -> {"ok": true}
+//	GET  /admin/users                      -> [Account] (with their tokens)
+//	POST /admin/users {name, password, admin}          -> {"ok": true}
+//	POST /admin/users/password {name, password}        -> {"ok": true}
+//	POST /admin/users/delete|disable|enable {name}     -> {"ok": true}
+//	POST /admin/tokens {name, label}       -> NewToken (its secret, once)
+//	POST /admin/tokens/revoke {name, id}   -> {"ok": true}
+//
+// Account and token bodies are at most 64 KiB; names and passwords travel
+// only in bodies, never in URLs. An admin cannot delete or disable the
+// account they are signed in as (409).
 //
 // Errors are {"error": "...", "condition": "..."} with the status of
 // dav.MapError (the DAV handler's mapping), 400 for a malformed request,
@@ -41,6 +52,8 @@ type Admin struct {
 	DB     *engine.DB
 	Auth   Authenticator
 	Logger *slog.Logger
+	// NewToken makes API tokens for POST /admin/tokens.
+	NewToken TokenMaker
 }
 
 // maxAdminBody bounds a request body (imports carry whole calendars).
@@ -70,9 +83,16 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ua := r.UserAgent()
-	l := &Local{DB: a.DB, Meta: engine.Meta{Actor: u.Name, UserAgent: ua, RequestID: r.Header.Get("X-Request-Id")}}
-	r.Body = http.MaxBytesReader(w, r.Body, maxAdminBody)
-	out, err := a.dispatch(r, l)
+	l := &Local{DB: a.DB, Meta: engine.Meta{Actor: u.Name, UserAgent: ua, RequestID: r.Header.Get("X-Request-Id")}, NewToken: a.NewToken}
+	limit := int64(maxAdminBody)
+	if strings.HasPrefix(r.URL.Path, "/admin/users") || strings.HasPrefix(r.URL.Path, "/admin/tokens") {
+		limit = maxAccountBody
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	out, ok, err := accountRoutes(r, l, u.Name)
+	if !ok {
+		out, err = a.dispatch(r, l)
+	}
 	if err != nil {
 		if a.Logger != nil {
 			a.Logger.Warn("admin request failed", "path", r.URL.Path, "user", u.Name, "err", err)
@@ -165,8 +185,18 @@ func (e badRequestError) Unwrap() error { return e.error }
 
 func badRequest(err error) error { return badRequestError{err} }
 
+// tooLargeError is a request body over its bound: 413.
+type tooLargeError struct{ limit int64 }
+
+func (e tooLargeError) Error() string {
+	return fmt.Sprintf("request body over the limit of %d bytes", e.limit)
+}
+
 func decode(r *http.Request, v any) error {
 	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+		if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+			return tooLargeError{mbe.Limit}
+		}
 		return badRequest(fmt.Errorf("decode request: %w", err))
 	}
 	return nil
@@ -182,6 +212,9 @@ func writeMapped(w http.ResponseWriter, r *http.Request, log *slog.Logger, err e
 	switch {
 	case errors.Is(err, errNoRoute):
 		writeJSONError(w, http.StatusNotFound, err)
+		return
+	case errors.As(err, new(tooLargeError)):
+		writeJSONError(w, http.StatusRequestEntityTooLarge, err)
 		return
 	case errors.As(err, &bad):
 		writeJSONError(w, http.StatusBadRequest, err)

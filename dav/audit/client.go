@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -30,6 +32,9 @@ var _ Backend = (*Client)(nil)
 // do sends a request and decodes a JSON answer into out (or returns the
 // raw body when out is a *[]byte).
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, out any) error {
+	if err := checkTransport(c.Server); err != nil {
+		return err
+	}
 	u := strings.TrimSuffix(c.Server, "/") + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -65,11 +70,19 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in, 
 		return fmt.Errorf("admin %s: read answer: %w", path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
+		// Statuses the caller tells apart become the engine's errors again.
+		var kind error = errors.New(resp.Status)
+		switch resp.StatusCode {
+		case http.StatusNotFound:
+			kind = fmt.Errorf("%s: %w", resp.Status, engine.ErrNotFound)
+		case http.StatusConflict:
+			kind = fmt.Errorf("%s: %w", resp.Status, engine.ErrConflict)
+		}
 		var e struct{ Error string }
 		if json.Unmarshal(data, &e) == nil && e.Error != "" {
-			return fmt.Errorf("admin %s: %s: %s", path, resp.Status, e.Error)
+			return fmt.Errorf("admin %s: %w: %s", path, kind, e.Error)
 		}
-		return fmt.Errorf("admin %s: %s", path, resp.Status)
+		return fmt.Errorf("admin %s: %w", path, kind)
 	}
 	if raw, ok := out.(*[]byte); ok {
 		*raw = data
@@ -147,4 +160,76 @@ func (c *Client) Rebuild(ctx context.Context) error {
 func (c *Client) Verify(ctx context.Context) error {
 	var out map[string]bool
 	return c.do(ctx, http.MethodPost, "/admin/verify", nil, struct{}{}, &out)
+}
+
+var _ Accounts = (*Client)(nil)
+
+// Users lists the server's accounts.
+func (c *Client) Users(ctx context.Context) ([]Account, error) {
+	var out []Account
+	return out, c.do(ctx, http.MethodGet, "/admin/users", nil, nil, &out)
+}
+
+// AddUser creates an account on the server.
+func (c *Client) AddUser(ctx context.Context, name, password string, admin bool) error {
+	return c.account(ctx, "/admin/users", accountRequest{Name: name, Password: password, Admin: admin})
+}
+
+// SetPassword replaces a password on the server.
+func (c *Client) SetPassword(ctx context.Context, name, password string) error {
+	return c.account(ctx, "/admin/users/password", accountRequest{Name: name, Password: password})
+}
+
+// DeleteUser removes an account on the server.
+func (c *Client) DeleteUser(ctx context.Context, name string) error {
+	return c.account(ctx, "/admin/users/delete", accountRequest{Name: name})
+}
+
+// SetDisabled disables or enables an account on the server.
+func (c *Client) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	path := "/admin/users/enable"
+	if disabled {
+		path = "/admin/users/disable"
+	}
+	return c.account(ctx, path, accountRequest{Name: name})
+}
+
+// CreateToken makes an API token on the server.
+func (c *Client) CreateToken(ctx context.Context, user, label string) (*NewToken, error) {
+	var out NewToken
+	return &out, c.do(ctx, http.MethodPost, "/admin/tokens", nil, accountRequest{Name: user, Label: label}, &out)
+}
+
+// RevokeToken removes an API token on the server.
+func (c *Client) RevokeToken(ctx context.Context, user, id string) error {
+	return c.account(ctx, "/admin/tokens/revoke", accountRequest{Name: user, ID: id})
+}
+
+func (c *Client) account(ctx context.Context, path string, req accountRequest) error {
+	var out map[string]bool
+	return c.do(ctx, http.MethodPost, path, nil, req, &out)
+}
+
+// checkTransport refuses to send credentials over plain HTTP to anything
+// but a loopback address: passwords cross networks only inside TLS.
+func checkTransport(server string) error {
+	u, err := url.Parse(server)
+	if err != nil {
+		return fmt.Errorf("server URL %q: %w", server, err)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if host == "localhost" {
+			return nil
+		}
+		if ip, err := netip.ParseAddr(host); err == nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("refusing to send the admin password over plain HTTP to %s: use https:// (serve with --tls-cert), "+
+			"or reach the server on a loopback address (on its machine, or through ssh -L)", u.Host)
+	}
+	return fmt.Errorf("server URL %q: want http:// or https://", server)
 }

@@ -112,6 +112,8 @@ type ImportReport struct {
 type Local struct {
 	DB   *engine.DB
 	Meta engine.Meta
+	// NewToken makes API tokens (CreateToken); nil: CreateToken fails.
+	NewToken TokenMaker
 }
 
 var _ Backend = (*Local)(nil)

@@ -214,8 +214,8 @@ func classNames(c hashClasses) []string {
 // verified against a hash of the most common algorithm and cost among the
 // accounts (dummyHash).
 //
-// Errors: an error wrapping ErrBadCredentials (unknown user, wrong password,
-// or a stored hash in an unknown format), a *RateLimitError (matching
+// Errors: an error wrapping ErrBadCredentials (unknown user, disabled
+// account, wrong password, or a stored hash in an unknown format), a *RateLimitError (matching
 // ErrRateLimited), or ctx's error when it ended while the login waited for
 // a hashing slot (MaxConcurrentHashes); that is no failed login.
 func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error) {
@@ -233,15 +233,19 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	if err != nil {
 		return nil, err
 	}
-	if account == nil {
+	if account == nil || account.Disabled {
 		// Spend the time a real verification takes, so that response times
-		// do not tell which users exist.
+		// do not tell which users exist or are disabled.
 		if err := v.acquire(ctx); err != nil {
 			return nil, err
 		}
 		_, _ = verifyHash(dummyHash(v.hashClasses()), password)
 		v.release()
-		return nil, v.fail(ctx, user, remote, now, "bad credentials")
+		reason := "bad credentials"
+		if account != nil {
+			reason = "account disabled"
+		}
+		return nil, v.fail(ctx, user, remote, now, reason)
 	}
 	d := v.cache.digest(user, password, hash)
 	if v.cache.hit(d, now) {

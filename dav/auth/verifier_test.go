@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,6 +153,37 @@ func TestAuthenticateRemovedUserIsImmediate(t *testing.T) {
 	}
 	if _, err := v.Authenticate(ctx, "bob", "secret", "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
 		t.Errorf("removed user: err = %v, want ErrBadCredentials", err)
+	}
+}
+
+// TestAuthenticateDisabledUser: a disabled account is refused with its
+// right password, as a bad credential, logged with its reason, and signs
+// in again once enabled.
+func TestAuthenticateDisabledUser(t *testing.T) {
+	db := MustOpenDB(t)
+	MustPutUser(t, db, "bob", MustHash(t, "secret"), "")
+	logs := &strings.Builder{}
+	v, _ := newVerifier(t, Options{DB: db, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	ctx := context.Background()
+	if _, err := v.Authenticate(ctx, "bob", "secret", "192.0.2.1"); err != nil {
+		t.Fatal(err) // now cached
+	}
+	set := func(disabled bool) {
+		t.Helper()
+		if err := db.UpdateUser(ctx, engine.Meta{Actor: "test"}, "bob", func(u *engine.User) error { u.Disabled = disabled; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(true)
+	if _, err := v.Authenticate(ctx, "bob", "secret", "192.0.2.1"); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("disabled user: err = %v, want ErrBadCredentials", err)
+	}
+	if !strings.Contains(logs.String(), `reason="account disabled"`) {
+		t.Errorf("no reason logged:\n%s", logs)
+	}
+	set(false)
+	if _, err := v.Authenticate(ctx, "bob", "secret", "192.0.2.1"); err != nil {
+		t.Errorf("enabled again: %v", err)
 	}
 }
 

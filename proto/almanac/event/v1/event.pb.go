@@ -838,7 +838,10 @@ type User struct {
 	// "user" or "admin".
 	Role string `protobuf:"bytes,3,opt,name=role,proto3" json:"role,omitempty"`
 	// API tokens (gRPC), stored as hashes only.
-	Tokens        []*APIToken `protobuf:"bytes,4,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	Tokens []*APIToken `protobuf:"bytes,4,rep,name=tokens,proto3" json:"tokens,omitempty"`
+	// A disabled account cannot sign in (DAV, admin API, gRPC password or
+	// token); its data and tokens stay.
+	Disabled      bool `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -899,6 +902,13 @@ func (x *User) GetTokens() []*APIToken {
 		return x.Tokens
 	}
 	return nil
+}
+
+func (x *User) GetDisabled() bool {
+	if x != nil {
+		return x.Disabled
+	}
+	return false
 }
 
 // APIToken is a per-user bearer token for the gRPC API.
@@ -1317,12 +1327,13 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x04dead\x18\a \x03(\v2+.almanac.event.v1.CollectionProps.DeadEntryR\x04dead\x1a7\n" +
 	"\tDeadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x87\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa3\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x122\n" +
-	"\x06tokens\x18\x04 \x03(\v2\x1a.almanac.event.v1.APITokenR\x06tokens\"\x81\x01\n" +
+	"\x06tokens\x18\x04 \x03(\v2\x1a.almanac.event.v1.APITokenR\x06tokens\x12\x1a\n" +
+	"\bdisabled\x18\x05 \x01(\bR\bdisabled\"\x81\x01\n" +
 	"\bAPIToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\tR\fsecretSha256\x12\x14\n" +

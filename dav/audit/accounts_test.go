@@ -1,0 +1,113 @@
+package audit
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// TestAdminAccounts drives the account endpoints of the admin API with the
+// Client: each refusal gets its status (400 bad password, 404 unknown
+// user, 409 existing user or the admin's own account, 413 a body over
+// 64 KiB), a disabled account is marked in the list, and no answer
+// carries a password hash or a token secret.
+func TestAdminAccounts(t *testing.T) {
+	db := mustOpen(t)
+	tokens := 0
+	maker := func(label string, now time.Time) (engine.APIToken, string, error) {
+		tokens++
+		id := strings.Repeat("t", tokens)
+		return engine.APIToken{ID: id, SecretSHA256: "hash-of-" + id, Label: label, Created: now}, id + ".SECRET", nil
+	}
+	srv := httptest.NewServer(&Admin{DB: db, Auth: fakeAuth{"admin": engine.RoleAdmin}, NewToken: maker})
+	defer srv.Close()
+	c := &Client{Server: srv.URL, User: "admin", Password: "secret"}
+
+	if err := c.AddUser(ctx, "bob", "pw", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddUser(ctx, "bob", "pw", false); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("adding bob twice: %v, want 409", err)
+	}
+	for _, pw := range []string{"", strings.Repeat("x", 73)} {
+		if err := c.AddUser(ctx, "carol", pw, false); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Errorf("password of %d bytes: %v, want 400", len(pw), err)
+		}
+	}
+	if err := c.SetPassword(ctx, "nobody", "pw"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("passwd of an unknown user: %v, want 404", err)
+	}
+	if err := c.SetDisabled(ctx, "admin", true); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("disabling oneself: %v, want 409", err)
+	}
+	if err := c.DeleteUser(ctx, "admin"); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("deleting oneself: %v, want 409", err)
+	}
+	if err := c.SetDisabled(ctx, "bob", true); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.CreateToken(ctx, "bob", "ci")
+	if err != nil || tok.Token != "t.SECRET" || tok.ID != "t" {
+		t.Fatalf("create token: %+v, %v", tok, err)
+	}
+	users, err := c.Users(ctx)
+	if err != nil || len(users) != 1 || !users[0].Disabled || len(users[0].Tokens) != 1 || users[0].Tokens[0].Label != "ci" {
+		t.Fatalf("users = %+v, %v", users, err)
+	}
+	u, _ := db.User("bob")
+	if u.PasswordHash == "" || !strings.HasPrefix(u.PasswordHash, "$2") {
+		t.Fatalf("stored hash %q", u.PasswordHash)
+	}
+	var raw []byte
+	if err := c.do(ctx, http.MethodGet, "/admin/users", nil, nil, &raw); err != nil {
+		t.Fatal(err)
+	}
+	if s := string(raw); strings.Contains(s, u.PasswordHash) || strings.Contains(s, "hash-of-") || strings.Contains(s, "SECRET") {
+		t.Errorf("GET /admin/users reveals a secret:\n%s", s)
+	}
+	if err := c.RevokeToken(ctx, "bob", "nope"); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("revoking an unknown token: %v, want 404", err)
+	}
+
+	req, _ := http.NewRequest("POST", srv.URL+"/admin/users", strings.NewReader(`{"name":"dan","password":"`+strings.Repeat("x", 70<<10)+`"}`))
+	req.SetBasicAuth("admin", "secret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("70 KiB account body: %d, want 413", resp.StatusCode)
+	}
+}
+
+// TestClientRefusesPlainHTTP: the admin password is sent over plain HTTP
+// only to a loopback address.
+func TestClientRefusesPlainHTTP(t *testing.T) {
+	for _, c := range []struct {
+		url string
+		ok  bool
+	}{
+		{"http://127.0.0.1:8080", true},
+		{"http://[::1]:8080", true},
+		{"http://localhost:8080", true},
+		{"https://dav.example.org", true},
+		{"http://dav.example.org", false},
+		{"http://192.0.2.7:8080", false},
+		{"ftp://127.0.0.1", false},
+	} {
+		err := checkTransport(c.url)
+		if (err == nil) != c.ok {
+			t.Errorf("checkTransport(%q) = %v, want ok=%v", c.url, err, c.ok)
+		}
+	}
+	_, err := (&Client{Server: "http://192.0.2.7:1", User: "admin", Password: "x"}).Users(ctx)
+	if err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Errorf("Users over plain HTTP to 192.0.2.7: %v, want a refusal", err)
+	}
+}
