@@ -53,9 +53,9 @@ type feedConfig struct {
 }
 
 func (c *feedConfig) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.GRPCListen, "grpc-listen", "127.0.0.1:9090", "`address` of the gRPC change feed; off disables it")
+	fs.StringVar(&c.GRPCListen, "grpc-listen", "", "separate `address` for the gRPC change feed (default: served on --listen, HTTP/2); off disables it")
 	fs.StringVar(&c.NATS, "nats", "on", "publish changes to NATS JetStream: on or off")
-	fs.StringVar(&c.NATSListen, "nats-listen", "127.0.0.1:4222", "client `address` of the embedded NATS server")
+	fs.StringVar(&c.NATSListen, "nats-listen", "", "TCP client `address` of the embedded NATS server, for --nats-readers (default: none, in-process only)")
 	fs.StringVar(&c.NATSURL, "nats-url", "", "`URL` of an external NATS server (nats://...); no embedded server then")
 	fs.StringVar(&c.NATSCreds, "nats-creds", "", "NATS credentials `file` for --nats-url")
 	fs.StringVar(&c.NATSReaders, "nats-readers", "", "`file` of read-only users of the embedded NATS server, one name:bcrypt-hash a line (htpasswd -nB NAME)")
@@ -72,10 +72,11 @@ func (c *feedConfig) register(fs *flag.FlagSet) {
 
 // feedRuntime is what a running feed hook holds.
 type feedRuntime struct {
-	grpcAddr  string // bound gRPC address, "" when off
-	nats      *feed.Embedded
-	natsConn  *nats.Conn
-	publisher *feed.Publisher
+	grpcAddr   string // bound gRPC address, "" when off or on --listen
+	grpcOnHTTP bool   // served on the --listen address
+	nats       *feed.Embedded
+	natsConn   *nats.Conn
+	publisher  *feed.Publisher
 }
 
 // feedRuntimes maps an open engine to its feed, for tests.
@@ -123,7 +124,7 @@ func startFeed(ctx context.Context, env *ServeEnv, cfg feedConfig) (stop func(co
 		if err != nil {
 			return nil, err
 		}
-		rt.grpcAddr = s.addr
+		rt.grpcAddr, rt.grpcOnHTTP = s.addr, s.addr == ""
 		stops = append(stops, s.stop)
 	}
 	if cfg.NATS == "on" {
@@ -154,12 +155,18 @@ func startGRPC(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 		return nil, err
 	}
 	var opts []grpc.ServerOption
-	if env.TLSCert != "" {
+	if env.TLSCert != "" && cfg.GRPCListen != "" {
 		creds, err := credentials.NewServerTLSFromFile(env.TLSCert, env.TLSKey)
 		if err != nil {
 			return nil, fmt.Errorf("grpc: tls: %w", err)
 		}
 		opts = append(opts, grpc.Creds(creds))
+	}
+	if cfg.GRPCListen == "" {
+		g := srv.NewGRPCServer()
+		env.ServeGRPC(g, g.Stop)
+		log.Info("gRPC change feed served on the HTTP listener (HTTP/2)", "tls", env.TLSCert != "")
+		return &grpcServer{stop: func(context.Context) error { g.Stop(); return nil }}, nil
 	}
 	lis, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
@@ -187,6 +194,9 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 	var err error
 	if cfg.NATSURL != "" && cfg.NATSReaders != "" {
 		return &ConfigError{Field: "nats-readers", Err: errors.New("is for the embedded server; with --nats-url, manage users on that server")}
+	}
+	if cfg.NATSURL == "" && cfg.NATSReaders != "" && cfg.NATSListen == "" {
+		return &ConfigError{Field: "nats-readers", Err: errors.New("readers connect over TCP: set --nats-listen too (e.g. 127.0.0.1:4222)")}
 	}
 	if cfg.NATSURL != "" {
 		// No reconnect buffer: the publisher re-sends from its cursor
@@ -230,7 +240,11 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 		if err != nil {
 			return fmt.Errorf("nats: connect to the embedded server: %w", err)
 		}
-		log.Info("embedded NATS listening", "addr", ns.ClientURL(), "store", filepath.Join(env.DataDir, "nats"), "readers", len(readers))
+		if cfg.NATSListen == "" {
+			log.Info("embedded NATS in-process only (no TCP port; --nats-listen opens one)", "store", filepath.Join(env.DataDir, "nats"))
+		} else {
+			log.Info("embedded NATS listening", "addr", ns.ClientURL(), "store", filepath.Join(env.DataDir, "nats"), "readers", len(readers))
+		}
 	}
 	rt.natsConn = nc
 	*stops = append(*stops, func(context.Context) error { nc.Close(); return nil })

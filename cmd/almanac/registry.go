@@ -124,6 +124,12 @@ type ServeEnv struct {
 	Mux *http.ServeMux
 	// Auth verifies user passwords (package dav/auth).
 	Auth *auth.Verifier
+	// ServeGRPC serves h, a gRPC server, for the gRPC requests (HTTP/2,
+	// Content-Type application/grpc) that arrive on --listen: h2c on plain
+	// HTTP, ALPN "h2" under TLS. stop runs as soon as serve begins to shut
+	// down, before in-flight requests drain, since streams never end by
+	// themselves. Call it during Start; the last call wins.
+	ServeGRPC func(h http.Handler, stop func())
 	// SetAudit hands the DAV handler its dav.Options.Audit handler (the
 	// ?history and ?restore queries under a user's home). It must be called
 	// during Start; the last call wins. The DAV handler is built after every

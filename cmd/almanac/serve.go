@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/almanac/almanac/dav/auth"
@@ -112,6 +113,8 @@ type Main struct {
 	noFirstRun bool
 	firstRun   *firstRunAdmin // the admin made by this start, if any
 	certs      *certReloader  // nil without TLS
+	grpc       http.Handler   // gRPC served on the listener (ServeEnv.ServeGRPC)
+	grpcStop   func()
 	listener   net.Listener
 	server     *http.Server
 	stops      []hookStop
@@ -299,14 +302,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux := http.NewServeMux()
 	var audit http.Handler
 	env := &ServeEnv{
-		DB:       m.DB,
-		Logger:   m.Logger,
-		DataDir:  m.Config.DataDir,
-		TLSCert:  m.Config.TLSCert,
-		TLSKey:   m.Config.TLSKey,
-		Mux:      mux,
-		Auth:     m.Auth,
-		SetAudit: func(h http.Handler) { audit = h },
+		DB:        m.DB,
+		Logger:    m.Logger,
+		DataDir:   m.Config.DataDir,
+		TLSCert:   m.Config.TLSCert,
+		TLSKey:    m.Config.TLSKey,
+		Mux:       mux,
+		Auth:      m.Auth,
+		SetAudit:  func(h http.Handler) { audit = h },
+		ServeGRPC: func(h http.Handler, stop func()) { m.grpc, m.grpcStop = h, stop },
 	}
 	if len(m.starts) != len(m.Hooks) {
 		return errors.New("serve: Run before ParseFlags")
@@ -324,6 +328,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	env.SetAudit = func(http.Handler) {
 		m.Logger.Error("SetAudit called after the hooks started; ignored")
 	}
+	env.ServeGRPC = func(http.Handler, func()) {
+		m.Logger.Error("ServeGRPC called after the hooks started; ignored")
+	}
 	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, MaxXMLBody: m.Config.Limits.MaxXMLBody, Audit: audit,
 		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange), ShareInvitations: !m.Config.ShareAutoAccept})
 	if err != nil {
@@ -334,7 +341,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/{$}", davHandler) // clients that start discovery at the root
 	// Behind a trusted reverse proxy every handler (the login limiter, the
 	// logs) sees the client's address from X-Forwarded-For.
-	return m.listen(m.Config.TrustedProxies.Handler(mux))
+	var h http.Handler = mux
+	if m.grpc != nil {
+		h = grpcRouter(m.grpc, mux)
+	}
+	return m.listen(m.Config.TrustedProxies.Handler(h))
+}
+
+// grpcRouter sends gRPC requests (HTTP/2 with Content-Type
+// application/grpc or application/grpc+proto) to g, and the rest to next.
+// A gRPC stream lives as long as its subscriber: the server's write
+// timeout, meant for HTTP answers, is lifted for it (the feed bounds its
+// streams itself: --feed-max-lag, --feed-send-buffer).
+func grpcRouter(g, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 2 && strings.HasPrefix(r.Header.Get("Content-Type"), "application/grpc") {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+			g.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // listen binds the listener and starts serving in a goroutine.
@@ -352,6 +379,16 @@ func (m *Main) listen(h http.Handler) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+	if m.grpc != nil {
+		// gRPC clients speak HTTP/2 from the first byte on plain HTTP
+		// (h2c with prior knowledge); under TLS they negotiate "h2".
+		p := new(http.Protocols)
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+		p.SetUnencryptedHTTP2(true)
+		m.server.Protocols = p
+		m.server.RegisterOnShutdown(m.grpcStop)
 	}
 	scheme := "http"
 	if m.Config.TLSCert != "" {

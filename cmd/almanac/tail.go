@@ -44,7 +44,7 @@ func runTail(ctx context.Context, args []string, stdout io.Writer, getenv func(s
 	var c tailConfig
 	fs := flag.NewFlagSet("tail", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.StringVar(&c.server, "server", "127.0.0.1:9090", "gRPC `address` of the server")
+	fs.StringVar(&c.server, "server", "127.0.0.1:8080", "`address` of the server's gRPC feed: its --listen address, or --grpc-listen's")
 	fs.StringVar(&c.user, "user", "", "user `name` (Basic credentials)")
 	fs.StringVar(&c.token, "token", "", "API `token` instead of a user and password")
 	fs.Uint64Var(&c.from, "from", 0, "first `seq` to print (0: only new changes)")
