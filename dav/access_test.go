@@ -13,7 +13,8 @@ import (
 
 // accessWorld is a store where alice's calendar is shared with bob
 // read-write, with carol read-only, and with the group "team" (dave)
-// read-only; erin holds nothing.
+// read-only; frank is alice's read delegate and gina her write delegate
+// (her whole home); erin holds nothing.
 type accessWorld struct {
 	h  *Handler
 	db *engine.DB
@@ -23,7 +24,7 @@ func mustAccessWorld(t *testing.T) *accessWorld {
 	t.Helper()
 	h, db := mustHandler(t, Options{})
 	ctx := context.Background()
-	for _, u := range []string{"alice", "bob", "carol", "dave", "erin"} {
+	for _, u := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "gina"} {
 		if err := db.PutUser(ctx, testMeta, engine.User{Name: u}); err != nil {
 			t.Fatal(err)
 		}
@@ -43,9 +44,14 @@ func mustAccessWorld(t *testing.T) *accessWorld {
 			t.Fatal(err)
 		}
 	}
-	for _, u := range []string{"alice", "bob", "carol", "dave", "erin"} {
+	for _, u := range []string{"alice", "bob", "carol", "dave", "erin", "frank", "gina"} {
 		spec := engine.CollectionSpec{Path: homePath(u) + "other/", Kind: engine.KindCalendar, Owner: u}
 		if _, err := db.CreateCollection(ctx, testMeta, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for d, acc := range map[string]engine.Access{"frank": engine.AccessRead, "gina": engine.AccessReadWrite} {
+		if err := db.SetProxy(ctx, testMeta, "alice", d, acc); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -107,7 +113,7 @@ var matrixRequests = func() []matrixRequest {
 
 // TestAccessMatrix sends every method to alice's calendar as its owner, a
 // read-write sharee, a read sharee, a member of a group it is shared with,
-// a stranger and an anonymous client, each on a fresh store, and checks
+// a read and a write delegate of alice, a stranger and an anonymous client, each on a fresh store, and checks
 // the status: 404 (with the body of a path that does not exist) without
 // access, 403 for what the access lacks, and otherwise an answer that is
 // none of 401, 403 and 404 (MKCOL in a calendar then gets its 409).
@@ -121,14 +127,17 @@ func TestAccessMatrix(t *testing.T) {
 		"erin": {},
 		"":     {},
 	}
-	want["dave"] = want["carol"]
+	want["dave"], want["frank"] = want["carol"], want["carol"]
+	// A write delegate holds read-write on alice's whole home: the
+	// calendar's removal too, but not her sharing or ACLs.
+	want["gina"] = map[string]string{"ACL": deny, "POST-share": deny}
 	for _, rq := range matrixRequests {
 		want["erin"][rq.name], want[""][rq.name] = hidden, anon
 	}
 	// erin's own calendar is the source of COPY-into: the destination
 	// in alice's calendar is what she cannot reach.
 	want["erin"]["COPY-into"] = deny
-	for _, user := range []string{"alice", "bob", "carol", "dave", "erin", ""} {
+	for _, user := range []string{"alice", "bob", "carol", "dave", "frank", "gina", "erin", ""} {
 		for _, rq := range matrixRequests {
 			t.Run(fmt.Sprintf("%s/%s", cmp(user, "anonymous"), rq.name), func(t *testing.T) {
 				w := mustAccessWorld(t)

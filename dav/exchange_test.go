@@ -25,15 +25,15 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the responses of testdata/exchanges")
 
-// fakeAuth accepts alice, bob, carol, dave and erin, each with their
-// name as password.
+// fakeAuth accepts alice, bob, carol, dave, erin, frank and gina, each
+// with their name as password.
 type fakeAuth struct{}
 
 var errBadCredentials = errors.New("bad credentials")
 
 func (fakeAuth) Authenticate(_ context.Context, user, password, _ string) (*engine.User, error) {
 	switch user {
-	case "alice", "bob", "carol", "dave", "erin":
+	case "alice", "bob", "carol", "dave", "erin", "frank", "gina":
 		if password == user {
 			return &engine.User{Name: user}, nil
 		}

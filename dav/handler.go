@@ -258,7 +258,7 @@ const allowed = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKC
 // for any path under /dav/, before authentication. It sends no CORS
 // headers: cross-origin requests stay refused by browsers.
 func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("DAV", "1, 3, access-control, calendar-access, addressbook, extended-mkcol, resource-sharing, calendarserver-sharing")
+	w.Header().Set("DAV", "1, 3, access-control, calendar-access, addressbook, extended-mkcol, resource-sharing, calendarserver-sharing, calendar-proxy")
 	w.Header().Set("Allow", allowed)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)

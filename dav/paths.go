@@ -75,8 +75,8 @@ func parseTarget(escaped, user string) (target, error) {
 		t.kind = targetRoot
 	case t.segs[0] == "principals" && len(t.segs) == 1:
 		t.kind = targetPrincipals
-	case t.segs[0] == "principals" && len(t.segs) == 2:
-		t.kind = targetPrincipal
+	case t.segs[0] == "principals" && (len(t.segs) == 2 || len(t.segs) == 3):
+		t.kind = targetPrincipal // with a third segment, a proxy sub-principal (proxy.go)
 	case t.segs[0] == "home" && len(t.segs) >= 2:
 		t.kind = targetHome
 	default:

@@ -111,7 +111,7 @@ func newPrincipalResource(user string, p principal) *resource {
 // propname.
 var principalNamesList = []xml.Name{davxml.PropDisplayName, davxml.PropPrincipalURL, propAlternateURISet,
 	davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses,
-	propCalendarUserType, propEmailAddressSet, propGroupMembership, propGroupMemberSet}
+	propCalendarUserType, propEmailAddressSet, propGroupMembership, propGroupMemberSet, propProxyReadFor, propProxyWriteFor}
 
 // principalProp computes a property of a principal resource. A group has
 // no home and no email address; its calendar-user-type is GROUP and its
@@ -147,7 +147,11 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 		for _, name := range groups {
 			s += hrefValue(principalPath(name))
 		}
-		return prop(n, s), true
+		return prop(n, s+proxyMembershipValue(h.proxyFor(sc, r))), true
+	case propProxyReadFor:
+		return prop(n, proxyForValue(h.proxyFor(sc, r), proxyRead)), true
+	case propProxyWriteFor:
+		return prop(n, proxyForValue(h.proxyFor(sc, r), proxyWrite)), true
 	case davxml.PropCalendarUserAddresses:
 		if g != nil {
 			return prop(n, hrefValue(principalPath(r.name))), true

@@ -178,6 +178,15 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 	case resPrincipals:
 		return h.propfindPrincipals(v, res, pr, ms)
 	case resPrincipal:
+		if res.proxy != "" || res.group != nil {
+			return nil
+		}
+		for _, kind := range []string{proxyRead, proxyWrite} {
+			m := newProxyResource(res.user, res.name, kind)
+			if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
+				return err
+			}
+		}
 		return nil
 	}
 	children, err := v.Children(res.coll.Path)

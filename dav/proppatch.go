@@ -75,6 +75,14 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 		if err != nil && !errors.Is(err, errRejected) {
 			return err
 		}
+	case resPrincipal:
+		if res.proxy == "" {
+			results = forbidAll(pu)
+			break
+		}
+		if results, err = h.proppatchProxy(r, res, pu); err != nil {
+			return err
+		}
 	default:
 		results = forbidAll(pu)
 	}

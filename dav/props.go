@@ -83,6 +83,9 @@ func liveNames(r *resource) []xml.Name {
 	case resRoot, resPrincipals:
 		return common
 	case resPrincipal:
+		if r.proxy != "" {
+			return slices.Concat(common, accessNames, proxyNamesList)
+		}
 		return slices.Concat(common, accessNames, principalNamesList)
 	case resObject:
 		return slices.Concat(common, accessNames, []xml.Name{davxml.PropGetETag, davxml.PropGetContentType,
@@ -223,6 +226,9 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 	}
 	switch r.kind {
 	case resPrincipal:
+		if r.proxy != "" {
+			return h.proxyProp(sc, r, n)
+		}
 		return h.principalProp(sc, r, n)
 	case resObject:
 		return objectProp(sc, r, n)
@@ -292,6 +298,9 @@ func resourceType(r *resource) string {
 	case resObject:
 		return ""
 	case resPrincipal:
+		if r.proxy != "" {
+			return "<D:principal/><CS:" + r.proxy + "/>"
+		}
 		return "<D:collection/><D:principal/>"
 	case resCollection:
 		switch r.coll.Kind {

@@ -29,6 +29,8 @@ type resource struct {
 	// group is set for a group.
 	name  string
 	group *engine.Group
+	// proxy is set on name's proxy sub-principal: proxyRead or proxyWrite.
+	proxy string
 	// acc is what user may do with the resource (privileges.go).
 	acc access
 	// share is set on a collection shared with user, seen through their
@@ -63,6 +65,9 @@ func (h *Handler) lookup(v *engine.View, st *reqState) (*resource, error) {
 	case targetPrincipals:
 		return &resource{kind: resPrincipals, path: "/dav/principals/", user: st.user, acc: accessRead}, nil
 	case targetPrincipal:
+		if len(t.segs) == 3 {
+			return h.proxyResource(v, st.user, t.segs[1], t.segs[2])
+		}
 		return h.principalResource(v, st.user, t.segs[1])
 	}
 	c, err := v.Collection(t.collPath())
