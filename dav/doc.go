@@ -7,8 +7,14 @@
 // /dav/home/U/, is both calendar-home-set and addressbook-home-set and holds
 // the default calendar (calendar/) and address book (contacts/), created on
 // U's first authenticated request. Every authenticated user reads every
-// principal (PROPFIND Depth 1 on /dav/principals/ lists them, principals.go);
-// users see only their own home: everything else answers 404. OPTIONS is answered without
+// principal, users and groups (PROPFIND Depth 1 on /dav/principals/ lists
+// them, principals.go), and each user's calendar-proxy-read/-write
+// sub-principals (proxy.go). Every request under /dav/home/ is resolved
+// through engine.View.Access (access.go): the user's own home, the
+// collections shared with them (at the owner's URL and at their mount in
+// their home) and the homes they are a delegate of; everything else
+// answers 404, and a method the access does not allow 403
+// DAV:need-privileges. OPTIONS is answered without
 // credentials, the same for every path under /dav/; a login refused by
 // the limiter gets 429 with Retry-After.
 //
@@ -52,7 +58,9 @@
 //     principal-search-property-set, principal-match,
 //     acl-principal-prop-set and CalendarServer's
 //     calendarserver-principal-property-search; the ACL method answers 403
-//     DAV:no-ace-conflict (acl.go). RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
+//     DAV:no-ace-conflict (acl.go). Sharing (post.go, sharing_props.go,
+//     package dav/share): draft-pot-webdav-resource-sharing and
+//     CalendarServer sharing and delegation. RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
 //     RFC 3253 §3.8 expand-property; CalendarServer getctag and Apple
 //     calendar-color and calendar-order; RFC 4331 quota-used-bytes on
 //     collections (see quota.go).
@@ -70,5 +78,6 @@
 //   - quota-available-bytes (reported 404: there are no quotas).
 //   - Mixed content in dead property values: the text beside child
 //     elements is not kept.
-//   - Scheduling (RFC 6638), sharing, WebDAV push.
+//   - Scheduling (RFC 6638), CalendarServer notifications, public links,
+//     WebDAV push.
 package dav
