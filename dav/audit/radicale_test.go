@@ -3,8 +3,10 @@ package audit
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -112,4 +114,53 @@ func FuzzRadicaleProps(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestImportChecksProps: an import leaves out, and reports, what a
+// PROPPATCH refuses (a calendar-timezone without a VTIMEZONE, a dead
+// property that is not the element its key names); the collection still
+// comes over. An import of the same properties again appends no event, a
+// changed one appends one.
+func TestImportChecksProps(t *testing.T) {
+	db := mustOpen(t)
+	l := &Local{DB: db, Meta: aliceMeta}
+	good := ImportCollection{Path: "/dav/home/alice/good/", Kind: "calendar", DisplayName: "Good",
+		Timezone: "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n" + tzBerlin + "END:VCALENDAR\r\n",
+		Dead:     map[string]string{"{urn:x}a": `<a xmlns="urn:x">1</a>`}}
+	req := ImportRequest{Collections: []ImportCollection{
+		{Path: "/dav/home/alice/tz/", Kind: "calendar", DisplayName: "TZ", Timezone: "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n"},
+		{Path: "/dav/home/alice/dead/", Kind: "calendar", DisplayName: "Dead", Dead: map[string]string{
+			"{urn:x}a": `<b xmlns="urn:x">1</b>`, "{urn:x}b": `<b xmlns="urn:x">1`, "{urn:x}c": `<c xmlns="urn:x">ok</c>`}},
+		good,
+	}}
+	rep, err := l.Import(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Errors) != 3 || !strings.HasPrefix(rep.Errors[0], "/dav/home/alice/tz/: calendar-timezone left out") ||
+		rep.Errors[1] != `/dav/home/alice/dead/: dead property "{urn:x}a" left out: not one element named so` ||
+		rep.Errors[2] != `/dav/home/alice/dead/: dead property "{urn:x}b" left out: not one element named so` {
+		t.Fatalf("errors %q", rep.Errors)
+	}
+	if c, err := db.Collection("/dav/home/alice/tz/"); err != nil || c.Props.DisplayName != "TZ" || c.Props.Timezone != "" {
+		t.Errorf("tz: %+v %v", c, err)
+	}
+	if c, err := db.Collection("/dav/home/alice/dead/"); err != nil || fmt.Sprint(c.Props.Dead) != `map[{urn:x}c:<c xmlns="urn:x">ok</c>]` {
+		t.Errorf("dead: %+v %v", c, err)
+	}
+	c, err := db.Collection(good.Path)
+	if err != nil || c.Props.DisplayName != "Good" || c.Props.Timezone != good.Timezone || c.Props.Dead["{urn:x}a"] != good.Dead["{urn:x}a"] {
+		t.Fatalf("%s: %+v %v", good.Path, c, err)
+	}
+	head := db.Head()
+	if _, err := l.Import(ctx, ImportRequest{Collections: []ImportCollection{good}}); err != nil || db.Head() != head {
+		t.Fatalf("the same properties again: %v, %d new event(s)", err, db.Head()-head)
+	}
+	good.Color = "#abcdef"
+	if _, err := l.Import(ctx, ImportRequest{Collections: []ImportCollection{good}}); err != nil || db.Head() != head+1 {
+		t.Fatalf("a new color: %v, %d new event(s), want 1", err, db.Head()-head)
+	}
+	if c, _ := db.Collection(good.Path); c.Props.Color != "#abcdef" || c.Props.DisplayName != "Good" {
+		t.Errorf("after the color: %+v", c.Props)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 	"github.com/almanac/almanac/engine/contentline"
 )
@@ -321,6 +323,9 @@ func (l *Local) Import(ctx context.Context, req ImportRequest) (*ImportReport, e
 		if o := ownerOf(c.Path); o != "" {
 			owners[o] = true
 		}
+		for _, d := range c.dropBadProps() {
+			rep.Errors = append(rep.Errors, c.Path+": "+d)
+		}
 		if err := l.ensureCollection(ctx, c); err != nil {
 			rep.Errors = append(rep.Errors, err.Error())
 			continue
@@ -417,6 +422,32 @@ func (l *Local) ensureCollection(ctx context.Context, c ImportCollection) error 
 		return fmt.Errorf("create %s: %w", c.Path, err)
 	}
 	return nil
+}
+
+// dropBadProps removes from c what a PROPPATCH would refuse, and
+// describes each: a calendar-timezone that is not one VCALENDAR with one
+// VTIMEZONE (RFC 4791 §5.2.2), a dead property that is not one
+// well-formed element named as its key. The collection and its objects
+// still go in.
+func (c *ImportCollection) dropBadProps() []string {
+	var dropped []string
+	if strings.TrimSpace(c.Timezone) != "" {
+		if _, err := query.ParseTimezone(c.Timezone); err != nil {
+			dropped = append(dropped, fmt.Sprintf("calendar-timezone left out: %v", err))
+			c.Timezone = ""
+		}
+	}
+	dead := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(c.Dead)) {
+		v := c.Dead[k]
+		if n, err := davxml.Root([]byte(v)); err != nil || "{"+n.Space+"}"+n.Local != k {
+			dropped = append(dropped, fmt.Sprintf("dead property %q left out: not one element named so", k))
+			continue
+		}
+		dead[k] = v
+	}
+	c.Dead = dead
+	return dropped
 }
 
 // sameProps compares what an import may set.
