@@ -2,12 +2,16 @@
 GO     ?= go
 TOOL   := $(GO) tool -modfile=tools/go.mod
 PKGS   := ./...
+STATIC ?= bin/almanac-static
 
-.PHONY: run test lint generate check bench fuzz bench-compare
+.PHONY: run test lint generate check bench fuzz bench-compare static
 
 run: ## build bin/almanac and start it with data in ./data (Ctrl-C stops it)
 	$(GO) build -o bin/almanac ./cmd/almanac
 	./bin/almanac serve --data ./data
+
+static: ## a static binary (no C library needed) as the Containerfile builds it: $(STATIC)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(STATIC) ./cmd/almanac
 
 test: ## every test, with the race detector
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
