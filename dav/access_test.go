@@ -3,6 +3,7 @@ package dav
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -245,5 +246,103 @@ func TestAccessActor(t *testing.T) {
 	}
 	if got := evs[0].Actor; got != "bob" {
 		t.Fatalf("actor %q, want bob", got)
+	}
+}
+
+// TestAccessModel applies random grants, revocations, group membership
+// changes and writes, and after each step checks what every user can do
+// with each of alice's collections (PROPFIND at the owner's URL, a PUT
+// into it) against a naive model: the best of the user's own grant and
+// their groups' grants; nothing is 404, read is 207 and 403 for the PUT,
+// read-write both.
+func TestAccessModel(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	w := &accessWorld{h: h, db: db}
+	ctx := context.Background()
+	users := []string{"bob", "carol", "dave", "erin"}
+	groups := []string{"g1", "g2"}
+	colls := []string{"/dav/home/alice/c1/", "/dav/home/alice/c2/"}
+	for _, u := range append([]string{"alice"}, users...) {
+		if err := db.PutUser(ctx, testMeta, engine.User{Name: u}); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.ensureHome(ctx, u, testMeta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range colls {
+		if _, err := db.CreateCollection(ctx, testMeta, engine.CollectionSpec{Path: c, Kind: engine.KindCalendar, Owner: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members := map[string]map[string]bool{}
+	for _, g := range groups {
+		members[g] = map[string]bool{}
+		if err := db.PutGroup(ctx, testMeta, engine.Group{Name: g}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	grants := map[string]map[string]engine.Access{colls[0]: {}, colls[1]: {}}
+	effective := func(u, c string) engine.Access {
+		best := grants[c][u]
+		for _, g := range groups {
+			if members[g][u] {
+				best = max(best, grants[c][g])
+			}
+		}
+		return best
+	}
+	rng := rand.New(rand.NewPCG(15, 3744))
+	principals := append(append([]string{}, users...), groups...)
+	for step := range 150 {
+		c := colls[rng.IntN(len(colls))]
+		switch op := rng.IntN(4); op {
+		case 0: // grant
+			p := principals[rng.IntN(len(principals))]
+			acc := []engine.Access{engine.AccessRead, engine.AccessReadWrite}[rng.IntN(2)]
+			if err := db.Grant(ctx, testMeta, c, p, acc, engine.GrantOptions{AutoAccept: true}); err != nil {
+				t.Fatalf("step %d: grant %s %s: %v", step, c, p, err)
+			}
+			grants[c][p] = acc
+		case 1: // revoke
+			p := principals[rng.IntN(len(principals))]
+			if grants[c][p] == engine.AccessNone {
+				continue
+			}
+			if err := db.Revoke(ctx, testMeta, c, p); err != nil {
+				t.Fatalf("step %d: revoke %s %s: %v", step, c, p, err)
+			}
+			delete(grants[c], p)
+		case 2: // membership
+			g, u := groups[rng.IntN(len(groups))], users[rng.IntN(len(users))]
+			var err error
+			if members[g][u] {
+				err = db.RemoveGroupMembers(ctx, testMeta, g, u)
+				delete(members[g], u)
+			} else {
+				err = db.AddGroupMembers(ctx, testMeta, g, u)
+				members[g][u] = true
+			}
+			if err != nil {
+				t.Fatalf("step %d: membership %s %s: %v", step, g, u, err)
+			}
+		}
+		for _, u := range users {
+			for _, c := range colls {
+				acc := effective(u, c)
+				pf := w.do(u, "PROPFIND", c, `<propfind xmlns="DAV:"><prop><current-user-privilege-set/></prop></propfind>`, "Depth", "0").Code
+				put := w.do(u, http.MethodPut, fmt.Sprintf("%s%s-%d.ics", c, u, step), string(testEvent(fmt.Sprintf("%s-%d", u, step))), "Content-Type", "text/calendar").Code
+				wantPF, wantPut := http.StatusNotFound, http.StatusNotFound
+				switch acc {
+				case engine.AccessRead:
+					wantPF, wantPut = http.StatusMultiStatus, http.StatusForbidden
+				case engine.AccessReadWrite:
+					wantPF, wantPut = http.StatusMultiStatus, http.StatusCreated
+				}
+				if pf != wantPF || put != wantPut {
+					t.Fatalf("step %d: %s on %s (model %v): PROPFIND %d PUT %d, want %d %d", step, u, c, acc, pf, put, wantPF, wantPut)
+				}
+			}
+		}
 	}
 }
