@@ -1,14 +1,17 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/engine"
 )
@@ -171,5 +174,63 @@ func TestProgramName(t *testing.T) {
 		if got := programName(c.arg0); got != c.want {
 			t.Errorf("programName(%q) = %q, want %q", c.arg0, got, c.want)
 		}
+	}
+}
+
+// TestFirstRunEndToEnd plays a newcomer's first `make run` with the real
+// binary in a child process: on an empty data directory it prints the
+// admin's password; with the server still running, `almanac user add bob`
+// (this process, on the same --data) finds it through DATA/server.json and
+// adds bob with the printed password; bob's DAV PROPFIND then works, and
+// the server exits 0 on SIGINT.
+func TestFirstRunEndToEnd(t *testing.T) {
+	dir := t.TempDir()
+	args := append([]string{"serve", "--listen=127.0.0.1:0", "--data=" + dir}, hookTestFlags(nil)...)
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1", adminPasswordEnv+"=")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() }) // a hung child fails, not the binary
+	defer timer.Stop()
+	var url, pw string
+	var log strings.Builder
+	sc := bufio.NewScanner(stderr)
+	for (url == "" || pw == "") && sc.Scan() {
+		line := sc.Text()
+		log.WriteString(line + "\n")
+		if m := printedPassword.FindStringSubmatch(line); m != nil {
+			pw = m[1]
+		}
+		if u, ok := strings.CutPrefix(line, "  URL:      "); ok {
+			url = strings.TrimSuffix(u, "/")
+		}
+	}
+	if url == "" || pw == "" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no first-run block:\n%s", log.String())
+	}
+	go func() {
+		for sc.Scan() { // drain, so the child never blocks on stderr
+		}
+	}()
+
+	admin := map[string]string{"ALMANAC_PASSWORD": pw}
+	if _, _, err := runAccounts(t, admin, "bob-pw\n", "user", "add", "bob", "--data="+dir); err != nil {
+		t.Fatalf("user add bob while the first-run server runs: %v", err)
+	}
+	if got := propfindStatus(t, url+"/dav/home/bob/", "bob", "bob-pw"); got != http.StatusMultiStatus {
+		t.Errorf("bob's PROPFIND: %d, want 207", got)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve after SIGINT: %v, want exit 0", err)
 	}
 }
