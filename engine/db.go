@@ -33,6 +33,7 @@ type DB struct {
 
 	corrupt corruptions // damaged files reads have met
 	space   *space      // free-space guard (space.go)
+	stats   writerStats // commit histograms and write stalls (stats.go)
 
 	cmds       chan *request
 	closing    chan struct{}
@@ -113,10 +114,12 @@ func Open(dir string, opts *Options) (*DB, error) {
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),
 		headCh:     make(chan struct{}),
+		stats:      newWriterStats(),
 	}
 	// A damaged block fails the read that meets it; Pebble's default
 	// listener would exit the process (see corrupt.go).
 	popts.EventListener = &pebble.EventListener{DataCorruption: db.onCorruption}
+	db.stats.listen(popts.EventListener)
 	// Pebble must not meet a full disk (space.go): a reserve file that a
 	// write meeting ENOSPC releases, made before Open, which writes.
 	db.space = newSpace(o.FS, dir, &db.opts)

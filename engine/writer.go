@@ -120,6 +120,8 @@ type pending struct {
 	group   []*request
 	errs    []error
 	barrier chan struct{} // closed by the acknowledger when reached
+	applied time.Time     // when the batch was handed to Pebble, for Stats
+	events  int           // how many events the batch appends, for Stats
 }
 
 // ackLoop waits for each group's fsync in commit order, publishes its view
@@ -144,6 +146,8 @@ func (db *DB) ackLoop(acks <-chan pending, done chan<- struct{}) {
 					}
 				}
 			} else {
+				db.stats.commitSeconds.observe(time.Since(p.applied).Seconds())
+				db.stats.commitEvents.observe(float64(p.events))
 				db.publishSnapshot(p.snap, p.head)
 			}
 		}
@@ -223,6 +227,7 @@ func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 		// Refused before Pebble sees it when the disk is (nearly) full:
 		// Pebble does not survive a failed log write (space.go).
 		if err = db.space.admit(int64(len(b.Repr()))); err == nil {
+			p.applied = time.Now()
 			err = noSpace(db.pdb.ApplyNoSyncWait(b, pebble.Sync))
 		}
 		if err != nil {
@@ -242,6 +247,7 @@ func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 		acks <- p
 		return
 	}
+	p.events = int(tx.next - db.nextSeq)
 	db.nextSeq = tx.next
 	p.b, p.snap, p.head = b, db.pdb.NewSnapshot(), tx.next-1
 	acks <- p
