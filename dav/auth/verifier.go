@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/almanac/almanac/engine"
@@ -116,6 +117,33 @@ type Verifier struct {
 	// engineClasses are the hash classes of the engine's accounts when
 	// New ran, for dummyHash.
 	engineClasses hashClasses
+	// Failed logins by reason, for Failures.
+	badCredentials, emptyPassword, rateLimited atomic.Uint64
+}
+
+// Failures counts the failed logins since New, by reason.
+type Failures struct {
+	// BadCredentials counts unknown users and wrong passwords together, on
+	// purpose: metrics are read by monitoring, maybe without credentials,
+	// and a counter of either alone would tell whether a name tried was a
+	// user (the cost of an unknown user's login is made equal for the same
+	// reason). A disabled account and a stored hash in an unknown format
+	// count here too.
+	BadCredentials uint64
+	// EmptyPassword counts logins with an empty password, refused before
+	// any lookup.
+	EmptyPassword uint64
+	// RateLimited counts logins refused with 429 without a check.
+	RateLimited uint64
+}
+
+// Failures returns the failed logins so far.
+func (v *Verifier) Failures() Failures {
+	return Failures{
+		BadCredentials: v.badCredentials.Load(),
+		EmptyPassword:  v.emptyPassword.Load(),
+		RateLimited:    v.rateLimited.Load(),
+	}
 }
 
 // New returns a Verifier. If an htpasswd file is configured it must be
@@ -222,12 +250,13 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	now := v.opts.Clock()
 	remote := remoteHost(remoteAddr)
 	if d := v.limits.blocked(user, remote, now); d > 0 {
+		v.rateLimited.Add(1)
 		v.logFailure(ctx, user, remote, "rate limited")
 		return nil, &RateLimitError{Wait: d}
 	}
 	if password == "" {
 		// Refused before any lookup, so it tells nothing about the user.
-		return nil, v.fail(ctx, user, remote, now, "empty password")
+		return nil, v.fail(ctx, user, remote, now, &v.emptyPassword, "empty password")
 	}
 	account, hash, err := v.lookup(ctx, user)
 	if err != nil {
@@ -245,7 +274,7 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 		if account != nil {
 			reason = "account disabled"
 		}
-		return nil, v.fail(ctx, user, remote, now, reason)
+		return nil, v.fail(ctx, user, remote, now, &v.badCredentials, reason)
 	}
 	d := v.cache.digest(user, password, hash)
 	if v.cache.hit(d, now) {
@@ -263,7 +292,7 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	}
 	v.release()
 	if !ok {
-		return nil, v.fail(ctx, user, remote, now, "bad credentials")
+		return nil, v.fail(ctx, user, remote, now, &v.badCredentials, "bad credentials")
 	}
 	v.cache.add(d, now)
 	v.limits.succeed(user, remote)
@@ -284,8 +313,10 @@ func (v *Verifier) acquire(ctx context.Context) error {
 
 func (v *Verifier) release() { <-v.hashing }
 
-// fail counts a failed login, logs it and returns the error for it.
-func (v *Verifier) fail(ctx context.Context, user, remote string, now time.Time, reason string) error {
+// fail counts a failed login (in the limiter and in counter), logs it and
+// returns the error for it.
+func (v *Verifier) fail(ctx context.Context, user, remote string, now time.Time, counter *atomic.Uint64, reason string) error {
+	counter.Add(1)
 	v.limits.fail(user, remote, now)
 	v.logFailure(ctx, user, remote, reason)
 	return fmt.Errorf("%w: user %q", ErrBadCredentials, user)
