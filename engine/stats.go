@@ -23,7 +23,8 @@ type Stats struct {
 	// DiskBytes is what the database takes on disk: tables, the WAL,
 	// obsolete files not yet deleted, the manifest.
 	DiskBytes uint64
-	// WALBytes is the WAL files' physical size.
+	// WALBytes is the size of the WAL files: the data written to them, or
+	// their physical size where recycled files are larger.
 	WALBytes uint64
 
 	// Compactions is how many compactions ran since Open; CompactionsRunning
@@ -90,10 +91,13 @@ func (db *DB) Stats() (Stats, error) {
 		return Stats{}, fmt.Errorf("engine: log size: %w", err)
 	}
 	s := Stats{
-		Head:               v.head,
-		LogBytes:           logBytes,
-		DiskBytes:          m.DiskSpaceUsage(),
-		WALBytes:           m.WAL.PhysicalSize,
+		Head:     v.head,
+		LogBytes: logBytes,
+		// Pebble counts the current WAL's size as it was when opened (0
+		// for a new file) in PhysicalSize; what was written since is in
+		// Size.
+		WALBytes:           max(m.WAL.Size, m.WAL.PhysicalSize),
+		DiskBytes:          m.DiskSpaceUsage() - m.WAL.PhysicalSize + max(m.WAL.Size, m.WAL.PhysicalSize),
 		Compactions:        m.Compact.Count,
 		CompactionsRunning: m.Compact.NumInProgress,
 		CompactionDebt:     m.Compact.EstimatedDebt,

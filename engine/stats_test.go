@@ -48,6 +48,9 @@ func TestStats(t *testing.T) {
 	if s.LogBytes != 0 || s.Flushes != 0 {
 		t.Errorf("before a flush: LogBytes %d, Flushes %d; want 0 (the log is in the memtable)", s.LogBytes, s.Flushes)
 	}
+	if s.WALBytes == 0 || s.DiskBytes < s.WALBytes {
+		t.Errorf("WALBytes %d, DiskBytes %d; want 0 < WALBytes <= DiskBytes", s.WALBytes, s.DiskBytes)
+	}
 	if s.MemTableBytes == 0 || s.MemTables == 0 {
 		t.Errorf("MemTableBytes %d in %d memtables, want > 0", s.MemTableBytes, s.MemTables)
 	}
