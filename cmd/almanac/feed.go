@@ -16,9 +16,6 @@ import (
 	"github.com/almanac/almanac/engine"
 	"github.com/almanac/almanac/feed"
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -33,7 +30,7 @@ func init() {
 	}})
 }
 
-// feedConfig holds the flags of the change feed (gRPC, NATS, /metrics).
+// feedConfig holds the flags of the change feed (gRPC, NATS).
 type feedConfig struct {
 	GRPCListen   string
 	NATS         string
@@ -88,20 +85,17 @@ func runtimeFor(db *engine.DB) *feedRuntime {
 	return rt
 }
 
-// startFeed starts /metrics, the gRPC server and the NATS publisher (with
-// the embedded server unless --nats-url is set).
+// startFeed registers the feed's metrics and starts the gRPC server and the
+// NATS publisher (with the embedded server unless --nats-url is set).
 func startFeed(ctx context.Context, env *ServeEnv, cfg feedConfig) (stop func(context.Context) error, err error) {
 	if cfg.NATS != "on" && cfg.NATS != "off" {
 		return nil, &ConfigError{Field: "nats", Err: fmt.Errorf("want on or off, got %q", cfg.NATS)}
 	}
 	log := env.Logger.With("component", "feed")
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := feed.NewMetrics(reg, env.DB)
+	metrics, err := feed.NewMetrics(env.Metrics, env.DB)
 	if err != nil {
 		return nil, err
 	}
-	env.Mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 
 	rt := &feedRuntime{}
 	var stops []func(context.Context) error

@@ -10,6 +10,7 @@ import (
 
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Command is a subcommand of the almanac binary.
@@ -130,6 +131,9 @@ type ServeEnv struct {
 	// down, before in-flight requests drain, since streams never end by
 	// themselves. Call it during Start; the last call wins.
 	ServeGRPC func(h http.Handler, stop func())
+	// Metrics is the registry /metrics serves (metrics.go); hooks register
+	// their collectors in it.
+	Metrics *prometheus.Registry
 	// SetAudit hands the DAV handler its dav.Options.Audit handler (the
 	// ?history and ?restore queries under a user's home). It must be called
 	// during Start; the last call wins. The DAV handler is built after every

@@ -300,8 +300,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return &ConfigError{Field: "htpasswd", Err: err}
 	}
 	mux := http.NewServeMux()
+	reg := newRegistry()
 	var audit http.Handler
 	env := &ServeEnv{
+		Metrics:   reg,
 		DB:        m.DB,
 		Logger:    m.Logger,
 		DataDir:   m.Config.DataDir,
@@ -339,12 +341,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/dav/", davHandler)
 	mux.Handle("/.well-known/", davHandler)
 	mux.Handle("/{$}", davHandler) // clients that start discovery at the root
+	// The HTTP metrics count requests, not gRPC streams, which the feed's
+	// metrics count.
+	h, err := instrumentHTTP(reg, mux)
+	if err != nil {
+		return err
+	}
+	if m.grpc != nil {
+		h = grpcRouter(m.grpc, h)
+	}
 	// Behind a trusted reverse proxy every handler (the login limiter, the
 	// logs) sees the client's address from X-Forwarded-For.
-	var h http.Handler = mux
-	if m.grpc != nil {
-		h = grpcRouter(m.grpc, mux)
-	}
 	return m.listen(m.Config.TrustedProxies.Handler(h))
 }
 
