@@ -107,7 +107,8 @@ func TestImportVdirKeepsNames(t *testing.T) {
 // TestExportVdir exports alice's whole home through the admin API as a
 // vdir tree: one folder per collection, each object in a file named as
 // its href holding the bytes the client PUT, displayname and color files,
-// and a .Radicale.props with the kind and properties. Importing the tree
+// and a .Radicale.props with the kind and properties; one collection goes
+// into the folder itself. Importing the tree
 // into an empty data directory and exporting it again gives the same
 // tree; exporting into a non-empty directory is refused.
 func TestExportVdir(t *testing.T) {
@@ -158,6 +159,13 @@ func TestExportVdir(t *testing.T) {
 	if _, _, err := runAuditCLI(t, "export", "/dav/home/alice/", "--vdir", dir, "--server", srv.BaseURL, "--user", "admin"); err == nil ||
 		!strings.Contains(err.Error(), "not empty") {
 		t.Errorf("export into a non-empty directory: %v", err)
+	}
+
+	// One collection goes into the folder itself.
+	one := filepath.Join(t.TempDir(), "work")
+	mustAuditCLI(t, "export", cliCal, "--vdir", one, "--server", srv.BaseURL, "--user", "admin")
+	if got := readTree(t, one); got["7c1e-client-name.ics"] != event || got["displayname"] != "Calendar" || len(got) != 4 {
+		t.Errorf("export of one collection: %v", sortedKeys(got))
 	}
 
 	data := t.TempDir()
