@@ -20,12 +20,7 @@ func (h *Handler) copyMove(w http.ResponseWriter, r *http.Request) error {
 	if st.tgt.kind != targetHome {
 		return httpErrorf(http.StatusForbidden, "this resource cannot be copied or moved")
 	}
-	v, err := h.db.View()
-	if err != nil {
-		return fmt.Errorf("open view: %w", err)
-	}
-	src, err := h.lookup(v, st)
-	v.Close()
+	src, err := h.lookupNow(st)
 	if err != nil {
 		return err
 	}

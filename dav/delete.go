@@ -1,7 +1,6 @@
 package dav
 
 import (
-	"fmt"
 	"net/http"
 )
 
@@ -9,18 +8,16 @@ import (
 // a collection with everything in it. The home itself cannot be deleted.
 func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 	st := state(r)
+	if st.tgt.kind == targetNotifications {
+		return h.deleteNotification(w, r)
+	}
 	if st.tgt.kind != targetHome {
 		return httpErrorf(http.StatusMethodNotAllowed, "this resource cannot be deleted")
 	}
 	if st.tgt.isHome() {
 		return httpErrorf(http.StatusForbidden, "a home cannot be deleted")
 	}
-	v, err := h.db.View()
-	if err != nil {
-		return fmt.Errorf("open view: %w", err)
-	}
-	res, err := h.lookup(v, st)
-	v.Close()
+	res, err := h.lookupNow(st)
 	if err != nil {
 		return err
 	}

@@ -139,8 +139,9 @@ func runExchange(t *testing.T, file string) {
 // setup runs the fixture lines: "calendar PATH", "addressbook PATH",
 // "collection PATH", "put PATH SECTION" (the body of the archive's
 // section), "event PATH UID" (a small VEVENT), "vcard PATH UID", "home
-// USER" (an account and the user's first request), "group NAME USER..." and "grant PATH
-// GRANTEE read|read-write|freebusy" (mounted at once).
+// USER" (an account and the user's first request), "group NAME USER...",
+// "grant PATH GRANTEE read|read-write|freebusy" (mounted at once) and
+// "invite PATH GRANTEE ACCESS" (waiting for the sharee's answer).
 func (x *exchange) setup(t *testing.T, text string) {
 	ctx := context.Background()
 	for _, line := range strings.Split(text, "\n") {
@@ -172,10 +173,10 @@ func (x *exchange) setup(t *testing.T, text string) {
 			}
 		case f[0] == "group" && len(f) >= 2:
 			err = x.db.PutGroup(ctx, testMeta, engine.Group{Name: f[1], Members: f[2:]})
-		case f[0] == "grant" && len(f) == 4:
+		case (f[0] == "grant" || f[0] == "invite") && len(f) == 4:
 			var acc engine.Access
 			if acc, err = engine.ParseAccess(f[3]); err == nil {
-				err = x.db.Grant(ctx, testMeta, f[1], f[2], acc, engine.GrantOptions{AutoAccept: true})
+				err = x.db.Grant(ctx, testMeta, f[1], f[2], acc, engine.GrantOptions{AutoAccept: f[0] == "grant"})
 			}
 		case f[0] == "delete" && len(f) == 2:
 			i := strings.LastIndexByte(f[1], '/')
@@ -303,7 +304,7 @@ func (x *exchange) render(t *testing.T, resp *http.Response) string {
 	}
 	if len(body) > 0 {
 		b.WriteString("\n")
-		b.WriteString(x.renderBody(t, resp.Header.Get("Content-Type"), x.placehold(string(body))))
+		b.WriteString(x.renderBody(t, resp.Header.Get("Content-Type"), x.placehold(csDTStampRE.ReplaceAllString(string(body), "<CS:dtstamp>DATE</CS:dtstamp>"))))
 	}
 	return b.String()
 }
@@ -327,6 +328,9 @@ func (x *exchange) renderBody(t *testing.T, ct, body string) string {
 		return v
 	})
 }
+
+// csDTStampRE finds the time stamps of CalendarServer notifications.
+var csDTStampRE = regexp.MustCompile(`<CS:dtstamp>\d{8}T\d{6}Z</CS:dtstamp>`)
 
 // dtstampRE finds DTSTAMPs in bodies; the ones the server stamps with the
 // current time (free-busy answers) read DTSTAMP:NOW in golden files.

@@ -23,6 +23,8 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) error {
 	switch {
 	case res.kind == resObject:
 		return h.getObject(w, r, v, res)
+	case res.kind == resNotification:
+		return h.getNotification(w, r, res)
 	case res.kind == resCollection && res.coll.Kind == engine.KindCalendar:
 		return h.getCalendar(w, r, v, res.coll)
 	case res.kind == resCollection && res.coll.Kind == engine.KindAddressBook:

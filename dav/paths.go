@@ -11,10 +11,11 @@ import (
 type targetKind int
 
 const (
-	targetRoot       targetKind = iota // /dav/
-	targetPrincipals                   // /dav/principals/
-	targetPrincipal                    // /dav/principals/U/
-	targetHome                         // /dav/home/U/ and everything below
+	targetRoot          targetKind = iota // /dav/
+	targetPrincipals                      // /dav/principals/
+	targetPrincipal                       // /dav/principals/U/
+	targetHome                            // /dav/home/U/ and everything below
+	targetNotifications                   // /dav/notifications/U/ and its members
 )
 
 // target is a parsed request path.
@@ -79,6 +80,8 @@ func parseTarget(escaped, user string) (target, error) {
 		t.kind = targetPrincipal // with a third segment, a proxy sub-principal (proxy.go)
 	case t.segs[0] == "home" && len(t.segs) >= 2:
 		t.kind = targetHome
+	case t.segs[0] == "notifications" && (len(t.segs) == 2 || len(t.segs) == 3) && t.segs[1] == user:
+		t.kind = targetNotifications
 	default:
 		return target{}, errNotFound
 	}

@@ -111,7 +111,7 @@ func newPrincipalResource(user string, p principal) *resource {
 // propname.
 var principalNamesList = []xml.Name{davxml.PropDisplayName, davxml.PropPrincipalURL, propAlternateURISet,
 	davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses,
-	propCalendarUserType, propEmailAddressSet, propGroupMembership, propGroupMemberSet, propProxyReadFor, propProxyWriteFor}
+	propCalendarUserType, propEmailAddressSet, propGroupMembership, propGroupMemberSet, propProxyReadFor, propProxyWriteFor, propNotificationURL}
 
 // principalProp computes a property of a principal resource. A group has
 // no home and no email address; its calendar-user-type is GROUP and its
@@ -164,6 +164,11 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 	switch n {
 	case davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet:
 		return prop(n, hrefValue(homePath(r.name))), true
+	case propNotificationURL:
+		if r.name != r.user {
+			return davxml.PropValue{}, false
+		}
+		return prop(n, hrefValue(notificationsPath(r.name))), true
 	case propEmailAddressSet:
 		return prop(n, "<CS:email-address>"+davxml.EscapeString(emailOf(r.name))+"</CS:email-address>"), true
 	}

@@ -177,6 +177,10 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		return nil
 	case resPrincipals:
 		return h.propfindPrincipals(v, res, pr, ms)
+	case resNotifications:
+		return h.propfindNotifications(v, res, pr, ms)
+	case resNotification:
+		return nil
 	case resPrincipal:
 		if res.proxy != "" || res.group != nil {
 			return nil

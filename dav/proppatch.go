@@ -2,7 +2,6 @@ package dav
 
 import (
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"strings"
@@ -30,12 +29,7 @@ func (h *Handler) proppatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	st := state(r)
-	v, err := h.db.View()
-	if err != nil {
-		return fmt.Errorf("open view: %w", err)
-	}
-	res, err := h.lookup(v, st)
-	v.Close()
+	res, err := h.lookupNow(st)
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,10 @@ func liveNames(r *resource) []xml.Name {
 			return slices.Concat(common, accessNames, proxyNamesList)
 		}
 		return slices.Concat(common, accessNames, principalNamesList)
+	case resNotifications:
+		return common
+	case resNotification:
+		return slices.Concat(common, notificationNames)
 	case resObject:
 		return slices.Concat(common, accessNames, []xml.Name{davxml.PropGetETag, davxml.PropGetContentType,
 			davxml.PropGetContentLength, davxml.PropGetLastModified, davxml.PropCreationDate})
@@ -230,6 +234,8 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 			return h.proxyProp(sc, r, n)
 		}
 		return h.principalProp(sc, r, n)
+	case resNotifications, resNotification:
+		return notificationProp(r, n)
 	case resObject:
 		return objectProp(sc, r, n)
 	case resCollection:
@@ -302,6 +308,10 @@ func resourceType(r *resource) string {
 			return "<D:principal/><CS:" + r.proxy + "/>"
 		}
 		return "<D:collection/><D:principal/>"
+	case resNotifications:
+		return "<D:collection/><CS:notification/>"
+	case resNotification:
+		return ""
 	case resCollection:
 		switch r.coll.Kind {
 		case engine.KindCalendar:

@@ -2,6 +2,7 @@ package dav
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/engine"
@@ -11,11 +12,13 @@ import (
 type resKind int
 
 const (
-	resRoot       resKind = iota // /dav/
-	resPrincipals                // /dav/principals/
-	resPrincipal                 // /dav/principals/U/
-	resCollection                // an engine collection (home, plain, calendar, address book)
-	resObject                    // an engine object
+	resRoot          resKind = iota // /dav/
+	resPrincipals                   // /dav/principals/
+	resPrincipal                    // /dav/principals/U/
+	resCollection                   // an engine collection (home, plain, calendar, address book)
+	resObject                       // an engine object
+	resNotifications                // /dav/notifications/U/ (notifications.go)
+	resNotification                 // an invitation in it
 )
 
 // resource is something a request addresses, as one View sees it.
@@ -64,6 +67,8 @@ func (h *Handler) lookup(v *engine.View, st *reqState) (*resource, error) {
 		return &resource{kind: resRoot, path: "/dav/", user: st.user, acc: accessRead}, nil
 	case targetPrincipals:
 		return &resource{kind: resPrincipals, path: "/dav/principals/", user: st.user, acc: accessRead}, nil
+	case targetNotifications:
+		return h.notificationResource(v, st)
 	case targetPrincipal:
 		if len(t.segs) == 3 {
 			return h.proxyResource(v, st.user, t.segs[1], t.segs[2])
@@ -94,6 +99,17 @@ func (h *Handler) lookup(v *engine.View, st *reqState) (*resource, error) {
 	res := objectResource(st.user, pc, o)
 	res.acc = st.acc
 	return res, nil
+}
+
+// lookupNow resolves the request's target in a view of its own, for the
+// methods that write: the engine checks again as it writes.
+func (h *Handler) lookupNow(st *reqState) (*resource, error) {
+	v, err := h.db.View()
+	if err != nil {
+		return nil, fmt.Errorf("open view: %w", err)
+	}
+	defer v.Close()
+	return h.lookup(v, st)
 }
 
 // lookupHref resolves an href of a request body (multiget, expand-property)

@@ -62,7 +62,7 @@ func shareable(r *resource) bool {
 // CS:shared-owner once the collection has a grant.
 func (h *Handler) sharingMarker(sc *scratch, r *resource) string {
 	switch {
-	case r.share != nil:
+	case r.share != nil && r.kind == resCollection:
 		return "<D:shared/><CS:shared/>"
 	case shareable(r) && r.acc == accessOwner && len(h.grantsOf(sc, r.coll)) > 0:
 		return "<D:shared-owner/><CS:shared-owner/>"
