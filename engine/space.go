@@ -237,9 +237,13 @@ func (s *space) allocate(size int64) error {
 	if fd := f.Fd(); fd != vfs.InvalidFd && unix.Fallocate(int(fd), 0, 0, size) == nil {
 		off = size
 	}
+	// A buffer of its own, not the WAL zeroer's shared zeros: a vfs.FS may
+	// change what it is given to write (Pebble's MemFS flips every byte
+	// when its invariants are on, as under the race detector).
+	buf := make([]byte, min(zeroChunk, size-off))
 	for off < size {
-		n := min(int64(len(zeros)), size-off)
-		if _, err := f.Write(zeros[:n]); err != nil {
+		n := min(int64(len(buf)), size-off)
+		if _, err := f.Write(buf[:n]); err != nil {
 			f.Close()
 			_ = s.fs.Remove(s.reserve + ".tmp")
 			return err

@@ -249,10 +249,33 @@ func TestDiskFull(t *testing.T) {
 	}
 }
 
+// TestReserveLeavesZerosAlone writes the reserve through a filesystem
+// that changes the buffers it writes (Pebble's MemFS under the race
+// detector flips their bytes): the zeros the WAL zeroer shares must stay
+// zeros, else a log's preallocated tail gets other bytes.
+func TestReserveLeavesZerosAlone(t *testing.T) {
+	t.Parallel()
+	fs := newSmallFS(64 << 20)
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), MinFreeSpace: 1 << 20, ReserveSize: zeroChunk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := fs.Stat("db/" + reserveName); err != nil || fi.Size() != zeroChunk {
+		t.Fatalf("reserve file: %v, %v", fi, err)
+	}
+	if zeros != [zeroChunk]byte{} {
+		t.Fatal("writing the reserve changed the WAL zeroer's zeros")
+	}
+}
+
 // TestOpenOnFullDisk starts a server on a full disk: with the reserve it
 // opens normally, without it read-only; either way reads are served and
 // writes get ErrNoSpace.
 func TestOpenOnFullDisk(t *testing.T) {
+	t.Parallel()
 	const minFree, reserve = 1 << 20, 2 << 20
 	fs := newSmallFS(64 << 20)
 	opts := Options{FS: fs, Clock: fakeClock(), MinFreeSpace: minFree, ReserveSize: reserve,
