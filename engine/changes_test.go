@@ -8,6 +8,7 @@ import (
 )
 
 func TestChanges(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	put := func(name string) {
@@ -113,6 +114,7 @@ func TestChanges(t *testing.T) {
 // TestCTagChangesIffCollectionChanges checks invariant 4: a write to one
 // collection moves its CTag and no other's.
 func TestCTagChangesIffCollectionChanges(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/other/", Kind: KindCalendar, Owner: "alice"}); err != nil {
@@ -157,6 +159,7 @@ func describe(cs []Change) string {
 // names in one event; paging with a limit must not split them, or the
 // continuation token would skip one.
 func TestChangesLimitKeepsMovePairs(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	for _, n := range []string{"a.ics", "b.ics"} {

@@ -6,6 +6,7 @@ import (
 )
 
 func TestMoveCollection(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	r, err := db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{})
@@ -79,6 +80,7 @@ func TestMoveCollection(t *testing.T) {
 }
 
 func TestCopyCollection(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/p/", Kind: KindPlain, Owner: "alice"}); err != nil {
@@ -120,6 +122,7 @@ func TestCopyCollection(t *testing.T) {
 }
 
 func TestObjectProps(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	r, err := db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{})

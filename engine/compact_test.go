@@ -11,6 +11,7 @@ import (
 )
 
 func TestCompactLog(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	put := func(name, uid string) {
@@ -82,6 +83,7 @@ func TestCompactLog(t *testing.T) {
 const marker = "SECRET-MARKER-7f3a9c"
 
 func TestPurgeLeavesNoTrace(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := Open(dir, &Options{Clock: fakeClock()})
 	if err != nil {

@@ -116,6 +116,7 @@ func openLogged(t *testing.T, dir string, opts Options) (*DB, *syncBuffer) {
 // Verify names the lost log records, the file and what can be done, again
 // after a restart.
 func TestCorruptLogBlock(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	names := corruptDB(t, dir, 400)
 	db, _ := openLogged(t, dir, Options{})
@@ -169,6 +170,7 @@ func TestCorruptLogBlock(t *testing.T) {
 // Open with Rebuild (almanac rebuild on a stopped server) does, without
 // reading the damaged table.
 func TestCorruptProjectionsRebuild(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	names := corruptDB(t, dir, 400)
 	// A rebuild at Open ingests one table per family: the log and the
@@ -209,6 +211,7 @@ func TestCorruptProjectionsRebuild(t *testing.T) {
 // log and the offset, and truncating the log at that offset lets it open
 // with every record before the damage; Verify passes.
 func TestCorruptWALTruncate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := Open(dir, &Options{Clock: fakeClock()})
 	if err != nil {

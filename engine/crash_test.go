@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/almanac/almanac/internal/testscale"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -23,16 +24,14 @@ const crashChildEnv = "ALMANAC_ENGINE_CRASH_CHILD"
 // moments. After each kill the database reopens, every write the child
 // saw acknowledged is there (and every acknowledged delete is gone), and
 // Verify finds the projections equal to a replay of the log: nothing
-// half-applied is visible.
+// half-applied is visible. It kills 8 children times ALMANAC_TEST_SCALE.
 func TestCrashSafety(t *testing.T) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		crashChild(dir)
 		return
 	}
-	rounds := 24
-	if testing.Short() {
-		rounds = 5
-	}
+	t.Parallel()
+	rounds := testscale.N(t, 8)
 	dir := t.TempDir()
 	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
 	type ack struct {
@@ -184,17 +183,16 @@ const rebuildChildEnv = "ALMANAC_ENGINE_REBUILD_CHILD"
 // random moments: in Open's rebuild (excise, then runs ingested) and in
 // live ones (range deletions), with runs small enough that a kill can fall
 // between two ingestions. After each kill, Open finishes the interrupted
-// rebuild: every object is there once and Verify passes.
+// rebuild: every object is there once and Verify passes. It kills 4
+// children times ALMANAC_TEST_SCALE.
 func TestCrashDuringRebuild(t *testing.T) {
 	if dir := os.Getenv(rebuildChildEnv); dir != "" {
 		rebuildChild(dir)
 		return
 	}
+	t.Parallel()
 	const objects = 2000
-	rounds := 12
-	if testing.Short() {
-		rounds = 4
-	}
+	rounds := testscale.N(t, 4)
 	dir := t.TempDir()
 	db, err := Open(dir+"/db", nil)
 	if err != nil {

@@ -3,6 +3,7 @@ package engine
 import "testing"
 
 func TestCursor(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	if got, err := db.Cursor("nats"); err != nil || got != 0 {
 		t.Fatalf("unset cursor = %d, %v", got, err)

@@ -14,6 +14,7 @@ import (
 // TestDecodeObject: the hand-written decoder agrees with the generic one
 // on every field, and knows every field of the record.
 func TestDecodeObject(t *testing.T) {
+	t.Parallel()
 	if n := (&statev1.Object{}).ProtoReflect().Descriptor().Fields().Len(); n != objBodySeq {
 		t.Fatalf("statev1.Object has %d fields; teach decodeObject the new ones", n)
 	}
@@ -45,6 +46,7 @@ func TestDecodeObject(t *testing.T) {
 // TestEventBodyOf: the body comes out of an encoded event whatever fields
 // surround it; an event without one yields nil, a malformed one an error.
 func TestEventBodyOf(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		ev   *eventv1.Event
 		want string

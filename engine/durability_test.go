@@ -77,6 +77,7 @@ func (f *gateFile) SyncTo(n int64) (bool, error) {
 // completes. Objects, CTags, sync tokens and the log's head must not move
 // until the write is durable.
 func TestNothingVisibleBeforeFsync(t *testing.T) {
+	t.Parallel()
 	g := &gateFS{FS: vfs.NewMem(), syncs: make(chan struct{}, 16)}
 	db, err := Open("db", &Options{FS: g, Clock: fakeClock()})
 	if err != nil {
@@ -129,6 +130,7 @@ func TestNothingVisibleBeforeFsync(t *testing.T) {
 // TestConcurrentIfMatch: 32 writers replace one object with the same
 // If-Match; exactly one wins.
 func TestConcurrentIfMatch(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	r, err := db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{})

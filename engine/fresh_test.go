@@ -17,6 +17,7 @@ import (
 // or rebuilds, and the first records the projection version. A database
 // whose version is stale still logs the rebuild (the capture works).
 func TestOpenFreshNoRebuild(t *testing.T) {
+	t.Parallel()
 	fs := vfs.NewMem()
 	var logs bytes.Buffer
 	open := func() *DB {
@@ -57,6 +58,7 @@ func TestOpenFreshNoRebuild(t *testing.T) {
 // TestPing: Ping answers nil while the database is open, also right after
 // writes, and ErrClosed after Close.
 func TestPing(t *testing.T) {
+	t.Parallel()
 	fs := vfs.NewMem()
 	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
 	if err != nil {

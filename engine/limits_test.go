@@ -11,6 +11,7 @@ import (
 // TestNameLimits: every write API refuses a segment, a name or a path
 // over the limits with a *NameTooLongError that is an ErrInvalidName.
 func TestNameLimits(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	long := strings.Repeat("n", DefaultMaxNameLength+1)
@@ -49,6 +50,7 @@ func TestNameLimits(t *testing.T) {
 // count or a total over the limits, and CreateCollection refuses such
 // initial properties.
 func TestPropsLimits(t *testing.T) {
+	t.Parallel()
 	db, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Limits: Limits{MaxPropValue: 100, MaxDeadProps: 3, MaxPropsSize: 250}})
 	if err != nil {
 		t.Fatal(err)
@@ -93,6 +95,7 @@ func TestPropsLimits(t *testing.T) {
 // TestPropsLimitsShrink: properties stored under larger limits stay
 // readable and may be removed one by one, but not grown.
 func TestPropsLimitsShrink(t *testing.T) {
+	t.Parallel()
 	fs := vfs.NewMem()
 	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
 	if err != nil {

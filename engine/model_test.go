@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/almanac/almanac/internal/testscale"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -38,32 +39,44 @@ type savedToken struct {
 	seq         Seq
 }
 
+// modelSteps is how many random operations each run of the model makes
+// at scale 1 (ALMANAC_TEST_SCALE multiplies it). Every run verifies the
+// projections against a replay of the log every 500 steps and at its end.
+const modelSteps = 1000
+
 // TestModel runs thousands of random operations against the engine and
 // the model and compares after every step: listings, bodies, ETags, CTags,
-// and the Changes answer for every token issued so far.
+// and the Changes answer for every token issued so far. The seeds run in
+// parallel, each on its own in-memory database.
 func TestModel(t *testing.T) {
-	steps := 3000
-	if testing.Short() {
-		steps = 500
-	}
+	t.Parallel()
+	steps := testscale.N(t, modelSteps)
 	for _, seed := range []int64{1, 2} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			runModel(t, seed, steps)
+		})
 	}
-	// Replays that flush every few events and outgrow their memory budget
-	// at once, so they read back through Pebble what they flushed.
+}
+
+// TestModelSmallBudgets runs the model with replays that work under tiny
+// budgets, so that its Verify and rebuilds take the paths a large log
+// takes. It changes the package's budget variables, which every replay
+// reads, so it never runs in parallel (Go runs the parallel tests only once
+// every sequential test is done).
+func TestModelSmallBudgets(t *testing.T) {
+	steps := testscale.N(t, modelSteps)
 	defer func(batch, keep, budget, ranges int, size uint64) {
 		replayBatch, replayKeepBytes, runBudget, maxRunRanges, runTableSize = batch, keep, budget, ranges, size
 	}(replayBatch, replayKeepBytes, runBudget, maxRunRanges, runTableSize)
+	// Replays that flush every few events and outgrow their memory budget
+	// at once, so they read back through Pebble what they flushed.
 	replayBatch, replayKeepBytes = 7, 2<<10
-	for _, seed := range []int64{3} {
-		t.Run(fmt.Sprint("small-replays-seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
-	}
+	t.Run("small-replays-seed3", func(t *testing.T) { runModel(t, 3, steps) })
 	// Replays that ingest many small runs of small tables, with deletions
 	// of collections that span runs and outnumber a run's ranges.
 	replayKeepBytes, runBudget, maxRunRanges, runTableSize = 256<<20, 4<<10, 2, 1<<10
-	for _, seed := range []int64{4} {
-		t.Run(fmt.Sprint("small-runs-seed", seed), func(t *testing.T) { runModel(t, seed, steps) })
-	}
+	t.Run("small-runs-seed4", func(t *testing.T) { runModel(t, 4, steps) })
 }
 
 func runModel(t *testing.T, seed int64, steps int) {

@@ -8,6 +8,7 @@ import (
 )
 
 func TestPutObject(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	first, err := db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{IfNoneMatch: true})
@@ -82,6 +83,7 @@ func TestPutObject(t *testing.T) {
 }
 
 func TestPutObjectSizeLimit(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	big := make([]byte, db.MaxObjectSize()+1)
@@ -92,6 +94,7 @@ func TestPutObjectSizeLimit(t *testing.T) {
 }
 
 func TestVCard(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/book/", Kind: KindAddressBook, Owner: "alice"}); err != nil {
@@ -145,6 +148,7 @@ func TestVCard(t *testing.T) {
 }
 
 func TestDeleteObject(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	r, err := db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{})
@@ -171,6 +175,7 @@ func TestDeleteObject(t *testing.T) {
 }
 
 func TestMoveCopy(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/work/", Kind: KindCalendar, Owner: "alice"}); err != nil {
@@ -236,6 +241,7 @@ func TestMoveCopy(t *testing.T) {
 }
 
 func TestCollections(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	create := func(path string, kind Kind) error {
@@ -302,6 +308,7 @@ func TestCollections(t *testing.T) {
 }
 
 func TestUpdateProps(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	c := MustCalendar(t, db)
 	err := db.UpdateProps(ctx, alice, "/alice/cal/", func(p *Props) error {
@@ -330,6 +337,7 @@ func TestUpdateProps(t *testing.T) {
 }
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	if err := db.PutUser(ctx, alice, User{Name: "bob", PasswordHash: "$2a$10$x"}); err != nil {
 		t.Fatal(err)
@@ -352,6 +360,7 @@ func TestUsers(t *testing.T) {
 // TestUserByToken: the token index follows tokens created, revoked and
 // the deletion of their user, and survives a rebuild.
 func TestUserByToken(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	holder := func(id string) string {
 		t.Helper()
@@ -419,6 +428,7 @@ func cond(c Condition) func(error) bool {
 // of the collection; whatever happens to the collection between puts, a
 // put is judged by the collection as it is when it commits.
 func TestPutSeesCollectionChanges(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	unsupported := func(err error) bool {
@@ -481,6 +491,7 @@ func TestPutSeesCollectionChanges(t *testing.T) {
 // names and bodies are refused with their precondition, header-borne
 // strings are recorded with replacement characters.
 func TestNotUTF8(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/book/", Kind: KindAddressBook, Owner: "alice"}); err != nil {

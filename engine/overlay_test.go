@@ -9,6 +9,7 @@ import (
 // TestForgetKept: deleting one collection's objects drops that bucket of a
 // replay's kept records and nothing else, and the byte count follows.
 func TestForgetKept(t *testing.T) {
+	t.Parallel()
 	o := &overlay{replay: true, kept: map[string]map[string][]byte{}}
 	for id := uint64(1); id <= 3; id++ {
 		o.keep(string(keys.ObjKey(id, "a.ics")), overlayVal{val: []byte("obj")})

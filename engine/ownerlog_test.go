@@ -10,6 +10,7 @@ import (
 // of collections they own (both ends of a move), the same after a rebuild,
 // and Verify checks it; LastOwned is its last entry.
 func TestOwnerLog(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	bob := Meta{Actor: "bob"}
 	for _, c := range []CollectionSpec{

@@ -16,6 +16,7 @@ import (
 // without body_seq, no version recorded) gets them rebuilt at Open, and
 // then reads right and verifies.
 func TestOpenRebuildsOldProjections(t *testing.T) {
+	t.Parallel()
 	fs := vfs.NewMem()
 	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
 	if err != nil {

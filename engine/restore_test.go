@@ -45,6 +45,7 @@ func sameObjects(tb testing.TB, got, want map[string]string) {
 }
 
 func TestHistoryOfObjectThroughMoveAndDelete(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/work/", Kind: KindCalendar, Owner: "alice"}); err != nil {
@@ -109,6 +110,7 @@ func TestHistoryOfObjectThroughMoveAndDelete(t *testing.T) {
 }
 
 func TestRestoreCollectionAfterDisaster(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	const n = 1000
@@ -184,6 +186,7 @@ func TestRestoreCollectionAfterDisaster(t *testing.T) {
 }
 
 func TestRestoreDeletedHomeAndUndelete(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	err := db.UpdateProps(ctx, alice, "/alice/cal/", func(p *Props) error { p.DisplayName = "Work"; p.Color = "#FF0000FF"; return nil })
@@ -233,6 +236,7 @@ func TestRestoreDeletedHomeAndUndelete(t *testing.T) {
 }
 
 func TestStateAsOfTime(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{})

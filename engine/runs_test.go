@@ -12,6 +12,7 @@ import (
 // TestMergeSpans: merging sorted spans yields every ref once, in the order
 // a sort of all of them gives, the writes of one key in the order made.
 func TestMergeSpans(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(1))
 	for round := 0; round < 50; round++ {
 		var all []ref
@@ -39,6 +40,7 @@ func TestMergeSpans(t *testing.T) {
 // once, as tables ingested below everything, not through the memtable:
 // no flush or compaction rewrites them.
 func TestOpenRebuildIngests(t *testing.T) {
+	t.Parallel()
 	fs := vfs.NewMem()
 	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
 	if err != nil {
@@ -83,6 +85,7 @@ func TestOpenRebuildIngests(t *testing.T) {
 // TestRebuildKeepsViews: a live Rebuild leaves the views readers hold
 // whole (an excise would empty their snapshots).
 func TestRebuildKeepsViews(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	c := MustCalendar(t, db)
 	if _, err := db.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{}); err != nil {

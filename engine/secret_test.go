@@ -14,6 +14,7 @@ import (
 // position (they would tell every user how many writes everyone made),
 // stay unique, survive a reopen, and a sync token still works.
 func TestOpaqueETagsAndTokens(t *testing.T) {
+	t.Parallel()
 	fs := vfs.NewMem()
 	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
 	if err != nil {

@@ -49,6 +49,7 @@ func observances(n int) []byte {
 // with valid-calendar-data or valid-address-data, a message naming the
 // line or the limit, and nothing stored.
 func TestPutRefusesBadContent(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/book/", Kind: KindAddressBook, Owner: "alice"}); err != nil {
@@ -104,6 +105,7 @@ func TestPutRefusesBadContent(t *testing.T) {
 // large base64 PHOTO, the largest counts allowed, and a byte-order mark,
 // which is stripped from the stored body.
 func TestPutAcceptsRealClientContent(t *testing.T) {
+	t.Parallel()
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/book/", Kind: KindAddressBook, Owner: "alice"}); err != nil {
@@ -147,6 +149,7 @@ func TestPutAcceptsRealClientContent(t *testing.T) {
 // TestParseCalendarModel: the go-ical model built from contentline has
 // upper-case names, raw values and decoded parameters.
 func TestParseCalendarModel(t *testing.T) {
+	t.Parallel()
 	cal, err := ParseCalendar([]byte("begin:vcalendar\r\nBEGIN:VEVENT\r\nuid:a\r\nsummary;language=en;x-q=^'x^':Hi\\, there\r\n\tfolks\r\nEND:VEVENT\r\nend:VCALENDAR\r\n"))
 	if err != nil {
 		t.Fatal(err)

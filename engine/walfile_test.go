@@ -16,6 +16,7 @@ import (
 // fills the space ahead of it: the file must hold the log byte for byte,
 // then zeros only, and the zeros must run ahead of the log.
 func TestZeroedWALKeepsLog(t *testing.T) {
+	t.Parallel()
 	name := filepath.Join(t.TempDir(), "000001.log")
 	raw, err := vfs.Default.Create(name, walCategory)
 	if err != nil {
@@ -76,6 +77,7 @@ func TestZeroedWALKeepsLog(t *testing.T) {
 // TestZeroedWALCloseWhileZeroing closes logs whose zeroer is busy: Close
 // must stop it and return.
 func TestZeroedWALCloseWhileZeroing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for i := range 20 {
 		raw, err := vfs.Default.Create(filepath.Join(dir, fmt.Sprintf("%06d.log", i)), walCategory)
@@ -98,6 +100,7 @@ func TestZeroedWALCloseWhileZeroing(t *testing.T) {
 // TestZeroedWALOnlyOnDisk: logs on an in-memory filesystem, and files that
 // are not logs, are left as they are.
 func TestZeroedWALOnlyOnDisk(t *testing.T) {
+	t.Parallel()
 	mem, err := vfs.NewMem().Create("000001.log", walCategory)
 	if err != nil {
 		t.Fatal(err)
@@ -130,6 +133,7 @@ func TestZeroedWALOnlyOnDisk(t *testing.T) {
 // TestZeroedWALReopen puts objects, closes and reopens: the logs carry
 // zeros past their records, and recovery reads them as the logs' ends.
 func TestZeroedWALReopen(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	db, err := Open(dir, nil)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // values, the envelope computed without expanding the rule holds the one
 // computed by expanding it, and equals it when no EXDATE removes an end.
 func TestSimpleEnvelope(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(1))
 	zones := []string{"", "Z", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"}
 	checked := 0
@@ -96,6 +97,7 @@ func TestSimpleEnvelope(t *testing.T) {
 // TestSimpleRuleOnly: rules with a BY part, RDATE or overrides, or whose
 // EXDATEs may remove every occurrence, are left to the expansion.
 func TestSimpleRuleOnly(t *testing.T) {
+	t.Parallel()
 	for _, extra := range []string{
 		"RRULE:FREQ=WEEKLY;BYDAY=MO,WE;COUNT=5\r\n",
 		"RRULE:FREQ=DAILY;BYHOUR=9,17;COUNT=5\r\n",
@@ -117,6 +119,7 @@ func TestSimpleRuleOnly(t *testing.T) {
 // INTERVAL is not multiplied out: the rule goes to the expansion, which
 // leaves the envelope open.
 func TestSimpleEnvelopeLimits(t *testing.T) {
+	t.Parallel()
 	for _, rule := range []string{"FREQ=DAILY;COUNT=2000000000", "FREQ=WEEKLY;INTERVAL=2000000000;COUNT=3"} {
 		cal := mustParse(t, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:u\r\nDTSTAMP:20260101T000000Z\r\n"+
 			"DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\nRRULE:"+rule+"\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")

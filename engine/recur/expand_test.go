@@ -18,6 +18,7 @@ import (
 // TestCorpus compares Expand with the independent expansion in
 // testdata/gen_expected.py (python-dateutil, icalendar's VTIMEZONE).
 func TestCorpus(t *testing.T) {
+	t.Parallel()
 	files, err := filepath.Glob("testdata/corpus/*.ics")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no corpus: %v", err)
@@ -76,6 +77,7 @@ func envelopeHolds(t *testing.T, cal *ical.Calendar) {
 }
 
 func TestExpandWindow(t *testing.T) {
+	t.Parallel()
 	cal := mustReadCal(t, "testdata/corpus/outlook-custom-tz.ics")
 	t.Run("OK", func(t *testing.T) {
 		// 30 minutes starting at the end of the 2024-04-22 instance
@@ -111,6 +113,7 @@ func TestExpandWindow(t *testing.T) {
 // decades ahead yields exactly the occurrences of the window, starting
 // iteration near it (the work bound is what lets it pass the budget).
 func TestInfiniteRuleFarFuture(t *testing.T) {
+	t.Parallel()
 	cal := mustParse(t, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\nDTSTART;TZID=Europe/Berlin:20000101T000700\nDURATION:PT1M\nRRULE:FREQ=MINUTELY;INTERVAL=10\nEND:VEVENT\nEND:VCALENDAR\n")
 	start, end := utc("20640331T000000Z"), utc("20640331T020000Z")
 	ins, err := Expand(context.Background(), cal, ical.CompEvent, start, end, Options{MaxIterations: 10000})
@@ -128,6 +131,7 @@ func TestInfiniteRuleFarFuture(t *testing.T) {
 }
 
 func TestAlarmTriggers(t *testing.T) {
+	t.Parallel()
 	cal := mustParse(t, `BEGIN:VCALENDAR
 BEGIN:VEVENT
 UID:a

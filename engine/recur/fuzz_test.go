@@ -72,6 +72,7 @@ func FuzzExpand(f *testing.F) {
 // calendars: rules, time zones, floating and all-day times, durations,
 // exceptions and overrides.
 func TestEnvelopeRandom(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(1))
 	pick := func(xs ...string) string { return xs[rng.Intn(len(xs))] }
 	for i := 0; i < 2000; i++ {

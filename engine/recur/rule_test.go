@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/internal/testscale"
 	"github.com/emersion/go-ical"
 )
 
@@ -42,6 +43,7 @@ func ruleCal(dtstart, rule string) *ical.Calendar {
 // envelopes return promptly with DTSTART as the only instance, and
 // CheckRule calls them impossible.
 func TestImpossibleRules(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ dtstart, rule string }{
 		{":20240101T100000Z", "FREQ=HOURLY;INTERVAL=2;BYHOUR=1;COUNT=3"},
 		{":20240101T100000Z", "FREQ=HOURLY;INTERVAL=2;BYHOUR=1"},
@@ -103,6 +105,7 @@ func tzParams(dtstart string) ical.Params {
 // the time filters of sub-daily rules (applied by iterate, not rrule-go)
 // keep their meaning, COUNT included.
 func TestPossibleRules(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		dtstart, rule string
 		want          []string
@@ -146,6 +149,7 @@ func TestPossibleRules(t *testing.T) {
 }
 
 func TestCheckRuleInvalid(t *testing.T) {
+	t.Parallel()
 	dt := utc("20240101T100000Z")
 	for _, rule := range []string{
 		"FREQ=MONTHLY;BYDAY=+1,3MO", // issue 13's conformance finding
@@ -178,6 +182,7 @@ func TestCheckRuleInvalid(t *testing.T) {
 // returns its error, and one canceled while expanding stops within a
 // few hundred steps instead of running its budget out.
 func TestExpandCanceled(t *testing.T) {
+	t.Parallel()
 	cal := ruleCal(":20240101T100000Z", "FREQ=SECONDLY")
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -198,6 +203,7 @@ func TestExpandCanceled(t *testing.T) {
 // overrides per occurrence); the binary search makes it n log n, and
 // the budget counts the overrides.
 func TestManyFutureOverrides(t *testing.T) {
+	t.Parallel()
 	lines := []string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:t",
 		"BEGIN:VEVENT", "UID:u", "DTSTAMP:20240101T000000Z", "DTSTART:20000101T100000Z",
 		"DURATION:PT30M", "RRULE:FREQ=HOURLY", "END:VEVENT"}
@@ -228,6 +234,7 @@ func TestManyFutureOverrides(t *testing.T) {
 // bounded by MaxZoneWork and the zone is left unresolved (500
 // observances of 300 onsets each are past it).
 func TestHugeVTimezone(t *testing.T) {
+	t.Parallel()
 	lines := []string{"BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:t", "BEGIN:VTIMEZONE", "TZID:Huge"}
 	for i := 0; i < 500; i++ {
 		lines = append(lines, "BEGIN:STANDARD", fmt.Sprintf("DTSTART:%04d0101T000000", 1601+i%400),
@@ -252,7 +259,10 @@ func TestHugeVTimezone(t *testing.T) {
 // random day-level rules: a rule called impossible must yield nothing
 // besides DTSTART over 292 years (rrule-go's own reach), which holds
 // every kind of year. A wrong verdict would refuse a valid rule at PUT.
+// It draws 350 rules times ALMANAC_TEST_SCALE (about two in five are
+// impossible, each iterated for up to 2^20 steps).
 func TestImpossibleIsSound(t *testing.T) {
+	t.Parallel()
 	rng := rand.New(rand.NewSource(13))
 	pick := func(n int, gen func() string) string {
 		vs := make([]string, 1+rng.Intn(n))
@@ -272,7 +282,8 @@ func TestImpossibleIsSound(t *testing.T) {
 	}
 	days := []string{"MO", "TU", "WE", "TH", "FR", "SA", "SU"}
 	impossibleSeen := 0
-	for i := 0; i < 1000; i++ {
+	rules := testscale.N(t, 350)
+	for range rules {
 		parts := []string{"FREQ=" + []string{"YEARLY", "MONTHLY", "WEEKLY", "DAILY"}[rng.Intn(4)]}
 		if rng.Intn(2) == 0 {
 			parts = append(parts, "BYMONTH="+pick(2, func() string { return fmt.Sprint(1 + rng.Intn(12)) }))
@@ -310,7 +321,7 @@ func TestImpossibleIsSound(t *testing.T) {
 			t.Errorf("%s from %v: called impossible, yet %d occurrences (%v)", rule, dt, n, err)
 		}
 	}
-	if impossibleSeen < 20 {
-		t.Errorf("only %d impossible rules generated", impossibleSeen)
+	if impossibleSeen < rules/50 {
+		t.Errorf("only %d impossible rules among %d generated", impossibleSeen, rules)
 	}
 }

@@ -8,6 +8,7 @@ import (
 )
 
 func TestWindowsZones(t *testing.T) {
+	t.Parallel()
 	for win, want := range map[string]string{
 		"W. Europe Standard Time":   "Europe/Berlin",
 		"Eastern Standard Time":     "America/New_York",
@@ -34,6 +35,7 @@ func TestWindowsZones(t *testing.T) {
 // TestVTimezoneMatchesIANA compares the offsets of an interpreted Outlook
 // VTIMEZONE with the IANA zone it describes, hour by hour over two years.
 func TestVTimezoneMatchesIANA(t *testing.T) {
+	t.Parallel()
 	cal := mustReadCal(t, "testdata/corpus/outlook-custom-tz.ics")
 	var vtz *ical.Component
 	for _, c := range cal.Children {
@@ -60,6 +62,7 @@ func TestVTimezoneMatchesIANA(t *testing.T) {
 }
 
 func TestZonesResolution(t *testing.T) {
+	t.Parallel()
 	z := NewZones(nil, time.UTC)
 	if loc, ok := z.Location("/mozilla.org/20050126_1/Europe/Berlin"); !ok || loc.String() != "Europe/Berlin" {
 		t.Errorf("vendor prefix: %v %v", loc, ok)
@@ -73,6 +76,7 @@ func TestZonesResolution(t *testing.T) {
 }
 
 func TestParseDuration(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]Duration{
 		"P1D": {Days: 1}, "-PT15M": {Neg: true, Secs: 900}, "P2W": {Days: 14},
 		"P1DT2H3M4S": {Days: 1, Secs: 7384}, "+PT0S": {},
