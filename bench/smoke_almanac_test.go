@@ -2,9 +2,11 @@ package bench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
@@ -13,6 +15,7 @@ import (
 // scenario against it at N=20, C=2. Almanac must also get the expanded
 // query right.
 func TestSmokeAlmanac(t *testing.T) {
+	t.Parallel()
 	bin := buildAlmanac(t)
 	s, err := StartAlmanac(context.Background(), bin)
 	if err != nil {
@@ -32,6 +35,7 @@ func TestSmokeAlmanac(t *testing.T) {
 // TestSmokeAlmanacFeed checks the feed scenario end to end: every PUT
 // reaches a gRPC subscriber and a NATS subscriber.
 func TestSmokeAlmanacFeed(t *testing.T) {
+	t.Parallel()
 	bin := buildAlmanac(t)
 	s, err := StartAlmanacFeed(context.Background(), bin)
 	if err != nil {
@@ -55,8 +59,18 @@ func TestSmokeAlmanacFeed(t *testing.T) {
 	}
 }
 
-// buildAlmanac builds cmd/almanac from this tree, or skips when the tree
-// has none yet.
+// almanacBuild is the almanac binary the smoke tests share: built once
+// for the package's tests, in dir, which TestMain removes.
+var almanacBuild struct {
+	once     sync.Once
+	dir, bin string
+	err      error
+}
+
+// buildAlmanac builds cmd/almanac from this tree, once for every test of
+// the package (with the race detector when the tests have it, so the
+// build reuses the packages `go test -race` compiled instead of building
+// them all again without it), or skips when the tree has none yet.
 func buildAlmanac(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("../cmd/almanac"); err != nil {
@@ -65,11 +79,24 @@ func buildAlmanac(t *testing.T) string {
 	if _, err := exec.LookPath("htpasswd"); err != nil {
 		t.Skip("htpasswd is not installed (apt-get install apache2-utils): skipping the Almanac smoke test")
 	}
-	bin := filepath.Join(t.TempDir(), "almanac")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/almanac")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build almanac: %v\n%s", err, out)
+	b := &almanacBuild
+	b.once.Do(func() {
+		if b.dir, b.err = os.MkdirTemp("", "almanac-smoke-"); b.err != nil {
+			return
+		}
+		b.bin = filepath.Join(b.dir, "almanac")
+		args := []string{"build", "-o", b.bin}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		build := exec.Command("go", append(args, "./cmd/almanac")...)
+		build.Dir = ".."
+		if out, err := build.CombinedOutput(); err != nil {
+			b.err = fmt.Errorf("build almanac: %w\n%s", err, out)
+		}
+	})
+	if b.err != nil {
+		t.Fatal(b.err)
 	}
-	return bin
+	return b.bin
 }

@@ -63,6 +63,7 @@ func runSmoke(t *testing.T, s *Server, loader Loader, strictExpand bool) {
 }
 
 func TestSmokeRadicale(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("radicale"); err != nil {
 		t.Skip("radicale is not installed (apt-get install radicale): skipping the Radicale smoke test")
 	}
@@ -75,6 +76,7 @@ func TestSmokeRadicale(t *testing.T) {
 }
 
 func TestSmokeXandikos(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("xandikos"); err != nil {
 		t.Skip("xandikos is not installed (apt-get install xandikos): skipping the Xandikos smoke test")
 	}
