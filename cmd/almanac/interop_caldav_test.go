@@ -9,6 +9,7 @@ import (
 // discovery from the root URL, MKCALENDAR, events and todos created,
 // edited and deleted, and sync-collection across those changes.
 func TestInteropPythonCaldav(t *testing.T) {
+	t.Parallel()
 	requirePythonModule(t, "caldav", "python3-caldav")
 	srv := startServer(t)
 	out := runClient(t, srv, nil, systemPython, "testdata/caldav_client.py", srv.BaseURL+"/", "alice", testPassword)

@@ -18,6 +18,7 @@ var litmusKnownFailures = []string{}
 // TestInteropLitmus runs the litmus WebDAV suites basic, copymove, props
 // and http against alice's home.
 func TestInteropLitmus(t *testing.T) {
+	t.Parallel()
 	bin := requireBinary(t, "litmus", "litmus")
 	srv := startServer(t)
 	out := runLitmus(t, srv, bin)

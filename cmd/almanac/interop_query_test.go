@@ -116,6 +116,7 @@ json.dump({"plain": plain, "expanded": sorted(expanded), "todos": todos}, sys.st
 // TestInteropCalDAVSearch runs python-caldav's date search (with and
 // without expand) and todo search against the live server.
 func TestInteropCalDAVSearch(t *testing.T) {
+	t.Parallel()
 	const python = "/usr/bin/python3"
 	if _, err := os.Stat(python); err != nil {
 		t.Skip("python-caldav interop: /usr/bin/python3 is not installed")

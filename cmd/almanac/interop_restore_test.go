@@ -128,6 +128,7 @@ var syncedLine = regexp.MustCompile(`^SYNCED updated=(\d+) deleted=(\d+) count=(
 // exactly the 50 original events, as must a fresh listing. The server side
 // must hold every original object under its original name, byte for byte.
 func TestInteropRestore(t *testing.T) {
+	t.Parallel()
 	requirePythonModule(t, "caldav", "python3-caldav")
 	const (
 		calPath = "/dav/home/alice/calendar/"
@@ -289,6 +290,7 @@ func diffBodies(want, got map[string]string) string {
 // /dav/home/alice/ --as-of SEQ --server`; the next vdirsyncer sync must
 // bring both vdirs back to the original items, content included.
 func TestInteropRestoreVdirsyncer(t *testing.T) {
+	t.Parallel()
 	bin := requireBinary(t, "vdirsyncer", "vdirsyncer")
 	srv := startServer(t)
 	dir := t.TempDir()

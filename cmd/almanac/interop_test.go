@@ -11,7 +11,9 @@ import (
 
 // Interop tests drive real clients against startServer. Each skips with a
 // message only when its client is not installed (CI installs them all:
-// apt-get install python3-caldav vdirsyncer litmus).
+// apt-get install python3-caldav vdirsyncer litmus). They run in parallel
+// with each other: each has its own server, data and client directories,
+// and mostly waits for its client's process.
 
 // systemPython is Debian's interpreter: the client modules are installed
 // for it, and another python3 may come first on PATH.

@@ -35,6 +35,7 @@ func vdirCard(uid, name string) string {
 // conflict resolved for the local side, deletions on each side), and checks
 // that afterwards both sides hold the same items with the same content.
 func TestInteropVdirsyncer(t *testing.T) {
+	t.Parallel()
 	bin := requireBinary(t, "vdirsyncer", "vdirsyncer")
 	srv := startServer(t)
 	dir := t.TempDir()
