@@ -13,8 +13,11 @@ run: ## build bin/almanac and start it with data in ./data (Ctrl-C stops it)
 static: ## a static binary (no C library needed) as the Containerfile builds it: $(STATIC)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(STATIC) ./cmd/almanac
 
+# Four parallel tests a package (GOMAXPROCS, 2 here, by default): most of
+# the long ones wait on fsyncs, child processes and clients, not the CPU.
+# ALMANAC_TEST_SCALE=N runs the randomized and crash tests N times longer.
 test: ## every test, with the race detector
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -parallel 4 -timeout 20m $(PKGS)
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
