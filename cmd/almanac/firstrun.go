@@ -75,7 +75,7 @@ func (a *firstRunAdmin) print(w io.Writer, url, program, dataArg string) {
 // programName is how the user invoked this binary, for commands printed to
 // them: a name found in $PATH stays bare, a path under the working
 // directory becomes relative ("bin/almanac"), and a binary built by `go
-// run` or `go test` in a temporary directory is "almanac".
+// run` or `go test` (in a go-build temporary directory) is "almanac".
 func programName(arg0 string) string {
 	if !strings.ContainsRune(arg0, filepath.Separator) {
 		return arg0
@@ -84,8 +84,8 @@ func programName(arg0 string) string {
 	if err != nil {
 		return "almanac"
 	}
-	if strings.HasPrefix(abs, os.TempDir()+string(filepath.Separator)) {
-		return "almanac"
+	if strings.Contains(abs, string(filepath.Separator)+"go-build") {
+		return "almanac" // go run's or go test's build directory
 	}
 	if wd, err := os.Getwd(); err == nil {
 		if rel, err := filepath.Rel(wd, abs); err == nil && !strings.HasPrefix(rel, "..") {
