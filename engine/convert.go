@@ -54,6 +54,7 @@ func envelopeFromProto(start, end int64) Envelope {
 }
 
 func (db *DB) collectionFromProto(c *statev1.Collection) *Collection {
+	token := db.syncToken(c.Id, Seq(c.LastSeq)) // the CTag too
 	return &Collection{
 		ID:        c.Id,
 		Path:      c.Path,
@@ -65,8 +66,8 @@ func (db *DB) collectionFromProto(c *statev1.Collection) *Collection {
 		Created:   unixNano(c.CreatedUnixNano),
 		Modified:  unixNano(c.ModifiedUnixNano),
 		Count:     c.Count,
-		CTag:      db.syncToken(c.Id, Seq(c.LastSeq)),
-		SyncToken: db.syncToken(c.Id, Seq(c.LastSeq)),
+		CTag:      token,
+		SyncToken: token,
 	}
 }
 

@@ -61,7 +61,7 @@ func (v *View) Access(user, path string) (Resolution, error) {
 			if seg, rest, ok := nextSegment(coll.Path, path); ok {
 				switch id, err := mountTarget(r, user, seg); {
 				case err == nil:
-					return v.viaMount(user, seg, id, rest)
+					return v.viaMount(user, coll.Path, seg, id, rest)
 				case err != ErrNotFound:
 					return Resolution{}, err
 				}
@@ -96,13 +96,12 @@ func (v *View) Access(user, path string) (Resolution, error) {
 }
 
 // sharedAccess resolves path, below coll (not a home) of another owner,
-// through what of it is shared with user.
+// through what of it is shared with user: a share of coll itself, or of
+// its ancestor directly in the owner's home.
 func (v *View) sharedAccess(user, path string, coll *statev1.Collection) (Resolution, error) {
 	r := v.v.snap
-	shared := coll
-	if !isHomePath(r, parentPath(coll.Path), coll.Owner) {
-		// A collection deeper in the home: the share is on its ancestor
-		// directly in the home.
+	sh, err := getShare(r, user, coll.Id)
+	if err == ErrNotFound {
 		home, err := homeOf(r, coll.Owner)
 		if err == ErrNotFound {
 			return Resolution{}, nil
@@ -111,32 +110,34 @@ func (v *View) sharedAccess(user, path string, coll *statev1.Collection) (Resolu
 			return Resolution{}, err
 		}
 		seg, _, ok := nextSegment(home.Path, path)
-		if !ok {
+		if !ok || home.Path+seg+"/" == coll.Path {
 			return Resolution{}, nil
 		}
-		if shared, err = collectionByPath(r, home.Path+seg+"/"); err == ErrNotFound {
+		top, err := collectionByPath(r, home.Path+seg+"/")
+		if err == ErrNotFound {
 			return Resolution{}, nil
-		} else if err != nil {
+		}
+		if err != nil {
 			return Resolution{}, err
 		}
-	}
-	sh, err := getShare(r, user, shared.Id)
-	if err == ErrNotFound {
-		return Resolution{}, nil
+		sh, err = getShare(r, user, top.Id)
+		if err == ErrNotFound {
+			return Resolution{}, nil
+		}
 	}
 	if err != nil {
 		return Resolution{}, err
 	}
-	s, err := v.shareFromProto(user, sh)
+	s, err := v.shareFromProto(user, sh, "")
 	if err != nil {
 		return Resolution{}, err
 	}
 	return Resolution{Access: s.Access, Collection: s.Collection, Share: s}, nil
 }
 
-// viaMount resolves the rest of a path below user's mount name of
-// collection id.
-func (v *View) viaMount(user, name string, id uint64, rest string) (Resolution, error) {
+// viaMount resolves the rest of a path below user's mount name (in the
+// home at homePath) of collection id.
+func (v *View) viaMount(user, homePath, name string, id uint64, rest string) (Resolution, error) {
 	sh, err := getShare(v.v.snap, user, id)
 	if err == ErrNotFound {
 		return Resolution{}, nil
@@ -144,18 +145,11 @@ func (v *View) viaMount(user, name string, id uint64, rest string) (Resolution, 
 	if err != nil {
 		return Resolution{}, err
 	}
-	s, err := v.shareFromProto(user, sh)
+	s, err := v.shareFromProto(user, sh, homePath)
 	if err != nil || s.Collection == nil {
 		return Resolution{}, err
 	}
 	return Resolution{Access: s.Access, Target: s.Collection.Path + rest, Collection: s.Collection, Share: s, Mount: name}, nil
-}
-
-// isHomePath reports whether path is owner's home (a cheap test first:
-// homes are what the home index names).
-func isHomePath(r getter, path, owner string) bool {
-	home, err := homeOf(r, owner)
-	return err == nil && home.Path == path
 }
 
 // nextSegment splits path below the collection dir into its first
@@ -193,7 +187,9 @@ func deepestCollection(r getter, path string) (*statev1.Collection, error) {
 	return nil, nil
 }
 
-func (v *View) shareFromProto(user string, sh *statev1.Share) (*Share, error) {
+// shareFromProto returns user's share sh; homePath is the user's home
+// path when the caller knows it ("": look it up).
+func (v *View) shareFromProto(user string, sh *statev1.Share, homePath string) (*Share, error) {
 	c, err := getCollection(v.v.snap, sh.CollectionId)
 	if err != nil {
 		return nil, err
@@ -207,12 +203,15 @@ func (v *View) shareFromProto(user string, sh *statev1.Share) (*Share, error) {
 		Props:      propsFromProto(sh.Props),
 		Seq:        Seq(sh.Seq),
 	}
-	if s.Mount != "" {
+	if s.Mount != "" && homePath == "" {
 		if home, err := homeOf(v.v.snap, user); err == nil {
-			s.MountPath = home.Path + s.Mount + "/"
+			homePath = home.Path
 		} else if err != ErrNotFound {
 			return nil, err
 		}
+	}
+	if s.Mount != "" && homePath != "" {
+		s.MountPath = homePath + s.Mount + "/"
 	}
 	return s, nil
 }
@@ -241,7 +240,7 @@ func (v *View) Shares(user string) ([]*Share, error) {
 		if err != nil {
 			return err
 		}
-		s, err := v.shareFromProto(user, sh)
+		s, err := v.shareFromProto(user, sh, "")
 		out = append(out, s)
 		return err
 	})
@@ -278,7 +277,7 @@ func (v *View) Mount(user, name string) (*Share, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.shareFromProto(user, sh)
+	return v.shareFromProto(user, sh, "")
 }
 
 // ShareOf returns what user holds of the collection at path (the owner's
@@ -294,7 +293,7 @@ func (v *View) ShareOf(user, path string) (*Share, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.shareFromProto(user, sh)
+	return v.shareFromProto(user, sh, "")
 }
 
 // Grants returns the grants on the collection at path, by grantee (for
