@@ -91,7 +91,7 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 		return applyLogCompacted(rw, ev)
 	case eventv1.Op_OP_GROUP_SET, eventv1.Op_OP_GROUP_DELETED, eventv1.Op_OP_SHARE_GRANTED,
 		eventv1.Op_OP_SHARE_REVOKED, eventv1.Op_OP_SHARE_REPLIED, eventv1.Op_OP_SHARE_MOUNT_CHANGED,
-		eventv1.Op_OP_PROXY_SET:
+		eventv1.Op_OP_PROXY_SET, eventv1.Op_OP_LINK_CREATED, eventv1.Op_OP_LINK_REVOKED:
 		return applySharing(rw, ev)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
@@ -138,6 +138,9 @@ func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
 		if err := rw.DeleteRange(p, keys.PrefixEnd(p), nil); err != nil {
 			return err
 		}
+	}
+	if err := dropLinks(rw, id); err != nil {
+		return err
 	}
 	return dropGrants(rw, ev, id)
 }

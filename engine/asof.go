@@ -218,7 +218,8 @@ func (cs *CollectionState) replay(id uint64, ev *eventv1.Event) {
 		}
 	case eventv1.Op_OP_CONTENT_PURGED, eventv1.Op_OP_LOG_COMPACTED:
 		return // no change to the collection's state
-	case eventv1.Op_OP_SHARE_GRANTED, eventv1.Op_OP_SHARE_REVOKED, eventv1.Op_OP_SHARE_REPLIED:
+	case eventv1.Op_OP_SHARE_GRANTED, eventv1.Op_OP_SHARE_REVOKED, eventv1.Op_OP_SHARE_REPLIED,
+		eventv1.Op_OP_LINK_CREATED, eventv1.Op_OP_LINK_REVOKED:
 		if ev.CollectionId == id {
 			return // in the shared collection's history; its state stays
 		}

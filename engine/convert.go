@@ -146,6 +146,12 @@ func eventFromProto(p *eventv1.Event) *Event {
 	if p.Group != nil {
 		e.Group = groupFromProto(p.Group)
 	}
+	if p.Link != nil {
+		e.LinkID, e.LinkFreeBusyOnly = p.Link.TokenSha256[:min(linkIDLen, len(p.Link.TokenSha256))], p.Link.FreebusyOnly
+	}
+	if p.Proxy != nil {
+		e.Proxy = &Proxy{Delegator: p.Proxy.Delegator, Delegate: p.Proxy.Delegate, Access: proxyAccessFromProto(p.Proxy.Access), Seq: Seq(p.Seq)}
+	}
 	if s := p.Share; s != nil {
 		e.Share = &EventShare{
 			Grantee: s.Grantee, Access: accessFromProto(s.Access), AutoAccept: s.AutoAccept,

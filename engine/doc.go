@@ -74,8 +74,10 @@
 //	                          (effective access, reply, mount, own props)
 //	n <user> 0x00 <name>      mount name in user's home -> collection id
 //	f <user>                  user's home collection id
-//	x, v, y                   reserved: proxies, proxies by delegate, public
-//	                          links
+//	x <delegator>             the delegator's delegates (grantee, access)
+//	v <delegate>              the delegators of a user or group (sorted)
+//	y <token sha256>          public link: collection id, free-busy only
+//	z <id>                    the token hashes of collection id's links
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.
@@ -183,7 +185,19 @@
 //     Declining, or losing every grant, removes the mount. A collection
 //     cannot be created (or moved) over a mount.
 //   - A mount arriving or leaving changes the sharee's home record (its
-//     CTag) and is in the home's collection history.
+//     CTag) and is in the home's collection history; grants, revocations
+//     and replies are in the shared collection's history (which restore
+//     and as-of reads skip: they change no object).
+//   - OpProxySet makes a user or a group a read or write delegate of a
+//     user's whole home (Apple's calendar-proxy), or withdraws it. A
+//     deleted group's delegations go with it.
+//   - OpLinkCreated and OpLinkRevoked keep a collection's public links by
+//     the SHA-256 of their token (the token itself is shown once and
+//     stored nowhere); a deleted collection loses them, a renamed one
+//     keeps them. View.Link(token) resolves one.
+//   - View.ReadableLog merges the owner index of a user, of the users they
+//     are a delegate of, and the history of every collection shared with
+//     them at AccessRead or more: the feed of one user.
 //   - The shared collection keeps one identity: ETags, CTag and sync
 //     tokens seen through a mount are the owner collection's.
 //

@@ -45,6 +45,8 @@ func applySharing(rw readWriter, ev *eventv1.Event) error {
 		return applyMountChanged(rw, ev)
 	case eventv1.Op_OP_PROXY_SET:
 		return applyProxy(rw, ev)
+	case eventv1.Op_OP_LINK_CREATED, eventv1.Op_OP_LINK_REVOKED:
+		return applyLink(rw, ev, ev.Op == eventv1.Op_OP_LINK_CREATED)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }

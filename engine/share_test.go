@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand"
@@ -627,6 +628,90 @@ func TestReadableLog(t *testing.T) {
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLinks creates, lists, resolves and revokes public links: the token
+// resolves to the collection until revoked, the log and the projections
+// hold only its hash, a renamed collection keeps its links, a deleted one
+// loses them, and a rebuild derives the same links.
+func TestLinks(t *testing.T) {
+	fs := vfs.NewMem()
+	db := sharingDB(t, fs)
+	tok, l, err := db.CreateLink(ctx, alice, "/h/alice/cal/", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) != 43 || l.Path != "/h/alice/cal/" || l.FreeBusyOnly || len(l.ID) != 12 || l.Actor != "alice" {
+		t.Fatalf("link %q: %+v", tok, l)
+	}
+	tok2, _, err := db.CreateLink(ctx, alice, "/h/alice/cal/", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.CreateLink(ctx, alice, "/h/alice/", false); !errors.Is(err, ErrConflict) {
+		t.Errorf("link to a home: %v", err)
+	}
+	// The token is nowhere in the log or the projections.
+	it, err := db.pdb.NewIter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if bytes.Contains(it.Key(), []byte(tok)) || bytes.Contains(it.Value(), []byte(tok)) {
+			t.Errorf("the token is stored at %q", it.Key())
+		}
+	}
+	it.Close()
+	if _, err := db.MoveCollection(ctx, alice, "/h/alice/cal/", "/h/alice/renamed/", false); err != nil {
+		t.Fatal(err)
+	}
+	check := func(desc string, token string, want string) {
+		t.Helper()
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		l, err := v.Link(token)
+		got := ""
+		if err == nil {
+			got = l.Path
+		} else if !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s: link resolves to %q, want %q", desc, got, want)
+		}
+	}
+	check("renamed", tok, "/h/alice/renamed/")
+	check("wrong token", tok[:42]+"x", "")
+	v, _ := db.View()
+	ls, err := v.Links("/h/alice/renamed/")
+	v.Close()
+	if err != nil || len(ls) != 2 || ls[1].FreeBusyOnly != true {
+		t.Fatalf("links: %+v, %v", ls, err)
+	}
+	if err := db.RevokeLink(ctx, alice, "/h/alice/renamed/", ls[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	check("revoked", tok, "")
+	check("the other", tok2, "/h/alice/renamed/")
+	if err := db.RevokeLink(ctx, alice, "/h/alice/renamed/", ls[0].ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second revoke: %v", err)
+	}
+	db = reopenStale(t, db, fs)
+	defer db.Close()
+	check("after a rebuild", tok2, "/h/alice/renamed/")
+	if err := db.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteCollection(ctx, alice, "/h/alice/renamed/"); err != nil {
+		t.Fatal(err)
+	}
+	check("deleted", tok2, "")
+	if err := db.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}
 }

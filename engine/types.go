@@ -286,6 +286,13 @@ type Event struct {
 	// Share is the sharing part of the OpShare* events (CollectionID,
 	// CollectionPath and Owner name the shared collection).
 	Share *EventShare
+	// Proxy is the delegation an OpProxySet set (AccessNone: withdrawn).
+	Proxy *Proxy
+	// LinkID names the public link of an OpLinkCreated or OpLinkRevoked
+	// (Link.ID, never the token); LinkFreeBusyOnly is set on a free-busy
+	// link.
+	LinkID           string
+	LinkFreeBusyOnly bool
 }
 
 // EventShare is what an OpShare* event says about a share.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/almanac/almanac/engine"
 )
@@ -25,7 +26,8 @@ func init() {
 	register(Command{
 		Name: "share",
 		Usage: "grant PATH --to USER_OR_GROUP --access read|read-write|freebusy [--auto-accept=false] | " +
-			"revoke PATH --to USER_OR_GROUP | list PATH   [--data DIR] [--config FILE]",
+			"revoke PATH --to USER_OR_GROUP | list PATH | link create PATH [--freebusy] | link revoke PATH ID | link list PATH   " +
+			"[--data DIR] [--config FILE]",
 		Summary: "share a calendar or address book (PATH: /dav/home/USER/NAME/ or USER/NAME) with a user or a group; " +
 			"run while the server is stopped",
 		Run: func(ctx context.Context, args []string) error {
@@ -200,6 +202,9 @@ func (c *shareCLI) share(ctx context.Context, args []string) error {
 	if isHelpArg(sub) {
 		sub, args = "grant", []string{"-h"}
 	}
+	if sub == "link" {
+		return c.link(ctx, args)
+	}
 	var to, access string
 	auto := true
 	declare := func(fs *flag.FlagSet) {
@@ -246,6 +251,62 @@ func (c *shareCLI) share(ctx context.Context, args []string) error {
 			}
 			for _, g := range gs {
 				fmt.Fprintf(c.stdout, "%s\t%s\n", g.Grantee, g.Access)
+			}
+		}
+		return nil
+	})
+}
+
+// link is `almanac share link create|revoke|list PATH`.
+func (c *shareCLI) link(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: missing subcommand (share link create, revoke, list)", errUsage)
+	}
+	sub, args := args[0], args[1:]
+	freeBusy := false
+	n := map[string]int{"create": 1, "revoke": 2, "list": 1}[sub]
+	if n == 0 {
+		return fmt.Errorf("%w: unknown subcommand %q (share link create, revoke, list)", errUsage, sub)
+	}
+	pos, dir, err := c.cliFlags("share link", sub, args, n, func(fs *flag.FlagSet) {
+		if sub == "create" {
+			fs.BoolVar(&freeBusy, "freebusy", false, "the link serves free-busy time only (create)")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	path := collectionPath(pos[0])
+	return withDataDB(dir, func(db *engine.DB) error {
+		switch sub {
+		case "create":
+			token, l, err := db.CreateLink(ctx, cliMeta("share link create"), path, freeBusy)
+			if err != nil {
+				return fmt.Errorf("link to %s: %w", path, err)
+			}
+			fmt.Fprintf(c.stdout, "link %s to %s (shown once; revoke with `almanac share link revoke %s %s`):\n", l.ID, path, pos[0], l.ID)
+			fmt.Fprintf(c.stdout, "  https://HOST/pub/%s.ics\n  webcal://HOST/pub/%s.ics\n", token, token)
+		case "revoke":
+			if err := db.RevokeLink(ctx, cliMeta("share link revoke"), path, pos[1]); err != nil {
+				return fmt.Errorf("revoke link %s of %s: %w", pos[1], path, err)
+			}
+			fmt.Fprintf(c.stdout, "revoked link %s of %s\n", pos[1], path)
+		default:
+			v, err := db.View()
+			if err != nil {
+				return err
+			}
+			defer v.Close()
+			ls, err := v.Links(path)
+			if err != nil {
+				return fmt.Errorf("list the links of %s: %w", path, err)
+			}
+			for _, l := range ls {
+				what := "calendar"
+				if l.FreeBusyOnly {
+					what = "freebusy"
+				}
+				fmt.Fprintf(c.stdout, "%s\t%s\t%s\t%s\n", l.ID, what, l.Created.UTC().Format(time.RFC3339), l.Actor)
 			}
 		}
 		return nil

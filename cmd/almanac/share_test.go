@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -81,6 +83,33 @@ func TestShareCommands(t *testing.T) {
 	}
 	if _, err := runShare(t, "share", "grant", "alice/nope", "--to", "bob", "--data", dir); !errors.Is(err, engine.ErrNotFound) {
 		t.Errorf("grant of a missing collection: %v", err)
+	}
+
+	// Public links: the token is printed once; list shows the id, never
+	// the token; revoke by id.
+	out, err := runShare(t, "share", "link", "create", "alice/calendar", "--freebusy", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id, token string
+	if _, err := fmt.Sscanf(out, "link %s to /dav/home/alice/calendar/", &id); err != nil {
+		t.Fatalf("link create printed %q: %v", out, err)
+	}
+	if i := strings.Index(out, "https://HOST/pub/"); i >= 0 {
+		token = strings.TrimSuffix(strings.Fields(out[i+len("https://HOST/pub/"):])[0], ".ics")
+	}
+	if len(token) != 43 || !strings.Contains(out, "webcal://HOST/pub/"+token+".ics") {
+		t.Fatalf("link create printed %q", out)
+	}
+	out, err = runShare(t, "share", "link", "list", "alice/calendar", "--data", dir)
+	if err != nil || !strings.HasPrefix(out, id+"\tfreebusy\t") || strings.Contains(out, token) {
+		t.Errorf("link list: %q, %v", out, err)
+	}
+	if out, err := runShare(t, "share", "link", "revoke", "alice/calendar", id, "--data", dir); err != nil || out != "revoked link "+id+" of /dav/home/alice/calendar/\n" {
+		t.Errorf("link revoke: %q, %v", out, err)
+	}
+	if out, err := runShare(t, "share", "link", "list", "alice/calendar", "--data", dir); err != nil || out != "" {
+		t.Errorf("link list after the revocation: %q, %v", out, err)
 	}
 
 	db, err = openDB(dir, nil)

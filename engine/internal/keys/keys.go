@@ -43,6 +43,7 @@ const (
 	Proxy       byte = 'x'
 	ProxyOf     byte = 'v'
 	Link        byte = 'y'
+	Links       byte = 'z'
 	sep         byte = 0x00
 	seqLen           = 8
 	prefixLen        = 1
@@ -55,11 +56,11 @@ const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
-	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link}
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links}
 
 // SharingPrefixes lists the families of sharing (groups, grants, shares,
 // mounts, proxies, links): apply reads them back by point lookups only.
-var SharingPrefixes = []byte{Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link}
+var SharingPrefixes = []byte{Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links}
 
 // RetiredPrefixes lists families that older projection versions wrote
 // ('b': object bodies, now read from the log); Rebuild drops them.
@@ -243,6 +244,9 @@ func ProxyOfKey(delegate string) []byte { return append([]byte{ProxyOf}, delegat
 
 // LinkKey is the key of a public link, by the hash of its token.
 func LinkKey(tokenSHA256 string) []byte { return append([]byte{Link}, tokenSHA256...) }
+
+// LinksKey is the key of the public links of collection id.
+func LinksKey(id uint64) []byte { return u64(start(Links, IDPrefixLen), id) }
 
 // PrefixEnd returns the smallest key greater than every key with prefix p.
 func PrefixEnd(p []byte) []byte {

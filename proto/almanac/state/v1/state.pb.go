@@ -654,6 +654,85 @@ func (x *Share) GetSeq() uint64 {
 	return 0
 }
 
+// Link is a public link (key y<token hash>).
+type Link struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	CollectionId uint64                 `protobuf:"varint,1,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	FreebusyOnly bool                   `protobuf:"varint,2,opt,name=freebusy_only,json=freebusyOnly,proto3" json:"freebusy_only,omitempty"`
+	// Sequence number of the event that created it.
+	Seq uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	// Who created it.
+	Actor           string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
+	CreatedUnixNano int64  `protobuf:"varint,5,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *Link) Reset() {
+	*x = Link{}
+	mi := &file_almanac_state_v1_state_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Link) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Link) ProtoMessage() {}
+
+func (x *Link) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_state_v1_state_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Link.ProtoReflect.Descriptor instead.
+func (*Link) Descriptor() ([]byte, []int) {
+	return file_almanac_state_v1_state_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Link) GetCollectionId() uint64 {
+	if x != nil {
+		return x.CollectionId
+	}
+	return 0
+}
+
+func (x *Link) GetFreebusyOnly() bool {
+	if x != nil {
+		return x.FreebusyOnly
+	}
+	return false
+}
+
+func (x *Link) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Link) GetActor() string {
+	if x != nil {
+		return x.Actor
+	}
+	return ""
+}
+
+func (x *Link) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
 var File_almanac_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_almanac_state_v1_state_proto_rawDesc = "" +
@@ -713,7 +792,13 @@ const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\n" +
 	"mount_name\x18\x04 \x01(\tR\tmountName\x127\n" +
 	"\x05props\x18\x05 \x01(\v2!.almanac.event.v1.CollectionPropsR\x05props\x12\x10\n" +
-	"\x03seq\x18\x06 \x01(\x04R\x03seqB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
+	"\x03seq\x18\x06 \x01(\x04R\x03seq\"\xa4\x01\n" +
+	"\x04Link\x12#\n" +
+	"\rcollection_id\x18\x01 \x01(\x04R\fcollectionId\x12#\n" +
+	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12\x14\n" +
+	"\x05actor\x18\x04 \x01(\tR\x05actor\x12*\n" +
+	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNanoB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
 
 var (
 	file_almanac_state_v1_state_proto_rawDescOnce sync.Once
@@ -727,7 +812,7 @@ func file_almanac_state_v1_state_proto_rawDescGZIP() []byte {
 	return file_almanac_state_v1_state_proto_rawDescData
 }
 
-var file_almanac_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_almanac_state_v1_state_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_almanac_state_v1_state_proto_goTypes = []any{
 	(*Object)(nil),             // 0: almanac.state.v1.Object
 	(*Collection)(nil),         // 1: almanac.state.v1.Collection
@@ -737,21 +822,22 @@ var file_almanac_state_v1_state_proto_goTypes = []any{
 	(*Names)(nil),              // 5: almanac.state.v1.Names
 	(*IDs)(nil),                // 6: almanac.state.v1.IDs
 	(*Share)(nil),              // 7: almanac.state.v1.Share
-	nil,                        // 8: almanac.state.v1.Object.DeadEntry
-	(v1.CollectionKind)(0),     // 9: almanac.event.v1.CollectionKind
-	(*v1.CollectionProps)(nil), // 10: almanac.event.v1.CollectionProps
-	(v1.ShareAccess)(0),        // 11: almanac.event.v1.ShareAccess
-	(v1.ShareReply)(0),         // 12: almanac.event.v1.ShareReply
+	(*Link)(nil),               // 8: almanac.state.v1.Link
+	nil,                        // 9: almanac.state.v1.Object.DeadEntry
+	(v1.CollectionKind)(0),     // 10: almanac.event.v1.CollectionKind
+	(*v1.CollectionProps)(nil), // 11: almanac.event.v1.CollectionProps
+	(v1.ShareAccess)(0),        // 12: almanac.event.v1.ShareAccess
+	(v1.ShareReply)(0),         // 13: almanac.event.v1.ShareReply
 }
 var file_almanac_state_v1_state_proto_depIdxs = []int32{
-	8,  // 0: almanac.state.v1.Object.dead:type_name -> almanac.state.v1.Object.DeadEntry
-	9,  // 1: almanac.state.v1.Collection.kind:type_name -> almanac.event.v1.CollectionKind
-	10, // 2: almanac.state.v1.Collection.props:type_name -> almanac.event.v1.CollectionProps
+	9,  // 0: almanac.state.v1.Object.dead:type_name -> almanac.state.v1.Object.DeadEntry
+	10, // 1: almanac.state.v1.Collection.kind:type_name -> almanac.event.v1.CollectionKind
+	11, // 2: almanac.state.v1.Collection.props:type_name -> almanac.event.v1.CollectionProps
 	4,  // 3: almanac.state.v1.Grants.grants:type_name -> almanac.state.v1.Grant
-	11, // 4: almanac.state.v1.Grant.access:type_name -> almanac.event.v1.ShareAccess
-	11, // 5: almanac.state.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	12, // 6: almanac.state.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	10, // 7: almanac.state.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	12, // 4: almanac.state.v1.Grant.access:type_name -> almanac.event.v1.ShareAccess
+	12, // 5: almanac.state.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	13, // 6: almanac.state.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	11, // 7: almanac.state.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
 	8,  // [8:8] is the sub-list for method output_type
 	8,  // [8:8] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
@@ -770,7 +856,7 @@ func file_almanac_state_v1_state_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_state_v1_state_proto_rawDesc), len(file_almanac_state_v1_state_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
