@@ -128,7 +128,8 @@ func writeMan(ctx context.Context, w io.Writer, bi *debug.BuildInfo) error {
 		{"/var/lib/almanac", "the data directory of the systemd unit (--data; default ./data)"},
 		{"DATA/db", "the database: the event log and its projections, locked while a server uses it"},
 		{"DATA/nats", "the embedded NATS server's JetStream store (serve --nats=on without --nats-url)"},
-		{"/usr/lib/systemd/system/almanac.service", "the systemd unit (packaging/almanac.service)"},
+		{"DATA/server.json", "written by a running serve: the URL at which user, token and the other admin commands reach it while it holds the data directory"},
+		{"/etc/systemd/system/almanac.service", "the systemd unit, installed from packaging/almanac.service (systemctl reload almanac sends SIGHUP)"},
 	})
 
 	m.macro("SH", "SIGNALS")
