@@ -135,7 +135,7 @@ func instrumentHTTP(reg prometheus.Registerer, h http.Handler) (http.Handler, er
 
 // registerAuthMetrics exports the verifier's failed logins by reason.
 func registerAuthMetrics(reg prometheus.Registerer, v *auth.Verifier) error {
-	const name, help = "almanac_auth_failures_total", "Failed logins by reason: bad_credentials (unknown user or wrong password, deliberately not told apart), empty_password, rate_limited (answered 429 unchecked)."
+	const name, help = "almanac_auth_failures_total", "Failed logins by reason: bad_credentials (unknown user, wrong password or disabled account, deliberately not told apart), empty_password, rate_limited (answered 429 unchecked)."
 	for reason, read := range map[string]func(auth.Failures) uint64{
 		"bad_credentials": func(f auth.Failures) uint64 { return f.BadCredentials },
 		"empty_password":  func(f auth.Failures) uint64 { return f.EmptyPassword },
