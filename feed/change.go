@@ -88,6 +88,16 @@ func exposed(op engine.Op) bool {
 		engine.OpObjectPut, engine.OpObjectDeleted, engine.OpObjectMoved, engine.OpObjectPropsChanged, engine.OpContentPurged:
 		return true
 	}
+	return sharingOp(op)
+}
+
+// sharingOp reports whether op is a sharing event of a collection: its
+// owner sees it, a sharee only the ones naming them (filter.match).
+func sharingOp[O engine.Op | feedv1.Op](op O) bool {
+	switch engine.Op(op) {
+	case engine.OpShareGranted, engine.OpShareRevoked, engine.OpShareReplied, engine.OpLinkCreated, engine.OpLinkRevoked:
+		return true
+	}
 	return false
 }
 
@@ -131,8 +141,26 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 		ContentType:  ev.ContentType,
 		Reason:       ev.Reason,
 	}
-	if ev.CollectionID != 0 && ev.Op != engine.OpCollectionDeleted {
+	if ev.CollectionID != 0 && ev.Op != engine.OpCollectionDeleted && !sharingOp(ev.Op) {
 		ch.SyncToken = c.syncToken(ev.CollectionID, ev.Seq)
+	}
+	if sh := ev.Share; sh != nil {
+		ch.Grantee, ch.Access = sh.Grantee, sh.Access.String()
+		if ev.Op == engine.OpShareReplied {
+			ch.Access = sh.Reply.String()
+		}
+		if ev.Op == engine.OpShareRevoked {
+			ch.Access = ""
+		}
+	}
+	if ev.LinkID != "" {
+		ch.LinkId, ch.Access = ev.LinkID, "read"
+		if ev.LinkFreeBusyOnly {
+			ch.Access = "freebusy"
+		}
+		if ev.Op == engine.OpLinkRevoked {
+			ch.Access = ""
+		}
 	}
 	if ev.Op == engine.OpCollectionMoved {
 		ch.ToPrincipal = ownerFromPath(ev.ToCollectionPath)

@@ -42,6 +42,9 @@ func newFilter(who Principal, req *feedv1.SubscribeRequest) filter {
 // (their own collections, those shared with them, the homes they are a
 // delegate of) for a user.
 func (f filter) match(ch *feedv1.Change) bool {
+	if sharingOp(ch.Op) && !f.who.Admin && ch.Principal != f.who.Name && ch.Grantee != f.who.Name {
+		return false // a sharee sees the sharing of others' collections that names them only
+	}
 	moved := ch.Op == feedv1.Op_OP_OBJECT_MOVED
 	if f.principal != "" && ch.Principal != f.principal && (!moved || ch.ToPrincipal != f.principal) {
 		return false

@@ -55,3 +55,60 @@ func TestSubscribeShared(t *testing.T) {
 		t.Errorf("after the revocation: %q, want %q", got, want)
 	}
 }
+
+// TestSubscribeShareEvents checks the sharing events of the feed: the
+// owner's subscription carries every grant, reply, revocation and link
+// (grantee, access, link id, and their subject names), a sharee's only
+// those naming them, never another sharee's.
+func TestSubscribeShareEvents(t *testing.T) {
+	db := MustOpenDB(t)
+	ts := MustServe(t, db, Options{})
+	if err := db.PutUser(bg, engine.Meta{}, engine.User{Name: "carol", PasswordHash: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	from := uint64(db.Head()) + 1
+	ctx := deadline(t, time.Minute)
+	subscribe := func(user string) func(until uint64) []string {
+		s, err := ts.client(t, basic(user, "secret")).Subscribe(ctx, &feedv1.SubscribeRequest{FromSeq: from})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(until uint64) []string {
+			var out []string
+			for _, c := range collect(t, s, until) {
+				if sharingOp(c.Op) {
+					out = append(out, Subject(c)+" "+c.Grantee+" "+c.Access+" "+c.LinkId)
+				}
+			}
+			return out
+		}
+	}
+	aliceFeed, bobFeed := subscribe("alice"), subscribe("bob")
+	alice, cal := engine.Meta{Actor: "alice"}, home("alice")+"calendar/"
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(db.Grant(bg, alice, cal, "bob", engine.AccessRead, engine.GrantOptions{}))
+	must(db.Grant(bg, alice, cal, "carol", engine.AccessReadWrite, engine.GrantOptions{AutoAccept: true}))
+	must(db.ReplyShare(bg, engine.Meta{Actor: "bob"}, "bob", cal, true, ""))
+	_, link, err := db.CreateLink(bg, alice, cal, true)
+	must(err)
+	must(db.Revoke(bg, alice, cal, "carol"))
+	last := MustPut(t, db, "alice", "last.ics").Seq // bob reads it: the calendar is shared with him
+	want := []string{
+		"almanac.alice.calendar.calendar.share-granted bob read ",
+		"almanac.alice.calendar.calendar.share-granted carol read-write ",
+		"almanac.alice.calendar.calendar.share-replied bob accepted ",
+		"almanac.alice.calendar.calendar.link-created  freebusy " + link.ID,
+		"almanac.alice.calendar.calendar.share-revoked carol  ",
+	}
+	if got := aliceFeed(uint64(last)); !slices.Equal(got, want) {
+		t.Errorf("alice's feed:\n%q\nwant\n%q", got, want)
+	}
+	if got, want := bobFeed(uint64(last)), []string{want[0], want[2]}; !slices.Equal(got, want) {
+		t.Errorf("bob's feed:\n%q\nwant\n%q", got, want)
+	}
+}

@@ -20,7 +20,9 @@ const SubjectPrefix = "almanac"
 // the owner's home /dav/home/<principal>/ without the trailing slash
 // ("calendar", "work/sub"), or the whole path without it when the
 // collection lies outside the home; op is put, delete, move,
-// collection-created, collection-deleted, props-changed or purge. Every
+// collection-created, collection-deleted, props-changed, purge,
+// share-granted, share-revoked, share-replied, link-created or
+// link-revoked. Every
 // variable token is escaped with EscapeToken. A move is published under its
 // source collection.
 func Subject(ch *feedv1.Change) string {

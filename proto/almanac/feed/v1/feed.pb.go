@@ -51,6 +51,18 @@ const (
 	Op_OP_COLLECTION_MOVED Op = 11
 	// An object's dead properties changed (PROPPATCH); its ETag stays.
 	Op_OP_OBJECT_PROPS_CHANGED Op = 12
+	// The collection was shared with grantee at access (a new grant
+	// replaces the old).
+	Op_OP_SHARE_GRANTED Op = 15
+	// The grant of the collection to grantee was withdrawn.
+	Op_OP_SHARE_REVOKED Op = 16
+	// grantee accepted (access "accepted") or declined ("declined") the
+	// share.
+	Op_OP_SHARE_REPLIED Op = 17
+	// A public link (link_id) to the collection was created.
+	Op_OP_LINK_CREATED Op = 20
+	// The public link link_id was revoked.
+	Op_OP_LINK_REVOKED Op = 21
 )
 
 // Enum value maps for Op.
@@ -66,6 +78,11 @@ var (
 		9:  "OP_CONTENT_PURGED",
 		11: "OP_COLLECTION_MOVED",
 		12: "OP_OBJECT_PROPS_CHANGED",
+		15: "OP_SHARE_GRANTED",
+		16: "OP_SHARE_REVOKED",
+		17: "OP_SHARE_REPLIED",
+		20: "OP_LINK_CREATED",
+		21: "OP_LINK_REVOKED",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -78,6 +95,11 @@ var (
 		"OP_CONTENT_PURGED":           9,
 		"OP_COLLECTION_MOVED":         11,
 		"OP_OBJECT_PROPS_CHANGED":     12,
+		"OP_SHARE_GRANTED":            15,
+		"OP_SHARE_REVOKED":            16,
+		"OP_SHARE_REPLIED":            17,
+		"OP_LINK_CREATED":             20,
+		"OP_LINK_REVOKED":             21,
 	}
 )
 
@@ -212,7 +234,15 @@ type Change struct {
 	// Free-form explanation recorded with the change (restore, import, purge).
 	Reason string `protobuf:"bytes,21,opt,name=reason,proto3" json:"reason,omitempty"`
 	// OP_OBJECT_MOVED: the owner of the destination collection.
-	ToPrincipal   string `protobuf:"bytes,22,opt,name=to_principal,json=toPrincipal,proto3" json:"to_principal,omitempty"`
+	ToPrincipal string `protobuf:"bytes,22,opt,name=to_principal,json=toPrincipal,proto3" json:"to_principal,omitempty"`
+	// OP_SHARE_*: the user or group the collection is shared with.
+	Grantee string `protobuf:"bytes,23,opt,name=grantee,proto3" json:"grantee,omitempty"`
+	// OP_SHARE_GRANTED: "read", "read-write" or "freebusy"; OP_SHARE_REPLIED:
+	// "accepted" or "declined"; OP_LINK_CREATED: "freebusy" for a
+	// free-busy link, else "read".
+	Access string `protobuf:"bytes,24,opt,name=access,proto3" json:"access,omitempty"`
+	// OP_LINK_*: the link's id (never its token).
+	LinkId        string `protobuf:"bytes,25,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -397,6 +427,27 @@ func (x *Change) GetReason() string {
 func (x *Change) GetToPrincipal() string {
 	if x != nil {
 		return x.ToPrincipal
+	}
+	return ""
+}
+
+func (x *Change) GetGrantee() string {
+	if x != nil {
+		return x.Grantee
+	}
+	return ""
+}
+
+func (x *Change) GetAccess() string {
+	if x != nil {
+		return x.Access
+	}
+	return ""
+}
+
+func (x *Change) GetLinkId() string {
+	if x != nil {
+		return x.LinkId
 	}
 	return ""
 }
@@ -845,7 +896,7 @@ var File_almanac_feed_v1_feed_proto protoreflect.FileDescriptor
 
 const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\n" +
-	"\x1aalmanac/feed/v1/feed.proto\x12\x0falmanac.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa9\x05\n" +
+	"\x1aalmanac/feed/v1/feed.proto\x12\x0falmanac.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x05\n" +
 	"\x06Change\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -874,7 +925,10 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\tto_object\x18\x13 \x01(\tR\btoObject\x12\"\n" +
 	"\rto_sync_token\x18\x14 \x01(\tR\vtoSyncToken\x12\x16\n" +
 	"\x06reason\x18\x15 \x01(\tR\x06reason\x12!\n" +
-	"\fto_principal\x18\x16 \x01(\tR\vtoPrincipal\"\xc8\x01\n" +
+	"\fto_principal\x18\x16 \x01(\tR\vtoPrincipal\x12\x18\n" +
+	"\agrantee\x18\x17 \x01(\tR\agrantee\x12\x16\n" +
+	"\x06access\x18\x18 \x01(\tR\x06access\x12\x17\n" +
+	"\alink_id\x18\x19 \x01(\tR\x06linkId\"\xc8\x01\n" +
 	"\x10SubscribeRequest\x12\x19\n" +
 	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x1c\n" +
 	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12+\n" +
@@ -899,7 +953,7 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\x06change\x18\x01 \x01(\v2\x17.almanac.feed.v1.ChangeR\x06change\"\r\n" +
 	"\vHeadRequest\" \n" +
 	"\fHeadResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xfb\x01\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xe7\x02\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -910,7 +964,12 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\x0fOP_OBJECT_MOVED\x10\x06\x12\x15\n" +
 	"\x11OP_CONTENT_PURGED\x10\t\x12\x17\n" +
 	"\x13OP_COLLECTION_MOVED\x10\v\x12\x1b\n" +
-	"\x17OP_OBJECT_PROPS_CHANGED\x10\f*a\n" +
+	"\x17OP_OBJECT_PROPS_CHANGED\x10\f\x12\x14\n" +
+	"\x10OP_SHARE_GRANTED\x10\x0f\x12\x14\n" +
+	"\x10OP_SHARE_REVOKED\x10\x10\x12\x14\n" +
+	"\x10OP_SHARE_REPLIED\x10\x11\x12\x13\n" +
+	"\x0fOP_LINK_CREATED\x10\x14\x12\x13\n" +
+	"\x0fOP_LINK_REVOKED\x10\x15*a\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_CALENDAR\x10\x01\x12\x11\n" +
