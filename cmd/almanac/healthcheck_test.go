@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 )
@@ -33,9 +34,9 @@ func TestHealthcheck(t *testing.T) {
 	t.Run("Env", func(t *testing.T) {
 		// The container sets ALMANAC_LISTEN for serve; healthcheck reads it too.
 		t.Setenv("ALMANAC_LISTEN", "0.0.0.0:"+port)
-		var out, errOut bytes.Buffer
-		if code := run(ctx, []string{"healthcheck", "--timeout=30s"}, &out, &errOut); code != 0 {
-			t.Errorf("exit %d: %s", code, errOut.String())
+		var out bytes.Buffer
+		if err := runHealthcheck(ctx, []string{"--timeout=30s"}, &out, os.Getenv); err != nil || out.String() != "ok\n" {
+			t.Errorf("%v, stdout %q", err, out.String())
 		}
 	})
 
