@@ -194,6 +194,8 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		return httpErrorf(http.StatusPreconditionFailed, "the destination exists")
 	case errors.Is(err, engine.ErrConflict):
 		return httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: conflict: "))
+	case errors.Is(err, engine.ErrBackupBusy):
+		return httpErrorf(http.StatusConflict, "a backup is already running; try again when it ends")
 	case errors.Is(err, engine.ErrCompacted):
 		return httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: "))
 	case errors.Is(err, engine.ErrInvalidName):

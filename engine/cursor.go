@@ -36,7 +36,10 @@ func (db *DB) SetCursor(name string, seq Seq) error {
 	if err := db.space.admit(64); err != nil {
 		return fmt.Errorf("engine: write cursor %s: %w", name, err)
 	}
-	if err := db.pdb.Set(keys.MetaKey(cursorPrefix+name), keys.U64(uint64(seq)), pebble.Sync); err != nil {
+	db.walMu.RLock()
+	err := db.pdb.Set(keys.MetaKey(cursorPrefix+name), keys.U64(uint64(seq)), pebble.Sync)
+	db.walMu.RUnlock()
+	if err != nil {
 		return fmt.Errorf("engine: write cursor %s: %w", name, err)
 	}
 	return nil

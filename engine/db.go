@@ -52,6 +52,12 @@ type DB struct {
 	// checks the id and the component set again, and a put that finds the
 	// collection changed or gone drops the entry and reads it afresh.
 	putColls sync.Map
+
+	// backupMu lets one Backup run at a time; walMu, held by Backup while
+	// it copies the write-ahead logs, holds back the writes made outside
+	// the writer goroutine (read-locked by them).
+	backupMu sync.Mutex
+	walMu    sync.RWMutex
 }
 
 // view is a refcounted Pebble snapshot of durable state.
@@ -124,17 +130,20 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// write meeting ENOSPC releases, made before Open, which writes.
 	db.space = newSpace(o.FS, dir, &db.opts)
 	popts.FS = scrubFS{vfs.OnDiskFull(o.FS, db.space.onDiskFull)}
-	if err := o.FS.MkdirAll(dir, 0o755); err != nil {
+	if o.ReadOnly {
+		popts.ReadOnly, popts.ErrorIfNotExists, db.space.readOnly = true, true, true
+	} else if err := o.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, noSpace(fmt.Errorf("engine: open %s: %w", dir, err))
+	} else {
+		popts.ReadOnly = !db.space.beforeOpen()
 	}
-	popts.ReadOnly = !db.space.beforeOpen()
 	popts.EnsureDefaults()
 	pdb, err := pebble.Open(dir, popts)
 	if err != nil && isNoSpace(err) && !popts.ReadOnly {
 		popts.ReadOnly = true
 		pdb, err = pebble.Open(dir, popts)
 	}
-	if popts.ReadOnly && err == nil {
+	if popts.ReadOnly && !o.ReadOnly && err == nil {
 		// Not even room for what Pebble writes as it opens: serve reads,
 		// refuse writes.
 		o.Logger.Error("engine: the disk is full: the database is open read-only; writes get 507 until a restart with free space",
@@ -158,6 +167,9 @@ func Open(dir string, opts *Options) (*DB, error) {
 
 // init reads or creates the store id and finds the head of the log.
 func (db *DB) init() error {
+	if err := db.forkBackup(); err != nil {
+		return err
+	}
 	id, err := getCopy(db.pdb, keys.MetaKey(metaStoreID))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):

@@ -48,6 +48,13 @@ type Options struct {
 	FS vfs.FS
 	// Limits bound names and properties; see Limits for the defaults.
 	Limits Limits
+	// ReadOnly opens the database without writing anything to its
+	// directory (`almanac backup --verify`): Pebble opens read-only, no
+	// reserve file is made, a backup stays unforked (see DB.Backup), and
+	// every write is refused with ErrNoSpace. A database that needs a
+	// write to open (a new one, an interrupted rebuild, projections of
+	// another version) fails to open. Default false.
+	ReadOnly bool
 }
 
 // EnsureDefaults fills in every zero field with its default.

@@ -218,7 +218,10 @@ func (db *DB) scrub(ctx context.Context) error {
 		return fmt.Errorf("engine: scrub: compact: %w", err)
 	}
 	for i := 0; i < scrubRotations; i++ {
-		if err := db.pdb.Set(keys.MetaKey("scrub"), []byte{byte(i)}, pebble.Sync); err != nil {
+		db.walMu.RLock()
+		err := db.pdb.Set(keys.MetaKey("scrub"), []byte{byte(i)}, pebble.Sync)
+		db.walMu.RUnlock()
+		if err != nil {
 			return fmt.Errorf("engine: scrub: %w", err)
 		}
 		if err := db.pdb.Flush(); err != nil {
