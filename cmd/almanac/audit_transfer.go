@@ -342,12 +342,19 @@ func readFolderProps(dir string, radicale map[string]string, c *audit.ImportColl
 func init() {
 	registerServeHook(ServeHook{
 		Name: "audit",
-		Start: func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
-			env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken})
-			if env.SetAudit != nil {
-				env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger})
+		Flags: func(fs *flag.FlagSet) StartFunc {
+			backupDir := fs.String("backup-dir", "", "`directory` under which POST /admin/backup may write backups (off when empty)")
+			return func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
+				dir, err := checkBackupDir(*backupDir)
+				if err != nil {
+					return nil, err
+				}
+				env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken, BackupDir: dir})
+				if env.SetAudit != nil {
+					env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger})
+				}
+				return nil, nil
 			}
-			return nil, nil
 		},
 	})
 }

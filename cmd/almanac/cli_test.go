@@ -13,6 +13,7 @@ import (
 // hooks add more; every flag listed here must appear). A command missing
 // from the table fails the test, so a new command gets its golden row.
 var helpFlags = map[string][]string{
+	"backup":      {"verify", "server", "user", "data", "config"},
 	"compact":     {"keep", "server", "user", "data", "config"},
 	"export":      {"as-of", "vdir", "radicale", "server", "user", "data", "config"},
 	"group":       {"display-name", "data", "config"},
@@ -24,7 +25,7 @@ var helpFlags = map[string][]string{
 	"purge":       {"server", "user", "data", "config"},
 	"rebuild":     {"server", "user", "data", "config"},
 	"restore":     {"as-of", "dry-run", "server", "user", "data", "config"},
-	"serve":       {"listen", "data", "htpasswd", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen", "metrics-listen"},
+	"serve":       {"listen", "data", "htpasswd", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen", "metrics-listen", "backup-dir"},
 	"share":       {"to", "access", "auto-accept", "data", "config"},
 	"tail":        {"user", "server", "from", "collection", "json", "token", "tls", "tls-ca"},
 	"token":       {"user", "label", "data", "config", "server", "as"},

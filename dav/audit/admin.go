@@ -39,6 +39,7 @@ type Authenticator interface {
 //	POST /admin/users/delete|disable|enable {name}     -> {"ok": true}
 //	POST /admin/tokens {name, label}       -> NewToken (its secret, once)
 //	POST /admin/tokens/revoke {name, id}   -> {"ok": true}
+//	POST /admin/backup   {dest}            -> BackupReport
 //
 // Account and token bodies are at most 64 KiB; names and passwords travel
 // only in bodies, never in URLs. An admin cannot delete or disable the
@@ -46,14 +47,18 @@ type Authenticator interface {
 //
 // Errors are {"error": "...", "condition": "..."} with the status of
 // dav.MapError (the DAV handler's mapping), 400 for a malformed request,
-// 401, 403 and 429 (with Retry-After) for authentication, 404 for an
-// unknown endpoint.
+// 403 for a backup outside BackupDir, 401, 403 and 429 (with Retry-After)
+// for authentication, 404 for an unknown endpoint.
 type Admin struct {
 	DB     *engine.DB
 	Auth   Authenticator
 	Logger *slog.Logger
 	// NewToken makes API tokens for POST /admin/tokens.
 	NewToken TokenMaker
+	// BackupDir is the directory, on the server's filesystem, under which
+	// POST /admin/backup may write (serve's --backup-dir); empty turns the
+	// endpoint off (403).
+	BackupDir string
 }
 
 // maxAdminBody bounds a request body (imports carry whole calendars).
@@ -173,6 +178,12 @@ func (a *Admin) dispatch(r *http.Request, l *Local) (any, error) {
 		return map[string]bool{"ok": true}, l.Rebuild(ctx)
 	case post && r.URL.Path == "/admin/verify":
 		return map[string]bool{"ok": true}, l.Verify(ctx)
+	case post && r.URL.Path == "/admin/backup":
+		var req BackupRequest
+		if err := decode(r, &req); err != nil {
+			return nil, err
+		}
+		return a.backup(ctx, req)
 	}
 	return nil, errNoRoute
 }
@@ -205,10 +216,11 @@ func decode(r *http.Request, v any) error {
 // writeMapped answers err with the status and condition dav.MapError
 // gives it (the one mapping shared with the DAV handler), as
 // {"error": "...", "condition": "..."}. Errors of this package's own
-// routing and decoding are 404 and 400. An internal error is logged; its
+// routing and decoding are 404 and 400, its refusals 403. An internal error is logged; its
 // details reach the client only when reveal is set (the admin API).
 func writeMapped(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error, reveal bool) {
 	var bad badRequestError
+	var forbidden forbiddenError
 	switch {
 	case errors.Is(err, errNoRoute):
 		writeJSONError(w, http.StatusNotFound, err)
@@ -218,6 +230,9 @@ func writeMapped(w http.ResponseWriter, r *http.Request, log *slog.Logger, err e
 		return
 	case errors.As(err, &bad):
 		writeJSONError(w, http.StatusBadRequest, err)
+		return
+	case errors.As(err, &forbidden):
+		writeJSONError(w, http.StatusForbidden, err)
 		return
 	}
 	pe := dav.MapError(err, 0)

@@ -28,6 +28,7 @@ func TestWriteMapped(t *testing.T) {
 		{"NoSpace", fmt.Errorf("import: %w", engine.ErrNoSpace), true, 507, "sufficient-disk-space", ""},
 		{"BadRequest", badRequest(errors.New("bad json")), false, 400, "", ""},
 		{"NoRoute", errNoRoute, false, 404, "", ""},
+		{"Forbidden", forbiddenError{errors.New("outside --backup-dir")}, true, 403, "", "outside --backup-dir"},
 		{"InternalUser", errors.New("pebble: secret detail"), false, 500, "", "internal error; see the server log"},
 		{"InternalAdmin", errors.New("pebble: secret detail"), true, 500, "", "pebble: secret detail"},
 	}
