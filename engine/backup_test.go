@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
@@ -244,4 +245,71 @@ func TestBackupDurable(t *testing.T) {
 	if got.Head != info.Head || got.Store != info.Store {
 		t.Fatalf("after a crash the backup says %+v, before %+v", got, info)
 	}
+}
+
+// BenchmarkBackup backs up a database of 10,000 objects on disk while a
+// writer puts without pause, and reports the slowest of those puts
+// (max-put-ms: how long the checkpoint held writes back, plus a put's own
+// time) beside the backup's time, verification included.
+func BenchmarkBackup(b *testing.B) {
+	dir := b.TempDir()
+	db, err := Open(filepath.Join(dir, "db"), &Options{MinFreeSpace: -1, ReserveSize: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	MustCalendar(b, db)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 1250 {
+				uid := fmt.Sprintf("w%d-%d", w, i)
+				if _, err := db.PutObject(ctx, alice, "/alice/cal/", uid+".ics", event(uid), PutOptions{}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	stop := make(chan struct{})
+	var mu sync.Mutex
+	var slowest time.Duration
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			start := time.Now()
+			if _, err := db.PutObject(ctx, alice, "/alice/cal/", "busy.ics", event("busy"), PutOptions{}); err != nil {
+				b.Error(err)
+				return
+			}
+			mu.Lock()
+			slowest = max(slowest, time.Since(start))
+			mu.Unlock()
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		dest := filepath.Join(dir, fmt.Sprintf("b%d", i))
+		if _, err := db.Backup(ctx, dest); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if err := os.RemoveAll(dest); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(slowest.Microseconds())/1000, "max-put-ms")
 }
