@@ -43,6 +43,19 @@ func rawLog(t *testing.T, r pebble.Reader, head Seq) [][]byte {
 	return out
 }
 
+// mustCalendarOnDisk opens a database on disk (hard links, real fsyncs) with
+// the calendar /alice/cal/; the test's cleanup closes it.
+func mustCalendarOnDisk(tb testing.TB, dir string) *DB {
+	tb.Helper()
+	db, err := Open(dir, &Options{MinFreeSpace: -1, ReserveSize: -1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	MustCalendar(tb, db)
+	return db
+}
+
 // TestBackupUnderWrites takes a backup on disk while four writers put
 // objects: every write acknowledged before Backup began is in it, its log
 // is the source's log record for record up to its head, it verifies (also
@@ -54,12 +67,7 @@ func rawLog(t *testing.T, r pebble.Reader, head Seq) [][]byte {
 // depends on timing.
 func TestBackupUnderWrites(t *testing.T) {
 	dir := t.TempDir()
-	db, err := Open(filepath.Join(dir, "db"), &Options{MinFreeSpace: -1, ReserveSize: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	MustCalendar(t, db)
+	db := mustCalendarOnDisk(t, filepath.Join(dir, "db"))
 
 	// Each writer puts 100 objects; the backup starts once each has put
 	// 50 and runs while they put the rest.
@@ -253,12 +261,7 @@ func TestBackupDurable(t *testing.T) {
 // time) beside the backup's time, verification included.
 func BenchmarkBackup(b *testing.B) {
 	dir := b.TempDir()
-	db, err := Open(filepath.Join(dir, "db"), &Options{MinFreeSpace: -1, ReserveSize: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	MustCalendar(b, db)
+	db := mustCalendarOnDisk(b, filepath.Join(dir, "db"))
 	var wg sync.WaitGroup
 	for w := range 8 {
 		wg.Add(1)
