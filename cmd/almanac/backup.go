@@ -59,18 +59,39 @@ func runBackup(ctx context.Context, env *auditEnv, args []string) error {
 		printBackup(env, "ok: verified", rep)
 		return nil
 	}
-	if f.server != "" && !filepath.IsAbs(dest) {
-		return fmt.Errorf("%w: with --server, DEST is a path on the server's machine: give it absolute, under its --backup-dir", errUsage)
+	absolute := func() error {
+		if f.server != "" && !filepath.IsAbs(dest) {
+			return fmt.Errorf("%w: the server writes DEST on its own machine: give it as an absolute path under the server's --backup-dir", errUsage)
+		}
+		return nil
+	}
+	if err := absolute(); err != nil {
+		return err
 	}
 	b, release, err := f.open(env, "backup")
-	if errors.Is(err, errDataDirInUse) {
-		return fmt.Errorf("%w; to back up a running server give --server URL --user ADMIN "+
-			"(the server writes DEST, which must be under its --backup-dir)", err)
+	if errors.Is(err, errDataDirInUse) && f.server == "" {
+		// The local server holds the data directory: ask it, as `user`
+		// does, at the address it left in DATA/server.json.
+		info, ierr := readServerInfo(f.data)
+		if ierr != nil {
+			return fmt.Errorf("%w; to back up a running server give --server URL --user ADMIN "+
+				"(the server writes DEST, which must be under its --backup-dir): no %s (%v)", err, serverInfoFile, ierr)
+		}
+		fmt.Fprintf(env.stderr, "a server runs on %s: asking it for the backup through its admin API at %s as %s\n",
+			f.data, info.URL, f.user)
+		f.server = info.URL
+		b, release, err = f.open(env, "backup")
+		if c, ok := b.(*audit.Client); ok && err == nil {
+			c.HTTP = info.httpClient()
+		}
 	}
 	if err != nil {
 		return err
 	}
 	defer release()
+	if err := absolute(); err != nil {
+		return err
+	}
 	bk, ok := b.(backuper)
 	if !ok {
 		return fmt.Errorf("backup: %T cannot make backups", b)

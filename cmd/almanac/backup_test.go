@@ -72,8 +72,8 @@ var headSeq = regexp.MustCompile(`head seq (\d+)`)
 // after the backup's head (the restored server went back in time) and one
 // from before — gets 403 DAV:valid-sync-token (a full sync), never a
 // delta that would let the client believe it is up to date. A backup to an
-// existing directory, and one of a running server's data directory without
-// --server, are refused.
+// existing directory is refused; without --server, the server running on
+// --data is found through DATA/server.json.
 func TestBackupRestore(t *testing.T) {
 	backups := t.TempDir()
 	srv := startServer(t, "--backup-dir="+backups)
@@ -134,13 +134,19 @@ func TestBackupRestore(t *testing.T) {
 			t.Fatalf("backup onto an existing backup: %v %s", err, errOut)
 		}
 	})
-	t.Run("ErrDataDirInUse", func(t *testing.T) {
-		_, _, err := runBackupCLI(t, filepath.Join(t.TempDir(), "b"), "--data", srv.DataDir)
-		if err == nil || !strings.Contains(err.Error(), "in use by a running server") || !strings.Contains(err.Error(), "--server URL") {
-			t.Fatalf("offline backup of a running server: %v", err)
+	t.Run("LocalServer", func(t *testing.T) {
+		// No --server, and the server holds --data: the command asks it
+		// at the address in DATA/server.json.
+		dest := filepath.Join(backups, "local")
+		out, errOut, err := runBackupCLI(t, dest, "--data", srv.DataDir)
+		if err != nil || !strings.Contains(out, "ok: backup written and verified: "+dest) ||
+			!strings.Contains(errOut, "asking it for the backup through its admin API at "+srv.BaseURL) {
+			t.Fatalf("backup --data of a running server: %v\n%s\n%s", err, out, errOut)
+		}
+		if _, _, err := runBackupCLI(t, "relative/b", "--data", srv.DataDir); err == nil || !strings.Contains(err.Error(), "absolute path") {
+			t.Fatalf("relative DEST through the server: %v", err)
 		}
 	})
-
 	want := logEvents(t, srv.DB, head)
 	restored := startServer(t, "--data="+dest)
 	if got := logEvents(t, restored.DB, head); !cmp.Equal(got, want) {
