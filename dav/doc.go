@@ -61,7 +61,8 @@
 //     DAV:no-ace-conflict (acl.go). Sharing (post.go, sharing_props.go,
 //     package dav/share): draft-pot-webdav-resource-sharing and
 //     CalendarServer sharing with its notification collection
-//     (notifications.go) and delegation (proxy.go). RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
+//     (notifications.go) and delegation (proxy.go); public links,
+//     /pub/<token>.ics without credentials (public.go). RFC 5689 extended MKCOL; RFC 6764 well-known URLs;
 //     RFC 3253 §3.8 expand-property; CalendarServer getctag and Apple
 //     calendar-color and calendar-order; RFC 4331 quota-used-bytes on
 //     collections (see quota.go).
@@ -79,5 +80,5 @@
 //   - quota-available-bytes (reported 404: there are no quotas).
 //   - Mixed content in dead property values: the text beside child
 //     elements is not kept.
-//   - Scheduling (RFC 6638), public links, WebDAV push.
+//   - Scheduling (RFC 6638), Apple's CS:publish-calendar, WebDAV push.
 package dav

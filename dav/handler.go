@@ -182,6 +182,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, "/dav/", http.StatusMovedPermanently)
 		return nil
 	}
+	if strings.HasPrefix(r.URL.Path, pubPrefix) {
+		return h.servePublic(w, r) // public links (public.go): no credentials
+	}
 	if r.URL.Path != "/dav" && !strings.HasPrefix(r.URL.Path, "/dav/") {
 		return errNotFound
 	}

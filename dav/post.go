@@ -21,6 +21,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	if st.tgt.kind != targetHome {
 		return httpErrorf(http.StatusMethodNotAllowed, "POST is answered on collections only")
 	}
+	if r.URL.Query().Has("share-link") {
+		return h.postShareLink(w, r)
+	}
 	root, body, err := h.readXML(w, r)
 	if err != nil {
 		return err

@@ -340,7 +340,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	mux.Handle("/dav/", davHandler)
 	mux.Handle("/.well-known/", davHandler)
-	mux.Handle("/{$}", davHandler) // clients that start discovery at the root
+	mux.Handle("/pub/", davHandler) // public links
+	mux.Handle("/{$}", davHandler)  // clients that start discovery at the root
 	// The HTTP metrics count requests, not gRPC streams, which the feed's
 	// metrics count.
 	h, err := instrumentHTTP(reg, mux)
