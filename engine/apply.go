@@ -84,7 +84,10 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 	case eventv1.Op_OP_USER_SET:
 		return applyUser(rw, ev.User, true)
 	case eventv1.Op_OP_USER_DELETED:
-		return applyUser(rw, ev.User, false)
+		if err := applyUser(rw, ev.User, false); err != nil {
+			return err
+		}
+		return applyUserDeleted(rw, ev)
 	case eventv1.Op_OP_CONTENT_PURGED:
 		return applyContentPurged(rw, ev)
 	case eventv1.Op_OP_LOG_COMPACTED:

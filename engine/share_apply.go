@@ -225,34 +225,59 @@ func applyGroupDeleted(rw readWriter, ev *eventv1.Event) error {
 	if err := rw.Delete(keys.GroupKey(name), nil); err != nil {
 		return err
 	}
-	ids, err := getIDs(rw, keys.GrantedToKey(name))
+	ids, err := dropPrincipal(rw, ev, name)
 	if err != nil {
-		return err
-	}
-	for _, id := range ids.Ids {
-		grants, err := getGrants(rw, id)
-		if err != nil {
-			return err
-		}
-		grants.Grants = slices.DeleteFunc(grants.Grants, func(g *statev1.Grant) bool { return g.Grantee == name })
-		if err := setOrDelete(rw, keys.GrantsKey(id), grants, len(grants.Grants) == 0); err != nil {
-			return err
-		}
-	}
-	if err := rw.Delete(keys.GrantedToKey(name), nil); err != nil {
-		return err
-	}
-	if err := dropDelegations(rw, ev, name); err != nil {
 		return err
 	}
 	for _, u := range old.Members {
 		if err := editNames(rw, keys.MemberOfKey(u), name, false); err != nil {
 			return err
 		}
-		for _, id := range ids.Ids {
+		for _, id := range ids {
 			if err := reshare(rw, ev, u, id, false); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// dropPrincipal withdraws the grants and delegations made to principal (a
+// deleted user or group) and returns the ids of the collections it was
+// granted; the caller recomputes the shares of the users it reached.
+func dropPrincipal(rw readWriter, ev *eventv1.Event, principal string) ([]uint64, error) {
+	ids, err := getIDs(rw, keys.GrantedToKey(principal))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids.Ids {
+		grants, err := getGrants(rw, id)
+		if err != nil {
+			return nil, err
+		}
+		grants.Grants = slices.DeleteFunc(grants.Grants, func(g *statev1.Grant) bool { return g.Grantee == principal })
+		if err := setOrDelete(rw, keys.GrantsKey(id), grants, len(grants.Grants) == 0); err != nil {
+			return nil, err
+		}
+	}
+	if err := rw.Delete(keys.GrantedToKey(principal), nil); err != nil {
+		return nil, err
+	}
+	return ids.Ids, dropDelegations(rw, ev, principal)
+}
+
+// applyUserDeleted withdraws the grants and delegations made to a deleted
+// user, so an account created again under the name inherits none of them
+// (those through groups stay: membership is by name).
+func applyUserDeleted(rw readWriter, ev *eventv1.Event) error {
+	name := ev.User.GetName()
+	ids, err := dropPrincipal(rw, ev, name)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := reshare(rw, ev, name, id, false); err != nil {
+			return err
 		}
 	}
 	return nil

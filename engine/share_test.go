@@ -715,3 +715,32 @@ func TestLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeletedUserInheritsNothing: an account deleted and created again
+// under the same name gets neither the grants nor the delegations made to
+// the old one (a group's shares stay: membership is by name).
+func TestDeletedUserInheritsNothing(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	must(t, db.Grant(ctx, alice, "/h/alice/cal/", "bob", AccessReadWrite, GrantOptions{AutoAccept: true}))
+	must(t, db.SetProxy(ctx, alice, "alice", "bob", AccessRead))
+	must(t, db.PutGroup(ctx, alice, Group{Name: "team", Members: []string{"bob"}}))
+	must(t, db.Grant(ctx, alice, "/h/alice/work/", "team", AccessRead, GrantOptions{AutoAccept: true}))
+	must(t, db.DeleteUser(ctx, alice, "bob"))
+	must(t, db.PutUser(ctx, alice, User{Name: "bob"}))
+	for path, want := range map[string]Access{"/h/alice/cal/x.ics": AccessNone, "/h/alice/x.ics": AccessNone, "/h/alice/work/x.ics": AccessRead} {
+		if r := access(t, db, "bob", path); r.Access != want {
+			t.Errorf("the new bob at %s: %v, want %v", path, r.Access, want)
+		}
+	}
+	if ms := mounts(t, db, "bob"); len(ms) != 1 || ms[0].Collection.Path != "/h/alice/work/" {
+		t.Errorf("the new bob's mounts: %+v", ms)
+	}
+	v, _ := db.View()
+	defer v.Close()
+	if gs, err := v.Grants("/h/alice/cal/"); err != nil || len(gs) != 0 {
+		t.Errorf("grants left on alice's calendar: %+v, %v", gs, err)
+	}
+	if err := db.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
