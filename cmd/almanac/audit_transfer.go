@@ -51,6 +51,13 @@ func runExport(ctx context.Context, env *auditEnv, args []string) error {
 	})
 }
 
+// badSegment reports whether s cannot be one file or folder name below
+// the export folder. The engine refuses such names; a tree from a server
+// is checked anyway.
+func badSegment(s string) bool {
+	return s == "" || s == "." || s == ".." || strings.ContainsAny(s, "/\x00")
+}
+
 // writeVdir writes tree into dir, which must be empty or missing: the
 // collection at path itself into dir, the collections below it into
 // dir/<their path below path>/, each with its .Radicale.props, and with
@@ -66,8 +73,8 @@ func writeVdir(dir, path string, tree *audit.ImportRequest, meta bool) (int, err
 	n := 0
 	for _, c := range tree.Collections {
 		rel, ok := strings.CutPrefix(c.Path, path)
-		if !ok {
-			return n, fmt.Errorf("export --vdir: %s is not below %s", c.Path, path)
+		if !ok || slices.ContainsFunc(strings.Split(strings.TrimSuffix(rel, "/"), "/"), badSegment) && rel != "" {
+			return n, fmt.Errorf("export --vdir: %s is not a collection below %s", c.Path, path)
 		}
 		cdir := filepath.Join(dir, filepath.FromSlash(rel))
 		if err := os.MkdirAll(cdir, 0o700); err != nil {
@@ -75,9 +82,7 @@ func writeVdir(dir, path string, tree *audit.ImportRequest, meta bool) (int, err
 		}
 		names := map[string]bool{}
 		for _, it := range c.Items {
-			// The engine refuses "/", "." and ".." in names; check anyway,
-			// the tree may come from a server.
-			if it.Name == "" || it.Name == "." || it.Name == ".." || strings.ContainsAny(it.Name, "/\x00") {
+			if badSegment(it.Name) {
 				return n, fmt.Errorf("export --vdir: %s%s: not a file name", c.Path, it.Name)
 			}
 			names[it.Name] = true

@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -176,5 +177,29 @@ func TestExportVdir(t *testing.T) {
 	mustAuditCLI(t, "export", "/dav/home/alice/", "--vdir", again, "--data", data)
 	if diff := cmp.Diff(readTree(t, dir), readTree(t, again)); diff != "" {
 		t.Errorf("export, import, export: trees differ (-first +second):\n%s", diff)
+	}
+}
+
+// TestWriteVdirRefusesEscapes: a tree from a server whose collection
+// path or object name would leave the export folder ("..", "/") is
+// refused, and nothing is written outside it.
+func TestWriteVdirRefusesEscapes(t *testing.T) {
+	for name, tree := range map[string]audit.ImportRequest{
+		"CollectionDotDot": {Collections: []audit.ImportCollection{{Path: "/dav/home/alice/../../x/", Kind: "calendar"}}},
+		"CollectionEmpty":  {Collections: []audit.ImportCollection{{Path: "/dav/home/alice//x/", Kind: "calendar"}}},
+		"ObjectDotDot":     {Collections: []audit.ImportCollection{{Path: "/dav/home/alice/c/", Kind: "calendar", Items: []audit.Item{{Name: ".."}}}}},
+		"ObjectSlash":      {Collections: []audit.ImportCollection{{Path: "/dav/home/alice/c/", Kind: "calendar", Items: []audit.Item{{Name: "../../x.ics"}}}}},
+		"NotBelow":         {Collections: []audit.ImportCollection{{Path: "/dav/home/bob/c/", Kind: "calendar"}}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			base := t.TempDir()
+			dir := filepath.Join(base, "a", "b", "out")
+			if _, err := writeVdir(dir, "/dav/home/alice/", &tree, true); err == nil {
+				t.Fatal("written")
+			}
+			if got := readTree(t, base); len(got) != 0 {
+				t.Errorf("files written: %v", sortedKeys(got))
+			}
+		})
 	}
 }
