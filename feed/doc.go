@@ -25,8 +25,12 @@
 // Account events (OpUserSet, OpUserDeleted) carry password and token
 // hashes: they are never streamed, published or returned. A user sees the
 // changes of collections they own (for a move, either end); role admin
-// sees all; a user's Subscribe reads the engine's owner index
-// (engine.View.OwnerLog) instead of the whole log. Object events carry no owner, so the owner and kind of each
+// sees all; a user's Subscribe reads engine.View.ReadableLog (the owner
+// index of the user and of the users they are a delegate of, and the
+// history of each collection shared with them at read or more, as the
+// view at each read says) instead of the whole log, and of the sharing
+// events of others' collections only those naming the user. GetEvent and
+// History answer the user's own collections only. Object events carry no owner, so the owner and kind of each
 // collection are looked up once by id and cached (both are fixed at
 // creation). Callers authenticate with "authorization: Basic …" (checked by
 // a PasswordVerifier, dav/auth in the server) or "Bearer <id>.<secret>",

@@ -37,7 +37,10 @@ const (
 // ChangeFeedService streams the log of an Almanac server. Every call needs
 // credentials in the "authorization" metadata: "Basic <base64 user:pass>"
 // or "Bearer <token id>.<secret>" (see `almanac token create`). A user sees
-// the changes of the collections they own; role admin sees all of them.
+// the changes of the collections they own; their Subscribe also streams
+// those of the collections shared with them (read or read-write) and of the
+// homes they are a delegate of, while the share lasts, and of the sharing
+// events only those naming them. Role admin sees all of them.
 type ChangeFeedServiceClient interface {
 	// Subscribe replays the changes from from_seq on and then streams new
 	// ones as they become durable, with no gap and no duplicate between the
@@ -116,7 +119,10 @@ func (c *changeFeedServiceClient) Head(ctx context.Context, in *HeadRequest, opt
 // ChangeFeedService streams the log of an Almanac server. Every call needs
 // credentials in the "authorization" metadata: "Basic <base64 user:pass>"
 // or "Bearer <token id>.<secret>" (see `almanac token create`). A user sees
-// the changes of the collections they own; role admin sees all of them.
+// the changes of the collections they own; their Subscribe also streams
+// those of the collections shared with them (read or read-write) and of the
+// homes they are a delegate of, while the share lasts, and of the sharing
+// events only those naming them. Role admin sees all of them.
 type ChangeFeedServiceServer interface {
 	// Subscribe replays the changes from from_seq on and then streams new
 	// ones as they become durable, with no gap and no duplicate between the
