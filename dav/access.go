@@ -49,11 +49,10 @@ func (h *Handler) resolveIn(v *engine.View, st *reqState) error {
 	st.share = res.Share
 	if res.Mount != "" && res.Collection != nil {
 		mount := homePath(st.user) + res.Mount + "/"
-		t, err := parseTarget(res.Target, st.user)
-		if err != nil {
-			return err
-		}
-		t.slash = st.tgt.slash || strings.HasSuffix(res.Target, "/")
+		// res.Target is an unescaped engine path: split, never unescape.
+		rest := strings.TrimPrefix(res.Target, "/dav/")
+		t := target{kind: targetHome, segs: strings.Split(strings.TrimSuffix(rest, "/"), "/"),
+			slash: st.tgt.slash || strings.HasSuffix(rest, "/")}
 		st.mountFrom, st.mountTo = res.Collection.Path, mount
 		st.mountRoot = len(t.segs) == len(splitCollPath(res.Collection.Path))
 		st.tgt = t

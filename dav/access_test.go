@@ -346,3 +346,38 @@ func TestAccessModel(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessMountOddNames reads and writes through a mount of a collection
+// whose name needs escaping ("%", a space): the owner's path is never
+// unescaped twice.
+func TestAccessMountOddNames(t *testing.T) {
+	w := mustAccessWorld(t)
+	ctx := context.Background()
+	c := "/dav/home/alice/a%25b c/"
+	if _, err := w.db.CreateCollection(ctx, testMeta, engine.CollectionSpec{Path: "/dav/home/alice/a%b c/", Kind: engine.KindCalendar, Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.db.Grant(ctx, testMeta, "/dav/home/alice/a%b c/", "bob", engine.AccessReadWrite, engine.GrantOptions{AutoAccept: true}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := w.db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := v.ShareOf("bob", "/dav/home/alice/a%b c/")
+	v.Close()
+	if err != nil || sh.MountPath == "" {
+		t.Fatalf("share: %+v %v", sh, err)
+	}
+	mount := (&resource{path: sh.MountPath}).href()
+	if rec := w.do("bob", http.MethodPut, mount+"x.ics", string(testEvent("x")), "Content-Type", "text/calendar"); rec.Code != http.StatusCreated {
+		t.Fatalf("PUT through %s: %d %s", mount, rec.Code, rec.Body)
+	}
+	if rec := w.do("alice", http.MethodGet, strings.ReplaceAll(c, " ", "%20")+"x.ics", ""); rec.Code != http.StatusOK {
+		t.Fatalf("alice's GET: %d %s", rec.Code, rec.Body)
+	}
+	rec := w.do("bob", "PROPFIND", mount, `<propfind xmlns="DAV:"><prop><getetag/></prop></propfind>`, "Depth", "1")
+	if rec.Code != http.StatusMultiStatus || !strings.Contains(rec.Body.String(), mount+"x.ics") {
+		t.Fatalf("PROPFIND %s: %d %s", mount, rec.Code, rec.Body)
+	}
+}
