@@ -25,7 +25,7 @@ var helpFlags = map[string][]string{
 	"purge":       {"server", "user", "data", "config"},
 	"rebuild":     {"server", "user", "data", "config"},
 	"restore":     {"as-of", "dry-run", "server", "user", "data", "config"},
-	"serve":       {"listen", "data", "htpasswd", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen", "metrics-listen", "backup-dir"},
+	"serve":       {"listen", "data", "htpasswd", "htgroup", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen", "metrics-listen", "backup-dir"},
 	"share":       {"to", "access", "auto-accept", "data", "config"},
 	"tail":        {"user", "server", "from", "collection", "json", "token", "tls", "tls-ca"},
 	"token":       {"user", "label", "data", "config", "server", "as"},

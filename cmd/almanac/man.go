@@ -135,8 +135,8 @@ func writeMan(ctx context.Context, w io.Writer, bi *debug.BuildInfo) error {
 	m.macro("SH", "SIGNALS")
 	m.items("B", []manItem{
 		{"SIGINT, SIGTERM", "serve stops accepting connections, lets requests in flight finish (up to --shutdown-timeout), stops the change feed, closes the database and exits 0."},
-		{"SIGHUP", "serve reloads the TLS certificate and key (--tls-cert, --tls-key) and rereads the htpasswd file (--htpasswd) at once, and logs what it reloaded; " +
-			"a file that fails to load keeps the old one. Without SIGHUP both are checked for changes anyway (the certificate every 10 seconds, the htpasswd file at each login)."},
+		{"SIGHUP", "serve reloads the TLS certificate and key (--tls-cert, --tls-key) and rereads the htpasswd and htgroup files (--htpasswd, --htgroup) at once, and logs what it reloaded; " +
+			"a file that fails to load keeps the old one. Without SIGHUP both are checked for changes anyway (the certificate every 10 seconds, the htpasswd file at each login, the htgroup file every 2 seconds)."},
 	})
 
 	m.macro("SH", "EXIT STATUS")

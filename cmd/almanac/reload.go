@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +10,7 @@ import (
 )
 
 // Reload rereads, now, the files serve otherwise rereads when they change:
-// the TLS certificate and key, and the htpasswd file. What fails to load
+// the TLS certificate and key, and the htpasswd and htgroup files. What fails to load
 // keeps its last good version; the errors are returned joined.
 func (m *Main) Reload() error {
 	var errs []error
@@ -21,6 +22,11 @@ func (m *Main) Reload() error {
 	if m.Auth != nil {
 		if err := m.Auth.ReloadHtpasswd(); err != nil {
 			errs = append(errs, fmt.Errorf("reload htpasswd: %w", err))
+		}
+	}
+	if m.groups != nil {
+		if err := m.groups.Sync(context.Background(), true); err != nil {
+			errs = append(errs, fmt.Errorf("reload htgroup: %w", err))
 		}
 	}
 	return errors.Join(errs...)
@@ -44,7 +50,7 @@ func (m *Main) reloadOnSIGHUP() (stop func()) {
 					m.Logger.Error("reload on SIGHUP failed; keeping the last good files", "err", err)
 					continue
 				}
-				m.Logger.Info("reloaded on SIGHUP", "tls_cert", m.Config.TLSCert, "htpasswd", m.Config.Htpasswd)
+				m.Logger.Info("reloaded on SIGHUP", "tls_cert", m.Config.TLSCert, "htpasswd", m.Config.Htpasswd, "htgroup", m.Config.Htgroup)
 			}
 		}
 	}()

@@ -60,6 +60,7 @@ type ServeConfig struct {
 	Listen         string
 	DataDir        string
 	Htpasswd       string
+	Htgroup        string
 	ConfigFile     string
 	TLSCert        string
 	TLSKey         string
@@ -111,9 +112,10 @@ type Main struct {
 	starts []StartFunc // per hook, bound to the flags ParseFlags parsed
 	// noFirstRun skips the first-run admin (tests add their own users).
 	noFirstRun bool
-	firstRun   *firstRunAdmin // the admin made by this start, if any
-	certs      *certReloader  // nil without TLS
-	grpc       http.Handler   // gRPC served on the listener (ServeEnv.ServeGRPC)
+	firstRun   *firstRunAdmin  // the admin made by this start, if any
+	certs      *certReloader   // nil without TLS
+	groups     *auth.GroupFile // nil without --htgroup
+	grpc       http.Handler    // gRPC served on the listener (ServeEnv.ServeGRPC)
 	grpcStop   func()
 	listener   net.Listener
 	server     *http.Server
@@ -149,6 +151,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.Listen, "listen", defaultListen, "`address` to listen on (host:port)")
 	fs.StringVar(&c.DataDir, "data", defaultDataDir, "data `directory`; the database lives in DIR/db")
 	fs.StringVar(&c.Htpasswd, "htpasswd", "", "Apache htpasswd `file` with more users: bcrypt ($2y$), apr1 MD5 ($apr1$), {SHA}, salted {SSHA}, crypt SHA-256/512 ($5$, $6$); reread on change")
+	fs.StringVar(&c.Htgroup, "htgroup", "", "Apache htgroup `file` of groups (\"group: user user...\" lines), kept in the log as groups; reread on change")
 	fs.StringVar(&c.ConfigFile, configFlag, "", "TOML `file` whose keys are flag names")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate `file` (PEM); serve HTTPS when set with --tls-key")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS private key `file` (PEM)")
@@ -298,6 +301,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	if err != nil {
 		return &ConfigError{Field: "htpasswd", Err: err}
+	}
+	if err := m.startHtgroup(ctx); err != nil {
+		return err
 	}
 	mux := http.NewServeMux()
 	reg := newRegistry()

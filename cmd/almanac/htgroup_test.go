@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// TestServeHtgroup: serve --htgroup makes the file's groups groups of the
+// log (actor htgroup); a grant to a file group gives its members access to
+// the calendar; a malformed line is logged with its number and the rest
+// loads; adding and removing a member in the file changes access without a
+// restart (at the next change check, and at once on reload); a group that
+// leaves the file is deleted.
+func TestServeHtgroup(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "htgroup")
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(file, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("team: carol\nthis line is bad\nother: alice\n")
+	srv := startServer(t, "--htgroup="+file)
+	ctx := context.Background()
+	if !strings.Contains(srv.Logs.String(), "line 2") {
+		t.Errorf("the malformed line is not reported with its number:\n%s", srv.Logs)
+	}
+	group := func(name string) (*engine.Group, error) {
+		v, err := srv.DB.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		return v.Group(name)
+	}
+	g, err := group("team")
+	if err != nil || strings.Join(g.Members, " ") != "carol" {
+		t.Fatalf("group team = %+v, %v; want members carol", g, err)
+	}
+
+	req, _ := http.NewRequest("MKCALENDAR", srv.BaseURL+"/dav/home/alice/work/", nil)
+	req.SetBasicAuth("alice", testPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("MKCALENDAR: %d", resp.StatusCode)
+	}
+	if err := srv.DB.Grant(ctx, engine.Meta{Actor: "alice"}, "/dav/home/alice/work/", "team", engine.AccessRead, engine.GrantOptions{AutoAccept: true}); err != nil {
+		t.Fatal(err)
+	}
+	bobSees := func() int {
+		t.Helper()
+		return propfindStatus(t, srv.BaseURL+"/dav/home/alice/work/", "bob", testPassword)
+	}
+	if got := bobSees(); got != http.StatusNotFound {
+		t.Fatalf("bob before joining team: %d, want 404", got)
+	}
+
+	// A change the size check sees: synced by the next poll.
+	write("team: carol bob\nthis line is bad\nother: alice\n")
+	if err := srv.Main.groups.Sync(ctx, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := bobSees(); got != http.StatusMultiStatus {
+		t.Fatalf("bob after joining team in the file: %d, want 207", got)
+	}
+
+	// Removing him and the group "other": at once on reload (SIGHUP).
+	write("team: carol\n")
+	if err := srv.Main.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := bobSees(); got != http.StatusNotFound {
+		t.Errorf("bob after leaving team in the file: %d, want 404", got)
+	}
+	if _, err := group("other"); err == nil {
+		t.Error("group other still exists after it left the file")
+	}
+}
