@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -91,8 +92,12 @@ type CollectionState struct {
 	Collection Collection
 	// Objects are its objects then, in name order, with their bodies.
 	Objects []*Object
+	// Grants are the grants of the collection then, in grantee order
+	// (Path and Owner as they were then).
+	Grants []*Grant
 
 	versions map[string]*eventv1.Event
+	grants   map[string]*Grant
 }
 
 // State is the collections at and below a path at some moment.
@@ -175,7 +180,7 @@ func (v *View) collectionAsOf(path string, seq Seq) (*CollectionState, error) {
 	if rec.Deleted && Seq(rec.LastSeq) <= seq {
 		return nil, nil
 	}
-	cs := &CollectionState{versions: map[string]*eventv1.Event{}}
+	cs := &CollectionState{versions: map[string]*eventv1.Event{}, grants: map[string]*Grant{}}
 	lo := keys.IDPrefix(keys.CollHist, id)
 	err = v.scanKeys(lo, keys.CollHistKey(id, uint64(seq)+1), func(k []byte) error {
 		s, err := keys.IDSeq(k)
@@ -221,7 +226,8 @@ func (cs *CollectionState) replay(id uint64, ev *eventv1.Event) {
 	case eventv1.Op_OP_SHARE_GRANTED, eventv1.Op_OP_SHARE_REVOKED, eventv1.Op_OP_SHARE_REPLIED,
 		eventv1.Op_OP_LINK_CREATED, eventv1.Op_OP_LINK_REVOKED:
 		if ev.CollectionId == id {
-			return // in the shared collection's history; its state stays
+			cs.replayGrant(ev)
+			return // in the shared collection's history; its objects stay
 		}
 		// else a sharee's home, whose mounts changed: its CTag moves on
 	}
@@ -229,8 +235,27 @@ func (cs *CollectionState) replay(id uint64, ev *eventv1.Event) {
 	c.Modified = unixNano(ev.TimeUnixNano)
 }
 
-// finish turns the replayed versions into Objects.
+// replayGrant applies a grant or a revocation of the collection itself.
+func (cs *CollectionState) replayGrant(ev *eventv1.Event) {
+	g := ev.Share.GetGrantee()
+	switch ev.Op {
+	case eventv1.Op_OP_SHARE_GRANTED:
+		cs.grants[g] = &Grant{
+			CollectionID: ev.CollectionId, Path: cs.Collection.Path, Owner: cs.Collection.Owner, Grantee: g,
+			Access: accessFromProto(ev.Share.GetAccess()), AutoAccept: ev.Share.GetAutoAccept(), Seq: Seq(ev.Seq),
+		}
+	case eventv1.Op_OP_SHARE_REVOKED:
+		delete(cs.grants, g)
+	}
+}
+
+// finish turns the replayed versions into Objects and the replayed grants
+// into Grants.
 func (cs *CollectionState) finish(db *DB) error {
+	for _, g := range cs.grants {
+		cs.Grants = append(cs.Grants, g)
+	}
+	slices.SortFunc(cs.Grants, func(a, b *Grant) int { return strings.Compare(a.Grantee, b.Grantee) })
 	names := make([]string, 0, len(cs.versions))
 	for n := range cs.versions {
 		names = append(names, n)

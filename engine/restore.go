@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -32,10 +33,15 @@ type RestoreRequest struct {
 // RestoreAction is one change a restore makes.
 type RestoreAction struct {
 	// Op is OpCollectionCreated, OpCollectionDeleted, OpPropsChanged,
-	// OpObjectPut or OpObjectDeleted.
+	// OpObjectPut, OpObjectDeleted, OpShareGranted or OpShareRevoked.
 	Op   Op
 	Path string // the collection
-	Name string // the object ("" for collection actions)
+	Name string // the object ("" for collection and share actions)
+	// Grantee and Access name the grant that a share action makes again
+	// (with the AutoAccept it had) or withdraws.
+	Grantee    string
+	Access     Access
+	AutoAccept bool
 	// FromSeq is the historical event whose version or properties are
 	// brought back (puts, creations and property changes).
 	FromSeq Seq
@@ -55,7 +61,11 @@ type RestoreResult struct {
 // only the object req.Name) back to its state at req.At by appending new
 // events in one atomic commit: collections are recreated with their
 // properties, objects are put back (with new ETags, so clients fetch them
-// on their next sync) and what did not exist then is deleted. m should
+// on their next sync), what did not exist then is deleted, and the grants
+// of the collections are made again or revoked to be the ones they had
+// (a grant to a user or group that no longer exists is left out). The
+// sharees' shares and mounts follow the grants as for any grant: a grant
+// made again with auto-accept mounts again. m should
 // carry the operator as Actor and a Reason; Restore fills in a Reason when
 // m has none.
 //
@@ -278,7 +288,57 @@ func (c *restoreCmd) plan(r reader) ([]RestoreAction, error) {
 		}
 		objActs = append(objActs, oa...)
 	}
-	return append(acts, objActs...), nil
+	shareActs, err := c.planGrants(r, live)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(acts, objActs...), shareActs...), nil
+}
+
+// planGrants lists the revocations and grants that turn the grants of the
+// target's collections into the ones they had, revocations first so that
+// no grant meets a limit that a revocation frees. A recreated collection
+// has none yet.
+func (c *restoreCmd) planGrants(r reader, existed map[string]bool) ([]RestoreAction, error) {
+	var revokes, grants []RestoreAction
+	for _, w := range c.target.Collections {
+		p := w.Collection.Path
+		cur := map[string]*statev1.Grant{}
+		if coll, err := collectionByPath(r, p); err == nil && existed[p] {
+			gs, err := getGrants(r, coll.Id)
+			if err != nil {
+				return nil, err
+			}
+			for _, g := range gs.Grants {
+				cur[g.Grantee] = g
+			}
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		for _, g := range w.Grants {
+			old, ok := cur[g.Grantee]
+			delete(cur, g.Grantee)
+			if ok && accessFromProto(old.Access) == g.Access && old.AutoAccept == g.AutoAccept {
+				continue
+			}
+			if ok, err := principalExists(r, g.Grantee); err != nil {
+				return nil, err
+			} else if !ok {
+				continue
+			}
+			grants = append(grants, RestoreAction{Op: OpShareGranted, Path: p, Grantee: g.Grantee,
+				Access: g.Access, AutoAccept: g.AutoAccept, FromSeq: g.Seq})
+		}
+		names := make([]string, 0, len(cur))
+		for n := range cur {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			revokes = append(revokes, RestoreAction{Op: OpShareRevoked, Path: p, Grantee: n})
+		}
+	}
+	return append(revokes, grants...), nil
 }
 
 // normProps makes an absent property set equal an empty one.
@@ -446,6 +506,16 @@ func (c *restoreCmd) execute(tx *txn, a *RestoreAction) error {
 		}
 		ev.Op, ev.Object, ev.PreviousEtag = eventv1.Op_OP_OBJECT_DELETED, a.Name, old.Etag
 		ev.Uid, ev.ContentType, ev.Component = old.Uid, old.ContentType, old.Component
+	case OpShareGranted, OpShareRevoked:
+		if err := checkRegrant(tx.rw, coll, a); err != nil {
+			return err
+		}
+		ev.Op, ev.CollectionKind, ev.Owner = eventv1.Op_OP_SHARE_REVOKED, coll.Kind, coll.Owner
+		ev.Share = &eventv1.Share{Grantee: a.Grantee}
+		if a.Op == OpShareGranted {
+			ev.Op = eventv1.Op_OP_SHARE_GRANTED
+			ev.Share.Access, ev.Share.AutoAccept = accessToProto(a.Access), a.AutoAccept
+		}
 	case OpObjectPut:
 		o := c.wantedObject(a.Path, a.Name)
 		ev.Op, ev.Object, ev.Body = eventv1.Op_OP_OBJECT_PUT, a.Name, o.Body
@@ -461,6 +531,22 @@ func (c *restoreCmd) execute(tx *txn, a *RestoreAction) error {
 	}
 	a.ETag = ev.Etag
 	return nil
+}
+
+// checkRegrant applies the grant limits to a grant a restore makes to a
+// grantee the collection does not hold now.
+func checkRegrant(r getter, coll *statev1.Collection, a *RestoreAction) error {
+	if a.Op != OpShareGranted {
+		return nil
+	}
+	grants, err := getGrants(r, coll.Id)
+	if err != nil {
+		return err
+	}
+	if slices.ContainsFunc(grants.Grants, func(g *statev1.Grant) bool { return g.Grantee == a.Grantee }) {
+		return nil
+	}
+	return checkGrantLimits(r, coll, grants, a.Grantee)
 }
 
 func (c *restoreCmd) wanted(path string) *CollectionState {
@@ -500,6 +586,12 @@ func (a RestoreAction) String() string {
 	b.WriteString(" ")
 	b.WriteString(a.Path)
 	b.WriteString(a.Name)
+	switch a.Op {
+	case OpShareGranted:
+		fmt.Fprintf(&b, " to %s %s", a.Grantee, a.Access)
+	case OpShareRevoked:
+		fmt.Fprintf(&b, " from %s", a.Grantee)
+	}
 	if a.FromSeq != 0 {
 		fmt.Fprintf(&b, " (from seq %d)", a.FromSeq)
 	}

@@ -240,16 +240,9 @@ func (c *grantCmd) run(tx *txn) error {
 		} else if !ok {
 			return fmt.Errorf("%w: no user or group %q", ErrNotFound, c.grantee)
 		}
-		if i < 0 && len(grants.Grants) >= MaxGrantsPerCollection {
-			return &SharingLimitError{What: "grants on " + c.path, Limit: MaxGrantsPerCollection}
-		}
 		if i < 0 {
-			to, err := getIDs(tx.rw, keys.GrantedToKey(c.grantee))
-			if err != nil {
+			if err := checkGrantLimits(tx.rw, coll, grants, c.grantee); err != nil {
 				return err
-			}
-			if len(to.Ids) >= MaxGrantsPerPrincipal {
-				return &SharingLimitError{What: "collections shared with " + c.grantee, Limit: MaxGrantsPerPrincipal}
 			}
 		}
 		op = eventv1.Op_OP_SHARE_GRANTED
@@ -259,6 +252,22 @@ func (c *grantCmd) run(tx *txn) error {
 		Op: op, CollectionId: coll.Id, CollectionPath: coll.Path, Owner: coll.Owner,
 		CollectionKind: coll.Kind, Share: share,
 	})
+}
+
+// checkGrantLimits refuses a new grantee of coll (which holds grants) over
+// MaxGrantsPerCollection or MaxGrantsPerPrincipal.
+func checkGrantLimits(r getter, coll *statev1.Collection, grants *statev1.Grants, grantee string) error {
+	if len(grants.Grants) >= MaxGrantsPerCollection {
+		return &SharingLimitError{What: "grants on " + coll.Path, Limit: MaxGrantsPerCollection}
+	}
+	to, err := getIDs(r, keys.GrantedToKey(grantee))
+	if err != nil {
+		return err
+	}
+	if len(to.Ids) >= MaxGrantsPerPrincipal {
+		return &SharingLimitError{What: "collections shared with " + grantee, Limit: MaxGrantsPerPrincipal}
+	}
+	return nil
 }
 
 // checkShareable refuses homes and collections not directly in a home.

@@ -136,29 +136,42 @@ func TestShareGrantMountRevoke(t *testing.T) {
 		t.Errorf("second revoke: %v, want ErrNotFound", err)
 	}
 	// The history of alice's calendar and of bob's home show the share.
-	v, err := db.View()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer v.Close()
 	for path, want := range map[string][]string{
 		"/h/alice/cal/": {"share-granted alice bob read-write", "share-granted alice bob read", "share-revoked alice bob none"},
 		"/h/bob/":       {"share-granted alice bob read-write", "share-revoked alice bob none"}, // the mount came and went
 	} {
-		evs, err := v.CollectionHistory(path, zeroTime, zeroTime)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ops []string
-		for _, e := range evs {
-			if e.Share != nil {
-				ops = append(ops, fmt.Sprintf("%s %s %s %v", e.Op, e.Actor, e.Share.Grantee, e.Share.Access))
-			}
-		}
-		if !slices.Equal(ops, want) {
+		if ops := shareEvents(t, db, path); !slices.Equal(ops, want) {
 			t.Errorf("share events in the history of %s = %q, want %q", path, ops, want)
 		}
 	}
+}
+
+// collHistory is the history of the collection at path.
+func collHistory(tb testing.TB, db *DB, path string) []*Event {
+	tb.Helper()
+	v, err := db.View()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer v.Close()
+	evs, err := v.CollectionHistory(path, zeroTime, zeroTime)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return evs
+}
+
+// shareEvents lists the share events in the history of path as
+// "op actor grantee access".
+func shareEvents(tb testing.TB, db *DB, path string) []string {
+	tb.Helper()
+	var ops []string
+	for _, e := range collHistory(tb, db, path) {
+		if e.Share != nil {
+			ops = append(ops, fmt.Sprintf("%s %s %s %v", e.Op, e.Actor, e.Share.Grantee, e.Share.Access))
+		}
+	}
+	return ops
 }
 
 // TestShareRefusals checks what Grant, PutGroup and PutUser refuse.

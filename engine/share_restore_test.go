@@ -1,0 +1,150 @@
+package engine
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// lastHistSeq is the sequence number of the last event in the history of path.
+func lastHistSeq(tb testing.TB, db *DB, path string) Seq {
+	tb.Helper()
+	evs := collHistory(tb, db, path)
+	if len(evs) == 0 {
+		tb.Fatalf("no history of %s", path)
+	}
+	return evs[len(evs)-1].Seq
+}
+
+// TestRestoreRollsBackGrants: alice grants her calendar to bob (t1),
+// revokes it (t2) and grants it to carol (t3). A restore of her home as
+// of t1 (dry run first) revokes carol's grant and makes bob's again as new
+// events by the operator: Access and the mounts are those of t1, the
+// calendar's history shows the restore's events, a second restore finds
+// nothing to do, and Verify passes after a rebuild.
+func TestRestoreRollsBackGrants(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	const cal = "/h/alice/cal/"
+	must(t, db.Grant(ctx, alice, cal, "bob", AccessReadWrite, GrantOptions{AutoAccept: true}))
+	t1 := lastHistSeq(t, db, cal)
+	must(t, db.Revoke(ctx, alice, cal, "bob"))
+	must(t, db.Grant(ctx, alice, cal, "carol", AccessRead, GrantOptions{AutoAccept: true}))
+	if r := access(t, db, "bob", "/h/bob/alice-cal/x.ics"); r.Access != AccessOwner || r.Target != "/h/bob/alice-cal/x.ics" {
+		t.Fatalf("before the restore bob resolves the mount path to %v %q", r.Access, r.Target)
+	}
+
+	req := RestoreRequest{Path: "/h/alice/", At: AsOf{Seq: t1}, DryRun: true}
+	dry, err := db.Restore(ctx, oper, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, a := range dry.Actions {
+		got = append(got, a.String())
+	}
+	want := []string{
+		"share-revoked " + cal + " from carol",
+		fmt.Sprintf("share-granted %s to bob read-write (from seq %d)", cal, t1),
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("dry run = %q, want %q", got, want)
+	}
+	if r := access(t, db, "carol", cal); r.Access != AccessRead {
+		t.Fatalf("the dry run changed carol's access: %v", r.Access)
+	}
+
+	req.DryRun = false
+	res, err := db.Restore(ctx, oper, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Actions) != 2 || res.Actions[0].Seq == 0 || res.Actions[1].Seq == 0 {
+		t.Fatalf("restore actions = %+v", res.Actions)
+	}
+	for _, tc := range []struct {
+		user, path string
+		want       Access
+		target     string
+	}{
+		{"bob", "/h/bob/alice-cal/x.ics", AccessReadWrite, cal + "x.ics"},
+		{"bob", cal, AccessReadWrite, cal},
+		{"carol", cal + "x.ics", AccessNone, ""},
+		{"carol", "/h/carol/alice-cal/x.ics", AccessOwner, "/h/carol/alice-cal/x.ics"},
+	} {
+		r := access(t, db, tc.user, tc.path)
+		if r.Access != tc.want || r.Target != tc.target {
+			t.Errorf("after the restore Access(%s, %s) = %v %q, want %v %q", tc.user, tc.path, r.Access, r.Target, tc.want, tc.target)
+		}
+	}
+	if ms := mounts(t, db, "bob"); len(ms) != 1 || ms[0].Mount != "alice-cal" || ms[0].Reply != ReplyAccepted {
+		t.Errorf("bob's mounts after the restore = %+v", ms)
+	}
+	if ms := mounts(t, db, "carol"); len(ms) != 0 {
+		t.Errorf("carol's mounts after the restore = %+v", ms)
+	}
+
+	for _, e := range collHistory(t, db, cal) {
+		if e.Share != nil && e.Actor == oper.Actor && !strings.HasPrefix(e.Reason, "restore as of") {
+			t.Errorf("restore event %d has reason %q", e.Seq, e.Reason)
+		}
+	}
+	ops := shareEvents(t, db, cal)
+	wantOps := []string{
+		"share-granted alice bob read-write", "share-revoked alice bob none", "share-granted alice carol read",
+		"share-revoked operator:root carol none", "share-granted operator:root bob read-write",
+	}
+	if !slices.Equal(ops, wantOps) {
+		t.Errorf("share events of %s = %q, want %q", cal, ops, wantOps)
+	}
+
+	again, err := db.Restore(ctx, oper, RestoreRequest{Path: "/h/alice/", At: AsOf{Seq: t1}, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Actions) != 0 {
+		t.Errorf("a second restore would do %v", again.Actions)
+	}
+	must(t, db.Rebuild(ctx))
+	must(t, db.Verify(ctx))
+	if r := access(t, db, "bob", "/h/bob/alice-cal/x.ics"); r.Access != AccessReadWrite {
+		t.Errorf("after a rebuild bob has %v", r.Access)
+	}
+}
+
+// TestRestoreRecreatesGrants: a calendar deleted with its grants comes
+// back from a restore with them (to the principals that still exist).
+func TestRestoreRecreatesGrants(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	const work = "/h/alice/work/"
+	must(t, db.Grant(ctx, alice, work, "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	must(t, db.Grant(ctx, alice, work, "carol", AccessReadWrite, GrantOptions{}))
+	t1 := lastHistSeq(t, db, work)
+	must(t, db.DeleteCollection(ctx, alice, work))
+	if r := access(t, db, "bob", work); r.Access != AccessNone {
+		t.Fatalf("bob after the deletion: %v", r.Access)
+	}
+	res, err := db.Restore(ctx, oper, RestoreRequest{Path: work, At: AsOf{Seq: t1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, a := range res.Actions {
+		ops = append(ops, a.Op.String()+" "+a.Grantee)
+	}
+	if want := []string{"collection-created ", "share-granted bob", "share-granted carol"}; !slices.Equal(ops, want) {
+		t.Errorf("actions = %q, want %q", ops, want)
+	}
+	if r := access(t, db, "bob", "/h/bob/alice-work/x.ics"); r.Access != AccessRead || r.Target != work+"x.ics" {
+		t.Errorf("bob through his mount: %v %q", r.Access, r.Target)
+	}
+	if r := access(t, db, "carol", work); r.Access != AccessReadWrite {
+		t.Errorf("carol on alice's URL: %v", r.Access)
+	}
+	if ms := mounts(t, db, "carol"); len(ms) != 0 {
+		t.Errorf("carol never accepted, yet has mounts %+v", ms)
+	}
+	must(t, db.Verify(ctx))
+}
