@@ -44,16 +44,7 @@ func TestServeHtgroup(t *testing.T) {
 		t.Fatalf("group team = %+v, %v; want members carol", g, err)
 	}
 
-	req, _ := http.NewRequest("MKCALENDAR", srv.BaseURL+"/dav/home/alice/work/", nil)
-	req.SetBasicAuth("alice", testPassword)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("MKCALENDAR: %d", resp.StatusCode)
-	}
+	mkcalendarAs(t, srv, "alice", "work")
 	if err := srv.DB.Grant(ctx, engine.Meta{Actor: "alice"}, "/dav/home/alice/work/", "team", engine.AccessRead, engine.GrantOptions{AutoAccept: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -84,5 +75,20 @@ func TestServeHtgroup(t *testing.T) {
 	}
 	if _, err := group("other"); err == nil {
 		t.Error("group other still exists after it left the file")
+	}
+}
+
+// mkcalendarAs makes the calendar NAME in user's home over DAV.
+func mkcalendarAs(t *testing.T, srv *testServer, user, name string) {
+	t.Helper()
+	req, _ := http.NewRequest("MKCALENDAR", srv.BaseURL+"/dav/home/"+user+"/"+name+"/", nil)
+	req.SetBasicAuth(user, testPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("MKCALENDAR %s/%s: %d", user, name, resp.StatusCode)
 	}
 }

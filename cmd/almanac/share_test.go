@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,99 @@ func TestShareCommands(t *testing.T) {
 	}
 	if grants != 2 {
 		t.Errorf("%d grant events in the calendar's history, want 2", grants)
+	}
+}
+
+// runShareAs runs `almanac NAME args...` with the environment env and
+// stdin, and returns stdout and stderr.
+func runShareAs(t *testing.T, env map[string]string, stdin, name string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	c := &shareCLI{stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }}
+	run := map[string]func(context.Context, []string) error{"group": c.group, "share": c.share, "proxy": c.proxy}[name]
+	err := run(context.Background(), args)
+	return out.String(), errOut.String(), err
+}
+
+// TestShareCommandsWhileServing: with a server running on the data
+// directory, group, share and proxy find it through DATA/server.json and
+// work through its admin API as the admin: `share grant` gives bob access
+// over DAV at once and `share revoke` takes it away at once; a group grant
+// reaches its member; lists, delegates and links work; the link is an
+// event by the admin; a non-admin is refused and an unknown collection is
+// a not-found error.
+func TestShareCommandsWhileServing(t *testing.T) {
+	srv := startServer(t)
+	admin := map[string]string{"ALMANAC_PASSWORD": testPassword}
+	data := "--data=" + srv.DataDir
+	mkcalendarAs(t, srv, "alice", "work")
+	bobSees := func() int {
+		t.Helper()
+		return propfindStatus(t, srv.BaseURL+"/dav/home/alice/work/", "bob", testPassword)
+	}
+	run := func(name string, args ...string) string {
+		t.Helper()
+		out, stderr, err := runShareAs(t, admin, "", name, append(args, data)...)
+		if err != nil {
+			t.Fatalf("%s %v: %v", name, args, err)
+		}
+		if !strings.Contains(stderr, "using its admin API at "+srv.BaseURL) {
+			t.Errorf("%s %v: stderr does not say it used the running server: %q", name, args, stderr)
+		}
+		return out
+	}
+	if got := bobSees(); got != http.StatusNotFound {
+		t.Fatalf("bob before the grant: %d, want 404", got)
+	}
+	run("share", "grant", "alice/work", "--to", "bob", "--access", "read-write")
+	if got := bobSees(); got != http.StatusMultiStatus {
+		t.Fatalf("bob after share grant: %d, want 207", got)
+	}
+	if out := run("share", "list", "alice/work"); out != "bob\tread-write\n" {
+		t.Errorf("share list = %q", out)
+	}
+	run("share", "revoke", "alice/work", "--to", "bob")
+	if got := bobSees(); got != http.StatusNotFound {
+		t.Fatalf("bob after share revoke: %d, want 404", got)
+	}
+
+	run("group", "add", "team", "--display-name", "The Team")
+	run("group", "member", "add", "team", "bob")
+	if out := run("group", "list"); out != "team\tThe Team\tbob\n" {
+		t.Errorf("group list = %q", out)
+	}
+	run("share", "grant", "alice/work", "--to", "team")
+	if got := bobSees(); got != http.StatusMultiStatus {
+		t.Errorf("bob through the group: %d, want 207", got)
+	}
+	if _, _, err := runShareAs(t, admin, "", "group", "add", "team", data); err == nil || !strings.Contains(err.Error(), "exists") {
+		t.Errorf("second group add: %v, want exists", err)
+	}
+	run("proxy", "set", "alice", "--read", "bob")
+	if out := run("proxy", "list", "alice"); out != "bob\tread\n" {
+		t.Errorf("proxy list = %q", out)
+	}
+	out := run("share", "link", "create", "alice/work")
+	if !strings.Contains(out, "https://HOST/pub/") {
+		t.Errorf("link create = %q", out)
+	}
+	if out := run("share", "link", "list", "alice/work"); !strings.Contains(out, "\tcalendar\t") || !strings.HasSuffix(out, "\tadmin\n") {
+		t.Errorf("link list = %q", out)
+	}
+
+	v, err := srv.DB.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs, err := v.Grants("/dav/home/alice/work/")
+	v.Close()
+	if err != nil || len(gs) != 1 || gs[0].Grantee != "team" {
+		t.Fatalf("grants = %v, %v", gs, err)
+	}
+	if _, _, err := runShareAs(t, map[string]string{"ALMANAC_PASSWORD": testPassword}, "", "share", "list", "alice/work", data, "--as", "alice"); err == nil || !strings.Contains(err.Error(), "not an admin") {
+		t.Errorf("share list as alice: %v, want not an admin", err)
+	}
+	if _, _, err := runShareAs(t, admin, "", "share", "grant", "alice/nothing", "--to", "bob", data); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("grant of a missing collection: %v, want not found", err)
 	}
 }

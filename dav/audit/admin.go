@@ -92,9 +92,14 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	limit := int64(maxAdminBody)
 	if strings.HasPrefix(r.URL.Path, "/admin/users") || strings.HasPrefix(r.URL.Path, "/admin/tokens") {
 		limit = maxAccountBody
+	} else if r.URL.Path == "/admin/sharing" {
+		limit = maxShareBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	out, ok, err := accountRoutes(r, l, u.Name)
+	if !ok {
+		out, ok, err = sharingRoute(r, l)
+	}
 	if !ok {
 		out, err = a.dispatch(r, l)
 	}
