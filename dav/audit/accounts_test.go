@@ -74,16 +74,22 @@ func TestAdminAccounts(t *testing.T) {
 		t.Errorf("revoking an unknown token: %v, want 404", err)
 	}
 
-	req, _ := http.NewRequest("POST", srv.URL+"/admin/users", strings.NewReader(`{"name":"dan","password":"`+strings.Repeat("x", 70<<10)+`"}`))
+	if got := postAsAdmin(t, srv.URL+"/admin/users", `{"name":"dan","password":"`+strings.Repeat("x", 70<<10)+`"}`); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("70 KiB account body: %d, want 413", got)
+	}
+}
+
+// postAsAdmin posts body to url as admin:secret and returns the status.
+func postAsAdmin(t *testing.T, url, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
 	req.SetBasicAuth("admin", "secret")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("70 KiB account body: %d, want 413", resp.StatusCode)
-	}
+	return resp.StatusCode
 }
 
 // TestClientRefusesPlainHTTP: the admin password is sent over plain HTTP

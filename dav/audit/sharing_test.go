@@ -47,14 +47,7 @@ func TestAdminSharingErrors(t *testing.T) {
 		}
 	}
 
-	req, _ := http.NewRequest("POST", srv.URL+"/admin/sharing", strings.NewReader(`{"op":"group-add","name":"`+strings.Repeat("x", 300<<10)+`"}`))
-	req.SetBasicAuth("admin", "secret")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Errorf("300 KiB sharing body: %d, want 413", resp.StatusCode)
+	if got := postAsAdmin(t, srv.URL+"/admin/sharing", `{"op":"group-add","name":"`+strings.Repeat("x", 300<<10)+`"}`); got != http.StatusRequestEntityTooLarge {
+		t.Errorf("300 KiB sharing body: %d, want 413", got)
 	}
 }
