@@ -354,7 +354,7 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken, BackupDir: dir})
+				env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken, BackupDir: dir, FileGroup: env.FileGroup})
 				if env.SetAudit != nil {
 					env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger})
 				}

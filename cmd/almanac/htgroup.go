@@ -10,6 +10,14 @@ import (
 // htgroupPoll is how often serve looks whether the htgroup file changed.
 const htgroupPoll = 2 * time.Second
 
+// fileGroup is ServeEnv.FileGroup: nil without --htgroup.
+func (m *Main) fileGroup() func(string) bool {
+	if m.groups == nil {
+		return nil
+	}
+	return m.groups.Defines
+}
+
 // startHtgroup loads --htgroup into the log and watches it: a change of
 // its size or modification time is synced within htgroupPoll (a SIGHUP
 // syncs at once). A file that cannot be read at start is a ConfigError;

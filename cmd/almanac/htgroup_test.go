@@ -16,7 +16,8 @@ import (
 // the calendar; a malformed line is logged with its number and the rest
 // loads; adding and removing a member in the file changes access without a
 // restart (at the next change check, and at once on reload); a group that
-// leaves the file is deleted.
+// leaves the file is deleted; `almanac group` cannot change a file group
+// while the server runs.
 func TestServeHtgroup(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "htgroup")
 	write := func(s string) {
@@ -44,6 +45,12 @@ func TestServeHtgroup(t *testing.T) {
 		t.Fatalf("group team = %+v, %v; want members carol", g, err)
 	}
 
+	// The file is the truth of its groups: the admin API refuses to
+	// change them.
+	admin := map[string]string{"ALMANAC_PASSWORD": testPassword}
+	if _, _, err := runShareAs(t, admin, "", "group", "member", "add", "team", "bob", "--data="+srv.DataDir); err == nil || !strings.Contains(err.Error(), "htgroup file") {
+		t.Errorf("group member add to a file group while serving: %v, want refused", err)
+	}
 	mkcalendarAs(t, srv, "alice", "work")
 	if err := srv.DB.Grant(ctx, engine.Meta{Actor: "alice"}, "/dav/home/alice/work/", "team", engine.AccessRead, engine.GrantOptions{AutoAccept: true}); err != nil {
 		t.Fatal(err)

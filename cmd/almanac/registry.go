@@ -125,6 +125,9 @@ type ServeEnv struct {
 	Mux *http.ServeMux
 	// Auth verifies user passwords (package dav/auth).
 	Auth *auth.Verifier
+	// FileGroup reports whether a group is defined by the --htgroup file
+	// (nil without one): the admin API does not change such a group.
+	FileGroup func(name string) bool
 	// ServeGRPC serves h, a gRPC server, for the gRPC requests (HTTP/2,
 	// Content-Type application/grpc) that arrive on --listen: h2c on plain
 	// HTTP, ALPN "h2" under TLS. stop runs as soon as serve begins to shut

@@ -317,6 +317,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		TLSKey:    m.Config.TLSKey,
 		Mux:       mux,
 		Auth:      m.Auth,
+		FileGroup: m.fileGroup(),
 		SetAudit:  func(h http.Handler) { audit = h },
 		ServeGRPC: func(h http.Handler, stop func()) { m.grpc, m.grpcStop = h, stop },
 	}

@@ -40,6 +40,7 @@ type Authenticator interface {
 //	POST /admin/tokens {name, label}       -> NewToken (its secret, once)
 //	POST /admin/tokens/revoke {name, id}   -> {"ok": true}
 //	POST /admin/backup   {dest}            -> BackupReport
+//	POST /admin/sharing  ShareRequest      -> ShareResult (at most 256 KiB)
 //
 // Account and token bodies are at most 64 KiB; names and passwords travel
 // only in bodies, never in URLs. An admin cannot delete or disable the
@@ -53,6 +54,10 @@ type Admin struct {
 	DB     *engine.DB
 	Auth   Authenticator
 	Logger *slog.Logger
+	// FileGroup, when set, reports whether a group is defined by serve's
+	// htgroup file: POST /admin/sharing refuses to change such a group
+	// (409), since the file is its truth.
+	FileGroup func(name string) bool
 	// NewToken makes API tokens for POST /admin/tokens.
 	NewToken TokenMaker
 	// BackupDir is the directory, on the server's filesystem, under which
@@ -98,7 +103,7 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	out, ok, err := accountRoutes(r, l, u.Name)
 	if !ok {
-		out, ok, err = sharingRoute(r, l)
+		out, ok, err = sharingRoute(r, l, a.FileGroup)
 	}
 	if !ok {
 		out, err = a.dispatch(r, l)

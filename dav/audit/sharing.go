@@ -191,13 +191,20 @@ func (l *Local) view(fn func(*engine.View) error) error {
 }
 
 // sharingRoute answers POST /admin/sharing; ok is false for another path.
-func sharingRoute(r *http.Request, l *Local) (out any, ok bool, err error) {
+// A change of a group fileGroup reports is refused.
+func sharingRoute(r *http.Request, l *Local, fileGroup func(string) bool) (out any, ok bool, err error) {
 	if r.Method != http.MethodPost || r.URL.Path != "/admin/sharing" {
 		return nil, false, nil
 	}
 	var q ShareRequest
 	if err := decode(r, &q); err != nil {
 		return nil, true, err
+	}
+	switch q.Op {
+	case OpGroupAdd, OpGroupDelete, OpGroupMemberAdd, OpGroupMemberRemove:
+		if fileGroup != nil && fileGroup(q.Name) {
+			return nil, true, fmt.Errorf("%w: group %q is defined by the htgroup file: edit the file", engine.ErrConflict, q.Name)
+		}
 	}
 	out, err = l.Share(r.Context(), q)
 	return out, true, err

@@ -132,6 +132,13 @@ func (f *GroupFile) Sync(ctx context.Context, force bool) error {
 	return nil
 }
 
+// Defines reports whether the file defined group name at its last sync.
+func (f *GroupFile) Defines(name string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.synced[name]
+}
+
 // apply writes the group events that make the engine's groups those of the
 // file; the groups it defined before and no longer does are deleted.
 func (f *GroupFile) apply(ctx context.Context, groups map[string][]string) error {
