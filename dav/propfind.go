@@ -247,6 +247,12 @@ func (h *Handler) propfindPrincipals(v *engine.View, res *resource, pr propReque
 	return nil
 }
 
+// mountResource is the collection resource of user's mount sh: the
+// owner's collection as the user sees it, at the mount's path.
+func mountResource(user string, sh *engine.Share) *resource {
+	return &resource{kind: resCollection, path: sh.MountPath, user: user, coll: mountView(sh), acc: accessOf(sh.Access), share: sh}
+}
+
 // propfindMounts writes the responses of the shares mounted in res, the
 // user's home: each the owner's collection as the user sees it, at the
 // mount's path.
@@ -259,7 +265,7 @@ func (h *Handler) propfindMounts(v *engine.View, res *resource, pr propRequest, 
 		if sh.Collection == nil || sh.MountPath == "" || sh.Access == engine.AccessNone {
 			continue
 		}
-		m := &resource{kind: resCollection, path: sh.MountPath, user: res.user, coll: mountView(sh), acc: accessOf(sh.Access), share: sh}
+		m := mountResource(res.user, sh)
 		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -50,6 +51,12 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 	ms, end := startMultistatus(w, r)
 	only := etagOnly(pr)
 	for _, ch := range cs.Changes {
+		if strings.HasSuffix(ch.Name, "/") { // a mount of the home's owner
+			if err := h.syncMount(ms, rq, pr, ch); err != nil {
+				return err
+			}
+			continue
+		}
 		if ch.Deleted {
 			if err := ms.StatusResponsePath(rq.Coll.Path, ch.Name, http.StatusNotFound); err != nil {
 				return err
@@ -88,8 +95,40 @@ func (h *Handler) syncAll(w http.ResponseWriter, r *http.Request, rq *reportRequ
 			return err
 		}
 	}
+	if ownHome(rq) {
+		if err := h.propfindMounts(rq.View, rq.Res, pr, ms); err != nil {
+			return err
+		}
+	}
 	ms.SyncToken(rq.Coll.SyncToken)
 	return end()
+}
+
+// ownHome reports whether the sync is of the user's own home, the only
+// one that lists the user's mounts (a delegate sees the owner's home
+// without them).
+func ownHome(rq *reportRequest) bool {
+	return rq.Coll.Kind == engine.KindHome && rq.Coll.Owner == rq.User
+}
+
+// syncMount writes the response for a change of a mount in the home
+// (engine.Change "name/"): the mount as PROPFIND Depth 1 shows it, or a
+// 404 once it left, like a member collection created or deleted.
+func (h *Handler) syncMount(ms *davxml.Multistatus, rq *reportRequest, pr propRequest, ch engine.Change) error {
+	if !ownHome(rq) {
+		return nil
+	}
+	if !ch.Deleted {
+		sh, err := rq.View.Mount(rq.User, strings.TrimSuffix(ch.Name, "/"))
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("read changed mount %s: %w", ch.Name, err)
+		}
+		if err == nil && sh.Collection != nil && sh.MountPath != "" && sh.Access != engine.AccessNone {
+			m := mountResource(rq.User, sh)
+			return ms.Response(m.href(), h.valuesFor(m, pr))
+		}
+	}
+	return ms.StatusResponse(davxml.Href(rq.Coll.Path+ch.Name), http.StatusNotFound)
 }
 
 // syncLimit parses DAV:limit/DAV:nresults (RFC 6578 §6.1); 0 means none.

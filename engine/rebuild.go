@@ -30,7 +30,8 @@ const metaProjections = "projections"
 //	1 (unrecorded): bodies in 'b' records
 //	2: bodies only in the log, object records point at them (body_seq)
 //	3: the API token index ('k')
-const projectionVersion = "5"
+//	6: mounts arriving and leaving in the sharee's home change index
+const projectionVersion = "6"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

@@ -420,7 +420,7 @@ func mount(rw readWriter, ev *eventv1.Event, user string, sh *statev1.Share, col
 	if err := rw.Set(keys.MountKey(user, name), keys.U64(sh.CollectionId), nil); err != nil {
 		return err
 	}
-	return touchHome(rw, ev, user)
+	return mountChanged(rw, ev, user, name, false)
 }
 
 // unmount removes the mount of share sh of user, if it has one.
@@ -431,7 +431,35 @@ func unmount(rw readWriter, ev *eventv1.Event, user string, sh *statev1.Share) e
 	if err := rw.Delete(keys.MountKey(user, sh.MountName), nil); err != nil {
 		return err
 	}
+	name := sh.MountName
 	sh.MountName = ""
+	return mountChanged(rw, ev, user, name, true)
+}
+
+// mountChanged records that the mount name arrived in user's home (or left
+// it): the home's change index lists "name/" as a member, or as deleted,
+// so a sync-collection of the home reports it like an object created or
+// deleted; and the home's CTag and sync token move on. The home's
+// tombstone of "name/" keeps the seq of its latest change entry, which the
+// next one replaces (each name is once in the index).
+func mountChanged(rw readWriter, ev *eventv1.Event, user, name string, gone bool) error {
+	home, err := homeOf(rw, user)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	member := name + "/"
+	if err := dropTombstone(rw, home.Id, member); err != nil {
+		return err
+	}
+	if err := setProto(rw, keys.ChangeKey(home.Id, ev.Seq, member), &statev1.Change{Name: member, Deleted: gone}); err != nil {
+		return err
+	}
+	if err := rw.Set(keys.TombKey(home.Id, member), keys.U64(ev.Seq), nil); err != nil {
+		return err
+	}
 	return touchHome(rw, ev, user)
 }
 
@@ -487,11 +515,17 @@ func applyMountChanged(rw readWriter, ev *eventv1.Event) error {
 		if err := rw.Set(keys.MountKey(user, name), keys.U64(id), nil); err != nil {
 			return err
 		}
+		if err := mountChanged(rw, ev, user, sh.MountName, true); err != nil {
+			return err
+		}
 		sh.MountName = name
 	}
 	sh.Props, sh.Seq = ev.Share.Props, ev.Seq
 	if err := setProto(rw, keys.ShareKey(user, id), sh); err != nil {
 		return err
+	}
+	if sh.MountName != "" {
+		return mountChanged(rw, ev, user, sh.MountName, false)
 	}
 	return touchHome(rw, ev, user)
 }

@@ -148,3 +148,70 @@ func TestRestoreRecreatesGrants(t *testing.T) {
 	}
 	must(t, db.Verify(ctx))
 }
+
+// changeNames lists the changes of path since token as "name" or
+// "-name" (deleted), and the next token.
+func changeNames(tb testing.TB, db *DB, path, token string) ([]string, string) {
+	tb.Helper()
+	cs, err := db.Changes(path, token, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []string
+	for _, c := range cs.Changes {
+		if c.Deleted {
+			out = append(out, "-"+c.Name)
+		} else {
+			out = append(out, c.Name)
+		}
+	}
+	return out, cs.Token
+}
+
+// TestHomeChangesListMounts: the sharee's home sync lists a mount arriving
+// as a member "name/", a renamed one as the old name deleted and the new
+// one present, and one leaving as deleted, each name once, like objects;
+// an initial sync lists only the live mounts; a rebuild derives the same.
+func TestHomeChangesListMounts(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	got, t0 := changeNames(t, db, "/h/bob/", "")
+	if len(got) != 0 {
+		t.Fatalf("bob's empty home lists %q", got)
+	}
+	must(t, db.Grant(ctx, alice, "/h/alice/cal/", "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	must(t, db.Grant(ctx, alice, "/h/alice/work/", "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	got, t1 := changeNames(t, db, "/h/bob/", t0)
+	if want := []string{"alice-cal/", "alice-work/"}; !slices.Equal(got, want) {
+		t.Fatalf("changes after the grants = %q, want %q", got, want)
+	}
+	must(t, db.Revoke(ctx, alice, "/h/alice/cal/", "bob"))
+	got, _ = changeNames(t, db, "/h/bob/", t1)
+	if want := []string{"-alice-cal/"}; !slices.Equal(got, want) {
+		t.Errorf("changes after the revocation = %q, want %q", got, want)
+	}
+	got, _ = changeNames(t, db, "/h/bob/", t0)
+	if want := []string{"alice-work/", "-alice-cal/"}; !slices.Equal(got, want) {
+		t.Errorf("changes since before both = %q, want %q (each name once)", got, want)
+	}
+	got, _ = changeNames(t, db, "/h/bob/", "")
+	if want := []string{"alice-work/"}; !slices.Equal(got, want) {
+		t.Errorf("initial sync = %q, want %q", got, want)
+	}
+	must(t, db.Grant(ctx, alice, "/h/alice/cal/", "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	got, _ = changeNames(t, db, "/h/bob/", t1)
+	if want := []string{"alice-cal/"}; !slices.Equal(got, want) {
+		t.Errorf("changes after the share came back = %q, want %q", got, want)
+	}
+	_, t2 := changeNames(t, db, "/h/bob/", t1)
+	must(t, db.RenameMount(ctx, bob, "bob", "alice-work", "team"))
+	got, _ = changeNames(t, db, "/h/bob/", t2)
+	if want := []string{"-alice-work/", "team/"}; !slices.Equal(got, want) {
+		t.Errorf("changes after the rename = %q, want %q", got, want)
+	}
+	must(t, db.Rebuild(ctx))
+	must(t, db.Verify(ctx))
+	got, _ = changeNames(t, db, "/h/bob/", "")
+	if want := []string{"alice-cal/", "team/"}; !slices.Equal(got, want) {
+		t.Errorf("initial sync after a rebuild = %q, want %q", got, want)
+	}
+}
