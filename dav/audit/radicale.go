@@ -80,11 +80,17 @@ func (c *ImportCollection) SetRadicaleProps(p map[string]string) {
 		case davxml.PropCalendarTimezone:
 			c.Timezone = v
 		case davxml.PropSupportedComponents:
-			c.Components = nil
+			// A set naming no component we know (",", "X-FOO") is read as
+			// absent: an empty set would be written back as no key at all,
+			// which reads as the default, and a round trip must not change.
+			var comps []string
 			for comp := range strings.SplitSeq(v, ",") {
 				if comp = strings.ToUpper(strings.TrimSpace(comp)); slices.Contains(engine.AllComponents, comp) {
-					c.Components = append(c.Components, comp)
+					comps = append(comps, comp)
 				}
+			}
+			if comps != nil {
+				c.Components = comps
 			}
 		default:
 			switch n.Space {
