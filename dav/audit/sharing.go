@@ -146,8 +146,8 @@ func (l *Local) Share(ctx context.Context, q ShareRequest) (*ShareResult, error)
 		a := engine.AccessNone
 		if q.Access != a.String() {
 			var err error
-			if a, err = engine.ParseAccess(q.Access); err != nil {
-				return nil, badRequest(err)
+			if a, err = engine.ParseAccess(q.Access); err != nil || a == engine.AccessFreeBusy {
+				return nil, badRequest(fmt.Errorf("proxy access %q (want none, read or read-write)", q.Access))
 			}
 		}
 		return res, l.DB.SetProxy(ctx, m, q.Name, q.To, a)

@@ -37,6 +37,7 @@ func TestAdminSharingErrors(t *testing.T) {
 		{ShareRequest{Op: OpShareGrant, Path: "/dav/home/alice/c/", To: "bob", Access: "all"}, "400"},
 		{ShareRequest{Op: OpGroupAdd, Name: "a/b"}, "400"},
 		{ShareRequest{Op: OpProxySet, Name: "alice", To: "bob", Access: "admin"}, "400"},
+		{ShareRequest{Op: OpProxySet, Name: "alice", To: "bob", Access: "freebusy"}, "400"},
 		{ShareRequest{Op: OpShareGrant, Path: "/dav/home/alice/c/", To: "bob", Access: "read"}, "404"},
 		{ShareRequest{Op: OpGroupDelete, Name: "nobody"}, "404"},
 		{ShareRequest{Op: OpShareList, Path: "/dav/home/alice/c/"}, "404"},
