@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
@@ -193,6 +194,22 @@ func applyLogCompacted(rw readWriter, ev *eventv1.Event) error {
 	return nil
 }
 
+// liveMountEntry reports whether the change entry at seq of the name of
+// tombKey, in collection id, is a mount present in a sharee's home
+// ("name/", not deleted): compaction keeps it, so a listing from the
+// change index still holds it.
+func liveMountEntry(r getter, id, seq uint64, tombKey []byte) (bool, error) {
+	name, err := keys.Name(tombKey)
+	if err != nil || !strings.HasSuffix(name, "/") {
+		return false, err
+	}
+	ch := &statev1.Change{}
+	if err := getProto(r, keys.ChangeKey(id, seq, name), ch); err != nil {
+		return false, fmt.Errorf("engine: change entry %d %q: %w", id, name, err)
+	}
+	return !ch.Deleted, nil
+}
+
 // dropTombstonesBefore removes the tombstones of collection id at or
 // before horizon and returns the sequence number of the newest one removed.
 func dropTombstonesBefore(rw readWriter, id, horizon uint64) (uint64, error) {
@@ -212,9 +229,18 @@ func dropTombstonesBefore(rw readWriter, id, horizon uint64) (uint64, error) {
 			it.Close()
 			return 0, err
 		}
-		if seq <= horizon {
-			drop = append(drop, tomb{clone(it.Key()), seq})
+		if seq > horizon {
+			continue
 		}
+		live, err := liveMountEntry(rw, id, seq, it.Key())
+		if err != nil {
+			it.Close()
+			return 0, err
+		}
+		if live {
+			continue
+		}
+		drop = append(drop, tomb{clone(it.Key()), seq})
 	}
 	if err := it.Close(); err != nil {
 		return 0, fmt.Errorf("engine: tombstone iterator: %w", err)

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -214,4 +215,38 @@ func TestHomeChangesListMounts(t *testing.T) {
 	if want := []string{"alice-cal/", "team/"}; !slices.Equal(got, want) {
 		t.Errorf("initial sync after a rebuild = %q, want %q", got, want)
 	}
+}
+
+// TestCompactKeepsLiveMounts: compacting the log drops the entry of a
+// mount that left bob's home (his older tokens expire) but keeps the one
+// of a mount still there, so a listing from the change index holds it.
+func TestCompactKeepsLiveMounts(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	must(t, db.Grant(ctx, alice, "/h/alice/cal/", "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	must(t, db.Grant(ctx, alice, "/h/alice/work/", "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	_, old := changeNames(t, db, "/h/bob/", "")
+	must(t, db.Revoke(ctx, alice, "/h/alice/cal/", "bob"))
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := v.Event(v.Head())
+	v.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CompactLog(ctx, oper, cut.Time.Add(1)); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := db.Changes("/h/bob/", "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs.Changes) != 1 || cs.Changes[0].Name != "alice-work/" || cs.Changes[0].Deleted {
+		t.Errorf("listing from the change index after compaction = %+v, want alice-work/ only", cs.Changes)
+	}
+	if _, err := db.Changes("/h/bob/", old, 0); !errors.Is(err, ErrTokenExpired) {
+		t.Errorf("a token from before the compacted revocation: %v, want ErrTokenExpired", err)
+	}
+	must(t, db.Verify(ctx))
 }
