@@ -92,6 +92,10 @@ func TestCrashSafety(t *testing.T) {
 			}
 		}
 		_ = cmd.Wait()
+		if n == 0 {
+			t.Fatalf("round %d: the child acknowledged no write before it ended", round)
+		}
+		requireKilled(t, cmd, round)
 
 		db, err := Open(dir+"/db", nil)
 		if err != nil {
@@ -124,6 +128,17 @@ func TestCrashSafety(t *testing.T) {
 			return
 		}
 		t.Logf("round %d: %d acknowledged writes checked", round, len(acked))
+	}
+}
+
+// requireKilled fails the test unless the child ended by the test's
+// SIGKILL: a child that failed or exited on its own would otherwise pass
+// a crash round without any crash having happened.
+func requireKilled(t *testing.T, cmd *exec.Cmd, round int) {
+	t.Helper()
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("round %d: the child was not killed by SIGKILL: %v", round, cmd.ProcessState)
 	}
 }
 
@@ -224,6 +239,7 @@ func TestCrashDuringRebuild(t *testing.T) {
 		time.Sleep(time.Duration(20+rng.Intn(400)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
+		requireKilled(t, cmd, round)
 
 		if db, err = Open(dir+"/db", nil); err != nil {
 			t.Fatalf("round %d: reopen: %v", round, err)

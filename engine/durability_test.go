@@ -26,10 +26,13 @@ func (g *gateFS) close() {
 	g.mu.Unlock()
 }
 
+// release opens the gate; it may be called more than once.
 func (g *gateFS) release() {
 	g.mu.Lock()
-	g.closed = false
-	close(g.open)
+	if g.closed {
+		g.closed = false
+		close(g.open)
+	}
 	g.mu.Unlock()
 }
 
@@ -89,6 +92,7 @@ func TestNothingVisibleBeforeFsync(t *testing.T) {
 	head := db.Head()
 
 	g.close()
+	defer g.release() // a failing check below must not leave Close waiting on the gate
 	done := make(chan error, 1)
 	go func() {
 		_, err := db.PutObject(ctx, alice, "/alice/cal/", "a.ics", event("a"), PutOptions{})
@@ -116,8 +120,13 @@ func TestNothingVisibleBeforeFsync(t *testing.T) {
 	}
 
 	g.release()
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the put was not acknowledged after its fsync was released")
 	}
 	if _, err := db.Object("/alice/cal/", "a.ics", false); err != nil {
 		t.Errorf("object not visible after its fsync: %v", err)
