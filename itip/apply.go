@@ -6,15 +6,16 @@ import (
 	"github.com/emersion/go-ical"
 )
 
-// ApplyToAttendeeCopy returns the attendee's copy after a REQUEST, ADD or
-// CANCEL message: copy nil is an attendee who has no copy yet. copy is
-// not modified. A message older than the copy returns the copy unchanged.
+// ApplyToAttendeeCopy returns the copy of attendee (the address the
+// message was delivered to) after a REQUEST, ADD or CANCEL message: copy
+// nil is an attendee who has no copy yet (a CANCEL or ADD then returns
+// nil). copy is not modified. A message older than the copy returns the copy unchanged.
 // A CANCEL of the whole object returns the copy with STATUS:CANCELLED;
 // the caller decides whether to keep it.
 //
 // Errors: ErrInvalidMessage (wrapped) for a message that is not a REQUEST,
 // ADD or CANCEL of the copy's UID.
-func ApplyToAttendeeCopy(copy, msg *ical.Calendar, opts Options) (*ical.Calendar, error) {
+func ApplyToAttendeeCopy(copy, msg *ical.Calendar, attendee string, opts Options) (*ical.Calendar, error) {
 	return nil, errors.New("itip: ApplyToAttendeeCopy not implemented yet")
 }
 
