@@ -12,6 +12,27 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// readWriter is apply's access to the projections, and the commands':
+// the writer's transaction buffer (txBuffer) and the rebuild's loader
+// (replay.Loader) implement it. Reads see the writes made through it.
+type readWriter interface {
+	getter
+	Set(key, value []byte, opts *pebble.WriteOptions) error
+	// SetOwned is Set of a value the readWriter may keep as it is: the
+	// caller gives it up.
+	SetOwned(key, value []byte) error
+	Delete(key []byte, opts *pebble.WriteOptions) error
+	DeleteRange(start, end []byte, opts *pebble.WriteOptions) error
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+	// Collection returns the record of collection id (pebble.ErrNotFound
+	// or ErrNotFound when there is none), which the caller may change and
+	// hand back with PutCollection. A loader keeps it decoded between
+	// events and returns the same record to every caller.
+	Collection(id uint64) (*statev1.Collection, error)
+	// PutCollection writes collection c's record.
+	PutCollection(c *statev1.Collection) error
+}
+
 // apply derives the projections from one event. It is the only code that
 // writes projections, for the live writer and for Rebuild alike, so a
 // rebuild yields the same projections byte for byte. It reads only the
@@ -349,14 +370,10 @@ func updateCollection(rw readWriter, ev *eventv1.Event, id uint64, fn func(*stat
 }
 
 // putCollection writes a collection record. A replay rewrites the record of
-// the collection every event touches, so it keeps it decoded and encodes
-// it once per flush.
+// the collection every event touches, so its loader keeps it decoded and
+// encodes it once per flush.
 func putCollection(rw readWriter, c *statev1.Collection) error {
-	if o, ok := rw.(*overlay); ok && o.replay {
-		o.putCollection(c)
-		return nil
-	}
-	return setProto(rw, keys.CollKey(c.Id), c)
+	return rw.PutCollection(c)
 }
 
 var marshal = proto.MarshalOptions{Deterministic: true}
@@ -366,10 +383,7 @@ func setProto(rw readWriter, key []byte, m proto.Message) error {
 	if err != nil {
 		return fmt.Errorf("engine: encode %T: %w", m, err)
 	}
-	if o, ok := rw.(*overlay); ok { // data is ours to give: no copy
-		return o.setOwned(key, data)
-	}
-	return rw.Set(key, data, nil)
+	return rw.SetOwned(key, data) // data is ours to give: no copy
 }
 
 // getter is what records are read from: a view's snapshot or a batch.
@@ -414,13 +428,24 @@ func getObject(r getter, coll uint64, name string) (*statev1.Object, error) {
 	return o, nil
 }
 
-// getCollection returns the record of collection id. In a replay it is the
-// overlay's decoded record, which apply changes in place and hands back
-// with putCollection; elsewhere a fresh copy.
+// getCollection returns the record of collection id, or ErrNotFound.
+// Through a readWriter it is the readWriter's (a replay's loader keeps it
+// decoded: apply changes it in place and hands it back with
+// putCollection); elsewhere a fresh copy.
 func getCollection(r getter, id uint64) (*statev1.Collection, error) {
-	if o, ok := r.(*overlay); ok && o.replay {
-		return o.collection(id)
+	if rw, ok := r.(readWriter); ok {
+		c, err := rw.Collection(id)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return c, err
 	}
+	return readCollection(r, id)
+}
+
+// readCollection decodes a fresh copy of the record of collection id, or
+// returns ErrNotFound.
+func readCollection(r getter, id uint64) (*statev1.Collection, error) {
 	c := &statev1.Collection{}
 	if err := getProto(r, keys.CollKey(id), c); err != nil {
 		return nil, err

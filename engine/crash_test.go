@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/almanac/almanac/engine/internal/replay"
 	"github.com/almanac/almanac/internal/testscale"
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -263,7 +264,7 @@ func TestCrashDuringRebuild(t *testing.T) {
 // rebuildChild opens the database, which rebuilds stale projections, and
 // rebuilds them again until it is killed, in small runs.
 func rebuildChild(dir string) {
-	runBudget = 16 << 10
+	replay.RunBudget = 16 << 10
 	db, err := Open(dir+"/db", nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

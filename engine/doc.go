@@ -98,10 +98,12 @@
 // projections of a database written with another one.
 //
 // A rebuild does not commit its records through the memtable. A reader
-// goroutine decodes the log a batch ahead of apply; apply's records
-// collect in memory while a sorter goroutine sorts them by family; at the
-// end (or every runBudget bytes) they are merged into sorted sstables,
-// one family per table, and ingested (runs.go, sorter.go). Open, before
+// goroutine decodes the log a batch ahead of apply, which reads and writes
+// through a loader (package engine/internal/replay) rather than the
+// writer's transaction buffer (txbuf.go); apply's records collect in
+// memory while a sorter goroutine sorts them by family; at the end (or
+// every replay.RunBudget bytes) they are merged into sorted sstables, one
+// family per table, and ingested (replay's runs.go, sorter.go). Open, before
 // any reader exists, first excises the old projections, so the ingested
 // tables land in the empty bottom level and nothing compacts them again.
 // A rebuild of an open database deletes the old projections with range

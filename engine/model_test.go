@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/almanac/almanac/engine/internal/replay"
 	"github.com/almanac/almanac/internal/testscale"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -67,15 +68,15 @@ func TestModel(t *testing.T) {
 func TestModelSmallBudgets(t *testing.T) {
 	steps := testscale.N(t, modelSteps)
 	defer func(batch, keep, budget, ranges int, size uint64) {
-		replayBatch, replayKeepBytes, runBudget, maxRunRanges, runTableSize = batch, keep, budget, ranges, size
-	}(replayBatch, replayKeepBytes, runBudget, maxRunRanges, runTableSize)
+		replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.RunTableSize = batch, keep, budget, ranges, size
+	}(replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.RunTableSize)
 	// Replays that flush every few events and outgrow their memory budget
 	// at once, so they read back through Pebble what they flushed.
-	replayBatch, replayKeepBytes = 7, 2<<10
+	replayBatch, replay.KeepBytes = 7, 2<<10
 	t.Run("small-replays-seed3", func(t *testing.T) { runModel(t, 3, steps) })
 	// Replays that ingest many small runs of small tables, with deletions
 	// of collections that span runs and outnumber a run's ranges.
-	replayKeepBytes, runBudget, maxRunRanges, runTableSize = 256<<20, 4<<10, 2, 1<<10
+	replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.RunTableSize = 256<<20, 4<<10, 2, 1<<10
 	t.Run("small-runs-seed4", func(t *testing.T) { runModel(t, 4, steps) })
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/almanac/almanac/engine/internal/replay"
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -78,9 +79,9 @@ func (db *DB) rebuild() error {
 		return fmt.Errorf("engine: rebuild: drop projections: %w", err)
 	}
 	head := db.nextSeq - 1
-	runs := newRunSink(db.pdb, db.opts.FS, db.runsDir, db.tableOpts)
-	runs.close() // what an interrupted rebuild left
-	if err := replay(db.pdb, db.pdb, head, runs); err != nil {
+	runs := replay.NewRuns(db.pdb, db.opts.FS, db.runsDir, db.tableOpts)
+	runs.Close() // what an interrupted rebuild left
+	if err := replayLog(db.pdb, db.pdb, head, runs); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}
 	done := db.pdb.NewBatch()
@@ -122,12 +123,13 @@ func (db *DB) dropProjections() error {
 	return nil
 }
 
-// replay applies the events 1..head of src's log to dst's projections,
-// through runs when it is set. A reader goroutine reads and decodes the
-// log a batch ahead of apply (see readLog).
-func replay(src pebble.Reader, dst *pebble.DB, head Seq, runs *runSink) error {
-	o := newReplayOverlay(dst, runs)
-	defer o.close()
+// replayLog applies the events 1..head of src's log to dst's projections,
+// which must be empty, through a replay.Loader (and runs when it is set).
+// A reader goroutine reads and decodes the log a batch ahead of apply (see
+// readLog).
+func replayLog(src pebble.Reader, dst *pebble.DB, head Seq, runs *replay.Runs) error {
+	o := replay.New(dst, runs)
+	defer o.Close()
 	full, free, stop := make(chan *logBatch, 1), make(chan *logBatch, 2), make(chan struct{})
 	free <- &logBatch{}
 	free <- &logBatch{}
@@ -150,12 +152,12 @@ func replay(src pebble.Reader, dst *pebble.DB, head Seq, runs *runSink) error {
 				return err
 			}
 		}
-		if err := o.flush(pebble.NoSync); err != nil {
+		if err := o.Flush(false); err != nil {
 			return err
 		}
 		free <- b
 	}
-	return o.flush(pebble.Sync)
+	return o.Flush(true)
 }
 
 // logBatch is up to replayBatch decoded events of the log, or the error
@@ -332,8 +334,8 @@ func (db *DB) Verify(ctx context.Context) error {
 		return fmt.Errorf("engine: verify: scratch store: %w", err)
 	}
 	defer scratch.Close()
-	runs := newRunSink(scratch, fs, "verify-runs", popts.MakeWriterOptions(0, scratch.TableFormat()))
-	if err := replay(v.v.snap, scratch, v.v.head, runs); err != nil {
+	runs := replay.NewRuns(scratch, fs, "verify-runs", popts.MakeWriterOptions(0, scratch.TableFormat()))
+	if err := replayLog(v.v.snap, scratch, v.v.head, runs); err != nil {
 		return fmt.Errorf("engine: verify: %w", err)
 	}
 	for _, p := range keys.ProjectionPrefixes {

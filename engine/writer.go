@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -197,7 +196,7 @@ var errPoisoned = errors.New("engine: command failed after writing")
 // commitGroup runs the group's commands in one batch, applies it and hands
 // it to the acknowledger.
 func (db *DB) commitGroup(group []*request, acks chan<- pending) {
-	o := newGroupOverlay(db.pdb)
+	o := newTxBuffer(db.pdb)
 	tx := &txn{db: db, rw: o, next: db.nextSeq, now: db.opts.Clock().UTC()}
 	errs := make([]error, len(group))
 	for i, r := range group {
@@ -205,7 +204,7 @@ func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 		errs[i] = r.cmd.run(tx)
 		if errs[i] != nil && tx.next != mark {
 			// A command broke its contract; its partial writes are in the
-			// overlay. Drop them and run the others again without it.
+			// buffer. Drop them and run the others again without it.
 			o.close()
 			db.opts.Logger.Error("engine: command failed after writing", "err", errs[i])
 			r.done <- fmt.Errorf("%w: %w", errPoisoned, errs[i])
@@ -260,16 +259,6 @@ type txn struct {
 	rw   readWriter
 	next Seq
 	now  time.Time
-}
-
-// readWriter is what projections are read from and written to: an
-// overlay, for the writer and for Rebuild alike.
-type readWriter interface {
-	Get(key []byte) ([]byte, io.Closer, error)
-	Set(key, value []byte, opts *pebble.WriteOptions) error
-	Delete(key []byte, opts *pebble.WriteOptions) error
-	DeleteRange(start, end []byte, opts *pebble.WriteOptions) error
-	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
 }
 
 // etag is the strong ETag of the object version written by event seq: the

@@ -1,4 +1,4 @@
-package engine
+package replay
 
 import (
 	"cmp"
@@ -16,13 +16,13 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// runBudget bounds the bytes of records a replay collects before it
+// RunBudget bounds the bytes of records a replay collects before it
 // ingests them as a run (a variable for tests).
-var runBudget = 128 << 20
+var RunBudget = 128 << 20
 
-// runTableSize is the estimated size at which a run's table is cut (a
+// RunTableSize is the estimated size at which a run's table is cut (a
 // variable for tests).
-var runTableSize uint64 = 64 << 20
+var RunTableSize uint64 = 64 << 20
 
 // runWriteOverhead approximates what one collected write costs beyond its
 // key and value: the write itself and the sorter's reference to it.
@@ -32,19 +32,19 @@ const runWriteOverhead = 72
 // sorts them into a span.
 const sortSpan = 1 << 15
 
-// runSink collects a replay's writes and hands them to Pebble as sorted
+// Runs collects a replay's writes and hands them to Pebble as sorted
 // runs of sstables that it ingests, instead of committing batches: the
 // records skip the memtable, its flushes and the compactions that would
 // rewrite the flushed tables again and again while the replay goes on.
 // Into projections that were excised (an empty keyspace), a replay that
-// fits in runBudget lands in the bottom level as one run, written once.
+// fits in RunBudget lands in the bottom level as one run, written once.
 //
 // A sorter goroutine sorts the writes by family, in spans, while the
 // replay goes on; a run merges the spans of each family into its tables.
 // Each run is ingested above the earlier ones, so a later run's write of a
 // key wins. The first run leaves point deletions out: nothing below it
 // holds the projections any more (the rebuild dropped them).
-type runSink struct {
+type Runs struct {
 	db    *pebble.DB
 	fs    vfs.FS
 	dir   string // where tables are written before their ingestion
@@ -86,19 +86,19 @@ type runRange struct {
 	at         uint64
 }
 
-// maxRunRanges bounds the range deletions a run collects: each costs a
+// MaxRunRanges bounds the range deletions a run collects: each costs a
 // comparison for every write made before it, so past this many the sink
 // ingests what it has first (a variable for tests).
-var maxRunRanges = 64
+var MaxRunRanges = 64
 
-// newRunSink returns a sink that ingests into db, writing its tables in
+// NewRuns returns a sink that ingests into db, writing its tables in
 // dir of fs with wopts.
-func newRunSink(db *pebble.DB, fs vfs.FS, dir string, wopts sstable.WriterOptions) *runSink {
-	return &runSink{db: db, fs: fs, dir: dir, wopts: wopts}
+func NewRuns(db *pebble.DB, fs vfs.FS, dir string, wopts sstable.WriterOptions) *Runs {
+	return &Runs{db: db, fs: fs, dir: dir, wopts: wopts}
 }
 
 // add collects writes, which the sink then owns.
-func (s *runSink) add(writes []write) {
+func (s *Runs) add(writes []write) {
 	if len(writes) == 0 {
 		return
 	}
@@ -117,8 +117,8 @@ func (s *runSink) add(writes []write) {
 // deleteRange deletes [start, end): from the collected writes, and, when
 // runs hold records already, from the database, above those runs and below
 // the ones to come.
-func (s *runSink) deleteRange(start, end []byte) error {
-	if len(s.ranges) == maxRunRanges {
+func (s *Runs) deleteRange(start, end []byte) error {
+	if len(s.ranges) == MaxRunRanges {
 		if err := s.ingest(); err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (s *runSink) deleteRange(start, end []byte) error {
 // ingest writes the collected writes out as one run and ingests it. The
 // families are shared out among up to GOMAXPROCS workers, each of which
 // merges its families' spans and writes their tables.
-func (s *runSink) ingest() error {
+func (s *Runs) ingest() error {
 	if s.sorter == nil {
 		s.ranges = s.ranges[:0]
 		return nil
@@ -186,7 +186,7 @@ func (s *runSink) ingest() error {
 
 // share splits the collected families among at most workers shares of
 // about equal bytes, the largest family first to the lightest share.
-func (s *runSink) share(workers int) [][]byte {
+func (s *Runs) share(workers int) [][]byte {
 	var fams []byte
 	for f, n := range s.famBytes {
 		if n > 0 {
@@ -206,7 +206,7 @@ func (s *runSink) share(workers int) [][]byte {
 
 // dropped reports whether a range deletion made after the write r covers
 // it.
-func (s *runSink) dropped(r ref) bool {
+func (s *Runs) dropped(r ref) bool {
 	for _, d := range s.ranges {
 		if d.at > r.at && r.key >= d.start && r.key < d.end {
 			return true
@@ -217,7 +217,7 @@ func (s *runSink) dropped(r ref) bool {
 
 // writeFamily merges the sorted spans of family fam into tables, the last
 // write of each key only, and returns their paths.
-func (s *runSink) writeFamily(fam byte, spans [][]ref) (paths []string, err error) {
+func (s *Runs) writeFamily(fam byte, spans [][]ref) (paths []string, err error) {
 	t := &tableWriter{s: s, fam: fam}
 	defer func() {
 		if cerr := t.close(); err == nil {
@@ -245,9 +245,9 @@ func (s *runSink) writeFamily(fam byte, spans [][]ref) (paths []string, err erro
 }
 
 // tableWriter writes one family's records, in order, into tables under
-// runTableSize.
+// RunTableSize.
 type tableWriter struct {
-	s     *runSink
+	s     *Runs
 	fam   byte
 	w     *sstable.Writer
 	key   []byte
@@ -264,7 +264,7 @@ func (t *tableWriter) put(r ref) error {
 	if x.deleted && t.s.runs == 0 {
 		return nil
 	}
-	if t.w != nil && t.w.Raw().EstimatedSize() >= runTableSize {
+	if t.w != nil && t.w.Raw().EstimatedSize() >= RunTableSize {
 		if err := t.close(); err != nil {
 			return err
 		}
@@ -304,8 +304,8 @@ func (t *tableWriter) close() error {
 	return nil
 }
 
-// close removes the sink's directory.
-func (s *runSink) close() {
+// Close removes the sink's directory.
+func (s *Runs) Close() {
 	if s.sorter != nil {
 		s.sorter.finish()
 		s.sorter = nil

@@ -1,4 +1,4 @@
-package engine
+package replay
 
 import (
 	"testing"
@@ -10,11 +10,11 @@ import (
 // replay's kept records and nothing else, and the byte count follows.
 func TestForgetKept(t *testing.T) {
 	t.Parallel()
-	o := &overlay{replay: true, kept: map[string]map[string][]byte{}}
+	o := &Loader{kept: map[string]map[string][]byte{}}
 	for id := uint64(1); id <= 3; id++ {
-		o.keep(string(keys.ObjKey(id, "a.ics")), overlayVal{val: []byte("obj")})
-		o.keep(string(keys.TombKey(id, "b.ics")), overlayVal{val: []byte("tomb")})
-		o.keep(string(keys.CollKey(id)), overlayVal{val: []byte("coll")})
+		o.keep(string(keys.ObjKey(id, "a.ics")), entry{val: []byte("obj")})
+		o.keep(string(keys.TombKey(id, "b.ics")), entry{val: []byte("tomb")})
+		o.keep(string(keys.CollKey(id)), entry{val: []byte("coll")})
 	}
 	before := o.keptBytes
 	p := keys.IDPrefix(keys.Obj, 2)
