@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/almanac/almanac/engine/recur"
 	"github.com/emersion/go-ical"
 )
 
@@ -60,6 +61,22 @@ type Options struct {
 // DefaultProdID is the PRODID of messages when Options.ProdID is empty.
 const DefaultProdID = "-//Almanac//iTIP//EN"
 
+func (o Options) withDefaults() Options {
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	if o.ProdID == "" {
+		o.ProdID = DefaultProdID
+	}
+	if o.Floating == nil {
+		o.Floating = time.UTC
+	}
+	if o.MaxInstances <= 0 {
+		o.MaxInstances = recur.DefaultMaxInstances
+	}
+	return o
+}
+
 // PreconditionError is a scheduling precondition of RFC 6638 §3.2.4 that a
 // change fails. errors.Is matches it against the Err* values of the same
 // condition.
@@ -86,8 +103,9 @@ func (e *PreconditionError) Is(target error) bool {
 
 // The preconditions, for errors.Is.
 var (
-	// ErrValidOrganizer: a scheduling object without a usable ORGANIZER,
-	// or whose ORGANIZER is not the address the caller acts for.
+	// ErrValidOrganizer: an ORGANIZER without address (the caller also
+	// returns it for an ORGANIZER that is not an address of the user it
+	// acts for).
 	ErrValidOrganizer = &PreconditionError{Cond: "valid-organizer"}
 	// ErrSameOrganizer: components of one object name different
 	// organizers (same-organizer-in-all-components).

@@ -1,7 +1,8 @@
 package itip
 
 import (
-	"errors"
+	"slices"
+	"strings"
 
 	"github.com/emersion/go-ical"
 )
@@ -11,11 +12,264 @@ import (
 // message goes to one attendee (see the package documentation for which
 // method and which instances); an attendee may get a CANCEL for
 // overridden instances they lost and a REQUEST for the rest. Nothing is
-// sent to an attendee for whom nothing significant changed.
+// sent to an attendee for whom nothing significant changed. An object
+// without ORGANIZER is not a scheduling object (RFC 6638 §3.1): a new one
+// sends nothing, and a new version without it cancels the old one's
+// invitations.
 //
-// Errors: ErrValidOrganizer when new has attendees but no ORGANIZER,
+// Errors: ErrValidOrganizer for an ORGANIZER without address,
 // ErrSameOrganizer, ErrOrganizerChange when the UID or the ORGANIZER
-// changed, recur's errors for instances that cannot be computed.
+// changed, ErrInvalidMessage (wrapped) for malformed components, recur's
+// errors for instances that cannot be computed.
 func OrganizerChange(old, new *ical.Calendar, opts Options) ([]Message, error) {
-	return nil, errors.New("itip: OrganizerChange not implemented yet")
+	opts = opts.withDefaults()
+	oldObj, newObj, oldOrg, newOrg, err := parseChange(old, new, opts)
+	if err != nil {
+		return nil, err
+	}
+	if oldObj != nil && newObj != nil && oldOrg != "" && newOrg != "" {
+		if oldObj.uid != newObj.uid {
+			return nil, precondition(ErrOrganizerChange, "UID changed")
+		}
+		if oldOrg != newOrg {
+			return nil, precondition(ErrOrganizerChange, "ORGANIZER changed from %s to %s", oldOrg, newOrg)
+		}
+	}
+	org := newOrg
+	if org == "" {
+		org = oldOrg
+	}
+	if org == "" {
+		return nil, nil
+	}
+	if newOrg == "" {
+		newObj = nil // no longer scheduled: cancel everything
+	}
+	if oldOrg == "" {
+		oldObj = nil
+	}
+	self := map[string]bool{org: true}
+	for _, a := range opts.OrganizerAddresses {
+		self[NormalizeAddress(a)] = true
+	}
+	var recipients []string
+	for _, obj := range []*object{newObj, oldObj} {
+		if obj == nil {
+			continue
+		}
+		for _, a := range obj.attendees() {
+			if !self[a] && !slices.Contains(recipients, a) {
+				recipients = append(recipients, a)
+			}
+		}
+	}
+	cancelled := newObj != nil && newObj.master() != nil &&
+		strings.EqualFold(propValue(newObj.master(), ical.PropStatus), "CANCELLED")
+	var msgs []Message
+	for _, a := range recipients {
+		if !serverAgent(newObj, a) || (newObj.view(a) == nil && !serverAgent(oldObj, a)) {
+			continue
+		}
+		msgs = append(msgs, organizerMessages(oldObj, newObj, a, org, cancelled, opts)...)
+	}
+	return msgs, nil
+}
+
+// parseChange parses the two versions of a change and their organizers
+// ("" for none).
+func parseChange(old, new *ical.Calendar, opts Options) (oldObj, newObj *object, oldOrg, newOrg string, err error) {
+	if oldObj, err = parseObject(old, opts); err != nil {
+		return nil, nil, "", "", err
+	}
+	if newObj, err = parseObject(new, opts); err != nil {
+		return nil, nil, "", "", err
+	}
+	if oldObj != nil {
+		if oldOrg, err = oldObj.organizer(); err != nil {
+			return nil, nil, "", "", err
+		}
+	}
+	if newObj != nil {
+		if newOrg, err = newObj.organizer(); err != nil {
+			return nil, nil, "", "", err
+		}
+	}
+	return oldObj, newObj, oldOrg, newOrg, nil
+}
+
+// organizerMessages returns the messages of one attendee.
+func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, opts Options) []Message {
+	oldV, newV := oldObj.view(a), newObj.view(a)
+	if cancelled && newV != nil && newV.onMaster {
+		newV = nil
+	}
+	if newV.empty() {
+		if oldV.empty() {
+			return nil
+		}
+		return []Message{cancelMessage(oldObj, newObj, oldV, oldV.keys, a, org, opts)}
+	}
+	var msgs []Message
+	if oldV != nil && !newV.onMaster {
+		var lost []string
+		for _, k := range oldV.keys {
+			if k != masterKey && newV.comps[k] == nil {
+				lost = append(lost, k)
+			}
+		}
+		if len(lost) > 0 {
+			msgs = append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
+		}
+	}
+	if !forceSend(newObj, a) && !significant(oldV, newV, a) {
+		return msgs
+	}
+	if oldV != nil && oldV.onMaster && newV.onMaster {
+		if lost := onlyNewExdates(oldObj, newObj, oldV, newV, a); len(lost) > 0 {
+			return append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
+		}
+	}
+	comps := make([]*ical.Component, 0, len(newV.keys))
+	for _, k := range newV.keys {
+		comps = append(comps, newV.comps[k])
+	}
+	return append(msgs, newMessage(MethodRequest, a, org, newObj.cal, comps, opts))
+}
+
+// cancelMessage returns the CANCEL of the instances keys of a's old view:
+// the whole object when keys holds the master.
+func cancelMessage(oldObj, newObj *object, oldV *view, keys []string, a, org string, opts Options) Message {
+	seq := ""
+	if newObj != nil && newObj.master() != nil {
+		seq = propValue(newObj.master(), ical.PropSequence)
+	}
+	var comps []*ical.Component
+	for _, k := range keys {
+		c := oldV.comps[k]
+		if c == nil {
+			// an instance of the master cancelled by a new EXDATE
+			d, err := oldObj.derive(keyTime(k))
+			if err != nil {
+				continue
+			}
+			c = d
+		}
+		cc := cancelComp(c, a)
+		if k == masterKey {
+			cc.Props.Del(ical.PropRecurrenceID)
+		}
+		if seq != "" {
+			cc.Props.Set(&ical.Prop{Name: ical.PropSequence, Params: ical.Params{}, Value: seq})
+		}
+		comps = append(comps, cc)
+		if k == masterKey {
+			break // the whole object
+		}
+	}
+	return newMessage(MethodCancel, a, org, oldObj.cal, comps, opts)
+}
+
+// onlyNewExdates returns the instances the organizer cancelled with new
+// EXDATEs on the master when that is the only significant change to a's
+// view; nil otherwise.
+func onlyNewExdates(oldObj, newObj *object, oldV, newV *view, a string) []string {
+	oldEx, err := oldObj.exdates(oldV.comps[masterKey])
+	if err != nil {
+		return nil
+	}
+	newEx, err := newObj.exdates(newV.comps[masterKey])
+	if err != nil {
+		return nil
+	}
+	var added []string
+	for k := range newEx {
+		if !oldEx[k] {
+			added = append(added, k)
+		}
+	}
+	if len(added) == 0 {
+		return nil
+	}
+	// Without the new EXDATEs, is the view the old one?
+	m := cloneComp(newV.comps[masterKey])
+	var keep []ical.Prop
+	for _, p := range m.Props[ical.PropExceptionDates] {
+		var vals []string
+		for _, v := range strings.Split(p.Value, ",") {
+			k, err := newObj.valueKey(p, v)
+			if err == nil && !oldEx[k] {
+				continue
+			}
+			vals = append(vals, v)
+		}
+		if len(vals) > 0 {
+			p.Value = strings.Join(vals, ",")
+			keep = append(keep, p)
+		}
+	}
+	m.Props[ical.PropExceptionDates] = keep
+	if len(keep) == 0 {
+		delete(m.Props, ical.PropExceptionDates)
+	}
+	trimmed := &view{keys: newV.keys, comps: map[string]*ical.Component{}, onMaster: true}
+	for k, c := range newV.comps {
+		trimmed.comps[k] = c
+	}
+	trimmed.comps[masterKey] = m
+	if significant(oldV, trimmed, a) {
+		return nil
+	}
+	slices.Sort(added)
+	return added
+}
+
+// exdates returns the keys of the EXDATE values of c.
+func (o *object) exdates(c *ical.Component) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, p := range c.Props[ical.PropExceptionDates] {
+		for _, v := range strings.Split(p.Value, ",") {
+			k, err := o.valueKey(p, v)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = true
+		}
+	}
+	return out, nil
+}
+
+// valueKey returns the key of one value of a multi-valued date property.
+func (o *object) valueKey(p ical.Prop, v string) (string, error) {
+	t, err := o.time(&ical.Prop{Name: p.Name, Params: p.Params, Value: v})
+	if err != nil {
+		return "", err
+	}
+	return ridKey(t), nil
+}
+
+// serverAgent reports whether the server schedules for attendee a on o:
+// SCHEDULE-AGENT absent or SERVER on a's ATTENDEE (RFC 6638 §7.1). A nil
+// object, or one not listing a, does not stop it.
+func serverAgent(o *object, a string) bool {
+	if o == nil {
+		return true
+	}
+	for _, k := range o.keys {
+		if p := attendeeProp(o.comps[k], a); p != nil {
+			agent := p.Params.Get("SCHEDULE-AGENT")
+			return agent == "" || strings.EqualFold(agent, "SERVER")
+		}
+	}
+	return true
+}
+
+// forceSend reports whether an ATTENDEE of a in o carries
+// SCHEDULE-FORCE-SEND=REQUEST (RFC 6638 §7.2).
+func forceSend(o *object, a string) bool {
+	for _, k := range o.keys {
+		if p := attendeeProp(o.comps[k], a); p != nil && strings.EqualFold(p.Params.Get("SCHEDULE-FORCE-SEND"), "REQUEST") {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,137 @@
+package itip
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-ical"
+)
+
+// ApplyReply returns the organizer's copy after a REPLY from the attendee
+// from: their PARTSTAT set on each instance the reply names (an override
+// is made for an instance of the master when the status differs from the
+// master's), and their SCHEDULE-STATUS from the reply's REQUEST-STATUS.
+// Instances the copy no longer has, and replies to an older SEQUENCE of
+// an instance, are passed over. It also returns the REQUESTs that tell the
+// other attendees of the changed instances the new status (what the
+// organizer's client expects the server to do); the caller may send
+// them. organizerCopy is not modified; when nothing changed, it is
+// returned itself with no message.
+//
+// Errors: ErrNotAttendee when from is not invited to an instance the
+// reply names (a forged reply), ErrInvalidMessage (wrapped) for a message
+// that is not a REPLY of the copy's UID from exactly that attendee.
+func ApplyReply(organizerCopy, reply *ical.Calendar, from string, opts Options) (*ical.Calendar, []Message, error) {
+	opts = opts.withDefaults()
+	a := NormalizeAddress(from)
+	r, o, method, err := parsePair(organizerCopy, reply, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if method != MethodReply {
+		return nil, nil, fmt.Errorf("%w: METHOD %q where REPLY was expected", ErrInvalidMessage, method)
+	}
+	if o == nil {
+		return nil, nil, fmt.Errorf("%w: no organizer's copy", ErrInvalidMessage)
+	}
+	org, err := o.organizer()
+	if err != nil {
+		return nil, nil, err
+	}
+	if org == "" {
+		return nil, nil, fmt.Errorf("%w: the copy has no ORGANIZER", ErrInvalidMessage)
+	}
+	out := cloneCalendar(o.cal, nil)
+	outObj, err := parseObject(out, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	var changed []string
+	for _, k := range r.keys {
+		rc := r.comps[k]
+		var ap *ical.Prop
+		for i, p := range rc.Props[ical.PropAttendee] {
+			if NormalizeAddress(p.Value) != a {
+				return nil, nil, fmt.Errorf("%w: a reply from %s names attendee %s", ErrInvalidMessage, a, p.Value)
+			}
+			ap = &rc.Props[ical.PropAttendee][i]
+		}
+		if ap == nil {
+			return nil, nil, fmt.Errorf("%w: a reply without the ATTENDEE %s", ErrInvalidMessage, a)
+		}
+		ps := strings.ToUpper(strings.TrimSpace(ap.Params.Get(ical.ParamParticipationStatus)))
+		if ps == "" {
+			return nil, nil, fmt.Errorf("%w: a reply without PARTSTAT", ErrInvalidMessage)
+		}
+		target, derived, err := outObj.instance(k, opts)
+		if err != nil {
+			return nil, nil, err
+		}
+		if target == nil {
+			continue // an instance the organizer removed since
+		}
+		tp := attendeeProp(target, a)
+		if tp == nil {
+			return nil, nil, fmt.Errorf("%w: %s on instance %q of %s", ErrNotAttendee, a, k, o.uid)
+		}
+		if sequence(rc) < sequence(target) {
+			continue
+		}
+		status := ""
+		if rs := rc.Props.Get(ical.PropRequestStatus); rs != nil {
+			status, _, _ = strings.Cut(rs.Value, ";")
+		}
+		if strings.EqualFold(tp.Params.Get(ical.ParamParticipationStatus), ps) && status == "" {
+			continue
+		}
+		tp.Params.Set(ical.ParamParticipationStatus, ps)
+		tp.Params.Del(ical.ParamRSVP)
+		if status != "" {
+			tp.Params.Set("SCHEDULE-STATUS", status)
+		}
+		if derived {
+			out.Children = append(out.Children, target)
+			outObj.comps[k] = target
+			outObj.keys = append(outObj.keys, k)
+		}
+		changed = append(changed, k)
+	}
+	if len(changed) == 0 {
+		return organizerCopy, nil, nil
+	}
+	return out, refreshes(outObj, changed, a, org, opts), nil
+}
+
+// refreshes returns the REQUESTs that give the other server-scheduled
+// attendees of the changed instances their view of o.
+func refreshes(o *object, changed []string, from, org string, opts Options) []Message {
+	self := map[string]bool{org: true, from: true}
+	for _, x := range opts.OrganizerAddresses {
+		self[NormalizeAddress(x)] = true
+	}
+	var msgs []Message
+	for _, b := range o.attendees() {
+		if self[b] || !serverAgent(o, b) {
+			continue
+		}
+		v := o.view(b)
+		if v == nil {
+			continue
+		}
+		concerned := false
+		for _, k := range changed {
+			if v.comps[k] != nil || (v.onMaster && k == masterKey) {
+				concerned = true
+			}
+		}
+		if !concerned {
+			continue
+		}
+		comps := make([]*ical.Component, 0, len(v.keys))
+		for _, k := range v.keys {
+			comps = append(comps, v.comps[k])
+		}
+		msgs = append(msgs, newMessage(MethodRequest, b, org, o.cal, comps, opts))
+	}
+	return msgs
+}
