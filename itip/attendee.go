@@ -76,6 +76,9 @@ func AttendeeChange(old, new *ical.Calendar, attendee string, opts Options) (*Me
 		if err != nil {
 			return nil, err
 		}
+		if oldObj != nil && oldPS == "" {
+			continue // not an instance a was invited to
+		}
 		var newPS string
 		var src *ical.Component
 		if newObj != nil {

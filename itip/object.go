@@ -139,14 +139,14 @@ func (o *object) organizer() (string, error) {
 }
 
 // attendees returns every attendee address of the object, normalized, in
-// order of first appearance.
+// order of first appearance; an ATTENDEE without address is no one.
 func (o *object) attendees() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, k := range o.keys {
 		for _, p := range o.comps[k].Props.Values(ical.PropAttendee) {
 			a := NormalizeAddress(p.Value)
-			if !seen[a] {
+			if a != "" && !seen[a] {
 				seen[a] = true
 				out = append(out, a)
 			}
@@ -158,6 +158,9 @@ func (o *object) attendees() []string {
 // attendeeProp returns the ATTENDEE property of addr in c, nil when c does
 // not list addr.
 func attendeeProp(c *ical.Component, addr string) *ical.Prop {
+	if addr == "" {
+		return nil
+	}
 	props := c.Props[ical.PropAttendee]
 	for i := range props {
 		if NormalizeAddress(props[i].Value) == addr {

@@ -248,16 +248,18 @@ func (o *object) valueKey(p ical.Prop, v string) (string, error) {
 }
 
 // serverAgent reports whether the server schedules for attendee a on o:
-// SCHEDULE-AGENT absent or SERVER on a's ATTENDEE (RFC 6638 §7.1). A nil
-// object, or one not listing a, does not stop it.
+// SCHEDULE-AGENT absent or SERVER on each of a's ATTENDEE properties (RFC
+// 6638 §7.1); CLIENT or NONE on one instance leaves a to the client for
+// the whole object. A nil object, or one not listing a, does not stop it.
 func serverAgent(o *object, a string) bool {
 	if o == nil {
 		return true
 	}
 	for _, k := range o.keys {
 		if p := attendeeProp(o.comps[k], a); p != nil {
-			agent := p.Params.Get("SCHEDULE-AGENT")
-			return agent == "" || strings.EqualFold(agent, "SERVER")
+			if agent := p.Params.Get("SCHEDULE-AGENT"); agent != "" && !strings.EqualFold(agent, "SERVER") {
+				return false
+			}
 		}
 	}
 	return true

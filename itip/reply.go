@@ -2,6 +2,7 @@ package itip
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-ical"
@@ -11,15 +12,15 @@ import (
 // from: their PARTSTAT set on each instance the reply names (an override
 // is made for an instance of the master when the status differs from the
 // master's), and their SCHEDULE-STATUS from the reply's REQUEST-STATUS.
-// Instances the copy no longer has, and replies to an older SEQUENCE of
-// an instance, are passed over. It also returns the REQUESTs that tell the
+// Instances the copy no longer has or does not invite from to, and
+// replies to an older SEQUENCE of an instance, are passed over. It also returns the REQUESTs that tell the
 // other attendees of the changed instances the new status (what the
 // organizer's client expects the server to do); the caller may send
 // them. organizerCopy is not modified; when nothing changed, it is
 // returned itself with no message.
 //
-// Errors: ErrNotAttendee when from is not invited to an instance the
-// reply names (a forged reply), ErrInvalidMessage (wrapped) for a message
+// Errors: ErrNotAttendee when the copy does not invite from (a forged
+// reply), ErrInvalidMessage (wrapped) for a message
 // that is not a REPLY of the copy's UID from exactly that attendee.
 func ApplyReply(organizerCopy, reply *ical.Calendar, from string, opts Options) (*ical.Calendar, []Message, error) {
 	opts = opts.withDefaults()
@@ -40,6 +41,9 @@ func ApplyReply(organizerCopy, reply *ical.Calendar, from string, opts Options) 
 	}
 	if org == "" {
 		return nil, nil, fmt.Errorf("%w: the copy has no ORGANIZER", ErrInvalidMessage)
+	}
+	if !slices.Contains(o.attendees(), a) {
+		return nil, nil, fmt.Errorf("%w: %s is not invited to %s", ErrNotAttendee, a, o.uid)
 	}
 	out := cloneCalendar(o.cal, nil)
 	outObj, err := parseObject(out, opts)
@@ -72,7 +76,7 @@ func ApplyReply(organizerCopy, reply *ical.Calendar, from string, opts Options) 
 		}
 		tp := attendeeProp(target, a)
 		if tp == nil {
-			return nil, nil, fmt.Errorf("%w: %s on instance %q of %s", ErrNotAttendee, a, k, o.uid)
+			continue // not invited to this instance
 		}
 		if sequence(rc) < sequence(target) {
 			continue
