@@ -355,12 +355,15 @@ func (x *exchange) normalize(t *testing.T, want string) string {
 var (
 	etagRE  = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 	tokenRE = regexp.MustCompile(regexp.QuoteMeta(engine.SyncTokenPrefix) + `[^<"\s/]+/[0-9a-f]{32}`)
+	linkRE  = regexp.MustCompile(`/pub/[A-Za-z0-9_-]{43}\.`)
 )
 
-// placehold replaces ETags and sync tokens with stable names (ETAG1,
-// TOKEN1, …) in order of appearance; requests may use the names.
+// placehold replaces ETags, sync tokens and public link tokens with
+// stable names (ETAG1, TOKEN1, LINK1, …) in order of appearance; requests
+// may use the names.
 func (x *exchange) placehold(s string) string {
 	s = tokenRE.ReplaceAllStringFunc(s, func(v string) string { return x.name("TOKEN", v) })
+	s = linkRE.ReplaceAllStringFunc(s, func(v string) string { return "/pub/" + x.name("LINK", v[len("/pub/"):len(v)-1]) + "." })
 	// ETags are 32 hex digits (the seq encrypted).
 	return etagRE.ReplaceAllStringFunc(s, func(v string) string { return x.name("ETAG", v) })
 }

@@ -33,6 +33,8 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 		return h.postShare(w, r, root, body)
 	case share.RootInviteReply:
 		return h.postInviteReply(w, r, body)
+	case rootPublish, rootUnpublish:
+		return h.postPublish(w, r, root == rootPublish)
 	}
 	if body == nil {
 		return httpErrorf(http.StatusBadRequest, "POST needs a sharing request body")

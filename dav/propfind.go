@@ -128,6 +128,9 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if pr.sc != nil {
+		pr.sc.origin = origin(r)
+	}
 	v, err := h.db.View()
 	if err != nil {
 		return fmt.Errorf("open view: %w", err)

@@ -42,6 +42,10 @@ type scratch struct {
 
 	user          string
 	principalHref string // hrefValue(principalPath(user))
+	// origin is the request's scheme and host (see origin), for the
+	// absolute URLs of properties such as CS:publish-url; "" gives
+	// path-absolute ones.
+	origin string
 }
 
 // reset starts a new response.

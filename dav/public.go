@@ -1,12 +1,14 @@
 package dav
 
 import (
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -18,8 +20,10 @@ import (
 // owner makes a link with POST <collection>?share-link (or `almanac share
 // link create`), which answers 201 with the link's URL in Location and
 // its https and webcal forms in the body; the log holds only the token's
-// hash. An unknown, revoked or malformed token answers 404, the same
-// every time.
+// hash. A published calendar (CS:publish-calendar, postPublish) has one
+// link whose token the engine derives from the store secret, so
+// CS:publish-url can show it again. An unknown, revoked or malformed token
+// answers 404, the same every time.
 
 // pubPrefix is the URL path under which links are served.
 const pubPrefix = "/pub/"
@@ -111,37 +115,91 @@ func (h *Handler) publicFreeBusy(w http.ResponseWriter, r *http.Request, v *engi
 	return h.freeBusyQuery(w, r, &reportRequest{View: v, Res: res, Coll: c, Depth: 1, Body: []byte(body)})
 }
 
+// linkTarget returns the collection of the request for a public link:
+// the owner's calendar or address book.
+func (h *Handler) linkTarget(st *reqState) (*resource, error) {
+	res, err := h.lookupNow(st)
+	if err != nil {
+		return nil, err
+	}
+	if res.acc < accessOwner {
+		return nil, st.need(privWriteACL)
+	}
+	if res.kind != resCollection || (res.coll.Kind != engine.KindCalendar && res.coll.Kind != engine.KindAddressBook) {
+		return nil, httpErrorf(http.StatusForbidden, "only a calendar or an address book gets a public link")
+	}
+	return res, nil
+}
+
+// linkPath is the URL path of the public link with token to collection c.
+func linkPath(c *engine.Collection, token string) string {
+	if c.Kind == engine.KindAddressBook {
+		return pubPrefix + token + ".vcf"
+	}
+	return pubPrefix + token + ".ics"
+}
+
+// origin is the scheme and host the request was sent to, for the
+// absolute URLs of links.
+func origin(r *http.Request) string {
+	if r.TLS == nil {
+		return "http://" + r.Host
+	}
+	return "https://" + r.Host
+}
+
 // postShareLink answers POST <collection>?share-link: a new public link,
 // for the owner only (`freebusy` in the query makes it free-busy only).
 func (h *Handler) postShareLink(w http.ResponseWriter, r *http.Request) error {
 	st := state(r)
-	res, err := h.lookupNow(st)
+	res, err := h.linkTarget(st)
 	if err != nil {
 		return err
-	}
-	if res.acc < accessOwner {
-		return st.need(privWriteACL)
-	}
-	if res.kind != resCollection || (res.coll.Kind != engine.KindCalendar && res.coll.Kind != engine.KindAddressBook) {
-		return httpErrorf(http.StatusForbidden, "only a calendar or an address book gets a public link")
 	}
 	token, link, err := h.db.CreateLink(r.Context(), st.meta, res.coll.Path, r.URL.Query().Has("freebusy"))
 	if err != nil {
 		return err
 	}
-	ext := "ics"
-	if res.coll.Kind == engine.KindAddressBook {
-		ext = "vcf"
-	}
-	path := pubPrefix + token + "." + ext
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
+	path := linkPath(res.coll, token)
 	hdr := w.Header()
 	hdr.Set("Location", path)
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusCreated)
-	fmt.Fprintf(w, "%s://%s%s\nwebcal://%s%s\nid %s\n", scheme, r.Host, path, r.Host, path, link.ID)
+	fmt.Fprintf(w, "%s%s\nwebcal://%s%s\nid %s\n", origin(r), path, r.Host, path, link.ID)
+	return nil
+}
+
+// The bodies of CalendarServer's publishing POSTs, sent to a calendar
+// (macOS Calendar's "Publish"; the elements have no content).
+var (
+	rootPublish   = xml.Name{Space: davxml.NSCS, Local: "publish-calendar"}
+	rootUnpublish = xml.Name{Space: davxml.NSCS, Local: "unpublish-calendar"}
+)
+
+// postPublish answers CS:publish-calendar (202, as iCloud does: the
+// collection's published link is made, or kept when it has one; PROPFIND
+// shows its URL as CS:publish-url) and CS:unpublish-calendar (200: the
+// published link is revoked). Only the owner may.
+func (h *Handler) postPublish(w http.ResponseWriter, r *http.Request, publish bool) error {
+	st := state(r)
+	res, err := h.linkTarget(st)
+	if err != nil {
+		return err
+	}
+	if res.coll.Kind != engine.KindCalendar {
+		return httpErrorf(http.StatusForbidden, "only a calendar is published (an address book gets a link with ?share-link)")
+	}
+	status := http.StatusOK
+	if publish {
+		_, err = h.db.Publish(r.Context(), st.meta, res.coll.Path)
+		status = http.StatusAccepted
+	} else {
+		err = h.db.Unpublish(r.Context(), st.meta, res.coll.Path)
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(status)
 	return nil
 }

@@ -18,6 +18,9 @@ var (
 	propCSInvite    = xml.Name{Space: davxml.NSCS, Local: "invite"}
 	propCSSharedURL = xml.Name{Space: davxml.NSCS, Local: "shared-url"}
 	propCSAllowed   = xml.Name{Space: davxml.NSCS, Local: "allowed-sharing-modes"}
+	// propCSPublishURL is the URL of a published calendar (CalendarServer's
+	// publishing, see postPublish); absolute in a PROPFIND's answer.
+	propCSPublishURL = xml.Name{Space: davxml.NSCS, Local: "publish-url"}
 )
 
 // sharingNames are the sharing properties a shareable collection reports
@@ -80,7 +83,12 @@ func (h *Handler) sharingProp(sc *scratch, r *resource, n xml.Name) (davxml.Prop
 	case propShareAccess:
 		return prop(n, davxml.Empty(shareAccessOf(h, sc, r))), true
 	case propCSAllowed:
+		if r.share == nil && r.acc >= accessOwner && r.coll.Kind == engine.KindCalendar {
+			return prop(n, "<CS:can-be-shared/><CS:can-be-published/>"), true
+		}
 		return prop(n, "<CS:can-be-shared/>"), true
+	case propCSPublishURL:
+		return h.publishURL(sc, r)
 	case propCSSharedURL:
 		if r.share == nil {
 			return davxml.PropValue{}, false
@@ -174,4 +182,18 @@ func (h *Handler) grantACEs(sc *scratch, r *resource) string {
 		s += ace(principalPath(g.Grantee), privs, false, inherited)
 	}
 	return s
+}
+
+// publishURL is CS:publish-url of r: the URL of its published link, to its
+// owner only; ok is false when r has none (or the user is not the owner).
+func (h *Handler) publishURL(sc *scratch, r *resource) (davxml.PropValue, bool) {
+	if r.share != nil || r.acc < accessOwner {
+		return davxml.PropValue{}, false
+	}
+	var l *engine.Link
+	h.withView(sc, func(v *engine.View) { l, _ = v.Published(r.coll.Path) })
+	if l == nil {
+		return davxml.PropValue{}, false
+	}
+	return prop(propCSPublishURL, "<D:href>"+davxml.EscapeString(sc.origin+davxml.Href(linkPath(r.coll, l.Token)))+"</D:href>"), true
 }

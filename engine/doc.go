@@ -197,7 +197,10 @@
 //   - OpLinkCreated and OpLinkRevoked keep a collection's public links by
 //     the SHA-256 of their token (the token itself is shown once and
 //     stored nowhere); a deleted collection loses them, a renamed one
-//     keeps them. View.Link(token) resolves one.
+//     keeps them. View.Link(token) resolves one. A published link
+//     (Publish, CS:publish-calendar) also carries a random id, and its
+//     token is HMAC-SHA256 of the id under a key derived from the store
+//     secret: the server shows it again, a reader of the log cannot.
 //   - View.ReadableLog merges the owner index of a user, of the users they
 //     are a delegate of, and the history of every collection shared with
 //     them at AccessRead or more: the feed of one user.

@@ -3,6 +3,7 @@ package engine
 import (
 	"cmp"
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,9 +37,13 @@ type Link struct {
 	Path         string
 	// FreeBusyOnly: the link serves free-busy time only.
 	FreeBusyOnly bool
-	Actor        string
-	Created      time.Time
-	Seq          Seq
+	// Token is a published link's token (Publish), which the server
+	// derives again from the store secret and the link's random id; empty
+	// for a link made by CreateLink, whose token was shown once.
+	Token   string
+	Actor   string
+	Created time.Time
+	Seq     Seq
 }
 
 // tokenHash returns the hex SHA-256 of a link token.
@@ -81,13 +86,82 @@ func (db *DB) RevokeLink(ctx context.Context, m Meta, path, id string) error {
 	return db.submit(ctx, &linkCmd{m: m, path: path, id: id, revoke: true})
 }
 
+// Publish makes the published link of the calendar or address book at
+// path (CalendarServer's CS:publish-calendar), or returns the one it has:
+// a collection has at most one. Its token is derived from the store
+// secret and a random id the log holds beside the token's hash (see
+// publishToken), so the server can show the URL again (CS:publish-url)
+// while a reader of the log cannot compute it. Link.Token holds it.
+//
+// Errors: ErrNotFound (no collection); ErrConflict (a home);
+// *SharingLimitError (MaxLinksPerCollection).
+func (db *DB) Publish(ctx context.Context, m Meta, path string) (*Link, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("engine: publish id: %w", err)
+	}
+	id := hex.EncodeToString(b)
+	cmd := &linkCmd{m: m, path: path, hash: tokenHash(db.publishToken(id)), publishID: id}
+	if err := db.submit(ctx, cmd); err != nil {
+		return nil, err
+	}
+	v, err := db.View()
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	l, err := v.Published(path)
+	if err != nil {
+		return nil, err
+	}
+	if l == nil {
+		return nil, fmt.Errorf("engine: publish %s: %w", path, ErrNotFound) // unpublished meanwhile
+	}
+	return l, nil
+}
+
+// Unpublish revokes the published link of the collection at path (CS:
+// unpublish-calendar); a collection that has none is left as it is.
+// Links made by CreateLink stay.
+//
+// Errors: ErrNotFound (no collection).
+func (db *DB) Unpublish(ctx context.Context, m Meta, path string) error {
+	return db.submit(ctx, &linkCmd{m: m, path: path, revoke: true, unpublish: true})
+}
+
+// publishToken is the token of the published link with random id id:
+// HMAC-SHA256 of the id under a key derived from the store secret, in
+// base64url like CreateLink's tokens.
+func (db *DB) publishToken(id string) string {
+	mac := hmac.New(sha256.New, db.Secret("publish-link"))
+	mac.Write([]byte(id))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
 type linkCmd struct {
-	m        Meta
-	path     string
-	hash     string // create
-	freeBusy bool
-	id       string // revoke
-	revoke   bool
+	m         Meta
+	path      string
+	hash      string // create
+	freeBusy  bool
+	publishID string // create a published link, unless the collection has one
+	id        string // revoke
+	revoke    bool
+	unpublish bool // revoke the published link
+}
+
+// publishedHash returns the hash of the published link among hashes, ""
+// when none is.
+func publishedHash(r getter, hashes []string) (string, error) {
+	for _, h := range hashes {
+		l := &statev1.Link{}
+		if err := getProto(r, keys.LinkKey(h), l); err != nil {
+			return "", err
+		}
+		if l.PublishId != "" {
+			return h, nil
+		}
+	}
+	return "", nil
 }
 
 func (c *linkCmd) run(tx *txn) error {
@@ -100,6 +174,18 @@ func (c *linkCmd) run(tx *txn) error {
 		return err
 	}
 	ev := &eventv1.Event{CollectionId: coll.Id, CollectionPath: coll.Path, Owner: coll.Owner, CollectionKind: coll.Kind}
+	if c.unpublish || c.publishID != "" {
+		pub, err := publishedHash(tx.rw, hashes.Names)
+		switch {
+		case err != nil:
+			return err
+		case pub != "" && c.unpublish:
+			ev.Op, ev.Link = eventv1.Op_OP_LINK_REVOKED, &eventv1.Link{TokenSha256: pub}
+			return tx.append(c.m, ev)
+		case pub != "" || c.unpublish:
+			return nil // published already, or not published
+		}
+	}
 	if c.revoke {
 		i := slices.IndexFunc(hashes.Names, func(h string) bool {
 			return len(c.id) >= linkIDLen && strings.HasPrefix(h, c.id) || h == tokenHash(c.id)
@@ -116,7 +202,7 @@ func (c *linkCmd) run(tx *txn) error {
 	if len(hashes.Names) >= MaxLinksPerCollection {
 		return &SharingLimitError{What: "public links of " + c.path, Limit: MaxLinksPerCollection}
 	}
-	ev.Op, ev.Link = eventv1.Op_OP_LINK_CREATED, &eventv1.Link{TokenSha256: c.hash, FreebusyOnly: c.freeBusy}
+	ev.Op, ev.Link = eventv1.Op_OP_LINK_CREATED, &eventv1.Link{TokenSha256: c.hash, FreebusyOnly: c.freeBusy, PublishId: c.publishID}
 	return tx.append(c.m, ev)
 }
 
@@ -135,7 +221,7 @@ func applyLink(rw readWriter, ev *eventv1.Event, create bool) error {
 	}
 	return setProto(rw, keys.LinkKey(hash), &statev1.Link{
 		CollectionId: ev.CollectionId, FreebusyOnly: ev.Link.FreebusyOnly, Seq: ev.Seq,
-		Actor: ev.Actor, CreatedUnixNano: ev.TimeUnixNano,
+		Actor: ev.Actor, CreatedUnixNano: ev.TimeUnixNano, PublishId: ev.Link.PublishId,
 	})
 }
 
@@ -172,10 +258,31 @@ func (v *View) linkByHash(hash string) (*Link, error) {
 	if c.Deleted {
 		return nil, ErrNotFound
 	}
-	return &Link{
+	out := &Link{
 		ID: hash[:linkIDLen], CollectionID: c.Id, Path: c.Path, FreeBusyOnly: l.FreebusyOnly,
 		Actor: l.Actor, Created: unixNano(l.CreatedUnixNano), Seq: Seq(l.Seq),
-	}, nil
+	}
+	if l.PublishId != "" {
+		out.Token = v.db.publishToken(l.PublishId)
+	}
+	return out, nil
+}
+
+// Published returns the published link of the collection at path (see
+// Publish), nil when it has none.
+//
+// Errors: ErrNotFound (no collection).
+func (v *View) Published(path string) (*Link, error) {
+	ls, err := v.Links(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range ls {
+		if l.Token != "" {
+			return l, nil
+		}
+	}
+	return nil, nil
 }
 
 // Links returns the public links of the collection at path, oldest first.

@@ -293,7 +293,11 @@ func (c *shareCLI) link(ctx context.Context, args []string) error {
 			if l.FreeBusy {
 				what = "freebusy"
 			}
-			fmt.Fprintf(c.stdout, "%s\t%s\t%s\t%s\n", l.ID, what, l.Created.UTC().Format(time.RFC3339), l.Actor)
+			fmt.Fprintf(c.stdout, "%s\t%s\t%s\t%s", l.ID, what, l.Created.UTC().Format(time.RFC3339), l.Actor)
+			if l.Token != "" { // published (CS:publish-calendar): the server can show it again
+				fmt.Fprintf(c.stdout, "\tpublished https://HOST/pub/%s.ics", l.Token)
+			}
+			fmt.Fprintln(c.stdout)
 		}
 	}
 	return nil

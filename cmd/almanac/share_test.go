@@ -112,6 +112,20 @@ func TestShareCommands(t *testing.T) {
 	if out, err := runShare(t, "share", "link", "list", "alice/calendar", "--data", dir); err != nil || out != "" {
 		t.Errorf("link list after the revocation: %q, %v", out, err)
 	}
+	// A published calendar's link (CS:publish-calendar) is listed with its
+	// URL: the server derives its token again.
+	db, err = openDB(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := db.Publish(context.Background(), engine.Meta{Actor: "alice"}, "/dav/home/alice/calendar/")
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runShare(t, "share", "link", "list", "alice/calendar", "--data", dir); err != nil || !strings.HasPrefix(out, pub.ID+"\tcalendar\t") || !strings.HasSuffix(out, "\tpublished https://HOST/pub/"+pub.Token+".ics\n") {
+		t.Errorf("link list of a published calendar: %q, %v", out, err)
+	}
 
 	db, err = openDB(dir, nil)
 	if err != nil {

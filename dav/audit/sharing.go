@@ -75,7 +75,8 @@ type GrantInfo struct {
 	Access  string `json:"access"`
 }
 
-// LinkInfo is a public link; Token is set only in the answer that made it.
+// LinkInfo is a public link; Token is set in the answer that made it, and
+// in lists for a published calendar's link (engine.DB.Publish).
 type LinkInfo struct {
 	ID       string    `json:"id"`
 	FreeBusy bool      `json:"freebusy,omitempty"`
@@ -172,7 +173,7 @@ func (l *Local) Share(ctx context.Context, q ShareRequest) (*ShareResult, error)
 		return res, l.view(func(v *engine.View) error {
 			ls, err := v.Links(q.Path)
 			for _, k := range ls {
-				res.Links = append(res.Links, LinkInfo{ID: k.ID, FreeBusy: k.FreeBusyOnly, Created: k.Created, Actor: k.Actor})
+				res.Links = append(res.Links, LinkInfo{ID: k.ID, FreeBusy: k.FreeBusyOnly, Created: k.Created, Actor: k.Actor, Token: k.Token})
 			}
 			return err
 		})

@@ -1216,7 +1216,12 @@ type Link struct {
 	// SHA-256 of the secret token, hex.
 	TokenSha256 string `protobuf:"bytes,1,opt,name=token_sha256,json=tokenSha256,proto3" json:"token_sha256,omitempty"`
 	// Serve free-busy only.
-	FreebusyOnly  bool `protobuf:"varint,2,opt,name=freebusy_only,json=freebusyOnly,proto3" json:"freebusy_only,omitempty"`
+	FreebusyOnly bool `protobuf:"varint,2,opt,name=freebusy_only,json=freebusyOnly,proto3" json:"freebusy_only,omitempty"`
+	// A published link (CalendarServer's CS:publish-calendar): the random id
+	// from which the server derives the token (HMAC-SHA256 of the store
+	// secret), so that it can show the URL again (CS:publish-url); empty for
+	// a link whose token was shown once.
+	PublishId     string `protobuf:"bytes,3,opt,name=publish_id,json=publishId,proto3" json:"publish_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1263,6 +1268,13 @@ func (x *Link) GetFreebusyOnly() bool {
 		return x.FreebusyOnly
 	}
 	return false
+}
+
+func (x *Link) GetPublishId() string {
+	if x != nil {
+		return x.PublishId
+	}
+	return ""
 }
 
 var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
@@ -1356,10 +1368,12 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x05Proxy\x12\x1c\n" +
 	"\tdelegator\x18\x01 \x01(\tR\tdelegator\x12\x1a\n" +
 	"\bdelegate\x18\x02 \x01(\tR\bdelegate\x125\n" +
-	"\x06access\x18\x03 \x01(\x0e2\x1d.almanac.event.v1.ProxyAccessR\x06access\"N\n" +
+	"\x06access\x18\x03 \x01(\x0e2\x1d.almanac.event.v1.ProxyAccessR\x06access\"m\n" +
 	"\x04Link\x12!\n" +
 	"\ftoken_sha256\x18\x01 \x01(\tR\vtokenSha256\x12#\n" +
-	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly*\xf9\x03\n" +
+	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly\x12\x1d\n" +
+	"\n" +
+	"publish_id\x18\x03 \x01(\tR\tpublishId*\xf9\x03\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +

@@ -664,8 +664,10 @@ type Link struct {
 	// Who created it.
 	Actor           string `protobuf:"bytes,4,opt,name=actor,proto3" json:"actor,omitempty"`
 	CreatedUnixNano int64  `protobuf:"varint,5,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The id a published link's token derives from (event.v1.Link.publish_id).
+	PublishId     string `protobuf:"bytes,6,opt,name=publish_id,json=publishId,proto3" json:"publish_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Link) Reset() {
@@ -733,6 +735,13 @@ func (x *Link) GetCreatedUnixNano() int64 {
 	return 0
 }
 
+func (x *Link) GetPublishId() string {
+	if x != nil {
+		return x.PublishId
+	}
+	return ""
+}
+
 var File_almanac_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_almanac_state_v1_state_proto_rawDesc = "" +
@@ -792,13 +801,15 @@ const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\n" +
 	"mount_name\x18\x04 \x01(\tR\tmountName\x127\n" +
 	"\x05props\x18\x05 \x01(\v2!.almanac.event.v1.CollectionPropsR\x05props\x12\x10\n" +
-	"\x03seq\x18\x06 \x01(\x04R\x03seq\"\xa4\x01\n" +
+	"\x03seq\x18\x06 \x01(\x04R\x03seq\"\xc3\x01\n" +
 	"\x04Link\x12#\n" +
 	"\rcollection_id\x18\x01 \x01(\x04R\fcollectionId\x12#\n" +
 	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly\x12\x10\n" +
 	"\x03seq\x18\x03 \x01(\x04R\x03seq\x12\x14\n" +
 	"\x05actor\x18\x04 \x01(\tR\x05actor\x12*\n" +
-	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNanoB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
+	"\x11created_unix_nano\x18\x05 \x01(\x03R\x0fcreatedUnixNano\x12\x1d\n" +
+	"\n" +
+	"publish_id\x18\x06 \x01(\tR\tpublishIdB;Z9github.com/almanac/almanac/proto/almanac/state/v1;statev1b\x06proto3"
 
 var (
 	file_almanac_state_v1_state_proto_rawDescOnce sync.Once
