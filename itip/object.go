@@ -24,6 +24,9 @@ type object struct {
 	comps map[string]*ical.Component
 	keys  []string // document order, master first when there is one
 	zones *recur.Zones
+
+	sigs map[string][]string              // canonical of each component, computed once
+	atts map[string]map[string]*ical.Prop // ATTENDEE by normalized address, per component
 }
 
 // parseObject reads the scheduling object of cal; nil for a nil cal or
@@ -153,6 +156,27 @@ func (o *object) attendees() []string {
 		}
 	}
 	return out
+}
+
+// attendee returns the ATTENDEE property of addr in the component k, nil
+// when it does not list addr. The components' attendees are indexed once.
+func (o *object) attendee(k, addr string) *ical.Prop {
+	idx, ok := o.atts[k]
+	if !ok {
+		if o.atts == nil {
+			o.atts = map[string]map[string]*ical.Prop{}
+		}
+		idx = map[string]*ical.Prop{}
+		props := o.comps[k].Props[ical.PropAttendee]
+		for i := range props {
+			a := NormalizeAddress(props[i].Value)
+			if _, dup := idx[a]; !dup && a != "" {
+				idx[a] = &props[i]
+			}
+		}
+		o.atts[k] = idx
+	}
+	return idx[addr]
 }
 
 // attendeeProp returns the ATTENDEE property of addr in c, nil when c does

@@ -113,7 +113,7 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 	if oldV != nil && !newV.onMaster {
 		var lost []string
 		for _, k := range oldV.keys {
-			if k != masterKey && newV.comps[k] == nil {
+			if k != masterKey && !newV.has(k) {
 				lost = append(lost, k)
 			}
 		}
@@ -121,19 +121,15 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 			msgs = append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
 		}
 	}
-	if !forceSend(newObj, a) && !significant(oldV, newV, a) {
+	if !forceSend(newObj, a) && !significant(oldV, newV, nil) {
 		return msgs
 	}
 	if oldV != nil && oldV.onMaster && newV.onMaster {
-		if lost := onlyNewExdates(oldObj, newObj, oldV, newV, a); len(lost) > 0 {
+		if lost := onlyNewExdates(oldObj, newObj, oldV, newV); len(lost) > 0 {
 			return append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
 		}
 	}
-	comps := make([]*ical.Component, 0, len(newV.keys))
-	for _, k := range newV.keys {
-		comps = append(comps, newV.comps[k])
-	}
-	return append(msgs, newMessage(MethodRequest, a, org, newObj.cal, comps, opts))
+	return append(msgs, newMessage(MethodRequest, a, org, newObj.cal, newV.comps(), opts))
 }
 
 // cancelMessage returns the CANCEL of the instances keys of a's old view:
@@ -145,8 +141,10 @@ func cancelMessage(oldObj, newObj *object, oldV *view, keys []string, a, org str
 	}
 	var comps []*ical.Component
 	for _, k := range keys {
-		c := oldV.comps[k]
-		if c == nil {
+		var c *ical.Component
+		if oldV.has(k) {
+			c = oldV.comp(k)
+		} else {
 			// an instance of the master cancelled by a new EXDATE
 			d, err := oldObj.derive(keyTime(k))
 			if err != nil {
@@ -169,58 +167,35 @@ func cancelMessage(oldObj, newObj *object, oldV *view, keys []string, a, org str
 	return newMessage(MethodCancel, a, org, oldObj.cal, comps, opts)
 }
 
-// onlyNewExdates returns the instances the organizer cancelled with new
-// EXDATEs on the master when that is the only significant change to a's
-// view; nil otherwise.
-func onlyNewExdates(oldObj, newObj *object, oldV, newV *view, a string) []string {
-	oldEx, err := oldObj.exdates(oldV.comps[masterKey])
+// onlyNewExdates returns the instances of a's view of the master that
+// new EXDATEs, or new overrides that leave a out, took away, when that is
+// the only significant change to a's view; nil otherwise.
+func onlyNewExdates(oldObj, newObj *object, oldV, newV *view) []string {
+	oldEx, err := oldObj.exdates(oldObj.master())
 	if err != nil {
 		return nil
 	}
-	newEx, err := newObj.exdates(newV.comps[masterKey])
+	newEx, err := newObj.exdates(newObj.master())
 	if err != nil {
 		return nil
 	}
-	var added []string
+	for _, k := range oldV.excluded {
+		oldEx[k] = true
+	}
+	for _, k := range newV.excluded {
+		newEx[k] = true
+	}
+	var gone []string
 	for k := range newEx {
 		if !oldEx[k] {
-			added = append(added, k)
+			gone = append(gone, k)
 		}
 	}
-	if len(added) == 0 {
+	if len(gone) == 0 || significant(oldV, newV, gone) {
 		return nil
 	}
-	// Without the new EXDATEs, is the view the old one?
-	m := cloneComp(newV.comps[masterKey])
-	var keep []ical.Prop
-	for _, p := range m.Props[ical.PropExceptionDates] {
-		var vals []string
-		for _, v := range strings.Split(p.Value, ",") {
-			k, err := newObj.valueKey(p, v)
-			if err == nil && !oldEx[k] {
-				continue
-			}
-			vals = append(vals, v)
-		}
-		if len(vals) > 0 {
-			p.Value = strings.Join(vals, ",")
-			keep = append(keep, p)
-		}
-	}
-	m.Props[ical.PropExceptionDates] = keep
-	if len(keep) == 0 {
-		delete(m.Props, ical.PropExceptionDates)
-	}
-	trimmed := &view{keys: newV.keys, comps: map[string]*ical.Component{}, onMaster: true}
-	for k, c := range newV.comps {
-		trimmed.comps[k] = c
-	}
-	trimmed.comps[masterKey] = m
-	if significant(oldV, trimmed, a) {
-		return nil
-	}
-	slices.Sort(added)
-	return added
+	slices.Sort(gone)
+	return gone
 }
 
 // exdates returns the keys of the EXDATE values of c.
@@ -256,7 +231,7 @@ func serverAgent(o *object, a string) bool {
 		return true
 	}
 	for _, k := range o.keys {
-		if p := attendeeProp(o.comps[k], a); p != nil {
+		if p := o.attendee(k, a); p != nil {
 			if agent := p.Params.Get("SCHEDULE-AGENT"); agent != "" && !strings.EqualFold(agent, "SERVER") {
 				return false
 			}
@@ -269,7 +244,7 @@ func serverAgent(o *object, a string) bool {
 // SCHEDULE-FORCE-SEND=REQUEST (RFC 6638 §7.2).
 func forceSend(o *object, a string) bool {
 	for _, k := range o.keys {
-		if p := attendeeProp(o.comps[k], a); p != nil && strings.EqualFold(p.Params.Get("SCHEDULE-FORCE-SEND"), "REQUEST") {
+		if p := o.attendee(k, a); p != nil && strings.EqualFold(p.Params.Get("SCHEDULE-FORCE-SEND"), "REQUEST") {
 			return true
 		}
 	}

@@ -124,18 +124,14 @@ func refreshes(o *object, changed []string, from, org string, opts Options) []Me
 		}
 		concerned := false
 		for _, k := range changed {
-			if v.comps[k] != nil || (v.onMaster && k == masterKey) {
+			if v.has(k) {
 				concerned = true
 			}
 		}
 		if !concerned {
 			continue
 		}
-		comps := make([]*ical.Component, 0, len(v.keys))
-		for _, k := range v.keys {
-			comps = append(comps, v.comps[k])
-		}
-		msgs = append(msgs, newMessage(MethodRequest, b, org, o.cal, comps, opts))
+		msgs = append(msgs, newMessage(MethodRequest, b, org, o.cal, v.comps(), opts))
 	}
 	return msgs
 }

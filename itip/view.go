@@ -8,16 +8,21 @@ import (
 	"github.com/emersion/go-ical"
 )
 
-// A view is what one attendee receives of an object: keyed components,
-// cleaned for a message.
+// A view is what one attendee receives of an object: the components that
+// list them, the master with an EXDATE for each override that does not.
+// Components are copied and cleaned only for a message (comp, comps).
 type view struct {
-	keys  []string
-	comps map[string]*ical.Component
-	// onMaster is set when the attendee is listed on the master.
+	o    *object
+	addr string
+	keys []string // the object's components addr gets, in object order
+	// excluded are the overrides the master's copy excludes, when onMaster.
+	excluded []string
 	onMaster bool
 }
 
 func (v *view) empty() bool { return v == nil || len(v.keys) == 0 }
+
+func (v *view) has(k string) bool { return v != nil && slices.Contains(v.keys, k) }
 
 // view returns the components of o that concern addr: the master when it
 // lists addr, with an EXDATE for each override that does not, and the
@@ -30,34 +35,47 @@ func (o *object) view(addr string) *view {
 	if o == nil {
 		return nil
 	}
-	v := &view{comps: map[string]*ical.Component{}}
-	m := o.master()
-	if m != nil && attendeeProp(m, addr) != nil {
-		c := cleanComp(m)
-		for _, k := range o.overrideKeys() {
-			ov := o.comps[k]
-			if attendeeProp(ov, addr) != nil {
-				continue
-			}
-			ex := cloneProp(*ov.Props.Get(ical.PropRecurrenceID))
-			ex.Name = ical.PropExceptionDates
-			ex.Params.Del(ical.ParamRange)
-			c.Props.Add(&ex)
-		}
+	v := &view{o: o, addr: addr}
+	if m := o.master(); m != nil && o.attendee(masterKey, addr) != nil {
 		v.keys = append(v.keys, masterKey)
-		v.comps[masterKey] = c
 		v.onMaster = true
 	}
 	for _, k := range o.overrideKeys() {
-		if ov := o.comps[k]; attendeeProp(ov, addr) != nil {
+		switch {
+		case o.attendee(k, addr) != nil:
 			v.keys = append(v.keys, k)
-			v.comps[k] = cleanComp(ov)
+		case v.onMaster:
+			v.excluded = append(v.excluded, k)
 		}
 	}
 	if len(v.keys) == 0 {
 		return nil
 	}
 	return v
+}
+
+// comp returns a copy of the component k of the view, cleaned for a
+// message (cleanComp), the master with its EXDATEs.
+func (v *view) comp(k string) *ical.Component {
+	c := cleanComp(v.o.comps[k])
+	if k == masterKey {
+		for _, x := range v.excluded {
+			ex := cloneProp(*v.o.comps[x].Props.Get(ical.PropRecurrenceID))
+			ex.Name = ical.PropExceptionDates
+			ex.Params.Del(ical.ParamRange)
+			c.Props.Add(&ex)
+		}
+	}
+	return c
+}
+
+// comps returns comp of every key of the view.
+func (v *view) comps() []*ical.Component {
+	out := make([]*ical.Component, 0, len(v.keys))
+	for _, k := range v.keys {
+		out = append(out, v.comp(k))
+	}
+	return out
 }
 
 // The SCHEDULE-* parameters a message never carries (RFC 6638 §7).
@@ -96,24 +114,24 @@ var insignificantProps = map[string]bool{
 	ical.PropCreated: true, ical.PropTransparency: true, ical.PropRequestStatus: true,
 }
 
-// canonical returns c's significant content for addr as sorted lines:
-// properties but those in insignificantProps and X- ones, parameters
-// sorted, EXDATE and RDATE one value a line, the other attendees without
-// PARTSTAT and RSVP, and no SCHEDULE-* parameters.
-func canonical(c *ical.Component, addr string) []string {
+// Parameters of ATTENDEE whose changes matter only to that attendee.
+var ownParams = []string{ical.ParamParticipationStatus, ical.ParamRSVP}
+
+// canonical returns c's significant content as sorted lines: properties
+// but those in insignificantProps and X- ones, parameters sorted, EXDATE
+// and RDATE one value a line (but those drop reports), attendees without
+// PARTSTAT and RSVP, and no SCHEDULE-* parameters. Alarms are not part of
+// it.
+func canonical(c *ical.Component, drop func(p ical.Prop, v string) bool) []string {
 	var lines []string
 	for name, props := range c.Props {
 		if insignificantProps[name] || strings.HasPrefix(name, "X-") {
 			continue
 		}
 		for _, p := range props {
-			skip := scheduleParams
-			if name == ical.PropAttendee && NormalizeAddress(p.Value) != addr {
-				skip = append(slices.Clone(scheduleParams), ical.ParamParticipationStatus, ical.ParamRSVP)
-			}
 			var params []string
 			for k, vs := range p.Params {
-				if slices.Contains(skip, k) {
+				if slices.Contains(scheduleParams, k) || (name == ical.PropAttendee && slices.Contains(ownParams, k)) {
 					continue
 				}
 				params = append(params, k+"="+strings.Join(vs, ","))
@@ -123,7 +141,9 @@ func canonical(c *ical.Component, addr string) []string {
 			switch name {
 			case ical.PropExceptionDates, ical.PropRecurrenceDates:
 				for _, v := range strings.Split(p.Value, ",") {
-					lines = append(lines, head+v)
+					if drop == nil || !drop(p, v) {
+						lines = append(lines, head+v)
+					}
 				}
 			case ical.PropAttendee, ical.PropOrganizer:
 				lines = append(lines, head+NormalizeAddress(p.Value))
@@ -136,21 +156,59 @@ func canonical(c *ical.Component, addr string) []string {
 	return lines
 }
 
+// sig returns canonical of the component k, computed once.
+func (o *object) sig(k string) []string {
+	if s, ok := o.sigs[k]; ok {
+		return s
+	}
+	if o.sigs == nil {
+		o.sigs = map[string][]string{}
+	}
+	s := canonical(o.comps[k], nil)
+	o.sigs[k] = s
+	return s
+}
+
+// ownStatus returns addr's PARTSTAT on the component k, NEEDS-ACTION when
+// it has none.
+func (o *object) ownStatus(k, addr string) string {
+	p := o.attendee(k, addr)
+	if p == nil {
+		return ""
+	}
+	if ps := strings.ToUpper(p.Params.Get(ical.ParamParticipationStatus)); ps != "" {
+		return ps
+	}
+	return "NEEDS-ACTION"
+}
+
 // significant reports whether addr's view changed from old to new in a
-// way that matters to them.
-func significant(old, new *view, addr string) bool {
+// way that matters to them: other instances, other content, or another
+// PARTSTAT of their own. The instances in trim (cancelled by an EXDATE
+// or an exclusion in new) are taken out of new first.
+func significant(old, new *view, trim []string) bool {
 	if old.empty() != new.empty() {
 		return true
 	}
 	if old.empty() {
 		return false
 	}
-	if len(old.keys) != len(new.keys) {
+	excluded := new.excluded
+	if len(trim) > 0 {
+		excluded = slices.DeleteFunc(slices.Clone(excluded), func(k string) bool { return slices.Contains(trim, k) })
+	}
+	if !slices.Equal(old.keys, new.keys) || !slices.Equal(old.excluded, excluded) {
 		return true
 	}
 	for _, k := range new.keys {
-		oc := old.comps[k]
-		if oc == nil || !slices.Equal(canonical(oc, addr), canonical(new.comps[k], addr)) {
+		ns := new.o.sig(k)
+		if k == masterKey && len(trim) > 0 {
+			ns = canonical(new.o.comps[k], func(p ical.Prop, v string) bool {
+				x, err := new.o.valueKey(p, v)
+				return err == nil && slices.Contains(trim, x)
+			})
+		}
+		if !slices.Equal(old.o.sig(k), ns) || old.o.ownStatus(k, old.addr) != new.o.ownStatus(k, new.addr) {
 			return true
 		}
 	}
