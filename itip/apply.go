@@ -179,7 +179,7 @@ var timingProps = []string{ical.PropDateTimeStart, ical.PropDateTimeEnd, ical.Pr
 
 // keepPrivate carries what belongs to attendee a from their old instance
 // oc to the new one nc: the alarms, TRANSP, X- properties nc lacks, and
-// a's PARTSTAT when the instance's time did not change.
+// a's PARTSTAT and RSVP when the instance's time did not change.
 func keepPrivate(nc, oc *ical.Component, a string) {
 	nc.Children = slices.DeleteFunc(nc.Children, func(ch *ical.Component) bool { return ch.Name == ical.CompAlarm })
 	for _, ch := range oc.Children {
@@ -199,8 +199,12 @@ func keepPrivate(nc, oc *ical.Component, a string) {
 	if np == nil || op == nil || !sameTiming(nc, oc) {
 		return
 	}
-	if ps := op.Params.Get(ical.ParamParticipationStatus); ps != "" {
-		np.Params.Set(ical.ParamParticipationStatus, ps)
+	for _, prm := range ownParams {
+		if v := op.Params.Values(prm); len(v) > 0 {
+			np.Params[prm] = slices.Clone(v)
+		} else {
+			np.Params.Del(prm)
+		}
 	}
 }
 

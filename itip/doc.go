@@ -45,7 +45,7 @@
 // and refuses a reply from anyone the copy does not invite.
 //
 // Addresses are compared after NormalizeAddress: "mailto:" in any case,
-// the domain of a mailto address case-insensitively.
+// a mailto address case-insensitively.
 //
 // Preconditions of RFC 6638 §3.2.4 come back as *PreconditionError values
 // (errors.Is against ErrValidOrganizer, ErrSameOrganizer,
