@@ -25,6 +25,8 @@ type object struct {
 	keys  []string // document order, master first when there is one
 	zones *recur.Zones
 
+	opts Options // the caller's, with defaults
+
 	sigs map[string][]string              // canonical of each component, computed once
 	atts map[string]map[string]*ical.Prop // ATTENDEE by normalized address, per component
 }
@@ -35,7 +37,7 @@ func parseObject(cal *ical.Calendar, opts Options) (*object, error) {
 	if cal == nil || cal.Component == nil {
 		return nil, nil
 	}
-	o := &object{cal: cal, comps: map[string]*ical.Component{}, zones: recur.NewZones(cal, opts.Floating)}
+	o := &object{cal: cal, comps: map[string]*ical.Component{}, zones: recur.NewZones(cal, opts.Floating), opts: opts}
 	for _, c := range cal.Children {
 		if c.Name != ical.CompEvent && c.Name != ical.CompToDo {
 			continue
@@ -201,17 +203,9 @@ func (o *object) isInstance(t time.Time, opts Options) (bool, error) {
 	if m == nil || (m.Props.Get(ical.PropRecurrenceRule) == nil && m.Props.Get(ical.PropRecurrenceDates) == nil) {
 		return false, nil
 	}
-	tmp := &ical.Calendar{Component: &ical.Component{Name: ical.CompCalendar, Props: ical.Props{}}}
-	for _, c := range o.cal.Children {
-		if c.Name == ical.CompTimezone {
-			tmp.Children = append(tmp.Children, c)
-		}
-	}
-	tmp.Children = append(tmp.Children, m)
-	ins, err := recur.Expand(context.Background(), tmp, o.kind, t.Add(-time.Second), t.Add(time.Second),
-		recur.Options{Floating: opts.Floating, MaxInstances: opts.MaxInstances, MaxIterations: 20 * opts.MaxInstances})
+	ins, err := o.occurrences(m, t.Add(-time.Second), t.Add(time.Second), opts)
 	if err != nil {
-		return false, fmt.Errorf("itip: instances of %s: %w", o.uid, err)
+		return false, err
 	}
 	for _, in := range ins {
 		if in.RecurrenceID.Equal(t) {
@@ -219,6 +213,81 @@ func (o *object) isInstance(t time.Time, opts Options) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// occurrences expands master m alone (no overrides) over [start, end),
+// bounded by opts.MaxInstances.
+func (o *object) occurrences(m *ical.Component, start, end time.Time, opts Options) ([]recur.Instance, error) {
+	tmp := &ical.Calendar{Component: &ical.Component{Name: ical.CompCalendar, Props: ical.Props{}}}
+	for _, c := range o.cal.Children {
+		if c.Name == ical.CompTimezone {
+			tmp.Children = append(tmp.Children, c)
+		}
+	}
+	tmp.Children = append(tmp.Children, m)
+	ins, err := recur.Expand(context.Background(), tmp, o.kind, start, end,
+		recur.Options{Floating: opts.Floating, MaxInstances: opts.MaxInstances, MaxIterations: 20 * opts.MaxInstances})
+	if err != nil {
+		return nil, fmt.Errorf("itip: instances of %s: %w", o.uid, err)
+	}
+	return ins, nil
+}
+
+// truncate ends the recurrence of master copy c before t: an UNTIL before
+// t on an RRULE without COUNT, and an EXDATE for each occurrence left at
+// or after t (those of a COUNT, RDATEs). The copy is left as it was when
+// its occurrences cannot be computed.
+func (o *object) truncate(c *ical.Component, t time.Time, opts Options) {
+	ds := c.Props.Get(ical.PropDateTimeStart)
+	if ds == nil {
+		return
+	}
+	work := cloneComp(c)
+	if rr := work.Props.Get(ical.PropRecurrenceRule); rr != nil && !strings.Contains(strings.ToUpper(rr.Value), "COUNT=") {
+		var parts []string
+		for _, part := range strings.Split(rr.Value, ";") {
+			if !strings.HasPrefix(strings.ToUpper(part), "UNTIL=") {
+				parts = append(parts, part)
+			}
+		}
+		var until string
+		switch v := o.timeProp(ical.PropDateTimeStart, ds, t.Add(-time.Second)); {
+		case len(v.Value) == 8, strings.HasSuffix(v.Value, "Z") || v.Params.Get(ical.ParamTimezoneID) == "":
+			until = v.Value // a DATE, a UTC or a floating time: UNTIL in the same form
+		default:
+			until = t.Add(-time.Second).UTC().Format(keyLayout) // RFC 5545 §3.3.10: UTC with a TZID
+		}
+		rr.Value = strings.Join(append(parts, "UNTIL="+until), ";")
+		if old := c.Props.Get(ical.PropRecurrenceRule); old != nil && untilBefore(old.Value, t) {
+			work.Props.Set(old) // an earlier UNTIL stays
+		}
+	}
+	ins, err := o.occurrences(work, t, time.Time{}, opts)
+	if err != nil {
+		return
+	}
+	for _, in := range ins {
+		if !in.RecurrenceID.Before(t) {
+			work.Props.Add(o.timeProp(ical.PropExceptionDates, ds, in.RecurrenceID))
+		}
+	}
+	*c = *work
+}
+
+// untilBefore reports whether the RRULE value rule has an UNTIL before t.
+func untilBefore(rule string, t time.Time) bool {
+	for _, part := range strings.Split(rule, ";") {
+		name, v, _ := strings.Cut(part, "=")
+		if !strings.EqualFold(name, "UNTIL") {
+			continue
+		}
+		for _, layout := range []string{"20060102T150405Z", "20060102T150405", "20060102"} {
+			if u, err := time.Parse(layout, v); err == nil {
+				return u.Before(t.Add(-14 * time.Hour)) // floating values: the widest offset
+			}
+		}
+	}
+	return false
 }
 
 // instance returns the component of the instance key: the override, or

@@ -332,3 +332,36 @@ func mustObject(t *testing.T, c *ical.Calendar) *object {
 	}
 	return o
 }
+
+// TestThisAndFutureLeavesAttendeeOut: an organizer's THISANDFUTURE
+// override that no longer lists carol ends her copy of the series before
+// it, whether the rule counts or runs forever, while bob gets it all.
+func TestThisAndFutureLeavesAttendeeOut(t *testing.T) {
+	const carolAddr = "mailto:carol@example.org"
+	future := override(1, "20260406T090000", ";RANGE=THISANDFUTURE", "20260406T110000", "20260406T120000",
+		strings.Join([]string{olgaLine, bobLine}, "\n"))
+	for _, rule := range []string{"FREQ=WEEKLY;COUNT=6", "FREQ=WEEKLY", "FREQ=WEEKLY;UNTIL=20260601T000000Z"} {
+		t.Run(rule, func(t *testing.T) {
+			text := strings.Replace(series(1, "RDATE;TZID=Europe/Berlin:20260502T090000", future), "FREQ=WEEKLY;COUNT=6", rule, 1)
+			msgs, err := OrganizerChange(nil, mustParse(t, text), testOpts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			copies := map[string]*ical.Calendar{}
+			for _, m := range msgs {
+				checkMessage(t, m)
+				if copies[m.Recipient], err = ApplyToAttendeeCopy(nil, m.Calendar, m.Recipient, testOpts()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got := instances(t, copies[carolAddr], carolAddr)
+			want := []string{"03-16 09:00 CET NEEDS-ACTION", "03-23 10:00 CET NEEDS-ACTION", "03-30 09:00 CEST NEEDS-ACTION"}
+			if !slices.Equal(got, want) {
+				t.Errorf("carol sees\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+			if got := instances(t, copies[bob], bob); len(got) < 6 || got[3] != "04-06 11:00 CEST NEEDS-ACTION" || !slices.Contains(got, "05-02 11:00 CEST NEEDS-ACTION") {
+				t.Errorf("bob sees\n%s", strings.Join(got, "\n"))
+			}
+		})
+	}
+}

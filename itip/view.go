@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-ical"
 )
@@ -28,9 +29,8 @@ func (v *view) has(k string) bool { return v != nil && slices.Contains(v.keys, k
 // lists addr, with an EXDATE for each override that does not, and the
 // overrides that list addr. nil when addr has none.
 //
-// An override with RANGE=THISANDFUTURE that leaves addr out is only
-// excluded at its own RECURRENCE-ID: the later instances stay in addr's
-// view of the master.
+// An override with RANGE=THISANDFUTURE that leaves addr out ends addr's
+// copy of the master before it (UNTIL, or EXDATEs for a COUNT and RDATEs).
 func (o *object) view(addr string) *view {
 	if o == nil {
 		return nil
@@ -58,13 +58,25 @@ func (o *object) view(addr string) *view {
 // message (cleanComp), the master with its EXDATEs.
 func (v *view) comp(k string) *ical.Component {
 	c := cleanComp(v.o.comps[k])
-	if k == masterKey {
-		for _, x := range v.excluded {
-			ex := cloneProp(*v.o.comps[x].Props.Get(ical.PropRecurrenceID))
-			ex.Name = ical.PropExceptionDates
-			ex.Params.Del(ical.ParamRange)
-			c.Props.Add(&ex)
+	if k != masterKey {
+		return c
+	}
+	var end time.Time // the earliest THISANDFUTURE override leaving addr out
+	for _, x := range v.excluded {
+		rid := v.o.comps[x].Props.Get(ical.PropRecurrenceID)
+		if strings.EqualFold(rid.Params.Get(ical.ParamRange), "THISANDFUTURE") {
+			if t := keyTime(x); end.IsZero() || t.Before(end) {
+				end = t
+			}
+			continue
 		}
+		ex := cloneProp(*rid)
+		ex.Name = ical.PropExceptionDates
+		ex.Params.Del(ical.ParamRange)
+		c.Props.Add(&ex)
+	}
+	if !end.IsZero() {
+		v.o.truncate(c, end, v.o.opts)
 	}
 	return c
 }
