@@ -121,12 +121,29 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 			msgs = append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
 		}
 	}
-	if !forceSend(newObj, a) && !significant(oldV, newV, nil) {
+	if !forceSend(newObj, a) && !significant(oldV, newV, "", nil) {
 		return msgs
 	}
 	if oldV != nil && oldV.onMaster && newV.onMaster {
 		if lost := onlyNewExdates(oldObj, newObj, oldV, newV); len(lost) > 0 {
 			return append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
+		}
+	}
+	if oldV != nil && oldV.onMaster && newV.onMaster {
+		if added := onlyNewRdates(oldObj, newObj, oldV, newV); len(added) > 0 {
+			var comps []*ical.Component
+			for _, k := range added {
+				d, err := newObj.derive(keyTime(k))
+				if err != nil {
+					comps = nil
+					break
+				}
+				d.Props.Del(ical.PropRecurrenceID)
+				comps = append(comps, cleanComp(d))
+			}
+			if comps != nil {
+				return append(msgs, newMessage(MethodAdd, a, org, newObj.cal, comps, opts))
+			}
 		}
 	}
 	return append(msgs, newMessage(MethodRequest, a, org, newObj.cal, newV.comps(), opts))
@@ -191,17 +208,53 @@ func onlyNewExdates(oldObj, newObj *object, oldV, newV *view) []string {
 			gone = append(gone, k)
 		}
 	}
-	if len(gone) == 0 || significant(oldV, newV, gone) {
+	if len(gone) == 0 || significant(oldV, newV, ical.PropExceptionDates, gone) {
 		return nil
 	}
 	slices.Sort(gone)
 	return gone
 }
 
+// onlyNewRdates returns the instances new RDATEs on the master added to
+// a's view when that is the only significant change to it (RFC 5546
+// §3.2.4 ADD); nil otherwise, or when one is a PERIOD.
+func onlyNewRdates(oldObj, newObj *object, oldV, newV *view) []string {
+	oldR, err := oldObj.dates(oldObj.master(), ical.PropRecurrenceDates)
+	if err != nil {
+		return nil
+	}
+	newR, err := newObj.dates(newObj.master(), ical.PropRecurrenceDates)
+	if err != nil {
+		return nil
+	}
+	var added []string
+	for k := range newR {
+		if !oldR[k] {
+			added = append(added, k)
+		}
+	}
+	if len(added) == 0 || significant(oldV, newV, ical.PropRecurrenceDates, added) {
+		return nil
+	}
+	for _, p := range newObj.master().Props[ical.PropRecurrenceDates] {
+		if strings.Contains(p.Value, "/") {
+			return nil
+		}
+	}
+	slices.Sort(added)
+	return added
+}
+
 // exdates returns the keys of the EXDATE values of c.
 func (o *object) exdates(c *ical.Component) (map[string]bool, error) {
+	return o.dates(c, ical.PropExceptionDates)
+}
+
+// dates returns the keys of the values of c's multi-valued date property
+// name (EXDATE, RDATE).
+func (o *object) dates(c *ical.Component, name string) (map[string]bool, error) {
 	out := map[string]bool{}
-	for _, p := range c.Props[ical.PropExceptionDates] {
+	for _, p := range c.Props[name] {
 		for _, v := range strings.Split(p.Value, ",") {
 			k, err := o.valueKey(p, v)
 			if err != nil {

@@ -365,3 +365,28 @@ func TestThisAndFutureLeavesAttendeeOut(t *testing.T) {
 		})
 	}
 }
+
+// TestAddInstance: an RDATE the organizer adds is an ADD of that instance
+// alone (RFC 5546 §3.2.4), which the attendees' copies take in; with
+// another change it is a REQUEST.
+func TestAddInstance(t *testing.T) {
+	w := newWorld(t)
+	w.organizerPut(series(0, "", ""))
+	w.log = nil
+	msgs := w.organizerPut(series(1, "RDATE;TZID=Europe/Berlin:20260502T150000", ""))
+	if got, want := summary(msgs), []string{"ADD " + bob + " master", "ADD mailto:carol@example.org master"}; !slices.Equal(got, want) {
+		t.Fatalf("messages %q, want %q", got, want)
+	}
+	c := msgs[0].Calendar.Children[len(msgs[0].Calendar.Children)-1]
+	if got := propValue(c, ical.PropDateTimeStart); got != "20260502T150000" || c.Props.Get(ical.PropRecurrenceID) != nil || c.Props.Get(ical.PropRecurrenceRule) != nil {
+		t.Fatalf("ADD component:\n%s", canonComp(c, ""))
+	}
+	got := instances(t, w.copies[bob], bob)
+	if len(got) != 7 || got[6] != "05-02 15:00 CEST NEEDS-ACTION" {
+		t.Fatalf("bob sees\n%s", strings.Join(got, "\n"))
+	}
+	msgs = w.organizerPut(series(2, "RDATE;TZID=Europe/Berlin:20260502T150000\nRDATE;TZID=Europe/Berlin:20260509T150000\nLOCATION:Room 2", ""))
+	if got, want := summary(msgs), []string{"REQUEST " + bob + " master 20260323T090000", "REQUEST mailto:carol@example.org master 20260323T090000"}; !slices.Equal(got, want) {
+		t.Fatalf("messages %q, want %q", got, want)
+	}
+}

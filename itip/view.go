@@ -196,9 +196,10 @@ func (o *object) ownStatus(k, addr string) string {
 
 // significant reports whether addr's view changed from old to new in a
 // way that matters to them: other instances, other content, or another
-// PARTSTAT of their own. The instances in trim (cancelled by an EXDATE
-// or an exclusion in new) are taken out of new first.
-func significant(old, new *view, trim []string) bool {
+// PARTSTAT of their own. The instances in trim are taken out of new
+// first: values of new's master property trimProp (EXDATE or RDATE), and
+// for EXDATE exclusions of overrides.
+func significant(old, new *view, trimProp string, trim []string) bool {
 	if old.empty() != new.empty() {
 		return true
 	}
@@ -206,7 +207,7 @@ func significant(old, new *view, trim []string) bool {
 		return false
 	}
 	excluded := new.excluded
-	if len(trim) > 0 {
+	if len(trim) > 0 && trimProp == ical.PropExceptionDates {
 		excluded = slices.DeleteFunc(slices.Clone(excluded), func(k string) bool { return slices.Contains(trim, k) })
 	}
 	if !slices.Equal(old.keys, new.keys) || !slices.Equal(old.excluded, excluded) {
@@ -216,6 +217,9 @@ func significant(old, new *view, trim []string) bool {
 		ns := new.o.sig(k)
 		if k == masterKey && len(trim) > 0 {
 			ns = canonical(new.o.comps[k], func(p ical.Prop, v string) bool {
+				if p.Name != trimProp {
+					return false
+				}
 				x, err := new.o.valueKey(p, v)
 				return err == nil && slices.Contains(trim, x)
 			})
