@@ -57,6 +57,10 @@ func (h *Handler) resolveIn(v *engine.View, st *reqState) error {
 		st.mountRoot = len(t.segs) == len(splitCollPath(res.Collection.Path))
 		st.tgt = t
 	}
+	st.limitToScope()
+	if st.acc == accessNone {
+		return errNotFound
+	}
 	return nil
 }
 

@@ -240,7 +240,7 @@ func (h *Handler) destination(r *http.Request, st *reqState) (target, error) {
 	if st.mountRoot && r.Method == "MOVE" {
 		return t, nil // a rename of the mount: renameMount checks
 	}
-	dst := &reqState{user: st.user, tgt: t}
+	dst := &reqState{user: st.user, tgt: t, app: st.app}
 	if err := h.resolve(dst); errors.Is(err, errNotFound) {
 		return target{}, errDestinationOutside
 	} else if err != nil {

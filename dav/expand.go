@@ -45,7 +45,7 @@ func (h *Handler) expandedProps(rq *reportRequest, res *resource, props []davxml
 		inner := ""
 		for _, m := range hrefRE.FindAllStringSubmatch(vals[i].Inner, -1) {
 			href := xmlUnescape(m[1])
-			target, err := h.lookupHref(rq.View, rq.User, href)
+			target, err := h.lookupHref(rq.View, rq.User, rq.st.app, href)
 			if err != nil {
 				inner += "<D:response><D:href>" + m[1] + "</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response>"
 				continue

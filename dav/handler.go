@@ -128,6 +128,9 @@ type reqState struct {
 	user string
 	meta engine.Meta
 	tgt  target
+	// app is the app password the request signed in with (nil for the
+	// account's password); limitToScope narrows acc to its scope.
+	app *engine.AppPassword
 	// acc is the user's access to the target (access.go); share is set
 	// when it comes from a share.
 	acc   access
@@ -277,7 +280,13 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 	if !ok {
 		return "", errUnauthorized
 	}
-	u, err := h.auth.Authenticate(r.Context(), name, password, r.RemoteAddr)
+	var u *engine.User
+	var err error
+	if da, ok := h.auth.(DeviceAuthenticator); ok {
+		u, state(r).app, err = da.AuthenticateDevice(r.Context(), name, password, r.RemoteAddr, r.UserAgent())
+	} else {
+		u, err = h.auth.Authenticate(r.Context(), name, password, r.RemoteAddr)
+	}
 	if err != nil && r.Context().Err() != nil {
 		return "", err // the client went away while its login waited
 	}

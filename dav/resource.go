@@ -113,9 +113,10 @@ func (h *Handler) lookupNow(st *reqState) (*resource, error) {
 }
 
 // lookupHref resolves an href of a request body (multiget, expand-property)
-// for user, through the privilege resolution: errNotFound for anything the
-// user cannot read.
-func (h *Handler) lookupHref(v *engine.View, user, href string) (*resource, error) {
+// for user, through the privilege resolution (within the scope of app, the
+// request's app password, when set): errNotFound for anything the user
+// cannot read.
+func (h *Handler) lookupHref(v *engine.View, user string, app *engine.AppPassword, href string) (*resource, error) {
 	p, err := hrefPath(href)
 	if err != nil {
 		return nil, err
@@ -124,7 +125,7 @@ func (h *Handler) lookupHref(v *engine.View, user, href string) (*resource, erro
 	if err != nil {
 		return nil, err
 	}
-	st := &reqState{user: user, tgt: t}
+	st := &reqState{user: user, tgt: t, app: app}
 	if err := h.resolveIn(v, st); err != nil {
 		return nil, err
 	}

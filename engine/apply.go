@@ -55,6 +55,7 @@ func apply(rw readWriter, ev *eventv1.Event) error {
 func indexOwners(rw readWriter, ev *eventv1.Event) error {
 	switch ev.Op {
 	case eventv1.Op_OP_USER_SET, eventv1.Op_OP_USER_DELETED, eventv1.Op_OP_LOG_COMPACTED,
+		eventv1.Op_OP_APP_PASSWORD_CREATED, eventv1.Op_OP_APP_PASSWORD_REVOKED, eventv1.Op_OP_APP_PASSWORD_USED,
 		eventv1.Op_OP_GROUP_SET, eventv1.Op_OP_GROUP_DELETED, eventv1.Op_OP_PROXY_SET:
 		return nil
 	}
@@ -117,6 +118,8 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 		eventv1.Op_OP_SHARE_REVOKED, eventv1.Op_OP_SHARE_REPLIED, eventv1.Op_OP_SHARE_MOUNT_CHANGED,
 		eventv1.Op_OP_PROXY_SET, eventv1.Op_OP_LINK_CREATED, eventv1.Op_OP_LINK_REVOKED:
 		return applySharing(rw, ev)
+	case eventv1.Op_OP_APP_PASSWORD_CREATED, eventv1.Op_OP_APP_PASSWORD_REVOKED, eventv1.Op_OP_APP_PASSWORD_USED:
+		return applyAppPassword(rw, ev)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }
@@ -187,6 +190,11 @@ func applyUser(rw readWriter, u *eventv1.User, set bool) error {
 	}
 	if !set {
 		return rw.Delete(key, nil)
+	}
+	if len(u.AppPasswords) == 0 && len(old.AppPasswords) > 0 {
+		// An OP_USER_SET never carries app passwords: they stay.
+		u = proto.CloneOf(u)
+		u.AppPasswords = old.AppPasswords
 	}
 	for _, t := range u.Tokens {
 		if err := rw.Set(keys.TokenKey(t.Id), []byte(u.Name), nil); err != nil {

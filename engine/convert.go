@@ -103,6 +103,9 @@ func userFromProto(p *eventv1.User) *User {
 		return nil
 	}
 	u := &User{Name: p.Name, PasswordHash: p.PasswordHash, Role: p.Role, Disabled: p.Disabled}
+	for _, a := range p.AppPasswords {
+		u.AppPasswords = append(u.AppPasswords, appPasswordFromProto(a))
+	}
 	for _, t := range p.Tokens {
 		u.Tokens = append(u.Tokens, APIToken{
 			ID: t.Id, SecretSHA256: t.SecretSha256, Label: t.Label, Created: unixNano(t.CreatedUnixNano),

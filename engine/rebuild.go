@@ -32,7 +32,8 @@ const metaProjections = "projections"
 //	2: bodies only in the log, object records point at them (body_seq)
 //	3: the API token index ('k')
 //	6: mounts arriving and leaving in the sharee's home change index
-const projectionVersion = "6"
+//	7: app passwords in the account records
+const projectionVersion = "7"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

@@ -193,6 +193,10 @@ const (
 	OpProxySet           Op = 19
 	OpLinkCreated        Op = 20
 	OpLinkRevoked        Op = 21
+	// App passwords (app_passwords.go).
+	OpAppPasswordCreated Op = 40
+	OpAppPasswordRevoked Op = 41
+	OpAppPasswordUsed    Op = 42
 )
 
 // String returns the operation's name as used in the feed and history.
@@ -240,6 +244,12 @@ func (o Op) String() string {
 		return "link-created"
 	case OpLinkRevoked:
 		return "link-revoked"
+	case OpAppPasswordCreated:
+		return "app-password-created"
+	case OpAppPasswordRevoked:
+		return "app-password-revoked"
+	case OpAppPasswordUsed:
+		return "app-password-used"
 	}
 	return "unknown"
 }
@@ -317,6 +327,10 @@ type User struct {
 	Role         string // RoleUser or RoleAdmin
 	Tokens       []APIToken
 	Disabled     bool // cannot sign in; data and tokens stay
+	// AppPasswords are the account's per-device passwords
+	// (app_passwords.go). PutUser and UpdateUser leave them as they are:
+	// only CreateAppPassword and RevokeAppPassword change them.
+	AppPasswords []AppPassword
 }
 
 // User roles.

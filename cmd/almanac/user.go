@@ -21,7 +21,7 @@ import (
 func init() {
 	register(Command{
 		Name:  "user",
-		Usage: "add NAME [--admin] | passwd NAME | list | delete NAME | disable NAME | enable NAME   [--data DIR | --server URL] [--as ADMIN]",
+		Usage: "add NAME [--admin] | passwd NAME | list | delete NAME | disable NAME | enable NAME | app-password add|list|revoke ...   [--data DIR | --server URL] [--as ADMIN]",
 		Summary: "manage user accounts (the new password is read from stdin, or prompted for on a terminal); " +
 			"while a server runs on --data, through its admin API",
 		Run: func(ctx context.Context, args []string) error {
@@ -49,6 +49,9 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 		return fmt.Errorf("%w: missing subcommand (add, passwd, list, delete, disable, enable)", errUsage)
 	}
 	sub, args := args[0], args[1:]
+	if sub == "app-password" {
+		return c.runAppPassword(ctx, args)
+	}
 	if isHelpArg(sub) {
 		// `user --help` lists the flags of every subcommand (add's are a
 		// superset).

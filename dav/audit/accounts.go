@@ -45,6 +45,8 @@ type Account struct {
 	Role     string      `json:"role"`
 	Disabled bool        `json:"disabled,omitempty"`
 	Tokens   []TokenInfo `json:"tokens,omitempty"`
+	// AppPasswords are the account's per-device passwords.
+	AppPasswords []AppPasswordInfo `json:"app_passwords,omitempty"`
 }
 
 // TokenInfo describes an API token without its secret.
@@ -80,6 +82,8 @@ func checkPassword(pw string) error {
 		return badRequest(errors.New("empty password"))
 	case len(pw) > 72:
 		return badRequest(errors.New("password longer than 72 bytes (bcrypt reads no more)"))
+	case engine.IsAppPassword(pw):
+		return badRequest(errors.New("a password of the app-password shape (ap-...) signs in as an app password only: choose another"))
 	}
 	return nil
 }
@@ -107,6 +111,9 @@ func (l *Local) Users(ctx context.Context) ([]Account, error) {
 		a := Account{Name: u.Name, Role: u.Role, Disabled: u.Disabled}
 		for _, t := range u.Tokens {
 			a.Tokens = append(a.Tokens, TokenInfo{ID: t.ID, Label: t.Label, Created: t.Created})
+		}
+		for _, p := range u.AppPasswords {
+			a.AppPasswords = append(a.AppPasswords, AppPasswordInfoOf(p))
 		}
 		out = append(out, a)
 	}

@@ -39,6 +39,8 @@ type Authenticator interface {
 //	POST /admin/users/delete|disable|enable {name}     -> {"ok": true}
 //	POST /admin/tokens {name, label}       -> NewToken (its secret, once)
 //	POST /admin/tokens/revoke {name, id}   -> {"ok": true}
+//	POST /admin/app-passwords {name, device, read_only, collections} -> NewAppPassword (once)
+//	POST /admin/app-passwords/revoke {name, id} -> {"ok": true}
 //	POST /admin/backup   {dest}            -> BackupReport
 //	POST /admin/sharing  ShareRequest      -> ShareResult (at most 256 KiB)
 //
@@ -95,7 +97,8 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ua := r.UserAgent()
 	l := &Local{DB: a.DB, Meta: engine.Meta{Actor: u.Name, UserAgent: ua, RequestID: r.Header.Get("X-Request-Id")}, NewToken: a.NewToken}
 	limit := int64(maxAdminBody)
-	if strings.HasPrefix(r.URL.Path, "/admin/users") || strings.HasPrefix(r.URL.Path, "/admin/tokens") {
+	if strings.HasPrefix(r.URL.Path, "/admin/users") || strings.HasPrefix(r.URL.Path, "/admin/tokens") ||
+		strings.HasPrefix(r.URL.Path, "/admin/app-passwords") {
 		limit = maxAccountBody
 	} else if r.URL.Path == "/admin/sharing" {
 		limit = maxShareBody
@@ -104,6 +107,9 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	out, ok, err := accountRoutes(r, l, u.Name)
 	if !ok {
 		out, ok, err = sharingRoute(r, l, a.FileGroup)
+	}
+	if !ok {
+		out, ok, err = appPasswordRoutes(r, l)
 	}
 	if !ok {
 		out, err = a.dispatch(r, l)

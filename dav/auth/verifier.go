@@ -113,7 +113,11 @@ type Verifier struct {
 	htpasswd *htpasswdFile // nil without an htpasswd file
 	cache    *verifyCache
 	limits   *limiter
-	hashing  chan struct{} // one token per hash being verified
+	// appLimits counts the failures of app passwords (apppassword.go),
+	// apart from limits; appUses limits the records of their use.
+	appLimits *limiter
+	appUses   appUses
+	hashing   chan struct{} // one token per hash being verified
 	// engineClasses are the hash classes of the engine's accounts when
 	// New ran, for dummyHash.
 	engineClasses hashClasses
@@ -155,10 +159,11 @@ func New(opts Options) (*Verifier, error) {
 		return nil, err
 	}
 	v := &Verifier{
-		opts:    opts,
-		cache:   newVerifyCache(opts.CacheTTL),
-		limits:  newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
-		hashing: make(chan struct{}, opts.MaxConcurrentHashes),
+		opts:      opts,
+		cache:     newVerifyCache(opts.CacheTTL),
+		limits:    newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
+		appLimits: newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
+		hashing:   make(chan struct{}, opts.MaxConcurrentHashes),
 	}
 	if opts.HtpasswdFile != "" {
 		v.htpasswd = &htpasswdFile{path: opts.HtpasswdFile}

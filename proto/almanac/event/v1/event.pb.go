@@ -85,6 +85,16 @@ const (
 	Op_OP_LINK_CREATED Op = 20
 	// The public link link.token_sha256 was revoked.
 	Op_OP_LINK_REVOKED Op = 21
+	// app_password.user made an app password (a per-device password):
+	// app_password holds its id, name, scope and the SHA-256 of the
+	// password, never the password.
+	Op_OP_APP_PASSWORD_CREATED Op = 40
+	// The app password app_password.id of app_password.user was revoked.
+	Op_OP_APP_PASSWORD_REVOKED Op = 41
+	// The app password app_password.id of app_password.user signed in
+	// (app_password.last_remote; the event's user_agent): recorded at most
+	// once an hour per password by a server process.
+	Op_OP_APP_PASSWORD_USED Op = 42
 )
 
 // Enum value maps for Op.
@@ -112,6 +122,9 @@ var (
 		19: "OP_PROXY_SET",
 		20: "OP_LINK_CREATED",
 		21: "OP_LINK_REVOKED",
+		40: "OP_APP_PASSWORD_CREATED",
+		41: "OP_APP_PASSWORD_REVOKED",
+		42: "OP_APP_PASSWORD_USED",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -136,6 +149,9 @@ var (
 		"OP_PROXY_SET":                19,
 		"OP_LINK_CREATED":             20,
 		"OP_LINK_REVOKED":             21,
+		"OP_APP_PASSWORD_CREATED":     40,
+		"OP_APP_PASSWORD_REVOKED":     41,
+		"OP_APP_PASSWORD_USED":        42,
 	}
 )
 
@@ -458,7 +474,9 @@ type Event struct {
 	// number lost their bodies; tombstones up to it expired.
 	HorizonSeq uint64 `protobuf:"varint,53,opt,name=horizon_seq,json=horizonSeq,proto3" json:"horizon_seq,omitempty"`
 	// OP_LOG_COMPACTED: how many log records lost their body.
-	ErasedCount   uint64 `protobuf:"varint,54,opt,name=erased_count,json=erasedCount,proto3" json:"erased_count,omitempty"`
+	ErasedCount uint64 `protobuf:"varint,54,opt,name=erased_count,json=erasedCount,proto3" json:"erased_count,omitempty"`
+	// OP_APP_PASSWORD_*.
+	AppPassword   *AppPassword `protobuf:"bytes,70,opt,name=app_password,json=appPassword,proto3" json:"app_password,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -731,6 +749,13 @@ func (x *Event) GetErasedCount() uint64 {
 	return 0
 }
 
+func (x *Event) GetAppPassword() *AppPassword {
+	if x != nil {
+		return x.AppPassword
+	}
+	return nil
+}
+
 // CollectionProps is the property set of a collection.
 type CollectionProps struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -841,7 +866,11 @@ type User struct {
 	Tokens []*APIToken `protobuf:"bytes,4,rep,name=tokens,proto3" json:"tokens,omitempty"`
 	// A disabled account cannot sign in (DAV, admin API, gRPC password or
 	// token); its data and tokens stay.
-	Disabled      bool `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled bool `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// The account's app passwords. Projection state only: the
+	// OP_APP_PASSWORD_* events keep it, an OP_USER_SET event never carries
+	// it (and leaves it as it was).
+	AppPasswords  []*AppPassword `protobuf:"bytes,8,rep,name=app_passwords,json=appPasswords,proto3" json:"app_passwords,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -911,6 +940,141 @@ func (x *User) GetDisabled() bool {
 	return false
 }
 
+func (x *User) GetAppPasswords() []*AppPassword {
+	if x != nil {
+		return x.AppPasswords
+	}
+	return nil
+}
+
+// AppPassword is a per-device password of a user: DAV Basic accepts it in
+// place of the account's password, within its scope.
+type AppPassword struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account.
+	User string `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
+	// Names the password in lists and revocations: the first 12 hex digits
+	// of secret_sha256.
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// SHA-256 of the password, hex (the password is 160 random bits).
+	SecretSha256 string `protobuf:"bytes,3,opt,name=secret_sha256,json=secretSha256,proto3" json:"secret_sha256,omitempty"`
+	// The device's name, as the user gave it.
+	Name string `protobuf:"bytes,4,opt,name=name,proto3" json:"name,omitempty"`
+	// The password may read, never write.
+	ReadOnly bool `protobuf:"varint,5,opt,name=read_only,json=readOnly,proto3" json:"read_only,omitempty"`
+	// When not empty, the only collections (paths ending in "/") the
+	// password reaches; the home itself stays readable for discovery.
+	Collections     []string `protobuf:"bytes,6,rep,name=collections,proto3" json:"collections,omitempty"`
+	CreatedUnixNano int64    `protobuf:"varint,7,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	// Projection state: the last OP_APP_PASSWORD_USED.
+	LastUsedUnixNano int64  `protobuf:"varint,8,opt,name=last_used_unix_nano,json=lastUsedUnixNano,proto3" json:"last_used_unix_nano,omitempty"`
+	LastUserAgent    string `protobuf:"bytes,9,opt,name=last_user_agent,json=lastUserAgent,proto3" json:"last_user_agent,omitempty"`
+	// The address it signed in from (OP_APP_PASSWORD_USED).
+	LastRemote    string `protobuf:"bytes,10,opt,name=last_remote,json=lastRemote,proto3" json:"last_remote,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppPassword) Reset() {
+	*x = AppPassword{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppPassword) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppPassword) ProtoMessage() {}
+
+func (x *AppPassword) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppPassword.ProtoReflect.Descriptor instead.
+func (*AppPassword) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *AppPassword) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *AppPassword) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AppPassword) GetSecretSha256() string {
+	if x != nil {
+		return x.SecretSha256
+	}
+	return ""
+}
+
+func (x *AppPassword) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AppPassword) GetReadOnly() bool {
+	if x != nil {
+		return x.ReadOnly
+	}
+	return false
+}
+
+func (x *AppPassword) GetCollections() []string {
+	if x != nil {
+		return x.Collections
+	}
+	return nil
+}
+
+func (x *AppPassword) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
+func (x *AppPassword) GetLastUsedUnixNano() int64 {
+	if x != nil {
+		return x.LastUsedUnixNano
+	}
+	return 0
+}
+
+func (x *AppPassword) GetLastUserAgent() string {
+	if x != nil {
+		return x.LastUserAgent
+	}
+	return ""
+}
+
+func (x *AppPassword) GetLastRemote() string {
+	if x != nil {
+		return x.LastRemote
+	}
+	return ""
+}
+
 // APIToken is a per-user bearer token for the gRPC API.
 type APIToken struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -926,7 +1090,7 @@ type APIToken struct {
 
 func (x *APIToken) Reset() {
 	*x = APIToken{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -938,7 +1102,7 @@ func (x *APIToken) String() string {
 func (*APIToken) ProtoMessage() {}
 
 func (x *APIToken) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -951,7 +1115,7 @@ func (x *APIToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIToken.ProtoReflect.Descriptor instead.
 func (*APIToken) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *APIToken) GetId() string {
@@ -996,7 +1160,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1008,7 +1172,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1021,7 +1185,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Group) GetName() string {
@@ -1071,7 +1235,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1247,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1260,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Share) GetGrantee() string {
@@ -1161,7 +1325,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1173,7 +1337,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1186,7 +1350,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Proxy) GetDelegator() string {
@@ -1228,7 +1392,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1240,7 +1404,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1253,7 +1417,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Link) GetTokenSha256() string {
@@ -1281,7 +1445,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xa8\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xea\n" +
 	"\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
@@ -1323,7 +1487,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"bodyErased\x12\x1f\n" +
 	"\vhorizon_seq\x185 \x01(\x04R\n" +
 	"horizonSeq\x12!\n" +
-	"\ferased_count\x186 \x01(\x04R\verasedCount\x1a>\n" +
+	"\ferased_count\x186 \x01(\x04R\verasedCount\x12@\n" +
+	"\fapp_password\x18F \x01(\v2\x1d.almanac.event.v1.AppPasswordR\vappPassword\x1a>\n" +
 	"\x10ObjectPropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb8\x02\n" +
@@ -1339,13 +1504,27 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x04dead\x18\a \x03(\v2+.almanac.event.v1.CollectionProps.DeadEntryR\x04dead\x1a7\n" +
 	"\tDeadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa3\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe7\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x122\n" +
 	"\x06tokens\x18\x04 \x03(\v2\x1a.almanac.event.v1.APITokenR\x06tokens\x12\x1a\n" +
-	"\bdisabled\x18\x05 \x01(\bR\bdisabled\"\x81\x01\n" +
+	"\bdisabled\x18\x05 \x01(\bR\bdisabled\x12B\n" +
+	"\rapp_passwords\x18\b \x03(\v2\x1d.almanac.event.v1.AppPasswordR\fappPasswords\"\xcd\x02\n" +
+	"\vAppPassword\x12\x12\n" +
+	"\x04user\x18\x01 \x01(\tR\x04user\x12\x0e\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x12#\n" +
+	"\rsecret_sha256\x18\x03 \x01(\tR\fsecretSha256\x12\x12\n" +
+	"\x04name\x18\x04 \x01(\tR\x04name\x12\x1b\n" +
+	"\tread_only\x18\x05 \x01(\bR\breadOnly\x12 \n" +
+	"\vcollections\x18\x06 \x03(\tR\vcollections\x12*\n" +
+	"\x11created_unix_nano\x18\a \x01(\x03R\x0fcreatedUnixNano\x12-\n" +
+	"\x13last_used_unix_nano\x18\b \x01(\x03R\x10lastUsedUnixNano\x12&\n" +
+	"\x0flast_user_agent\x18\t \x01(\tR\rlastUserAgent\x12\x1f\n" +
+	"\vlast_remote\x18\n" +
+	" \x01(\tR\n" +
+	"lastRemote\"\x81\x01\n" +
 	"\bAPIToken\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\tR\fsecretSha256\x12\x14\n" +
@@ -1373,7 +1552,7 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\ftoken_sha256\x18\x01 \x01(\tR\vtokenSha256\x12#\n" +
 	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly\x12\x1d\n" +
 	"\n" +
-	"publish_id\x18\x03 \x01(\tR\tpublishId*\xf9\x03\n" +
+	"publish_id\x18\x03 \x01(\tR\tpublishId*\xcd\x04\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -1397,7 +1576,10 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x16OP_SHARE_MOUNT_CHANGED\x10\x12\x12\x10\n" +
 	"\fOP_PROXY_SET\x10\x13\x12\x13\n" +
 	"\x0fOP_LINK_CREATED\x10\x14\x12\x13\n" +
-	"\x0fOP_LINK_REVOKED\x10\x15*\xa6\x01\n" +
+	"\x0fOP_LINK_REVOKED\x10\x15\x12\x1b\n" +
+	"\x17OP_APP_PASSWORD_CREATED\x10(\x12\x1b\n" +
+	"\x17OP_APP_PASSWORD_REVOKED\x10)\x12\x18\n" +
+	"\x14OP_APP_PASSWORD_USED\x10**\xa6\x01\n" +
 	"\x0eCollectionKind\x12\x1f\n" +
 	"\x1bCOLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COLLECTION_KIND_HOME\x10\x01\x12\x19\n" +
@@ -1432,7 +1614,7 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                 // 0: almanac.event.v1.Op
 	(CollectionKind)(0),     // 1: almanac.event.v1.CollectionKind
@@ -1442,35 +1624,38 @@ var file_almanac_event_v1_event_proto_goTypes = []any{
 	(*Event)(nil),           // 5: almanac.event.v1.Event
 	(*CollectionProps)(nil), // 6: almanac.event.v1.CollectionProps
 	(*User)(nil),            // 7: almanac.event.v1.User
-	(*APIToken)(nil),        // 8: almanac.event.v1.APIToken
-	(*Group)(nil),           // 9: almanac.event.v1.Group
-	(*Share)(nil),           // 10: almanac.event.v1.Share
-	(*Proxy)(nil),           // 11: almanac.event.v1.Proxy
-	(*Link)(nil),            // 12: almanac.event.v1.Link
-	nil,                     // 13: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                     // 14: almanac.event.v1.CollectionProps.DeadEntry
+	(*AppPassword)(nil),     // 8: almanac.event.v1.AppPassword
+	(*APIToken)(nil),        // 9: almanac.event.v1.APIToken
+	(*Group)(nil),           // 10: almanac.event.v1.Group
+	(*Share)(nil),           // 11: almanac.event.v1.Share
+	(*Proxy)(nil),           // 12: almanac.event.v1.Proxy
+	(*Link)(nil),            // 13: almanac.event.v1.Link
+	nil,                     // 14: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                     // 15: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	13, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	14, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
 	6,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
 	7,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
-	9,  // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
-	10, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
-	11, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
-	12, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
-	14, // 9: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	8,  // 10: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	2,  // 11: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	3,  // 12: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	6,  // 13: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	4,  // 14: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	10, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
+	11, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
+	12, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
+	13, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
+	8,  // 9: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	15, // 10: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	9,  // 11: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	8,  // 12: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 13: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	3,  // 14: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	6,  // 15: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	4,  // 16: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -1484,7 +1669,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
