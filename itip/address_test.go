@@ -9,7 +9,7 @@ func TestNormalizeAddress(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"mailto:alice@example.org", "mailto:alice@example.org"},
 		{"MAILTO:alice@Example.ORG", "mailto:alice@example.org"},
-		{" mailto:Alice@EXAMPLE.org ", "mailto:alice@example.org"},
+		{" mailto:Alice@EXAMPLE.org ", "mailto:Alice@example.org"},
 		{"urn:uuid:0F1E-AB", "urn:uuid:0f1e-ab"},
 		{"HTTPS://host/dav/principals/Bob/", "https://host/dav/principals/Bob/"},
 		{"alice", "alice"},

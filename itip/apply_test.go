@@ -152,7 +152,7 @@ func TestApplyToAttendeeCopyErrors(t *testing.T) {
 func TestApplyReply(t *testing.T) {
 	org := mustParse(t, meeting())
 	before := canon(org)
-	got, refresh, err := ApplyReply(org, mustParse(t, msgCal("REPLY", strings.Replace(bobReply("ACCEPTED"), "END:VEVENT", "REQUEST-STATUS:2.0;Success\nEND:VEVENT", 1))), "MAILTO:Bob@example.org", testOpts())
+	got, refresh, err := ApplyReply(org, mustParse(t, msgCal("REPLY", strings.Replace(bobReply("ACCEPTED"), "END:VEVENT", "REQUEST-STATUS:2.0;Success\nEND:VEVENT", 1))), "MAILTO:bob@Example.org", testOpts())
 	if err != nil {
 		t.Fatal(err)
 	}

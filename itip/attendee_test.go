@@ -36,7 +36,7 @@ func TestAttendeeChange(t *testing.T) {
 		want     string // the REPLY, "" for none
 	}{
 		{"Accept", meeting(), accepted, bob, msgCal("REPLY", bobReply("ACCEPTED"))},
-		{"AcceptAsOtherCase", meeting(), accepted, "MAILTO:Bob@Example.org", msgCal("REPLY", bobReply("ACCEPTED"))},
+		{"AcceptAsOtherCase", meeting(), accepted, "MAILTO:bob@Example.ORG", msgCal("REPLY", bobReply("ACCEPTED"))},
 		{"OwnAlarm", meeting(), meeting("TRIGGER:-PT15M", "TRIGGER:-PT1H"), bob, ""},
 		{"Delete", meeting(), "", bob, msgCal("REPLY", bobReply("DECLINED"))},
 		{"DeleteDeclined", meeting(";RSVP=TRUE:mailto:bob", ";PARTSTAT=DECLINED:mailto:bob"), "", bob, ""},

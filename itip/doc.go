@@ -60,7 +60,7 @@
 // WithScheduleStatus to write delivery results back.
 //
 // Addresses are compared after NormalizeAddress: "mailto:" in any case,
-// a mailto address case-insensitively.
+// the domain of a mailto address case-insensitively.
 //
 // Preconditions of RFC 6638 §3.2.4 come back as *PreconditionError values
 // (errors.Is against ErrValidOrganizer, ErrSameOrganizer,

@@ -136,12 +136,10 @@ var ErrInvalidMessage = errors.New("itip: invalid message")
 
 // NormalizeAddress returns the form of a calendar user address that
 // compares equal for the same user: surrounding space trimmed, the scheme
-// lower-cased ("MAILTO:" is "mailto:"), a mailto address lower-cased
-// whole, and a urn:uuid: lower-cased. The local part of a mailto address
-// is case-insensitive here as in practice (a contact card's "Bob@…" is
-// bob@…): the caller must not give two users addresses that differ only
-// in case. Other addresses (a principal URL) keep their case after the
-// scheme.
+// lower-cased ("MAILTO:" is "mailto:"), the domain of a mailto address
+// lower-cased (its local part is the mailbox's own, RFC 5321 §2.4, as
+// engine.NormalizeEmail keeps it), and a urn:uuid: lower-cased. Other
+// addresses (a principal URL) keep their case after the scheme.
 func NormalizeAddress(addr string) string {
 	addr = strings.TrimSpace(addr)
 	scheme, rest, ok := strings.Cut(addr, ":")
@@ -150,7 +148,11 @@ func NormalizeAddress(addr string) string {
 	}
 	scheme = strings.ToLower(scheme)
 	switch scheme {
-	case "mailto", "urn":
+	case "mailto":
+		if at := strings.LastIndexByte(rest, '@'); at >= 0 {
+			rest = rest[:at] + strings.ToLower(rest[at:])
+		}
+	case "urn":
 		rest = strings.ToLower(rest)
 	}
 	return scheme + ":" + rest

@@ -43,7 +43,7 @@ END:VEVENT`
 
 const (
 	bob   = "mailto:bob@example.org"
-	carol = "mailto:carol@example.org"
+	carol = "mailto:Carol@example.org"
 )
 
 func TestOrganizerChange(t *testing.T) {

@@ -13,7 +13,8 @@ func TestRoleOf(t *testing.T) {
 		as        string
 	}{
 		{"Organizer", meeting(), []string{"urn:uuid:x", "MAILTO:olga@EXAMPLE.org"}, RoleOrganizer, "mailto:olga@example.org"},
-		{"Attendee", meeting(), []string{"mailto:carol@example.org"}, RoleAttendee, carol},
+		{"Attendee", meeting(), []string{"mailto:Carol@EXAMPLE.org"}, RoleAttendee, carol},
+		{"LocalPartCase", meeting(), []string{"mailto:carol@example.org"}, RoleNone, ""},
 		{"Neither", meeting(), []string{"mailto:eve@example.org"}, RoleNone, ""},
 		{"NoOrganizer", meeting("ORGANIZER;CN=Olga:mailto:olga@example.org\n", ""), []string{bob}, RoleNone, ""},
 	} {
@@ -34,7 +35,7 @@ func TestAttendees(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{bob, "mailto:olga@example.org", carol} // document order, BOB is bob
+	want := []string{"mailto:BOB@example.org", "mailto:olga@example.org", bob, carol} // document order
 	if len(got) != len(want) {
 		t.Fatalf("Attendees = %q, want %q", got, want)
 	}
