@@ -131,6 +131,7 @@ func errMalformedXML(err error) *PreconditionError {
 //	engine.ErrTokenExpired, ErrInvalidToken 403 DAV:valid-sync-token
 //	engine.ErrNoSpace                     507 DAV:sufficient-disk-space (RFC 4331 §6)
 //	engine.ErrClosed                      503 (shutting down)
+//	engine.ErrUnavailable, *LogConflictError 503 with Retry-After (a cluster's log without quorum)
 //	davxml.ErrDTD                         400
 //	context.Canceled                      499 (the client went away; not an internal error)
 //	anything else (*engine.VerifyError…)  500 with an opaque message
@@ -209,6 +210,8 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 			"the server has no space left to store this; reads still work, try again later")
 	case errors.Is(err, engine.ErrClosed):
 		return httpErrorf(http.StatusServiceUnavailable, "the server is shutting down")
+	case errors.Is(err, engine.ErrUnavailable) || errors.As(err, new(*engine.LogConflictError)):
+		return httpErrorf(http.StatusServiceUnavailable, "the cluster's log cannot take writes now (no quorum, or too many concurrent writers); reads still work, try again shortly")
 	case errors.Is(err, davxml.ErrDTD):
 		return errMalformedXML(err)
 	case errors.Is(err, context.Canceled):
@@ -266,6 +269,9 @@ func writePrecondition(w http.ResponseWriter, r *http.Request, pe *PreconditionE
 	hdr.Del("ETag")
 	if pe.Status == http.StatusUnauthorized {
 		hdr.Set("WWW-Authenticate", `Basic realm="Almanac", charset="UTF-8"`)
+	}
+	if pe.Status == http.StatusServiceUnavailable && hdr.Get("Retry-After") == "" {
+		hdr.Set("Retry-After", "1")
 	}
 	if pe.Cond.Local == "" {
 		hdr.Set("Content-Type", "text/plain; charset=utf-8")

@@ -35,6 +35,8 @@ func TestMapError(t *testing.T) {
 		{"ErrNotFound", wrap(engine.ErrNotFound), 0, 404, ""},
 		{"ErrExists", wrap(engine.ErrExists), 0, 412, ""},
 		{"ErrClosed", wrap(engine.ErrClosed), 0, 503, ""},
+		{"ErrUnavailable", wrap(engine.ErrUnavailable), 0, 503, ""},
+		{"LogConflictError", wrap(&engine.LogConflictError{Head: 7}), 0, 503, ""},
 		{"ErrTokenExpired", wrap(engine.ErrTokenExpired), 0, 403, "DAV: valid-sync-token"},
 		{"ErrInvalidToken", wrap(engine.ErrInvalidToken), 0, 403, "DAV: valid-sync-token"},
 		{"ErrConflict", wrap(engine.ErrConflict), 0, 409, ""},
@@ -164,4 +166,15 @@ func TestWriteErrorCanceled(t *testing.T) {
 // newTestLogger logs at every level, as text, to w.
 func newTestLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// TestUnavailableRetryAfter: a write a cluster's log cannot take (no
+// quorum) gets 503 with Retry-After, so that clients come back.
+func TestUnavailableRetryAfter(t *testing.T) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPut, "/dav/home/a/c/x.ics", nil)
+	writePrecondition(rec, req, MapError(fmt.Errorf("put: %w", engine.ErrUnavailable), 0))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
+		t.Errorf("%d, Retry-After %q, want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	}
 }

@@ -33,6 +33,9 @@ type CompactResult struct {
 // every event stays forever; only bodies go. The log records are rewritten
 // in place; this and PurgeContent are the only rewrites of the log.
 func (db *DB) CompactLog(ctx context.Context, m Meta, before time.Time) (*CompactResult, error) {
+	if err := db.rewritesLog(); err != nil {
+		return nil, err
+	}
 	v, err := db.View()
 	if err != nil {
 		return nil, err

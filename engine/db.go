@@ -41,6 +41,13 @@ type DB struct {
 	closeOnce  sync.Once
 	nextSeq    Seq // owned by the writer goroutine
 
+	// conflicts counts the writer's lost races to append to a shared log
+	// in a row (writer-owned); logConflicts all of them since Open.
+	// followerDone is closed when the follower of a shared log stops.
+	conflicts    int
+	logConflicts atomic.Int64
+	followerDone chan struct{}
+
 	// mu guards view and headCh. The current view is the latest durable
 	// state: the writer publishes a new one after each synced commit.
 	mu     sync.Mutex
@@ -162,6 +169,10 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, err
 	}
 	go db.writeLoop()
+	if o.Log != nil {
+		db.followerDone = make(chan struct{})
+		go db.follow()
+	}
 	return db, nil
 }
 
@@ -201,6 +212,11 @@ func (db *DB) init() error {
 		return err
 	}
 	db.nextSeq = head + 1
+	if db.opts.Log != nil {
+		if err := db.adoptIdentity(head); err != nil {
+			return err
+		}
+	}
 	if _, err := getCopy(db.pdb, keys.MetaKey(metaRebuilding)); err == nil {
 		db.opts.Logger.Warn("engine: finishing an interrupted rebuild")
 		return db.rebuild()
@@ -304,6 +320,9 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closing)
 		<-db.writerDone
+		if db.followerDone != nil {
+			<-db.followerDone
+		}
 		db.mu.Lock()
 		v := db.view
 		db.view = nil

@@ -55,6 +55,10 @@ type Options struct {
 	// write to open (a new one, an interrupted rebuild, projections of
 	// another version) fails to open. Default false.
 	ReadOnly bool
+	// Log, when set, is the shared log this database appends its events
+	// to and follows (see SharedLog): a node of a cluster. Default nil:
+	// the database's own Pebble is the log.
+	Log SharedLog
 }
 
 // EnsureDefaults fills in every zero field with its default.

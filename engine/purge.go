@@ -37,6 +37,9 @@ type PurgeResult struct {
 //
 // Errors: ErrNotFound when nothing was ever recorded at path/name.
 func (db *DB) PurgeContent(ctx context.Context, m Meta, path, name string) (*PurgeResult, error) {
+	if err := db.rewritesLog(); err != nil {
+		return nil, err
+	}
 	v, err := db.View()
 	if err != nil {
 		return nil, err

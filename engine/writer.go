@@ -221,6 +221,26 @@ func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 		acks <- p
 		return
 	}
+	if db.opts.Log != nil {
+		retry, err := db.appendShared(tx, acks)
+		if err != nil || retry {
+			o.close()
+		}
+		if retry {
+			db.commitGroup(group, acks)
+			return
+		}
+		if err != nil {
+			db.opts.Logger.Error("engine: append to the shared log failed", "err", err)
+			for i := range errs {
+				if errs[i] == nil {
+					errs[i] = err
+				}
+			}
+			acks <- p
+			return
+		}
+	}
 	b, err := o.batch()
 	if err == nil {
 		// Refused before Pebble sees it when the disk is (nearly) full:
@@ -259,6 +279,8 @@ type txn struct {
 	rw   readWriter
 	next Seq
 	now  time.Time
+	// records are the group's encoded events, for a shared log.
+	records [][]byte
 }
 
 // etag is the strong ETag of the object version written by event seq: the
@@ -292,6 +314,9 @@ func (tx *txn) append(m Meta, ev *eventv1.Event) error {
 	}
 	if err := tx.rw.Set(keys.LogKey(ev.Seq), data, nil); err != nil {
 		return fmt.Errorf("engine: write event: %w", err)
+	}
+	if tx.db.opts.Log != nil {
+		tx.records = append(tx.records, data)
 	}
 	tx.next++
 	return apply(tx.rw, ev)

@@ -1,0 +1,265 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/protobuf/proto"
+)
+
+// SharedLog is an event log that several engines append to and that each
+// applies, in order, to its own projections (Options.Log): a replicated
+// NATS JetStream stream in a cluster (package jslog). The engine never
+// truncates it.
+//
+// Without one, the engine's own Pebble database is the log: the writer
+// puts each group's log records into the same batch as the projections
+// they derive, and one fsync makes both durable. With one, the log is the
+// source of truth and of the order, and the engine's log records are a
+// replica of it: the writer checks a group's commands against its
+// projections, appends the group's events to the shared log with
+// compare-and-set on the log's last sequence number (Append), and only
+// once they are stored there writes them, and what they derive, to
+// Pebble, and answers. When another engine appended first (a
+// *LogConflictError) it applies what the others appended and runs the
+// group's commands again, so preconditions (If-Match, UID uniqueness,
+// existence) hold across engines. A follower applies the others' events
+// as they come. Everything that reads the log (views, the feed, history,
+// restore, Verify, Rebuild) reads the replica, which holds the same
+// records under the same sequence numbers.
+type SharedLog interface {
+	// Append stores records, the encoded events numbered after+1,
+	// after+2, …, all or none, if the log's last sequence number is after.
+	// Otherwise it stores nothing and returns a *LogConflictError. Any
+	// other error leaves the outcome unknown (the records may be stored).
+	Append(ctx context.Context, after Seq, records [][]byte) error
+	// Read returns up to max records from sequence number from on, in
+	// order, waiting until there is at least one or ctx ends.
+	Read(ctx context.Context, from Seq, max int) ([][]byte, error)
+	// Head returns the log's last sequence number (0 when empty).
+	Head(ctx context.Context) (Seq, error)
+	// Identity returns the log's store identity, recording proposed as
+	// that identity if the log has none yet: the engines of one log share
+	// a store id and secret, so that ETags and sync tokens are valid on
+	// all of them.
+	Identity(ctx context.Context, proposed []byte) ([]byte, error)
+}
+
+// LogConflictError is the error of SharedLog.Append when the log's last
+// sequence number was not the one expected: another engine appended first.
+type LogConflictError struct {
+	Head Seq // the log's last sequence number, when known (0 if not)
+}
+
+func (e *LogConflictError) Error() string {
+	return fmt.Sprintf("engine: shared log: another writer appended first (head %d)", e.Head)
+}
+
+// ErrUnavailable: the shared log cannot be reached or has no quorum, or
+// the write lost the race to other engines too often: nothing was
+// appended, or it is unknown whether it was; reads still work. Try again
+// later.
+var ErrUnavailable = errors.New("engine: the shared log is unavailable")
+
+// logTimeout bounds one call of the shared log on the writer.
+const logTimeout = 10 * time.Second
+
+// maxConflicts is how many times in a row a group may lose the race to
+// append before its commands fail with ErrUnavailable.
+const maxConflicts = 32
+
+// readBatch is how many records a catch-up reads from the shared log at
+// once.
+const readBatch = 512
+
+// appendShared appends tx's events to the shared log. On a conflict it
+// catches up (applying what the other engines appended) and reports
+// retry: the group's commands must run again against the new state.
+func (db *DB) appendShared(tx *txn, acks chan<- pending) (retry bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	err = db.opts.Log.Append(ctx, db.nextSeq-1, tx.records)
+	if err == nil {
+		db.conflicts = 0
+		return false, nil
+	}
+	var conflict *LogConflictError
+	if !errors.As(err, &conflict) {
+		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	db.logConflicts.Add(1)
+	if db.conflicts++; db.conflicts > maxConflicts {
+		db.conflicts = 0
+		return false, fmt.Errorf("%w: lost the race to append %d times", ErrUnavailable, maxConflicts)
+	}
+	waitPipeline(acks)
+	if err := db.catchUp(ctx, conflict.Head); err != nil {
+		return false, fmt.Errorf("%w: catching up: %w", ErrUnavailable, err)
+	}
+	return true, nil
+}
+
+// waitPipeline returns once every group handed to the acknowledger is
+// durable and published.
+func waitPipeline(acks chan<- pending) {
+	barrier := make(chan struct{})
+	acks <- pending{barrier: barrier}
+	<-barrier
+}
+
+// catchUp applies the shared log's records from db.nextSeq through head
+// (what there is, waiting for one at least, when head is 0: unknown). It
+// runs on the writer, with no group in flight.
+func (db *DB) catchUp(ctx context.Context, head Seq) error {
+	for first := true; head == 0 && first || db.nextSeq <= head; first = false {
+		recs, err := db.opts.Log.Read(ctx, db.nextSeq, readBatch)
+		if err != nil {
+			return err
+		}
+		if err := db.applyShared(recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// applyShared writes records read from the shared log to the replica and
+// the projections, the ones not applied yet, and publishes them. It runs
+// on the writer, with no group in flight.
+func (db *DB) applyShared(recs [][]byte) error {
+	if err := db.space.admit(0); err != nil {
+		return err
+	}
+	t := newTxBuffer(db.pdb)
+	defer t.close()
+	next := db.nextSeq
+	for _, rec := range recs {
+		ev := &eventv1.Event{}
+		if err := proto.Unmarshal(rec, ev); err != nil {
+			return fmt.Errorf("engine: shared log record after %d: %w", next-1, err)
+		}
+		switch {
+		case Seq(ev.Seq) < next:
+			continue // applied already: this engine's own, or read twice
+		case Seq(ev.Seq) > next:
+			return fmt.Errorf("engine: shared log skips from %d to %d", next, ev.Seq)
+		}
+		if err := t.Set(keys.LogKey(ev.Seq), rec, nil); err != nil {
+			return err
+		}
+		if err := apply(t, ev); err != nil {
+			return err
+		}
+		next++
+	}
+	if next == db.nextSeq {
+		return nil
+	}
+	b, err := t.batch()
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("engine: commit: %w", noSpace(err))
+	}
+	db.nextSeq = next
+	db.publish(next - 1)
+	return nil
+}
+
+// follow applies what other engines append to the shared log, as it
+// comes, until the database closes.
+func (db *DB) follow() {
+	defer close(db.followerDone)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-db.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	backoff := 10 * time.Millisecond
+	for {
+		recs, err := db.opts.Log.Read(ctx, db.Head()+1, readBatch)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = db.exclusive(ctx, func() error { return db.applyShared(recs) })
+		}
+		if err == nil {
+			backoff = 10 * time.Millisecond
+			continue
+		}
+		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
+			return
+		}
+		db.opts.Logger.Warn("engine: following the shared log", "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// adoptIdentity makes the store id and secret the shared log's: the ones
+// of this database when the log has none yet. A database that holds
+// events of another log cannot join this one.
+func (db *DB) adoptIdentity(head Seq) error {
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	mine := append([]byte(db.storeID+"\x00"), db.secret...)
+	id, err := db.opts.Log.Identity(ctx, mine)
+	if err != nil {
+		return fmt.Errorf("engine: shared log identity: %w", err)
+	}
+	if string(id) == string(mine) {
+		return nil
+	}
+	storeID, secret, ok := cutIdentity(id)
+	if !ok {
+		return fmt.Errorf("engine: shared log identity: malformed (%d bytes)", len(id))
+	}
+	if head > 0 {
+		return fmt.Errorf("engine: this database holds %d events of another log (store %s, the shared log's is %s)", head, db.storeID, storeID)
+	}
+	b := db.pdb.NewBatch()
+	defer b.Close()
+	if err := errors.Join(b.Set(keys.MetaKey(metaStoreID), []byte(storeID), nil),
+		b.Set(keys.MetaKey(metaSecret), secret, nil), b.Commit(pebble.Sync)); err != nil {
+		return fmt.Errorf("engine: adopt the shared log's identity: %w", err)
+	}
+	db.storeID, db.secret = storeID, secret
+	db.etags, db.tokens = newSealer(db.Secret("etag")), newSealer(db.Secret("sync-token"))
+	return nil
+}
+
+// cutIdentity splits an identity into the store id and the secret.
+func cutIdentity(id []byte) (storeID string, secret []byte, ok bool) {
+	for i, c := range id {
+		if c == 0 {
+			return string(id[:i]), id[i+1:], len(id)-i-1 == 32
+		}
+	}
+	return "", nil, false
+}
+
+// rewritesLog refuses the operations that rewrite log records (CompactLog,
+// PurgeContent) on a shared log: they would rewrite this engine's replica
+// only. The shared log is never rewritten yet.
+func (db *DB) rewritesLog() error {
+	if db.opts.Log != nil {
+		return fmt.Errorf("%w: rewriting the log (compact, purge) is not supported on a shared log yet", ErrConflict)
+	}
+	return nil
+}

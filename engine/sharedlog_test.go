@@ -1,0 +1,274 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// memLog is a SharedLog in memory, for engines of one process.
+type memLog struct {
+	mu      sync.Mutex
+	recs    [][]byte
+	id      []byte
+	changed chan struct{} // closed and replaced on every append
+}
+
+func newMemLog() *memLog { return &memLog{changed: make(chan struct{})} }
+
+func (l *memLog) Append(_ context.Context, after Seq, records [][]byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if head := Seq(len(l.recs)); head != after {
+		return &LogConflictError{Head: head}
+	}
+	for _, r := range records {
+		l.recs = append(l.recs, bytes.Clone(r))
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+	return nil
+}
+
+func (l *memLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error) {
+	for {
+		l.mu.Lock()
+		if n := Seq(len(l.recs)); from <= n {
+			out := l.recs[from-1 : min(n, from-1+Seq(max))]
+			l.mu.Unlock()
+			return out, nil
+		}
+		ch := l.changed
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (l *memLog) Head(context.Context) (Seq, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return Seq(len(l.recs)), nil
+}
+
+func (l *memLog) Identity(_ context.Context, proposed []byte) ([]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.id == nil {
+		l.id = bytes.Clone(proposed)
+	}
+	return l.id, nil
+}
+
+// mustOpenShared opens a database on its own in-memory filesystem that
+// appends to and follows log.
+func mustOpenShared(tb testing.TB, log SharedLog) *DB {
+	tb.Helper()
+	db, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Log: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+// waitApplied waits until db has applied the log up to head.
+func waitApplied(tb testing.TB, db *DB, head Seq) {
+	tb.Helper()
+	for db.Head() < head {
+		if _, err := db.Wait(ctx, db.Head()); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// sameState fails unless a and b hold the same records, the log's and
+// every projection's, byte for byte (meta records are each node's own).
+func sameState(tb testing.TB, a, b *DB) {
+	tb.Helper()
+	read := func(db *DB) (out [][2][]byte) {
+		v, err := db.acquire()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer v.release()
+		it, err := v.snap.NewIter(&pebble.IterOptions{})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer it.Close()
+		for it.First(); it.Valid(); it.Next() {
+			if it.Key()[0] != keys.Meta {
+				out = append(out, [2][]byte{bytes.Clone(it.Key()), bytes.Clone(it.Value())})
+			}
+		}
+		return out
+	}
+	ra, rb := read(a), read(b)
+	for i := range max(len(ra), len(rb)) {
+		if i >= len(ra) || i >= len(rb) || !bytes.Equal(ra[i][0], rb[i][0]) || !bytes.Equal(ra[i][1], rb[i][1]) {
+			tb.Fatalf("the nodes differ at record %d of %d/%d", i, len(ra), len(rb))
+		}
+	}
+}
+
+// TestSharedLogIfMatchRace: two engines on one shared log race a PUT with
+// If-Match on the same object, round after round: exactly one wins each
+// round, the other gets 412's error; afterwards both hold the same log and
+// projections, and each verifies.
+func TestSharedLogIfMatchRace(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a, b := mustOpenShared(t, log), mustOpenShared(t, log)
+	if a.StoreID() != b.StoreID() {
+		t.Fatalf("store ids %s and %s: the second engine did not adopt the log's", a.StoreID(), b.StoreID())
+	}
+	c := MustCalendar(t, a)
+	res, err := a.PutObject(ctx, alice, c.Path, "x.ics", event("x"), PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := res.ETag
+	for round := range 20 {
+		waitApplied(t, b, a.Head())
+		var wg sync.WaitGroup
+		results := make([]*PutResult, 2)
+		errs := make([]error, 2)
+		for i, db := range []*DB{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i], errs[i] = db.PutObject(ctx, alice, c.Path, "x.ics", event("x"), PutOptions{IfMatch: etag})
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for i := range errs {
+			var mismatch *ETagMismatchError
+			switch {
+			case errs[i] == nil:
+				won++
+				etag = results[i].ETag
+			case !errors.As(errs[i], &mismatch):
+				t.Fatalf("round %d: node %d: %v", round, i, errs[i])
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d winners, want exactly 1", round, won)
+		}
+	}
+	head := max(a.Head(), b.Head())
+	waitApplied(t, a, head)
+	waitApplied(t, b, head)
+	sameState(t, a, b)
+	for _, db := range []*DB{a, b} {
+		o, err := db.Object(c.Path, "x.ics", false)
+		if err != nil || o.ETag != etag {
+			t.Fatalf("x.ics: %v, ETag %v, want %s", err, o, etag)
+		}
+		if err := db.Verify(ctx); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// TestSharedLogUIDRace: the same UID put under two names on two engines at
+// once: exactly one succeeds, the other gets a *UIDConflictError.
+func TestSharedLogUIDRace(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a, b := mustOpenShared(t, log), mustOpenShared(t, log)
+	c := MustCalendar(t, a)
+	for round := range 20 {
+		waitApplied(t, b, a.Head())
+		uid := fmt.Sprint("uid-", round)
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, db := range []*DB{a, b} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = db.PutObject(ctx, alice, c.Path, fmt.Sprintf("%s-%d.ics", uid, i), event(uid), PutOptions{})
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for i, err := range errs {
+			var conflict *UIDConflictError
+			switch {
+			case err == nil:
+				won++
+			case !errors.As(err, &conflict):
+				t.Fatalf("round %d: node %d: %v", round, i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d puts of one UID succeeded, want exactly 1", round, won)
+		}
+	}
+	head := max(a.Head(), b.Head())
+	waitApplied(t, a, head)
+	waitApplied(t, b, head)
+	sameState(t, a, b)
+}
+
+// TestSharedLogJoinLater: an engine that joins a log with events adopts
+// its identity and applies them all; one that holds another log's events
+// cannot join.
+func TestSharedLogJoinLater(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a := mustOpenShared(t, log)
+	c := MustCalendar(t, a)
+	for i := range 10 {
+		if _, err := a.PutObject(ctx, alice, c.Path, fmt.Sprint(i, ".ics"), event(fmt.Sprint(i)), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := mustOpenShared(t, log)
+	waitApplied(t, b, a.Head())
+	sameState(t, a, b)
+	if err := b.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+	fs := vfs.NewMem()
+	own, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	MustCalendar(t, own)
+	if err := own.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if db, err := Open("db", &Options{FS: fs, Log: log}); err == nil {
+		db.Close()
+		t.Fatal("a database with events of its own joined a shared log")
+	}
+}
+
+// TestSharedLogNoRewrite: compaction and purge, which rewrite log records
+// in place, are refused on a shared log (they would change one replica).
+func TestSharedLogNoRewrite(t *testing.T) {
+	t.Parallel()
+	db := mustOpenShared(t, newMemLog())
+	c := MustCalendar(t, db)
+	if _, err := db.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CompactLog(ctx, alice, zeroTime); !errors.Is(err, ErrConflict) {
+		t.Errorf("CompactLog: %v, want ErrConflict", err)
+	}
+	if _, err := db.PurgeContent(ctx, alice, c.Path, "a.ics"); !errors.Is(err, ErrConflict) {
+		t.Errorf("PurgeContent: %v, want ErrConflict", err)
+	}
+}
