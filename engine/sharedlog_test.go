@@ -114,6 +114,17 @@ func sameState(tb testing.TB, a, b *DB) {
 		}
 		return out
 	}
+	ha, da, err := a.Digest(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hb, dgb, err := b.Digest(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ha != hb || !bytes.Equal(da, dgb) {
+		tb.Errorf("digests differ: %d %x, %d %x", ha, da, hb, dgb)
+	}
 	ra, rb := read(a), read(b)
 	for i := range max(len(ra), len(rb)) {
 		if i >= len(ra) || i >= len(rb) || !bytes.Equal(ra[i][0], rb[i][0]) || !bytes.Equal(ra[i][1], rb[i][1]) {
@@ -270,5 +281,34 @@ func TestSharedLogNoRewrite(t *testing.T) {
 	}
 	if _, err := db.PurgeContent(ctx, alice, c.Path, "a.ics"); !errors.Is(err, ErrConflict) {
 		t.Errorf("PurgeContent: %v, want ErrConflict", err)
+	}
+}
+
+// TestDigest: the digest follows every change, and ignores each node's
+// own meta records (a feed cursor).
+func TestDigest(t *testing.T) {
+	t.Parallel()
+	db := MustOpen(t)
+	c := MustCalendar(t, db)
+	h1, d1, err := db.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h2, d2, err := db.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h2 != h1+1 || bytes.Equal(d1, d2) {
+		t.Errorf("after a put: head %d -> %d, digest changed %v", h1, h2, !bytes.Equal(d1, d2))
+	}
+	if err := db.pdb.Set(keys.MetaKey("cursor/test"), []byte("x"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.publish(db.Head())
+	if _, d3, err := db.Digest(ctx); err != nil || !bytes.Equal(d2, d3) {
+		t.Errorf("a meta record changed the digest: %v", err)
 	}
 }

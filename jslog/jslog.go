@@ -1,0 +1,334 @@
+// Package jslog is engine.SharedLog on a NATS JetStream stream: the log of
+// a cluster of Almanac nodes. Each event is one message of the stream, and
+// the stream's sequence numbers are the log's: gapless and ordered
+// cluster-wide. A group of events is appended all or none with JetStream's
+// atomic batch publish (the stream allows it, allow_atomic), its first
+// message carrying Nats-Expected-Last-Sequence: the compare-and-set that
+// makes If-Match, If-None-Match and UID uniqueness hold across nodes. A
+// single event is a plain publish with the same header.
+//
+// Reads are batched direct gets (allow_direct), from any replica; a core
+// subscription on the stream's subject wakes readers waiting for more. The
+// store identity the nodes share (store id and secret) is a key of a
+// JetStream key-value bucket, created once with compare-and-set.
+//
+// The stream is never truncated: no limits, deletes and purges denied.
+// Replicas (R1, R3) and the servers' fsync policy (sync_interval: always
+// in the servers Almanac embeds) decide what an acknowledgement means.
+package jslog
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Options configure a Log.
+type Options struct {
+	// Stream is the name of the stream. Default "ALMANAC_LOG".
+	Stream string
+	// Subject is the stream's one subject. Default "almanac.log".
+	Subject string
+	// Replicas is the stream's replica count: 1, or 3 in a cluster of
+	// three. Default 1.
+	Replicas int
+	// MaxBatch is the most events one Append takes (the servers'
+	// atomic batch limit, 1,000 by default). Default 1000.
+	MaxBatch int
+}
+
+func (o *Options) ensureDefaults() {
+	if o.Stream == "" {
+		o.Stream = "ALMANAC_LOG"
+	}
+	if o.Subject == "" {
+		o.Subject = "almanac.log"
+	}
+	if o.Replicas == 0 {
+		o.Replicas = 1
+	}
+	if o.MaxBatch == 0 {
+		o.MaxBatch = 1000
+	}
+}
+
+// Log is an engine.SharedLog on a JetStream stream. Its methods are safe
+// for concurrent use.
+type Log struct {
+	opts Options
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	kv   jetstream.KeyValue
+	sub  *nats.Subscription
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced when a message is published
+}
+
+var _ engine.SharedLog = (*Log)(nil)
+
+// identityKey is the key of the store identity in the bucket.
+const identityKey = "identity"
+
+// Open creates the stream and the identity bucket if they do not exist
+// (or updates their configuration) and returns the Log on them. The caller
+// keeps nc open until Close.
+func Open(ctx context.Context, nc *nats.Conn, opts *Options) (*Log, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.ensureDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jslog: %w", err)
+	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:               o.Stream,
+		Description:        "Almanac's event log: one message per event, stream sequence = event sequence",
+		Subjects:           []string{o.Subject},
+		Storage:            jetstream.FileStorage,
+		Replicas:           o.Replicas,
+		Retention:          jetstream.LimitsPolicy,
+		MaxMsgs:            -1,
+		MaxBytes:           -1,
+		Discard:            jetstream.DiscardNew, // never drop the old: the log is not truncated
+		DenyDelete:         true,
+		DenyPurge:          true,
+		AllowDirect:        true,
+		AllowAtomicPublish: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jslog: stream %s: %w", o.Stream, err)
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      o.Stream + "_ID",
+		Description: "the store identity the nodes of an Almanac log share",
+		Storage:     jetstream.FileStorage,
+		Replicas:    o.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("jslog: identity bucket: %w", err)
+	}
+	l := &Log{opts: o, nc: nc, js: js, kv: kv, changed: make(chan struct{})}
+	if l.sub, err = nc.Subscribe(o.Subject, func(*nats.Msg) { l.wake() }); err != nil {
+		return nil, fmt.Errorf("jslog: subscribe %s: %w", o.Subject, err)
+	}
+	return l, nil
+}
+
+// Close stops waking readers; it leaves the connection open.
+func (l *Log) Close() error {
+	return l.sub.Unsubscribe()
+}
+
+func (l *Log) wake() {
+	l.mu.Lock()
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// pubAck is the answer to a publish: an ack or an API error.
+type pubAck struct {
+	Error *jetstream.APIError `json:"error,omitempty"`
+	Seq   uint64              `json:"seq"`
+	Count int                 `json:"count"`
+}
+
+// Header names of JetStream publishes (nats-server's stream.go).
+const (
+	hdrExpectedLastSeq = "Nats-Expected-Last-Sequence"
+	hdrBatchID         = "Nats-Batch-Id"
+	hdrBatchSeq        = "Nats-Batch-Sequence"
+	hdrBatchCommit     = "Nats-Batch-Commit"
+)
+
+// Append stores records as the messages after+1, … of the stream, all or
+// none, if the stream's last sequence is after; otherwise it returns an
+// *engine.LogConflictError.
+func (l *Log) Append(ctx context.Context, after engine.Seq, records [][]byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	if len(records) > l.opts.MaxBatch {
+		return fmt.Errorf("jslog: %d events in one append, over the atomic batch limit of %d", len(records), l.opts.MaxBatch)
+	}
+	var id string
+	if len(records) > 1 {
+		var b [16]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return fmt.Errorf("jslog: batch id: %w", err)
+		}
+		id = hex.EncodeToString(b[:])
+	}
+	var reply *nats.Msg
+	for i, rec := range records {
+		m := nats.NewMsg(l.opts.Subject)
+		m.Data = rec
+		if i == 0 {
+			m.Header.Set(hdrExpectedLastSeq, strconv.FormatUint(uint64(after), 10))
+		}
+		if id != "" {
+			m.Header.Set(hdrBatchID, id)
+			m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
+		}
+		if i < len(records)-1 {
+			if err := l.nc.PublishMsg(m); err != nil {
+				return fmt.Errorf("jslog: publish: %w", err)
+			}
+			continue
+		}
+		if id != "" {
+			m.Header.Set(hdrBatchCommit, "1")
+		}
+		var err error
+		if reply, err = l.nc.RequestMsgWithContext(ctx, m); err != nil {
+			return fmt.Errorf("jslog: publish: %w", err)
+		}
+	}
+	var ack pubAck
+	if err := json.Unmarshal(reply.Data, &ack); err != nil {
+		return fmt.Errorf("jslog: publish: bad answer %q: %w", reply.Data, err)
+	}
+	if ack.Error != nil {
+		switch ack.Error.ErrorCode {
+		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
+			return &engine.LogConflictError{Head: headOf(ack.Error.Description)}
+		}
+		return fmt.Errorf("jslog: publish: %w", ack.Error)
+	}
+	if want := uint64(after) + uint64(len(records)); ack.Seq != want {
+		return fmt.Errorf("jslog: publish: stored as %d, want %d", ack.Seq, want)
+	}
+	return nil
+}
+
+var wrongLastSeq = regexp.MustCompile(`wrong last sequence: (\d+)`)
+
+// headOf reads the stream's last sequence from a "wrong last sequence: N"
+// error; 0 when it does not say (replicated streams do not).
+func headOf(desc string) engine.Seq {
+	m := wrongLastSeq.FindStringSubmatch(desc)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.ParseUint(m[1], 10, 64)
+	return engine.Seq(n)
+}
+
+// directGet is a batched direct get request (nats-server's
+// JSApiMsgGetRequest).
+type directGet struct {
+	Seq   uint64 `json:"seq"`
+	Batch int    `json:"batch"`
+}
+
+// pollEvery bounds how long a reader waits without a wake-up before it
+// asks again: a replica serving direct gets may lag the publish it was
+// woken for.
+const pollEvery = 100 * time.Millisecond
+
+// Read returns up to max records from from on, waiting until there is one
+// at least or ctx ends.
+func (l *Log) Read(ctx context.Context, from engine.Seq, max int) ([][]byte, error) {
+	for {
+		l.mu.Lock()
+		changed := l.changed
+		l.mu.Unlock()
+		recs, err := l.get(ctx, from, max)
+		if err != nil || len(recs) > 0 {
+			return recs, err
+		}
+		t := time.NewTimer(pollEvery)
+		select {
+		case <-changed:
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		}
+		t.Stop()
+	}
+}
+
+// get asks for up to max records from from on; none when there is none.
+func (l *Log) get(ctx context.Context, from engine.Seq, max int) ([][]byte, error) {
+	req, err := json.Marshal(directGet{Seq: uint64(from), Batch: max})
+	if err != nil {
+		return nil, err
+	}
+	inbox := l.nc.NewRespInbox()
+	sub, err := l.nc.SubscribeSync(inbox)
+	if err != nil {
+		return nil, fmt.Errorf("jslog: read: %w", err)
+	}
+	defer sub.Unsubscribe()
+	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.opts.Stream, inbox, req); err != nil {
+		return nil, fmt.Errorf("jslog: read: %w", err)
+	}
+	var recs [][]byte
+	next := uint64(from)
+	for {
+		m, err := sub.NextMsgWithContext(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("jslog: read from %d: %w", from, err)
+		}
+		switch status := m.Header.Get("Status"); status {
+		case "":
+		case "204": // end of the batch
+			return recs, nil
+		case "404": // nothing at from yet
+			return recs, nil
+		default:
+			return nil, fmt.Errorf("jslog: read from %d: status %s %s", from, status, m.Header.Get("Description"))
+		}
+		seq, err := strconv.ParseUint(m.Header.Get("Nats-Sequence"), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("jslog: read from %d: sequence: %w", from, err)
+		}
+		if seq != next {
+			return nil, fmt.Errorf("jslog: read from %d: got message %d, want %d", from, seq, next)
+		}
+		next++
+		recs = append(recs, m.Data)
+	}
+}
+
+// Head returns the stream's last sequence number.
+func (l *Log) Head(ctx context.Context) (engine.Seq, error) {
+	s, err := l.js.Stream(ctx, l.opts.Stream)
+	if err != nil {
+		return 0, fmt.Errorf("jslog: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("jslog: %w", err)
+	}
+	return engine.Seq(info.State.LastSeq), nil
+}
+
+// Identity returns the identity in the bucket, putting proposed there if
+// it has none.
+func (l *Log) Identity(ctx context.Context, proposed []byte) ([]byte, error) {
+	_, err := l.kv.Create(ctx, identityKey, proposed)
+	if err == nil {
+		return proposed, nil
+	}
+	e, gerr := l.kv.Get(ctx, identityKey)
+	if gerr != nil {
+		return nil, fmt.Errorf("jslog: identity: %w", errors.Join(err, gerr))
+	}
+	return e.Value(), nil
+}

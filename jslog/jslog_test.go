@@ -1,0 +1,327 @@
+package jslog
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+var ctx = context.Background()
+
+// freePort returns a TCP port on loopback that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startCluster starts n nats-servers with JetStream, clustered over
+// routes on loopback (n = 1: a lone server), and waits until JetStream
+// has a meta leader.
+func startCluster(t *testing.T, n int) []*server.Server {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = freePort(t)
+	}
+	var routes []*url.URL
+	for _, p := range ports {
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	servers := make([]*server.Server, n)
+	for i := range servers {
+		opts := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1),
+			Host:       "127.0.0.1",
+			Port:       -1,
+			JetStream:  true,
+			StoreDir:   t.TempDir(),
+			SyncAlways: true,
+			NoLog:      true,
+			NoSigs:     true,
+		}
+		if n > 1 {
+			opts.Cluster = server.ClusterOpts{Name: "almanac", Host: "127.0.0.1", Port: ports[i]}
+			opts.Routes = routes
+		}
+		s, err := server.NewServer(opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		t.Cleanup(s.Shutdown)
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("server %d not ready", i+1)
+		}
+		servers[i] = s
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready(servers) {
+		if time.Now().After(deadline) {
+			t.Fatal("JetStream has no meta leader with every server as a peer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return servers
+}
+
+// ready reports whether JetStream is current on every server and, in a
+// cluster, has a meta leader that counts every server a peer.
+func ready(servers []*server.Server) bool {
+	leader := len(servers) == 1
+	for _, s := range servers {
+		if !s.JetStreamIsCurrent() {
+			return false
+		}
+		if len(servers) > 1 && s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == len(servers) {
+			leader = true
+		}
+	}
+	return leader
+}
+
+// mustLog connects to s and opens the log, retrying while the cluster
+// settles (a new cluster may not place an R3 stream at once).
+func mustLog(t *testing.T, s *server.Server, replicas int) *Log {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, cancel := context.WithTimeout(ctx, 5*time.Second)
+		l, err := Open(c, nc, &Options{Replicas: replicas})
+		cancel()
+		if err == nil {
+			t.Cleanup(func() { l.Close() })
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestAppend: appends land at the sequence numbers they were meant for, a
+// stale expectation is a *engine.LogConflictError naming the head and
+// stores nothing, a batch is stored all together, and Read returns what
+// was stored, from any point.
+func TestAppend(t *testing.T) {
+	l := mustLog(t, startCluster(t, 1)[0], 1)
+	if err := l.Append(ctx, 0, [][]byte{[]byte("one")}); err != nil {
+		t.Fatal(err)
+	}
+	var conflict *engine.LogConflictError
+	if err := l.Append(ctx, 0, [][]byte{[]byte("again")}); !errors.As(err, &conflict) || conflict.Head != 1 {
+		t.Fatalf("append after 0 with 1 stored: %v, want a conflict at head 1", err)
+	}
+	if err := l.Append(ctx, 1, [][]byte{[]byte("two"), []byte("three"), []byte("four")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Append(ctx, 2, [][]byte{[]byte("x"), []byte("y")}); !errors.As(err, &conflict) {
+		t.Fatalf("batch after 2 with 4 stored: %v, want a conflict", err)
+	}
+	if head, err := l.Head(ctx); err != nil || head != 4 {
+		t.Fatalf("head %d, %v, want 4", head, err)
+	}
+	got, err := l.Read(ctx, 2, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]byte{[]byte("two"), []byte("three"), []byte("four")}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("read from 2: %q, want %q", got, want)
+	}
+	if got, err := l.Read(ctx, 1, 2); err != nil || len(got) != 2 || string(got[0]) != "one" {
+		t.Fatalf("read 2 from 1: %q, %v", got, err)
+	}
+	// A reader past the head waits for the next append.
+	done := make(chan [][]byte)
+	go func() {
+		recs, err := l.Read(ctx, 5, 10)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- recs
+	}()
+	if err := l.Append(ctx, 4, [][]byte{[]byte("five")}); err != nil {
+		t.Fatal(err)
+	}
+	if recs := <-done; len(recs) != 1 || string(recs[0]) != "five" {
+		t.Fatalf("waiting read: %q", recs)
+	}
+	c, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Read(c, 6, 10); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("read past the head: %v, want the context's deadline", err)
+	}
+}
+
+// TestIdentity: the first identity proposed is everyone's.
+func TestIdentity(t *testing.T) {
+	s := startCluster(t, 1)[0]
+	a, b := mustLog(t, s, 1), mustLog(t, s, 1)
+	if id, err := a.Identity(ctx, []byte("first")); err != nil || string(id) != "first" {
+		t.Fatalf("%q, %v", id, err)
+	}
+	if id, err := b.Identity(ctx, []byte("second")); err != nil || string(id) != "first" {
+		t.Fatalf("%q, %v, want the first", id, err)
+	}
+}
+
+var alice = engine.Meta{Actor: "alice", UserAgent: "test/1.0"}
+
+func event(uid string) []byte {
+	return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
+		"\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+}
+
+// mustNode opens an engine on its own in-memory filesystem, appending to
+// and following log.
+func mustNode(t *testing.T, log engine.SharedLog) *engine.DB {
+	t.Helper()
+	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// waitApplied waits until db has applied the log up to head.
+func waitApplied(t *testing.T, db *engine.DB, head engine.Seq) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for db.Head() < head {
+		if _, err := db.Wait(c, db.Head()); err != nil {
+			t.Fatalf("waiting for %d, at %d: %v", head, db.Head(), err)
+		}
+	}
+}
+
+// race runs put on both nodes at once and returns their errors.
+func race(nodes []*engine.DB, put func(i int, db *engine.DB) error) []error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, db := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = put(i, db)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// TestClusterRaces: three nats-servers clustered on loopback, an R3
+// stream, two engines on two of them. Racing If-Match on one object,
+// exactly one wins each round; putting one UID under two names at once,
+// exactly one succeeds. Afterwards both engines hold the same log and
+// projections, byte for byte (the same digest), and each verifies.
+func TestClusterRaces(t *testing.T) {
+	servers := startCluster(t, 3)
+	nodes := []*engine.DB{mustNode(t, mustLog(t, servers[0], 3)), mustNode(t, mustLog(t, servers[1], 3))}
+	a := nodes[0]
+	if nodes[0].StoreID() != nodes[1].StoreID() {
+		t.Fatalf("store ids %s and %s", nodes[0].StoreID(), nodes[1].StoreID())
+	}
+	if _, err := a.CreateCollection(ctx, alice, engine.CollectionSpec{Path: "/alice/", Kind: engine.KindHome, Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.CreateCollection(ctx, alice, engine.CollectionSpec{Path: "/alice/cal/", Kind: engine.KindCalendar, Owner: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.PutObject(ctx, alice, c.Path, "x.ics", event("x"), engine.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := res.ETag
+	const rounds = 10
+	for round := range rounds {
+		waitApplied(t, nodes[1], a.Head())
+		etags := make([]string, 2)
+		errs := race(nodes, func(i int, db *engine.DB) error {
+			r, err := db.PutObject(ctx, alice, c.Path, "x.ics", event("x"), engine.PutOptions{IfMatch: etag})
+			if err == nil {
+				etags[i] = r.ETag
+			}
+			return err
+		})
+		won := 0
+		for i, err := range errs {
+			var mismatch *engine.ETagMismatchError
+			switch {
+			case err == nil:
+				won++
+				etag = etags[i]
+			case !errors.As(err, &mismatch):
+				t.Fatalf("If-Match round %d: node %d: %v", round, i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("If-Match round %d: %d winners, want exactly 1", round, won)
+		}
+	}
+	for round := range rounds {
+		waitApplied(t, nodes[1], a.Head())
+		waitApplied(t, nodes[0], nodes[1].Head())
+		uid := fmt.Sprint("uid-", round)
+		errs := race(nodes, func(i int, db *engine.DB) error {
+			_, err := db.PutObject(ctx, alice, c.Path, fmt.Sprintf("%s-%d.ics", uid, i), event(uid), engine.PutOptions{})
+			return err
+		})
+		won := 0
+		for i, err := range errs {
+			var conflict *engine.UIDConflictError
+			switch {
+			case err == nil:
+				won++
+			case !errors.As(err, &conflict):
+				t.Fatalf("UID round %d: node %d: %v", round, i, err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("UID round %d: %d puts of one UID succeeded, want exactly 1", round, won)
+		}
+	}
+	head := max(nodes[0].Head(), nodes[1].Head())
+	var digests [][]byte
+	for i, db := range nodes {
+		waitApplied(t, db, head)
+		h, d, err := db.Digest(ctx)
+		if err != nil || h != head {
+			t.Fatalf("node %d: digest at %d, %v", i, h, err)
+		}
+		digests = append(digests, d)
+		if err := db.Verify(ctx); err != nil {
+			t.Errorf("node %d: %v", i, err)
+		}
+		o, err := db.Object(c.Path, "x.ics", false)
+		if err != nil || o.ETag != etag {
+			t.Errorf("node %d: x.ics %v, %v, want ETag %s", i, o, err, etag)
+		}
+	}
+	if !bytes.Equal(digests[0], digests[1]) {
+		t.Error("the nodes' logs and projections differ")
+	}
+}
