@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	davpush "github.com/almanac/almanac/dav/push"
 	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
 )
@@ -124,6 +125,7 @@ func errMalformedXML(err error) *PreconditionError {
 //	*engine.ETagMismatchError             412
 //	*engine.NameTooLongError              414 (a name or path over engine.Limits)
 //	*engine.PropsLimitError               507 (properties over engine.Limits)
+//	*engine.PushLimitError                403 push-not-available (WebDAV-Push registrations)
 //	engine.ErrNotFound                    404
 //	engine.ErrExists                      412 (If-None-Match, Overwrite: F)
 //	engine.ErrConflict, ErrCompacted      409
@@ -156,6 +158,7 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		long *engine.NameTooLongError
 		lim  *engine.PropsLimitError
 		shl  *engine.SharingLimitError
+		psh  *engine.PushLimitError
 	)
 	switch {
 	case errors.As(err, &pe):
@@ -189,6 +192,8 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		return httpErrorf(http.StatusInsufficientStorage, "%s", strings.TrimPrefix(lim.Error(), "engine: "))
 	case errors.As(err, &shl):
 		return httpErrorf(http.StatusForbidden, "%s", strings.TrimPrefix(shl.Error(), "engine: "))
+	case errors.As(err, &psh):
+		return precondition(http.StatusForbidden, davpush.CondPushNotAvailable, "%s", strings.TrimPrefix(psh.Error(), "engine: "))
 	case errors.Is(err, engine.ErrNotFound):
 		return errNotFound
 	case errors.Is(err, engine.ErrExists):

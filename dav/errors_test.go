@@ -47,6 +47,7 @@ func TestMapError(t *testing.T) {
 		{"NameTooLongError", wrap(&engine.NameTooLongError{Name: "x", Len: 300, Limit: 255}), 0, 414, ""},
 		{"PropsLimitError", wrap(&engine.PropsLimitError{What: "count", Got: 300, Limit: 256}), 0, 507, ""},
 		{"SharingLimitError", wrap(&engine.SharingLimitError{What: "grants on /dav/home/a/c/", Limit: 256}), 0, 403, ""},
+		{"PushLimitError", wrap(&engine.PushLimitError{What: "push registrations of a", Limit: 1000}), 0, 403, "https://bitfire.at/webdav-push push-not-available"},
 		{"ETagMismatchError", wrap(&engine.ETagMismatchError{Want: `"a"`, Got: `"b"`}), 0, 412, ""},
 		{"UIDConflictError", wrap(&engine.UIDConflictError{UID: "u", Href: "/dav/home/a/c/y.ics"}), engine.KindCalendar, 403, davxml.NSCalDAV + " no-uid-conflict"},
 		{"UIDConflictError/carddav", wrap(&engine.UIDConflictError{UID: "u", Href: "/dav/home/a/b/y.vcf"}), engine.KindAddressBook, 403, davxml.NSCardDAV + " no-uid-conflict"},

@@ -178,6 +178,8 @@ func (x *exchange) setup(t *testing.T, text string) {
 			if acc, err = engine.ParseAccess(f[3]); err == nil {
 				err = x.db.Grant(ctx, testMeta, f[1], f[2], acc, engine.GrantOptions{AutoAccept: f[0] == "grant"})
 			}
+		case f[0] == "push" && len(f) == 1:
+			x.h.push = testPush{}
 		case f[0] == "delete" && len(f) == 2:
 			i := strings.LastIndexByte(f[1], '/')
 			err = x.db.DeleteObject(ctx, testMeta, f[1][:i+1], f[1][i+1:], "")
@@ -277,14 +279,14 @@ func expandFill(head, body string) (string, string) {
 }
 
 // shownHeaders are the response headers the golden files record.
-var shownHeaders = []string{"Allow", "Content-Encoding", "Content-Type", "DAV", "ETag", "Last-Modified", "Location", "WWW-Authenticate"}
+var shownHeaders = []string{"Allow", "Content-Encoding", "Content-Type", "DAV", "ETag", "Expires", "Last-Modified", "Location", "WWW-Authenticate"}
 
 func (x *exchange) render(t *testing.T, resp *http.Response) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "HTTP/1.1 %s\n", resp.Status)
 	for _, k := range shownHeaders {
 		if v := resp.Header.Get(k); v != "" {
-			if k == "Last-Modified" {
+			if k == "Last-Modified" || k == "Expires" {
 				v = "DATE"
 			}
 			fmt.Fprintf(&b, "%s: %s\n", k, x.placehold(v))
@@ -356,6 +358,9 @@ var (
 	etagRE  = regexp.MustCompile(`\b[0-9a-f]{32}\b`)
 	tokenRE = regexp.MustCompile(regexp.QuoteMeta(engine.SyncTokenPrefix) + `[^<"\s/]+/[0-9a-f]{32}`)
 	linkRE  = regexp.MustCompile(`/pub/[A-Za-z0-9_-]{43}\.`)
+	// WebDAV-Push registration ids and topics are random per store.
+	pushIDRE = regexp.MustCompile(`/dav/push/[A-Za-z0-9_-]{22}\b`)
+	topicRE  = regexp.MustCompile(`topic(?: [^>]*)?>[A-Za-z0-9_-]{22}<`)
 )
 
 // placehold replaces ETags, sync tokens and public link tokens with
@@ -364,6 +369,11 @@ var (
 func (x *exchange) placehold(s string) string {
 	s = tokenRE.ReplaceAllStringFunc(s, func(v string) string { return x.name("TOKEN", v) })
 	s = linkRE.ReplaceAllStringFunc(s, func(v string) string { return "/pub/" + x.name("LINK", v[len("/pub/"):len(v)-1]) + "." })
+	s = pushIDRE.ReplaceAllStringFunc(s, func(v string) string { return pushPrefix + x.name("REG", v[len(pushPrefix):]) })
+	s = topicRE.ReplaceAllStringFunc(s, func(v string) string {
+		i := strings.IndexByte(v, '>') + 1
+		return v[:i] + x.name("TOPIC", v[i:len(v)-1]) + "<"
+	})
 	// ETags are 32 hex digits (the seq encrypted).
 	return etagRE.ReplaceAllStringFunc(s, func(v string) string { return x.name("ETAG", v) })
 }
@@ -376,4 +386,20 @@ func (x *exchange) name(kind, v string) string {
 	ph := kind + strconv.Itoa(x.count[kind])
 	x.holders[v], x.real[ph] = ph, v
 	return ph
+}
+
+// testPush enables WebDAV-Push in exchanges ("push" in setup) with a
+// fixed VAPID key; it refuses push resources on push.invalid.
+type testPush struct{}
+
+// testVAPIDKey is RFC 8292 §2.4's example public key.
+const testVAPIDKey = "BA1Hxzyi1RUM1b5wjxsn7nGxAszw2u61m164i3MrAIxHF6YK5h4SDYic-dRuU_RCPCfA5aq9ojSwk5Y2EmClBPs"
+
+func (testPush) VAPIDPublicKey() string { return testVAPIDKey }
+
+func (testPush) CheckEndpoint(u string) error {
+	if strings.Contains(u, "push.invalid") {
+		return errors.New("push.invalid is a private address")
+	}
+	return nil
 }

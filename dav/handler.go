@@ -64,6 +64,9 @@ type Options struct {
 	// the recurrence instances expanded per object and the longest expand
 	// range (zero fields take dav/query's defaults: 10000 and 10 years).
 	QueryLimits query.Limits
+	// Push, when set, enables WebDAV-Push (webpush.go): the discovery
+	// properties, registration by POST and Push-Dont-Notify.
+	Push PushService
 }
 
 // Handler serves /.well-known/caldav, /.well-known/carddav and everything
@@ -87,6 +90,8 @@ type Handler struct {
 
 	// quota caches DAV:quota-used-bytes per collection (quota.go).
 	quota quotaCache
+	// push is Options.Push.
+	push PushService
 }
 
 // NewHandler returns a Handler for opts. It fails when DB or Auth is
@@ -105,7 +110,7 @@ func NewHandler(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("dav: Options.MaxXMLBody %d is negative", opts.MaxXMLBody)
 	}
 	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit,
-		limits: opts.QueryLimits, invitations: opts.ShareInvitations}
+		limits: opts.QueryLimits, invitations: opts.ShareInvitations, push: opts.Push}
 	h.querySlots = newQuerySlots(opts.QueryLimits)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
@@ -207,6 +212,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := h.ensureHome(r.Context(), user, st.meta); err != nil {
 		return err
 	}
+	if h.push != nil {
+		st.meta.DontNotify = parseDontNotify(r.Header.Values("Push-Dont-Notify"))
+		if strings.HasPrefix(r.URL.Path, pushPrefix) {
+			return h.servePushRegistration(w, r)
+		}
+	}
 	tgt, err := parseTarget(r.URL.EscapedPath(), user)
 	if err != nil {
 		return err
@@ -264,7 +275,11 @@ const allowed = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKC
 // for any path under /dav/, before authentication. It sends no CORS
 // headers: cross-origin requests stay refused by browsers.
 func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
-	w.Header().Set("DAV", "1, 3, access-control, calendar-access, addressbook, extended-mkcol, resource-sharing, calendarserver-sharing, calendar-proxy")
+	dav := "1, 3, access-control, calendar-access, addressbook, extended-mkcol, resource-sharing, calendarserver-sharing, calendar-proxy"
+	if h.push != nil {
+		dav += ", webdav-push"
+	}
+	w.Header().Set("DAV", dav)
 	w.Header().Set("Allow", allowed)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)

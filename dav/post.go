@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	davpush "github.com/almanac/almanac/dav/push"
 	"github.com/almanac/almanac/dav/share"
 	"github.com/almanac/almanac/engine"
 )
@@ -35,6 +36,8 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 		return h.postInviteReply(w, r, body)
 	case rootPublish, rootUnpublish:
 		return h.postPublish(w, r, root == rootPublish)
+	case davpush.RootRegister:
+		return h.postPushRegister(w, r, body)
 	}
 	if body == nil {
 		return httpErrorf(http.StatusBadRequest, "POST needs a sharing request body")

@@ -232,6 +232,9 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 	if v, ok := h.sharingProp(sc, r, n); ok {
 		return v, true
 	}
+	if v, ok := h.pushProp(r, n); ok {
+		return v, true
+	}
 	switch r.kind {
 	case resPrincipal:
 		if r.proxy != "" {

@@ -120,6 +120,8 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 		return applySharing(rw, ev)
 	case eventv1.Op_OP_APP_PASSWORD_CREATED, eventv1.Op_OP_APP_PASSWORD_REVOKED, eventv1.Op_OP_APP_PASSWORD_USED:
 		return applyAppPassword(rw, ev)
+	case eventv1.Op_OP_PUSH_REGISTERED, eventv1.Op_OP_PUSH_UNREGISTERED, eventv1.Op_OP_PUSH_KEY_ROTATED:
+		return applyPush(rw, ev)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }
@@ -167,6 +169,9 @@ func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
 		}
 	}
 	if err := dropLinks(rw, id); err != nil {
+		return err
+	}
+	if err := dropPush(rw, id); err != nil {
 		return err
 	}
 	return dropGrants(rw, ev, id)

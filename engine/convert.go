@@ -143,6 +143,7 @@ func eventFromProto(p *eventv1.Event) *Event {
 		BodyErased:       p.BodyErased,
 		HorizonSeq:       Seq(p.HorizonSeq),
 	}
+	e.Push = pushFromProto(p.Push, e.Seq)
 	for _, s := range p.PurgedSeqs {
 		e.PurgedSeqs = append(e.PurgedSeqs, Seq(s))
 	}

@@ -78,6 +78,10 @@
 //	v <delegate>              the delegators of a user or group (sorted)
 //	y <token sha256>          public link: collection id, free-busy only
 //	z <id>                    the token hashes of collection id's links
+//	P r <id>                  push registration (push.go): user, collection,
+//	                          subscription, triggers, expiry
+//	P c <id>, P u <user>      the push registration ids of a collection, a user
+//	P k                       the VAPID public key of the last rotation
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.

@@ -33,7 +33,8 @@ const metaProjections = "projections"
 //	3: the API token index ('k')
 //	6: mounts arriving and leaving in the sharee's home change index
 //	7: app passwords in the account records
-const projectionVersion = "7"
+//	8: push registrations ('P')
+const projectionVersion = "8"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

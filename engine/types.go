@@ -39,6 +39,9 @@ type Meta struct {
 	UserAgent string // the client's User-Agent
 	RequestID string // the server's id for the request
 	Reason    string // optional explanation (restore, import, purge)
+	// DontNotify lists the writer's push registrations (ids, or "*" for
+	// all) that a write is not pushed to (Push-Dont-Notify).
+	DontNotify []string
 }
 
 // Props are a collection's properties.
@@ -250,6 +253,12 @@ func (o Op) String() string {
 		return "app-password-revoked"
 	case OpAppPasswordUsed:
 		return "app-password-used"
+	case OpPushRegistered:
+		return "push-registered"
+	case OpPushUnregistered:
+		return "push-unregistered"
+	case OpPushKeyRotated:
+		return "push-key-rotated"
 	}
 	return "unknown"
 }
@@ -303,6 +312,9 @@ type Event struct {
 	// link.
 	LinkID           string
 	LinkFreeBusyOnly bool
+	// Push is the push part of OpPush* events and of writes that named
+	// registrations in Push-Dont-Notify.
+	Push *EventPush
 }
 
 // EventShare is what an OpShare* event says about a share.

@@ -308,6 +308,9 @@ func (tx *txn) append(m Meta, ev *eventv1.Event) error {
 	if ev.Op == eventv1.Op_OP_OBJECT_PUT || ev.Op == eventv1.Op_OP_OBJECT_MOVED {
 		ev.Etag = tx.db.etag(tx.next)
 	}
+	if p := dontNotify(m, ev.Op); p != nil {
+		ev.Push = p
+	}
 	data, err := proto.MarshalOptions{Deterministic: true}.Marshal(ev)
 	if err != nil {
 		return fmt.Errorf("engine: encode event: %w", err)

@@ -44,6 +44,7 @@ const (
 	ProxyOf     byte = 'v'
 	Link        byte = 'y'
 	Links       byte = 'z'
+	Push        byte = 'P'
 	sep         byte = 0x00
 	seqLen           = 8
 	prefixLen        = 1
@@ -56,11 +57,12 @@ const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
-	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links}
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push}
 
 // SharingPrefixes lists the families of sharing (groups, grants, shares,
-// mounts, proxies, links): apply reads them back by point lookups only.
-var SharingPrefixes = []byte{Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links}
+// mounts, proxies, links) and of push registrations: apply reads them
+// back by point lookups only.
+var SharingPrefixes = []byte{Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push}
 
 // RetiredPrefixes lists families that older projection versions wrote
 // ('b': object bodies, now read from the log); Rebuild drops them.
@@ -247,6 +249,29 @@ func LinkKey(tokenSHA256 string) []byte { return append([]byte{Link}, tokenSHA25
 
 // LinksKey is the key of the public links of collection id.
 func LinksKey(id uint64) []byte { return u64(start(Links, IDPrefixLen), id) }
+
+// Push registrations (family Push, then a sub-family byte).
+const (
+	pushReg   byte = 'r'
+	pushColl  byte = 'c'
+	pushUser  byte = 'u'
+	pushVAPID byte = 'k'
+)
+
+// PushRegKey is the key of the push registration id.
+func PushRegKey(id string) []byte { return append([]byte{Push, pushReg}, id...) }
+
+// PushRegPrefix starts every PushRegKey.
+func PushRegPrefix() []byte { return []byte{Push, pushReg} }
+
+// PushCollKey is the key of the ids of collection id's push registrations.
+func PushCollKey(id uint64) []byte { return u64([]byte{Push, pushColl}, id) }
+
+// PushUserKey is the key of the ids of user's push registrations.
+func PushUserKey(user string) []byte { return append([]byte{Push, pushUser}, user...) }
+
+// PushVAPIDKey is the key of the VAPID public key of the last rotation.
+func PushVAPIDKey() []byte { return []byte{Push, pushVAPID} }
 
 // PrefixEnd returns the smallest key greater than every key with prefix p.
 func PrefixEnd(p []byte) []byte {

@@ -85,6 +85,18 @@ const (
 	Op_OP_LINK_CREATED Op = 20
 	// The public link link.token_sha256 was revoked.
 	Op_OP_LINK_REVOKED Op = 21
+	// A WebDAV-Push registration was made or renewed: push.registration
+	// holds it in full (its id, user, collection, subscription, triggers
+	// and expiry). The same push resource of the same user on the same
+	// collection keeps its id.
+	Op_OP_PUSH_REGISTERED Op = 22
+	// The WebDAV-Push registration push.registration.id was removed (by
+	// its user, or by the push sender: expired, or gone at the push
+	// service; reason says which).
+	Op_OP_PUSH_UNREGISTERED Op = 23
+	// The server's VAPID key pair was replaced: push.vapid_public_key is
+	// the new public key. Every registration gets a property-update.
+	Op_OP_PUSH_KEY_ROTATED Op = 24
 	// app_password.user made an app password (a per-device password):
 	// app_password holds its id, name, scope and the SHA-256 of the
 	// password, never the password.
@@ -122,6 +134,9 @@ var (
 		19: "OP_PROXY_SET",
 		20: "OP_LINK_CREATED",
 		21: "OP_LINK_REVOKED",
+		22: "OP_PUSH_REGISTERED",
+		23: "OP_PUSH_UNREGISTERED",
+		24: "OP_PUSH_KEY_ROTATED",
 		40: "OP_APP_PASSWORD_CREATED",
 		41: "OP_APP_PASSWORD_REVOKED",
 		42: "OP_APP_PASSWORD_USED",
@@ -149,6 +164,9 @@ var (
 		"OP_PROXY_SET":                19,
 		"OP_LINK_CREATED":             20,
 		"OP_LINK_REVOKED":             21,
+		"OP_PUSH_REGISTERED":          22,
+		"OP_PUSH_UNREGISTERED":        23,
+		"OP_PUSH_KEY_ROTATED":         24,
 		"OP_APP_PASSWORD_CREATED":     40,
 		"OP_APP_PASSWORD_REVOKED":     41,
 		"OP_APP_PASSWORD_USED":        42,
@@ -462,6 +480,9 @@ type Event struct {
 	// OP_LINK_CREATED / OP_LINK_REVOKED (with collection_id and
 	// collection_path).
 	Link *Link `protobuf:"bytes,63,opt,name=link,proto3" json:"link,omitempty"`
+	// OP_PUSH_*; on a write (put, delete, move, properties), dont_notify
+	// alone: the registrations the writer's Push-Dont-Notify named.
+	Push *Push `protobuf:"bytes,64,opt,name=push,proto3" json:"push,omitempty"`
 	// OP_CONTENT_PURGED: the sequence numbers whose content was erased.
 	PurgedSeqs []uint64 `protobuf:"varint,50,rep,packed,name=purged_seqs,json=purgedSeqs,proto3" json:"purged_seqs,omitempty"`
 	// Free-form explanation recorded with the event (restore, purge, import).
@@ -710,6 +731,13 @@ func (x *Event) GetProxy() *Proxy {
 func (x *Event) GetLink() *Link {
 	if x != nil {
 		return x.Link
+	}
+	return nil
+}
+
+func (x *Event) GetPush() *Push {
+	if x != nil {
+		return x.Push
 	}
 	return nil
 }
@@ -1441,12 +1469,204 @@ func (x *Link) GetPublishId() string {
 	return ""
 }
 
+// Push is the WebDAV-Push part of an event.
+type Push struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// OP_PUSH_REGISTERED (in full) and OP_PUSH_UNREGISTERED (id,
+	// collection_id and user).
+	Registration *PushRegistration `protobuf:"bytes,1,opt,name=registration,proto3" json:"registration,omitempty"`
+	// OP_PUSH_KEY_ROTATED: the new VAPID public key (uncompressed P-256
+	// point, base64url without padding).
+	VapidPublicKey string `protobuf:"bytes,2,opt,name=vapid_public_key,json=vapidPublicKey,proto3" json:"vapid_public_key,omitempty"`
+	// On a write: the ids of the writer's registrations that are not
+	// told of it, or "*" for every registration of the writer.
+	DontNotify    []string `protobuf:"bytes,3,rep,name=dont_notify,json=dontNotify,proto3" json:"dont_notify,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Push) Reset() {
+	*x = Push{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Push) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Push) ProtoMessage() {}
+
+func (x *Push) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Push.ProtoReflect.Descriptor instead.
+func (*Push) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Push) GetRegistration() *PushRegistration {
+	if x != nil {
+		return x.Registration
+	}
+	return nil
+}
+
+func (x *Push) GetVapidPublicKey() string {
+	if x != nil {
+		return x.VapidPublicKey
+	}
+	return ""
+}
+
+func (x *Push) GetDontNotify() []string {
+	if x != nil {
+		return x.DontNotify
+	}
+	return nil
+}
+
+// PushRegistration is a WebDAV-Push (Web Push transport) registration.
+type PushRegistration struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Random, base64url; the last segment of the registration URL.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The user who registered it.
+	User string `protobuf:"bytes,2,opt,name=user,proto3" json:"user,omitempty"`
+	// The collection it watches.
+	CollectionId uint64 `protobuf:"varint,3,opt,name=collection_id,json=collectionId,proto3" json:"collection_id,omitempty"`
+	// The Web Push push resource (absolute URL).
+	PushResource string `protobuf:"bytes,4,opt,name=push_resource,json=pushResource,proto3" json:"push_resource,omitempty"`
+	// RFC 8291: the subscription's P-256 public key (65 bytes,
+	// uncompressed) and its 16-byte authentication secret.
+	PublicKey  []byte `protobuf:"bytes,5,opt,name=public_key,json=publicKey,proto3" json:"public_key,omitempty"`
+	AuthSecret []byte `protobuf:"bytes,6,opt,name=auth_secret,json=authSecret,proto3" json:"auth_secret,omitempty"`
+	// Triggers: content-update (depth 1) and property-update (depth 0).
+	ContentUpdate  bool `protobuf:"varint,7,opt,name=content_update,json=contentUpdate,proto3" json:"content_update,omitempty"`
+	PropertyUpdate bool `protobuf:"varint,8,opt,name=property_update,json=propertyUpdate,proto3" json:"property_update,omitempty"`
+	// When it expires, Unix nanoseconds UTC.
+	ExpiresUnixNano int64 `protobuf:"varint,9,opt,name=expires_unix_nano,json=expiresUnixNano,proto3" json:"expires_unix_nano,omitempty"`
+	// When it was first made, Unix nanoseconds UTC.
+	CreatedUnixNano int64 `protobuf:"varint,10,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *PushRegistration) Reset() {
+	*x = PushRegistration{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PushRegistration) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PushRegistration) ProtoMessage() {}
+
+func (x *PushRegistration) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PushRegistration.ProtoReflect.Descriptor instead.
+func (*PushRegistration) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PushRegistration) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PushRegistration) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *PushRegistration) GetCollectionId() uint64 {
+	if x != nil {
+		return x.CollectionId
+	}
+	return 0
+}
+
+func (x *PushRegistration) GetPushResource() string {
+	if x != nil {
+		return x.PushResource
+	}
+	return ""
+}
+
+func (x *PushRegistration) GetPublicKey() []byte {
+	if x != nil {
+		return x.PublicKey
+	}
+	return nil
+}
+
+func (x *PushRegistration) GetAuthSecret() []byte {
+	if x != nil {
+		return x.AuthSecret
+	}
+	return nil
+}
+
+func (x *PushRegistration) GetContentUpdate() bool {
+	if x != nil {
+		return x.ContentUpdate
+	}
+	return false
+}
+
+func (x *PushRegistration) GetPropertyUpdate() bool {
+	if x != nil {
+		return x.PropertyUpdate
+	}
+	return false
+}
+
+func (x *PushRegistration) GetExpiresUnixNano() int64 {
+	if x != nil {
+		return x.ExpiresUnixNano
+	}
+	return 0
+}
+
+func (x *PushRegistration) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
 var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xea\n" +
-	"\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\x96\v\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -1479,7 +1699,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x05group\x18< \x01(\v2\x17.almanac.event.v1.GroupR\x05group\x12-\n" +
 	"\x05share\x18= \x01(\v2\x17.almanac.event.v1.ShareR\x05share\x12-\n" +
 	"\x05proxy\x18> \x01(\v2\x17.almanac.event.v1.ProxyR\x05proxy\x12*\n" +
-	"\x04link\x18? \x01(\v2\x16.almanac.event.v1.LinkR\x04link\x12\x1f\n" +
+	"\x04link\x18? \x01(\v2\x16.almanac.event.v1.LinkR\x04link\x12*\n" +
+	"\x04push\x18@ \x01(\v2\x16.almanac.event.v1.PushR\x04push\x12\x1f\n" +
 	"\vpurged_seqs\x182 \x03(\x04R\n" +
 	"purgedSeqs\x12\x16\n" +
 	"\x06reason\x183 \x01(\tR\x06reason\x12\x1f\n" +
@@ -1552,7 +1773,26 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\ftoken_sha256\x18\x01 \x01(\tR\vtokenSha256\x12#\n" +
 	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly\x12\x1d\n" +
 	"\n" +
-	"publish_id\x18\x03 \x01(\tR\tpublishId*\xcd\x04\n" +
+	"publish_id\x18\x03 \x01(\tR\tpublishId\"\x99\x01\n" +
+	"\x04Push\x12F\n" +
+	"\fregistration\x18\x01 \x01(\v2\".almanac.event.v1.PushRegistrationR\fregistration\x12(\n" +
+	"\x10vapid_public_key\x18\x02 \x01(\tR\x0evapidPublicKey\x12\x1f\n" +
+	"\vdont_notify\x18\x03 \x03(\tR\n" +
+	"dontNotify\"\xe8\x02\n" +
+	"\x10PushRegistration\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04user\x18\x02 \x01(\tR\x04user\x12#\n" +
+	"\rcollection_id\x18\x03 \x01(\x04R\fcollectionId\x12#\n" +
+	"\rpush_resource\x18\x04 \x01(\tR\fpushResource\x12\x1d\n" +
+	"\n" +
+	"public_key\x18\x05 \x01(\fR\tpublicKey\x12\x1f\n" +
+	"\vauth_secret\x18\x06 \x01(\fR\n" +
+	"authSecret\x12%\n" +
+	"\x0econtent_update\x18\a \x01(\bR\rcontentUpdate\x12'\n" +
+	"\x0fproperty_update\x18\b \x01(\bR\x0epropertyUpdate\x12*\n" +
+	"\x11expires_unix_nano\x18\t \x01(\x03R\x0fexpiresUnixNano\x12*\n" +
+	"\x11created_unix_nano\x18\n" +
+	" \x01(\x03R\x0fcreatedUnixNano*\x98\x05\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -1576,7 +1816,10 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x16OP_SHARE_MOUNT_CHANGED\x10\x12\x12\x10\n" +
 	"\fOP_PROXY_SET\x10\x13\x12\x13\n" +
 	"\x0fOP_LINK_CREATED\x10\x14\x12\x13\n" +
-	"\x0fOP_LINK_REVOKED\x10\x15\x12\x1b\n" +
+	"\x0fOP_LINK_REVOKED\x10\x15\x12\x16\n" +
+	"\x12OP_PUSH_REGISTERED\x10\x16\x12\x18\n" +
+	"\x14OP_PUSH_UNREGISTERED\x10\x17\x12\x17\n" +
+	"\x13OP_PUSH_KEY_ROTATED\x10\x18\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_CREATED\x10(\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_REVOKED\x10)\x12\x18\n" +
 	"\x14OP_APP_PASSWORD_USED\x10**\xa6\x01\n" +
@@ -1614,28 +1857,30 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_almanac_event_v1_event_proto_goTypes = []any{
-	(Op)(0),                 // 0: almanac.event.v1.Op
-	(CollectionKind)(0),     // 1: almanac.event.v1.CollectionKind
-	(ShareAccess)(0),        // 2: almanac.event.v1.ShareAccess
-	(ShareReply)(0),         // 3: almanac.event.v1.ShareReply
-	(ProxyAccess)(0),        // 4: almanac.event.v1.ProxyAccess
-	(*Event)(nil),           // 5: almanac.event.v1.Event
-	(*CollectionProps)(nil), // 6: almanac.event.v1.CollectionProps
-	(*User)(nil),            // 7: almanac.event.v1.User
-	(*AppPassword)(nil),     // 8: almanac.event.v1.AppPassword
-	(*APIToken)(nil),        // 9: almanac.event.v1.APIToken
-	(*Group)(nil),           // 10: almanac.event.v1.Group
-	(*Share)(nil),           // 11: almanac.event.v1.Share
-	(*Proxy)(nil),           // 12: almanac.event.v1.Proxy
-	(*Link)(nil),            // 13: almanac.event.v1.Link
-	nil,                     // 14: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                     // 15: almanac.event.v1.CollectionProps.DeadEntry
+	(Op)(0),                  // 0: almanac.event.v1.Op
+	(CollectionKind)(0),      // 1: almanac.event.v1.CollectionKind
+	(ShareAccess)(0),         // 2: almanac.event.v1.ShareAccess
+	(ShareReply)(0),          // 3: almanac.event.v1.ShareReply
+	(ProxyAccess)(0),         // 4: almanac.event.v1.ProxyAccess
+	(*Event)(nil),            // 5: almanac.event.v1.Event
+	(*CollectionProps)(nil),  // 6: almanac.event.v1.CollectionProps
+	(*User)(nil),             // 7: almanac.event.v1.User
+	(*AppPassword)(nil),      // 8: almanac.event.v1.AppPassword
+	(*APIToken)(nil),         // 9: almanac.event.v1.APIToken
+	(*Group)(nil),            // 10: almanac.event.v1.Group
+	(*Share)(nil),            // 11: almanac.event.v1.Share
+	(*Proxy)(nil),            // 12: almanac.event.v1.Proxy
+	(*Link)(nil),             // 13: almanac.event.v1.Link
+	(*Push)(nil),             // 14: almanac.event.v1.Push
+	(*PushRegistration)(nil), // 15: almanac.event.v1.PushRegistration
+	nil,                      // 16: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                      // 17: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	14, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	16, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
 	6,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
 	7,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
@@ -1643,19 +1888,21 @@ var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	11, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
 	12, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
 	13, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
-	8,  // 9: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
-	15, // 10: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	9,  // 11: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	8,  // 12: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
-	2,  // 13: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	3,  // 14: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	6,  // 15: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	4,  // 16: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	14, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
+	8,  // 10: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	17, // 11: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	9,  // 12: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	8,  // 13: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 14: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	3,  // 15: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	6,  // 16: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	4,  // 17: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	15, // 18: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -1669,7 +1916,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
