@@ -11,7 +11,7 @@ import (
 // sends to the organizer, or nil when there is nothing to reply: old nil
 // is a copy the attendee made, new nil a deletion (DECLINED for every
 // instance not declined yet). attendee is the address the attendee acts
-// as. An instance the attendee's change removed with a new EXDATE on the
+// as. Nothing answers an object the organizer cancelled (STATUS:CANCELLED). An instance the attendee's change removed with a new EXDATE on the
 // master is DECLINED too.
 //
 // Errors: ErrNotAttendee when attendee is on neither copy,
@@ -45,6 +45,9 @@ func AttendeeChange(old, new *ical.Calendar, attendee string, opts Options) (*Me
 	}
 	if oldObj.view(a) == nil && newObj.view(a) == nil {
 		return nil, ErrNotAttendee
+	}
+	if m := cur.master(); m != nil && strings.EqualFold(propValue(m, ical.PropStatus), "CANCELLED") {
+		return nil, nil // the organizer cancelled it: nothing to answer
 	}
 	orgProp := cur.comps[cur.keys[0]].Props.Get(ical.PropOrganizer)
 	for _, k := range cur.keys {

@@ -46,6 +46,7 @@ func TestAttendeeChange(t *testing.T) {
 			meeting("ORGANIZER;CN=Olga", "ORGANIZER;SCHEDULE-AGENT=CLIENT;CN=Olga", ";RSVP=TRUE:mailto:bob", ";PARTSTAT=ACCEPTED:mailto:bob"), bob, ""},
 		{"OrganizerActsAsAttendee", meeting(), meeting("PARTSTAT=ACCEPTED:mailto:olga", "PARTSTAT=DECLINED:mailto:olga"), "mailto:olga@example.org", ""},
 		{"NewCopy", "", accepted, bob, msgCal("REPLY", bobReply("ACCEPTED"))},
+		{"DeleteCancelled", meeting("SUMMARY:Plan", "SUMMARY:Plan\nSTATUS:CANCELLED"), "", bob, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := AttendeeChange(mustParse(t, tc.old), mustParse(t, tc.new), tc.as, testOpts())

@@ -33,7 +33,9 @@ type Message struct {
 	Originator string
 	// Calendar is the iTIP object: a VCALENDAR with METHOD, PRODID and
 	// VERSION, the VTIMEZONEs its components use, and the components.
-	// It shares nothing with the calendars it was made from.
+	// It shares nothing with the calendars it was made from, but the
+	// messages of one call share property values: treat them as
+	// read-only (ApplyToAttendeeCopy copies what it keeps).
 	Calendar *ical.Calendar
 }
 

@@ -27,8 +27,9 @@ type object struct {
 
 	opts Options // the caller's, with defaults
 
-	sigs map[string][]string              // canonical of each component, computed once
-	atts map[string]map[string]*ical.Prop // ATTENDEE by normalized address, per component
+	sigs  map[string][]string              // canonical of each component, computed once
+	clean map[string]*ical.Component       // cleanComp of each component, made once
+	atts  map[string]map[string]*ical.Prop // ATTENDEE by normalized address, per component
 }
 
 // parseObject reads the scheduling object of cal; nil for a nil cal or

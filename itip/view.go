@@ -55,9 +55,11 @@ func (o *object) view(addr string) *view {
 }
 
 // comp returns a copy of the component k of the view, cleaned for a
-// message (cleanComp), the master with its EXDATEs.
+// message (cleanComp), the master with its EXDATEs. The copies of one
+// object's views share their property values (shallow): they are only
+// read, and changed by replacing whole properties (Props.Set, Add).
 func (v *view) comp(k string) *ical.Component {
-	c := cleanComp(v.o.comps[k])
+	c := shallow(v.o.cleaned(k))
 	if k != masterKey {
 		return c
 	}
@@ -86,6 +88,29 @@ func (v *view) comps() []*ical.Component {
 	out := make([]*ical.Component, 0, len(v.keys))
 	for _, k := range v.keys {
 		out = append(out, v.comp(k))
+	}
+	return out
+}
+
+// cleaned returns cleanComp of the component k, made once.
+func (o *object) cleaned(k string) *ical.Component {
+	if c, ok := o.clean[k]; ok {
+		return c
+	}
+	if o.clean == nil {
+		o.clean = map[string]*ical.Component{}
+	}
+	c := cleanComp(o.comps[k])
+	o.clean[k] = c
+	return c
+}
+
+// shallow returns a copy of c that shares its properties' values but not
+// its property lists: Props.Set and Props.Add on it leave c alone.
+func shallow(c *ical.Component) *ical.Component {
+	out := &ical.Component{Name: c.Name, Props: make(ical.Props, len(c.Props)), Children: slices.Clone(c.Children)}
+	for name, props := range c.Props {
+		out.Props[name] = props[:len(props):len(props)]
 	}
 	return out
 }
