@@ -70,6 +70,7 @@
 // Bounds: the caller bounds the object's size and its attendees; the work
 // here is linear in attendees times components, plus instance expansion
 // by engine/recur, bounded by Options.MaxInstances. With 50 attendees,
-// the 50 REQUESTs of a new meeting take about 3 ms of CPU and an edit
-// that concerns no one 0.3 ms (BenchmarkOrganizerChange).
+// the 50 REQUESTs of a new meeting take about 1 ms (2–5 ms with four
+// exceptions) and an edit that concerns no one 0.2 ms
+// (BenchmarkOrganizerChange, bench/RESULTS.md).
 package itip
