@@ -90,6 +90,8 @@ type PreconditionError struct {
 	Reason string
 }
 
+// Error returns "itip: " and the condition, with the reason when there is
+// one.
 func (e *PreconditionError) Error() string {
 	if e.Reason == "" {
 		return "itip: " + e.Cond

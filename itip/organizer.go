@@ -110,6 +110,7 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 		return []Message{cancelMessage(oldObj, newObj, oldV, oldV.keys, a, org, opts)}
 	}
 	var msgs []Message
+	before := oldV // what a holds once the CANCEL below is applied
 	if oldV != nil && !newV.onMaster {
 		var lost []string
 		for _, k := range oldV.keys {
@@ -119,9 +120,12 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 		}
 		if len(lost) > 0 {
 			msgs = append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
+			kept := *oldV
+			kept.keys = slices.DeleteFunc(slices.Clone(oldV.keys), func(k string) bool { return slices.Contains(lost, k) })
+			before = &kept
 		}
 	}
-	if !forceSend(newObj, a) && !significant(oldV, newV, "", nil) {
+	if !forceSend(newObj, a) && !significant(before, newV, "", nil) {
 		return msgs
 	}
 	if oldV != nil && oldV.onMaster && newV.onMaster {

@@ -390,3 +390,52 @@ func TestAddInstance(t *testing.T) {
 		t.Fatalf("messages %q, want %q", got, want)
 	}
 }
+
+// TestOverridesOnly: an attendee invited to two instances only (not on
+// the master) and removed from one gets a CANCEL of it and nothing else;
+// a task (VTODO) is scheduled like an event.
+func TestOverridesOnly(t *testing.T) {
+	const erin = "mailto:erin@example.org"
+	erinLine := "ATTENDEE:" + erin
+	two := func(withErin2 bool) string {
+		second := []string{olgaLine, bobLine}
+		if withErin2 {
+			second = append(second, erinLine)
+		}
+		return series(0, "", override(0, "20260330T090000", "", "20260330T090000", "20260330T100000", strings.Join([]string{olgaLine, bobLine, erinLine}, "\n"))+"\n"+
+			override(0, "20260406T090000", "", "20260406T090000", "20260406T100000", strings.Join(second, "\n")))
+	}
+	w := newWorld(t)
+	w.organizerPut(two(true))
+	if got := instances(t, w.copies[erin], erin); !slices.Equal(got, []string{"03-30 09:00 CEST NEEDS-ACTION", "04-06 09:00 CEST NEEDS-ACTION"}) {
+		t.Fatalf("erin sees %q", got)
+	}
+	w.log = nil
+	msgs := w.organizerPut(two(false))
+	var erins []string
+	for _, m := range msgs {
+		if m.Recipient == erin {
+			erins = append(erins, summary([]Message{m})...)
+		}
+	}
+	if want := []string{"CANCEL " + erin + " 20260406T090000"}; !slices.Equal(erins, want) {
+		t.Fatalf("erin gets %q, want %q", erins, want)
+	}
+	if got := instances(t, w.copies[erin], erin); !slices.Equal(got, []string{"03-30 09:00 CEST NEEDS-ACTION", "04-06 09:00 CEST NEEDS-ACTION cancelled"}) {
+		t.Fatalf("erin sees %q", got)
+	}
+
+	task := cal(`BEGIN:VTODO
+UID:t1
+DTSTAMP:20260101T000000Z
+DUE:20260320T170000Z
+SUMMARY:Report
+ORGANIZER:mailto:olga@example.org
+ATTENDEE:mailto:bob@example.org
+END:VTODO`)
+	msgs, err := OrganizerChange(nil, mustParse(t, task), testOpts())
+	if err != nil || len(msgs) != 1 || msgs[0].Calendar.Children[0].Name != "VTODO" {
+		t.Fatalf("task: %v, %q", err, summary(msgs))
+	}
+	checkMessage(t, msgs[0])
+}
