@@ -22,11 +22,22 @@ func (h *Handler) ensureHome(ctx context.Context, user string, m engine.Meta) er
 	if _, ok := h.homes.Load(user); ok {
 		return nil
 	}
+	if err := EnsureHome(ctx, h.db, user, m); err != nil {
+		return err
+	}
+	h.homes.Store(user, struct{}{})
+	return nil
+}
+
+// EnsureHome creates user's home with its default calendar and address
+// book ("calendar" and "contacts") unless the home exists; ErrExists from
+// a concurrent creation counts as success. The web app calls it at
+// sign-in, as the DAV handler does on a user's first request.
+func EnsureHome(ctx context.Context, db *engine.DB, user string, m engine.Meta) error {
 	home := homePath(user)
-	_, err := h.db.Collection(home)
+	_, err := db.Collection(home)
 	switch {
 	case err == nil:
-		h.homes.Store(user, struct{}{})
 		return nil
 	case !errors.Is(err, engine.ErrNotFound):
 		return fmt.Errorf("look up home of %s: %w", user, err)
@@ -39,10 +50,9 @@ func (h *Handler) ensureHome(ctx context.Context, user string, m engine.Meta) er
 			Props: engine.Props{DisplayName: "Contacts"}},
 	}
 	for _, spec := range specs {
-		if _, err := h.db.CreateCollection(ctx, m, spec); err != nil && !errors.Is(err, engine.ErrExists) {
+		if _, err := db.CreateCollection(ctx, m, spec); err != nil && !errors.Is(err, engine.ErrExists) {
 			return fmt.Errorf("create %s: %w", spec.Path, err)
 		}
 	}
-	h.homes.Store(user, struct{}{})
 	return nil
 }

@@ -27,6 +27,8 @@ func TestDependencyDirection(t *testing.T) {
 			"feed reads the engine's log API, never Pebble or the DAV layer"},
 		{"./jslog/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "net/http"},
 			"jslog is the engine's shared log on NATS: it implements engine.SharedLog and knows nothing of storage, DAV or the feed"},
+		{"./web/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},
+			"the web app uses the engine's Go API and dav's operations (audit, auth), never storage or the feed"},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "../../"+strings.TrimPrefix(r.pkg, "./")).CombinedOutput()

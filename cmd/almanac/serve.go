@@ -348,7 +348,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/dav/", davHandler)
 	mux.Handle("/.well-known/", davHandler)
 	mux.Handle("/pub/", davHandler) // public links
-	mux.Handle("/{$}", davHandler)  // clients that start discovery at the root
+	webHandler, err := newWebHandler(m.DB, m.Auth, m.Logger, m.Config.TLSCert != "")
+	if err != nil {
+		return fmt.Errorf("build web app: %w", err)
+	}
+	mux.Handle("/{$}", rootRouter(davHandler, webHandler)) // DAV clients that start discovery at the root; browsers
+	mux.Handle("/", webHandler)                            // the web app (package web)
 	// The HTTP metrics count requests, not gRPC streams, which the feed's
 	// metrics count.
 	h, err := instrumentHTTP(reg, mux)

@@ -74,9 +74,9 @@ var _ Accounts = (*Local)(nil)
 // admin API: a name, a password and a label.
 const maxAccountBody = 64 << 10
 
-// badPassword is the error of an empty password or one over bcrypt's 72
-// bytes (a 400 through the admin API).
-func checkPassword(pw string) error {
+// CheckPassword refuses an empty password, one over bcrypt's 72 bytes
+// and one of the app-password shape (a 400 through the admin API).
+func CheckPassword(pw string) error {
 	switch {
 	case pw == "":
 		return badRequest(errors.New("empty password"))
@@ -89,7 +89,7 @@ func checkPassword(pw string) error {
 }
 
 func hashPassword(pw string) (string, error) {
-	if err := checkPassword(pw); err != nil {
+	if err := CheckPassword(pw); err != nil {
 		return "", err
 	}
 	return auth.HashPassword(pw)

@@ -1,0 +1,165 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Cookie names.
+const (
+	sessionCookie = "almanac_session"
+	// loginCookie carries the sign-in form's CSRF token (double submit):
+	// there is no session yet to hold it.
+	loginCookie = "almanac_login"
+)
+
+// session is a signed-in browser.
+type session struct {
+	key     [32]byte // SHA-256 of the cookie's id
+	user    string
+	csrf    string
+	created time.Time
+
+	mu    sync.Mutex // guards the fields below
+	seen  time.Time
+	flash string
+}
+
+// short is a non-secret name of the session for the log's request ids.
+func (s *session) short() string { return base64.RawURLEncoding.EncodeToString(s.key[:6]) }
+
+func (s *session) checkCSRF(token string) bool {
+	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(s.csrf)) == 1
+}
+
+func (s *session) setFlash(msg string) {
+	s.mu.Lock()
+	s.flash = msg
+	s.mu.Unlock()
+}
+
+// takeFlash returns the flash message once.
+func (s *session) takeFlash() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.flash
+	s.flash = ""
+	return f
+}
+
+// sessionStore holds the sessions in memory, at most max of them.
+type sessionStore struct {
+	max            int
+	idle, lifetime time.Duration
+
+	mu sync.Mutex
+	m  map[[32]byte]*session
+}
+
+func newSessionStore(max int, idle, lifetime time.Duration) *sessionStore {
+	return &sessionStore{max: max, idle: idle, lifetime: lifetime, m: map[[32]byte]*session{}}
+}
+
+// randomToken returns 32 random bytes in base64url.
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// create makes a new session for user and sets its cookie. A full store
+// first drops expired sessions, then the least recently used one.
+func (st *sessionStore) create(w http.ResponseWriter, r *http.Request, user string, now time.Time, secure bool) *session {
+	id := randomToken()
+	s := &session{key: sha256.Sum256([]byte(id)), user: user, csrf: randomToken(), created: now, seen: now}
+	st.mu.Lock()
+	if len(st.m) >= st.max {
+		var oldest *session
+		for k, o := range st.m {
+			if st.expired(o, now) {
+				delete(st.m, k)
+				continue
+			}
+			if oldest == nil || o.lastSeen().Before(oldest.lastSeen()) {
+				oldest = o
+			}
+		}
+		if len(st.m) >= st.max && oldest != nil {
+			delete(st.m, oldest.key)
+		}
+	}
+	st.m[s.key] = s
+	st.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
+		Secure: secure || r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(st.lifetime / time.Second)})
+	return s
+}
+
+func (s *session) lastSeen() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.seen
+}
+
+func (st *sessionStore) expired(s *session, now time.Time) bool {
+	return now.Sub(s.lastSeen()) > st.idle || now.Sub(s.created) > st.lifetime
+}
+
+// get returns the live session of r's cookie, or nil.
+func (st *sessionStore) get(r *http.Request, now time.Time) *session {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil
+	}
+	key := sha256.Sum256([]byte(c.Value))
+	st.mu.Lock()
+	s := st.m[key]
+	if s != nil && st.expired(s, now) {
+		delete(st.m, key)
+		s = nil
+	}
+	st.mu.Unlock()
+	if s != nil {
+		s.mu.Lock()
+		s.seen = now
+		s.mu.Unlock()
+	}
+	return s
+}
+
+// drop ends s.
+func (st *sessionStore) drop(s *session) {
+	st.mu.Lock()
+	delete(st.m, s.key)
+	st.mu.Unlock()
+}
+
+// dropUser ends every session of user (a password reset, a disabled
+// account).
+func (st *sessionStore) dropUser(user string) {
+	st.mu.Lock()
+	for k, s := range st.m {
+		if s.user == user {
+			delete(st.m, k)
+		}
+	}
+	st.mu.Unlock()
+}
+
+// count is the number of sessions kept.
+func (st *sessionStore) count() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return len(st.m)
+}
+
+// clearCookie expires the session cookie in the browser.
+func clearCookie(w http.ResponseWriter, r *http.Request, secure bool) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true,
+		Secure: secure || r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: -1})
+}
