@@ -40,6 +40,7 @@ const mallory = "mailto:mallory@example.org"
 func fuzzBase() *ical.Calendar {
 	c := ical.NewCalendar()
 	c.Props.SetText(ical.PropVersion, "2.0")
+	c.Props.SetText(ical.PropProductID, "-//fuzz//EN")
 	m := ical.NewComponent(ical.CompEvent)
 	add := func(name, value string, params ical.Params) {
 		m.Props[name] = append(m.Props[name], ical.Prop{Name: name, Value: value, Params: params})
@@ -199,6 +200,7 @@ func FuzzOrganizerAndAttendeeEdits(f *testing.F) {
 			if err != nil {
 				t.Fatalf("ApplyToAttendeeCopy(%s): %v", m.Method, err)
 			}
+			mustEncode(t, got)
 			if got == nil || m.Method != MethodRequest || new == nil {
 				continue
 			}
@@ -217,7 +219,10 @@ func FuzzOrganizerAndAttendeeEdits(f *testing.F) {
 			if reply.Recipient != NormalizeAddress(propValue(new.Children[0], ical.PropOrganizer)) {
 				t.Fatalf("REPLY to %s", reply.Recipient)
 			}
-			if _, _, err := ApplyReply(new, reply.Calendar, m.Recipient, opts); err != nil {
+			mustEncode(t, reply.Calendar)
+			if updated, _, err := ApplyReply(new, reply.Calendar, m.Recipient, opts); err == nil {
+				mustEncode(t, updated)
+			} else {
 				t.Fatalf("ApplyReply of %s's reply: %v\nnew:\n%s\ncopy:\n%s\nanswered:\n%s\nreply:\n%s", m.Recipient, err, canon(new), canon(got), canon(answered), canon(reply.Calendar))
 			}
 			forged := cloneCal(reply.Calendar)
@@ -300,6 +305,7 @@ func checkRecipient(t *testing.T, old, new *ical.Calendar, m Message) {
 	if !listed {
 		t.Fatalf("%s to %s, who is not an attendee", m.Method, m.Recipient)
 	}
+	mustEncode(t, m.Calendar)
 	for _, comp := range m.Calendar.Children {
 		if comp.Name != ical.CompTimezone && attendeeProp(comp, m.Recipient) == nil {
 			t.Fatalf("%s to %s: a component without them", m.Method, m.Recipient)

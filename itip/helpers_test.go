@@ -2,6 +2,7 @@ package itip
 
 import (
 	"fmt"
+	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -99,4 +100,16 @@ func summary(msgs []Message) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// mustEncode fails unless go-ical's encoder, which refuses components
+// without their required properties, writes cal.
+func mustEncode(tb testing.TB, cal *ical.Calendar) {
+	tb.Helper()
+	if cal == nil {
+		return
+	}
+	if err := ical.NewEncoder(io.Discard).Encode(cal); err != nil {
+		tb.Fatalf("encode: %v\n%s", err, canon(cal))
+	}
 }

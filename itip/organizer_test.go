@@ -92,11 +92,13 @@ func TestOrganizerChange(t *testing.T) {
 	}
 }
 
-// checkMessage checks what every message must hold: its METHOD, the
-// originator's ORGANIZER, DTSTAMP now, no SCHEDULE-* parameter, no
-// VALARM, and the recipient among its attendees.
+// checkMessage checks what every message must hold: go-ical encodes it
+// (as dav/sched does), its METHOD, the originator's ORGANIZER, DTSTAMP
+// now, no SCHEDULE-* parameter, no VALARM, and the recipient among its
+// attendees.
 func checkMessage(t *testing.T, m Message) {
 	t.Helper()
+	mustEncode(t, m.Calendar)
 	if got := m.Calendar.Props.Get("METHOD"); got == nil || got.Value != string(m.Method) {
 		t.Errorf("%s to %s: METHOD %v", m.Method, m.Recipient, got)
 	}

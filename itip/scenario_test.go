@@ -46,6 +46,7 @@ func (w *world) deliver(msgs []Message) {
 		if err != nil {
 			w.t.Fatalf("ApplyToAttendeeCopy to %s: %v", m.Recipient, err)
 		}
+		mustEncode(w.t, got)
 		w.copies[m.Recipient] = got
 	}
 }
@@ -71,6 +72,7 @@ func (w *world) attendeePut(a string, edit func(c *ical.Calendar)) *Message {
 		w.t.Fatalf("ApplyReply: %v", err)
 	}
 	w.org = org
+	mustEncode(w.t, org)
 	w.deliver(refresh)
 	return reply
 }
