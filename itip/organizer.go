@@ -19,7 +19,8 @@ import (
 //
 // Errors: ErrValidOrganizer for an ORGANIZER without address,
 // ErrSameOrganizer, ErrOrganizerChange when the UID or the ORGANIZER
-// changed, ErrInvalidMessage (wrapped) for malformed components, recur's
+// changed (from one of Options.OrganizerAddresses to another is no
+// change: Apple's clients write mailto: or urn:uuid: forms), ErrInvalidMessage (wrapped) for malformed components, recur's
 // errors for instances that cannot be computed.
 func OrganizerChange(old, new *ical.Calendar, opts Options) ([]Message, error) {
 	opts = opts.withDefaults()
@@ -27,11 +28,15 @@ func OrganizerChange(old, new *ical.Calendar, opts Options) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	self := map[string]bool{}
+	for _, a := range opts.OrganizerAddresses {
+		self[NormalizeAddress(a)] = true
+	}
 	if oldObj != nil && newObj != nil && oldOrg != "" && newOrg != "" {
 		if oldObj.uid != newObj.uid {
 			return nil, precondition(ErrOrganizerChange, "UID changed")
 		}
-		if oldOrg != newOrg {
+		if oldOrg != newOrg && !(self[oldOrg] && self[newOrg]) {
 			return nil, precondition(ErrOrganizerChange, "ORGANIZER changed from %s to %s", oldOrg, newOrg)
 		}
 	}
@@ -48,10 +53,8 @@ func OrganizerChange(old, new *ical.Calendar, opts Options) ([]Message, error) {
 	if oldOrg == "" {
 		oldObj = nil
 	}
-	self := map[string]bool{org: true}
-	for _, a := range opts.OrganizerAddresses {
-		self[NormalizeAddress(a)] = true
-	}
+	self[org] = true
+	self[oldOrg] = true
 	var recipients []string
 	for _, obj := range []*object{newObj, oldObj} {
 		if obj == nil {

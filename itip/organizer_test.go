@@ -73,6 +73,9 @@ func TestOrganizerChange(t *testing.T) {
 			Options{}, []string{"CANCEL " + bob + " master", "CANCEL " + carol + " master"}},
 		{"OrganizerOtherAddress", "", meeting("mailto:bob@example.org", "urn:uuid:OLGA"), Options{OrganizerAddresses: []string{"urn:uuid:olga"}},
 			[]string{"REQUEST " + carol + " master"}},
+		{"OrganizerOtherForm", meeting(), meeting("ORGANIZER;CN=Olga:mailto:olga@example.org", "ORGANIZER;CN=Olga:urn:uuid:OLGA"),
+			Options{OrganizerAddresses: []string{"mailto:olga@example.org", "urn:uuid:olga"}},
+			[]string{"REQUEST " + bob + " master", "REQUEST " + carol + " master"}}, // the copies follow the new form
 		{"NotScheduling", "", cal("BEGIN:VEVENT\nUID:x\nDTSTAMP:20260101T000000Z\nDTSTART:20260310T090000Z\nEND:VEVENT"), Options{}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
