@@ -49,10 +49,9 @@ func AttendeeChange(old, new *ical.Calendar, attendee string, opts Options) (*Me
 	if m := cur.master(); m != nil && strings.EqualFold(propValue(m, ical.PropStatus), "CANCELLED") {
 		return nil, nil // the organizer cancelled it: nothing to answer
 	}
-	orgProp := cur.comps[cur.keys[0]].Props.Get(ical.PropOrganizer)
+	var orgProp *ical.Prop // there is one: org is not ""
 	for _, k := range cur.keys {
-		if p := cur.comps[k].Props.Get(ical.PropOrganizer); p != nil {
-			orgProp = p
+		if orgProp = cur.comps[k].Props.Get(ical.PropOrganizer); orgProp != nil {
 			break
 		}
 	}
@@ -116,8 +115,12 @@ func AttendeeChange(old, new *ical.Calendar, attendee string, opts Options) (*Me
 			}
 			slices.Sort(added)
 			for _, k := range added {
-				if d, err := oldObj.derive(keyTime(k)); err == nil {
-					comps = append(comps, replyComp(d, a, "DECLINED"))
+				ps, src, err := oldObj.partstat(k, a, opts)
+				if err != nil {
+					return nil, err
+				}
+				if ps != "" && ps != "DECLINED" { // an instance a was invited to
+					comps = append(comps, replyComp(src, a, "DECLINED"))
 				}
 			}
 		}
