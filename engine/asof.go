@@ -107,6 +107,11 @@ type State struct {
 	// Collections lists the collection at the path (if it existed) and
 	// every collection below it that existed then, in path order.
 	Collections []*CollectionState
+
+	// sharee and shareeUser: for a restore of a home, what its owner held
+	// then of the collections shared with them now (share_restore.go).
+	sharee     []*shareAsOf
+	shareeUser string
 }
 
 // StateAsOf returns what the collection at path (a calendar, an address
@@ -181,20 +186,7 @@ func (v *View) collectionAsOf(path string, seq Seq) (*CollectionState, error) {
 		return nil, nil
 	}
 	cs := &CollectionState{versions: map[string]*eventv1.Event{}, grants: map[string]*Grant{}}
-	lo := keys.IDPrefix(keys.CollHist, id)
-	err = v.scanKeys(lo, keys.CollHistKey(id, uint64(seq)+1), func(k []byte) error {
-		s, err := keys.IDSeq(k)
-		if err != nil {
-			return err
-		}
-		ev, err := v.eventProto(Seq(s))
-		if err != nil {
-			return err
-		}
-		cs.replay(id, ev)
-		return nil
-	})
-	if err != nil {
+	if err := v.eachHistory(id, seq, func(ev *eventv1.Event) { cs.replay(id, ev) }); err != nil {
 		return nil, err
 	}
 	return cs, cs.finish(v.db)

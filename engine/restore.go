@@ -33,7 +33,8 @@ type RestoreRequest struct {
 // RestoreAction is one change a restore makes.
 type RestoreAction struct {
 	// Op is OpCollectionCreated, OpCollectionDeleted, OpPropsChanged,
-	// OpObjectPut, OpObjectDeleted, OpShareGranted or OpShareRevoked.
+	// OpObjectPut, OpObjectDeleted, OpShareGranted, OpShareRevoked,
+	// OpShareReplied or OpShareMountChanged.
 	Op   Op
 	Path string // the collection
 	Name string // the object ("" for collection and share actions)
@@ -42,6 +43,13 @@ type RestoreAction struct {
 	Grantee    string
 	Access     Access
 	AutoAccept bool
+	// Reply, Mount and Props are what a restore of a sharee's home (the
+	// Grantee's) brings back: OpShareReplied answers the share of Path
+	// again (asking for the mount name Mount); OpShareMountChanged renames
+	// the mount to Mount (when set and free) and sets the sharee's Props.
+	Reply Reply
+	Mount string
+	Props Props
 	// FromSeq is the historical event whose version or properties are
 	// brought back (puts, creations and property changes).
 	FromSeq Seq
@@ -108,7 +116,18 @@ func (db *DB) restoreTarget(req RestoreRequest) (*State, error) {
 	}
 	defer v.Close()
 	if req.Name == "" {
-		return v.StateAsOf(req.Path, req.At)
+		st, err := v.StateAsOf(req.Path, req.At)
+		if err != nil {
+			return nil, err
+		}
+		if home, err := collectionByPath(v.v.snap, req.Path); err == nil && Kind(home.Kind) == KindHome {
+			st.shareeUser = home.Owner
+			st.sharee, err = v.shareeAsOf(home.Owner, home.Id, st.Seq)
+			if err != nil {
+				return nil, err
+			}
+		}
+		return st, nil
 	}
 	seq, err := v.ResolveAsOf(req.At)
 	if err != nil {
@@ -292,7 +311,11 @@ func (c *restoreCmd) plan(r reader) ([]RestoreAction, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(append(acts, objActs...), shareActs...), nil
+	shareeActs, err := c.planSharee(r)
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(acts, objActs, shareActs, shareeActs), nil
 }
 
 // planGrants lists the revocations and grants that turn the grants of the
@@ -506,6 +529,10 @@ func (c *restoreCmd) execute(tx *txn, a *RestoreAction) error {
 		}
 		ev.Op, ev.Object, ev.PreviousEtag = eventv1.Op_OP_OBJECT_DELETED, a.Name, old.Etag
 		ev.Uid, ev.ContentType, ev.Component = old.Uid, old.ContentType, old.Component
+	case OpShareReplied, OpShareMountChanged:
+		if err := c.executeSharee(tx, coll, a, ev); err != nil {
+			return err
+		}
 	case OpShareGranted, OpShareRevoked:
 		if err := checkRegrant(tx.rw, coll, a); err != nil {
 			return err
@@ -591,6 +618,16 @@ func (a RestoreAction) String() string {
 		fmt.Fprintf(&b, " to %s %s", a.Grantee, a.Access)
 	case OpShareRevoked:
 		fmt.Fprintf(&b, " from %s", a.Grantee)
+	case OpShareReplied:
+		fmt.Fprintf(&b, " by %s %s", a.Grantee, a.Reply)
+		if a.Mount != "" && a.Reply == ReplyAccepted {
+			fmt.Fprintf(&b, " as %s", a.Mount)
+		}
+	case OpShareMountChanged:
+		fmt.Fprintf(&b, " of %s", a.Grantee)
+		if a.Mount != "" {
+			fmt.Fprintf(&b, " as %s", a.Mount)
+		}
 	}
 	if a.FromSeq != 0 {
 		fmt.Fprintf(&b, " (from seq %d)", a.FromSeq)

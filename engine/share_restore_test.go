@@ -250,3 +250,78 @@ func TestCompactKeepsLiveMounts(t *testing.T) {
 	}
 	must(t, db.Verify(ctx))
 }
+
+// TestRestoreShareeHome: bob holds alice's cal (auto-accepted, renamed
+// "team", his own displayname) and an invitation to her work calendar
+// (pending) at t. Then he leaves cal, accepts work and carol shares her
+// calendar with him. A restore of bob's home as of t (dry run first)
+// mounts cal again as "team" with his displayname, puts work back to
+// pending (unmounted), and leaves carol's share, which came later, as it
+// is; the events are the operator's, a second restore finds nothing to
+// do, and Verify passes after a rebuild.
+func TestRestoreShareeHome(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	bob := Meta{Actor: "bob"}
+	must(t, db.Grant(ctx, alice, "/h/alice/work/", "bob", AccessRead, GrantOptions{}))
+	must(t, db.Grant(ctx, alice, "/h/alice/cal/", "bob", AccessReadWrite, GrantOptions{AutoAccept: true}))
+	must(t, db.RenameMount(ctx, bob, "bob", "alice-cal", "team"))
+	must(t, db.SetMountProps(ctx, bob, "bob", "team", Props{DisplayName: "Alice's"}))
+	at := lastHistSeq(t, db, "/h/bob/")
+
+	must(t, db.ReplyShare(ctx, bob, "bob", "/h/alice/cal/", false, ""))
+	must(t, db.ReplyShare(ctx, bob, "bob", "/h/alice/work/", true, "w"))
+	_, err := db.CreateCollection(ctx, Meta{Actor: "carol"}, CollectionSpec{Path: "/h/carol/c/", Kind: KindCalendar, Owner: "carol"})
+	must(t, err)
+	must(t, db.Grant(ctx, Meta{Actor: "carol"}, "/h/carol/c/", "bob", AccessRead, GrantOptions{AutoAccept: true}))
+	if ms := mounts(t, db, "bob"); len(ms) != 2 || ms[0].Mount != "carol-c" || ms[1].Mount != "w" {
+		t.Fatalf("bob's mounts before the restore = %+v", ms)
+	}
+
+	req := RestoreRequest{Path: "/h/bob/", At: AsOf{Seq: at}, DryRun: true}
+	dry, err := db.Restore(ctx, oper, req)
+	must(t, err)
+	var got []string
+	for _, a := range dry.Actions {
+		got = append(got, a.String())
+	}
+	want := []string{
+		"share-replied /h/alice/cal/ by bob accepted as team",
+		"share-mount-changed /h/alice/cal/ of bob as team",
+		"share-replied /h/alice/work/ by bob pending",
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("dry run = %q, want %q", got, want)
+	}
+	req.DryRun = false
+	_, err = db.Restore(ctx, oper, req)
+	must(t, err)
+	check := func(when string) {
+		t.Helper()
+		ms := mounts(t, db, "bob")
+		if len(ms) != 2 || ms[0].Mount != "carol-c" || ms[1].Mount != "team" || ms[1].Collection.Path != "/h/alice/cal/" ||
+			ms[1].Props.DisplayName != "Alice's" || ms[1].Reply != ReplyAccepted {
+			t.Fatalf("bob's mounts %s = %+v", when, ms)
+		}
+		v, err := db.View()
+		must(t, err)
+		defer v.Close()
+		sh, err := v.ShareOf("bob", "/h/alice/work/")
+		if err != nil || sh.Reply != ReplyPending || sh.Mount != "" {
+			t.Errorf("bob's share of work %s = %+v, %v; want pending", when, sh, err)
+		}
+	}
+	check("after the restore")
+	for _, e := range collHistory(t, db, "/h/alice/work/") {
+		if e.Op == OpShareReplied && e.Actor != bob.Actor && e.Actor != oper.Actor {
+			t.Errorf("reply %d by %q", e.Seq, e.Actor)
+		}
+	}
+	again, err := db.Restore(ctx, oper, RestoreRequest{Path: "/h/bob/", At: AsOf{Seq: at}, DryRun: true})
+	must(t, err)
+	if len(again.Actions) != 0 {
+		t.Errorf("a second restore would do %v", again.Actions)
+	}
+	must(t, db.Rebuild(ctx))
+	must(t, db.Verify(ctx))
+	check("after a rebuild")
+}
