@@ -164,7 +164,9 @@
 //     Groups and users share one namespace (PutGroup and PutUser refuse a
 //     name the other holds); groups do not nest. Members need not be
 //     users yet (file groups name them first). Deleting a user or a group
-//     withdraws the grants and delegations made to it.
+//     withdraws the grants and delegations made to it: the deletion's
+//     command first appends an OpShareRevoked or OpProxySet (none) for
+//     each, by the same actor (share_vanish.go).
 //   - OpShareGranted gives a collection directly in its owner's home to a
 //     user or a group at AccessFreeBusy, AccessRead or AccessReadWrite; a
 //     new grant to the same grantee replaces the old. OpShareRevoked

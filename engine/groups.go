@@ -76,6 +76,9 @@ func (c *groupCmd) run(tx *txn) error {
 		}
 	}
 	if c.delete {
+		if err := revokeVanishing(tx, c.m, c.name, "group"); err != nil {
+			return err
+		}
 		return tx.append(c.m, &eventv1.Event{Op: eventv1.Op_OP_GROUP_DELETED, Group: &eventv1.Group{Name: c.name}})
 	}
 	if !validName(c.name) {

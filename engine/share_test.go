@@ -757,3 +757,49 @@ func TestDeletedUserInheritsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDeletedPrincipalsRevokedAsEvents: deleting a user or a group
+// appends, before the deletion, a revocation of each grant to it and a
+// withdrawal of each delegation to it, by whoever deleted it and with a
+// reason naming the deletion; afterwards no grant or delegation names it,
+// and a rebuild agrees.
+func TestDeletedPrincipalsRevokedAsEvents(t *testing.T) {
+	db := sharingDB(t, vfs.NewMem())
+	admin := Meta{Actor: "admin"}
+	must(t, db.PutGroup(ctx, alice, Group{Name: "team", Members: []string{"carol"}}))
+	for _, p := range []string{"bob", "team"} {
+		must(t, db.Grant(ctx, alice, "/h/alice/cal/", p, AccessRead, GrantOptions{AutoAccept: true}))
+		must(t, db.SetProxy(ctx, alice, "alice", p, AccessRead))
+	}
+	must(t, db.DeleteUser(ctx, admin, "bob"))
+	must(t, db.DeleteGroup(ctx, admin, "team"))
+	ops := shareEvents(t, db, "/h/alice/cal/")
+	if want := []string{"share-revoked admin bob none", "share-revoked admin team none"}; !slices.Equal(ops[len(ops)-2:], want) {
+		t.Errorf("share events of alice's calendar end with %q, want %q", ops, want)
+	}
+	var got []string
+	v, err := db.View()
+	must(t, err)
+	defer v.Close()
+	for seq := Seq(1); ; seq++ {
+		e, err := v.Event(seq)
+		if errors.Is(err, ErrNotFound) {
+			break
+		}
+		must(t, err)
+		if e.Proxy != nil && e.Actor == "admin" {
+			got = append(got, fmt.Sprintf("%s %s %v %s", e.Op, e.Proxy.Delegate, e.Proxy.Access, e.Reason))
+		}
+	}
+	if want := []string{"proxy-set bob none user bob deleted", "proxy-set team none group team deleted"}; !slices.Equal(got, want) {
+		t.Errorf("alice's delegation events by admin = %q, want %q", got, want)
+	}
+	if gs, err := v.Grants("/h/alice/cal/"); err != nil || len(gs) != 0 {
+		t.Errorf("grants left: %+v, %v", gs, err)
+	}
+	if ps, err := v.Proxies("alice"); err != nil || len(ps) != 0 {
+		t.Errorf("delegates left: %+v, %v", ps, err)
+	}
+	must(t, db.Rebuild(ctx))
+	must(t, db.Verify(ctx))
+}
