@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
@@ -16,6 +17,10 @@ type Group struct {
 	DisplayName string
 	// Members are user names, sorted, without duplicates.
 	Members []string
+	// SetBy is the actor of the event that last set the group (read only:
+	// PutGroup ignores it; empty for groups set before it was recorded).
+	// --htgroup finds the groups its file defined by it.
+	SetBy string
 }
 
 // PutGroup creates or replaces a group with exactly g's members (names of
@@ -92,7 +97,7 @@ func (c *groupCmd) run(tx *txn) error {
 	} else if err != ErrNotFound {
 		return err
 	}
-	g := &eventv1.Group{Name: c.name, DisplayName: old.DisplayName}
+	g := &eventv1.Group{Name: c.name, DisplayName: old.DisplayName, SetBy: strings.ToValidUTF8(c.m.Actor, "\uFFFD")}
 	if c.display != nil {
 		g.DisplayName = *c.display
 	}
@@ -164,5 +169,5 @@ func (v *View) GroupsOf(user string) ([]string, error) {
 }
 
 func groupFromProto(g *eventv1.Group) *Group {
-	return &Group{Name: g.Name, DisplayName: g.DisplayName, Members: append([]string(nil), g.Members...)}
+	return &Group{Name: g.Name, DisplayName: g.DisplayName, Members: append([]string(nil), g.Members...), SetBy: g.SetBy}
 }

@@ -99,3 +99,47 @@ func mkcalendarAs(t *testing.T, srv *testServer, user, name string) {
 		t.Fatalf("MKCALENDAR %s/%s: %d", user, name, resp.StatusCode)
 	}
 }
+
+// TestServeHtgroupRemovedWhileStopped: a group removed from the htgroup
+// file while no server runs is deleted at the next start (with its
+// grants, by the actor htgroup); a group made with `almanac group`, which
+// the file never defined, stays.
+func TestServeHtgroupRemovedWhileStopped(t *testing.T) {
+	dir, file := t.TempDir(), filepath.Join(t.TempDir(), "htgroup")
+	if err := os.WriteFile(file, []byte("team: carol\nold: bob\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, "--data="+dir, "--htgroup="+file)
+	ctx := context.Background()
+	if err := srv.DB.PutGroup(ctx, engine.Meta{Actor: "admin"}, engine.Group{Name: "manual", Members: []string{"carol"}}); err != nil {
+		t.Fatal(err)
+	}
+	mkcalendarAs(t, srv, "alice", "c")
+	if err := srv.DB.Grant(ctx, engine.Meta{Actor: "alice"}, "/dav/home/alice/c/", "old", engine.AccessRead, engine.GrantOptions{AutoAccept: true}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Stop(t)
+	if err := os.WriteFile(file, []byte("team: carol\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv = startServer(t, "--data="+dir, "--htgroup="+file)
+	v, err := srv.DB.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	gs, err := v.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, g := range gs {
+		names = append(names, g.Name+":"+g.SetBy)
+	}
+	if got, want := strings.Join(names, " "), "manual:admin team:htgroup"; got != want {
+		t.Errorf("groups after a restart = %q, want %q", got, want)
+	}
+	if grants, err := v.Grants("/dav/home/alice/c/"); err != nil || len(grants) != 0 {
+		t.Errorf("grants of alice's calendar after the restart: %+v, %v; want none (old was deleted)", grants, err)
+	}
+}

@@ -79,7 +79,9 @@ func ParseHtgroup(data []byte) (map[string][]string, []error) {
 
 // GroupFile keeps the engine's groups in step with an htgroup file: each
 // group of the file becomes a group event (actor HtgroupActor) when it
-// differs from the engine's, and a group that leaves the file is deleted.
+// differs from the engine's, and a group that leaves the file is deleted,
+// also when it left while no server ran: the first sync takes the groups
+// last set by HtgroupActor (engine.Group.SetBy) for the file's.
 // The file is the truth for its groups: edits made to them otherwise are
 // undone at the next sync.
 type GroupFile struct {
@@ -147,6 +149,7 @@ func (f *GroupFile) apply(ctx context.Context, groups map[string][]string) error
 		return fmt.Errorf("auth: htgroup: %w", err)
 	}
 	current := map[string][]string{}
+	ours := map[string]bool{} // last set by the file
 	gs, err := v.Groups()
 	v.Close()
 	if err != nil {
@@ -154,6 +157,15 @@ func (f *GroupFile) apply(ctx context.Context, groups map[string][]string) error
 	}
 	for _, g := range gs {
 		current[g.Name] = g.Members
+		ours[g.Name] = g.SetBy == HtgroupActor
+		if !f.loaded && g.SetBy == HtgroupActor {
+			// Defined by the file when it was last synced, maybe by a
+			// server since stopped: one that left the file meanwhile goes.
+			if f.synced == nil {
+				f.synced = map[string]bool{}
+			}
+			f.synced[g.Name] = true
+		}
 	}
 	m := engine.Meta{Actor: HtgroupActor, UserAgent: "almanac htgroup " + f.Path}
 	synced := map[string]bool{}
@@ -164,8 +176,8 @@ func (f *GroupFile) apply(ctx context.Context, groups map[string][]string) error
 	slices.Sort(names)
 	for _, name := range names {
 		synced[name] = true
-		if old, ok := current[name]; ok && slices.Equal(old, groups[name]) {
-			continue
+		if old, ok := current[name]; ok && slices.Equal(old, groups[name]) && ours[name] {
+			continue // (a group set otherwise, or before set_by was recorded, is set again: the file's now)
 		}
 		if err := f.DB.PutGroup(ctx, m, engine.Group{Name: name, Members: groups[name]}); err != nil {
 			if ctx.Err() != nil {

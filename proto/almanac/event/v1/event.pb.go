@@ -1181,7 +1181,11 @@ type Group struct {
 	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// User names, sorted, without duplicates.
-	Members       []string `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Members []string `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	// OP_GROUP_SET: the event's actor, kept with the group in its projection
+	// (engine key d<group>; a replay reads no actor), so that --htgroup
+	// knows the groups its file set.
+	SetBy         string `protobuf:"bytes,4,opt,name=set_by,json=setBy,proto3" json:"set_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1235,6 +1239,13 @@ func (x *Group) GetMembers() []string {
 		return x.Members
 	}
 	return nil
+}
+
+func (x *Group) GetSetBy() string {
+	if x != nil {
+		return x.SetBy
+	}
+	return ""
 }
 
 // Share is the sharing part of an OP_SHARE_* event.
@@ -1750,11 +1761,12 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12#\n" +
 	"\rsecret_sha256\x18\x02 \x01(\tR\fsecretSha256\x12\x14\n" +
 	"\x05label\x18\x03 \x01(\tR\x05label\x12*\n" +
-	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\"X\n" +
+	"\x11created_unix_nano\x18\x04 \x01(\x03R\x0fcreatedUnixNano\"o\n" +
 	"\x05Group\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x18\n" +
-	"\amembers\x18\x03 \x03(\tR\amembers\"\x9f\x02\n" +
+	"\amembers\x18\x03 \x03(\tR\amembers\x12\x15\n" +
+	"\x06set_by\x18\x04 \x01(\tR\x05setBy\"\x9f\x02\n" +
 	"\x05Share\x12\x18\n" +
 	"\agrantee\x18\x01 \x01(\tR\agrantee\x125\n" +
 	"\x06access\x18\x02 \x01(\x0e2\x1d.almanac.event.v1.ShareAccessR\x06access\x12\x1f\n" +
