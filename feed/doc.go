@@ -30,7 +30,9 @@
 // history of each collection shared with them at read or more, as the
 // view at each read says) instead of the whole log, and of the sharing
 // events of others' collections only those naming the user. GetEvent and
-// History answer the user's own collections only. Object events carry no owner, so the owner and kind of each
+// History follow the same rules (engine.View.Readable: a point lookup in
+// the same indexes per event); History takes the owner's path of a shared
+// collection. Object events carry no owner, so the owner and kind of each
 // collection are looked up once by id and cached (both are fixed at
 // creation). Callers authenticate with "authorization: Basic …" (checked by
 // a PasswordVerifier, dav/auth in the server) or "Bearer <id>.<secret>",

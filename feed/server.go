@@ -150,7 +150,16 @@ func (s *Server) GetEvent(ctx context.Context, req *feedv1.GetEventRequest) (*fe
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	if ch == nil || !who.mayRead(ch) {
+	if ch == nil {
+		return nil, notFound
+	}
+	readable, err := s.readable(v, who)
+	if err != nil {
+		return nil, grpcError(err)
+	}
+	if ok, err := readable(ev.Seq, ch); err != nil {
+		return nil, grpcError(err)
+	} else if !ok {
 		return nil, notFound
 	}
 	if req.GetIncludeBody() {
@@ -193,6 +202,10 @@ func (s *Server) History(ctx context.Context, req *feedv1.HistoryRequest) (*feed
 	} else if !ok {
 		return nil, status.Errorf(codes.NotFound, "no history at %s", path)
 	}
+	readable, err := s.readable(v, who)
+	if err != nil {
+		return nil, grpcError(err)
+	}
 	var evs []*engine.Event
 	if strings.HasSuffix(path, "/") {
 		evs, err = v.CollectionHistory(path, time.Time{}, time.Time{})
@@ -213,7 +226,12 @@ func (s *Server) History(ctx context.Context, req *feedv1.HistoryRequest) (*feed
 		if err != nil {
 			return nil, grpcError(err)
 		}
-		if ch == nil || !who.mayRead(ch) {
+		if ch == nil {
+			continue
+		}
+		if ok, err := readable(ev.Seq, ch); err != nil {
+			return nil, grpcError(err)
+		} else if !ok {
 			continue
 		}
 		if len(resp.Changes) == limit {
@@ -225,10 +243,37 @@ func (s *Server) History(ctx context.Context, req *feedv1.HistoryRequest) (*feed
 	return resp, nil
 }
 
+// readable returns what decides whether who may read a change (the
+// event seq): what Subscribe streams to them without a filter. An
+// administrator reads every change; a user their own, and those of
+// View.ReadableLog (collections shared with them at read or more, homes
+// they are a delegate of, as the view decides), sharing events only when
+// they name them.
+func (s *Server) readable(v *engine.View, who Principal) (func(engine.Seq, *feedv1.Change) (bool, error), error) {
+	if who.Admin || who.Name == "" {
+		return func(_ engine.Seq, ch *feedv1.Change) (bool, error) { return who.mayRead(ch), nil }, nil
+	}
+	inLog, err := v.Readable(who.Name)
+	if err != nil {
+		return nil, err
+	}
+	return func(seq engine.Seq, ch *feedv1.Change) (bool, error) {
+		if who.mayRead(ch) {
+			return true, nil
+		}
+		if !(filter{who: who}).match(ch) {
+			return false, nil
+		}
+		return inLog(seq)
+	}, nil
+}
+
 // mayReadPath reports whether who owns a collection that ever had the
-// collection path (or, for an object path, its collection's path): only
-// then can a History of it hold a change who may read. It looks up the
-// path's collection ids and their owners, nothing else.
+// collection path (or, for an object path, its collection's path), or
+// may read the collection that has it now (a share at read or more, a
+// delegation): only then can a History of it hold a change who may read.
+// It looks up the path's collection ids and their owners, and the
+// caller's access to the path, nothing else.
 func (s *Server) mayReadPath(v *engine.View, who Principal, path string) (bool, error) {
 	coll := path[:strings.LastIndexByte(path, '/')+1]
 	ids, err := v.CollectionIDs(coll)
@@ -247,7 +292,14 @@ func (s *Server) mayReadPath(v *engine.View, who Principal, path string) (bool, 
 			return true, nil
 		}
 	}
-	return false, nil
+	if who.Name == "" {
+		return false, nil
+	}
+	r, err := v.Access(who.Name, coll)
+	if errors.Is(err, engine.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && r.Access >= engine.AccessRead, err
 }
 
 // grpcError maps engine errors to statuses; this is the only place the

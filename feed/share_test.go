@@ -7,6 +7,8 @@ import (
 
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestSubscribeShared checks that a sharee's Subscribe includes the
@@ -110,5 +112,65 @@ func TestSubscribeShareEvents(t *testing.T) {
 	}
 	if got, want := bobFeed(uint64(last)), []string{want[0], want[2]}; !slices.Equal(got, want) {
 		t.Errorf("bob's feed:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestGetEventAndHistoryShared: GetEvent and History answer a sharee as
+// Subscribe does: while alice's calendar is shared with bob at read, he
+// gets its events (those before the grant too) and its history, with the
+// sharing events naming him and not those naming another; without a
+// share, with a free-busy share, and once the share is revoked, both
+// answer NotFound as for a path that never existed; a delegate reads the
+// delegator's calendar.
+func TestGetEventAndHistoryShared(t *testing.T) {
+	db := MustOpenDB(t)
+	ts := MustServe(t, db, Options{})
+	alice, cal := engine.Meta{Actor: "alice"}, home("alice")+"calendar/"
+	bob := ts.client(t, basic("bob", "secret"))
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	a1 := uint64(MustPut(t, db, "alice", "a1.ics").Seq)
+	must(db.Grant(bg, alice, cal, "admin", engine.AccessRead, engine.GrantOptions{AutoAccept: true})) // names another
+	refused := func(desc string) {
+		t.Helper()
+		if _, err := bob.GetEvent(bg, &feedv1.GetEventRequest{Seq: a1, IncludeBody: true}); status.Code(err) != codes.NotFound {
+			t.Errorf("%s: bob's GetEvent of alice's put: %v, want NotFound", desc, err)
+		}
+		if _, err := bob.History(bg, &feedv1.HistoryRequest{Path: cal}); status.Code(err) != codes.NotFound {
+			t.Errorf("%s: bob's History of alice's calendar: %v, want NotFound", desc, err)
+		}
+	}
+	refused("not shared")
+	must(db.Grant(bg, alice, cal, "bob", engine.AccessFreeBusy, engine.GrantOptions{AutoAccept: true}))
+	refused("free-busy share")
+	must(db.Grant(bg, alice, cal, "bob", engine.AccessRead, engine.GrantOptions{AutoAccept: true}))
+	resp, err := bob.History(bg, &feedv1.HistoryRequest{Path: cal})
+	must(err)
+	var got []string
+	for _, c := range resp.Changes {
+		got = append(got, c.Op.String()+" "+c.Object+c.Grantee+" "+c.Access)
+	}
+	want := []string{"OP_SHARE_GRANTED bob read", "OP_SHARE_GRANTED bob freebusy", "OP_OBJECT_PUT a1.ics ", "OP_COLLECTION_CREATED  "}
+	if !slices.Equal(got, want) {
+		t.Errorf("bob's History while shared = %q, want %q", got, want)
+	}
+	if ev, err := bob.GetEvent(bg, &feedv1.GetEventRequest{Seq: a1, IncludeBody: true}); err != nil || len(ev.Change.Body) == 0 {
+		t.Errorf("bob's GetEvent while shared: %v, %v", ev, err)
+	}
+	if _, err := bob.GetEvent(bg, &feedv1.GetEventRequest{Seq: a1 + 1}); status.Code(err) != codes.NotFound {
+		t.Errorf("bob's GetEvent of the grant to admin: %v, want NotFound", err)
+	}
+	must(db.Revoke(bg, alice, cal, "bob"))
+	refused("revoked")
+	must(db.SetProxy(bg, alice, "alice", "bob", engine.AccessRead))
+	if _, err := bob.GetEvent(bg, &feedv1.GetEventRequest{Seq: a1}); err != nil {
+		t.Errorf("bob, alice's delegate, GetEvent: %v", err)
+	}
+	if _, err := bob.History(bg, &feedv1.HistoryRequest{Path: cal + "a1.ics"}); err != nil {
+		t.Errorf("bob, alice's delegate, History: %v", err)
 	}
 }
