@@ -175,6 +175,18 @@ func TestApplyReply(t *testing.T) {
 	if err != nil || again != got || len(refresh) != 0 {
 		t.Fatalf("a repeated reply: %v, %d refreshes, same copy %v", err, len(refresh), again == got)
 	}
+	// The organizer's copy may list bob under another of his addresses.
+	uuid := mustParse(t, meeting("RSVP=TRUE:mailto:bob@example.org", "RSVP=TRUE:urn:uuid:B0B"))
+	opts := testOpts()
+	opts.AttendeeAddresses = []string{"urn:uuid:b0b"}
+	res, _, err := ApplyReply(uuid, mustParse(t, msgCal("REPLY", bobReply("TENTATIVE"))), bob, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameCal(t, "bob under his urn:uuid", res, mustParse(t, meeting(";RSVP=TRUE:mailto:bob@example.org", ";PARTSTAT=TENTATIVE:urn:uuid:B0B")))
+	if _, _, err := ApplyReply(uuid, mustParse(t, msgCal("REPLY", bobReply("TENTATIVE"))), bob, testOpts()); !errors.Is(err, ErrNotAttendee) {
+		t.Fatalf("without his other address: %v", err)
+	}
 	// A reply to an older SEQUENCE is passed over.
 	newer := mustParse(t, meeting("SEQUENCE:0", "SEQUENCE:3"))
 	if res, _, err := ApplyReply(newer, mustParse(t, msgCal("REPLY", bobReply("DECLINED"))), bob, testOpts()); err != nil || res != newer {

@@ -58,6 +58,10 @@ type Options struct {
 	// organizer and never gets a message. The ORGANIZER value always
 	// counts.
 	OrganizerAddresses []string
+	// AttendeeAddresses are further addresses of the replying attendee
+	// (their calendar-user-address-set) for ApplyReply: the reply and the
+	// organizer's copy may name them under any of these.
+	AttendeeAddresses []string
 }
 
 // DefaultProdID is the PRODID of messages when Options.ProdID is empty.

@@ -19,6 +19,9 @@ import (
 // them. organizerCopy is not modified; when nothing changed, it is
 // returned itself with no message.
 //
+// from may be listed in the organizer's copy under another of its
+// addresses, Options.AttendeeAddresses.
+//
 // Errors: ErrNotAttendee when the copy does not invite from (a forged
 // reply), ErrInvalidMessage (wrapped) for a message
 // that is not a REPLY of the copy's UID from exactly that attendee.
@@ -42,9 +45,17 @@ func ApplyReply(organizerCopy, reply *ical.Calendar, from string, opts Options) 
 	if org == "" {
 		return nil, nil, fmt.Errorf("%w: the copy has no ORGANIZER", ErrInvalidMessage)
 	}
-	if !slices.Contains(o.attendees(), a) {
+	// The replier's addresses; the organizer's copy may list them under
+	// another of them (a urn:uuid: where they reply as mailto:).
+	mine := []string{a}
+	for _, x := range opts.AttendeeAddresses {
+		mine = append(mine, NormalizeAddress(x))
+	}
+	listed := slices.IndexFunc(mine, func(x string) bool { return slices.Contains(o.attendees(), x) })
+	if listed < 0 {
 		return nil, nil, fmt.Errorf("%w: %s is not invited to %s", ErrNotAttendee, a, o.uid)
 	}
+	a = mine[listed]
 	out := cloneCalendar(o.cal, nil)
 	outObj, err := parseObject(out, opts)
 	if err != nil {
@@ -55,7 +66,7 @@ func ApplyReply(organizerCopy, reply *ical.Calendar, from string, opts Options) 
 		rc := r.comps[k]
 		var ap *ical.Prop
 		for i, p := range rc.Props[ical.PropAttendee] {
-			if NormalizeAddress(p.Value) != a {
+			if !slices.Contains(mine, NormalizeAddress(p.Value)) {
 				return nil, nil, fmt.Errorf("%w: a reply from %s names attendee %s", ErrInvalidMessage, a, p.Value)
 			}
 			ap = &rc.Props[ical.PropAttendee][i]
