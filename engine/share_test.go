@@ -8,6 +8,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/almanac/almanac/internal/testscale"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -292,12 +293,16 @@ func TestShareReplyAndMount(t *testing.T) {
 // user may do at each path equals a naive model, and at the end that a
 // rebuild derives the same projections (Verify).
 func TestShareModel(t *testing.T) {
-	steps := 600
+	t.Parallel()
+	steps := testscale.N(t, 600) // ALMANAC_TEST_SCALE: CI runs more
 	if testing.Short() {
-		steps = 200
+		steps = testscale.N(t, 200)
 	}
 	for _, seed := range []int64{1, 2} {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runShareModel(t, seed, steps) })
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel()
+			runShareModel(t, seed, steps)
+		})
 	}
 }
 
