@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -24,14 +25,18 @@ type entry struct {
 	UserAgent string
 	Op        string
 	Object    string
-	// Diff is the property-level change of a put ("- " and "+ " lines);
-	// Created is set for an object's first version.
-	Diff    []diffLine
-	Created bool
+	// Diff is the property-level change of a put ("- " and "+ " lines)
+	// from the object's version before (for a put after a deletion: the
+	// version deleted). Created is set for an object's first version,
+	// Again for a put after a deletion.
+	Diff           []diffLine
+	Created, Again bool
 	// CanRestore: a version other than the current one (restore it);
 	// CanUndelete: a deletion of an object that is gone now.
 	CanRestore, CanUndelete bool
 	Erased                  bool
+
+	body []byte // the version's, to compare with the live one
 }
 
 type diffLine struct {
@@ -75,51 +80,54 @@ func (h *Handler) history(w http.ResponseWriter, q *request) error {
 	}
 	d := historyData{Coll: collName(c.Path), DisplayName: c.Props.DisplayName, Object: obj,
 		Now: h.opts.Clock().UTC().Format("2006-01-02T15:04")}
-	// Walk oldest first, keeping each object's last body to diff against.
+	// Walk oldest first, keeping each object's last body to diff against
+	// (a deleted one's too) and the body of its live version.
 	last := map[string][]byte{}
-	current := map[string]engine.Seq{} // name -> seq of its live version
+	current := map[string][]byte{} // name -> body of its live version
 	all := make([]entry, 0, len(evs))
 	for _, e := range evs {
 		en := entry{Seq: e.Seq, Time: e.Time, Actor: e.Actor, UserAgent: e.UserAgent, Op: e.Op.String(),
 			Object: e.Object, Erased: e.BodyErased}
 		switch e.Op {
 		case engine.OpObjectPut:
-			if prev, ok := last[e.Object]; ok && !e.BodyErased && prev != nil {
+			prev, ok := last[e.Object]
+			_, live := current[e.Object]
+			en.Created, en.Again = !ok, ok && !live
+			if ok && !e.BodyErased && prev != nil {
 				lines, err := audit.Diff(prev, e.Body)
 				if err == nil {
 					for _, l := range lines {
 						en.Diff = append(en.Diff, diffLine{Del: strings.HasPrefix(l, "- "), Text: l})
 					}
 				}
-			} else if !ok {
-				en.Created = true
 			}
-			if e.BodyErased {
-				last[e.Object] = nil
-			} else {
-				last[e.Object] = e.Body
+			var body []byte
+			if !e.BodyErased {
+				body = e.Body
 			}
-			current[e.Object] = e.Seq
+			last[e.Object], current[e.Object] = body, body
 		case engine.OpObjectDeleted:
-			delete(last, e.Object)
 			delete(current, e.Object)
 		case engine.OpObjectMoved:
 			delete(current, e.Object)
 			if e.CollectionPath != c.Path || e.ToCollectionPath == c.Path {
-				current[e.ToObject] = e.Seq
+				current[e.ToObject], last[e.ToObject] = e.Body, e.Body
 			}
 		}
+		en.body = e.Body
 		all = append(all, en)
 	}
-	// Newest first. A put other than an object's live version can be
-	// restored; the newest deletion of an object gone now can be undone.
+	// Newest first. A put whose content differs from the object's live
+	// version (or of an object gone now) can be restored; the newest
+	// deletion of an object gone now can be undone.
 	slices.Reverse(all)
 	seen := map[string]bool{}
 	for i := range all {
 		en := &all[i]
 		switch en.Op {
 		case engine.OpObjectPut.String():
-			en.CanRestore = !en.Erased && current[en.Object] != en.Seq
+			cur, live := current[en.Object]
+			en.CanRestore = !en.Erased && (!live || !bytes.Equal(cur, en.body))
 		case engine.OpObjectDeleted.String():
 			_, live := current[en.Object]
 			en.CanUndelete = !live && !seen[en.Object]

@@ -544,6 +544,10 @@ func TestHistoryUndo(t *testing.T) {
 	if _, err := a.db.Object("/dav/home/alice/calendar/", "f.ics", false); err != nil {
 		t.Fatalf("f.ics after undelete: %v", err)
 	}
+	// Back as it was: no version differs from the live one.
+	if _, body := b.get("/history?c=calendar&o=f.ics"); !strings.Contains(body, "back after a deletion, as it was") || strings.Contains(body, "Restore this version") {
+		t.Errorf("f.ics's timeline after undelete:\n%s", body)
+	}
 	b.get("/history?c=calendar")
 	head := a.db.Head()
 	code, body, _ := b.post("/history/preview", url.Values{"c": {"calendar"}, "at": {fmt.Sprint(mid)}})
