@@ -110,7 +110,7 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 		if oldV.empty() {
 			return nil
 		}
-		return []Message{cancelMessage(oldObj, newObj, oldV, oldV.keys, a, org, opts)}
+		return cancelMessage(oldObj, newObj, oldV, oldV.keys, a, org, opts)
 	}
 	var msgs []Message
 	before := oldV // what a holds once the CANCEL below is applied
@@ -122,7 +122,7 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 			}
 		}
 		if len(lost) > 0 {
-			msgs = append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
+			msgs = append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts)...)
 			kept := *oldV
 			kept.keys = slices.DeleteFunc(slices.Clone(oldV.keys), func(k string) bool { return slices.Contains(lost, k) })
 			before = &kept
@@ -133,7 +133,7 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 	}
 	if oldV != nil && oldV.onMaster && newV.onMaster {
 		if lost := onlyNewExdates(oldObj, newObj, oldV, newV); len(lost) > 0 {
-			return append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts))
+			return append(msgs, cancelMessage(oldObj, newObj, oldV, lost, a, org, opts)...)
 		}
 	}
 	if oldV != nil && oldV.onMaster && newV.onMaster {
@@ -156,9 +156,10 @@ func organizerMessages(oldObj, newObj *object, a, org string, cancelled bool, op
 	return append(msgs, newMessage(MethodRequest, a, org, newObj.cal, newV.comps(), opts))
 }
 
-// cancelMessage returns the CANCEL of the instances keys of a's old view:
-// the whole object when keys holds the master.
-func cancelMessage(oldObj, newObj *object, oldV *view, keys []string, a, org string, opts Options) Message {
+// cancelMessage returns the CANCEL of the instances keys of a's old view
+// (the whole object when keys holds the master) as a list of at most one
+// message: none when no instance can be named.
+func cancelMessage(oldObj, newObj *object, oldV *view, keys []string, a, org string, opts Options) []Message {
 	seq := ""
 	if newObj != nil && newObj.master() != nil {
 		seq = propValue(newObj.master(), ical.PropSequence)
@@ -188,7 +189,10 @@ func cancelMessage(oldObj, newObj *object, oldV *view, keys []string, a, org str
 			break // the whole object
 		}
 	}
-	return newMessage(MethodCancel, a, org, oldObj.cal, comps, opts)
+	if len(comps) == 0 {
+		return nil
+	}
+	return []Message{newMessage(MethodCancel, a, org, oldObj.cal, comps, opts)}
 }
 
 // onlyNewExdates returns the instances of a's view of the master that
@@ -212,6 +216,9 @@ func onlyNewExdates(oldObj, newObj *object, oldV, newV *view) []string {
 	var gone []string
 	for k := range newEx {
 		if !oldEx[k] {
+			if c := newObj.comps[k]; c != nil && strings.EqualFold(c.Props.Get(ical.PropRecurrenceID).Params.Get(ical.ParamRange), "THISANDFUTURE") {
+				return nil // more than one instance goes: a REQUEST says it
+			}
 			gone = append(gone, k)
 		}
 	}

@@ -366,6 +366,18 @@ func TestThisAndFutureLeavesAttendeeOut(t *testing.T) {
 			}
 		})
 	}
+	// The same override added to an existing series: a REQUEST that ends
+	// carol's series, not a CANCEL of the one instance.
+	w := newWorld(t)
+	w.organizerPut(series(0, "", ""))
+	w.log = nil
+	w.organizerPut(series(1, "", future))
+	if want := []string{"REQUEST " + bob + " master 20260323T090000 20260406T090000", "REQUEST " + carolAddr + " master 20260323T090000"}; !slices.Equal(w.log, want) {
+		t.Fatalf("messages %q, want %q", w.log, want)
+	}
+	if got, want := instances(t, w.copies[carolAddr], carolAddr), []string{"03-16 09:00 CET NEEDS-ACTION", "03-23 10:00 CET NEEDS-ACTION", "03-30 09:00 CEST NEEDS-ACTION"}; !slices.Equal(got, want) {
+		t.Fatalf("carol sees %q, want %q", got, want)
+	}
 }
 
 // TestAddInstance: an RDATE the organizer adds is an ADD of that instance
