@@ -18,6 +18,9 @@ import (
 // DB is an Almanac store: the event log and its projections in one Pebble
 // database. All methods are safe for concurrent use.
 type DB struct {
+	// groups caches the decoded group lists of privilege resolution.
+	groups groupCache
+
 	opts    Options
 	dir     string
 	pdb     *pebble.DB

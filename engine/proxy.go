@@ -135,22 +135,24 @@ func applyProxy(rw readWriter, ev *eventv1.Event) error {
 }
 
 // proxyAccess returns what user may do in delegator's home as a delegate,
-// directly or through one of the user's groups.
-func proxyAccess(r getter, delegator, user string) (Access, error) {
+// directly or through one of the user's groups (read through cache).
+func proxyAccess(r getter, cache *groupCache, delegator, user string) (Access, error) {
 	list, err := getGrantList(r, keys.ProxyKey(delegator))
 	if err != nil || len(list.Grants) == 0 {
 		return AccessNone, err
 	}
-	var groups *statev1.Names
+	var groups []string
+	read := false
 	best := AccessNone
 	for _, g := range list.Grants {
 		if g.Grantee != user {
-			if groups == nil {
-				if groups, err = getNames(r, keys.MemberOfKey(user)); err != nil {
+			if !read {
+				if groups, err = cache.groupsOf(r, user); err != nil {
 					return AccessNone, err
 				}
+				read = true
 			}
-			if _, in := slices.BinarySearch(groups.Names, g.Grantee); !in {
+			if _, in := slices.BinarySearch(groups, g.Grantee); !in {
 				continue
 			}
 		}

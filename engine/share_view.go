@@ -48,8 +48,9 @@ type Resolution struct {
 //   - otherwise AccessNone.
 //
 // It reads a few records whatever the number of the user's groups (the
-// shares are kept per user, see engine/doc.go), and it caches nothing:
-// a revocation takes effect on the next View.
+// shares are kept per user, see engine/doc.go), and it caches only the
+// decoded group lists, checked against their records on every read
+// (groupCache): a revocation takes effect on the next View.
 func (v *View) Access(user, path string) (Resolution, error) {
 	r := v.v.snap
 	coll, err := deepestCollection(r, path)
@@ -72,7 +73,7 @@ func (v *View) Access(user, path string) (Resolution, error) {
 	if user == "" {
 		return Resolution{}, nil
 	}
-	proxy, err := proxyAccess(r, coll.Owner, user)
+	proxy, err := proxyAccess(r, &v.db.groups, coll.Owner, user)
 	if err != nil {
 		return Resolution{}, err
 	}
