@@ -80,5 +80,9 @@
 //   - quota-available-bytes (reported 404: there are no quotas).
 //   - Mixed content in dead property values: the text beside child
 //     elements is not kept.
-//   - Scheduling (RFC 6638), Apple's CS:publish-calendar, WebDAV push.
+//   - Scheduling (RFC 6638), Apple's CS:publish-calendar.
+//
+// WebDAV-Push (draft-bitfire-webdav-push) is webpush.go with package
+// dav/push (its XML): discovery properties, registration by POST,
+// Push-Dont-Notify; Options.Push (the push sender) delivers.
 package dav

@@ -85,7 +85,7 @@ func (h *Handler) postPushRegister(w http.ResponseWriter, r *http.Request, body 
 	}
 	out, created, err := h.db.RegisterPush(r.Context(), st.meta, res.coll.Path, engine.PushRegistration{
 		PushResource: reg.PushResource, PublicKey: reg.PublicKey, AuthSecret: reg.AuthSecret,
-		ContentUpdate: reg.ContentUpdate, PropertyUpdate: reg.PropertyUpdate,
+		ContentUpdate: reg.ContentUpdate, PropertyUpdate: reg.PropertyUpdate, VAPIDKey: h.push.VAPIDPublicKey(),
 	}, reg.Expires)
 	if err != nil {
 		return err

@@ -82,6 +82,10 @@ type PushRegistration struct {
 	Expires, Created              time.Time
 	// Seq is the event that last made or renewed it.
 	Seq Seq
+	// VAPIDKey, given to RegisterPush, is the server's VAPID public key
+	// the client was shown; the first registration records it as the
+	// key in use (see RotatePushKey). Not kept with the registration.
+	VAPIDKey string
 }
 
 // EventPush is the push part of an event.
@@ -190,7 +194,7 @@ func (c *pushRegCmd) run(tx *txn) error {
 		exp = tx.now.Add(PushMinLifetime)
 	}
 	p.ExpiresUnixNano = exp.UnixNano()
-	ev := &eventv1.Event{Op: eventv1.Op_OP_PUSH_REGISTERED, Push: &eventv1.Push{Registration: p}}
+	ev := &eventv1.Event{Op: eventv1.Op_OP_PUSH_REGISTERED, Push: &eventv1.Push{Registration: p, VapidPublicKey: c.reg.VAPIDKey}}
 	if err := tx.append(c.m, ev); err != nil {
 		return err
 	}
@@ -227,7 +231,8 @@ func (c *pushUnregCmd) run(tx *txn) error {
 // RotatePushKey records that the server's VAPID key pair is now the one
 // whose public key is publicKey (base64url): the push sender sends every
 // registration a property-update. A key equal to the recorded one writes
-// nothing.
+// nothing, and so does any key before the first registration recorded
+// one (there is no one to tell).
 func (db *DB) RotatePushKey(ctx context.Context, m Meta, publicKey string) error {
 	return db.submit(ctx, &pushKeyCmd{m: m, key: publicKey})
 }
@@ -242,7 +247,7 @@ func (c *pushKeyCmd) run(tx *txn) error {
 	if err != nil && err != ErrNotFound {
 		return err
 	}
-	if string(cur) == c.key {
+	if len(cur) == 0 || string(cur) == c.key {
 		return nil
 	}
 	return tx.append(c.m, &eventv1.Event{Op: eventv1.Op_OP_PUSH_KEY_ROTATED, Push: &eventv1.Push{VapidPublicKey: c.key}})
@@ -256,6 +261,15 @@ func applyPush(rw readWriter, ev *eventv1.Event) error {
 		r := p.GetRegistration()
 		if err := setProto(rw, keys.PushRegKey(r.Id), r); err != nil {
 			return err
+		}
+		if k := p.GetVapidPublicKey(); k != "" {
+			if _, err := getBytes(rw, keys.PushVAPIDKey()); err == ErrNotFound {
+				if err := rw.Set(keys.PushVAPIDKey(), []byte(k), nil); err != nil {
+					return err
+				}
+			} else if err != nil {
+				return err
+			}
 		}
 		if err := editNames(rw, keys.PushCollKey(r.CollectionId), r.Id, true); err != nil {
 			return err

@@ -25,6 +25,8 @@ func TestDependencyDirection(t *testing.T) {
 			"dav uses the engine's Go API, never its storage or the feed; cmd exports its counters (auth.Verifier.Failures)"},
 		{"./feed/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav"},
 			"feed reads the engine's log API, never Pebble or the DAV layer"},
+		{"./push/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/feed", "github.com/nats-io", "google.golang.org/grpc"},
+			"the push sender reads the engine's log API (and writes push-messages with dav/push), never Pebble or the feed"},
 		{"./jslog/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "net/http"},
 			"jslog is the engine's shared log on NATS: it implements engine.SharedLog and knows nothing of storage, DAV or the feed"},
 		{"./web/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},

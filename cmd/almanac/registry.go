@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"sort"
 
+	"github.com/almanac/almanac/dav"
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
 	"github.com/prometheus/client_golang/prometheus"
@@ -142,4 +143,7 @@ type ServeEnv struct {
 	// during Start; the last call wins. The DAV handler is built after every
 	// hook has started.
 	SetAudit func(http.Handler)
+	// SetPush hands the DAV handler its dav.Options.Push (WebDAV-Push,
+	// push.go). It must be called during Start; the last call wins.
+	SetPush func(dav.PushService)
 }

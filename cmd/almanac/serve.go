@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/almanac/almanac/dav"
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
 )
@@ -308,6 +309,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux := http.NewServeMux()
 	reg := newRegistry()
 	var audit http.Handler
+	var pushSvc dav.PushService
 	env := &ServeEnv{
 		Metrics:   reg,
 		DB:        m.DB,
@@ -319,6 +321,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Auth:      m.Auth,
 		FileGroup: m.fileGroup(),
 		SetAudit:  func(h http.Handler) { audit = h },
+		SetPush:   func(p dav.PushService) { pushSvc = p },
 		ServeGRPC: func(h http.Handler, stop func()) { m.grpc, m.grpcStop = h, stop },
 	}
 	if len(m.starts) != len(m.Hooks) {
@@ -337,11 +340,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	env.SetAudit = func(http.Handler) {
 		m.Logger.Error("SetAudit called after the hooks started; ignored")
 	}
+	env.SetPush = func(dav.PushService) {
+		m.Logger.Error("SetPush called after the hooks started; ignored")
+	}
 	env.ServeGRPC = func(http.Handler, func()) {
 		m.Logger.Error("ServeGRPC called after the hooks started; ignored")
 	}
 	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, MaxXMLBody: m.Config.Limits.MaxXMLBody, Audit: audit,
-		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange), ShareInvitations: !m.Config.ShareAutoAccept})
+		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange), ShareInvitations: !m.Config.ShareAutoAccept, Push: pushSvc})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)
 	}

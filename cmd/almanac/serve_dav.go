@@ -24,6 +24,8 @@ type davWiring struct {
 	QueryLimits    query.Limits
 	// ShareInvitations is dav.Options.ShareInvitations.
 	ShareInvitations bool
+	// Push is dav.Options.Push (nil: WebDAV-Push off).
+	Push dav.PushService
 }
 
 // newDAVHandler builds the handler served at /dav/, /.well-known/ and /.
@@ -37,6 +39,7 @@ func newDAVHandler(w davWiring) (http.Handler, error) {
 		Audit:            w.Audit,
 		QueryLimits:      w.QueryLimits,
 		ShareInvitations: w.ShareInvitations,
+		Push:             w.Push,
 	})
 	if err != nil {
 		return nil, err

@@ -1487,7 +1487,9 @@ type Push struct {
 	// collection_id and user).
 	Registration *PushRegistration `protobuf:"bytes,1,opt,name=registration,proto3" json:"registration,omitempty"`
 	// OP_PUSH_KEY_ROTATED: the new VAPID public key (uncompressed P-256
-	// point, base64url without padding).
+	// point, base64url without padding); OP_PUSH_REGISTERED: the key the
+	// client was shown (the first registration records it as the key in
+	// use).
 	VapidPublicKey string `protobuf:"bytes,2,opt,name=vapid_public_key,json=vapidPublicKey,proto3" json:"vapid_public_key,omitempty"`
 	// On a write: the ids of the writer's registrations that are not
 	// told of it, or "*" for every registration of the writer.
