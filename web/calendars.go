@@ -141,17 +141,28 @@ func (q *request) collection(v *engine.View) (*engine.Collection, error) {
 	return c, err
 }
 
-// withCollection runs fn with the collection named by the request.
-func (h *Handler) withCollection(q *request, fn func(c *engine.Collection) error) error {
+// viewCollection opens a view and finds the collection named by the
+// request in it; the caller closes the view.
+func (h *Handler) viewCollection(q *request) (*engine.View, *engine.Collection, error) {
 	v, err := h.opts.DB.View()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	c, err := q.collection(v)
-	v.Close()
+	if err != nil {
+		v.Close()
+		return nil, nil, err
+	}
+	return v, c, nil
+}
+
+// withCollection runs fn with the collection named by the request.
+func (h *Handler) withCollection(q *request, fn func(c *engine.Collection) error) error {
+	v, c, err := h.viewCollection(q)
 	if err != nil {
 		return err
 	}
+	v.Close()
 	return fn(c)
 }
 

@@ -15,6 +15,8 @@
 //	                           restore the collection as of a time (dry run first)
 //	/agenda                    the next 30 days of every calendar, recurrences expanded by
 //	                           the server's own code (engine/recur)
+//	/sharing?c=NAME            who a collection is shared with (grant, revoke) and its
+//	                           public links (create: the URL shown once; revoke)
 //	/devices                   app passwords: create (shown once), last use, revoke
 //	/manage/users, /manage/status   administration, for role admin
 //

@@ -56,15 +56,11 @@ type historyData struct {
 // history shows the timeline of a collection (?c=) or of one object of it
 // (?c=&o=), newest first.
 func (h *Handler) history(w http.ResponseWriter, q *request) error {
-	v, err := h.opts.DB.View()
+	v, c, err := h.viewCollection(q)
 	if err != nil {
 		return err
 	}
 	defer v.Close()
-	c, err := q.collection(v)
-	if err != nil {
-		return err
-	}
 	obj := q.FormValue("o")
 	if strings.ContainsAny(obj, "/\x00") || len(obj) > 1024 {
 		return errNotFound

@@ -56,6 +56,9 @@ type Options struct {
 	// MaxUpload bounds an imported .ics or .vcf file, in bytes (413
 	// beyond). Default 10 MiB.
 	MaxUpload int64
+	// ShareAutoAccept mounts a share in the sharees' homes at once (serve's
+	// --share-auto-accept), as a grant over DAV does.
+	ShareAutoAccept bool
 	// Version and Started are shown on the status page.
 	Version string
 	Started time.Time
@@ -134,6 +137,11 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /history/preview", h.user(h.previewRestore))
 	h.mux.Handle("POST /history/restore-collection", h.user(h.restoreCollection))
 	h.mux.Handle("GET /agenda", h.user(h.agenda))
+	h.mux.Handle("GET /sharing", h.user(h.sharing))
+	h.mux.Handle("POST /sharing/grant", h.user(h.grant))
+	h.mux.Handle("POST /sharing/revoke", h.user(h.revokeGrant))
+	h.mux.Handle("POST /sharing/link", h.user(h.createLink))
+	h.mux.Handle("POST /sharing/unlink", h.user(h.revokeLink))
 	h.mux.Handle("GET /devices", h.user(h.devices))
 	h.mux.Handle("POST /devices/create", h.user(h.createDevice))
 	h.mux.Handle("POST /devices/revoke", h.user(h.revokeDevice))

@@ -310,7 +310,7 @@ func TestOtherUsersPages(t *testing.T) {
 	a.put(t, "bob", "private", "e.ics", ics("e", "secret", ""))
 	alice := a.browser(t)
 	alice.signIn("alice")
-	for _, p := range []string{"/history?c=private", "/history?c=..%2Fbob%2Fprivate", "/history?c=../bob/private", "/calendars/export?c=private",
+	for _, p := range []string{"/history?c=private", "/sharing?c=private", "/history?c=..%2Fbob%2Fprivate", "/history?c=../bob/private", "/calendars/export?c=private",
 		"/history?c=private&o=e.ics", "/history?c=calendar&o=..%2F..%2Fbob%2Fprivate%2Fe.ics"} {
 		if code, body := alice.get(p); code != 404 || strings.Contains(body, "secret") {
 			t.Errorf("GET %s: %d, want 404", p, code)
@@ -324,6 +324,8 @@ func TestOtherUsersPages(t *testing.T) {
 		"/history/preview":            {"c": {"private"}, "at": {"1"}},
 		"/history/restore-collection": {"c": {"private"}, "seq": {"1"}},
 		"/calendars/undelete":         {"c": {"../bob/private"}},
+		"/sharing/grant":              {"c": {"private"}, "grantee": {"bob"}, "access": {"read"}},
+		"/sharing/link":               {"c": {"private"}},
 	} {
 		if code, _, _ := alice.post(p, f); code != 404 {
 			t.Errorf("POST %s %v: %d, want 404", p, f, code)
@@ -374,7 +376,7 @@ func TestPageStates(t *testing.T) {
 	a := mustApp(t, Options{MaxUpload: 1000})
 	b := a.browser(t)
 	b.signIn("alice")
-	pages := []string{"/calendars", "/calendars?deleted", "/agenda", "/devices", "/history?c=calendar"}
+	pages := []string{"/calendars", "/calendars?deleted", "/agenda", "/devices", "/history?c=calendar", "/sharing?c=calendar"}
 	check := func(state string) {
 		t.Helper()
 		for _, p := range pages {
@@ -418,7 +420,7 @@ func TestPageStates(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	pages = pages[:4] // no calendar to show the history of
+	pages = pages[:4] // no calendar to show the history or sharing of
 	check("no collections")
 	if _, body := b.get("/calendars?deleted"); !strings.Contains(body, "Restore calendar") {
 		t.Error("the deleted calendar is not offered for restore")
@@ -613,5 +615,72 @@ func TestLoginRateLimited(t *testing.T) {
 	code, _, resp := b.post("/login", url.Values{"name": {"alice"}, "password": {"alice-pw"}})
 	if code != 429 || resp.Header.Get("Retry-After") == "" {
 		t.Errorf("after 3 failures: %d, Retry-After %q; want 429 with it", code, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestSharing: alice shares a calendar with bob (who can then read it),
+// an unknown grantee is 404, a bad access 400; a public link's URL is
+// shown once and resolves to the calendar until revoked; stop sharing
+// takes bob's access away.
+func TestSharing(t *testing.T) {
+	a := mustApp(t, Options{ShareAutoAccept: true})
+	b := a.browser(t)
+	b.signIn("alice")
+	b.get("/sharing?c=calendar")
+	if code, body, _ := b.post("/sharing/grant", url.Values{"c": {"calendar"}, "grantee": {"bob"}, "access": {"read"}}); code != 303 {
+		t.Fatalf("grant: %d %s", code, body)
+	}
+	access := func() engine.Access {
+		v, err := a.db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		res, err := v.Access("bob", "/dav/home/alice/calendar/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Access
+	}
+	if got := access(); got != engine.AccessRead {
+		t.Fatalf("bob's access after the grant: %v, want read", got)
+	}
+	if _, body := b.get("/sharing?c=calendar"); !strings.Contains(body, "<td>bob</td><td>read</td>") {
+		t.Errorf("the page does not list bob's grant:\n%s", body)
+	}
+	if code, _, _ := b.post("/sharing/grant", url.Values{"c": {"calendar"}, "grantee": {"nobody"}, "access": {"read"}}); code != 404 {
+		t.Errorf("grant to nobody: %d, want 404", code)
+	}
+	if code, _, _ := b.post("/sharing/grant", url.Values{"c": {"calendar"}, "grantee": {"bob"}, "access": {"owner"}}); code != 400 {
+		t.Errorf("grant of owner access: %d, want 400", code)
+	}
+	code, body, _ := b.post("/sharing/link", url.Values{"c": {"calendar"}})
+	token := regexp.MustCompile(`/pub/([A-Za-z0-9_-]{43})\.ics`).FindStringSubmatch(body)
+	if code != 200 || token == nil {
+		t.Fatalf("create link: %d\n%s", code, body)
+	}
+	v, _ := a.db.View()
+	l, err := v.Link(token[1])
+	v.Close()
+	if err != nil || l.Path != "/dav/home/alice/calendar/" {
+		t.Fatalf("the link shown: %+v, %v", l, err)
+	}
+	if _, body := b.get("/sharing?c=calendar"); strings.Contains(body, token[1]) || !strings.Contains(body, l.ID) {
+		t.Error("the list shows the token again, or not the link")
+	}
+	if code, _, _ := b.post("/sharing/unlink", url.Values{"c": {"calendar"}, "id": {l.ID}}); code != 303 {
+		t.Fatalf("revoke link: %d", code)
+	}
+	v, _ = a.db.View()
+	_, err = v.Link(token[1])
+	v.Close()
+	if err == nil {
+		t.Error("the revoked link still resolves")
+	}
+	if code, _, _ := b.post("/sharing/revoke", url.Values{"c": {"calendar"}, "grantee": {"bob"}}); code != 303 {
+		t.Fatalf("revoke: %d", code)
+	}
+	if got := access(); got != engine.AccessNone {
+		t.Errorf("bob's access after stop sharing: %v, want none", got)
 	}
 }

@@ -69,6 +69,8 @@ func (a *firstRunAdmin) print(w io.Writer, url, program, dataArg string) {
 		fmt.Fprintf(w, "  password: the one in %s\n", adminPasswordEnv)
 	}
 	fmt.Fprintf(w, "Add users (also while the server runs): %s user add NAME%s\n", program, dataArg)
+	fmt.Fprintln(w, "Open the URL in a browser to sign in to the web app (calendars, history and undo, device passwords, users),")
+	fmt.Fprintln(w, "or give it, with a user name and password, to a CalDAV/CardDAV client.")
 	fmt.Fprintln(w, line)
 }
 

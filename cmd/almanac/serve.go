@@ -354,7 +354,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/dav/", davHandler)
 	mux.Handle("/.well-known/", davHandler)
 	mux.Handle("/pub/", davHandler) // public links
-	webHandler, err := newWebHandler(m.DB, m.Auth, m.Logger, m.Config.TLSCert != "")
+	webHandler, err := newWebHandler(m.DB, m.Auth, m.Logger, m.Config.TLSCert != "", m.Config.ShareAutoAccept)
 	if err != nil {
 		return fmt.Errorf("build web app: %w", err)
 	}

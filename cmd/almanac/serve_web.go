@@ -14,12 +14,12 @@ import (
 // newWebHandler builds the web app (package web), served for every path
 // the DAV handler, the admin API and the hooks do not own, and for GET
 // and HEAD of "/".
-func newWebHandler(db *engine.DB, v *auth.Verifier, logger *slog.Logger, tls bool) (http.Handler, error) {
+func newWebHandler(db *engine.DB, v *auth.Verifier, logger *slog.Logger, tls, shareAutoAccept bool) (http.Handler, error) {
 	var b strings.Builder
 	bi, _ := debug.ReadBuildInfo()
 	printVersion(&b, bi)
 	version, _, _ := strings.Cut(b.String(), "\n")
-	return web.New(web.Options{DB: db, Auth: v, Logger: logger.With("component", "web"), Secure: tls,
+	return web.New(web.Options{DB: db, Auth: v, Logger: logger.With("component", "web"), Secure: tls, ShareAutoAccept: shareAutoAccept,
 		Version: strings.TrimPrefix(version, "almanac ")})
 }
 
