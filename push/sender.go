@@ -100,7 +100,8 @@ type pend struct {
 
 func (p *pend) waiting() bool { return p.content || p.props || p.keys }
 
-// NewSender checks opts and returns a Sender; Run starts it.
+// NewSender checks opts and returns a Sender; Run starts it. The first
+// sender of a store (its cursor unset) starts at the log's head.
 func NewSender(opts Options) (*Sender, error) {
 	if opts.DB == nil || opts.Keys == nil {
 		return nil, errors.New("push: Options.DB and Options.Keys are required")
@@ -137,6 +138,18 @@ func NewSender(opts Options) (*Sender, error) {
 	}
 	if s.client == nil {
 		s.client = newClient(opts.Timeout, opts.AllowPrivate, opts.Concurrency)
+	}
+	// A store that never had a sender had no registrations to tell of
+	// its past: the first sender starts at the head instead of reading
+	// the whole log.
+	c, err := opts.DB.Cursor(opts.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	if c == 0 {
+		if err := opts.DB.SetCursor(opts.Cursor, opts.DB.Head()); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }

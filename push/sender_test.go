@@ -215,6 +215,9 @@ func TestMergingAndDontNotify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if c, err := e.db.Cursor("push"); err != nil || c != e.db.Head() {
+		t.Errorf("a first sender starts at the head %d, not %d (%v)", e.db.Head(), c, err)
+	}
 	for _, id := range []string{pa.ID, la.ID, bb.ID} {
 		s.lastSent[id] = now // each got a message just now: the next waits an hour
 	}
