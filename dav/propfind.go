@@ -147,7 +147,7 @@ func (h *Handler) propfind(w http.ResponseWriter, r *http.Request) error {
 		}
 		d = 0
 	}
-	pr.sc.view = v
+	pr.sc.view, pr.sc.app = v, st.app
 	ms, end := startMultistatus(w, r)
 	if err := ms.Response(res.href(), h.valuesFor(res, pr)); err != nil {
 		return err
@@ -201,13 +201,16 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		return fmt.Errorf("list collections in %s: %w", res.coll.Path, err)
 	}
 	for _, c := range children {
+		if pr.sc != nil && !inScope(pr.sc.app, c.Path) {
+			continue
+		}
 		m := collectionResource(res.user, c)
 		m.acc = res.acc
 		if err := ms.Response(m.href(), h.valuesFor(m, pr)); err != nil {
 			return err
 		}
 	}
-	if res.coll.Kind == engine.KindHome && res.coll.Owner == res.user {
+	if res.coll.Kind == engine.KindHome && res.coll.Owner == res.user && (pr.sc == nil || inScope(pr.sc.app, "")) {
 		if err := h.propfindMounts(v, res, pr, ms); err != nil {
 			return err
 		}

@@ -46,6 +46,10 @@ type scratch struct {
 	// absolute URLs of properties such as CS:publish-url; "" gives
 	// path-absolute ones.
 	origin string
+	// app is the request's app password (nil for the account's
+	// password): a home's listing names only the collections in its
+	// scope (scope.go).
+	app *engine.AppPassword
 }
 
 // reset starts a new response.

@@ -18,11 +18,23 @@ type DeviceAuthenticator interface {
 	AuthenticateDevice(ctx context.Context, user, password, remoteAddr, userAgent string) (*engine.User, *engine.AppPassword, error)
 }
 
+// inScope reports whether the collection path (or a path under it) is
+// within the scope of the app password p: always for nil or an unlimited
+// one; for one limited to collections, only below one of them (never
+// "", which stands for the home's mounts).
+func inScope(p *engine.AppPassword, path string) bool {
+	if p == nil || len(p.Collections) == 0 {
+		return true
+	}
+	return path != "" && slices.ContainsFunc(p.Collections, func(c string) bool { return strings.HasPrefix(path, c) })
+}
+
 // limitToScope narrows st.acc to what the request's app password may do:
 // at most read for a read-only one, and for one limited to collections,
 // nothing outside them (404, as for a path that does not exist) and at
-// most read of the home itself (its listing, for discovery). The limits
-// apply to the owner's path: a mount in the home is outside any list.
+// most read of the home itself (its listing, for discovery, names only
+// the collections in scope: propfindMembers). The limits apply to the
+// owner's path: a mount in the home is outside any list.
 func (st *reqState) limitToScope() {
 	p := st.app
 	if p == nil || st.acc == accessNone {
@@ -30,9 +42,8 @@ func (st *reqState) limitToScope() {
 	}
 	if len(p.Collections) > 0 {
 		path := st.tgt.collPath()
-		in := slices.ContainsFunc(p.Collections, func(c string) bool { return strings.HasPrefix(path, c) })
 		switch {
-		case in:
+		case inScope(p, path):
 		case st.tgt.isHome() && path == homePath(st.user):
 			st.acc = min(st.acc, accessRead)
 		default:

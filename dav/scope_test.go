@@ -91,6 +91,15 @@ func TestAppPasswordScope(t *testing.T) {
 	if got := do("COPY", home+"work/a.ics", ro, "", "Destination", home+"other/a.ics"); got != 403 {
 		t.Errorf("COPY with the read-only password: %d, want 403", got)
 	}
+	// The home's listing names only the collections in scope.
+	req := httptest.NewRequest("PROPFIND", home, nil)
+	req.SetBasicAuth("alice", scoped)
+	req.Header.Set("Depth", "1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if body := rec.Body.String(); rec.Code != 207 || !strings.Contains(body, home+"work/") || strings.Contains(body, home+"other/") {
+		t.Errorf("the home's listing with the password of work/: %d\n%s", rec.Code, body)
+	}
 
 	// Last use: recorded at the first sign-in, with the client.
 	u, err := db.User("alice")
@@ -121,10 +130,10 @@ func TestAppPasswordScope(t *testing.T) {
 	if err := db.RevokeAppPassword(t.Context(), testMeta, "alice", rwRec.ID); err != nil {
 		t.Fatal(err)
 	}
-	req := httptest.NewRequest("PROPFIND", home, nil)
+	req = httptest.NewRequest("PROPFIND", home, nil)
 	req.RemoteAddr = "192.0.2.9:1234"
 	req.SetBasicAuth("alice", rw)
-	rec := httptest.NewRecorder()
+	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	if rec.Code != 401 {
 		t.Errorf("revoked app password: %d, want 401", rec.Code)
