@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -157,4 +158,22 @@ func TestIsAppPassword(t *testing.T) {
 			t.Errorf("IsAppPassword(%q) = %v, want %v", pw, got, want)
 		}
 	}
+}
+
+// FuzzIsAppPassword: IsAppPassword agrees with the shape's regular
+// expression on any input, and a password newAppPassword makes has it.
+func FuzzIsAppPassword(f *testing.F) {
+	shape := regexp.MustCompile(`^ap(-[a-z2-7]{8}){4}$`)
+	pw, err := newAppPassword()
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{pw, "", "ap-", "ap-abcdefgh-ijklmnop-qrstuvwx-yz23456\n", "AP-abcdefgh-ijklmnop-qrstuvwx-yz234567"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := IsAppPassword(s), shape.MatchString(s); got != want {
+			t.Fatalf("IsAppPassword(%q) = %v, the shape says %v", s, got, want)
+		}
+	})
 }
