@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -77,7 +78,7 @@ func (h *Handler) postShare(w http.ResponseWriter, r *http.Request, root xml.Nam
 	}
 	names := make([]string, len(sharees))
 	for i, s := range sharees {
-		names[i], err = principalOfHref(v, s.Href)
+		names[i], err = h.principalOfHref(v, s.Href)
 		if err != nil {
 			v.Close()
 			return err
@@ -90,6 +91,9 @@ func (h *Handler) postShare(w http.ResponseWriter, r *http.Request, root xml.Nam
 		}
 	}
 	v.Close()
+	if err := h.sharePrincipals(r.Context(), st.meta, names); err != nil {
+		return err
+	}
 	for i, s := range sharees {
 		if s.Access == share.AccessNone {
 			err := h.db.Revoke(r.Context(), st.meta, res.coll.Path, names[i])
@@ -115,8 +119,10 @@ func (h *Handler) postShare(w http.ResponseWriter, r *http.Request, root xml.Nam
 // principalOfHref returns the principal an href of a sharing request
 // names: a principal URL (/dav/principals/U/, also as an absolute URL), a
 // mailto: address of the form Almanac gives users (U@localhost), or a
-// bare principal name; "" when it names none.
-func principalOfHref(v *engine.View, href string) (string, error) {
+// bare principal name; "" when it names none. A user the Authenticator
+// knows without a log account (an --htpasswd user) is one too: the
+// caller gives them a home (sharePrincipals) before granting.
+func (h *Handler) principalOfHref(v *engine.View, href string) (string, error) {
 	href = strings.TrimSpace(href)
 	var name string
 	switch {
@@ -141,10 +147,28 @@ func principalOfHref(v *engine.View, href string) (string, error) {
 		name = href
 	}
 	ok, err := principalExists(v, name)
-	if err != nil || !ok {
+	if err != nil || !ok && !h.knownUser(name) {
 		return "", err
 	}
 	return name, nil
+}
+
+// sharePrincipals makes the users among names that the Authenticator
+// knows without a home (an --htpasswd user who never signed in) homes, as
+// their first request would, so that the engine knows them as principals:
+// a grant or a delegation needs one. The homes are events of m's actor.
+func (h *Handler) sharePrincipals(ctx context.Context, m engine.Meta, names []string) error {
+	for _, n := range names {
+		if !h.knownUser(n) {
+			continue
+		}
+		m := m
+		m.Reason = "home of " + n + ", for a share"
+		if err := h.ensureHome(ctx, n, m); err != nil {
+			return fmt.Errorf("home of %s: %w", n, err)
+		}
+	}
+	return nil
 }
 
 // postInviteReply answers a sharee's CS:invite-reply, POSTed to their

@@ -17,9 +17,9 @@ import (
 // collection (RFC 5323 §5.17's DAV:number-of-matches-within-limits).
 const maxPrincipals = 10000
 
-// The principals are the users (those with an account in the log and
-// those with a home: an htpasswd user has a home from their first
-// request) and the groups. Every authenticated user may read every
+// The principals are the users (those with an account in the log, those
+// with a home: an htpasswd user has a home from their first request, and
+// the users the Authenticator knows: userKnower) and the groups. Every authenticated user may read every
 // principal (RFC 3744 §4: the principal collection is how clients find
 // whom to share with); what principals own stays behind the privilege
 // checks.
@@ -48,6 +48,20 @@ func findPrincipal(v *engine.View, name string) (*principal, error) {
 		return nil, fmt.Errorf("look up home of %s: %w", name, err)
 	}
 	return nil, nil
+}
+
+// userKnower is an Authenticator that knows users the log has no account
+// of (auth.Verifier: the users of --htpasswd). Each is a principal, and a
+// grantee or delegate once given a home (sharePrincipals).
+type userKnower interface {
+	// Knows reports whether user can sign in without a log account.
+	Knows(user string) bool
+}
+
+// knownUser reports whether the Authenticator knows user (userKnower).
+func (h *Handler) knownUser(user string) bool {
+	k, ok := h.auth.(userKnower)
+	return ok && user != "" && k.Knows(user)
 }
 
 // principalExists reports whether name is a principal.
@@ -96,6 +110,9 @@ func (h *Handler) principalResource(v *engine.View, user, name string) (*resourc
 	p, err := findPrincipal(v, name)
 	if err != nil {
 		return nil, err
+	}
+	if p == nil && h.knownUser(name) {
+		p = &principal{name: name}
 	}
 	if p == nil {
 		return nil, errNotFound

@@ -180,7 +180,7 @@ func (h *Handler) proppatchProxy(r *http.Request, res *resource, pu davxml.Prope
 	}
 	want := make([]string, 0, len(members))
 	for _, href := range members {
-		name, err := principalOfHref(v, href)
+		name, err := h.principalOfHref(v, href)
 		if err != nil {
 			v.Close()
 			return nil, err

@@ -285,9 +285,10 @@ func checkShareable(r getter, coll *statev1.Collection) error {
 	return nil
 }
 
-// principalExists reports whether name is a user or a group.
+// principalExists reports whether name is a user (an account, or a
+// home: a user of --htpasswd has no account) or a group.
 func principalExists(r getter, name string) (bool, error) {
-	for _, k := range [][]byte{keys.UserKey(name), keys.GroupKey(name)} {
+	for _, k := range [][]byte{keys.UserKey(name), keys.GroupKey(name), keys.HomeKey(name)} {
 		switch _, err := getBytes(r, k); {
 		case err == nil:
 			return true, nil

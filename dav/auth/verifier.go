@@ -141,6 +141,17 @@ type Failures struct {
 	RateLimited uint64
 }
 
+// Knows reports whether user has an entry of the htpasswd file with a
+// hash (an empty one disables the user): a user without a log account
+// whom dav counts as a principal, a grantee and a delegate.
+func (v *Verifier) Knows(user string) bool {
+	if v.htpasswd == nil {
+		return false
+	}
+	h, ok, _ := v.htpasswd.lookup(user)
+	return ok && h != ""
+}
+
 // Failures returns the failed logins so far.
 func (v *Verifier) Failures() Failures {
 	return Failures{

@@ -338,3 +338,21 @@ func BenchmarkAuthenticateUncached(b *testing.B) {
 		}
 	}
 }
+
+// TestKnows: the users of the htpasswd file are known (dav counts them as
+// principals), a disabled entry (empty hash) and a name the file lacks are
+// not, and a verifier without a file knows no one.
+func TestKnows(t *testing.T) {
+	db := MustOpenDB(t)
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	mustWrite(t, file, "hank:"+MustHash(t, "pw")+"\nivy:\n")
+	v, _ := newVerifier(t, Options{DB: db, HtpasswdFile: file})
+	for user, want := range map[string]bool{"hank": true, "ivy": false, "zed": false, "": false} {
+		if got := v.Knows(user); got != want {
+			t.Errorf("Knows(%q) = %v, want %v", user, got, want)
+		}
+	}
+	if none, _ := newVerifier(t, Options{DB: db}); none.Knows("hank") {
+		t.Error("a verifier without an htpasswd file knows hank")
+	}
+}
