@@ -153,6 +153,9 @@ func eventFromProto(p *eventv1.Event) *Event {
 	if p.Link != nil {
 		e.LinkID, e.LinkFreeBusyOnly = p.Link.TokenSha256[:min(linkIDLen, len(p.Link.TokenSha256))], p.Link.FreebusyOnly
 	}
+	if p.Webhook != nil {
+		e.Webhook = webhookFromProto(p.Webhook)
+	}
 	if p.Proxy != nil {
 		e.Proxy = &Proxy{Delegator: p.Proxy.Delegator, Delegate: p.Proxy.Delegate, Access: proxyAccessFromProto(p.Proxy.Access), Seq: Seq(p.Seq)}
 	}

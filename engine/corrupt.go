@@ -271,6 +271,7 @@ var familyNames = map[byte]string{
 	keys.Group: "groups", keys.Share: "shares", keys.Home: "homes", keys.MemberOf: "group memberships",
 	keys.Mount: "mounts", keys.Grants: "grants", keys.GrantedTo: "grants by grantee",
 	keys.Proxy: "proxies", keys.ProxyOf: "proxies by delegate", keys.Link: "public links", keys.Links: "public links by collection",
+	keys.Webhook: "webhooks",
 }
 
 // describeKey names a key for a person: "log #123", "objects of
@@ -291,7 +292,7 @@ func describeKey(k []byte) string {
 			return fmt.Sprintf("log #%d", seq)
 		}
 	case keys.Meta, keys.Path, keys.User, keys.Token, keys.Group, keys.Share, keys.Home, keys.MemberOf,
-		keys.Mount, keys.GrantedTo, keys.Proxy, keys.ProxyOf, keys.Link:
+		keys.Mount, keys.GrantedTo, keys.Proxy, keys.ProxyOf, keys.Link, keys.Webhook:
 		return fmt.Sprintf("%s at %q", fam, rest)
 	case keys.PathHist:
 		if i := bytes.IndexByte(rest, 0); i >= 0 {

@@ -82,6 +82,9 @@
 //	                          subscription, triggers, expiry
 //	P c <id>, P u <user>      the push registration ids of a collection, a user
 //	P k                       the VAPID public key of the last rotation
+//	W <webhook id>            a webhook as it is (eventv1.Webhook): URL,
+//	                          owner, filters, paused; its cursor is the
+//	                          meta record cursor/webhook:<id>
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.

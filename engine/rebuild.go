@@ -34,7 +34,8 @@ const metaProjections = "projections"
 //	6: mounts arriving and leaving in the sharee's home change index
 //	7: app passwords in the account records
 //	8: push registrations ('P')
-const projectionVersion = "8"
+//	9: webhooks ('W')
+const projectionVersion = "9"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

@@ -196,6 +196,10 @@ const (
 	OpProxySet           Op = 19
 	OpLinkCreated        Op = 20
 	OpLinkRevoked        Op = 21
+	// Webhooks (package webhook delivers them).
+	OpWebhookCreated      Op = 25
+	OpWebhookDeleted      Op = 26
+	OpWebhookStateChanged Op = 27
 	// App passwords (app_passwords.go).
 	OpAppPasswordCreated Op = 40
 	OpAppPasswordRevoked Op = 41
@@ -247,6 +251,12 @@ func (o Op) String() string {
 		return "link-created"
 	case OpLinkRevoked:
 		return "link-revoked"
+	case OpWebhookCreated:
+		return "webhook-created"
+	case OpWebhookDeleted:
+		return "webhook-deleted"
+	case OpWebhookStateChanged:
+		return "webhook-state-changed"
 	case OpAppPasswordCreated:
 		return "app-password-created"
 	case OpAppPasswordRevoked:
@@ -315,6 +325,10 @@ type Event struct {
 	// Push is the push part of OpPush* events and of writes that named
 	// registrations in Push-Dont-Notify.
 	Push *EventPush
+	// Webhook is the webhook after an OpWebhookCreated or
+	// OpWebhookStateChanged, or its ID (and Owner) after an
+	// OpWebhookDeleted.
+	Webhook *Webhook
 }
 
 // EventShare is what an OpShare* event says about a share.

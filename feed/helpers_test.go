@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -174,7 +175,7 @@ func expected(tb testing.TB, db *engine.DB, keep func(ev *engine.Event, owner st
 		if ev.Op == engine.OpUserSet || ev.Op == engine.OpUserDeleted {
 			continue
 		}
-		if keep(ev, ownerFromPath(ev.CollectionPath)) {
+		if keep(ev, change.OwnerFromPath(ev.CollectionPath)) {
 			out = append(out, uint64(ev.Seq))
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -128,7 +129,7 @@ type override struct {
 // drains when NATS returns. See the package documentation.
 type Publisher struct {
 	opts PublisherOptions
-	conv *converter
+	conv *change.Converter
 
 	cursor atomic.Uint64 // last acknowledged seq, all before it too
 	saved  atomic.Uint64 // last cursor stored in the engine
@@ -198,7 +199,7 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	if len(opts.SigningKey) == 0 {
 		opts.SigningKey = opts.DB.Secret("nats-msg-sig")
 	}
-	p := &Publisher{opts: opts, conv: newConverter(opts.DB), saveNow: make(chan struct{}, 1),
+	p := &Publisher{opts: opts, conv: change.NewConverter(opts.DB), saveNow: make(chan struct{}, 1),
 		overrides: make(map[engine.Seq]override)}
 	p.cursor.Store(uint64(c))
 	p.saved.Store(uint64(c))

@@ -40,7 +40,7 @@ func (s *session) erasePurged(ctx context.Context, v *engine.View, ev *engine.Ev
 		if err != nil {
 			return err
 		}
-		ch, err := s.p.conv.change(v, e, false, 0)
+		ch, err := s.p.conv.Change(v, e, false, 0)
 		if err != nil {
 			return err
 		}

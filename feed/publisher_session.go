@@ -215,7 +215,7 @@ func (p *Publisher) message(v *engine.View, ev *engine.Event, maxBody int) (*out
 	if ov.dead != "" {
 		return p.deadLetter(ev.Seq, ov), nil
 	}
-	ch, err := p.conv.change(v, ev, p.opts.IncludeBody, max(maxBody, 1))
+	ch, err := p.conv.Change(v, ev, p.opts.IncludeBody, max(maxBody, 1))
 	if err != nil || ch == nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"google.golang.org/grpc"
@@ -48,7 +49,7 @@ type Server struct {
 	feedv1.UnimplementedChangeFeedServiceServer
 
 	opts Options
-	conv *converter
+	conv *change.Converter
 }
 
 // NewServer returns a Server for opts.DB.
@@ -65,7 +66,7 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.MaxLag <= 0 {
 		opts.MaxLag = 10000
 	}
-	return &Server{opts: opts, conv: newConverter(opts.DB)}, nil
+	return &Server{opts: opts, conv: change.NewConverter(opts.DB)}, nil
 }
 
 // ServerOptions returns the interceptors that authenticate every feed
@@ -146,7 +147,7 @@ func (s *Server) GetEvent(ctx context.Context, req *feedv1.GetEventRequest) (*fe
 	if err != nil {
 		return nil, grpcError(err)
 	}
-	ch, err := s.conv.change(v, ev, false, 0)
+	ch, err := s.conv.Change(v, ev, false, 0)
 	if err != nil {
 		return nil, grpcError(err)
 	}
@@ -222,7 +223,7 @@ func (s *Server) History(ctx context.Context, req *feedv1.HistoryRequest) (*feed
 		if req.GetBeforeSeq() != 0 && uint64(ev.Seq) >= req.GetBeforeSeq() {
 			continue
 		}
-		ch, err := s.conv.change(v, ev, req.GetIncludeBody(), 0)
+		ch, err := s.conv.Change(v, ev, req.GetIncludeBody(), 0)
 		if err != nil {
 			return nil, grpcError(err)
 		}
@@ -261,7 +262,7 @@ func (s *Server) readable(v *engine.View, who Principal) (func(engine.Seq, *feed
 		if who.mayRead(ch) {
 			return true, nil
 		}
-		if !(filter{who: who}).match(ch) {
+		if !(change.Filter{Reader: who.Name, Admin: who.Admin}).Match(ch) {
 			return false, nil
 		}
 		return inLog(seq)
@@ -284,11 +285,11 @@ func (s *Server) mayReadPath(v *engine.View, who Principal, path string) (bool, 
 		return true, nil
 	}
 	for _, id := range ids {
-		ci, err := s.conv.collection(v, id, coll)
+		ci, err := s.conv.Collection(v, id, coll)
 		if err != nil {
 			return false, err
 		}
-		if who.Name != "" && ci.owner == who.Name {
+		if who.Name != "" && ci.Owner == who.Name {
 			return true, nil
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"google.golang.org/grpc/codes"
@@ -78,7 +79,7 @@ func TestSubscribeShareEvents(t *testing.T) {
 		return func(until uint64) []string {
 			var out []string
 			for _, c := range collect(t, s, until) {
-				if sharingOp(c.Op) {
+				if change.SharingOp(c.Op) {
 					out = append(out, Subject(c)+" "+c.Grantee+" "+c.Access+" "+c.LinkId)
 				}
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 )
@@ -32,7 +33,7 @@ func Subject(ch *feedv1.Change) string {
 
 func collectionToken(owner, path string) string {
 	if owner != "" {
-		if rest, ok := strings.CutPrefix(path, HomePrefix+owner+"/"); ok {
+		if rest, ok := strings.CutPrefix(path, change.HomePrefix+owner+"/"); ok {
 			return strings.TrimSuffix(rest, "/")
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync/atomic"
 
+	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"google.golang.org/grpc"
@@ -31,7 +32,7 @@ type subscription struct {
 	s      *Server
 	id     uint64
 	who    Principal
-	filter filter
+	filter change.Filter
 	body   bool
 	q      chan *feedv1.Change
 
@@ -140,11 +141,11 @@ func (sub *subscription) readChunk(next engine.Seq) (batch []*feedv1.Change, hea
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		ch, err := sub.s.conv.change(v, ev, sub.body, 0)
+		ch, err := sub.s.conv.Change(v, ev, sub.body, 0)
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		if ch != nil && sub.filter.match(ch) {
+		if ch != nil && sub.filter.Match(ch) {
 			batch = append(batch, ch)
 		}
 		last = ev.Seq

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"github.com/google/go-cmp/cmp"
@@ -421,7 +422,7 @@ func TestSubscribeReadsOwnLog(t *testing.T) {
 		MustPut(t, db, "alice", fmt.Sprintf("a%d.ics", i))
 	}
 	ts := MustServe(t, db, Options{})
-	sub := &subscription{s: ts.srv, who: Principal{Name: "nobody"}, filter: filter{who: Principal{Name: "nobody"}}}
+	sub := &subscription{s: ts.srv, who: Principal{Name: "nobody"}, filter: change.Filter{Reader: "nobody"}}
 	var head, last engine.Seq
 	allocs := testing.AllocsPerRun(5, func() {
 		var batch []*feedv1.Change

@@ -23,14 +23,18 @@ func TestDependencyDirection(t *testing.T) {
 			"the engine is storage only: no HTTP, XML, gRPC, NATS, DAV, feed or metrics library (cmd exports engine.Stats)"},
 		{"./dav/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf", "github.com/prometheus"},
 			"dav uses the engine's Go API, never its storage or the feed; cmd exports its counters (auth.Verifier.Failures)"},
-		{"./feed/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav"},
-			"feed reads the engine's log API, never Pebble or the DAV layer"},
+		{"./feed/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/webhook"},
+			"feed reads the engine's log API, never Pebble, the DAV layer or another adapter"},
 		{"./push/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/feed", "github.com/nats-io", "google.golang.org/grpc"},
 			"the push sender reads the engine's log API (and writes push-messages with dav/push), never Pebble or the feed"},
 		{"./jslog/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "net/http"},
 			"jslog is the engine's shared log on NATS: it implements engine.SharedLog and knows nothing of storage, DAV or the feed"},
 		{"./web/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},
 			"the web app uses the engine's Go API and dav's operations (audit, auth), never storage or the feed"},
+		{"./change/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "github.com/almanac/almanac/webhook", "google.golang.org/grpc", "github.com/nats-io", "net/http"},
+			"change converts log events for the adapters: engine and proto only, no transport"},
+		{"./webhook/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io"},
+			"webhook reads the engine's log API through package change, never Pebble or another adapter"},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "../../"+strings.TrimPrefix(r.pkg, "./")).CombinedOutput()

@@ -45,6 +45,7 @@ const (
 	Link        byte = 'y'
 	Links       byte = 'z'
 	Push        byte = 'P'
+	Webhook     byte = 'W'
 	sep         byte = 0x00
 	seqLen           = 8
 	prefixLen        = 1
@@ -57,7 +58,7 @@ const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
-	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push}
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook}
 
 // SharingPrefixes lists the families of sharing (groups, grants, shares,
 // mounts, proxies, links) and of push registrations: apply reads them
@@ -246,6 +247,9 @@ func ProxyOfKey(delegate string) []byte { return append([]byte{ProxyOf}, delegat
 
 // LinkKey is the key of a public link, by the hash of its token.
 func LinkKey(tokenSHA256 string) []byte { return append([]byte{Link}, tokenSHA256...) }
+
+// WebhookKey is the key of webhook id.
+func WebhookKey(id string) []byte { return append([]byte{Webhook}, id...) }
 
 // LinksKey is the key of the public links of collection id.
 func LinksKey(id uint64) []byte { return u64(start(Links, IDPrefixLen), id) }

@@ -97,6 +97,14 @@ const (
 	// The server's VAPID key pair was replaced: push.vapid_public_key is
 	// the new public key. Every registration gets a property-update.
 	Op_OP_PUSH_KEY_ROTATED Op = 24
+	// Webhook webhook.id was created (webhook holds it whole; its secret is
+	// derived from the store secret and secret_salt, never in the log).
+	Op_OP_WEBHOOK_CREATED Op = 25
+	// Webhook webhook.id was deleted (webhook holds its id only).
+	Op_OP_WEBHOOK_DELETED Op = 26
+	// Webhook webhook.id was paused or resumed (webhook holds it whole, as
+	// it is after the event).
+	Op_OP_WEBHOOK_STATE_CHANGED Op = 27
 	// app_password.user made an app password (a per-device password):
 	// app_password holds its id, name, scope and the SHA-256 of the
 	// password, never the password.
@@ -137,6 +145,9 @@ var (
 		22: "OP_PUSH_REGISTERED",
 		23: "OP_PUSH_UNREGISTERED",
 		24: "OP_PUSH_KEY_ROTATED",
+		25: "OP_WEBHOOK_CREATED",
+		26: "OP_WEBHOOK_DELETED",
+		27: "OP_WEBHOOK_STATE_CHANGED",
 		40: "OP_APP_PASSWORD_CREATED",
 		41: "OP_APP_PASSWORD_REVOKED",
 		42: "OP_APP_PASSWORD_USED",
@@ -167,6 +178,9 @@ var (
 		"OP_PUSH_REGISTERED":          22,
 		"OP_PUSH_UNREGISTERED":        23,
 		"OP_PUSH_KEY_ROTATED":         24,
+		"OP_WEBHOOK_CREATED":          25,
+		"OP_WEBHOOK_DELETED":          26,
+		"OP_WEBHOOK_STATE_CHANGED":    27,
 		"OP_APP_PASSWORD_CREATED":     40,
 		"OP_APP_PASSWORD_REVOKED":     41,
 		"OP_APP_PASSWORD_USED":        42,
@@ -483,6 +497,8 @@ type Event struct {
 	// OP_PUSH_*; on a write (put, delete, move, properties), dont_notify
 	// alone: the registrations the writer's Push-Dont-Notify named.
 	Push *Push `protobuf:"bytes,64,opt,name=push,proto3" json:"push,omitempty"`
+	// OP_WEBHOOK_*.
+	Webhook *Webhook `protobuf:"bytes,65,opt,name=webhook,proto3" json:"webhook,omitempty"`
 	// OP_CONTENT_PURGED: the sequence numbers whose content was erased.
 	PurgedSeqs []uint64 `protobuf:"varint,50,rep,packed,name=purged_seqs,json=purgedSeqs,proto3" json:"purged_seqs,omitempty"`
 	// Free-form explanation recorded with the event (restore, purge, import).
@@ -738,6 +754,13 @@ func (x *Event) GetLink() *Link {
 func (x *Event) GetPush() *Push {
 	if x != nil {
 		return x.Push
+	}
+	return nil
+}
+
+func (x *Event) GetWebhook() *Webhook {
+	if x != nil {
+		return x.Webhook
 	}
 	return nil
 }
@@ -1675,11 +1698,175 @@ func (x *PushRegistration) GetCreatedUnixNano() int64 {
 	return 0
 }
 
+// Webhook POSTs the changes its owner may read, filtered, to a URL
+// (package webhook).
+type Webhook struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Random id, 16 hex digits.
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The http or https URL changes are POSTed to.
+	Url string `protobuf:"bytes,2,opt,name=url,proto3" json:"url,omitempty"`
+	// The user whose read access bounds what is sent; empty: made by an
+	// administrator, the whole log.
+	Owner string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	// Filters (empty: all): the changes of this principal's collections,
+	// of collections whose path starts with collection_prefix, of these
+	// kinds, these ops.
+	Principal        string           `protobuf:"bytes,4,opt,name=principal,proto3" json:"principal,omitempty"`
+	CollectionPrefix string           `protobuf:"bytes,5,opt,name=collection_prefix,json=collectionPrefix,proto3" json:"collection_prefix,omitempty"`
+	Kinds            []CollectionKind `protobuf:"varint,6,rep,packed,name=kinds,proto3,enum=almanac.event.v1.CollectionKind" json:"kinds,omitempty"`
+	Ops              []Op             `protobuf:"varint,7,rep,packed,name=ops,proto3,enum=almanac.event.v1.Op" json:"ops,omitempty"`
+	// Send object bodies.
+	IncludeBody bool `protobuf:"varint,8,opt,name=include_body,json=includeBody,proto3" json:"include_body,omitempty"`
+	// Random hex salt: the signing secret is derived from the store
+	// secret, the id and this salt.
+	SecretSalt string `protobuf:"bytes,9,opt,name=secret_salt,json=secretSalt,proto3" json:"secret_salt,omitempty"`
+	// Paused: nothing is sent until it is resumed; reason says why.
+	Paused bool   `protobuf:"varint,10,opt,name=paused,proto3" json:"paused,omitempty"`
+	Reason string `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The seq and time of the OP_WEBHOOK_CREATED (in later events of the
+	// webhook and in its projection).
+	CreatedSeq      uint64 `protobuf:"varint,12,opt,name=created_seq,json=createdSeq,proto3" json:"created_seq,omitempty"`
+	CreatedUnixNano int64  `protobuf:"varint,13,opt,name=created_unix_nano,json=createdUnixNano,proto3" json:"created_unix_nano,omitempty"`
+	// The actor of the OP_WEBHOOK_CREATED.
+	CreatedBy     string `protobuf:"bytes,14,opt,name=created_by,json=createdBy,proto3" json:"created_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Webhook) Reset() {
+	*x = Webhook{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Webhook) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Webhook) ProtoMessage() {}
+
+func (x *Webhook) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
+func (*Webhook) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Webhook) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Webhook) GetUrl() string {
+	if x != nil {
+		return x.Url
+	}
+	return ""
+}
+
+func (x *Webhook) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
+func (x *Webhook) GetPrincipal() string {
+	if x != nil {
+		return x.Principal
+	}
+	return ""
+}
+
+func (x *Webhook) GetCollectionPrefix() string {
+	if x != nil {
+		return x.CollectionPrefix
+	}
+	return ""
+}
+
+func (x *Webhook) GetKinds() []CollectionKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *Webhook) GetOps() []Op {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+func (x *Webhook) GetIncludeBody() bool {
+	if x != nil {
+		return x.IncludeBody
+	}
+	return false
+}
+
+func (x *Webhook) GetSecretSalt() string {
+	if x != nil {
+		return x.SecretSalt
+	}
+	return ""
+}
+
+func (x *Webhook) GetPaused() bool {
+	if x != nil {
+		return x.Paused
+	}
+	return false
+}
+
+func (x *Webhook) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Webhook) GetCreatedSeq() uint64 {
+	if x != nil {
+		return x.CreatedSeq
+	}
+	return 0
+}
+
+func (x *Webhook) GetCreatedUnixNano() int64 {
+	if x != nil {
+		return x.CreatedUnixNano
+	}
+	return 0
+}
+
+func (x *Webhook) GetCreatedBy() string {
+	if x != nil {
+		return x.CreatedBy
+	}
+	return ""
+}
+
 var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\x96\v\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xcb\v\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -1713,7 +1900,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x05share\x18= \x01(\v2\x17.almanac.event.v1.ShareR\x05share\x12-\n" +
 	"\x05proxy\x18> \x01(\v2\x17.almanac.event.v1.ProxyR\x05proxy\x12*\n" +
 	"\x04link\x18? \x01(\v2\x16.almanac.event.v1.LinkR\x04link\x12*\n" +
-	"\x04push\x18@ \x01(\v2\x16.almanac.event.v1.PushR\x04push\x12\x1f\n" +
+	"\x04push\x18@ \x01(\v2\x16.almanac.event.v1.PushR\x04push\x123\n" +
+	"\awebhook\x18A \x01(\v2\x19.almanac.event.v1.WebhookR\awebhook\x12\x1f\n" +
 	"\vpurged_seqs\x182 \x03(\x04R\n" +
 	"purgedSeqs\x12\x16\n" +
 	"\x06reason\x183 \x01(\tR\x06reason\x12\x1f\n" +
@@ -1806,7 +1994,26 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x0fproperty_update\x18\b \x01(\bR\x0epropertyUpdate\x12*\n" +
 	"\x11expires_unix_nano\x18\t \x01(\x03R\x0fexpiresUnixNano\x12*\n" +
 	"\x11created_unix_nano\x18\n" +
-	" \x01(\x03R\x0fcreatedUnixNano*\x98\x05\n" +
+	" \x01(\x03R\x0fcreatedUnixNano\"\xcc\x03\n" +
+	"\aWebhook\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
+	"\x03url\x18\x02 \x01(\tR\x03url\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\x12\x1c\n" +
+	"\tprincipal\x18\x04 \x01(\tR\tprincipal\x12+\n" +
+	"\x11collection_prefix\x18\x05 \x01(\tR\x10collectionPrefix\x126\n" +
+	"\x05kinds\x18\x06 \x03(\x0e2 .almanac.event.v1.CollectionKindR\x05kinds\x12&\n" +
+	"\x03ops\x18\a \x03(\x0e2\x14.almanac.event.v1.OpR\x03ops\x12!\n" +
+	"\finclude_body\x18\b \x01(\bR\vincludeBody\x12\x1f\n" +
+	"\vsecret_salt\x18\t \x01(\tR\n" +
+	"secretSalt\x12\x16\n" +
+	"\x06paused\x18\n" +
+	" \x01(\bR\x06paused\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\x12\x1f\n" +
+	"\vcreated_seq\x18\f \x01(\x04R\n" +
+	"createdSeq\x12*\n" +
+	"\x11created_unix_nano\x18\r \x01(\x03R\x0fcreatedUnixNano\x12\x1d\n" +
+	"\n" +
+	"created_by\x18\x0e \x01(\tR\tcreatedBy*\xe6\x05\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -1833,7 +2040,10 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x0fOP_LINK_REVOKED\x10\x15\x12\x16\n" +
 	"\x12OP_PUSH_REGISTERED\x10\x16\x12\x18\n" +
 	"\x14OP_PUSH_UNREGISTERED\x10\x17\x12\x17\n" +
-	"\x13OP_PUSH_KEY_ROTATED\x10\x18\x12\x1b\n" +
+	"\x13OP_PUSH_KEY_ROTATED\x10\x18\x12\x16\n" +
+	"\x12OP_WEBHOOK_CREATED\x10\x19\x12\x16\n" +
+	"\x12OP_WEBHOOK_DELETED\x10\x1a\x12\x1c\n" +
+	"\x18OP_WEBHOOK_STATE_CHANGED\x10\x1b\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_CREATED\x10(\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_REVOKED\x10)\x12\x18\n" +
 	"\x14OP_APP_PASSWORD_USED\x10**\xa6\x01\n" +
@@ -1871,7 +2081,7 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                  // 0: almanac.event.v1.Op
 	(CollectionKind)(0),      // 1: almanac.event.v1.CollectionKind
@@ -1889,12 +2099,13 @@ var file_almanac_event_v1_event_proto_goTypes = []any{
 	(*Link)(nil),             // 13: almanac.event.v1.Link
 	(*Push)(nil),             // 14: almanac.event.v1.Push
 	(*PushRegistration)(nil), // 15: almanac.event.v1.PushRegistration
-	nil,                      // 16: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                      // 17: almanac.event.v1.CollectionProps.DeadEntry
+	(*Webhook)(nil),          // 16: almanac.event.v1.Webhook
+	nil,                      // 17: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                      // 18: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	16, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	17, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
 	6,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
 	7,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
@@ -1903,20 +2114,23 @@ var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	12, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
 	13, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
 	14, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
-	8,  // 10: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
-	17, // 11: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	9,  // 12: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	8,  // 13: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
-	2,  // 14: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	3,  // 15: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	6,  // 16: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	4,  // 17: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	15, // 18: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	16, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
+	8,  // 11: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	18, // 12: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	9,  // 13: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	8,  // 14: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 15: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	3,  // 16: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	6,  // 17: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	4,  // 18: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	15, // 19: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
+	1,  // 20: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
+	0,  // 21: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
+	22, // [22:22] is the sub-list for method output_type
+	22, // [22:22] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -1930,7 +2144,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,4 +1,4 @@
-package feed
+package change
 
 import (
 	"fmt"
@@ -14,36 +14,38 @@ import (
 // known owner is the path segment after it.
 const HomePrefix = "/dav/home/"
 
-// collLookup finds a collection by id; *engine.View implements it.
-type collLookup interface {
+// Lookup finds a collection by id; *engine.View implements it.
+type Lookup interface {
 	CollectionByID(id uint64) (*engine.Collection, bool, error)
 }
 
-// collInfo is what the feed needs of a collection. Both fields are fixed
-// when the collection is created, so they can be cached by id forever.
-type collInfo struct {
-	owner string
-	kind  engine.Kind
+// Info is what a Change needs of a collection. Both fields are fixed when
+// the collection is created, so they can be cached by id forever.
+type Info struct {
+	Owner string
+	Kind  engine.Kind
 }
 
-// converter turns log events into Changes. It caches the owner and kind of
-// every collection it has seen: object events do not carry them.
-type converter struct {
+// Converter turns log events into Changes. It caches the owner and kind of
+// every collection it has seen: object events do not carry them. It is
+// safe for concurrent use.
+type Converter struct {
 	db *engine.DB
 
 	mu    sync.Mutex
-	colls map[uint64]collInfo
+	colls map[uint64]Info
 }
 
-func newConverter(db *engine.DB) *converter {
-	return &converter{db: db, colls: make(map[uint64]collInfo)}
+// NewConverter returns a Converter of db's events.
+func NewConverter(db *engine.DB) *Converter {
+	return &Converter{db: db, colls: make(map[uint64]Info)}
 }
 
-// collection returns the owner and kind of collection id, path being the
+// Collection returns the owner and kind of collection id, path being the
 // path it had at the event.
-func (c *converter) collection(lk collLookup, id uint64, path string) (collInfo, error) {
+func (c *Converter) Collection(lk Lookup, id uint64, path string) (Info, error) {
 	if id == 0 {
-		return collInfo{owner: ownerFromPath(path)}, nil
+		return Info{Owner: OwnerFromPath(path)}, nil
 	}
 	c.mu.Lock()
 	ci, ok := c.colls[id]
@@ -53,24 +55,24 @@ func (c *converter) collection(lk collLookup, id uint64, path string) (collInfo,
 	}
 	coll, _, err := lk.CollectionByID(id)
 	if err != nil {
-		return collInfo{}, fmt.Errorf("feed: collection %d (%s): %w", id, path, err)
+		return Info{}, fmt.Errorf("change: collection %d (%s): %w", id, path, err)
 	}
-	ci = collInfo{owner: coll.Owner, kind: coll.Kind}
-	if ci.owner == "" {
-		ci.owner = ownerFromPath(coll.Path)
+	ci = Info{Owner: coll.Owner, Kind: coll.Kind}
+	if ci.Owner == "" {
+		ci.Owner = OwnerFromPath(coll.Path)
 	}
 	c.remember(id, ci)
 	return ci, nil
 }
 
-func (c *converter) remember(id uint64, ci collInfo) {
+func (c *Converter) remember(id uint64, ci Info) {
 	c.mu.Lock()
 	c.colls[id] = ci
 	c.mu.Unlock()
 }
 
-// ownerFromPath returns U for a path under /dav/home/U/, else "".
-func ownerFromPath(path string) string {
+// OwnerFromPath returns U for a path under /dav/home/U/, else "".
+func OwnerFromPath(path string) string {
 	rest, ok := strings.CutPrefix(path, HomePrefix)
 	if !ok {
 		return ""
@@ -79,21 +81,21 @@ func ownerFromPath(path string) string {
 	return owner
 }
 
-// exposed reports whether an event belongs in the feed. Account events
+// Exposed reports whether an event belongs in the feed (and webhooks). Account events
 // carry password hashes and token hashes: they are never published. Ops
 // the feed does not know (added to the log later) are skipped too.
-func exposed(op engine.Op) bool {
+func Exposed(op engine.Op) bool {
 	switch op {
 	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged, engine.OpCollectionMoved,
 		engine.OpObjectPut, engine.OpObjectDeleted, engine.OpObjectMoved, engine.OpObjectPropsChanged, engine.OpContentPurged:
 		return true
 	}
-	return sharingOp(op)
+	return SharingOp(op)
 }
 
-// sharingOp reports whether op is a sharing event of a collection: its
-// owner sees it, a sharee only the ones naming them (filter.match).
-func sharingOp[O engine.Op | feedv1.Op](op O) bool {
+// SharingOp reports whether op is a sharing event of a collection: its
+// owner sees it, a sharee only the ones naming them (Filter.Match).
+func SharingOp[O engine.Op | feedv1.Op](op O) bool {
 	switch engine.Op(op) {
 	case engine.OpShareGranted, engine.OpShareRevoked, engine.OpShareReplied, engine.OpLinkCreated, engine.OpLinkRevoked:
 		return true
@@ -101,26 +103,26 @@ func sharingOp[O engine.Op | feedv1.Op](op O) bool {
 	return false
 }
 
-// change converts ev. It returns nil for events that are not exposed. A
+// Change converts ev, lk being a view at or after it. It returns nil for events that are not exposed. A
 // body is included when withBody is set and it is at most maxBody bytes
 // (0: no limit); a larger one sets BodyOmitted.
-func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBody int) (*feedv1.Change, error) {
-	if !exposed(ev.Op) {
+func (c *Converter) Change(lk Lookup, ev *engine.Event, withBody bool, maxBody int) (*feedv1.Change, error) {
+	if !Exposed(ev.Op) {
 		return nil, nil
 	}
-	var ci collInfo
+	var ci Info
 	switch ev.Op {
 	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged, engine.OpCollectionMoved:
-		ci = collInfo{owner: ev.Owner, kind: ev.Kind}
-		if ci.owner == "" {
-			ci.owner = ownerFromPath(ev.CollectionPath)
+		ci = Info{Owner: ev.Owner, Kind: ev.Kind}
+		if ci.Owner == "" {
+			ci.Owner = OwnerFromPath(ev.CollectionPath)
 		}
 		if ev.CollectionID != 0 {
 			c.remember(ev.CollectionID, ci)
 		}
 	default:
 		var err error
-		if ci, err = c.collection(lk, ev.CollectionID, ev.CollectionPath); err != nil {
+		if ci, err = c.Collection(lk, ev.CollectionID, ev.CollectionPath); err != nil {
 			return nil, err
 		}
 	}
@@ -131,8 +133,8 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 		UserAgent:    ev.UserAgent,
 		RequestId:    ev.RequestID,
 		Op:           feedv1.Op(ev.Op),
-		Principal:    ci.owner,
-		Kind:         kindToProto(ci.kind),
+		Principal:    ci.Owner,
+		Kind:         KindToProto(ci.Kind),
 		Collection:   ev.CollectionPath,
 		Object:       ev.Object,
 		Uid:          ev.UID,
@@ -141,7 +143,7 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 		ContentType:  ev.ContentType,
 		Reason:       ev.Reason,
 	}
-	if ev.CollectionID != 0 && ev.Op != engine.OpCollectionDeleted && !sharingOp(ev.Op) {
+	if ev.CollectionID != 0 && ev.Op != engine.OpCollectionDeleted && !SharingOp(ev.Op) {
 		ch.SyncToken = c.syncToken(ev.CollectionID, ev.Seq)
 	}
 	if sh := ev.Share; sh != nil {
@@ -163,16 +165,16 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 		}
 	}
 	if ev.Op == engine.OpCollectionMoved {
-		ch.ToPrincipal = ownerFromPath(ev.ToCollectionPath)
+		ch.ToPrincipal = OwnerFromPath(ev.ToCollectionPath)
 		ch.ToCollection = ev.ToCollectionPath
 		ch.ToSyncToken = ch.SyncToken
 	}
 	if ev.Op == engine.OpObjectMoved {
-		to, err := c.collection(lk, ev.ToCollectionID, ev.ToCollectionPath)
+		to, err := c.Collection(lk, ev.ToCollectionID, ev.ToCollectionPath)
 		if err != nil {
 			return nil, err
 		}
-		ch.ToPrincipal = to.owner
+		ch.ToPrincipal = to.Owner
 		ch.ToCollection = ev.ToCollectionPath
 		ch.ToObject = ev.ToObject
 		ch.ToSyncToken = c.syncToken(ev.ToCollectionID, ev.Seq)
@@ -188,9 +190,10 @@ func (c *converter) change(lk collLookup, ev *engine.Event, withBody bool, maxBo
 }
 
 // syncToken is the RFC 6578 token of collection id right after seq.
-func (c *converter) syncToken(id uint64, seq engine.Seq) string { return c.db.SyncToken(id, seq) }
+func (c *Converter) syncToken(id uint64, seq engine.Seq) string { return c.db.SyncToken(id, seq) }
 
-func kindToProto(k engine.Kind) feedv1.Kind {
+// KindToProto returns the feed's name of a collection kind.
+func KindToProto(k engine.Kind) feedv1.Kind {
 	switch k {
 	case engine.KindCalendar:
 		return feedv1.Kind_KIND_CALENDAR
