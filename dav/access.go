@@ -173,12 +173,12 @@ func (t target) path() string {
 	return "/dav/" + strings.Join(t.segs, "/")
 }
 
-// serveAudit hands a ?history or ?restore request to Options.Audit: the
-// history needs DAV:read (the method's check passed), a restore the
-// owner's DAV:all. A request through a mount reaches the audit handler
-// with the owner's path.
+// serveAudit hands a ?history, ?restore or ?webhooks request to
+// Options.Audit: the history needs DAV:read (the method's check passed), a
+// restore and webhooks the owner's DAV:all. A request through a mount
+// reaches the audit handler with the owner's path.
 func (h *Handler) serveAudit(w http.ResponseWriter, r *http.Request, st *reqState) error {
-	if r.URL.Query().Has("restore") && st.acc < accessOwner {
+	if q := r.URL.Query(); (q.Has("restore") || q.Has("webhooks")) && st.acc < accessOwner {
 		return st.need(privAll)
 	}
 	if st.mountFrom != "" {

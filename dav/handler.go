@@ -232,7 +232,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err := st.authorize(r.Method); err != nil {
 		return err
 	}
-	if h.audit != nil && tgt.kind == targetHome && (r.URL.Query().Has("history") || r.URL.Query().Has("restore")) {
+	if q := r.URL.Query(); h.audit != nil && tgt.kind == targetHome && (q.Has("history") || q.Has("restore") || q.Has("webhooks")) {
 		return h.serveAudit(w, r, st)
 	}
 	return h.dispatch(w, r)

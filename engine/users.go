@@ -89,6 +89,9 @@ func (c *userCmd) run(tx *txn) error {
 		if err := revokeVanishing(tx, c.m, c.user.Name, "user"); err != nil {
 			return err
 		}
+		if err := dropWebhooks(tx, c.m, c.user.Name); err != nil {
+			return err
+		}
 	} else if _, err := getBytes(tx.rw, keys.GroupKey(c.user.Name)); err == nil {
 		return fmt.Errorf("%w: a group is named %q", ErrExists, c.user.Name)
 	} else if err != ErrNotFound {

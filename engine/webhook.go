@@ -225,11 +225,11 @@ func (c *webhookCmd) run(tx *txn) error {
 	ev := &eventv1.Event{Op: c.op}
 	switch c.op {
 	case eventv1.Op_OP_WEBHOOK_CREATED:
-		n, err := countWebhooks(tx.rw, c.w.Owner)
+		ids, err := webhooksOf(tx.rw, c.w.Owner)
 		if err != nil {
 			return err
 		}
-		if n >= MaxWebhooksPerOwner {
+		if len(ids) >= MaxWebhooksPerOwner {
 			what := "webhooks of " + c.w.Owner
 			if c.w.Owner == "" {
 				what = "webhooks made by administrators"
@@ -273,30 +273,42 @@ func applyWebhook(rw readWriter, ev *eventv1.Event) error {
 	return setProto(rw, keys.WebhookKey(w.Id), w)
 }
 
-// countWebhooks counts owner's webhooks (at most a few hundred records
-// in all: MaxWebhooksPerOwner per user).
-func countWebhooks(rw readWriter, owner string) (int, error) {
+// dropWebhooks deletes user's webhooks (their account is being deleted:
+// a new account of the name must not inherit them).
+func dropWebhooks(tx *txn, m Meta, user string) error {
+	ids, err := webhooksOf(tx.rw, user)
+	for _, id := range ids {
+		if err := tx.append(m, &eventv1.Event{Op: eventv1.Op_OP_WEBHOOK_DELETED, Webhook: &eventv1.Webhook{Id: id, Owner: user}}); err != nil {
+			return err
+		}
+	}
+	return err
+}
+
+// webhooksOf returns the ids of owner's webhooks (a scan of every
+// webhook: MaxWebhooksPerOwner per user).
+func webhooksOf(rw readWriter, owner string) ([]string, error) {
 	lo := []byte{keys.Webhook}
 	it, err := rw.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.PrefixEnd(lo)})
 	if err != nil {
-		return 0, fmt.Errorf("engine: iterator: %w", err)
+		return nil, fmt.Errorf("engine: iterator: %w", err)
 	}
 	defer it.Close()
-	n := 0
+	var ids []string
 	for it.First(); it.Valid(); it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
-			return 0, fmt.Errorf("engine: webhooks: %w", err)
+			return nil, fmt.Errorf("engine: webhooks: %w", err)
 		}
 		p := &eventv1.Webhook{}
 		if err := proto.Unmarshal(v, p); err != nil {
-			return 0, fmt.Errorf("engine: webhook %q: %w", it.Key()[1:], err)
+			return nil, fmt.Errorf("engine: webhook %q: %w", it.Key()[1:], err)
 		}
 		if p.Owner == owner {
-			n++
+			ids = append(ids, p.Id)
 		}
 	}
-	return n, it.Error()
+	return ids, it.Error()
 }
 
 // randomHex returns n random bytes in hex.

@@ -130,3 +130,29 @@ func TestWebhookLimits(t *testing.T) {
 		t.Fatalf("carol's first webhook: %v", err)
 	}
 }
+
+// TestWebhookOwnerDeleted: deleting an account deletes its webhooks (as
+// events), so a new account of the name inherits none; others stay.
+func TestWebhookOwnerDeleted(t *testing.T) {
+	t.Parallel()
+	db := MustOpen(t)
+	m := Meta{Actor: "admin"}
+	for _, u := range []string{"dora", "erin"} {
+		if err := db.PutUser(ctx, m, User{Name: u, PasswordHash: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := db.CreateWebhook(ctx, m, Webhook{URL: "https://h/" + u, Owner: u}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteUser(ctx, m, "dora"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutUser(ctx, m, User{Name: "dora", PasswordHash: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	ws := mustWebhooks(t, db)
+	if len(ws) != 1 || ws[0].Owner != "erin" {
+		t.Fatalf("after dora's deletion: %+v", ws)
+	}
+}

@@ -354,9 +354,17 @@ func init() {
 				if err != nil {
 					return nil, err
 				}
-				env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken, BackupDir: dir, FileGroup: env.FileGroup})
+				// The webhook hook starts later: ask it at request time.
+				status := func(id string) audit.WebhookStatus {
+					if env.WebhookStatus == nil {
+						return audit.WebhookStatus{}
+					}
+					return env.WebhookStatus(id)
+				}
+				env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken, BackupDir: dir,
+					FileGroup: env.FileGroup, WebhookStatus: status})
 				if env.SetAudit != nil {
-					env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger})
+					env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger, WebhookStatus: status})
 				}
 				return nil, nil
 			}

@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"github.com/almanac/almanac/dav"
+	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
 	"github.com/prometheus/client_golang/prometheus"
@@ -146,4 +147,8 @@ type ServeEnv struct {
 	// SetPush hands the DAV handler its dav.Options.Push (WebDAV-Push,
 	// push.go). It must be called during Start; the last call wins.
 	SetPush func(dav.PushService)
+	// WebhookStatus, set by the webhook hook, reports what its delivery
+	// loops know of a webhook; the admin and user APIs call it (nil: no
+	// deliverer).
+	WebhookStatus func(id string) audit.WebhookStatus
 }

@@ -92,21 +92,31 @@ func (c *shareCLI) cliFlags(name, sub string, args []string, n int, fn func(*fla
 // (see userCLI.openAccounts); changes made on the data directory are
 // events of the actor almanac-cli.
 func (c *shareCLI) run(ctx context.Context, cmd *shareCmd, what string, q audit.ShareRequest) (*audit.ShareResult, error) {
-	u := &userCLI{stdin: c.stdin, stdout: c.stdout, stderr: c.stderr, getenv: c.getenv}
-	acc, release, err := u.openAccounts(cmd.af, what)
+	acc, release, err := c.open(cmd, what)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	if l, ok := acc.(*audit.Local); ok {
-		l.Meta = cliMeta(what)
-	}
 	s, ok := acc.(audit.Sharing)
 	if !ok {
 		return nil, fmt.Errorf("%s: %T cannot share", what, acc)
 	}
 	q.Op = strings.ReplaceAll(what, " ", "-")
 	return s.Share(ctx, q)
+}
+
+// open returns the data directory's backend (its changes events of the
+// actor almanac-cli) or the running server's admin API client.
+func (c *shareCLI) open(cmd *shareCmd, what string) (any, func(), error) {
+	u := &userCLI{stdin: c.stdin, stdout: c.stdout, stderr: c.stderr, getenv: c.getenv}
+	acc, release, err := u.openAccounts(cmd.af, what)
+	if err != nil {
+		return nil, nil, err
+	}
+	if l, ok := acc.(*audit.Local); ok {
+		l.Meta = cliMeta(what)
+	}
+	return acc, release, nil
 }
 
 func (c *shareCLI) group(ctx context.Context, args []string) error {

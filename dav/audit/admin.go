@@ -43,6 +43,7 @@ type Authenticator interface {
 //	POST /admin/app-passwords/revoke {name, id} -> {"ok": true}
 //	POST /admin/backup   {dest}            -> BackupReport
 //	POST /admin/sharing  ShareRequest      -> ShareResult (at most 256 KiB)
+//	POST /admin/webhooks WebhookRequest    -> WebhookResult (at most 64 KiB)
 //
 // Account and token bodies are at most 64 KiB; names and passwords travel
 // only in bodies, never in URLs. An admin cannot delete or disable the
@@ -66,6 +67,9 @@ type Admin struct {
 	// POST /admin/backup may write (serve's --backup-dir); empty turns the
 	// endpoint off (403).
 	BackupDir string
+	// WebhookStatus reports what the server's delivery loop knows of a
+	// webhook (POST /admin/webhooks, list); nil: nothing.
+	WebhookStatus func(id string) WebhookStatus
 }
 
 // maxAdminBody bounds a request body (imports carry whole calendars).
@@ -95,13 +99,16 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ua := r.UserAgent()
-	l := &Local{DB: a.DB, Meta: engine.Meta{Actor: u.Name, UserAgent: ua, RequestID: r.Header.Get("X-Request-Id")}, NewToken: a.NewToken}
+	l := &Local{DB: a.DB, Meta: engine.Meta{Actor: u.Name, UserAgent: ua, RequestID: r.Header.Get("X-Request-Id")},
+		NewToken: a.NewToken, WebhookStatus: a.WebhookStatus}
 	limit := int64(maxAdminBody)
 	if strings.HasPrefix(r.URL.Path, "/admin/users") || strings.HasPrefix(r.URL.Path, "/admin/tokens") ||
 		strings.HasPrefix(r.URL.Path, "/admin/app-passwords") {
 		limit = maxAccountBody
 	} else if r.URL.Path == "/admin/sharing" {
 		limit = maxShareBody
+	} else if r.URL.Path == "/admin/webhooks" {
+		limit = maxWebhookBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	out, ok, err := accountRoutes(r, l, u.Name)
@@ -110,6 +117,9 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		out, ok, err = appPasswordRoutes(r, l)
+	}
+	if !ok {
+		out, ok, err = webhookRoute(r, l)
 	}
 	if !ok {
 		out, err = a.dispatch(r, l)

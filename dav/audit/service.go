@@ -116,6 +116,9 @@ type Local struct {
 	Meta engine.Meta
 	// NewToken makes API tokens (CreateToken); nil: CreateToken fails.
 	NewToken TokenMaker
+	// WebhookStatus, inside a running server, reports what its delivery
+	// loop knows of a webhook (webhook list); nil: nothing.
+	WebhookStatus func(id string) WebhookStatus
 }
 
 var _ Backend = (*Local)(nil)

@@ -16,8 +16,19 @@ import (
 //
 //	GET  <object-or-collection-url>?history[&since=RFC3339] -> JSON [Change]
 //	POST <object-or-collection-url>?restore=<RFC3339|seq>[&dry-run=1] -> JSON RestoreReport
+//	GET  <url>?webhooks                          -> JSON WebhookResult (the user's webhooks)
+//	POST <collection-url>?webhooks {url, kinds, ops, include_body} -> JSON WebhookResult
+//	                                                (a webhook of the collection and below; its secret, once)
+//	POST <url>?webhooks=ID&delete|resume|pause   -> JSON WebhookResult
+//
+// A user's webhooks read what the user may read (their collections and
+// those shared with them), and never reach internal addresses (package
+// webhook).
 type User struct {
 	DB *engine.DB
+	// WebhookStatus reports what the delivery loop knows of a webhook;
+	// nil: nothing.
+	WebhookStatus func(id string) WebhookStatus
 	// Logger receives internal errors. Default: discard.
 	Logger *slog.Logger
 }
@@ -29,11 +40,15 @@ func (u *User) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusUnauthorized, fmt.Errorf("authentication required"))
 		return
 	}
-	l := &Local{DB: u.DB, Meta: engine.Meta{Actor: user, UserAgent: r.UserAgent(), RequestID: w.Header().Get("X-Request-Id")}}
+	l := &Local{DB: u.DB, Meta: engine.Meta{Actor: user, UserAgent: r.UserAgent(), RequestID: w.Header().Get("X-Request-Id")},
+		WebhookStatus: u.WebhookStatus}
 	q := r.URL.Query()
 	var out any
 	var err error
 	switch {
+	case q.Has("webhooks"):
+		r.Body = http.MaxBytesReader(w, r.Body, maxWebhookBody)
+		out, err = l.userWebhook(r)
 	case q.Has("history") && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		var since time.Time
 		if s := q.Get("since"); s != "" {
