@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"errors"
+	"net/url"
 	"slices"
 	"testing"
 
@@ -155,4 +156,22 @@ func TestWebhookOwnerDeleted(t *testing.T) {
 	if len(ws) != 1 || ws[0].Owner != "erin" {
 		t.Fatalf("after dora's deletion: %+v", ws)
 	}
+}
+
+// FuzzCheckWebhookURL: CheckWebhookURL never panics, and what it accepts
+// is an absolute http or https URL with a host, no user info, within
+// MaxWebhookURL.
+func FuzzCheckWebhookURL(f *testing.F) {
+	for _, s := range []string{"https://h/", "http://[::1]:80/x?y#z", "ftp://h/", "https://u@h/", "http:///x", "//h/", "https://h:99999/", "http://%zz/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if CheckWebhookURL(s) != nil {
+			return
+		}
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil || len(s) > MaxWebhookURL {
+			t.Fatalf("accepted %q: %+v, %v", s, u, err)
+		}
+	})
 }

@@ -247,3 +247,21 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("backoff after 200 attempts = %v", b)
 	}
 }
+
+// TestNoRedirects: a receiver's redirect is a failed attempt, never
+// followed (a user's webhook could otherwise be bounced to an internal
+// address past the URL check).
+func TestNoRedirects(t *testing.T) {
+	db := mustOpenDB(t, t.TempDir())
+	inside := newReceiver(t)
+	r := newReceiver(t)
+	r.answer = func(int) int { return http.StatusFound }
+	r.Config.Handler = http.RedirectHandler(inside.URL, http.StatusFound)
+	w := mustWebhook(t, db, r, engine.Webhook{})
+	d, _ := start(t, Options{DB: db})
+	mustPut(t, db, "alice", "a0.ics")
+	waitFor(t, "the failure", func() bool { return strings.Contains(d.Status(w.ID).LastError, "302") })
+	if _, _, _, n := inside.snapshot(); n != 0 {
+		t.Errorf("the redirect was followed (%d requests)", n)
+	}
+}
