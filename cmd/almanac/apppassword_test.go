@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"net/http"
 	"regexp"
@@ -117,5 +119,25 @@ func TestAppPasswordWhileServing(t *testing.T) {
 	}
 	if got := statusAs(t, srv, "alice", ro); got != http.StatusUnauthorized {
 		t.Errorf("PROPFIND with the revoked app password: %d, want 401", got)
+	}
+}
+
+// TestAppPasswordHelp: `user app-password --help` (and -h) exits 0 and
+// lists its flags with their environment variables, as TestCLIHelp checks
+// for every command.
+func TestAppPasswordHelp(t *testing.T) {
+	for _, h := range []string{"--help", "-h"} {
+		var out, errOut bytes.Buffer
+		if code := run(context.Background(), []string{"user", "app-password", h}, &out, &errOut); code != 0 || errOut.Len() != 0 {
+			t.Fatalf("%s: exit %d, stderr %q", h, code, errOut.String())
+		}
+		for _, f := range []string{"name", "read-only", "collection", "data", "config", "server", "as"} {
+			if !strings.Contains(out.String(), "  --"+f) || !strings.Contains(out.String(), "env "+envName(f)) {
+				t.Errorf("%s: flag --%s or %s not listed:\n%s", h, f, envName(f), out.String())
+			}
+		}
+		if !strings.Contains(out.String(), "app-password add|list|revoke") {
+			t.Errorf("%s: the synopsis does not name app-password:\n%s", h, out.String())
+		}
 	}
 }
