@@ -329,6 +329,10 @@ type Event struct {
 	// OpWebhookStateChanged, or its ID (and Owner) after an
 	// OpWebhookDeleted.
 	Webhook *Webhook
+	// EnvelopeStart and EnvelopeEnd are a put's time envelope in Unix
+	// seconds (math.MinInt64 and math.MaxInt64 when unbounded; both 0
+	// for content without times).
+	EnvelopeStart, EnvelopeEnd int64
 }
 
 // EventShare is what an OpShare* event says about a share.

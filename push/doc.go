@@ -16,7 +16,8 @@
 //     changes within MinInterval of the last message merge into one, which
 //     carries the sync-token current when it is sent; the Topic header
 //     lets the push service replace an undelivered one; TTL and Urgency
-//     (high when the written object has an alarm) are set;
+//     (high when the written object has an alarm and its time envelope
+//     reaches into the next 24 hours) are set;
 //   - a write whose Push-Dont-Notify named one of the writer's own
 //     registrations (or "*": all of them) is not sent to those;
 //   - 404/410 removes the registration (an OpPushUnregistered event);

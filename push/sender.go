@@ -353,7 +353,17 @@ func (s *Sender) mark(r *engine.PushRegistration, ev *engine.Event, t target, ke
 	p.content = p.content || (t.content && r.ContentUpdate)
 	p.props = p.props || (t.props && r.PropertyUpdate)
 	p.keys = p.keys || keys
-	p.urgent = p.urgent || (t.content && bytes.Contains(ev.Body, []byte("BEGIN:VALARM")))
+	p.urgent = p.urgent || (t.content && alarmSoon(ev, s.o.Clock()))
+}
+
+// alarmSoon reports whether ev wrote an object with an alarm that may
+// ring within a day: a VALARM, and a time envelope (all instances, for a
+// recurring event) that reaches into the next 24 hours.
+func alarmSoon(ev *engine.Event, now time.Time) bool {
+	if !bytes.Contains(ev.Body, []byte("BEGIN:VALARM")) || (ev.EnvelopeStart == 0 && ev.EnvelopeEnd == 0) {
+		return false
+	}
+	return ev.EnvelopeStart <= now.Add(24*time.Hour).Unix() && ev.EnvelopeEnd >= now.Unix()
 }
 
 // dispatch starts the POSTs that are due, as far as Concurrency allows,

@@ -120,11 +120,16 @@ func (e *env) token(path string) string {
 }
 
 func ev(uid string, alarm bool) string {
+	return evAt(uid, time.Date(2026, 1, 5, 10, 0, 0, 0, time.UTC), alarm)
+}
+
+// evAt is an event starting at start, with an alarm when alarm is set.
+func evAt(uid string, start time.Time, alarm bool) string {
 	a := ""
 	if alarm {
 		a = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\n"
 	}
-	return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:x\r\n" + a + "END:VEVENT\r\nEND:VCALENDAR\r\n"
+	return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:" + start.UTC().Format("20060102T150405Z") + "\r\nSUMMARY:x\r\n" + a + "END:VEVENT\r\nEND:VCALENDAR\r\n"
 }
 
 // TestDelivery: a put reaches the registration as a decrypted
@@ -143,7 +148,7 @@ func TestDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.start(Options{Metrics: m})
-	e.put(alice, "/dav/home/alice/a/", "1.ics", ev("1", true))
+	e.put(alice, "/dav/home/alice/a/", "1.ics", evAt("1", time.Now().Add(time.Hour), true)) // an alarm due soon
 	want := e.token("/dav/home/alice/a/")
 	got := e.svc.Await("phone", func(r pushtest.Received) bool { return r.Msg.SyncToken == want })
 	if got.Msg.Topic != e.db.PushTopic(a.CollectionID) || !got.Msg.ContentUpdate || got.Msg.PropertyUpdate {
@@ -166,10 +171,13 @@ func TestDelivery(t *testing.T) {
 	}
 	home := e.token("/dav/home/alice/")
 	e.svc.Await("home", func(r pushtest.Received) bool { return r.Msg.SyncToken == home })
-	// Barrier: one more put; content-only never got a property-update.
-	e.put(alice, "/dav/home/alice/a/", "2.ics", ev("2", false))
+	// Barrier: one more put (an alarm of last January: not urgent);
+	// content-only never got a property-update.
+	e.put(alice, "/dav/home/alice/a/", "2.ics", ev("2", true))
 	last := e.token("/dav/home/alice/a/")
-	e.svc.Await("content-only", func(r pushtest.Received) bool { return r.Msg.SyncToken == last })
+	if r := e.svc.Await("content-only", func(r pushtest.Received) bool { return r.Msg.SyncToken == last }); r.Urgency != "normal" {
+		t.Errorf("a past alarm: Urgency %s", r.Urgency)
+	}
 	for _, r := range e.svc.Messages("content-only") {
 		if r.Msg.PropertyUpdate {
 			t.Errorf("content-only got %+v", r.Msg)
