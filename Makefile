@@ -4,11 +4,15 @@ TOOL   := $(GO) tool -modfile=tools/go.mod
 PKGS   := ./...
 STATIC ?= bin/almanac-static
 
-.PHONY: run test lint generate check bench fuzz bench-compare static
+.PHONY: run cluster test lint generate check bench fuzz bench-compare static
 
 run: ## build bin/almanac and start it with data in ./data (Ctrl-C stops it)
 	$(GO) build -o bin/almanac ./cmd/almanac
 	./bin/almanac serve --data ./data
+
+cluster: ## build bin/almanac and start three clustered nodes on loopback, data in ./cluster-data (Ctrl-C stops them)
+	$(GO) build -o bin/almanac ./cmd/almanac
+	./scripts/cluster.sh
 
 static: ## a static binary (no C library needed) as the Containerfile builds it: $(STATIC)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(STATIC) ./cmd/almanac

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
@@ -47,9 +48,13 @@ type DB struct {
 	// conflicts counts the writer's lost races to append to a shared log
 	// in a row (writer-owned); logConflicts all of them since Open.
 	// followerDone is closed when the follower of a shared log stops.
-	conflicts    int
-	logConflicts atomic.Int64
-	followerDone chan struct{}
+	conflicts     int
+	conflictSince time.Time // when the writer lost the first race of the run
+	logConflicts  atomic.Int64
+	followerDone  chan struct{}
+	// replica: the database is a node's replica of a shared log, opened
+	// without it; it refuses commands (errReplica).
+	replica bool
 
 	// mu guards view and headCh. The current view is the latest durable
 	// state: the writer publishes a new one after each synced commit.
@@ -171,6 +176,16 @@ func Open(dir string, opts *Options) (*DB, error) {
 		_ = pdb.Close()
 		return nil, err
 	}
+	if o.Log != nil {
+		if err := db.catchUpAtOpen(); err != nil {
+			if db.view != nil {
+				db.view.release()
+			}
+			db.space.close()
+			_ = pdb.Close()
+			return nil, err
+		}
+	}
 	go db.writeLoop()
 	if o.Log != nil {
 		db.followerDone = make(chan struct{})
@@ -219,6 +234,8 @@ func (db *DB) init() error {
 		if err := db.adoptIdentity(head); err != nil {
 			return err
 		}
+	} else if _, err := getCopy(db.pdb, keys.MetaKey(metaShared)); err == nil {
+		db.replica = true
 	}
 	if _, err := getCopy(db.pdb, keys.MetaKey(metaRebuilding)); err == nil {
 		db.opts.Logger.Warn("engine: finishing an interrupted rebuild")

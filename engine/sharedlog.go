@@ -71,10 +71,6 @@ var ErrUnavailable = errors.New("engine: the shared log is unavailable")
 // logTimeout bounds one call of the shared log on the writer.
 const logTimeout = 10 * time.Second
 
-// maxConflicts is how many times in a row a group may lose the race to
-// append before its commands fail with ErrUnavailable.
-const maxConflicts = 32
-
 // readBatch is how many records a catch-up reads from the shared log at
 // once.
 const readBatch = 512
@@ -95,11 +91,17 @@ func (db *DB) appendShared(tx *txn, acks chan<- pending) (retry bool, err error)
 		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	db.logConflicts.Add(1)
-	if db.conflicts++; db.conflicts > maxConflicts {
+	if db.conflicts == 0 {
+		db.conflictSince = time.Now()
+	}
+	if db.conflicts++; time.Since(db.conflictSince) > logTimeout {
+		n := db.conflicts
 		db.conflicts = 0
-		return false, fmt.Errorf("%w: lost the race to append %d times", ErrUnavailable, maxConflicts)
+		return false, fmt.Errorf("%w: lost the race to append %d times in %s", ErrUnavailable, n, logTimeout)
 	}
 	waitPipeline(acks)
+	// A replicated stream does not say its head (0): catchUp reads what
+	// there is, the fastest way back into the race.
 	if err := db.catchUp(ctx, conflict.Head); err != nil {
 		return false, fmt.Errorf("%w: catching up: %w", ErrUnavailable, err)
 	}
@@ -175,6 +177,26 @@ func (db *DB) applyShared(recs [][]byte) error {
 	return nil
 }
 
+// catchUpAtOpen applies the shared log up to its head before the writer
+// starts: a node joining with an empty database replays the whole log, a
+// restarted one what it missed, so that its first commands see the
+// state of the log (a first-run admin is not made twice).
+func (db *DB) catchUpAtOpen() error {
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	head, err := db.opts.Log.Head(ctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("engine: shared log: %w", err)
+	}
+	if head < db.nextSeq {
+		return nil
+	}
+	if err := db.catchUp(context.Background(), head); err != nil {
+		return fmt.Errorf("engine: catching up with the shared log: %w", err)
+	}
+	return nil
+}
+
 // follow applies what other engines append to the shared log, as it
 // comes, until the database closes.
 func (db *DB) follow() {
@@ -225,6 +247,9 @@ func (db *DB) adoptIdentity(head Seq) error {
 	if err != nil {
 		return fmt.Errorf("engine: shared log identity: %w", err)
 	}
+	if err := db.pdb.Set(keys.MetaKey(metaShared), nil, pebble.Sync); err != nil {
+		return fmt.Errorf("engine: mark the database a replica: %w", err)
+	}
 	if string(id) == string(mine) {
 		return nil
 	}
@@ -245,6 +270,14 @@ func (db *DB) adoptIdentity(head Seq) error {
 	db.etags, db.tokens = newSealer(db.Secret("etag")), newSealer(db.Secret("sync-token"))
 	return nil
 }
+
+// metaShared marks a database that holds a replica of a shared log: one
+// opened without the log (an offline command) refuses writes, which would
+// give its sequence numbers to events the shared log does not have.
+const metaShared = "shared-log"
+
+// errReplica is the error of a write to a replica opened without its log.
+var errReplica = fmt.Errorf("%w: this database is a node's replica of a cluster's log: write through a running node", ErrConflict)
 
 // cutIdentity splits an identity into the store id and the secret.
 func cutIdentity(id []byte) (storeID string, secret []byte, ok bool) {

@@ -312,3 +312,51 @@ func TestDigest(t *testing.T) {
 		t.Errorf("a meta record changed the digest: %v", err)
 	}
 }
+
+// TestSharedLogOpenCatchesUp: Open returns only once the database holds
+// the shared log up to its head, before any command runs.
+func TestSharedLogOpenCatchesUp(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a := mustOpenShared(t, log)
+	c := MustCalendar(t, a)
+	if _, err := a.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	b := mustOpenShared(t, log)
+	if b.Head() != a.Head() {
+		t.Fatalf("opened at %d, the log's head is %d", b.Head(), a.Head())
+	}
+	if _, err := b.Object(c.Path, "a.ics", false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSharedLogReplicaRefusesWrites: a node's database opened without its
+// shared log (an offline command) reads, verifies, and refuses writes.
+func TestSharedLogReplicaRefusesWrites(t *testing.T) {
+	t.Parallel()
+	fs := vfs.NewMem()
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: newMemLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := MustCalendar(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open("db", &Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Collection(c.Path); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+	if _, err := db.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{}); !errors.Is(err, ErrConflict) {
+		t.Errorf("a put on the replica without its log: %v, want ErrConflict", err)
+	}
+}

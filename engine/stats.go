@@ -60,6 +60,11 @@ type Stats struct {
 	// CommitSeconds is a histogram of how long group commits took from
 	// applying their batch to its fsync completing, in seconds.
 	CommitSeconds Histogram
+
+	// LogConflicts counts the appends to a shared log (Options.Log) that
+	// another node won since Open: each made the writer catch up and run
+	// its group again.
+	LogConflicts int64
 }
 
 // Histogram is a snapshot of a fixed-bucket histogram.
@@ -91,8 +96,9 @@ func (db *DB) Stats() (Stats, error) {
 		return Stats{}, fmt.Errorf("engine: log size: %w", err)
 	}
 	s := Stats{
-		Head:     v.head,
-		LogBytes: logBytes,
+		LogConflicts: db.logConflicts.Load(),
+		Head:         v.head,
+		LogBytes:     logBytes,
 		// Pebble counts the current WAL's size as it was when opened (0
 		// for a new file) in PhysicalSize; what was written since is in
 		// Size.

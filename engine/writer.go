@@ -30,6 +30,9 @@ type request struct {
 
 // submit hands cmd to the writer and waits until it is durable or rejected.
 func (db *DB) submit(ctx context.Context, cmd command) error {
+	if db.replica {
+		return errReplica
+	}
 	return db.send(ctx, &request{cmd: cmd, done: make(chan error, 1)})
 }
 

@@ -235,14 +235,18 @@ type directGet struct {
 	Batch int    `json:"batch"`
 }
 
-// pollEvery bounds how long a reader waits without a wake-up before it
-// asks again: a replica serving direct gets may lag the publish it was
-// woken for.
-const pollEvery = 100 * time.Millisecond
+// pollMin and pollMax bound how long a reader waits without a wake-up
+// before it asks again, doubling from the first to the second: a replica
+// serving direct gets may lag the publish it was woken for by a moment.
+const (
+	pollMin = time.Millisecond
+	pollMax = 100 * time.Millisecond
+)
 
 // Read returns up to max records from from on, waiting until there is one
 // at least or ctx ends.
 func (l *Log) Read(ctx context.Context, from engine.Seq, max int) ([][]byte, error) {
+	poll := pollMin
 	for {
 		l.mu.Lock()
 		changed := l.changed
@@ -251,7 +255,8 @@ func (l *Log) Read(ctx context.Context, from engine.Seq, max int) ([][]byte, err
 		if err != nil || len(recs) > 0 {
 			return recs, err
 		}
-		t := time.NewTimer(pollEvery)
+		t := time.NewTimer(poll)
+		poll = min(2*poll, pollMax)
 		select {
 		case <-changed:
 		case <-t.C:

@@ -87,6 +87,8 @@ type ServeConfig struct {
 	TrustedProxies          auth.TrustedProxies
 	// Limits bound names, properties and XML bodies (limits.go).
 	Limits limitsConfig
+	// Cluster makes this a node of a cluster (cluster.go).
+	Cluster clusterConfig
 }
 
 // Main is `almanac serve` as a value: ParseFlags, Run, then Close. Tests
@@ -120,6 +122,7 @@ type Main struct {
 	grpcStop   func()
 	listener   net.Listener
 	server     *http.Server
+	cluster    *clusterLog // nil unless a cluster node
 	stops      []hookStop
 	done       chan error
 }
@@ -173,6 +176,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.LoginMaxHashes, "login-max-concurrent-hashes", 0, "most passwords hashed at once; more logins wait for a turn (0: GOMAXPROCS)")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed (default none)")
 	c.Limits.flags(fs)
+	c.Cluster.flags(fs)
 	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
 		m.starts = append(m.starts, h.start(fs))
@@ -236,6 +240,9 @@ func (c *ServeConfig) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown-timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}
+	if err := c.Cluster.validate(); err != nil {
+		return err
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		if c.TLSCert == "" {
 			return bad("tls-cert", "--tls-key needs --tls-cert")
@@ -276,13 +283,20 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			_ = m.Close(context.Background())
 		}
 	}()
-	m.DB, err = openDB(m.Config.DataDir, &engine.Options{
+	eopts := &engine.Options{
 		Logger:        m.Logger.With("component", "engine"),
 		MaxObjectSize: m.Config.MaxObjectSize,
 		MinFreeSpace:  m.Config.MinFreeSpace,
 		ReserveSize:   m.Config.DiskReserve,
 		Limits:        m.Config.Limits.engine(),
-	})
+	}
+	if m.Config.Cluster.enabled() {
+		if m.cluster, err = startClusterLog(ctx, m.Config.Cluster, m.Config.DataDir, m.Config.MaxObjectSize, m.Logger.With("component", "cluster")); err != nil {
+			return err
+		}
+		eopts.Log = m.cluster.log
+	}
+	m.DB, err = openDB(m.Config.DataDir, eopts)
 	if err != nil {
 		return err
 	}
@@ -498,6 +512,10 @@ func (m *Main) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("close engine: %w", err))
 		}
 		m.DB = nil
+	}
+	if m.cluster != nil {
+		m.cluster.close()
+		m.cluster = nil
 	}
 	return errors.Join(errs...)
 }
