@@ -331,9 +331,20 @@ func (l *Log) Identity(ctx context.Context, proposed []byte) ([]byte, error) {
 	if err == nil {
 		return proposed, nil
 	}
-	e, gerr := l.kv.Get(ctx, identityKey)
-	if gerr != nil {
-		return nil, fmt.Errorf("jslog: identity: %w", errors.Join(err, gerr))
+	for {
+		// Another node's Create won; the replica answering may not
+		// have it yet.
+		e, gerr := l.kv.Get(ctx, identityKey)
+		if gerr == nil {
+			return e.Value(), nil
+		}
+		if !errors.Is(gerr, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("jslog: identity: %w", errors.Join(err, gerr))
+		}
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, fmt.Errorf("jslog: identity: %w", errors.Join(err, gerr, ctx.Err()))
+		}
 	}
-	return e.Value(), nil
 }

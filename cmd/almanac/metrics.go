@@ -203,6 +203,8 @@ var (
 			prometheus.CounterValue, func(s *engine.Stats) float64 { return float64(s.WriteStalls) }),
 		newEngineMetric("almanac_pebble_write_stall_seconds_total", "Total time writes were delayed by write stalls, the one going on included.",
 			prometheus.CounterValue, func(s *engine.Stats) float64 { return s.WriteStallTime.Seconds() }),
+		newEngineMetric("almanac_engine_head_seq", "Sequence number of the last event this node holds durably (in a cluster: has applied from the log).",
+			prometheus.GaugeValue, func(s *engine.Stats) float64 { return float64(s.Head) }),
 		newEngineMetric("almanac_cluster_log_conflicts_total", "Appends to the cluster's log another node won (the group was checked and appended again).",
 			prometheus.CounterValue, func(s *engine.Stats) float64 { return float64(s.LogConflicts) }),
 	}
