@@ -207,6 +207,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if !safeMethod(r.Method) {
+		// A cluster node behind the log catches up first, so that the
+		// checks below see every write acknowledged before.
+		if err := h.db.Sync(r.Context()); err != nil {
+			return err
+		}
+	}
 	st := state(r)
 	st.user, st.meta.Actor = user, user
 	if err := h.ensureHome(r.Context(), user, st.meta); err != nil {
@@ -374,4 +381,14 @@ func (s *statusRecorder) statusCode() int {
 		return http.StatusOK
 	}
 	return s.status
+}
+
+// safeMethod reports whether method only reads (RFC 9110 §9.2.1; PROPFIND
+// and REPORT read too).
+func safeMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, "PROPFIND", "REPORT":
+		return true
+	}
+	return false
 }

@@ -50,6 +50,7 @@ type DB struct {
 	// followerDone is closed when the follower of a shared log stops.
 	conflicts     int
 	conflictSince time.Time // when the writer lost the first race of the run
+	staleRetries  int       // runs of a refusing group after catching up (writer-owned)
 	logConflicts  atomic.Int64
 	followerDone  chan struct{}
 	// replica: the database is a node's replica of a shared log, opened

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
@@ -107,6 +108,64 @@ func (db *DB) appendShared(tx *txn, acks chan<- pending) (retry bool, err error)
 	}
 	return true, nil
 }
+
+// Sync returns once the database has applied every event the shared log
+// (Options.Log) held when Sync was called: checks made after it see every
+// write acknowledged by any node before. dav calls it before a write's
+// checks, so that a node behind the log does not refuse a write (404, 409,
+// 412) that the log's state allows. Without a shared log it returns at
+// once.
+//
+// Errors: ErrUnavailable, ctx.Err(), ErrClosed.
+func (db *DB) Sync(ctx context.Context) error {
+	if db.opts.Log == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, logTimeout)
+	defer cancel()
+	head, err := db.opts.Log.Head(ctx)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	for db.Head() < head {
+		if _, err := db.Wait(ctx, db.Head()); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("%w: not caught up with the log's head %d within %s", ErrUnavailable, head, logTimeout)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// staleRefusal reports whether a group that appended nothing refused a
+// command against a state behind the shared log's head, after catching up
+// with it: the group must run again. A group that appends needs no such
+// check: its compare-and-set succeeds only if the state it checked was the
+// head's.
+func (db *DB) staleRefusal(errs []error, acks chan<- pending) bool {
+	if !slices.ContainsFunc(errs, func(err error) bool { return err != nil }) || db.staleRetries >= maxStaleRetries {
+		db.staleRetries = 0
+		return false
+	}
+	db.staleRetries++
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	head, err := db.opts.Log.Head(ctx)
+	if err != nil || head < db.nextSeq {
+		return false // the refusal stands: the state was the head's, or the log cannot say
+	}
+	waitPipeline(acks)
+	if err := db.catchUp(ctx, head); err != nil {
+		db.opts.Logger.Warn("engine: catching up with the shared log", "err", err)
+		return false
+	}
+	return true
+}
+
+// maxStaleRetries bounds how often a refusing group runs again after
+// catching up, when other nodes keep appending meanwhile.
+const maxStaleRetries = 3
 
 // waitPipeline returns once every group handed to the acknowledger is
 // durable and published.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
@@ -15,6 +16,9 @@ import (
 
 // memLog is a SharedLog in memory, for engines of one process.
 type memLog struct {
+	// lag, when set, delays every read: followers fall behind.
+	lag time.Duration
+
 	mu      sync.Mutex
 	recs    [][]byte
 	id      []byte
@@ -38,6 +42,7 @@ func (l *memLog) Append(_ context.Context, after Seq, records [][]byte) error {
 }
 
 func (l *memLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error) {
+	time.Sleep(l.lag)
 	for {
 		l.mu.Lock()
 		if n := Seq(len(l.recs)); from <= n {
@@ -358,5 +363,28 @@ func TestSharedLogReplicaRefusesWrites(t *testing.T) {
 	}
 	if _, err := db.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{}); !errors.Is(err, ErrConflict) {
 		t.Errorf("a put on the replica without its log: %v, want ErrConflict", err)
+	}
+}
+
+// TestSharedLogFreshChecks: a node whose follower lags checks no command
+// against its stale state. After Sync, a collection made on another node
+// takes a put at once; and a put with If-Match of the ETag just made
+// elsewhere, refused against the stale state in the writer, is checked
+// again at the log's head and succeeds.
+func TestSharedLogFreshChecks(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.lag = 200 * time.Millisecond
+	a, b := mustOpenShared(t, log), mustOpenShared(t, log)
+	c := MustCalendar(t, a)
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{})
+	if err != nil {
+		t.Fatalf("put on the other node after Sync: %v", err)
+	}
+	if _, err := a.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{IfMatch: res.ETag}); err != nil {
+		t.Fatalf("If-Match with the ETag the other node just made: %v", err)
 	}
 }

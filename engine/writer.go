@@ -221,6 +221,10 @@ func (db *DB) commitGroup(group []*request, acks chan<- pending) {
 	p := pending{group: group, errs: errs}
 	if tx.next == db.nextSeq {
 		o.close()
+		if db.opts.Log != nil && db.staleRefusal(errs, acks) {
+			db.commitGroup(group, acks) // checked against what others appended
+			return
+		}
 		acks <- p
 		return
 	}
