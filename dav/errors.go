@@ -127,6 +127,7 @@ func errMalformedXML(err error) *PreconditionError {
 //	*engine.PropsLimitError               507 (properties over engine.Limits)
 //	*engine.PushLimitError                403 push-not-available (WebDAV-Push registrations)
 //	engine.ErrNotFound                    404
+//	engine.ErrAddressTaken                409 (another user has the email address)
 //	engine.ErrExists                      412 (If-None-Match, Overwrite: F)
 //	engine.ErrConflict, ErrCompacted      409
 //	engine.ErrInvalidName                 400
@@ -196,6 +197,8 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		return precondition(http.StatusForbidden, davpush.CondPushNotAvailable, "%s", strings.TrimPrefix(psh.Error(), "engine: "))
 	case errors.Is(err, engine.ErrNotFound):
 		return errNotFound
+	case errors.Is(err, engine.ErrAddressTaken):
+		return httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: already exists: "))
 	case errors.Is(err, engine.ErrExists):
 		return httpErrorf(http.StatusPreconditionFailed, "the destination exists")
 	case errors.Is(err, engine.ErrConflict):

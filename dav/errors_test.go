@@ -34,6 +34,7 @@ func TestMapError(t *testing.T) {
 	}{
 		{"ErrNotFound", wrap(engine.ErrNotFound), 0, 404, ""},
 		{"ErrExists", wrap(engine.ErrExists), 0, 412, ""},
+		{"ErrAddressTaken", wrap(engine.ErrAddressTaken), 0, 409, ""},
 		{"ErrClosed", wrap(engine.ErrClosed), 0, 503, ""},
 		{"ErrUnavailable", wrap(engine.ErrUnavailable), 0, 503, ""},
 		{"LogConflictError", wrap(&engine.LogConflictError{Head: 7}), 0, 503, ""},

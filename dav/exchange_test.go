@@ -96,7 +96,7 @@ func runExchange(t *testing.T, file string) {
 	h, db := mustHandler(t, Options{MaxRequestBody: 128 << 10})
 	x := &exchange{h: h, db: db, ar: ar, real: map[string]string{}, holders: map[string]string{}, count: map[string]int{}}
 	for _, u := range []string{"alice", "bob"} {
-		if err := db.PutUser(context.Background(), testMeta, engine.User{Name: u}); err != nil {
+		if err := db.PutUser(context.Background(), testMeta, engine.User{Name: u, Emails: []string{u + "@example.org"}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := h.ensureHome(context.Background(), u, testMeta); err != nil {
@@ -168,9 +168,11 @@ func (x *exchange) setup(t *testing.T, text string) {
 		case f[0] == "vcard" && len(f) == 3:
 			err = x.put(f[1], testVCard(f[2]))
 		case f[0] == "home" && len(f) == 2:
-			if err = x.db.PutUser(ctx, testMeta, engine.User{Name: f[1]}); err == nil {
+			if err = x.db.PutUser(ctx, testMeta, engine.User{Name: f[1], Emails: []string{f[1] + "@example.org"}}); err == nil {
 				err = x.h.ensureHome(ctx, f[1], testMeta)
 			}
+		case f[0] == "emails" && len(f) >= 2:
+			err = x.db.UpdateUser(ctx, testMeta, f[1], func(u *engine.User) error { u.Emails = f[2:]; return nil })
 		case f[0] == "group" && len(f) >= 2:
 			err = x.db.PutGroup(ctx, testMeta, engine.Group{Name: f[1], Members: f[2:]})
 		case (f[0] == "grant" || f[0] == "invite") && len(f) == 4:

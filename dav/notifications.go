@@ -114,7 +114,7 @@ func notificationBody(user string, sh *engine.Share) string {
 	b.WriteString("<CS:dtstamp>" + c.Modified.UTC().Format("20060102T150405Z") + "</CS:dtstamp>")
 	b.WriteString(`<CS:invite-notification shared-type="` + sharedType(c) + `">`)
 	b.WriteString("<CS:uid>" + inviteUID(c) + "</CS:uid>")
-	b.WriteString("<D:href>" + davxml.EscapeString(mailtoOf(user)) + "</D:href>")
+	b.WriteString("<D:href>urn:uuid:" + principalUUID(user) + "</D:href>")
 	b.WriteString("<CS:invite-noresponse/>")
 	b.WriteString("<CS:access><CS:" + acc + "/></CS:access>")
 	b.WriteString("<CS:hosturl>" + hrefValue(c.Path) + "</CS:hosturl>")

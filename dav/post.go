@@ -118,21 +118,29 @@ func (h *Handler) postShare(w http.ResponseWriter, r *http.Request, root xml.Nam
 
 // principalOfHref returns the principal an href of a sharing request
 // names: a principal URL (/dav/principals/U/, also as an absolute URL), a
-// mailto: address of the form Almanac gives users (U@localhost), or a
-// bare principal name; "" when it names none. A user the Authenticator
-// knows without a log account (an --htpasswd user) is one too: the
-// caller gives them a home (sharePrincipals) before granting.
+// user's mailto: address (also U@localhost, the address Almanac gave
+// every user before users had email addresses), urn:uuid:<principal's
+// id>, or a bare principal name; "" when it names none. A user the
+// Authenticator knows without a log account (an --htpasswd user) is one
+// too: the caller gives them a home (sharePrincipals) before granting.
 func (h *Handler) principalOfHref(v *engine.View, href string) (string, error) {
 	href = strings.TrimSpace(href)
 	var name string
 	switch {
 	case strings.HasPrefix(strings.ToLower(href), "mailto:"):
-		addr := href[len("mailto:"):]
-		user, host, ok := strings.Cut(addr, "@")
+		switch user, err := v.UserByEmail(href); {
+		case err == nil:
+			return user, nil
+		case !errors.Is(err, engine.ErrNotFound):
+			return "", fmt.Errorf("look up %s: %w", href, err)
+		}
+		user, host, ok := strings.Cut(href[len("mailto:"):], "@")
 		if !ok || !strings.EqualFold(host, "localhost") {
 			return "", nil
 		}
 		name = user
+	case strings.HasPrefix(strings.ToLower(href), "urn:uuid:"):
+		return principalOfUUID(v, href[len("urn:uuid:"):])
 	case strings.Contains(href, "/"):
 		u, err := url.Parse(href)
 		if err != nil {

@@ -38,15 +38,9 @@ func searchValues(p principal, n xml.Name) []string {
 	case davxml.PropDisplayName:
 		return []string{displayNameOf(p.name, p.group)}
 	case davxml.PropCalendarUserAddresses:
-		if p.group != nil {
-			return []string{principalPath(p.name)}
-		}
-		return []string{mailtoOf(p.name), principalPath(p.name)}
+		return calendarUserAddresses(p)
 	case propEmailAddressSet:
-		if p.group != nil {
-			return nil
-		}
-		return []string{emailOf(p.name)}
+		return p.emails
 	case propCalendarUserType:
 		return []string{cuTypeOf(p.group)}
 	}

@@ -1,6 +1,8 @@
 package dav
 
 import (
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -28,12 +30,14 @@ const maxPrincipals = 10000
 type principal struct {
 	name  string
 	group *engine.Group
+	// emails are a user's email addresses (engine.User.Emails).
+	emails []string
 }
 
 // findPrincipal returns principal name, or nil when there is none.
 func findPrincipal(v *engine.View, name string) (*principal, error) {
-	if _, err := v.User(name); err == nil {
-		return &principal{name: name}, nil
+	if u, err := v.User(name); err == nil {
+		return &principal{name: name, emails: u.Emails}, nil
 	} else if !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("look up user %s: %w", name, err)
 	}
@@ -78,7 +82,7 @@ func listPrincipals(v *engine.View) (out []principal, more bool, err error) {
 		return nil, false, fmt.Errorf("list users: %w", err)
 	}
 	for _, u := range users {
-		out = append(out, principal{name: u.Name})
+		out = append(out, principal{name: u.Name, emails: u.Emails})
 	}
 	homes, err := v.Children("/dav/home/")
 	if err != nil {
@@ -121,7 +125,7 @@ func (h *Handler) principalResource(v *engine.View, user, name string) (*resourc
 }
 
 func newPrincipalResource(user string, p principal) *resource {
-	return &resource{kind: resPrincipal, path: principalPath(p.name), user: user, name: p.name, group: p.group, acc: accessRead}
+	return &resource{kind: resPrincipal, path: principalPath(p.name), user: user, name: p.name, group: p.group, emails: p.emails, acc: accessRead}
 }
 
 // principalNamesList are the live properties of a principal, for PROPFIND
@@ -170,10 +174,21 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 	case propProxyWriteFor:
 		return prop(n, proxyForValue(h.proxyFor(sc, r), proxyWrite)), true
 	case davxml.PropCalendarUserAddresses:
-		if g != nil {
-			return prop(n, hrefValue(principalPath(r.name))), true
+		s := ""
+		for _, a := range calendarUserAddresses(principal{name: r.name, group: g, emails: r.emails}) {
+			if strings.HasPrefix(a, "/") {
+				s += hrefValue(a)
+			} else {
+				s += "<D:href>" + davxml.EscapeString(a) + "</D:href>"
+			}
 		}
-		return prop(n, "<D:href>"+davxml.EscapeString(mailtoOf(r.name))+"</D:href>"+hrefValue(principalPath(r.name))), true
+		return prop(n, s), true
+	case propEmailAddressSet:
+		s := ""
+		for _, a := range r.emails {
+			s += "<CS:email-address>" + davxml.EscapeString(a) + "</CS:email-address>"
+		}
+		return prop(n, s), true
 	}
 	if g != nil {
 		return davxml.PropValue{}, false
@@ -186,8 +201,6 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 			return davxml.PropValue{}, false
 		}
 		return prop(n, hrefValue(notificationsPath(r.name))), true
-	case propEmailAddressSet:
-		return prop(n, "<CS:email-address>"+davxml.EscapeString(emailOf(r.name))+"</CS:email-address>"), true
 	}
 	return davxml.PropValue{}, false
 }
@@ -208,8 +221,43 @@ func cuTypeOf(g *engine.Group) string {
 	return "INDIVIDUAL"
 }
 
-// emailOf is the address of a user's calendar-user-address-set.
-func emailOf(user string) string { return user + "@localhost" }
+// calendarUserAddresses is the CALDAV:calendar-user-address-set of p
+// (RFC 6638 §2.4.1): a mailto: URI per email address (the first is the
+// one clients put in ORGANIZER), then urn:uuid:<principalUUID>, then the
+// principal URL (a path).
+func calendarUserAddresses(p principal) []string {
+	out := make([]string, 0, len(p.emails)+2)
+	for _, e := range p.emails {
+		out = append(out, "mailto:"+e)
+	}
+	return append(out, "urn:uuid:"+principalUUID(p.name), principalPath(p.name))
+}
 
-// mailtoOf is emailOf as a mailto: URI.
-func mailtoOf(user string) string { return "mailto:" + emailOf(user) }
+// principalUUID is the stable id of principal name in its urn:uuid:
+// calendar user address: a name-based UUID (RFC 9562 §5.5, version 5)
+// of the name, the same on every server and after every rebuild (and for
+// a later principal of the same name).
+func principalUUID(name string) string {
+	h := sha1.Sum([]byte("almanac principal\x00" + name))
+	h[6] = h[6]&0x0f | 0x50
+	h[8] = h[8]&0x3f | 0x80
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+// principalOfUUID returns the principal whose principalUUID is id (any
+// case), "" when none is; it tests the listed principals (at most
+// maxPrincipals).
+func principalOfUUID(v *engine.View, id string) (string, error) {
+	id = strings.ToLower(id)
+	ps, _, err := listPrincipals(v)
+	if err != nil {
+		return "", err
+	}
+	for _, p := range ps {
+		if principalUUID(p.name) == id {
+			return p.name, nil
+		}
+	}
+	return "", nil
+}

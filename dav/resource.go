@@ -32,6 +32,8 @@ type resource struct {
 	// group is set for a group.
 	name  string
 	group *engine.Group
+	// emails are a user principal's email addresses.
+	emails []string
 	// proxy is set on name's proxy sub-principal: proxyRead or proxyWrite.
 	proxy string
 	// acc is what user may do with the resource (privileges.go).

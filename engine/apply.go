@@ -180,8 +180,9 @@ func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
 	return dropGrants(rw, ev, id)
 }
 
-// applyUser sets (or deletes) a user account and keeps the token index
-// in step: the old record's tokens leave it, the new record's enter it.
+// applyUser sets (or deletes) a user account and keeps the token and
+// email indexes in step: the old record's tokens and addresses leave them,
+// the new record's enter them.
 func applyUser(rw readWriter, u *eventv1.User, set bool) error {
 	key := keys.UserKey(u.GetName())
 	old := &eventv1.User{}
@@ -194,6 +195,9 @@ func applyUser(rw readWriter, u *eventv1.User, set bool) error {
 			if err := rw.Delete(keys.TokenKey(t.Id), nil); err != nil {
 				return err
 			}
+		}
+		if err := indexEmails(rw, old, false); err != nil {
+			return err
 		}
 	}
 	if !set {
@@ -208,6 +212,9 @@ func applyUser(rw readWriter, u *eventv1.User, set bool) error {
 		if err := rw.Set(keys.TokenKey(t.Id), []byte(u.Name), nil); err != nil {
 			return err
 		}
+	}
+	if err := indexEmails(rw, u, true); err != nil {
+		return err
 	}
 	return setProto(rw, key, u)
 }

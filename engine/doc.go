@@ -85,6 +85,8 @@
 //	W <webhook id>            a webhook as it is (eventv1.Webhook): URL,
 //	                          owner, filters, paused; its cursor is the
 //	                          meta record cursor/webhook:<id>
+//	M <address>               a user's email address (domain lower-case)
+//	                          -> the user's name
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.

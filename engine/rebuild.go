@@ -35,7 +35,8 @@ const metaProjections = "projections"
 //	7: app passwords in the account records
 //	8: push registrations ('P')
 //	9: webhooks ('W')
-const projectionVersion = "9"
+//	10: the users' email address index ('M')
+const projectionVersion = "10"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

@@ -361,6 +361,9 @@ type User struct {
 	// (app_passwords.go). PutUser and UpdateUser leave them as they are:
 	// only CreateAppPassword and RevokeAppPassword change them.
 	AppPasswords []AppPassword
+	// Emails are the user's email addresses (NormalizeEmail'd), their
+	// mailto: calendar user addresses; one address is one user's only.
+	Emails []string
 }
 
 // User roles.

@@ -12,7 +12,9 @@ import (
 // PutUser creates or replaces a user account. The log records the password
 // hash, never a password.
 //
-// Errors: ErrInvalidName; ErrExists when a group has the name.
+// Errors: ErrInvalidName (also for a malformed email address or more than
+// MaxEmailsPerUser); ErrExists when a group has the name or another user
+// one of the addresses.
 func (db *DB) PutUser(ctx context.Context, m Meta, u User) error {
 	return db.putUser(ctx, m, u, nil)
 }
@@ -115,6 +117,16 @@ func (c *userCmd) run(tx *txn) error {
 			u.Role = RoleUser
 		}
 		user = userToProto(*u)
+	}
+	if c.op == eventv1.Op_OP_USER_SET {
+		emails, err := normalizeEmails(user.Emails)
+		if err != nil {
+			return err
+		}
+		user.Emails = emails
+		if err := checkEmails(tx.rw, user); err != nil {
+			return err
+		}
 	}
 	return tx.append(c.m, &eventv1.Event{Op: c.op, User: user})
 }

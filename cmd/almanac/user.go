@@ -20,8 +20,9 @@ import (
 
 func init() {
 	register(Command{
-		Name:  "user",
-		Usage: "add NAME [--admin] | passwd NAME | list | delete NAME | disable NAME | enable NAME | app-password add|list|revoke ...   [--data DIR | --server URL] [--as ADMIN]",
+		Name: "user",
+		Usage: "add NAME [--admin] [--email ADDR]... | passwd NAME | list | delete NAME | disable NAME | enable NAME | " +
+			"email add|remove NAME ADDR... | app-password add|list|revoke ...   [--data DIR | --server URL] [--as ADMIN]",
 		Summary: "manage user accounts (the new password is read from stdin, or prompted for on a terminal); " +
 			"while a server runs on --data, through its admin API",
 		Run: func(ctx context.Context, args []string) error {
@@ -42,11 +43,11 @@ type userCLI struct {
 
 // userSubcommands maps each subcommand of `user` to its count of
 // arguments.
-var userSubcommands = map[string]int{"add": 1, "passwd": 1, "delete": 1, "list": 0, "disable": 1, "enable": 1}
+var userSubcommands = map[string]int{"add": 1, "passwd": 1, "delete": 1, "list": 0, "disable": 1, "enable": 1, "email": -1}
 
 func (c *userCLI) run(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: missing subcommand (add, passwd, list, delete, disable, enable)", errUsage)
+		return fmt.Errorf("%w: missing subcommand (add, passwd, list, delete, disable, enable, email)", errUsage)
 	}
 	sub, args := args[0], args[1:]
 	if sub == "app-password" {
@@ -62,8 +63,10 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 	var af accountFlags
 	af.register(fs)
 	admin := false
+	var emails stringList
 	if sub == "add" {
 		fs.BoolVar(&admin, "admin", false, "give the user the admin role (add only)")
+		fs.Var(&emails, "email", "an email `address` of the user, their calendar user address for scheduling (add only; repeatable)")
 	}
 	pos, err := parseInterspersed(fs, args, c.getenv)
 	if err != nil {
@@ -71,9 +74,13 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 	}
 	n, ok := userSubcommands[sub]
 	if !ok {
-		return fmt.Errorf("%w: unknown subcommand %q (add, passwd, list, delete, disable, enable)", errUsage, sub)
+		return fmt.Errorf("%w: unknown subcommand %q (add, passwd, list, delete, disable, enable, email)", errUsage, sub)
 	}
-	if len(pos) != n {
+	if n < 0 {
+		if len(pos) < 3 || (pos[0] != "add" && pos[0] != "remove") {
+			return fmt.Errorf("%w: user email takes add or remove, a user name and one or more addresses", errUsage)
+		}
+	} else if len(pos) != n {
 		return fmt.Errorf("%w: user %s takes %d argument(s), got %d", errUsage, sub, n, len(pos))
 	}
 	acc, release, err := c.openAccounts(af, "user "+sub)
@@ -87,13 +94,22 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 	name := pos[0]
 	var done string
 	switch sub {
+	case "email":
+		name = pos[1]
+		if pos[0] == "add" {
+			err = acc.SetEmails(ctx, name, pos[2:], nil)
+			done = fmt.Sprintf("added %s to the addresses of %s", strings.Join(pos[2:], ", "), name)
+		} else {
+			err = acc.SetEmails(ctx, name, nil, pos[2:])
+			done = fmt.Sprintf("removed %s from the addresses of %s", strings.Join(pos[2:], ", "), name)
+		}
 	case "add", "passwd":
 		pw, perr := c.readPassword(name)
 		if perr != nil {
 			return perr
 		}
 		if sub == "add" {
-			err = acc.AddUser(ctx, name, pw, admin)
+			err = acc.AddUser(ctx, name, pw, admin, emails...)
 			role := engine.RoleUser
 			if admin {
 				role = engine.RoleAdmin
@@ -114,7 +130,7 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 		}
 	}
 	switch {
-	case errors.Is(err, engine.ErrNotFound):
+	case errors.Is(err, engine.ErrNotFound) && sub != "email":
 		return fmt.Errorf("no user %q", name)
 	case errors.Is(err, engine.ErrConflict) && sub == "add":
 		return fmt.Errorf("user %q exists; use `almanac user passwd %s` to change the password", name, name)
@@ -222,6 +238,9 @@ func (c *userCLI) list(ctx context.Context, acc audit.Accounts) error {
 		if u.Disabled {
 			line += "\tdisabled"
 		}
+		if len(u.Emails) > 0 {
+			line += "\t" + strings.Join(u.Emails, ",")
+		}
 		fmt.Fprintln(c.stdout, line)
 	}
 	return nil
@@ -287,3 +306,11 @@ func (c *userCLI) readLine(prompt string) (string, error) {
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+// Set appends one value.
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }

@@ -114,3 +114,38 @@ func TestUserCommands(t *testing.T) {
 		}
 	})
 }
+
+// TestUserEmailCommands: `user add --email` (repeatable), `user email
+// add|remove` and `user list` on a data directory; an address another
+// user holds is refused and names the holder.
+func TestUserEmailCommands(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := runUser(t, "pw\n", "add", "alice", "--email", "alice@example.org", "--email=mailto:Al@Example.ORG", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUser(t, "pw\n", "add", "bob", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUser(t, "", "email", "add", "bob", "Al@EXAMPLE.org", "--data", dir); err == nil || !strings.Contains(err.Error(), "alice") {
+		t.Errorf("bob taking alice's address: %v, want a refusal naming alice", err)
+	}
+	if _, err := runUser(t, "", "email", "add", "bob", "bob@example.org", "b@x.test", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUser(t, "", "email", "remove", "bob", "b@x.test", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUser(t, "", "email", "remove", "bob", "b@x.test", "--data", dir); err == nil {
+		t.Error("removing an address bob no longer has succeeded")
+	}
+	if _, err := runUser(t, "", "email", "bob", "--data", dir); !errors.Is(err, errUsage) {
+		t.Errorf("user email without add|remove: %v, want a usage error", err)
+	}
+	out, err := runUser(t, "", "list", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "alice\tuser\talice@example.org,Al@example.org\nbob\tuser\tbob@example.org\n"; out != want {
+		t.Errorf("list:\n%s\nwant:\n%s", out, want)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/almanac/almanac/dav/auth"
@@ -19,9 +20,16 @@ import (
 type Accounts interface {
 	// Users lists every account in name order.
 	Users(ctx context.Context) ([]Account, error)
-	// AddUser creates an account. Errors: engine.ErrConflict (it exists),
-	// engine.ErrInvalidName, a bad password.
-	AddUser(ctx context.Context, name, password string, admin bool) error
+	// AddUser creates an account with the email addresses emails.
+	// Errors: engine.ErrConflict (it exists, or another user has one of
+	// the addresses), engine.ErrInvalidName (a malformed address too), a
+	// bad password.
+	AddUser(ctx context.Context, name, password string, admin bool, emails ...string) error
+	// SetEmails adds the addresses add to the account's and removes the
+	// addresses remove. Errors: engine.ErrNotFound (no such account, or
+	// an address to remove it does not have), engine.ErrConflict (another
+	// user has an address to add), engine.ErrInvalidName.
+	SetEmails(ctx context.Context, name string, add, remove []string) error
 	// SetPassword replaces the password. Errors: engine.ErrNotFound.
 	SetPassword(ctx context.Context, name, password string) error
 	// DeleteUser removes the account; its data stays. Errors:
@@ -44,6 +52,7 @@ type Account struct {
 	Name     string      `json:"name"`
 	Role     string      `json:"role"`
 	Disabled bool        `json:"disabled,omitempty"`
+	Emails   []string    `json:"emails,omitempty"`
 	Tokens   []TokenInfo `json:"tokens,omitempty"`
 	// AppPasswords are the account's per-device passwords.
 	AppPasswords []AppPasswordInfo `json:"app_passwords,omitempty"`
@@ -108,7 +117,7 @@ func (l *Local) Users(ctx context.Context) ([]Account, error) {
 	}
 	out := make([]Account, 0, len(users))
 	for _, u := range users {
-		a := Account{Name: u.Name, Role: u.Role, Disabled: u.Disabled}
+		a := Account{Name: u.Name, Role: u.Role, Disabled: u.Disabled, Emails: u.Emails}
 		for _, t := range u.Tokens {
 			a.Tokens = append(a.Tokens, TokenInfo{ID: t.ID, Label: t.Label, Created: t.Created})
 		}
@@ -121,7 +130,7 @@ func (l *Local) Users(ctx context.Context) ([]Account, error) {
 }
 
 // AddUser creates an account.
-func (l *Local) AddUser(ctx context.Context, name, password string, admin bool) error {
+func (l *Local) AddUser(ctx context.Context, name, password string, admin bool, emails ...string) error {
 	hash, err := hashPassword(password)
 	if err != nil {
 		return err
@@ -130,11 +139,43 @@ func (l *Local) AddUser(ctx context.Context, name, password string, admin bool) 
 	if admin {
 		role = engine.RoleAdmin
 	}
-	err = l.DB.AddUser(ctx, l.Meta, engine.User{Name: name, PasswordHash: hash, Role: role})
+	err = l.DB.AddUser(ctx, l.Meta, engine.User{Name: name, PasswordHash: hash, Role: role, Emails: emails})
+	if errors.Is(err, engine.ErrAddressTaken) {
+		return addressTaken(err)
+	}
 	if errors.Is(err, engine.ErrExists) {
 		return fmt.Errorf("%w: user %q exists", engine.ErrConflict, name)
 	}
 	return err
+}
+
+// SetEmails adds and removes email addresses of an account in one event.
+func (l *Local) SetEmails(ctx context.Context, name string, add, remove []string) error {
+	err := l.DB.UpdateUser(ctx, l.Meta, name, func(u *engine.User) error {
+		for _, a := range remove {
+			n, err := engine.NormalizeEmail(a)
+			if err != nil {
+				return err
+			}
+			i := slices.Index(u.Emails, n)
+			if i < 0 {
+				return fmt.Errorf("%w: user %q has no address %s", engine.ErrNotFound, name, n)
+			}
+			u.Emails = slices.Delete(u.Emails, i, i+1)
+		}
+		u.Emails = append(u.Emails, add...)
+		return nil
+	})
+	if errors.Is(err, engine.ErrAddressTaken) {
+		return addressTaken(err)
+	}
+	return err
+}
+
+// addressTaken turns the engine's ErrAddressTaken into ErrConflict (409
+// through the admin API), keeping what it says.
+func addressTaken(err error) error {
+	return fmt.Errorf("%w: %s", engine.ErrConflict, strings.TrimPrefix(err.Error(), engine.ErrExists.Error()+": "))
 }
 
 // SetPassword replaces a password.
@@ -204,6 +245,10 @@ type accountRequest struct {
 	Admin    bool   `json:"admin,omitempty"`
 	Label    string `json:"label,omitempty"`
 	ID       string `json:"id,omitempty"`
+	// Emails are the addresses of a new account, or those to add.
+	Emails []string `json:"emails,omitempty"`
+	// Remove are the addresses to remove (POST /admin/users/emails).
+	Remove []string `json:"remove,omitempty"`
 }
 
 // accountRoutes answers the account endpoints of the admin API (see Admin)
@@ -217,7 +262,11 @@ func accountRoutes(r *http.Request, l *Local, self string) (out any, ok bool, er
 		users, err := l.Users(ctx)
 		return users, true, err
 	case "POST /admin/users":
-		run = func(q accountRequest) (any, error) { return done, l.AddUser(ctx, q.Name, q.Password, q.Admin) }
+		run = func(q accountRequest) (any, error) {
+			return done, l.AddUser(ctx, q.Name, q.Password, q.Admin, q.Emails...)
+		}
+	case "POST /admin/users/emails":
+		run = func(q accountRequest) (any, error) { return done, l.SetEmails(ctx, q.Name, q.Emails, q.Remove) }
 	case "POST /admin/users/password":
 		run = func(q accountRequest) (any, error) { return done, l.SetPassword(ctx, q.Name, q.Password) }
 	case "POST /admin/users/delete", "POST /admin/users/disable":

@@ -117,3 +117,45 @@ func TestClientRefusesPlainHTTP(t *testing.T) {
 		t.Errorf("Users over plain HTTP to 192.0.2.7: %v, want a refusal", err)
 	}
 }
+
+// TestAdminEmails: email addresses travel through the admin API: given at
+// add, added and removed after, listed; an address another user has is
+// 409, a malformed one 400, removing one the user lacks 404.
+func TestAdminEmails(t *testing.T) {
+	db := mustOpen(t)
+	srv := httptest.NewServer(&Admin{DB: db, Auth: fakeAuth{"admin": engine.RoleAdmin}})
+	defer srv.Close()
+	c := &Client{Server: srv.URL, User: "admin", Password: "secret"}
+	if err := c.AddUser(ctx, "bob", "pw", false, "bob@Example.org", "mailto:b@x.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddUser(ctx, "carol", "pw", false, "B@X.TEST"); err != nil {
+		t.Fatalf("B@x.test is not b@x.test (the local part's case counts): %v", err)
+	}
+	if err := c.AddUser(ctx, "dave", "pw", false, "b@X.test"); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("dave with bob's address: %v, want 409", err)
+	}
+	if err := c.SetEmails(ctx, "carol", []string{"bob@example.ORG"}, nil); !errors.Is(err, engine.ErrConflict) {
+		t.Errorf("carol adding bob's address: %v, want 409", err)
+	}
+	if err := c.SetEmails(ctx, "carol", []string{"not-an-address"}, nil); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("a malformed address: %v, want 400", err)
+	}
+	if err := c.SetEmails(ctx, "bob", nil, []string{"nope@x.test"}); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("removing an address bob lacks: %v, want 404", err)
+	}
+	if err := c.SetEmails(ctx, "bob", []string{"robert@example.org"}, []string{"MAILTO:b@x.test"}); err != nil {
+		t.Fatal(err)
+	}
+	users, err := c.Users(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, u := range users {
+		got[u.Name] = strings.Join(u.Emails, " ")
+	}
+	if got["bob"] != "bob@example.org robert@example.org" || got["carol"] != "B@x.test" {
+		t.Errorf("emails = %q", got)
+	}
+}

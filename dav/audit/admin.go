@@ -34,7 +34,8 @@ type Authenticator interface {
 //	POST /admin/purge    {path}            -> engine.PurgeResult
 //	POST /admin/rebuild, POST /admin/verify -> {"ok": true}
 //	GET  /admin/users                      -> [Account] (with their tokens)
-//	POST /admin/users {name, password, admin}          -> {"ok": true}
+//	POST /admin/users {name, password, admin, emails}  -> {"ok": true}
+//	POST /admin/users/emails {name, emails, remove}    -> {"ok": true}
 //	POST /admin/users/password {name, password}        -> {"ok": true}
 //	POST /admin/users/delete|disable|enable {name}     -> {"ok": true}
 //	POST /admin/tokens {name, label}       -> NewToken (its secret, once)

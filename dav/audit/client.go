@@ -171,8 +171,13 @@ func (c *Client) Users(ctx context.Context) ([]Account, error) {
 }
 
 // AddUser creates an account on the server.
-func (c *Client) AddUser(ctx context.Context, name, password string, admin bool) error {
-	return c.account(ctx, "/admin/users", accountRequest{Name: name, Password: password, Admin: admin})
+func (c *Client) AddUser(ctx context.Context, name, password string, admin bool, emails ...string) error {
+	return c.account(ctx, "/admin/users", accountRequest{Name: name, Password: password, Admin: admin, Emails: emails})
+}
+
+// SetEmails adds and removes email addresses of an account on the server.
+func (c *Client) SetEmails(ctx context.Context, name string, add, remove []string) error {
+	return c.account(ctx, "/admin/users/emails", accountRequest{Name: name, Emails: add, Remove: remove})
 }
 
 // SetPassword replaces a password on the server.

@@ -46,6 +46,7 @@ const (
 	Links       byte = 'z'
 	Push        byte = 'P'
 	Webhook     byte = 'W'
+	Email       byte = 'M'
 	sep         byte = 0x00
 	seqLen           = 8
 	prefixLen        = 1
@@ -58,7 +59,7 @@ const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
-	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook}
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook, Email}
 
 // SharingPrefixes lists the families of sharing (groups, grants, shares,
 // mounts, proxies, links) and of push registrations: apply reads them
@@ -133,6 +134,11 @@ func UserKey(name string) []byte { return append([]byte{User}, name...) }
 
 // TokenKey is the key of the index entry of an API token id.
 func TokenKey(id string) []byte { return append([]byte{Token}, id...) }
+
+// EmailKey is the key of an email address (normalized: the domain in
+// lower case) in the index of users' addresses; its value is the user's
+// name.
+func EmailKey(addr string) []byte { return append([]byte{Email}, addr...) }
 
 // IDPrefix is the prefix of every key of family prefix in collection id.
 func IDPrefix(prefix byte, id uint64) []byte { return u64([]byte{prefix}, id) }

@@ -918,6 +918,10 @@ type User struct {
 	// A disabled account cannot sign in (DAV, admin API, gRPC password or
 	// token); its data and tokens stay.
 	Disabled bool `protobuf:"varint,5,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// The user's email addresses, the mailto: calendar user addresses of
+	// scheduling (RFC 6638 §2.4.1); the domain is stored lower-case. One
+	// address belongs to at most one user.
+	Emails []string `protobuf:"bytes,6,rep,name=emails,proto3" json:"emails,omitempty"`
 	// The account's app passwords. Projection state only: the
 	// OP_APP_PASSWORD_* events keep it, an OP_USER_SET event never carries
 	// it (and leaves it as it was).
@@ -989,6 +993,13 @@ func (x *User) GetDisabled() bool {
 		return x.Disabled
 	}
 	return false
+}
+
+func (x *User) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
 }
 
 func (x *User) GetAppPasswords() []*AppPassword {
@@ -1926,13 +1937,14 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x04dead\x18\a \x03(\v2+.almanac.event.v1.CollectionProps.DeadEntryR\x04dead\x1a7\n" +
 	"\tDeadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xe7\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xff\x01\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x122\n" +
 	"\x06tokens\x18\x04 \x03(\v2\x1a.almanac.event.v1.APITokenR\x06tokens\x12\x1a\n" +
-	"\bdisabled\x18\x05 \x01(\bR\bdisabled\x12B\n" +
+	"\bdisabled\x18\x05 \x01(\bR\bdisabled\x12\x16\n" +
+	"\x06emails\x18\x06 \x03(\tR\x06emails\x12B\n" +
 	"\rapp_passwords\x18\b \x03(\v2\x1d.almanac.event.v1.AppPasswordR\fappPasswords\"\xcd\x02\n" +
 	"\vAppPassword\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x0e\n" +
