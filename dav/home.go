@@ -30,7 +30,9 @@ func (h *Handler) ensureHome(ctx context.Context, user string, m engine.Meta) er
 }
 
 // EnsureHome creates user's home with its default calendar and address
-// book ("calendar" and "contacts") unless the home exists; ErrExists from
+// book ("calendar" and "contacts") and its schedule inbox and outbox
+// unless the home exists (a home made before scheduling gets its inbox
+// and outbox); ErrExists from
 // a concurrent creation counts as success. The web app calls it at
 // sign-in, as the DAV handler does on a user's first request.
 func EnsureHome(ctx context.Context, db *engine.DB, user string, m engine.Meta) error {
@@ -38,7 +40,7 @@ func EnsureHome(ctx context.Context, db *engine.DB, user string, m engine.Meta) 
 	_, err := db.Collection(home)
 	switch {
 	case err == nil:
-		return nil
+		return ensureScheduling(ctx, db, user, m)
 	case !errors.Is(err, engine.ErrNotFound):
 		return fmt.Errorf("look up home of %s: %w", user, err)
 	}
@@ -49,6 +51,7 @@ func EnsureHome(ctx context.Context, db *engine.DB, user string, m engine.Meta) 
 		{Path: home + defaultAddressBook + "/", Kind: engine.KindAddressBook, Owner: user,
 			Props: engine.Props{DisplayName: "Contacts"}},
 	}
+	specs = append(specs, scheduleSpecs(user)...)
 	for _, spec := range specs {
 		if _, err := db.CreateCollection(ctx, m, spec); err != nil && !errors.Is(err, engine.ErrExists) {
 			return fmt.Errorf("create %s: %w", spec.Path, err)

@@ -132,7 +132,8 @@ func newPrincipalResource(user string, p principal) *resource {
 // propname.
 var principalNamesList = []xml.Name{davxml.PropDisplayName, davxml.PropPrincipalURL, propAlternateURISet,
 	davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses,
-	propCalendarUserType, propEmailAddressSet, propGroupMembership, propGroupMemberSet, propProxyReadFor, propProxyWriteFor, propNotificationURL}
+	propCalendarUserType, propEmailAddressSet, propGroupMembership, propGroupMemberSet, propProxyReadFor, propProxyWriteFor, propNotificationURL,
+	propScheduleInboxURL, propScheduleOutboxURL}
 
 // principalProp computes a property of a principal resource. A group has
 // no home and no email address; its calendar-user-type is GROUP and its
@@ -192,6 +193,9 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 	}
 	if g != nil {
 		return davxml.PropValue{}, false
+	}
+	if v, ok := principalScheduleProp(r.name, n); ok {
+		return v, true
 	}
 	switch n {
 	case davxml.PropCalendarHomeSet, davxml.PropAddressbookHomeSet:

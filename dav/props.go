@@ -112,6 +112,11 @@ func liveNames(r *resource) []xml.Name {
 	if r.coll.Props.DisplayName != "" {
 		names = append(names, davxml.PropDisplayName)
 	}
+	for _, n := range []xml.Name{propScheduleTransp, propScheduleDefaultCal} {
+		if _, ok := scheduleCollectionProp(r.coll, n); ok {
+			names = append(names, n)
+		}
+	}
 	switch r.coll.Kind {
 	case engine.KindCalendar:
 		names = append(names, davxml.PropSupportedComponents, davxml.PropSupportedCalendarData, davxml.PropMaxResourceSize)
@@ -275,6 +280,9 @@ func objectProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 func (h *Handler) collectionProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 	c := r.coll
 	cal, book := c.Kind == engine.KindCalendar, c.Kind == engine.KindAddressBook
+	if v, ok := scheduleCollectionProp(c, n); ok {
+		return v, true
+	}
 	switch {
 	case n == davxml.PropGetLastModified:
 		return sc.time(n, c.Modified, http.TimeFormat), true
@@ -329,6 +337,10 @@ func resourceType(r *resource) string {
 			return "<D:collection/><C:calendar/>"
 		case engine.KindAddressBook:
 			return "<D:collection/><CR:addressbook/>"
+		case engine.KindInbox:
+			return "<D:collection/><C:schedule-inbox/>"
+		case engine.KindOutbox:
+			return "<D:collection/><C:schedule-outbox/>"
 		}
 	}
 	return "<D:collection/>"

@@ -68,6 +68,9 @@ func setProp(p *engine.Props, kind engine.Kind, e davxml.Elem, creating bool, li
 	if len(e.Text) > lim.MaxPropValue {
 		return errPropTooLarge(len(e.Text), lim)
 	}
+	if pe := checkScheduleProp(kind, e); pe != nil {
+		return pe
+	}
 	switch {
 	case n == davxml.PropDisplayName:
 		p.DisplayName = e.Text

@@ -40,6 +40,9 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 	if _, err := h.db.Collection(t.collPath()); err == nil { // not the summary: it may outlive a deletion
 		return httpErrorf(http.StatusMethodNotAllowed, "%s is a collection", t.collPath())
 	}
+	if coll.Kind == engine.KindInbox {
+		return httpErrorf(http.StatusForbidden, "a schedule inbox holds only what the server delivers (RFC 6638 §2.2)")
+	}
 	ct := r.Header.Get("Content-Type")
 	if err := checkContentType(coll.Kind, ct); err != nil {
 		// The summary may predate a collection of another kind at the

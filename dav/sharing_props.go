@@ -53,7 +53,7 @@ func (h *Handler) grantsOf(sc *scratch, c *engine.Collection) []*engine.Grant {
 // shareable reports whether r is a collection that can be shared: one
 // directly in its owner's home, not the home.
 func shareable(r *resource) bool {
-	if r.kind != resCollection || r.coll.Kind == engine.KindHome {
+	if r.kind != resCollection || r.coll.Kind == engine.KindHome || r.coll.Kind == engine.KindInbox || r.coll.Kind == engine.KindOutbox {
 		return false
 	}
 	segs := splitCollPath(r.coll.Path)

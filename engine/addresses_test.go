@@ -95,3 +95,40 @@ func TestUserEmails(t *testing.T) {
 		t.Errorf("a deleted user's address names %q", got)
 	}
 }
+
+// TestScheduleCollections: an inbox takes iTIP messages (METHOD required,
+// several with one UID side by side, RFC 6638 §2.2) and an outbox nothing
+// (§2.1: ErrConflict); neither may contain collections.
+func TestScheduleCollections(t *testing.T) {
+	db := MustOpen(t)
+	for _, spec := range []CollectionSpec{
+		{Path: "/dav/home/alice/", Kind: KindHome, Owner: "alice"},
+		{Path: "/dav/home/alice/inbox/", Kind: KindInbox, Owner: "alice"},
+		{Path: "/dav/home/alice/outbox/", Kind: KindOutbox, Owner: "alice"},
+	} {
+		if _, err := db.CreateCollection(ctx, alice, spec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	msg := func(method string) []byte {
+		return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n" + method +
+			"BEGIN:VEVENT\r\nUID:u1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+	}
+	for _, name := range []string{"a.ics", "b.ics"} {
+		if _, err := db.PutObject(ctx, alice, "/dav/home/alice/inbox/", name, msg("METHOD:REQUEST\r\n"), PutOptions{}); err != nil {
+			t.Fatalf("inbox %s: %v", name, err)
+		}
+	}
+	var inv *InvalidDataError
+	if _, err := db.PutObject(ctx, alice, "/dav/home/alice/inbox/", "c.ics", msg(""), PutOptions{}); !errors.As(err, &inv) {
+		t.Errorf("inbox without METHOD: %v, want InvalidDataError", err)
+	}
+	if _, err := db.PutObject(ctx, alice, "/dav/home/alice/outbox/", "a.ics", msg("METHOD:REQUEST\r\n"), PutOptions{}); !errors.Is(err, ErrConflict) {
+		t.Errorf("outbox: %v, want ErrConflict", err)
+	}
+	for _, p := range []string{"/dav/home/alice/inbox/x/", "/dav/home/alice/outbox/x/"} {
+		if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: p, Kind: KindPlain, Owner: "alice"}); !errors.Is(err, ErrConflict) {
+			t.Errorf("collection %s: %v, want ErrConflict", p, err)
+		}
+	}
+}

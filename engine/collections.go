@@ -27,7 +27,7 @@ type CollectionSpec struct {
 // an object of the same name in the parent) exists; ErrConflict when the
 // parent is missing or may not contain collections.
 func (db *DB) CreateCollection(ctx context.Context, m Meta, spec CollectionSpec) (*Collection, error) {
-	if !validCollectionPath(spec.Path) || spec.Kind < KindHome || spec.Kind > KindAddressBook {
+	if !validCollectionPath(spec.Path) || spec.Kind < KindHome || spec.Kind > KindOutbox {
 		return nil, fmt.Errorf("%w: collection %q", ErrInvalidName, spec.Path)
 	}
 	if err := db.opts.Limits.checkNames(spec.Path, ""); err != nil {

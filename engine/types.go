@@ -16,6 +16,8 @@ const (
 	KindPlain       Kind = 2 // a plain WebDAV collection
 	KindCalendar    Kind = 3 // a CalDAV calendar collection (RFC 4791)
 	KindAddressBook Kind = 4 // a CardDAV address book collection (RFC 6352)
+	KindInbox       Kind = 5 // a scheduling inbox (RFC 6638 §2.2)
+	KindOutbox      Kind = 6 // a scheduling outbox (RFC 6638 §2.1)
 )
 
 // String returns the kind's name.
@@ -29,6 +31,10 @@ func (k Kind) String() string {
 		return "calendar"
 	case KindAddressBook:
 		return "addressbook"
+	case KindInbox:
+		return "schedule-inbox"
+	case KindOutbox:
+		return "schedule-outbox"
 	}
 	return "unknown"
 }

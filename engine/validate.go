@@ -26,6 +26,14 @@ func validate(coll *Collection, body []byte, contentType string, lim contentline
 	switch coll.Kind {
 	case KindCalendar:
 		return validateCalendar(body, coll, lim)
+	case KindInbox:
+		// An iTIP message (RFC 6638 §2.2): METHOD is required, the UID not
+		// unique (several messages about one event wait side by side).
+		info, err := checkCalendar(body, nil, lim, true)
+		info.uid = ""
+		return info, err
+	case KindOutbox:
+		return objectInfo{}, fmt.Errorf("%w: a scheduling outbox holds no objects (RFC 6638 §2.1)", ErrConflict)
 	case KindAddressBook:
 		return validateVCard(body, lim)
 	}
@@ -40,6 +48,12 @@ func validate(coll *Collection, body []byte, contentType string, lim contentline
 // carry RECURRENCE-ID), a type the collection supports, within lim, and
 // no control characters or bad TEXT escapes (checkCalendarLine).
 func validateCalendar(body []byte, coll *Collection, lim contentline.Limits) (objectInfo, error) {
+	return checkCalendar(body, coll, lim, false)
+}
+
+// checkCalendar is validateCalendar, or with itip the check of an iTIP
+// message, which must have a METHOD.
+func checkCalendar(body []byte, coll *Collection, lim contentline.Limits, itip bool) (objectInfo, error) {
 	if !utf8.Valid(body) {
 		return objectInfo{}, invalid(CondValidCalendarData, "not UTF-8, the charset of iCalendar (RFC 5545 §3.1.4)")
 	}
@@ -47,8 +61,10 @@ func validateCalendar(body []byte, coll *Collection, lim contentline.Limits) (ob
 	if err != nil {
 		return objectInfo{}, invalid(CondValidCalendarData, "%v", err)
 	}
-	if cal.Props.Get(ical.PropMethod) != nil {
+	if m := cal.Props.Get(ical.PropMethod); m != nil && !itip {
 		return objectInfo{}, invalid(CondValidCalendarObjectResource, "METHOD is not allowed in a calendar object resource")
+	} else if m == nil && itip {
+		return objectInfo{}, invalid(CondValidCalendarData, "an iTIP message without METHOD")
 	}
 	info := objectInfo{contentType: ContentTypeCalendar}
 	masters := 0

@@ -227,6 +227,12 @@ const (
 	CollectionKind_COLLECTION_KIND_CALENDAR CollectionKind = 3
 	// A CardDAV address book collection (RFC 6352).
 	CollectionKind_COLLECTION_KIND_ADDRESS_BOOK CollectionKind = 4
+	// A user's scheduling inbox (RFC 6638 §2.2): the iTIP messages the
+	// server delivered to the user.
+	CollectionKind_COLLECTION_KIND_SCHEDULE_INBOX CollectionKind = 5
+	// A user's scheduling outbox (RFC 6638 §2.1): the target of free-busy
+	// requests; it holds nothing.
+	CollectionKind_COLLECTION_KIND_SCHEDULE_OUTBOX CollectionKind = 6
 )
 
 // Enum value maps for CollectionKind.
@@ -237,13 +243,17 @@ var (
 		2: "COLLECTION_KIND_PLAIN",
 		3: "COLLECTION_KIND_CALENDAR",
 		4: "COLLECTION_KIND_ADDRESS_BOOK",
+		5: "COLLECTION_KIND_SCHEDULE_INBOX",
+		6: "COLLECTION_KIND_SCHEDULE_OUTBOX",
 	}
 	CollectionKind_value = map[string]int32{
-		"COLLECTION_KIND_UNSPECIFIED":  0,
-		"COLLECTION_KIND_HOME":         1,
-		"COLLECTION_KIND_PLAIN":        2,
-		"COLLECTION_KIND_CALENDAR":     3,
-		"COLLECTION_KIND_ADDRESS_BOOK": 4,
+		"COLLECTION_KIND_UNSPECIFIED":     0,
+		"COLLECTION_KIND_HOME":            1,
+		"COLLECTION_KIND_PLAIN":           2,
+		"COLLECTION_KIND_CALENDAR":        3,
+		"COLLECTION_KIND_ADDRESS_BOOK":    4,
+		"COLLECTION_KIND_SCHEDULE_INBOX":  5,
+		"COLLECTION_KIND_SCHEDULE_OUTBOX": 6,
 	}
 )
 
@@ -2058,13 +2068,15 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x18OP_WEBHOOK_STATE_CHANGED\x10\x1b\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_CREATED\x10(\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_REVOKED\x10)\x12\x18\n" +
-	"\x14OP_APP_PASSWORD_USED\x10**\xa6\x01\n" +
+	"\x14OP_APP_PASSWORD_USED\x10**\xef\x01\n" +
 	"\x0eCollectionKind\x12\x1f\n" +
 	"\x1bCOLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COLLECTION_KIND_HOME\x10\x01\x12\x19\n" +
 	"\x15COLLECTION_KIND_PLAIN\x10\x02\x12\x1c\n" +
 	"\x18COLLECTION_KIND_CALENDAR\x10\x03\x12 \n" +
-	"\x1cCOLLECTION_KIND_ADDRESS_BOOK\x10\x04*z\n" +
+	"\x1cCOLLECTION_KIND_ADDRESS_BOOK\x10\x04\x12\"\n" +
+	"\x1eCOLLECTION_KIND_SCHEDULE_INBOX\x10\x05\x12#\n" +
+	"\x1fCOLLECTION_KIND_SCHEDULE_OUTBOX\x10\x06*z\n" +
 	"\vShareAccess\x12\x1c\n" +
 	"\x18SHARE_ACCESS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11SHARE_ACCESS_READ\x10\x01\x12\x1b\n" +
