@@ -321,6 +321,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			return "", httpErrorf(http.StatusTooManyRequests, "too many failed logins; retry in %d seconds", secs)
 		}
+		if secs, down := ServiceUnavailable(err); down {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			return "", httpErrorf(http.StatusServiceUnavailable, "the user directory is unavailable; retry in %d seconds", secs)
+		}
 		return "", errUnauthorized
 	}
 	if u == nil || u.Name == "" || strings.ContainsAny(u.Name, "/\x00") {
@@ -338,6 +342,19 @@ func RetryAfter(err error) (seconds int, ok bool) {
 		return 0, false
 	}
 	return max(1, ra.RetryAfter()), true
+}
+
+// ServiceUnavailable reports whether err (from an Authenticator) is a
+// login that could not be checked now, such as a user directory being
+// down (*auth.UnavailableError), and the seconds to wait: an error with a
+// method ServiceUnavailable() int. It is answered 503, never 401: the
+// password may be right.
+func ServiceUnavailable(err error) (seconds int, ok bool) {
+	var su interface{ ServiceUnavailable() int }
+	if !errors.As(err, &su) {
+		return 0, false
+	}
+	return max(1, su.ServiceUnavailable()), true
 }
 
 func newRequestID() string {

@@ -48,6 +48,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusTooManyRequests, name, "Too many failed sign-ins: wait "+strconv.Itoa(secs)+" seconds.")
 		return
 	}
+	if secs, down := dav.ServiceUnavailable(err); down {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		h.showLogin(w, r, http.StatusServiceUnavailable, name, "The user directory is not answering: try again in "+strconv.Itoa(secs)+" seconds.")
+		return
+	}
 	if err != nil || u == nil {
 		h.showLogin(w, r, http.StatusUnauthorized, name, "Wrong name or password.")
 		return

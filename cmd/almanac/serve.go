@@ -89,6 +89,8 @@ type ServeConfig struct {
 	Limits limitsConfig
 	// Cluster makes this a node of a cluster (cluster.go).
 	Cluster clusterConfig
+	// LDAP is the directory users may also sign in from (ldap.go).
+	LDAP ldapConfig
 }
 
 // Main is `almanac serve` as a value: ParseFlags, Run, then Close. Tests
@@ -177,6 +179,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed (default none)")
 	c.Limits.flags(fs)
 	c.Cluster.flags(fs)
+	c.LDAP.flags(fs)
 	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
 		m.starts = append(m.starts, h.start(fs))
@@ -214,6 +217,9 @@ func (c *ServeConfig) Validate() error {
 		return bad("disk-reserve", "must be positive or -1 (none), got %d", c.DiskReserve)
 	}
 	if err := c.Limits.validate(); err != nil {
+		return err
+	}
+	if err := c.LDAP.validate(); err != nil {
 		return err
 	}
 	if c.MaxInstances <= 0 {
@@ -305,9 +311,18 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	dir, err := m.Config.LDAP.directory()
+	if err != nil {
+		return err
+	}
+	var directory auth.Directory
+	if dir != nil {
+		directory = dir
+	}
 	m.Auth, err = auth.New(auth.Options{
 		DB:                  m.DB,
 		HtpasswdFile:        m.Config.Htpasswd,
+		Directory:           directory,
 		Logger:              m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
 		MaxFailures:         m.Config.LoginMaxFailures,
 		MaxAddressFailures:  m.Config.LoginMaxAddressFailures,

@@ -25,6 +25,9 @@ type Options struct {
 	// HtpasswdFile, when set, is an Apache htpasswd file consulted for users
 	// the engine does not know. It is reread when it changes. Default: none.
 	HtpasswdFile string
+	// Directory, when set, is consulted for users neither the engine nor
+	// the htpasswd file knows (directory.go). Default: none.
+	Directory Directory
 	// Logger receives failed logins (WARN) and htpasswd read errors.
 	// Default: discard.
 	Logger *slog.Logger
@@ -117,6 +120,7 @@ type Verifier struct {
 	// apart from limits; appUses limits the records of their use.
 	appLimits *limiter
 	appUses   appUses
+	dirUsers  directoryUsers
 	hashing   chan struct{} // one token per hash being verified
 	// engineClasses are the hash classes of the engine's accounts when
 	// New ran, for dummyHash.
@@ -258,9 +262,11 @@ func classNames(c hashClasses) []string {
 // verified against a hash of the most common algorithm and cost among the
 // accounts (dummyHash).
 //
+// A user neither knows is checked by Options.Directory when set.
+//
 // Errors: an error wrapping ErrBadCredentials (unknown user, disabled
 // account, wrong password, or a stored hash in an unknown format), a *RateLimitError (matching
-// ErrRateLimited), or ctx's error when it ended while the login waited for
+// ErrRateLimited), an *UnavailableError (the directory did not answer), or ctx's error when it ended while the login waited for
 // a hashing slot (MaxConcurrentHashes); that is no failed login.
 func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error) {
 	now := v.opts.Clock()
@@ -277,6 +283,9 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	account, hash, err := v.lookup(ctx, user)
 	if err != nil {
 		return nil, err
+	}
+	if account == nil && v.opts.Directory != nil {
+		return v.directoryLogin(ctx, user, password, remote, now)
 	}
 	if account == nil || account.Disabled {
 		// Spend the time a real verification takes, so that response times
@@ -374,11 +383,17 @@ func (v *Verifier) lookup(ctx context.Context, user string) (*engine.User, strin
 // request may carry tens of kilobytes of it, and a flood of failures
 // would fill the log.
 func (v *Verifier) logFailure(ctx context.Context, user, remote, reason string) {
-	if len(user) > maxLoggedUser {
-		user = strings.ToValidUTF8(user[:maxLoggedUser], "") + "…"
-	}
 	v.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "authentication failed",
-		slog.String("remote", remote), slog.String("user", user), slog.String("reason", reason))
+		slog.String("remote", remote), slog.String("user", truncUser(user)), slog.String("reason", reason))
+}
+
+// truncUser cuts a user name longer than maxLoggedUser bytes for a log
+// line, with "…".
+func truncUser(user string) string {
+	if len(user) > maxLoggedUser {
+		return strings.ToValidUTF8(user[:maxLoggedUser], "") + "…"
+	}
+	return user
 }
 
 // maxLoggedUser bounds the user name in a failure's log line.
