@@ -2,6 +2,8 @@ package dav
 
 import (
 	"net/http"
+
+	"github.com/almanac/almanac/engine"
 )
 
 // delete answers DELETE (RFC 4918 §9.6) of an object (with If-Match) or of
@@ -39,6 +41,11 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 	tag, err := ifMatch(r.Header.Get("If-Match"), res.obj)
 	if err != nil {
 		return err
+	}
+	if res.coll.Kind == engine.KindCalendar {
+		if done, err := h.scheduleWrite(w, r, res.coll.Path, res.obj.Name, nil, engine.PutOptions{IfMatch: tag}); done || err != nil {
+			return err
+		}
 	}
 	if err := h.db.DeleteObject(r.Context(), st.meta, res.coll.Path, res.obj.Name, tag); err != nil {
 		return err

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,6 +61,8 @@ func mustHandlerLimits(tb testing.TB, opts Options, lim engine.Limits) (*Handler
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var delivered atomic.Int64 // inbox names in delivery order
+	h.sched.NewName = func() string { return fmt.Sprintf("msg-%03d.ics", delivered.Add(1)) }
 	return h, db
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/dav/query"
+	"github.com/almanac/almanac/dav/sched"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -92,6 +93,8 @@ type Handler struct {
 	quota quotaCache
 	// push is Options.Push.
 	push PushService
+	// sched does implicit scheduling (schedule.go).
+	sched *sched.Scheduler
 }
 
 // NewHandler returns a Handler for opts. It fails when DB or Auth is
@@ -122,6 +125,7 @@ func NewHandler(opts Options) (*Handler, error) {
 	if h.maxXML == 0 {
 		h.maxXML = DefaultMaxXMLBody
 	}
+	h.sched = &sched.Scheduler{DB: opts.DB, Dir: directory{h}}
 	return h, nil
 }
 
@@ -282,7 +286,7 @@ const allowed = "OPTIONS, GET, HEAD, POST, PUT, DELETE, PROPFIND, PROPPATCH, MKC
 // for any path under /dav/, before authentication. It sends no CORS
 // headers: cross-origin requests stay refused by browsers.
 func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
-	dav := "1, 3, access-control, calendar-access, addressbook, extended-mkcol, resource-sharing, calendarserver-sharing, calendar-proxy"
+	dav := "1, 3, access-control, calendar-access, calendar-auto-schedule, addressbook, extended-mkcol, resource-sharing, calendarserver-sharing, calendar-proxy"
 	if h.push != nil {
 		dav += ", webdav-push"
 	}

@@ -58,6 +58,11 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	opts.ContentType = ct
+	if coll.Kind == engine.KindCalendar {
+		if done, err := h.scheduleWrite(w, r, parent, name, body, opts); done || err != nil {
+			return err
+		}
+	}
 	res, err := h.db.PutObject(r.Context(), st.meta, parent, name, body, opts)
 	if errors.Is(err, engine.ErrNotFound) { // deleted since the summary was read
 		return httpErrorf(http.StatusConflict, "collection %s does not exist", parent)

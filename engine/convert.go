@@ -157,6 +157,9 @@ func eventFromProto(p *eventv1.Event) *Event {
 	if p.Webhook != nil {
 		e.Webhook = webhookFromProto(p.Webhook)
 	}
+	if s := p.Schedule; s != nil {
+		e.Schedule = &Schedule{Method: s.Method, Originator: s.Originator, Recipient: s.Recipient, RecipientUser: s.RecipientUser, Status: s.Status}
+	}
 	if p.Proxy != nil {
 		e.Proxy = &Proxy{Delegator: p.Proxy.Delegator, Delegate: p.Proxy.Delegate, Access: proxyAccessFromProto(p.Proxy.Access), Seq: Seq(p.Seq)}
 	}

@@ -226,6 +226,25 @@
 // answers with 404 exactly as for a missing path. Nothing is cached
 // beyond a View, so a revocation takes effect on the next request.
 //
+// # Scheduling
+//
+// Implicit scheduling (RFC 6638, package dav/sched) writes, for one
+// request, the organizer's or attendee's own object and for each local
+// recipient the iTIP message in their schedule inbox (a KindInbox
+// collection: METHOD required, UIDs not unique) and the calendar object
+// it was processed into. WriteScheduled makes them one command of the
+// writer: every write is checked first, then all are appended, so they
+// commit in one batch — all or none, and a crash between the organizer's
+// write and a delivery cannot happen. (A cursor over the log would have
+// delivered after the write; the one batch needs no cursor and no
+// idempotence.) The deliveries are ordinary OP_OBJECT_PUT and
+// OP_OBJECT_DELETED events carrying Event.schedule (method, sender,
+// recipient, SCHEDULE-STATUS), so history, restore, compaction and the
+// feed treat them as any write; restore appends plain puts and sends
+// nothing. Users' email addresses, the mailto: calendar user addresses,
+// are indexed in 'M' (one user per address, compared case-insensitively
+// on the domain).
+//
 // # Invariants
 //
 // Each one has a test:

@@ -131,28 +131,42 @@ type putCmd struct {
 }
 
 func (c *putCmd) run(tx *txn) error {
-	coll, err := collectionByPath(tx.rw, c.path)
+	ev, old, err := c.prepare(tx)
 	if err != nil {
 		return err
 	}
+	if err := tx.append(c.m, ev); err != nil {
+		return err
+	}
+	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq)}
+	return nil
+}
+
+// prepare checks the put against tx and returns its event, and the
+// object it replaces (nil for a new one).
+func (c *putCmd) prepare(tx *txn) (*eventv1.Event, *statev1.Object, error) {
+	coll, err := collectionByPath(tx.rw, c.path)
+	if err != nil {
+		return nil, nil, err
+	}
 	if coll.Id != c.collID {
-		return errCollectionChanged
+		return nil, nil, errCollectionChanged
 	}
 	if Kind(coll.Kind) == KindCalendar && !collSupports(coll, c.info.component) {
-		return invalid(CondSupportedCalendarComponent, "this calendar does not accept %s", c.info.component)
+		return nil, nil, invalid(CondSupportedCalendarComponent, "this calendar does not accept %s", c.info.component)
 	}
 	if err := checkNoChild(tx, coll, c.name); err != nil {
-		return err
+		return nil, nil, err
 	}
 	old, err := getObject(tx.rw, coll.Id, c.name)
 	if err != nil && err != ErrNotFound {
-		return err
+		return nil, nil, err
 	}
 	if err := checkETag(old, c.opts.IfMatch, c.opts.IfNoneMatch); err != nil {
-		return err
+		return nil, nil, err
 	}
 	if err := checkUID(tx, coll, c.info.uid, c.name); err != nil {
-		return err
+		return nil, nil, err
 	}
 	ev := &eventv1.Event{
 		Op:             eventv1.Op_OP_OBJECT_PUT,
@@ -170,11 +184,7 @@ func (c *putCmd) run(tx *txn) error {
 		ev.PreviousEtag = old.Etag
 		ev.ObjectProps = old.Dead // dead properties survive a new body
 	}
-	if err := tx.append(c.m, ev); err != nil {
-		return err
-	}
-	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq)}
-	return nil
+	return ev, old, nil
 }
 
 // checkETag applies If-Match and If-None-Match: * to the current version
@@ -239,18 +249,27 @@ type deleteCmd struct {
 }
 
 func (c *deleteCmd) run(tx *txn) error {
-	coll, err := collectionByPath(tx.rw, c.path)
+	ev, err := c.prepare(tx)
 	if err != nil {
 		return err
+	}
+	return tx.append(c.m, ev)
+}
+
+// prepare checks the delete against tx and returns its event.
+func (c *deleteCmd) prepare(tx *txn) (*eventv1.Event, error) {
+	coll, err := collectionByPath(tx.rw, c.path)
+	if err != nil {
+		return nil, err
 	}
 	old, err := getObject(tx.rw, coll.Id, c.name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkETag(old, c.ifMatch, false); err != nil {
-		return err
+		return nil, err
 	}
-	return tx.append(c.m, &eventv1.Event{
+	return &eventv1.Event{
 		Op:             eventv1.Op_OP_OBJECT_DELETED,
 		CollectionId:   coll.Id,
 		CollectionPath: coll.Path,
@@ -259,7 +278,7 @@ func (c *deleteCmd) run(tx *txn) error {
 		Uid:            old.Uid,
 		ContentType:    old.ContentType,
 		Component:      old.Component,
-	})
+	}, nil
 }
 
 // MoveRequest describes a MOVE or COPY of one object.

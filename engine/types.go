@@ -339,6 +339,9 @@ type Event struct {
 	// seconds (math.MinInt64 and math.MaxInt64 when unbounded; both 0
 	// for content without times).
 	EnvelopeStart, EnvelopeEnd int64
+	// Schedule is set on a put or delete the server wrote for implicit
+	// scheduling: the iTIP message it delivered.
+	Schedule *Schedule
 }
 
 // EventShare is what an OpShare* event says about a share.

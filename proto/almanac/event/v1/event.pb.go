@@ -509,6 +509,12 @@ type Event struct {
 	Push *Push `protobuf:"bytes,64,opt,name=push,proto3" json:"push,omitempty"`
 	// OP_WEBHOOK_*.
 	Webhook *Webhook `protobuf:"bytes,65,opt,name=webhook,proto3" json:"webhook,omitempty"`
+	// Set on an OP_OBJECT_PUT or OP_OBJECT_DELETED the server wrote for
+	// implicit scheduling (RFC 6638): an iTIP message delivered into the
+	// recipient's schedule inbox, or the recipient's calendar object it
+	// was processed into. The scheduling write that caused it (the
+	// organizer's or attendee's own PUT or DELETE) carries none.
+	Schedule *Schedule `protobuf:"bytes,67,opt,name=schedule,proto3" json:"schedule,omitempty"`
 	// OP_CONTENT_PURGED: the sequence numbers whose content was erased.
 	PurgedSeqs []uint64 `protobuf:"varint,50,rep,packed,name=purged_seqs,json=purgedSeqs,proto3" json:"purged_seqs,omitempty"`
 	// Free-form explanation recorded with the event (restore, purge, import).
@@ -771,6 +777,13 @@ func (x *Event) GetPush() *Push {
 func (x *Event) GetWebhook() *Webhook {
 	if x != nil {
 		return x.Webhook
+	}
+	return nil
+}
+
+func (x *Event) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
 	}
 	return nil
 }
@@ -1457,6 +1470,91 @@ func (x *Proxy) GetAccess() ProxyAccess {
 	return ProxyAccess_PROXY_ACCESS_UNSPECIFIED
 }
 
+// Schedule says which iTIP message (RFC 5546) a scheduling write
+// delivered: who scheduled what for whom.
+type Schedule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// REQUEST, ADD, CANCEL or REPLY.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The calendar user address of the sender: the organizer, or the
+	// attendee who replied.
+	Originator string `protobuf:"bytes,2,opt,name=originator,proto3" json:"originator,omitempty"`
+	// The calendar user address of the recipient.
+	Recipient string `protobuf:"bytes,3,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// The local user the message was delivered to.
+	RecipientUser string `protobuf:"bytes,4,opt,name=recipient_user,json=recipientUser,proto3" json:"recipient_user,omitempty"`
+	// The SCHEDULE-STATUS of the delivery (RFC 6638 §3.2.9), "1.2" when
+	// delivered.
+	Status        string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Schedule) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *Schedule) GetOriginator() string {
+	if x != nil {
+		return x.Originator
+	}
+	return ""
+}
+
+func (x *Schedule) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *Schedule) GetRecipientUser() string {
+	if x != nil {
+		return x.RecipientUser
+	}
+	return ""
+}
+
+func (x *Schedule) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 // Link is a public, read-only link to a collection.
 type Link struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1475,7 +1573,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1487,7 +1585,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1500,7 +1598,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Link) GetTokenSha256() string {
@@ -1544,7 +1642,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1654,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1667,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Push) GetRegistration() *PushRegistration {
@@ -1621,7 +1719,7 @@ type PushRegistration struct {
 
 func (x *PushRegistration) Reset() {
 	*x = PushRegistration{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1633,7 +1731,7 @@ func (x *PushRegistration) String() string {
 func (*PushRegistration) ProtoMessage() {}
 
 func (x *PushRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1646,7 +1744,7 @@ func (x *PushRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRegistration.ProtoReflect.Descriptor instead.
 func (*PushRegistration) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PushRegistration) GetId() string {
@@ -1757,7 +1855,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1769,7 +1867,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1782,7 +1880,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Webhook) GetId() string {
@@ -1887,7 +1985,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xcb\v\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\x83\f\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -1922,7 +2020,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x05proxy\x18> \x01(\v2\x17.almanac.event.v1.ProxyR\x05proxy\x12*\n" +
 	"\x04link\x18? \x01(\v2\x16.almanac.event.v1.LinkR\x04link\x12*\n" +
 	"\x04push\x18@ \x01(\v2\x16.almanac.event.v1.PushR\x04push\x123\n" +
-	"\awebhook\x18A \x01(\v2\x19.almanac.event.v1.WebhookR\awebhook\x12\x1f\n" +
+	"\awebhook\x18A \x01(\v2\x19.almanac.event.v1.WebhookR\awebhook\x126\n" +
+	"\bschedule\x18C \x01(\v2\x1a.almanac.event.v1.ScheduleR\bschedule\x12\x1f\n" +
 	"\vpurged_seqs\x182 \x03(\x04R\n" +
 	"purgedSeqs\x12\x16\n" +
 	"\x06reason\x183 \x01(\tR\x06reason\x12\x1f\n" +
@@ -1992,7 +2091,15 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x05Proxy\x12\x1c\n" +
 	"\tdelegator\x18\x01 \x01(\tR\tdelegator\x12\x1a\n" +
 	"\bdelegate\x18\x02 \x01(\tR\bdelegate\x125\n" +
-	"\x06access\x18\x03 \x01(\x0e2\x1d.almanac.event.v1.ProxyAccessR\x06access\"m\n" +
+	"\x06access\x18\x03 \x01(\x0e2\x1d.almanac.event.v1.ProxyAccessR\x06access\"\x9f\x01\n" +
+	"\bSchedule\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x1e\n" +
+	"\n" +
+	"originator\x18\x02 \x01(\tR\n" +
+	"originator\x12\x1c\n" +
+	"\trecipient\x18\x03 \x01(\tR\trecipient\x12%\n" +
+	"\x0erecipient_user\x18\x04 \x01(\tR\rrecipientUser\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\"m\n" +
 	"\x04Link\x12!\n" +
 	"\ftoken_sha256\x18\x01 \x01(\tR\vtokenSha256\x12#\n" +
 	"\rfreebusy_only\x18\x02 \x01(\bR\ffreebusyOnly\x12\x1d\n" +
@@ -2105,7 +2212,7 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                  // 0: almanac.event.v1.Op
 	(CollectionKind)(0),      // 1: almanac.event.v1.CollectionKind
@@ -2120,41 +2227,43 @@ var file_almanac_event_v1_event_proto_goTypes = []any{
 	(*Group)(nil),            // 10: almanac.event.v1.Group
 	(*Share)(nil),            // 11: almanac.event.v1.Share
 	(*Proxy)(nil),            // 12: almanac.event.v1.Proxy
-	(*Link)(nil),             // 13: almanac.event.v1.Link
-	(*Push)(nil),             // 14: almanac.event.v1.Push
-	(*PushRegistration)(nil), // 15: almanac.event.v1.PushRegistration
-	(*Webhook)(nil),          // 16: almanac.event.v1.Webhook
-	nil,                      // 17: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                      // 18: almanac.event.v1.CollectionProps.DeadEntry
+	(*Schedule)(nil),         // 13: almanac.event.v1.Schedule
+	(*Link)(nil),             // 14: almanac.event.v1.Link
+	(*Push)(nil),             // 15: almanac.event.v1.Push
+	(*PushRegistration)(nil), // 16: almanac.event.v1.PushRegistration
+	(*Webhook)(nil),          // 17: almanac.event.v1.Webhook
+	nil,                      // 18: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                      // 19: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	17, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	18, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
 	6,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
 	7,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
 	10, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
 	11, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
 	12, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
-	13, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
-	14, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
-	16, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
-	8,  // 11: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
-	18, // 12: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	9,  // 13: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	8,  // 14: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
-	2,  // 15: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	3,  // 16: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	6,  // 17: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	4,  // 18: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	15, // 19: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
-	1,  // 20: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
-	0,  // 21: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	14, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
+	15, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
+	17, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
+	13, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
+	8,  // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	19, // 13: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	9,  // 14: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	8,  // 15: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 16: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	3,  // 17: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	6,  // 18: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	4,  // 19: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	16, // 20: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
+	1,  // 21: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
+	0,  // 22: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -2168,7 +2277,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      5,
-			NumMessages:   14,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

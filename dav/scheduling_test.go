@@ -1,0 +1,158 @@
+package dav
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+)
+
+// meeting is an organizer's event of alice's with the given attendees.
+func meeting(uid string, attendees ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\n"+
+		"DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:Meeting\r\nORGANIZER:mailto:alice@example.org\r\n", uid)
+	for _, a := range attendees {
+		fmt.Fprintf(&b, "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:%s\r\n", a)
+	}
+	b.WriteString("END:VEVENT\r\nEND:VCALENDAR\r\n")
+	return b.String()
+}
+
+// serveUser sends one request as user (password = name).
+func serveUser(h http.Handler, user, method, path, body string, hdr ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.SetBasicAuth(user, user)
+	req.Header.Set("Content-Type", "text/calendar")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+// mustSchedulingUsers gives alice, bob and carol accounts with addresses
+// NAME@example.org and homes.
+func mustSchedulingUsers(tb testing.TB, h *Handler, db *engine.DB, names ...string) {
+	tb.Helper()
+	for _, u := range names {
+		if err := db.PutUser(context.Background(), testMeta, engine.User{Name: u, Emails: []string{u + "@example.org"}}); err != nil {
+			tb.Fatal(err)
+		}
+		if err := h.ensureHome(context.Background(), u, testMeta); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
+// inboxNames lists user's inbox.
+func inboxNames(tb testing.TB, db *engine.DB, user string) []string {
+	tb.Helper()
+	v, err := db.View()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer v.Close()
+	var out []string
+	for o, err := range v.Objects(inboxPath(user), engine.ListOptions{}) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, o.Name)
+	}
+	return out
+}
+
+// TestScheduleBounds: more ATTENDEEs than the bound is 403
+// max-attendees-per-instance and delivers nothing; Schedule-Reply: F
+// stores an attendee's answer without a REPLY (RFC 6638 §8.1); every
+// delivery is an event of the log naming method, sender, recipient and
+// status, written with the organizer as actor.
+func TestScheduleBounds(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustSchedulingUsers(t, h, db, "alice", "bob")
+	many := []string{"bob@example.org"}
+	for i := range 100 {
+		many = append(many, fmt.Sprintf("guest%d@elsewhere.test", i))
+	}
+	rec := serveUser(h, "alice", "PUT", "/dav/home/alice/calendar/big.ics", meeting("big", many...))
+	if rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "max-attendees-per-instance") {
+		t.Fatalf("101 attendees: %d %s, want 403 max-attendees-per-instance", rec.Code, rec.Body)
+	}
+	if got := inboxNames(t, db, "bob"); len(got) != 0 {
+		t.Fatalf("a refused invitation delivered %q", got)
+	}
+
+	if rec := serveUser(h, "alice", "PUT", "/dav/home/alice/calendar/m.ics", meeting("m", "bob@example.org")); rec.Code != http.StatusCreated {
+		t.Fatalf("invitation: %d %s", rec.Code, rec.Body)
+	}
+	accepted := strings.Replace(meeting("m", "bob@example.org"), "PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED", 1)
+	if rec := serveUser(h, "bob", "PUT", "/dav/home/bob/calendar/m.ics", accepted, "Schedule-Reply", "F"); rec.Code != http.StatusNoContent {
+		t.Fatalf("bob's answer: %d %s", rec.Code, rec.Body)
+	}
+	if got := inboxNames(t, db, "alice"); len(got) != 0 {
+		t.Errorf("Schedule-Reply: F delivered %q to alice", got)
+	}
+	o, err := db.Object("/dav/home/alice/calendar/", "m.ics", true)
+	if err != nil || strings.Contains(string(o.Body), "ACCEPTED") {
+		t.Errorf("alice's copy after a silent answer: %v\n%s", err, o.Body)
+	}
+
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var got []string
+	for ev, err := range v.Log(1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := ev.Schedule; s != nil {
+			got = append(got, fmt.Sprintf("%s%s %s %s->%s %s by %s", ev.CollectionPath, ev.Object, s.Method, s.Originator, s.RecipientUser, s.Status, ev.Actor))
+		}
+	}
+	slices.Sort(got)
+	want := []string{
+		"/dav/home/bob/calendar/m.ics REQUEST mailto:alice@example.org->bob 1.2 by alice",
+		"/dav/home/bob/inbox/" + inboxNames(t, db, "bob")[0] + " REQUEST mailto:alice@example.org->bob 1.2 by alice",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("scheduling events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// BenchmarkSchedule50 is an organizer's PUT of a new meeting with 50
+// local attendees, until every inbox and calendar holds it (one engine
+// step): ns/op, and p50-ms and p99-ms of the requests.
+func BenchmarkSchedule50(b *testing.B) {
+	h, db := mustHandler(b, Options{})
+	var names, addrs []string
+	for i := range 50 {
+		names = append(names, fmt.Sprintf("u%02d", i))
+		addrs = append(addrs, fmt.Sprintf("u%02d@example.org", i))
+	}
+	mustSchedulingUsers(b, h, db, append(names, "alice")...)
+	var took []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		start := time.Now()
+		req := httptest.NewRequest("PUT", fmt.Sprintf("/dav/home/alice/calendar/m%d.ics", i), strings.NewReader(meeting(fmt.Sprintf("m%d", i), addrs...)))
+		req.SetBasicAuth("alice", "alice")
+		req.Header.Set("Content-Type", "text/calendar")
+		serve(b, h, req, http.StatusCreated)
+		took = append(took, time.Since(start))
+	}
+	slices.Sort(took)
+	q := func(p float64) float64 { return float64(took[int(p*float64(len(took)-1))]) / 1e6 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+}
