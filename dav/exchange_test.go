@@ -63,6 +63,7 @@ func mustHandlerLimits(tb testing.TB, opts Options, lim engine.Limits) (*Handler
 	}
 	var delivered atomic.Int64 // inbox names in delivery order
 	h.sched.NewName = func() string { return fmt.Sprintf("msg-%03d.ics", delivered.Add(1)) }
+	h.sched.Now = func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 	return h, db
 }
 

@@ -26,6 +26,18 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) error {
 	if r.URL.Query().Has("share-link") {
 		return h.postShareLink(w, r)
 	}
+	if coll, err := h.db.CollectionSummary(st.tgt.collPath()); err == nil && coll.Kind == engine.KindOutbox {
+		v, err := h.db.View()
+		if err != nil {
+			return fmt.Errorf("open view: %w", err)
+		}
+		res, err := h.lookup(v, st)
+		v.Close()
+		if err != nil {
+			return err
+		}
+		return h.postOutbox(w, r, res)
+	}
 	root, body, err := h.readXML(w, r)
 	if err != nil {
 		return err

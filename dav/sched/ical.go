@@ -44,19 +44,19 @@ func uidOf(cal *ical.Calendar) string {
 	return ""
 }
 
-// encode writes cal as iCalendar with lines folded at 75 octets (RFC 5545
+// Encode writes cal as iCalendar with lines folded at 75 octets (RFC 5545
 // §3.1; go-ical's encoder does not fold).
-func encode(cal *ical.Calendar) ([]byte, error) {
+func Encode(cal *ical.Calendar) ([]byte, error) {
 	var b bytes.Buffer
 	if err := ical.NewEncoder(&b).Encode(cal); err != nil {
 		return nil, fmt.Errorf("encode iCalendar: %w", err)
 	}
-	return fold(b.Bytes()), nil
+	return Fold(b.Bytes()), nil
 }
 
-// fold folds the lines of text longer than 75 octets, never inside a
-// UTF-8 sequence.
-func fold(text []byte) []byte {
+// Fold folds the lines of iCalendar text longer than 75 octets, never
+// inside a UTF-8 sequence.
+func Fold(text []byte) []byte {
 	out := make([]byte, 0, len(text)+len(text)/64)
 	for len(text) > 0 {
 		i := bytes.Index(text, []byte("\r\n"))

@@ -12,7 +12,7 @@ import (
 func TestFold(t *testing.T) {
 	long := "SUMMARY:" + strings.Repeat("Grüße ", 40)
 	in := []byte("BEGIN:VEVENT\r\n" + long + "\r\nEND:VEVENT\r\n")
-	out := fold(in)
+	out := Fold(in)
 	for _, l := range bytes.Split(bytes.TrimSuffix(out, []byte("\r\n")), []byte("\r\n")) {
 		if len(l) > 75 {
 			t.Errorf("line of %d octets: %q", len(l), l)

@@ -184,7 +184,7 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) 
 	if cal != nil && (len(t.status) > 0 || bytes.Contains(body, []byte("SCHEDULE-"))) {
 		// SCHEDULE-STATUS is the server's, SCHEDULE-FORCE-SEND never
 		// stored (RFC 6638 §7.2, §7.3).
-		if body, err = encode(itip.WithScheduleStatus(itip.ForStorage(old, cal), t.status)); err != nil {
+		if body, err = Encode(itip.WithScheduleStatus(itip.ForStorage(old, cal), t.status)); err != nil {
 			return nil, err
 		}
 	}
@@ -377,7 +377,7 @@ func (t *step) deliver(ctx context.Context, m itip.Message) (string, error) {
 
 // inbox adds the delivery of msg into user's inbox.
 func (t *step) inbox(user string, msg *ical.Calendar, sched *engine.Schedule) error {
-	body, err := encode(msg)
+	body, err := Encode(msg)
 	if err != nil {
 		return err
 	}
@@ -395,7 +395,7 @@ func (t *step) inbox(user string, msg *ical.Calendar, sched *engine.Schedule) er
 // etag is "").
 func (t *step) write(path, name, etag string, cal *ical.Calendar, sched *engine.Schedule) error {
 	cal.Props.Del(ical.PropMethod)
-	body, err := encode(cal)
+	body, err := Encode(cal)
 	if err != nil {
 		return err
 	}

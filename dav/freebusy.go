@@ -1,0 +1,215 @@
+package dav
+
+import (
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/dav/query"
+	"github.com/almanac/almanac/dav/sched"
+	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/itip"
+	"github.com/emersion/go-ical"
+)
+
+// Free-busy lookup (RFC 6638 §5): the owner POSTs a VFREEBUSY REQUEST to
+// their schedule outbox and gets a CALDAV:schedule-response with, for
+// each ATTENDEE, the busy time of that user's calendars whose
+// schedule-calendar-transp is opaque (every authenticated user may look
+// up every user's busy time, as CalendarServer allows: the times only,
+// never what fills them), or 3.7 for an address no user has.
+
+// postOutbox answers a POST to the user's own schedule outbox.
+func (h *Handler) postOutbox(w http.ResponseWriter, r *http.Request, res *resource) error {
+	st := state(r)
+	if res.acc < accessOwner || res.coll.Owner != st.user {
+		return precondition(http.StatusForbidden, davxml.D("need-privileges"), "only %s may POST to this outbox (CALDAV:schedule-send)", res.coll.Owner)
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/calendar" {
+		return errUnsupportedMediaType(davxml.C("supported-calendar-data"), r.Header.Get("Content-Type"))
+	}
+	body, err := h.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	req, err := parseFreeBusyRequest(body)
+	if err != nil {
+		return precondition(http.StatusBadRequest, davxml.C("valid-scheduling-message"), "%v", err)
+	}
+	if len(req.attendees) > sched.DefaultMaxAttendees {
+		return precondition(http.StatusForbidden, davxml.C("max-attendees-per-instance"), "%d attendees, at most %d", len(req.attendees), sched.DefaultMaxAttendees)
+	}
+	if _, err := query.NewFreeBusy(req.tr, h.limits); err != nil { // the range's bound
+		return err
+	}
+	v, err := h.db.View()
+	if err != nil {
+		return fmt.Errorf("open view: %w", err)
+	}
+	defer v.Close()
+	dir := directory{h}
+	mine, err := dir.Addresses(v, st.user)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(mine, func(m string) bool { return itip.NormalizeAddress(m) == itip.NormalizeAddress(req.organizer) }) {
+		return precondition(http.StatusForbidden, davxml.C("organizer-allowed"), "the ORGANIZER %s is none of your addresses", req.organizer)
+	}
+	release, err := h.acquireQuery(w, r)
+	if err != nil {
+		return err
+	}
+	defer release()
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n" + `<C:schedule-response xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">`)
+	for _, a := range req.attendees {
+		user, err := dir.User(v, a)
+		if err != nil {
+			return err
+		}
+		b.WriteString("<C:response><C:recipient><D:href>" + davxml.EscapeString(a) + "</D:href></C:recipient>")
+		if user == "" {
+			b.WriteString("<C:request-status>3.7;Invalid calendar user</C:request-status></C:response>")
+			continue
+		}
+		data, err := h.busyOf(r, v, user, req, a)
+		if err != nil {
+			return err
+		}
+		b.WriteString("<C:request-status>2.0;Success</C:request-status><C:calendar-data>" + davxml.EscapeString(string(data)) + "</C:calendar-data></C:response>")
+	}
+	b.WriteString("</C:schedule-response>\n")
+	release()
+	out, closeBody := responseBody(w, r, http.StatusOK, "application/xml; charset=utf-8")
+	if _, err := out.Write([]byte(b.String())); err != nil {
+		return fmt.Errorf("write schedule-response: %w", err)
+	}
+	return closeBody()
+}
+
+// busyOf is the VFREEBUSY REPLY of user (as attendee) for req: the busy
+// time of user's opaque calendars.
+func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, req *freeBusyRequest, attendee string) ([]byte, error) {
+	ctx := r.Context()
+	fb, err := query.NewFreeBusy(req.tr, h.limits)
+	if err != nil {
+		return nil, err
+	}
+	cals, err := directory{h}.Calendars(v, user)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range cals {
+		c, err := v.Collection(p)
+		if err != nil {
+			continue
+		}
+		if x, ok := c.Props.Dead[deadKey(propScheduleTransp)]; ok && strings.Contains(x, "transparent") {
+			continue
+		}
+		floating := collectionTimezone(c)
+		for o, err := range v.Objects(p, engine.ListOptions{Bodies: true, Start: req.tr.Start, End: req.tr.End}) {
+			if err != nil {
+				return nil, err
+			}
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			obj, err := query.ParseCalendarObject(o.Body)
+			if err != nil {
+				fb.Unevaluated++
+				continue
+			}
+			if err := fb.Add(ctx, obj, floating); errors.Is(err, query.ErrUnevaluable) {
+				fb.Unevaluated++
+			} else if err != nil {
+				return nil, err
+			}
+		}
+	}
+	// The answer of RFC 6638 §5 is an iTIP VFREEBUSY REPLY: Render's
+	// VFREEBUSY with METHOD, UID, ORGANIZER and the ATTENDEE.
+	now := time.Now()
+	if h.sched.Now != nil {
+		now = h.sched.Now()
+	}
+	text := string(fb.Render(now))
+	text = strings.Replace(text, "BEGIN:VFREEBUSY\r\n", "BEGIN:VFREEBUSY\r\nUID:"+req.uid+"\r\nORGANIZER:"+req.organizer+"\r\nATTENDEE:"+attendee+"\r\n", 1)
+	text = strings.Replace(text, "VERSION:2.0\r\n", "VERSION:2.0\r\nMETHOD:REPLY\r\n", 1)
+	return sched.Fold([]byte(text)), nil
+}
+
+// freeBusyRequest is a VFREEBUSY REQUEST (RFC 5546 §3.3.1).
+type freeBusyRequest struct {
+	tr        query.TimeRange
+	uid       string
+	organizer string
+	attendees []string
+}
+
+// parseFreeBusyRequest reads the body of a free-busy POST: METHOD:REQUEST
+// and one VFREEBUSY with DTSTART, DTEND, ORGANIZER and ATTENDEEs.
+func parseFreeBusyRequest(body []byte) (*freeBusyRequest, error) {
+	cal, err := engine.ParseCalendar(body)
+	if err != nil {
+		return nil, err
+	}
+	if m := cal.Props.Get(ical.PropMethod); m == nil || !strings.EqualFold(m.Value, "REQUEST") {
+		return nil, errors.New("a free-busy request has METHOD:REQUEST")
+	}
+	var fb *ical.Component
+	for _, c := range cal.Children {
+		if c.Name == ical.CompFreeBusy {
+			if fb != nil {
+				return nil, errors.New("more than one VFREEBUSY")
+			}
+			fb = c
+		}
+	}
+	if fb == nil {
+		return nil, errors.New("no VFREEBUSY")
+	}
+	req := &freeBusyRequest{}
+	for name, dst := range map[string]*time.Time{ical.PropDateTimeStart: &req.tr.Start, ical.PropDateTimeEnd: &req.tr.End} {
+		p := fb.Props.Get(name)
+		if p == nil {
+			return nil, fmt.Errorf("VFREEBUSY without %s", name)
+		}
+		t, err := p.DateTime(time.UTC)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", name, err)
+		}
+		*dst = t
+	}
+	if !req.tr.End.After(req.tr.Start) {
+		return nil, errors.New("DTEND is not after DTSTART")
+	}
+	if p := fb.Props.Get(ical.PropUID); p != nil {
+		req.uid = safeValue(p.Value)
+	}
+	if p := fb.Props.Get(ical.PropOrganizer); p != nil {
+		req.organizer = safeValue(p.Value)
+	}
+	if req.organizer == "" {
+		return nil, errors.New("VFREEBUSY without ORGANIZER")
+	}
+	for _, p := range fb.Props.Values(ical.PropAttendee) {
+		if a := safeValue(p.Value); a != "" {
+			req.attendees = append(req.attendees, a)
+		}
+	}
+	if len(req.attendees) == 0 {
+		return nil, errors.New("VFREEBUSY without ATTENDEE")
+	}
+	return req, nil
+}
+
+// safeValue is v without line breaks (it is written into content lines).
+func safeValue(v string) string {
+	return strings.TrimSpace(strings.NewReplacer("\r", "", "\n", "").Replace(v))
+}
