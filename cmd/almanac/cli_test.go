@@ -26,7 +26,7 @@ var helpFlags = map[string][]string{
 	"push":        {"data", "config"},
 	"rebuild":     {"server", "user", "data", "config"},
 	"restore":     {"as-of", "dry-run", "server", "user", "data", "config"},
-	"serve":       {"listen", "data", "htpasswd", "htgroup", "ldap-url", "ldap-starttls", "ldap-bind-dn", "ldap-bind-password-file", "ldap-user-base", "ldap-user-filter", "ldap-display-name-attr", "ldap-email-attr", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen", "metrics-listen", "backup-dir", "push", "push-min-interval", "push-private-endpoints", "webhook-max-outage", "webhook-timeout", "webhook-allow-private"},
+	"serve":       {"listen", "data", "htpasswd", "htgroup", "ldap-url", "ldap-starttls", "ldap-ca-file", "ldap-bind-dn", "ldap-bind-password-file", "ldap-user-base", "ldap-user-filter", "ldap-display-name-attr", "ldap-email-attr", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen", "metrics-listen", "backup-dir", "push", "push-min-interval", "push-private-endpoints", "webhook-max-outage", "webhook-timeout", "webhook-allow-private"},
 	"share":       {"to", "access", "auto-accept", "data", "config", "server", "as"},
 	"tail":        {"user", "server", "from", "collection", "json", "token", "tls", "tls-ca"},
 	"token":       {"user", "label", "data", "config", "server", "as"},

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"os"
@@ -14,6 +16,7 @@ import (
 type ldapConfig struct {
 	URL              string
 	StartTLS         bool
+	CAFile           string
 	BindDN           string
 	BindPasswordFile string
 	UserBase         string
@@ -27,6 +30,7 @@ type ldapConfig struct {
 func (l *ldapConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&l.URL, "ldap-url", "", "LDAP directory `URL` (ldap://host:port or ldaps://host:port) whose users may sign in; consulted after the accounts and --htpasswd (default none)")
 	fs.BoolVar(&l.StartTLS, "ldap-starttls", false, "upgrade an ldap:// connection with StartTLS before any bind")
+	fs.StringVar(&l.CAFile, "ldap-ca-file", "", "PEM `file` of the CA certificates trusted for ldaps:// and StartTLS (default: the system's)")
 	fs.StringVar(&l.BindDN, "ldap-bind-dn", "", "`DN` of the service account that searches for users (default: anonymous search)")
 	fs.StringVar(&l.BindPasswordFile, "ldap-bind-password-file", "", "`file` holding the service account's password (one line)")
 	fs.StringVar(&l.UserBase, "ldap-user-base", "", "base `DN` of the user search (whole subtree); required with --ldap-url")
@@ -51,6 +55,17 @@ func (l *ldapConfig) config() (ldapauth.Config, error) {
 		}
 		c.BindPassword = strings.TrimRight(string(b), "\r\n")
 	}
+	if l.CAFile != "" {
+		b, err := os.ReadFile(l.CAFile)
+		if err != nil {
+			return c, &ConfigError{Field: "ldap-ca-file", Err: err}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(b) {
+			return c, &ConfigError{Field: "ldap-ca-file", Err: fmt.Errorf("no PEM certificate in %s", l.CAFile)}
+		}
+		c.TLS = &tls.Config{RootCAs: pool}
+	}
 	return c, nil
 }
 
@@ -60,7 +75,7 @@ func (l *ldapConfig) validate() error {
 		for _, f := range []struct {
 			name string
 			set  bool
-		}{{"ldap-starttls", l.StartTLS}, {"ldap-bind-dn", l.BindDN != ""},
+		}{{"ldap-starttls", l.StartTLS}, {"ldap-ca-file", l.CAFile != ""}, {"ldap-bind-dn", l.BindDN != ""},
 			{"ldap-bind-password-file", l.BindPasswordFile != ""}, {"ldap-user-base", l.UserBase != ""}} {
 			if f.set {
 				return bad(f.name, fmt.Errorf("needs --ldap-url"))

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/dav/auth/ldapauth/slapdtest"
 )
@@ -61,5 +63,21 @@ func TestServeLDAP(t *testing.T) {
 	}
 	if !strings.Contains(srv.Logs.String(), "user directory unavailable") {
 		t.Errorf("the outage is not logged:\n%s", srv.Logs)
+	}
+}
+
+// TestLDAPCAFile: --ldap-ca-file must hold a PEM certificate; a file
+// without one is a ConfigError naming the flag, not a silent fallback to
+// the system's CAs.
+func TestLDAPCAFile(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := ldapConfig{URL: "ldap://127.0.0.1:389", StartTLS: true, CAFile: bad, UserBase: slapdtest.People, Timeout: time.Second, MaxConns: 1}
+	_, err := l.directory()
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Field != "ldap-ca-file" {
+		t.Errorf("a CA file without a certificate: %v, want a ConfigError of ldap-ca-file", err)
 	}
 }
