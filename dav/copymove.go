@@ -105,7 +105,7 @@ func (h *Handler) copyMoveObject(w http.ResponseWriter, r *http.Request, src *re
 		Overwrite: overwrite, IfMatch: tag, Copy: r.Method == "COPY",
 	})
 	if err != nil {
-		return MapError(err, dstColl.Kind)
+		return mapKind(err, dstColl.Kind)
 	}
 	w.Header().Set("ETag", res.ETag)
 	writeCreated(w, !existed)

@@ -228,6 +228,16 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 	return httpErrorf(http.StatusInternalServerError, "internal error")
 }
 
+// mapKind is MapError for a handler that knows the collection's kind. An
+// error MapError does not know is returned as it is, so that writeError
+// logs it with its details before answering 500.
+func mapKind(err error, kind engine.Kind) error {
+	if pe := MapError(err, kind); !pe.IsInternal() {
+		return pe
+	}
+	return err
+}
+
 // StatusClientClosedRequest is the status logged for a request whose
 // client went away before the answer (nginx's 499); the client never sees
 // it.

@@ -180,3 +180,17 @@ func TestUnavailableRetryAfter(t *testing.T) {
 		t.Errorf("%d, Retry-After %q, want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
+
+// TestMapKindKeepsUnknownErrors: a handler that maps an error by its
+// collection's kind hands an unknown one back as it is, so writeError
+// logs what went wrong (a mapped 500 would log only "internal error").
+func TestMapKindKeepsUnknownErrors(t *testing.T) {
+	cause := errors.New("disk on fire")
+	if err := mapKind(cause, engine.KindCalendar); err != cause {
+		t.Errorf("mapKind(unknown) = %v, want the error itself", err)
+	}
+	var pe *PreconditionError
+	if err := mapKind(engine.ErrNotFound, engine.KindCalendar); !errors.As(err, &pe) || pe.Status != http.StatusNotFound {
+		t.Errorf("mapKind(ErrNotFound) = %v, want a 404", err)
+	}
+}

@@ -68,7 +68,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 		return httpErrorf(http.StatusConflict, "collection %s does not exist", parent)
 	}
 	if err != nil {
-		return MapError(err, coll.Kind)
+		return mapKind(err, coll.Kind)
 	}
 	w.Header().Set("ETag", res.ETag)
 	if res.Created {

@@ -168,5 +168,5 @@ func scheduleError(err error) error {
 	case errors.Is(err, sched.ErrMaxAttendees):
 		return precondition(http.StatusForbidden, davxml.C("max-attendees-per-instance"), "%s", strings.TrimPrefix(err.Error(), "sched: "))
 	}
-	return MapError(err, engine.KindCalendar)
+	return mapKind(err, engine.KindCalendar)
 }

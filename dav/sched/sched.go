@@ -117,6 +117,11 @@ func (s *Scheduler) Write(ctx context.Context, req Request) (*Result, error) {
 		if errors.As(err, &em) && !strings.HasPrefix(err.Error(), req.Path+req.Name+":") && attempt < 2 {
 			continue // a recipient's copy changed meanwhile
 		}
+		if errors.Is(err, itip.ErrInvalidMessage) {
+			// The body parses but is no valid calendar object (RFC 4791
+			// §4.1: one UID, no duplicate instances...): the client's.
+			err = &engine.InvalidDataError{Cond: engine.CondValidCalendarObjectResource, Msg: strings.TrimPrefix(err.Error(), "itip: ")}
+		}
 		return res, err
 	}
 }
@@ -145,7 +150,11 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) 
 	var old *ical.Calendar
 	switch o, err := v.Object(req.Path, req.Name, true); {
 	case err == nil:
-		old, _ = engine.ParseCalendar(o.Body)
+		if c, err := engine.ParseCalendar(o.Body); err == nil {
+			if _, _, err := itip.RoleOf(c, nil); err == nil {
+				old = c // else stored before it could be judged: no scheduling object
+			}
+		}
 	case !errors.Is(err, engine.ErrNotFound):
 		return nil, fmt.Errorf("read %s%s: %w", req.Path, req.Name, err)
 	}
