@@ -47,3 +47,26 @@ func TestCheckTargets(t *testing.T) {
 		t.Errorf("PROPFIND was not measured but was judged: %+v", tc)
 	}
 }
+
+// TestFlatSyncEverySize: a size in the middle that is 4.4× the fastest
+// fails the flat target even when the smallest and largest are close.
+func TestFlatSyncEverySize(t *testing.T) {
+	rs := []Result{
+		{Server: "almanac", Scenario: "sync-nochange", N: 1000, Summary: Summary{Count: 20, P50: 0.22}},
+		{Server: "almanac", Scenario: "sync-nochange", N: 10000, Summary: Summary{Count: 20, P50: 0.97}},
+		{Server: "almanac", Scenario: "sync-nochange", N: 100000, Summary: Summary{Count: 20, P50: 0.23}},
+		{Server: "almanac", Scenario: "sync-incremental", N: 1000, Summary: Summary{Count: 20, P50: 0.29}},
+		{Server: "almanac", Scenario: "sync-incremental", N: 100000, Summary: Summary{Count: 20, P50: 0.50}},
+		{Server: "radicale", Scenario: "sync-nochange", N: 1000, Summary: Summary{Count: 20, P50: 0.01}},
+	}
+	got := map[string]TargetCheck{}
+	for _, tc := range flatSync(rs, "almanac") {
+		got[strings.Fields(tc.Goal)[0]] = tc
+	}
+	if tc := got["sync-nochange"]; !tc.Known || tc.Met || !strings.Contains(tc.Figure, "N=10000 0.97 ms") {
+		t.Errorf("no-change sync 4.4× slower at 10k must miss: %+v", tc)
+	}
+	if tc := got["sync-incremental"]; !tc.Known || !tc.Met {
+		t.Errorf("incremental sync within 2× at both sizes must be met: %+v", tc)
+	}
+}
