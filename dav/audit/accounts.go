@@ -26,8 +26,10 @@ type Accounts interface {
 	// bad password.
 	AddUser(ctx context.Context, name, password string, admin bool, emails ...string) error
 	// SetEmails adds the addresses add to the account's and removes the
-	// addresses remove. Errors: engine.ErrNotFound (no such account, or
-	// an address to remove it does not have), engine.ErrConflict (another
+	// addresses remove; a name without an account that is given addresses
+	// gets an account without a password (its password stays the
+	// htpasswd file's). Errors: engine.ErrNotFound (an address to remove
+	// the user does not have), engine.ErrConflict (another
 	// user has an address to add), engine.ErrInvalidName.
 	SetEmails(ctx context.Context, name string, add, remove []string) error
 	// SetPassword replaces the password. Errors: engine.ErrNotFound.
@@ -150,8 +152,27 @@ func (l *Local) AddUser(ctx context.Context, name, password string, admin bool, 
 }
 
 // SetEmails adds and removes email addresses of an account in one event.
+// A name with no account (a user of --htpasswd or the directory) that is
+// given addresses gets an account without a password: it holds the
+// addresses (and the role, the disabled flag), the password stays the
+// file's (auth.Verifier looks there when an account has none).
 func (l *Local) SetEmails(ctx context.Context, name string, add, remove []string) error {
-	err := l.DB.UpdateUser(ctx, l.Meta, name, func(u *engine.User) error {
+	err := l.updateEmails(ctx, name, add, remove)
+	if errors.Is(err, engine.ErrNotFound) && len(remove) == 0 && len(add) > 0 {
+		err = l.DB.AddUser(ctx, l.Meta, engine.User{Name: name, Role: engine.RoleUser, Emails: add})
+		if errors.Is(err, engine.ErrExists) && !errors.Is(err, engine.ErrAddressTaken) {
+			err = l.updateEmails(ctx, name, add, remove) // made meanwhile
+		}
+	}
+	if errors.Is(err, engine.ErrAddressTaken) {
+		return addressTaken(err)
+	}
+	return err
+}
+
+// updateEmails is SetEmails of an existing account.
+func (l *Local) updateEmails(ctx context.Context, name string, add, remove []string) error {
+	return l.DB.UpdateUser(ctx, l.Meta, name, func(u *engine.User) error {
 		for _, a := range remove {
 			n, err := engine.NormalizeEmail(a)
 			if err != nil {
@@ -166,10 +187,6 @@ func (l *Local) SetEmails(ctx context.Context, name string, add, remove []string
 		u.Emails = append(u.Emails, add...)
 		return nil
 	})
-	if errors.Is(err, engine.ErrAddressTaken) {
-		return addressTaken(err)
-	}
-	return err
 }
 
 // addressTaken turns the engine's ErrAddressTaken into ErrConflict (409

@@ -159,3 +159,39 @@ func TestAdminEmails(t *testing.T) {
 		t.Errorf("emails = %q", got)
 	}
 }
+
+// TestEmailsWithoutAccount: a name with no account (a user of the
+// htpasswd file) given addresses gets an account without a password that
+// holds them, in one event; removing from a name without one is 404.
+func TestEmailsWithoutAccount(t *testing.T) {
+	db := mustOpen(t)
+	l := &Local{DB: db, Meta: engine.Meta{Actor: "test"}}
+	if err := l.SetEmails(ctx, "hank", nil, []string{"h@x.test"}); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("removing from a name without an account: %v, want ErrNotFound", err)
+	}
+	if err := l.SetEmails(ctx, "hank", []string{"Hank@X.test"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetEmails(ctx, "hank", []string{"h2@x.test"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	u, err := v.User("hank")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PasswordHash != "" || u.Role != engine.RoleUser || strings.Join(u.Emails, " ") != "Hank@x.test h2@x.test" {
+		t.Errorf("account = %+v, want no password, role user, two addresses", u)
+	}
+	if name, err := v.UserByEmail("mailto:hank@X.TEST"); err == nil || name != "" {
+		// the local part's case counts
+		t.Errorf("UserByEmail(hank@x.test) = %q, %v, want not found", name, err)
+	}
+	if name, err := v.UserByEmail("mailto:Hank@x.test"); err != nil || name != "hank" {
+		t.Errorf("UserByEmail(Hank@x.test) = %q, %v, want hank", name, err)
+	}
+}

@@ -284,7 +284,9 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	if err != nil {
 		return nil, err
 	}
-	if account == nil && v.opts.Directory != nil {
+	if v.opts.Directory != nil && hash == "" && (account == nil || !account.Disabled) {
+		// No account, or one without a password (a directory user's
+		// addresses): the directory checks the password.
 		return v.directoryLogin(ctx, user, password, remote, now)
 	}
 	if account == nil || account.Disabled {
@@ -347,13 +349,24 @@ func (v *Verifier) fail(ctx context.Context, user, remote string, now time.Time,
 	return fmt.Errorf("%w: user %q", ErrBadCredentials, user)
 }
 
-// lookup finds user in the engine, then in the htpasswd file. It returns a
-// nil account when neither knows the user.
+// lookup finds user in the engine, then in the htpasswd file (also for
+// the password of an account without one). It returns a nil account when
+// neither knows the user.
 func (v *Verifier) lookup(ctx context.Context, user string) (*engine.User, string, error) {
 	u, err := v.opts.DB.User(user)
 	switch {
-	case err == nil:
+	case err == nil && (u.PasswordHash != "" || v.htpasswd == nil):
 		return u, u.PasswordHash, nil
+	case err == nil:
+		// An account without a password holds what the log keeps of an
+		// htpasswd user (their addresses, `user email add`): the file
+		// has the password.
+		hash, _, herr := v.htpasswd.lookup(user)
+		if herr != nil {
+			v.opts.Logger.LogAttrs(ctx, slog.LevelError, "htpasswd file unreadable, using last good copy",
+				slog.String("err", herr.Error()))
+		}
+		return u, hash, nil
 	case !errors.Is(err, engine.ErrNotFound):
 		return nil, "", fmt.Errorf("auth: look up user %q: %w", user, err)
 	}

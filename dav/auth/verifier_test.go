@@ -277,6 +277,35 @@ func TestAuthenticateHtpasswd(t *testing.T) {
 	})
 }
 
+// TestAuthenticateHtpasswdAccountWithoutPassword: an account without a
+// password (the addresses of an htpasswd user, `user email add`) signs in
+// with the file's password and is the account (its addresses, its
+// disabled flag); without the file's entry it cannot sign in.
+func TestAuthenticateHtpasswdAccountWithoutPassword(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	for _, u := range []engine.User{{Name: "hank", Emails: []string{"hank@x.test"}}, {Name: "nora"}, {Name: "dora", Disabled: true}} {
+		if err := db.PutUser(ctx, engine.Meta{Actor: "test"}, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "htpasswd")
+	mustWrite(t, file, "hank:"+MustHash(t, "file-pw")+"\ndora:"+MustHash(t, "file-pw")+"\n")
+	v, _ := newVerifier(t, Options{DB: db, HtpasswdFile: file})
+	u, err := v.Authenticate(ctx, "hank", "file-pw", "192.0.2.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(u.Emails) != 1 || u.Emails[0] != "hank@x.test" {
+		t.Errorf("account = %+v, want the log's, with hank@x.test", u)
+	}
+	for _, c := range [][2]string{{"hank", "wrong"}, {"nora", "file-pw"}, {"dora", "file-pw"}} {
+		if _, err := v.Authenticate(ctx, c[0], c[1], "192.0.2.2"); !errors.Is(err, ErrBadCredentials) {
+			t.Errorf("Authenticate(%s, %s) = %v, want ErrBadCredentials", c[0], c[1], err)
+		}
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	t.Run("ErrNoDB", func(t *testing.T) {
 		if _, err := New(Options{}); err == nil || !strings.Contains(err.Error(), "DB") {
