@@ -1,12 +1,9 @@
 package bench
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -44,25 +41,4 @@ func DiskProbe(dir string, d time.Duration) (Result, error) {
 	res.Throughput = float64(res.Count) / el.Seconds()
 	res.Note = "4 KiB write + fdatasync in " + filepath.Clean(dir)
 	return res, nil
-}
-
-// RSS returns the resident set size of process pid in KiB, read from
-// /proc/PID/status (VmRSS).
-func RSS(pid int) (int64, error) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, fmt.Errorf("rss of %d: %w", pid, err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("rss of %d: %w", pid, err)
-			}
-			return kb, nil
-		}
-	}
-	return 0, fmt.Errorf("rss of %d: no VmRSS line", pid)
 }

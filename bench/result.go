@@ -23,12 +23,16 @@ type Result struct {
 	// Got and Want are the result count the server returned and the count
 	// the bench knows is right (members, changes, matches); Correct is
 	// their equality. Both are zero when the scenario counts nothing.
-	Got     int    `json:"got,omitempty"`
-	Want    int    `json:"want,omitempty"`
-	Correct *bool  `json:"correct,omitempty"`
-	Partial bool   `json:"partial,omitempty"` // stopped by the time budget
-	RSSKB   int64  `json:"rss_kb,omitempty"`
-	Note    string `json:"note,omitempty"`
+	Got     int   `json:"got,omitempty"`
+	Want    int   `json:"want,omitempty"`
+	Correct *bool `json:"correct,omitempty"`
+	Partial bool  `json:"partial,omitempty"` // stopped by the time budget
+	RSSKB   int64 `json:"rss_kb,omitempty"`
+	// HWMKB is the server's peak resident set (VmHWM) when RSSKB was read.
+	HWMKB int64 `json:"hwm_kb,omitempty"`
+	// DiskBytes is the server's data directory's size on disk.
+	DiskBytes int64  `json:"disk_bytes,omitempty"`
+	Note      string `json:"note,omitempty"`
 	// FirstError is the first failure seen, to make errors diagnosable.
 	FirstError string `json:"first_error,omitempty"`
 }
@@ -74,6 +78,12 @@ func (r Result) String() string {
 	}
 	if r.RSSKB > 0 {
 		fmt.Fprintf(&b, " rss=%dMB", r.RSSKB/1024)
+	}
+	if r.HWMKB > 0 {
+		fmt.Fprintf(&b, " peak=%dMB", r.HWMKB/1024)
+	}
+	if r.DiskBytes > 0 {
+		fmt.Fprintf(&b, " disk=%.1fMB", float64(r.DiskBytes)/(1<<20))
 	}
 	if r.Note != "" {
 		b.WriteString(" — " + r.Note)

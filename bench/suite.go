@@ -91,15 +91,7 @@ func runSize(ctx context.Context, c *Client, loader Loader, plan Plan, n int, al
 			emit(r)
 		}
 	}
-	if c.T.PID > 0 {
-		rss := Result{Server: c.T.Name, Scenario: "rss", N: n}
-		if kb, err := RSS(c.T.PID); err != nil {
-			rss.Errors, rss.FirstError = 1, err.Error()
-		} else {
-			rss.RSSKB = kb
-		}
-		emit(rss)
-	}
+	emitAll(Footprint(ctx, c, n, 0), emit)
 }
 
 func emitAll(rs []Result, emit func(Result)) {

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,16 +18,8 @@ import (
 // then zeros only, and the zeros must run ahead of the log.
 func TestZeroedWALKeepsLog(t *testing.T) {
 	t.Parallel()
-	name := filepath.Join(t.TempDir(), "000001.log")
-	raw, err := vfs.Default.Create(name, walCategory)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newZeroedWAL(raw).(*zeroedWAL)
 	const space = 16 << 20
-	if err := f.Preallocate(0, space); err != nil {
-		t.Fatal(err)
-	}
+	f, name := newTestWAL(t, space)
 	rng := rand.New(rand.NewPCG(1, 2))
 	var log bytes.Buffer
 	for log.Len() < 6<<20 {
@@ -178,4 +171,44 @@ func TestZeroedWALReopen(t *testing.T) {
 	if err := db.Verify(ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestZeroedWALHoldsLittleAhead: a log that asks for 64 MiB of
+// preallocation and holds a few records takes on disk its records and the
+// zeros ahead of them, not the 64 MiB.
+func TestZeroedWALHoldsLittleAhead(t *testing.T) {
+	t.Parallel()
+	f, name := newTestWAL(t, 64<<20)
+	if _, err := f.Write(bytes.Repeat([]byte{7}, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.SyncData(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(name, &st); err != nil {
+		t.Fatal(err)
+	}
+	if held, most := st.Blocks*512, int64(100<<10+zeroLead+1<<20); held > most {
+		t.Fatalf("a 100 KiB log holds %d bytes on disk, want at most %d", held, most)
+	}
+}
+
+// newTestWAL creates a zeroed log on disk that asked for space bytes of
+// preallocation, and returns it with its file name.
+func newTestWAL(t *testing.T, space int64) (*zeroedWAL, string) {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "000001.log")
+	raw, err := vfs.Default.Create(name, walCategory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newZeroedWAL(raw).(*zeroedWAL)
+	if err := f.Preallocate(0, space); err != nil {
+		t.Fatal(err)
+	}
+	return f, name
 }

@@ -5,6 +5,7 @@
 //
 //	almanac-bench run --url http://127.0.0.1:5232 --calendar-home /bench/ --addressbook /bench/contacts/ ...
 //	almanac-bench compare --almanac /tmp/almanac --results bench/RESULTS.md --chart bench/results.svg
+//	almanac-bench footprint --almanac /tmp/almanac --n 1000,10000
 //	almanac-bench report --compare radicale results.jsonl
 package main
 
@@ -23,6 +24,8 @@ func main() {
 		err = runCmd(os.Args[2:])
 	case "compare":
 		err = compareCmd(os.Args[2:])
+	case "footprint":
+		err = footprintCmd(os.Args[2:])
 	case "report":
 		err = reportCmd(os.Args[2:])
 	default:
@@ -35,6 +38,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: almanac-bench run|compare|report [flags]; -h after a subcommand lists its flags")
+	fmt.Fprintln(os.Stderr, "usage: almanac-bench run|compare|footprint|report [flags]; -h after a subcommand lists its flags")
 	os.Exit(2)
 }
