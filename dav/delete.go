@@ -43,9 +43,15 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if res.coll.Kind == engine.KindCalendar {
-		if done, err := h.scheduleWrite(w, r, res.coll.Path, res.obj.Name, nil, engine.PutOptions{IfMatch: tag}); done || err != nil {
+		opts := engine.PutOptions{IfMatch: tag, IfScheduleTagMatch: ifScheduleTagMatch(r)}
+		if done, err := h.scheduleWrite(w, r, res.coll.Path, res.obj.Name, nil, opts); done || err != nil {
 			return err
 		}
+	}
+	if t := ifScheduleTagMatch(r); t != "" && t != res.obj.ScheduleTag {
+		// No scheduling write: the object is no scheduling object (or it
+		// changed since), and the plain delete has no schedule tag to check.
+		return errScheduleTagMismatch()
 	}
 	if err := h.db.DeleteObject(r.Context(), st.meta, res.coll.Path, res.obj.Name, tag); err != nil {
 		return err

@@ -285,7 +285,7 @@ func expandFill(head, body string) (string, string) {
 }
 
 // shownHeaders are the response headers the golden files record.
-var shownHeaders = []string{"Allow", "Content-Encoding", "Content-Type", "DAV", "ETag", "Expires", "Last-Modified", "Location", "WWW-Authenticate"}
+var shownHeaders = []string{"Allow", "Content-Encoding", "Content-Type", "DAV", "ETag", "Expires", "Last-Modified", "Location", "Schedule-Tag", "WWW-Authenticate"}
 
 func (x *exchange) render(t *testing.T, resp *http.Response) string {
 	var b strings.Builder

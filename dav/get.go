@@ -48,6 +48,7 @@ func (h *Handler) getObject(w http.ResponseWriter, r *http.Request, v *engine.Vi
 	}
 	hdr := w.Header()
 	hdr.Set("ETag", o.ETag)
+	setScheduleTag(w, o.ScheduleTag)
 	hdr.Set("Last-Modified", o.Modified.UTC().Format(http.TimeFormat))
 	if noneMatch(r.Header.Get("If-None-Match"), o) {
 		w.WriteHeader(http.StatusNotModified)

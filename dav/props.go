@@ -100,8 +100,12 @@ func liveNames(r *resource) []xml.Name {
 	case resNotification:
 		return slices.Concat(common, notificationNames)
 	case resObject:
-		return slices.Concat(common, accessNames, []xml.Name{davxml.PropGetETag, davxml.PropGetContentType,
+		names := slices.Concat(common, accessNames, []xml.Name{davxml.PropGetETag, davxml.PropGetContentType,
 			davxml.PropGetContentLength, davxml.PropGetLastModified, davxml.PropCreationDate})
+		if r.obj.ScheduleTag != "" {
+			names = append(names, propScheduleTag)
+		}
+		return names
 	}
 	names := slices.Concat(common, accessNames)
 	if shareable(r) || r.share != nil {
@@ -273,6 +277,10 @@ func objectProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 		return sc.time(n, o.Modified, http.TimeFormat), true
 	case davxml.PropCreationDate:
 		return sc.time(n, o.Created, time.RFC3339), true
+	case propScheduleTag:
+		if o.ScheduleTag != "" {
+			return textProp(n, o.ScheduleTag), true
+		}
 	}
 	return davxml.PropValue{}, false
 }

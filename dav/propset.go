@@ -26,6 +26,7 @@ func init() {
 		davxml.PropAddressbookHomeSet, davxml.PropCalendarUserAddresses, davxml.PropSupportedCalendarData,
 		davxml.PropMaxResourceSize, davxml.PropSupportedAddressData, davxml.PropCardMaxResourceSize,
 		davxml.PropSupportedComponents, davxml.D("lockdiscovery"), davxml.D("supportedlock"),
+		propScheduleTag,
 	} {
 		protected[n] = true
 	}

@@ -71,6 +71,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 		return mapKind(err, coll.Kind)
 	}
 	w.Header().Set("ETag", res.ETag)
+	setScheduleTag(w, res.ScheduleTag)
 	if res.Created {
 		w.WriteHeader(http.StatusCreated)
 	} else {
@@ -82,7 +83,7 @@ func (h *Handler) put(w http.ResponseWriter, r *http.Request) error {
 // putConditions turns If-Match and If-None-Match into engine
 // preconditions, which the engine checks atomically with the write.
 func (h *Handler) putConditions(r *http.Request, parent, name string) (engine.PutOptions, error) {
-	var opts engine.PutOptions
+	opts := engine.PutOptions{IfScheduleTagMatch: ifScheduleTagMatch(r)}
 	im, inm := r.Header.Get("If-Match"), r.Header.Get("If-None-Match")
 	if im == "" && inm == "" {
 		return opts, nil

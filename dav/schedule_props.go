@@ -32,6 +32,7 @@ var (
 	propScheduleOutboxURL   = davxml.C("schedule-outbox-URL")
 	propScheduleDefaultCal  = davxml.C("schedule-default-calendar-URL")
 	propScheduleTransp      = davxml.C("schedule-calendar-transp")
+	propScheduleTag         = davxml.C("schedule-tag")
 	condValidDefaultCalURL  = davxml.C("valid-schedule-default-calendar-URL")
 	condValidScheduleTransp = davxml.C("valid-schedule-calendar-transp")
 )
@@ -112,4 +113,24 @@ func checkScheduleProp(kind engine.Kind, e davxml.Elem) *propError {
 		}
 	}
 	return nil
+}
+
+// ifScheduleTagMatch returns the schedule tag a request's
+// If-Schedule-Tag-Match demands (RFC 6638 §8.3), "" when it has none.
+func ifScheduleTagMatch(r *http.Request) string {
+	return strings.TrimSpace(r.Header.Get("If-Schedule-Tag-Match"))
+}
+
+// setScheduleTag sets the Schedule-Tag response header (RFC 6638 §8.2)
+// of a scheduling object resource; tag "" (any other object) sets none.
+func setScheduleTag(w http.ResponseWriter, tag string) {
+	if tag != "" {
+		w.Header().Set("Schedule-Tag", tag)
+	}
+}
+
+// errScheduleTagMismatch is the 412 of an If-Schedule-Tag-Match the
+// object does not have.
+func errScheduleTagMismatch() error {
+	return httpErrorf(http.StatusPreconditionFailed, "If-Schedule-Tag-Match does not match the schedule tag: an organizer's change arrived meanwhile, or this is no scheduling object")
 }

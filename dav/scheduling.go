@@ -132,7 +132,7 @@ func (h *Handler) scheduleWrite(w http.ResponseWriter, r *http.Request, path, na
 	}
 	res, err := h.sched.Write(r.Context(), sched.Request{
 		Meta: st.meta, User: c.Owner, Path: path, Name: name, Body: body,
-		IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, NoReply: r.Header.Get("Schedule-Reply") == "F",
+		IfMatch: opts.IfMatch, IfNoneMatch: opts.IfNoneMatch, IfScheduleTagMatch: opts.IfScheduleTagMatch, NoReply: r.Header.Get("Schedule-Reply") == "F",
 	})
 	if err != nil {
 		return true, scheduleError(err)
@@ -147,6 +147,7 @@ func (h *Handler) scheduleWrite(w http.ResponseWriter, r *http.Request, path, na
 		if !res.Changed { // RFC 4791 §5.3.4: no ETag when the stored data differs
 			w.Header().Set("ETag", res.ETag)
 		}
+		setScheduleTag(w, res.ScheduleTag)
 		if res.Created {
 			w.WriteHeader(http.StatusCreated)
 		} else {

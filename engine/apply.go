@@ -257,6 +257,7 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 		Component:        ev.Component,
 		Dead:             ev.ObjectProps,
 		BodySeq:          ev.Seq,
+		ScheduleTag:      scheduleTag(ev, old),
 	}
 	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
 		return err

@@ -279,6 +279,7 @@ func objectFromEvent(name string, ev *eventv1.Event) *Object {
 		Modified:    unixNano(ev.TimeUnixNano),
 		Envelope:    envelopeFromProto(ev.EnvelopeStart, ev.EnvelopeEnd),
 		Body:        ev.Body,
+		ScheduleTag: asOfScheduleTag(ev),
 	}
 }
 

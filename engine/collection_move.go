@@ -187,17 +187,18 @@ func copyCollection(tx *txn, m Meta, coll *statev1.Collection, path string) erro
 			return err
 		}
 		err = tx.append(m, &eventv1.Event{
-			Op:             eventv1.Op_OP_OBJECT_PUT,
-			CollectionId:   id,
-			CollectionPath: path,
-			Object:         x.name,
-			Body:           body,
-			ContentType:    x.o.ContentType,
-			Uid:            x.o.Uid,
-			Component:      x.o.Component,
-			EnvelopeStart:  x.o.EnvelopeStart,
-			EnvelopeEnd:    x.o.EnvelopeEnd,
-			ObjectProps:    x.o.Dead,
+			Op:               eventv1.Op_OP_OBJECT_PUT,
+			CollectionId:     id,
+			CollectionPath:   path,
+			Object:           x.name,
+			Body:             body,
+			ContentType:      x.o.ContentType,
+			Uid:              x.o.Uid,
+			Component:        x.o.Component,
+			EnvelopeStart:    x.o.EnvelopeStart,
+			EnvelopeEnd:      x.o.EnvelopeEnd,
+			ObjectProps:      x.o.Dead,
+			SchedulingObject: x.o.ScheduleTag != "",
 		})
 		if err != nil {
 			return err

@@ -84,6 +84,7 @@ func objectFromProto(name string, o *statev1.Object) *Object {
 		Modified:    unixNano(o.ModifiedUnixNano),
 		Envelope:    envelopeFromProto(o.EnvelopeStart, o.EnvelopeEnd),
 		Dead:        o.Dead,
+		ScheduleTag: o.ScheduleTag,
 		bodySeq:     Seq(o.BodySeq),
 	}
 }

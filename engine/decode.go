@@ -25,6 +25,7 @@ const (
 	objCreated       = 10
 	objDead          = 11
 	objBodySeq       = 12
+	objScheduleTag   = 13
 )
 
 // eventBody is the field number of eventv1.Event's body.
@@ -87,6 +88,8 @@ func decodeObject(name string, b []byte) (*Object, error) {
 				o.ContentType = intern(v)
 			case objComponent:
 				o.Component = intern(v)
+			case objScheduleTag:
+				o.ScheduleTag = string(v)
 			}
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)

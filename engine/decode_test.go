@@ -15,12 +15,12 @@ import (
 // on every field, and knows every field of the record.
 func TestDecodeObject(t *testing.T) {
 	t.Parallel()
-	if n := (&statev1.Object{}).ProtoReflect().Descriptor().Fields().Len(); n != objBodySeq {
+	if n := (&statev1.Object{}).ProtoReflect().Descriptor().Fields().Len(); n != objScheduleTag {
 		t.Fatalf("statev1.Object has %d fields; teach decodeObject the new ones", n)
 	}
 	recs := []*statev1.Object{
 		{Etag: `"1-a"`, Seq: 7, Uid: "u", ContentType: ContentTypeCalendar, Size: 123, ModifiedUnixNano: 1e18,
-			EnvelopeStart: -5, EnvelopeEnd: math.MaxInt64, Component: "VEVENT", CreatedUnixNano: 9e17, BodySeq: 6},
+			EnvelopeStart: -5, EnvelopeEnd: math.MaxInt64, Component: "VEVENT", CreatedUnixNano: 9e17, BodySeq: 6, ScheduleTag: `"1-a"`},
 		{Etag: `"2"`, ContentType: "text/x-other", EnvelopeStart: math.MinInt64, EnvelopeEnd: 1700000000},
 		{Etag: `"3"`, Dead: map[string]string{"{urn:x}k": "<k/>"}},
 		{},

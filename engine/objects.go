@@ -18,6 +18,10 @@ type PutOptions struct {
 	IfMatch string
 	// IfNoneMatch demands that the object does not exist (If-None-Match: *).
 	IfNoneMatch bool
+	// IfScheduleTagMatch, when set, is the schedule tag the current
+	// version must have (If-Schedule-Tag-Match, RFC 6638 §8.3): an object
+	// that does not exist or is no scheduling object fails it.
+	IfScheduleTagMatch string
 	// ContentType is recorded for objects in plain collections; calendar
 	// and address book objects always get text/calendar or text/vcard.
 	ContentType string
@@ -28,6 +32,9 @@ type PutResult struct {
 	ETag    string
 	Created bool // the name did not exist before
 	Seq     Seq
+	// ScheduleTag is the new version's schedule tag, "" when it is no
+	// scheduling object (Object.ScheduleTag).
+	ScheduleTag string
 }
 
 // Content types of calendar and address objects.
@@ -138,7 +145,7 @@ func (c *putCmd) run(tx *txn) error {
 	if err := tx.append(c.m, ev); err != nil {
 		return err
 	}
-	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq)}
+	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq), ScheduleTag: scheduleTag(ev, old)}
 	return nil
 }
 
@@ -165,20 +172,24 @@ func (c *putCmd) prepare(tx *txn) (*eventv1.Event, *statev1.Object, error) {
 	if err := checkETag(old, c.opts.IfMatch, c.opts.IfNoneMatch); err != nil {
 		return nil, nil, err
 	}
+	if err := checkScheduleTag(old, c.opts.IfScheduleTagMatch); err != nil {
+		return nil, nil, err
+	}
 	if err := checkUID(tx, coll, c.info.uid, c.name); err != nil {
 		return nil, nil, err
 	}
 	ev := &eventv1.Event{
-		Op:             eventv1.Op_OP_OBJECT_PUT,
-		CollectionId:   coll.Id,
-		CollectionPath: coll.Path,
-		Object:         c.name,
-		Body:           c.body,
-		ContentType:    c.info.contentType,
-		Uid:            c.info.uid,
-		Component:      c.info.component,
-		EnvelopeStart:  c.info.envStart,
-		EnvelopeEnd:    c.info.envEnd,
+		Op:               eventv1.Op_OP_OBJECT_PUT,
+		CollectionId:     coll.Id,
+		CollectionPath:   coll.Path,
+		Object:           c.name,
+		Body:             c.body,
+		ContentType:      c.info.contentType,
+		Uid:              c.info.uid,
+		Component:        c.info.component,
+		EnvelopeStart:    c.info.envStart,
+		EnvelopeEnd:      c.info.envEnd,
+		SchedulingObject: c.info.scheduling,
 	}
 	if old != nil {
 		ev.PreviousEtag = old.Etag
@@ -246,6 +257,7 @@ func (db *DB) DeleteObject(ctx context.Context, m Meta, path, name, ifMatch stri
 type deleteCmd struct {
 	m                   Meta
 	path, name, ifMatch string
+	ifScheduleTag       string // If-Schedule-Tag-Match
 }
 
 func (c *deleteCmd) run(tx *txn) error {
@@ -267,6 +279,9 @@ func (c *deleteCmd) prepare(tx *txn) (*eventv1.Event, error) {
 		return nil, err
 	}
 	if err := checkETag(old, c.ifMatch, false); err != nil {
+		return nil, err
+	}
+	if err := checkScheduleTag(old, c.ifScheduleTag); err != nil {
 		return nil, err
 	}
 	return &eventv1.Event{
@@ -370,18 +385,19 @@ func (c *moveCmd) run(tx *txn) error {
 		return err
 	}
 	ev := &eventv1.Event{
-		Op:             eventv1.Op_OP_OBJECT_MOVED,
-		CollectionId:   src.Id,
-		CollectionPath: src.Path,
-		Object:         r.FromName,
-		PreviousEtag:   obj.Etag,
-		Body:           body,
-		ContentType:    obj.ContentType,
-		Uid:            obj.Uid,
-		Component:      obj.Component,
-		EnvelopeStart:  obj.EnvelopeStart,
-		EnvelopeEnd:    obj.EnvelopeEnd,
-		ObjectProps:    obj.Dead,
+		Op:               eventv1.Op_OP_OBJECT_MOVED,
+		CollectionId:     src.Id,
+		CollectionPath:   src.Path,
+		Object:           r.FromName,
+		PreviousEtag:     obj.Etag,
+		Body:             body,
+		ContentType:      obj.ContentType,
+		Uid:              obj.Uid,
+		Component:        obj.Component,
+		EnvelopeStart:    obj.EnvelopeStart,
+		EnvelopeEnd:      obj.EnvelopeEnd,
+		ObjectProps:      obj.Dead,
+		SchedulingObject: obj.ScheduleTag != "",
 	}
 	if r.Copy {
 		ev.Op = eventv1.Op_OP_OBJECT_PUT

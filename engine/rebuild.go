@@ -36,7 +36,8 @@ const metaProjections = "projections"
 //	8: push registrations ('P')
 //	9: webhooks ('W')
 //	10: the users' email address index ('M')
-const projectionVersion = "10"
+//	11: schedule tags of scheduling objects (Object.schedule_tag)
+const projectionVersion = "11"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

@@ -547,6 +547,7 @@ func (c *restoreCmd) execute(tx *txn, a *RestoreAction) error {
 		o := c.wantedObject(a.Path, a.Name)
 		ev.Op, ev.Object, ev.Body = eventv1.Op_OP_OBJECT_PUT, a.Name, o.Body
 		ev.Uid, ev.ContentType, ev.Component = o.UID, o.ContentType, o.Component
+		ev.SchedulingObject = o.ScheduleTag != ""
 		ev.EnvelopeStart, ev.EnvelopeEnd = envelopeToProto(o.Envelope)
 		if old, err := getObject(tx.rw, coll.Id, a.Name); err == nil {
 			ev.PreviousEtag = old.Etag

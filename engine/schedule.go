@@ -36,6 +36,9 @@ type ScheduledWrite struct {
 	// IfMatch and IfNoneMatch are the preconditions of PutOptions.
 	IfMatch     string
 	IfNoneMatch bool
+	// IfScheduleTagMatch is PutOptions.IfScheduleTagMatch, for a put or
+	// a delete.
+	IfScheduleTagMatch string
 	// Meta is who the event records: the client for the request's own
 	// write, the server acting for the sender for a delivery.
 	Meta Meta
@@ -85,7 +88,7 @@ func (db *DB) WriteScheduled(ctx context.Context, writes []ScheduledWrite) ([]Pu
 // scheduledSub validates w outside the writer and returns its command.
 func (db *DB) scheduledSub(w ScheduledWrite) (scheduledSub, error) {
 	if w.Body == nil {
-		return scheduledSub{del: &deleteCmd{m: w.Meta, path: w.Path, name: w.Name, ifMatch: w.IfMatch}, sched: w.Schedule}, nil
+		return scheduledSub{del: &deleteCmd{m: w.Meta, path: w.Path, name: w.Name, ifMatch: w.IfMatch, ifScheduleTag: w.IfScheduleTagMatch}, sched: w.Schedule}, nil
 	}
 	if !validName(w.Name) {
 		return scheduledSub{}, fmt.Errorf("%w: %q", ErrInvalidName, w.Name)
@@ -106,7 +109,7 @@ func (db *DB) scheduledSub(w ScheduledWrite) (scheduledSub, error) {
 		return scheduledSub{}, err
 	}
 	put := &putCmd{m: w.Meta, path: w.Path, name: w.Name, body: body, info: info, collID: coll.ID,
-		opts: PutOptions{IfMatch: w.IfMatch, IfNoneMatch: w.IfNoneMatch}}
+		opts: PutOptions{IfMatch: w.IfMatch, IfNoneMatch: w.IfNoneMatch, IfScheduleTagMatch: w.IfScheduleTagMatch}}
 	return scheduledSub{put: put, sched: w.Schedule}, nil
 }
 
@@ -126,13 +129,11 @@ type scheduleCmd struct {
 func (c *scheduleCmd) run(tx *txn) error {
 	evs := make([]*eventv1.Event, len(c.subs))
 	metas := make([]Meta, len(c.subs))
-	created := make([]bool, len(c.subs))
+	olds := make([]*statev1.Object, len(c.subs))
 	for i, s := range c.subs {
 		var err error
 		if s.put != nil {
-			var old *statev1.Object
-			evs[i], old, err = s.put.prepare(tx)
-			created[i] = old == nil
+			evs[i], olds[i], err = s.put.prepare(tx)
 			metas[i] = s.put.m
 			err = wrapPath(err, s.put.path, s.put.name)
 		} else {
@@ -154,7 +155,7 @@ func (c *scheduleCmd) run(tx *txn) error {
 			return err
 		}
 		if c.subs[i].put != nil {
-			c.res[i] = PutResult{ETag: ev.Etag, Created: created[i], Seq: Seq(ev.Seq)}
+			c.res[i] = PutResult{ETag: ev.Etag, Created: olds[i] == nil, Seq: Seq(ev.Seq), ScheduleTag: scheduleTag(ev, olds[i])}
 		}
 	}
 	return nil

@@ -134,6 +134,11 @@ type Object struct {
 	// XML. They survive puts of a new body and travel with moves and copies.
 	Dead map[string]string
 	Body []byte
+	// ScheduleTag is the schedule tag of a scheduling object resource
+	// (RFC 6638 §3.2.10: a calendar object with an ORGANIZER), "" for any
+	// other object. It changes with the ETag except when the server
+	// merges an attendee's REPLY into the organizer's copy.
+	ScheduleTag string
 
 	bodySeq Seq // the log record that holds the body
 }

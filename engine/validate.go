@@ -18,6 +18,9 @@ type objectInfo struct {
 	contentType string
 	envStart    int64 // Unix seconds, math.MinInt64 when unbounded
 	envEnd      int64 // Unix seconds, math.MaxInt64 when unbounded
+	// scheduling: a calendar object resource with an ORGANIZER, a
+	// scheduling object resource (RFC 6638 §3.1).
+	scheduling bool
 }
 
 // validate checks body against the rules of coll's kind and derives what
@@ -92,6 +95,9 @@ func checkCalendar(body []byte, coll *Collection, lim contentline.Limits, itip b
 			info.uid = uid.Value
 		} else if info.uid != uid.Value {
 			return objectInfo{}, invalid(CondValidCalendarObjectResource, "components with different UIDs %q and %q", info.uid, uid.Value)
+		}
+		if !itip && comp.Props.Get(ical.PropOrganizer) != nil {
+			info.scheduling = true
 		}
 		if comp.Props.Get(ical.PropRecurrenceID) == nil {
 			if masters++; masters > 1 {

@@ -63,6 +63,9 @@ type Request struct {
 	// IfMatch and IfNoneMatch are the request's preconditions.
 	IfMatch     string
 	IfNoneMatch bool
+	// IfScheduleTagMatch is If-Schedule-Tag-Match (RFC 6638 §8.3): the
+	// schedule tag the object must have.
+	IfScheduleTagMatch string
 	// NoReply is Schedule-Reply: F (RFC 6638 §8.1): an attendee's change
 	// sends no REPLY.
 	NoReply bool
@@ -76,6 +79,8 @@ type Result struct {
 	// ETag and Created describe the request's own object after a put.
 	ETag    string
 	Created bool
+	// ScheduleTag is the object's new schedule tag (RFC 6638 §3.2.10).
+	ScheduleTag string
 	// Changed is set when the stored object differs from the request's
 	// body (SCHEDULE-STATUS written): the response carries no ETag (RFC
 	// 4791 §5.3.4).
@@ -197,12 +202,12 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) 
 			return nil, err
 		}
 	}
-	own := engine.ScheduledWrite{Path: req.Path, Name: req.Name, Body: body, IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch, Meta: req.Meta}
+	own := engine.ScheduledWrite{Path: req.Path, Name: req.Name, Body: body, IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch, IfScheduleTagMatch: req.IfScheduleTagMatch, Meta: req.Meta}
 	res, err := s.DB.WriteScheduled(ctx, append([]engine.ScheduledWrite{own}, t.writes...))
 	if err != nil {
 		return nil, err
 	}
-	return &Result{Handled: true, ETag: res[0].ETag, Created: res[0].Created, Changed: !bytes.Equal(body, req.Body), Delivered: t.delivered}, nil
+	return &Result{Handled: true, ETag: res[0].ETag, ScheduleTag: res[0].ScheduleTag, Created: res[0].Created, Changed: !bytes.Equal(body, req.Body), Delivered: t.delivered}, nil
 }
 
 // roleOf returns the user's role in the object, the address they take

@@ -515,6 +515,10 @@ type Event struct {
 	// was processed into. The scheduling write that caused it (the
 	// organizer's or attendee's own PUT or DELETE) carries none.
 	Schedule *Schedule `protobuf:"bytes,67,opt,name=schedule,proto3" json:"schedule,omitempty"`
+	// Set on an OP_OBJECT_PUT or OP_OBJECT_MOVED that writes a scheduling
+	// object resource (RFC 6638 §3.1: a calendar object with an ORGANIZER):
+	// the object has a schedule tag (§3.2.10).
+	SchedulingObject bool `protobuf:"varint,68,opt,name=scheduling_object,json=schedulingObject,proto3" json:"scheduling_object,omitempty"`
 	// OP_CONTENT_PURGED: the sequence numbers whose content was erased.
 	PurgedSeqs []uint64 `protobuf:"varint,50,rep,packed,name=purged_seqs,json=purgedSeqs,proto3" json:"purged_seqs,omitempty"`
 	// Free-form explanation recorded with the event (restore, purge, import).
@@ -786,6 +790,13 @@ func (x *Event) GetSchedule() *Schedule {
 		return x.Schedule
 	}
 	return nil
+}
+
+func (x *Event) GetSchedulingObject() bool {
+	if x != nil {
+		return x.SchedulingObject
+	}
+	return false
 }
 
 func (x *Event) GetPurgedSeqs() []uint64 {
@@ -1985,7 +1996,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\x83\f\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xb0\f\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2021,7 +2032,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x04link\x18? \x01(\v2\x16.almanac.event.v1.LinkR\x04link\x12*\n" +
 	"\x04push\x18@ \x01(\v2\x16.almanac.event.v1.PushR\x04push\x123\n" +
 	"\awebhook\x18A \x01(\v2\x19.almanac.event.v1.WebhookR\awebhook\x126\n" +
-	"\bschedule\x18C \x01(\v2\x1a.almanac.event.v1.ScheduleR\bschedule\x12\x1f\n" +
+	"\bschedule\x18C \x01(\v2\x1a.almanac.event.v1.ScheduleR\bschedule\x12+\n" +
+	"\x11scheduling_object\x18D \x01(\bR\x10schedulingObject\x12\x1f\n" +
 	"\vpurged_seqs\x182 \x03(\x04R\n" +
 	"purgedSeqs\x12\x16\n" +
 	"\x06reason\x183 \x01(\tR\x06reason\x12\x1f\n" +

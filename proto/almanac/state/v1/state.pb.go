@@ -49,7 +49,12 @@ type Object struct {
 	// The log record whose event holds the body: the put (or move, or copy)
 	// that wrote this version. Bodies live only in the log; seq moves on
 	// without the body when only dead properties change.
-	BodySeq       uint64 `protobuf:"varint,12,opt,name=body_seq,json=bodySeq,proto3" json:"body_seq,omitempty"`
+	BodySeq uint64 `protobuf:"varint,12,opt,name=body_seq,json=bodySeq,proto3" json:"body_seq,omitempty"`
+	// The schedule tag of a scheduling object resource (RFC 6638 §3.2.10),
+	// empty for any other object: the ETag of the version that set it. A
+	// put the server makes to merge an attendee's REPLY into the
+	// organizer's copy keeps it; every other write of the object sets it.
+	ScheduleTag   string `protobuf:"bytes,13,opt,name=schedule_tag,json=scheduleTag,proto3" json:"schedule_tag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -166,6 +171,13 @@ func (x *Object) GetBodySeq() uint64 {
 		return x.BodySeq
 	}
 	return 0
+}
+
+func (x *Object) GetScheduleTag() string {
+	if x != nil {
+		return x.ScheduleTag
+	}
+	return ""
 }
 
 // Collection is the projection of one collection (key col/<id>).
@@ -746,7 +758,7 @@ var File_almanac_state_v1_state_proto protoreflect.FileDescriptor
 
 const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/state/v1/state.proto\x12\x10almanac.state.v1\x1a\x1calmanac/event/v1/event.proto\"\xc5\x03\n" +
+	"\x1calmanac/state/v1/state.proto\x12\x10almanac.state.v1\x1a\x1calmanac/event/v1/event.proto\"\xe8\x03\n" +
 	"\x06Object\x12\x12\n" +
 	"\x04etag\x18\x01 \x01(\tR\x04etag\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x10\n" +
@@ -760,7 +772,8 @@ const file_almanac_state_v1_state_proto_rawDesc = "" +
 	"\x11created_unix_nano\x18\n" +
 	" \x01(\x03R\x0fcreatedUnixNano\x126\n" +
 	"\x04dead\x18\v \x03(\v2\".almanac.state.v1.Object.DeadEntryR\x04dead\x12\x19\n" +
-	"\bbody_seq\x18\f \x01(\x04R\abodySeq\x1a7\n" +
+	"\bbody_seq\x18\f \x01(\x04R\abodySeq\x12!\n" +
+	"\fschedule_tag\x18\r \x01(\tR\vscheduleTag\x1a7\n" +
 	"\tDeadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xf4\x02\n" +
