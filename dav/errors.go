@@ -286,7 +286,7 @@ func writePrecondition(w http.ResponseWriter, r *http.Request, pe *PreconditionE
 	hdr.Del("Content-Encoding")
 	hdr.Del("ETag")
 	if pe.Status == http.StatusUnauthorized {
-		hdr.Set("WWW-Authenticate", `Basic realm="Almanac", charset="UTF-8"`)
+		hdr.Add("WWW-Authenticate", `Basic realm="Almanac", charset="UTF-8"`) // after a Bearer challenge (bearer.go)
 	}
 	if pe.Status == http.StatusServiceUnavailable && hdr.Get("Retry-After") == "" {
 		hdr.Set("Retry-After", "1")

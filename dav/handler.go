@@ -297,18 +297,23 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// authenticate checks the Basic credentials of r. A login refused by the
+// authenticate checks the Basic credentials of r, or its bearer token
+// (bearer.go). A login refused by the
 // limiter (an error with a RetryAfter method, as *auth.RateLimitError) is
 // answered 429 with Retry-After (RFC 6585 §4), not 401: the client should
 // wait, not ask the user for another password.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, error) {
 	name, password, ok := r.BasicAuth()
-	if !ok {
+	tok, bearer := bearerToken(r)
+	if !ok && !bearer {
 		return "", errUnauthorized
 	}
 	var u *engine.User
 	var err error
-	if da, ok := h.auth.(DeviceAuthenticator); ok {
+	if bearer {
+		name = "(bearer)"
+		u, err = h.authenticateBearer(r, tok)
+	} else if da, ok := h.auth.(DeviceAuthenticator); ok {
 		u, state(r).app, err = da.AuthenticateDevice(r.Context(), name, password, r.RemoteAddr, r.UserAgent())
 	} else {
 		u, err = h.auth.Authenticate(r.Context(), name, password, r.RemoteAddr)
@@ -329,9 +334,11 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			return "", httpErrorf(http.StatusServiceUnavailable, "the user directory is unavailable; retry in %d seconds", secs)
 		}
-		return "", errUnauthorized
 	}
-	if u == nil || u.Name == "" || strings.ContainsAny(u.Name, "/\x00") {
+	if err != nil || u == nil || u.Name == "" || strings.ContainsAny(u.Name, "/\x00") {
+		if bearer {
+			w.Header().Set("WWW-Authenticate", bearerChallenge)
+		}
 		return "", errUnauthorized
 	}
 	return u.Name, nil

@@ -21,6 +21,12 @@ type PasswordVerifier interface {
 	Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error)
 }
 
+// BearerVerifier checks bearer tokens of an outside issuer (an OpenID
+// Connect provider); *auth.Verifier of package dav/auth implements it.
+type BearerVerifier interface {
+	AuthenticateBearer(ctx context.Context, token, remoteAddr, userAgent string) (*engine.User, error)
+}
+
 // errNoCredentials is returned for a call without usable credentials.
 var errNoCredentials = errors.New("feed: missing or malformed authorization metadata")
 
@@ -48,13 +54,17 @@ func (s *Server) authenticate(ctx context.Context) (Principal, error) {
 	case "basic":
 		u, err = s.basic(ctx, strings.TrimSpace(cred))
 	case "bearer":
-		u, err = s.bearer(strings.TrimSpace(cred))
+		u, err = s.anyBearer(ctx, strings.TrimSpace(cred))
 	default:
 		return Principal{}, status.Error(codes.Unauthenticated, errNoCredentials.Error())
 	}
 	if err != nil {
 		if s.opts.RateLimited != nil && s.opts.RateLimited(err) {
 			return Principal{}, status.Error(codes.ResourceExhausted, "too many failed attempts; try again later")
+		}
+		var su interface{ ServiceUnavailable() int }
+		if errors.As(err, &su) {
+			return Principal{}, status.Error(codes.Unavailable, "the token issuer is not answering; try again later")
 		}
 		s.opts.Logger.Info("feed: authentication failed", "err", err)
 		return Principal{}, status.Error(codes.Unauthenticated, "bad credentials")
@@ -74,15 +84,40 @@ func (s *Server) basic(ctx context.Context, cred string) (*engine.User, error) {
 	if !ok {
 		return nil, errNoCredentials
 	}
-	remote := ""
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		remote = p.Addr.String()
-	}
-	u, err := s.opts.Passwords.Authenticate(ctx, user, pass, remote)
+	u, err := s.opts.Passwords.Authenticate(ctx, user, pass, remoteAddr(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("feed: user %q: %w", user, err)
 	}
 	return u, nil
+}
+
+// anyBearer checks an API token ("<id>.<secret>", one dot) against the
+// engine's token hashes and any other token (a JWT has two dots) with
+// Options.Bearer.
+func (s *Server) anyBearer(ctx context.Context, tok string) (*engine.User, error) {
+	if strings.Count(tok, ".") == 1 || s.opts.Bearer == nil {
+		return s.bearer(tok)
+	}
+	u, err := s.opts.Bearer.AuthenticateBearer(ctx, tok, remoteAddr(ctx), userAgent(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("feed: bearer token: %w", err)
+	}
+	return u, nil
+}
+
+func remoteAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return ""
+}
+
+func userAgent(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if ua := md.Get("user-agent"); len(ua) > 0 {
+		return ua[0]
+	}
+	return ""
 }
 
 // bearer finds the user that holds the token through the engine's token

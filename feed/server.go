@@ -26,6 +26,10 @@ type Options struct {
 	DB *engine.DB
 	// Passwords verifies Basic credentials. Nil: only API tokens work.
 	Passwords PasswordVerifier
+	// Bearer verifies bearer tokens that are not API tokens (OpenID
+	// Connect access tokens, auth.Verifier.AuthenticateBearer). Nil: only
+	// API tokens work as bearer tokens.
+	Bearer BearerVerifier
 	// RateLimited reports whether an error of Passwords means the caller
 	// is rate limited (answered RESOURCE_EXHAUSTED, not UNAUTHENTICATED).
 	// Nil: never.

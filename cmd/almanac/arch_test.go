@@ -31,6 +31,8 @@ func TestDependencyDirection(t *testing.T) {
 			"jslog is the engine's shared log on NATS: it implements engine.SharedLog and knows nothing of storage, DAV or the feed"},
 		{"./web/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},
 			"the web app uses the engine's Go API and dav's operations (audit, auth), never storage or the feed"},
+		{"./dav/auth/...", []string{"github.com/almanac/almanac/web", "github.com/zitadel"},
+			"login sources (ldapauth, oidcauth) serve dav and web alike and import neither; oidcauth's test provider is its own oidctest"},
 		{"./change/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "github.com/almanac/almanac/webhook", "google.golang.org/grpc", "github.com/nats-io", "net/http"},
 			"change converts log events for the adapters: engine and proto only, no transport"},
 		{"./webhook/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io"},

@@ -139,6 +139,7 @@ func startGRPC(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 	srv, err := feed.NewServer(feed.Options{
 		DB:          env.DB,
 		Passwords:   env.Auth,
+		Bearer:      env.Auth,
 		RateLimited: func(err error) bool { return errors.Is(err, auth.ErrRateLimited) },
 		Logger:      env.Logger.With("component", "feed"),
 		SendBuffer:  cfg.SendBuffer,

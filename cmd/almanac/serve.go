@@ -91,6 +91,8 @@ type ServeConfig struct {
 	Cluster clusterConfig
 	// LDAP is the directory users may also sign in from (ldap.go).
 	LDAP ldapConfig
+	// OIDC is the OpenID Connect issuer (oidc.go).
+	OIDC oidcConfig
 }
 
 // Main is `almanac serve` as a value: ParseFlags, Run, then Close. Tests
@@ -180,6 +182,7 @@ func (m *Main) ParseFlags(args []string) error {
 	c.Limits.flags(fs)
 	c.Cluster.flags(fs)
 	c.LDAP.flags(fs)
+	c.OIDC.flags(fs)
 	m.starts = m.starts[:0]
 	for _, h := range m.Hooks {
 		m.starts = append(m.starts, h.start(fs))
@@ -220,6 +223,9 @@ func (c *ServeConfig) Validate() error {
 		return err
 	}
 	if err := c.LDAP.validate(); err != nil {
+		return err
+	}
+	if err := c.OIDC.validate(); err != nil {
 		return err
 	}
 	if c.MaxInstances <= 0 {
@@ -319,10 +325,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if dir != nil {
 		directory = dir
 	}
+	oidcProvider, err := m.Config.OIDC.provider(m.DB, m.Logger.With("component", "oidc"))
+	if err != nil {
+		return err
+	}
+	var bearer auth.BearerVerifier
+	if oidcProvider != nil {
+		bearer = oidcProvider
+	}
 	m.Auth, err = auth.New(auth.Options{
 		DB:                  m.DB,
 		HtpasswdFile:        m.Config.Htpasswd,
 		Directory:           directory,
+		Bearer:              bearer,
 		Logger:              m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
 		MaxFailures:         m.Config.LoginMaxFailures,
 		MaxAddressFailures:  m.Config.LoginMaxAddressFailures,

@@ -28,6 +28,9 @@ type Options struct {
 	// Directory, when set, is consulted for users neither the engine nor
 	// the htpasswd file knows (directory.go). Default: none.
 	Directory Directory
+	// Bearer, when set, checks OAuth2 bearer access tokens
+	// (AuthenticateBearer). Default: none, every token is refused.
+	Bearer BearerVerifier
 	// Logger receives failed logins (WARN) and htpasswd read errors.
 	// Default: discard.
 	Logger *slog.Logger
