@@ -29,6 +29,29 @@ func (db *DB) Cursor(name string) (Seq, error) {
 	return Seq(seq), nil
 }
 
+// Cursors returns every named cursor with its position: what a cluster
+// node that hands its consumers (the publishers) to another copies over.
+func (db *DB) Cursors() (map[string]Seq, error) {
+	lo := keys.MetaKey(cursorPrefix)
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.PrefixEnd(lo)})
+	if err != nil {
+		return nil, fmt.Errorf("engine: list cursors: %w", err)
+	}
+	defer it.Close()
+	out := make(map[string]Seq)
+	for it.First(); it.Valid(); it.Next() {
+		seq, err := keys.ParseU64(it.Value())
+		if err != nil {
+			return nil, fmt.Errorf("engine: cursor %s: %w", it.Key()[len(lo):], err)
+		}
+		out[string(it.Key()[len(lo):])] = Seq(seq)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("engine: list cursors: %w", err)
+	}
+	return out, nil
+}
+
 // SetCursor stores a named consumer's position durably (synced).
 //
 // Errors: ErrNoSpace while the disk is full.

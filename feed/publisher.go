@@ -233,8 +233,17 @@ func (p *Publisher) Err() error {
 // Run publishes until ctx ends, starting over from the cursor after every
 // failure. It stores the cursor in the engine at most every saveInterval
 // while it moves, every saveEvery seqs, and before it returns; the stores
-// never hold up publishing.
+// never hold up publishing. It starts from the stored cursor, so Run may
+// be called again after it returned, also after another process moved
+// the stored cursor (a cluster node that takes publishing over from
+// another copies that one's cursor). Two Runs must not overlap.
 func (p *Publisher) Run(ctx context.Context) error {
+	c, err := p.opts.DB.Cursor(p.opts.Cursor)
+	if err != nil {
+		return fmt.Errorf("feed: %w", err)
+	}
+	p.cursor.Store(uint64(c))
+	p.saved.Store(uint64(c))
 	sctx, stopSaver := context.WithCancel(context.Background())
 	saverDone := make(chan struct{})
 	go func() { defer close(saverDone); p.saveLoop(sctx) }()

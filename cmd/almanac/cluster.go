@@ -9,14 +9,17 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/almanac/almanac/jslog"
+	"github.com/almanac/almanac/lease"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // clusterConfig holds the flags that make serve a node of a cluster: its
@@ -30,6 +33,7 @@ type clusterConfig struct {
 	Routes        string
 	LogReplicas   int
 	JoinTimeout   time.Duration
+	LeaseTTL      time.Duration
 }
 
 func (c *clusterConfig) flags(fs *flag.FlagSet) {
@@ -40,6 +44,7 @@ func (c *clusterConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Routes, "routes", "", "comma-separated `addresses` (host:port) of the other nodes' --cluster-listen")
 	fs.IntVar(&c.LogReplicas, "log-replicas", 0, "replicas of the log stream (0: 3 with two or more --routes, else 1)")
 	fs.DurationVar(&c.JoinTimeout, "cluster-join-timeout", 2*time.Minute, "how long a starting node waits for the cluster to place the log")
+	fs.DurationVar(&c.LeaseTTL, "cluster-lease-ttl", 10*time.Second, "how long after its holder died another node takes over the NATS change publisher, push and webhooks (the same on every node)")
 }
 
 // enabled reports whether serve runs as a cluster node.
@@ -68,6 +73,9 @@ func (c *clusterConfig) validate() error {
 	if c.LogReplicas < 0 || c.LogReplicas > 5 {
 		return bad("log-replicas", "want 0 to 5, got %d", c.LogReplicas)
 	}
+	if c.LeaseTTL < time.Second {
+		return bad("cluster-lease-ttl", "must be at least 1s, got %s", c.LeaseTTL)
+	}
 	if c.JoinTimeout <= 0 {
 		return bad("cluster-join-timeout", "must be positive, got %s", c.JoinTimeout)
 	}
@@ -94,41 +102,46 @@ func (c *clusterConfig) replicas() int {
 	return 1
 }
 
+// logSubject is the log stream's subject: outside "almanac.>", which the
+// change feed's stream takes on the same servers (a cluster node
+// publishes the feed there). Open moves an existing stream to it.
+const logSubject = "almanac-log"
+
 // clusterLog is a running cluster node's log: the connection, and the
 // embedded server when there is one.
 type clusterLog struct {
-	log *jslog.Log
-	nc  *nats.Conn
-	ns  *server.Server
+	log  *jslog.Log
+	nc   *nats.Conn
+	ns   *server.Server
+	user nats.Option // the embedded server's user; nil with --log-nats-url
+	url  string      // --log-nats-url
+	// replicas of the log stream, and of the streams and buckets the
+	// nodes share besides it.
+	replicas int
 }
 
 // startClusterLog starts the embedded log server (or connects to the
 // external one) and opens the log, waiting up to --cluster-join-timeout
 // for the cluster to place it.
 func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxObject int64, log *slog.Logger) (cl *clusterLog, err error) {
-	cl = &clusterLog{}
+	cl = &clusterLog{replicas: c.replicas()}
 	defer func() {
 		if err != nil {
 			cl.close()
 		}
 	}()
 	if c.LogNATSURL != "" {
-		if cl.nc, err = nats.Connect(c.LogNATSURL, nats.MaxReconnects(-1)); err != nil {
-			return nil, fmt.Errorf("cluster: connect %s: %w", c.LogNATSURL, err)
-		}
-	} else {
-		var user nats.Option
-		if cl.ns, user, err = startLogServer(c, dataDir, maxObject); err != nil {
-			return nil, err
-		}
-		if cl.nc, err = nats.Connect("", nats.InProcessServer(cl.ns), user, nats.MaxReconnects(-1)); err != nil {
-			return nil, fmt.Errorf("cluster: connect to the embedded log server: %w", err)
-		}
+		cl.url = c.LogNATSURL
+	} else if cl.ns, cl.user, err = startLogServer(c, dataDir, maxObject); err != nil {
+		return nil, err
+	}
+	if cl.nc, err = cl.connect(nats.MaxReconnects(-1)); err != nil {
+		return nil, err
 	}
 	deadline := time.Now().Add(c.JoinTimeout)
 	for {
 		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		cl.log, err = jslog.Open(octx, cl.nc, &jslog.Options{Replicas: c.replicas()})
+		cl.log, err = jslog.Open(octx, cl.nc, &jslog.Options{Replicas: c.replicas(), Subject: logSubject})
 		cancel()
 		if err == nil {
 			return cl, nil
@@ -140,6 +153,66 @@ func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxOb
 		select {
 		case <-time.After(500 * time.Millisecond):
 		case <-ctx.Done():
+		}
+	}
+}
+
+// connect opens another connection to the log's NATS: the embedded
+// server in process, or --log-nats-url.
+func (cl *clusterLog) connect(opts ...nats.Option) (*nats.Conn, error) {
+	if cl.ns == nil {
+		nc, err := nats.Connect(cl.url, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("cluster: connect %s: %w", cl.url, err)
+		}
+		return nc, nil
+	}
+	nc, err := nats.Connect("", append(opts, nats.InProcessServer(cl.ns), cl.user)...)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: connect to the embedded log server: %w", err)
+	}
+	return nc, nil
+}
+
+// publisherLease opens the lease the node must hold to run the senders
+// that run once per cluster (singleton.go), and the bucket of their
+// cursors, both with the log's replicas.
+func (cl *clusterLog) publisherLease(ctx context.Context, c clusterConfig, log *slog.Logger) (*lease.Lease, jetstream.KeyValue, error) {
+	holder := c.NodeName
+	if holder == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, nil, &ConfigError{Field: "node-name", Err: fmt.Errorf("no --node-name and no host name: %w", err)}
+		}
+		holder = fmt.Sprintf("%s-%d", h, os.Getpid())
+	}
+	octx, cancel := context.WithTimeout(ctx, c.JoinTimeout)
+	defer cancel()
+	js, err := jetstream.New(cl.nc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cluster: %w", err)
+	}
+	for {
+		// Both buckets are made once; a starting cluster may need a
+		// moment to place them.
+		actx, cancelAttempt := context.WithTimeout(octx, 5*time.Second)
+		l, err := lease.Open(actx, cl.nc, lease.Options{Key: "publisher", Holder: holder, TTL: c.LeaseTTL, Replicas: c.replicas(), Logger: log})
+		if err == nil {
+			var kv jetstream.KeyValue
+			kv, err = js.CreateOrUpdateKeyValue(actx, jetstream.KeyValueConfig{Bucket: "almanac_cursors", History: 1, Replicas: c.replicas(), Storage: jetstream.FileStorage})
+			if err == nil {
+				cancelAttempt()
+				return l, kv, nil
+			}
+		}
+		cancelAttempt()
+		if octx.Err() != nil {
+			return nil, nil, fmt.Errorf("cluster: publisher lease and cursor bucket: %w", err)
+		}
+		log.Info("cluster: waiting for the cluster to place the lease buckets", "err", err)
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-octx.Done():
 		}
 	}
 }

@@ -17,9 +17,10 @@ import (
 
 // startCluster boots n `almanac serve` nodes in-process, each with its
 // embedded log server, clustered over routes on loopback, and the users
-// of startServer. The nodes start at once: a replicated log needs its
-// peers before the first node can open it.
-func startCluster(t *testing.T, n int) []*testServer {
+// of startServer; extra flags follow (and override) the defaults. The
+// nodes start at once: a replicated log needs its peers before the first
+// node can open it.
+func startCluster(t *testing.T, n int, extra ...string) []*testServer {
 	t.Helper()
 	routes := make([]string, n)
 	for i := range routes {
@@ -43,6 +44,7 @@ func startCluster(t *testing.T, n int) []*testServer {
 		args := []string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--nats=off", "--grpc-listen=127.0.0.1:0",
 			"--node-name=" + fmt.Sprint("n", i+1), "--cluster-listen=" + routes[i], "--routes=" + strings.Join(others, ","),
 			"--cluster-join-timeout=60s"}
+		args = append(args, extra...)
 		logs := &syncBuffer{}
 		m := NewMain()
 		m.Getenv = func(string) string { return "" }

@@ -193,7 +193,18 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 	if cfg.NATSURL == "" && cfg.NATSReaders != "" && cfg.NATSListen == "" {
 		return &ConfigError{Field: "nats-readers", Err: errors.New("readers connect over TCP: set --nats-listen too (e.g. 127.0.0.1:4222)")}
 	}
-	if cfg.NATSURL != "" {
+	if env.Cluster != nil && cfg.NATSURL == "" {
+		// A cluster node publishes to the log's NATS (the nodes' embedded
+		// servers, or --log-nats-url), when it holds the publisher lease.
+		if cfg.NATSListen != "" || cfg.NATSReaders != "" {
+			return &ConfigError{Field: "nats-listen", Err: errors.New("a cluster node publishes changes to the log's NATS servers, which take no readers: use --nats-url (a NATS of your own) or --nats=off")}
+		}
+		if nc, err = env.Cluster.connect(nats.Name("almanac"), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1)); err != nil {
+			return err
+		}
+		cfg.NATSReplicas = max(cfg.NATSReplicas, env.Cluster.replicas)
+		log.Info("publishing changes to the log's NATS while this node holds the publisher lease", "stream", cfg.NATSStream, "replicas", cfg.NATSReplicas)
+	} else if cfg.NATSURL != "" {
 		// No reconnect buffer: the publisher re-sends from its cursor
 		// (feed.PublisherOptions.Conn).
 		opts := []nats.Option{nats.Name("almanac"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectBufSize(-1)}
@@ -253,16 +264,9 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 		return &ConfigError{Field: "nats", Err: err}
 	}
 	rt.publisher = p
-	pctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.Run(pctx) }()
-	*stops = append(*stops, func(ctx context.Context) error {
-		cancel()
-		select {
-		case err := <-done:
-			return err
-		case <-ctx.Done():
-			return fmt.Errorf("nats: stop publisher: %w", ctx.Err())
+	env.RunOnce("nats", func(ctx context.Context) {
+		if err := p.Run(ctx); err != nil {
+			log.Error("nats: publisher stopped", "err", err)
 		}
 	})
 	return nil

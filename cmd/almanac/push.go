@@ -94,29 +94,28 @@ func startPush(ctx context.Context, env *ServeEnv, c pushConfig) (func(context.C
 	if err != nil {
 		return nil, err
 	}
-	rctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{}, 2)
-	go func() {
-		defer func() { done <- struct{}{} }()
-		if err := s.Run(rctx); err != nil && !errors.Is(err, context.Canceled) {
+	env.RunOnce("push", func(ctx context.Context) {
+		if err := s.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			log.Error("push: sender stopped", "err", err)
 		}
-	}()
+	})
+	// Every node watches the key file: a rotation is recorded once (an
+	// event), by whichever node sees it first.
+	rctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
 	go func() {
-		defer func() { done <- struct{}{} }()
+		defer close(done)
 		watchKeys(rctx, env.DB, keys, log)
 	}()
 	env.SetPush(s)
 	return func(ctx context.Context) error {
 		cancel()
-		for range 2 {
-			select {
-			case <-done:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		return nil
 	}, nil
 }
 

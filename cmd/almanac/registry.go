@@ -151,4 +151,14 @@ type ServeEnv struct {
 	// loops know of a webhook; the admin and user APIs call it (nil: no
 	// deliverer).
 	WebhookStatus func(id string) audit.WebhookStatus
+	// RunOnce runs a sender that must run on one node of a cluster at a
+	// time (singleton.go): run gets a context that ends when this node
+	// stops being that node or serve stops, and is called again each
+	// time it becomes it; it must resume from its engine cursor. On a
+	// single node run is called once, after every hook has started. Call
+	// it during Start.
+	RunOnce func(name string, run func(ctx context.Context))
+	// Cluster is this node's log when it is a cluster node (cluster.go),
+	// else nil.
+	Cluster *clusterLog
 }

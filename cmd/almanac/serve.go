@@ -127,6 +127,7 @@ type Main struct {
 	listener   net.Listener
 	server     *http.Server
 	cluster    *clusterLog // nil unless a cluster node
+	publishers *singletons // the senders that run once per cluster
 	stops      []hookStop
 	done       chan error
 }
@@ -368,6 +369,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		SetPush:   func(p dav.PushService) { pushSvc = p },
 		ServeGRPC: func(h http.Handler, stop func()) { m.grpc, m.grpcStop = h, stop },
 	}
+	once := &singletons{db: m.DB, log: m.Logger.With("component", "cluster")}
+	m.publishers = once
+	env.RunOnce, env.Cluster = once.add, m.cluster
+	if m.cluster != nil {
+		if once.lease, once.cursors, err = m.cluster.publisherLease(ctx, m.Config.Cluster, once.log); err != nil {
+			return err
+		}
+		if err := registerLeaseMetrics(reg, once.lease); err != nil {
+			return err
+		}
+	}
 	if len(m.starts) != len(m.Hooks) {
 		return errors.New("serve: Run before ParseFlags")
 	}
@@ -380,6 +392,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.stops = append(m.stops, hookStop{h.Name, stop})
 		}
 		m.Logger.Debug("serve hook started", "hook", h.Name)
+	}
+	once.start()
+	m.stops = append(m.stops, hookStop{"publishers", once.stop})
+	env.RunOnce = func(name string, _ func(context.Context)) {
+		m.Logger.Error("RunOnce called after the hooks started; ignored", "name", name)
 	}
 	env.SetAudit = func(http.Handler) {
 		m.Logger.Error("SetAudit called after the hooks started; ignored")

@@ -55,21 +55,8 @@ func startWebhooks(_ context.Context, env *ServeEnv, opts webhook.Options) (func
 		s := d.Status(id)
 		return audit.WebhookStatus{Running: s.Running, Cursor: s.Cursor, LastError: s.LastError, FailingSince: s.FailingSince}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		d.Run(ctx)
-	}()
-	return func(stop context.Context) error {
-		cancel()
-		select {
-		case <-done:
-			return nil
-		case <-stop.Done():
-			return fmt.Errorf("webhook: stop: %w", stop.Err())
-		}
-	}, nil
+	env.RunOnce("webhook", func(ctx context.Context) { _ = d.Run(ctx) })
+	return nil, nil
 }
 
 // webhook is `almanac webhook add|list|delete|resume|pause`.
