@@ -75,6 +75,11 @@ func (h *Handler) copyMoveObject(w http.ResponseWriter, r *http.Request, src *re
 	if err != nil {
 		return err
 	}
+	if src.coll.Kind == engine.KindCalendar && dstColl.Kind == engine.KindCalendar {
+		if err := h.checkScheduleCopyMove(r, src, dstColl, dstName); err != nil {
+			return err
+		}
+	}
 	existed := false
 	if collErr == nil {
 		if !overwrite {
@@ -108,6 +113,7 @@ func (h *Handler) copyMoveObject(w http.ResponseWriter, r *http.Request, src *re
 		return mapKind(err, dstColl.Kind)
 	}
 	w.Header().Set("ETag", res.ETag)
+	setScheduleTag(w, res.ScheduleTag)
 	writeCreated(w, !existed)
 	return nil
 }

@@ -171,3 +171,31 @@ func scheduleError(err error) error {
 	}
 	return mapKind(err, engine.KindCalendar)
 }
+
+// checkScheduleCopyMove refuses a MOVE or COPY of src to the object
+// name of the calendar dst that would bypass scheduling
+// (sched.CheckCopyMove).
+func (h *Handler) checkScheduleCopyMove(r *http.Request, src *resource, dst *engine.Collection, name string) error {
+	old, err := h.db.Object(dst.Path, name, false)
+	if err != nil && !errors.Is(err, engine.ErrNotFound) {
+		return fmt.Errorf("look up %s%s: %w", dst.Path, name, err)
+	}
+	if src.obj.ScheduleTag == "" && (old == nil || old.ScheduleTag == "") {
+		return nil // no scheduling object on either side
+	}
+	v, err := h.db.View()
+	if err != nil {
+		return fmt.Errorf("open view: %w", err)
+	}
+	defer v.Close()
+	o, err := v.Object(src.coll.Path, src.obj.Name, true)
+	if err != nil {
+		return err
+	}
+	err = h.sched.CheckCopyMove(v, sched.CopyMove{Body: o.Body, From: src.coll.Owner, To: dst.Owner, Copy: r.Method == "COPY",
+		Replaces: old != nil, ReplacesScheduling: old != nil && old.ScheduleTag != ""})
+	if err != nil {
+		return scheduleError(err)
+	}
+	return nil
+}

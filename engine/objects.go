@@ -412,7 +412,7 @@ func (c *moveCmd) run(tx *txn) error {
 	if err := tx.append(c.m, ev); err != nil {
 		return err
 	}
-	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq)}
+	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq), ScheduleTag: scheduleTag(ev, old)}
 	return nil
 }
 

@@ -446,3 +446,65 @@ func objectName(uid string) string {
 	}
 	return randomName()
 }
+
+// CopyMove is a MOVE or COPY of a calendar object between calendars.
+type CopyMove struct {
+	// Body is the object's content.
+	Body []byte
+	// From and To are the owners of the source and the destination
+	// calendars.
+	From, To string
+	// Copy is set for a COPY.
+	Copy bool
+	// Replaces is set when an object exists at the destination, and
+	// ReplacesScheduling when it is a scheduling object.
+	Replaces, ReplacesScheduling bool
+}
+
+// CheckCopyMove judges a MOVE or COPY of a calendar object before the
+// engine makes it; it sends nothing. As Apple's CalendarServer does, a
+// scheduling object of From's moves between From's own calendars without
+// a message (the attendees' copies stay as they are; later changes
+// schedule from its new place), but a COPY, or a MOVE over an existing
+// object, would make a second object of the UID or replace one without
+// its CANCEL (ErrUniqueObject, RFC 6638 §3.2.4.1), and so would any MOVE
+// or COPY over a scheduling object. A MOVE into another user's calendar
+// (a calendar shared with From) would take the organizer's or attendee's
+// object out of their home without telling anyone:
+// *itip.PreconditionError allowed-organizer-scheduling-object-change or
+// allowed-attendee-scheduling-object-change; a client PUTs it there and
+// DELETEs it here instead, which schedule.
+func (s *Scheduler) CheckCopyMove(v *engine.View, m CopyMove) error {
+	verb := "MOVE"
+	if m.Copy {
+		verb = "COPY"
+	}
+	if m.ReplacesScheduling {
+		return fmt.Errorf("%w: a %s over a scheduling object would replace it without scheduling", ErrUniqueObject, verb)
+	}
+	cal, err := engine.ParseCalendar(m.Body)
+	if err != nil {
+		return nil
+	}
+	mine, err := s.Dir.Addresses(v, m.From)
+	if err != nil {
+		return err
+	}
+	role, _, err := itip.RoleOf(cal, mine)
+	if err != nil || role == itip.RoleNone {
+		return nil // stored before it could be judged, or not From's to schedule
+	}
+	switch {
+	case m.Copy:
+		return fmt.Errorf("%w: a COPY would make a second scheduling object of the UID %s", ErrUniqueObject, uidOf(cal))
+	case m.From != m.To:
+		cond := itip.ErrOrganizerChange.Cond
+		if role == itip.RoleAttendee {
+			cond = itip.ErrAttendeeChange.Cond
+		}
+		return &itip.PreconditionError{Cond: cond, Reason: fmt.Sprintf("a scheduling object of %s cannot be moved into a calendar of %s: PUT it there and DELETE it here", m.From, m.To)}
+	case m.Replaces:
+		return fmt.Errorf("%w: a MOVE of a scheduling object over an existing object", ErrUniqueObject)
+	}
+	return nil
+}
