@@ -6,12 +6,15 @@ import (
 	"strconv"
 
 	"github.com/almanac/almanac/dav"
+	"github.com/almanac/almanac/engine"
 )
 
 // loginData is the sign-in page's.
 type loginData struct {
 	Token string
 	Name  string
+	// OIDC is the issuer's name for "Sign in with …", "" without one.
+	OIDC string
 }
 
 // loginPage shows the sign-in form with a fresh double-submit token.
@@ -24,7 +27,11 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", HttpOnly: true,
 		Secure: h.opts.Secure || r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	p := h.base(nil, "Sign in")
-	p.Error, p.Data = msg, loginData{Token: tok, Name: name}
+	ld := loginData{Token: tok, Name: name}
+	if h.opts.OIDC != nil {
+		ld.OIDC = issuerName(h.opts.OIDC.Issuer())
+	}
+	p.Error, p.Data = msg, ld
 	h.render(w, status, "login", p)
 }
 
@@ -57,6 +64,12 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusUnauthorized, name, "Wrong name or password.")
 		return
 	}
+	h.startSession(w, r, u)
+}
+
+// startSession signs u in: a new session (one the browser had before is
+// never kept: no session fixation), their home, then their calendars.
+func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u *engine.User) {
 	if old := h.sessions.get(r, h.opts.Clock()); old != nil {
 		h.sessions.drop(old)
 	}

@@ -59,6 +59,9 @@ type Options struct {
 	// ShareAutoAccept mounts a share in the sharees' homes at once (serve's
 	// --share-auto-accept), as a grant over DAV does.
 	ShareAutoAccept bool
+	// OIDC, when set, offers "Sign in with" an OpenID Connect issuer
+	// (oidc.go). Default: passwords only.
+	OIDC OIDC
 	// Version and Started are shown on the status page.
 	Version string
 	Started time.Time
@@ -73,6 +76,8 @@ type Handler struct {
 	mux      *http.ServeMux
 	pages    map[string]*template.Template
 	sessions *sessionStore
+	// oidcUsed are the OIDC sign-ins whose callback ran (oidc.go).
+	oidcUsed usedLogins
 }
 
 //go:embed templates/*.html
@@ -123,6 +128,8 @@ func (h *Handler) routes() {
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.fail(w, r, nil, errNotFound) })
 	h.mux.HandleFunc("GET /login", h.loginPage)
 	h.mux.HandleFunc("POST /login", h.login)
+	h.mux.HandleFunc("GET /login/oidc", h.oidcStart)
+	h.mux.HandleFunc("GET "+oidcCallback, h.oidcCallbackPage)
 	h.mux.Handle("POST /logout", h.user(h.logout))
 	h.mux.Handle("GET /calendars", h.user(h.calendars))
 	h.mux.Handle("POST /calendars/create", h.user(h.createCollection))
@@ -184,11 +191,17 @@ type request struct {
 // meta is the engine Meta of the user's changes: the browser's
 // User-Agent, marked as the web app's.
 func (q *request) meta() engine.Meta {
-	ua := q.UserAgent()
+	return engine.Meta{Actor: q.s.user, UserAgent: webUserAgent(q.Request), RequestID: "web-" + q.s.short()}
+}
+
+// webUserAgent is the User-Agent of changes made in the web app: the
+// browser's, marked as the web app's.
+func webUserAgent(r *http.Request) string {
+	ua := r.UserAgent()
 	if len(ua) > 200 {
 		ua = ua[:200]
 	}
-	return engine.Meta{Actor: q.s.user, UserAgent: "almanac-web (" + ua + ")", RequestID: "web-" + q.s.short()}
+	return "almanac-web (" + ua + ")"
 }
 
 // home is the user's home collection path.

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -149,5 +151,45 @@ func TestOIDCFlags(t *testing.T) {
 	}
 	if err := (&oidcConfig{Issuer: "https://id.example", ClientID: "x", Timeout: time.Second}).validate(); err != nil {
 		t.Errorf("a valid configuration: %v", err)
+	}
+}
+
+// TestServeOIDCSignIn: a browser (a client with a cookie jar following
+// redirects) clicks "Sign in with" and ends on its calendars page, signed
+// in through the code flow with PKCE as a user created at that moment
+// (--oidc-auto-provision), who then has a home over DAV.
+func TestServeOIDCSignIn(t *testing.T) {
+	op := oidctest.Start(t)
+	op.SetUser(map[string]any{"sub": "sub-dana", "preferred_username": "dana", "email": "dana@example.org", "email_verified": true})
+	srv := startOIDCServer(t, op, "--oidc-auto-provision")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(srv.BaseURL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `href="/login/oidc"`) {
+		t.Fatalf("the sign-in page has no OIDC button:\n%s", body)
+	}
+	resp, err = c.Get(srv.BaseURL + "/login/oidc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/calendars" || !strings.Contains(string(body), "dana") {
+		t.Fatalf("after the sign-in: %d at %s\n%s", resp.StatusCode, resp.Request.URL, body)
+	}
+	if op.Refused("pkce")+op.Refused("client")+op.Refused("redirect") != 0 {
+		t.Fatal("the provider refused the token request")
+	}
+	u, err := srv.DB.User("dana")
+	if err != nil || u.PasswordHash != "" {
+		t.Fatalf("dana: %+v, %v", u, err)
+	}
+	if resp := bearerPropfind(t, srv.BaseURL+"/dav/home/dana/", op.Token(t, map[string]any{"sub": "sub-dana", "preferred_username": "dana"})); resp.StatusCode != http.StatusMultiStatus {
+		t.Errorf("dana's home with a bearer token: %d, want 207", resp.StatusCode)
 	}
 }

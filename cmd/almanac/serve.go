@@ -415,7 +415,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/dav/", davHandler)
 	mux.Handle("/.well-known/", davHandler)
 	mux.Handle("/pub/", davHandler) // public links
-	webHandler, err := newWebHandler(m.DB, m.Auth, m.Logger, m.Config.TLSCert != "", m.Config.ShareAutoAccept)
+	webHandler, err := newWebHandler(m.DB, m.Auth, oidcProvider, m.Logger, m.Config.TLSCert != "", m.Config.ShareAutoAccept)
 	if err != nil {
 		return fmt.Errorf("build web app: %w", err)
 	}

@@ -74,3 +74,15 @@ func (p *Provider) AuthenticateBearer(ctx context.Context, m engine.Meta, token 
 	}
 	return p.Account(ctx, m, id)
 }
+
+// SignIn ends a web sign-in: Exchange, then Account. m is the Meta of an
+// account it creates.
+//
+// Errors: as Exchange's and Account's.
+func (p *Provider) SignIn(ctx context.Context, m engine.Meta, redirectURL, code, verifier, nonce string) (*engine.User, error) {
+	id, err := p.Exchange(ctx, redirectURL, code, verifier, nonce)
+	if err != nil {
+		return nil, err
+	}
+	return p.Account(ctx, m, id)
+}
