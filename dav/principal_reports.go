@@ -36,13 +36,13 @@ var searchable = []struct {
 func searchValues(p principal, n xml.Name) []string {
 	switch n {
 	case davxml.PropDisplayName:
-		return []string{displayNameOf(p.name, p.group)}
+		return []string{p.displayName()}
 	case davxml.PropCalendarUserAddresses:
 		return calendarUserAddresses(p)
 	case propEmailAddressSet:
 		return p.emails
 	case propCalendarUserType:
-		return []string{cuTypeOf(p.group)}
+		return []string{p.cuType()}
 	}
 	return nil
 }
@@ -351,9 +351,8 @@ func (h *Handler) aclPrincipalPropSet(w http.ResponseWriter, r *http.Request, rq
 // calendarserver-principal-property-search, which Apple's clients send to
 // look up attendees and sharees: the principals matching every search
 // token in their name, display name or addresses; context "user" finds
-// users, "group" groups, "attendee" (or none) both, "location" and
-// "resource" none (there are no such principals). CS:limit/CS:nresults caps
-// the answer.
+// people, "group" groups, "location" rooms, "resource" resources,
+// "attendee" (or none) all of them. CS:limit/CS:nresults caps the answer.
 func (h *Handler) csPrincipalSearch(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
 	var q davxml.CSPrincipalSearch
 	if err := decodeXML(rq.Body, &q); err != nil {
@@ -379,10 +378,13 @@ func (h *Handler) csPrincipalSearch(w http.ResponseWriter, r *http.Request, rq *
 		}
 		limit = min(n, maxPrincipals)
 	}
-	users := q.Context == "" || q.Context == "user" || q.Context == "attendee"
-	groups := q.Context == "" || q.Context == "group" || q.Context == "attendee"
+	// CalendarServer's contexts by the calendar-user-type they find.
+	contexts := map[string]string{"user": "INDIVIDUAL", "group": "GROUP", "location": "ROOM", "resource": "RESOURCE"}
 	match := func(p principal) bool {
-		if len(tokens) == 0 || (p.group == nil && !users) || (p.group != nil && !groups) {
+		if len(tokens) == 0 {
+			return false
+		}
+		if want, ok := contexts[q.Context]; (ok && p.cuType() != want) || (!ok && q.Context != "" && q.Context != "attendee") {
 			return false
 		}
 		vals := []string{p.name}

@@ -32,12 +32,14 @@ type principal struct {
 	group *engine.Group
 	// emails are a user's email addresses (engine.User.Emails).
 	emails []string
+	// room is set on a room or resource (engine.User.Resource).
+	room *engine.Resource
 }
 
 // findPrincipal returns principal name, or nil when there is none.
 func findPrincipal(v *engine.View, name string) (*principal, error) {
 	if u, err := v.User(name); err == nil {
-		return &principal{name: name, emails: u.Emails}, nil
+		return &principal{name: name, emails: u.Emails, room: u.Resource}, nil
 	} else if !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("look up user %s: %w", name, err)
 	}
@@ -82,7 +84,7 @@ func listPrincipals(v *engine.View) (out []principal, more bool, err error) {
 		return nil, false, fmt.Errorf("list users: %w", err)
 	}
 	for _, u := range users {
-		out = append(out, principal{name: u.Name, emails: u.Emails})
+		out = append(out, principal{name: u.Name, emails: u.Emails, room: u.Resource})
 	}
 	homes, err := v.Children("/dav/home/")
 	if err != nil {
@@ -125,7 +127,7 @@ func (h *Handler) principalResource(v *engine.View, user, name string) (*resourc
 }
 
 func newPrincipalResource(user string, p principal) *resource {
-	return &resource{kind: resPrincipal, path: principalPath(p.name), user: user, name: p.name, group: p.group, emails: p.emails, acc: accessRead}
+	return &resource{kind: resPrincipal, path: principalPath(p.name), user: user, name: p.name, group: p.group, emails: p.emails, room: p.room, acc: accessRead}
 }
 
 // principalNamesList are the live properties of a principal, for PROPFIND
@@ -143,13 +145,13 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 	g := r.group
 	switch n {
 	case davxml.PropDisplayName:
-		return textProp(n, displayNameOf(r.name, g)), true
+		return textProp(n, r.principal().displayName()), true
 	case davxml.PropPrincipalURL:
 		return prop(n, sc.principal(r.name)), true
 	case propAlternateURISet:
 		return prop(n, ""), true
 	case propCalendarUserType:
-		return textProp(n, cuTypeOf(g)), true
+		return textProp(n, r.principal().cuType()), true
 	case propGroupMemberSet:
 		if g == nil {
 			return davxml.PropValue{}, false
@@ -176,7 +178,7 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 		return prop(n, proxyForValue(h.proxyFor(sc, r), proxyWrite)), true
 	case davxml.PropCalendarUserAddresses:
 		s := ""
-		for _, a := range calendarUserAddresses(principal{name: r.name, group: g, emails: r.emails}) {
+		for _, a := range calendarUserAddresses(r.principal()) {
 			if strings.HasPrefix(a, "/") {
 				s += hrefValue(a)
 			} else {
@@ -209,18 +211,31 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 	return davxml.PropValue{}, false
 }
 
-// displayNameOf is a principal's display name: a group's own, or its name.
-func displayNameOf(name string, g *engine.Group) string {
-	if g != nil && g.DisplayName != "" {
-		return g.DisplayName
-	}
-	return name
+// principal is the principal a resPrincipal resource is.
+func (r *resource) principal() principal {
+	return principal{name: r.name, group: r.group, emails: r.emails, room: r.room}
 }
 
-// cuTypeOf is CALDAV:calendar-user-type (RFC 6638 §2.4.2).
-func cuTypeOf(g *engine.Group) string {
-	if g != nil {
+// displayName is a principal's display name: a group's or a room's own,
+// or its name.
+func (p principal) displayName() string {
+	switch {
+	case p.group != nil && p.group.DisplayName != "":
+		return p.group.DisplayName
+	case p.room != nil && p.room.DisplayName != "":
+		return p.room.DisplayName
+	}
+	return p.name
+}
+
+// cuType is CALDAV:calendar-user-type (RFC 6638 §2.4.2): GROUP, ROOM,
+// RESOURCE or INDIVIDUAL.
+func (p principal) cuType() string {
+	switch {
+	case p.group != nil:
 		return "GROUP"
+	case p.room != nil:
+		return string(p.room.Type)
 	}
 	return "INDIVIDUAL"
 }

@@ -34,6 +34,8 @@ type resource struct {
 	group *engine.Group
 	// emails are a user principal's email addresses.
 	emails []string
+	// room is set on a room or resource principal.
+	room *engine.Resource
 	// proxy is set on name's proxy sub-principal: proxyRead or proxyWrite.
 	proxy string
 	// acc is what user may do with the resource (privileges.go).

@@ -90,7 +90,8 @@ func objectFromProto(name string, o *statev1.Object) *Object {
 }
 
 func userToProto(u User) *eventv1.User {
-	p := &eventv1.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, Disabled: u.Disabled, Emails: u.Emails}
+	p := &eventv1.User{Name: u.Name, PasswordHash: u.PasswordHash, Role: u.Role, Disabled: u.Disabled, Emails: u.Emails,
+		Resource: resourceToProto(u.Resource)}
 	for _, t := range u.Tokens {
 		p.Tokens = append(p.Tokens, &eventv1.APIToken{
 			Id: t.ID, SecretSha256: t.SecretSHA256, Label: t.Label, CreatedUnixNano: t.Created.UnixNano(),
@@ -103,7 +104,8 @@ func userFromProto(p *eventv1.User) *User {
 	if p == nil {
 		return nil
 	}
-	u := &User{Name: p.Name, PasswordHash: p.PasswordHash, Role: p.Role, Disabled: p.Disabled, Emails: p.Emails}
+	u := &User{Name: p.Name, PasswordHash: p.PasswordHash, Role: p.Role, Disabled: p.Disabled, Emails: p.Emails,
+		Resource: resourceFromProto(p.Resource)}
 	for _, a := range p.AppPasswords {
 		u.AppPasswords = append(u.AppPasswords, appPasswordFromProto(a))
 	}

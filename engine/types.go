@@ -378,6 +378,9 @@ type User struct {
 	// Emails are the user's email addresses (NormalizeEmail'd), their
 	// mailto: calendar user addresses; one address is one user's only.
 	Emails []string
+	// Resource is set on a room or a resource (resources.go): it never
+	// signs in (Disabled, no password hash, no token).
+	Resource *Resource
 }
 
 // User roles.

@@ -124,6 +124,9 @@ func (c *userCmd) run(tx *txn) error {
 			return err
 		}
 		user.Emails = emails
+		if err := checkResource(user); err != nil {
+			return err
+		}
 		if err := checkEmails(tx.rw, user); err != nil {
 			return err
 		}

@@ -284,6 +284,115 @@ func (CollectionKind) EnumDescriptor() ([]byte, []int) {
 	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{1}
 }
 
+// ResourceType is what kind of calendar user a resource is.
+type ResourceType int32
+
+const (
+	ResourceType_RESOURCE_TYPE_UNSPECIFIED ResourceType = 0
+	// A room (calendar-user-type ROOM).
+	ResourceType_RESOURCE_TYPE_ROOM ResourceType = 1
+	// A resource: a projector, a car (calendar-user-type RESOURCE).
+	ResourceType_RESOURCE_TYPE_RESOURCE ResourceType = 2
+)
+
+// Enum value maps for ResourceType.
+var (
+	ResourceType_name = map[int32]string{
+		0: "RESOURCE_TYPE_UNSPECIFIED",
+		1: "RESOURCE_TYPE_ROOM",
+		2: "RESOURCE_TYPE_RESOURCE",
+	}
+	ResourceType_value = map[string]int32{
+		"RESOURCE_TYPE_UNSPECIFIED": 0,
+		"RESOURCE_TYPE_ROOM":        1,
+		"RESOURCE_TYPE_RESOURCE":    2,
+	}
+)
+
+func (x ResourceType) Enum() *ResourceType {
+	p := new(ResourceType)
+	*p = x
+	return p
+}
+
+func (x ResourceType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ResourceType) Descriptor() protoreflect.EnumDescriptor {
+	return file_almanac_event_v1_event_proto_enumTypes[2].Descriptor()
+}
+
+func (ResourceType) Type() protoreflect.EnumType {
+	return &file_almanac_event_v1_event_proto_enumTypes[2]
+}
+
+func (x ResourceType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ResourceType.Descriptor instead.
+func (ResourceType) EnumDescriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+}
+
+// AutoSchedule is how the server answers an invitation to a resource.
+type AutoSchedule int32
+
+const (
+	AutoSchedule_AUTO_SCHEDULE_UNSPECIFIED AutoSchedule = 0
+	// Every invitation is accepted.
+	AutoSchedule_AUTO_SCHEDULE_ACCEPT AutoSchedule = 1
+	// An invitation is accepted when the resource is free at every
+	// instance, else declined.
+	AutoSchedule_AUTO_SCHEDULE_ACCEPT_IF_FREE AutoSchedule = 2
+	// Invitations stay NEEDS-ACTION in the inbox for the managers.
+	AutoSchedule_AUTO_SCHEDULE_MANUAL AutoSchedule = 3
+)
+
+// Enum value maps for AutoSchedule.
+var (
+	AutoSchedule_name = map[int32]string{
+		0: "AUTO_SCHEDULE_UNSPECIFIED",
+		1: "AUTO_SCHEDULE_ACCEPT",
+		2: "AUTO_SCHEDULE_ACCEPT_IF_FREE",
+		3: "AUTO_SCHEDULE_MANUAL",
+	}
+	AutoSchedule_value = map[string]int32{
+		"AUTO_SCHEDULE_UNSPECIFIED":    0,
+		"AUTO_SCHEDULE_ACCEPT":         1,
+		"AUTO_SCHEDULE_ACCEPT_IF_FREE": 2,
+		"AUTO_SCHEDULE_MANUAL":         3,
+	}
+)
+
+func (x AutoSchedule) Enum() *AutoSchedule {
+	p := new(AutoSchedule)
+	*p = x
+	return p
+}
+
+func (x AutoSchedule) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (AutoSchedule) Descriptor() protoreflect.EnumDescriptor {
+	return file_almanac_event_v1_event_proto_enumTypes[3].Descriptor()
+}
+
+func (AutoSchedule) Type() protoreflect.EnumType {
+	return &file_almanac_event_v1_event_proto_enumTypes[3]
+}
+
+func (x AutoSchedule) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use AutoSchedule.Descriptor instead.
+func (AutoSchedule) EnumDescriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+}
+
 // ShareAccess is the access a grant gives.
 type ShareAccess int32
 
@@ -324,11 +433,11 @@ func (x ShareAccess) String() string {
 }
 
 func (ShareAccess) Descriptor() protoreflect.EnumDescriptor {
-	return file_almanac_event_v1_event_proto_enumTypes[2].Descriptor()
+	return file_almanac_event_v1_event_proto_enumTypes[4].Descriptor()
 }
 
 func (ShareAccess) Type() protoreflect.EnumType {
-	return &file_almanac_event_v1_event_proto_enumTypes[2]
+	return &file_almanac_event_v1_event_proto_enumTypes[4]
 }
 
 func (x ShareAccess) Number() protoreflect.EnumNumber {
@@ -337,7 +446,7 @@ func (x ShareAccess) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ShareAccess.Descriptor instead.
 func (ShareAccess) EnumDescriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 // ShareReply is a sharee's answer to a share.
@@ -374,11 +483,11 @@ func (x ShareReply) String() string {
 }
 
 func (ShareReply) Descriptor() protoreflect.EnumDescriptor {
-	return file_almanac_event_v1_event_proto_enumTypes[3].Descriptor()
+	return file_almanac_event_v1_event_proto_enumTypes[5].Descriptor()
 }
 
 func (ShareReply) Type() protoreflect.EnumType {
-	return &file_almanac_event_v1_event_proto_enumTypes[3]
+	return &file_almanac_event_v1_event_proto_enumTypes[5]
 }
 
 func (x ShareReply) Number() protoreflect.EnumNumber {
@@ -387,7 +496,7 @@ func (x ShareReply) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ShareReply.Descriptor instead.
 func (ShareReply) EnumDescriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 // ProxyAccess is what a delegate may do in the delegator's home.
@@ -425,11 +534,11 @@ func (x ProxyAccess) String() string {
 }
 
 func (ProxyAccess) Descriptor() protoreflect.EnumDescriptor {
-	return file_almanac_event_v1_event_proto_enumTypes[4].Descriptor()
+	return file_almanac_event_v1_event_proto_enumTypes[6].Descriptor()
 }
 
 func (ProxyAccess) Type() protoreflect.EnumType {
-	return &file_almanac_event_v1_event_proto_enumTypes[4]
+	return &file_almanac_event_v1_event_proto_enumTypes[6]
 }
 
 func (x ProxyAccess) Number() protoreflect.EnumNumber {
@@ -438,7 +547,7 @@ func (x ProxyAccess) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ProxyAccess.Descriptor instead.
 func (ProxyAccess) EnumDescriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 // Event is one immutable record of the log.
@@ -956,6 +1065,12 @@ type User struct {
 	// scheduling (RFC 6638 §2.4.1); the domain is stored lower-case. One
 	// address belongs to at most one user.
 	Emails []string `protobuf:"bytes,6,rep,name=emails,proto3" json:"emails,omitempty"`
+	// Set when the principal is a room or a resource (RFC 6638 §2.4.2
+	// calendar-user-type ROOM or RESOURCE) rather than a person: it has a
+	// home, a calendar and an inbox, and never signs in (disabled, without
+	// password hash or tokens). Its invitations are answered by the server
+	// by resource.auto_schedule.
+	Resource *Resource `protobuf:"bytes,7,opt,name=resource,proto3" json:"resource,omitempty"`
 	// The account's app passwords. Projection state only: the
 	// OP_APP_PASSWORD_* events keep it, an OP_USER_SET event never carries
 	// it (and leaves it as it was).
@@ -1036,11 +1151,90 @@ func (x *User) GetEmails() []string {
 	return nil
 }
 
+func (x *User) GetResource() *Resource {
+	if x != nil {
+		return x.Resource
+	}
+	return nil
+}
+
 func (x *User) GetAppPasswords() []*AppPassword {
 	if x != nil {
 		return x.AppPasswords
 	}
 	return nil
+}
+
+// Resource is the room or resource part of a User.
+type Resource struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Type         ResourceType           `protobuf:"varint,1,opt,name=type,proto3,enum=almanac.event.v1.ResourceType" json:"type,omitempty"`
+	AutoSchedule AutoSchedule           `protobuf:"varint,2,opt,name=auto_schedule,json=autoSchedule,proto3,enum=almanac.event.v1.AutoSchedule" json:"auto_schedule,omitempty"`
+	// The group whose members manage the resource: they are its write
+	// delegates (an OP_PROXY_SET event records the delegation itself).
+	Managers string `protobuf:"bytes,3,opt,name=managers,proto3" json:"managers,omitempty"`
+	// A human-readable name ("Room 4.01, 12 seats").
+	DisplayName   string `protobuf:"bytes,4,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Resource) Reset() {
+	*x = Resource{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Resource) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Resource) ProtoMessage() {}
+
+func (x *Resource) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Resource.ProtoReflect.Descriptor instead.
+func (*Resource) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Resource) GetType() ResourceType {
+	if x != nil {
+		return x.Type
+	}
+	return ResourceType_RESOURCE_TYPE_UNSPECIFIED
+}
+
+func (x *Resource) GetAutoSchedule() AutoSchedule {
+	if x != nil {
+		return x.AutoSchedule
+	}
+	return AutoSchedule_AUTO_SCHEDULE_UNSPECIFIED
+}
+
+func (x *Resource) GetManagers() string {
+	if x != nil {
+		return x.Managers
+	}
+	return ""
+}
+
+func (x *Resource) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
 }
 
 // AppPassword is a per-device password of a user: DAV Basic accepts it in
@@ -1073,7 +1267,7 @@ type AppPassword struct {
 
 func (x *AppPassword) Reset() {
 	*x = AppPassword{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1085,7 +1279,7 @@ func (x *AppPassword) String() string {
 func (*AppPassword) ProtoMessage() {}
 
 func (x *AppPassword) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1098,7 +1292,7 @@ func (x *AppPassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppPassword.ProtoReflect.Descriptor instead.
 func (*AppPassword) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *AppPassword) GetUser() string {
@@ -1186,7 +1380,7 @@ type APIToken struct {
 
 func (x *APIToken) Reset() {
 	*x = APIToken{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1198,7 +1392,7 @@ func (x *APIToken) String() string {
 func (*APIToken) ProtoMessage() {}
 
 func (x *APIToken) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1211,7 +1405,7 @@ func (x *APIToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIToken.ProtoReflect.Descriptor instead.
 func (*APIToken) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *APIToken) GetId() string {
@@ -1260,7 +1454,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1272,7 +1466,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1285,7 +1479,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Group) GetName() string {
@@ -1342,7 +1536,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1354,7 +1548,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1367,7 +1561,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Share) GetGrantee() string {
@@ -1432,7 +1626,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1444,7 +1638,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1457,7 +1651,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Proxy) GetDelegator() string {
@@ -1503,7 +1697,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1515,7 +1709,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1528,7 +1722,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Schedule) GetMethod() string {
@@ -1584,7 +1778,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1596,7 +1790,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1609,7 +1803,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Link) GetTokenSha256() string {
@@ -1653,7 +1847,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1859,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1872,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Push) GetRegistration() *PushRegistration {
@@ -1730,7 +1924,7 @@ type PushRegistration struct {
 
 func (x *PushRegistration) Reset() {
 	*x = PushRegistration{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1742,7 +1936,7 @@ func (x *PushRegistration) String() string {
 func (*PushRegistration) ProtoMessage() {}
 
 func (x *PushRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1755,7 +1949,7 @@ func (x *PushRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRegistration.ProtoReflect.Descriptor instead.
 func (*PushRegistration) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *PushRegistration) GetId() string {
@@ -1866,7 +2060,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1878,7 +2072,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1891,7 +2085,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Webhook) GetId() string {
@@ -2058,15 +2252,21 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x04dead\x18\a \x03(\v2+.almanac.event.v1.CollectionProps.DeadEntryR\x04dead\x1a7\n" +
 	"\tDeadEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xff\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb7\x02\n" +
 	"\x04User\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12#\n" +
 	"\rpassword_hash\x18\x02 \x01(\tR\fpasswordHash\x12\x12\n" +
 	"\x04role\x18\x03 \x01(\tR\x04role\x122\n" +
 	"\x06tokens\x18\x04 \x03(\v2\x1a.almanac.event.v1.APITokenR\x06tokens\x12\x1a\n" +
 	"\bdisabled\x18\x05 \x01(\bR\bdisabled\x12\x16\n" +
-	"\x06emails\x18\x06 \x03(\tR\x06emails\x12B\n" +
-	"\rapp_passwords\x18\b \x03(\v2\x1d.almanac.event.v1.AppPasswordR\fappPasswords\"\xcd\x02\n" +
+	"\x06emails\x18\x06 \x03(\tR\x06emails\x126\n" +
+	"\bresource\x18\a \x01(\v2\x1a.almanac.event.v1.ResourceR\bresource\x12B\n" +
+	"\rapp_passwords\x18\b \x03(\v2\x1d.almanac.event.v1.AppPasswordR\fappPasswords\"\xc2\x01\n" +
+	"\bResource\x122\n" +
+	"\x04type\x18\x01 \x01(\x0e2\x1e.almanac.event.v1.ResourceTypeR\x04type\x12C\n" +
+	"\rauto_schedule\x18\x02 \x01(\x0e2\x1e.almanac.event.v1.AutoScheduleR\fautoSchedule\x12\x1a\n" +
+	"\bmanagers\x18\x03 \x01(\tR\bmanagers\x12!\n" +
+	"\fdisplay_name\x18\x04 \x01(\tR\vdisplayName\"\xcd\x02\n" +
 	"\vAppPassword\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12#\n" +
@@ -2195,7 +2395,16 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x18COLLECTION_KIND_CALENDAR\x10\x03\x12 \n" +
 	"\x1cCOLLECTION_KIND_ADDRESS_BOOK\x10\x04\x12\"\n" +
 	"\x1eCOLLECTION_KIND_SCHEDULE_INBOX\x10\x05\x12#\n" +
-	"\x1fCOLLECTION_KIND_SCHEDULE_OUTBOX\x10\x06*z\n" +
+	"\x1fCOLLECTION_KIND_SCHEDULE_OUTBOX\x10\x06*a\n" +
+	"\fResourceType\x12\x1d\n" +
+	"\x19RESOURCE_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
+	"\x12RESOURCE_TYPE_ROOM\x10\x01\x12\x1a\n" +
+	"\x16RESOURCE_TYPE_RESOURCE\x10\x02*\x83\x01\n" +
+	"\fAutoSchedule\x12\x1d\n" +
+	"\x19AUTO_SCHEDULE_UNSPECIFIED\x10\x00\x12\x18\n" +
+	"\x14AUTO_SCHEDULE_ACCEPT\x10\x01\x12 \n" +
+	"\x1cAUTO_SCHEDULE_ACCEPT_IF_FREE\x10\x02\x12\x18\n" +
+	"\x14AUTO_SCHEDULE_MANUAL\x10\x03*z\n" +
 	"\vShareAccess\x12\x1c\n" +
 	"\x18SHARE_ACCESS_UNSPECIFIED\x10\x00\x12\x15\n" +
 	"\x11SHARE_ACCESS_READ\x10\x01\x12\x1b\n" +
@@ -2223,59 +2432,65 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 	return file_almanac_event_v1_event_proto_rawDescData
 }
 
-var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 5)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                  // 0: almanac.event.v1.Op
 	(CollectionKind)(0),      // 1: almanac.event.v1.CollectionKind
-	(ShareAccess)(0),         // 2: almanac.event.v1.ShareAccess
-	(ShareReply)(0),          // 3: almanac.event.v1.ShareReply
-	(ProxyAccess)(0),         // 4: almanac.event.v1.ProxyAccess
-	(*Event)(nil),            // 5: almanac.event.v1.Event
-	(*CollectionProps)(nil),  // 6: almanac.event.v1.CollectionProps
-	(*User)(nil),             // 7: almanac.event.v1.User
-	(*AppPassword)(nil),      // 8: almanac.event.v1.AppPassword
-	(*APIToken)(nil),         // 9: almanac.event.v1.APIToken
-	(*Group)(nil),            // 10: almanac.event.v1.Group
-	(*Share)(nil),            // 11: almanac.event.v1.Share
-	(*Proxy)(nil),            // 12: almanac.event.v1.Proxy
-	(*Schedule)(nil),         // 13: almanac.event.v1.Schedule
-	(*Link)(nil),             // 14: almanac.event.v1.Link
-	(*Push)(nil),             // 15: almanac.event.v1.Push
-	(*PushRegistration)(nil), // 16: almanac.event.v1.PushRegistration
-	(*Webhook)(nil),          // 17: almanac.event.v1.Webhook
-	nil,                      // 18: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                      // 19: almanac.event.v1.CollectionProps.DeadEntry
+	(ResourceType)(0),        // 2: almanac.event.v1.ResourceType
+	(AutoSchedule)(0),        // 3: almanac.event.v1.AutoSchedule
+	(ShareAccess)(0),         // 4: almanac.event.v1.ShareAccess
+	(ShareReply)(0),          // 5: almanac.event.v1.ShareReply
+	(ProxyAccess)(0),         // 6: almanac.event.v1.ProxyAccess
+	(*Event)(nil),            // 7: almanac.event.v1.Event
+	(*CollectionProps)(nil),  // 8: almanac.event.v1.CollectionProps
+	(*User)(nil),             // 9: almanac.event.v1.User
+	(*Resource)(nil),         // 10: almanac.event.v1.Resource
+	(*AppPassword)(nil),      // 11: almanac.event.v1.AppPassword
+	(*APIToken)(nil),         // 12: almanac.event.v1.APIToken
+	(*Group)(nil),            // 13: almanac.event.v1.Group
+	(*Share)(nil),            // 14: almanac.event.v1.Share
+	(*Proxy)(nil),            // 15: almanac.event.v1.Proxy
+	(*Schedule)(nil),         // 16: almanac.event.v1.Schedule
+	(*Link)(nil),             // 17: almanac.event.v1.Link
+	(*Push)(nil),             // 18: almanac.event.v1.Push
+	(*PushRegistration)(nil), // 19: almanac.event.v1.PushRegistration
+	(*Webhook)(nil),          // 20: almanac.event.v1.Webhook
+	nil,                      // 21: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                      // 22: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	18, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	21, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
-	6,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
-	7,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
-	10, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
-	11, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
-	12, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
-	14, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
-	15, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
-	17, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
-	13, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
-	8,  // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
-	19, // 13: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	9,  // 14: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	8,  // 15: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
-	2,  // 16: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	3,  // 17: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	6,  // 18: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	4,  // 19: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	16, // 20: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
-	1,  // 21: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
-	0,  // 22: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	8,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
+	9,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
+	13, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
+	14, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
+	15, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
+	17, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
+	18, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
+	20, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
+	16, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
+	11, // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	22, // 13: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	12, // 14: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	10, // 15: almanac.event.v1.User.resource:type_name -> almanac.event.v1.Resource
+	11, // 16: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 17: almanac.event.v1.Resource.type:type_name -> almanac.event.v1.ResourceType
+	3,  // 18: almanac.event.v1.Resource.auto_schedule:type_name -> almanac.event.v1.AutoSchedule
+	4,  // 19: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	5,  // 20: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	8,  // 21: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	6,  // 22: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	19, // 23: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
+	1,  // 24: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
+	0,  // 25: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
+	26, // [26:26] is the sub-list for method output_type
+	26, // [26:26] is the sub-list for method input_type
+	26, // [26:26] is the sub-list for extension type_name
+	26, // [26:26] is the sub-list for extension extendee
+	0,  // [0:26] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -2288,8 +2503,8 @@ func file_almanac_event_v1_event_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
-			NumEnums:      5,
-			NumMessages:   15,
+			NumEnums:      7,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
