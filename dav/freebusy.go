@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"mime"
@@ -100,37 +101,8 @@ func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, req *free
 	if err != nil {
 		return nil, err
 	}
-	cals, err := directory{h}.Calendars(v, user)
-	if err != nil {
+	if err := h.addBusy(ctx, v, user, fb, req.tr, ""); err != nil {
 		return nil, err
-	}
-	for _, p := range cals {
-		c, err := v.Collection(p)
-		if err != nil {
-			continue
-		}
-		if x, ok := c.Props.Dead[deadKey(propScheduleTransp)]; ok && strings.Contains(x, "transparent") {
-			continue
-		}
-		floating := collectionTimezone(c)
-		for o, err := range v.Objects(p, engine.ListOptions{Bodies: true, Start: req.tr.Start, End: req.tr.End}) {
-			if err != nil {
-				return nil, err
-			}
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			obj, err := query.ParseCalendarObject(o.Body)
-			if err != nil {
-				fb.Unevaluated++
-				continue
-			}
-			if err := fb.Add(ctx, obj, floating); errors.Is(err, query.ErrUnevaluable) {
-				fb.Unevaluated++
-			} else if err != nil {
-				return nil, err
-			}
-		}
 	}
 	// The answer of RFC 6638 §5 is an iTIP VFREEBUSY REPLY: Render's
 	// VFREEBUSY with METHOD, UID, ORGANIZER and the ATTENDEE.
@@ -142,6 +114,47 @@ func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, req *free
 	text = strings.Replace(text, "BEGIN:VFREEBUSY\r\n", "BEGIN:VFREEBUSY\r\nUID:"+req.uid+"\r\nORGANIZER:"+req.organizer+"\r\nATTENDEE:"+attendee+"\r\n", 1)
 	text = strings.Replace(text, "VERSION:2.0\r\n", "VERSION:2.0\r\nMETHOD:REPLY\r\n", 1)
 	return sched.Fold([]byte(text)), nil
+}
+
+// addBusy adds to fb the busy time in tr of user's opaque calendars,
+// leaving out the objects whose UID is skipUID (when not "").
+func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, fb *query.FreeBusy, tr query.TimeRange, skipUID string) error {
+	cals, err := directory{h}.Calendars(v, user)
+	if err != nil {
+		return err
+	}
+	for _, p := range cals {
+		c, err := v.Collection(p)
+		if err != nil {
+			continue
+		}
+		if x, ok := c.Props.Dead[deadKey(propScheduleTransp)]; ok && strings.Contains(x, "transparent") {
+			continue
+		}
+		floating := collectionTimezone(c)
+		for o, err := range v.Objects(p, engine.ListOptions{Bodies: true, Start: tr.Start, End: tr.End}) {
+			if err != nil {
+				return err
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if skipUID != "" && o.UID == skipUID {
+				continue
+			}
+			obj, err := query.ParseCalendarObject(o.Body)
+			if err != nil {
+				fb.Unevaluated++
+				continue
+			}
+			if err := fb.Add(ctx, obj, floating); errors.Is(err, query.ErrUnevaluable) {
+				fb.Unevaluated++
+			} else if err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // freeBusyRequest is a VFREEBUSY REQUEST (RFC 5546 §3.3.1).

@@ -3,11 +3,15 @@ package dav
 import (
 	"context"
 	"encoding/xml"
+	"errors"
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/emersion/go-ical"
 )
 
 // mustRoom gives the handler a resource name of type typ with policy p,
@@ -105,4 +109,116 @@ func TestRoomPrincipals(t *testing.T) {
 	if len(got) != 1 || got["/dav/principals/room-blue/"][0] != "ROOM" {
 		t.Errorf("principal-property-search for ROOM: %d %v", rec.Code, got)
 	}
+}
+
+// booking is an event of alice's from start to end (UTC, 20260105T100000Z
+// form) with the extra lines (an RRULE) and the attendees.
+func booking(uid, start, end, extra string, attendees ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\n"+
+		"DTSTART:%s\r\nDTEND:%s\r\n%sSUMMARY:Booking\r\nORGANIZER:mailto:alice@example.org\r\n", uid, start, end, extra)
+	for _, a := range attendees {
+		fmt.Fprintf(&b, "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:%s\r\n", a)
+	}
+	b.WriteString("END:VEVENT\r\nEND:VCALENDAR\r\n")
+	return b.String()
+}
+
+// partstatIn returns the PARTSTAT of attendee on the first component of
+// the object path+name, "" when there is no object (or no attendee).
+func partstatIn(tb testing.TB, db *engine.DB, path, name, attendee string) string {
+	tb.Helper()
+	o, err := db.Object(path, name, true)
+	if errors.Is(err, engine.ErrNotFound) {
+		return ""
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cal, err := engine.ParseCalendar(o.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, c := range cal.Children {
+		for _, p := range c.Props[ical.PropAttendee] {
+			if strings.EqualFold(p.Value, "mailto:"+attendee) {
+				return p.Params.Get(ical.ParamParticipationStatus)
+			}
+		}
+	}
+	return ""
+}
+
+// TestRoomAutoSchedule plays a room's bookings step by step: after each
+// of alice's PUTs, the PARTSTAT of the room on alice's copy and on the
+// room's own calendar copy ("" for none) must be as the room's policy
+// says: accept-if-free accepts a free slot and declines an overlap (a
+// recurring booking when one instance overlaps) and keeps no copy of
+// what it declined; moving a booking re-decides it; accept takes
+// anything; manual leaves NEEDS-ACTION until a manager (a member of the
+// managers group, a write delegate of the room) answers in the room's
+// calendar, which replies to alice.
+func TestRoomAutoSchedule(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustSchedulingUsers(t, h, db, "alice", "bob", "carol")
+	mustRoom(t, h, db, "blue", engine.ResourceRoom, engine.AutoAcceptIfFree)
+	mustRoom(t, h, db, "beamer", engine.ResourceThing, engine.AutoAccept)
+	mustRoom(t, h, db, "hall", engine.ResourceRoom, engine.AutoManual)
+	ctx := context.Background()
+	if err := db.PutGroup(ctx, testMeta, engine.Group{Name: "facilities", Members: []string{"carol"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetProxy(ctx, testMeta, "hall", "facilities", engine.AccessReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	const ten, eleven, noon = "20260105T100000Z", "20260105T110000Z", "20260105T120000Z"
+	for _, s := range []struct {
+		step, uid, body string
+		room            string
+		org, own        string // the room's PARTSTAT on alice's copy and on its own
+	}{
+		{"free slot", "a", booking("a", ten, eleven, "", "bob@example.org", "blue@example.org"), "blue", "ACCEPTED", "ACCEPTED"},
+		{"overlap", "b", booking("b", "20260105T103000Z", noon, "", "blue@example.org"), "blue", "DECLINED", ""},
+		{"moved to a free slot", "b", booking("b", eleven, noon, "SEQUENCE:1\r\n", "blue@example.org"), "blue", "ACCEPTED", "ACCEPTED"},
+		{"same booking again", "b", booking("b", eleven, noon, "SEQUENCE:2\r\nLOCATION:blue\r\n", "blue@example.org"), "blue", "ACCEPTED", "ACCEPTED"},
+		{"weekly, the first instance overlaps", "c", booking("c", "20251229T103000Z", "20251229T110000Z", "RRULE:FREQ=WEEKLY;COUNT=4\r\n", "blue@example.org"), "blue", "DECLINED", ""},
+		{"weekly, free", "d", booking("d", "20251229T080000Z", "20251229T090000Z", "RRULE:FREQ=WEEKLY;COUNT=4\r\n", "blue@example.org"), "blue", "ACCEPTED", "ACCEPTED"},
+		{"moved onto another booking", "a", booking("a", "20260112T080000Z", "20260112T083000Z", "SEQUENCE:1\r\n", "bob@example.org", "blue@example.org"), "blue", "DECLINED", ""},
+		{"auto-accept takes an overlap", "e", booking("e", ten, eleven, "", "beamer@example.org"), "beamer", "ACCEPTED", "ACCEPTED"},
+		{"auto-accept, second overlap", "f", booking("f", ten, eleven, "", "beamer@example.org"), "beamer", "ACCEPTED", "ACCEPTED"},
+		{"manual", "g", booking("g", ten, eleven, "", "hall@example.org"), "hall", "NEEDS-ACTION", "NEEDS-ACTION"},
+	} {
+		rec := serveUser(h, "alice", "PUT", "/dav/home/alice/calendar/"+s.uid+".ics", s.body)
+		if rec.Code != http.StatusCreated && rec.Code != http.StatusNoContent {
+			t.Fatalf("%s: PUT %d %s", s.step, rec.Code, rec.Body)
+		}
+		org := partstatIn(t, db, "/dav/home/alice/calendar/", s.uid+".ics", s.room+"@example.org")
+		own := partstatIn(t, db, "/dav/home/"+s.room+"/calendar/", s.uid+".ics", s.room+"@example.org")
+		if org != s.org || own != s.own {
+			t.Errorf("%s: the room on alice's copy %q, on its own %q; want %q and %q", s.step, org, own, s.org, s.own)
+		}
+	}
+	if got := partstatIn(t, db, "/dav/home/bob/calendar/", "a.ics", "bob@example.org"); got != "NEEDS-ACTION" {
+		t.Errorf("bob's own PARTSTAT %q: a room's answer changed a person's", got)
+	}
+	if got := inboxNames(t, db, "hall"); len(got) != 1 {
+		t.Errorf("hall's inbox %v, want the one invitation", got)
+	}
+
+	t.Run("ManagerAnswers", func(t *testing.T) {
+		o, err := db.Object("/dav/home/hall/calendar/", "g.ics", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := strings.Replace(string(o.Body), "PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED", 1)
+		if rec := serveUser(h, "bob", "PUT", "/dav/home/hall/calendar/g.ics", body); rec.Code != http.StatusNotFound && rec.Code != http.StatusForbidden {
+			t.Errorf("bob, no manager, answered for hall: %d", rec.Code)
+		}
+		if rec := serveUser(h, "carol", "PUT", "/dav/home/hall/calendar/g.ics", body, "If-Match", o.ETag); rec.Code != http.StatusNoContent {
+			t.Fatalf("carol's answer for hall: %d %s", rec.Code, rec.Body)
+		}
+		if got := partstatIn(t, db, "/dav/home/alice/calendar/", "g.ics", "hall@example.org"); got != "ACCEPTED" {
+			t.Errorf("hall on alice's copy after the manager's answer: %q, want ACCEPTED", got)
+		}
+	})
 }

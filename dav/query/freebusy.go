@@ -187,3 +187,27 @@ func (fb *FreeBusy) Render(now time.Time) []byte {
 	n.Write(&b)
 	return b.Bytes()
 }
+
+// Overlaps reports whether a busy period of fb (of any type) overlaps
+// one of o's; periods that only touch do not overlap.
+func (fb *FreeBusy) Overlaps(o *FreeBusy) bool {
+	all := func(f *FreeBusy) []recur.Period {
+		var ps []recur.Period
+		for _, typ := range fbTypes {
+			ps = append(ps, f.periods[typ]...)
+		}
+		return merged(ps)
+	}
+	a, b := all(fb), all(o)
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		if a[i].Start.Before(b[j].End) && b[j].Start.Before(a[i].End) {
+			return true
+		}
+		if a[i].End.Before(b[j].End) {
+			i++
+		} else {
+			j++
+		}
+	}
+	return false
+}

@@ -198,7 +198,11 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) 
 	if cal != nil && (len(t.status) > 0 || bytes.Contains(body, []byte("SCHEDULE-"))) {
 		// SCHEDULE-STATUS is the server's, SCHEDULE-FORCE-SEND never
 		// stored (RFC 6638 §7.2, §7.3).
-		if body, err = Encode(itip.WithScheduleStatus(itip.ForStorage(old, cal), t.status)); err != nil {
+		stored, err := t.applyAnswers(itip.WithScheduleStatus(itip.ForStorage(old, cal), t.status))
+		if err != nil {
+			return nil, err
+		}
+		if body, err = Encode(stored); err != nil {
 			return nil, err
 		}
 	}
@@ -268,6 +272,10 @@ type step struct {
 	status    map[string]string // attendee address -> SCHEDULE-STATUS
 	handled   bool
 	delivered int
+	// organizing is set for an organizer's change: its REQUESTs to
+	// resources are answered (resource.go), answers holds their REPLYs.
+	organizing bool
+	answers    []itip.Message
 }
 
 // organizer delivers what the organizer's change sends.
@@ -277,6 +285,7 @@ func (t *step) organizer(ctx context.Context, old, cal *ical.Calendar) error {
 		return err
 	}
 	t.handled = len(msgs) > 0
+	t.organizing = true
 	t.status = map[string]string{}
 	for _, m := range msgs {
 		st, err := t.deliver(ctx, m)
@@ -379,6 +388,24 @@ func (t *step) deliver(ctx context.Context, m itip.Message) (string, error) {
 	}
 	if updated == nil || updated == cur {
 		return "1.2", nil
+	}
+	if t.organizing {
+		store, reply, ok, err := t.answer(ctx, user, m, updated)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			if reply != nil {
+				t.answers = append(t.answers, *reply)
+			}
+			if store == nil { // declined: no copy to count as busy
+				if path != "" {
+					t.writes = append(t.writes, engine.ScheduledWrite{Path: path, Name: name, IfMatch: etag, Meta: t.meta(sched), Schedule: sched})
+				}
+				return "1.2", nil
+			}
+			updated = store
+		}
 	}
 	if path == "" {
 		if path, err = t.s.Dir.DefaultCalendar(t.v, user); err != nil {
