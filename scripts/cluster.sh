@@ -20,6 +20,10 @@ else
 	chmod 600 "$DATA/admin-password"
 fi
 export ALMANAC_ADMIN_PASSWORD
+# The routes between the nodes present this secret (--cluster-secret-file).
+if [ ! -f "$DATA/cluster-secret" ]; then
+	(umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > "$DATA/cluster-secret")
+fi
 pids=""
 stop() {
 	for p in $pids; do kill "$p" 2>/dev/null || true; done
@@ -34,6 +38,7 @@ for i in 0 1 2; do
 	done
 	"$ALMANAC" serve --data "$DATA/n$((i + 1))" --listen "127.0.0.1:$((HTTP_PORT + i))" --nats off \
 		--node-name "n$((i + 1))" --cluster-listen "127.0.0.1:$((ROUTE_PORT + i))" --routes "$routes" \
+		--cluster-secret-file "$DATA/cluster-secret" \
 		> "$DATA/n$((i + 1)).log" 2>&1 &
 	pids="$pids $!"
 done

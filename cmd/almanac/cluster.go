@@ -34,6 +34,11 @@ type clusterConfig struct {
 	LogReplicas   int
 	JoinTimeout   time.Duration
 	LeaseTTL      time.Duration
+	// SecretFile holds the secret the routes between the embedded log
+	// servers present; TLSCert, TLSKey and TLSCA put the routes on mutual
+	// TLS (cluster_auth.go).
+	SecretFile             string
+	TLSCert, TLSKey, TLSCA string
 }
 
 func (c *clusterConfig) flags(fs *flag.FlagSet) {
@@ -44,6 +49,7 @@ func (c *clusterConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Routes, "routes", "", "comma-separated `addresses` (host:port) of the other nodes' --cluster-listen")
 	fs.IntVar(&c.LogReplicas, "log-replicas", 0, "replicas of the log stream (0: 3 with two or more --routes, else 1)")
 	fs.DurationVar(&c.JoinTimeout, "cluster-join-timeout", 2*time.Minute, "how long a starting node waits for the cluster to place the log")
+	c.authFlags(fs)
 	fs.DurationVar(&c.LeaseTTL, "cluster-lease-ttl", 10*time.Second, "how long after its holder died another node takes over the NATS change publisher, push and webhooks (the same on every node)")
 }
 
@@ -72,6 +78,9 @@ func (c *clusterConfig) validate() error {
 	}
 	if c.LogReplicas < 0 || c.LogReplicas > 5 {
 		return bad("log-replicas", "want 0 to 5, got %d", c.LogReplicas)
+	}
+	if err := c.validateAuth(); err != nil {
+		return err
 	}
 	if c.LeaseTTL < time.Second {
 		return bad("cluster-lease-ttl", "must be at least 1s, got %s", c.LeaseTTL)
@@ -230,9 +239,13 @@ func startLogServer(c clusterConfig, dataDir string, maxObject int64) (*server.S
 	}
 	const user = "almanac-log"
 	password := rand.Text()
+	routeAuth, err := c.routeAuth()
+	if err != nil {
+		return nil, nil, err
+	}
 	var routes []*url.URL
 	for _, r := range c.routes() {
-		routes = append(routes, &url.URL{Scheme: "nats", Host: r})
+		routes = append(routes, &url.URL{Scheme: "nats", Host: r, User: routeAuth.user})
 	}
 	opts := &server.Options{
 		ServerName: c.NodeName,
@@ -247,7 +260,7 @@ func startLogServer(c clusterConfig, dataDir string, maxObject int64) (*server.S
 		MaxPayload: int32(min(max(2*maxObject, 1<<20), 64<<20)),
 		NoSigs:     true,
 		NoLog:      true,
-		Cluster:    server.ClusterOpts{Name: c.ClusterName, Host: host, Port: port},
+		Cluster:    routeAuth.apply(server.ClusterOpts{Name: c.ClusterName, Host: host, Port: port}),
 		Routes:     routes,
 	}
 	ns, err := server.NewServer(opts)
