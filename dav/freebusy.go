@@ -25,11 +25,11 @@ import (
 // up every user's busy time, as CalendarServer allows: the times only,
 // never what fills them), or 3.7 for an address no user has.
 
-// postOutbox answers a POST to the user's own schedule outbox.
+// postOutbox answers a POST to a schedule outbox: its owner's, or a
+// write delegate's acting for the owner (CALDAV:schedule-send).
 func (h *Handler) postOutbox(w http.ResponseWriter, r *http.Request, res *resource) error {
-	st := state(r)
-	if res.acc < accessOwner || res.coll.Owner != st.user {
-		return precondition(http.StatusForbidden, davxml.D("need-privileges"), "only %s may POST to this outbox (CALDAV:schedule-send)", res.coll.Owner)
+	if !res.acc.has(privScheduleSendFreeBusy) {
+		return precondition(http.StatusForbidden, davxml.D("need-privileges"), "only %s and their write delegates may POST to this outbox (CALDAV:schedule-send)", res.coll.Owner)
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "text/calendar" {
 		return errUnsupportedMediaType(davxml.C("supported-calendar-data"), r.Header.Get("Content-Type"))
@@ -54,12 +54,12 @@ func (h *Handler) postOutbox(w http.ResponseWriter, r *http.Request, res *resour
 	}
 	defer v.Close()
 	dir := directory{h}
-	mine, err := dir.Addresses(v, st.user)
+	mine, err := dir.Addresses(v, res.coll.Owner) // a delegate asks for the owner
 	if err != nil {
 		return err
 	}
 	if !slices.ContainsFunc(mine, func(m string) bool { return itip.NormalizeAddress(m) == itip.NormalizeAddress(req.organizer) }) {
-		return precondition(http.StatusForbidden, davxml.C("organizer-allowed"), "the ORGANIZER %s is none of your addresses", req.organizer)
+		return precondition(http.StatusForbidden, davxml.C("organizer-allowed"), "the ORGANIZER %s is none of the addresses of %s", req.organizer, res.coll.Owner)
 	}
 	release, err := h.acquireQuery(w, r)
 	if err != nil {

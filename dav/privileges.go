@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
+	"github.com/almanac/almanac/engine"
 )
 
 // access is what the authenticated user may do with a resource, from
@@ -34,6 +35,17 @@ var (
 	privWriteACL     = davxml.D("write-acl")
 	privAll          = davxml.D("all")
 	privReadFreeBusy = davxml.C("read-free-busy")
+
+	// RFC 6638 §6: delivering into a schedule inbox, sending from a
+	// schedule outbox.
+	privScheduleDeliver       = davxml.C("schedule-deliver")
+	privScheduleDeliverInvite = davxml.C("schedule-deliver-invite")
+	privScheduleDeliverReply  = davxml.C("schedule-deliver-reply")
+	privScheduleQueryFreeBusy = davxml.C("schedule-query-freebusy")
+	privScheduleSend          = davxml.C("schedule-send")
+	privScheduleSendInvite    = davxml.C("schedule-send-invite")
+	privScheduleSendReply     = davxml.C("schedule-send-reply")
+	privScheduleSendFreeBusy  = davxml.C("schedule-send-freebusy")
 )
 
 // Properties of RFC 3744 §4 and §5 beyond those in davxml's list, and of
@@ -59,6 +71,12 @@ func (a access) has(p xml.Name) bool {
 		return a >= accessRead
 	case privWrite, privWriteProps, privWriteContent, privBind, privUnbind:
 		return a >= accessWrite
+	case privScheduleDeliver, privScheduleDeliverInvite, privScheduleDeliverReply, privScheduleQueryFreeBusy:
+		// Every user may deliver to every user's inbox (sched.Scheduler's
+		// MayDeliver decides for deliveries): whoever sees the inbox.
+		return a >= accessFreeBusy
+	case privScheduleSend, privScheduleSendInvite, privScheduleSendReply, privScheduleSendFreeBusy:
+		return a >= accessWrite // the owner and their write delegates
 	}
 	return a >= accessOwner // all, read-acl, write-acl and anything else
 }
@@ -84,8 +102,31 @@ func privilegeSet(privs ...xml.Name) string {
 	return b.String()
 }
 
-// privileges is DAV:current-user-privilege-set (RFC 3744 §5.4) of r.
+// Privileges of the scheduling collections (RFC 6638 §6.1): on the
+// inbox, on the outbox.
+var (
+	deliverPrivileges = privilegeSet(privScheduleDeliver, privScheduleDeliverInvite, privScheduleDeliverReply, privScheduleQueryFreeBusy)
+	sendPrivileges    = privilegeSet(privScheduleSend, privScheduleSendInvite, privScheduleSendReply, privScheduleSendFreeBusy)
+)
+
+// privileges is DAV:current-user-privilege-set (RFC 3744 §5.4) of r: the
+// privileges of its access level, and on a schedule inbox or outbox
+// those of RFC 6638 §6.1 the level holds.
 func privileges(r *resource) string {
+	s := levelPrivileges(r)
+	if r.kind == resCollection {
+		switch {
+		case r.coll.Kind == engine.KindInbox && r.acc.has(privScheduleDeliver):
+			s += deliverPrivileges
+		case r.coll.Kind == engine.KindOutbox && r.acc.has(privScheduleSend):
+			s += sendPrivileges
+		}
+	}
+	return s
+}
+
+// levelPrivileges is the privilege set of r's access level.
+func levelPrivileges(r *resource) string {
 	switch r.acc {
 	case accessOwner:
 		return ownerPrivileges
@@ -102,7 +143,38 @@ func privileges(r *resource) string {
 // supportedPrivileges is DAV:supported-privilege-set (RFC 3744 §5.3): the
 // privileges Almanac knows, as the tree of their aggregation. DAV:all and
 // DAV:write are not abstract: a grant is of read or of read and write.
-var supportedPrivileges = supportedPrivilege(privAll, "Any operation",
+var supportedPrivileges = supportedPrivilege(privAll, "Any operation", commonSupportedPrivileges...)
+
+// inboxSupportedPrivileges and outboxSupportedPrivileges add the
+// privileges of RFC 6638 §6.1 under DAV:all.
+var (
+	inboxSupportedPrivileges = supportedPrivilege(privAll, "Any operation", append(commonSupportedPrivileges[:len(commonSupportedPrivileges):len(commonSupportedPrivileges)],
+		supportedPrivilege(privScheduleDeliver, "Deliver scheduling messages to this inbox",
+			supportedPrivilege(privScheduleDeliverInvite, "Deliver invitations"),
+			supportedPrivilege(privScheduleDeliverReply, "Deliver replies"),
+			supportedPrivilege(privScheduleQueryFreeBusy, "Look up the owner's free-busy time")))...)
+	outboxSupportedPrivileges = supportedPrivilege(privAll, "Any operation", append(commonSupportedPrivileges[:len(commonSupportedPrivileges):len(commonSupportedPrivileges)],
+		supportedPrivilege(privScheduleSend, "Send scheduling messages as the owner",
+			supportedPrivilege(privScheduleSendInvite, "Send invitations"),
+			supportedPrivilege(privScheduleSendReply, "Send replies"),
+			supportedPrivilege(privScheduleSendFreeBusy, "Look up free-busy time")))...)
+)
+
+// supportedPrivilegesOf is DAV:supported-privilege-set of r.
+func supportedPrivilegesOf(r *resource) string {
+	if r.kind == resCollection {
+		switch r.coll.Kind {
+		case engine.KindInbox:
+			return inboxSupportedPrivileges
+		case engine.KindOutbox:
+			return outboxSupportedPrivileges
+		}
+	}
+	return supportedPrivileges
+}
+
+// commonSupportedPrivileges are the children of DAV:all on every resource.
+var commonSupportedPrivileges = []string{
 	supportedPrivilege(privRead, "Read any object or property",
 		supportedPrivilege(privReadFreeBusy, "Read free-busy time")),
 	supportedPrivilege(privWrite, "Write any object or property",
@@ -111,7 +183,8 @@ var supportedPrivileges = supportedPrivilege(privAll, "Any operation",
 		supportedPrivilege(privBind, "Add a member to a collection"),
 		supportedPrivilege(privUnbind, "Remove a member from a collection")),
 	supportedPrivilege(privReadACL, "Read the access control list"),
-	supportedPrivilege(privReadCUPS, "Read the current user's privileges"))
+	supportedPrivilege(privReadCUPS, "Read the current user's privileges"),
+}
 
 func supportedPrivilege(p xml.Name, desc string, children ...string) string {
 	return "<D:supported-privilege><D:privilege>" + davxml.Empty(p) + `</D:privilege><D:description xml:lang="en">` +
@@ -202,7 +275,7 @@ func accessProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
 	case davxml.PropCurrentUserPrivileges:
 		return prop(n, privileges(r)), true
 	case propSupportedPrivileges:
-		return prop(n, supportedPrivileges), true
+		return prop(n, supportedPrivilegesOf(r)), true
 	case propACLRestrictions:
 		return prop(n, aclRestrictions), true
 	}

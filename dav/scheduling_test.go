@@ -156,3 +156,76 @@ func BenchmarkSchedule50(b *testing.B) {
 	b.ReportMetric(q(0.5), "p50-ms")
 	b.ReportMetric(q(0.99), "p99-ms")
 }
+
+// TestSchedulePrivileges: the inbox supports CALDAV:schedule-deliver and
+// its parts, the outbox CALDAV:schedule-send (RFC 6638 §6.1), a calendar
+// neither; a write delegate holds schedule-send on the delegator's
+// outbox and POSTs a free-busy lookup for them, a read delegate does not
+// and is refused with need-privileges; a recipient the sender may not
+// deliver to (Scheduler.MayDeliver) gets nothing and SCHEDULE-STATUS 3.8
+// on the organizer's copy while the others get the invitation.
+func TestSchedulePrivileges(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustSchedulingUsers(t, h, db, "alice", "bob", "carol", "dave")
+	ctx := context.Background()
+	if err := db.SetProxy(ctx, testMeta, "alice", "bob", engine.AccessReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetProxy(ctx, testMeta, "alice", "carol", engine.AccessRead); err != nil {
+		t.Fatal(err)
+	}
+	const propfind = `<D:propfind xmlns:D="DAV:"><D:prop><D:supported-privilege-set/><D:current-user-privilege-set/></D:prop></D:propfind>`
+	for _, tc := range []struct {
+		user, path string
+		want, not  []string
+	}{
+		{"alice", "/dav/home/alice/inbox/", []string{"schedule-deliver-invite", "schedule-deliver-reply", "schedule-query-freebusy"}, []string{"schedule-send"}},
+		{"alice", "/dav/home/alice/outbox/", []string{"schedule-send-invite", "schedule-send-reply", "schedule-send-freebusy"}, []string{"schedule-deliver"}},
+		{"alice", "/dav/home/alice/calendar/", nil, []string{"schedule-deliver", "schedule-send"}},
+	} {
+		rec := serveUser(h, tc.user, "PROPFIND", tc.path, propfind, "Depth", "0")
+		body := rec.Body.String()
+		for _, w := range tc.want {
+			if strings.Count(body, ":"+w+"/>") != 2 { // supported and current
+				t.Errorf("%s of %s: %s not supported and held once each:\n%s", tc.path, tc.user, w, body)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(body, n) {
+				t.Errorf("%s of %s names %s:\n%s", tc.path, tc.user, n, body)
+			}
+		}
+	}
+	lookup := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:fb\r\n" +
+		"DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T000000Z\r\nDTEND:20260106T000000Z\r\n" +
+		"ORGANIZER:mailto:alice@example.org\r\nATTENDEE:mailto:dave@example.org\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+	if rec := serveUser(h, "bob", "POST", "/dav/home/alice/outbox/", lookup); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "2.0;Success") {
+		t.Errorf("a write delegate's lookup for alice: %d %s", rec.Code, rec.Body)
+	}
+	if rec := serveUser(h, "carol", "POST", "/dav/home/alice/outbox/", lookup); rec.Code != http.StatusForbidden || !strings.Contains(rec.Body.String(), "need-privileges") {
+		t.Errorf("a read delegate's lookup for alice: %d %s, want 403 need-privileges", rec.Code, rec.Body)
+	}
+
+	h.sched.MayDeliver = func(_ *engine.View, sender, recipient string) (bool, error) {
+		return !(sender == "alice" && recipient == "dave"), nil
+	}
+	if rec := serveUser(h, "alice", "PUT", "/dav/home/alice/calendar/p.ics", meeting("p", "carol@example.org", "dave@example.org")); rec.Code != http.StatusCreated {
+		t.Fatalf("invitation: %d %s", rec.Code, rec.Body)
+	}
+	o, err := db.Object("/dav/home/alice/calendar/", "p.ics", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unfolded := strings.ReplaceAll(string(o.Body), "\r\n ", "")
+	for _, want := range []string{"SCHEDULE-STATUS=1.2:mailto:carol@example.org", "SCHEDULE-STATUS=3.8:mailto:dave@example.org"} {
+		if !strings.Contains(unfolded, want) {
+			t.Errorf("alice's copy lacks %s:\n%s", want, o.Body)
+		}
+	}
+	if got := inboxNames(t, db, "dave"); len(got) != 0 {
+		t.Errorf("a recipient without schedule-deliver got %q", got)
+	}
+	if got := inboxNames(t, db, "carol"); len(got) != 1 {
+		t.Errorf("carol's inbox %q, want the invitation", got)
+	}
+}

@@ -49,6 +49,12 @@ type Scheduler struct {
 	// NewName names a message delivered into an inbox. Default 32
 	// random hex digits and ".ics".
 	NewName func() string
+	// MayDeliver reports whether sender (the local user a write acts
+	// for) holds CALDAV:schedule-deliver on the inbox of the local user
+	// recipient (RFC 6638 §6.1.1); a recipient it refuses gets nothing
+	// and SCHEDULE-STATUS 3.8 (no authority). Default: every user may
+	// deliver to every user.
+	MayDeliver func(v *engine.View, sender, recipient string) (bool, error)
 }
 
 // Request is a client's write of a calendar object.
@@ -136,6 +142,13 @@ func (s *Scheduler) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
+}
+
+func (s *Scheduler) mayDeliver(v *engine.View, sender, recipient string) (bool, error) {
+	if s.MayDeliver == nil {
+		return true, nil
+	}
+	return s.MayDeliver(v, sender, recipient)
 }
 
 func (s *Scheduler) maxAttendees() int {
@@ -310,6 +323,9 @@ func (t *step) attendee(ctx context.Context, old, cal *ical.Calendar, me, org st
 	if err != nil || orgUser == "" || orgUser == t.req.User {
 		return err // an organizer elsewhere: no iMIP here
 	}
+	if ok, err := t.s.mayDeliver(t.v, t.req.User, orgUser); err != nil || !ok {
+		return err // no schedule-deliver-reply on the organizer's inbox
+	}
 	if err := t.s.Dir.Prepare(ctx, orgUser, t.req.Meta); err != nil {
 		return err
 	}
@@ -358,6 +374,9 @@ func (t *step) deliver(ctx context.Context, m itip.Message) (string, error) {
 	}
 	if user == t.req.User {
 		return "1.2", nil
+	}
+	if ok, err := t.s.mayDeliver(t.v, t.req.User, user); err != nil || !ok {
+		return "3.8", err
 	}
 	if err := t.s.Dir.Prepare(ctx, user, t.req.Meta); err != nil {
 		return "", err
