@@ -91,13 +91,6 @@ func (v *view) release() {
 
 const metaStoreID = "store-id"
 
-// memTableSize is Pebble's memtable size. Pebble's 4 MiB default flushed
-// puts' memtables so often that compactions cost a third of a put's CPU.
-// 32 MiB measured no faster than 16 MiB (puts, rebuild), and held 22 MB
-// more of a server's memory once a 100k-object load had filled it. Pebble
-// grows memtables to this size from 256 KiB, as writes need.
-const memTableSize = 16 << 20
-
 // Open opens (creating if needed) the database in dir.
 func Open(dir string, opts *Options) (*DB, error) {
 	var o Options
@@ -111,13 +104,14 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// Pebble charges memtables to the block cache: with only CacheSize,
 	// one full memtable of a large database left blocks no room at all
 	// (every read missed). The cache gets one memtable's worth on top.
-	cache := pebble.NewCache(o.CacheSize + memTableSize)
+	cache := pebble.NewCache(o.CacheSize + o.MemTableSize)
 	defer cache.Unref()
 	popts := &pebble.Options{
 		Cache:              cache,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{o.Logger},
-		MemTableSize:       memTableSize,
+		MemTableSize:       uint64(o.MemTableSize),
+		Cleaner:            noRecycleCleaner{},
 	}
 	// Bloom filters: a new object's put looks up its name, UID and
 	// tombstone, all misses, which without filters visit every level.

@@ -201,9 +201,10 @@ func applyContentPurged(rw readWriter, ev *eventv1.Event) error {
 }
 
 // scrubRotations is how many times scrub switches to a new write-ahead
-// log: more than Pebble keeps for recycling (MemTableStopWritesThreshold+1,
-// 3 by default), so every log that held erased bytes is reused (and, with
-// scrubFS, removed) or deleted.
+// log, so every log that held erased bytes becomes obsolete and is deleted:
+// Pebble keeps none for recycling (noRecycleCleaner), and were it to keep
+// some again (up to MemTableStopWritesThreshold+1, 3 by default), six
+// rotations would still pass them all, and scrubFS removes a recycled log.
 const scrubRotations = 6
 
 // scrub makes erased bytes leave the files: flush the memtable, compact

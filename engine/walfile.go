@@ -4,6 +4,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -34,6 +35,16 @@ const zeroChunk = 64 << 10
 // log sync that meets it, where zeroing the whole preallocation at once
 // would slow every sync for as long as it lasts.
 const zeroLead = 2 << 20
+
+// minZeroLead is the lead of a new log: the lead grows with the log, to
+// zeroLead once the log holds that much. Pebble grows its memtables from
+// 256 KiB, and keeps a small database's first few logs (each the size of
+// its memtable) until they add up to a full memtable: 2 MiB of zeros ahead
+// of each held four times their records.
+const minZeroLead = 256 << 10
+
+// lead is how far ahead of a log holding written bytes zeros are kept.
+func lead(written int64) int64 { return min(zeroLead, max(minZeroLead, written)) }
 
 var zeros [zeroChunk]byte
 
@@ -68,7 +79,7 @@ func (f *zeroedWAL) Write(p []byte) (int, error) {
 	f.mu.Lock()
 	n, err := f.File.Write(p)
 	f.written += int64(n)
-	low := f.written+zeroLead/2 > f.zeroed && f.zeroed < f.target
+	low := f.written+lead(f.written)/2 > f.zeroed && f.zeroed < f.target
 	f.mu.Unlock()
 	if low {
 		f.poke()
@@ -83,8 +94,8 @@ func (f *zeroedWAL) poke() {
 	}
 }
 
-// Preallocate lets the zeroer write zeros into the space, zeroLead ahead
-// of the log. It does not reserve the space with fallocate as the
+// Preallocate lets the zeroer write zeros into the space, ahead of the log
+// (see lead). It does not reserve the space with fallocate as the
 // filesystem would: Pebble asks for 1.1 memtables at a time, and keeps
 // three old logs for recycling (which scrubFS removes instead of reusing),
 // so a small database held 70 MiB of reserved log blocks for 2 MiB of
@@ -118,7 +129,7 @@ func (f *zeroedWAL) zero(done chan struct{}) {
 				return
 			}
 			pos = max(pos, f.zeroed, f.written)
-			end := min(f.target, f.written+zeroLead)
+			end := min(f.target, f.written+lead(f.written))
 			if pos >= end {
 				f.mu.Unlock()
 				break
@@ -159,3 +170,19 @@ func (f *zeroedWAL) Close() error {
 func isWAL(name string, category vfs.DiskWriteCategory) bool {
 	return category == walCategory && strings.HasSuffix(name, ".log")
 }
+
+// noRecycleCleaner deletes Pebble's obsolete files, as its default
+// cleaner does, and also turns off its keeping of old write-ahead logs for
+// recycling: scrubFS removes a recycled log rather than reuse it in place,
+// so the up to three logs Pebble kept (a memtable's worth each) only held
+// disk. Pebble skips recycling for a cleaner that needs the contents of
+// the files it cleans, which it tells by an unexported method only its
+// ArchiveCleaner has. ArchiveCleaner sits one level deeper than
+// DeleteCleaner here, so this type gets that method from it and Clean and
+// String from DeleteCleaner. TestNoRecycledLogs checks that it works.
+type noRecycleCleaner struct {
+	pebble.DeleteCleaner
+	needsContents
+}
+
+type needsContents struct{ pebble.ArchiveCleaner }

@@ -35,6 +35,7 @@ var extraEnv = []manItem{
 	{adminPasswordEnv, "the password of the admin account serve creates when it starts on a log that never held an account (otherwise it generates one and prints it once)"},
 	{"ALMANAC_PASSWORD", "the password of --user for the commands that talk to a running server (--server) and for tail; without it they prompt on the terminal"},
 	{"GOGC", "Go's garbage collector percent; wins over serve's --gc-percent when set"},
+	{"GOMEMLIMIT", "Go's soft memory limit; wins over the half of serve's --memory-budget it would get when set"},
 	{"GOMAXPROCS", "the number of threads running Go code at once; the defaults of --max-concurrent-queries and --login-max-concurrent-hashes follow it"},
 }
 

@@ -78,6 +78,7 @@ type ServeConfig struct {
 	Query           QueryConfig // recurrence work and query concurrency (serve_query.go)
 	ShutdownTimeout time.Duration
 	GCPercent       int
+	MemoryBudget    int64 // bytes, divided by splitMemoryBudget (budget.go)
 	// The login limiter and the proxies whose X-Forwarded-For is believed
 	// (dav/auth).
 	LoginMaxFailures        int
@@ -175,6 +176,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.BoolVar(&c.ShareAutoAccept, "share-auto-accept", true, "a shared calendar or address book appears in the sharee's home at once; false: after they accept the invitation (CS:invite-reply)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
 	fs.IntVar(&c.GCPercent, "gc-percent", engine.GCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
+	addMemoryBudgetFlag(fs, &c.MemoryBudget)
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
 	fs.IntVar(&c.LoginMaxAddressFailures, "login-max-address-failures", 100, "failed logins from one address per minute before each user from it gets only 3")
 	fs.IntVar(&c.LoginMaxTracked, "login-max-tracked", 100000, "most (user, address) pairs and addresses the login limiter remembers")
@@ -250,6 +252,9 @@ func (c *ServeConfig) Validate() error {
 	if c.LoginMaxTracked <= 0 {
 		return bad("login-max-tracked", "must be positive, got %d", c.LoginMaxTracked)
 	}
+	if err := validateMemoryBudget(c.MemoryBudget); err != nil {
+		return err
+	}
 	if c.ShutdownTimeout <= 0 {
 		return bad("shutdown-timeout", "must be positive, got %s", c.ShutdownTimeout)
 	}
@@ -303,6 +308,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ReserveSize:   m.Config.DiskReserve,
 		Limits:        m.Config.Limits.engine(),
 	}
+	splitMemoryBudget(m.Config.MemoryBudget).apply(eopts, m.Getenv)
 	if m.Config.Cluster.enabled() {
 		if m.cluster, err = startClusterLog(ctx, m.Config.Cluster, m.Config.DataDir, m.Config.MaxObjectSize, m.Logger.With("component", "cluster")); err != nil {
 			return err
