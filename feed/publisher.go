@@ -35,6 +35,10 @@ type StreamConfig struct {
 	Replicas int
 	// MaxAge drops messages older than this. Default 0: kept forever.
 	MaxAge time.Duration
+	// MaxBytes drops the oldest messages once the stream holds more than
+	// this many bytes (JetStream's discard-old policy: new changes are
+	// always stored). Default 0: no limit.
+	MaxBytes int64
 	// Duplicates is the window in which a repeated Nats-Msg-Id is dropped.
 	// Default 10 minutes.
 	Duplicates time.Duration
@@ -377,6 +381,8 @@ func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) (j
 		Retention:  ret,
 		Replicas:   p.opts.Stream.Replicas,
 		MaxAge:     p.opts.Stream.MaxAge,
+		MaxBytes:   p.opts.Stream.MaxBytes,
+		Discard:    jetstream.DiscardOld,
 		Duplicates: p.opts.Stream.Duplicates,
 		Storage:    jetstream.FileStorage,
 	})

@@ -45,6 +45,7 @@ type feedConfig struct {
 	NATSRetain   string
 	NATSReplicas int
 	NATSMaxAge   time.Duration
+	NATSMaxBytes int64
 	SendBuffer   int
 	MaxLag       int
 }
@@ -63,9 +64,17 @@ func (c *feedConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSRetain, "nats-retention", "limits", "retention of a created stream: limits, interest or workqueue")
 	fs.IntVar(&c.NATSReplicas, "nats-replicas", 1, "replicas of a created stream")
 	fs.DurationVar(&c.NATSMaxAge, "nats-max-age", 0, "max age of messages in a created stream (0: forever)")
+	fs.Int64Var(&c.NATSMaxBytes, "nats-max-bytes", defaultNATSMaxBytes, "`bytes` a created stream keeps: beyond, its oldest changes are dropped (0: no limit; at least 1 MiB)")
 	fs.IntVar(&c.SendBuffer, "feed-send-buffer", 256, "changes queued per gRPC subscriber")
 	fs.IntVar(&c.MaxLag, "feed-max-lag", 10000, "events a live gRPC subscriber may fall behind before it is cut off")
 }
+
+// defaultNATSMaxBytes is --nats-max-bytes's default. The stream is a
+// window on the log for consumers, not a second copy of it: the log keeps
+// every change, and a consumer that fell further behind resumes from it
+// (gRPC Subscribe from a seq). 32 MiB holds about 25,000 changes of 1 KB
+// events with their bodies.
+const defaultNATSMaxBytes = 32 << 20
 
 // feedRuntime is what a running feed hook holds.
 type feedRuntime struct {
@@ -187,6 +196,9 @@ func startGRPC(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.Logger, rt *feedRuntime, stops *[]func(context.Context) error) error {
 	var nc *nats.Conn
 	var err error
+	if cfg.NATSMaxBytes != 0 && cfg.NATSMaxBytes < 1<<20 {
+		return &ConfigError{Field: "nats-max-bytes", Err: fmt.Errorf("want 0 (no limit) or at least 1 MiB (a change's largest message), got %d", cfg.NATSMaxBytes)}
+	}
 	if cfg.NATSURL != "" && cfg.NATSReaders != "" {
 		return &ConfigError{Field: "nats-readers", Err: errors.New("is for the embedded server; with --nats-url, manage users on that server")}
 	}
@@ -256,7 +268,7 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 	*stops = append(*stops, func(context.Context) error { nc.Close(); return nil })
 	p, err := feed.NewPublisher(feed.PublisherOptions{
 		DB: env.DB, Conn: nc,
-		Stream: feed.StreamConfig{Name: cfg.NATSStream, Retention: cfg.NATSRetain, Replicas: cfg.NATSReplicas, MaxAge: cfg.NATSMaxAge},
+		Stream: feed.StreamConfig{Name: cfg.NATSStream, Retention: cfg.NATSRetain, Replicas: cfg.NATSReplicas, MaxAge: cfg.NATSMaxAge, MaxBytes: cfg.NATSMaxBytes},
 		Format: cfg.NATSFormat, IncludeBody: cfg.NATSBody,
 		Logger: env.Logger.With("component", "nats"), Metrics: metrics,
 	})

@@ -85,6 +85,13 @@ func TestFeedEndToEnd(t *testing.T) {
 		}
 	}
 
+	// The stream serve creates is a bounded window (--nats-max-bytes).
+	if st, err := js.Stream(ctx, "ALMANAC"); err != nil {
+		t.Fatal(err)
+	} else if cfg := st.CachedInfo().Config; cfg.MaxBytes != defaultNATSMaxBytes || cfg.Discard != jetstream.DiscardOld {
+		t.Errorf("stream max bytes %d, discard %v; want %d, old", cfg.MaxBytes, cfg.Discard, defaultNATSMaxBytes)
+	}
+
 	resp, _ := s.Do(t, http.MethodPut, "/dav/home/alice/calendar/e2e.ics", "alice", feedTestEvent,
 		"Content-Type", "text/calendar", "User-Agent", "e2e-client/1.0")
 	if resp.StatusCode != http.StatusCreated {
