@@ -36,6 +36,9 @@ var searchable = []struct {
 func searchValues(p principal, n xml.Name) []string {
 	switch n {
 	case davxml.PropDisplayName:
+		if p.display != "" {
+			return []string{p.display, p.name}
+		}
 		return []string{p.displayName()}
 	case davxml.PropCalendarUserAddresses:
 		return calendarUserAddresses(p)

@@ -30,10 +30,13 @@ const maxPrincipals = 10000
 type principal struct {
 	name  string
 	group *engine.Group
-	// emails are a user's email addresses (engine.User.Emails).
+	// emails are a user's email addresses (engine.User.Emails, or a
+	// directory user's: directoryEmails).
 	emails []string
 	// room is set on a room or resource (engine.User.Resource).
 	room *engine.Resource
+	// display is a directory user's display name ("": the name).
+	display string
 }
 
 // findPrincipal returns principal name, or nil when there is none.
@@ -48,12 +51,34 @@ func findPrincipal(v *engine.View, name string) (*principal, error) {
 	} else if !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("look up group %s: %w", name, err)
 	}
+	if d, err := v.DirectoryUser(name); err == nil {
+		return directoryPrincipal(v, d)
+	} else if !errors.Is(err, engine.ErrNotFound) {
+		return nil, fmt.Errorf("look up directory user %s: %w", name, err)
+	}
 	if _, err := v.Collection(homePath(name)); err == nil {
 		return &principal{name: name}, nil
 	} else if !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("look up home of %s: %w", name, err)
 	}
 	return nil, nil
+}
+
+// directoryPrincipal is the principal of a user an outside directory
+// authenticated (engine.DirectoryUser), with the directory's display name
+// and those of its addresses no account holds: a directory never claims a
+// local user's address.
+func directoryPrincipal(v *engine.View, d *engine.DirectoryUser) (*principal, error) {
+	p := &principal{name: d.Name, display: d.DisplayName}
+	for _, a := range d.Emails {
+		switch _, err := v.UserByEmail(a); {
+		case errors.Is(err, engine.ErrNotFound):
+			p.emails = append(p.emails, a)
+		case err != nil:
+			return nil, fmt.Errorf("look up address %s: %w", a, err)
+		}
+	}
+	return p, nil
 }
 
 // userKnower is an Authenticator that knows users the log has no account
@@ -85,6 +110,17 @@ func listPrincipals(v *engine.View) (out []principal, more bool, err error) {
 	}
 	for _, u := range users {
 		out = append(out, principal{name: u.Name, emails: u.Emails, room: u.Resource})
+	}
+	dirs, err := v.DirectoryUsers()
+	if err != nil {
+		return nil, false, fmt.Errorf("list directory users: %w", err)
+	}
+	for _, d := range dirs {
+		p, err := directoryPrincipal(v, d)
+		if err != nil {
+			return nil, false, err
+		}
+		out = append(out, *p)
 	}
 	homes, err := v.Children("/dav/home/")
 	if err != nil {
@@ -127,7 +163,7 @@ func (h *Handler) principalResource(v *engine.View, user, name string) (*resourc
 }
 
 func newPrincipalResource(user string, p principal) *resource {
-	return &resource{kind: resPrincipal, path: principalPath(p.name), user: user, name: p.name, group: p.group, emails: p.emails, room: p.room, acc: accessRead}
+	return &resource{kind: resPrincipal, path: principalPath(p.name), user: user, name: p.name, group: p.group, emails: p.emails, room: p.room, display: p.display, acc: accessRead}
 }
 
 // principalNamesList are the live properties of a principal, for PROPFIND
@@ -213,13 +249,15 @@ func (h *Handler) principalProp(sc *scratch, r *resource, n xml.Name) (davxml.Pr
 
 // principal is the principal a resPrincipal resource is.
 func (r *resource) principal() principal {
-	return principal{name: r.name, group: r.group, emails: r.emails, room: r.room}
+	return principal{name: r.name, group: r.group, emails: r.emails, room: r.room, display: r.display}
 }
 
 // displayName is a principal's display name: a group's or a room's own,
-// or its name.
+// a directory user's from the directory, or its name.
 func (p principal) displayName() string {
 	switch {
+	case p.display != "":
+		return p.display
 	case p.group != nil && p.group.DisplayName != "":
 		return p.group.DisplayName
 	case p.room != nil && p.room.DisplayName != "":

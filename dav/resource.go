@@ -36,6 +36,8 @@ type resource struct {
 	emails []string
 	// room is set on a room or resource principal.
 	room *engine.Resource
+	// display is a directory user principal's display name.
+	display string
 	// proxy is set on name's proxy sub-principal: proxyRead or proxyWrite.
 	proxy string
 	// acc is what user may do with the resource (privileges.go).

@@ -58,6 +58,17 @@ func (d directory) Addresses(v *engine.View, user string) ([]string, error) {
 		p.emails = u.Emails
 	case !errors.Is(err, engine.ErrNotFound):
 		return nil, fmt.Errorf("look up user %s: %w", user, err)
+	default:
+		switch d, err := v.DirectoryUser(user); {
+		case err == nil:
+			dp, err := directoryPrincipal(v, d)
+			if err != nil {
+				return nil, err
+			}
+			p.emails = dp.emails
+		case !errors.Is(err, engine.ErrNotFound):
+			return nil, fmt.Errorf("look up directory user %s: %w", user, err)
+		}
 	}
 	return calendarUserAddresses(p), nil
 }

@@ -57,7 +57,8 @@ func indexOwners(rw readWriter, ev *eventv1.Event) error {
 	case eventv1.Op_OP_USER_SET, eventv1.Op_OP_USER_DELETED, eventv1.Op_OP_LOG_COMPACTED,
 		eventv1.Op_OP_APP_PASSWORD_CREATED, eventv1.Op_OP_APP_PASSWORD_REVOKED, eventv1.Op_OP_APP_PASSWORD_USED,
 		eventv1.Op_OP_GROUP_SET, eventv1.Op_OP_GROUP_DELETED, eventv1.Op_OP_PROXY_SET,
-		eventv1.Op_OP_WEBHOOK_CREATED, eventv1.Op_OP_WEBHOOK_DELETED, eventv1.Op_OP_WEBHOOK_STATE_CHANGED:
+		eventv1.Op_OP_WEBHOOK_CREATED, eventv1.Op_OP_WEBHOOK_DELETED, eventv1.Op_OP_WEBHOOK_STATE_CHANGED,
+		eventv1.Op_OP_DIRECTORY_USER_SET:
 		return nil
 	}
 	var last string
@@ -125,6 +126,8 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 		return applyPush(rw, ev)
 	case eventv1.Op_OP_WEBHOOK_CREATED, eventv1.Op_OP_WEBHOOK_DELETED, eventv1.Op_OP_WEBHOOK_STATE_CHANGED:
 		return applyWebhook(rw, ev)
+	case eventv1.Op_OP_DIRECTORY_USER_SET:
+		return applyDirectoryUser(rw, ev)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }

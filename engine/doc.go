@@ -87,6 +87,8 @@
 //	                          meta record cursor/webhook:<id>
 //	M <address>               a user's email address (domain lower-case)
 //	                          -> the user's name
+//	U <user>                  what a directory (LDAP) said of a user who
+//	                          signed in through it: display name, emails
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.

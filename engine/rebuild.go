@@ -37,7 +37,8 @@ const metaProjections = "projections"
 //	9: webhooks ('W')
 //	10: the users' email address index ('M')
 //	11: schedule tags of scheduling objects (Object.schedule_tag)
-const projectionVersion = "11"
+//	12: directory users ('U')
+const projectionVersion = "12"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

@@ -10,12 +10,18 @@ import (
 // htgroupPoll is how often serve looks whether the htgroup file changed.
 const htgroupPoll = 2 * time.Second
 
-// fileGroup is ServeEnv.FileGroup: nil without --htgroup.
+// fileGroup is ServeEnv.FileGroup: the groups of --htgroup and of
+// --ldap-group-base; nil without either.
 func (m *Main) fileGroup() func(string) bool {
-	if m.groups == nil {
+	switch {
+	case m.groups == nil && m.ldapGroups == nil:
 		return nil
+	case m.ldapGroups == nil:
+		return m.groups.Defines
+	case m.groups == nil:
+		return m.ldapGroups.defines
 	}
-	return m.groups.Defines
+	return func(name string) bool { return m.groups.Defines(name) || m.ldapGroups.defines(name) }
 }
 
 // startHtgroup loads --htgroup into the log and watches it: a change of

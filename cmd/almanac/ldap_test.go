@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/dav/auth/ldapauth/slapdtest"
+	"github.com/almanac/almanac/engine"
 )
 
 // TestServeLDAP: with --ldap-url, a directory user signs in over DAV with
@@ -79,5 +82,91 @@ func TestLDAPCAFile(t *testing.T) {
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Field != "ldap-ca-file" {
 		t.Errorf("a CA file without a certificate: %v, want a ConfigError of ldap-ca-file", err)
+	}
+}
+
+// TestServeLDAPGroups: with --ldap-group-base the directory's group of two
+// users becomes an Almanac group (set by "ldap"); a calendar shared to it
+// is readable by both members over DAV and not by a directory user outside
+// it; a directory user's principal shows the directory's display name and
+// address to another user, from the log (after they signed in once); the
+// admin API refuses to edit the directory's group.
+func TestServeLDAPGroups(t *testing.T) {
+	dir := slapdtest.Start(t,
+		slapdtest.Person(t, true, "carol", "Carol Danvers", "carol-pw", "carol@example.org")+
+			slapdtest.Person(t, false, "dave", "Dave <script>", "dave-pw")+
+			slapdtest.Person(t, false, "erin", "Erin", "erin-pw")+
+			slapdtest.Group(true, "team", slapdtest.UserDN("carol"), slapdtest.UserDN("dave")), "", "")
+	pwFile := filepath.Join(t.TempDir(), "bindpw")
+	if err := os.WriteFile(pwFile, []byte(slapdtest.RootPassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, "--ldap-url="+dir.URL, "--ldap-bind-dn="+slapdtest.RootDN,
+		"--ldap-bind-password-file="+pwFile, "--ldap-user-base="+slapdtest.People,
+		"--ldap-group-base="+slapdtest.Groups)
+	ctx := context.Background()
+
+	// The first sync runs when serve starts, beside it.
+	var team *engine.Group
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		v, err := srv.DB.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		team, err = v.Group("team")
+		v.Close()
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if team == nil || strings.Join(team.Members, ",") != "carol,dave" || team.SetBy != "ldap" {
+		t.Fatalf("group team = %+v, want carol,dave set by ldap", team)
+	}
+
+	do := func(method, path, user, password, body string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.BaseURL+path, strings.NewReader(body))
+		req.SetBasicAuth(user, password)
+		req.Header.Set("Depth", "0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		return resp
+	}
+	if r := do("MKCALENDAR", "/dav/home/alice/team/", "alice", testPassword, ""); r.StatusCode != http.StatusCreated {
+		t.Fatalf("MKCALENDAR: %d", r.StatusCode)
+	}
+	ev := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:Team\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	if r := do("PUT", "/dav/home/alice/team/e1.ics", "alice", testPassword, ev); r.StatusCode != http.StatusCreated {
+		t.Fatalf("PUT: %d", r.StatusCode)
+	}
+	if err := srv.DB.Grant(ctx, engine.Meta{Actor: "alice"}, "/dav/home/alice/team/", "team", engine.AccessRead, engine.GrantOptions{AutoAccept: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []struct{ name, password string }{{"carol", "carol-pw"}, {"dave", "dave-pw"}} {
+		if r := do("GET", "/dav/home/alice/team/e1.ics", u.name, u.password, ""); r.StatusCode != http.StatusOK {
+			t.Errorf("%s (in team) GET the shared event: %d, want 200", u.name, r.StatusCode)
+		}
+	}
+	if r := do("GET", "/dav/home/alice/team/e1.ics", "erin", "erin-pw", ""); r.StatusCode != http.StatusNotFound && r.StatusCode != http.StatusForbidden {
+		t.Errorf("erin (not in team) GET the shared event: %d, want 403 or 404", r.StatusCode)
+	}
+
+	propfind := `<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:CS="http://calendarserver.org/ns/"><D:prop><D:displayname/><CS:email-address-set/></D:prop></D:propfind>`
+	r := do("PROPFIND", "/dav/principals/carol/", "bob", testPassword, propfind)
+	body, _ := io.ReadAll(r.Body)
+	if r.StatusCode != http.StatusMultiStatus || !strings.Contains(string(body), "Carol Danvers") || !strings.Contains(string(body), "carol@example.org") {
+		t.Errorf("carol's principal seen by bob: %d\n%s", r.StatusCode, body)
+	}
+	r = do("PROPFIND", "/dav/principals/dave/", "bob", testPassword, propfind)
+	body, _ = io.ReadAll(r.Body)
+	if !strings.Contains(string(body), "Dave &lt;script&gt;") {
+		t.Errorf("dave's display name is not escaped:\n%s", body)
+	}
+
+	if !srv.Main.fileGroup()("team") || srv.Main.fileGroup()("other") {
+		t.Error("fileGroup does not report the directory's groups (the admin API would edit them)")
 	}
 }

@@ -123,6 +123,7 @@ type Main struct {
 	firstRun   *firstRunAdmin  // the admin made by this start, if any
 	certs      *certReloader   // nil without TLS
 	groups     *auth.GroupFile // nil without --htgroup
+	ldapGroups *ldapGroups     // nil without --ldap-group-base
 	grpc       http.Handler    // gRPC served on the listener (ServeEnv.ServeGRPC)
 	grpcStop   func()
 	listener   net.Listener
@@ -329,6 +330,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	var directory auth.Directory
+	var dirLogin func(string)
 	if dir != nil {
 		directory = dir
 	}
@@ -340,11 +342,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if oidcProvider != nil {
 		bearer = oidcProvider
 	}
+	if m.ldapGroups = m.newLDAPGroups(dir); m.ldapGroups != nil {
+		dirLogin = m.ldapGroups.signedIn
+	}
 	m.Auth, err = auth.New(auth.Options{
 		DB:                  m.DB,
 		HtpasswdFile:        m.Config.Htpasswd,
 		Directory:           directory,
 		Bearer:              bearer,
+		DirectoryLogin:      dirLogin,
 		Logger:              m.Logger, // no extra attributes: the fail2ban line stays `msg=... user=... remote=...`
 		MaxFailures:         m.Config.LoginMaxFailures,
 		MaxAddressFailures:  m.Config.LoginMaxAddressFailures,
@@ -357,6 +363,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.startHtgroup(ctx); err != nil {
 		return err
 	}
+	m.startLDAPGroups(m.ldapGroups)
 	mux := http.NewServeMux()
 	reg := newRegistry()
 	var audit http.Handler

@@ -27,6 +27,8 @@ type Directory interface {
 type DirectoryUser struct {
 	DisplayName string
 	Emails      []string
+	// Source names the directory in the log ("ldap").
+	Source string
 }
 
 // directoryRetryAfter is the Retry-After of a login refused because the
@@ -51,30 +53,35 @@ func (e *UnavailableError) Unwrap() error { return e.Err }
 // value of a Retry-After header of a 503 (RFC 9110 §10.2.3).
 func (e *UnavailableError) ServiceUnavailable() int { return int(directoryRetryAfter / time.Second) }
 
-// directoryUsers remembers what the directory said of the users who
-// signed in through it (DirectoryUser), bounded like the cache.
-type directoryUsers struct {
-	mu    sync.Mutex
-	users map[string]DirectoryUser
-}
-
-func (d *directoryUsers) put(name string, u DirectoryUser) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.users == nil || len(d.users) >= maxCacheEntries {
-		d.users = map[string]DirectoryUser{}
-	}
-	d.users[name] = u
-}
-
-// DirectoryUser returns what the directory said of name when they last
-// signed in through it in this process: the hook for a principal's
-// display name and email addresses. ok is false for any other user.
+// DirectoryUser returns what the directory said of name at their last
+// sign-in through it (the engine's record, engine.DirectoryUser: it
+// outlives the process). ok is false for any other user.
 func (v *Verifier) DirectoryUser(name string) (u DirectoryUser, ok bool) {
-	v.dirUsers.mu.Lock()
-	defer v.dirUsers.mu.Unlock()
-	u, ok = v.dirUsers.users[name]
-	return u, ok
+	view, err := v.opts.DB.View()
+	if err != nil {
+		return u, false
+	}
+	defer view.Close()
+	r, err := view.DirectoryUser(name)
+	if err != nil {
+		return u, false
+	}
+	return DirectoryUser{DisplayName: r.DisplayName, Emails: r.Emails, Source: r.Source}, true
+}
+
+// recordDirectoryUser writes what the directory said of user into the log
+// when it changed (engine.SetDirectoryUser), so principals show it while
+// the user is not signed in. A failure is logged: the login stands.
+func (v *Verifier) recordDirectoryUser(ctx context.Context, user string, du DirectoryUser) {
+	_, err := v.opts.DB.SetDirectoryUser(ctx, engine.Meta{Actor: user, UserAgent: "almanac directory " + du.Source},
+		engine.DirectoryUser{Name: user, DisplayName: du.DisplayName, Emails: du.Emails, Source: du.Source})
+	if err != nil {
+		v.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "recording a directory user failed",
+			slog.String("user", truncUser(user)), slog.String("err", err.Error()))
+	}
+	if v.opts.DirectoryLogin != nil {
+		v.opts.DirectoryLogin(user)
+	}
 }
 
 // directoryLogin is Authenticate for a user only the directory may know.
@@ -107,6 +114,51 @@ func (v *Verifier) directoryLogin(ctx context.Context, user, password, remote st
 	}
 	v.cache.add(d, now)
 	v.limits.succeed(user, remote)
-	v.dirUsers.put(user, *du)
+	v.recordDirectoryUser(ctx, user, *du)
 	return account, nil
+}
+
+// GroupSource lists the groups of an outside directory (ldapauth's
+// Directory.Groups): group name -> member user names, sorted and unique.
+type GroupSource interface {
+	Groups(ctx context.Context) (map[string][]string, error)
+}
+
+// DirectoryGroups keeps the engine's groups in step with a directory's:
+// each sync writes the group events (actor Actor) that make the groups
+// last set by Actor exactly the directory's, as GroupFile does for an
+// htgroup file. A directory that cannot be read keeps the groups as they
+// are.
+type DirectoryGroups struct {
+	Source GroupSource
+	DB     *engine.DB
+	Logger *slog.Logger
+	// Actor is the actor of the group events, and how the groups of this
+	// directory are told from others (engine.Group.SetBy): "ldap".
+	Actor string
+
+	mu  sync.Mutex
+	set groupSet
+}
+
+// Sync reads the directory's groups and writes the events that bring the
+// engine in step.
+func (d *DirectoryGroups) Sync(ctx context.Context) error {
+	groups, err := d.Source.Groups(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: %s groups: %w", d.Actor, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.set.db, d.set.logger, d.set.what = d.DB, d.Logger, d.Actor+" directory"
+	d.set.meta = engine.Meta{Actor: d.Actor, UserAgent: "almanac " + d.Actor + " groups"}
+	return d.set.apply(ctx, groups)
+}
+
+// Defines reports whether the directory defined group name at the last
+// sync.
+func (d *DirectoryGroups) Defines(name string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.set.synced[name]
 }

@@ -3,8 +3,12 @@ package auth
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/almanac/almanac/engine"
 )
 
 // fakeDirectory knows carol (password "dir-pw") and alice (password
@@ -77,5 +81,67 @@ func TestDirectory(t *testing.T) {
 	}
 	if _, err := v.Authenticate(ctx, "carol", "dir-pw", "192.0.2.3:1"); !errors.Is(err, ErrRateLimited) {
 		t.Errorf("after MaxFailures wrong directory passwords: %v, want ErrRateLimited", err)
+	}
+}
+
+// fakeGroups is a GroupSource whose groups a test sets.
+type fakeGroups struct {
+	groups map[string][]string
+	err    error
+}
+
+func (f *fakeGroups) Groups(context.Context) (map[string][]string, error) { return f.groups, f.err }
+
+// TestDirectoryGroups: a sync sets the directory's groups (actor "ldap"),
+// a group that leaves the directory is deleted, a group set otherwise
+// (htgroup, the admin) is left alone, and an unreadable directory keeps
+// the groups as they are.
+func TestDirectoryGroups(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := context.Background()
+	if err := db.PutGroup(ctx, engine.Meta{Actor: "admin"}, engine.Group{Name: "local", Members: []string{"bob"}}); err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeGroups{groups: map[string][]string{"team": {"carol", "dave"}, "ops": {"erin"}}}
+	d := &DirectoryGroups{Source: src, DB: db, Logger: slog.New(slog.DiscardHandler), Actor: "ldap"}
+	groups := func() string {
+		t.Helper()
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		gs, err := v.Groups()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, g := range gs {
+			out = append(out, g.Name+"="+strings.Join(g.Members, ",")+"/"+g.SetBy)
+		}
+		return strings.Join(out, " ")
+	}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := groups(), "local=bob/admin ops=erin/ldap team=carol,dave/ldap"; got != want {
+		t.Errorf("after the first sync: %s, want %s", got, want)
+	}
+	if !d.Defines("team") || d.Defines("local") {
+		t.Error("Defines: want team, not local")
+	}
+	src.groups = map[string][]string{"team": {"carol"}}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := groups(), "local=bob/admin team=carol/ldap"; got != want {
+		t.Errorf("after ops left and dave left team: %s, want %s", got, want)
+	}
+	src.err = errors.New("ldap: directory unavailable")
+	if err := d.Sync(ctx); err == nil {
+		t.Error("an unreadable directory: no error")
+	}
+	if got, want := groups(), "local=bob/admin team=carol/ldap"; got != want {
+		t.Errorf("after a failed sync: %s, want %s", got, want)
 	}
 }

@@ -93,7 +93,7 @@ type GroupFile struct {
 	size    int64
 	modTime time.Time
 	loaded  bool
-	synced  map[string]bool // the groups the file defined at its last sync
+	set     groupSet
 }
 
 // Sync rereads the file when its size or modification time changed (always
@@ -127,7 +127,9 @@ func (f *GroupFile) Sync(ctx context.Context, force bool) error {
 	for _, e := range errs {
 		f.Logger.Warn("htgroup: line skipped", "file", f.Path, "err", e)
 	}
-	if err := f.apply(ctx, groups); err != nil {
+	f.set.db, f.set.logger, f.set.what = f.DB, f.Logger, "htgroup "+f.Path
+	f.set.meta = engine.Meta{Actor: HtgroupActor, UserAgent: "almanac htgroup " + f.Path}
+	if err := f.set.apply(ctx, groups); err != nil {
 		return err
 	}
 	f.size, f.modTime, f.loaded = st.Size(), st.ModTime(), true
@@ -138,36 +140,51 @@ func (f *GroupFile) Sync(ctx context.Context, force bool) error {
 func (f *GroupFile) Defines(name string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.synced[name]
+	return f.set.synced[name]
+}
+
+// groupSet keeps the engine's groups of one source (an htgroup file, a
+// directory) in step with it: each group of the source becomes a group
+// event (actor meta.Actor) when it differs from the engine's, and a group
+// that leaves the source is deleted, also when it left while no server
+// ran: the first sync takes the groups last set by meta.Actor
+// (engine.Group.SetBy) for the source's. The source is the truth for its
+// groups: edits made to them otherwise are undone at the next sync.
+type groupSet struct {
+	db     *engine.DB
+	logger *slog.Logger
+	meta   engine.Meta
+	what   string // the source, in log lines
+	loaded bool
+	synced map[string]bool // the groups the source defined at its last sync
 }
 
 // apply writes the group events that make the engine's groups those of the
-// file; the groups it defined before and no longer does are deleted.
-func (f *GroupFile) apply(ctx context.Context, groups map[string][]string) error {
-	v, err := f.DB.View()
+// source; the groups it defined before and no longer does are deleted.
+func (s *groupSet) apply(ctx context.Context, groups map[string][]string) error {
+	v, err := s.db.View()
 	if err != nil {
-		return fmt.Errorf("auth: htgroup: %w", err)
+		return fmt.Errorf("auth: %s: %w", s.what, err)
 	}
 	current := map[string][]string{}
-	ours := map[string]bool{} // last set by the file
+	ours := map[string]bool{} // last set by the source
 	gs, err := v.Groups()
 	v.Close()
 	if err != nil {
-		return fmt.Errorf("auth: htgroup: %w", err)
+		return fmt.Errorf("auth: %s: %w", s.what, err)
 	}
 	for _, g := range gs {
 		current[g.Name] = g.Members
-		ours[g.Name] = g.SetBy == HtgroupActor
-		if !f.loaded && g.SetBy == HtgroupActor {
-			// Defined by the file when it was last synced, maybe by a
-			// server since stopped: one that left the file meanwhile goes.
-			if f.synced == nil {
-				f.synced = map[string]bool{}
+		ours[g.Name] = g.SetBy == s.meta.Actor
+		if !s.loaded && g.SetBy == s.meta.Actor {
+			// Defined by the source when it was last synced, maybe by a
+			// server since stopped: one that left the source meanwhile goes.
+			if s.synced == nil {
+				s.synced = map[string]bool{}
 			}
-			f.synced[g.Name] = true
+			s.synced[g.Name] = true
 		}
 	}
-	m := engine.Meta{Actor: HtgroupActor, UserAgent: "almanac htgroup " + f.Path}
 	synced := map[string]bool{}
 	names := make([]string, 0, len(groups))
 	for name := range groups {
@@ -177,27 +194,27 @@ func (f *GroupFile) apply(ctx context.Context, groups map[string][]string) error
 	for _, name := range names {
 		synced[name] = true
 		if old, ok := current[name]; ok && slices.Equal(old, groups[name]) && ours[name] {
-			continue // (a group set otherwise, or before set_by was recorded, is set again: the file's now)
+			continue // (a group set otherwise, or before set_by was recorded, is set again: the source's now)
 		}
-		if err := f.DB.PutGroup(ctx, m, engine.Group{Name: name, Members: groups[name]}); err != nil {
+		if err := s.db.PutGroup(ctx, s.meta, engine.Group{Name: name, Members: groups[name]}); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			f.Logger.Warn("htgroup: group skipped", "file", f.Path, "group", name, "err", err)
+			s.logger.Warn("group skipped", "source", s.what, "group", name, "err", err)
 		}
 	}
-	for name := range f.synced {
+	for name := range s.synced {
 		if synced[name] {
 			continue
 		}
 		if _, ok := current[name]; !ok {
 			continue
 		}
-		if err := f.DB.DeleteGroup(ctx, m, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
-			f.Logger.Warn("htgroup: removing a group failed", "file", f.Path, "group", name, "err", err)
+		if err := s.db.DeleteGroup(ctx, s.meta, name); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			s.logger.Warn("removing a group failed", "source", s.what, "group", name, "err", err)
 			synced[name] = true // try again at the next sync
 		}
 	}
-	f.synced = synced
+	s.synced, s.loaded = synced, true
 	return nil
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// Bearer, when set, checks OAuth2 bearer access tokens
 	// (AuthenticateBearer). Default: none, every token is refused.
 	Bearer BearerVerifier
+	// DirectoryLogin, when set, is called after each sign-in the
+	// Directory confirmed (not those answered from the cache), once its
+	// record is written: serve refreshes the directory's groups.
+	DirectoryLogin func(user string)
 	// Logger receives failed logins (WARN) and htpasswd read errors.
 	// Default: discard.
 	Logger *slog.Logger
@@ -123,7 +127,6 @@ type Verifier struct {
 	// apart from limits; appUses limits the records of their use.
 	appLimits *limiter
 	appUses   appUses
-	dirUsers  directoryUsers
 	hashing   chan struct{} // one token per hash being verified
 	// engineClasses are the hash classes of the engine's accounts when
 	// New ran, for dummyHash.

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,27 @@ type Config struct {
 	// DisplayNameAttr and EmailAttr name the attributes read from the
 	// user's entry. Defaults "cn" and "mail".
 	DisplayNameAttr, EmailAttr string
+	// GroupBase is the base DN of the group search (whole subtree); empty:
+	// no groups are read (Groups returns ErrNoGroups).
+	GroupBase string
+	// GroupFilter selects the group entries. Default
+	// "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))".
+	GroupFilter string
+	// GroupNameAttr names a group's attribute that is its name in Almanac.
+	// Default "cn".
+	GroupNameAttr string
+	// GroupMemberAttr names a group's attribute listing its members:
+	// either DNs of user entries under UserBase whose first RDN is
+	// UserNameAttr (member, uniqueMember: uid=alice,ou=people,...), or
+	// plain user names (memberUid). Default "member".
+	GroupMemberAttr string
+	// UserNameAttr is the attribute of a user entry's first RDN that is
+	// the user name, for member DNs. Default "uid".
+	UserNameAttr string
+	// MaxGroups bounds the groups read; a directory with more is an
+	// error, never a partial list (which would delete the rest). Default
+	// 1000.
+	MaxGroups int
 	// Timeout bounds the dial and each request. Default 5s.
 	Timeout time.Duration
 	// MaxConns bounds the connections open at once. Default 8.
@@ -76,6 +98,21 @@ func (c *Config) EnsureDefaults() {
 	}
 	if c.EmailAttr == "" {
 		c.EmailAttr = "mail"
+	}
+	if c.GroupFilter == "" {
+		c.GroupFilter = "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=posixGroup))"
+	}
+	if c.GroupNameAttr == "" {
+		c.GroupNameAttr = "cn"
+	}
+	if c.GroupMemberAttr == "" {
+		c.GroupMemberAttr = "member"
+	}
+	if c.UserNameAttr == "" {
+		c.UserNameAttr = "uid"
+	}
+	if c.MaxGroups == 0 {
+		c.MaxGroups = 1000
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 5 * time.Second
@@ -100,9 +137,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("ldap: timeout must not be negative, got %s", c.Timeout)
 	case c.MaxConns < 0:
 		return fmt.Errorf("ldap: MaxConns must not be negative, got %d", c.MaxConns)
+	case c.MaxGroups < 0:
+		return fmt.Errorf("ldap: MaxGroups must not be negative, got %d", c.MaxGroups)
 	}
 	if _, err := ldap.CompileFilter(fmt.Sprintf(c.UserFilter, "x")); err != nil {
 		return fmt.Errorf("ldap: user filter %q: %w", c.UserFilter, err)
+	}
+	if _, err := ldap.CompileFilter(c.GroupFilter); err != nil {
+		return fmt.Errorf("ldap: group filter %q: %w", c.GroupFilter, err)
+	}
+	if _, err := ldap.ParseDN(c.UserBase); err != nil {
+		return fmt.Errorf("ldap: user base %q: %w", c.UserBase, err)
 	}
 	return nil
 }
@@ -120,8 +165,9 @@ type User struct {
 // Directory authenticates users against an LDAP server. It is safe for
 // concurrent use.
 type Directory struct {
-	cfg   Config
-	conns chan struct{} // one token per open connection
+	cfg      Config
+	userBase *ldap.DN
+	conns    chan struct{} // one token per open connection
 }
 
 // New returns a Directory for cfg. It does not connect.
@@ -130,7 +176,8 @@ func New(cfg Config) (*Directory, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Directory{cfg: cfg, conns: make(chan struct{}, cfg.MaxConns)}, nil
+	base, _ := ldap.ParseDN(cfg.UserBase) // Validate parsed it
+	return &Directory{cfg: cfg, userBase: base, conns: make(chan struct{}, cfg.MaxConns)}, nil
 }
 
 // maxUserLen bounds the user names sent to the directory.
@@ -147,24 +194,35 @@ func (d *Directory) Authenticate(ctx context.Context, name, password string) (*U
 	if password == "" || name == "" || len(name) > maxUserLen {
 		return nil, ErrBadCredentials
 	}
+	var u *User
+	err := d.with(ctx, func(conn *ldap.Conn) (err error) {
+		u, err = d.login(conn, name, password)
+		return err
+	})
+	return u, err
+}
+
+// with runs fn on a new connection, within MaxConns, closing it when fn
+// returns or ctx ends.
+func (d *Directory) with(ctx context.Context, fn func(*ldap.Conn) error) error {
 	select {
 	case d.conns <- struct{}{}:
 		defer func() { <-d.conns }()
 	case <-ctx.Done():
-		return nil, fmt.Errorf("ldap: waiting for a connection: %w", ctx.Err())
+		return fmt.Errorf("ldap: waiting for a connection: %w", ctx.Err())
 	}
 	conn, err := d.dial(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	u, err := d.login(conn, name, password)
+	err = fn(conn)
 	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("ldap: %w", ctx.Err())
+		return fmt.Errorf("ldap: %w", ctx.Err())
 	}
-	return u, err
+	return err
 }
 
 func (d *Directory) dial(ctx context.Context) (*ldap.Conn, error) {
@@ -208,13 +266,21 @@ func urlHost(u string) string {
 	return hp
 }
 
-func (d *Directory) login(conn *ldap.Conn, name, password string) (*User, error) {
+// serviceBind binds conn as the service account, when there is one.
+func (d *Directory) serviceBind(conn *ldap.Conn) error {
 	if d.cfg.BindDN != "" || d.cfg.BindPassword != "" {
 		if err := conn.Bind(d.cfg.BindDN, d.cfg.BindPassword); err != nil {
 			// The service account's refusal is the server's problem, not
 			// the user's: never a bad password of theirs.
-			return nil, fmt.Errorf("%w: service bind as %q: %w", ErrUnavailable, d.cfg.BindDN, err)
+			return fmt.Errorf("%w: service bind as %q: %w", ErrUnavailable, d.cfg.BindDN, err)
 		}
+	}
+	return nil
+}
+
+func (d *Directory) login(conn *ldap.Conn, name, password string) (*User, error) {
+	if err := d.serviceBind(conn); err != nil {
+		return nil, err
 	}
 	req := ldap.NewSearchRequest(d.cfg.UserBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		2, int(max(1, d.cfg.Timeout/time.Second)), false,
@@ -256,5 +322,75 @@ func (d *Directory) Verify(ctx context.Context, name, password string) (*auth.Di
 	if err != nil {
 		return nil, err
 	}
-	return &auth.DirectoryUser{DisplayName: u.DisplayName, Emails: u.Emails}, nil
+	return &auth.DirectoryUser{DisplayName: u.DisplayName, Emails: u.Emails, Source: "ldap"}, nil
+}
+
+// ErrNoGroups is Groups' error without Config.GroupBase.
+var ErrNoGroups = errors.New("ldap: no group base configured")
+
+// maxGroupMembers bounds the members read of one group (the engine refuses
+// a larger group whole: engine.MaxGroupMembers is smaller).
+const maxGroupMembers = 10000
+
+// Groups reads the directory's groups as the service account: every entry
+// under GroupBase matching GroupFilter, named by GroupNameAttr, with the
+// user names of its GroupMemberAttr values (sorted, unique). A member DN
+// that is not a user entry under UserBase named by UserNameAttr in its
+// first RDN is skipped (a nested group, another tree): groups do not nest
+// in Almanac. Values without "=" are user names (memberUid).
+//
+// Errors: ErrNoGroups; ErrUnavailable (wrapping the cause), also when the
+// directory holds more than MaxGroups groups; ctx's error.
+func (d *Directory) Groups(ctx context.Context) (map[string][]string, error) {
+	if d.cfg.GroupBase == "" {
+		return nil, ErrNoGroups
+	}
+	var groups map[string][]string
+	err := d.with(ctx, func(conn *ldap.Conn) error {
+		if err := d.serviceBind(conn); err != nil {
+			return err
+		}
+		req := ldap.NewSearchRequest(d.cfg.GroupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			d.cfg.MaxGroups+1, int(max(1, d.cfg.Timeout/time.Second)), false, d.cfg.GroupFilter,
+			[]string{d.cfg.GroupNameAttr, d.cfg.GroupMemberAttr}, nil)
+		res, err := conn.Search(req)
+		switch {
+		case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) || err == nil && len(res.Entries) > d.cfg.MaxGroups:
+			return fmt.Errorf("%w: more than %d groups under %q", ErrUnavailable, d.cfg.MaxGroups, d.cfg.GroupBase)
+		case err != nil:
+			return fmt.Errorf("%w: group search: %w", ErrUnavailable, err)
+		}
+		groups = make(map[string][]string, len(res.Entries))
+		for _, e := range res.Entries {
+			name := e.GetAttributeValue(d.cfg.GroupNameAttr)
+			if name == "" {
+				continue
+			}
+			var members []string
+			for _, v := range e.GetAttributeValues(d.cfg.GroupMemberAttr) {
+				if u := d.memberName(v); u != "" && len(members) < maxGroupMembers {
+					members = append(members, u)
+				}
+			}
+			slices.Sort(members)
+			groups[name] = slices.Compact(append(groups[name], members...))
+		}
+		return nil
+	})
+	return groups, err
+}
+
+// memberName is the user name a group member value names, or "".
+func (d *Directory) memberName(v string) string {
+	if !strings.Contains(v, "=") {
+		return strings.TrimSpace(v)
+	}
+	dn, err := ldap.ParseDN(v)
+	if err != nil || len(dn.RDNs) == 0 || len(dn.RDNs[0].Attributes) != 1 || !d.userBase.AncestorOfFold(dn) {
+		return ""
+	}
+	if a := dn.RDNs[0].Attributes[0]; strings.EqualFold(a.Type, d.cfg.UserNameAttr) {
+		return a.Value
+	}
+	return ""
 }

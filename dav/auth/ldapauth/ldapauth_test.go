@@ -140,3 +140,41 @@ func BenchmarkAuthenticate(b *testing.B) {
 		}
 	})
 }
+
+// TestGroups: groups are read with their members' user names; a member DN
+// outside the user base, or not named by uid, or a nested group, is
+// skipped; more groups than MaxGroups is an error, never a partial list;
+// without a group base, ErrNoGroups.
+func TestGroups(t *testing.T) {
+	srv := slapdtest.Start(t, entries(t)+
+		slapdtest.Group(true, "team", slapdtest.UserDN("alice"), slapdtest.UserDN("bob"),
+			"uid=mallory,ou=elsewhere,"+slapdtest.Base, "cn=bob,"+slapdtest.People, "cn=other,"+slapdtest.Groups)+
+		slapdtest.Group(false, "solo", slapdtest.UserDN("bob")), "", "")
+	cfg := ldapauth.Config{URL: srv.URL, BindDN: slapdtest.RootDN, BindPassword: slapdtest.RootPassword,
+		UserBase: slapdtest.People}
+	d, err := ldapauth.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Groups(context.Background()); !errors.Is(err, ldapauth.ErrNoGroups) {
+		t.Errorf("no group base: %v, want ErrNoGroups", err)
+	}
+	cfg.GroupBase = slapdtest.Groups
+	if d, err = ldapauth.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	g, err := d.Groups(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(g), "map[solo:[bob] team:[alice bob]]"; got != want {
+		t.Errorf("groups = %s, want %s", got, want)
+	}
+	cfg.MaxGroups = 1
+	if d, err = ldapauth.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := d.Groups(context.Background()); !errors.Is(err, ldapauth.ErrUnavailable) || g != nil {
+		t.Errorf("two groups over MaxGroups 1: %v, %v; want ErrUnavailable", g, err)
+	}
+}

@@ -15,42 +15,44 @@ import (
 )
 
 // Prefixes of the key families. The log's sorts before every other
-// family: a memtable flush then spans the newest log keys and the
-// projections, never the older log, and compactions leave the log's
-// tables alone instead of rewriting them with every flush of projections.
+// family (a projection's prefix is a byte above Log, TestPrefixesAfterLog):
+// a memtable flush then spans the newest log keys and the projections,
+// never the older log, and compactions leave the log's tables alone
+// instead of rewriting them with every flush of projections.
 const (
-	Log         byte = 'L'
-	Meta        byte = 'm'
-	Path        byte = 'p'
-	Coll        byte = 'c'
-	Obj         byte = 'o'
-	Change      byte = 'g'
-	Tomb        byte = 't'
-	UID         byte = 'u'
-	CollHist    byte = 'h'
-	ObjHist     byte = 'i'
-	PathHist    byte = 'q'
-	User        byte = 'a'
-	Token       byte = 'k'
-	OwnerLog    byte = 'w'
-	Group       byte = 'd'
-	Share       byte = 'e'
-	Home        byte = 'f'
-	MemberOf    byte = 'j'
-	Mount       byte = 'n'
-	Grants      byte = 'r'
-	GrantedTo   byte = 's'
-	Proxy       byte = 'x'
-	ProxyOf     byte = 'v'
-	Link        byte = 'y'
-	Links       byte = 'z'
-	Push        byte = 'P'
-	Webhook     byte = 'W'
-	Email       byte = 'M'
-	sep         byte = 0x00
-	seqLen           = 8
-	prefixLen        = 1
-	IDPrefixLen      = prefixLen + seqLen // length of the prefix that names a collection in its families
+	Log           byte = 'L'
+	Meta          byte = 'm'
+	Path          byte = 'p'
+	Coll          byte = 'c'
+	Obj           byte = 'o'
+	Change        byte = 'g'
+	Tomb          byte = 't'
+	UID           byte = 'u'
+	CollHist      byte = 'h'
+	ObjHist       byte = 'i'
+	PathHist      byte = 'q'
+	User          byte = 'a'
+	Token         byte = 'k'
+	OwnerLog      byte = 'w'
+	Group         byte = 'd'
+	Share         byte = 'e'
+	Home          byte = 'f'
+	MemberOf      byte = 'j'
+	Mount         byte = 'n'
+	Grants        byte = 'r'
+	GrantedTo     byte = 's'
+	Proxy         byte = 'x'
+	ProxyOf       byte = 'v'
+	Link          byte = 'y'
+	Links         byte = 'z'
+	Push          byte = 'P'
+	Webhook       byte = 'W'
+	Email         byte = 'M'
+	DirectoryUser byte = 'U'
+	sep           byte = 0x00
+	seqLen             = 8
+	prefixLen          = 1
+	IDPrefixLen        = prefixLen + seqLen // length of the prefix that names a collection in its families
 )
 
 // LegacyLog is the log's prefix in databases written before the log moved
@@ -59,7 +61,7 @@ const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
-	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook, Email}
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook, Email, DirectoryUser}
 
 // SharingPrefixes lists the families of sharing (groups, grants, shares,
 // mounts, proxies, links) and of push registrations: apply reads them
@@ -244,6 +246,9 @@ func GrantsKey(id uint64) []byte { return u64(start(Grants, IDPrefixLen), id) }
 
 // GrantedToKey is the key of the collections granted to a user or group.
 func GrantedToKey(principal string) []byte { return append([]byte{GrantedTo}, principal...) }
+
+// DirectoryUserKey is the key of what a directory said of user name.
+func DirectoryUserKey(name string) []byte { return append([]byte{DirectoryUser}, name...) }
 
 // ProxyKey is the key of a delegator's delegates.
 func ProxyKey(delegator string) []byte { return append([]byte{Proxy}, delegator...) }

@@ -62,3 +62,19 @@ func FuzzKeys(f *testing.F) {
 		_, _ = TrailingSeq([]byte(name))
 	})
 }
+
+// TestPrefixesAfterLog: every projection family sorts after the log (a
+// prefix below 'L' broke Rebuild's ingestion under the log) and no two
+// families share a prefix.
+func TestPrefixesAfterLog(t *testing.T) {
+	seen := map[byte]bool{Log: true, Meta: true}
+	for _, p := range ProjectionPrefixes {
+		if p <= Log {
+			t.Errorf("projection prefix %q sorts before the log's %q", p, Log)
+		}
+		if seen[p] {
+			t.Errorf("prefix %q used twice", p)
+		}
+		seen[p] = true
+	}
+}

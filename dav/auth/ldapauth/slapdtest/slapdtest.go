@@ -253,3 +253,24 @@ func Cert(t testing.TB) (cert, key string, pool *x509.CertPool) {
 	pool.AddCert(c)
 	return cert, key, pool
 }
+
+// Groups is the base DN of the groups Group makes.
+const Groups = "ou=groups," + Base
+
+// Group returns the LDIF of ou=groups (when first is true) and of the
+// groupOfNames cn=CN under it whose members are the given DNs (at least
+// one: groupOfNames requires a member).
+func Group(first bool, cn string, memberDNs ...string) string {
+	var b strings.Builder
+	if first {
+		fmt.Fprintf(&b, "dn: %s\nobjectClass: organizationalUnit\nou: groups\n\n", Groups)
+	}
+	fmt.Fprintf(&b, "dn: cn=%s,%s\nobjectClass: groupOfNames\ncn: %s\n", cn, Groups, cn)
+	for _, m := range memberDNs {
+		fmt.Fprintf(&b, "member: %s\n", m)
+	}
+	return b.String() + "\n"
+}
+
+// UserDN is the DN of the user Person makes for uid.
+func UserDN(uid string) string { return "uid=" + uid + "," + People }

@@ -115,6 +115,10 @@ const (
 	// (app_password.last_remote; the event's user_agent): recorded at most
 	// once an hour per password by a server process.
 	Op_OP_APP_PASSWORD_USED Op = 42
+	// An outside directory (LDAP) authenticated directory_user.name and
+	// said this of them: written when it differs from the last record, so
+	// principals show it while the user is not signed in.
+	Op_OP_DIRECTORY_USER_SET Op = 46
 )
 
 // Enum value maps for Op.
@@ -151,6 +155,7 @@ var (
 		40: "OP_APP_PASSWORD_CREATED",
 		41: "OP_APP_PASSWORD_REVOKED",
 		42: "OP_APP_PASSWORD_USED",
+		46: "OP_DIRECTORY_USER_SET",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -184,6 +189,7 @@ var (
 		"OP_APP_PASSWORD_CREATED":     40,
 		"OP_APP_PASSWORD_REVOKED":     41,
 		"OP_APP_PASSWORD_USED":        42,
+		"OP_DIRECTORY_USER_SET":       46,
 	}
 )
 
@@ -642,7 +648,9 @@ type Event struct {
 	// OP_LOG_COMPACTED: how many log records lost their body.
 	ErasedCount uint64 `protobuf:"varint,54,opt,name=erased_count,json=erasedCount,proto3" json:"erased_count,omitempty"`
 	// OP_APP_PASSWORD_*.
-	AppPassword   *AppPassword `protobuf:"bytes,70,opt,name=app_password,json=appPassword,proto3" json:"app_password,omitempty"`
+	AppPassword *AppPassword `protobuf:"bytes,70,opt,name=app_password,json=appPassword,proto3" json:"app_password,omitempty"`
+	// OP_DIRECTORY_USER_SET.
+	DirectoryUser *DirectoryUser `protobuf:"bytes,73,opt,name=directory_user,json=directoryUser,proto3" json:"directory_user,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -950,6 +958,94 @@ func (x *Event) GetAppPassword() *AppPassword {
 	return nil
 }
 
+func (x *Event) GetDirectoryUser() *DirectoryUser {
+	if x != nil {
+		return x.DirectoryUser
+	}
+	return nil
+}
+
+// DirectoryUser is what an outside directory said of a user it
+// authenticated (OP_DIRECTORY_USER_SET), in full.
+type DirectoryUser struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	DisplayName string                 `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
+	// Normalized like User.emails, at most 20.
+	Emails []string `protobuf:"bytes,3,rep,name=emails,proto3" json:"emails,omitempty"`
+	// The directory: "ldap".
+	Source string `protobuf:"bytes,4,opt,name=source,proto3" json:"source,omitempty"`
+	// Projection state: the time of the last OP_DIRECTORY_USER_SET.
+	UpdatedUnixNano int64 `protobuf:"varint,5,opt,name=updated_unix_nano,json=updatedUnixNano,proto3" json:"updated_unix_nano,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DirectoryUser) Reset() {
+	*x = DirectoryUser{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DirectoryUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DirectoryUser) ProtoMessage() {}
+
+func (x *DirectoryUser) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DirectoryUser.ProtoReflect.Descriptor instead.
+func (*DirectoryUser) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DirectoryUser) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *DirectoryUser) GetDisplayName() string {
+	if x != nil {
+		return x.DisplayName
+	}
+	return ""
+}
+
+func (x *DirectoryUser) GetEmails() []string {
+	if x != nil {
+		return x.Emails
+	}
+	return nil
+}
+
+func (x *DirectoryUser) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *DirectoryUser) GetUpdatedUnixNano() int64 {
+	if x != nil {
+		return x.UpdatedUnixNano
+	}
+	return 0
+}
+
 // CollectionProps is the property set of a collection.
 type CollectionProps struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -971,7 +1067,7 @@ type CollectionProps struct {
 
 func (x *CollectionProps) Reset() {
 	*x = CollectionProps{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -983,7 +1079,7 @@ func (x *CollectionProps) String() string {
 func (*CollectionProps) ProtoMessage() {}
 
 func (x *CollectionProps) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -996,7 +1092,7 @@ func (x *CollectionProps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionProps.ProtoReflect.Descriptor instead.
 func (*CollectionProps) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{1}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *CollectionProps) GetDisplayName() string {
@@ -1081,7 +1177,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1189,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1202,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *User) GetName() string {
@@ -1181,7 +1277,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1193,7 +1289,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1206,7 +1302,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Resource) GetType() ResourceType {
@@ -1267,7 +1363,7 @@ type AppPassword struct {
 
 func (x *AppPassword) Reset() {
 	*x = AppPassword{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1375,7 @@ func (x *AppPassword) String() string {
 func (*AppPassword) ProtoMessage() {}
 
 func (x *AppPassword) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1388,7 @@ func (x *AppPassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppPassword.ProtoReflect.Descriptor instead.
 func (*AppPassword) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *AppPassword) GetUser() string {
@@ -1380,7 +1476,7 @@ type APIToken struct {
 
 func (x *APIToken) Reset() {
 	*x = APIToken{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1392,7 +1488,7 @@ func (x *APIToken) String() string {
 func (*APIToken) ProtoMessage() {}
 
 func (x *APIToken) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1405,7 +1501,7 @@ func (x *APIToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIToken.ProtoReflect.Descriptor instead.
 func (*APIToken) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *APIToken) GetId() string {
@@ -1454,7 +1550,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1466,7 +1562,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1479,7 +1575,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Group) GetName() string {
@@ -1536,7 +1632,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1644,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1657,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Share) GetGrantee() string {
@@ -1626,7 +1722,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1734,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1747,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Proxy) GetDelegator() string {
@@ -1697,7 +1793,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1709,7 +1805,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1722,7 +1818,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Schedule) GetMethod() string {
@@ -1778,7 +1874,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1886,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1899,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Link) GetTokenSha256() string {
@@ -1847,7 +1943,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1859,7 +1955,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1872,7 +1968,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Push) GetRegistration() *PushRegistration {
@@ -1924,7 +2020,7 @@ type PushRegistration struct {
 
 func (x *PushRegistration) Reset() {
 	*x = PushRegistration{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1936,7 +2032,7 @@ func (x *PushRegistration) String() string {
 func (*PushRegistration) ProtoMessage() {}
 
 func (x *PushRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1949,7 +2045,7 @@ func (x *PushRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRegistration.ProtoReflect.Descriptor instead.
 func (*PushRegistration) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PushRegistration) GetId() string {
@@ -2060,7 +2156,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2072,7 +2168,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2085,7 +2181,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{13}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Webhook) GetId() string {
@@ -2190,7 +2286,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xb0\f\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xf8\f\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2236,10 +2332,17 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\vhorizon_seq\x185 \x01(\x04R\n" +
 	"horizonSeq\x12!\n" +
 	"\ferased_count\x186 \x01(\x04R\verasedCount\x12@\n" +
-	"\fapp_password\x18F \x01(\v2\x1d.almanac.event.v1.AppPasswordR\vappPassword\x1a>\n" +
+	"\fapp_password\x18F \x01(\v2\x1d.almanac.event.v1.AppPasswordR\vappPassword\x12F\n" +
+	"\x0edirectory_user\x18I \x01(\v2\x1f.almanac.event.v1.DirectoryUserR\rdirectoryUser\x1a>\n" +
 	"\x10ObjectPropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xb8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\x01\n" +
+	"\rDirectoryUser\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
+	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
+	"\x06emails\x18\x03 \x03(\tR\x06emails\x12\x16\n" +
+	"\x06source\x18\x04 \x01(\tR\x06source\x12*\n" +
+	"\x11updated_unix_nano\x18\x05 \x01(\x03R\x0fupdatedUnixNano\"\xb8\x02\n" +
 	"\x0fCollectionProps\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -2354,7 +2457,7 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"createdSeq\x12*\n" +
 	"\x11created_unix_nano\x18\r \x01(\x03R\x0fcreatedUnixNano\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x0e \x01(\tR\tcreatedBy*\xe6\x05\n" +
+	"created_by\x18\x0e \x01(\tR\tcreatedBy*\x81\x06\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -2387,7 +2490,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x18OP_WEBHOOK_STATE_CHANGED\x10\x1b\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_CREATED\x10(\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_REVOKED\x10)\x12\x18\n" +
-	"\x14OP_APP_PASSWORD_USED\x10**\xef\x01\n" +
+	"\x14OP_APP_PASSWORD_USED\x10*\x12\x19\n" +
+	"\x15OP_DIRECTORY_USER_SET\x10.*\xef\x01\n" +
 	"\x0eCollectionKind\x12\x1f\n" +
 	"\x1bCOLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COLLECTION_KIND_HOME\x10\x01\x12\x19\n" +
@@ -2433,7 +2537,7 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                  // 0: almanac.event.v1.Op
 	(CollectionKind)(0),      // 1: almanac.event.v1.CollectionKind
@@ -2443,54 +2547,56 @@ var file_almanac_event_v1_event_proto_goTypes = []any{
 	(ShareReply)(0),          // 5: almanac.event.v1.ShareReply
 	(ProxyAccess)(0),         // 6: almanac.event.v1.ProxyAccess
 	(*Event)(nil),            // 7: almanac.event.v1.Event
-	(*CollectionProps)(nil),  // 8: almanac.event.v1.CollectionProps
-	(*User)(nil),             // 9: almanac.event.v1.User
-	(*Resource)(nil),         // 10: almanac.event.v1.Resource
-	(*AppPassword)(nil),      // 11: almanac.event.v1.AppPassword
-	(*APIToken)(nil),         // 12: almanac.event.v1.APIToken
-	(*Group)(nil),            // 13: almanac.event.v1.Group
-	(*Share)(nil),            // 14: almanac.event.v1.Share
-	(*Proxy)(nil),            // 15: almanac.event.v1.Proxy
-	(*Schedule)(nil),         // 16: almanac.event.v1.Schedule
-	(*Link)(nil),             // 17: almanac.event.v1.Link
-	(*Push)(nil),             // 18: almanac.event.v1.Push
-	(*PushRegistration)(nil), // 19: almanac.event.v1.PushRegistration
-	(*Webhook)(nil),          // 20: almanac.event.v1.Webhook
-	nil,                      // 21: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                      // 22: almanac.event.v1.CollectionProps.DeadEntry
+	(*DirectoryUser)(nil),    // 8: almanac.event.v1.DirectoryUser
+	(*CollectionProps)(nil),  // 9: almanac.event.v1.CollectionProps
+	(*User)(nil),             // 10: almanac.event.v1.User
+	(*Resource)(nil),         // 11: almanac.event.v1.Resource
+	(*AppPassword)(nil),      // 12: almanac.event.v1.AppPassword
+	(*APIToken)(nil),         // 13: almanac.event.v1.APIToken
+	(*Group)(nil),            // 14: almanac.event.v1.Group
+	(*Share)(nil),            // 15: almanac.event.v1.Share
+	(*Proxy)(nil),            // 16: almanac.event.v1.Proxy
+	(*Schedule)(nil),         // 17: almanac.event.v1.Schedule
+	(*Link)(nil),             // 18: almanac.event.v1.Link
+	(*Push)(nil),             // 19: almanac.event.v1.Push
+	(*PushRegistration)(nil), // 20: almanac.event.v1.PushRegistration
+	(*Webhook)(nil),          // 21: almanac.event.v1.Webhook
+	nil,                      // 22: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                      // 23: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	21, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	22, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
-	8,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
-	9,  // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
-	13, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
-	14, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
-	15, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
-	17, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
-	18, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
-	20, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
-	16, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
-	11, // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
-	22, // 13: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	12, // 14: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	10, // 15: almanac.event.v1.User.resource:type_name -> almanac.event.v1.Resource
-	11, // 16: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
-	2,  // 17: almanac.event.v1.Resource.type:type_name -> almanac.event.v1.ResourceType
-	3,  // 18: almanac.event.v1.Resource.auto_schedule:type_name -> almanac.event.v1.AutoSchedule
-	4,  // 19: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	5,  // 20: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	8,  // 21: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	6,  // 22: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	19, // 23: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
-	1,  // 24: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
-	0,  // 25: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
-	26, // [26:26] is the sub-list for method output_type
-	26, // [26:26] is the sub-list for method input_type
-	26, // [26:26] is the sub-list for extension type_name
-	26, // [26:26] is the sub-list for extension extendee
-	0,  // [0:26] is the sub-list for field type_name
+	9,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
+	10, // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
+	14, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
+	15, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
+	16, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
+	18, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
+	19, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
+	21, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
+	17, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
+	12, // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	8,  // 13: almanac.event.v1.Event.directory_user:type_name -> almanac.event.v1.DirectoryUser
+	23, // 14: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	13, // 15: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	11, // 16: almanac.event.v1.User.resource:type_name -> almanac.event.v1.Resource
+	12, // 17: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 18: almanac.event.v1.Resource.type:type_name -> almanac.event.v1.ResourceType
+	3,  // 19: almanac.event.v1.Resource.auto_schedule:type_name -> almanac.event.v1.AutoSchedule
+	4,  // 20: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	5,  // 21: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	9,  // 22: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	6,  // 23: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	20, // 24: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
+	1,  // 25: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
+	0,  // 26: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
+	27, // [27:27] is the sub-list for method output_type
+	27, // [27:27] is the sub-list for method input_type
+	27, // [27:27] is the sub-list for extension type_name
+	27, // [27:27] is the sub-list for extension extendee
+	0,  // [0:27] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -2504,7 +2610,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
