@@ -3,8 +3,10 @@ package web
 import (
 	"errors"
 	"fmt"
+	"html/template"
 	"io"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -36,7 +38,11 @@ type calendarsData struct {
 	Collections []collView
 	// ServerURL, PrincipalURL and HomeURL are what clients are given.
 	ServerURL, PrincipalURL, HomeURL string
-	ShowDeleted                      bool
+	// DAVx5URL is the DAVx5 setup link; DAVx5QR and ServerQR are QR codes
+	// of it and of ServerURL (empty when none could be made).
+	DAVx5URL          string
+	DAVx5QR, ServerQR template.URL
+	ShowDeleted       bool
 	Deleted                          []deletedView
 }
 
@@ -63,6 +69,11 @@ func (h *Handler) calendars(w http.ResponseWriter, q *request) error {
 	base := baseURL(q.Request)
 	d := calendarsData{ServerURL: base + "/", PrincipalURL: base + "/dav/principals/" + q.s.user + "/",
 		HomeURL: base + q.home(), ShowDeleted: q.URL.Query().Has("deleted")}
+	if u, err := url.Parse(base); err == nil {
+		d.DAVx5URL = davx5URL(u, q.s.user)
+		d.DAVx5QR, _ = qrCode(d.DAVx5URL) // no code: the URLs are shown as text
+		d.ServerQR, _ = qrCode(d.ServerURL)
+	}
 	for _, c := range children {
 		if c.Kind != engine.KindCalendar && c.Kind != engine.KindAddressBook {
 			continue
