@@ -42,7 +42,13 @@ type principal struct {
 // findPrincipal returns principal name, or nil when there is none.
 func findPrincipal(v *engine.View, name string) (*principal, error) {
 	if u, err := v.User(name); err == nil {
-		return &principal{name: name, emails: u.Emails, room: u.Resource}, nil
+		p := &principal{name: name, emails: u.Emails, room: u.Resource}
+		if d, err := v.DirectoryUser(name); err == nil {
+			p.display = d.DisplayName // an account holding a directory user's addresses
+		} else if !errors.Is(err, engine.ErrNotFound) {
+			return nil, fmt.Errorf("look up directory user %s: %w", name, err)
+		}
+		return p, nil
 	} else if !errors.Is(err, engine.ErrNotFound) {
 		return nil, fmt.Errorf("look up user %s: %w", name, err)
 	}
@@ -108,12 +114,18 @@ func listPrincipals(v *engine.View) (out []principal, more bool, err error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("list users: %w", err)
 	}
-	for _, u := range users {
-		out = append(out, principal{name: u.Name, emails: u.Emails, room: u.Resource})
-	}
 	dirs, err := v.DirectoryUsers()
 	if err != nil {
 		return nil, false, fmt.Errorf("list directory users: %w", err)
+	}
+	display := make(map[string]string, len(dirs))
+	for _, d := range dirs {
+		display[d.Name] = d.DisplayName
+	}
+	for _, u := range users {
+		// An account holding a directory user's addresses keeps the
+		// directory's display name.
+		out = append(out, principal{name: u.Name, emails: u.Emails, room: u.Resource, display: display[u.Name]})
 	}
 	for _, d := range dirs {
 		p, err := directoryPrincipal(v, d)

@@ -43,7 +43,7 @@ type calendarsData struct {
 	DAVx5URL          string
 	DAVx5QR, ServerQR template.URL
 	ShowDeleted       bool
-	Deleted                          []deletedView
+	Deleted           []deletedView
 }
 
 // deletedWindow is how far back the calendars page looks for deleted
