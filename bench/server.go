@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -40,6 +41,25 @@ func (s *Server) Stop() error {
 	if err := os.RemoveAll(s.dir); err != nil {
 		return fmt.Errorf("stop %s: remove %s: %w", s.Name, s.dir, err)
 	}
+	return nil
+}
+
+// Shutdown asks the server process to stop (SIGTERM) and waits for it, up
+// to 60 seconds before it kills it; the directory stays (Stop removes it).
+func (s *Server) Shutdown() error {
+	if s.proc == nil {
+		return nil
+	}
+	_ = s.proc.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		_ = s.proc.Kill()
+		<-s.exited
+		s.proc = nil
+		return fmt.Errorf("stop %s: no exit within 60s of SIGTERM: killed", s.Name)
+	}
+	s.proc = nil
 	return nil
 }
 

@@ -28,12 +28,12 @@ func footprintCmd(args []string) error {
 	if *bin == "" {
 		return fmt.Errorf("footprint: --almanac is required")
 	}
+	ns, err := parseSizes(*sizes, 1)
+	if err != nil {
+		return fmt.Errorf("footprint: --n: %w", err)
+	}
 	ctx := context.Background()
-	for _, f := range strings.Split(*sizes, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("footprint: --n: bad size %q", f)
-		}
+	for _, n := range ns {
 		if err := footprintOne(ctx, *bin, strings.Fields(*flags), n, *clients, *settle); err != nil {
 			return err
 		}
@@ -66,4 +66,17 @@ func footprintOne(ctx context.Context, bin string, flags []string, n, c int, set
 func emit(r bench.Result) {
 	fmt.Fprintln(os.Stderr, r.String())
 	_ = r.WriteJSON(os.Stdout)
+}
+
+// parseSizes reads a comma-separated list of sizes, each at least least.
+func parseSizes(list string, least int) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < least {
+			return nil, fmt.Errorf("bad size %q (at least %d)", f, least)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -6,6 +6,7 @@
 //	almanac-bench run --url http://127.0.0.1:5232 --calendar-home /bench/ --addressbook /bench/contacts/ ...
 //	almanac-bench compare --almanac /tmp/almanac --results bench/RESULTS.md --chart bench/results.svg
 //	almanac-bench footprint --almanac /tmp/almanac --n 1000,10000
+//	almanac-bench scale --almanac /tmp/almanac --n 1000,10000,100000
 //	almanac-bench report --compare radicale results.jsonl
 package main
 
@@ -24,6 +25,8 @@ func main() {
 		err = runCmd(os.Args[2:])
 	case "compare":
 		err = compareCmd(os.Args[2:])
+	case "scale":
+		err = scaleCmd(os.Args[2:])
 	case "footprint":
 		err = footprintCmd(os.Args[2:])
 	case "report":
@@ -38,6 +41,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: almanac-bench run|compare|footprint|report [flags]; -h after a subcommand lists its flags")
+	fmt.Fprintln(os.Stderr, "usage: almanac-bench run|compare|footprint|scale|report [flags]; -h after a subcommand lists its flags")
 	os.Exit(2)
 }

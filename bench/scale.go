@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// ScalePlan is the scale benchmark: a store grown step by step to Sizes
+// objects in all, spread evenly over Users calendars (one per user), and
+// after each step the measurements of RunScaleStep.
+type ScalePlan struct {
+	Bin    string // the almanac binary
+	Sizes  []int  // objects in the whole store after each step, ascending
+	Users  int    // users, each with one calendar; default 1000
+	Rounds int    // sync rounds (samples) per step; default 20
+	PutN   int    // PUTs timed one at a time per step; default 200
+}
+
+// ScaleUser is the name of user u of the scale benchmark: the bench user
+// first (the only one with a password: the one the HTTP measurements
+// use), then u0001, u0002...
+func ScaleUser(u int) string {
+	if u == 0 {
+		return BenchUser
+	}
+	return fmt.Sprintf("u%04d", u)
+}
+
+// writeScaleTree writes, for every user, events from..to-1 of the
+// generator into a Radicale-layout tree under dir (collection-root/USER/
+// calendar/, with the .Radicale.props that makes it a calendar): what
+// `almanac import --users` reads.
+func writeScaleTree(dir string, users, from, to int) error {
+	for u := range users {
+		cd := filepath.Join(dir, "collection-root", ScaleUser(u), "calendar")
+		if err := os.MkdirAll(cd, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(cd, ".Radicale.props"), []byte(`{"tag": "VCALENDAR"}`), 0o644); err != nil {
+			return err
+		}
+		for i := from; i < to; i++ {
+			ev := Event(i, 0)
+			if err := os.WriteFile(filepath.Join(cd, ev.Name), ev.Body, 0o644); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// timedCmd runs the almanac binary with args and reports how long it took.
+func timedCmd(ctx context.Context, bin string, args ...string) (time.Duration, error) {
+	t0 := time.Now()
+	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("%s %v: %w: %.2000s", bin, args, err, out)
+	}
+	return time.Since(t0), nil
+}
+
+// RunScale grows one data directory (under work) through plan.Sizes. Each
+// step imports the new objects offline with `almanac import --users
+// --data` (the engine's own loader, as an operator migrating from
+// Radicale would: far faster than PUTs through HTTP, and the scale is the
+// point here), then starts `almanac serve` on it with the default flags
+// and measures. Results go to emit as they come.
+func RunScale(ctx context.Context, plan ScalePlan, work string, emit func(Result)) error {
+	if plan.Users <= 0 {
+		plan.Users = 1000
+	}
+	if plan.Rounds <= 0 {
+		plan.Rounds = 20
+	}
+	if plan.PutN <= 0 {
+		plan.PutN = 200
+	}
+	data := filepath.Join(work, "data")
+	per := 0 // events per calendar so far
+	for _, n := range plan.Sizes {
+		next := max(per, n/plan.Users)
+		tree := filepath.Join(work, "import")
+		if err := writeScaleTree(tree, plan.Users, per, next); err != nil {
+			return fmt.Errorf("scale: write %d: %w", n, err)
+		}
+		took, err := timedCmd(ctx, plan.Bin, "import", "--users", tree, "--data", data)
+		if err != nil {
+			return fmt.Errorf("scale: import to %d: %w", n, err)
+		}
+		if err := os.RemoveAll(tree); err != nil {
+			return err
+		}
+		added := (next - per) * plan.Users
+		emit(Result{Server: "almanac", Scenario: "scale-import", N: n, Ops: added, ElapsedS: took.Seconds(),
+			Throughput: float64(added) / took.Seconds(), Note: fmt.Sprintf("%d users, %d events each", plan.Users, next)})
+		per = next
+		if err := RunScaleStep(ctx, plan, data, per*plan.Users, per, emit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunScaleStep measures a store of n objects, per in each calendar: the
+// time `almanac serve` takes to answer, its memory and the data
+// directory, sync of the bench user's calendar (initial, incremental
+// after 10 changes, no change: the last two must stay flat as n grows),
+// PUT latency into a new calendar, then, stopped, `almanac verify`,
+// `almanac rebuild` and `almanac backup`.
+func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, emit func(Result)) error {
+	t0 := time.Now()
+	s, err := StartAlmanac(ctx, plan.Bin, "--data", data)
+	if err != nil {
+		return fmt.Errorf("scale: start at %d: %w", n, err)
+	}
+	defer s.Stop()
+	started := time.Since(t0)
+	emit(Result{Server: s.Name, Scenario: "scale-start", N: n, Ops: 1, ElapsedS: started.Seconds(),
+		Note: fmt.Sprintf("%.2f s from exec until it answers a PROPFIND (polled every 100 ms); the NATS publisher then publishes the imported changes in the background", started.Seconds())})
+	s.DataDir = data
+	c := NewClient(s.Target, 1)
+	ds := Dataset{Coll: s.CalendarHome + "calendar/", N: per}
+	rs, err := RunSync(ctx, c, ds, Config{N: per, Rounds: plan.Rounds, Budget: 10 * time.Minute})
+	if err != nil {
+		return fmt.Errorf("scale: sync at %d: %w", n, err)
+	}
+	for _, r := range rs {
+		r.N, r.Note = n, fmt.Sprintf("the bench user's calendar of %d in a store of %d", per, n)
+		emit(r)
+	}
+	put, err := RunPut(ctx, c, Config{N: plan.PutN, C: 1})
+	if err != nil {
+		return fmt.Errorf("scale: put at %d: %w", n, err)
+	}
+	put.Scenario, put.N, put.Note = "scale-put", n, fmt.Sprintf("%d PUTs one at a time into a new calendar", plan.PutN)
+	emit(put)
+	emitAll(Footprint(ctx, c, n, RawSize(per)*int64(plan.Users)), emit)
+	if err := s.Shutdown(); err != nil {
+		return err
+	}
+	for _, cmd := range [][]string{
+		{"verify", "--data", data},
+		{"rebuild", "--data", data},
+		{"backup", data + ".backup", "--data", data},
+	} {
+		took, err := timedCmd(ctx, plan.Bin, cmd...)
+		if err != nil {
+			return fmt.Errorf("scale: at %d: %w", n, err)
+		}
+		emit(Result{Server: "almanac", Scenario: "scale-" + cmd[0], N: n, Ops: 1, ElapsedS: took.Seconds(),
+			Note: fmt.Sprintf("%.2f s, server stopped", took.Seconds())})
+	}
+	return os.RemoveAll(data + ".backup")
+}
