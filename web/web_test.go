@@ -36,7 +36,7 @@ var meta = engine.Meta{Actor: "test", UserAgent: "test", RequestID: "t"}
 
 // mustApp serves a web app over an in-memory engine with users alice,
 // bob (passwords "<name>-pw") and root (an admin).
-func mustApp(t *testing.T, opts Options) *app {
+func mustApp(t testing.TB, opts Options) *app {
 	t.Helper()
 	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem()})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/almanac/almanac/dav/auth/oidcauth/oidctest"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -57,13 +58,15 @@ func browserEvents(now time.Time) string {
 // chromedp): sign in, create a calendar, upload an .ics, see its events
 // (the weekly one expanded) in the agenda, delete an event over DAV,
 // undelete it from the timeline, create an app password and use it with
-// python-caldav (which reads the events and adds one), sign out. A failed
+// python-caldav (which reads the events and adds one), sign out, sign in
+// again through the OpenID provider's "Sign in with" button. A failed
 // step leaves a screenshot in artifactsDir. With ALMANAC_SCREENSHOTS=DIR
 // the main pages are saved there as PNGs (docs/ has the README's).
 func TestBrowser(t *testing.T) {
 	chromium := requireChromium(t)
 	requirePythonModule(t, "caldav", "python3-caldav")
-	srv := startServer(t)
+	op := oidctest.Start(t) // the last step signs in through it
+	srv := startOIDCServer(t, op)
 	dir := t.TempDir()
 	icsFile := filepath.Join(dir, "trip.ics")
 	if err := os.WriteFile(icsFile, []byte(browserEvents(time.Now())), 0o600); err != nil {
@@ -186,6 +189,12 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after signing out at %s, want /login", loc)
 	}
 	run("signed out stays out", chromedp.Navigate(srv.BaseURL+"/devices"), chromedp.WaitVisible(chromedp.ID("password")))
+	run("sign in with the issuer",
+		chromedp.Click(chromedp.CSS(`a.button[href="/login/oidc"]`)),
+		chromedp.WaitVisible(chromedp.ID("setup")))
+	if user := text("sign in with the issuer", "header form span"); user != "alice" {
+		t.Errorf("signed in through the issuer as %q, want alice", user)
+	}
 	step = ""
 }
 

@@ -35,8 +35,11 @@ func (p *Provider) VerifyBearer(ctx context.Context, token string) (Identity, er
 		}
 		return p.userinfoToken(ctx, d, token)
 	}
-	t, err := d.access.Verify(oidc.ClientContext(ctx, p.client), token)
+	t, err := d.access.Verify(ctx, token)
 	if err != nil {
+		if kerr := d.keys.unavailable(); kerr != nil {
+			return Identity{}, &UnavailableError{Err: kerr, Wait: keyRefresh}
+		}
 		return Identity{}, fmt.Errorf("%w: %v", ErrInvalidToken, err)
 	}
 	var c claims

@@ -66,8 +66,11 @@ func (p *Provider) Exchange(ctx context.Context, redirectURL, code, verifier, no
 	if raw == "" {
 		return Identity{}, fmt.Errorf("%w: the token response has no id_token", ErrInvalidToken)
 	}
-	idt, err := d.idTokens.Verify(hctx, raw)
+	idt, err := d.idTokens.Verify(ctx, raw)
 	if err != nil {
+		if kerr := d.keys.unavailable(); kerr != nil {
+			return Identity{}, &UnavailableError{Err: kerr, Wait: keyRefresh}
+		}
 		return Identity{}, fmt.Errorf("%w: id token: %v", ErrInvalidToken, err)
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 || nonce == "" {

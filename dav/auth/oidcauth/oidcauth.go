@@ -215,6 +215,7 @@ type discovered struct {
 	access   *oidc.IDTokenVerifier // aud: Audience
 	endpoint oauth2.Endpoint
 	userinfo bool
+	keys     *keySet
 }
 
 // New returns a Provider for cfg. It does not contact the issuer: Discover
@@ -310,12 +311,18 @@ func (p *Provider) discover(ctx context.Context) (*discovered, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The key set outlives this request: it fetches keys with p.client
-	// (bounded by Timeout) on a context that never ends.
-	keys := oidc.ClientContext(context.Background(), p.client)
-	d := &discovered{p: op, endpoint: op.Endpoint(), userinfo: op.UserInfoEndpoint() != ""}
-	d.idTokens = op.VerifierContext(keys, &oidc.Config{ClientID: p.cfg.ClientID, Now: p.cfg.Now})
-	d.access = op.VerifierContext(keys, &oidc.Config{ClientID: p.cfg.Audience, Now: p.cfg.Now})
+	var meta struct {
+		JWKS string   `json:"jwks_uri"`
+		Algs []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := op.Claims(&meta); err != nil || meta.JWKS == "" {
+		return nil, fmt.Errorf("oidc: discovery document has no jwks_uri (%v)", err)
+	}
+	d := &discovered{p: op, endpoint: op.Endpoint(), userinfo: op.UserInfoEndpoint() != "",
+		keys: newKeySet(meta.JWKS, p.client, p.cfg.Now)}
+	algs := supportedAlgs(meta.Algs)
+	d.idTokens = oidc.NewVerifier(p.cfg.Issuer, d.keys, &oidc.Config{ClientID: p.cfg.ClientID, SupportedSigningAlgs: algs, Now: p.cfg.Now})
+	d.access = oidc.NewVerifier(p.cfg.Issuer, d.keys, &oidc.Config{ClientID: p.cfg.Audience, SupportedSigningAlgs: algs, Now: p.cfg.Now})
 	d.endpoint.AuthStyle = oauth2.AuthStyleInHeader
 	if p.cfg.ClientSecret == "" {
 		d.endpoint.AuthStyle = oauth2.AuthStyleInParams

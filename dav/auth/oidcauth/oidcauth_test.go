@@ -285,3 +285,33 @@ func TestAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyRefresh: tokens no known key verifies fetch the issuer's keys
+// at most once per 30 seconds (a flood of forged tokens costs the issuer
+// nothing more), and a rotated key is picked up after that.
+func TestKeyRefresh(t *testing.T) {
+	op := oidctest.Start(t)
+	now := time.Now()
+	var clock atomic.Int64
+	p := newProvider(t, op, mustDB(t), func(c *oidcauth.Config) {
+		c.Now = func() time.Time { return now.Add(time.Duration(clock.Load())) }
+	})
+	alice := map[string]any{"sub": "sub-alice", "preferred_username": "alice"}
+	if _, err := p.VerifyBearer(t.Context(), op.Token(t, alice)); err != nil {
+		t.Fatal(err)
+	}
+	fetched := op.KeyRequests()
+	for range 20 {
+		if _, err := p.VerifyBearer(t.Context(), op.ForeignToken(t, alice)); !errors.Is(err, oidcauth.ErrInvalidToken) {
+			t.Fatalf("forged token: err %v, want ErrInvalidToken", err)
+		}
+	}
+	if n := op.KeyRequests() - fetched; n > 1 {
+		t.Fatalf("20 forged tokens fetched the keys %d times, want at most 1", n)
+	}
+	op.Rotate(t)
+	clock.Store(int64(31 * time.Second))
+	if _, err := p.VerifyBearer(t.Context(), op.Token(t, alice)); err != nil {
+		t.Fatalf("a token of the rotated key: %v", err)
+	}
+}

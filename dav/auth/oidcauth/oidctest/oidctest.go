@@ -35,11 +35,15 @@ type Provider struct {
 	// ClientID and ClientSecret are its one client.
 	ClientID, ClientSecret string
 
-	key   *rsa.PrivateKey
 	other *rsa.PrivateKey // signs tokens no JWKS lists
 	srv   *httptest.Server
 
 	mu sync.Mutex // guards the fields below
+	// key signs, as kid; Rotate replaces them.
+	key *rsa.PrivateKey
+	kid string
+	// keyRequests counts the JWKS requests.
+	keyRequests int
 	// user is the claims of the user the authorization endpoint signs in.
 	user   map[string]any
 	codes  map[string]*grant
@@ -67,7 +71,7 @@ func Start(t testing.TB) *Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Provider{ClientID: "almanac", ClientSecret: "client-secret", key: key, other: other,
+	p := &Provider{ClientID: "almanac", ClientSecret: "client-secret", key: key, kid: "k1", other: other,
 		user:  map[string]any{"sub": "sub-alice", "preferred_username": "alice", "email": "alice@example.org", "email_verified": true},
 		codes: map[string]*grant{}, opaque: map[string]map[string]any{}, refused: map[string]int{}}
 	mux := http.NewServeMux()
@@ -93,6 +97,25 @@ func (p *Provider) SetUser(claims map[string]any) {
 	p.mu.Unlock()
 }
 
+// Rotate replaces the signing key by a new one with a new key id; the
+// JWKS lists only the new one.
+func (p *Provider) Rotate(t testing.TB) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.key, p.kid = key, p.kid+"'"
+	p.mu.Unlock()
+}
+
+// KeyRequests returns how many times the JWKS was fetched.
+func (p *Provider) KeyRequests() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.keyRequests
+}
+
 // Refused returns how many token requests were refused for reason
 // ("pkce", "code", "client", "redirect").
 func (p *Provider) Refused(reason string) int {
@@ -105,7 +128,10 @@ func (p *Provider) Refused(reason string) int {
 // key: "iss" is the issuer, "aud" the client and "exp" an hour from now
 // unless claims set them.
 func (p *Provider) Token(t testing.TB, claims map[string]any) string {
-	return p.sign(t, p.key, claims)
+	p.mu.Lock()
+	key := p.key
+	p.mu.Unlock()
+	return p.sign(t, key, claims)
 }
 
 // ForeignToken is Token signed with a key the JWKS does not list.
@@ -127,16 +153,19 @@ func (p *Provider) sign(t testing.TB, key *rsa.PrivateKey, claims map[string]any
 	t.Helper()
 	c := map[string]any{"iss": p.Issuer, "aud": p.ClientID, "exp": time.Now().Add(time.Hour).Unix(), "iat": time.Now().Unix()}
 	maps.Copy(c, claims)
-	tok, err := signJWT(key, c)
+	p.mu.Lock()
+	kid := p.kid
+	p.mu.Unlock()
+	tok, err := signJWT(key, kid, c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return tok
 }
 
-func signJWT(key *rsa.PrivateKey, claims map[string]any) (string, error) {
+func signJWT(key *rsa.PrivateKey, kid string, claims map[string]any) (string, error) {
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key},
-		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", "k1"))
+		(&jose.SignerOptions{}).WithType("JWT").WithHeader("kid", kid))
 	if err != nil {
 		return "", err
 	}
@@ -179,8 +208,11 @@ func (p *Provider) discovery(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (p *Provider) keys(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
-		{Key: p.key.Public(), KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
+	p.mu.Lock()
+	p.keyRequests++
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: p.key.Public(), KeyID: p.kid, Algorithm: "RS256", Use: "sig"}}}
+	p.mu.Unlock()
+	writeJSON(w, http.StatusOK, set)
 }
 
 // authorize signs the preset user in at once and redirects back with a
@@ -251,7 +283,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	idc["nonce"] = g.nonce
 	idc["iss"], idc["aud"] = p.Issuer, p.ClientID
 	idc["exp"], idc["iat"] = time.Now().Add(time.Hour).Unix(), time.Now().Unix()
-	idToken, err := signJWT(p.key, idc)
+	p.mu.Lock()
+	key, kid := p.key, p.kid
+	p.mu.Unlock()
+	idToken, err := signJWT(key, kid, idc)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
