@@ -123,6 +123,14 @@ func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, 
 		Note: fmt.Sprintf("%.2f s from exec until it answers a PROPFIND (polled every 100 ms); the NATS publisher then publishes the imported changes in the background", started.Seconds())})
 	s.DataDir = data
 	c := NewClient(s.Target, 1)
+	// The NATS publisher starts by publishing what the import appended;
+	// measuring while it does would measure it.
+	caught, err := waitPublished(ctx, c, 30*time.Minute)
+	if err != nil {
+		return fmt.Errorf("scale: at %d: %w", n, err)
+	}
+	emit(Result{Server: s.Name, Scenario: "scale-feed-catchup", N: n, Ops: 1, ElapsedS: caught.Seconds(),
+		Note: fmt.Sprintf("%.2f s after it answered, until the NATS publisher had published the imported changes", caught.Seconds())})
 	ds := Dataset{Coll: s.CalendarHome + "calendar/", N: per}
 	rs, err := RunSync(ctx, c, ds, Config{N: per, Rounds: plan.Rounds, Budget: 10 * time.Minute})
 	if err != nil {
@@ -155,4 +163,29 @@ func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, 
 			Note: fmt.Sprintf("%.2f s, server stopped", took.Seconds())})
 	}
 	return os.RemoveAll(data + ".backup")
+}
+
+// waitPublished waits until the server's NATS publisher has no backlog
+// (almanac_nats_publish_lag_events 0 on /metrics), at most max, and says
+// how long that took.
+func waitPublished(ctx context.Context, c *Client, most time.Duration) (time.Duration, error) {
+	const lag = "almanac_nats_publish_lag_events"
+	t0 := time.Now()
+	for {
+		ms, err := ScrapeMetrics(ctx, c, []string{lag})
+		if err != nil {
+			return 0, err
+		}
+		if v, ok := ms[lag]; ok && v == 0 {
+			return time.Since(t0), nil
+		}
+		if time.Since(t0) > most {
+			return 0, fmt.Errorf("the NATS publisher still lags after %v (%s %v)", most, lag, ms[lag])
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

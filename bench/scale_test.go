@@ -31,7 +31,7 @@ func TestScaleSmoke(t *testing.T) {
 			t.Errorf("initial sync at %d: wants %d names in %d rounds, the calendar holds %d", r.N, r.Want, r.Count, r.N/3)
 		}
 	}
-	for _, sc := range []string{"scale-import", "scale-start", "sync-initial", "sync-incremental", "sync-nochange",
+	for _, sc := range []string{"scale-import", "scale-start", "scale-feed-catchup", "sync-initial", "sync-incremental", "sync-nochange",
 		"scale-put", "rss", "disk", "scale-verify", "scale-rebuild", "scale-backup"} {
 		if seen[sc] != 2 {
 			t.Errorf("%s: %d results, want one per size", sc, seen[sc])
