@@ -119,6 +119,9 @@ func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, req *free
 // addBusy adds to fb the busy time in tr of user's opaque calendars,
 // leaving out the objects whose UID is skipUID (when not "").
 func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, fb *query.FreeBusy, tr query.TimeRange, skipUID string) error {
+	if err := addAvailability(ctx, v, user, fb); err != nil {
+		return err
+	}
 	cals, err := directory{h}.Calendars(v, user)
 	if err != nil {
 		return err

@@ -2,10 +2,12 @@ package dav
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/dav/sched"
 	"github.com/almanac/almanac/engine"
@@ -99,4 +101,42 @@ func (d directory) Busy(ctx context.Context, v *engine.View, user string, cal *i
 func unevaluable(err error) bool {
 	var qe *query.Error
 	return errors.Is(err, query.ErrUnevaluable) || errors.As(err, &qe)
+}
+
+// propCalendarAvailability is CalendarServer's calendar-availability
+// property of the inbox (RFC 7953 §7.2.4): a VCALENDAR text of
+// VAVAILABILITY components, stored as the inbox's dead property.
+var propCalendarAvailability = davxml.C("calendar-availability")
+
+// addAvailability adds to fb the busy time of user's availability (the
+// inbox's calendar-availability): BUSY-UNAVAILABLE outside it. An
+// availability that does not parse counts as none (it is the client's
+// text; free-busy stays what the calendars say).
+func addAvailability(ctx context.Context, v *engine.View, user string, fb *query.FreeBusy) error {
+	in, err := v.Collection(inboxPath(user))
+	if err != nil {
+		return nil // no inbox: no availability
+	}
+	x, ok := in.Props.Dead[deadKey(propCalendarAvailability)]
+	if !ok {
+		return nil
+	}
+	var e struct {
+		Text string `xml:",chardata"`
+	}
+	if xml.Unmarshal([]byte(x), &e) != nil {
+		return nil
+	}
+	cal, err := engine.ParseCalendar([]byte(e.Text))
+	if err != nil {
+		return nil
+	}
+	a, err := query.AvailabilityOf(cal)
+	if err != nil {
+		return nil
+	}
+	if err := fb.AddAvailability(ctx, a, nil); err != nil && !unevaluable(err) {
+		return err
+	}
+	return nil
 }

@@ -222,3 +222,108 @@ func TestRoomAutoSchedule(t *testing.T) {
 		}
 	})
 }
+
+// availability is a calendar-availability PROPPATCH body: available
+// Monday to Friday 08:00-17:00 UTC from Monday 5 January 2026 on (RFC
+// 7953 §3.1's example, in UTC).
+const availability = `<?xml version="1.0" encoding="utf-8"?>
+<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:calendar-availability>BEGIN:VCALENDAR
+VERSION:2.0
+PRODID:-//test//EN
+BEGIN:VAVAILABILITY
+UID:av-1
+DTSTAMP:20260101T000000Z
+DTSTART:20260105T000000Z
+BEGIN:AVAILABLE
+UID:av-1-a
+DTSTAMP:20260101T000000Z
+DTSTART:20260105T080000Z
+DTEND:20260105T170000Z
+RRULE:FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR
+END:AVAILABLE
+END:VAVAILABILITY
+END:VCALENDAR
+</C:calendar-availability></D:prop></D:set></D:propertyupdate>`
+
+// freeBusyLines posts a VFREEBUSY REQUEST of alice's for attendee over
+// [start, end) and returns the FREEBUSY lines of the answer.
+func freeBusyLines(t *testing.T, h *Handler, attendee, start, end string) []string {
+	t.Helper()
+	body := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:fb\r\nDTSTAMP:20260101T000000Z\r\n" +
+		"DTSTART:" + start + "\r\nDTEND:" + end + "\r\nORGANIZER:mailto:alice@example.org\r\nATTENDEE:mailto:" + attendee + "\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+	rec := serveUser(h, "alice", "POST", "/dav/home/alice/outbox/", body)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("free-busy POST: %d %s", rec.Code, rec.Body)
+	}
+	var sr struct {
+		Data []string `xml:"urn:ietf:params:xml:ns:caldav response>calendar-data"`
+	}
+	if err := xml.Unmarshal(rec.Body.Bytes(), &sr); err != nil || len(sr.Data) != 1 {
+		t.Fatalf("schedule-response %v: %s", err, rec.Body)
+	}
+	cal, err := engine.ParseCalendar([]byte(sr.Data[0]))
+	if err != nil {
+		t.Fatalf("%v: %s", err, sr.Data[0])
+	}
+	var out []string
+	for _, c := range cal.Children {
+		for _, p := range c.Props[ical.PropFreeBusy] {
+			out = append(out, p.Params.Get("FBTYPE")+" "+p.Value)
+		}
+	}
+	return out
+}
+
+// TestAvailability: the inbox's calendar-availability (RFC 7953 §7.2.4,
+// as Apple's clients set it) makes the time outside the AVAILABLE
+// instances BUSY-UNAVAILABLE in free-busy, around the events' BUSY; an
+// accept-if-free room declines a booking outside its availability and
+// accepts one inside.
+func TestAvailability(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustSchedulingUsers(t, h, db, "alice", "bob")
+	mustRoom(t, h, db, "blue", engine.ResourceRoom, engine.AutoAcceptIfFree)
+	if rec := serveUser(h, "bob", "PROPPATCH", "/dav/home/bob/inbox/", availability); rec.Code != http.StatusMultiStatus || strings.Contains(rec.Body.String(), "HTTP/1.1 4") {
+		t.Fatalf("PROPPATCH calendar-availability: %d %s", rec.Code, rec.Body)
+	}
+	if rec := serveUser(h, "bob", "PUT", "/dav/home/bob/calendar/x.ics", booking("x", "20260106T100000Z", "20260106T110000Z", "")); rec.Code != http.StatusCreated {
+		t.Fatalf("PUT: %d %s", rec.Code, rec.Body)
+	}
+	got := freeBusyLines(t, h, "bob@example.org", "20260105T000000Z", "20260107T000000Z")
+	want := []string{
+		"BUSY 20260106T100000Z/20260106T110000Z",
+		"BUSY-UNAVAILABLE 20260105T000000Z/20260105T080000Z,20260105T170000Z/20260106T080000Z,20260106T170000Z/20260107T000000Z",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("bob's free-busy:\n%q\nwant\n%q", got, want)
+	}
+	// Before the VAVAILABILITY's DTSTART nothing is unavailable.
+	if got := freeBusyLines(t, h, "bob@example.org", "20260101T000000Z", "20260102T000000Z"); len(got) != 0 {
+		t.Errorf("before the availability: %q, want none", got)
+	}
+
+	// A room available Monday to Friday 8-17 too, set by its manager.
+	ctx := context.Background()
+	if err := db.PutGroup(ctx, testMeta, engine.Group{Name: "facilities", Members: []string{"carol"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetProxy(ctx, testMeta, "blue", "facilities", engine.AccessReadWrite); err != nil {
+		t.Fatal(err)
+	}
+	if rec := serveUser(h, "carol", "PROPPATCH", "/dav/home/blue/inbox/", availability); rec.Code != http.StatusMultiStatus || strings.Contains(rec.Body.String(), "HTTP/1.1 4") {
+		t.Fatalf("the manager's PROPPATCH of the room's calendar-availability: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []struct{ uid, start, end, want string }{
+		{"night", "20260106T200000Z", "20260106T210000Z", "DECLINED"},
+		{"saturday", "20260110T100000Z", "20260110T110000Z", "DECLINED"},
+		{"office-hours", "20260106T100000Z", "20260106T110000Z", "ACCEPTED"},
+		{"overrunning", "20260107T163000Z", "20260107T173000Z", "DECLINED"},
+	} {
+		if rec := serveUser(h, "alice", "PUT", "/dav/home/alice/calendar/"+c.uid+".ics", booking(c.uid, c.start, c.end, "", "blue@example.org")); rec.Code != http.StatusCreated {
+			t.Fatalf("%s: PUT %d %s", c.uid, rec.Code, rec.Body)
+		}
+		if got := partstatIn(t, db, "/dav/home/alice/calendar/", c.uid+".ics", "blue@example.org"); got != c.want {
+			t.Errorf("%s: the room answered %q, want %q", c.uid, got, c.want)
+		}
+	}
+}
