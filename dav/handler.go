@@ -332,7 +332,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 		}
 		if secs, down := ServiceUnavailable(err); down {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			return "", httpErrorf(http.StatusServiceUnavailable, "the user directory is unavailable; retry in %d seconds", secs)
+			return "", httpErrorf(http.StatusServiceUnavailable, "the user directory or token issuer is unavailable; retry in %d seconds", secs)
 		}
 	}
 	if err != nil || u == nil || u.Name == "" || strings.ContainsAny(u.Name, "/\x00") {
