@@ -264,3 +264,60 @@ func readFile(fs vfs.FS, name string) ([]byte, error) {
 	defer f.Close()
 	return io.ReadAll(io.LimitReader(f, 1<<16))
 }
+
+// ErrNotReplica is returned by JoinReplica for a backup of a database
+// that is not a cluster node's replica.
+var ErrNotReplica = errors.New("engine: not a backup of a cluster node (its log is not a shared log's replica)")
+
+// JoinReplica makes the backup in backupDir, taken on a node of a cluster
+// (a replica of a shared log), the database dbDir of a new node of the
+// same cluster: it verifies the backup, moves it to dbDir (which must not
+// exist, and must be on backupDir's filesystem) and removes its marker, so
+// that the new node keeps the cluster's store id and secret instead of
+// forking (a fork could not follow the shared log). Opened with the shared
+// log, the node then applies the log's tail after the backup's head.
+//
+// Errors: ErrExists when dbDir exists; ErrNotReplica.
+func JoinReplica(ctx context.Context, backupDir, dbDir string, opts *Options) (*BackupInfo, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	o.ReadOnly = true
+	o.EnsureDefaults()
+	fs := o.FS
+	if _, err := fs.Stat(dbDir); err == nil {
+		return nil, fmt.Errorf("%w: %s", ErrExists, dbDir)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("engine: join: %w", err)
+	}
+	info, err := VerifyBackup(ctx, backupDir, &o)
+	if err != nil {
+		return nil, err
+	}
+	db, err := Open(backupDir, &o)
+	if err != nil {
+		return nil, err
+	}
+	replica := db.replica
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	if !replica {
+		return nil, fmt.Errorf("%w: %s", ErrNotReplica, backupDir)
+	}
+	if err := fs.MkdirAll(fs.PathDir(dbDir), 0o700); err != nil {
+		return nil, fmt.Errorf("engine: join: %w", err)
+	}
+	if err := fs.Rename(backupDir, dbDir); err != nil {
+		return nil, fmt.Errorf("engine: join: move the backup to %s (it must be on the same filesystem): %w", dbDir, err)
+	}
+	if err := fs.Remove(fs.PathJoin(dbDir, backupMarker)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("engine: join: remove the backup marker: %w", err)
+	}
+	if err := errors.Join(syncDir(fs, dbDir), syncDir(fs, fs.PathDir(dbDir))); err != nil {
+		return nil, fmt.Errorf("engine: join: %w", err)
+	}
+	info.Dir = dbDir
+	return info, nil
+}

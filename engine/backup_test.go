@@ -316,3 +316,30 @@ func BenchmarkBackup(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(slowest.Microseconds())/1000, "max-put-ms")
 }
+
+// TestJoinReplicaRefusesStandalone: a backup of a database that is no
+// cluster node's replica cannot become a node's database (it would fork
+// from, or be refused by, the shared log), and the backup stays where it
+// was; a destination that exists is refused.
+func TestJoinReplicaRefusesStandalone(t *testing.T) {
+	t.Parallel()
+	fs := vfs.NewMem()
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	MustCalendar(t, db)
+	if _, err := db.Backup(ctx, "bk"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := JoinReplica(ctx, "bk", "new/db", &Options{FS: fs}); !errors.Is(err, ErrNotReplica) {
+		t.Fatalf("JoinReplica of a standalone backup: %v, want ErrNotReplica", err)
+	}
+	if _, err := fs.Stat("bk"); err != nil {
+		t.Errorf("the refused backup is gone: %v", err)
+	}
+	if _, err := JoinReplica(ctx, "bk", "db", &Options{FS: fs}); !errors.Is(err, ErrExists) {
+		t.Errorf("JoinReplica onto an existing database: %v, want ErrExists", err)
+	}
+}

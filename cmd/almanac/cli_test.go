@@ -21,6 +21,7 @@ var helpFlags = map[string][]string{
 	"history":     {"since", "json", "show", "diff", "server", "user", "data", "config"},
 	"import":      {"users", "server", "user", "data", "config"},
 	"man":         {},
+	"node":        {"checkpoint", "data", "config"},
 	"proxy":       {"read", "write", "none", "data", "config", "server", "as"},
 	"purge":       {"server", "user", "data", "config"},
 	"push":        {"data", "config"},

@@ -172,6 +172,13 @@ func TestClusterServe(t *testing.T) {
 		}
 		caughtUp(t, nodes)
 	}
+	converged(t, nodes)
+}
+
+// converged waits until every node has applied the same head, then checks
+// that all hold the same log and projections (equal digests) and verify.
+func converged(t *testing.T, nodes []*testServer) {
+	t.Helper()
 	head := caughtUp(t, nodes)
 	var first []byte
 	for i, s := range nodes {
