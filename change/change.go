@@ -179,6 +179,13 @@ func (c *Converter) Change(lk Lookup, ev *engine.Event, withBody bool, maxBody i
 		ch.ToObject = ev.ToObject
 		ch.ToSyncToken = c.syncToken(ev.ToCollectionID, ev.Seq)
 	}
+	if s := ev.Schedule; s != nil {
+		ch.Schedule = &feedv1.Schedule{Method: s.Method, Originator: s.Originator, Recipient: s.Recipient,
+			RecipientUser: s.RecipientUser, Status: s.Status}
+		if op, ok := scheduleOp(s.Method); ok && ev.Op == engine.OpObjectPut && ci.Kind == engine.KindInbox {
+			ch.Op = feedv1.Op(op)
+		}
+	}
 	if withBody && len(ev.Body) > 0 {
 		if maxBody > 0 && len(ev.Body) > maxBody {
 			ch.BodyOmitted = true
@@ -187,6 +194,22 @@ func (c *Converter) Change(lk Lookup, ev *engine.Event, withBody bool, maxBody i
 		}
 	}
 	return ch, nil
+}
+
+// scheduleOp is the feed's op of the delivery of an iTIP message of
+// method into a schedule inbox.
+func scheduleOp(method string) (engine.Op, bool) {
+	switch method {
+	case "REQUEST":
+		return engine.OpScheduleRequest, true
+	case "REPLY":
+		return engine.OpScheduleReply, true
+	case "CANCEL":
+		return engine.OpScheduleCancel, true
+	case "ADD":
+		return engine.OpScheduleAdd, true
+	}
+	return 0, false
 }
 
 // syncToken is the RFC 6578 token of collection id right after seq.

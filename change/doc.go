@@ -4,5 +4,8 @@
 // webhook) share it: adapters never import each other.
 //
 // Account events carry password and token hashes and webhook events their
-// URLs: they are never converted (Exposed).
+// URLs: they are never converted (Exposed). The delivery of an iTIP
+// message into a schedule inbox (a put with a Schedule) becomes
+// OP_SCHEDULE_REQUEST, _REPLY, _CANCEL or _ADD, so that a subscriber
+// sees invitations as such; every scheduling write carries its Schedule.
 package change

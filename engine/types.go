@@ -211,6 +211,13 @@ const (
 	OpWebhookCreated      Op = 25
 	OpWebhookDeleted      Op = 26
 	OpWebhookStateChanged Op = 27
+	// The change feed's ops of the delivery of an iTIP message into a
+	// schedule inbox (an OpObjectPut with a Schedule), by method; never
+	// in the log (package change maps them, webhooks filter by them).
+	OpScheduleRequest Op = 30
+	OpScheduleReply   Op = 31
+	OpScheduleCancel  Op = 32
+	OpScheduleAdd     Op = 33
 	// App passwords (app_passwords.go).
 	OpAppPasswordCreated Op = 40
 	OpAppPasswordRevoked Op = 41
@@ -268,6 +275,14 @@ func (o Op) String() string {
 		return "webhook-deleted"
 	case OpWebhookStateChanged:
 		return "webhook-state-changed"
+	case OpScheduleRequest:
+		return "schedule-request"
+	case OpScheduleReply:
+		return "schedule-reply"
+	case OpScheduleCancel:
+		return "schedule-cancel"
+	case OpScheduleAdd:
+		return "schedule-add"
 	case OpAppPasswordCreated:
 		return "app-password-created"
 	case OpAppPasswordRevoked:

@@ -22,8 +22,9 @@ const SubjectPrefix = "almanac"
 // ("calendar", "work/sub"), or the whole path without it when the
 // collection lies outside the home; op is put, delete, move,
 // collection-created, collection-deleted, props-changed, purge,
-// share-granted, share-revoked, share-replied, link-created or
-// link-revoked. Every
+// share-granted, share-revoked, share-replied, link-created,
+// link-revoked, or schedule-request, schedule-reply, schedule-cancel,
+// schedule-add (a delivery into a schedule inbox). Every
 // variable token is escaped with EscapeToken. A move is published under its
 // source collection.
 func Subject(ch *feedv1.Change) string {

@@ -153,6 +153,9 @@ func printHistory(w io.Writer, changes []audit.Change) error {
 		if c.BodyErased {
 			note = strings.TrimSpace(note + " [body erased]")
 		}
+		if s := c.Schedule; s != nil {
+			note = strings.TrimSpace(note + " [SCHEDULE-STATUS " + s.Status + "]")
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Seq, c.Time.Format(time.RFC3339), c.Actor, c.UserAgent,
 			c.Op, obj, dash(c.PreviousETag), dash(c.ETag), note)
 	}

@@ -51,6 +51,19 @@ type Change struct {
 	Reason       string    `json:"reason,omitempty"`
 	BodyErased   bool      `json:"body_erased,omitempty"`
 	PurgedSeqs   []uint64  `json:"purged_seqs,omitempty"`
+	// Schedule is set on the writes of implicit scheduling: the iTIP
+	// message delivered.
+	Schedule *Schedule `json:"schedule,omitempty"`
+}
+
+// Schedule is the iTIP message a write of implicit scheduling delivered
+// (engine.Schedule).
+type Schedule struct {
+	Method        string `json:"method"`
+	Originator    string `json:"originator"`
+	Recipient     string `json:"recipient"`
+	RecipientUser string `json:"recipient_user"`
+	Status        string `json:"status"`
 }
 
 // Version is one object version with its body.
@@ -190,6 +203,9 @@ func changeOf(e *engine.Event) Change {
 		Seq: uint64(e.Seq), Time: e.Time, Actor: e.Actor, UserAgent: e.UserAgent, RequestID: e.RequestID,
 		Op: e.Op.String(), Path: e.CollectionPath, Object: e.Object, ToPath: e.ToCollectionPath, ToObject: e.ToObject,
 		ETag: e.ETag, PreviousETag: e.PreviousETag, Reason: e.Reason, BodyErased: e.BodyErased,
+	}
+	if s := e.Schedule; s != nil {
+		c.Schedule = &Schedule{Method: s.Method, Originator: s.Originator, Recipient: s.Recipient, RecipientUser: s.RecipientUser, Status: s.Status}
 	}
 	for _, s := range e.PurgedSeqs {
 		c.PurgedSeqs = append(c.PurgedSeqs, uint64(s))

@@ -97,6 +97,14 @@ const (
 	// The server's VAPID key pair was replaced: push.vapid_public_key is
 	// the new public key. Every registration gets a property-update.
 	Op_OP_PUSH_KEY_ROTATED Op = 24
+	// Never in the log: the numbers of the change feed's ops for an
+	// OP_OBJECT_PUT with a schedule into a schedule inbox (the delivery of
+	// an iTIP message), by its method. Kept here so that no event takes
+	// them.
+	Op_OP_SCHEDULE_REQUEST Op = 30
+	Op_OP_SCHEDULE_REPLY   Op = 31
+	Op_OP_SCHEDULE_CANCEL  Op = 32
+	Op_OP_SCHEDULE_ADD     Op = 33
 	// Webhook webhook.id was created (webhook holds it whole; its secret is
 	// derived from the store secret and secret_salt, never in the log).
 	Op_OP_WEBHOOK_CREATED Op = 25
@@ -149,6 +157,10 @@ var (
 		22: "OP_PUSH_REGISTERED",
 		23: "OP_PUSH_UNREGISTERED",
 		24: "OP_PUSH_KEY_ROTATED",
+		30: "OP_SCHEDULE_REQUEST",
+		31: "OP_SCHEDULE_REPLY",
+		32: "OP_SCHEDULE_CANCEL",
+		33: "OP_SCHEDULE_ADD",
 		25: "OP_WEBHOOK_CREATED",
 		26: "OP_WEBHOOK_DELETED",
 		27: "OP_WEBHOOK_STATE_CHANGED",
@@ -183,6 +195,10 @@ var (
 		"OP_PUSH_REGISTERED":          22,
 		"OP_PUSH_UNREGISTERED":        23,
 		"OP_PUSH_KEY_ROTATED":         24,
+		"OP_SCHEDULE_REQUEST":         30,
+		"OP_SCHEDULE_REPLY":           31,
+		"OP_SCHEDULE_CANCEL":          32,
+		"OP_SCHEDULE_ADD":             33,
 		"OP_WEBHOOK_CREATED":          25,
 		"OP_WEBHOOK_DELETED":          26,
 		"OP_WEBHOOK_STATE_CHANGED":    27,
@@ -2457,7 +2473,7 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"createdSeq\x12*\n" +
 	"\x11created_unix_nano\x18\r \x01(\x03R\x0fcreatedUnixNano\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x0e \x01(\tR\tcreatedBy*\x81\x06\n" +
+	"created_by\x18\x0e \x01(\tR\tcreatedBy*\xde\x06\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -2484,7 +2500,11 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x0fOP_LINK_REVOKED\x10\x15\x12\x16\n" +
 	"\x12OP_PUSH_REGISTERED\x10\x16\x12\x18\n" +
 	"\x14OP_PUSH_UNREGISTERED\x10\x17\x12\x17\n" +
-	"\x13OP_PUSH_KEY_ROTATED\x10\x18\x12\x16\n" +
+	"\x13OP_PUSH_KEY_ROTATED\x10\x18\x12\x17\n" +
+	"\x13OP_SCHEDULE_REQUEST\x10\x1e\x12\x15\n" +
+	"\x11OP_SCHEDULE_REPLY\x10\x1f\x12\x16\n" +
+	"\x12OP_SCHEDULE_CANCEL\x10 \x12\x13\n" +
+	"\x0fOP_SCHEDULE_ADD\x10!\x12\x16\n" +
 	"\x12OP_WEBHOOK_CREATED\x10\x19\x12\x16\n" +
 	"\x12OP_WEBHOOK_DELETED\x10\x1a\x12\x1c\n" +
 	"\x18OP_WEBHOOK_STATE_CHANGED\x10\x1b\x12\x1b\n" +

@@ -63,6 +63,17 @@ const (
 	Op_OP_LINK_CREATED Op = 20
 	// The public link link_id was revoked.
 	Op_OP_LINK_REVOKED Op = 21
+	// An iTIP message (RFC 5546) delivered into a schedule inbox by
+	// implicit scheduling (RFC 6638), by its method: an invitation or an
+	// update of one, an attendee's answer, a cancellation, added instances.
+	// collection is the recipient's inbox, object the message, schedule
+	// says who sent it to whom. The recipient's calendar object it was
+	// processed into comes as an OP_OBJECT_PUT (or OP_OBJECT_DELETED) with
+	// the same schedule.
+	Op_OP_SCHEDULE_REQUEST Op = 30
+	Op_OP_SCHEDULE_REPLY   Op = 31
+	Op_OP_SCHEDULE_CANCEL  Op = 32
+	Op_OP_SCHEDULE_ADD     Op = 33
 )
 
 // Enum value maps for Op.
@@ -83,6 +94,10 @@ var (
 		17: "OP_SHARE_REPLIED",
 		20: "OP_LINK_CREATED",
 		21: "OP_LINK_REVOKED",
+		30: "OP_SCHEDULE_REQUEST",
+		31: "OP_SCHEDULE_REPLY",
+		32: "OP_SCHEDULE_CANCEL",
+		33: "OP_SCHEDULE_ADD",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -100,6 +115,10 @@ var (
 		"OP_SHARE_REPLIED":            17,
 		"OP_LINK_CREATED":             20,
 		"OP_LINK_REVOKED":             21,
+		"OP_SCHEDULE_REQUEST":         30,
+		"OP_SCHEDULE_REPLY":           31,
+		"OP_SCHEDULE_CANCEL":          32,
+		"OP_SCHEDULE_ADD":             33,
 	}
 )
 
@@ -242,7 +261,10 @@ type Change struct {
 	// free-busy link, else "read".
 	Access string `protobuf:"bytes,24,opt,name=access,proto3" json:"access,omitempty"`
 	// OP_LINK_*: the link's id (never its token).
-	LinkId        string `protobuf:"bytes,25,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
+	LinkId string `protobuf:"bytes,25,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
+	// OP_SCHEDULE_*, and the puts and deletes implicit scheduling made in
+	// a recipient's calendar: the iTIP message delivered.
+	Schedule      *Schedule `protobuf:"bytes,30,opt,name=schedule,proto3" json:"schedule,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -452,6 +474,98 @@ func (x *Change) GetLinkId() string {
 	return ""
 }
 
+func (x *Change) GetSchedule() *Schedule {
+	if x != nil {
+		return x.Schedule
+	}
+	return nil
+}
+
+// Schedule is an iTIP message implicit scheduling delivered to a local
+// user.
+type Schedule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// REQUEST, ADD, CANCEL or REPLY.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The sender's calendar user address: the organizer, or the attendee
+	// who replied.
+	Originator string `protobuf:"bytes,2,opt,name=originator,proto3" json:"originator,omitempty"`
+	// The recipient's calendar user address.
+	Recipient string `protobuf:"bytes,3,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// The user the message was delivered to.
+	RecipientUser string `protobuf:"bytes,4,opt,name=recipient_user,json=recipientUser,proto3" json:"recipient_user,omitempty"`
+	// The SCHEDULE-STATUS of the delivery (RFC 6638 §3.2.9), "1.2" when
+	// delivered.
+	Status        string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Schedule) Reset() {
+	*x = Schedule{}
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Schedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Schedule) ProtoMessage() {}
+
+func (x *Schedule) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
+func (*Schedule) Descriptor() ([]byte, []int) {
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Schedule) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *Schedule) GetOriginator() string {
+	if x != nil {
+		return x.Originator
+	}
+	return ""
+}
+
+func (x *Schedule) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *Schedule) GetRecipientUser() string {
+	if x != nil {
+		return x.RecipientUser
+	}
+	return ""
+}
+
+func (x *Schedule) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 // SubscribeRequest selects the changes to stream.
 type SubscribeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -473,7 +587,7 @@ type SubscribeRequest struct {
 
 func (x *SubscribeRequest) Reset() {
 	*x = SubscribeRequest{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[1]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -485,7 +599,7 @@ func (x *SubscribeRequest) String() string {
 func (*SubscribeRequest) ProtoMessage() {}
 
 func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[1]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -498,7 +612,7 @@ func (x *SubscribeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeRequest.ProtoReflect.Descriptor instead.
 func (*SubscribeRequest) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{1}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SubscribeRequest) GetFromSeq() uint64 {
@@ -547,7 +661,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[2]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -559,7 +673,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[2]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -572,7 +686,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{2}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SubscribeResponse) GetChanges() []*Change {
@@ -601,7 +715,7 @@ type HistoryRequest struct {
 
 func (x *HistoryRequest) Reset() {
 	*x = HistoryRequest{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[3]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -613,7 +727,7 @@ func (x *HistoryRequest) String() string {
 func (*HistoryRequest) ProtoMessage() {}
 
 func (x *HistoryRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[3]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -626,7 +740,7 @@ func (x *HistoryRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryRequest.ProtoReflect.Descriptor instead.
 func (*HistoryRequest) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{3}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *HistoryRequest) GetPath() string {
@@ -669,7 +783,7 @@ type HistoryResponse struct {
 
 func (x *HistoryResponse) Reset() {
 	*x = HistoryResponse{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[4]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -681,7 +795,7 @@ func (x *HistoryResponse) String() string {
 func (*HistoryResponse) ProtoMessage() {}
 
 func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[4]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -694,7 +808,7 @@ func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
 func (*HistoryResponse) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{4}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HistoryResponse) GetChanges() []*Change {
@@ -722,7 +836,7 @@ type GetEventRequest struct {
 
 func (x *GetEventRequest) Reset() {
 	*x = GetEventRequest{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[5]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -734,7 +848,7 @@ func (x *GetEventRequest) String() string {
 func (*GetEventRequest) ProtoMessage() {}
 
 func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[5]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -747,7 +861,7 @@ func (x *GetEventRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventRequest.ProtoReflect.Descriptor instead.
 func (*GetEventRequest) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{5}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *GetEventRequest) GetSeq() uint64 {
@@ -774,7 +888,7 @@ type GetEventResponse struct {
 
 func (x *GetEventResponse) Reset() {
 	*x = GetEventResponse{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[6]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -786,7 +900,7 @@ func (x *GetEventResponse) String() string {
 func (*GetEventResponse) ProtoMessage() {}
 
 func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[6]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -799,7 +913,7 @@ func (x *GetEventResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetEventResponse.ProtoReflect.Descriptor instead.
 func (*GetEventResponse) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{6}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetEventResponse) GetChange() *Change {
@@ -818,7 +932,7 @@ type HeadRequest struct {
 
 func (x *HeadRequest) Reset() {
 	*x = HeadRequest{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[7]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -830,7 +944,7 @@ func (x *HeadRequest) String() string {
 func (*HeadRequest) ProtoMessage() {}
 
 func (x *HeadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[7]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -843,7 +957,7 @@ func (x *HeadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadRequest.ProtoReflect.Descriptor instead.
 func (*HeadRequest) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{7}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{8}
 }
 
 // HeadResponse holds the head of the log.
@@ -857,7 +971,7 @@ type HeadResponse struct {
 
 func (x *HeadResponse) Reset() {
 	*x = HeadResponse{}
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[8]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +983,7 @@ func (x *HeadResponse) String() string {
 func (*HeadResponse) ProtoMessage() {}
 
 func (x *HeadResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_feed_v1_feed_proto_msgTypes[8]
+	mi := &file_almanac_feed_v1_feed_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +996,7 @@ func (x *HeadResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeadResponse.ProtoReflect.Descriptor instead.
 func (*HeadResponse) Descriptor() ([]byte, []int) {
-	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{8}
+	return file_almanac_feed_v1_feed_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *HeadResponse) GetSeq() uint64 {
@@ -896,7 +1010,7 @@ var File_almanac_feed_v1_feed_proto protoreflect.FileDescriptor
 
 const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\n" +
-	"\x1aalmanac/feed/v1/feed.proto\x12\x0falmanac.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x05\n" +
+	"\x1aalmanac/feed/v1/feed.proto\x12\x0falmanac.feed.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\x06\n" +
 	"\x06Change\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12.\n" +
 	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x14\n" +
@@ -928,7 +1042,16 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\fto_principal\x18\x16 \x01(\tR\vtoPrincipal\x12\x18\n" +
 	"\agrantee\x18\x17 \x01(\tR\agrantee\x12\x16\n" +
 	"\x06access\x18\x18 \x01(\tR\x06access\x12\x17\n" +
-	"\alink_id\x18\x19 \x01(\tR\x06linkId\"\xc8\x01\n" +
+	"\alink_id\x18\x19 \x01(\tR\x06linkId\x125\n" +
+	"\bschedule\x18\x1e \x01(\v2\x19.almanac.feed.v1.ScheduleR\bschedule\"\x9f\x01\n" +
+	"\bSchedule\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x1e\n" +
+	"\n" +
+	"originator\x18\x02 \x01(\tR\n" +
+	"originator\x12\x1c\n" +
+	"\trecipient\x18\x03 \x01(\tR\trecipient\x12%\n" +
+	"\x0erecipient_user\x18\x04 \x01(\tR\rrecipientUser\x12\x16\n" +
+	"\x06status\x18\x05 \x01(\tR\x06status\"\xc8\x01\n" +
 	"\x10SubscribeRequest\x12\x19\n" +
 	"\bfrom_seq\x18\x01 \x01(\x04R\afromSeq\x12\x1c\n" +
 	"\tprincipal\x18\x02 \x01(\tR\tprincipal\x12+\n" +
@@ -953,7 +1076,7 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\x06change\x18\x01 \x01(\v2\x17.almanac.feed.v1.ChangeR\x06change\"\r\n" +
 	"\vHeadRequest\" \n" +
 	"\fHeadResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xe7\x02\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xc4\x03\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -969,7 +1092,11 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\x10OP_SHARE_REVOKED\x10\x10\x12\x14\n" +
 	"\x10OP_SHARE_REPLIED\x10\x11\x12\x13\n" +
 	"\x0fOP_LINK_CREATED\x10\x14\x12\x13\n" +
-	"\x0fOP_LINK_REVOKED\x10\x15*a\n" +
+	"\x0fOP_LINK_REVOKED\x10\x15\x12\x17\n" +
+	"\x13OP_SCHEDULE_REQUEST\x10\x1e\x12\x15\n" +
+	"\x11OP_SCHEDULE_REPLY\x10\x1f\x12\x16\n" +
+	"\x12OP_SCHEDULE_CANCEL\x10 \x12\x13\n" +
+	"\x0fOP_SCHEDULE_ADD\x10!*a\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_CALENDAR\x10\x01\x12\x11\n" +
@@ -996,42 +1123,44 @@ func file_almanac_feed_v1_feed_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_feed_v1_feed_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_almanac_feed_v1_feed_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_almanac_feed_v1_feed_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_almanac_feed_v1_feed_proto_goTypes = []any{
 	(Op)(0),                       // 0: almanac.feed.v1.Op
 	(Kind)(0),                     // 1: almanac.feed.v1.Kind
 	(*Change)(nil),                // 2: almanac.feed.v1.Change
-	(*SubscribeRequest)(nil),      // 3: almanac.feed.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 4: almanac.feed.v1.SubscribeResponse
-	(*HistoryRequest)(nil),        // 5: almanac.feed.v1.HistoryRequest
-	(*HistoryResponse)(nil),       // 6: almanac.feed.v1.HistoryResponse
-	(*GetEventRequest)(nil),       // 7: almanac.feed.v1.GetEventRequest
-	(*GetEventResponse)(nil),      // 8: almanac.feed.v1.GetEventResponse
-	(*HeadRequest)(nil),           // 9: almanac.feed.v1.HeadRequest
-	(*HeadResponse)(nil),          // 10: almanac.feed.v1.HeadResponse
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Schedule)(nil),              // 3: almanac.feed.v1.Schedule
+	(*SubscribeRequest)(nil),      // 4: almanac.feed.v1.SubscribeRequest
+	(*SubscribeResponse)(nil),     // 5: almanac.feed.v1.SubscribeResponse
+	(*HistoryRequest)(nil),        // 6: almanac.feed.v1.HistoryRequest
+	(*HistoryResponse)(nil),       // 7: almanac.feed.v1.HistoryResponse
+	(*GetEventRequest)(nil),       // 8: almanac.feed.v1.GetEventRequest
+	(*GetEventResponse)(nil),      // 9: almanac.feed.v1.GetEventResponse
+	(*HeadRequest)(nil),           // 10: almanac.feed.v1.HeadRequest
+	(*HeadResponse)(nil),          // 11: almanac.feed.v1.HeadResponse
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_almanac_feed_v1_feed_proto_depIdxs = []int32{
-	11, // 0: almanac.feed.v1.Change.time:type_name -> google.protobuf.Timestamp
+	12, // 0: almanac.feed.v1.Change.time:type_name -> google.protobuf.Timestamp
 	0,  // 1: almanac.feed.v1.Change.op:type_name -> almanac.feed.v1.Op
 	1,  // 2: almanac.feed.v1.Change.kind:type_name -> almanac.feed.v1.Kind
-	1,  // 3: almanac.feed.v1.SubscribeRequest.kinds:type_name -> almanac.feed.v1.Kind
-	2,  // 4: almanac.feed.v1.SubscribeResponse.changes:type_name -> almanac.feed.v1.Change
-	2,  // 5: almanac.feed.v1.HistoryResponse.changes:type_name -> almanac.feed.v1.Change
-	2,  // 6: almanac.feed.v1.GetEventResponse.change:type_name -> almanac.feed.v1.Change
-	3,  // 7: almanac.feed.v1.ChangeFeedService.Subscribe:input_type -> almanac.feed.v1.SubscribeRequest
-	5,  // 8: almanac.feed.v1.ChangeFeedService.History:input_type -> almanac.feed.v1.HistoryRequest
-	7,  // 9: almanac.feed.v1.ChangeFeedService.GetEvent:input_type -> almanac.feed.v1.GetEventRequest
-	9,  // 10: almanac.feed.v1.ChangeFeedService.Head:input_type -> almanac.feed.v1.HeadRequest
-	4,  // 11: almanac.feed.v1.ChangeFeedService.Subscribe:output_type -> almanac.feed.v1.SubscribeResponse
-	6,  // 12: almanac.feed.v1.ChangeFeedService.History:output_type -> almanac.feed.v1.HistoryResponse
-	8,  // 13: almanac.feed.v1.ChangeFeedService.GetEvent:output_type -> almanac.feed.v1.GetEventResponse
-	10, // 14: almanac.feed.v1.ChangeFeedService.Head:output_type -> almanac.feed.v1.HeadResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	3,  // 3: almanac.feed.v1.Change.schedule:type_name -> almanac.feed.v1.Schedule
+	1,  // 4: almanac.feed.v1.SubscribeRequest.kinds:type_name -> almanac.feed.v1.Kind
+	2,  // 5: almanac.feed.v1.SubscribeResponse.changes:type_name -> almanac.feed.v1.Change
+	2,  // 6: almanac.feed.v1.HistoryResponse.changes:type_name -> almanac.feed.v1.Change
+	2,  // 7: almanac.feed.v1.GetEventResponse.change:type_name -> almanac.feed.v1.Change
+	4,  // 8: almanac.feed.v1.ChangeFeedService.Subscribe:input_type -> almanac.feed.v1.SubscribeRequest
+	6,  // 9: almanac.feed.v1.ChangeFeedService.History:input_type -> almanac.feed.v1.HistoryRequest
+	8,  // 10: almanac.feed.v1.ChangeFeedService.GetEvent:input_type -> almanac.feed.v1.GetEventRequest
+	10, // 11: almanac.feed.v1.ChangeFeedService.Head:input_type -> almanac.feed.v1.HeadRequest
+	5,  // 12: almanac.feed.v1.ChangeFeedService.Subscribe:output_type -> almanac.feed.v1.SubscribeResponse
+	7,  // 13: almanac.feed.v1.ChangeFeedService.History:output_type -> almanac.feed.v1.HistoryResponse
+	9,  // 14: almanac.feed.v1.ChangeFeedService.GetEvent:output_type -> almanac.feed.v1.GetEventResponse
+	11, // 15: almanac.feed.v1.ChangeFeedService.Head:output_type -> almanac.feed.v1.HeadResponse
+	12, // [12:16] is the sub-list for method output_type
+	8,  // [8:12] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_almanac_feed_v1_feed_proto_init() }
@@ -1045,7 +1174,7 @@ func file_almanac_feed_v1_feed_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_feed_v1_feed_proto_rawDesc), len(file_almanac_feed_v1_feed_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
