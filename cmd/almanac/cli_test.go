@@ -23,6 +23,7 @@ var helpFlags = map[string][]string{
 	"man":         {},
 	"node":        {"checkpoint", "data", "config"},
 	"proxy":       {"read", "write", "none", "data", "config", "server", "as"},
+	"resource":    {"type", "email", "auto-accept", "auto-accept-if-free", "manual", "managers", "no-managers", "display-name", "data", "config"},
 	"purge":       {"server", "user", "data", "config"},
 	"push":        {"data", "config"},
 	"rebuild":     {"server", "user", "data", "config"},

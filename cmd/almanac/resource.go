@@ -85,8 +85,9 @@ func (c *resourceCLI) run(ctx context.Context, args []string) error {
 	}
 	fs := flag.NewFlagSet("resource "+sub, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
-	var af accountFlags
-	af.register(fs)
+	var data string
+	fs.StringVar(&data, "data", defaultDataDir, "data `directory` of the server, which must be stopped")
+	fs.String(configFlag, "", "TOML `file` of the server, for its data setting")
 	var rf resourceFlags
 	if sub == "add" || sub == "set" {
 		rf.register(fs)
@@ -98,12 +99,9 @@ func (c *resourceCLI) run(ctx context.Context, args []string) error {
 	if len(pos) != n {
 		return fmt.Errorf("%w: resource %s takes %d argument(s), got %d", errUsage, sub, n, len(pos))
 	}
-	if af.server != "" {
-		return fmt.Errorf("%w: resource works on a stopped server's --data only (the admin API has no resource calls yet)", errUsage)
-	}
-	db, err := openDB(af.data, nil)
+	db, err := openDB(data, nil)
 	if errors.Is(err, errDataDirInUse) {
-		return fmt.Errorf("%w (%s): stop the server to manage resources (the admin API has no resource calls yet)", err, af.data)
+		return fmt.Errorf("%w (%s): stop the server to manage resources (the admin API has no resource calls yet)", err, data)
 	}
 	if err != nil {
 		return err
