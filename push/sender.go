@@ -157,6 +157,15 @@ func NewSender(opts Options) (*Sender, error) {
 // VAPIDPublicKey returns the current VAPID public key (dav.PushService).
 func (s *Sender) VAPIDPublicKey() string { return s.o.Keys.Current().Public }
 
+// LastDelivery returns when the sender last delivered a message to
+// registration id since it started (zero: none); the web app's devices
+// page shows it.
+func (s *Sender) LastDelivery(id string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lastSent[id]
+}
+
 // CheckEndpoint refuses a push resource the sender would not POST to
 // (dav.PushService).
 func (s *Sender) CheckEndpoint(pushResource string) error {

@@ -147,7 +147,7 @@ func TestDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.start(Options{Metrics: m})
+	s, _ := e.start(Options{Metrics: m})
 	e.put(alice, "/dav/home/alice/a/", "1.ics", evAt("1", time.Now().Add(time.Hour), true)) // an alarm due soon
 	want := e.token("/dav/home/alice/a/")
 	got := e.svc.Await("phone", func(r pushtest.Received) bool { return r.Msg.SyncToken == want })
@@ -184,6 +184,9 @@ func TestDelivery(t *testing.T) {
 		}
 	}
 	waitFor(t, func() bool { return testutil.ToFloat64(m.sent) >= 5 }) // phone 2, content-only 2, home 1
+	if s.LastDelivery(a.ID).IsZero() || !s.LastDelivery("no-such-id").IsZero() {
+		t.Errorf("LastDelivery: phone %v, an unknown id %v; want a time and zero", s.LastDelivery(a.ID), s.LastDelivery("no-such-id"))
+	}
 	if n := testutil.CollectAndCount(m.latency); n != 1 {
 		t.Errorf("latency histogram: %d series", n)
 	}

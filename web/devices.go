@@ -14,6 +14,10 @@ type devicesData struct {
 	New, NewName string
 	Max          int
 	ServerURL    string
+	// Push are the user's WebDAV-Push registrations; PushMore how many
+	// more there are than shown.
+	Push     []pushView
+	PushMore int
 }
 
 // devices lists the user's app passwords.
@@ -38,6 +42,9 @@ func (h *Handler) devicesData(q *request) (*devicesData, error) {
 	d := &devicesData{Devices: u.AppPasswords, Max: engine.MaxAppPasswords, ServerURL: baseURL(q.Request) + "/"}
 	for _, c := range children {
 		d.Collections = append(d.Collections, collName(c.Path))
+	}
+	if d.Push, d.PushMore, err = h.pushViews(v, q); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

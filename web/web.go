@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/dav"
+	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -62,6 +63,12 @@ type Options struct {
 	// OIDC, when set, offers "Sign in with" an OpenID Connect issuer
 	// (oidc.go). Default: passwords only.
 	OIDC OIDC
+	// PushLastDelivery, when set, returns when the push sender last
+	// delivered to registration id (zero: not since it started).
+	PushLastDelivery func(id string) time.Time
+	// WebhookStatus, when set, returns what the webhook deliverer knows
+	// of webhook id (its last error, since when it fails).
+	WebhookStatus func(id string) audit.WebhookStatus
 	// Version and Started are shown on the status page.
 	Version string
 	Started time.Time
@@ -152,6 +159,10 @@ func (h *Handler) routes() {
 	h.mux.Handle("GET /devices", h.user(h.devices))
 	h.mux.Handle("POST /devices/create", h.user(h.createDevice))
 	h.mux.Handle("POST /devices/revoke", h.user(h.revokeDevice))
+	h.mux.Handle("POST /devices/push/remove", h.user(h.removePush))
+	h.mux.Handle("GET /webhooks", h.user(h.webhooks))
+	h.mux.Handle("POST /webhooks/create", h.user(h.createWebhook))
+	h.mux.Handle("POST /webhooks/change", h.user(h.changeWebhook))
 	h.mux.Handle("GET /manage/users", h.admin(h.manageUsers))
 	h.mux.Handle("POST /manage/users/create", h.admin(h.manageCreateUser))
 	h.mux.Handle("POST /manage/users/password", h.admin(h.managePassword))

@@ -428,7 +428,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/dav/", davHandler)
 	mux.Handle("/.well-known/", davHandler)
 	mux.Handle("/pub/", davHandler) // public links
-	webHandler, err := newWebHandler(m.DB, m.Auth, oidcProvider, m.Logger, m.Config.TLSCert != "", m.Config.ShareAutoAccept)
+	webHandler, err := newWebHandler(m.DB, m.Auth, oidcProvider, m.Logger, m.Config.TLSCert != "", m.Config.ShareAutoAccept,
+		webExtras{webhookStatus: env.WebhookStatus, push: pushSvc})
 	if err != nil {
 		return fmt.Errorf("build web app: %w", err)
 	}

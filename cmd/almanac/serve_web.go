@@ -5,17 +5,21 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"time"
 
+	"github.com/almanac/almanac/dav"
+	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/dav/auth/oidcauth"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/push"
 	"github.com/almanac/almanac/web"
 )
 
 // newWebHandler builds the web app (package web), served for every path
 // the DAV handler, the admin API and the hooks do not own, and for GET
 // and HEAD of "/".
-func newWebHandler(db *engine.DB, v *auth.Verifier, op *oidcauth.Provider, logger *slog.Logger, tls, shareAutoAccept bool) (http.Handler, error) {
+func newWebHandler(db *engine.DB, v *auth.Verifier, op *oidcauth.Provider, logger *slog.Logger, tls, shareAutoAccept bool, x webExtras) (http.Handler, error) {
 	var b strings.Builder
 	bi, _ := debug.ReadBuildInfo()
 	printVersion(&b, bi)
@@ -25,7 +29,26 @@ func newWebHandler(db *engine.DB, v *auth.Verifier, op *oidcauth.Provider, logge
 		oidc = op
 	}
 	return web.New(web.Options{DB: db, Auth: v, Logger: logger.With("component", "web"), Secure: tls, ShareAutoAccept: shareAutoAccept,
-		Version: strings.TrimPrefix(version, "almanac "), OIDC: oidc})
+		Version: strings.TrimPrefix(version, "almanac "), OIDC: oidc, Started: time.Now(),
+		WebhookStatus: x.webhookStatus, PushLastDelivery: x.pushLastDelivery()})
+}
+
+// webExtras is what the web app shows of the hooks: the webhook
+// deliverer's status (ServeEnv.WebhookStatus) and the push sender's last
+// deliveries.
+type webExtras struct {
+	webhookStatus func(id string) audit.WebhookStatus
+	push          dav.PushService
+}
+
+var _ interface{ LastDelivery(string) time.Time } = (*push.Sender)(nil) // what pushLastDelivery finds
+
+// pushLastDelivery is the push sender's LastDelivery, or nil without one.
+func (x webExtras) pushLastDelivery() func(string) time.Time {
+	if p, ok := x.push.(interface{ LastDelivery(string) time.Time }); ok {
+		return p.LastDelivery
+	}
+	return nil
 }
 
 // rootRouter serves a browser's GET or HEAD of "/" with the web app and

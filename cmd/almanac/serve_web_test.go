@@ -1,9 +1,15 @@
 package main
 
 import (
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestServeWebApp: a browser's GET of / reaches the web app (a redirect
@@ -37,5 +43,69 @@ func TestServeWebApp(t *testing.T) {
 	}
 	if resp, body := srv.Do(t, http.MethodGet, "/no/such/page", "", ""); resp.StatusCode != 404 || !strings.Contains(body, "</html>") {
 		t.Errorf("GET /no/such/page: %d", resp.StatusCode)
+	}
+}
+
+// TestServeWebHooksWiring: the web app of a running server shows what
+// the webhook deliverer knows (a webhook made on the page delivers and
+// shows as delivering, no events behind) and the server's uptime since
+// this start.
+func TestServeWebHooksWiring(t *testing.T) {
+	got := make(chan struct{}, 16)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- struct{}{}:
+		default:
+		}
+	}))
+	defer recv.Close()
+	srv := startServer(t, "--webhook-allow-private")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	csrfRE := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	page := func(method, path string, form url.Values) string {
+		t.Helper()
+		var resp *http.Response
+		var err error
+		if method == http.MethodGet {
+			resp, err = c.Get(srv.BaseURL + path)
+		} else {
+			resp, err = c.PostForm(srv.BaseURL+path, form)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode >= 400 {
+			t.Fatalf("%s %s: %d\n%s", method, path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+	csrf := func(body string) string { return csrfRE.FindStringSubmatch(body)[1] }
+	body := page(http.MethodGet, "/login", nil)
+	page(http.MethodPost, "/login", url.Values{"csrf": {csrf(body)}, "name": {"admin"}, "password": {testPassword}})
+	body = page(http.MethodGet, "/webhooks", nil)
+	page(http.MethodPost, "/webhooks/create", url.Values{"csrf": {csrf(body)}, "url": {recv.URL + "/hook"}})
+	if resp, _ := srv.Do(t, "MKCALENDAR", "/dav/home/admin/w/", "admin", ""); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("MKCALENDAR: %d", resp.StatusCode)
+	}
+	select { // the deliverer posted the change
+	case <-got:
+	case <-time.After(time.Minute):
+		t.Fatal("the webhook made on the page delivered nothing in a minute")
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body = page(http.MethodGet, "/webhooks", nil)
+		if strings.Contains(body, "delivering") && strings.Contains(body, ">0 events behind<") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !strings.Contains(body, "delivering") || !strings.Contains(body, ">0 events behind<") {
+		t.Errorf("the webhooks page does not show the deliverer's state:\n%s", body)
+	}
+	body = page(http.MethodGet, "/manage/status", nil)
+	if m := regexp.MustCompile(`\(up ([0-9hms.]+)\)`).FindStringSubmatch(body); m == nil || strings.Contains(m[1], "h") {
+		t.Errorf("status page uptime: %v, want minutes or seconds since this start", m)
 	}
 }
