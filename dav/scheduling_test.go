@@ -229,3 +229,56 @@ func TestSchedulePrivileges(t *testing.T) {
 		t.Errorf("carol's inbox %q, want the invitation", got)
 	}
 }
+
+// TestScheduleRestoreSendsNothing: restoring alice's calendar as of
+// before she cancelled a meeting brings her organizer's copy back as a
+// plain put: no event of the restore carries a schedule, bob's inbox
+// keeps exactly the invitation and the cancellation, and his copy stays
+// cancelled (issue 18: a restore does not resend).
+func TestScheduleRestoreSendsNothing(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustSchedulingUsers(t, h, db, "alice", "bob")
+	if rec := serveUser(h, "alice", "PUT", "/dav/home/alice/calendar/r.ics", meeting("r", "bob@example.org")); rec.Code != http.StatusCreated {
+		t.Fatalf("invitation: %d %s", rec.Code, rec.Body)
+	}
+	invited, err := db.Object("/dav/home/alice/calendar/", "r.ics", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec := serveUser(h, "alice", "DELETE", "/dav/home/alice/calendar/r.ics", ""); rec.Code != http.StatusNoContent {
+		t.Fatalf("cancellation: %d %s", rec.Code, rec.Body)
+	}
+	if got := inboxNames(t, db, "bob"); len(got) != 2 {
+		t.Fatalf("bob's inbox after the cancellation: %q, want two messages", got)
+	}
+	res, err := db.Restore(context.Background(), testMeta, engine.RestoreRequest{Path: "/dav/home/alice/calendar/", At: engine.AsOf{Seq: invited.Seq}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Actions) == 0 {
+		t.Fatal("the restore did nothing")
+	}
+	if _, err := db.Object("/dav/home/alice/calendar/", "r.ics", false); err != nil {
+		t.Fatalf("alice's meeting after the restore: %v", err)
+	}
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for ev, err := range v.Log(res.Actions[0].Seq) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Schedule != nil {
+			t.Errorf("the restore wrote %s%s with a schedule %+v", ev.CollectionPath, ev.Object, ev.Schedule)
+		}
+	}
+	if got := inboxNames(t, db, "bob"); len(got) != 2 {
+		t.Errorf("bob's inbox after the restore: %q, want the same two messages", got)
+	}
+	o, err := db.Object("/dav/home/bob/calendar/", "r.ics", true)
+	if err != nil || !strings.Contains(string(o.Body), "STATUS:CANCELLED") {
+		t.Errorf("bob's copy after the restore: %v\n%s", err, o.Body)
+	}
+}
