@@ -65,6 +65,9 @@ type Options struct {
 	// the recurrence instances expanded per object and the longest expand
 	// range (zero fields take dav/query's defaults: 10000 and 10 years).
 	QueryLimits query.Limits
+	// Email queues an iMIP message (package imip sends it) for each
+	// scheduling message to a mailto: address no user has (sched.Scheduler.Email).
+	Email bool
 	// Push, when set, enables WebDAV-Push (webpush.go): the discovery
 	// properties, registration by POST and Push-Dont-Notify.
 	Push PushService
@@ -125,7 +128,7 @@ func NewHandler(opts Options) (*Handler, error) {
 	if h.maxXML == 0 {
 		h.maxXML = DefaultMaxXMLBody
 	}
-	h.sched = &sched.Scheduler{DB: opts.DB, Dir: directory{h}}
+	h.sched = &sched.Scheduler{DB: opts.DB, Dir: directory{h}, Email: opts.Email}
 	return h, nil
 }
 

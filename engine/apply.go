@@ -128,6 +128,8 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 		return applyWebhook(rw, ev)
 	case eventv1.Op_OP_DIRECTORY_USER_SET:
 		return applyDirectoryUser(rw, ev)
+	case eventv1.Op_OP_IMIP_QUEUED, eventv1.Op_OP_IMIP_FAILED:
+		return nil // the log is the outbox (imip.go)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }

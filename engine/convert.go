@@ -147,6 +147,7 @@ func eventFromProto(p *eventv1.Event) *Event {
 		HorizonSeq:       Seq(p.HorizonSeq),
 	}
 	e.Push = pushFromProto(p.Push, e.Seq)
+	e.IMIP = imipFromProto(p.Imip)
 	e.EnvelopeStart, e.EnvelopeEnd = p.EnvelopeStart, p.EnvelopeEnd
 	for _, s := range p.PurgedSeqs {
 		e.PurgedSeqs = append(e.PurgedSeqs, Seq(s))

@@ -44,6 +44,10 @@ type ScheduledWrite struct {
 	Meta Meta
 	// Schedule is set on the deliveries.
 	Schedule *Schedule
+	// IMIP, when set, makes the write an email to queue (OpIMIPQueued)
+	// instead of an object's: Path, Name, Body and the preconditions are
+	// not used.
+	IMIP *IMIP
 }
 
 // MaxScheduledWrites bounds the writes of one WriteScheduled.
@@ -87,6 +91,9 @@ func (db *DB) WriteScheduled(ctx context.Context, writes []ScheduledWrite) ([]Pu
 
 // scheduledSub validates w outside the writer and returns its command.
 func (db *DB) scheduledSub(w ScheduledWrite) (scheduledSub, error) {
+	if w.IMIP != nil {
+		return scheduledSub{imip: w.IMIP, m: w.Meta}, checkIMIP(w.IMIP)
+	}
 	if w.Body == nil {
 		return scheduledSub{del: &deleteCmd{m: w.Meta, path: w.Path, name: w.Name, ifMatch: w.IfMatch, ifScheduleTag: w.IfScheduleTagMatch}, sched: w.Schedule}, nil
 	}
@@ -117,6 +124,8 @@ type scheduledSub struct {
 	put   *putCmd
 	del   *deleteCmd
 	sched *Schedule
+	imip  *IMIP
+	m     Meta
 }
 
 type scheduleCmd struct {
@@ -132,6 +141,10 @@ func (c *scheduleCmd) run(tx *txn) error {
 	olds := make([]*statev1.Object, len(c.subs))
 	for i, s := range c.subs {
 		var err error
+		if s.imip != nil {
+			evs[i], metas[i] = &eventv1.Event{Op: eventv1.Op_OP_IMIP_QUEUED, Imip: s.imip.toProto()}, s.m
+			continue
+		}
 		if s.put != nil {
 			evs[i], olds[i], err = s.put.prepare(tx)
 			metas[i] = s.put.m

@@ -222,6 +222,9 @@ const (
 	OpAppPasswordCreated Op = 40
 	OpAppPasswordRevoked Op = 41
 	OpAppPasswordUsed    Op = 42
+	// Email invitations (imip.go).
+	OpIMIPQueued Op = 38
+	OpIMIPFailed Op = 39
 )
 
 // String returns the operation's name as used in the feed and history.
@@ -295,6 +298,10 @@ func (o Op) String() string {
 		return "push-unregistered"
 	case OpPushKeyRotated:
 		return "push-key-rotated"
+	case OpIMIPQueued:
+		return "imip-queued"
+	case OpIMIPFailed:
+		return "imip-failed"
 	}
 	return "unknown"
 }
@@ -362,6 +369,8 @@ type Event struct {
 	// Schedule is set on a put or delete the server wrote for implicit
 	// scheduling: the iTIP message it delivered.
 	Schedule *Schedule
+	// IMIP is the email of OpIMIPQueued and OpIMIPFailed.
+	IMIP *IMIP
 }
 
 // EventShare is what an OpShare* event says about a share.

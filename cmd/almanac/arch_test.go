@@ -41,6 +41,8 @@ func TestDependencyDirection(t *testing.T) {
 			"change converts log events for the adapters: engine and proto only, no transport"},
 		{"./webhook/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io"},
 			"webhook reads the engine's log API through package change, never Pebble or another adapter"},
+		{"./imip/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/dav", "github.com/almanac/almanac/feed", "github.com/almanac/almanac/webhook", "google.golang.org/grpc", "github.com/nats-io", "net/http"},
+			"imip reads the engine's log API and reaches scheduling through the interface cmd hands it, never Pebble, DAV or another adapter"},
 	}
 	for _, r := range rules {
 		out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "../../"+strings.TrimPrefix(r.pkg, "./")).CombinedOutput()

@@ -368,6 +368,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	reg := newRegistry()
 	var audit http.Handler
 	var pushSvc dav.PushService
+	var email bool
+	var emailReady func(*dav.Handler)
 	env := &ServeEnv{
 		Metrics:   reg,
 		DB:        m.DB,
@@ -380,6 +382,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		FileGroup: m.fileGroup(),
 		SetAudit:  func(h http.Handler) { audit = h },
 		SetPush:   func(p dav.PushService) { pushSvc = p },
+		SetEmail:  func(ready func(*dav.Handler)) { email, emailReady = true, ready },
+		Getenv:    m.Getenv,
 		ServeGRPC: func(h http.Handler, stop func()) { m.grpc, m.grpcStop = h, stop },
 	}
 	once := &singletons{db: m.DB, log: m.Logger.With("component", "cluster")}
@@ -417,11 +421,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	env.SetPush = func(dav.PushService) {
 		m.Logger.Error("SetPush called after the hooks started; ignored")
 	}
+	env.SetEmail = func(func(*dav.Handler)) {
+		m.Logger.Error("SetEmail called after the hooks started; ignored")
+	}
 	env.ServeGRPC = func(http.Handler, func()) {
 		m.Logger.Error("ServeGRPC called after the hooks started; ignored")
 	}
 	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, MaxXMLBody: m.Config.Limits.MaxXMLBody, Audit: audit,
-		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange), ShareInvitations: !m.Config.ShareAutoAccept, Push: pushSvc})
+		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange), ShareInvitations: !m.Config.ShareAutoAccept, Push: pushSvc,
+		Email: email, OnHandler: emailReady})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)
 	}

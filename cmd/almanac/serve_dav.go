@@ -26,6 +26,9 @@ type davWiring struct {
 	ShareInvitations bool
 	// Push is dav.Options.Push (nil: WebDAV-Push off).
 	Push dav.PushService
+	// Email is dav.Options.Email; OnHandler, when set, gets the handler.
+	Email     bool
+	OnHandler func(*dav.Handler)
 }
 
 // newDAVHandler builds the handler served at /dav/, /.well-known/ and /.
@@ -40,9 +43,13 @@ func newDAVHandler(w davWiring) (http.Handler, error) {
 		QueryLimits:      w.QueryLimits,
 		ShareInvitations: w.ShareInvitations,
 		Push:             w.Push,
+		Email:            w.Email,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if w.OnHandler != nil {
+		w.OnHandler(h)
 	}
 	return rootAsDAV(h), nil
 }

@@ -55,6 +55,11 @@ type Scheduler struct {
 	// and SCHEDULE-STATUS 3.8 (no authority). Default: every user may
 	// deliver to every user.
 	MayDeliver func(v *engine.View, sender, recipient string) (bool, error)
+	// Email, when set, queues an iMIP message (engine.IMIP, sent by
+	// package imip) for each message to a mailto: address no local user
+	// has, in the same step as the write; SCHEDULE-STATUS is then 1.1
+	// (sent) instead of 3.7.
+	Email bool
 }
 
 // Request is a client's write of a calendar object.
@@ -320,8 +325,11 @@ func (t *step) attendee(ctx context.Context, old, cal *ical.Calendar, me, org st
 	}
 	t.handled = true
 	orgUser, err := t.s.Dir.User(t.v, org)
+	if err == nil && orgUser == "" {
+		_, err = t.email(*msg) // an organizer elsewhere
+	}
 	if err != nil || orgUser == "" || orgUser == t.req.User {
-		return err // an organizer elsewhere: no iMIP here
+		return err
 	}
 	if ok, err := t.s.mayDeliver(t.v, t.req.User, orgUser); err != nil || !ok {
 		return err // no schedule-deliver-reply on the organizer's inbox
@@ -370,7 +378,7 @@ func (t *step) deliver(ctx context.Context, m itip.Message) (string, error) {
 		return "", err
 	}
 	if user == "" {
-		return "3.7", nil
+		return t.email(m)
 	}
 	if user == t.req.User {
 		return "1.2", nil
@@ -433,6 +441,23 @@ func (t *step) deliver(ctx context.Context, m itip.Message) (string, error) {
 		name = objectName(uidOf(m.Calendar))
 	}
 	return "1.2", t.write(path, name, etag, updated, sched)
+}
+
+// email queues m as an iMIP message when Email is set and the recipient
+// is a mailto: address, and returns the SCHEDULE-STATUS: 1.1 (sent), else
+// 3.7 (invalid calendar user).
+func (t *step) email(m itip.Message) (string, error) {
+	if !t.s.Email || !strings.HasPrefix(m.Recipient, "mailto:") || !strings.HasPrefix(m.Originator, "mailto:") {
+		return "3.7", nil
+	}
+	body, err := Encode(m.Calendar)
+	if err != nil {
+		return "", err
+	}
+	t.writes = append(t.writes, engine.ScheduledWrite{Meta: t.meta(&engine.Schedule{Method: string(m.Method), Originator: m.Originator, Recipient: m.Recipient}),
+		IMIP: &engine.IMIP{Method: string(m.Method), Originator: m.Originator, Recipient: m.Recipient, User: t.req.User,
+			UID: uidOf(m.Calendar), Calendar: body}})
+	return "1.1", nil
 }
 
 // inbox adds the delivery of msg into user's inbox.

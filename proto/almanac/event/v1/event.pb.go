@@ -113,6 +113,14 @@ const (
 	// Webhook webhook.id was paused or resumed (webhook holds it whole, as
 	// it is after the event).
 	Op_OP_WEBHOOK_STATE_CHANGED Op = 27
+	// An iMIP message (RFC 6047) to email to imip.recipient, an address no
+	// local user has: appended in the same step as the scheduling write that
+	// caused it (the organizer's change, the attendee's reply). The log is
+	// the outbox: package imip sends it and keeps a cursor.
+	Op_OP_IMIP_QUEUED Op = 38
+	// The iMIP message of OP_IMIP_QUEUED imip.queued_seq was given up on
+	// (the mail server refused it for good): imip.status says why.
+	Op_OP_IMIP_FAILED Op = 39
 	// app_password.user made an app password (a per-device password):
 	// app_password holds its id, name, scope and the SHA-256 of the
 	// password, never the password.
@@ -164,6 +172,8 @@ var (
 		25: "OP_WEBHOOK_CREATED",
 		26: "OP_WEBHOOK_DELETED",
 		27: "OP_WEBHOOK_STATE_CHANGED",
+		38: "OP_IMIP_QUEUED",
+		39: "OP_IMIP_FAILED",
 		40: "OP_APP_PASSWORD_CREATED",
 		41: "OP_APP_PASSWORD_REVOKED",
 		42: "OP_APP_PASSWORD_USED",
@@ -202,6 +212,8 @@ var (
 		"OP_WEBHOOK_CREATED":          25,
 		"OP_WEBHOOK_DELETED":          26,
 		"OP_WEBHOOK_STATE_CHANGED":    27,
+		"OP_IMIP_QUEUED":              38,
+		"OP_IMIP_FAILED":              39,
 		"OP_APP_PASSWORD_CREATED":     40,
 		"OP_APP_PASSWORD_REVOKED":     41,
 		"OP_APP_PASSWORD_USED":        42,
@@ -667,6 +679,8 @@ type Event struct {
 	AppPassword *AppPassword `protobuf:"bytes,70,opt,name=app_password,json=appPassword,proto3" json:"app_password,omitempty"`
 	// OP_DIRECTORY_USER_SET.
 	DirectoryUser *DirectoryUser `protobuf:"bytes,73,opt,name=directory_user,json=directoryUser,proto3" json:"directory_user,omitempty"`
+	// OP_IMIP_*.
+	Imip          *IMIP `protobuf:"bytes,71,opt,name=imip,proto3" json:"imip,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -981,6 +995,13 @@ func (x *Event) GetDirectoryUser() *DirectoryUser {
 	return nil
 }
 
+func (x *Event) GetImip() *IMIP {
+	if x != nil {
+		return x.Imip
+	}
+	return nil
+}
+
 // DirectoryUser is what an outside directory said of a user it
 // authenticated (OP_DIRECTORY_USER_SET), in full.
 type DirectoryUser struct {
@@ -1062,6 +1083,115 @@ func (x *DirectoryUser) GetUpdatedUnixNano() int64 {
 	return 0
 }
 
+// IMIP is an email invitation, reply or cancellation (RFC 6047).
+type IMIP struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The iTIP method: REQUEST, ADD, CANCEL or REPLY.
+	Method string `protobuf:"bytes,1,opt,name=method,proto3" json:"method,omitempty"`
+	// The sender's calendar user address (mailto:): the organizer, or the
+	// replying attendee.
+	Originator string `protobuf:"bytes,2,opt,name=originator,proto3" json:"originator,omitempty"`
+	// The recipient's address (mailto:), no local user's.
+	Recipient string `protobuf:"bytes,3,opt,name=recipient,proto3" json:"recipient,omitempty"`
+	// The local user the message is sent for.
+	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	// The UID of the calendar object.
+	Uid string `protobuf:"bytes,5,opt,name=uid,proto3" json:"uid,omitempty"`
+	// The iTIP object (text/calendar with METHOD).
+	Calendar []byte `protobuf:"bytes,6,opt,name=calendar,proto3" json:"calendar,omitempty"`
+	// OP_IMIP_FAILED: the OP_IMIP_QUEUED given up on and why.
+	QueuedSeq     uint64 `protobuf:"varint,7,opt,name=queued_seq,json=queuedSeq,proto3" json:"queued_seq,omitempty"`
+	Status        string `protobuf:"bytes,8,opt,name=status,proto3" json:"status,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IMIP) Reset() {
+	*x = IMIP{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IMIP) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IMIP) ProtoMessage() {}
+
+func (x *IMIP) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IMIP.ProtoReflect.Descriptor instead.
+func (*IMIP) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *IMIP) GetMethod() string {
+	if x != nil {
+		return x.Method
+	}
+	return ""
+}
+
+func (x *IMIP) GetOriginator() string {
+	if x != nil {
+		return x.Originator
+	}
+	return ""
+}
+
+func (x *IMIP) GetRecipient() string {
+	if x != nil {
+		return x.Recipient
+	}
+	return ""
+}
+
+func (x *IMIP) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *IMIP) GetUid() string {
+	if x != nil {
+		return x.Uid
+	}
+	return ""
+}
+
+func (x *IMIP) GetCalendar() []byte {
+	if x != nil {
+		return x.Calendar
+	}
+	return nil
+}
+
+func (x *IMIP) GetQueuedSeq() uint64 {
+	if x != nil {
+		return x.QueuedSeq
+	}
+	return 0
+}
+
+func (x *IMIP) GetStatus() string {
+	if x != nil {
+		return x.Status
+	}
+	return ""
+}
+
 // CollectionProps is the property set of a collection.
 type CollectionProps struct {
 	state       protoimpl.MessageState `protogen:"open.v1"`
@@ -1083,7 +1213,7 @@ type CollectionProps struct {
 
 func (x *CollectionProps) Reset() {
 	*x = CollectionProps{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1095,7 +1225,7 @@ func (x *CollectionProps) String() string {
 func (*CollectionProps) ProtoMessage() {}
 
 func (x *CollectionProps) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1108,7 +1238,7 @@ func (x *CollectionProps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionProps.ProtoReflect.Descriptor instead.
 func (*CollectionProps) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *CollectionProps) GetDisplayName() string {
@@ -1193,7 +1323,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1205,7 +1335,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1218,7 +1348,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *User) GetName() string {
@@ -1293,7 +1423,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1305,7 +1435,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1318,7 +1448,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Resource) GetType() ResourceType {
@@ -1379,7 +1509,7 @@ type AppPassword struct {
 
 func (x *AppPassword) Reset() {
 	*x = AppPassword{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1391,7 +1521,7 @@ func (x *AppPassword) String() string {
 func (*AppPassword) ProtoMessage() {}
 
 func (x *AppPassword) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1404,7 +1534,7 @@ func (x *AppPassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppPassword.ProtoReflect.Descriptor instead.
 func (*AppPassword) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *AppPassword) GetUser() string {
@@ -1492,7 +1622,7 @@ type APIToken struct {
 
 func (x *APIToken) Reset() {
 	*x = APIToken{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1504,7 +1634,7 @@ func (x *APIToken) String() string {
 func (*APIToken) ProtoMessage() {}
 
 func (x *APIToken) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1517,7 +1647,7 @@ func (x *APIToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIToken.ProtoReflect.Descriptor instead.
 func (*APIToken) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *APIToken) GetId() string {
@@ -1566,7 +1696,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1708,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1721,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Group) GetName() string {
@@ -1648,7 +1778,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1660,7 +1790,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1673,7 +1803,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Share) GetGrantee() string {
@@ -1738,7 +1868,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1750,7 +1880,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1763,7 +1893,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Proxy) GetDelegator() string {
@@ -1809,7 +1939,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1821,7 +1951,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1834,7 +1964,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Schedule) GetMethod() string {
@@ -1890,7 +2020,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2032,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2045,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Link) GetTokenSha256() string {
@@ -1959,7 +2089,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1971,7 +2101,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1984,7 +2114,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Push) GetRegistration() *PushRegistration {
@@ -2036,7 +2166,7 @@ type PushRegistration struct {
 
 func (x *PushRegistration) Reset() {
 	*x = PushRegistration{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2048,7 +2178,7 @@ func (x *PushRegistration) String() string {
 func (*PushRegistration) ProtoMessage() {}
 
 func (x *PushRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2061,7 +2191,7 @@ func (x *PushRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRegistration.ProtoReflect.Descriptor instead.
 func (*PushRegistration) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{13}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PushRegistration) GetId() string {
@@ -2172,7 +2302,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2184,7 +2314,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2197,7 +2327,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{14}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Webhook) GetId() string {
@@ -2302,7 +2432,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xf8\f\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xa4\r\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2349,7 +2479,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"horizonSeq\x12!\n" +
 	"\ferased_count\x186 \x01(\x04R\verasedCount\x12@\n" +
 	"\fapp_password\x18F \x01(\v2\x1d.almanac.event.v1.AppPasswordR\vappPassword\x12F\n" +
-	"\x0edirectory_user\x18I \x01(\v2\x1f.almanac.event.v1.DirectoryUserR\rdirectoryUser\x1a>\n" +
+	"\x0edirectory_user\x18I \x01(\v2\x1f.almanac.event.v1.DirectoryUserR\rdirectoryUser\x12*\n" +
+	"\x04imip\x18G \x01(\v2\x16.almanac.event.v1.IMIPR\x04imip\x1a>\n" +
 	"\x10ObjectPropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\x01\n" +
@@ -2358,7 +2489,19 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
 	"\x06emails\x18\x03 \x03(\tR\x06emails\x12\x16\n" +
 	"\x06source\x18\x04 \x01(\tR\x06source\x12*\n" +
-	"\x11updated_unix_nano\x18\x05 \x01(\x03R\x0fupdatedUnixNano\"\xb8\x02\n" +
+	"\x11updated_unix_nano\x18\x05 \x01(\x03R\x0fupdatedUnixNano\"\xd5\x01\n" +
+	"\x04IMIP\x12\x16\n" +
+	"\x06method\x18\x01 \x01(\tR\x06method\x12\x1e\n" +
+	"\n" +
+	"originator\x18\x02 \x01(\tR\n" +
+	"originator\x12\x1c\n" +
+	"\trecipient\x18\x03 \x01(\tR\trecipient\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x10\n" +
+	"\x03uid\x18\x05 \x01(\tR\x03uid\x12\x1a\n" +
+	"\bcalendar\x18\x06 \x01(\fR\bcalendar\x12\x1d\n" +
+	"\n" +
+	"queued_seq\x18\a \x01(\x04R\tqueuedSeq\x12\x16\n" +
+	"\x06status\x18\b \x01(\tR\x06status\"\xb8\x02\n" +
 	"\x0fCollectionProps\x12!\n" +
 	"\fdisplay_name\x18\x01 \x01(\tR\vdisplayName\x12 \n" +
 	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x14\n" +
@@ -2473,7 +2616,7 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"createdSeq\x12*\n" +
 	"\x11created_unix_nano\x18\r \x01(\x03R\x0fcreatedUnixNano\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x0e \x01(\tR\tcreatedBy*\xde\x06\n" +
+	"created_by\x18\x0e \x01(\tR\tcreatedBy*\x86\a\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -2507,7 +2650,9 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x0fOP_SCHEDULE_ADD\x10!\x12\x16\n" +
 	"\x12OP_WEBHOOK_CREATED\x10\x19\x12\x16\n" +
 	"\x12OP_WEBHOOK_DELETED\x10\x1a\x12\x1c\n" +
-	"\x18OP_WEBHOOK_STATE_CHANGED\x10\x1b\x12\x1b\n" +
+	"\x18OP_WEBHOOK_STATE_CHANGED\x10\x1b\x12\x12\n" +
+	"\x0eOP_IMIP_QUEUED\x10&\x12\x12\n" +
+	"\x0eOP_IMIP_FAILED\x10'\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_CREATED\x10(\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_REVOKED\x10)\x12\x18\n" +
 	"\x14OP_APP_PASSWORD_USED\x10*\x12\x19\n" +
@@ -2557,7 +2702,7 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                  // 0: almanac.event.v1.Op
 	(CollectionKind)(0),      // 1: almanac.event.v1.CollectionKind
@@ -2568,55 +2713,57 @@ var file_almanac_event_v1_event_proto_goTypes = []any{
 	(ProxyAccess)(0),         // 6: almanac.event.v1.ProxyAccess
 	(*Event)(nil),            // 7: almanac.event.v1.Event
 	(*DirectoryUser)(nil),    // 8: almanac.event.v1.DirectoryUser
-	(*CollectionProps)(nil),  // 9: almanac.event.v1.CollectionProps
-	(*User)(nil),             // 10: almanac.event.v1.User
-	(*Resource)(nil),         // 11: almanac.event.v1.Resource
-	(*AppPassword)(nil),      // 12: almanac.event.v1.AppPassword
-	(*APIToken)(nil),         // 13: almanac.event.v1.APIToken
-	(*Group)(nil),            // 14: almanac.event.v1.Group
-	(*Share)(nil),            // 15: almanac.event.v1.Share
-	(*Proxy)(nil),            // 16: almanac.event.v1.Proxy
-	(*Schedule)(nil),         // 17: almanac.event.v1.Schedule
-	(*Link)(nil),             // 18: almanac.event.v1.Link
-	(*Push)(nil),             // 19: almanac.event.v1.Push
-	(*PushRegistration)(nil), // 20: almanac.event.v1.PushRegistration
-	(*Webhook)(nil),          // 21: almanac.event.v1.Webhook
-	nil,                      // 22: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                      // 23: almanac.event.v1.CollectionProps.DeadEntry
+	(*IMIP)(nil),             // 9: almanac.event.v1.IMIP
+	(*CollectionProps)(nil),  // 10: almanac.event.v1.CollectionProps
+	(*User)(nil),             // 11: almanac.event.v1.User
+	(*Resource)(nil),         // 12: almanac.event.v1.Resource
+	(*AppPassword)(nil),      // 13: almanac.event.v1.AppPassword
+	(*APIToken)(nil),         // 14: almanac.event.v1.APIToken
+	(*Group)(nil),            // 15: almanac.event.v1.Group
+	(*Share)(nil),            // 16: almanac.event.v1.Share
+	(*Proxy)(nil),            // 17: almanac.event.v1.Proxy
+	(*Schedule)(nil),         // 18: almanac.event.v1.Schedule
+	(*Link)(nil),             // 19: almanac.event.v1.Link
+	(*Push)(nil),             // 20: almanac.event.v1.Push
+	(*PushRegistration)(nil), // 21: almanac.event.v1.PushRegistration
+	(*Webhook)(nil),          // 22: almanac.event.v1.Webhook
+	nil,                      // 23: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                      // 24: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	22, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	23, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
-	9,  // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
-	10, // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
-	14, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
-	15, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
-	16, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
-	18, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
-	19, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
-	21, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
-	17, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
-	12, // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	10, // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
+	11, // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
+	15, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
+	16, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
+	17, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
+	19, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
+	20, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
+	22, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
+	18, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
+	13, // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
 	8,  // 13: almanac.event.v1.Event.directory_user:type_name -> almanac.event.v1.DirectoryUser
-	23, // 14: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	13, // 15: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	11, // 16: almanac.event.v1.User.resource:type_name -> almanac.event.v1.Resource
-	12, // 17: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
-	2,  // 18: almanac.event.v1.Resource.type:type_name -> almanac.event.v1.ResourceType
-	3,  // 19: almanac.event.v1.Resource.auto_schedule:type_name -> almanac.event.v1.AutoSchedule
-	4,  // 20: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	5,  // 21: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	9,  // 22: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	6,  // 23: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	20, // 24: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
-	1,  // 25: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
-	0,  // 26: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	9,  // 14: almanac.event.v1.Event.imip:type_name -> almanac.event.v1.IMIP
+	24, // 15: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	14, // 16: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	12, // 17: almanac.event.v1.User.resource:type_name -> almanac.event.v1.Resource
+	13, // 18: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 19: almanac.event.v1.Resource.type:type_name -> almanac.event.v1.ResourceType
+	3,  // 20: almanac.event.v1.Resource.auto_schedule:type_name -> almanac.event.v1.AutoSchedule
+	4,  // 21: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	5,  // 22: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	10, // 23: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	6,  // 24: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	21, // 25: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
+	1,  // 26: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
+	0,  // 27: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -2630,7 +2777,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   17,
+			NumMessages:   18,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/imip"
+)
+
+// Email invitations (iMIP, package imip): --smtp-url turns them on; the
+// sender follows the log while serve runs.
+
+func init() {
+	registerServeHook(ServeHook{
+		Name: "imip",
+		Flags: func(fs *flag.FlagSet) StartFunc {
+			var c imipConfig
+			fs.StringVar(&c.url, "smtp-url", "", "send invitations, replies and cancellations to addresses no user has by email through this SMTP server: `URL` smtp://[user@]host[:port] (STARTTLS, port 587) or smtps://[user@]host[:port] (TLS, 465); password in ALMANAC_SMTP_PASSWORD or --smtp-password-file (default: no email)")
+			fs.StringVar(&c.from, "smtp-from", "", "envelope sender and Sender header of the emails, where bounces go (required with --smtp-url)")
+			fs.StringVar(&c.passwordFile, "smtp-password-file", "", "`file` holding the SMTP user's password (one line); ALMANAC_SMTP_PASSWORD otherwise")
+			fs.BoolVar(&c.insecure, "smtp-insecure", false, "send without STARTTLS (only for an smtp:// server on a loopback address)")
+			return func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
+				return startIMIP(ctx, env, c)
+			}
+		},
+	})
+}
+
+type imipConfig struct {
+	url, from, passwordFile string
+	insecure                bool
+}
+
+// smtp returns the SMTP of c, nil without --smtp-url.
+func (c imipConfig) smtp(getenv func(string) string) (*imip.SMTP, error) {
+	if c.url == "" {
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"smtp-from", c.from != ""}, {"smtp-password-file", c.passwordFile != ""}, {"smtp-insecure", c.insecure}} {
+			if f.set {
+				return nil, &ConfigError{Field: f.name, Err: errors.New("needs --smtp-url")}
+			}
+		}
+		return nil, nil
+	}
+	if c.from == "" {
+		return nil, &ConfigError{Field: "smtp-from", Err: errors.New("required with --smtp-url")}
+	}
+	pw := getenv("ALMANAC_SMTP_PASSWORD")
+	if c.passwordFile != "" {
+		b, err := os.ReadFile(c.passwordFile)
+		if err != nil {
+			return nil, &ConfigError{Field: "smtp-password-file", Err: err}
+		}
+		pw = strings.TrimRight(string(b), "\r\n")
+	}
+	s, err := imip.ParseSMTP(c.url, pw, c.from, c.insecure)
+	if err != nil {
+		return nil, &ConfigError{Field: "smtp-url", Err: err}
+	}
+	return s, nil
+}
+
+// startIMIP starts the iMIP sender when --smtp-url is set: on one node
+// of a cluster at a time (RunOnce), from its cursor.
+func startIMIP(_ context.Context, env *ServeEnv, c imipConfig) (func(context.Context) error, error) {
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	mail, err := c.smtp(getenv)
+	if err != nil || mail == nil {
+		return nil, err
+	}
+	env.SetEmail(nil)
+	s := &imip.Sender{DB: env.DB, Mail: mail, From: c.from, Logger: env.Logger.With("component", "imip")}
+	env.RunOnce("imip", func(ctx context.Context) {
+		for {
+			err := s.Run(ctx)
+			if ctx.Err() != nil || errors.Is(err, engine.ErrClosed) {
+				return
+			}
+			// A failed cursor write (disk full): the messages stay in
+			// the log; start again from the cursor after a pause.
+			env.Logger.Error("imip: sender stopped, restarting in 10s", "err", err)
+			select {
+			case <-time.After(10 * time.Second):
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return nil, nil
+}
