@@ -71,6 +71,8 @@ type Log struct {
 	js   jetstream.JetStream
 	kv   jetstream.KeyValue
 	sub  *nats.Subscription
+	// getSubject is where reads ask: the stream's direct get subject.
+	getSubject string
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a message is published
@@ -121,7 +123,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jslog: identity bucket: %w", err)
 	}
-	l := &Log{opts: o, nc: nc, js: js, kv: kv, changed: make(chan struct{})}
+	l := &Log{opts: o, nc: nc, js: js, kv: kv, changed: make(chan struct{}), getSubject: "$JS.API.DIRECT.GET." + o.Stream}
 	if l.sub, err = nc.Subscribe(o.Subject, func(*nats.Msg) { l.wake() }); err != nil {
 		return nil, fmt.Errorf("jslog: subscribe %s: %w", o.Subject, err)
 	}
@@ -243,8 +245,18 @@ const (
 	pollMax = 100 * time.Millisecond
 )
 
+// answerTimeout bounds the wait for each message of a direct get's
+// answer. A request or its answer can be lost: the replica that took it
+// dies (kill -9) or its route goes down, and nothing else ever answers
+// that inbox. Without a bound a reader with no deadline of its own (the
+// engine's follower) waits forever, and its node never sees another write.
+const answerTimeout = 2 * time.Second
+
+// errNoAnswer: a direct get was not answered within answerTimeout.
+var errNoAnswer = errors.New("jslog: read: no answer")
+
 // Read returns up to max records from from on, waiting until there is one
-// at least or ctx ends.
+// at least or ctx ends. A request that goes unanswered is asked again.
 func (l *Log) Read(ctx context.Context, from engine.Seq, max int) ([][]byte, error) {
 	poll := pollMin
 	for {
@@ -252,6 +264,9 @@ func (l *Log) Read(ctx context.Context, from engine.Seq, max int) ([][]byte, err
 		changed := l.changed
 		l.mu.Unlock()
 		recs, err := l.get(ctx, from, max)
+		if errors.Is(err, errNoAnswer) && ctx.Err() == nil {
+			continue // asked again at once: another replica may answer
+		}
 		if err != nil || len(recs) > 0 {
 			return recs, err
 		}
@@ -280,14 +295,19 @@ func (l *Log) get(ctx context.Context, from engine.Seq, max int) ([][]byte, erro
 		return nil, fmt.Errorf("jslog: read: %w", err)
 	}
 	defer sub.Unsubscribe()
-	if err := l.nc.PublishRequest("$JS.API.DIRECT.GET."+l.opts.Stream, inbox, req); err != nil {
+	if err := l.nc.PublishRequest(l.getSubject, inbox, req); err != nil {
 		return nil, fmt.Errorf("jslog: read: %w", err)
 	}
 	var recs [][]byte
 	next := uint64(from)
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
+		mctx, cancel := context.WithTimeout(ctx, answerTimeout)
+		m, err := sub.NextMsgWithContext(mctx)
+		cancel()
 		if err != nil {
+			if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				return nil, fmt.Errorf("%w from %d within %s", errNoAnswer, from, answerTimeout)
+			}
 			return nil, fmt.Errorf("jslog: read from %d: %w", from, err)
 		}
 		switch status := m.Header.Get("Status"); status {

@@ -174,6 +174,46 @@ func TestAppend(t *testing.T) {
 	}
 }
 
+// TestReadAsksAgain: a direct get whose request is lost (the replica that
+// took it was killed) is asked again, instead of leaving the reader
+// waiting forever: TestClusterKill9 found a node whose follower waited so,
+// never to see another write.
+func TestReadAsksAgain(t *testing.T) {
+	s := startCluster(t, 1)[0]
+	l := mustLog(t, s, 1)
+	if err := l.Append(ctx, 0, [][]byte{[]byte("one"), []byte("two")}); err != nil {
+		t.Fatal(err)
+	}
+	// A responder in front of the stream's that drops the first request
+	// and passes the others on.
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var asked int
+	direct := l.getSubject
+	sub, err := nc.Subscribe("test.lossy", func(m *nats.Msg) {
+		if asked++; asked > 1 {
+			nc.PublishRequest(direct, m.Reply, m.Data)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	l.getSubject = "test.lossy"
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got, err := l.Read(c, 1, 10)
+	if err != nil || fmt.Sprint(got) != fmt.Sprint([][]byte{[]byte("one"), []byte("two")}) {
+		t.Fatalf("read with the first request lost: %q, %v", got, err)
+	}
+}
+
 // TestIdentity: the first identity proposed is everyone's.
 func TestIdentity(t *testing.T) {
 	s := startCluster(t, 1)[0]
