@@ -44,6 +44,19 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 	if token == "" && limit == 0 {
 		return h.syncAll(w, r, rq, pr, withBody)
 	}
+	if waited, err := h.db.AwaitToken(r.Context(), token); err != nil {
+		return err
+	} else if waited {
+		// A cluster node behind the token's node has caught up since
+		// the request's view was taken: answer from a new one.
+		v, err := h.db.View()
+		if err != nil {
+			return err
+		}
+		defer v.Close()
+		fresh := *rq
+		fresh.View, rq = v, &fresh
+	}
 	cs, err := rq.View.Changes(rq.Coll.Path, token, limit)
 	if err != nil {
 		return err

@@ -25,20 +25,7 @@ func (db *DB) syncToken(id uint64, seq Seq) string {
 // parseSyncToken returns the sequence number of a token for collection c.
 // Tokens in the older clear form (store/id/seq) are still accepted.
 func (db *DB) parseSyncToken(token string, c *statev1.Collection) (Seq, error) {
-	rest, ok := strings.CutPrefix(token, SyncTokenPrefix)
-	parts := strings.Split(rest, "/")
-	if !ok || len(parts) < 2 || len(parts) > 3 || parts[0] != db.storeID {
-		return 0, fmt.Errorf("%w: %q", ErrInvalidToken, token)
-	}
-	var id, seq uint64
-	if len(parts) == 2 {
-		id, seq, ok = db.tokens.open(parts[1])
-	} else {
-		var err1, err2 error
-		id, err1 = strconv.ParseUint(parts[1], 10, 64)
-		seq, err2 = strconv.ParseUint(parts[2], 10, 64)
-		ok = err1 == nil && err2 == nil
-	}
+	id, seq, ok := db.openSyncToken(token)
 	if !ok || id != c.Id || seq > c.LastSeq {
 		return 0, fmt.Errorf("%w: %q", ErrInvalidToken, token)
 	}
@@ -46,6 +33,22 @@ func (db *DB) parseSyncToken(token string, c *statev1.Collection) (Seq, error) {
 		return 0, fmt.Errorf("%w: %q is older than the collection's horizon", ErrTokenExpired, token)
 	}
 	return Seq(seq), nil
+}
+
+// openSyncToken returns the collection id and sequence number a token of
+// this store holds; false when it is malformed or another store's.
+func (db *DB) openSyncToken(token string) (id, seq uint64, ok bool) {
+	rest, ok := strings.CutPrefix(token, SyncTokenPrefix)
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) < 2 || len(parts) > 3 || parts[0] != db.storeID {
+		return 0, 0, false
+	}
+	if len(parts) == 2 {
+		return db.tokens.open(parts[1])
+	}
+	id, err1 := strconv.ParseUint(parts[1], 10, 64)
+	seq, err2 := strconv.ParseUint(parts[2], 10, 64)
+	return id, seq, err1 == nil && err2 == nil
 }
 
 // Changes answers an RFC 6578 sync-collection: the names of the collection

@@ -53,6 +53,7 @@ type DB struct {
 	staleRetries  int       // runs of a refusing group after catching up (writer-owned)
 	logConflicts  atomic.Int64
 	followerDone  chan struct{}
+	shared        *sharedState // what the node knows of the shared log (sharedlog.go)
 	// replica: the database is a node's replica of a shared log, opened
 	// without it; it refuses commands (errReplica).
 	replica bool
@@ -131,6 +132,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		writerDone: make(chan struct{}),
 		headCh:     make(chan struct{}),
 		stats:      newWriterStats(),
+		shared:     newSharedState(),
 	}
 	// A damaged block fails the read that meets it; Pebble's default
 	// listener would exit the process (see corrupt.go).

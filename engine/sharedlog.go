@@ -1,12 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
@@ -76,14 +79,94 @@ const logTimeout = 10 * time.Second
 // once.
 const readBatch = 512
 
+// sharedState is what a node knows of its shared log, for Stats: the
+// log's head when it last looked, why the look failed, and how long
+// appends take.
+type sharedState struct {
+	head          atomic.Uint64
+	lastErr       atomic.Pointer[string] // nil when the last look reached the log
+	diverged      atomic.Pointer[error]  // set once the replica differs from the log
+	appendSeconds *histogram
+}
+
+func newSharedState() *sharedState {
+	// From a quorum of RAM disks' 100µs to the writer's 10 s bound.
+	return &sharedState{appendSeconds: newHistogram([]float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10})}
+}
+
+// looked records the outcome of a look at the log's head.
+func (s *sharedState) looked(head Seq, err error) {
+	if err != nil {
+		msg := err.Error()
+		s.lastErr.Store(&msg)
+		return
+	}
+	s.lastErr.Store(nil)
+	for {
+		old := s.head.Load()
+		if uint64(head) <= old || s.head.CompareAndSwap(old, uint64(head)) {
+			return
+		}
+	}
+}
+
+func (s *sharedState) stats(st *Stats) {
+	st.LogHead = Seq(s.head.Load())
+	if e := s.lastErr.Load(); e != nil {
+		st.LogError = *e
+	}
+	if e := s.diverged.Load(); e != nil {
+		st.LogError = (*e).Error()
+	}
+	st.AppendSeconds = s.appendSeconds.snapshot()
+}
+
+// Shared reports whether the database is a node of a cluster: it appends
+// to and follows a shared log (Options.Log).
+func (db *DB) Shared() bool { return db.opts.Log != nil }
+
+// logHead asks the shared log for its head and records the answer.
+func (db *DB) logHead(ctx context.Context) (Seq, error) {
+	head, err := db.opts.Log.Head(ctx)
+	db.shared.looked(head, err)
+	return head, err
+}
+
+// logProbeInterval is how often a node looks at the shared log's head,
+// so that Stats says how far behind it is even when nothing is written.
+const logProbeInterval = time.Second
+
+// probe looks at the shared log's head every logProbeInterval until ctx
+// ends.
+func (db *DB) probe(ctx context.Context) {
+	t := time.NewTicker(logProbeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, logTimeout)
+		_, _ = db.logHead(pctx)
+		cancel()
+	}
+}
+
 // appendShared appends tx's events to the shared log. On a conflict it
 // catches up (applying what the other engines appended) and reports
 // retry: the group's commands must run again against the new state.
 func (db *DB) appendShared(tx *txn, acks chan<- pending) (retry bool, err error) {
+	if err := db.diverged(); err != nil {
+		return false, err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()
+	start := time.Now()
 	err = db.opts.Log.Append(ctx, db.nextSeq-1, tx.records)
 	if err == nil {
+		db.shared.appendSeconds.observe(time.Since(start).Seconds())
+		db.shared.looked(tx.next-1, nil)
 		db.conflicts = 0
 		return false, nil
 	}
@@ -121,9 +204,12 @@ func (db *DB) Sync(ctx context.Context) error {
 	if db.opts.Log == nil {
 		return nil
 	}
+	if err := db.diverged(); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, logTimeout)
 	defer cancel()
-	head, err := db.opts.Log.Head(ctx)
+	head, err := db.logHead(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -136,6 +222,46 @@ func (db *DB) Sync(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// tokenWait bounds how long AwaitToken waits for a node to apply what a
+// sync token names.
+const tokenWait = 5 * time.Second
+
+// AwaitToken returns once the database has applied the event a sync token
+// of this store names (reporting whether it had to wait): on a cluster
+// node behind the log, a token another node issued a moment ago names an
+// event this one has not applied yet, and Changes would refuse it as
+// invalid (the client would then sync everything again). It returns at
+// once without a shared log, for a token Changes refuses anyway
+// (malformed, another store's), and for one beyond the log's head (which
+// no node issued). A node that does not catch up within 5 s gives up with
+// ErrUnavailable: the client asks again, or another node.
+//
+// Errors: ErrUnavailable, ctx.Err(), ErrClosed.
+func (db *DB) AwaitToken(ctx context.Context, token string) (waited bool, err error) {
+	if db.opts.Log == nil {
+		return false, nil
+	}
+	_, s, ok := db.openSyncToken(token)
+	seq := Seq(s)
+	if !ok || seq <= db.Head() {
+		return false, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, tokenWait)
+	defer cancel()
+	if head, err := db.logHead(ctx); err == nil && seq > head {
+		return false, nil
+	}
+	for db.Head() < seq {
+		if _, err := db.Wait(ctx, db.Head()); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return true, fmt.Errorf("%w: not caught up with the sync token's event %d within %s (at %d)", ErrUnavailable, seq, tokenWait, db.Head())
+			}
+			return true, err
+		}
+	}
+	return true, nil
 }
 
 // staleRefusal reports whether a group that appended nothing refused a
@@ -151,7 +277,7 @@ func (db *DB) staleRefusal(errs []error, acks chan<- pending) bool {
 	db.staleRetries++
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()
-	head, err := db.opts.Log.Head(ctx)
+	head, err := db.logHead(ctx)
 	if err != nil || head < db.nextSeq {
 		return false // the refusal stands: the state was the head's, or the log cannot say
 	}
@@ -184,33 +310,51 @@ func (db *DB) catchUp(ctx context.Context, head Seq) error {
 		if err != nil {
 			return err
 		}
-		if err := db.applyShared(recs); err != nil {
+		if err := db.applyShared(db.nextSeq, recs); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// applyShared writes records read from the shared log to the replica and
-// the projections, the ones not applied yet, and publishes them. It runs
-// on the writer, with no group in flight.
-func (db *DB) applyShared(recs [][]byte) error {
+// applyShared writes records read from the shared log, from sequence
+// number from on, to the replica and the projections, the ones not
+// applied yet, and publishes them. A record already applied must be the
+// one the replica holds: when it is not, this node has diverged from the
+// log (it applied a record the log did not keep) and it stops, loudly
+// (ErrDiverged), rather than serve another history. It runs on the
+// writer, with no group in flight.
+func (db *DB) applyShared(from Seq, recs [][]byte) error {
+	if err := db.diverged(); err != nil {
+		return err
+	}
 	if err := db.space.admit(0); err != nil {
 		return err
 	}
 	t := newTxBuffer(db.pdb)
 	defer t.close()
 	next := db.nextSeq
-	for _, rec := range recs {
+	for i, rec := range recs {
 		ev := &eventv1.Event{}
 		if err := proto.Unmarshal(rec, ev); err != nil {
-			return fmt.Errorf("engine: shared log record after %d: %w", next-1, err)
+			return fmt.Errorf("engine: shared log record %d: %w", from+Seq(i), err)
 		}
-		switch {
-		case Seq(ev.Seq) < next:
-			continue // applied already: this engine's own, or read twice
-		case Seq(ev.Seq) > next:
-			return fmt.Errorf("engine: shared log skips from %d to %d", next, ev.Seq)
+		switch at := from + Seq(i); {
+		case Seq(ev.Seq) != at:
+			return db.diverge(fmt.Errorf("the log's record %d says it is event %d", at, ev.Seq))
+		case at < next:
+			// Applied already (this engine's own, or read twice): it
+			// must be the same record.
+			mine, err := getCopy(db.pdb, keys.LogKey(ev.Seq))
+			if err != nil {
+				return fmt.Errorf("engine: shared log: read event %d: %w", ev.Seq, err)
+			}
+			if !bytes.Equal(mine, rec) {
+				return db.diverge(fmt.Errorf("event %d differs from the log's", ev.Seq))
+			}
+			continue
+		case at > next:
+			return fmt.Errorf("engine: shared log skips from %d to %d", next, at)
 		}
 		if err := t.Set(keys.LogKey(ev.Seq), rec, nil); err != nil {
 			return err
@@ -236,13 +380,40 @@ func (db *DB) applyShared(recs [][]byte) error {
 	return nil
 }
 
+// ErrDiverged: this node's replica of the shared log holds an event the
+// log does not (or not there): it applied a write the log did not keep.
+// The node refuses writes (ErrUnavailable) and stops following the log; it
+// must be rebuilt from the log (a new data directory). Nothing in a
+// correct log and engine leads here: it guards against a store or a
+// consensus that loses acknowledged records.
+var ErrDiverged = errors.New("engine: this node diverged from the shared log")
+
+// diverge records that the node diverged, logs it and returns the error.
+func (db *DB) diverge(why error) error {
+	err := fmt.Errorf("%w: %w", ErrDiverged, why)
+	if db.shared.diverged.CompareAndSwap(nil, &err) {
+		db.opts.Logger.Error("engine: this node's replica differs from the shared log: it refuses writes and stops following; "+
+			"rebuild it from the log (move its data directory away and start it again)", "err", err)
+	}
+	return err
+}
+
+// diverged returns the ErrUnavailable of a node that diverged from the
+// shared log, nil if it did not.
+func (db *DB) diverged() error {
+	if e := db.shared.diverged.Load(); e != nil {
+		return fmt.Errorf("%w: %w", ErrUnavailable, *e)
+	}
+	return nil
+}
+
 // catchUpAtOpen applies the shared log up to its head before the writer
 // starts: a node joining with an empty database replays the whole log, a
 // restarted one what it missed, so that its first commands see the
 // state of the log (a first-run admin is not made twice).
 func (db *DB) catchUpAtOpen() error {
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
-	head, err := db.opts.Log.Head(ctx)
+	head, err := db.logHead(ctx)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("engine: shared log: %w", err)
@@ -257,11 +428,18 @@ func (db *DB) catchUpAtOpen() error {
 }
 
 // follow applies what other engines append to the shared log, as it
-// comes, until the database closes.
+// comes, and probes the log's head, until the database closes. It reads
+// every record of the log from what it held at open on, this node's own
+// appends too: those it compares with what it applied (checkApplied), so
+// that a node whose acknowledged write the log did not keep finds out
+// (ErrDiverged) instead of serving another history.
 func (db *DB) follow() {
 	defer close(db.followerDone)
 	ctx, cancel := context.WithCancel(context.Background())
+	var probing sync.WaitGroup
+	defer probing.Wait()
 	defer cancel()
+	probing.Go(func() { db.probe(ctx) })
 	go func() {
 		select {
 		case <-db.closing:
@@ -270,20 +448,27 @@ func (db *DB) follow() {
 		}
 	}()
 	backoff := 10 * time.Millisecond
+	checked := db.Head() // the records up to here are the log's (applied from it at open)
 	for {
-		recs, err := db.opts.Log.Read(ctx, db.Head()+1, readBatch)
+		from := checked + 1
+		recs, err := db.opts.Log.Read(ctx, from, readBatch)
 		if ctx.Err() != nil {
 			return
 		}
+		var n int
 		if err == nil {
-			err = db.exclusive(ctx, func() error { return db.applyShared(recs) })
+			n, err = db.checkApplied(from, recs)
+		}
+		if err == nil && n < len(recs) {
+			err = db.exclusive(ctx, func() error { return db.applyShared(from+Seq(n), recs[n:]) })
 		}
 		if err == nil {
+			checked += Seq(len(recs))
 			backoff = 10 * time.Millisecond
 			continue
 		}
-		if errors.Is(err, ErrClosed) || ctx.Err() != nil {
-			return
+		if errors.Is(err, ErrClosed) || errors.Is(err, ErrDiverged) || ctx.Err() != nil {
+			return // a diverged node has logged why it stops
 		}
 		db.opts.Logger.Warn("engine: following the shared log", "err", err)
 		select {
@@ -293,6 +478,29 @@ func (db *DB) follow() {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
+}
+
+// checkApplied compares the log's records from from on with the ones this
+// node has applied and published already, and returns how many it
+// compared: those are done. It reads a view, not on the writer.
+func (db *DB) checkApplied(from Seq, recs [][]byte) (int, error) {
+	v, err := db.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer v.release()
+	n := 0
+	for ; n < len(recs) && from+Seq(n) <= v.head; n++ {
+		at := from + Seq(n)
+		mine, err := getCopy(v.snap, keys.LogKey(uint64(at)))
+		if err != nil {
+			return n, fmt.Errorf("engine: shared log: read event %d: %w", at, err)
+		}
+		if !bytes.Equal(mine, recs[n]) {
+			return n, db.diverge(fmt.Errorf("event %d differs from the log's", at))
+		}
+	}
+	return n, nil
 }
 
 // adoptIdentity makes the store id and secret the shared log's: the ones

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,6 +19,9 @@ import (
 type memLog struct {
 	// lag, when set, delays every read: followers fall behind.
 	lag time.Duration
+	// lose, when set, makes the next append succeed without storing
+	// anything: a store that loses an acknowledged write.
+	lose bool
 
 	mu      sync.Mutex
 	recs    [][]byte
@@ -32,6 +36,10 @@ func (l *memLog) Append(_ context.Context, after Seq, records [][]byte) error {
 	defer l.mu.Unlock()
 	if head := Seq(len(l.recs)); head != after {
 		return &LogConflictError{Head: head}
+	}
+	if l.lose {
+		l.lose = false
+		return nil
 	}
 	for _, r := range records {
 		l.recs = append(l.recs, bytes.Clone(r))
@@ -386,5 +394,84 @@ func TestSharedLogFreshChecks(t *testing.T) {
 	}
 	if _, err := a.PutObject(ctx, alice, c.Path, "a.ics", event("a"), PutOptions{IfMatch: res.ETag}); err != nil {
 		t.Fatalf("If-Match with the ETag the other node just made: %v", err)
+	}
+}
+
+// TestSharedLogDiverged: a node whose acknowledged write the log lost (it
+// holds event N, the log has another node's event N) finds out when it
+// follows the log, says so in its Stats, and refuses writes, instead of
+// serving a history the other nodes do not have and appending after it.
+func TestSharedLogDiverged(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a, b := mustOpenShared(t, log), mustOpenShared(t, log)
+	c := MustCalendar(t, a)
+	waitApplied(t, b, a.Head())
+	log.mu.Lock()
+	log.lose = true
+	log.mu.Unlock()
+	if _, err := b.PutObject(ctx, alice, c.Path, "lost.ics", event("lost"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PutObject(ctx, alice, c.Path, "kept.ics", event("kept"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		s, err := b.Stats()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(s.LogError, "diverged") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node does not say it diverged: %+v", s.LogError)
+		}
+	}
+	if _, err := b.PutObject(ctx, alice, c.Path, "after.ics", event("after"), PutOptions{}); !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrDiverged) {
+		t.Fatalf("a put on the diverged node: %v, want ErrUnavailable for ErrDiverged", err)
+	}
+	if err := b.Sync(ctx); !errors.Is(err, ErrDiverged) {
+		t.Fatalf("Sync on the diverged node: %v, want ErrDiverged", err)
+	}
+}
+
+// TestSharedLogAwaitToken: a sync token issued by one node is valid on a
+// node behind it once AwaitToken returns: Changes lists the change the
+// token's node made, instead of refusing the token as invalid. A token
+// beyond the log's head does not wait.
+func TestSharedLogAwaitToken(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	log.lag = 100 * time.Millisecond
+	a, b := mustOpenShared(t, log), mustOpenShared(t, log)
+	c := MustCalendar(t, a)
+	if _, err := a.PutObject(ctx, alice, c.Path, "x.ics", event("x"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := a.Changes(c.Path, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PutObject(ctx, alice, c.Path, "y.ics", event("y"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := a.Changes(c.Path, before.Token, 0)
+	if err != nil || len(after.Changes) != 1 {
+		t.Fatalf("changes on the writing node: %+v, %v", after, err)
+	}
+	if _, err := b.AwaitToken(ctx, after.Token); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Changes(c.Path, before.Token, 0)
+	if err != nil || len(got.Changes) != 1 || got.Changes[0].Name != "y.ics" || got.Token != after.Token {
+		t.Fatalf("changes on the other node after AwaitToken: %+v, %v; want y.ics and %s", got, err, after.Token)
+	}
+	if _, err := b.Changes(c.Path, after.Token, 0); err != nil {
+		t.Fatalf("the other node's token on this node: %v", err)
+	}
+	ahead := a.SyncToken(c.ID, a.Head()+100)
+	if waited, err := b.AwaitToken(ctx, ahead); waited || err != nil {
+		t.Fatalf("a token beyond the log's head: waited %v, %v; want no wait", waited, err)
 	}
 }

@@ -65,6 +65,16 @@ type Stats struct {
 	// another node won since Open: each made the writer catch up and run
 	// its group again.
 	LogConflicts int64
+	// LogHead is the shared log's last sequence number when the node last
+	// looked (every second; 0 without a shared log): Head behind it is
+	// the node's lag. LogError is why the last look failed, "" when it
+	// reached the log: a node that cannot reach a quorum refuses writes
+	// (ErrUnavailable) and serves reads from what it has.
+	LogHead  Seq
+	LogError string
+	// AppendSeconds is a histogram of how long appends to the shared log
+	// took (a quorum's fsyncs), in seconds.
+	AppendSeconds Histogram
 }
 
 // Histogram is a snapshot of a fixed-bucket histogram.
@@ -119,6 +129,7 @@ func (db *DB) Stats() (Stats, error) {
 		CommitSeconds:      db.stats.commitSeconds.snapshot(),
 	}
 	s.WriteStalls, s.WriteStallTime = db.stats.stalls.read(time.Now())
+	db.shared.stats(&s)
 	return s, nil
 }
 

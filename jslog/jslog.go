@@ -341,6 +341,22 @@ func (l *Log) Head(ctx context.Context) (engine.Seq, error) {
 	if err != nil {
 		return 0, fmt.Errorf("jslog: %w", err)
 	}
+	// A server that lost its peers may still answer as the stream's
+	// leader for a while: a head it cannot append after is no head.
+	if c := info.Cluster; c != nil && l.opts.Replicas > 1 {
+		current := 0
+		if c.Leader != "" {
+			current++
+		}
+		for _, r := range c.Replicas {
+			if r.Current && !r.Offline {
+				current++
+			}
+		}
+		if quorum := l.opts.Replicas/2 + 1; current < quorum {
+			return 0, fmt.Errorf("jslog: the log has no quorum: %d of %d replicas current (leader %q)", current, l.opts.Replicas, c.Leader)
+		}
+	}
 	return engine.Seq(info.State.LastSeq), nil
 }
 

@@ -444,3 +444,33 @@ func BenchmarkClusterPut(b *testing.B) {
 		})
 	}
 }
+
+// TestHeadWithoutQuorum: on a server cut off from the others of an R3
+// stream, Head fails (it says the stream has no leader) instead of
+// answering the last head the server knew: a node's probe reports it
+// cannot reach the log.
+func TestHeadWithoutQuorum(t *testing.T) {
+	servers := startCluster(t, 3)
+	l := mustLog(t, servers[0], 3)
+	if err := l.Append(ctx, 0, [][]byte{[]byte("one")}); err != nil {
+		t.Fatal(err)
+	}
+	if head, err := l.Head(ctx); err != nil || head != 1 {
+		t.Fatalf("head with a quorum: %d, %v", head, err)
+	}
+	servers[1].Shutdown()
+	servers[2].Shutdown()
+	c, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		head, err := l.Head(c)
+		if err != nil {
+			t.Logf("head without a quorum: %v", err)
+			return
+		}
+		if c.Err() != nil {
+			t.Fatalf("head without a quorum: %d, nil error", head)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

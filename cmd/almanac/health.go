@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/almanac/almanac/engine"
 )
 
 // readyTimeout bounds how long /readyz waits for the writer to answer.
@@ -28,7 +30,7 @@ func init() {
 				return publisherState{cursor: uint64(rt.publisher.Cursor()), head: uint64(env.DB.Head()), err: rt.publisher.Err()}, true
 			}}
 		env.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-			writeHealth(w, http.StatusOK, "ok")
+			writeHealth(w, http.StatusOK, "ok"+clusterHealth(env.DB))
 		})
 		env.Mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
 			if err := r.check(req.Context()); err != nil {
@@ -150,4 +152,21 @@ func (r *readiness) checkWriter(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// clusterHealth is what /healthz adds on a cluster node: how far behind
+// the cluster's log it is, or that it cannot reach the log (no quorum:
+// writes are refused, reads serve what the node has). "" on a single node.
+func clusterHealth(db *engine.DB) string {
+	if !db.Shared() {
+		return ""
+	}
+	s, err := db.Stats()
+	if err != nil {
+		return "\ncluster: " + err.Error()
+	}
+	if s.LogError != "" {
+		return fmt.Sprintf("\ncluster: the log is unreachable, writes are refused (503), reads serve the %d events applied: %s", s.Head, s.LogError)
+	}
+	return fmt.Sprintf("\ncluster: applied %d of the log's %d events (%d behind)", s.Head, max(s.Head, s.LogHead), s.LogHead-min(s.Head, s.LogHead))
 }

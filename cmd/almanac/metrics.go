@@ -207,11 +207,24 @@ var (
 			prometheus.GaugeValue, func(s *engine.Stats) float64 { return float64(s.Head) }),
 		newEngineMetric("almanac_cluster_log_conflicts_total", "Appends to the cluster's log another node won (the group was checked and appended again).",
 			prometheus.CounterValue, func(s *engine.Stats) float64 { return float64(s.LogConflicts) }),
+		newEngineMetric("almanac_cluster_log_head_seq", "The cluster log's last sequence number when this node last looked (every second; 0 on a single node).",
+			prometheus.GaugeValue, func(s *engine.Stats) float64 { return float64(s.LogHead) }),
+		newEngineMetric("almanac_cluster_lag_events", "Events of the cluster's log this node has not applied yet (its reads lag by as many).",
+			prometheus.GaugeValue, func(s *engine.Stats) float64 { return float64(s.LogHead - min(s.Head, s.LogHead)) }),
+		newEngineMetric("almanac_cluster_log_reachable", "1 when this node's last look reached the cluster's log, 0 when not (no quorum: writes are refused with 503).",
+			prometheus.GaugeValue, func(s *engine.Stats) float64 {
+				if s.LogError != "" {
+					return 0
+				}
+				return 1
+			}),
 	}
 	commitEventsDesc = prometheus.NewDesc("almanac_engine_commit_events",
 		"Events per group commit: how many writes one fsync made durable.", nil, nil)
 	commitSecondsDesc = prometheus.NewDesc("almanac_engine_commit_duration_seconds",
 		"Time from applying a group commit's batch to its fsync completing.", nil, nil)
+	appendSecondsDesc = prometheus.NewDesc("almanac_cluster_append_duration_seconds",
+		"Time an append to the cluster's log took until a quorum stored it (publish latency).", nil, nil)
 )
 
 // Describe implements prometheus.Collector.
@@ -221,6 +234,7 @@ func (c engineCollector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- commitEventsDesc
 	ch <- commitSecondsDesc
+	ch <- appendSecondsDesc
 }
 
 // Collect implements prometheus.Collector. A closed engine reports
@@ -238,6 +252,7 @@ func (c engineCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- constHistogram(commitEventsDesc, s.CommitEvents)
 	ch <- constHistogram(commitSecondsDesc, s.CommitSeconds)
+	ch <- constHistogram(appendSecondsDesc, s.AppendSeconds)
 }
 
 func constHistogram(d *prometheus.Desc, h engine.Histogram) prometheus.Metric {
