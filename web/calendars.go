@@ -137,16 +137,16 @@ func collName(p string) string {
 // maybe with alpha).
 var colorRE = regexp.MustCompile(`^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$`)
 
-// collection returns the path of the user's collection named by the form
-// or query value "c": a single segment of the user's own home. Anything
-// else, a missing one and another user's alike, is errNotFound.
-func (q *request) collection(v *engine.View) (*engine.Collection, error) {
+// collectionOf returns the collection of owner named by the form or query
+// value "c": a single segment of owner's home. Anything else, a missing
+// one and another user's alike, is errNotFound.
+func (q *request) collectionOf(v *engine.View, owner string) (*engine.Collection, error) {
 	name := q.FormValue("c")
 	if name == "" || strings.ContainsAny(name, "/\x00") || name == "." || name == ".." || len(name) > 255 {
 		return nil, errNotFound
 	}
-	c, err := v.Collection(q.home() + name + "/")
-	if errors.Is(err, engine.ErrNotFound) || err == nil && c.Owner != q.s.user {
+	c, err := v.Collection("/dav/home/" + owner + "/" + name + "/")
+	if errors.Is(err, engine.ErrNotFound) || err == nil && c.Owner != owner {
 		return nil, errNotFound
 	}
 	return c, err
@@ -155,11 +155,16 @@ func (q *request) collection(v *engine.View) (*engine.Collection, error) {
 // viewCollection opens a view and finds the collection named by the
 // request in it; the caller closes the view.
 func (h *Handler) viewCollection(q *request) (*engine.View, *engine.Collection, error) {
+	return h.viewCollectionOf(q, q.s.user)
+}
+
+// viewCollectionOf is viewCollection in owner's home.
+func (h *Handler) viewCollectionOf(q *request, owner string) (*engine.View, *engine.Collection, error) {
 	v, err := h.opts.DB.View()
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := q.collection(v)
+	c, err := q.collectionOf(v, owner)
 	if err != nil {
 		v.Close()
 		return nil, nil, err

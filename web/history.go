@@ -45,6 +45,9 @@ type diffLine struct {
 }
 
 type historyData struct {
+	// U is the owner when an admin looks at another user's collection
+	// (the "u" value), else "".
+	U           string
 	Coll        string // the collection's name
 	DisplayName string
 	Object      string // "" for the collection's timeline
@@ -56,7 +59,7 @@ type historyData struct {
 // history shows the timeline of a collection (?c=) or of one object of it
 // (?c=&o=), newest first.
 func (h *Handler) history(w http.ResponseWriter, q *request) error {
-	v, c, err := h.viewCollection(q)
+	v, c, err := h.viewHistoryCollection(q)
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func (h *Handler) history(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return fmt.Errorf("history of %s%s: %w", c.Path, obj, err)
 	}
-	d := historyData{Coll: collName(c.Path), DisplayName: c.Props.DisplayName, Object: obj,
+	d := historyData{U: q.otherOwner(c), Coll: collName(c.Path), DisplayName: c.Props.DisplayName, Object: obj,
 		Now: h.opts.Clock().UTC().Format("2006-01-02T15:04")}
 	// Walk oldest first, keeping each object's last body to diff against
 	// (a deleted one's too) and the body of its live version.
@@ -143,10 +146,13 @@ func (h *Handler) history(w http.ResponseWriter, q *request) error {
 }
 
 // historyURL is the timeline's address.
-func historyURL(coll, obj string) string {
+func historyURL(owner, coll, obj string) string {
 	u := "/history?c=" + url.QueryEscape(coll)
 	if obj != "" {
 		u += "&o=" + url.QueryEscape(obj)
+	}
+	if owner != "" {
+		u += "&u=" + url.QueryEscape(owner)
 	}
 	return u
 }
@@ -171,14 +177,14 @@ func (h *Handler) restoreVersion(w http.ResponseWriter, q *request) error {
 	if err != nil || seq == 0 {
 		return httpError(http.StatusBadRequest, "no version named")
 	}
-	return h.withCollection(q, func(c *engine.Collection) error {
+	return h.withHistoryCollection(q, func(c *engine.Collection) error {
 		m := q.meta()
 		m.Reason = fmt.Sprintf("web: restore version %d", seq)
 		_, err := h.opts.DB.Restore(q.Context(), m, engine.RestoreRequest{Path: c.Path, Name: obj, At: engine.AsOf{Seq: engine.Seq(seq)}})
 		if err != nil {
 			return err
 		}
-		return h.redirect(w, q, historyURL(collName(c.Path), obj), fmt.Sprintf("Restored %s as of version %d.", obj, seq))
+		return h.redirect(w, q, historyURL(q.otherOwner(c), collName(c.Path), obj), fmt.Sprintf("Restored %s as of version %d.", obj, seq))
 	})
 }
 
@@ -188,16 +194,17 @@ func (h *Handler) undeleteObject(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return err
 	}
-	return h.withCollection(q, func(c *engine.Collection) error {
+	return h.withHistoryCollection(q, func(c *engine.Collection) error {
 		if _, err := h.opts.DB.Undelete(q.Context(), q.meta(), c.Path, obj); err != nil {
 			return err
 		}
-		return h.redirect(w, q, historyURL(collName(c.Path), obj), "Restored "+obj+".")
+		return h.redirect(w, q, historyURL(q.otherOwner(c), collName(c.Path), obj), "Restored "+obj+".")
 	})
 }
 
 // previewData is the dry run of a collection restore.
 type previewData struct {
+	U       string // as historyData.U
 	Coll    string
 	At      string // the moment asked for, as typed
 	Seq     engine.Seq
@@ -228,12 +235,12 @@ func (h *Handler) previewRestore(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return err
 	}
-	return h.withCollection(q, func(c *engine.Collection) error {
+	return h.withHistoryCollection(q, func(c *engine.Collection) error {
 		res, err := h.opts.DB.Restore(q.Context(), q.meta(), engine.RestoreRequest{Path: c.Path, At: at, DryRun: true})
 		if err != nil {
 			return err
 		}
-		d := previewData{Coll: collName(c.Path), At: q.FormValue("at"), Seq: res.At}
+		d := previewData{U: q.otherOwner(c), Coll: collName(c.Path), At: q.FormValue("at"), Seq: res.At}
 		for _, a := range res.Actions {
 			d.Actions = append(d.Actions, a.String())
 		}
@@ -248,13 +255,58 @@ func (h *Handler) restoreCollection(w http.ResponseWriter, q *request) error {
 	if err != nil {
 		return httpError(http.StatusBadRequest, "no moment named")
 	}
-	return h.withCollection(q, func(c *engine.Collection) error {
+	return h.withHistoryCollection(q, func(c *engine.Collection) error {
 		m := q.meta()
 		m.Reason = fmt.Sprintf("web: restore as of %d", seq)
 		res, err := h.opts.DB.Restore(q.Context(), m, engine.RestoreRequest{Path: c.Path, At: engine.AsOf{Seq: engine.Seq(seq)}})
 		if err != nil {
 			return err
 		}
-		return h.redirect(w, q, historyURL(collName(c.Path), ""), fmt.Sprintf("Restored %s as of event %d: %d changes.", collName(c.Path), seq, len(res.Actions)))
+		return h.redirect(w, q, historyURL(q.otherOwner(c), collName(c.Path), ""), fmt.Sprintf("Restored %s as of event %d: %d changes.", collName(c.Path), seq, len(res.Actions)))
 	})
+}
+
+// owner is whose collection a history request addresses: the form or
+// query value "u" when an administrator gives it (the same history and
+// restore for any user), else the signed-in user. Anyone else naming
+// another owner gets errNotFound, as for a missing page.
+func (q *request) owner() (string, error) {
+	u := q.FormValue("u")
+	if u == "" || u == q.s.user {
+		return q.s.user, nil
+	}
+	if q.account == nil || q.account.Role != engine.RoleAdmin || strings.ContainsAny(u, "/\x00") || len(u) > 255 {
+		return "", errNotFound
+	}
+	return u, nil
+}
+
+// otherOwner is c's owner when it is not the signed-in user ("" else):
+// the "u" value the history pages carry on.
+func (q *request) otherOwner(c *engine.Collection) string {
+	if c.Owner == q.s.user {
+		return ""
+	}
+	return c.Owner
+}
+
+// viewHistoryCollection is viewCollection of the owner the request names
+// (owner).
+func (h *Handler) viewHistoryCollection(q *request) (*engine.View, *engine.Collection, error) {
+	owner, err := q.owner()
+	if err != nil {
+		return nil, nil, err
+	}
+	return h.viewCollectionOf(q, owner)
+}
+
+// withHistoryCollection runs fn with the collection of the owner the
+// request names.
+func (h *Handler) withHistoryCollection(q *request, fn func(c *engine.Collection) error) error {
+	v, c, err := h.viewHistoryCollection(q)
+	if err != nil {
+		return err
+	}
+	v.Close()
+	return fn(c)
 }
