@@ -46,6 +46,7 @@ func TestMapError(t *testing.T) {
 		{"ErrNoSpace", wrap(engine.ErrNoSpace), 0, 507, "DAV: sufficient-disk-space"},
 		{"ErrCompacted", wrap(engine.ErrCompacted), 0, 409, ""},
 		{"ErrBackupBusy", wrap(engine.ErrBackupBusy), 0, 409, ""},
+		{"ErrNotReplica", wrap(engine.ErrNotReplica), 0, 409, ""},
 		{"NameTooLongError", wrap(&engine.NameTooLongError{Name: "x", Len: 300, Limit: 255}), 0, 414, ""},
 		{"PropsLimitError", wrap(&engine.PropsLimitError{What: "count", Got: 300, Limit: 256}), 0, 507, ""},
 		{"SharingLimitError", wrap(&engine.SharingLimitError{What: "grants on /dav/home/a/c/", Limit: 256}), 0, 403, ""},

@@ -266,8 +266,9 @@ func readFile(fs vfs.FS, name string) ([]byte, error) {
 }
 
 // ErrNotReplica is returned by JoinReplica for a backup of a database
-// that is not a cluster node's replica.
-var ErrNotReplica = errors.New("engine: not a backup of a cluster node (its log is not a shared log's replica)")
+// that is not a cluster node's replica. It is an ErrConflict: the state of
+// the backup, not the request, is wrong.
+var ErrNotReplica = fmt.Errorf("%w: not a backup of a cluster node (its log is not a shared log's replica)", ErrConflict)
 
 // JoinReplica makes the backup in backupDir, taken on a node of a cluster
 // (a replica of a shared log), the database dbDir of a new node of the

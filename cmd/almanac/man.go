@@ -34,6 +34,7 @@ func init() {
 var extraEnv = []manItem{
 	{adminPasswordEnv, "the password of the admin account serve creates when it starts on a log that never held an account (otherwise it generates one and prints it once)"},
 	{"ALMANAC_PASSWORD", "the password of --user for the commands that talk to a running server (--server) and for tail; without it they prompt on the terminal"},
+	{"ALMANAC_SMTP_PASSWORD", "the password of --smtp-url's user, unless --smtp-password-file names a file holding it"},
 	{"GOGC", "Go's garbage collector percent; wins over serve's --gc-percent when set"},
 	{"GOMEMLIMIT", "Go's soft memory limit; wins over the half of serve's --memory-budget it would get when set"},
 	{"GOMAXPROCS", "the number of threads running Go code at once; the defaults of --max-concurrent-queries and --login-max-concurrent-hashes follow it"},
@@ -221,10 +222,18 @@ func (m *manWriter) flag(f *flag.Flag, toml bool) {
 	if toml && f.Name != configFlag {
 		where += "; TOML key: " + f.Name
 	}
+	line := roffEscape(where)
 	if hasDefault(f) {
-		where += "; default: " + f.DefValue
+		line += "; default: " + breakable(roffEscape(f.DefValue))
 	}
-	m.text(where + ".")
+	m.raw(line + ".") // begins with "Environment", never a request
+}
+
+// breakable lets troff break a long escaped value (an LDAP filter, a list)
+// after its closing parentheses and commas: \: is a break point that prints
+// nothing, where troff would otherwise warn that it cannot break the line.
+func breakable(s string) string {
+	return strings.NewReplacer(")", `)\:`, ",", `,\:`).Replace(s)
 }
 
 // roffEscape escapes s for roff text and macro arguments: a backslash is

@@ -75,7 +75,7 @@ func TestManPage(t *testing.T) {
 				where += "; TOML key: " + roffEscape(f.Name)
 			}
 			if hasDefault(f) {
-				where += "; default: " + roffEscape(f.DefValue)
+				where += "; default: " + breakable(roffEscape(f.DefValue))
 			}
 			if !strings.Contains(part, where+".\n") {
 				t.Errorf("%s: --%s lacks %q", c.Name, f.Name, where)
