@@ -4,12 +4,18 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/almanac/almanac/dav"
+	"github.com/almanac/almanac/dav/sched"
 	"github.com/almanac/almanac/engine"
 	"github.com/almanac/almanac/imip"
+	"github.com/almanac/almanac/itip"
+	"golang.org/x/net/netutil"
 )
 
 // Email invitations (iMIP, package imip): --smtp-url turns them on; the
@@ -24,6 +30,7 @@ func init() {
 			fs.StringVar(&c.from, "smtp-from", "", "envelope sender and Sender header of the emails, where bounces go (required with --smtp-url)")
 			fs.StringVar(&c.passwordFile, "smtp-password-file", "", "`file` holding the SMTP user's password (one line); ALMANAC_SMTP_PASSWORD otherwise")
 			fs.BoolVar(&c.insecure, "smtp-insecure", false, "send without STARTTLS (only for an smtp:// server on a loopback address)")
+			fs.StringVar(&c.lmtp, "lmtp-listen", "", "receive replies to invitations by email: an LMTP listener an MTA delivers the organizers' mail to, a unix socket `path` (mode 0660) or a TCP address (default: none)")
 			return func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
 				return startIMIP(ctx, env, c)
 			}
@@ -32,8 +39,8 @@ func init() {
 }
 
 type imipConfig struct {
-	url, from, passwordFile string
-	insecure                bool
+	url, from, passwordFile, lmtp string
+	insecure                      bool
 }
 
 // smtp returns the SMTP of c, nil without --smtp-url.
@@ -75,10 +82,22 @@ func startIMIP(_ context.Context, env *ServeEnv, c imipConfig) (func(context.Con
 		getenv = os.Getenv
 	}
 	mail, err := c.smtp(getenv)
-	if err != nil || mail == nil {
+	if err != nil {
 		return nil, err
 	}
-	env.SetEmail(nil)
+	var stop func(context.Context) error
+	if c.lmtp != "" {
+		r := &replier{}
+		if stop, err = startLMTP(env, c.lmtp, r); err != nil {
+			return nil, err
+		}
+		env.SetEmail(mail != nil, r.ready)
+	} else if mail != nil {
+		env.SetEmail(true, nil)
+	}
+	if mail == nil {
+		return stop, nil
+	}
 	s := &imip.Sender{DB: env.DB, Mail: mail, From: c.from, Logger: env.Logger.With("component", "imip")}
 	env.RunOnce("imip", func(ctx context.Context) {
 		for {
@@ -96,5 +115,47 @@ func startIMIP(_ context.Context, env *ServeEnv, c imipConfig) (func(context.Con
 			}
 		}
 	})
-	return nil, nil
+	return stop, nil
 }
+
+// replier applies the replies of the LMTP listener through the DAV
+// handler once it is built (until then they wait: 451).
+type replier struct{ h atomic.Pointer[dav.Handler] }
+
+func (r *replier) ready(h *dav.Handler) { r.h.Store(h) }
+
+// Reply implements imip.Replier: a reply from no invited attendee, to
+// no user, or no iTIP REPLY is refused for good.
+func (r *replier) Reply(ctx context.Context, recipient, sender string, cal []byte) error {
+	h := r.h.Load()
+	if h == nil {
+		return errors.New("the server is starting")
+	}
+	err := h.ReceiveReply(ctx, engine.Meta{Actor: "mailto:" + sender, UserAgent: "almanac lmtp"}, recipient, sender, cal)
+	var pe *itip.PreconditionError
+	if errors.Is(err, sched.ErrNotInvited) || errors.Is(err, sched.ErrNoOrganizer) || errors.Is(err, itip.ErrInvalidMessage) || errors.As(err, &pe) {
+		return fmt.Errorf("%w: %v", imip.ErrRefused, err)
+	}
+	return err
+}
+
+// startLMTP listens on addr for the replies an MTA delivers.
+func startLMTP(env *ServeEnv, addr string, r imip.Replier) (func(context.Context) error, error) {
+	l, err := imip.Listen(addr)
+	if err != nil {
+		return nil, &ConfigError{Field: "lmtp-listen", Err: err}
+	}
+	l = netutil.LimitListener(l, maxLMTPConns)
+	srv := (&imip.LMTP{Replier: r, Logger: env.Logger.With("component", "lmtp")}).Server(true)
+	go srv.Serve(l)
+	env.Logger.Info("imip: LMTP listening", "addr", addr)
+	return func(ctx context.Context) error {
+		if err := srv.Shutdown(ctx); err != nil {
+			return fmt.Errorf("lmtp: stop: %w", err)
+		}
+		return nil
+	}, nil
+}
+
+// maxLMTPConns bounds the MTA's connections at once; more wait.
+const maxLMTPConns = 16

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -63,18 +64,23 @@ func (s *mailboxSession) Data(r io.Reader) error {
 	return nil
 }
 
-// TestServeEmail: serve with --smtp-url emails an invitation for an
-// attendee no user has, and marks them 1.1 in the organizer's copy.
-func TestServeEmail(t *testing.T) {
-	mb := newMailbox(t)
-	srv := startServer(t, "--smtp-url=smtp://"+mb.addr, "--smtp-insecure", "--smtp-from=calendar@example.org")
-	ctx := context.Background()
-	if err := srv.DB.UpdateUser(ctx, engine.Meta{Actor: "test"}, "alice", func(u *engine.User) error {
+// aliceOrganizes gives alice the address alice@example.org.
+func aliceOrganizes(t *testing.T, srv *testServer) {
+	t.Helper()
+	if err := srv.DB.UpdateUser(context.Background(), engine.Meta{Actor: "test"}, "alice", func(u *engine.User) error {
 		u.Emails = []string{"alice@example.org"}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestServeEmail: serve with --smtp-url emails an invitation for an
+// attendee no user has, and marks them 1.1 in the organizer's copy.
+func TestServeEmail(t *testing.T) {
+	mb := newMailbox(t)
+	srv := startServer(t, "--smtp-url=smtp://"+mb.addr, "--smtp-insecure", "--smtp-from=calendar@example.org")
+	aliceOrganizes(t, srv)
 	body := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:serve-mail\r\nDTSTAMP:20260101T000000Z\r\n" +
 		"DTSTART:20260105T100000Z\r\nDURATION:PT1H\r\nSUMMARY:Budget\r\nORGANIZER:mailto:alice@example.org\r\n" +
 		"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ext@mail.test\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
@@ -115,5 +121,104 @@ func TestIMIPConfig(t *testing.T) {
 	})
 	if err != nil || s.Password != "pw" {
 		t.Errorf("password from the environment: %+v, %v", s, err)
+	}
+}
+
+// lmtpSend delivers msg over LMTP on the unix socket sock to rcpt and
+// returns the SMTP code of the answer.
+func lmtpSend(t *testing.T, sock, rcpt, msg string) int {
+	t.Helper()
+	conn, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	defer c.Close()
+	if err := c.Hello("mta.test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Mail("bounce@mail.test", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt(rcpt, nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(w, msg); err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.CloseWithLMTPResponse()
+	var le smtp.LMTPDataError
+	var se *smtp.SMTPError
+	switch {
+	case err == nil:
+		return 250
+	case errors.As(err, &le) && errors.As(le[rcpt], &se):
+		return se.Code
+	}
+	t.Fatalf("LMTP DATA: %v", err)
+	return 0
+}
+
+// emailReply is a reply email from from whose VEVENT's ATTENDEE att
+// answers partstat to alice's meeting uid.
+func emailReply(from, att, uid, partstat string) string {
+	return "From: " + from + "\r\nTo: alice@example.org\r\nSubject: Re: Budget\r\nMIME-Version: 1.0\r\n" +
+		"Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n" +
+		"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//mail//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:" + uid + "\r\n" +
+		"DTSTAMP:20260102T000000Z\r\nDTSTART:20260105T100000Z\r\nORGANIZER:mailto:alice@example.org\r\n" +
+		"ATTENDEE;PARTSTAT=" + partstat + ":mailto:" + att + "\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+}
+
+// TestServeLMTP: a REPLY an MTA delivers over --lmtp-listen updates the
+// organizer's copy (and reaches her inbox); a reply from an address the
+// meeting does not invite, or whose ATTENDEE is not its sender, or for a
+// meeting alice does not have, is refused with 550 and changes nothing.
+func TestServeLMTP(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "lmtp.sock")
+	srv := startServer(t, "--lmtp-listen=unix:"+sock)
+	aliceOrganizes(t, srv)
+	body := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:lmtp-1\r\nDTSTAMP:20260101T000000Z\r\n" +
+		"DTSTART:20260105T100000Z\r\nDURATION:PT1H\r\nSUMMARY:Budget\r\nORGANIZER:mailto:alice@example.org\r\n" +
+		"ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ext1@mail.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:ext2@mail.test\r\n" +
+		"END:VEVENT\r\nEND:VCALENDAR\r\n"
+	srv.Do(t, "PROPFIND", "/dav/home/alice/", "alice", "", "Depth", "0")
+	if resp, b := srv.Do(t, "PUT", "/dav/home/alice/calendar/m.ics", "alice", body, "Content-Type", "text/calendar"); resp.StatusCode != 201 && resp.StatusCode != 204 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, b)
+	}
+	copyOf := func() string {
+		_, b := srv.Do(t, "GET", "/dav/home/alice/calendar/m.ics", "alice", "")
+		return strings.ReplaceAll(b, "\r\n ", "")
+	}
+	before := copyOf()
+	for what, c := range map[string]struct{ from, att, uid string }{
+		"not invited":           {"ext9@mail.test", "ext9@mail.test", "lmtp-1"},
+		"another's ATTENDEE":    {"ext9@mail.test", "ext2@mail.test", "lmtp-1"},
+		"no such meeting":       {"ext1@mail.test", "ext1@mail.test", "other"},
+		"to an address no user": {"ext1@mail.test", "ext1@mail.test", "lmtp-1"},
+	} {
+		rcpt := "alice@example.org"
+		if what == "to an address no user" {
+			rcpt = "nobody@example.org"
+		}
+		if got := lmtpSend(t, sock, rcpt, emailReply(c.from, c.att, c.uid, "ACCEPTED")); got != 550 {
+			t.Errorf("%s: LMTP answer %d, want 550", what, got)
+		}
+	}
+	if after := copyOf(); after != before {
+		t.Errorf("refused replies changed the organizer's copy:\n%s", after)
+	}
+	if got := lmtpSend(t, sock, "alice@example.org", emailReply("Ext One <EXT1@Mail.test>", "ext1@mail.test", "lmtp-1", "ACCEPTED")); got != 250 {
+		t.Fatalf("invited attendee's reply: LMTP answer %d, want 250; logs:\n%s", got, srv.Logs)
+	}
+	after := copyOf()
+	if !strings.Contains(after, "PARTSTAT=ACCEPTED") || !strings.Contains(after, "PARTSTAT=NEEDS-ACTION") {
+		t.Errorf("organizer's copy after ext1 accepted:\n%s", after)
+	}
+	if _, b := srv.Do(t, "PROPFIND", "/dav/home/alice/inbox/", "alice", "", "Depth", "1"); strings.Count(b, ".ics</") != 1 {
+		t.Errorf("alice's inbox, want the one reply:\n%s", b)
 	}
 }

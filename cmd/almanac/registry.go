@@ -147,10 +147,10 @@ type ServeEnv struct {
 	// SetPush hands the DAV handler its dav.Options.Push (WebDAV-Push,
 	// push.go). It must be called during Start; the last call wins.
 	SetPush func(dav.PushService)
-	// SetEmail turns on dav.Options.Email (iMIP, imip.go); ready, when
-	// not nil, gets the DAV handler once it is built. It must be called
-	// during Start.
-	SetEmail func(ready func(*dav.Handler))
+	// SetEmail turns on dav.Options.Email (iMIP, imip.go) when send is
+	// set; ready, when not nil, gets the DAV handler once it is built. It
+	// must be called during Start.
+	SetEmail func(send bool, ready func(*dav.Handler))
 	// Getenv reads the environment (Main.Getenv).
 	Getenv func(string) string
 	// WebhookStatus, set by the webhook hook, reports what its delivery

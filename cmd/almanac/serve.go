@@ -382,7 +382,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		FileGroup: m.fileGroup(),
 		SetAudit:  func(h http.Handler) { audit = h },
 		SetPush:   func(p dav.PushService) { pushSvc = p },
-		SetEmail:  func(ready func(*dav.Handler)) { email, emailReady = true, ready },
+		SetEmail:  func(send bool, ready func(*dav.Handler)) { email, emailReady = send, ready },
 		Getenv:    m.Getenv,
 		ServeGRPC: func(h http.Handler, stop func()) { m.grpc, m.grpcStop = h, stop },
 	}
@@ -421,7 +421,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	env.SetPush = func(dav.PushService) {
 		m.Logger.Error("SetPush called after the hooks started; ignored")
 	}
-	env.SetEmail = func(func(*dav.Handler)) {
+	env.SetEmail = func(bool, func(*dav.Handler)) {
 		m.Logger.Error("SetEmail called after the hooks started; ignored")
 	}
 	env.ServeGRPC = func(http.Handler, func()) {

@@ -334,6 +334,13 @@ func (t *step) attendee(ctx context.Context, old, cal *ical.Calendar, me, org st
 	if ok, err := t.s.mayDeliver(t.v, t.req.User, orgUser); err != nil || !ok {
 		return err // no schedule-deliver-reply on the organizer's inbox
 	}
+	return t.reply(ctx, orgUser, org, me, *msg)
+}
+
+// reply delivers the REPLY msg of attendee me to the local organizer
+// orgUser (address org): into their inbox, applied to their copy, the
+// other local attendees told.
+func (t *step) reply(ctx context.Context, orgUser, org, me string, msg itip.Message) error {
 	if err := t.s.Dir.Prepare(ctx, orgUser, t.req.Meta); err != nil {
 		return err
 	}
