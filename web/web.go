@@ -169,6 +169,8 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /manage/users/disable", h.admin(h.manageDisable))
 	h.mux.Handle("POST /manage/users/enable", h.admin(h.manageDisable))
 	h.mux.Handle("GET /manage/status", h.admin(h.manageStatus))
+	h.mux.Handle("GET /manage/groups", h.admin(h.manageGroups))
+	h.mux.Handle("POST /manage/groups/change", h.admin(h.manageGroup))
 }
 
 // ServeHTTP serves a page. Every answer forbids framing and sniffing and
