@@ -46,6 +46,11 @@ type calendarsData struct {
 	Deleted           []deletedView
 }
 
+// MaxImportItems bounds the events or cards of one imported file (each is
+// a write): a file of many tiny items within MaxUpload is refused whole
+// with 413, before any is written.
+const MaxImportItems = 5000
+
 // deletedWindow is how far back the calendars page looks for deleted
 // collections (only when asked: it reads the home's history).
 const deletedWindow = 30 * 24 * time.Hour
@@ -284,6 +289,9 @@ func (h *Handler) importFile(w http.ResponseWriter, q *request) error {
 		}
 		if err != nil {
 			return httpError(http.StatusBadRequest, "the file cannot be read: %v", err)
+		}
+		if len(ic.Items) > MaxImportItems {
+			return httpError(http.StatusRequestEntityTooLarge, "the file holds %d items, over the limit of %d per import: split it", len(ic.Items), MaxImportItems)
 		}
 		l := &audit.Local{DB: h.opts.DB, Meta: q.meta()}
 		rep, err := l.Import(q.Context(), audit.ImportRequest{Collections: []audit.ImportCollection{ic}})
