@@ -30,10 +30,7 @@ func (h *Handler) devices(w http.ResponseWriter, q *request) error {
 }
 
 func (h *Handler) devicesData(q *request) (*devicesData, error) {
-	u, err := h.opts.DB.User(q.s.user)
-	if err != nil {
-		return nil, err
-	}
+	u := q.account // the engine's account, looked up by guard, or an htpasswd or directory user's
 	v, children, err := h.homeChildren(q)
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/subtle"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -73,7 +74,15 @@ func (h *Handler) startSession(w http.ResponseWriter, r *http.Request, u *engine
 	if old := h.sessions.get(r, h.opts.Clock()); old != nil {
 		h.sessions.drop(old)
 	}
-	q := &request{Request: r, s: h.sessions.create(w, r, u.Name, h.opts.Clock(), h.opts.Secure), account: u}
+	s := h.sessions.create(w, r, u.Name, h.opts.Clock(), h.opts.Secure)
+	if _, err := h.opts.DB.User(u.Name); errors.Is(err, engine.ErrNotFound) {
+		// An htpasswd or directory user: the engine has no account to
+		// look up on each request.
+		external := *u
+		external.PasswordHash, external.Tokens, external.AppPasswords = "", nil, nil
+		s.external = &external
+	}
+	q := &request{Request: r, s: s, account: u}
 	if err := dav.EnsureHome(r.Context(), h.opts.DB, u.Name, q.meta()); err != nil {
 		h.fail(w, r, q, err)
 		return

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/almanac/almanac/engine"
 )
 
 // Cookie names.
@@ -24,6 +26,10 @@ type session struct {
 	user    string
 	csrf    string
 	created time.Time
+	// external is the account the authenticator made up for a user the
+	// engine has no account of (an htpasswd or directory user) at sign-in;
+	// nil for an engine account, which every request looks up again.
+	external *engine.User
 
 	mu    sync.Mutex // guards the fields below
 	seen  time.Time
@@ -107,8 +113,18 @@ func (s *session) lastSeen() time.Time {
 }
 
 func (st *sessionStore) expired(s *session, now time.Time) bool {
-	return now.Sub(s.lastSeen()) > st.idle || now.Sub(s.created) > st.lifetime
+	lifetime := st.lifetime
+	if s.external != nil {
+		lifetime = min(lifetime, externalLifetime)
+	}
+	return now.Sub(s.lastSeen()) > st.idle || now.Sub(s.created) > lifetime
 }
+
+// externalLifetime bounds the session of a user without an engine account:
+// nothing can say, without their password, that the htpasswd file or the
+// directory still holds them, so they sign in again within the hour (DAV
+// checks their password on every request).
+const externalLifetime = time.Hour
 
 // get returns the live session of r's cookie, or nil.
 func (st *sessionStore) get(r *http.Request, now time.Time) *session {

@@ -243,7 +243,11 @@ func (h *Handler) guard(fn userHandler, admin bool) http.Handler {
 		var u *engine.User
 		if s != nil {
 			var err error
-			if u, err = h.opts.DB.User(s.user); err != nil || u.Disabled {
+			u, err = h.opts.DB.User(s.user)
+			if errors.Is(err, engine.ErrNotFound) && s.external != nil {
+				u, err = s.external, nil
+			}
+			if err != nil || u.Disabled {
 				h.sessions.drop(s)
 				s = nil
 			}

@@ -687,3 +687,62 @@ func TestSharing(t *testing.T) {
 		t.Errorf("bob's access after stop sharing: %v, want none", got)
 	}
 }
+
+// fileAuth stands for an htpasswd file or a directory: it knows users the
+// engine has no account of, and falls back to the engine's verifier.
+type fileAuth struct {
+	Authenticator
+	users map[string]string // name -> password
+}
+
+func (f fileAuth) Authenticate(ctx context.Context, user, password, remote string) (*engine.User, error) {
+	if pw, ok := f.users[user]; ok {
+		if password != pw {
+			return nil, auth.ErrBadCredentials
+		}
+		return &engine.User{Name: user, Role: engine.RoleUser}, nil
+	}
+	return f.Authenticator.Authenticate(ctx, user, password, remote)
+}
+
+// TestSignInWithoutAccount: a user of the htpasswd file or the directory
+// (no engine account) signs in and uses the pages until the session's hour
+// is up; an engine account deleted while signed in ends its session at once
+// (it does not fall back to the sign-in's copy).
+func TestSignInWithoutAccount(t *testing.T) {
+	clock := now
+	a := mustApp(t, Options{Clock: func() time.Time { return clock }})
+	v, err := auth.New(auth.Options{DB: a.db, MaxFailures: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.h.opts.Auth = fileAuth{Authenticator: v, users: map[string]string{"carol": "carol-pw"}}
+
+	carol := a.browser(t)
+	carol.signIn("carol")
+	for _, page := range []string{"/calendars", "/agenda", "/history?c=calendar", "/sharing?c=calendar", "/devices"} {
+		if code, body := carol.get(page); code != http.StatusOK {
+			t.Errorf("carol's %s: %d\n%s", page, code, body)
+		}
+	}
+	if _, err := a.db.Collection("/dav/home/carol/"); err != nil {
+		t.Errorf("carol's home after sign-in: %v", err)
+	}
+	code, _, _ := carol.post("/calendars/create", url.Values{"name": {"work"}, "displayname": {"Work"}})
+	if code != http.StatusSeeOther {
+		t.Errorf("carol creates a calendar: %d", code)
+	}
+	clock = clock.Add(externalLifetime + time.Minute)
+	if code, _ := carol.get("/calendars"); code != http.StatusSeeOther {
+		t.Errorf("carol's session after %s: %d, want a redirect to sign in", externalLifetime, code)
+	}
+
+	alice := a.browser(t)
+	alice.signIn("alice")
+	if err := a.db.DeleteUser(context.Background(), meta, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := alice.get("/calendars"); code != http.StatusSeeOther {
+		t.Errorf("a deleted account's session: %d, want a redirect to sign in", code)
+	}
+}
