@@ -1,8 +1,12 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/almanac/almanac/engine"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // TestInteropPythonCaldav runs testdata/caldav_client.py (python-caldav):
@@ -27,6 +31,41 @@ func TestInteropPythonCaldavSharing(t *testing.T) {
 	requirePythonModule(t, "caldav", "python3-caldav")
 	srv := startServer(t)
 	out := runClient(t, srv, nil, systemPython, "testdata/caldav_sharing.py", srv.BaseURL+"/", testPassword)
+	if !strings.HasSuffix(strings.TrimSpace(out), "OK") {
+		t.Fatalf("client did not finish:\n%s", out)
+	}
+}
+
+// TestInteropPythonCaldavScheduling runs testdata/caldav_scheduling.py
+// (python-caldav's RFC 6638 API, three client sessions): alice invites bob
+// and carol with save_with_invites; bob's schedule_inbox holds the
+// invitation and he accepts it with accept_invite; alice's copy shows bob
+// ACCEPTED; alice's freebusy_request shows bob busy over the meeting;
+// carol's inbox holds the invitation and its update naming bob ACCEPTED;
+// carol declines with decline_invite and alice's copy shows it. carol is
+// a third account; each user's one address is NAME@example.org.
+func TestInteropPythonCaldavScheduling(t *testing.T) {
+	t.Parallel()
+	requirePythonModule(t, "caldav", "python3-caldav")
+	srv := startServer(t)
+	ctx := context.Background()
+	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: "carol", PasswordHash: string(h), Role: engine.RoleUser}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"alice", "bob", "carol"} {
+		err := srv.DB.UpdateUser(ctx, engine.Meta{Actor: "test"}, name, func(u *engine.User) error {
+			u.Emails = []string{name + "@example.org"}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("address for %s: %v", name, err)
+		}
+	}
+	out := runClient(t, srv, nil, systemPython, "testdata/caldav_scheduling.py", srv.BaseURL+"/", testPassword)
 	if !strings.HasSuffix(strings.TrimSpace(out), "OK") {
 		t.Fatalf("client did not finish:\n%s", out)
 	}
