@@ -117,12 +117,24 @@ func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, req *free
 }
 
 // addBusy adds to fb the busy time in tr of user's opaque calendars,
-// leaving out the objects whose UID is skipUID (when not "").
+// leaving out the objects whose UID is skipUID (when not ""): what user
+// declined is not busy, what they accepted tentatively BUSY-TENTATIVE
+// (query.FreeBusy.Self).
 func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, fb *query.FreeBusy, tr query.TimeRange, skipUID string) error {
 	if err := addAvailability(ctx, v, user, fb); err != nil {
 		return err
 	}
-	cals, err := directory{h}.Calendars(v, user)
+	dir := directory{h}
+	addrs, err := dir.Addresses(v, user)
+	if err != nil {
+		return err
+	}
+	self := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		self[itip.NormalizeAddress(a)] = true
+	}
+	fb.Self = func(a string) bool { return self[itip.NormalizeAddress(a)] }
+	cals, err := dir.Calendars(v, user)
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,11 @@ type FreeBusy struct {
 	// computed (the caller sets it); Render reports them in a COMMENT,
 	// so that the answer says it is incomplete instead of hiding them.
 	Unevaluated int
+	// Self, when set, reports whether a calendar user address is one of
+	// the user whose busy time this is: an instance in which such an
+	// ATTENDEE has PARTSTAT=DECLINED is not busy for them, one with
+	// PARTSTAT=TENTATIVE is BUSY-TENTATIVE (as CalendarServer counts it).
+	Self func(addr string) bool
 }
 
 // NewFreeBusy starts a free-busy answer for tr.
@@ -68,8 +73,8 @@ func NewFreeBusy(tr TimeRange, lim Limits) (*FreeBusy, error) {
 }
 
 // Add merges the busy time of one calendar object: every instance of an
-// opaque VEVENT that is not CANCELLED (TENTATIVE ones as BUSY-TENTATIVE),
-// and the non-FREE periods of VFREEBUSY components. The work stops when
+// opaque VEVENT that is not CANCELLED (TENTATIVE ones as BUSY-TENTATIVE)
+// and that Self did not decline (see FreeBusy.Self), and the non-FREE periods of VFREEBUSY components. The work stops when
 // ctx is done.
 //
 // Errors: *Error with CALDAV:max-instances, ErrUnevaluable, ctx's error.
@@ -88,6 +93,12 @@ func (fb *FreeBusy) Add(ctx context.Context, obj *CalendarObject, floating *time
 		}
 		typ := "BUSY"
 		if propIs(c, ical.PropStatus, "TENTATIVE") {
+			typ = "BUSY-TENTATIVE"
+		}
+		switch fb.partStat(c) {
+		case "DECLINED":
+			continue
+		case "TENTATIVE":
 			typ = "BUSY-TENTATIVE"
 		}
 		if !in.End.After(in.Start) {
@@ -118,6 +129,20 @@ func (fb *FreeBusy) Add(ctx context.Context, obj *CalendarObject, floating *time
 		}
 	}
 	return nil
+}
+
+// partStat is the upper-case PARTSTAT of the first ATTENDEE of c that
+// is Self, "" when there is none.
+func (fb *FreeBusy) partStat(c *ical.Component) string {
+	if fb.Self == nil {
+		return ""
+	}
+	for _, p := range c.Props.Values(ical.PropAttendee) {
+		if fb.Self(p.Value) {
+			return strings.ToUpper(strings.TrimSpace(p.Params.Get(ical.ParamParticipationStatus)))
+		}
+	}
+	return ""
 }
 
 func propIs(c *ical.Component, name, value string) bool {
