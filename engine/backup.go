@@ -102,7 +102,40 @@ func (db *DB) Backup(ctx context.Context, dir string) (*BackupInfo, error) {
 		_ = fs.RemoveAll(dir)
 		return nil, err
 	}
+	db.lastBackup.Store(&LastBackup{BackupInfo: *info, Bytes: dirBytes(fs, dir)})
 	return info, nil
+}
+
+// LastBackup is the last backup a DB made (DB.LastBackup).
+type LastBackup struct {
+	BackupInfo
+	// Bytes is what the backup's files took when it was made (a
+	// checkpoint shares no files with the database once Pebble compacts
+	// it); -1 when they could not be listed.
+	Bytes int64
+}
+
+// LastBackup returns the last backup Backup made since the DB opened, or
+// nil when none: backups are not events, and one made by `almanac backup`
+// on a stopped server, or before a restart, is not known here.
+func (db *DB) LastBackup() *LastBackup {
+	return db.lastBackup.Load()
+}
+
+// dirBytes sums the sizes of the files in dir (a checkpoint is flat), or
+// returns -1 when dir cannot be listed.
+func dirBytes(fs vfs.FS, dir string) int64 {
+	names, err := fs.List(dir)
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, name := range names {
+		if st, err := fs.Stat(fs.PathJoin(dir, name)); err == nil && !st.IsDir() {
+			n += st.Size()
+		}
+	}
+	return n
 }
 
 // finishBackup writes the marker into a fresh checkpoint and verifies it.

@@ -222,6 +222,53 @@ func TestBackupRefusals(t *testing.T) {
 	if _, err := fs.Stat("b2"); err == nil {
 		t.Fatal("a refused backup left its destination")
 	}
+	if lb := db.LastBackup(); lb != nil {
+		t.Fatalf("after refused backups LastBackup is %+v, want nil", lb)
+	}
+}
+
+// TestLastBackup: LastBackup is nil until a backup is made, then names the
+// latest one, its head and the bytes of its files.
+func TestLastBackup(t *testing.T) {
+	fs := vfs.NewMem()
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if lb := db.LastBackup(); lb != nil {
+		t.Fatalf("LastBackup before any: %+v", lb)
+	}
+	MustCalendar(t, db)
+	if _, err := db.Backup(ctx, "b1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.PutObject(ctx, alice, "/alice/cal/", "u.ics", event("u"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := db.Backup(ctx, "b2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb := db.LastBackup()
+	if lb == nil || lb.Dir != "b2" || lb.Head != info.Head || lb.Head != db.Head() || !lb.Time.Equal(info.Time) {
+		t.Fatalf("LastBackup = %+v, want the second backup %+v", lb, info)
+	}
+	var want int64
+	names, err := fs.List("b2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		st, err := fs.Stat(fs.PathJoin("b2", n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want += st.Size()
+	}
+	if want == 0 || lb.Bytes != want {
+		t.Fatalf("LastBackup.Bytes = %d, want %d (the files of b2)", lb.Bytes, want)
+	}
 }
 
 // TestBackupDurable: a crash right after Backup returns (only what was

@@ -75,6 +75,8 @@ type DB struct {
 	// the writer goroutine (read-locked by them).
 	backupMu sync.Mutex
 	walMu    sync.RWMutex
+	// lastBackup is the last backup made since Open (LastBackup).
+	lastBackup atomic.Pointer[LastBackup]
 }
 
 // view is a refcounted Pebble snapshot of durable state.

@@ -63,13 +63,13 @@ func NewMetrics(reg prometheus.Registerer, db *engine.DB) (*Metrics, error) {
 		}, func() float64 { return float64(db.Head()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "almanac_feed_subscribers", Help: "Open ChangeFeed Subscribe streams.",
-		}, func() float64 { m.mu.Lock(); defer m.mu.Unlock(); return float64(len(m.subs)) }),
+		}, func() float64 { return float64(m.Subscribers()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "almanac_nats_cursor_seq", Help: "Last sequence number JetStream acknowledged (all before it too).",
 		}, func() float64 { return float64(m.publisherCursor()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "almanac_nats_publish_lag_events", Help: "Events appended but not yet acknowledged by JetStream.",
-		}, func() float64 { return float64(uint64(db.Head()) - min(uint64(db.Head()), m.publisherCursor())) }),
+		}, func() float64 { return float64(m.PublishLag()) }),
 		lagCollector{m},
 		m.cutoffs, m.published, m.publishErrors, m.skipped, m.forged,
 	}
@@ -79,6 +79,26 @@ func NewMetrics(reg prometheus.Registerer, db *engine.DB) (*Metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// Subscribers returns the open Subscribe streams (0 for a nil m).
+func (m *Metrics) Subscribers() int {
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.subs)
+}
+
+// PublishLag returns the events appended but not yet acknowledged by
+// JetStream (0 for a nil m, or without a publisher).
+func (m *Metrics) PublishLag() uint64 {
+	if m == nil {
+		return 0
+	}
+	head := uint64(m.db.Head())
+	return head - min(head, m.publisherCursor())
 }
 
 func (m *Metrics) publisherCursor() uint64 {

@@ -81,6 +81,24 @@ func (h *Handler) manageDisable(w http.ResponseWriter, q *request) error {
 	return h.redirect(w, q, "/manage/users", msg)
 }
 
+// Runtime is what the status page shows of the server's parts outside
+// the web app. The command fills it from the feed and the cluster, which
+// the web app does not import.
+type Runtime struct {
+	// GRPCFeed is true when the gRPC change feed is served, and
+	// FeedSubscribers its open Subscribe streams.
+	GRPCFeed        bool
+	FeedSubscribers int
+	// NATS is true when changes are published to NATS, and NATSLag the
+	// events appended that JetStream has not acknowledged yet.
+	NATS    bool
+	NATSLag uint64
+	// Cluster is true on a node of a cluster, and LeaseHolder the node
+	// that runs the publishers ("" when not known yet).
+	Cluster     bool
+	LeaseHolder string
+}
+
 type statusData struct {
 	Version           string
 	Started           time.Time
@@ -89,6 +107,15 @@ type statusData struct {
 	DiskBytes         int64
 	Users, Sessions   int
 	GoVersion, GoArch string
+	// Backup is the last backup this server made since it started; nil:
+	// none.
+	Backup *engine.LastBackup
+	Runtime
+	// LogHead is the cluster log's head, Lag the events this node has
+	// not applied yet and LogError why its last look at the log failed.
+	LogHead  engine.Seq
+	Lag      uint64
+	LogError string
 }
 
 // manageStatus shows the server's status.
@@ -104,6 +131,13 @@ func (h *Handler) manageStatus(w http.ResponseWriter, q *request) error {
 	d := statusData{Version: h.opts.Version, Started: h.opts.Started,
 		Uptime: h.opts.Clock().Sub(h.opts.Started).Round(time.Second).String(), Head: st.Head,
 		DiskBytes: int64(st.DiskBytes), Users: len(users), Sessions: h.sessions.count(),
-		GoVersion: runtime.Version(), GoArch: runtime.GOOS + "/" + runtime.GOARCH}
+		GoVersion: runtime.Version(), GoArch: runtime.GOOS + "/" + runtime.GOARCH,
+		Backup: h.opts.DB.LastBackup(), LogHead: st.LogHead, LogError: st.LogError}
+	if st.LogHead > st.Head {
+		d.Lag = uint64(st.LogHead - st.Head)
+	}
+	if h.opts.Runtime != nil {
+		d.Runtime = h.opts.Runtime()
+	}
 	return h.show(w, q, "status", "Server status", "manage", d)
 }

@@ -72,6 +72,10 @@ type Options struct {
 	// Version and Started are shown on the status page.
 	Version string
 	Started time.Time
+	// Runtime, when set, returns what the status page shows of the
+	// server's parts outside the web app (the change feed, the cluster),
+	// read at each view. Default: none shown.
+	Runtime func() Runtime
 	// Clock returns the current time. Default time.Now.
 	Clock func() time.Time
 }

@@ -83,6 +83,7 @@ type feedRuntime struct {
 	nats       *feed.Embedded
 	natsConn   *nats.Conn
 	publisher  *feed.Publisher
+	metrics    *feed.Metrics // subscribers and publisher lag, for the status page
 }
 
 // feedRuntimes maps an open engine to its feed, for tests.
@@ -106,7 +107,7 @@ func startFeed(ctx context.Context, env *ServeEnv, cfg feedConfig) (stop func(co
 		return nil, err
 	}
 
-	rt := &feedRuntime{}
+	rt := &feedRuntime{metrics: metrics}
 	var stops []func(context.Context) error
 	stopAll := func(ctx context.Context) error {
 		var errs []error

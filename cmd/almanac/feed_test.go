@@ -58,6 +58,15 @@ func TestFeedEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The status page's figures (webRuntime): this subscriber, once the
+	// server registered it, and the embedded NATS publisher.
+	status := webRuntime(s.DB, nil)
+	for st := status(); st.FeedSubscribers != 1 && ctx.Err() == nil; st = status() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if st := status(); !st.GRPCFeed || st.FeedSubscribers != 1 || !st.NATS || st.Cluster {
+		t.Errorf("status page runtime with one subscriber: %+v, want the gRPC feed with 1 subscriber, NATS, no cluster", st)
+	}
 
 	if nc, err := nats.Connect(rt.nats.ClientURL(), nats.NoReconnect()); err == nil {
 		nc.Close()

@@ -437,7 +437,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	mux.Handle("/.well-known/", davHandler)
 	mux.Handle("/pub/", davHandler) // public links
 	webHandler, err := newWebHandler(m.DB, m.Auth, oidcProvider, m.Logger, m.Config.TLSCert != "", m.Config.ShareAutoAccept,
-		webExtras{webhookStatus: env.WebhookStatus, push: pushSvc})
+		webExtras{webhookStatus: env.WebhookStatus, push: pushSvc, runtime: webRuntime(m.DB, once.lease)})
 	if err != nil {
 		return fmt.Errorf("build web app: %w", err)
 	}

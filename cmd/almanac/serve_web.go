@@ -12,6 +12,7 @@ import (
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/dav/auth/oidcauth"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/lease"
 	"github.com/almanac/almanac/push"
 	"github.com/almanac/almanac/web"
 )
@@ -30,15 +31,34 @@ func newWebHandler(db *engine.DB, v *auth.Verifier, op *oidcauth.Provider, logge
 	}
 	return web.New(web.Options{DB: db, Auth: v, Logger: logger.With("component", "web"), Secure: tls, ShareAutoAccept: shareAutoAccept,
 		Version: strings.TrimPrefix(version, "almanac "), OIDC: oidc, Started: time.Now(),
-		WebhookStatus: x.webhookStatus, PushLastDelivery: x.pushLastDelivery()})
+		WebhookStatus: x.webhookStatus, PushLastDelivery: x.pushLastDelivery(), Runtime: x.runtime})
 }
 
 // webExtras is what the web app shows of the hooks: the webhook
-// deliverer's status (ServeEnv.WebhookStatus) and the push sender's last
-// deliveries.
+// deliverer's status (ServeEnv.WebhookStatus), the push sender's last
+// deliveries, and the feed and the cluster on the status page.
 type webExtras struct {
 	webhookStatus func(id string) audit.WebhookStatus
 	push          dav.PushService
+	runtime       func() web.Runtime
+}
+
+// webRuntime returns what the status page shows of db's change feed
+// (looked up at each view: the feed hook may be off) and of the cluster
+// (l, the publisher lease; nil on a single node).
+func webRuntime(db *engine.DB, l *lease.Lease) func() web.Runtime {
+	return func() web.Runtime {
+		var r web.Runtime
+		if rt := runtimeFor(db); rt != nil {
+			r.GRPCFeed = rt.grpcAddr != "" || rt.grpcOnHTTP
+			r.NATS = rt.publisher != nil
+			r.FeedSubscribers, r.NATSLag = rt.metrics.Subscribers(), rt.metrics.PublishLag()
+		}
+		if l != nil {
+			r.Cluster, r.LeaseHolder = true, l.Holder()
+		}
+		return r
+	}
 }
 
 var _ interface{ LastDelivery(string) time.Time } = (*push.Sender)(nil) // what pushLastDelivery finds

@@ -49,7 +49,8 @@ func TestServeWebApp(t *testing.T) {
 // TestServeWebHooksWiring: the web app of a running server shows what
 // the webhook deliverer knows (a webhook made on the page delivers and
 // shows as delivering, no events behind) and the server's uptime since
-// this start.
+// this start, and what the status page shows of the feed and the
+// cluster (webRuntime).
 func TestServeWebHooksWiring(t *testing.T) {
 	got := make(chan struct{}, 16)
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -107,5 +108,10 @@ func TestServeWebHooksWiring(t *testing.T) {
 	body = page(http.MethodGet, "/manage/status", nil)
 	if m := regexp.MustCompile(`\(up ([0-9hms.]+)\)`).FindStringSubmatch(body); m == nil || strings.Contains(m[1], "h") {
 		t.Errorf("status page uptime: %v, want minutes or seconds since this start", m)
+	}
+	for _, want := range []string{`<td id="feed">0</td>`, `<td id="nats">off</td>`, `<td id="cluster">single node</td>`, `<td id="backup">never`} {
+		if !strings.Contains(body, want) { // the gRPC feed on, --nats=off (startServer), no cluster, no backup
+			t.Errorf("status page lacks %s:\n%s", want, body)
+		}
 	}
 }
