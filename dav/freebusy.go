@@ -2,6 +2,7 @@ package dav
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"mime"
@@ -21,9 +22,13 @@ import (
 // Free-busy lookup (RFC 6638 §5): the owner POSTs a VFREEBUSY REQUEST to
 // their schedule outbox and gets a CALDAV:schedule-response with, for
 // each ATTENDEE, the busy time of that user's calendars whose
-// schedule-calendar-transp is opaque (every authenticated user may look
-// up every user's busy time, as CalendarServer allows: the times only,
-// never what fills them), or 3.7 for an address no user has.
+// schedule-calendar-transp is opaque, or 3.7 for an address no user has.
+// By default every authenticated user may look up every user's busy time,
+// the times only (RFC 6638 §6.1.1.3 schedule-query-freebusy on the inbox,
+// which CalendarServer grants every authenticated user); a user who sets
+// the inbox property A:free-busy-private shows only the calendars the
+// asker holds read-free-busy on, and an asker who holds it on none gets
+// 3.8 (no authority).
 
 // postOutbox answers a POST to a schedule outbox: its owner's, or a
 // write delegate's acting for the owner (CALDAV:schedule-send).
@@ -78,7 +83,15 @@ func (h *Handler) postOutbox(w http.ResponseWriter, r *http.Request, res *resour
 			b.WriteString("<C:request-status>3.7;Invalid calendar user</C:request-status></C:response>")
 			continue
 		}
-		data, err := h.busyOf(r, v, user, req, a)
+		cals, ok, err := h.freeBusyCalendars(v, res.coll.Owner, user)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			b.WriteString("<C:request-status>3.8;No authority</C:request-status></C:response>")
+			continue
+		}
+		data, err := h.busyOf(r, v, user, cals, req, a)
 		if err != nil {
 			return err
 		}
@@ -93,15 +106,58 @@ func (h *Handler) postOutbox(w http.ResponseWriter, r *http.Request, res *resour
 	return closeBody()
 }
 
+// propFreeBusyPrivate is Almanac's own inbox property: set (to anything
+// but "false"), the inbox's owner shows their busy time only to whoever
+// holds read-free-busy on a calendar of theirs (and only that calendar's).
+var propFreeBusyPrivate = xml.Name{Space: davxml.NSAlmanac, Local: "free-busy-private"}
+
+// freeBusyPrivate reports whether user set A:free-busy-private.
+func freeBusyPrivate(v *engine.View, user string) bool {
+	in, err := v.Collection(inboxPath(user))
+	if err != nil {
+		return false
+	}
+	x, ok := in.Props.Dead[deadKey(propFreeBusyPrivate)]
+	if !ok {
+		return false
+	}
+	var e struct {
+		Text string `xml:",chardata"`
+	}
+	return xml.Unmarshal([]byte(x), &e) != nil || !strings.EqualFold(strings.TrimSpace(e.Text), "false")
+}
+
+// freeBusyCalendars returns the calendars of user whose busy time asker
+// may see: all of them unless user's free-busy is private, then those
+// asker holds read-free-busy on (engine.View.Access); ok is false when
+// asker may see none of a private user's.
+func (h *Handler) freeBusyCalendars(v *engine.View, asker, user string) (cals []string, ok bool, err error) {
+	cals, err = directory{h}.Calendars(v, user)
+	if err != nil || asker == user || !freeBusyPrivate(v, user) {
+		return cals, err == nil, err
+	}
+	var out []string
+	for _, p := range cals {
+		res, err := v.Access(asker, p)
+		if err != nil {
+			return nil, false, fmt.Errorf("resolve access of %s to %s: %w", asker, p, err)
+		}
+		if res.Access >= engine.AccessFreeBusy {
+			out = append(out, p)
+		}
+	}
+	return out, len(out) > 0, nil
+}
+
 // busyOf is the VFREEBUSY REPLY of user (as attendee) for req: the busy
-// time of user's opaque calendars.
-func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, req *freeBusyRequest, attendee string) ([]byte, error) {
+// time of cals, the calendars of user's the asker may see.
+func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, cals []string, req *freeBusyRequest, attendee string) ([]byte, error) {
 	ctx := r.Context()
 	fb, err := query.NewFreeBusy(req.tr, h.limits)
 	if err != nil {
 		return nil, err
 	}
-	if err := h.addBusy(ctx, v, user, fb, req.tr, ""); err != nil {
+	if err := h.addBusy(ctx, v, user, cals, fb, req.tr, ""); err != nil {
 		return nil, err
 	}
 	// The answer of RFC 6638 §5 is an iTIP VFREEBUSY REPLY: Render's
@@ -116,11 +172,11 @@ func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, req *free
 	return sched.Fold([]byte(text)), nil
 }
 
-// addBusy adds to fb the busy time in tr of user's opaque calendars,
-// leaving out the objects whose UID is skipUID (when not ""): what user
+// addBusy adds to fb the busy time in tr of user's calendars cals that
+// are opaque, and of user's availability, leaving out the objects whose UID is skipUID (when not ""): what user
 // declined is not busy, what they accepted tentatively BUSY-TENTATIVE
 // (query.FreeBusy.Self).
-func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, fb *query.FreeBusy, tr query.TimeRange, skipUID string) error {
+func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals []string, fb *query.FreeBusy, tr query.TimeRange, skipUID string) error {
 	if err := addAvailability(ctx, v, user, fb); err != nil {
 		return err
 	}
@@ -134,10 +190,6 @@ func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, fb *
 		self[itip.NormalizeAddress(a)] = true
 	}
 	fb.Self = func(a string) bool { return self[itip.NormalizeAddress(a)] }
-	cals, err := dir.Calendars(v, user)
-	if err != nil {
-		return err
-	}
 	for _, p := range cals {
 		c, err := v.Collection(p)
 		if err != nil {

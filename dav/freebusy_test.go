@@ -3,7 +3,9 @@ package dav
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/almanac/almanac/engine"
@@ -48,5 +50,73 @@ func TestFreeBusyParticipation(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("bob's busy time\n got %q\nwant %q", got, want)
+	}
+}
+
+// TestFreeBusyPrivate: by default every user sees bob's busy time; once
+// bob sets A:free-busy-private on his inbox, alice (no grant) gets 3.8
+// and no busy time, carol (read-free-busy on bob's work calendar) sees
+// that calendar's busy time only, bob himself still sees all of it; set
+// to "false" it is public again.
+func TestFreeBusyPrivate(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustSchedulingUsers(t, h, db, "alice", "bob", "carol")
+	ctx := context.Background()
+	if rec := serveUser(h, "bob", "MKCALENDAR", "/dav/home/bob/work/", ""); rec.Code != http.StatusCreated {
+		t.Fatalf("MKCALENDAR: %d %s", rec.Code, rec.Body)
+	}
+	for _, c := range []struct{ coll, uid, start string }{{"calendar", "home", "20260105T080000Z"}, {"work", "work", "20260105T100000Z"}} {
+		body := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:" + c.uid + "\r\nDTSTAMP:20260101T000000Z\r\n" +
+			"DTSTART:" + c.start + "\r\nDURATION:PT1H\r\nSUMMARY:secret\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+		if _, err := db.PutObject(ctx, testMeta, "/dav/home/bob/"+c.coll+"/", c.uid+".ics", []byte(body), engine.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Grant(ctx, testMeta, "/dav/home/bob/work/", "carol", engine.AccessFreeBusy, engine.GrantOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	const home, work = "20260105T080000Z/20260105T090000Z", "20260105T100000Z/20260105T110000Z"
+	lookup := func(asker string) string {
+		t.Helper()
+		body := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:fb\r\nDTSTAMP:20260101T000000Z\r\n" +
+			"DTSTART:20260105T000000Z\r\nDTEND:20260106T000000Z\r\nORGANIZER:mailto:" + asker + "@example.org\r\nATTENDEE:mailto:bob@example.org\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n"
+		rec := serveUser(h, asker, "POST", "/dav/home/"+asker+"/outbox/", body)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("%s's lookup: %d %s", asker, rec.Code, rec.Body)
+		}
+		return strings.ReplaceAll(rec.Body.String(), "&#13;\n ", "") // unfolded
+	}
+	setPrivate := func(value string) {
+		t.Helper()
+		body := `<D:propertyupdate xmlns:D="DAV:" xmlns:A="http://almanac.invalid/ns/"><D:set><D:prop><A:free-busy-private>` + value + `</A:free-busy-private></D:prop></D:set></D:propertyupdate>`
+		if rec := serveUser(h, "bob", "PROPPATCH", "/dav/home/bob/inbox/", body); rec.Code != http.StatusMultiStatus || strings.Contains(rec.Body.String(), "HTTP/1.1 4") {
+			t.Fatalf("PROPPATCH free-busy-private: %d %s", rec.Code, rec.Body)
+		}
+	}
+	for _, tc := range []struct {
+		private   string // "" leaves the property unset
+		asker     string
+		want, not []string
+	}{
+		{"", "alice", []string{"2.0;Success", home, work}, []string{"3.8"}},
+		{"true", "alice", []string{"3.8;No authority"}, []string{"2.0", home, work, "secret"}},
+		{"true", "carol", []string{"2.0;Success", work}, []string{home, "3.8", "secret"}},
+		{"true", "bob", []string{"2.0;Success", home, work}, []string{"3.8"}},
+		{"false", "alice", []string{"2.0;Success", home, work}, []string{"3.8"}},
+	} {
+		if tc.private != "" {
+			setPrivate(tc.private)
+		}
+		got := lookup(tc.asker)
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("private %q, %s's lookup lacks %s:\n%s", tc.private, tc.asker, w, got)
+			}
+		}
+		for _, n := range tc.not {
+			if strings.Contains(got, n) {
+				t.Errorf("private %q, %s's lookup holds %s:\n%s", tc.private, tc.asker, n, got)
+			}
+		}
 	}
 }

@@ -88,7 +88,11 @@ func (d directory) Busy(ctx context.Context, v *engine.View, user string, cal *i
 	if err != nil {
 		return false, err
 	}
-	if err := d.h.addBusy(ctx, v, user, have, tr, uid); unevaluable(err) {
+	cals, err := d.Calendars(v, user)
+	if err != nil {
+		return false, err
+	}
+	if err := d.h.addBusy(ctx, v, user, cals, have, tr, uid); unevaluable(err) {
 		return true, nil
 	} else if err != nil {
 		return false, err
