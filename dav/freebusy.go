@@ -172,24 +172,19 @@ func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, cals []st
 	return sched.Fold([]byte(text)), nil
 }
 
-// addBusy adds to fb the busy time in tr of user's calendars cals that
-// are opaque, and of user's availability, leaving out the objects whose UID is skipUID (when not ""): what user
-// declined is not busy, what they accepted tentatively BUSY-TENTATIVE
-// (query.FreeBusy.Self).
+// addBusy adds to fb the busy time in tr of user's availability and of
+// user's calendars cals that are opaque, leaving out the objects whose
+// UID is skipUID (when not ""): what user declined is not busy, what
+// they accepted tentatively BUSY-TENTATIVE (query.FreeBusy.Self).
 func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals []string, fb *query.FreeBusy, tr query.TimeRange, skipUID string) error {
 	if err := addAvailability(ctx, v, user, fb); err != nil {
 		return err
 	}
-	dir := directory{h}
-	addrs, err := dir.Addresses(v, user)
+	self, err := h.selfOf(v, user)
 	if err != nil {
 		return err
 	}
-	self := make(map[string]bool, len(addrs))
-	for _, a := range addrs {
-		self[itip.NormalizeAddress(a)] = true
-	}
-	fb.Self = func(a string) bool { return self[itip.NormalizeAddress(a)] }
+	fb.Self = self
 	for _, p := range cals {
 		c, err := v.Collection(p)
 		if err != nil {
@@ -222,6 +217,20 @@ func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals
 		}
 	}
 	return nil
+}
+
+// selfOf returns query.FreeBusy.Self for user: whether an address is one
+// of user's calendar-user-address-set.
+func (h *Handler) selfOf(v *engine.View, user string) (func(string) bool, error) {
+	addrs, err := directory{h}.Addresses(v, user)
+	if err != nil {
+		return nil, err
+	}
+	self := make(map[string]bool, len(addrs))
+	for _, a := range addrs {
+		self[itip.NormalizeAddress(a)] = true
+	}
+	return func(a string) bool { return self[itip.NormalizeAddress(a)] }, nil
 }
 
 // freeBusyRequest is a VFREEBUSY REQUEST (RFC 5546 §3.3.1).

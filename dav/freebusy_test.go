@@ -18,7 +18,8 @@ import (
 // TRANSP:TRANSPARENT and STATUS:CANCELLED are never busy; an instance of
 // a recurring event he declined alone is free while the others stay
 // busy; another attendee's DECLINED changes nothing for bob; his
-// ATTENDEE matches whatever the case of its scheme and domain.
+// ATTENDEE matches whatever the case of its scheme and domain. The
+// free-busy-query REPORT on his calendar counts his answers the same.
 func TestFreeBusyParticipation(t *testing.T) {
 	h, db := mustHandler(t, Options{})
 	mustSchedulingUsers(t, h, db, "alice", "bob")
@@ -50,6 +51,14 @@ func TestFreeBusyParticipation(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("bob's busy time\n got %q\nwant %q", got, want)
+	}
+	const report = `<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20260105T000000Z" end="20260108T000000Z"/></C:free-busy-query>`
+	rec := serveUser(h, "bob", "REPORT", "/dav/home/bob/calendar/", report, "Depth", "1")
+	unfolded := strings.ReplaceAll(rec.Body.String(), "\r\n ", "")
+	for _, w := range want {
+		if line := "FREEBUSY;FBTYPE=" + strings.Replace(w, " ", ":", 1); rec.Code != http.StatusOK || !strings.Contains(unfolded, line+"\r\n") {
+			t.Errorf("free-busy-query lacks %s: %d\n%s", line, rec.Code, rec.Body)
+		}
 	}
 }
 

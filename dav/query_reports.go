@@ -214,7 +214,8 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 }
 
 // freeBusyQuery answers CALDAV:free-busy-query (RFC 4791 §7.10) with a
-// text/calendar VFREEBUSY over the requested range. An object that cannot
+// text/calendar VFREEBUSY over the requested range, counting the
+// collection owner's answers as the free-busy POST does (addBusy). An object that cannot
 // be parsed or evaluated is logged and counted in a COMMENT of the
 // answer, which is then known to be incomplete.
 func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *reportRequest) error {
@@ -225,6 +226,11 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	fb, err := query.NewFreeBusy(q.Range, h.limits)
 	if err != nil {
 		return err
+	}
+	if rq.Coll != nil {
+		if fb.Self, err = h.selfOf(rq.View, rq.Coll.Owner); err != nil {
+			return err
+		}
 	}
 	release, err := h.acquireQuery(w, r)
 	if err != nil {
