@@ -59,9 +59,10 @@ func browserEvents(now time.Time) string {
 // (the weekly one expanded) in the agenda, delete an event over DAV,
 // undelete it from the timeline, create an app password and use it with
 // python-caldav (which reads the events and adds one), sign out, sign in
-// again through the OpenID provider's "Sign in with" button. A failed
+// again through the OpenID provider's "Sign in with" button, sign in as
+// the admin and see the status page. A failed
 // step leaves a screenshot in artifactsDir. With ALMANAC_SCREENSHOTS=DIR
-// the main pages are saved there as PNGs (docs/ has the README's).
+// the main pages are saved there as JPEGs (docs/screenshots/ has the README's).
 func TestBrowser(t *testing.T) {
 	chromium := requireChromium(t)
 	requirePythonModule(t, "caldav", "python3-caldav")
@@ -74,7 +75,7 @@ func TestBrowser(t *testing.T) {
 	}
 
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1100, 1400),
+		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(1024, 1400),
 		chromedp.UserDataDir(filepath.Join(dir, "profile")))
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancelAlloc()
@@ -111,14 +112,16 @@ func TestBrowser(t *testing.T) {
 		if docs == "" {
 			return
 		}
-		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80)); err == nil {
+		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(60)); err == nil { // 60: each under 150 KB
 			os.WriteFile(filepath.Join(docs, "web-"+name+".jpg"), png, 0o644) // quality < 100: JPEG
 		}
 	}
 
-	run("sign in",
+	run("sign-in page",
 		chromedp.Navigate(srv.BaseURL+"/"),
-		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("password")))
+	doc("sign-in")
+	run("sign in",
 		chromedp.SendKeys(chromedp.ID("name"), "alice"),
 		chromedp.SendKeys(chromedp.ID("password"), testPassword),
 		chromedp.Submit(chromedp.ID("password")),
@@ -138,6 +141,7 @@ func TestBrowser(t *testing.T) {
 	if flash := text("upload an .ics", ".flash"); !strings.Contains(flash, "Imported 2") {
 		t.Fatalf("after the upload the page says %q, want Imported 2", flash)
 	}
+	run("QR codes", chromedp.Click(chromedp.CSS(`details.qr summary`)), chromedp.WaitVisible(chromedp.CSS(`details.qr img`)))
 	doc("calendars")
 
 	run("agenda", chromedp.Navigate(srv.BaseURL+"/agenda"), chromedp.WaitVisible(chromedp.CSS(`main`)))
@@ -195,6 +199,20 @@ func TestBrowser(t *testing.T) {
 	if user := text("sign in with the issuer", "header form span"); user != "alice" {
 		t.Errorf("signed in through the issuer as %q, want alice", user)
 	}
+
+	run("admin status page",
+		chromedp.Click(chromedp.CSS(`header form button`)),
+		chromedp.WaitVisible(chromedp.ID("password")),
+		chromedp.SendKeys(chromedp.ID("name"), "admin"),
+		chromedp.SendKeys(chromedp.ID("password"), testPassword),
+		chromedp.Submit(chromedp.ID("password")),
+		chromedp.WaitVisible(chromedp.ID("setup")),
+		chromedp.Navigate(srv.BaseURL+"/manage/status"),
+		chromedp.WaitVisible(chromedp.ID("feed")))
+	if feed, cluster := text("admin status page", "#feed"), text("admin status page", "#cluster"); feed != "0" || cluster != "single node" {
+		t.Errorf("status page: feed subscribers %q, cluster %q; want 0 and single node", feed, cluster)
+	}
+	doc("status")
 	step = ""
 }
 
