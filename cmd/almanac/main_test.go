@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -53,7 +54,18 @@ func startServer(t testing.TB, flags ...string) *testServer {
 	args = append(args, hookTestFlags(flags)...)
 	logs := &syncBuffer{}
 	m := NewMain()
-	m.Getenv = func(string) string { return "" } // isolated from the developer's ALMANAC_*
+	explicitBudget := slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--memory-budget") })
+	m.Getenv = func(k string) string { // isolated from the developer's ALMANAC_*
+		// The servers share the test process, whose Go memory limit
+		// serve would set to half the default --memory-budget (32 MiB)
+		// for every test after it: the whole package's tests then ran
+		// with the collector pinned (slow PUTs timed out under make
+		// test's load). A GOMEMLIMIT "in the environment" keeps it.
+		if k == "GOMEMLIMIT" && !explicitBudget {
+			return "the test process's"
+		}
+		return ""
+	}
 	m.Stdout, m.LogOutput = logs, logs
 	m.noFirstRun = true // the users below instead
 	if err := m.ParseFlags(args); err != nil {
