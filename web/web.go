@@ -160,6 +160,8 @@ func (h *Handler) routes() {
 	h.mux.Handle("POST /sharing/revoke", h.user(h.revokeGrant))
 	h.mux.Handle("POST /sharing/link", h.user(h.createLink))
 	h.mux.Handle("POST /sharing/unlink", h.user(h.revokeLink))
+	h.mux.Handle("GET /delegates", h.user(h.delegates))
+	h.mux.Handle("POST /delegates/set", h.user(h.setDelegate))
 	h.mux.Handle("GET /devices", h.user(h.devices))
 	h.mux.Handle("POST /devices/create", h.user(h.createDevice))
 	h.mux.Handle("POST /devices/revoke", h.user(h.revokeDevice))

@@ -181,7 +181,7 @@ func TestSignIn(t *testing.T) {
 		t.Fatalf("wrong password: %d", code)
 	}
 	b.signIn("alice")
-	for _, p := range []string{"/calendars", "/calendars?deleted", "/agenda", "/devices", "/history?c=calendar", "/history?c=calendar&o=x.ics"} {
+	for _, p := range []string{"/calendars", "/calendars?deleted", "/agenda", "/delegates", "/devices", "/history?c=calendar", "/history?c=calendar&o=x.ics"} {
 		if code, body := b.get(p); code != 200 || !strings.Contains(body, "Sign out") {
 			t.Errorf("GET %s: %d", p, code)
 		}
@@ -379,7 +379,7 @@ func TestPageStates(t *testing.T) {
 	a := mustApp(t, Options{MaxUpload: 1000})
 	b := a.browser(t)
 	b.signIn("alice")
-	pages := []string{"/calendars", "/calendars?deleted", "/agenda", "/devices", "/history?c=calendar", "/sharing?c=calendar"}
+	pages := []string{"/calendars", "/calendars?deleted", "/agenda", "/delegates", "/devices", "/history?c=calendar", "/sharing?c=calendar"}
 	check := func(state string) {
 		t.Helper()
 		for _, p := range pages {
@@ -744,5 +744,61 @@ func TestSignInWithoutAccount(t *testing.T) {
 	}
 	if code, _ := alice.get("/calendars"); code != http.StatusSeeOther {
 		t.Errorf("a deleted account's session: %d, want a redirect to sign in", code)
+	}
+}
+
+// TestDelegates: alice makes bob a read-write delegate on the page; bob's
+// page says he acts for her and DAV lets him write her calendar; a
+// delegate that is no user or group, alice herself, or freebusy access
+// are refused and change nothing, as is a POST without the CSRF token;
+// removing bob ends it.
+func TestDelegates(t *testing.T) {
+	a := mustApp(t, Options{})
+	alice := a.browser(t)
+	alice.signIn("alice")
+	if code, body := alice.get("/delegates"); code != 200 || !strings.Contains(body, "No delegates.") {
+		t.Fatalf("empty delegates page: %d\n%s", code, body)
+	}
+	for _, form := range []url.Values{
+		{"delegate": {"nobody"}, "access": {"read"}},
+		{"delegate": {"alice"}, "access": {"read"}},
+		{"delegate": {"bob"}, "access": {"freebusy"}},
+		{"delegate": {"bob"}, "access": {"owner"}},
+	} {
+		if code, _, _ := alice.post("/delegates/set", form); code < 400 || code >= 500 {
+			t.Errorf("delegate %v: %d, want a 4xx", form, code)
+		}
+	}
+	if code, _, _ := alice.post("/delegates/set", url.Values{"delegate": {"bob"}, "access": {"read-write"}, "csrf": {"forged"}}); code != http.StatusForbidden {
+		t.Errorf("delegate without the CSRF token: %d, want 403", code)
+	}
+	v, _ := a.db.View()
+	ps, _ := v.Proxies("alice")
+	v.Close()
+	if len(ps) != 0 {
+		t.Fatalf("refused delegations changed something: %+v", ps)
+	}
+	if code, _, _ := alice.post("/delegates/set", url.Values{"delegate": {"bob"}, "access": {"read-write"}}); code != http.StatusSeeOther {
+		t.Fatalf("make bob a delegate: %d", code)
+	}
+	if _, body := alice.get("/delegates"); !strings.Contains(body, "<td>bob</td><td>read-write</td>") {
+		t.Errorf("alice's page lacks bob as a read-write delegate:\n%s", body)
+	}
+	bob := a.browser(t)
+	bob.signIn("bob")
+	if _, body := bob.get("/delegates"); !strings.Contains(body, "<td>alice</td><td>read-write</td>") {
+		t.Errorf("bob's page does not say he acts for alice:\n%s", body)
+	}
+	v, _ = a.db.View()
+	res, err := v.Access("bob", "/dav/home/alice/calendar/")
+	v.Close()
+	if err != nil || res.Access != engine.AccessReadWrite {
+		t.Errorf("bob's access to alice's calendar as her delegate: %v %v", res.Access, err)
+	}
+	if code, _, _ := alice.post("/delegates/set", url.Values{"delegate": {"bob"}, "access": {"none"}}); code != http.StatusSeeOther {
+		t.Fatalf("remove bob: %d", code)
+	}
+	if _, body := bob.get("/delegates"); !strings.Contains(body, "Nobody has made you their delegate.") {
+		t.Errorf("bob still acts for alice after removal:\n%s", body)
 	}
 }
