@@ -87,12 +87,7 @@ func (l *memLog) Identity(_ context.Context, proposed []byte) ([]byte, error) {
 // appends to and follows log.
 func mustOpenShared(tb testing.TB, log SharedLog) *DB {
 	tb.Helper()
-	db, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Log: log})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	return db
+	return mustOpenSharedFS(tb, vfs.NewMem(), log)
 }
 
 // waitApplied waits until db has applied the log up to head.
@@ -474,4 +469,100 @@ func TestSharedLogAwaitToken(t *testing.T) {
 	if waited, err := b.AwaitToken(ctx, ahead); waited || err != nil {
 		t.Fatalf("a token beyond the log's head: waited %v, %v; want no wait", waited, err)
 	}
+}
+
+// faultyLog is a memLog whose reads fail, or skip a record, from a
+// sequence number on.
+type faultyLog struct {
+	*memLog
+	failFrom Seq // reads from here on fail
+	skip     Seq // a read from here returns the records after it
+}
+
+var errReadFailed = errors.New("read failed")
+
+func (l *faultyLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error) {
+	if l.failFrom != 0 && from >= l.failFrom {
+		return nil, errReadFailed
+	}
+	if l.skip != 0 && from == l.skip {
+		from++
+	}
+	return l.memLog.Read(ctx, from, max)
+}
+
+// fillShared writes n objects through a calendar of db, 16 at a time.
+func fillShared(t *testing.T, db *DB, n int) {
+	t.Helper()
+	c := MustCalendar(t, db)
+	var g sync.WaitGroup
+	for w := range 16 {
+		g.Go(func() {
+			for i := w; i < n; i += 16 {
+				if _, err := db.PutObject(ctx, alice, c.Path, fmt.Sprint(i, ".ics"), event(fmt.Sprint(i)), PutOptions{}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	g.Wait()
+}
+
+// TestSharedLogCatchUpPipelined: a node opened far behind the log (several
+// read batches) reads ahead and applies many reads in one commit: it opens
+// at the log's head with the same log and projections as the node that
+// wrote them. A read that fails midway fails the open, keeping what was
+// committed, and the next open resumes from there; a log that skips a
+// record is refused as a divergence, however the reads were merged.
+func TestSharedLogCatchUpPipelined(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a := mustOpenShared(t, log)
+	fillShared(t, a, 3*readBatch)
+	head := a.Head()
+
+	b := mustOpenShared(t, log)
+	if b.Head() != head {
+		t.Fatalf("opened at %d, the log's head is %d", b.Head(), head)
+	}
+	sameState(t, a, b)
+	if err := b.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+
+	fs := vfs.NewMem()
+	failing := &faultyLog{memLog: log, failFrom: 2*readBatch + 1}
+	if db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: failing}); !errors.Is(err, errReadFailed) {
+		if err == nil {
+			db.Close()
+		}
+		t.Fatalf("open with reads failing midway: %v, want the read's error", err)
+	}
+	c := mustOpenSharedFS(t, fs, log)
+	if c.Head() != head {
+		t.Fatalf("reopened at %d, the log's head is %d", c.Head(), head)
+	}
+	sameState(t, a, c)
+
+	skipping := &faultyLog{memLog: log, skip: readBatch + 1}
+	db, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Log: skipping})
+	if !errors.Is(err, ErrDiverged) {
+		if err == nil {
+			db.Close()
+		}
+		t.Fatalf("open on a log that skips a record: %v, want ErrDiverged", err)
+	}
+}
+
+// mustOpenSharedFS opens the database on fs that appends to and follows
+// log.
+func mustOpenSharedFS(tb testing.TB, fs vfs.FS, log SharedLog) *DB {
+	tb.Helper()
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
 }
