@@ -81,6 +81,22 @@ func (v *View) Event(seq Seq) (*Event, error) {
 	return eventFromProto(p), nil
 }
 
+// WaitFor blocks until the durable head is at least seq. (A loop of
+// `for db.Head() < seq { db.Wait(ctx, db.Head()) }` reads the head twice:
+// when it reaches seq in between, Wait waits for an event after it, which
+// on an idle store never comes.)
+//
+// Errors: ctx.Err(), ErrClosed.
+func (db *DB) WaitFor(ctx context.Context, seq Seq) error {
+	for h := db.Head(); h < seq; {
+		var err error
+		if h, err = db.Wait(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Wait blocks until the durable head passes after, and returns the new
 // head. It is how the feed learns of new events without polling.
 //

@@ -213,13 +213,11 @@ func (db *DB) Sync(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	for db.Head() < head {
-		if _, err := db.Wait(ctx, db.Head()); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("%w: not caught up with the log's head %d within %s", ErrUnavailable, head, logTimeout)
-			}
-			return err
+	if err := db.WaitFor(ctx, head); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("%w: not caught up with the log's head %d within %s", ErrUnavailable, head, logTimeout)
 		}
+		return err
 	}
 	return nil
 }
@@ -253,13 +251,11 @@ func (db *DB) AwaitToken(ctx context.Context, token string) (waited bool, err er
 	if head, err := db.logHead(ctx); err == nil && seq > head {
 		return false, nil
 	}
-	for db.Head() < seq {
-		if _, err := db.Wait(ctx, db.Head()); err != nil {
-			if errors.Is(err, context.DeadlineExceeded) {
-				return true, fmt.Errorf("%w: not caught up with the sync token's event %d within %s (at %d)", ErrUnavailable, seq, tokenWait, db.Head())
-			}
-			return true, err
+	if err := db.WaitFor(ctx, seq); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return true, fmt.Errorf("%w: not caught up with the sync token's event %d within %s (at %d)", ErrUnavailable, seq, tokenWait, db.Head())
 		}
+		return true, err
 	}
 	return true, nil
 }

@@ -93,10 +93,8 @@ func mustOpenShared(tb testing.TB, log SharedLog) *DB {
 // waitApplied waits until db has applied the log up to head.
 func waitApplied(tb testing.TB, db *DB, head Seq) {
 	tb.Helper()
-	for db.Head() < head {
-		if _, err := db.Wait(ctx, db.Head()); err != nil {
-			tb.Fatal(err)
-		}
+	if err := db.WaitFor(ctx, head); err != nil {
+		tb.Fatal(err)
 	}
 }
 

@@ -78,10 +78,8 @@ func benchCaughtUp(b *testing.B, dbs []*engine.DB, head engine.Seq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	for _, db := range dbs {
-		for db.Head() < head {
-			if _, err := db.Wait(ctx, db.Head()); err != nil {
-				b.Fatalf("at %d of %d: %v", db.Head(), head, err)
-			}
+		if err := db.WaitFor(ctx, head); err != nil {
+			b.Fatalf("at %d of %d: %v", db.Head(), head, err)
 		}
 	}
 }

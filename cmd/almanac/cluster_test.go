@@ -89,10 +89,8 @@ func caughtUp(t *testing.T, nodes []*testServer) engine.Seq {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, s := range nodes {
-		for s.DB.Head() < head {
-			if _, err := s.DB.Wait(ctx, s.DB.Head()); err != nil {
-				t.Fatalf("%s at %d, want %d: %v", s.BaseURL, s.DB.Head(), head, err)
-			}
+		if err := s.DB.WaitFor(ctx, head); err != nil {
+			t.Fatalf("%s at %d, want %d: %v", s.BaseURL, s.DB.Head(), head, err)
 		}
 	}
 	return head
