@@ -16,7 +16,9 @@
 // sequence number.
 //
 // Incoming: LMTP is a go-smtp backend for an LMTP (or SMTP) listener an
-// MTA delivers replies to. Each message is parsed with bounds (ParseMessage)
-// and handed to a Handler (cmd/almanac applies the REPLY like a local
-// attendee's, after checking that the sender was invited).
+// MTA delivers the users' scheduling mail to. Each message is parsed with
+// bounds (ParseMessage) and handed to a Receiver (cmd/almanac, through
+// package dav: a REPLY is applied like a local attendee's after checking
+// that the sender was invited; a REQUEST, ADD or CANCEL is delivered like
+// a local organizer's after checking that the sender is its ORGANIZER).
 package imip

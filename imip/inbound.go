@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"mime"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -102,22 +103,32 @@ func ParseMessage(r io.Reader, lim Limits) (*Message, error) {
 	}
 }
 
-// Replier applies a reply received by email. Reply returns an error
-// wrapping ErrRefused when the reply is refused for good (the LMTP answer
-// is then 550), any other error for a failure that may pass (451).
-type Replier interface {
-	Reply(ctx context.Context, recipient, sender string, calendar []byte) error
+// Receiver applies an iTIP message received by email: a REPLY from an
+// attendee for an organizer here, or a REQUEST, ADD or CANCEL from an
+// organizer elsewhere for an attendee here. method is the text/calendar
+// part's method parameter (upper case, "" when it has none). Receive
+// returns an error wrapping ErrRefused when the message is refused for
+// good (the LMTP answer is then 550), any other error for a failure that
+// may pass (451).
+type Receiver interface {
+	Receive(ctx context.Context, recipient, sender, method string, calendar []byte) error
 }
 
-// ErrRefused marks a Replier's refusal for good: not from an invited
-// attendee, no such organizer, not an iTIP reply.
+// ErrRefused marks a Receiver's refusal for good: not from an invited
+// attendee or the meeting's organizer, no such user, not an iTIP message
+// this server takes.
 var ErrRefused = errors.New("imip: refused")
 
-// LMTP receives replies: a go-smtp backend for an LMTP (or SMTP) server
-// an MTA delivers the organizers' mail to.
+// Methods are the iTIP methods taken by email; others are refused
+// before they reach the Receiver (COUNTER, REFRESH and DECLINECOUNTER
+// are not supported).
+var Methods = []string{"REPLY", "REQUEST", "ADD", "CANCEL"}
+
+// LMTP receives scheduling messages: a go-smtp backend for an LMTP (or
+// SMTP) server an MTA delivers the users' mail to.
 type LMTP struct {
-	// Replier applies each reply. Required.
-	Replier Replier
+	// Receiver applies each message. Required.
+	Receiver Receiver
 	// Limits bound each message.
 	Limits Limits
 	// Timeout bounds the work of one message. Default 30s.
@@ -204,7 +215,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 	return nil
 }
 
-// deliver parses the message and hands it to the Replier once per
+// deliver parses the message and hands it to the Receiver once per
 // recipient, reporting each one's answer to set.
 func (s *session) deliver(r io.Reader, set func(rcpt string, err error)) {
 	log := s.l.logger().With("remote", s.remote, "envelope_from", s.envelope)
@@ -227,26 +238,26 @@ func (s *session) deliver(r io.Reader, set func(rcpt string, err error)) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for _, rc := range s.rcpts {
-		err := s.reply(ctx, rc, m)
+		err := s.receive(ctx, rc, m)
 		switch {
 		case err == nil:
-			log.Info("imip: reply applied", "from", m.From, "to", rc)
+			log.Info("imip: message applied", "method", m.Method, "from", m.From, "to", rc)
 			set(rc, nil)
 		case errors.Is(err, ErrRefused):
-			log.Warn("imip: reply refused", "from", m.From, "to", rc, "err", err)
+			log.Warn("imip: message refused", "method", m.Method, "from", m.From, "to", rc, "err", err)
 			set(rc, permanent(5, 7, 1, err))
 		default:
-			log.Error("imip: reply failed", "from", m.From, "to", rc, "err", err)
+			log.Error("imip: message failed", "method", m.Method, "from", m.From, "to", rc, "err", err)
 			set(rc, &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "temporary failure, try again later"})
 		}
 	}
 }
 
-func (s *session) reply(ctx context.Context, rcpt string, m *Message) error {
-	if m.Method != "" && m.Method != "REPLY" {
-		return fmt.Errorf("%w: method %s: only REPLY is taken by email", ErrRefused, m.Method)
+func (s *session) receive(ctx context.Context, rcpt string, m *Message) error {
+	if m.Method != "" && !slices.Contains(Methods, m.Method) {
+		return fmt.Errorf("%w: method %s: only %s are taken by email", ErrRefused, m.Method, strings.Join(Methods, ", "))
 	}
-	return s.l.Replier.Reply(ctx, rcpt, m.From, m.Calendar)
+	return s.l.Receiver.Receive(ctx, rcpt, m.From, m.Method, m.Calendar)
 }
 
 // permanent is an SMTP 5xx answer naming err (one line, bounded).

@@ -77,14 +77,14 @@ func FuzzParseMessage(f *testing.F) {
 	})
 }
 
-// fakeReplier records replies and refuses those of refused senders.
-type fakeReplier struct {
+// fakeReceiver records messages and refuses those of refused senders.
+type fakeReceiver struct {
 	mu      sync.Mutex
 	got     []string
 	refused string
 }
 
-func (r *fakeReplier) Reply(_ context.Context, rcpt, sender string, cal []byte) error {
+func (r *fakeReceiver) Receive(_ context.Context, rcpt, sender, method string, cal []byte) error {
 	if sender == r.refused {
 		return fmt.Errorf("%w: %s is not invited", ErrRefused, sender)
 	}
@@ -93,7 +93,7 @@ func (r *fakeReplier) Reply(_ context.Context, rcpt, sender string, cal []byte) 
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.got = append(r.got, rcpt+" "+sender+" "+strings.TrimSpace(string(cal)))
+	r.got = append(r.got, rcpt+" "+sender+" "+method+" "+strings.TrimSpace(string(cal)))
 	return nil
 }
 
@@ -151,17 +151,18 @@ func code(err error) int {
 	return 250
 }
 
-// TestLMTP: over a unix socket, a reply reaches the Replier per
-// recipient; a refusal is 550 for that recipient only, a passing failure
-// 451, a message without a calendar 550 for all.
+// TestLMTP: over a unix socket, a message reaches the Receiver per
+// recipient with its method; a refusal is 550 for that recipient only, a
+// passing failure 451, a message without a calendar or with a method not
+// taken by email 550 for all.
 func TestLMTP(t *testing.T) {
-	r := &fakeReplier{refused: "forger@mail.test"}
+	r := &fakeReceiver{refused: "forger@mail.test"}
 	sock := filepath.Join(t.TempDir(), "lmtp.sock")
 	l, err := Listen("unix:" + sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := (&LMTP{Replier: r, Timeout: time.Minute}).Server(true)
+	srv := (&LMTP{Receiver: r, Timeout: time.Minute}).Server(true)
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
 	cal := "BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nEND:VCALENDAR"
@@ -177,13 +178,18 @@ func TestLMTP(t *testing.T) {
 	if got := lmtpDeliver(t, "unix", sock, "From: ext1@mail.test\r\n\r\nhello\r\n", "alice@example.org"); code(got[0]) != 550 {
 		t.Errorf("no calendar: %v, want 550", got)
 	}
-	request := strings.Replace(replyMail("ext1@mail.test", cal), "method=REPLY", "method=REQUEST", 1)
-	if got := lmtpDeliver(t, "unix", sock, request, "alice@example.org"); code(got[0]) != 550 {
-		t.Errorf("a REQUEST by email: %v, want 550", got)
+	counter := strings.Replace(replyMail("ext1@mail.test", cal), "method=REPLY", "method=COUNTER", 1)
+	if got := lmtpDeliver(t, "unix", sock, counter, "alice@example.org"); code(got[0]) != 550 {
+		t.Errorf("a COUNTER by email: %v, want 550", got)
+	}
+	request := strings.Replace(replyMail("ext1@mail.test", cal), "method=REPLY", "method=request", 1)
+	if got := lmtpDeliver(t, "unix", sock, request, "bob@example.org"); code(got[0]) != 250 {
+		t.Errorf("a REQUEST by email: %v, want 250", got)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	want := []string{"alice@example.org ext1@mail.test " + cal, "carol@example.org ext1@mail.test " + cal}
+	want := []string{"alice@example.org ext1@mail.test REPLY " + cal, "carol@example.org ext1@mail.test REPLY " + cal,
+		"bob@example.org ext1@mail.test REQUEST " + cal}
 	if strings.Join(r.got, "|") != strings.Join(want, "|") {
 		t.Errorf("replies = %q, want %q", r.got, want)
 	}

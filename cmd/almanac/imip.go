@@ -30,7 +30,7 @@ func init() {
 			fs.StringVar(&c.from, "smtp-from", "", "envelope sender and Sender header of the emails, where bounces go (required with --smtp-url)")
 			fs.StringVar(&c.passwordFile, "smtp-password-file", "", "`file` holding the SMTP user's password (one line); ALMANAC_SMTP_PASSWORD otherwise")
 			fs.BoolVar(&c.insecure, "smtp-insecure", false, "send without STARTTLS (only for an smtp:// server on a loopback address)")
-			fs.StringVar(&c.lmtp, "lmtp-listen", "", "receive replies to invitations by email: an LMTP listener an MTA delivers the organizers' mail to, a unix socket `path` (mode 0660) or a TCP address (default: none)")
+			fs.StringVar(&c.lmtp, "lmtp-listen", "", "receive scheduling messages by email (replies to the users' invitations; invitations and cancellations from organizers elsewhere): an LMTP listener an MTA delivers the users' mail to, a unix socket `path` (mode 0660) or a TCP address (default: none)")
 			return func(ctx context.Context, env *ServeEnv) (func(context.Context) error, error) {
 				return startIMIP(ctx, env, c)
 			}
@@ -87,7 +87,7 @@ func startIMIP(_ context.Context, env *ServeEnv, c imipConfig) (func(context.Con
 	}
 	var stop func(context.Context) error
 	if c.lmtp != "" {
-		r := &replier{}
+		r := &receiver{}
 		if stop, err = startLMTP(env, c.lmtp, r); err != nil {
 			return nil, err
 		}
@@ -118,35 +118,37 @@ func startIMIP(_ context.Context, env *ServeEnv, c imipConfig) (func(context.Con
 	return stop, nil
 }
 
-// replier applies the replies of the LMTP listener through the DAV
+// receiver applies the messages of the LMTP listener through the DAV
 // handler once it is built (until then they wait: 451).
-type replier struct{ h atomic.Pointer[dav.Handler] }
+type receiver struct{ h atomic.Pointer[dav.Handler] }
 
-func (r *replier) ready(h *dav.Handler) { r.h.Store(h) }
+func (r *receiver) ready(h *dav.Handler) { r.h.Store(h) }
 
-// Reply implements imip.Replier: a reply from no invited attendee, to
-// no user, or no iTIP REPLY is refused for good.
-func (r *replier) Reply(ctx context.Context, recipient, sender string, cal []byte) error {
+// Receive implements imip.Receiver: a message from no invited attendee
+// or no organizer of the meeting, to no user, with too many attendees,
+// or no valid iTIP message is refused for good.
+func (r *receiver) Receive(ctx context.Context, recipient, sender, method string, cal []byte) error {
 	h := r.h.Load()
 	if h == nil {
 		return errors.New("the server is starting")
 	}
-	err := h.ReceiveReply(ctx, engine.Meta{Actor: "mailto:" + sender, UserAgent: "almanac lmtp"}, recipient, sender, cal)
+	err := h.ReceiveEmail(ctx, engine.Meta{Actor: "mailto:" + sender, UserAgent: "almanac lmtp"}, recipient, sender, method, cal)
 	var pe *itip.PreconditionError
-	if errors.Is(err, sched.ErrNotInvited) || errors.Is(err, sched.ErrNoOrganizer) || errors.Is(err, itip.ErrInvalidMessage) || errors.As(err, &pe) {
+	if errors.Is(err, sched.ErrNotInvited) || errors.Is(err, sched.ErrNoOrganizer) || errors.Is(err, sched.ErrMaxAttendees) ||
+		errors.Is(err, itip.ErrInvalidMessage) || errors.As(err, &pe) {
 		return fmt.Errorf("%w: %v", imip.ErrRefused, err)
 	}
 	return err
 }
 
-// startLMTP listens on addr for the replies an MTA delivers.
-func startLMTP(env *ServeEnv, addr string, r imip.Replier) (func(context.Context) error, error) {
+// startLMTP listens on addr for the scheduling messages an MTA delivers.
+func startLMTP(env *ServeEnv, addr string, r imip.Receiver) (func(context.Context) error, error) {
 	l, err := imip.Listen(addr)
 	if err != nil {
 		return nil, &ConfigError{Field: "lmtp-listen", Err: err}
 	}
 	l = netutil.LimitListener(l, maxLMTPConns)
-	srv := (&imip.LMTP{Replier: r, Logger: env.Logger.With("component", "lmtp")}).Server(true)
+	srv := (&imip.LMTP{Receiver: r, Logger: env.Logger.With("component", "lmtp")}).Server(true)
 	go srv.Serve(l)
 	env.Logger.Info("imip: LMTP listening", "addr", addr)
 	return func(ctx context.Context) error {
