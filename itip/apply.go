@@ -199,11 +199,17 @@ func keepPrivate(nc, oc *ical.Component, a string) {
 	if np == nil || op == nil || !sameTiming(nc, oc) {
 		return
 	}
+	copyOwnParams(np, op)
+}
+
+// copyOwnParams sets the attendee's own parameters (PARTSTAT, RSVP) of
+// dst to those of src, removing those src lacks.
+func copyOwnParams(dst, src *ical.Prop) {
 	for _, prm := range ownParams {
-		if v := op.Params.Values(prm); len(v) > 0 {
-			np.Params[prm] = slices.Clone(v)
+		if v := src.Params.Values(prm); len(v) > 0 {
+			dst.Params[prm] = slices.Clone(v)
 		} else {
-			np.Params.Del(prm)
+			dst.Params.Del(prm)
 		}
 	}
 }

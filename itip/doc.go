@@ -53,6 +53,11 @@
 // reply from anyone the copy does not invite, and returns the REQUESTs
 // that tell the other attendees.
 //
+// KeepReplies keeps the attendees' answers on an organizer's new version:
+// a PARTSTAT is the attendee's to set, so a stale or forged one the
+// organizer's client sends gives way to the stored one (a moved instance
+// may go back to NEEDS-ACTION), as CalendarServer does.
+//
 // Around them, the caller (dav/sched) uses RoleOf to know whether a
 // user's change is an organizer's or an attendee's, Attendees for its
 // bound on attendees, ForStorage on what a client PUTs (no

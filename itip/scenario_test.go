@@ -181,6 +181,19 @@ const (
 	danLine   = "ATTENDEE;SCHEDULE-AGENT=CLIENT:mailto:dan@example.org"
 )
 
+// acceptDeclining is an attendee a's client accepting the series in c
+// but the occurrence at t, which it declines with an override.
+func acceptDeclining(t *testing.T, c *ical.Calendar, a string, at time.Time) {
+	t.Helper()
+	setPartstat(c, a, "ACCEPTED")
+	d, err := mustObject(t, c).derive(at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attendeeProp(d, a).Params.Set(ical.ParamParticipationStatus, "DECLINED")
+	c.Children = append(c.Children, d)
+}
+
 // setPartstat sets a's PARTSTAT on every component of c listing a.
 func setPartstat(c *ical.Calendar, a, ps string) {
 	for _, comp := range c.Children {
@@ -236,15 +249,7 @@ func TestScenarioWeeklyAcrossDST(t *testing.T) {
 
 	// 2. Bob declines the first summer-time instance: his client adds an
 	// override. The organizer's copy gets one; carol is told.
-	w.attendeePut(bob, func(c *ical.Calendar) {
-		setPartstat(c, bob, "ACCEPTED")
-		d, err := mustObject(t, c).derive(time.Date(2026, 3, 30, 7, 0, 0, 0, time.UTC))
-		if err != nil {
-			t.Fatal(err)
-		}
-		attendeeProp(d, bob).Params.Set(ical.ParamParticipationStatus, "DECLINED")
-		c.Children = append(c.Children, d)
-	})
+	w.attendeePut(bob, func(c *ical.Calendar) { acceptDeclining(t, c, bob, time.Date(2026, 3, 30, 7, 0, 0, 0, time.UTC)) })
 	messages("bob declines 03-30",
 		"REPLY mailto:olga@example.org master 20260323T090000 20260330T090000",
 		"REQUEST "+carolAddr+" master 20260323T090000 20260330T090000")

@@ -80,3 +80,16 @@ func Fold(text []byte) []byte {
 	}
 	return out
 }
+
+// hasScheduleStatus reports whether an ATTENDEE of cal (nil: none)
+// carries a SCHEDULE-STATUS, which the server wrote.
+func hasScheduleStatus(cal *ical.Calendar) bool {
+	for _, c := range scheduled(cal) {
+		for _, p := range c.Props[ical.PropAttendee] {
+			if p.Params.Get("SCHEDULE-STATUS") != "" {
+				return true
+			}
+		}
+	}
+	return false
+}

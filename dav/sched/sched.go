@@ -204,16 +204,31 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) 
 		}
 	}
 	t := &step{s: s, v: v, req: req, opts: itip.Options{Now: s.now(), OrganizerAddresses: mine}}
+	merged := false
 	if role == itip.RoleOrganizer {
+		// The attendees' answers are theirs: a stale or forged PARTSTAT
+		// of the organizer's client gives way to the stored one.
+		if kept, err := itip.KeepReplies(old, cal, t.opts); err != nil {
+			return nil, err
+		} else if kept != cal {
+			cal, merged = kept, true
+		}
 		err = t.organizer(ctx, old, cal)
 	} else if !req.NoReply {
 		err = t.attendee(ctx, old, cal, me, org)
 	}
-	if err != nil || !t.handled {
+	if err != nil {
 		return &Result{}, err
 	}
+	// An organizer's change that sends nothing still keeps what is the
+	// server's: the answers (merged) and the SCHEDULE-STATUS of earlier
+	// deliveries, which clients do not send back.
+	keep := role == itip.RoleOrganizer && cal != nil && (merged || hasScheduleStatus(old))
+	if !t.handled && !keep {
+		return &Result{}, nil
+	}
 	body := req.Body
-	if cal != nil && (len(t.status) > 0 || bytes.Contains(body, []byte("SCHEDULE-"))) {
+	if cal != nil && (keep || len(t.status) > 0 || bytes.Contains(body, []byte("SCHEDULE-"))) {
 		// SCHEDULE-STATUS is the server's, SCHEDULE-FORCE-SEND never
 		// stored (RFC 6638 §7.2, §7.3).
 		stored, err := t.applyAnswers(itip.WithScheduleStatus(itip.ForStorage(old, cal), t.status))
