@@ -26,16 +26,24 @@ type mailbox struct {
 func newMailbox(t *testing.T) *mailbox {
 	t.Helper()
 	mb := &mailbox{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &mailboxSession{mb: mb}, nil }))
+	mb.addr = serveSMTP(t, func() smtp.Session { return &mailboxSession{mb: mb} })
+	return mb
+}
+
+// serveSMTP runs an SMTP server (go-smtp) on a loopback port whose
+// sessions session makes, until the test ends, and returns its address.
+func serveSMTP(t *testing.T, session func() smtp.Session) string {
+	t.Helper()
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return session(), nil }))
 	srv.Domain, srv.AllowInsecureAuth = "mailbox.test", true
+	srv.ReadTimeout, srv.WriteTimeout = time.Minute, time.Minute
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb.addr = l.Addr().String()
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })
-	return mb
+	return l.Addr().String()
 }
 
 func (mb *mailbox) messages() []string {
