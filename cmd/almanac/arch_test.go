@@ -33,6 +33,8 @@ func TestDependencyDirection(t *testing.T) {
 			"lease elects one node on NATS alone: it imports nothing of Almanac's (cmd hands the work to run)"},
 		{"./internal/natstest/...", []string{"github.com/almanac/almanac"},
 			"natstest starts nats-servers for tests; it knows nothing of Almanac"},
+		{"./internal/tcpproxy/...", []string{"github.com/almanac/almanac", "github.com/nats-io", "net/http"},
+			"tcpproxy pipes TCP for tests that cut links; it knows nothing of Almanac, NATS or HTTP"},
 		{"./web/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},
 			"the web app uses the engine's Go API and dav's operations (audit, auth), never storage or the feed"},
 		{"./dav/auth/...", []string{"github.com/almanac/almanac/web", "github.com/zitadel"},

@@ -30,10 +30,14 @@ type clusterConfig struct {
 	ClusterName   string
 	NodeName      string
 	ClusterListen string
-	Routes        string
-	LogReplicas   int
-	JoinTimeout   time.Duration
-	LeaseTTL      time.Duration
+	// ClusterAdvertise is the address the other nodes are told to reach
+	// this node's routes at, when --cluster-listen is not that address
+	// (NAT, a proxy, a container's port mapping).
+	ClusterAdvertise string
+	Routes           string
+	LogReplicas      int
+	JoinTimeout      time.Duration
+	LeaseTTL         time.Duration
 	// SecretFile holds the secret the routes between the embedded log
 	// servers present; TLSCert, TLSKey and TLSCA put the routes on mutual
 	// TLS (cluster_auth.go).
@@ -46,6 +50,7 @@ func (c *clusterConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClusterName, "cluster-name", "almanac", "`name` of the NATS cluster the nodes' embedded log servers form")
 	fs.StringVar(&c.NodeName, "node-name", "", "this node's `name` in the cluster, unique (required with --cluster-listen)")
 	fs.StringVar(&c.ClusterListen, "cluster-listen", "", "`address` (host:port) where the embedded log server takes routes from the other nodes: makes this a cluster node")
+	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "`address` (host:port) the other nodes are told to reach this node's routes at, when it is not --cluster-listen (behind NAT or a proxy); give the same address in the other nodes' --routes")
 	fs.StringVar(&c.Routes, "routes", "", "comma-separated `addresses` (host:port) of the other nodes' --cluster-listen")
 	fs.IntVar(&c.LogReplicas, "log-replicas", 0, "replicas of the log stream (0: 3 with two or more --routes, else 1)")
 	fs.DurationVar(&c.JoinTimeout, "cluster-join-timeout", 2*time.Minute, "how long a starting node waits for the cluster to place the log")
@@ -69,6 +74,14 @@ func (c *clusterConfig) validate() error {
 		}
 		if c.NodeName == "" {
 			return bad("node-name", "a cluster node needs a unique --node-name")
+		}
+	}
+	if c.ClusterAdvertise != "" {
+		if c.ClusterListen == "" {
+			return bad("cluster-advertise", "--cluster-advertise is the embedded log server's route address: it needs --cluster-listen")
+		}
+		if _, _, err := net.SplitHostPort(c.ClusterAdvertise); err != nil {
+			return bad("cluster-advertise", "want host:port, got %q", c.ClusterAdvertise)
 		}
 	}
 	for _, r := range c.routes() {
@@ -260,8 +273,12 @@ func startLogServer(c clusterConfig, dataDir string, maxObject int64) (*server.S
 		MaxPayload: int32(min(max(2*maxObject, 1<<20), 64<<20)),
 		NoSigs:     true,
 		NoLog:      true,
-		Cluster:    routeAuth.apply(server.ClusterOpts{Name: c.ClusterName, Host: host, Port: port}),
-		Routes:     routes,
+		// A node tells the others where its routes are (route gossip):
+		// the advertised address, or else --cluster-listen. A node
+		// that learns of a peer this way dials it unless the address is
+		// in its own --routes.
+		Cluster: routeAuth.apply(server.ClusterOpts{Name: c.ClusterName, Host: host, Port: port, Advertise: c.ClusterAdvertise}),
+		Routes:  routes,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -144,15 +143,7 @@ func TestClusterKill9(t *testing.T) {
 	}
 	const n, clients = 3, 8
 	rounds := testscale.N(t, 5) // 10 in CI (ALMANAC_TEST_SCALE=2), as issue 17 asks
-	routes := make([]string, n)
-	for i := range routes {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		routes[i] = l.Addr().String()
-		l.Close()
-	}
+	routes := freeAddrs(t, n)
 	nodes := make([]*clusterChild, n)
 	for i := range nodes {
 		var others []string

@@ -22,29 +22,46 @@ import (
 // node can open it.
 func startCluster(t *testing.T, n int, extra ...string) []*testServer {
 	t.Helper()
-	routes := make([]string, n)
-	for i := range routes {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		routes[i] = l.Addr().String()
-		l.Close()
-	}
-	nodes := make([]*testServer, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range nodes {
+	listens := freeAddrs(t, n)
+	return startClusterWith(t, listens, func(i int) []string {
 		var others []string
-		for j, r := range routes {
+		for j, r := range listens {
 			if j != i {
 				others = append(others, r)
 			}
 		}
-		args := []string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--nats=off", "--grpc-listen=127.0.0.1:0",
-			"--node-name=" + fmt.Sprint("n", i+1), "--cluster-listen=" + routes[i], "--routes=" + strings.Join(others, ","),
-			"--cluster-join-timeout=60s"}
-		args = append(args, extra...)
+		return append([]string{"--routes=" + strings.Join(others, ",")}, extra...)
+	})
+}
+
+// freeAddrs returns n addresses on loopback whose ports were free a
+// moment ago.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	addrs := make([]string, n)
+	for i := range addrs {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addrs[i] = l.Addr().String()
+		l.Close()
+	}
+	return addrs
+}
+
+// startClusterWith boots one node per --cluster-listen address, node i
+// with the flags args(i) after the defaults (its --routes among them),
+// as startCluster does.
+func startClusterWith(t *testing.T, listens []string, args func(i int) []string) []*testServer {
+	t.Helper()
+	n := len(listens)
+	nodes := make([]*testServer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range nodes {
+		args := append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--nats=off", "--grpc-listen=127.0.0.1:0",
+			"--node-name=" + fmt.Sprint("n", i+1), "--cluster-listen=" + listens[i], "--cluster-join-timeout=60s"}, args(i)...)
 		logs := &syncBuffer{}
 		m := NewMain()
 		m.Getenv = func(string) string { return "" }
