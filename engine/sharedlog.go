@@ -86,6 +86,7 @@ type sharedState struct {
 	head          atomic.Uint64
 	lastErr       atomic.Pointer[string] // nil when the last look reached the log
 	diverged      atomic.Pointer[error]  // set once the replica differs from the log
+	retries       atomic.Int64           // append attempts tried again (Stats.LogRetries)
 	appendSeconds *histogram
 }
 
@@ -112,6 +113,7 @@ func (s *sharedState) looked(head Seq, err error) {
 
 func (s *sharedState) stats(st *Stats) {
 	st.LogHead = Seq(s.head.Load())
+	st.LogRetries = s.retries.Load()
 	if e := s.lastErr.Load(); e != nil {
 		st.LogError = *e
 	}
@@ -125,12 +127,27 @@ func (s *sharedState) stats(st *Stats) {
 // to and follows a shared log (Options.Log).
 func (db *DB) Shared() bool { return db.opts.Log != nil }
 
-// logHead asks the shared log for its head and records the answer.
+// logHead asks the shared log for its head and records the answer. An
+// ask unanswered within headAttempt is asked again until ctx ends: the
+// stream leader that took it may have died, and its successor, elected
+// in tens of milliseconds, answers the next one (a write's Sync would
+// otherwise wait out its whole bound). An answer that is an error (no
+// quorum) is not asked again.
 func (db *DB) logHead(ctx context.Context) (Seq, error) {
-	head, err := db.opts.Log.Head(ctx)
-	db.shared.looked(head, err)
-	return head, err
+	for {
+		actx, cancel := context.WithTimeout(ctx, headAttempt)
+		head, err := db.opts.Log.Head(actx)
+		timedOut := actx.Err() != nil
+		cancel()
+		if err == nil || !timedOut || ctx.Err() != nil {
+			db.shared.looked(head, err)
+			return head, err
+		}
+	}
 }
+
+// headAttempt bounds one ask of the shared log's head (logHead).
+const headAttempt = 500 * time.Millisecond
 
 // logProbeInterval is how often a node looks at the shared log's head,
 // so that Stats says how far behind it is even when nothing is written.
@@ -156,6 +173,18 @@ func (db *DB) probe(ctx context.Context) {
 // appendShared appends tx's events to the shared log. On a conflict it
 // catches up (applying what the other engines appended) and reports
 // retry: the group's commands must run again against the new state.
+//
+// An attempt that fails without an answer (a timeout, a stream leader
+// that died with the request) is tried again after a short backoff, each
+// attempt bounded by appendAttempt, all of them by logTimeout: a new
+// leader is elected in tens of milliseconds, and the first write after
+// it should not wait out one long timeout. A retry is safe because
+// SharedLog.Append is idempotent and expects the same last sequence
+// number: at most one attempt is stored. When a retry finds the log
+// ahead (a conflict), the records after the expected head are read back
+// and compared with the group's (as follow's checkApplied compares what
+// a node applied): the group's own, stored by an attempt whose answer was
+// lost, are a success, not a lost race.
 func (db *DB) appendShared(tx *txn, acks chan<- pending) (retry bool, err error) {
 	if err := db.diverged(); err != nil {
 		return false, err
@@ -163,17 +192,58 @@ func (db *DB) appendShared(tx *txn, acks chan<- pending) (retry bool, err error)
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()
 	start := time.Now()
-	err = db.opts.Log.Append(ctx, db.nextSeq-1, tx.records)
-	if err == nil {
-		db.shared.appendSeconds.observe(time.Since(start).Seconds())
-		db.shared.looked(tx.next-1, nil)
-		db.conflicts = 0
-		return false, nil
+	after := db.nextSeq - 1
+	attempt := appendAttempt + time.Duration(recordsSize(tx.records))*time.Second/appendRate
+	unsure := false // an earlier attempt may have stored the records
+	for backoff := appendBackoff; ; backoff = min(2*backoff, appendAttempt) {
+		actx, acancel := context.WithTimeout(ctx, attempt)
+		err = db.opts.Log.Append(actx, after, tx.records)
+		acancel()
+		var conflict *LogConflictError
+		if errors.As(err, &conflict) && unsure {
+			ours, rerr := db.storedAsOurs(ctx, after, tx.records)
+			switch {
+			case rerr != nil:
+				return false, fmt.Errorf("%w: reading back an append whose answer was lost: %w", ErrUnavailable, rerr)
+			case ours:
+				err = nil
+			}
+		}
+		if err == nil {
+			db.shared.appendSeconds.observe(time.Since(start).Seconds())
+			db.shared.looked(tx.next-1, nil)
+			db.conflicts = 0
+			return false, nil
+		}
+		if errors.As(err, &conflict) {
+			return db.lostRace(ctx, conflict, acks)
+		}
+		unsure = true
+		db.shared.retries.Add(1)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
 	}
-	var conflict *LogConflictError
-	if !errors.As(err, &conflict) {
-		return false, fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
+}
+
+// A shared log append: each attempt is bounded by appendAttempt (and a
+// second for each appendRate bytes of records), attempts that fail
+// without an answer are retried after appendBackoff, doubling up to
+// appendAttempt, within logTimeout.
+const (
+	appendAttempt = time.Second
+	appendRate    = 16 << 20
+	appendBackoff = 20 * time.Millisecond
+)
+
+// lostRace handles an append refused because another engine appended
+// first: it catches up and reports retry, or gives up with ErrUnavailable
+// after losing the race for logTimeout.
+func (db *DB) lostRace(ctx context.Context, conflict *LogConflictError, acks chan<- pending) (retry bool, err error) {
 	db.logConflicts.Add(1)
 	if db.conflicts == 0 {
 		db.conflictSince = time.Now()
@@ -188,6 +258,28 @@ func (db *DB) appendShared(tx *txn, acks chan<- pending) (retry bool, err error)
 	// there is, the fastest way back into the race.
 	if err := db.catchUp(ctx, conflict.Head); err != nil {
 		return false, fmt.Errorf("%w: catching up: %w", ErrUnavailable, err)
+	}
+	return true, nil
+}
+
+// storedAsOurs reports whether the shared log holds records right after
+// after: whether an append whose answer was lost stored them. The log is
+// past after (it refused the append as a conflict), so the reads find
+// what is there.
+func (db *DB) storedAsOurs(ctx context.Context, after Seq, records [][]byte) (bool, error) {
+	for from := after + 1; from <= after+Seq(len(records)); {
+		recs, err := db.opts.Log.Read(ctx, from, len(records)-int(from-after-1))
+		if err != nil {
+			return false, err
+		}
+		for _, rec := range recs {
+			if !bytes.Equal(rec, records[from-after-1]) {
+				return false, nil
+			}
+			if from++; from > after+Seq(len(records)) {
+				break
+			}
+		}
 	}
 	return true, nil
 }

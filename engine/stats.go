@@ -65,6 +65,10 @@ type Stats struct {
 	// another node won since Open: each made the writer catch up and run
 	// its group again.
 	LogConflicts int64
+	// LogRetries counts the attempts to append to a shared log that
+	// failed without an answer (a timeout, a stream leader that died)
+	// and were tried again since Open.
+	LogRetries int64
 	// LogHead is the shared log's last sequence number when the node last
 	// looked (every second; 0 without a shared log): Head behind it is
 	// the node's lag. LogError is why the last look failed, "" when it

@@ -20,6 +20,8 @@ package jslog
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -73,12 +75,21 @@ type Log struct {
 	sub  *nats.Subscription
 	// getSubject is where reads ask: the stream's direct get subject.
 	getSubject string
+	// instance is random, this Log's own: the first part of its
+	// appends' message ids.
+	instance string
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced when a message is published
 }
 
 var _ engine.SharedLog = (*Log)(nil)
+
+// dupWindow is how long the stream remembers an append's message id, to
+// drop a retry of an append it stored: longer than a writer retries one
+// append (the engine's 10 s), and short, because each server holds every
+// id of the window in memory (one an append, some 100 bytes).
+const dupWindow = 30 * time.Second
 
 // identityKey is the key of the store identity in the bucket.
 const identityKey = "identity"
@@ -110,6 +121,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts *Options) (*Log, error) {
 		DenyPurge:          true,
 		AllowDirect:        true,
 		AllowAtomicPublish: true,
+		Duplicates:         dupWindow,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jslog: stream %s: %w", o.Stream, err)
@@ -123,7 +135,12 @@ func Open(ctx context.Context, nc *nats.Conn, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jslog: identity bucket: %w", err)
 	}
-	l := &Log{opts: o, nc: nc, js: js, kv: kv, changed: make(chan struct{}), getSubject: "$JS.API.DIRECT.GET." + o.Stream}
+	var inst [12]byte
+	if _, err := rand.Read(inst[:]); err != nil {
+		return nil, fmt.Errorf("jslog: instance id: %w", err)
+	}
+	l := &Log{opts: o, nc: nc, js: js, kv: kv, changed: make(chan struct{}),
+		getSubject: "$JS.API.DIRECT.GET." + o.Stream, instance: hex.EncodeToString(inst[:])}
 	if l.sub, err = nc.Subscribe(o.Subject, func(*nats.Msg) { l.wake() }); err != nil {
 		return nil, fmt.Errorf("jslog: subscribe %s: %w", o.Subject, err)
 	}
@@ -144,14 +161,16 @@ func (l *Log) wake() {
 
 // pubAck is the answer to a publish: an ack or an API error.
 type pubAck struct {
-	Error *jetstream.APIError `json:"error,omitempty"`
-	Seq   uint64              `json:"seq"`
-	Count int                 `json:"count"`
+	Error     *jetstream.APIError `json:"error,omitempty"`
+	Seq       uint64              `json:"seq"`
+	Count     int                 `json:"count"`
+	Duplicate bool                `json:"duplicate,omitempty"`
 }
 
 // Header names of JetStream publishes (nats-server's stream.go).
 const (
 	hdrExpectedLastSeq = "Nats-Expected-Last-Sequence"
+	hdrMsgID           = "Nats-Msg-Id"
 	hdrBatchID         = "Nats-Batch-Id"
 	hdrBatchSeq        = "Nats-Batch-Sequence"
 	hdrBatchCommit     = "Nats-Batch-Commit"
@@ -160,6 +179,19 @@ const (
 // Append stores records as the messages after+1, … of the stream, all or
 // none, if the stream's last sequence is after; otherwise it returns an
 // *engine.LogConflictError.
+//
+// Append is idempotent: called again with the same after and records
+// after an error (a lost ack, a timeout, a leader that died), it returns
+// nil if the earlier call stored them, and stores them once. The first
+// message carries a Nats-Msg-Id derived from this Log's instance, after
+// and the records (msgID), and the stream drops a message whose id it
+// stored within its duplicate window (dupWindow), answering that it is a
+// duplicate. Compare-and-set decides before that: every attempt expects
+// the same last sequence, so at most one of them is ever stored. The
+// server checks the id before the expected sequence in a replicated
+// stream and in an atomic batch, but after it for a single message on a
+// lone server: there a retry of a stored message is a conflict, and the
+// caller must compare what the log holds (the engine does).
 func (l *Log) Append(ctx context.Context, after engine.Seq, records [][]byte) error {
 	if len(records) == 0 {
 		return nil
@@ -167,13 +199,15 @@ func (l *Log) Append(ctx context.Context, after engine.Seq, records [][]byte) er
 	if len(records) > l.opts.MaxBatch {
 		return fmt.Errorf("jslog: %d events in one append, over the atomic batch limit of %d", len(records), l.opts.MaxBatch)
 	}
-	var id string
+	var batch string
 	if len(records) > 1 {
+		// The batch id names this attempt, not the records: a retry
+		// must not join what the server kept of an abandoned attempt.
 		var b [16]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			return fmt.Errorf("jslog: batch id: %w", err)
 		}
-		id = hex.EncodeToString(b[:])
+		batch = hex.EncodeToString(b[:])
 	}
 	var reply *nats.Msg
 	for i, rec := range records {
@@ -181,9 +215,10 @@ func (l *Log) Append(ctx context.Context, after engine.Seq, records [][]byte) er
 		m.Data = rec
 		if i == 0 {
 			m.Header.Set(hdrExpectedLastSeq, strconv.FormatUint(uint64(after), 10))
+			m.Header.Set(hdrMsgID, l.msgID(after, records))
 		}
-		if id != "" {
-			m.Header.Set(hdrBatchID, id)
+		if batch != "" {
+			m.Header.Set(hdrBatchID, batch)
 			m.Header.Set(hdrBatchSeq, strconv.Itoa(i+1))
 		}
 		if i < len(records)-1 {
@@ -192,7 +227,7 @@ func (l *Log) Append(ctx context.Context, after engine.Seq, records [][]byte) er
 			}
 			continue
 		}
-		if id != "" {
+		if batch != "" {
 			m.Header.Set(hdrBatchCommit, "1")
 		}
 		var err error
@@ -208,13 +243,48 @@ func (l *Log) Append(ctx context.Context, after engine.Seq, records [][]byte) er
 		switch ack.Error.ErrorCode {
 		case jetstream.JSErrCodeStreamWrongLastSequence, jetstream.JSErrCodeStreamWrongLastSequenceConstant:
 			return &engine.LogConflictError{Head: headOf(ack.Error.Description)}
+		case errCodeBatchDuplicate:
+			// The batch's first message is stored: an earlier attempt
+			// stored the whole batch (atomic), and only at after+1, the
+			// one place its compare-and-set allowed.
+			return nil
 		}
 		return fmt.Errorf("jslog: publish: %w", ack.Error)
 	}
-	if want := uint64(after) + uint64(len(records)); ack.Seq != want {
+	want := uint64(after) + uint64(len(records))
+	if ack.Duplicate {
+		// A single message stored by an earlier attempt, at after+1.
+		want = uint64(after) + 1
+	}
+	if ack.Seq != want {
 		return fmt.Errorf("jslog: publish: stored as %d, want %d", ack.Seq, want)
 	}
 	return nil
+}
+
+// errCodeBatchDuplicate is the server's error for an atomic batch holding
+// a message whose Nats-Msg-Id the stream stored already
+// (JSAtomicPublishContainsDuplicateMessageErr; nats.go has no constant).
+// A message whose id is in a proposal not yet committed gets
+// JSStreamDuplicateMessageConflict instead: the outcome is unknown yet,
+// an error like a timeout.
+const errCodeBatchDuplicate jetstream.ErrorCode = 10201
+
+// msgID is the Nats-Msg-Id of the first message of an append of records
+// after after: this Log's instance and a hash of the two. Another append
+// (other records, another after, another node) never has it: the stream
+// must not take one for another's duplicate.
+func (l *Log) msgID(after engine.Seq, records [][]byte) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(after))
+	h.Write(n[:])
+	for _, r := range records {
+		binary.BigEndian.PutUint64(n[:], uint64(len(r)))
+		h.Write(n[:])
+		h.Write(r)
+	}
+	return l.instance + "-" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 var wrongLastSeq = regexp.MustCompile(`wrong last sequence: (\d+)`)
