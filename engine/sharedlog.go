@@ -395,7 +395,7 @@ func waitPipeline(acks chan<- pending) {
 // read batch ahead is caught up with catchUpPipelined.
 func (db *DB) catchUp(ctx context.Context, head Seq) error {
 	if head >= db.nextSeq+readBatch {
-		return db.catchUpPipelined(ctx, head)
+		return db.catchUpPipelined(ctx, head, db.applyShared)
 	}
 	for first := true; head == 0 && first || db.nextSeq <= head; first = false {
 		recs, err := db.opts.Log.Read(ctx, db.nextSeq, readBatch)
@@ -421,11 +421,11 @@ const (
 )
 
 // catchUpPipelined applies the shared log's records from db.nextSeq
-// through head, reading the next batches while it applies the ones
-// before: the reads' round trips and the server's work overlap with
-// apply, and the fsyncs are few. Order and gaps are applyShared's to
-// check, as when it applies one read at a time.
-func (db *DB) catchUpPipelined(ctx context.Context, head Seq) error {
+// through head with apply (applyShared, or catchUpBulk's), reading the
+// next batches while it applies the ones before: the reads' round trips
+// and the server's work overlap with apply, and the fsyncs are few. Order
+// and gaps are apply's to check, as when it applies one read at a time.
+func (db *DB) catchUpPipelined(ctx context.Context, head Seq, apply func(from Seq, recs [][]byte) error) error {
 	type read struct {
 		from Seq
 		recs [][]byte
@@ -472,7 +472,7 @@ func (db *DB) catchUpPipelined(ctx context.Context, head Seq) error {
 				break more
 			}
 		}
-		if err := db.applyShared(from, recs); err != nil {
+		if err := apply(from, recs); err != nil {
 			return err
 		}
 		if r.err != nil {
@@ -595,7 +595,11 @@ func (db *DB) catchUpAtOpen() error {
 	if head < db.nextSeq {
 		return nil
 	}
-	if err := db.catchUp(context.Background(), head); err != nil {
+	catchUp := db.catchUp
+	if head >= db.nextSeq+bulkMin {
+		catchUp = db.catchUpBulk
+	}
+	if err := catchUp(context.Background(), head); err != nil {
 		return fmt.Errorf("engine: catching up with the shared log: %w", err)
 	}
 	return nil

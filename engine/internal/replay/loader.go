@@ -484,3 +484,13 @@ func (o *Loader) Close() {
 		o.b = nil
 	}
 }
+
+// NewOver returns a Loader over projections that need not be empty (a
+// node catching up with a shared log from where it was): it keeps no
+// records across flushes, so reads its writes do not answer go to db, and
+// its flushes commit batches.
+func NewOver(db *pebble.DB) *Loader {
+	o := New(db, nil)
+	o.authoritative = false
+	return o
+}
