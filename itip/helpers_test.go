@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/itip/itiptest"
 	"github.com/emersion/go-ical"
 )
 
@@ -39,38 +39,12 @@ func mustParse(tb testing.TB, text string) *ical.Calendar {
 	return cal
 }
 
-// canon renders a calendar for comparison by property: each component's
-// properties sorted, parameters sorted, children sorted by their text.
+// canon renders a calendar for comparison by property (itiptest.Canon).
 func canon(cal *ical.Calendar) string {
 	if cal == nil {
 		return "<nil>"
 	}
-	return canonComp(cal.Component, "")
-}
-
-func canonComp(c *ical.Component, indent string) string {
-	var lines []string
-	for name, props := range c.Props {
-		for _, p := range props {
-			var params []string
-			for k, vs := range p.Params {
-				params = append(params, k+"="+strings.Join(vs, ","))
-			}
-			sort.Strings(params)
-			l := name
-			if len(params) > 0 {
-				l += ";" + strings.Join(params, ";")
-			}
-			lines = append(lines, indent+"  "+l+":"+p.Value)
-		}
-	}
-	sort.Strings(lines)
-	var kids []string
-	for _, ch := range c.Children {
-		kids = append(kids, canonComp(ch, indent+"  "))
-	}
-	sort.Strings(kids)
-	return indent + "BEGIN:" + c.Name + "\n" + strings.Join(append(lines, kids...), "\n") + "\n" + indent + "END:" + c.Name
+	return itiptest.Canon(cal.Component)
 }
 
 // sameCal fails the test when got and want differ by property.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine/recur"
+	"github.com/almanac/almanac/itip/itiptest"
 	"github.com/emersion/go-ical"
 )
 
@@ -104,23 +105,7 @@ func instances(t *testing.T, cal *ical.Calendar, a string) []string {
 	return out
 }
 
-const berlinTZ = `BEGIN:VTIMEZONE
-TZID:Europe/Berlin
-BEGIN:DAYLIGHT
-TZOFFSETFROM:+0100
-TZOFFSETTO:+0200
-TZNAME:CEST
-DTSTART:19700329T020000
-RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
-END:DAYLIGHT
-BEGIN:STANDARD
-TZOFFSETFROM:+0200
-TZOFFSETTO:+0100
-TZNAME:CET
-DTSTART:19701025T030000
-RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
-END:STANDARD
-END:VTIMEZONE`
+const berlinTZ = itiptest.BerlinVTimezone
 
 // series is the organizer's weekly meeting across the switch to summer
 // time (2026-03-29) with an exception on 03-23; more is added after it.
@@ -398,7 +383,7 @@ func TestAddInstance(t *testing.T) {
 	}
 	c := msgs[0].Calendar.Children[len(msgs[0].Calendar.Children)-1]
 	if got := propValue(c, ical.PropDateTimeStart); got != "20260502T150000" || c.Props.Get(ical.PropRecurrenceID) != nil || c.Props.Get(ical.PropRecurrenceRule) != nil {
-		t.Fatalf("ADD component:\n%s", canonComp(c, ""))
+		t.Fatalf("ADD component:\n%s", itiptest.Canon(c))
 	}
 	got := instances(t, w.copies[bob], bob)
 	if len(got) != 7 || got[6] != "05-02 15:00 CEST NEEDS-ACTION" {

@@ -31,6 +31,8 @@ func TestDependencyDirection(t *testing.T) {
 			"jslog is the engine's shared log on NATS: it implements engine.SharedLog and knows nothing of storage, DAV or the feed"},
 		{"./lease/...", []string{"github.com/almanac/almanac", "github.com/cockroachdb/pebble", "net/http", "google.golang.org/grpc"},
 			"lease elects one node on NATS alone: it imports nothing of Almanac's (cmd hands the work to run)"},
+		{"./itip/itiptest/...", []string{"github.com/almanac/almanac"},
+			"itiptest holds the scheduling tests' shared comparison and data; it knows nothing of Almanac"},
 		{"./internal/natstest/...", []string{"github.com/almanac/almanac"},
 			"natstest starts nats-servers for tests; it knows nothing of Almanac"},
 		{"./internal/tcpproxy/...", []string{"github.com/almanac/almanac", "github.com/nats-io", "net/http"},

@@ -2,6 +2,7 @@ package sched
 
 import (
 	"context"
+	"slices"
 
 	"github.com/almanac/almanac/engine"
 	"github.com/almanac/almanac/itip"
@@ -107,4 +108,55 @@ func (t *step) applyAnswers(cal *ical.Calendar) (*ical.Calendar, error) {
 		cal = updated
 	}
 	return cal, nil
+}
+
+// resourcesFirst orders msgs so that the messages to rooms and resources
+// come first: their answers, made while they are delivered, then go into
+// the messages to the other attendees (withAnswers), whose copies would
+// else show the resource's earlier answer until the next change.
+func (t *step) resourcesFirst(msgs []itip.Message) ([]itip.Message, error) {
+	rd, ok := t.s.Dir.(Resources)
+	if !ok || len(msgs) < 2 {
+		return msgs, nil
+	}
+	isRes := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		user, err := t.s.Dir.User(t.v, m.Recipient)
+		if err != nil {
+			return nil, err
+		}
+		if user == "" {
+			continue
+		}
+		r, err := rd.Resource(t.v, user)
+		if err != nil {
+			return nil, err
+		}
+		isRes[m.Recipient] = r != nil
+	}
+	out := slices.Clone(msgs)
+	slices.SortStableFunc(out, func(a, b itip.Message) int {
+		switch {
+		case isRes[a.Recipient] == isRes[b.Recipient]:
+			return 0
+		case isRes[a.Recipient]:
+			return -1
+		}
+		return 1
+	})
+	return out, nil
+}
+
+// withAnswers returns the message cal with the PARTSTAT of each resource
+// that answered in this step (t.answers) set as it answered.
+func (t *step) withAnswers(cal *ical.Calendar) *ical.Calendar {
+	for _, a := range t.answers {
+		for _, c := range a.Calendar.Children {
+			if p := c.Props.Get(ical.PropAttendee); p != nil {
+				cal = withPartstat(cal, a.Originator, p.Params.Get(ical.ParamParticipationStatus))
+				break
+			}
+		}
+	}
+	return cal
 }

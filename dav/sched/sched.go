@@ -320,7 +320,11 @@ func (t *step) organizer(ctx context.Context, old, cal *ical.Calendar) error {
 	t.handled = len(msgs) > 0
 	t.organizing = true
 	t.status = map[string]string{}
+	if msgs, err = t.resourcesFirst(msgs); err != nil {
+		return err
+	}
 	for _, m := range msgs {
+		m.Calendar = t.withAnswers(m.Calendar)
 		st, err := t.deliver(ctx, m)
 		if err != nil {
 			return err
