@@ -170,7 +170,7 @@ func applyCollectionDeleted(rw readWriter, ev *eventv1.Event) error {
 	if err := rw.Delete(keys.PathKey(ev.CollectionPath), nil); err != nil {
 		return err
 	}
-	for _, fam := range []byte{keys.Obj, keys.Change, keys.Tomb, keys.UID} {
+	for _, fam := range []byte{keys.Obj, keys.Change, keys.Tomb, keys.UID, keys.TimeIdx} {
 		p := keys.IDPrefix(fam, id)
 		if err := rw.DeleteRange(p, keys.PrefixEnd(p), nil); err != nil {
 			return err
@@ -267,6 +267,9 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
 		return err
 	}
+	if err := indexTime(rw, coll, name, old, ev.EnvelopeStart, ev.EnvelopeEnd); err != nil {
+		return err
+	}
 	if ev.Uid != "" {
 		if err := rw.Set(keys.UIDKey(coll, ev.Uid), []byte(name), nil); err != nil {
 			return err
@@ -340,6 +343,9 @@ func applyDelete(rw readWriter, ev *eventv1.Event, coll uint64, name string) err
 		if err := rw.Delete(keys.UIDKey(coll, old.Uid), nil); err != nil {
 			return err
 		}
+	}
+	if err := unindexTime(rw, coll, name, old); err != nil {
+		return err
 	}
 	if err := setProto(rw, keys.ChangeKey(coll, ev.Seq, name), &statev1.Change{Name: name, Deleted: true}); err != nil {
 		return err

@@ -89,6 +89,9 @@
 //	                          -> the user's name
 //	U <user>                  what a directory (LDAP) said of a user who
 //	                          signed in through it: display name, emails
+//	T <id> <level> <bucket> <name>
+//	                          time index (timeindex.go): an object's
+//	                          envelope, by the bucket it starts in
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.

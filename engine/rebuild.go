@@ -38,7 +38,8 @@ const metaProjections = "projections"
 //	10: the users' email address index ('M')
 //	11: schedule tags of scheduling objects (Object.schedule_tag)
 //	12: directory users ('U')
-const projectionVersion = "12"
+//	13: the time index of objects' envelopes ('T', timeindex.go)
+const projectionVersion = "13"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

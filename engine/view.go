@@ -218,6 +218,15 @@ func (v *View) object(coll uint64, name string, withBody bool) (*Object, error) 
 	return obj, nil
 }
 
+// iterObject decodes the object record it is at, of object name.
+func iterObject(it *pebble.Iterator, name string) (*Object, error) {
+	val, err := it.ValueAndErr()
+	if err != nil {
+		return nil, fmt.Errorf("engine: read object %s: %w", name, err)
+	}
+	return listObject(name, val)
+}
+
 // ListOptions shape a listing.
 type ListOptions struct {
 	// Bodies asks for each object's body.
@@ -252,18 +261,24 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 			defer bodies.close()
 		}
 		ranged := !opts.Start.IsZero() || !opts.End.IsZero()
+		if ranged {
+			names, ok, err := v.timeCandidates(c.Id, opts.Start, opts.End)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if ok {
+				v.objectsByName(c.Id, names, opts.Bodies, yield)
+				return
+			}
+		}
 		for it.First(); it.Valid(); it.Next() {
 			name, err := keys.Name(it.Key())
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			val, err := it.ValueAndErr()
-			if err != nil {
-				yield(nil, fmt.Errorf("engine: read object %s: %w", name, err))
-				return
-			}
-			obj, err := listObject(name, val)
+			obj, err := iterObject(it, name)
 			if err != nil {
 				yield(nil, err)
 				return

@@ -37,6 +37,8 @@ func TestDependencyDirection(t *testing.T) {
 			"natstest starts nats-servers for tests; it knows nothing of Almanac"},
 		{"./internal/tcpproxy/...", []string{"github.com/almanac/almanac", "github.com/nats-io", "net/http"},
 			"tcpproxy pipes TCP for tests that cut links; it knows nothing of Almanac, NATS or HTTP"},
+		{"./internal/calgen/...", []string{"github.com/almanac/almanac"},
+			"calgen makes random iCalendar for property tests; it knows nothing of Almanac"},
 		{"./web/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},
 			"the web app uses the engine's Go API and dav's operations (audit, auth), never storage or the feed"},
 		{"./dav/auth/...", []string{"github.com/almanac/almanac/web", "github.com/zitadel"},

@@ -49,6 +49,7 @@ const (
 	Webhook       byte = 'W'
 	Email         byte = 'M'
 	DirectoryUser byte = 'U'
+	TimeIdx       byte = 'T'
 	sep           byte = 0x00
 	seqLen             = 8
 	prefixLen          = 1
@@ -61,7 +62,7 @@ const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
-	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook, Email, DirectoryUser}
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook, Email, DirectoryUser, TimeIdx}
 
 // SharingPrefixes lists the families of sharing (groups, grants, shares,
 // mounts, proxies, links) and of push registrations: apply reads them
@@ -141,6 +142,27 @@ func TokenKey(id string) []byte { return append([]byte{Token}, id...) }
 // lower case) in the index of users' addresses; its value is the user's
 // name.
 func EmailKey(addr string) []byte { return append([]byte{Email}, addr...) }
+
+// TimeIdxKey is the key of an object's entry in the time index of
+// collection id: its level, the bucket its envelope starts in, its name.
+func TimeIdxKey(id uint64, level byte, bucket uint64, name string) []byte {
+	k := append(u64(start(TimeIdx, IDPrefixLen+1+seqLen+len(name)), id), level)
+	return append(u64(k, bucket), name...)
+}
+
+// TimeIdxBucket is the prefix of the entries of collection id's time
+// index at level from bucket on: the bound of a scan.
+func TimeIdxBucket(id uint64, level byte, bucket uint64) []byte {
+	return u64(append(u64([]byte{TimeIdx}, id), level), bucket)
+}
+
+// TimeIdxName returns the name part of a TimeIdxKey.
+func TimeIdxName(k []byte) (string, error) {
+	if len(k) < IDPrefixLen+1+seqLen || k[0] != TimeIdx {
+		return "", ErrMalformed
+	}
+	return string(k[IDPrefixLen+1+seqLen:]), nil
+}
 
 // IDPrefix is the prefix of every key of family prefix in collection id.
 func IDPrefix(prefix byte, id uint64) []byte { return u64([]byte{prefix}, id) }

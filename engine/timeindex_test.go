@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/almanac/almanac/internal/calgen"
+	"github.com/almanac/almanac/internal/testscale"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// checkTimeIndex compares, for random ranges, the names a time-range
+// listing of path yields (through the time index) with those of a full
+// listing whose envelopes overlap the range.
+func checkTimeIndex(t *testing.T, db *DB, r *rand.Rand, path string, ranges int) {
+	t.Helper()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var all []*Object
+	for o, err := range v.Objects(path, ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, o)
+	}
+	for range ranges {
+		start, end := calgen.Range(r)
+		var want, got []string
+		for _, o := range all {
+			if o.Envelope.Overlaps(start, end) {
+				want = append(want, o.Name)
+			}
+		}
+		for o, err := range v.Objects(path, ListOptions{Start: start, End: end, Bodies: r.IntN(2) == 0}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, o.Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s [%s, %s): the time index lists %d objects, the full scan %d\nindex: %v\nscan:  %v",
+				path, start, end, len(got), len(want), got, want)
+		}
+	}
+}
+
+// TestTimeIndexMatchesScan is the time index's property test: after
+// random puts (new and overwriting, which move an object's envelope),
+// deletes, moves between collections, a collection's deletion and
+// re-creation, a rebuild and a verify, every time-range listing equals
+// the full scan filtered by envelope; and with a candidate bound below
+// the answer the listing falls back to the scan and still agrees.
+func TestTimeIndexMatchesScan(t *testing.T) {
+	db := MustOpen(t)
+	MustCalendar(t, db)
+	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/other/", Kind: KindCalendar, Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	paths := []string{"/alice/cal/", "/alice/other/"}
+	n := testscale.N(t, 150)
+	live := map[string][]string{}
+	for i := range n {
+		p := paths[r.IntN(2)]
+		switch op := r.IntN(10); {
+		case op < 6 || len(live[p]) == 0:
+			name := fmt.Sprintf("o%d.ics", r.IntN(n))
+			if _, err := db.PutObject(ctx, alice, p, name, calgen.Object(r, fmt.Sprintf("u%d-%d", i, r.Int())), PutOptions{}); err != nil {
+				t.Fatalf("put %s%s: %v", p, name, err)
+			}
+			if !slices.Contains(live[p], name) {
+				live[p] = append(live[p], name)
+			}
+		case op < 8:
+			k := r.IntN(len(live[p]))
+			if err := db.DeleteObject(ctx, alice, p, live[p][k], ""); err != nil {
+				t.Fatalf("delete %s%s: %v", p, live[p][k], err)
+			}
+			live[p] = slices.Delete(live[p], k, k+1)
+		default:
+			k := r.IntN(len(live[p]))
+			to := paths[1-slices.Index(paths, p)]
+			name := fmt.Sprintf("m%d.ics", i)
+			if _, err := db.MoveObject(ctx, alice, MoveRequest{FromPath: p, FromName: live[p][k], ToPath: to, ToName: name}); err != nil {
+				t.Fatalf("move %s%s: %v", p, live[p][k], err)
+			}
+			live[p] = slices.Delete(live[p], k, k+1)
+			live[to] = append(live[to], name)
+		}
+		if i == n/2 {
+			// the other calendar's index goes with it, and a new
+			// collection at its path starts empty
+			if err := db.DeleteCollection(ctx, alice, "/alice/other/"); err != nil {
+				t.Fatal(err)
+			}
+			live["/alice/other/"] = nil
+			if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: "/alice/other/", Kind: KindCalendar, Owner: "alice"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, p := range paths {
+		checkTimeIndex(t, db, r, p, 200)
+	}
+	// one entry per live object: none left by deletes, moves or the
+	// deleted collection
+	entries, objects := 0, 0
+	for _, fam := range []byte{keys.TimeIdx, keys.Obj} {
+		it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: []byte{fam}, UpperBound: []byte{fam + 1}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for it.First(); it.Valid(); it.Next() {
+			if fam == keys.TimeIdx {
+				entries++
+			} else {
+				objects++
+			}
+		}
+		it.Close()
+	}
+	if entries != objects {
+		t.Errorf("%d time index entries for %d objects", entries, objects)
+	}
+	t.Run("Fallback", func(t *testing.T) {
+		defer func(n int) { maxTimeCandidates = n }(maxTimeCandidates)
+		maxTimeCandidates = 3
+		checkTimeIndex(t, db, r, paths[0], 50)
+	})
+	t.Run("Rebuild", func(t *testing.T) {
+		if err := db.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range paths {
+			checkTimeIndex(t, db, r, p, 100)
+		}
+	})
+}
+
+// TestTimePlace: an envelope's level is the lowest whose buckets it
+// spans at most two of; open and inverted envelopes go where every
+// range can find them.
+func TestTimePlace(t *testing.T) {
+	const minInt, maxInt = -1 << 63, 1<<63 - 1
+	day := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).Unix()
+	for _, c := range []struct {
+		name       string
+		start, end int64
+		level      byte
+	}{
+		{"Hour", day, day + 3600, 0},
+		{"Empty", day, day, 0},
+		{"Month", day, day + 31*86400, 2},
+		{"Year", day, day + 400*86400, 3},
+		{"Endless", day, maxInt, levelOpenEnd},
+		{"NoStart", minInt, day, levelAll},
+		{"Unbounded", minInt, maxInt, levelAll},
+		{"NoTimes", 0, 0, levelAll},
+		{"Inverted", day, day - 1, levelAll},
+		{"Forever", -1 << 40, 1 << 40, levelAll},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got, _ := timePlace(c.start, c.end); got != c.level {
+				t.Errorf("timePlace(%d, %d) level = %d, want %d", c.start, c.end, got, c.level)
+			}
+		})
+	}
+}

@@ -1,0 +1,83 @@
+// Package calgen makes random calendar objects and time ranges for the
+// property tests of the time index and the queries (engine, dav/query):
+// the shapes whose envelopes and instances are easy to get wrong. Only
+// tests import it; it imports nothing of Almanac's.
+package calgen
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+)
+
+// Object returns a calendar object with the given UID, of one of the
+// shapes a time index must place right: timed (UTC, zoned, floating),
+// all-day, with a DURATION or no end, recurring (counted, until, endless,
+// with an override), VTODOs (due only, start only, neither) and far-away
+// dates.
+func Object(r *rand.Rand, uid string) []byte {
+	base := time.Date(2024+r.IntN(5), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), 15*r.IntN(4), 0, 0, time.UTC)
+	const f, d = "20060102T150405", "20060102"
+	dur := time.Duration(1+r.IntN(300)) * 15 * time.Minute
+	var b strings.Builder
+	b.WriteString("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n")
+	comp := "VEVENT"
+	if r.IntN(6) == 0 {
+		comp = "VTODO"
+	}
+	fmt.Fprintf(&b, "BEGIN:%s\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\n", comp, uid)
+	var rid string
+	switch shape := r.IntN(9); {
+	case comp == "VTODO" && shape < 3:
+		fmt.Fprintf(&b, "DUE:%sZ\r\n", base.Format(f))
+	case comp == "VTODO" && shape < 6:
+		fmt.Fprintf(&b, "DTSTART:%sZ\r\n", base.Format(f))
+	case comp == "VTODO":
+		// no date at all: unbounded
+	case shape == 0:
+		fmt.Fprintf(&b, "DTSTART:%s\r\nDTEND:%s\r\n", base.Format(f), base.Add(dur).Format(f)) // floating
+	case shape == 1:
+		fmt.Fprintf(&b, "DTSTART;VALUE=DATE:%s\r\nDTEND;VALUE=DATE:%s\r\n", base.Format(d), base.AddDate(0, 0, 1+r.IntN(20)).Format(d))
+	case shape == 2:
+		fmt.Fprintf(&b, "DTSTART;TZID=Europe/Berlin:%s\r\nDURATION:PT%dM\r\n", base.Format(f), int(dur.Minutes()))
+	case shape == 3:
+		fmt.Fprintf(&b, "DTSTART;VALUE=DATE:%s\r\n", base.Format(d))
+	case shape == 4:
+		fmt.Fprintf(&b, "DTSTART:%sZ\r\nDTEND:%sZ\r\nRRULE:FREQ=WEEKLY;COUNT=%d\r\n", base.Format(f), base.Add(dur).Format(f), 2+r.IntN(60))
+	case shape == 5:
+		fmt.Fprintf(&b, "DTSTART;TZID=America/New_York:%s\r\nDTEND;TZID=America/New_York:%s\r\nRRULE:FREQ=DAILY;INTERVAL=%d;UNTIL=%sZ\r\n",
+			base.Format(f), base.Add(dur).Format(f), 1+r.IntN(30), base.AddDate(0, r.IntN(30), 0).Format(f))
+	case shape == 6:
+		fmt.Fprintf(&b, "DTSTART:%s\r\nDTEND:%s\r\nRRULE:FREQ=MONTHLY\r\n", base.Format(f), base.Add(dur).Format(f)) // endless, floating
+	case shape == 7:
+		fmt.Fprintf(&b, "DTSTART:%sZ\r\nDTEND:%sZ\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\n", base.Format(f), base.Add(time.Hour).Format(f))
+		rid = base.AddDate(0, 0, 14).Format(f)
+	default:
+		far := base.AddDate(200*(r.IntN(3)-1), 0, 0)
+		fmt.Fprintf(&b, "DTSTART:%sZ\r\nDTEND:%sZ\r\n", far.Format(f), far.Add(dur).Format(f))
+	}
+	fmt.Fprintf(&b, "END:%s\r\n", comp)
+	if rid != "" {
+		// the third instance moved months away
+		moved := base.AddDate(0, 3+r.IntN(12), 0)
+		fmt.Fprintf(&b, "BEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID:%sZ\r\nDTSTART:%sZ\r\nDTEND:%sZ\r\nEND:VEVENT\r\n",
+			uid, rid, moved.Format(f), moved.Add(time.Hour).Format(f))
+	}
+	b.WriteString("END:VCALENDAR\r\n")
+	return []byte(b.String())
+}
+
+// Range returns a query range from an hour to two years long,
+// sometimes open on one side.
+func Range(r *rand.Rand) (start, end time.Time) {
+	start = time.Date(2023+r.IntN(7), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), 0, 0, 0, time.UTC)
+	end = start.Add(time.Duration(1+r.IntN(24*730)) * time.Hour)
+	switch r.IntN(10) {
+	case 0:
+		start = time.Time{}
+	case 1:
+		end = time.Time{}
+	}
+	return start, end
+}
