@@ -1,0 +1,75 @@
+package dav
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/almanac/almanac/bench"
+	"github.com/almanac/almanac/engine"
+)
+
+// BenchmarkQueryMonth10k is issue 20's query figure through the handler:
+// the bench tool's one-month calendar-query (ETags only, then expanded)
+// over its own 10,000 events (one in ten recurring weekly, with EXDATEs,
+// overrides and endless series; all in Europe/Berlin with a VTIMEZONE),
+// answered from the time index. It checks the answer's size against the
+// bench tool's expected count.
+func BenchmarkQueryMonth10k(b *testing.B) {
+	const n = 10000
+	h, db := mustHandler(b, Options{})
+	ctx := context.Background()
+	if err := h.ensureHome(ctx, "alice", testMeta); err != nil {
+		b.Fatal(err)
+	}
+	const cal = "/dav/home/alice/calendar/"
+	var wg sync.WaitGroup
+	errs := make([]error, 16)
+	for w := range errs {
+		wg.Go(func() {
+			for i := w; i < n && errs[w] == nil; i += len(errs) {
+				ev := bench.Event(i, 0)
+				_, errs[w] = db.PutObject(ctx, testMeta, cal, ev.Name, ev.Body, engine.PutOptions{})
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	const stamp = "20060102T150405Z"
+	f, t := bench.QueryWindow.Start.Format(stamp), bench.QueryWindow.End.Format(stamp)
+	want := bench.ExpectedQuery(n).Objects
+	for _, expand := range []bool{false, true} {
+		prop := `<d:getetag/>`
+		if expand {
+			prop = `<d:getetag/><c:calendar-data><c:expand start="` + f + `" end="` + t + `"/></c:calendar-data>`
+		}
+		body := `<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop>` + prop +
+			`</d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="` + f + `" end="` + t +
+			`"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`
+		req := func() *http.Request {
+			r := httptest.NewRequest("REPORT", cal, strings.NewReader(body))
+			r.SetBasicAuth("alice", "alice")
+			r.Header.Set("Depth", "1")
+			return r
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req())
+		if got := strings.Count(rec.Body.String(), "<D:response>"); rec.Code != http.StatusMultiStatus || got != want {
+			b.Fatalf("calendar-query: %d with %d responses, want 207 with %d", rec.Code, got, want)
+		}
+		b.Run(fmt.Sprint("expand=", expand), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				serve(b, h, req(), http.StatusMultiStatus)
+			}
+		})
+	}
+}
