@@ -87,7 +87,8 @@ func OwnerFromPath(path string) string {
 func Exposed(op engine.Op) bool {
 	switch op {
 	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged, engine.OpCollectionMoved,
-		engine.OpObjectPut, engine.OpObjectDeleted, engine.OpObjectMoved, engine.OpObjectPropsChanged, engine.OpContentPurged:
+		engine.OpObjectPut, engine.OpObjectDeleted, engine.OpObjectMoved, engine.OpObjectPropsChanged, engine.OpContentPurged,
+		engine.OpIMIPQueued, engine.OpIMIPFailed:
 		return true
 	}
 	return SharingOp(op)
@@ -112,6 +113,11 @@ func (c *Converter) Change(lk Lookup, ev *engine.Event, withBody bool, maxBody i
 	}
 	var ci Info
 	switch ev.Op {
+	case engine.OpIMIPQueued, engine.OpIMIPFailed:
+		if ev.IMIP == nil {
+			return nil, nil
+		}
+		ci.Owner = ev.IMIP.User // no collection: the user it is sent for
 	case engine.OpCollectionCreated, engine.OpCollectionDeleted, engine.OpPropsChanged, engine.OpCollectionMoved:
 		ci = Info{Owner: ev.Owner, Kind: ev.Kind}
 		if ci.Owner == "" {
@@ -186,11 +192,21 @@ func (c *Converter) Change(lk Lookup, ev *engine.Event, withBody bool, maxBody i
 			ch.Op = feedv1.Op(op)
 		}
 	}
-	if withBody && len(ev.Body) > 0 {
-		if maxBody > 0 && len(ev.Body) > maxBody {
+	body := ev.Body
+	if m := ev.IMIP; m != nil {
+		body = m.Calendar
+		ch.Uid = m.UID
+		ch.Schedule = &feedv1.Schedule{Method: m.Method, Originator: m.Originator, Recipient: m.Recipient, Status: "1.1"}
+		if ev.Op == engine.OpIMIPFailed {
+			ch.Schedule.Status = "5.1" // could not be delivered (RFC 6638 §3.2.9)
+			ch.Reason = strings.TrimSpace(ev.Reason + ": " + m.Status)
+		}
+	}
+	if withBody && len(body) > 0 {
+		if maxBody > 0 && len(body) > maxBody {
 			ch.BodyOmitted = true
 		} else {
-			ch.Body = ev.Body
+			ch.Body = body
 		}
 	}
 	return ch, nil

@@ -6,7 +6,6 @@ import (
 
 	"github.com/almanac/almanac/engine"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // TestChangeSchedule: of one step of implicit scheduling, the delivery
@@ -16,11 +15,7 @@ import (
 // put; a filter on the schedule ops of one's own collections gives bob
 // his invitation and alice nothing.
 func TestChangeSchedule(t *testing.T) {
-	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDB(t)
 	ctx := context.Background()
 	m := engine.Meta{Actor: "alice"}
 	for _, spec := range []engine.CollectionSpec{

@@ -63,7 +63,8 @@ type Webhook struct {
 // Op.String): the ones the change feed carries.
 var WebhookOps = []Op{OpCollectionCreated, OpCollectionDeleted, OpPropsChanged, OpCollectionMoved, OpObjectPut,
 	OpObjectDeleted, OpObjectMoved, OpObjectPropsChanged, OpContentPurged, OpShareGranted, OpShareRevoked,
-	OpShareReplied, OpLinkCreated, OpLinkRevoked, OpScheduleRequest, OpScheduleReply, OpScheduleCancel, OpScheduleAdd}
+	OpShareReplied, OpLinkCreated, OpLinkRevoked, OpScheduleRequest, OpScheduleReply, OpScheduleCancel, OpScheduleAdd,
+	OpIMIPQueued, OpIMIPFailed}
 
 // ParseOp returns the operation named s (Op.String) among WebhookOps.
 //

@@ -24,10 +24,16 @@ const SubjectPrefix = "almanac"
 // collection-created, collection-deleted, props-changed, purge,
 // share-granted, share-revoked, share-replied, link-created,
 // link-revoked, or schedule-request, schedule-reply, schedule-cancel,
-// schedule-add (a delivery into a schedule inbox). Every
+// schedule-add (a delivery into a schedule inbox). An email (iMIP) has no
+// collection: its subject is almanac.<user>.email.<recipient>.imip-queued
+// (or imip-failed), the recipient's address without mailto:. Every
 // variable token is escaped with EscapeToken. A move is published under its
 // source collection.
 func Subject(ch *feedv1.Change) string {
+	if ch.Op == feedv1.Op_OP_IMIP_QUEUED || ch.Op == feedv1.Op_OP_IMIP_FAILED {
+		return SubjectPrefix + "." + EscapeToken(ch.Principal) + ".email." +
+			EscapeToken(strings.TrimPrefix(ch.GetSchedule().GetRecipient(), "mailto:")) + "." + engine.Op(ch.Op).String()
+	}
 	return SubjectPrefix + "." + EscapeToken(ch.Principal) + "." + kindToken(ch.Kind) + "." +
 		EscapeToken(collectionToken(ch.Principal, ch.Collection)) + "." + engine.Op(ch.Op).String()
 }

@@ -68,6 +68,8 @@ func TestSubject(t *testing.T) {
 			"almanac.alice.calendar.work%2F2026.move"},
 		{&feedv1.Change{Principal: "", Kind: feedv1.Kind_KIND_PLAIN, Collection: "/shared/", Op: feedv1.Op_OP_COLLECTION_PROPS_CHANGED},
 			"almanac.%.plain.%2Fshared.props-changed"},
+		{&feedv1.Change{Principal: "alice", Op: feedv1.Op_OP_IMIP_QUEUED, Schedule: &feedv1.Schedule{Recipient: "mailto:ext@mail.test"}},
+			"almanac.alice.email.ext%40mail%2Etest.imip-queued"},
 	} {
 		if got := Subject(tc.ch); got != tc.want {
 			t.Errorf("Subject(%v) = %q, want %q", tc.ch, got, tc.want)

@@ -74,6 +74,16 @@ const (
 	Op_OP_SCHEDULE_REPLY   Op = 31
 	Op_OP_SCHEDULE_CANCEL  Op = 32
 	Op_OP_SCHEDULE_ADD     Op = 33
+	// An iTIP message queued to be emailed (iMIP, RFC 6047) to an address no
+	// local user has: an invitation, update or cancellation for an attendee
+	// elsewhere, or a reply to an organizer elsewhere. principal is the
+	// local user it is sent for, uid the meeting's, schedule says who sends
+	// what to whom (status "1.1"), body is the iTIP object. No collection.
+	Op_OP_IMIP_QUEUED Op = 38
+	// The email of an OP_IMIP_QUEUED was given up on (the mail server
+	// refused it for good, or it failed for 72 hours): schedule.status is
+	// "5.1" (could not be delivered) and reason holds the server's answer.
+	Op_OP_IMIP_FAILED Op = 39
 )
 
 // Enum value maps for Op.
@@ -98,6 +108,8 @@ var (
 		31: "OP_SCHEDULE_REPLY",
 		32: "OP_SCHEDULE_CANCEL",
 		33: "OP_SCHEDULE_ADD",
+		38: "OP_IMIP_QUEUED",
+		39: "OP_IMIP_FAILED",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -119,6 +131,8 @@ var (
 		"OP_SCHEDULE_REPLY":           31,
 		"OP_SCHEDULE_CANCEL":          32,
 		"OP_SCHEDULE_ADD":             33,
+		"OP_IMIP_QUEUED":              38,
+		"OP_IMIP_FAILED":              39,
 	}
 )
 
@@ -263,7 +277,8 @@ type Change struct {
 	// OP_LINK_*: the link's id (never its token).
 	LinkId string `protobuf:"bytes,25,opt,name=link_id,json=linkId,proto3" json:"link_id,omitempty"`
 	// OP_SCHEDULE_*, and the puts and deletes implicit scheduling made in
-	// a recipient's calendar: the iTIP message delivered.
+	// a recipient's calendar: the iTIP message delivered. OP_IMIP_*: the
+	// email.
 	Schedule      *Schedule `protobuf:"bytes,30,opt,name=schedule,proto3" json:"schedule,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -482,7 +497,7 @@ func (x *Change) GetSchedule() *Schedule {
 }
 
 // Schedule is an iTIP message implicit scheduling delivered to a local
-// user.
+// user, or emailed (OP_IMIP_*).
 type Schedule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// REQUEST, ADD, CANCEL or REPLY.
@@ -492,10 +507,11 @@ type Schedule struct {
 	Originator string `protobuf:"bytes,2,opt,name=originator,proto3" json:"originator,omitempty"`
 	// The recipient's calendar user address.
 	Recipient string `protobuf:"bytes,3,opt,name=recipient,proto3" json:"recipient,omitempty"`
-	// The user the message was delivered to.
+	// The user the message was delivered to ("" for an email).
 	RecipientUser string `protobuf:"bytes,4,opt,name=recipient_user,json=recipientUser,proto3" json:"recipient_user,omitempty"`
 	// The SCHEDULE-STATUS of the delivery (RFC 6638 §3.2.9), "1.2" when
-	// delivered.
+	// delivered, "1.1" when queued as an email, "5.1" when the email was
+	// given up on.
 	Status        string `protobuf:"bytes,5,opt,name=status,proto3" json:"status,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1076,7 +1092,7 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\x06change\x18\x01 \x01(\v2\x17.almanac.feed.v1.ChangeR\x06change\"\r\n" +
 	"\vHeadRequest\" \n" +
 	"\fHeadResponse\x12\x10\n" +
-	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xc4\x03\n" +
+	"\x03seq\x18\x01 \x01(\x04R\x03seq*\xec\x03\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -1096,7 +1112,9 @@ const file_almanac_feed_v1_feed_proto_rawDesc = "" +
 	"\x13OP_SCHEDULE_REQUEST\x10\x1e\x12\x15\n" +
 	"\x11OP_SCHEDULE_REPLY\x10\x1f\x12\x16\n" +
 	"\x12OP_SCHEDULE_CANCEL\x10 \x12\x13\n" +
-	"\x0fOP_SCHEDULE_ADD\x10!*a\n" +
+	"\x0fOP_SCHEDULE_ADD\x10!\x12\x12\n" +
+	"\x0eOP_IMIP_QUEUED\x10&\x12\x12\n" +
+	"\x0eOP_IMIP_FAILED\x10'*a\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rKIND_CALENDAR\x10\x01\x12\x11\n" +
