@@ -271,6 +271,26 @@ func (c *resourceCLI) remove(ctx context.Context, db *engine.DB, m engine.Meta, 
 	if err != nil || u.Resource == nil {
 		return fmt.Errorf("no resource %q", name)
 	}
+	// The delegations of the resource's home (its managers group, and
+	// any other) are withdrawn first, as events: deleting an account
+	// revokes what was granted to it, not what it granted, and a
+	// resource's managers would keep writing its calendar.
+	v, err := db.View()
+	if err != nil {
+		return err
+	}
+	ps, err := v.Proxies(name)
+	v.Close()
+	if err != nil {
+		return fmt.Errorf("remove %q: its delegates: %w", name, err)
+	}
+	dm := m
+	dm.Reason = "resource " + name + " removed"
+	for _, p := range ps {
+		if err := db.SetProxy(ctx, dm, name, p.Delegate, engine.AccessNone); err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return fmt.Errorf("remove %q: withdraw the delegation to %q: %w", name, p.Delegate, err)
+		}
+	}
 	if err := db.DeleteUser(ctx, m, name); err != nil {
 		return fmt.Errorf("remove %q: %w", name, err)
 	}

@@ -22,7 +22,8 @@ func runResource(t *testing.T, args ...string) (string, error) {
 
 // TestResourceCommands: resource add makes a room with its address, home,
 // inbox and managers' write delegation; it cannot sign in; list shows it,
-// set changes its policy and managers, remove deletes the account.
+// set changes its policy and managers, remove deletes the account and
+// withdraws its managers' delegation.
 func TestResourceCommands(t *testing.T) {
 	dir := t.TempDir()
 	db, err := openDB(dir, nil)
@@ -122,6 +123,22 @@ func TestResourceCommands(t *testing.T) {
 	if out, _ := runResource(t, "list", "--data", dir); out != "" {
 		t.Errorf("list after remove: %q", out)
 	}
+	if db, err = openDB(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	v, err = db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err = v.Proxies("room1")
+	if err != nil || len(ps) != 0 {
+		t.Errorf("delegates of room1 after remove: %+v, %v, want none", ps, err)
+	}
+	if of, err := v.ProxyFor("office"); err != nil || len(of) != 0 {
+		t.Errorf("office is still a delegate after remove: %+v, %v", of, err)
+	}
+	v.Close()
+	db.Close()
 	if _, err := runResource(t, "remove", "bob", "--data", dir); err == nil {
 		t.Error("resource remove deleted a user")
 	}
