@@ -179,6 +179,7 @@ func FuzzOrganizerAndAttendeeEdits(f *testing.F) {
 			}
 			return
 		}
+		checkKeepReplies(t, old, new, opts)
 		// Each recipient's copy of the old version.
 		copies := map[string]*ical.Calendar{}
 		if old != nil && len(msgs) > 0 {
@@ -243,6 +244,38 @@ func FuzzOrganizerAndAttendeeEdits(f *testing.F) {
 			return
 		}
 	})
+}
+
+// checkKeepReplies: KeepReplies of an organizer's change neither fails
+// nor modifies its argument, adds or removes no attendee (answers only),
+// encodes, and what the organizer's change then sends still goes to
+// attendees only.
+func checkKeepReplies(t *testing.T, old, new *ical.Calendar, opts Options) {
+	t.Helper()
+	if new == nil {
+		return
+	}
+	before := canon(new)
+	kept, err := KeepReplies(old, new, opts)
+	if err != nil {
+		t.Fatalf("KeepReplies after a change OrganizerChange took: %v", err)
+	}
+	if canon(new) != before {
+		t.Fatal("KeepReplies modified its argument")
+	}
+	mustEncode(t, kept)
+	a, errA := Attendees(new)
+	b, errB := Attendees(kept)
+	if errA != nil || errB != nil || !slices.Equal(a, b) {
+		t.Fatalf("KeepReplies changed the attendees: %v -> %v (%v, %v)", a, b, errA, errB)
+	}
+	msgs, err := OrganizerChange(old, kept, opts)
+	if err != nil {
+		t.Fatalf("OrganizerChange after KeepReplies: %v", err)
+	}
+	for _, m := range msgs {
+		checkRecipient(t, old, kept, m)
+	}
 }
 
 // answer makes one random attendee edit: a PARTSTAT on a component, an
