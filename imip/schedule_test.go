@@ -31,7 +31,7 @@ func (fakeAuth) Authenticate(_ context.Context, user, password, _ string) (*engi
 
 // scheduling returns a handler with Email set over a fresh store where
 // alice and bob have accounts with NAME@example.org.
-func scheduling(tb testing.TB) (http.Handler, *engine.DB) {
+func scheduling(tb testing.TB) (*dav.Handler, *engine.DB) {
 	tb.Helper()
 	db := mustOpen(tb)
 	for _, u := range []string{"alice", "bob"} {
@@ -166,4 +166,63 @@ func TestScheduleByEmail(t *testing.T) {
 			t.Errorf("%s: sent %v, want %v", s.what, got, s.want)
 		}
 	}
+}
+
+// inboxSize is the number of messages in user's schedule inbox.
+func inboxSize(tb testing.TB, db *engine.DB, user string) int {
+	tb.Helper()
+	v, err := db.View()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer v.Close()
+	n := 0
+	for _, err := range v.Objects("/dav/home/"+user+"/inbox/", engine.ListOptions{}) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+// FuzzReceiveEmail: any message received by email, from any sender to
+// either user, is applied or refused, never a panic; and a message that
+// reached a user's inbox names them — as an ATTENDEE of an invitation or
+// cancellation, as the ORGANIZER of a reply — and comes from an address no
+// user has (never a delivery to a user the message is not for, never a
+// message in a local user's name).
+func FuzzReceiveEmail(f *testing.F) {
+	invite := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//f//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:f1\r\n" +
+		"DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDURATION:PT1H\r\nSEQUENCE:0\r\n" +
+		"ORGANIZER:mailto:ext@mail.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+	f.Add("bob@example.org", "ext@mail.test", invite)
+	f.Add("bob@example.org", "ext@mail.test", strings.ReplaceAll(invite, "REQUEST", "CANCEL"))
+	f.Add("alice@example.org", "ext@mail.test", strings.ReplaceAll(invite, "REQUEST", "REPLY"))
+	f.Add("bob@example.org", "alice@example.org", strings.NewReplacer("ext@mail.test", "alice@example.org", "UID:f1", "UID:f2").Replace(invite))
+	f.Add("alice@example.org", "ext@mail.test", strings.ReplaceAll(invite, "bob@", "alice@"))
+	f.Add("alice@example.org", "ext@mail.test", strings.ReplaceAll(invite, "UID:f1", "UID:f3"))
+	h, db := scheduling(f)
+	f.Fuzz(func(t *testing.T, rcpt, sender, body string) {
+		if len(body) > 16<<10 {
+			return
+		}
+		before := map[string]int{"alice": inboxSize(t, db, "alice"), "bob": inboxSize(t, db, "bob")}
+		err := h.ReceiveEmail(context.Background(), engine.Meta{Actor: "mailto:" + sender}, rcpt, sender, "", []byte(body))
+		for user, n := range before {
+			if inboxSize(t, db, user) == n {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("a refused message (%v) reached %s's inbox", err, user)
+			}
+			low := strings.ToLower(strings.ReplaceAll(body, "\r\n ", ""))
+			if !strings.Contains(low, "mailto:"+user+"@example.org") {
+				t.Fatalf("a message reached %s's inbox without naming them:\n%s", user, body)
+			}
+			if s := strings.ToLower(sender); strings.HasSuffix(s, "@example.org") && !strings.Contains(low, "method:reply") {
+				t.Fatalf("a message in a local user's name (%s) reached %s's inbox", sender, user)
+			}
+		}
+	})
 }
