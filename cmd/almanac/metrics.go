@@ -207,6 +207,8 @@ var (
 			prometheus.GaugeValue, func(s *engine.Stats) float64 { return float64(s.Head) }),
 		newEngineMetric("almanac_cluster_log_conflicts_total", "Appends to the cluster's log another node won (the group was checked and appended again).",
 			prometheus.CounterValue, func(s *engine.Stats) float64 { return float64(s.LogConflicts) }),
+		newEngineMetric("almanac_cluster_append_retries_total", "Appends to the cluster's log sent again after an attempt got no answer within a second (a stream leader that died, a lost acknowledgement).",
+			prometheus.CounterValue, func(s *engine.Stats) float64 { return float64(s.LogRetries) }),
 		newEngineMetric("almanac_cluster_log_head_seq", "The cluster log's last sequence number when this node last looked (every second; 0 on a single node).",
 			prometheus.GaugeValue, func(s *engine.Stats) float64 { return float64(s.LogHead) }),
 		newEngineMetric("almanac_cluster_lag_events", "Events of the cluster's log this node has not applied yet (its reads lag by as many).",

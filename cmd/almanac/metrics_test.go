@@ -156,7 +156,7 @@ func TestServeMetrics(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"almanac_log_bytes", "almanac_pebble_l0_files", "almanac_pebble_compactions_total", "almanac_pebble_write_stalls_total",
-		"almanac_pebble_block_cache_hits_total", "almanac_events_appended_total", "go_goroutines"} {
+		"almanac_pebble_block_cache_hits_total", "almanac_events_appended_total", "almanac_cluster_append_retries_total", "go_goroutines"} {
 		if _, ok := sample(fams, name); !ok {
 			t.Errorf("%s missing", name)
 		}
