@@ -6,8 +6,10 @@
 // copy) delivers a REPLY to the organizer's inbox and updates the
 // organizer's copy. SCHEDULE-STATUS is written back on the organizer's
 // copy for every attendee a message went to: 1.2 (delivered) for a local
-// user, 3.7 (invalid calendar user) for an address no user has (email
-// delivery, iMIP, is not done).
+// user, 3.7 (invalid calendar user) for an address no user has, or 1.1
+// (sent) when Scheduler.Email queues an email for it (iMIP, package
+// imip). Messages received by email go through ExternalReply and
+// ExternalRequest (imip.go).
 //
 // The request's own write and every delivery are one engine.WriteScheduled
 // step: they commit together or not at all, so a crash never loses an
