@@ -124,6 +124,10 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	}
 	wantsData := pr.wantsData(engine.KindCalendar)
 	shaped := q.Data.Shaped() && wantsData
+	if !wantsData {
+		// what the envelope decides is answered without the body
+		opts.NeedBody = func(o *engine.Object) bool { return !envelopeDecides(q, o) }
+	}
 	release, err := h.acquireQuery(w, r)
 	if err != nil {
 		return err

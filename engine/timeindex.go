@@ -176,9 +176,9 @@ func (v *View) timeCandidates(id uint64, start, end time.Time) (names []string, 
 var errTooMany = errors.New("engine: too many time index candidates")
 
 // objectsByName yields the objects of collection id named in sorted
-// names, with their bodies when withBody is set, in one ordered pass of
-// an iterator; names missing from the collection are skipped.
-func (v *View) objectsByName(id uint64, names []string, withBody bool, yield func(*Object, error) bool) {
+// names, with their bodies as opts asks, in one ordered pass of an
+// iterator; names missing from the collection are skipped.
+func (v *View) objectsByName(id uint64, names []string, opts ListOptions, yield func(*Object, error) bool) {
 	objs, err := v.prefixIter(keys.Obj, id)
 	if err != nil {
 		yield(nil, err)
@@ -186,7 +186,7 @@ func (v *View) objectsByName(id uint64, names []string, withBody bool, yield fun
 	}
 	defer objs.Close()
 	var bodies *logBodies
-	if withBody {
+	if opts.Bodies {
 		if bodies, err = v.bodyReader(); err != nil {
 			yield(nil, err)
 			return
@@ -207,7 +207,7 @@ func (v *View) objectsByName(id uint64, names []string, withBody bool, yield fun
 			yield(nil, err)
 			return
 		}
-		if withBody {
+		if opts.wantsBody(obj) {
 			if obj.Body, err = bodies.body(obj.bodySeq); err != nil {
 				yield(nil, err)
 				return

@@ -176,3 +176,39 @@ func TestTimePlace(t *testing.T) {
 		})
 	}
 }
+
+// TestListNeedBody: a listing reads the bodies of the objects NeedBody
+// picks and no others, through the time index and through the scan.
+func TestListNeedBody(t *testing.T) {
+	db := MustOpen(t)
+	MustCalendar(t, db)
+	for _, uid := range []string{"a", "b"} {
+		if _, err := db.PutObject(ctx, alice, "/alice/cal/", uid+".ics", event(uid), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, ranged := range []bool{false, true} {
+		opts := ListOptions{Bodies: true, NeedBody: func(o *Object) bool { return o.Name == "b.ics" }}
+		if ranged {
+			opts.Start, opts.End = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+		}
+		n := 0
+		for o, err := range v.Objects("/alice/cal/", opts) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if got, want := o.Body != nil, o.Name == "b.ics"; got != want {
+				t.Errorf("ranged %v: %s has a body: %v, want %v", ranged, o.Name, got, want)
+			}
+		}
+		if n != 2 {
+			t.Errorf("ranged %v: %d objects listed, want 2", ranged, n)
+		}
+	}
+}

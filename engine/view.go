@@ -234,6 +234,15 @@ type ListOptions struct {
 	// Start and End, when set, skip objects whose time envelope cannot
 	// overlap [Start, End): their bodies are never read.
 	Start, End time.Time
+	// NeedBody, when set with Bodies, picks the objects whose body is
+	// read; the others come without (a query that decides them from
+	// their envelope).
+	NeedBody func(*Object) bool
+}
+
+// wantsBody reports whether a listing with opts reads o's body.
+func (opts ListOptions) wantsBody(o *Object) bool {
+	return opts.Bodies && (opts.NeedBody == nil || opts.NeedBody(o))
 }
 
 // Objects streams the objects of the collection at path in name order,
@@ -268,7 +277,7 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 				return
 			}
 			if ok {
-				v.objectsByName(c.Id, names, opts.Bodies, yield)
+				v.objectsByName(c.Id, names, opts, yield)
 				return
 			}
 		}
@@ -286,7 +295,7 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 			if ranged && !obj.Envelope.Overlaps(opts.Start, opts.End) {
 				continue
 			}
-			if opts.Bodies {
+			if opts.wantsBody(obj) {
 				if obj.Body, err = bodies.body(obj.bodySeq); err != nil {
 					yield(nil, err)
 					return
