@@ -121,7 +121,7 @@ func (t *step) resourcesFirst(msgs []itip.Message) ([]itip.Message, error) {
 	}
 	isRes := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
-		user, err := t.s.Dir.User(t.v, m.Recipient)
+		user, err := t.user(m.Recipient)
 		if err != nil {
 			return nil, err
 		}

@@ -309,6 +309,24 @@ type step struct {
 	// resources are answered (resource.go), answers holds their REPLYs.
 	organizing bool
 	answers    []itip.Message
+	// users caches Dir.User of the recipients' addresses.
+	users map[string]string
+}
+
+// user is Dir.User of addr, looked up once a step.
+func (t *step) user(addr string) (string, error) {
+	if u, ok := t.users[addr]; ok {
+		return u, nil
+	}
+	u, err := t.s.Dir.User(t.v, addr)
+	if err != nil {
+		return "", err
+	}
+	if t.users == nil {
+		t.users = map[string]string{}
+	}
+	t.users[addr] = u
+	return u, nil
 }
 
 // organizer delivers what the organizer's change sends.
@@ -399,7 +417,7 @@ func (t *step) reply(ctx context.Context, orgUser, org, me string, msg itip.Mess
 // deliver delivers m to its recipient when a local user has the address,
 // and returns the SCHEDULE-STATUS.
 func (t *step) deliver(ctx context.Context, m itip.Message) (string, error) {
-	user, err := t.s.Dir.User(t.v, m.Recipient)
+	user, err := t.user(m.Recipient)
 	if err != nil {
 		return "", err
 	}
