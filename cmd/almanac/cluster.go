@@ -161,8 +161,11 @@ func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxOb
 		return nil, err
 	}
 	deadline := time.Now().Add(c.JoinTimeout)
-	for {
-		octx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if cl.ns != nil {
+		waitMetaCurrent(ctx, cl.ns, deadline)
+	}
+	for attempt := 0; ; attempt++ {
+		octx, cancel := context.WithTimeout(ctx, attemptTimeout(attempt))
 		cl.log, err = jslog.Open(octx, cl.nc, &jslog.Options{Replicas: c.replicas(), Subject: logSubject})
 		cancel()
 		if err == nil {
@@ -173,8 +176,34 @@ func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxOb
 		}
 		log.Info("cluster: waiting for the cluster to place the log", "err", err)
 		select {
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(200 * time.Millisecond):
 		case <-ctx.Done():
+		}
+	}
+}
+
+// attemptTimeout bounds the nth attempt (from 0) at a JetStream request a
+// starting node repeats until the cluster answers: 1 s, then twice as
+// long each time up to 5 s. Right after a node (re)joins, the first
+// answer is often lost (the others do not know its reply subject yet):
+// a short first bound asks again soon instead of waiting 5 s for it, and
+// the longer ones leave a loaded cluster time to answer.
+func attemptTimeout(n int) time.Duration {
+	return min(time.Second<<min(n, 3), 5*time.Second)
+}
+
+// waitMetaCurrent waits until the embedded server has joined its
+// cluster's JetStream meta group and caught up with its leader, or until
+// deadline. Asked before, the log's JetStream requests wait out their
+// whole 5 s timeout (a restarted node lost 5 s of its start to each), so
+// the first request is sent once it can be answered; if the deadline
+// comes first, the requests' own errors say why.
+func waitMetaCurrent(ctx context.Context, ns *server.Server, deadline time.Time) {
+	for !ns.JetStreamIsCurrent() && time.Now().Before(deadline) {
+		select {
+		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
+			return
 		}
 	}
 }
@@ -214,10 +243,10 @@ func (cl *clusterLog) publisherLease(ctx context.Context, c clusterConfig, log *
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster: %w", err)
 	}
-	for {
+	for attempt := 0; ; attempt++ {
 		// Both buckets are made once; a starting cluster may need a
 		// moment to place them.
-		actx, cancelAttempt := context.WithTimeout(octx, 5*time.Second)
+		actx, cancelAttempt := context.WithTimeout(octx, attemptTimeout(attempt))
 		l, err := lease.Open(actx, cl.nc, lease.Options{Key: "publisher", Holder: holder, TTL: c.LeaseTTL, Replicas: c.replicas(), Logger: log})
 		if err == nil {
 			var kv jetstream.KeyValue
@@ -233,7 +262,7 @@ func (cl *clusterLog) publisherLease(ctx context.Context, c clusterConfig, log *
 		}
 		log.Info("cluster: waiting for the cluster to place the lease buckets", "err", err)
 		select {
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(200 * time.Millisecond):
 		case <-octx.Done():
 		}
 	}

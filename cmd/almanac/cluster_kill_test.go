@@ -157,7 +157,9 @@ func TestClusterKill9(t *testing.T) {
 			"--nats=off", "--grpc-listen=off", "--node-name=" + fmt.Sprint("n", i+1),
 			"--cluster-listen=" + routes[i], "--routes=" + strings.Join(others, ","), "--cluster-join-timeout=2m"}}
 	}
+	start := time.Now()
 	startAll(t, nodes)
+	t.Logf("three nodes up in %s", time.Since(start).Round(time.Millisecond))
 	defer func() {
 		for _, c := range nodes {
 			if c.cmd.ProcessState == nil {
@@ -238,11 +240,18 @@ func TestClusterKill9(t *testing.T) {
 		}
 		c.cmd.Wait()
 		time.Sleep(500 * time.Millisecond)
+		restart := time.Now()
 		ready := make(chan error, 1)
 		c.start(t, ready)
 		waitReady(t, ready, 1)
+		// Most of a round is here: the node serves once the log's
+		// groups it led have a new leader (nats-server's RAFT election
+		// timeout, 4-9 s, not configurable).
+		t.Logf("round %d: node %d killed, serving again %s after its restart", round, round%n+1, time.Since(restart).Round(time.Millisecond))
 	}
 	ackedSoon(rounds)
+	check := time.Now()
+	defer func() { t.Logf("writers stopped and nodes compared in %s", time.Since(check).Round(time.Millisecond)) }()
 	close(stop)
 	wg.Wait()
 	t.Logf("%d of %d writes acknowledged", len(acked), sent.Load())
