@@ -22,8 +22,8 @@ import (
 // Benchmarks run on the real disk with Sync on, since group commit is what
 // they measure. Run: go test -run '^$' -bench . -benchtime 3s ./engine/
 
-// asServed runs a benchmark with the garbage collector set as `almanac
-// serve` sets it (GCPercent), unless GOGC says otherwise.
+// asServed runs a benchmark with the garbage collector at GCPercent,
+// unless GOGC says otherwise.
 func asServed(b *testing.B) {
 	if os.Getenv("GOGC") != "" {
 		return

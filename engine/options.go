@@ -121,11 +121,12 @@ func (o *Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// GCPercent is the garbage collector setting (GOGC) the engine is meant to
-// run with; `almanac serve` sets it unless GOGC is in its environment, and
-// the benchmarks run with it. A put allocates about 25 KB (parsing the
-// body with go-ical and expanding its recurrences for the time envelope)
-// and keeps next to none, and the live heap is small: Pebble's cache and
+// GCPercent is the garbage collector setting (GOGC) the engine's
+// benchmarks run with. `almanac serve` runs at Go's 100 instead, under the
+// soft memory limit of its --memory-budget, where 400 only made the heap
+// fill the limit (cmd/almanac/budget.go). A put allocates about 25 KB
+// (parsing the body with go-ical and expanding its recurrences for the
+// time envelope) and keeps next to none, and the live heap is small: Pebble's cache and
 // memtables live outside it. At Go's default of 100 the collector then runs
 // every few megabytes, and on a 2-core machine its mark phase takes one
 // core from the group commit: 64-writer puts measured 14,700-15,000/s at

@@ -17,12 +17,30 @@ const defaultMemoryBudget = 64 << 20
 // without pause.
 const minMemoryBudget = 16 << 20
 
+// defaultGCPercent is --gc-percent's default, Go's own. serve runs under a
+// soft memory limit (the budget), so the percent decides how much of the
+// budget the heap takes before a collection while the store is small: at
+// 400 (engine.GCPercent, what the in-process benchmarks use) the heap grew
+// to the limit after a 1,000-event load (36.6 MiB anonymous memory against
+// 22.0 at 100, same limit); past 100,000 objects both collect at the same
+// rate (525 against 542 CPU-µs a PUT), and on a fresh store 100 costs ~8%
+// more CPU a PUT through HTTP (bench/micro-results.md, "Memory budget").
+const defaultGCPercent = 100
+
 // memoryBudget is how serve divides --memory-budget (README, "Memory
-// budget"): half is the Go heap's soft limit (GOMEMLIMIT), half is
-// Pebble's: its block cache, to which Pebble charges its memtables (one
-// written, one flushing, an eighth of the budget each, at most 16 MiB:
-// larger measured no faster). Memory outside both (goroutine stacks, the
-// runtime's own) counts against the Go limit, which GOMEMLIMIT includes.
+// budget"): a quarter is Pebble's block cache, to which Pebble charges its
+// memtables (one written, one flushing, a sixteenth of the budget each, at
+// most 16 MiB: larger measured no faster); the Go runtime's soft limit
+// (GOMEMLIMIT, which counts the heap, goroutine stacks and the runtime's
+// own memory) is the rest, or the whole budget when Pebble allocates its
+// cache from the Go heap (a build without cgo: the static binary and the
+// container image).
+//
+// The Go limit is the larger share because it is a cliff and the cache is
+// not: as the live heap nears the limit the collector runs back to back
+// (at 100,000 objects a 32 MiB limit cost 1,600 CPU-µs a PUT against 450
+// with 64 MiB), while a smaller cache only sends more reads to the
+// kernel's page cache.
 type memoryBudget struct {
 	Total    int64
 	GoLimit  int64 // debug.SetMemoryLimit
@@ -30,18 +48,24 @@ type memoryBudget struct {
 	MemTable int64 // engine.Options.MemTableSize
 }
 
-// splitMemoryBudget divides total bytes. The engine makes Pebble's cache
-// CacheSize + MemTableSize large, so Cache is Pebble's half less one
-// memtable.
-func splitMemoryBudget(total int64) memoryBudget {
-	b := memoryBudget{Total: total, GoLimit: total / 2, MemTable: min(total/8, 16<<20)}
-	b.Cache = total/2 - b.MemTable
+// splitMemoryBudget divides total bytes; pebbleInGoHeap says whether
+// Pebble's cache and memtables are Go allocations (see pebbleInGoHeap).
+// The engine makes Pebble's cache CacheSize + MemTableSize large, so Cache
+// is Pebble's quarter less one memtable.
+func splitMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
+	b := memoryBudget{Total: total, MemTable: min(total/16, 16<<20)}
+	pebble := total / 4
+	b.Cache = pebble - b.MemTable
+	b.GoLimit = total - pebble
+	if pebbleInGoHeap {
+		b.GoLimit = total
+	}
 	return b
 }
 
 // addMemoryBudgetFlag registers --memory-budget.
 func addMemoryBudgetFlag(fs *flag.FlagSet, dst *int64) {
-	fs.Int64Var(dst, "memory-budget", defaultMemoryBudget, "`bytes` of memory the server plans for: half is the Go heap's soft limit (GOMEMLIMIT wins when set), half Pebble's block cache and memtables (README: Memory budget)")
+	fs.Int64Var(dst, "memory-budget", defaultMemoryBudget, "`bytes` of memory the server plans for: a quarter is Pebble's block cache and memtables, the rest the Go runtime's soft limit (GOMEMLIMIT wins when set; README: Memory and disk)")
 }
 
 // validateMemoryBudget checks --memory-budget.

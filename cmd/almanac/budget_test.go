@@ -9,23 +9,28 @@ import (
 	"github.com/almanac/almanac/engine"
 )
 
-// TestSplitMemoryBudget: the Go heap gets half, Pebble's cache and one
-// memtable (which the engine adds to the cache) the other half, memtables
-// an eighth each up to 16 MiB; the parts add up to the budget.
+// TestSplitMemoryBudget: Pebble's cache and one memtable (which the engine
+// adds to the cache) get a quarter, memtables a sixteenth each up to 16
+// MiB; the Go limit is the rest, or the whole budget when Pebble allocates
+// from the Go heap; the parts add up to the budget.
 func TestSplitMemoryBudget(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct{ total, goLimit, cache, memTable int64 }{
-		{16 * mib, 8 * mib, 6 * mib, 2 * mib},
-		{64 * mib, 32 * mib, 24 * mib, 8 * mib},
-		{256 * mib, 128 * mib, 112 * mib, 16 * mib},
-		{1024 * mib, 512 * mib, 496 * mib, 16 * mib},
+		{16 * mib, 12 * mib, 3 * mib, 1 * mib},
+		{64 * mib, 48 * mib, 12 * mib, 4 * mib},
+		{256 * mib, 192 * mib, 48 * mib, 16 * mib},
+		{1024 * mib, 768 * mib, 240 * mib, 16 * mib},
 	} {
-		b := splitMemoryBudget(c.total)
+		b := splitMemoryBudget(c.total, false)
 		if b.GoLimit != c.goLimit || b.Cache != c.cache || b.MemTable != c.memTable {
 			t.Errorf("budget %d MiB: %+v, want Go %d, cache %d, memtable %d MiB", c.total/mib, b, c.goLimit/mib, c.cache/mib, c.memTable/mib)
 		}
 		if sum := b.GoLimit + b.Cache + b.MemTable; sum != c.total {
 			t.Errorf("budget %d MiB: parts add up to %d", c.total/mib, sum)
+		}
+		inGo := splitMemoryBudget(c.total, true)
+		if inGo.GoLimit != c.total || inGo.Cache != c.cache || inGo.MemTable != c.memTable {
+			t.Errorf("budget %d MiB, Pebble in the Go heap: %+v, want the Go limit to be the whole budget", c.total/mib, inGo)
 		}
 	}
 }
@@ -35,15 +40,15 @@ func TestSplitMemoryBudget(t *testing.T) {
 func TestMemoryBudgetApply(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	var eopts engine.Options
-	splitMemoryBudget(96<<20).apply(&eopts, func(string) string { return "" })
-	if eopts.CacheSize != 36<<20 || eopts.MemTableSize != 12<<20 {
+	splitMemoryBudget(96<<20, false).apply(&eopts, func(string) string { return "" })
+	if eopts.CacheSize != 18<<20 || eopts.MemTableSize != 6<<20 {
 		t.Errorf("engine options: cache %d, memtable %d", eopts.CacheSize, eopts.MemTableSize)
 	}
-	if got := debug.SetMemoryLimit(-1); got != 48<<20 {
-		t.Errorf("Go memory limit: %d, want 48 MiB", got)
+	if got := debug.SetMemoryLimit(-1); got != 72<<20 {
+		t.Errorf("Go memory limit: %d, want 72 MiB", got)
 	}
 	debug.SetMemoryLimit(math.MaxInt64)
-	splitMemoryBudget(96<<20).apply(&eopts, func(k string) string {
+	splitMemoryBudget(96<<20, false).apply(&eopts, func(k string) string {
 		if k == "GOMEMLIMIT" {
 			return "1GiB"
 		}
@@ -59,8 +64,12 @@ func TestMemoryBudgetApply(t *testing.T) {
 func TestServeMemoryBudget(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	startServer(t, "--memory-budget=100000000")
-	if got := debug.SetMemoryLimit(-1); got != 50000000 {
-		t.Errorf("Go memory limit after serve --memory-budget=100000000: %d", got)
+	want := int64(75000000) // Pebble's quarter outside the Go heap
+	if pebbleInGoHeap {
+		want = 100000000
+	}
+	if got := debug.SetMemoryLimit(-1); got != want {
+		t.Errorf("Go memory limit after serve --memory-budget=100000000: %d, want %d", got, want)
 	}
 	m := NewMain()
 	err := m.ParseFlags([]string{"--memory-budget=1000000"})

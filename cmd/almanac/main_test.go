@@ -57,7 +57,7 @@ func startServer(t testing.TB, flags ...string) *testServer {
 	explicitBudget := slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--memory-budget") })
 	m.Getenv = func(k string) string { // isolated from the developer's ALMANAC_*
 		// The servers share the test process, whose Go memory limit
-		// serve would set to half the default --memory-budget (32 MiB)
+		// serve would set from the default --memory-budget (48 MiB)
 		// for every test after it: the whole package's tests then ran
 		// with the collector pinned (slow PUTs timed out under make
 		// test's load). A GOMEMLIMIT "in the environment" keeps it.

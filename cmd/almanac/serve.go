@@ -176,7 +176,7 @@ func (m *Main) ParseFlags(args []string) error {
 	c.Query.addFlags(fs)
 	fs.BoolVar(&c.ShareAutoAccept, "share-auto-accept", true, "a shared calendar or address book appears in the sharee's home at once; false: after they accept the invitation (CS:invite-reply)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
-	fs.IntVar(&c.GCPercent, "gc-percent", engine.GCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
+	fs.IntVar(&c.GCPercent, "gc-percent", defaultGCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
 	addMemoryBudgetFlag(fs, &c.MemoryBudget)
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
 	fs.IntVar(&c.LoginMaxAddressFailures, "login-max-address-failures", 100, "failed logins from one address per minute before each user from it gets only 3")
@@ -309,7 +309,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ReserveSize:   m.Config.DiskReserve,
 		Limits:        m.Config.Limits.engine(),
 	}
-	splitMemoryBudget(m.Config.MemoryBudget).apply(eopts, m.Getenv)
+	splitMemoryBudget(m.Config.MemoryBudget, pebbleInGoHeap).apply(eopts, m.Getenv)
 	if m.Config.Cluster.enabled() {
 		if m.cluster, err = startClusterLog(ctx, m.Config.Cluster, m.Config.DataDir, m.Config.MaxObjectSize, m.Logger.With("component", "cluster")); err != nil {
 			return err
