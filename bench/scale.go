@@ -18,6 +18,17 @@ type ScalePlan struct {
 	Users  int    // users, each with one calendar; default 1000
 	Rounds int    // sync rounds (samples) per step; default 20
 	PutN   int    // PUTs timed one at a time per step; default 200
+	// LoadN PUTs by LoadC clients per step measure the server's CPU and
+	// garbage collections a PUT (scenario "scale-put-load"); defaults
+	// 4000 and 16.
+	LoadN, LoadC int
+	// Flags are extra flags for `almanac serve` (e.g. --memory-budget).
+	Flags []string
+	// ImportChunk is the most objects one `almanac import` takes; default
+	// 100,000. The import tree is written, imported and removed per chunk,
+	// so a step to a million objects needs ~0.4 GB of small files at a
+	// time rather than ~3.6 GB (a 1.2 KB file takes a 4 KiB block).
+	ImportChunk int
 }
 
 // ScaleUser is the name of user u of the scale benchmark: the bench user
@@ -79,20 +90,21 @@ func RunScale(ctx context.Context, plan ScalePlan, work string, emit func(Result
 	if plan.PutN <= 0 {
 		plan.PutN = 200
 	}
+	if plan.ImportChunk <= 0 {
+		plan.ImportChunk = 100_000
+	}
 	data := filepath.Join(work, "data")
 	per := 0 // events per calendar so far
 	for _, n := range plan.Sizes {
 		next := max(per, n/plan.Users)
-		tree := filepath.Join(work, "import")
-		if err := writeScaleTree(tree, plan.Users, per, next); err != nil {
-			return fmt.Errorf("scale: write %d: %w", n, err)
-		}
-		took, err := timedCmd(ctx, plan.Bin, "import", "--users", tree, "--data", data)
-		if err != nil {
-			return fmt.Errorf("scale: import to %d: %w", n, err)
-		}
-		if err := os.RemoveAll(tree); err != nil {
-			return err
+		step := max(1, plan.ImportChunk/plan.Users) // events per calendar per import
+		var took time.Duration
+		for from := per; from < next; from += step {
+			d, err := importScaleChunk(ctx, plan, work, data, from, min(from+step, next))
+			if err != nil {
+				return fmt.Errorf("scale: import to %d: %w", n, err)
+			}
+			took += d
 		}
 		added := (next - per) * plan.Users
 		emit(Result{Server: "almanac", Scenario: "scale-import", N: n, Ops: added, ElapsedS: took.Seconds(),
@@ -105,6 +117,21 @@ func RunScale(ctx context.Context, plan ScalePlan, work string, emit func(Result
 	return nil
 }
 
+// importScaleChunk imports events from..to-1 of every user's calendar
+// into data with `almanac import --users` and says how long the import
+// took (writing the tree is not counted).
+func importScaleChunk(ctx context.Context, plan ScalePlan, work, data string, from, to int) (time.Duration, error) {
+	tree := filepath.Join(work, "import")
+	if err := writeScaleTree(tree, plan.Users, from, to); err != nil {
+		return 0, err
+	}
+	took, err := timedCmd(ctx, plan.Bin, "import", "--users", tree, "--data", data)
+	if err != nil {
+		return 0, err
+	}
+	return took, os.RemoveAll(tree)
+}
+
 // RunScaleStep measures a store of n objects, per in each calendar: the
 // time `almanac serve` takes to answer, its memory and the data
 // directory, sync of the bench user's calendar (initial, incremental
@@ -113,7 +140,7 @@ func RunScale(ctx context.Context, plan ScalePlan, work string, emit func(Result
 // `almanac rebuild` and `almanac backup`.
 func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, emit func(Result)) error {
 	t0 := time.Now()
-	s, err := StartAlmanac(ctx, plan.Bin, "--data", data)
+	s, err := StartAlmanac(ctx, plan.Bin, append([]string{"--data", data}, plan.Flags...)...)
 	if err != nil {
 		return fmt.Errorf("scale: start at %d: %w", n, err)
 	}
@@ -146,6 +173,12 @@ func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, 
 	}
 	put.Scenario, put.N, put.Note = "scale-put", n, fmt.Sprintf("%d PUTs one at a time into a new calendar", plan.PutN)
 	emit(put)
+	load, err := runPutLoad(ctx, c, plan)
+	if err != nil {
+		return fmt.Errorf("scale: put load at %d: %w", n, err)
+	}
+	load.N = n
+	emit(load)
 	emitAll(Footprint(ctx, c, n, RawSize(per)*int64(plan.Users)), emit)
 	if err := s.Shutdown(); err != nil {
 		return err
@@ -163,6 +196,38 @@ func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, 
 			Note: fmt.Sprintf("%.2f s, server stopped", took.Seconds())})
 	}
 	return os.RemoveAll(data + ".backup")
+}
+
+// runPutLoad PUTs plan.LoadN new events with plan.LoadC clients into a new
+// calendar and reads, from /metrics before and after, the server's CPU
+// time and garbage collections per PUT: what the load on the machine does
+// not change, unlike PUT/s (the memory budget's cost shows there).
+func runPutLoad(ctx context.Context, c *Client, plan ScalePlan) (Result, error) {
+	n, conc := plan.LoadN, plan.LoadC
+	if n <= 0 {
+		n = 4000
+	}
+	if conc <= 0 {
+		conc = 16
+	}
+	names := []string{"process_cpu_seconds_total", "go_gc_duration_seconds_count"}
+	before, err := ScrapeMetrics(ctx, c, names)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := RunPut(ctx, NewClient(c.T, conc), Config{N: n, C: conc})
+	if err != nil {
+		return r, err
+	}
+	after, err := ScrapeMetrics(ctx, c, names)
+	if err != nil {
+		return r, err
+	}
+	cpu := after[names[0]] - before[names[0]]
+	gcs := after[names[1]] - before[names[1]]
+	r.Scenario = "scale-put-load"
+	r.Note = fmt.Sprintf("%d PUTs by %d clients into a new calendar: %.0f CPU-µs and %.2f collections a PUT", n, conc, cpu/float64(n)*1e6, gcs/float64(n))
+	return r, nil
 }
 
 // waitPublished waits until the server's NATS publisher has no backlog

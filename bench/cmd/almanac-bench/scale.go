@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/almanac/almanac/bench"
 )
@@ -18,6 +19,9 @@ func scaleCmd(args []string) error {
 	users := fs.Int("users", 1000, "users, each with one calendar the objects are spread over")
 	rounds := fs.Int("rounds", 20, "sync samples per size")
 	putN := fs.Int("put-n", 200, "PUTs timed one at a time per size")
+	loadN := fs.Int("load-n", 4000, "PUTs by --load-c clients per size, for the server's CPU and collections a PUT")
+	loadC := fs.Int("load-c", 16, "clients of the --load-n PUTs")
+	flags := fs.String("almanac-flags", "", "extra flags for `almanac serve`, space separated (e.g. --memory-budget=268435456)")
 	work := fs.String("work", "", "directory for the data (default: a new temporary one, removed at the end)")
 	_ = fs.Parse(args)
 	if *bin == "" {
@@ -27,7 +31,8 @@ func scaleCmd(args []string) error {
 	if err != nil {
 		return fmt.Errorf("scale: --n (at least --users each): %w", err)
 	}
-	plan := bench.ScalePlan{Bin: *bin, Sizes: ns, Users: *users, Rounds: *rounds, PutN: *putN}
+	plan := bench.ScalePlan{Bin: *bin, Sizes: ns, Users: *users, Rounds: *rounds, PutN: *putN,
+		LoadN: *loadN, LoadC: *loadC, Flags: strings.Fields(*flags)}
 	dir := *work
 	if dir == "" {
 		d, err := os.MkdirTemp("", "almanac-scale-")
