@@ -70,3 +70,22 @@ func TestFlatSyncEverySize(t *testing.T) {
 		t.Errorf("incremental sync within 2× at both sizes must be met: %+v", tc)
 	}
 }
+
+// TestCompareMemoryDisk: `make bench-compare` reports each server's memory
+// and data directory next to the peers', lower being better.
+func TestCompareMemoryDisk(t *testing.T) {
+	got := Compare([]Result{
+		{Server: "almanac", Scenario: "rss", N: 1000, RSSKB: 64 * 1024},
+		{Server: "radicale", Scenario: "rss", N: 1000, RSSKB: 32 * 1024},
+		{Server: "almanac", Scenario: "disk", N: 1000, DiskBytes: 10 << 20},
+		{Server: "radicale", Scenario: "disk", N: 1000, DiskBytes: 5 << 20},
+	}, "radicale")
+	for _, want := range []string{
+		"| rss | 1000 | 0 | RSS MB | 64.0 | 32.0 | 0.50× |",
+		"| disk | 1000 | 0 | data dir MB | 10.0 | 5.00 | 0.50× |",
+	} {
+		if !strings.Contains(got, want+"\n") {
+			t.Errorf("table lacks row\n%s\ngot:\n%s", want, got)
+		}
+	}
+}

@@ -193,14 +193,29 @@ func Footprint(ctx context.Context, c *Client, n int, raw int64) []Result {
 			r.Errors, r.FirstError = 1, err.Error()
 		} else {
 			r.DiskBytes = u.Bytes
-			r.Note = "MiB: " + u.String()
-			if raw > 0 {
-				r.Note += fmt.Sprintf("; %.1f× the %.1f MiB of raw objects", float64(u.Bytes)/float64(raw), mib(raw))
-			}
+			r.Note = diskNote(u, raw)
 		}
 		out = append(out, r)
 	}
 	return out
+}
+
+// diskNote describes a data directory: its parts in MiB, its ratio to the
+// raw objects when raw is known, and its size without Almanac's
+// --disk-reserve, a fixed 64 MiB whatever the load, which against a peer's
+// few MiB hides the rest.
+func diskNote(u DiskUsage, raw int64) string {
+	note := "MiB: " + u.String()
+	if raw > 0 {
+		note += fmt.Sprintf("; %.1f× the %.1f MiB of raw objects", float64(u.Bytes)/float64(raw), mib(raw))
+	}
+	if res := u.Parts["disk-reserve"]; res > 0 {
+		note += fmt.Sprintf("; %.1f MiB without the disk reserve", mib(u.Bytes-res))
+		if raw > 0 {
+			note += fmt.Sprintf(" (%.1f× raw)", float64(u.Bytes-res)/float64(raw))
+		}
+	}
+	return note
 }
 
 // RawSize is the total size of events 0..n-1 as the generator makes them.

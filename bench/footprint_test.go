@@ -62,3 +62,17 @@ func TestMeasureDisk(t *testing.T) {
 		t.Errorf("%d bytes in all: the sparse log counted at its apparent size", u.Bytes)
 	}
 }
+
+// TestDiskNote: the note gives the ratio to the raw objects, and the size
+// without the fixed disk reserve when there is one.
+func TestDiskNote(t *testing.T) {
+	u := DiskUsage{Bytes: 70 << 20, Parts: map[string]int64{"disk-reserve": 64 << 20, "pebble-sst": 6 << 20}}
+	want := "MiB: disk-reserve 64.0, pebble-sst 6.0; 23.3× the 3.0 MiB of raw objects; 6.0 MiB without the disk reserve (2.0× raw)"
+	if got := diskNote(u, 3<<20); got != want {
+		t.Errorf("note\n%s\nwant\n%s", got, want)
+	}
+	peer := DiskUsage{Bytes: 5 << 20, Parts: map[string]int64{"collection-root": 5 << 20}}
+	if got := diskNote(peer, 0); got != "MiB: collection-root 5.0" {
+		t.Errorf("peer note: %s", got)
+	}
+}

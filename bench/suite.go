@@ -91,7 +91,7 @@ func runSize(ctx context.Context, c *Client, loader Loader, plan Plan, n int, al
 			emit(r)
 		}
 	}
-	emitAll(Footprint(ctx, c, n, 0), emit)
+	emitAll(Footprint(ctx, c, n, RawSize(n)), emit)
 }
 
 func emitAll(rs []Result, emit func(Result)) {
