@@ -261,6 +261,7 @@
 //     projections; Verify checks it (TestModel, TestCrashSafety).
 //  3. Changes from a sync token reads only the change index from that token
 //     on: O(changes), never a scan of the collection (TestChanges,
+//     TestChangesReadsOnlyChanges counting block lookups,
 //     BenchmarkChanges).
 //  4. A collection's CTag and sync token change if and only if the
 //     collection changed (TestCTagChangesIffCollectionChanges, TestModel).
