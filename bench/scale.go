@@ -226,7 +226,7 @@ func runPutLoad(ctx context.Context, c *Client, plan ScalePlan) (Result, error) 
 	cpu := after[names[0]] - before[names[0]]
 	gcs := after[names[1]] - before[names[1]]
 	r.Scenario = "scale-put-load"
-	r.Note = fmt.Sprintf("%d PUTs by %d clients into a new calendar: %.0f CPU-µs and %.2f collections a PUT", n, conc, cpu/float64(n)*1e6, gcs/float64(n))
+	r.Note = fmt.Sprintf("%d PUTs by %d clients into a new calendar: %.0f CPU-µs a PUT, %.2f collections per 100 PUTs", n, conc, cpu/float64(n)*1e6, gcs/float64(n)*100)
 	return r, nil
 }
 
