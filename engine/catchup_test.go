@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 
@@ -45,7 +46,8 @@ func fillVaried(t *testing.T, db *DB, n int) {
 // bulk is the log the catch-up in bulk tests replay, built once: a node
 // (a, open for the whole test process) wrote bulkMin+readBatch events
 // and more (fillVaried), and behind holds a node that stopped after the
-// first event, closed (each test copies it).
+// first event, closed (each test copies it). The tests run in parallel:
+// none may append to log.
 var bulk struct {
 	sync.Once
 	log    *memLog
@@ -93,7 +95,12 @@ func bulkFixture(t *testing.T) (log *memLog, a *DB, behind *vfs.MemFS) {
 // other node's writes, as any node.
 func TestCatchUpBulk(t *testing.T) {
 	t.Parallel()
-	log, a, behindFS := bulkFixture(t)
+	shared, a, behindFS := bulkFixture(t)
+	// A copy of the log: the write below must not reach the other tests'.
+	log := newMemLog()
+	shared.mu.Lock()
+	log.recs, log.id = slices.Clone(shared.recs), shared.id
+	shared.mu.Unlock()
 	fresh := mustOpenShared(t, log)
 	again := mustOpenSharedFS(t, behindFS, log)
 	for _, b := range []*DB{fresh, again} {
