@@ -1,12 +1,12 @@
 package dav
 
 import (
+	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
@@ -55,7 +55,7 @@ func (h *Handler) readXML(w http.ResponseWriter, r *http.Request) (xml.Name, []b
 	if err != nil {
 		return xml.Name{}, nil, err
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return xml.Name{}, nil, nil
 	}
 	root, err := davxml.Root(body)

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -38,12 +39,16 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	root, body, err := h.readXML(w, r)
+	body, err := h.readXMLBody(w, r)
 	if err != nil {
 		return err
 	}
-	if body == nil {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return httpErrorf(http.StatusBadRequest, "REPORT needs a body")
+	}
+	root, mg, err := davxml.ParseReport(body) // a multiget comes decoded
+	if err != nil {
+		return errMalformedXML(err)
 	}
 	st := state(r)
 	if root != davxml.C("free-busy-query") && st.tgt.kind == targetHome && !st.acc.has(privRead) {
@@ -61,7 +66,7 @@ func (h *Handler) report(w http.ResponseWriter, r *http.Request) error {
 	rq := &reportRequest{View: v, Res: res, Coll: res.coll, User: st.user, Depth: d, Body: body, st: st}
 	switch root {
 	case davxml.C("calendar-multiget"), davxml.CR("addressbook-multiget"):
-		return h.multiget(w, r, rq, root)
+		return h.multiget(w, r, rq, mg)
 	case davxml.D("sync-collection"):
 		return h.syncCollection(w, r, rq)
 	case davxml.D("expand-property"):

@@ -39,22 +39,31 @@ var errHasDead = errors.New("engine: object record has dead properties")
 // record per member, and this halves their allocations. Records with dead
 // properties (rare) take the generic path.
 func decodeObject(name string, b []byte) (*Object, error) {
+	o := new(Object)
+	if err := decodeObjectInto(o, name, b); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// decodeObjectInto is decodeObject into o, which it overwrites.
+func decodeObjectInto(o *Object, name string, b []byte) error {
 	var st, en int64
-	o := &Object{Name: name}
+	*o = Object{Name: name}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
+			return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
 		}
 		b = b[n:]
 		if num == objDead {
-			return nil, errHasDead
+			return errHasDead
 		}
 		switch typ {
 		case protowire.VarintType:
 			v, n := protowire.ConsumeVarint(b)
 			if n < 0 {
-				return nil, fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
+				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
 			}
 			b = b[n:]
 			switch num {
@@ -76,7 +85,7 @@ func decodeObject(name string, b []byte) (*Object, error) {
 		case protowire.BytesType:
 			v, n := protowire.ConsumeBytes(b)
 			if n < 0 {
-				return nil, fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
+				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
 			}
 			b = b[n:]
 			switch num {
@@ -94,13 +103,13 @@ func decodeObject(name string, b []byte) (*Object, error) {
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
 			if n < 0 {
-				return nil, fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
+				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
 			}
 			b = b[n:]
 		}
 	}
 	o.Envelope = envelopeFromProto(st, en)
-	return o, nil
+	return nil
 }
 
 // listObject decodes a listed object record, fast when it can.

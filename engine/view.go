@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"sort"
 	"strings"
 	"time"
 
@@ -108,60 +107,6 @@ func (v *View) ObjectIn(c *Collection, name string, withBody bool) (*Object, err
 	return v.object(c.ID, name, withBody)
 }
 
-// ObjectsIn reads the named objects of collection c, which must come from
-// this view, in one ordered pass of an iterator, then their bodies in log
-// order with a second one: far cheaper than a point read per name, each of
-// which builds an iterator over every level. Names that do not exist are
-// missing from the result.
-func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) (map[string]*Object, error) {
-	sorted := append([]string(nil), names...)
-	sort.Strings(sorted)
-	objs, err := v.prefixIter(keys.Obj, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer objs.Close()
-	out := make(map[string]*Object, len(names))
-	found := make([]*Object, 0, len(names))
-	for i, name := range sorted {
-		if i > 0 && sorted[i-1] == name {
-			continue
-		}
-		k := keys.ObjKey(c.ID, name)
-		if !objs.SeekGE(k) || !bytes.Equal(objs.Key(), k) {
-			continue
-		}
-		val, err := objs.ValueAndErr()
-		if err != nil {
-			return nil, fmt.Errorf("engine: read object %s: %w", name, err)
-		}
-		o, err := listObject(name, val)
-		if err != nil {
-			return nil, err
-		}
-		out[name] = o
-		found = append(found, o)
-	}
-	if err := objs.Error(); err != nil {
-		return nil, fmt.Errorf("engine: object iterator: %w", err)
-	}
-	if !withBody || len(found) == 0 {
-		return out, nil
-	}
-	sort.Slice(found, func(i, j int) bool { return found[i].bodySeq < found[j].bodySeq })
-	bodies, err := v.bodyReader()
-	if err != nil {
-		return nil, err
-	}
-	defer bodies.close()
-	for _, o := range found {
-		if o.Body, err = bodies.body(o.bodySeq); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // prefixIter returns an iterator over the keys of family prefix in
 // collection id.
 func (v *View) prefixIter(prefix byte, id uint64) (*pebble.Iterator, error) {
@@ -187,16 +132,20 @@ func (v *View) bodyReader() (*logBodies, error) {
 }
 
 // body returns a copy of the body held by the log record of seq.
-func (r *logBodies) body(seq Seq) ([]byte, error) {
+func (r *logBodies) body(seq Seq) ([]byte, error) { return r.appendBody(nil, seq) }
+
+// appendBody appends the body held by the log record of seq to buf.
+func (r *logBodies) appendBody(buf []byte, seq Seq) ([]byte, error) {
 	k := keys.LogKey(uint64(seq))
 	if !r.it.SeekGE(k) || !bytes.Equal(r.it.Key(), k) {
-		return nil, fmt.Errorf("engine: body at seq %d: log record %w", seq, errors.Join(ErrNotFound, r.it.Error()))
+		return buf, fmt.Errorf("engine: body at seq %d: log record %w", seq, errors.Join(ErrNotFound, r.it.Error()))
 	}
 	rec, err := r.it.ValueAndErr()
 	if err != nil {
-		return nil, fmt.Errorf("engine: body at seq %d: %w", seq, err)
+		return buf, fmt.Errorf("engine: body at seq %d: %w", seq, err)
 	}
-	return eventBodyOf(rec, seq)
+	body, _, _, err := findBody(rec, seq)
+	return append(buf, body...), err
 }
 
 func (r *logBodies) close() { r.it.Close() }

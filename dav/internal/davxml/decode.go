@@ -42,6 +42,14 @@ func DecodeChecked(body []byte, v any) error {
 // prefixes, local names that are not NCNames, reserved prefixes and
 // namespaces bound or used wrongly, duplicate attributes.
 func Root(body []byte) (xml.Name, error) {
+	return walk(body, nil)
+}
+
+// walk is Root, handing each token that passed the checks to visit (when
+// not nil) with the number of elements open: for a start element
+// including it, for an end element including the one it ends. A token is
+// valid only during the call, as Decoder.Token has it.
+func walk(body []byte, visit func(tok xml.Token, depth int) error) (xml.Name, error) {
 	if containsFold(body, "<!DOCTYPE") || containsFold(body, "<!ENTITY") {
 		return xml.Name{}, ErrDTD
 	}
@@ -60,6 +68,7 @@ func Root(body []byte) (xml.Name, error) {
 		if err != nil {
 			return xml.Name{}, fmt.Errorf("davxml: malformed XML: %w", err)
 		}
+		at := depth
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if depth == 0 {
@@ -74,11 +83,17 @@ func Root(body []byte) (xml.Name, error) {
 			if err := ns.start(t); err != nil {
 				return xml.Name{}, err
 			}
+			at = depth
 		case xml.EndElement:
 			depth--
 			ns.end()
 		case xml.Directive:
 			return xml.Name{}, ErrDTD
+		}
+		if visit != nil {
+			if err := visit(tok, at); err != nil {
+				return xml.Name{}, err
+			}
 		}
 	}
 	if root.Local == "" {

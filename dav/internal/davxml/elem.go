@@ -25,10 +25,12 @@ type Elem struct {
 
 // UnmarshalXML reads the element and everything inside it.
 func (e *Elem) UnmarshalXML(d *xml.Decoder, start xml.StartElement) error {
-	return e.read(d, start, 0)
+	return e.read(d.Token, start, 0)
 }
 
-func (e *Elem) read(d *xml.Decoder, start xml.StartElement, depth int) error {
+// read reads the element begun by start from the tokens next returns,
+// up to and including its end element.
+func (e *Elem) read(next func() (xml.Token, error), start xml.StartElement, depth int) error {
 	if depth > maxDepth {
 		return fmt.Errorf("davxml: elements nested deeper than %d", maxDepth)
 	}
@@ -43,14 +45,14 @@ func (e *Elem) read(d *xml.Decoder, start xml.StartElement, depth int) error {
 	var segs []string // character data before each child
 	seg := 0          // where the current segment starts in text
 	for {
-		tok, err := d.Token()
+		tok, err := next()
 		if err != nil {
 			return err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			var c Elem
-			if err := c.read(d, t, depth+1); err != nil {
+			if err := c.read(next, t, depth+1); err != nil {
 				return err
 			}
 			segs = append(segs, text.String()[seg:])

@@ -1,6 +1,8 @@
 package davxml
 
 import (
+	"bufio"
+	"bytes"
 	"io"
 	"net/url"
 	"strings"
@@ -68,9 +70,58 @@ func escape[S string | []byte](w stringWriter, s S) {
 	writeRaw(w, s[last:])
 }
 
+// escapeText writes s escaped to w as escape does, faster for the bulk
+// of a multiget answer, calendar-data and address-data: a body that is
+// valid UTF-8 without the noncharacters U+FFFE and U+FFFF (the usual
+// case, checked first at the speed of a copy) has only ASCII bytes to
+// escape, and its escaped form is built straight into w's buffer in
+// chunks that fit there, with no call per escaped character. iCalendar
+// ends every line with CRLF, each of them written &#13;.
+func escapeText(w *bufio.Writer, s []byte) {
+	if !utf8.Valid(s) || bytes.Contains(s, []byte("\uFFFE")) || bytes.Contains(s, []byte("\uFFFF")) {
+		escape(w, s)
+		return
+	}
+	for len(s) > 0 {
+		n := w.Available() / maxEscape
+		if n < 512 {
+			w.Flush() // an error sticks in w and is reported by the writer's owner
+			n = w.Available() / maxEscape
+		}
+		chunk := s[:min(n, len(s))]
+		s = s[len(chunk):]
+		buf := w.AvailableBuffer()
+		last := 0
+		for i, c := range chunk {
+			if special[c] {
+				buf = append(buf, chunk[last:i]...)
+				buf = append(buf, escapes[c]...)
+				last = i + 1
+			}
+		}
+		w.Write(append(buf, chunk[last:]...))
+	}
+}
+
+// maxEscape is the longest escape of one byte in escapes ("&quot;").
+const maxEscape = 6
+
+// escapes holds the replacement of each ASCII byte escape replaces.
+var escapes = func() (t [utf8.RuneSelf]string) {
+	for c := range 0x20 {
+		if special[c] {
+			t[c] = "\uFFFD"
+		}
+	}
+	t['\r'] = "&#13;"
+	t['&'], t['<'], t['>'], t['"'], t['\''] = "&amp;", "&lt;", "&gt;", "&quot;", "&apos;"
+	return t
+}()
+
 // special marks the ASCII bytes escape must look at: markup characters,
-// carriage return and the control characters XML 1.0 forbids.
-var special = func() (t [utf8.RuneSelf]bool) {
+// carriage return and the control characters XML 1.0 forbids (no byte
+// from 0x80 on).
+var special = func() (t [256]bool) {
 	for c := range 0x20 {
 		t[c] = c != '\n' && c != '\t'
 	}

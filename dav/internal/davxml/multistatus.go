@@ -287,7 +287,7 @@ func writeProp(w *bufio.Writer, p *PropValue) {
 	case p.Str != "":
 		escape(w, p.Str)
 	default:
-		escape(w, p.Text)
+		escapeText(w, p.Text)
 	}
 	EndTag(w, p.Name)
 }

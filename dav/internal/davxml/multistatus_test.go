@@ -1,6 +1,7 @@
 package davxml
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/xml"
 	"strings"
@@ -171,4 +172,25 @@ func TestAlias(t *testing.T) {
 	if got != want {
 		t.Fatalf("with Alias\n%s\nwant\n%s", got, want)
 	}
+}
+
+// FuzzEscapeText checks that escapeText writes what escape writes, through
+// a writer whose buffer fills up in the middle of the text.
+func FuzzEscapeText(f *testing.F) {
+	f.Add([]byte("BEGIN:VCALENDAR\r\nSUMMARY:a & b <c> \"d\" 'e'\r\nEND:VCALENDAR\r\n"), 0)
+	f.Add([]byte("caf\xc3\xa9 \xff \xef\xbf\xbe \x01\t\n"), 3)
+	f.Fuzz(func(t *testing.T, s []byte, pre int) {
+		s = bytes.Repeat(s, 3)
+		var want strings.Builder
+		escape(&want, s)
+		var got strings.Builder
+		w := bufio.NewWriterSize(&got, 4096)
+		prefix := strings.Repeat("x", min(max(pre, 0), 4000))
+		w.WriteString(prefix)
+		escapeText(w, s)
+		w.Flush()
+		if g, want := got.String(), prefix+want.String(); g != want {
+			t.Fatalf("escapeText(%q) = %q, want %q", s, g, want)
+		}
+	})
 }
