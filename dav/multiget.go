@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/engine"
@@ -39,7 +40,17 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	for i, href := range mg.Hrefs {
 		names[i], errs[i] = h.multigetName(rq, href)
 	}
-	objs, err := rq.View.ObjectsIn(rq.Coll, names, withBody)
+	bp, _ := bodyBufs.Get().(*[]byte)
+	if bp == nil {
+		bp = new([]byte)
+	}
+	objs, buf, err := rq.View.ObjectsIn(rq.Coll, names, withBody, *bp)
+	defer func() {
+		if cap(buf) <= maxPooledBodies {
+			*bp = buf[:0]
+			bodyBufs.Put(bp)
+		}
+	}()
 	if err != nil {
 		return err
 	}
@@ -74,6 +85,13 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	}
 	return end()
 }
+
+// bodyBufs pools the buffers a multiget's bodies are read into, up to
+// maxPooledBodies each: a 100-object multiget of 1 KB events allocated
+// 100 KB for them per request.
+var bodyBufs sync.Pool
+
+const maxPooledBodies = 1 << 20
 
 // multigetName resolves one href of a multiget to the name of a member of
 // the request's collection: an href outside the user's space, with a

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // ObjectsIn reads the named objects of collection c, which must come from
@@ -19,7 +20,12 @@ import (
 // per name, each of which builds an iterator over every level. The
 // Objects share one allocation, and so do the bodies (each copied once,
 // out of the log record, into one buffer sized by the records' sizes).
-func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) ([]*Object, error) {
+// That buffer is buf, grown as needed (its contents are overwritten), and
+// is returned: a caller may pass it again once done with the bodies.
+// Names and bodies are read in key order, stepping from one to the next
+// when they follow each other closely, as a client's batches of names
+// from a listing do.
+func (v *View) ObjectsIn(c *Collection, names []string, withBody bool, buf []byte) ([]*Object, []byte, error) {
 	order := make([]int, len(names)) // indices of names in name order
 	for i := range order {
 		order[i] = i
@@ -27,7 +33,7 @@ func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) ([]*Objec
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
 	it, err := v.prefixIter(keys.Obj, c.ID)
 	if err != nil {
-		return nil, err
+		return nil, buf, err
 	}
 	defer it.Close()
 	out := make([]*Object, len(names))
@@ -43,44 +49,67 @@ func (v *View) ObjectsIn(c *Collection, names []string, withBody bool) ([]*Objec
 			continue
 		}
 		key = append(key[:plen], name...)
-		if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
+		if !stepGE(it, key) || !bytes.Equal(it.Key(), key) {
 			continue
 		}
 		val, err := it.ValueAndErr()
 		if err != nil {
-			return nil, fmt.Errorf("engine: read object %s: %w", name, err)
+			return nil, buf, fmt.Errorf("engine: read object %s: %w", name, err)
 		}
 		o := &slab[i]
 		if err := decodeObjectInto(o, name, val); err == errHasDead { // rare: the generic path
 			if o, err = listObject(name, val); err != nil {
-				return nil, err
+				return nil, buf, err
 			}
 		} else if err != nil {
-			return nil, err
+			return nil, buf, err
 		}
 		out[i] = o
 		found = append(found, o)
 		size += int(o.Size)
 	}
 	if err := it.Error(); err != nil {
-		return nil, fmt.Errorf("engine: object iterator: %w", err)
+		return nil, buf, fmt.Errorf("engine: object iterator: %w", err)
 	}
 	if !withBody || len(found) == 0 {
-		return out, nil
+		return out, buf, nil
 	}
 	slices.SortFunc(found, func(a, b *Object) int { return cmp.Compare(a.bodySeq, b.bodySeq) })
 	bodies, err := v.bodyReader()
 	if err != nil {
-		return nil, err
+		return nil, buf, err
 	}
 	defer bodies.close()
-	buf := make([]byte, 0, size)
+	bodies.ascending = true
+	buf = slices.Grow(buf[:0], size)
 	for _, o := range found {
 		start := len(buf)
 		if buf, err = bodies.appendBody(buf, o.bodySeq); err != nil {
-			return nil, err
+			return nil, buf, err
 		}
 		o.Body = buf[start:len(buf):len(buf)]
 	}
-	return out, nil
+	return out, buf, nil
+}
+
+// nextTries is how many keys stepGE steps over before it seeks instead.
+const nextTries = 8
+
+// stepGE positions it at the first key at or after key, like SeekGE, for
+// an iterator that a previous stepGE (or none) positioned at a key before
+// key: when key is at most nextTries keys ahead it gets there by Next,
+// several times cheaper than a seek through every level.
+func stepGE(it *pebble.Iterator, key []byte) bool {
+	if !it.Valid() {
+		return it.SeekGE(key)
+	}
+	for range nextTries {
+		if bytes.Compare(it.Key(), key) >= 0 {
+			return true
+		}
+		if !it.Next() {
+			break
+		}
+	}
+	return it.SeekGE(key)
 }

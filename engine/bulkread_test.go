@@ -40,7 +40,7 @@ func TestObjectsIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{"dd.ics", "missing.ics", "a.ics", "bbb.ics", "a.ics", "c.ics"}
-	objs, err := v.ObjectsIn(c, names, true)
+	objs, buf, err := v.ObjectsIn(c, names, true, []byte("old contents"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,10 @@ func TestObjectsIn(t *testing.T) {
 	if objs[0].Dead["{urn:x}k"] == "" {
 		t.Errorf("dd.ics lost its dead property: %+v", objs[0].Dead)
 	}
-	objs, err = v.ObjectsIn(c, names, false)
+	if len(buf) == 0 || &buf[0] != &objs[0].Body[:1][0] && &buf[0] != &objs[2].Body[:1][0] && &buf[0] != &objs[3].Body[:1][0] && &buf[0] != &objs[5].Body[:1][0] {
+		t.Errorf("the returned buffer does not hold the bodies")
+	}
+	objs, _, err = v.ObjectsIn(c, names, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

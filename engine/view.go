@@ -121,7 +121,12 @@ func (v *View) prefixIter(prefix byte, id uint64) (*pebble.Iterator, error) {
 // logBodies reads object bodies out of the log with one iterator, cheaper
 // than a point read per body when a request reads many (fastest in
 // ascending seq order).
-type logBodies struct{ it *pebble.Iterator }
+type logBodies struct {
+	it *pebble.Iterator
+	// ascending, set when the caller asks for ascending seqs only, lets
+	// appendBody step to the next record instead of seeking it.
+	ascending bool
+}
 
 func (v *View) bodyReader() (*logBodies, error) {
 	it, err := v.v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{keys.Log}, UpperBound: []byte{keys.Log + 1}})
@@ -137,7 +142,13 @@ func (r *logBodies) body(seq Seq) ([]byte, error) { return r.appendBody(nil, seq
 // appendBody appends the body held by the log record of seq to buf.
 func (r *logBodies) appendBody(buf []byte, seq Seq) ([]byte, error) {
 	k := keys.LogKey(uint64(seq))
-	if !r.it.SeekGE(k) || !bytes.Equal(r.it.Key(), k) {
+	var ok bool
+	if r.ascending {
+		ok = stepGE(r.it, k)
+	} else {
+		ok = r.it.SeekGE(k)
+	}
+	if !ok || !bytes.Equal(r.it.Key(), k) {
 		return buf, fmt.Errorf("engine: body at seq %d: log record %w", seq, errors.Join(ErrNotFound, r.it.Error()))
 	}
 	rec, err := r.it.ValueAndErr()
