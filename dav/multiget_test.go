@@ -1,6 +1,10 @@
 package dav
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/almanac/almanac/engine"
@@ -44,4 +48,55 @@ func FuzzPlainMember(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSyncReadsChangesInBulk: an incremental sync-collection that asks for
+// more than the ETag reads the changed objects in one bulk read and
+// answers each with its own properties and body, the deleted one with
+// 404, in the order of the changes.
+func TestSyncReadsChangesInBulk(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustObjects(t, h, db, 5)
+	c, err := db.Collection("/dav/home/alice/calendar/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, uid := range []string{"ev000003", "new", "ev000001"} {
+		if _, err := db.PutObject(ctx, testMeta, c.Path, uid+".ics", testEvent(uid+"-changed"), engine.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteObject(ctx, testMeta, c.Path, "ev000002.ics", ""); err != nil {
+		t.Fatal(err)
+	}
+	r := httptest.NewRequest("REPORT", c.Path, strings.NewReader(`<D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:sync-token>`+
+		c.SyncToken+`</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/><D:getcontenttype/><C:calendar-data/></D:prop></D:sync-collection>`))
+	r.SetBasicAuth("alice", "alice")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	if rec.Code != http.StatusMultiStatus {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body)
+	}
+	body := rec.Body.String()
+	at := 0
+	for _, uid := range []string{"ev000003", "new", "ev000001"} {
+		o, err := db.Object(c.Path, uid+".ics", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := "<D:href>/dav/home/alice/calendar/" + uid + ".ics</D:href><D:propstat><D:prop><D:getetag>" + strings.ReplaceAll(o.ETag, `"`, "&quot;") +
+			"</D:getetag><D:getcontenttype>text/calendar; charset=utf-8</D:getcontenttype><C:calendar-data>BEGIN:VCALENDAR&#13;\n"
+		i := strings.Index(body[at:], resp)
+		if i < 0 {
+			t.Fatalf("no response for %s after offset %d in\n%s", uid, at, body)
+		}
+		at += i + len(resp)
+		if j := strings.Index(body[at:], "</C:calendar-data>"); j < 0 || !strings.Contains(body[at:at+j], "UID:"+uid+"-changed") {
+			t.Errorf("%s: calendar-data is not its own", uid)
+		}
+	}
+	if !strings.Contains(body, "<D:href>/dav/home/alice/calendar/ev000002.ics</D:href><D:status>HTTP/1.1 404 Not Found</D:status>") {
+		t.Errorf("no 404 for the deleted member in\n%s", body)
+	}
 }

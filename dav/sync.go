@@ -61,9 +61,15 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 	if err != nil {
 		return err
 	}
-	ms, end := startMultistatus(w, r)
 	only := etagOnly(pr)
-	for _, ch := range cs.Changes {
+	var objs []*engine.Object // the changed objects, in the order of cs.Changes
+	if !only {
+		if objs, err = changedObjects(rq, cs.Changes, withBody); err != nil {
+			return err
+		}
+	}
+	ms, end := startMultistatus(w, r)
+	for i, ch := range cs.Changes {
 		if strings.HasSuffix(ch.Name, "/") { // a mount of the home's owner
 			if err := h.syncMount(ms, rq, pr, ch); err != nil {
 				return err
@@ -79,8 +85,8 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 		o := &pr.sc.obj
 		if only {
 			*o = engine.Object{Name: ch.Name, ETag: ch.ETag}
-		} else if o, err = rq.View.Object(rq.Coll.Path, ch.Name, withBody); err != nil {
-			return fmt.Errorf("read changed object %s: %w", ch.Name, err)
+		} else if o = objs[i]; o == nil {
+			return fmt.Errorf("read changed object %s: %w", ch.Name, engine.ErrNotFound)
 		}
 		if err := h.objectResponse(ms, rq.User, rq.Coll, o, pr, nil); err != nil {
 			return err
@@ -91,6 +97,23 @@ func (h *Handler) syncCollection(w http.ResponseWriter, r *http.Request, rq *rep
 	}
 	ms.SyncToken(cs.Token)
 	return end()
+}
+
+// changedObjects reads the objects of changes that are neither deletions
+// nor mounts in one bulk read (View.ObjectsIn) rather than one point read
+// each: the result is aligned with changes, nil for the others.
+func changedObjects(rq *reportRequest, changes []engine.Change, withBody bool) ([]*engine.Object, error) {
+	names := make([]string, len(changes))
+	for i, ch := range changes {
+		if !ch.Deleted && !strings.HasSuffix(ch.Name, "/") {
+			names[i] = ch.Name
+		}
+	}
+	objs, _, err := rq.View.ObjectsIn(rq.Coll, names, withBody, nil)
+	if err != nil {
+		return nil, fmt.Errorf("read changed objects: %w", err)
+	}
+	return objs, nil
 }
 
 // syncAll answers an initial sync-collection without a limit: every

@@ -126,6 +126,7 @@ type logBodies struct {
 	// ascending, set when the caller asks for ascending seqs only, lets
 	// appendBody step to the next record instead of seeking it.
 	ascending bool
+	key       []byte // the key being read, reused
 }
 
 func (v *View) bodyReader() (*logBodies, error) {
@@ -141,7 +142,8 @@ func (r *logBodies) body(seq Seq) ([]byte, error) { return r.appendBody(nil, seq
 
 // appendBody appends the body held by the log record of seq to buf.
 func (r *logBodies) appendBody(buf []byte, seq Seq) ([]byte, error) {
-	k := keys.LogKey(uint64(seq))
+	r.key = keys.AppendLogKey(r.key[:0], uint64(seq))
+	k := r.key
 	var ok bool
 	if r.ascending {
 		ok = stepGE(r.it, k)

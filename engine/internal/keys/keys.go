@@ -89,6 +89,10 @@ func start(prefix byte, n int) []byte {
 // LogKey is the key of the event with sequence number seq.
 func LogKey(seq uint64) []byte { return u64(start(Log, prefixLen+seqLen), seq) }
 
+// AppendLogKey appends LogKey(seq) to dst, for a reader of many records
+// that reuses one key.
+func AppendLogKey(dst []byte, seq uint64) []byte { return u64(append(dst, Log), seq) }
+
 // ParseLogKey returns the sequence number of a log key.
 func ParseLogKey(k []byte) (uint64, error) {
 	if len(k) != prefixLen+seqLen || k[0] != Log {

@@ -11,6 +11,9 @@ func TestLogKeyRoundTrip(t *testing.T) {
 		if err != nil || got != seq {
 			t.Fatalf("ParseLogKey(LogKey(%d)) = %d, %v", seq, got, err)
 		}
+		if k := AppendLogKey([]byte("pre"), seq); !bytes.Equal(k, append([]byte("pre"), LogKey(seq)...)) {
+			t.Fatalf("AppendLogKey(pre, %d) = %x", seq, k)
+		}
 	}
 	if _, err := ParseLogKey([]byte("x")); err == nil {
 		t.Fatal("ParseLogKey accepted a malformed key")
