@@ -241,16 +241,17 @@ func nextVersion(changes []audit.Change, seq uint64) (uint64, error) {
 
 func runRestore(ctx context.Context, env *auditEnv, args []string) error {
 	var asOf string
-	var dry bool
+	var dry, resched bool
 	extra := func(fs *flag.FlagSet) {
 		fs.StringVar(&asOf, "as-of", "", "the moment: RFC 3339 `time` or sequence number")
 		fs.BoolVar(&dry, "dry-run", false, "list what would change, change nothing")
+		fs.BoolVar(&resched, "reschedule", false, "send the invitations, cancellations and replies the restored meetings imply (needs --server)")
 	}
 	return runAudit(ctx, env, "restore", args, 1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
 		if asOf == "" {
 			return fmt.Errorf("%w: --as-of is required", errUsage)
 		}
-		rep, err := b.Restore(ctx, audit.RestoreQuery{Path: pos[0], AsOf: asOf, DryRun: dry})
+		rep, err := b.Restore(ctx, audit.RestoreQuery{Path: pos[0], AsOf: asOf, DryRun: dry, Reschedule: resched})
 		if err != nil {
 			return err
 		}
@@ -266,6 +267,15 @@ func printReport(w io.Writer, rep *audit.RestoreReport) error {
 	fmt.Fprintf(w, "%s the state after seq %d: %d change(s)\n", verb, rep.At, len(rep.Actions))
 	for _, a := range rep.Actions {
 		fmt.Fprintln(w, "  "+a)
+	}
+	if rep.Rescheduled > 0 {
+		fmt.Fprintf(w, "rescheduled: %d message(s) delivered\n", rep.Rescheduled)
+	}
+	for _, e := range rep.RescheduleErrors {
+		fmt.Fprintln(w, "  not rescheduled: "+e)
+	}
+	if len(rep.RescheduleErrors) > 0 {
+		return fmt.Errorf("restored, but %d object(s) not rescheduled", len(rep.RescheduleErrors))
 	}
 	return nil
 }

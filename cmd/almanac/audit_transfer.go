@@ -362,9 +362,9 @@ func init() {
 					return env.WebhookStatus(id)
 				}
 				env.Mux.Handle("/admin/", &audit.Admin{DB: env.DB, Auth: env.Auth, Logger: env.Logger, NewToken: feed.NewToken, BackupDir: dir,
-					FileGroup: env.FileGroup, WebhookStatus: status})
+					FileGroup: env.FileGroup, WebhookStatus: status, Scheduler: davScheduler(env)})
 				if env.SetAudit != nil {
-					env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger, WebhookStatus: status})
+					env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger, WebhookStatus: status, Scheduler: davScheduler(env)})
 				}
 				return nil, nil
 			}
@@ -373,3 +373,17 @@ func init() {
 }
 
 var _ http.Handler = (*audit.Admin)(nil)
+
+// davScheduler hands a restore with reschedule the DAV handler, built
+// after the hooks start: asked at request time.
+func davScheduler(env *ServeEnv) func() audit.Rescheduler {
+	return func() audit.Rescheduler {
+		if env.DAV == nil {
+			return nil
+		}
+		if h := env.DAV(); h != nil {
+			return h
+		}
+		return nil // not a typed nil in the interface
+	}
+}

@@ -151,6 +151,9 @@ type ServeEnv struct {
 	// set; ready, when not nil, gets the DAV handler once it is built. It
 	// must be called during Start.
 	SetEmail func(send bool, ready func(*dav.Handler))
+	// DAV returns the DAV handler once it is built (nil before: call it
+	// at request time); the admin API's restore schedules through it.
+	DAV func() *dav.Handler
 	// Getenv reads the environment (Main.Getenv).
 	Getenv func(string) string
 	// WebhookStatus, set by the webhook hook, reports what its delivery

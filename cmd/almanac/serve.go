@@ -370,7 +370,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var pushSvc dav.PushService
 	var email bool
 	var emailReady func(*dav.Handler)
+	var built *dav.Handler // set before serving starts
 	env := &ServeEnv{
+		DAV:       func() *dav.Handler { return built },
 		Metrics:   reg,
 		DB:        m.DB,
 		Logger:    m.Logger,
@@ -429,7 +431,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	davHandler, err := newDAVHandler(davWiring{DB: m.DB, Auth: m.Auth, Logger: m.Logger, MaxRequestBody: m.Config.MaxObjectSize + 1<<20, MaxXMLBody: m.Config.Limits.MaxXMLBody, Audit: audit,
 		QueryLimits: m.Config.Query.limits(m.Config.MaxInstances, m.Config.MaxExpandRange), ShareInvitations: !m.Config.ShareAutoAccept, Push: pushSvc,
-		Email: email, OnHandler: emailReady})
+		Email: email, OnHandler: func(h *dav.Handler) {
+			if built = h; emailReady != nil {
+				emailReady(h)
+			}
+		}})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)
 	}

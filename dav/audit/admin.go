@@ -27,7 +27,7 @@ type Authenticator interface {
 //	GET  /admin/version?seq=N              -> Version
 //	GET  /admin/export?path=P[&as_of=T]    -> text/calendar or text/vcard
 //	GET  /admin/export?path=P&tree=1[&as_of=T] -> ImportRequest (every object as stored)
-//	POST /admin/restore  {path, as_of, dry_run} -> RestoreReport
+//	POST /admin/restore  {path, as_of, dry_run, reschedule} -> RestoreReport
 //	POST /admin/undelete {path}            -> RestoreReport
 //	POST /admin/import   ImportRequest     -> ImportReport
 //	POST /admin/compact  {keep}            -> engine.CompactResult
@@ -71,6 +71,9 @@ type Admin struct {
 	// WebhookStatus reports what the server's delivery loop knows of a
 	// webhook (POST /admin/webhooks, list); nil: nothing.
 	WebhookStatus func(id string) WebhookStatus
+	// Scheduler returns the server's scheduler for POST /admin/restore
+	// with "reschedule" (nil, or returning nil: refused with 400).
+	Scheduler func() Rescheduler
 }
 
 // maxAdminBody bounds a request body (imports carry whole calendars).
@@ -101,7 +104,7 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ua := r.UserAgent()
 	l := &Local{DB: a.DB, Meta: engine.Meta{Actor: u.Name, UserAgent: ua, RequestID: r.Header.Get("X-Request-Id")},
-		NewToken: a.NewToken, WebhookStatus: a.WebhookStatus}
+		NewToken: a.NewToken, WebhookStatus: a.WebhookStatus, Scheduler: schedulerOf(a.Scheduler)}
 	limit := int64(maxAdminBody)
 	if strings.HasPrefix(r.URL.Path, "/admin/users") || strings.HasPrefix(r.URL.Path, "/admin/tokens") ||
 		strings.HasPrefix(r.URL.Path, "/admin/app-passwords") {

@@ -79,6 +79,9 @@ type RestoreQuery struct {
 	Path   string `json:"path"`
 	AsOf   string `json:"as_of"`
 	DryRun bool   `json:"dry_run,omitempty"`
+	// Reschedule runs implicit scheduling for the scheduling objects the
+	// restore changes (reschedule.go); without it a restore sends nothing.
+	Reschedule bool `json:"reschedule,omitempty"`
 }
 
 // RestoreReport lists what a restore did or would do.
@@ -86,6 +89,11 @@ type RestoreReport struct {
 	At      uint64   `json:"at"`
 	DryRun  bool     `json:"dry_run,omitempty"`
 	Actions []string `json:"actions"`
+	// Rescheduled counts the iTIP messages a --reschedule delivered to
+	// local users; RescheduleErrors names the objects whose scheduling
+	// failed (the restore itself is done).
+	Rescheduled      int      `json:"rescheduled,omitempty"`
+	RescheduleErrors []string `json:"reschedule_errors,omitempty"`
 }
 
 // ImportCollection is a collection to fill, created if missing. Its
@@ -132,6 +140,9 @@ type Local struct {
 	// WebhookStatus, inside a running server, reports what its delivery
 	// loop knows of a webhook (webhook list); nil: nothing.
 	WebhookStatus func(id string) WebhookStatus
+	// Scheduler, inside a running server, runs the scheduling of a
+	// restore with Reschedule; nil: such a restore is refused.
+	Scheduler Rescheduler
 }
 
 var _ Backend = (*Local)(nil)
@@ -238,11 +249,21 @@ func (l *Local) Restore(ctx context.Context, q RestoreQuery) (*RestoreReport, er
 	if err != nil {
 		return nil, err
 	}
-	res, err := l.DB.Restore(ctx, l.Meta, engine.RestoreRequest{Path: coll, Name: name, At: at, DryRun: q.DryRun})
+	req := engine.RestoreRequest{Path: coll, Name: name, At: at, DryRun: q.DryRun}
+	if q.Reschedule && !q.DryRun {
+		if err := l.checkReschedule(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	res, err := l.DB.Restore(ctx, l.Meta, req)
 	if err != nil {
 		return nil, fmt.Errorf("restore %s as of %s: %w", q.Path, q.AsOf, err)
 	}
-	return report(res, q.DryRun), nil
+	rep := report(res, q.DryRun)
+	if q.Reschedule && !q.DryRun {
+		l.reschedule(ctx, res, rep)
+	}
+	return rep, nil
 }
 
 func report(res *engine.RestoreResult, dry bool) *RestoreReport {

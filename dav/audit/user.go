@@ -15,7 +15,7 @@ import (
 // ownership check, whose query has "history" or "restore":
 //
 //	GET  <object-or-collection-url>?history[&since=RFC3339] -> JSON [Change]
-//	POST <object-or-collection-url>?restore=<RFC3339|seq>[&dry-run=1] -> JSON RestoreReport
+//	POST <object-or-collection-url>?restore=<RFC3339|seq>[&dry-run=1][&reschedule=1] -> JSON RestoreReport
 //	GET  <url>?webhooks                          -> JSON WebhookResult (the user's webhooks)
 //	POST <collection-url>?webhooks {url, kinds, ops, include_body} -> JSON WebhookResult
 //	                                                (a webhook of the collection and below; its secret, once)
@@ -31,6 +31,9 @@ type User struct {
 	WebhookStatus func(id string) WebhookStatus
 	// Logger receives internal errors. Default: discard.
 	Logger *slog.Logger
+	// Scheduler returns the server's scheduler for ?restore with
+	// &reschedule=1 (nil, or returning nil: refused with 400).
+	Scheduler func() Rescheduler
 }
 
 // ServeHTTP answers a history or restore request of the user's own data.
@@ -41,7 +44,7 @@ func (u *User) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := &Local{DB: u.DB, Meta: engine.Meta{Actor: user, UserAgent: r.UserAgent(), RequestID: w.Header().Get("X-Request-Id")},
-		WebhookStatus: u.WebhookStatus}
+		WebhookStatus: u.WebhookStatus, Scheduler: schedulerOf(u.Scheduler)}
 	q := r.URL.Query()
 	var out any
 	var err error
@@ -60,7 +63,8 @@ func (u *User) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		out, err = l.History(r.Context(), r.URL.Path, since)
 	case q.Has("restore") && r.Method == http.MethodPost:
 		dry := q.Get("dry-run") == "1" || q.Get("dry-run") == "true"
-		out, err = l.Restore(r.Context(), RestoreQuery{Path: r.URL.Path, AsOf: q.Get("restore"), DryRun: dry})
+		resched := q.Get("reschedule") == "1" || q.Get("reschedule") == "true"
+		out, err = l.Restore(r.Context(), RestoreQuery{Path: r.URL.Path, AsOf: q.Get("restore"), DryRun: dry, Reschedule: resched})
 	default:
 		w.Header().Set("Allow", "GET, POST")
 		writeJSONError(w, http.StatusMethodNotAllowed, fmt.Errorf("use GET ?history or POST ?restore=TIME"))

@@ -16,7 +16,8 @@
 // invitation nor sends one twice. Each delivery is an event of the log
 // with its engine.Schedule (method, sender, recipient, status), written
 // with the actor of the request that caused it; restoring a calendar
-// appends plain puts and sends nothing.
+// appends plain puts and sends nothing, unless asked: Reschedule then
+// runs the scheduling of each object the restore changed.
 //
 // The package knows nothing of HTTP or XML: package dav calls Write from
 // its PUT and DELETE handlers and maps its errors (*PreconditionError,

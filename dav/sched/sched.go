@@ -128,7 +128,7 @@ func (s *Scheduler) Write(ctx context.Context, req Request) (*Result, error) {
 		cal = c
 	}
 	for attempt := 0; ; attempt++ {
-		res, err := s.write(ctx, req, cal)
+		res, err := s.write(ctx, req, cal, nil)
 		var em *engine.ETagMismatchError
 		if errors.As(err, &em) && !strings.HasPrefix(err.Error(), req.Path+req.Name+":") && attempt < 2 {
 			continue // a recipient's copy changed meanwhile
@@ -163,8 +163,9 @@ func (s *Scheduler) maxAttendees() int {
 	return DefaultMaxAttendees
 }
 
-// write is one attempt of Write.
-func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) (*Result, error) {
+// write is one attempt of Write (of Reschedule when r is set: r.prev is
+// the version replaced, the stored one is req's).
+func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar, r *restored) (*Result, error) {
 	v, err := s.DB.View()
 	if err != nil {
 		return nil, err
@@ -172,12 +173,10 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) 
 	defer v.Close()
 	var old *ical.Calendar
 	switch o, err := v.Object(req.Path, req.Name, true); {
+	case r != nil:
+		old = schedulingObject(r.prev)
 	case err == nil:
-		if c, err := engine.ParseCalendar(o.Body); err == nil {
-			if _, _, err := itip.RoleOf(c, nil); err == nil {
-				old = c // else stored before it could be judged: no scheduling object
-			}
-		}
+		old = schedulingObject(o.Body)
 	case !errors.Is(err, engine.ErrNotFound):
 		return nil, fmt.Errorf("read %s%s: %w", req.Path, req.Name, err)
 	}
@@ -240,9 +239,18 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar) 
 		}
 	}
 	own := engine.ScheduledWrite{Path: req.Path, Name: req.Name, Body: body, IfMatch: req.IfMatch, IfNoneMatch: req.IfNoneMatch, IfScheduleTagMatch: req.IfScheduleTagMatch, Meta: req.Meta}
-	res, err := s.DB.WriteScheduled(ctx, append([]engine.ScheduledWrite{own}, t.writes...))
+	writes := append([]engine.ScheduledWrite{own}, t.writes...)
+	if r != nil && cal == nil {
+		if writes = writes[1:]; len(writes) == 0 { // the restore deleted it already
+			return &Result{Handled: true}, nil
+		}
+	}
+	res, err := s.DB.WriteScheduled(ctx, writes)
 	if err != nil {
 		return nil, err
+	}
+	if r != nil && cal == nil {
+		return &Result{Handled: true, Delivered: t.delivered}, nil
 	}
 	return &Result{Handled: true, ETag: res[0].ETag, ScheduleTag: res[0].ScheduleTag, Created: res[0].Created, Changed: !bytes.Equal(body, req.Body), Delivered: t.delivered}, nil
 }

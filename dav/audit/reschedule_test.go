@@ -1,0 +1,221 @@
+package audit
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/almanac/almanac/dav"
+	"github.com/almanac/almanac/engine"
+)
+
+// schedServer is a DAV handler with alice and bob, whose user API
+// restores with h as its scheduler.
+func schedServer(t *testing.T) (*engine.DB, func(user, method, path, body string) *httptest.ResponseRecorder) {
+	t.Helper()
+	db := mustOpen(t)
+	for _, u := range []string{"alice", "bob"} {
+		if err := db.PutUser(ctx, aliceMeta, engine.User{Name: u, Emails: []string{u + "@example.org"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := &User{DB: db}
+	h, err := dav.NewHandler(dav.Options{DB: db, Auth: fakeAuth{"alice": engine.RoleUser, "bob": engine.RoleUser}, Audit: u})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Scheduler = func() Rescheduler { return h }
+	do := func(user, method, path, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.SetBasicAuth(user, "secret")
+		req.Header.Set("Content-Type", "text/calendar")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, u := range []string{"alice", "bob"} {
+		do(u, "PROPFIND", "/dav/", "") // the home, calendar and inbox
+	}
+	return db, do
+}
+
+// schedMeeting is alice's meeting r with bob, bob's PARTSTAT partstat.
+func schedMeeting(partstat string) string {
+	return "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:r\r\nDTSTAMP:20260101T000000Z\r\n" +
+		"DTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:Meeting\r\nORGANIZER:mailto:alice@example.org\r\n" +
+		"ATTENDEE;PARTSTAT=" + partstat + ":mailto:bob@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+}
+
+// inbox returns the METHODs of the messages in user's schedule inbox.
+func inbox(t *testing.T, db *engine.DB, user string) []string {
+	t.Helper()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	var out []string
+	for o, err := range v.Objects("/dav/home/"+user+"/inbox/", engine.ListOptions{Bodies: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(string(o.Body), "METHOD:")
+		m, _, _ := strings.Cut(rest, "\r\n")
+		out = append(out, m)
+	}
+	return out
+}
+
+func restoreQuery(t *testing.T, do func(user, method, path, body string) *httptest.ResponseRecorder, user, path string, seq engine.Seq, resched bool) RestoreReport {
+	t.Helper()
+	q := fmt.Sprintf("%s?restore=%d", path, seq)
+	if resched {
+		q += "&reschedule=1"
+	}
+	rec := do(user, http.MethodPost, q, "")
+	if rec.Code != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", q, rec.Code, rec.Body)
+	}
+	var rep RestoreReport
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Actions) == 0 || len(rep.RescheduleErrors) > 0 {
+		t.Fatalf("POST %s: %+v", q, rep)
+	}
+	return rep
+}
+
+// TestRestoreReschedule: alice invites bob, then deletes the meeting
+// (bob gets the REQUEST and the CANCEL); restoring her calendar as of the
+// invitation sends nothing and leaves bob's copy cancelled, while the
+// same restore with reschedule=1 delivers a new REQUEST to bob (his copy
+// is live again), events of the log with their schedule.
+func TestRestoreReschedule(t *testing.T) {
+	for _, resched := range []bool{false, true} {
+		t.Run(fmt.Sprint("reschedule=", resched), func(t *testing.T) {
+			db, do := schedServer(t)
+			if rec := do("alice", "PUT", cal+"r.ics", schedMeeting("NEEDS-ACTION")); rec.Code != http.StatusCreated {
+				t.Fatalf("invitation: %d %s", rec.Code, rec.Body)
+			}
+			invited, err := db.Object(cal, "r.ics", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec := do("alice", "DELETE", cal+"r.ics", ""); rec.Code != http.StatusNoContent {
+				t.Fatalf("cancellation: %d %s", rec.Code, rec.Body)
+			}
+			before := scheduleEvents(t, db)
+			rep := restoreQuery(t, do, "alice", cal, invited.Seq, resched)
+			want, wantCopy, sent := "REQUEST CANCEL", "STATUS:CANCELLED", 0
+			if resched {
+				want, wantCopy, sent = "REQUEST CANCEL REQUEST", "", 1
+			}
+			if got := inbox(t, db, "bob"); strings.Join(sortedMethods(got), " ") != strings.Join(sortedMethods(strings.Fields(want)), " ") {
+				t.Errorf("bob's inbox: %q, want %q", got, want)
+			}
+			if rep.Rescheduled != sent {
+				t.Errorf("report: %d rescheduled, want %d", rep.Rescheduled, sent)
+			}
+			o, err := db.Object("/dav/home/bob/calendar/", "r.ics", true)
+			if err != nil || strings.Contains(string(o.Body), "STATUS:CANCELLED") != (wantCopy != "") {
+				t.Errorf("bob's copy: %v\n%s", err, o.Body)
+			}
+			scheduled := scheduleEvents(t, db) - before
+			if (scheduled > 0) != resched {
+				t.Errorf("%d scheduling events after the restore", scheduled)
+			}
+		})
+	}
+}
+
+// TestRestoreRescheduleAttendee: bob accepts, then restores his calendar
+// as of the invitation (PARTSTAT back to NEEDS-ACTION): without
+// reschedule alice gets nothing and still sees ACCEPTED; with it she gets
+// a REPLY and her copy shows NEEDS-ACTION.
+func TestRestoreRescheduleAttendee(t *testing.T) {
+	for _, resched := range []bool{false, true} {
+		t.Run(fmt.Sprint("reschedule=", resched), func(t *testing.T) {
+			db, do := schedServer(t)
+			if rec := do("alice", "PUT", cal+"r.ics", schedMeeting("NEEDS-ACTION")); rec.Code != http.StatusCreated {
+				t.Fatalf("invitation: %d %s", rec.Code, rec.Body)
+			}
+			bobCal := "/dav/home/bob/calendar/"
+			invited, err := db.Object(bobCal, "r.ics", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accepted := strings.Replace(string(invited.Body), "PARTSTAT=NEEDS-ACTION", "PARTSTAT=ACCEPTED", 1)
+			if rec := do("bob", "PUT", bobCal+"r.ics", accepted); rec.Code/100 != 2 {
+				t.Fatalf("bob accepts: %d %s", rec.Code, rec.Body)
+			}
+			before := len(inbox(t, db, "alice"))
+			rep := restoreQuery(t, do, "bob", bobCal+"r.ics", invited.Seq, resched)
+			replies := len(inbox(t, db, "alice")) - before
+			a, err := db.Object(cal, "r.ics", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			accept := strings.Contains(string(a.Body), "PARTSTAT=ACCEPTED")
+			if resched && (replies != 1 || accept || rep.Rescheduled != 1) {
+				t.Errorf("with reschedule: %d REPLY, alice's copy:\n%s", replies, a.Body)
+			}
+			if !resched && (replies != 0 || !accept) {
+				t.Errorf("without reschedule: %d REPLY, alice's copy:\n%s", replies, a.Body)
+			}
+		})
+	}
+}
+
+// TestRestoreRescheduleNeedsServer: where no scheduler runs (the CLI on a
+// data directory) a restore with reschedule is refused before it writes.
+func TestRestoreRescheduleNeedsServer(t *testing.T) {
+	db := mustOpen(t)
+	mustCalendar(t, db)
+	o, err := db.PutObject(ctx, aliceMeta, cal, "a.ics", calObject(vevent("a", "A")), engine.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteObject(ctx, aliceMeta, cal, "a.ics", ""); err != nil {
+		t.Fatal(err)
+	}
+	l := &Local{DB: db, Meta: aliceMeta}
+	_, err = l.Restore(ctx, RestoreQuery{Path: cal, AsOf: fmt.Sprint(o.Seq), Reschedule: true})
+	if !errors.Is(err, errNoScheduler) {
+		t.Fatalf("restore: %v, want %v", err, errNoScheduler)
+	}
+	if _, err := db.Object(cal, "a.ics", false); !errors.Is(err, engine.ErrNotFound) {
+		t.Fatalf("the refused restore wrote: %v", err)
+	}
+}
+
+func sortedMethods(ms []string) []string {
+	out := append([]string(nil), ms...)
+	slices.Sort(out)
+	return out
+}
+
+// scheduleEvents counts the events of the log that delivered a message.
+func scheduleEvents(t *testing.T, db *engine.DB) int {
+	t.Helper()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	n := 0
+	for ev, err := range v.Log(1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Schedule != nil {
+			n++
+		}
+	}
+	return n
+}
