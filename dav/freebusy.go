@@ -204,7 +204,7 @@ func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals
 			if skipUID != "" && o.UID == skipUID {
 				continue
 			}
-			obj, err := query.ParseCalendarObject(o.Body)
+			obj, err := h.objects.Parse(o.Body)
 			if err != nil {
 				fb.Unevaluated++
 				continue

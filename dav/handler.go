@@ -87,6 +87,8 @@ type Handler struct {
 	invitations bool
 	// querySlots bounds concurrent expensive REPORTs (query_slots.go).
 	querySlots chan struct{}
+	// objects caches parsed calendar objects for queries (Limits.ObjectCache).
+	objects *query.ObjectCache
 
 	// homes caches the users whose home is known to exist, so that the
 	// home check is a map lookup after a user's first request.
@@ -118,6 +120,7 @@ func NewHandler(opts Options) (*Handler, error) {
 	h := &Handler{db: opts.DB, auth: opts.Auth, log: opts.Logger, maxBody: opts.MaxRequestBody, audit: opts.Audit,
 		limits: opts.QueryLimits, invitations: opts.ShareInvitations, push: opts.Push}
 	h.querySlots = newQuerySlots(opts.QueryLimits)
+	h.objects = newObjectCache(opts.QueryLimits)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}

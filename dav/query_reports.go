@@ -168,7 +168,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 			add(o, nil)
 			return nil
 		}
-		obj, err := query.ParseCalendarObject(o.Body)
+		obj, err := h.objects.Parse(o.Body)
 		if err != nil {
 			h.log.Warn("calendar-query: object cannot be parsed; counted as a match and sent as stored", "path", rq.Coll.Path+o.Name, "err", err)
 			add(o, nil)
@@ -204,7 +204,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 				return fmt.Errorf("read %s%s again: %w", rq.Coll.Path, m.obj.Name, err)
 			}
 			m.obj = o
-			if obj, err := query.ParseCalendarObject(o.Body); err == nil {
+			if obj, err := h.objects.Parse(o.Body); err == nil {
 				if m.data, err = shape(o, obj); err != nil {
 					return err
 				}
@@ -248,7 +248,7 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		obj, err := query.ParseCalendarObject(o.Body)
+		obj, err := h.objects.Parse(o.Body)
 		if err != nil {
 			h.log.Warn("free-busy-query: object cannot be parsed; reported in a COMMENT", "path", rq.Coll.Path+o.Name, "err", err)
 			fb.Unevaluated++

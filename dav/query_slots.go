@@ -77,3 +77,13 @@ func (h *Handler) maxQueryBuffer() int64 {
 	}
 	return defaultMaxBuffer
 }
+
+// newObjectCache returns the cache of parsed objects that calendar-query
+// and the free-busy lookups read through (l.ObjectCache bytes; nil for
+// none).
+func newObjectCache(l query.Limits) *query.ObjectCache {
+	if l.ObjectCache == 0 {
+		l.ObjectCache = query.DefaultObjectCache
+	}
+	return query.NewObjectCache(l.ObjectCache)
+}

@@ -98,6 +98,10 @@ type Limits struct {
 	// past it, matches are read and shaped again as they are written.
 	// Default 16 MiB. (Used by package dav.)
 	MaxBuffer int64
+	// ObjectCache is the budget in bytes of the parsed objects kept
+	// between queries (ObjectCache). Zero means DefaultObjectCache;
+	// negative, none. (Used by package dav.)
+	ObjectCache int64
 }
 
 // DefaultMaxExpandRange is the default of Limits.MaxExpandRange.
