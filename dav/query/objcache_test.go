@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -104,5 +105,60 @@ func TestObjectCacheAnswers(t *testing.T) {
 	}
 	if _, n := c.Size(); n == 0 {
 		t.Fatal("nothing was cached")
+	}
+}
+
+// TestObjectCacheConcurrent: queries on several goroutines share the
+// cached objects (run with -race: the parsed trees are only read) and
+// get the answers of objects parsed anew, while entries are evicted.
+func TestObjectCacheConcurrent(t *testing.T) {
+	c := NewObjectCache(256 << 10) // about 15 objects: evictions all the time
+	const stamp = "20060102T150405Z"
+	f, to := bench.QueryWindow.Start.Format(stamp), bench.QueryWindow.End.Format(stamp)
+	q, err := ParseCalendarQuery([]byte(`<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data><c:expand start="` + f + `" end="` + to +
+		`"/></c:calendar-data></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="` + f + `" end="` + to +
+		`"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	answer := func(obj *CalendarObject) string {
+		ok, err := q.Match(ctx, obj, nil, Limits{})
+		data, rerr := q.Data.Render(ctx, obj, nil, Limits{})
+		return fmt.Sprint(ok, err, string(data), rerr)
+	}
+	const n = 40
+	want := make([]string, n)
+	for i := range want {
+		obj, err := ParseCalendarObject(bench.Event(i, 0).Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = answer(obj)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for w := range 4 {
+		wg.Go(func() {
+			for k := range 3 * n {
+				i := (k*7 + w) % n
+				obj, err := c.Parse(bench.Event(i, 0).Body)
+				if err == nil && answer(obj) != want[i] {
+					err = fmt.Errorf("event %d: the cached object answers differently", i)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if used, _ := c.Size(); used > 256<<10 {
+		t.Fatalf("%d bytes held, budget %d", used, 256<<10)
 	}
 }
