@@ -50,21 +50,13 @@ func TestObjectCacheBound(t *testing.T) {
 func TestObjectCacheAnswers(t *testing.T) {
 	c := NewObjectCache(1 << 20)
 	ctx := context.Background()
-	const stamp = "20060102T150405Z"
 	var queries []*CalendarQuery
 	for _, w := range []struct{ from, to time.Time }{
 		{bench.QueryWindow.Start, bench.QueryWindow.End},
 		{bench.QueryWindow.Start.AddDate(0, 3, 0), bench.QueryWindow.End.AddDate(0, 3, 0)},
 		{bench.QueryWindow.Start.AddDate(-1, 0, 0), bench.QueryWindow.Start.AddDate(0, 0, 7)},
 	} {
-		f, to := w.from.Format(stamp), w.to.Format(stamp)
-		q, err := ParseCalendarQuery([]byte(`<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data><c:expand start="` + f + `" end="` + to +
-			`"/></c:calendar-data></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="` + f + `" end="` + to +
-			`"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		queries = append(queries, q)
+		queries = append(queries, expandQuery(t, w.from, w.to))
 	}
 	answer := func(q *CalendarQuery, obj *CalendarObject) string {
 		ok, err := q.Match(ctx, obj, nil, Limits{})
@@ -113,14 +105,7 @@ func TestObjectCacheAnswers(t *testing.T) {
 // get the answers of objects parsed anew, while entries are evicted.
 func TestObjectCacheConcurrent(t *testing.T) {
 	c := NewObjectCache(256 << 10) // about 15 objects: evictions all the time
-	const stamp = "20060102T150405Z"
-	f, to := bench.QueryWindow.Start.Format(stamp), bench.QueryWindow.End.Format(stamp)
-	q, err := ParseCalendarQuery([]byte(`<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data><c:expand start="` + f + `" end="` + to +
-		`"/></c:calendar-data></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="` + f + `" end="` + to +
-		`"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := expandQuery(t, bench.QueryWindow.Start, bench.QueryWindow.End)
 	ctx := context.Background()
 	answer := func(obj *CalendarObject) string {
 		ok, err := q.Match(ctx, obj, nil, Limits{})
@@ -161,4 +146,19 @@ func TestObjectCacheConcurrent(t *testing.T) {
 	if used, _ := c.Size(); used > 256<<10 {
 		t.Fatalf("%d bytes held, budget %d", used, 256<<10)
 	}
+}
+
+// expandQuery is a calendar-query for the VEVENTs overlapping [from, to),
+// asking for their calendar-data expanded over the same range.
+func expandQuery(t *testing.T, from, to time.Time) *CalendarQuery {
+	t.Helper()
+	const stamp = "20060102T150405Z"
+	f, e := from.Format(stamp), to.Format(stamp)
+	q, err := ParseCalendarQuery([]byte(`<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data><c:expand start="` + f + `" end="` + e +
+		`"/></c:calendar-data></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT"><c:time-range start="` + f + `" end="` + e +
+		`"/></c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
 }
