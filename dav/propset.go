@@ -157,7 +157,9 @@ func removeProp(p *engine.Props, kind engine.Kind, n xml.Name) *propError {
 }
 
 // calendarComponents are the components a calendar may be restricted to.
-var calendarComponents = map[string]bool{"VEVENT": true, "VTODO": true, "VJOURNAL": true, "VFREEBUSY": true}
+// VAVAILABILITY (RFC 7953 §7.2.2) only when listed: it is not in
+// engine.AllComponents, the set of a calendar created without one.
+var calendarComponents = map[string]bool{"VEVENT": true, "VTODO": true, "VJOURNAL": true, "VFREEBUSY": true, engine.CompAvailability: true}
 
 // componentsOf reads CALDAV:supported-calendar-component-set (RFC 4791
 // §5.2.3).

@@ -141,6 +141,8 @@ func intern(b []byte) string {
 		return "VJOURNAL"
 	case "VCARD":
 		return "VCARD"
+	case CompAvailability:
+		return CompAvailability
 	}
 	return string(b)
 }

@@ -69,9 +69,9 @@ type Props struct {
 // AllComponents. Changing it would change what those calendars accept.
 var DefaultComponents = []string{"VEVENT", "VTODO"}
 
-// AllComponents are the calendar components the engine stores: the set a
-// calendar created without CALDAV:supported-calendar-component-set gets
-// (RFC 4791 §5.2.3).
+// AllComponents is the set a calendar created without
+// CALDAV:supported-calendar-component-set gets (RFC 4791 §5.2.3).
+// CompAvailability is stored only in calendars that list it.
 var AllComponents = []string{"VEVENT", "VTODO", "VJOURNAL", "VFREEBUSY"}
 
 // Clone returns a deep copy of p.
@@ -124,7 +124,7 @@ type Object struct {
 	ETag        string // strong ETag, quoted
 	UID         string
 	ContentType string
-	Component   string // VEVENT, VTODO, VJOURNAL, VCARD, or "" for other content
+	Component   string // VEVENT, VTODO, VJOURNAL, VFREEBUSY, VAVAILABILITY, VCARD, or "" for other content
 	Size        int64
 	Seq         Seq // sequence number of the event that wrote this version
 	Created     time.Time

@@ -76,6 +76,13 @@ func checkCalendar(body []byte, coll *Collection, lim contentline.Limits, itip b
 		case ical.CompTimezone:
 			continue
 		case ical.CompEvent, ical.CompToDo, ical.CompJournal, ical.CompFreeBusy:
+		case CompAvailability:
+			if itip {
+				return objectInfo{}, invalid(CondValidCalendarObjectResource, "a scheduling inbox takes no VAVAILABILITY")
+			}
+			if err := checkAvailability(comp); err != nil {
+				return objectInfo{}, err
+			}
 		default:
 			if strings.HasPrefix(comp.Name, "X-") {
 				continue
@@ -96,7 +103,7 @@ func checkCalendar(body []byte, coll *Collection, lim contentline.Limits, itip b
 		} else if info.uid != uid.Value {
 			return objectInfo{}, invalid(CondValidCalendarObjectResource, "components with different UIDs %q and %q", info.uid, uid.Value)
 		}
-		if !itip && comp.Props.Get(ical.PropOrganizer) != nil {
+		if !itip && comp.Name != CompAvailability && comp.Props.Get(ical.PropOrganizer) != nil {
 			info.scheduling = true
 		}
 		if comp.Props.Get(ical.PropRecurrenceID) == nil {
@@ -106,7 +113,7 @@ func checkCalendar(body []byte, coll *Collection, lim contentline.Limits, itip b
 		}
 	}
 	if info.component == "" {
-		return objectInfo{}, invalid(CondValidCalendarObjectResource, "no VEVENT, VTODO, VJOURNAL or VFREEBUSY component")
+		return objectInfo{}, invalid(CondValidCalendarObjectResource, "no VEVENT, VTODO, VJOURNAL, VFREEBUSY or VAVAILABILITY component")
 	}
 	if coll != nil && !coll.Supports(info.component) {
 		return objectInfo{}, invalid(CondSupportedCalendarComponent, "this calendar does not accept %s", info.component)
