@@ -172,14 +172,13 @@ func (h *Handler) busyOf(r *http.Request, v *engine.View, user string, cals []st
 	return sched.Fold([]byte(text)), nil
 }
 
-// addBusy adds to fb the busy time in tr of user's availability and of
-// user's calendars cals that are opaque, leaving out the objects whose
+// addBusy adds to fb the busy time in tr of user's availability (the
+// inbox's calendar-availability and the VAVAILABILITY resources of cals,
+// RFC 7953 §7.2) and of user's calendars cals that are opaque, leaving out the objects whose
 // UID is skipUID (when not ""): what user declined is not busy, what
 // they accepted tentatively BUSY-TENTATIVE (query.FreeBusy.Self).
 func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals []string, fb *query.FreeBusy, tr query.TimeRange, skipUID string) error {
-	if err := addAvailability(ctx, v, user, fb); err != nil {
-		return err
-	}
+	avail := inboxAvailability(v, user)
 	self, err := h.selfOf(v, user)
 	if err != nil {
 		return err
@@ -209,12 +208,29 @@ func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals
 				fb.Unevaluated++
 				continue
 			}
+			if o.Component == engine.CompAvailability {
+				if avail.Add(obj, floating) != nil {
+					fb.Unevaluated++
+				}
+				continue
+			}
 			if err := fb.Add(ctx, obj, floating); errors.Is(err, query.ErrUnevaluable) {
 				fb.Unevaluated++
 			} else if err != nil {
 				return err
 			}
 		}
+	}
+	return addAvailability(ctx, fb, avail)
+}
+
+// addAvailability adds to fb the busy time of avail (query.AddAvailability);
+// an availability that cannot be evaluated counts in fb.Unevaluated.
+func addAvailability(ctx context.Context, fb *query.FreeBusy, avail *query.Availability) error {
+	if err := fb.AddAvailability(ctx, avail, nil); unevaluable(err) {
+		fb.Unevaluated++
+	} else if err != nil {
+		return err
 	}
 	return nil
 }

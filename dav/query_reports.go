@@ -243,6 +243,7 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	defer release()
 	ctx := r.Context()
 	floating := collectionTimezone(rq.Coll)
+	var avail query.Availability // the VAVAILABILITY resources (RFC 7953 §7.2.2)
 	opts := engine.ListOptions{Bodies: true, Start: q.Range.Start, End: q.Range.End}
 	err = queryTargets(rq, engine.KindCalendar, "free-busy-query", opts, func(o *engine.Object) error {
 		if err := ctx.Err(); err != nil {
@@ -254,6 +255,13 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 			fb.Unevaluated++
 			return nil
 		}
+		if o.Component == engine.CompAvailability {
+			if err := avail.Add(obj, floating); err != nil {
+				h.log.Warn("free-busy-query: availability left out; reported in a COMMENT", "path", rq.Coll.Path+o.Name, "err", err)
+				fb.Unevaluated++
+			}
+			return nil
+		}
 		err = fb.Add(ctx, obj, floating)
 		if errors.Is(err, query.ErrUnevaluable) {
 			h.log.Warn("free-busy-query: object cannot be evaluated; reported in a COMMENT", "path", rq.Coll.Path+o.Name, "err", err)
@@ -263,6 +271,9 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		return err
 	})
 	if err != nil {
+		return err
+	}
+	if err := addAvailability(ctx, fb, &avail); err != nil {
 		return err
 	}
 	release()

@@ -112,35 +112,33 @@ func unevaluable(err error) bool {
 // VAVAILABILITY components, stored as the inbox's dead property.
 var propCalendarAvailability = davxml.C("calendar-availability")
 
-// addAvailability adds to fb the busy time of user's availability (the
-// inbox's calendar-availability): BUSY-UNAVAILABLE outside it. An
-// availability that does not parse counts as none (it is the client's
-// text; free-busy stays what the calendars say).
-func addAvailability(ctx context.Context, v *engine.View, user string, fb *query.FreeBusy) error {
+// inboxAvailability returns user's availability of the inbox's
+// calendar-availability, an empty one when there is none. An availability
+// that does not parse counts as none (it is the client's text; free-busy
+// stays what the calendars say).
+func inboxAvailability(v *engine.View, user string) *query.Availability {
+	none := &query.Availability{}
 	in, err := v.Collection(inboxPath(user))
 	if err != nil {
-		return nil // no inbox: no availability
+		return none // no inbox: no availability
 	}
 	x, ok := in.Props.Dead[deadKey(propCalendarAvailability)]
 	if !ok {
-		return nil
+		return none
 	}
 	var e struct {
 		Text string `xml:",chardata"`
 	}
 	if xml.Unmarshal([]byte(x), &e) != nil {
-		return nil
+		return none
 	}
 	cal, err := engine.ParseCalendar([]byte(e.Text))
 	if err != nil {
-		return nil
+		return none
 	}
 	a, err := query.AvailabilityOf(cal)
 	if err != nil {
-		return nil
+		return none
 	}
-	if err := fb.AddAvailability(ctx, a, nil); err != nil && !unevaluable(err) {
-		return err
-	}
-	return nil
+	return a
 }
