@@ -55,6 +55,7 @@ func startServer(t testing.TB, flags ...string) *testServer {
 	logs := &syncBuffer{}
 	m := NewMain()
 	explicitBudget := slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--memory-budget") })
+	explicitGC := slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--gc-percent") })
 	m.Getenv = func(k string) string { // isolated from the developer's ALMANAC_*
 		// The servers share the test process, whose Go memory limit
 		// serve would set from the default --memory-budget (48 MiB)
@@ -62,6 +63,11 @@ func startServer(t testing.TB, flags ...string) *testServer {
 		// with the collector pinned (slow PUTs timed out under make
 		// test's load). A GOMEMLIMIT "in the environment" keeps it.
 		if k == "GOMEMLIMIT" && !explicitBudget {
+			return "the test process's"
+		}
+		// Likewise the collector's percent, which TestMain sets for
+		// the package.
+		if k == "GOGC" && !explicitGC {
 			return "the test process's"
 		}
 		return ""
