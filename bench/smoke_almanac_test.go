@@ -2,13 +2,12 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/almanac/almanac/internal/testbin"
 )
 
 // TestSmokeAlmanac builds cmd/almanac from this tree and runs every
@@ -59,18 +58,8 @@ func TestSmokeAlmanacFeed(t *testing.T) {
 	}
 }
 
-// almanacBuild is the almanac binary the smoke tests share: built once
-// for the package's tests, in dir, which TestMain removes.
-var almanacBuild struct {
-	once     sync.Once
-	dir, bin string
-	err      error
-}
-
 // buildAlmanac builds cmd/almanac from this tree, once for every test of
-// the package (with the race detector when the tests have it, so the
-// build reuses the packages `go test -race` compiled instead of building
-// them all again without it), or skips when the tree has none yet.
+// the package (testbin), or skips when the tree has none yet.
 func buildAlmanac(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("../cmd/almanac"); err != nil {
@@ -79,24 +68,5 @@ func buildAlmanac(t *testing.T) string {
 	if _, err := exec.LookPath("htpasswd"); err != nil {
 		t.Skip("htpasswd is not installed (apt-get install apache2-utils): skipping the Almanac smoke test")
 	}
-	b := &almanacBuild
-	b.once.Do(func() {
-		if b.dir, b.err = os.MkdirTemp("", "almanac-smoke-"); b.err != nil {
-			return
-		}
-		b.bin = filepath.Join(b.dir, "almanac")
-		args := []string{"build", "-o", b.bin}
-		if raceEnabled {
-			args = append(args, "-race")
-		}
-		build := exec.Command("go", append(args, "./cmd/almanac")...)
-		build.Dir = ".."
-		if out, err := build.CombinedOutput(); err != nil {
-			b.err = fmt.Errorf("build almanac: %w\n%s", err, out)
-		}
-	})
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
-	return b.bin
+	return testbin.Build(t, "../cmd/almanac")
 }

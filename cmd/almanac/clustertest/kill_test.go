@@ -1,16 +1,12 @@
-package main
+package clustertest
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,113 +16,6 @@ import (
 	"github.com/almanac/almanac/engine"
 	"github.com/almanac/almanac/internal/testscale"
 )
-
-// clusterChild is one `almanac serve` node of a cluster, a child process.
-type clusterChild struct {
-	args   []string
-	dir    string
-	cmd    *exec.Cmd
-	url    atomic.Value // string: the banner's URL, without the final slash
-	stderr *syncBuffer
-}
-
-const clusterTestPassword = "cluster-secret"
-
-// start runs the node and waits (in the background) for its banner on
-// ready.
-func (c *clusterChild) start(t *testing.T, ready chan<- error) {
-	c.cmd = exec.Command(os.Args[0], c.args...)
-	c.cmd.Env = append(os.Environ(), runMainEnv+"=1", adminPasswordEnv+"="+clusterTestPassword)
-	if c.stderr == nil { // kept across restarts, for the diagnosis
-		c.stderr = &syncBuffer{}
-	}
-	c.cmd.Stderr = c.stderr
-	stdout, err := c.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		banner := regexp.MustCompile(`^Almanac is serving .* at (\S+)/$`)
-		found := false
-		for sc.Scan() {
-			if m := banner.FindStringSubmatch(sc.Text()); m != nil && !found {
-				found = true
-				c.url.Store(m[1])
-				ready <- nil
-			}
-		}
-		if !found {
-			ready <- fmt.Errorf("%s exited without a banner:\n%s", c.dir, c.stderr)
-		}
-	}()
-}
-
-// startAll starts the nodes at once (a replicated log needs its peers)
-// and waits for every banner.
-func startAll(t *testing.T, nodes []*clusterChild) {
-	t.Helper()
-	ready := make(chan error, len(nodes))
-	for _, c := range nodes {
-		c.start(t, ready)
-	}
-	waitReady(t, ready, len(nodes))
-}
-
-func waitReady(t *testing.T, ready <-chan error, n int) {
-	t.Helper()
-	timeout := time.After(3 * time.Minute)
-	for range n {
-		select {
-		case err := <-ready:
-			if err != nil {
-				t.Fatal(err)
-			}
-		case <-timeout:
-			t.Fatal("a node did not start within 3 minutes")
-		}
-	}
-}
-
-// clusterPut PUTs a small event as the admin; the status, the ETag.
-func clusterPut(url, path, uid string) (int, string) {
-	body := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
-		"\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-	req, err := http.NewRequest(http.MethodPut, url+path, strings.NewReader(body))
-	if err != nil {
-		return 0, ""
-	}
-	req.SetBasicAuth("admin", clusterTestPassword)
-	req.Header.Set("Content-Type", "text/calendar")
-	// No shorter timeout than the server's own bounds (a write gives up
-	// with 503 within a few times 10 s): a client that left would leave
-	// its write running on the server, to be appended after the test
-	// stopped writing and compared the nodes.
-	resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
-	if err != nil {
-		return 0, ""
-	}
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("ETag")
-}
-
-// clusterGet returns the status and ETag of path on a node.
-func clusterGet(url, path string) (int, string) {
-	req, err := http.NewRequest(http.MethodGet, url+path, nil)
-	if err != nil {
-		return 0, ""
-	}
-	req.SetBasicAuth("admin", clusterTestPassword)
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		return 0, ""
-	}
-	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("ETag")
-}
 
 // TestClusterKill9: three `almanac serve` processes on one R3 log, sixteen
 // clients writing through all three, and every round one node (in turn,
@@ -301,7 +190,7 @@ func TestClusterKill9(t *testing.T) {
 	}
 	for _, c := range nodes {
 		if err := c.cmd.Wait(); err != nil {
-			t.Errorf("%s: exit %v:\n%s", c.dir, err, c.stderr)
+			t.Errorf("%s: exit %v:\n%s", c.dir, err, c.logs())
 		}
 		db, err := engine.Open(filepath.Join(c.dir, "db"), nil)
 		if err != nil {
@@ -323,81 +212,5 @@ func TestClusterKill9(t *testing.T) {
 			diagnoseCluster(t, nodes, "")
 			return
 		}
-	}
-}
-
-// headOf reads almanac_engine_head_seq from a node's metrics, "" if it
-// cannot.
-func headOf(url string) string {
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Get(url + "/metrics")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "almanac_engine_head_seq "); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// diagnoseCluster stops the nodes and logs what tells why a write is
-// missing: each node's head, where path is in each node's log, the first
-// sequence number at which the nodes' logs differ, and the warnings and
-// errors each node logged.
-func diagnoseCluster(t *testing.T, nodes []*clusterChild, path string) {
-	t.Helper()
-	for _, c := range nodes {
-		if c.cmd.ProcessState == nil {
-			c.cmd.Process.Signal(os.Interrupt)
-			c.cmd.Wait()
-		}
-	}
-	logs := make([][]string, len(nodes))
-	for i, c := range nodes {
-		db, err := engine.Open(filepath.Join(c.dir, "db"), nil)
-		if err != nil {
-			t.Logf("node %d: open: %v", i+1, err)
-			continue
-		}
-		v, err := db.View()
-		if err != nil {
-			db.Close()
-			t.Logf("node %d: view: %v", i+1, err)
-			continue
-		}
-		for ev, err := range v.Log(1) {
-			if err != nil {
-				t.Logf("node %d: log: %v", i+1, err)
-				break
-			}
-			rec := fmt.Sprintf("%d %v %s%s %s %s %s %x", ev.Seq, ev.Op, ev.CollectionPath, ev.Object, ev.ETag, ev.RequestID, ev.Time.Format(time.RFC3339Nano), sha256.Sum256(ev.Body))
-			logs[i] = append(logs[i], rec)
-			if path != "" && strings.HasSuffix(path, ev.Object) && ev.Object != "" {
-				t.Logf("node %d has %s", i+1, rec)
-			}
-		}
-		v.Close()
-		db.Close()
-		t.Logf("node %d: head %d, last events:\n%s", i+1, len(logs[i]), strings.Join(logs[i][max(0, len(logs[i])-3):], "\n"))
-	}
-	for i := 1; i < len(nodes); i++ {
-		for s := range min(len(logs[0]), len(logs[i])) {
-			if logs[0][s] != logs[i][s] {
-				t.Logf("node 1 and node %d differ first at %d: %q, %q", i+1, s+1, logs[0][s], logs[i][s])
-				break
-			}
-		}
-	}
-	for i, c := range nodes {
-		var lines []string
-		for _, l := range strings.Split(c.stderr.String(), "\n") {
-			if strings.Contains(l, "WARN") || strings.Contains(l, "ERROR") || strings.Contains(l, "level=") && !strings.Contains(l, "INFO") {
-				lines = append(lines, l)
-			}
-		}
-		t.Logf("node %d logged %d warnings and errors; the last:\n%s", i+1, len(lines), strings.Join(lines[max(0, len(lines)-30):], "\n"))
 	}
 }

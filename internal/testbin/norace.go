@@ -1,0 +1,6 @@
+//go:build !race
+
+package testbin
+
+// raceEnabled is set when the tests are built with the race detector.
+const raceEnabled = false
