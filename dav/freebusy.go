@@ -203,6 +203,9 @@ func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals
 			if skipUID != "" && o.UID == skipUID {
 				continue
 			}
+			if o.Component != engine.CompAvailability && fb.AddSimple(o.Body, floating) {
+				continue
+			}
 			obj, err := h.objects.Parse(o.Body)
 			if err != nil {
 				fb.Unevaluated++

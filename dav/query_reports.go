@@ -249,6 +249,9 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if o.Component != engine.CompAvailability && fb.AddSimple(o.Body, floating) {
+			return nil
+		}
 		obj, err := h.objects.Parse(o.Body)
 		if err != nil {
 			h.log.Warn("free-busy-query: object cannot be parsed; reported in a COMMENT", "path", rq.Coll.Path+o.Name, "err", err)

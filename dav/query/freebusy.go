@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/almanac/almanac/engine/contentline"
 	"github.com/almanac/almanac/engine/recur"
 	"github.com/emersion/go-ical"
 )
@@ -58,6 +59,10 @@ type FreeBusy struct {
 	// ATTENDEE has PARTSTAT=DECLINED is not busy for them, one with
 	// PARTSTAT=TENTATIVE is BUSY-TENTATIVE (as CalendarServer counts it).
 	Self func(addr string) bool
+
+	// AddSimple's reused line scanner and zone resolver.
+	scanner *contentline.Scanner
+	zones   *recur.Zones
 }
 
 // NewFreeBusy starts a free-busy answer for tr.

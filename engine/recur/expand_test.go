@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -179,6 +181,73 @@ func BenchmarkInfiniteFarFuture(b *testing.B) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestExpandWindowRandom: the instances Expand returns for a window equal
+// those of an expansion over decades filtered by the window, for random
+// DAILY and WEEKLY rules (INTERVAL, COUNT, UNTIL or endless, an EXDATE),
+// in UTC, Berlin (DTSTART in the hour its DST change skips or repeats) and
+// New York: the aligned start of a windowed expansion (alignedStart, also
+// for COUNT rules) drops no occurrence and adds none.
+func TestExpandWindowRandom(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewSource(2027))
+	zones := []string{"", "Europe/Berlin", "America/New_York"}
+	for i := range 1500 {
+		zone := zones[r.Intn(len(zones))]
+		start := time.Date(2024+r.Intn(3), time.Month(1+r.Intn(12)), 1+r.Intn(28), r.Intn(24), 30*r.Intn(2), 0, 0, time.UTC)
+		if r.Intn(4) == 0 { // Berlin's gap (2026-03-29) and fold (2026-10-25) hours, and the days around them
+			start = time.Date(2026, []time.Month{3, 10}[r.Intn(2)], 20+r.Intn(10), 2, 30, 0, 0, time.UTC)
+		}
+		dtstart := "DTSTART:" + start.Format("20060102T150405") + "Z"
+		if zone != "" {
+			dtstart = "DTSTART;TZID=" + zone + ":" + start.Format("20060102T150405")
+		}
+		rule := []string{"FREQ=DAILY", "FREQ=WEEKLY"}[r.Intn(2)]
+		if r.Intn(2) == 0 {
+			rule += fmt.Sprintf(";INTERVAL=%d", 1+r.Intn(3))
+		}
+		switch r.Intn(3) {
+		case 0:
+			rule += fmt.Sprintf(";COUNT=%d", 1+r.Intn(80))
+		case 1:
+			rule += ";UNTIL=" + start.AddDate(0, 0, r.Intn(400)).Format("20060102T150405") + "Z"
+		}
+		exdate := ""
+		if r.Intn(3) == 0 {
+			exdate = "EXDATE:" + start.AddDate(0, 0, 7*r.Intn(20)).UTC().Format("20060102T150405") + "Z\n"
+			if zone != "" {
+				exdate = "EXDATE;TZID=" + zone + ":" + start.AddDate(0, 0, 7*r.Intn(20)).Format("20060102T150405") + "\n"
+			}
+		}
+		cal := mustParse(t, "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:a\n"+dtstart+"\nDURATION:PT45M\nRRULE:"+rule+"\n"+exdate+"END:VEVENT\nEND:VCALENDAR\n")
+		from := start.Add(time.Duration(r.Intn(24*500)-24*10) * time.Hour)
+		if start.Year() == 2026 && start.Hour() == 2 && r.Intn(2) == 0 {
+			from = time.Date(2026, start.Month(), 29+r.Intn(5), r.Intn(24), 0, 0, 0, time.UTC) // an aligned start near the change
+		}
+		to := from.Add(time.Duration(1+r.Intn(24*60)) * time.Hour)
+		got, err := Expand(context.Background(), cal, ical.CompEvent, from, to, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		all, err := Expand(context.Background(), cal, ical.CompEvent, utc("20200101T000000Z"), utc("20350101T000000Z"), Options{MaxInstances: 1 << 20, MaxIterations: 1 << 22})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []time.Time
+		for _, in := range all {
+			if in.Overlaps(from, to) {
+				want = append(want, in.Start)
+			}
+		}
+		var starts []time.Time
+		for _, in := range got {
+			starts = append(starts, in.Start)
+		}
+		if !slices.EqualFunc(starts, want, time.Time.Equal) {
+			t.Fatalf("case %d: %s %s EXDATE %q over [%v, %v):\ngot  %v\nwant %v", i, dtstart, rule, exdate, from, to, starts, want)
 		}
 	}
 }

@@ -86,8 +86,20 @@ func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) (out []t
 		return nil, ErrUnbounded
 	}
 	start := dtstart
-	if opt.Count == 0 && !lo.IsZero() {
-		start = alignedStart(opt.Freq, opt.Interval, dtstart, lo)
+	switch {
+	case opt.Count == 0 && !lo.IsZero():
+		start, _ = alignedStart(opt.Freq, opt.Interval, dtstart, lo)
+	case opt.Count > 0 && !lo.IsZero() && simpleRule(opt):
+		// Every INTERVAL days or weeks: the n-th occurrence is DTSTART
+		// plus n periods, so the rule from an aligned start with n fewer
+		// occurrences is the original's from there on. A weekly COUNT=52
+		// series asked for a month near its end no longer steps through
+		// the year before it.
+		var skipped int
+		start, skipped = alignedStart(opt.Freq, opt.Interval, dtstart, lo)
+		if opt.Count -= skipped; opt.Count <= 0 {
+			return nil, nil
+		}
 	}
 	if opt.Count > 0 && lo.IsZero() { // the common bounded rule: room for all of it
 		out = make([]time.Time, 0, min(opt.Count, 1024))
@@ -106,18 +118,20 @@ func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) (out []t
 
 // alignedStart moves dtstart forward by whole periods of a DAILY, WEEKLY
 // or sub-daily rule (whole days, so wall-clock times and weekdays stay),
-// stopping before lo. The occurrence set from the new start equals the
-// original one's from there on, for rules without COUNT.
-func alignedStart(freq rrule.Frequency, interval int, dtstart, lo time.Time) time.Time {
+// stopping before lo, and returns how many periods of the rule it moved
+// (exact for DAILY and WEEKLY). The occurrence set from the new start
+// equals the original one's from there on, for rules without COUNT. A
+// start whose wall clock would change (moved into a DST gap) stays.
+func alignedStart(freq rrule.Frequency, interval int, dtstart, lo time.Time) (time.Time, int) {
 	if interval <= 0 {
 		interval = 1
 	}
-	var days int64
+	var days, period int64
 	switch freq {
 	case rrule.WEEKLY:
-		days = 7 * int64(interval)
+		days, period = 7*int64(interval), 7*int64(interval)
 	case rrule.DAILY:
-		days = int64(interval)
+		days, period = int64(interval), int64(interval)
 	case rrule.HOURLY, rrule.MINUTELY, rrule.SECONDLY:
 		secs := int64(interval)
 		if freq == rrule.HOURLY {
@@ -127,13 +141,21 @@ func alignedStart(freq rrule.Frequency, interval int, dtstart, lo time.Time) tim
 		}
 		days = secs / gcd(secs, 86400) // lcm(secs, 1 day) in days
 	default:
-		return dtstart
+		return dtstart, 0
 	}
 	gap := int64(lo.Sub(dtstart).Hours()/24) - 2
 	if days <= 0 || gap < days {
-		return dtstart
+		return dtstart, 0
 	}
-	return dtstart.AddDate(0, 0, int(gap/days*days))
+	moved := gap / days * days
+	start := dtstart.AddDate(0, 0, int(moved))
+	if start.Hour() != dtstart.Hour() || start.Minute() != dtstart.Minute() || start.Second() != dtstart.Second() {
+		return dtstart, 0
+	}
+	if period == 0 {
+		return start, 0
+	}
+	return start, int(moved / period)
 }
 
 func gcd(a, b int64) int64 {

@@ -69,6 +69,10 @@ func LookupTZID(tzid string) *time.Location {
 	return resolveTZID(tzid, nil, nil)
 }
 
+// IsIANA reports whether tzid is an IANA zone name, which Zones resolves
+// before (and so whatever) the calendar's own VTIMEZONE of that TZID.
+func IsIANA(tzid string) bool { return loadIANA(tzid) != nil }
+
 // resolveTZID resolves tzid, interpreting vtz (when not nil) within the
 // work budget b.
 func resolveTZID(tzid string, vtz *ical.Component, b *budget) *time.Location {
