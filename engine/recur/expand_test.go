@@ -187,7 +187,7 @@ func BenchmarkInfiniteFarFuture(b *testing.B) {
 
 // TestExpandWindowRandom: the instances Expand returns for a window equal
 // those of an expansion over decades filtered by the window, for random
-// DAILY and WEEKLY rules (INTERVAL, COUNT, UNTIL or endless, an EXDATE),
+// DAILY and WEEKLY rules (randomSimpleRule, and an EXDATE),
 // in UTC, Berlin (DTSTART in the hour its DST change skips or repeats) and
 // New York: the aligned start of a windowed expansion (alignedStart, also
 // for COUNT rules) drops no occurrence and adds none.
@@ -205,16 +205,7 @@ func TestExpandWindowRandom(t *testing.T) {
 		if zone != "" {
 			dtstart = "DTSTART;TZID=" + zone + ":" + start.Format("20060102T150405")
 		}
-		rule := []string{"FREQ=DAILY", "FREQ=WEEKLY"}[r.Intn(2)]
-		if r.Intn(2) == 0 {
-			rule += fmt.Sprintf(";INTERVAL=%d", 1+r.Intn(3))
-		}
-		switch r.Intn(3) {
-		case 0:
-			rule += fmt.Sprintf(";COUNT=%d", 1+r.Intn(80))
-		case 1:
-			rule += ";UNTIL=" + start.AddDate(0, 0, r.Intn(400)).Format("20060102T150405") + "Z"
-		}
+		rule := randomSimpleRule(r, start)
 		exdate := ""
 		if r.Intn(3) == 0 {
 			exdate = "EXDATE:" + start.AddDate(0, 0, 7*r.Intn(20)).UTC().Format("20060102T150405") + "Z\n"

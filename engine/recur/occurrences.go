@@ -104,16 +104,61 @@ func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) (out []t
 	if opt.Count > 0 && lo.IsZero() { // the common bounded rule: room for all of it
 		out = make([]time.Time, 0, min(opt.Count, 1024))
 	}
-	err = iterate(*opt, start, hi, b, func(t time.Time) bool {
+	keep := func(t time.Time) bool {
 		if lo.IsZero() || !t.Before(lo) {
 			out = append(out, t)
 		}
 		return true
-	})
+	}
+	if simpleRule(opt) && opt.Interval <= maxSimpleInterval && start.Year() > 0 { // rrule-go fails on year 0: keep its error
+		err = simpleOccurrences(opt, start, hi, b, keep)
+	} else {
+		err = iterate(*opt, start, hi, b, keep)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// simpleOccurrences yields the occurrences before hi of a simpleRule
+// from start as iterate (rrule-go) does: start's wall clock plus whole
+// periods, compared with UNTIL on the wall clock, then placed in start's
+// location; without building rrule-go's iterator, which was most of what
+// a month query costs for each weekly series that reaches the month.
+// The rule_test.go property test holds it to iterate.
+func simpleOccurrences(opt *rrule.ROption, start, hi time.Time, b *budget, yield func(time.Time) bool) error {
+	loc := start.Location()
+	days := max(opt.Interval, 1)
+	if opt.Freq == rrule.WEEKLY {
+		days *= 7
+	}
+	wall := func(t time.Time) time.Time {
+		return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
+	}
+	w0 := wall(start)
+	var until time.Time
+	if !opt.Until.IsZero() {
+		until = wall(opt.Until.In(loc))
+	}
+	lastYear := rrule.MAXYEAR - yearShift(start, hi, opt.Until) // where rrule-go stops
+	for k := 0; opt.Count == 0 || k < opt.Count; k++ {
+		w := w0.AddDate(0, 0, k*days)
+		if !until.IsZero() && w.After(until) || w.Year() > lastYear {
+			return nil
+		}
+		t := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc)
+		if !hi.IsZero() && !t.Before(hi) {
+			return nil
+		}
+		if err := b.step(); err != nil {
+			return err
+		}
+		if !yield(t) {
+			return nil
+		}
+	}
+	return nil
 }
 
 // alignedStart moves dtstart forward by whole periods of a DAILY, WEEKLY

@@ -181,18 +181,7 @@ func iterate(opt rrule.ROption, dtstart, hi time.Time, b *budget, yield func(tim
 		}
 		count, opt.Count = opt.Count, 0
 	}
-	// The latest wall-clock year the caller may need.
-	end := dtstart.Year() + 293
-	if !hi.IsZero() {
-		end = min(end, hi.In(loc).Year()+1)
-	}
-	if !opt.Until.IsZero() {
-		end = min(end, opt.Until.In(loc).Year()+1)
-	}
-	shift := 0
-	if end < rrule.MAXYEAR {
-		shift = (rrule.MAXYEAR - end) / 400 * 400
-	}
+	shift := yearShift(dtstart, hi, opt.Until)
 	wall := func(t time.Time) time.Time {
 		t = t.In(loc)
 		return time.Date(t.Year()+shift, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), 0, time.UTC)
@@ -226,6 +215,25 @@ func iterate(opt rrule.ROption, dtstart, hi time.Time, b *budget, yield func(tim
 			return nil
 		}
 	}
+}
+
+// yearShift is the whole number of 400-year cycles iterate moves a rule
+// back in time so that rrule-go, which stops after its MAXYEAR, reaches
+// the latest wall-clock year the caller may need (rrule-go's limit then
+// stands at MAXYEAR-shift for the caller's years).
+func yearShift(dtstart, hi, until time.Time) int {
+	loc := dtstart.Location()
+	end := dtstart.Year() + 293
+	if !hi.IsZero() {
+		end = min(end, hi.In(loc).Year()+1)
+	}
+	if !until.IsZero() {
+		end = min(end, until.In(loc).Year()+1)
+	}
+	if end < rrule.MAXYEAR {
+		return (rrule.MAXYEAR - end) / 400 * 400
+	}
+	return 0
 }
 
 func containsInt(xs []int, x int) bool {

@@ -325,3 +325,80 @@ func TestImpossibleIsSound(t *testing.T) {
 		t.Errorf("only %d impossible rules among %d generated", impossibleSeen, rules)
 	}
 }
+
+// TestSimpleOccurrencesMatchIterate: for random DAILY and WEEKLY rules
+// without BY parts (INTERVAL, COUNT, UNTIL before, at or between
+// occurrences, or endless), from DTSTARTs in UTC, Berlin (in and next to
+// the hours its DST changes skip and repeat), New York and Lord Howe (a
+// half-hour change), up to random or no upper bounds, simpleOccurrences
+// yields exactly what iterate (rrule-go) yields.
+func TestSimpleOccurrencesMatchIterate(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewSource(1320))
+	var zones []*time.Location
+	for _, name := range []string{"UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe"} {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		zones = append(zones, loc)
+	}
+	for i := range testscale.N(t, 3000) {
+		loc := zones[r.Intn(len(zones))]
+		start := time.Date(2020+r.Intn(10), time.Month(1+r.Intn(12)), 1+r.Intn(31), r.Intn(24), 30*r.Intn(2), 0, 0, loc)
+		if r.Intn(4) == 0 {
+			start = time.Date(2026, []time.Month{3, 10}[r.Intn(2)], 20+r.Intn(10), 1+r.Intn(3), 30*r.Intn(2), 0, 0, loc)
+		}
+		rule := randomSimpleRule(r, start)
+		opt, err := parseRule(rule, loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !simpleRule(opt) {
+			t.Fatalf("%s is not simple", rule)
+		}
+		var hi time.Time
+		if r.Intn(5) != 0 || opt.Count == 0 && opt.Until.IsZero() {
+			hi = start.Add(time.Duration(r.Intn(24*900)) * time.Hour)
+		}
+		var got, want []time.Time
+		b := func() *budget { return newBudget(context.Background(), 1<<20) }
+		if err := simpleOccurrences(opt, start, hi, b(), func(t time.Time) bool { got = append(got, t); return true }); err != nil {
+			t.Fatal(err)
+		}
+		if err := iterate(*opt, start, hi, b(), func(t time.Time) bool { want = append(want, t); return true }); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != len(want) || len(got) > 0 && (!got[0].Equal(want[0]) || !got[len(got)-1].Equal(want[len(want)-1])) || !equalTimes(got, want) {
+			t.Fatalf("case %d: DTSTART %v %s before %v:\nsimpleOccurrences %d %v\niterate           %d %v", i, start, rule, hi, len(got), got, len(want), want)
+		}
+	}
+}
+
+func equalTimes(a, b []time.Time) bool {
+	for i := range a {
+		if !a[i].Equal(b[i]) {
+			return false
+		}
+	}
+	return len(a) == len(b)
+}
+
+// randomSimpleRule returns a DAILY or WEEKLY rule without BY parts, with
+// or without INTERVAL, ending by COUNT, by an UNTIL between occurrences
+// or on one, or never.
+func randomSimpleRule(r *rand.Rand, start time.Time) string {
+	rule := []string{"FREQ=DAILY", "FREQ=WEEKLY"}[r.Intn(2)]
+	if r.Intn(2) == 0 {
+		rule += fmt.Sprintf(";INTERVAL=%d", 1+r.Intn(5))
+	}
+	switch r.Intn(4) {
+	case 0:
+		rule += fmt.Sprintf(";COUNT=%d", 1+r.Intn(300))
+	case 1:
+		rule += ";UNTIL=" + start.Add(time.Duration(r.Intn(24*800))*time.Hour).UTC().Format("20060102T150405") + "Z"
+	case 2:
+		rule += ";UNTIL=" + start.AddDate(0, 0, 7*r.Intn(50)).UTC().Format("20060102T150405") + "Z" // on an occurrence
+	}
+	return rule
+}
