@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -171,7 +171,7 @@ func (fb *FreeBusy) add(typ string, s, e time.Time) {
 
 // merged sorts periods and joins those that overlap or touch.
 func merged(ps []recur.Period) []recur.Period {
-	sort.Slice(ps, func(i, j int) bool { return ps[i].Start.Before(ps[j].Start) })
+	slices.SortFunc(ps, func(a, b recur.Period) int { return a.Start.Compare(b.Start) })
 	var out []recur.Period
 	for _, p := range ps {
 		if n := len(out); n > 0 && !p.Start.After(out[n-1].End) {
@@ -202,11 +202,14 @@ func (fb *FreeBusy) Render(now time.Time) []byte {
 		if len(ps) == 0 {
 			continue
 		}
-		vals := make([]string, len(ps))
+		vals := make([]byte, 0, len(ps)*(2*len(f)+2))
 		for i, p := range ps {
-			vals[i] = p.Start.Format(f) + "/" + p.End.Format(f)
+			if i > 0 {
+				vals = append(vals, ',')
+			}
+			vals = p.End.AppendFormat(append(p.Start.AppendFormat(vals, f), '/'), f)
 		}
-		v.Props = append(v.Props, newLine(ical.PropFreeBusy, strings.Join(vals, ","), Param{Name: "FBTYPE", Values: []string{typ}}))
+		v.Props = append(v.Props, newLine(ical.PropFreeBusy, string(vals), Param{Name: "FBTYPE", Values: []string{typ}}))
 	}
 	if fb.Unevaluated > 0 {
 		v.Props = append(v.Props, newLine(ical.PropComment, fmt.Sprintf(
