@@ -38,7 +38,7 @@ import (
 
 // Options configure a Log.
 type Options struct {
-	// Stream is the name of the stream. Default "ALMANAC_LOG".
+	// Stream is the name of the stream. Default DefaultStream.
 	Stream string
 	// Subject is the stream's one subject. Default "almanac.log".
 	Subject string
@@ -50,9 +50,13 @@ type Options struct {
 	MaxBatch int
 }
 
+// DefaultStream is the log stream's name unless Options.Stream says
+// otherwise.
+const DefaultStream = "ALMANAC_LOG"
+
 func (o *Options) ensureDefaults() {
 	if o.Stream == "" {
-		o.Stream = "ALMANAC_LOG"
+		o.Stream = DefaultStream
 	}
 	if o.Subject == "" {
 		o.Subject = "almanac.log"

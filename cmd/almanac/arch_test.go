@@ -35,6 +35,8 @@ func TestDependencyDirection(t *testing.T) {
 			"itiptest holds the scheduling tests' shared comparison and data; it knows nothing of Almanac"},
 		{"./internal/natstest/...", []string{"github.com/almanac/almanac"},
 			"natstest starts nats-servers for tests; it knows nothing of Almanac"},
+		{"./internal/forward/...", []string{"github.com/almanac/almanac", "github.com/cockroachdb/pebble", "google.golang.org/grpc"},
+			"forward carries HTTP requests over NATS to the cluster's writer; it knows nothing of Almanac (cmd hands it the election and the engine's head)"},
 		{"./internal/tcpproxy/...", []string{"github.com/almanac/almanac", "github.com/nats-io", "net/http"},
 			"tcpproxy pipes TCP for tests that cut links; it knows nothing of Almanac, NATS or HTTP"},
 		{"./cmd/almanac/clustertest/...", []string{"github.com/almanac/almanac"},

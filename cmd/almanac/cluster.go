@@ -38,6 +38,8 @@ type clusterConfig struct {
 	LogReplicas      int
 	JoinTimeout      time.Duration
 	LeaseTTL         time.Duration
+	// Writes is how the node writes: forward or cas (cluster_writes.go).
+	Writes string
 	// SecretFile holds the secret the routes between the embedded log
 	// servers present; TLSCert, TLSKey and TLSCA put the routes on mutual
 	// TLS (cluster_auth.go).
@@ -55,6 +57,7 @@ func (c *clusterConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&c.LogReplicas, "log-replicas", 0, "replicas of the log stream (0: 3 with two or more --routes, else 1)")
 	fs.DurationVar(&c.JoinTimeout, "cluster-join-timeout", 2*time.Minute, "how long a starting node waits for the cluster to place the log")
 	c.authFlags(fs)
+	fs.StringVar(&c.Writes, "cluster-writes", writesForward, "how a node writes to the log: forward (clients' DAV writes go to one writer, the node leading the log stream) or cas (every node appends its own with compare-and-set)")
 	fs.DurationVar(&c.LeaseTTL, "cluster-lease-ttl", 10*time.Second, "how long after its holder died another node takes over the NATS change publisher, push and webhooks (the same on every node)")
 }
 
@@ -97,6 +100,9 @@ func (c *clusterConfig) validate() error {
 	}
 	if c.LeaseTTL < time.Second {
 		return bad("cluster-lease-ttl", "must be at least 1s, got %s", c.LeaseTTL)
+	}
+	if c.Writes != writesForward && c.Writes != writesCAS {
+		return bad("cluster-writes", "want %s or %s, got %q", writesForward, writesCAS, c.Writes)
 	}
 	if c.JoinTimeout <= 0 {
 		return bad("cluster-join-timeout", "must be positive, got %s", c.JoinTimeout)

@@ -449,9 +449,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	mux.Handle("/{$}", rootRouter(davHandler, webHandler)) // DAV clients that start discovery at the root; browsers
 	mux.Handle("/", webHandler)                            // the web app (package web)
+	// A cluster node forwards its clients' writes to the writer
+	// (cluster_writes.go).
+	served, err := m.startForwarding(mux, once.lease, reg)
+	if err != nil {
+		return err
+	}
 	// The HTTP metrics count requests, not gRPC streams, which the feed's
 	// metrics count.
-	h, err := instrumentHTTP(reg, mux)
+	h, err := instrumentHTTP(reg, served)
 	if err != nil {
 		return err
 	}
