@@ -56,7 +56,7 @@ func forwarded(r *http.Request) bool {
 // the publisher lease.
 func (m *Main) startForwarding(h http.Handler, pub *lease.Lease, reg *prometheus.Registry) (http.Handler, error) {
 	cl := m.cluster
-	if cl == nil || m.Config.Cluster.Writes != writesForward {
+	if cl == nil {
 		return h, nil
 	}
 	leads := pub.Held
@@ -65,6 +65,20 @@ func (m *Main) startForwarding(h http.Handler, pub *lease.Lease, reg *prometheus
 			// A server that is not clustered (one node) is the writer.
 			return !ns.JetStreamIsClustered() || ns.JetStreamIsStreamLeader("$G", jslog.DefaultStream)
 		}
+		if err := reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "almanac_cluster_stream_leader",
+			Help: "1 while this node's embedded log server leads the log stream (with --cluster-writes=forward: this node is the writer); 0 otherwise.",
+		}, func() float64 {
+			if leads() {
+				return 1
+			}
+			return 0
+		})); err != nil {
+			return nil, err
+		}
+	}
+	if m.Config.Cluster.Writes != writesForward {
+		return h, nil
 	}
 	nc, err := cl.connect(nats.MaxReconnects(-1), nats.Name("almanac-forward"))
 	if err != nil {

@@ -32,7 +32,7 @@ const clusterTestPassword = "cluster-secret"
 
 // start runs the node and waits (in the background) for its banner on
 // ready.
-func (c *clusterChild) start(t *testing.T, ready chan<- error) {
+func (c *clusterChild) start(t testing.TB, ready chan<- error) {
 	c.cmd = exec.Command(almanacBinary(t), c.args...)
 	c.cmd.Env = append(os.Environ(), "ALMANAC_ADMIN_PASSWORD="+clusterTestPassword)
 	if c.stderr == "" { // kept across restarts, for the diagnosis
@@ -80,7 +80,7 @@ func (c *clusterChild) logs() string {
 
 // startAll starts the nodes at once (a replicated log needs its peers)
 // and waits for every banner.
-func startAll(t *testing.T, nodes []*clusterChild) {
+func startAll(t testing.TB, nodes []*clusterChild) {
 	t.Helper()
 	ready := make(chan error, len(nodes))
 	for _, c := range nodes {
@@ -89,7 +89,7 @@ func startAll(t *testing.T, nodes []*clusterChild) {
 	waitReady(t, ready, len(nodes))
 }
 
-func waitReady(t *testing.T, ready <-chan error, n int) {
+func waitReady(t testing.TB, ready <-chan error, n int) {
 	t.Helper()
 	timeout := time.After(3 * time.Minute)
 	for range n {
@@ -144,18 +144,7 @@ func clusterGet(url, path string) (int, string) {
 // headOf reads almanac_engine_head_seq from a node's metrics, "" if it
 // cannot.
 func headOf(url string) string {
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Get(url + "/metrics")
-	if err != nil {
-		return ""
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "almanac_engine_head_seq "); ok {
-			return v
-		}
-	}
-	return ""
+	return metric(url, "almanac_engine_head_seq")
 }
 
 // diagnoseCluster stops the nodes and logs what tells why a write is

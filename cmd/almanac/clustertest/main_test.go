@@ -18,14 +18,14 @@ func TestMain(m *testing.M) {
 
 // almanacBinary returns the almanac binary the package's tests share,
 // built from this tree the first time.
-func almanacBinary(t *testing.T) string {
+func almanacBinary(t testing.TB) string {
 	t.Helper()
 	return testbin.Build(t, "..")
 }
 
 // freeAddrs returns n addresses on loopback whose ports were free a
 // moment ago.
-func freeAddrs(t *testing.T, n int) []string {
+func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
 	addrs := make([]string, n)
 	for i := range addrs {
