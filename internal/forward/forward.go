@@ -82,6 +82,11 @@ type Options struct {
 	// writer's answer's sequence number before it answers anyway (the
 	// write is stored; only reading it on this node lags). Default 10 s.
 	ApplyWait time.Duration
+	// CatchUp bounds how long the writer waits to apply what the
+	// forwarding node had applied when it forwarded a request (a user
+	// or grant it created a moment ago), before it refuses the request
+	// and the forwarding node runs it itself. Default 1 s.
+	CatchUp time.Duration
 	// Beat is the writer's heartbeat interval; a forwarding node gives
 	// up after four missed. Default 500 ms.
 	Beat time.Duration
@@ -107,6 +112,9 @@ func (o *Options) defaults() {
 	if o.ApplyWait == 0 {
 		o.ApplyWait = 10 * time.Second
 	}
+	if o.CatchUp == 0 {
+		o.CatchUp = time.Second
+	}
 	if o.Beat == 0 {
 		o.Beat = 500 * time.Millisecond
 	}
@@ -123,6 +131,7 @@ const (
 	hdrKind   = "Almanac-Forward" // kind of a writer's message: beat, answer, refused
 	hdrClient = "Almanac-Client"  // the client's address (http.Request.RemoteAddr)
 	hdrSeq    = "Almanac-Seq"     // the writer's applied sequence number after the request
+	hdrAfter  = "Almanac-After"   // the forwarding node's applied sequence number before it
 	hdrID     = "Almanac-Id"      // a cancel's request (its reply subject)
 )
 
@@ -321,6 +330,7 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, body []byte) (ran
 	}()
 	msg := &nats.Msg{Subject: n.opts.Subject + ".req", Reply: reply, Data: data, Header: nats.Header{}}
 	msg.Header.Set(hdrClient, r.RemoteAddr)
+	msg.Header.Set(hdrAfter, strconv.FormatUint(n.opts.Head(), 10))
 	if err := n.opts.Conn.PublishMsg(msg); err != nil {
 		return false
 	}
@@ -460,6 +470,11 @@ func (n *Node) serve(m *nats.Msg) {
 		r.RemoteAddr = m.Header.Get(hdrClient)
 		r = r.WithContext(ctx)
 		stopBeats := n.beat(m.Reply)
+		if !n.caughtUp(ctx, m.Header.Get(hdrAfter)) {
+			stopBeats()
+			n.refuse(m, "behind the forwarding node")
+			return
+		}
 		rec := &recorder{header: http.Header{}, max: n.opts.MaxMessage}
 		n.local.ServeHTTP(rec, r)
 		stopBeats()
@@ -472,6 +487,22 @@ func (n *Node) serve(m *nats.Msg) {
 			n.opts.Logger.Warn("forward: cannot send the answer of a forwarded write", "err", err)
 		}
 	}()
+}
+
+// caughtUp waits (at most CatchUp) until the writer has applied the
+// sequence number after, what the forwarding node had applied when it
+// forwarded: the request is then checked against everything its client
+// could have seen there (causal order), as it would be on that node. A
+// writer that does not catch up in time reports false: the forwarding
+// node runs the request itself.
+func (n *Node) caughtUp(ctx context.Context, after string) bool {
+	seq, err := strconv.ParseUint(after, 10, 64)
+	if err != nil || seq <= n.opts.Head() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.opts.CatchUp)
+	defer cancel()
+	return n.opts.WaitFor(ctx, seq) == nil
 }
 
 // beat sends heartbeats to reply every Beat until the returned function

@@ -26,6 +26,7 @@ type fakeNode struct {
 	leads   atomic.Bool
 	head    atomic.Uint64
 	waited  atomic.Uint64 // the last seq WaitFor was asked for
+	behind  atomic.Bool   // WaitFor fails (the node does not catch up)
 	handler http.HandlerFunc
 
 	mu  sync.Mutex
@@ -71,6 +72,9 @@ func newNode(t *testing.T, s *server.Server, leads bool, handler http.HandlerFun
 		Forward: func(r *http.Request) bool { return r.Method != http.MethodGet },
 		WaitFor: func(ctx context.Context, seq uint64) error {
 			f.waited.Store(seq)
+			if f.behind.Load() {
+				return context.DeadlineExceeded
+			}
 			return nil
 		}}
 	if edit != nil {
@@ -141,6 +145,30 @@ func TestForwarded(t *testing.T) {
 		t.Fatalf("forwarding node's stats %+v", st)
 	}
 	if st := writer.Stats(); st.Served != 1 {
+		t.Fatalf("writer's stats %+v", st)
+	}
+}
+
+// TestWriterCatchesUp: the writer runs a forwarded request once it has
+// applied what the forwarding node had (a user created there a moment
+// ago authenticates on the writer too); a writer that does not catch up
+// within its bound refuses, and the forwarding node runs the request.
+func TestWriterCatchesUp(t *testing.T) {
+	s := startServer(t)
+	writer := newNode(t, s, true, nil, func(o *Options) { o.CatchUp = time.Millisecond })
+	writer.head.Store(10)
+	other := newNode(t, s, false, nil, nil)
+	other.head.Store(50)
+	subscribed(t, writer)
+	put(t, other, "x")
+	if writer.waited.Load() != 50 || writer.runs() != 1 || other.runs() != 0 {
+		t.Fatalf("the writer waited for %d and ran %d, the other node ran %d; want 50, 1, 0", writer.waited.Load(), writer.runs(), other.runs())
+	}
+	writer.behind.Store(true)
+	if w := put(t, other, "y"); w.Code != http.StatusCreated || writer.runs() != 1 || other.runs() != 1 || string(other.got[0]) != "y" {
+		t.Fatalf("with the writer behind: %d, the writer ran %d, the other node %d; want it run on the other node", w.Code, writer.runs(), other.runs())
+	}
+	if st := writer.Stats(); st.Refused != 1 || st.Served != 1 {
 		t.Fatalf("writer's stats %+v", st)
 	}
 }
