@@ -39,6 +39,15 @@ func runServe(ctx context.Context, args []string) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
+	if m.Config.ReleaseCodePages {
+		if n, err := releaseCodePages(); err != nil {
+			m.Logger.Warn("code pages stay resident", "err", err)
+		} else {
+			m.Logger.Debug("released code pages", "bytes", n)
+		}
+	}
+	stopIdle := startIdleRelease()
+	defer stopIdle()
 	stopReload := m.reloadOnSIGHUP()
 	var serveErr error
 	select {
@@ -79,6 +88,8 @@ type ServeConfig struct {
 	ShutdownTimeout time.Duration
 	GCPercent       int
 	MemoryBudget    int64 // bytes, divided by splitMemoryBudget (budget.go)
+	// ReleaseCodePages calls releaseCodePages once serve listens.
+	ReleaseCodePages bool
 	// The login limiter and the proxies whose X-Forwarded-For is believed
 	// (dav/auth).
 	LoginMaxFailures        int
@@ -178,6 +189,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long to let in-flight requests finish on shutdown")
 	fs.IntVar(&c.GCPercent, "gc-percent", defaultGCPercent, "garbage collector `percent` (as GOGC, which wins when set; negative: off)")
 	addMemoryBudgetFlag(fs, &c.MemoryBudget)
+	addCodePagesFlag(fs, &c.ReleaseCodePages)
 	fs.IntVar(&c.LoginMaxFailures, "login-max-failures", 10, "failed logins of one user from one address per minute before that pair gets 429")
 	fs.IntVar(&c.LoginMaxAddressFailures, "login-max-address-failures", 100, "failed logins from one address per minute before each user from it gets only 3")
 	fs.IntVar(&c.LoginMaxTracked, "login-max-tracked", 100000, "most (user, address) pairs and addresses the login limiter remembers")
