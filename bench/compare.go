@@ -27,6 +27,8 @@ func metricOf(scenario string) (metric, bool) {
 		return metric{"p99 ms", false, func(r Result) float64 { return r.P99 }}, true
 	case "rss":
 		return metric{"RSS MB", false, func(r Result) float64 { return float64(r.RSSKB) / 1024 }}, true
+	case "rss-anon", "rss-file": // rssParts: the anonymous and file pages of "rss"
+		return metric{strings.TrimPrefix(scenario, "rss-") + " RSS MB", false, func(r Result) float64 { return float64(r.RSSKB) / 1024 }}, true
 	case "disk":
 		return metric{"data dir MB", false, func(r Result) float64 { return float64(r.DiskBytes) / (1 << 20) }}, true
 	case "disk-fsync":

@@ -71,18 +71,24 @@ func TestFlatSyncEverySize(t *testing.T) {
 	}
 }
 
-// TestCompareMemoryDisk: `make bench-compare` reports each server's memory
-// and data directory next to the peers', lower being better.
+// TestCompareMemoryDisk: `make bench-compare` reports each server's memory,
+// split into anonymous and file pages, and data directory next to the
+// peers', lower being better.
 func TestCompareMemoryDisk(t *testing.T) {
-	got := Compare([]Result{
+	rs := []Result{
 		{Server: "almanac", Scenario: "rss", N: 1000, RSSKB: 64 * 1024},
 		{Server: "radicale", Scenario: "rss", N: 1000, RSSKB: 32 * 1024},
 		{Server: "almanac", Scenario: "disk", N: 1000, DiskBytes: 10 << 20},
 		{Server: "radicale", Scenario: "disk", N: 1000, DiskBytes: 5 << 20},
-	}, "radicale")
+	}
+	rs = append(rs, rssParts("almanac", 1000, ProcMem{AnonKB: 20 * 1024, FileKB: 22 * 1024})...)
+	rs = append(rs, rssParts("radicale", 1000, ProcMem{AnonKB: 25 * 1024, FileKB: 7 * 1024})...)
+	got := Compare(rs, "radicale")
 	for _, want := range []string{
 		"| rss | 1000 | 0 | RSS MB | 64.0 | 32.0 | 0.50× |",
 		"| disk | 1000 | 0 | data dir MB | 10.0 | 5.00 | 0.50× |",
+		"| rss-anon | 1000 | 0 | anon RSS MB | 20.0 | 25.0 | 1.25× |",
+		"| rss-file | 1000 | 0 | file RSS MB | 22.0 | 7.00 | 0.32× |",
 	} {
 		if !strings.Contains(got, want+"\n") {
 			t.Errorf("table lacks row\n%s\ngot:\n%s", want, got)

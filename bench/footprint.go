@@ -159,13 +159,15 @@ func ScrapeMetrics(ctx context.Context, c *Client, names []string) (map[string]f
 
 // Footprint measures a server after a load of n objects of raw bytes in
 // all: its resident and peak memory (scenario "rss"; Note breaks Almanac's
-// down from its /metrics) and its data directory (scenario "disk", Bytes
+// down from its /metrics), the resident set's anonymous and file parts
+// (rssParts) and its data directory (scenario "disk", Bytes
 // the total, Note its parts and the ratio to the raw objects).
 func Footprint(ctx context.Context, c *Client, n int, raw int64) []Result {
 	var out []Result
 	if c.T.PID > 0 {
 		r := Result{Server: c.T.Name, Scenario: "rss", N: n}
-		if m, err := ReadProcMem(c.T.PID); err != nil {
+		m, err := ReadProcMem(c.T.PID)
+		if err != nil {
 			r.Errors, r.FirstError = 1, err.Error()
 		} else {
 			r.RSSKB, r.HWMKB = m.RSSKB, m.HWMKB
@@ -186,6 +188,9 @@ func Footprint(ctx context.Context, c *Client, n int, raw int64) []Result {
 			r.Note += "; " + strings.Join(parts, ", ")
 		}
 		out = append(out, r)
+		if r.Errors == 0 {
+			out = append(out, rssParts(r.Server, n, m)...)
+		}
 	}
 	if c.T.DataDir != "" {
 		r := Result{Server: c.T.Name, Scenario: "disk", N: n}
@@ -198,6 +203,18 @@ func Footprint(ctx context.Context, c *Client, n int, raw int64) []Result {
 		out = append(out, r)
 	}
 	return out
+}
+
+// rssParts splits a server's resident set m into its anonymous memory
+// (scenario "rss-anon": what the server allocated) and its file pages
+// ("rss-file": mostly the program's code, shared and reclaimable), so that
+// the comparison shows both next to the peers' and nobody reads one
+// server's code pages as another's heap. RSSKB holds each part.
+func rssParts(server string, n int, m ProcMem) []Result {
+	return []Result{
+		{Server: server, Scenario: "rss-anon", N: n, RSSKB: m.AnonKB},
+		{Server: server, Scenario: "rss-file", N: n, RSSKB: m.FileKB},
+	}
 }
 
 // diskNote describes a data directory: its parts in MiB, its ratio to the
