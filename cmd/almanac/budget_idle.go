@@ -9,7 +9,7 @@ import (
 
 // Idle release (README, "Memory and disk"): Go keeps the heap a burst grew
 // (at --gc-percent 100 up to twice the live heap) and hands its free pages
-// back to the kernel only slowly. After a 10,000-event load that was 17
+// back to the kernel only slowly. After a 10,000-event load that was 12
 // MiB of anonymous memory out of 42, kept while the server sat idle.
 // Collecting and returning it once the server goes quiet costs one
 // collection per burst, never while requests run.
