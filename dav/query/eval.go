@@ -3,6 +3,7 @@ package query
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/almanac/almanac/engine/recur"
@@ -24,8 +25,11 @@ type evaluator struct {
 // instances per component was quadratic.
 type instanceSet struct {
 	list  []recur.Instance
-	comps map[*ical.Component]bool
+	comps []*ical.Component // the components the instances take their properties from, once each
 }
+
+// has reports whether an instance of the set takes its properties from c.
+func (s instanceSet) has(c *ical.Component) bool { return slices.Contains(s.comps, c) }
 
 type cacheKey struct {
 	comp       string
@@ -102,9 +106,11 @@ func (e *evaluator) instances(name string, start, end time.Time) (instanceSet, e
 	if err != nil {
 		return instanceSet{}, err
 	}
-	set := instanceSet{list: got, comps: map[*ical.Component]bool{}}
+	set := instanceSet{list: got}
 	for _, in := range got {
-		set.comps[in.Comp] = true
+		if !set.has(in.Comp) {
+			set.comps = append(set.comps, in.Comp)
+		}
 	}
 	e.cache[k] = set
 	return set, nil
@@ -118,7 +124,7 @@ func (e *evaluator) inRange(comp, parent *ical.Component, tr TimeRange, depth in
 		if err != nil {
 			return false, err
 		}
-		return ins.comps[comp], nil
+		return ins.has(comp), nil
 	}
 	hit := func(t time.Time) bool {
 		return (tr.Start.IsZero() || !t.Before(tr.Start)) && (tr.End.IsZero() || t.Before(tr.End))
@@ -147,7 +153,7 @@ func (e *evaluator) inRange(comp, parent *ical.Component, tr TimeRange, depth in
 	if err != nil {
 		return false, err
 	}
-	if !ins.comps[parent] {
+	if !ins.has(parent) {
 		return false, nil
 	}
 	for _, in := range ins.list {

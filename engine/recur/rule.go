@@ -134,6 +134,9 @@ func parseRule(rule string, loc *time.Location) (*rrule.ROption, error) {
 	if seen["COUNT"] && opt.Count <= 0 {
 		return nil, ruleErr(ErrInvalidRule, rule, "COUNT must be positive")
 	}
+	if simpleRule(opt) && opt.Interval >= 0 {
+		return opt, nil // nothing for validateBounds to check: no BY part, INTERVAL not negative
+	}
 	if _, err := rrule.NewRRule(*opt); err != nil { // validateBounds
 		return nil, ruleErr(ErrInvalidRule, rule, "%v", err)
 	}
