@@ -81,3 +81,22 @@ func Range(r *rand.Rand) (start, end time.Time) {
 	}
 	return start, end
 }
+
+// Realistic returns the benchmarks' calendar object of about 1 KB with
+// the given UID: a weekly event with an exception, an organizer, three
+// attendees and an alarm.
+func Realistic(uid string) []byte {
+	return []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Almanac//bench//EN\r\n" +
+		"BEGIN:VEVENT\r\nUID:" + uid + "\r\nDTSTAMP:20260101T000000Z\r\n" +
+		"DTSTART:20260105T090000Z\r\nDTEND:20260105T100000Z\r\n" +
+		"RRULE:FREQ=WEEKLY;COUNT=20\r\nEXDATE:20260112T090000Z\r\n" +
+		"SUMMARY:Weekly planning with the product and engineering teams\r\n" +
+		"DESCRIPTION:Agenda: review of last week's delivery\\, open incidents\\, roadmap\r\n  items and hiring. Please add topics to the shared document beforehand.\r\n" +
+		"LOCATION:Room 4.12\\, Main building\r\n" +
+		"ORGANIZER;CN=Ann Organizer:mailto:ann@example.com\r\n" +
+		"ATTENDEE;CN=Bob;PARTSTAT=ACCEPTED;ROLE=REQ-PARTICIPANT:mailto:bob@example.com\r\n" +
+		"ATTENDEE;CN=Carol;PARTSTAT=TENTATIVE;ROLE=REQ-PARTICIPANT:mailto:carol@example.com\r\n" +
+		"ATTENDEE;CN=Dave;PARTSTAT=NEEDS-ACTION;ROLE=OPT-PARTICIPANT:mailto:dave@example.com\r\n" +
+		"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n" +
+		"END:VEVENT\r\nEND:VCALENDAR\r\n")
+}
