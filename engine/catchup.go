@@ -53,7 +53,7 @@ func (db *DB) catchUpBulk(ctx context.Context, head Seq) error {
 	}
 	defer o.Close()
 	a := &bulkApply{db: db, o: o, next: db.nextSeq}
-	if err := db.catchUpPipelined(ctx, head, a.apply); err != nil {
+	if err := db.catchUpPipelined(ctx, db.nextSeq, head, a.apply); err != nil {
 		return err
 	}
 	if err := o.Flush(true); err != nil {

@@ -120,9 +120,9 @@ func TestCatchUpBulk(t *testing.T) {
 	sameState(t, fresh, again)
 }
 
-// crashLog is a memLog that, at the first read from crashAt on, takes a
-// crash clone of fs (what survives a power cut at that moment: the synced
-// state) and fails the read.
+// crashLog is a memLog that, at the first read that would return record
+// crashAt, takes a crash clone of fs (what survives a power cut at that
+// moment: the synced state) and fails the read, and every read after it.
 type crashLog struct {
 	*memLog
 	fs      *vfs.MemFS
@@ -133,7 +133,7 @@ type crashLog struct {
 }
 
 func (l *crashLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error) {
-	if from >= l.crashAt {
+	if from+Seq(max) > l.crashAt {
 		l.once.Do(func() {
 			// Some of what was not synced survives, as in powerloss_test.
 			l.crashed = l.fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: 50, RNG: rand.New(rand.NewPCG(1, 2))})

@@ -395,7 +395,7 @@ func waitPipeline(acks chan<- pending) {
 // read batch ahead is caught up with catchUpPipelined.
 func (db *DB) catchUp(ctx context.Context, head Seq) error {
 	if head >= db.nextSeq+readBatch {
-		return db.catchUpPipelined(ctx, head, db.applyShared)
+		return db.catchUpPipelined(ctx, db.nextSeq, head, db.applyShared)
 	}
 	for first := true; head == 0 && first || db.nextSeq <= head; first = false {
 		recs, err := db.opts.Log.Read(ctx, db.nextSeq, readBatch)
@@ -409,77 +409,146 @@ func (db *DB) catchUp(ctx context.Context, head Seq) error {
 	return nil
 }
 
-// Catching up far behind the log: readAhead read batches wait while the
-// writer applies, and the writer applies what has arrived, up to
-// commitRecords records or commitBytes bytes, in one Pebble batch and one
-// fsync. A crash in between loses nothing: the log is the truth, and the
-// node reads again from what it committed.
+// Catching up far behind the log: up to readsInFlight reads of readFar
+// records each (or rangeBytes bytes, whichever comes first) are in flight
+// at once, each in its own goroutine, so that the log's round trips and
+// its server's work overlap with each other and with apply; the writer
+// applies each range as it arrives, in order, in one Pebble batch (split
+// at commitRecords records or commitBytes bytes). What a catch-up holds in memory
+// is bounded by these: the batch being applied and at most
+// readsInFlight+1 reads, about (readsInFlight+1)×rangeBytes plus a
+// record, and commitBytes plus a record. A crash in between loses
+// nothing: the log is the truth, and the node reads again from what it
+// committed.
 const (
-	readAhead     = 2
+	readFar       = 4096
+	readsInFlight = 4
+	rangeBytes    = 8 << 20
 	commitRecords = 8192
 	commitBytes   = 16 << 20
 )
 
-// catchUpPipelined applies the shared log's records from db.nextSeq
-// through head with apply (applyShared, or catchUpBulk's), reading the
-// next batches while it applies the ones before: the reads' round trips
-// and the server's work overlap with apply, and the fsyncs are few. Order
-// and gaps are apply's to check, as when it applies one read at a time.
-func (db *DB) catchUpPipelined(ctx context.Context, head Seq, apply func(from Seq, recs [][]byte) error) error {
-	type read struct {
-		from Seq
-		recs [][]byte
-		err  error
+// rangeRead is the outcome of readRange: the records read from from on,
+// and the error that stopped it short, if one did.
+type rangeRead struct {
+	from Seq
+	recs [][]byte
+	err  error
+}
+
+// readRange reads n records from from on, fewer when they reach
+// rangeBytes or a read fails.
+func (db *DB) readRange(ctx context.Context, from Seq, n int) rangeRead {
+	r := rangeRead{from: from}
+	size := 0
+	for len(r.recs) < n && size < rangeBytes {
+		recs, err := db.opts.Log.Read(ctx, from+Seq(len(r.recs)), n-len(r.recs))
+		if err != nil {
+			r.err = err
+			break
+		}
+		if r.recs == nil {
+			r.recs = make([][]byte, 0, n)
+		}
+		r.recs = append(r.recs, recs[:min(len(recs), n-len(r.recs))]...)
+		size += recordsSize(recs)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	var reader sync.WaitGroup
-	defer reader.Wait()
-	defer cancel()
-	reads := make(chan read, readAhead)
-	start := db.nextSeq
-	reader.Go(func() {
-		defer close(reads)
-		for from := start; from <= head; {
-			recs, err := db.opts.Log.Read(ctx, from, readBatch)
+	return r
+}
+
+// readAhead reads the log's records from from through to in ranges of
+// readFar, up to readsInFlight of them at once, and hands each range's
+// outcome over, in order, on the channels it sends: the next one is read
+// while the ones before are applied. It stops when ctx ends; wg counts
+// its goroutines.
+func (db *DB) readAhead(ctx context.Context, wg *sync.WaitGroup, from, to Seq) <-chan chan rangeRead {
+	ranges := make(chan chan rangeRead, readsInFlight-1)
+	wg.Go(func() {
+		defer close(ranges)
+		for at := from; at <= to; at += readFar {
+			r := make(chan rangeRead, 1)
 			select {
-			case reads <- read{from, recs, err}:
+			case ranges <- r:
 			case <-ctx.Done():
 				return
 			}
-			if err != nil {
-				return
-			}
-			from += Seq(len(recs))
+			n := int(min(to-at+1, readFar))
+			wg.Go(func() { r <- db.readRange(ctx, at, n) })
 		}
 	})
-	for r := range reads {
-		if r.err != nil {
-			return r.err
+	return ranges
+}
+
+// catchUpPipelined applies the shared log's records from from through
+// head with apply (applyShared, catchUpBulk's, or follow's), reading ahead
+// (readAhead) while it applies. A range that came back short (its bytes'
+// bound) is completed before the ranges after it, with reads one at a
+// time. Order and gaps are apply's to check, as when it applies one read
+// at a time.
+func (db *DB) catchUpPipelined(ctx context.Context, from, head Seq, apply func(from Seq, recs [][]byte) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	var readers sync.WaitGroup
+	defer readers.Wait()
+	defer cancel()
+	ranges := db.readAhead(ctx, &readers, from, head)
+	at := from // the sequence number of the next record to batch
+	var batch [][]byte
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
 		}
-		// Clipped: appending must not write into the log's own array.
-		from, recs, size := r.from, slices.Clip(r.recs), recordsSize(r.recs)
-	more:
-		for len(recs) < commitRecords && size < commitBytes {
-			select {
-			case r = <-reads:
-				if r.err != nil || r.recs == nil {
-					break more // applied below or next round, after what came before
+		err := apply(at-Seq(len(batch)), batch)
+		clear(batch)
+		batch, size = batch[:0], 0
+		return err
+	}
+	add := func(recs [][]byte) error {
+		for _, rec := range recs {
+			batch = append(batch, rec)
+			size += len(rec)
+			at++
+			if len(batch) >= commitRecords || size >= commitBytes {
+				if err := flush(); err != nil {
+					return err
 				}
-				recs = append(recs, r.recs...)
-				size += recordsSize(r.recs)
-				r = read{}
-			default:
-				break more
 			}
 		}
-		if err := apply(from, recs); err != nil {
+		return nil
+	}
+	// upTo batches the records from at up to (not including) to, the
+	// ones a range cut short left out, and then r's.
+	upTo := func(to Seq, r rangeRead) error {
+		for at < to {
+			gap := db.readRange(ctx, at, int(to-at))
+			if err := add(gap.recs); err != nil {
+				return err
+			}
+			if gap.err != nil {
+				return errors.Join(flush(), gap.err)
+			}
+		}
+		if err := add(r.recs); err != nil {
 			return err
 		}
 		if r.err != nil {
-			return r.err
+			return errors.Join(flush(), r.err)
+		}
+		return nil
+	}
+	for next := range ranges {
+		r := <-next
+		if err := upTo(r.from, r); err != nil {
+			return err
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 	}
-	return nil
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errors.Join(upTo(head+1, rangeRead{}), flush())
 }
 
 // recordsSize returns the bytes of recs.
@@ -627,25 +696,40 @@ func (db *DB) follow() {
 	}()
 	backoff := 10 * time.Millisecond
 	checked := db.Head() // the records up to here are the log's (applied from it at open)
-	for {
-		from := checked + 1
-		recs, err := db.opts.Log.Read(ctx, from, readBatch)
-		if ctx.Err() != nil {
-			return
-		}
-		var n int
-		if err == nil {
-			n, err = db.checkApplied(from, recs)
-		}
+	// apply applies the records from from on that the node has not
+	// applied yet, checking the others (checkApplied).
+	apply := func(from Seq, recs [][]byte) error {
+		n, err := db.checkApplied(from, recs)
 		if err == nil && n < len(recs) {
 			err = db.exclusive(ctx, func() error { return db.applyShared(from+Seq(n), recs[n:]) })
 		}
 		if err == nil {
-			checked += Seq(len(recs))
+			checked = from + Seq(len(recs)) - 1
+		}
+		return err
+	}
+	for {
+		var err error
+		if head := Seq(db.shared.head.Load()); head > checked+followFar {
+			// Far behind (cut off for a while, or slow): read ahead in
+			// large reads, as a catch-up at open does, each range one
+			// commit, the writer free between them.
+			err = db.catchUpPipelined(ctx, checked+1, head, apply)
+		} else {
+			var recs [][]byte
+			recs, err = db.opts.Log.Read(ctx, checked+1, readBatch)
+			if err == nil {
+				err = apply(checked+1, recs)
+			}
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
 			backoff = 10 * time.Millisecond
 			continue
 		}
-		if errors.Is(err, ErrClosed) || errors.Is(err, ErrDiverged) || ctx.Err() != nil {
+		if errors.Is(err, ErrClosed) || errors.Is(err, ErrDiverged) {
 			return // a diverged node has logged why it stops
 		}
 		db.opts.Logger.Warn("engine: following the shared log", "err", err)
@@ -657,6 +741,11 @@ func (db *DB) follow() {
 		backoff = min(2*backoff, 5*time.Second)
 	}
 }
+
+// followFar is how far behind the log's head (as last looked at) a
+// follower must be to read ahead in large reads (catchUpPipelined)
+// rather than one read of readBatch after another.
+const followFar = readFar
 
 // checkApplied compares the log's records from from on with the ones this
 // node has applied and published already, and returns how many it

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -471,22 +472,33 @@ func TestSharedLogAwaitToken(t *testing.T) {
 
 // faultyLog is a memLog whose reads fail, or skip a record, from a
 // sequence number on.
+//
+// However the reader splits the log into reads: a read that reaches
+// failFrom ends before it, and the next one fails; a read over skip
+// returns the records around it without it.
 type faultyLog struct {
 	*memLog
 	failFrom Seq // reads from here on fail
-	skip     Seq // a read from here returns the records after it
+	skip     Seq // reads leave this record out
 }
 
 var errReadFailed = errors.New("read failed")
 
 func (l *faultyLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error) {
-	if l.failFrom != 0 && from >= l.failFrom {
-		return nil, errReadFailed
+	if l.failFrom != 0 {
+		if from >= l.failFrom {
+			return nil, errReadFailed
+		}
+		max = min(max, int(l.failFrom-from))
 	}
-	if l.skip != 0 && from == l.skip {
-		from++
+	if l.skip == 0 || l.skip < from || l.skip >= from+Seq(max) {
+		return l.memLog.Read(ctx, from, max)
 	}
-	return l.memLog.Read(ctx, from, max)
+	recs, err := l.memLog.Read(ctx, from, max+1)
+	if i := int(l.skip - from); err == nil && i < len(recs) {
+		recs = append(slices.Clip(recs[:i]), recs[i+1:]...)
+	}
+	return recs, err
 }
 
 // fillShared writes n objects through a calendar of db, 16 at a time.
