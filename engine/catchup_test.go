@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
@@ -206,5 +207,88 @@ func TestCatchUpBulkDiverged(t *testing.T) {
 			db.Close()
 		}
 		t.Fatalf("open on a log that skips a record: %v, want ErrDiverged", err)
+	}
+}
+
+// gatedLog is a memLog whose reads wait while its gate is shut, and that
+// records how many records each read asked for.
+type gatedLog struct {
+	*memLog
+	mu    sync.Mutex
+	gate  chan struct{} // closed while reads may go on
+	maxes []int
+}
+
+func (l *gatedLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error) {
+	l.mu.Lock()
+	gate := l.gate
+	l.mu.Unlock()
+	select {
+	case <-gate:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	l.mu.Lock()
+	l.maxes = append(l.maxes, max)
+	l.mu.Unlock()
+	return l.memLog.Read(ctx, from, max)
+}
+
+// asked returns how many records each read since the last call asked for.
+func (l *gatedLog) asked() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.maxes
+	l.maxes = nil
+	return m
+}
+
+// TestFollowFarBehind: a running node cut off from the log while another
+// writes more than followFar events catches up, once the log is back, in
+// large reads (readFar records: a few, not one read of readBatch after
+// another), holds what the writing node holds, and then follows one read
+// of readBatch at a time again.
+func TestFollowFarBehind(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a := mustOpenShared(t, log)
+	open := make(chan struct{})
+	close(open)
+	gated := &gatedLog{memLog: log, gate: open}
+	b := mustOpenShared(t, gated)
+	gated.mu.Lock()
+	gated.gate = make(chan struct{}) // cut off
+	gated.mu.Unlock()
+
+	fillShared(t, a, followFar+4*readBatch)
+	lag := int(a.Head() - b.Head())
+	// The node sees how far behind it is (its probe reads the head), as a
+	// node cut off from the stream's replicas but not its leader would.
+	for st, err := b.Stats(); st.LogHead < a.Head(); st, err = b.Stats() {
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	gated.asked()
+	gated.mu.Lock()
+	close(gated.gate)
+	gated.mu.Unlock()
+	waitApplied(t, b, a.Head())
+	asked := gated.asked()
+	if !slices.Contains(asked, readFar) || len(asked) >= lag/readBatch {
+		t.Errorf("%d events behind, the node read %v records at a time: want reads of %d, fewer than %d reads", lag, asked, readFar, lag/readBatch)
+	}
+	sameState(t, a, b)
+	if err := b.Verify(ctx); err != nil {
+		t.Error(err)
+	}
+
+	if _, err := a.PutObject(ctx, alice, "/alice/cal/", "after.ics", event("after"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, b, a.Head())
+	if asked := gated.asked(); len(asked) == 0 || asked[len(asked)-1] != readBatch {
+		t.Errorf("caught up, the node read %v records at a time, want %d", asked, readBatch)
 	}
 }
