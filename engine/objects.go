@@ -51,24 +51,15 @@ const (
 // collection of that name exists, or the target is a home),
 // *ETagMismatchError, *UIDConflictError, *InvalidDataError.
 func (db *DB) PutObject(ctx context.Context, m Meta, path, name string, body []byte, opts PutOptions) (*PutResult, error) {
-	if !validName(name) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidName, name)
-	}
-	if err := db.opts.Limits.checkNames(path, name); err != nil {
+	if err := db.checkPut(path, name, body); err != nil {
 		return nil, err
-	}
-	if int64(len(body)) > db.opts.MaxObjectSize {
-		return nil, invalid(CondMaxResourceSize, "%d bytes exceed the limit of %d", len(body), db.opts.MaxObjectSize)
 	}
 	for attempt := 0; ; attempt++ {
 		coll, cached, err := db.putCollection(path)
 		if err != nil {
 			return nil, err
 		}
-		if coll.Kind == KindCalendar || coll.Kind == KindAddressBook {
-			body = contentline.StripBOM(body) // accepted, and stored without it
-		}
-		info, err := validate(coll, body, opts.ContentType, db.contentLimits())
+		cmd, err := db.newPutCmd(coll, m, path, name, body, opts)
 		if err != nil {
 			if cached && attempt < 3 { // maybe judged by a stale component set
 				db.putColls.Delete(path)
@@ -76,7 +67,6 @@ func (db *DB) PutObject(ctx context.Context, m Meta, path, name string, body []b
 			}
 			return nil, err
 		}
-		cmd := &putCmd{m: m, path: path, name: name, body: body, opts: opts, info: info, collID: coll.ID}
 		err = db.submit(ctx, cmd)
 		if errors.Is(err, errCollectionChanged) || (cached && errors.Is(err, ErrNotFound)) {
 			// Validated against a collection that was replaced or is gone.
@@ -90,6 +80,35 @@ func (db *DB) PutObject(ctx context.Context, m Meta, path, name string, body []b
 		}
 		return &cmd.res, nil
 	}
+}
+
+// checkPut checks what a put of body under name into the collection at
+// path may be without looking at the store: the name, the limits on
+// names, the size.
+func (db *DB) checkPut(path, name string, body []byte) error {
+	if !validName(name) {
+		return fmt.Errorf("%w: %q", ErrInvalidName, name)
+	}
+	if err := db.opts.Limits.checkNames(path, name); err != nil {
+		return err
+	}
+	if int64(len(body)) > db.opts.MaxObjectSize {
+		return invalid(CondMaxResourceSize, "%d bytes exceed the limit of %d", len(body), db.opts.MaxObjectSize)
+	}
+	return nil
+}
+
+// newPutCmd validates body for coll (the collection at path), outside the
+// writer, and returns the writer's command that puts it under name.
+func (db *DB) newPutCmd(coll *Collection, m Meta, path, name string, body []byte, opts PutOptions) (*putCmd, error) {
+	if coll.Kind == KindCalendar || coll.Kind == KindAddressBook {
+		body = contentline.StripBOM(body) // accepted, and stored without it
+	}
+	info, err := validate(coll, body, opts.ContentType, db.contentLimits())
+	if err != nil {
+		return nil, err
+	}
+	return &putCmd{m: m, path: path, name: name, body: body, opts: opts, info: info, collID: coll.ID}, nil
 }
 
 // putCollection returns what validation needs of the collection at path

@@ -51,14 +51,28 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 func (db *DB) send(ctx context.Context, r *request) error {
+	if err := db.enqueue(ctx, r); err != nil {
+		return err
+	}
+	return db.await(r)
+}
+
+// enqueue hands r to the writer without waiting for its outcome: requests
+// enqueued by one goroutine run in the order enqueued.
+func (db *DB) enqueue(ctx context.Context, r *request) error {
 	select {
 	case db.cmds <- r:
+		return nil
 	case <-db.closing:
 		return ErrClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once submitted the command runs; wait for its outcome even if ctx ends.
+}
+
+// await waits for the outcome of an enqueued request. Once submitted the
+// command runs: it waits even if the request's context ends.
+func (db *DB) await(r *request) error {
 	select {
 	case err := <-r.done:
 		return err

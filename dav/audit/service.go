@@ -370,23 +370,23 @@ func (l *Local) Import(ctx context.Context, req ImportRequest) (*ImportReport, e
 			rep.Errors = append(rep.Errors, err.Error())
 			continue
 		}
-		for _, it := range c.Items {
-			if err := ctx.Err(); err != nil {
-				return rep, err
+		// Items go to the engine in runs of distinct names, each run
+		// compared with the store before it is written: a name seen twice
+		// is compared with what the run before it wrote.
+		seen := map[string]bool{}
+		start := 0
+		for i, it := range c.Items {
+			if it.Err == "" && (seen[it.Name] || len(seen) == importRun) {
+				if err := l.importItems(ctx, c.Path, c.Items[start:i], rep); err != nil {
+					return rep, err
+				}
+				clear(seen)
+				start = i
 			}
-			if it.Err != "" {
-				rep.Errors = append(rep.Errors, c.Path+": "+it.Err)
-				continue
-			}
-			same, err := l.importItem(ctx, c.Path, it)
-			switch {
-			case err != nil:
-				rep.Errors = append(rep.Errors, fmt.Sprintf("%s%s: %v", c.Path, it.Name, err))
-			case same:
-				rep.Unchanged++
-			default:
-				rep.Imported++
-			}
+			seen[it.Name] = it.Err == ""
+		}
+		if err := l.importItems(ctx, c.Path, c.Items[start:], rep); err != nil {
+			return rep, err
 		}
 	}
 	for _, o := range slices.Sorted(maps.Keys(owners)) {
@@ -397,23 +397,61 @@ func (l *Local) Import(ctx context.Context, req ImportRequest) (*ImportReport, e
 	return rep, nil
 }
 
-// importItem writes one item unless its name holds the same bytes
-// already (same is then true). The write is conditional on the version
-// it compared with.
-func (l *Local) importItem(ctx context.Context, path string, it Item) (same bool, err error) {
-	opts := engine.PutOptions{IfNoneMatch: true}
-	cur, err := l.DB.Object(path, it.Name, true)
-	switch {
-	case err == nil:
-		if bytes.Equal(cur.Body, contentline.StripBOM(it.Body)) {
-			return true, nil
-		}
-		opts = engine.PutOptions{IfMatch: cur.ETag}
-	case !errors.Is(err, engine.ErrNotFound):
-		return false, err
+// importRun is the most items importItems writes in one call: what it
+// holds beside the request is a few pointers an item.
+const importRun = 4096
+
+// importItems writes the items of one collection, whose names are
+// distinct, and counts them in rep: an item whose name holds the same
+// bytes already is left alone, the others are written in one call of
+// PutObjects (so they commit in groups, one fsync each), each conditional
+// on the version it was compared with. It returns ctx's error when ctx
+// ended.
+func (l *Local) importItems(ctx context.Context, path string, items []Item, rep *ImportReport) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	_, err = l.DB.PutObject(ctx, l.Meta, path, it.Name, it.Body, opts)
-	return false, err
+	errs := make([]error, len(items))
+	same := make([]bool, len(items))
+	var puts []engine.ObjectPut
+	var at []int // puts[k] is items[at[k]]
+	for i, it := range items {
+		if it.Err != "" {
+			continue
+		}
+		opts := engine.PutOptions{IfNoneMatch: true}
+		cur, err := l.DB.Object(path, it.Name, true)
+		switch {
+		case err == nil:
+			if bytes.Equal(cur.Body, contentline.StripBOM(it.Body)) {
+				same[i] = true
+				continue
+			}
+			opts = engine.PutOptions{IfMatch: cur.ETag}
+		case !errors.Is(err, engine.ErrNotFound):
+			errs[i] = err
+			continue
+		}
+		puts = append(puts, engine.ObjectPut{Name: it.Name, Body: it.Body, Opts: opts})
+		at = append(at, i)
+	}
+	_, perr := l.DB.PutObjects(ctx, l.Meta, path, puts)
+	for k, i := range at {
+		errs[i] = perr[k]
+	}
+	for i, it := range items {
+		switch {
+		case it.Err != "":
+			rep.Errors = append(rep.Errors, path+": "+it.Err)
+		case errs[i] != nil:
+			rep.Errors = append(rep.Errors, fmt.Sprintf("%s%s: %v", path, it.Name, errs[i]))
+		case same[i]:
+			rep.Unchanged++
+		default:
+			rep.Imported++
+		}
+	}
+	return ctx.Err()
 }
 
 // ensureCollection creates the collection c (and the home above it) or,

@@ -1,0 +1,85 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// TestPutObjects checks that PutObjects gives each put the outcome
+// PutObject would have given it, one after the other: a put sees the puts
+// before it in the same call (a second If-None-Match on a name fails, a
+// UID taken by an earlier put conflicts, an If-Match on the ETag an
+// earlier put will get is unknown to the caller and fails), a bad body
+// fails alone, and every stored object has the ETag its result says.
+func TestPutObjects(t *testing.T) {
+	db := MustOpen(t)
+	c := MustCalendar(t, db)
+	puts := []ObjectPut{
+		{Name: "a.ics", Body: event("a"), Opts: PutOptions{IfNoneMatch: true}},
+		{Name: "b.ics", Body: event("b"), Opts: PutOptions{IfNoneMatch: true}},
+		{Name: "a.ics", Body: event("a"), Opts: PutOptions{IfNoneMatch: true}}, // a exists now
+		{Name: "c.ics", Body: event("b")},                                      // b's UID
+		{Name: "d.ics", Body: []byte("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n")},  // invalid
+		{Name: "e.ics", Body: event("e"), Opts: PutOptions{IfMatch: "*"}},      // e does not exist
+		{Name: "b.ics", Body: event("b"), Opts: PutOptions{IfMatch: "*"}},      // b does
+		{Name: "../x", Body: event("x")},                                       // bad name
+	}
+	res, errs := db.PutObjects(ctx, alice, c.Path, puts)
+	var mismatch *ETagMismatchError
+	var conflict *UIDConflictError
+	var bad *InvalidDataError
+	for i, ok := range []bool{
+		errs[0] == nil && res[0].Created,
+		errs[1] == nil && res[1].Created,
+		errors.As(errs[2], &mismatch),
+		errors.As(errs[3], &conflict) && conflict.Href == c.Path+"b.ics",
+		errors.As(errs[4], &bad),
+		errors.As(errs[5], &mismatch),
+		errs[6] == nil && !res[6].Created && res[6].ETag != res[1].ETag,
+		errors.Is(errs[7], ErrInvalidName),
+	} {
+		if !ok {
+			t.Errorf("put %d (%s): result %+v, error %v", i, puts[i].Name, res[i], errs[i])
+		}
+	}
+	for _, i := range []int{0, 6} {
+		o, err := db.Object(c.Path, puts[i].Name, false)
+		if err != nil || o.ETag != res[i].ETag {
+			t.Errorf("%s: stored %+v (%v), put returned ETag %s", puts[i].Name, o, err, res[i].ETag)
+		}
+	}
+	if err := db.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPutObjectsEnded checks that puts not yet handed to the writer when
+// the context ends get its error and write nothing, and that a missing
+// collection fails every put.
+func TestPutObjectsEnded(t *testing.T) {
+	db := MustOpen(t)
+	c := MustCalendar(t, db)
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	puts := make([]ObjectPut, 3)
+	for i := range puts {
+		puts[i] = ObjectPut{Name: fmt.Sprintf("%d.ics", i), Body: event(fmt.Sprint(i))}
+	}
+	_, errs := db.PutObjects(ended, alice, c.Path, puts)
+	for i, err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("put %d after cancel: %v", i, err)
+		}
+		if _, err := db.Object(c.Path, puts[i].Name, false); !errors.Is(err, ErrNotFound) {
+			t.Errorf("put %d after cancel was written (%v)", i, err)
+		}
+	}
+	_, errs = db.PutObjects(ctx, alice, "/alice/nothing/", puts)
+	for i, err := range errs {
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("put %d into a missing collection: %v", i, err)
+		}
+	}
+}
