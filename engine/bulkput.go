@@ -27,66 +27,88 @@ type ObjectPut struct {
 //
 // Errors: those of PutObject, per put.
 func (db *DB) PutObjects(ctx context.Context, m Meta, path string, puts []ObjectPut) ([]PutResult, []error) {
-	res := make([]PutResult, len(puts))
-	errs := make([]error, len(puts))
+	return db.StartPuts(ctx, m, path, puts).Wait()
+}
+
+// PendingPuts are puts handed to the writer by StartPuts.
+type PendingPuts struct {
+	db     *DB
+	ctx    context.Context
+	m      Meta
+	path   string
+	puts   []ObjectPut
+	cached bool
+	reqs   []*request
+	cmds   []*putCmd
+	errs   []error
+}
+
+// StartPuts is PutObjects without the wait: it validates puts and hands
+// them to the writer, and Wait returns their outcomes. Puts started by one
+// goroutine, in one call or in several, run in the order started, so a
+// caller may start the puts of many collections before it waits for any.
+func (db *DB) StartPuts(ctx context.Context, m Meta, path string, puts []ObjectPut) *PendingPuts {
+	p := &PendingPuts{db: db, ctx: ctx, m: m, path: path, puts: puts,
+		reqs: make([]*request, len(puts)), cmds: make([]*putCmd, len(puts)), errs: make([]error, len(puts))}
 	coll, cached, err := db.putCollection(path)
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
-		return res, errs
-	}
-	if db.replica {
+	p.cached = cached
+	if err == nil && db.replica {
 		err = errReplica
 	}
-	reqs := make([]*request, len(puts))
-	cmds := make([]*putCmd, len(puts))
-	for i, p := range puts {
+	for i, put := range puts {
 		if err == nil {
 			err = ctx.Err() // enqueue may pick a ready send over an ended ctx
 		}
-		if err != nil { // a replica, the writer is gone, or ctx ended
-			errs[i] = err
+		if err != nil { // no collection, a replica, the writer is gone, or ctx ended
+			p.errs[i] = err
 			continue
 		}
-		if errs[i] = db.checkPut(path, p.Name, p.Body); errs[i] != nil {
+		if p.errs[i] = db.checkPut(path, put.Name, put.Body); p.errs[i] != nil {
 			continue
 		}
-		if cmds[i], errs[i] = db.newPutCmd(coll, m, path, p.Name, p.Body, p.Opts); errs[i] != nil {
+		if p.cmds[i], p.errs[i] = db.newPutCmd(coll, m, path, put.Name, put.Body, put.Opts); p.errs[i] != nil {
 			if cached { // maybe judged by a stale component set: again on its own
-				reqs[i] = &request{} // marks it for PutObject
+				p.reqs[i] = &request{} // marks it for PutObject
 			}
 			continue
 		}
-		reqs[i] = &request{cmd: cmds[i], done: make(chan error, 1)}
-		if err = db.enqueue(ctx, reqs[i]); err != nil {
-			errs[i], reqs[i] = err, nil
+		p.reqs[i] = &request{cmd: p.cmds[i], done: make(chan error, 1)}
+		if err = db.enqueue(ctx, p.reqs[i]); err != nil {
+			p.errs[i], p.reqs[i] = err, nil
 		}
 	}
+	return p
+}
+
+// Wait waits for the outcome of every put and returns, for each, its
+// result and its error (nil when it was written). Call it once.
+func (p *PendingPuts) Wait() ([]PutResult, []error) {
+	res := make([]PutResult, len(p.puts))
 	var again []int
-	for i, r := range reqs {
+	for i, r := range p.reqs {
 		switch {
 		case r == nil:
 			continue
 		case r.cmd != nil:
-			errs[i] = db.await(r)
-			if errs[i] == nil {
-				res[i] = cmds[i].res
+			p.errs[i] = p.db.await(r)
+			if p.errs[i] == nil {
+				res[i] = p.cmds[i].res
 				continue
 			}
 		}
-		if r.cmd == nil || errors.Is(errs[i], errCollectionChanged) || (cached && errors.Is(errs[i], ErrNotFound)) {
+		if r.cmd == nil || errors.Is(p.errs[i], errCollectionChanged) || (p.cached && errors.Is(p.errs[i], ErrNotFound)) {
 			again = append(again, i)
 		}
 	}
 	if len(again) > 0 {
-		db.putColls.Delete(path)
+		p.db.putColls.Delete(p.path)
 	}
 	for _, i := range again {
-		r, err := db.PutObject(ctx, m, path, puts[i].Name, puts[i].Body, puts[i].Opts)
-		if errs[i] = err; err == nil {
+		put := p.puts[i]
+		r, err := p.db.PutObject(p.ctx, p.m, p.path, put.Name, put.Body, put.Opts)
+		if p.errs[i] = err; err == nil {
 			res[i] = *r
 		}
 	}
-	return res, errs
+	return res, p.errs
 }

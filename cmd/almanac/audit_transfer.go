@@ -153,8 +153,12 @@ func runImport(ctx context.Context, env *auditEnv, args []string) error {
 
 // importEach imports one collection at a time, so that a request to the
 // admin API stays within its body limit however large the whole tree, and
-// adds up the reports.
+// adds up the reports. A data directory takes the whole tree at once, so
+// that the writes of every collection commit in the same groups.
 func importEach(ctx context.Context, b audit.Backend, req audit.ImportRequest) (*audit.ImportReport, error) {
+	if _, ok := b.(*audit.Local); ok {
+		return b.Import(ctx, req)
+	}
 	total := &audit.ImportReport{}
 	for _, c := range req.Collections {
 		rep, err := b.Import(ctx, audit.ImportRequest{Collections: []audit.ImportCollection{c}})

@@ -15,7 +15,6 @@ import (
 	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
-	"github.com/almanac/almanac/engine/contentline"
 )
 
 // Backend is what the CLI drives: Local on a data directory, or Client
@@ -348,110 +347,6 @@ func (l *Local) exportState(p, asOf string) (*engine.State, error) {
 		return nil, fmt.Errorf("export %s: %w", p, engine.ErrNotFound)
 	}
 	return st, nil
-}
-
-// Import puts every item into its collection under the item's name,
-// creating missing collections (and the owner's home); a failing item is
-// reported and the others go on. An item whose name already holds the same
-// bytes is left alone (no event, the ETag stays), so an import run twice
-// changes nothing; a changed one is replaced, unless a client changed it
-// while the import ran.
-func (l *Local) Import(ctx context.Context, req ImportRequest) (*ImportReport, error) {
-	rep := &ImportReport{}
-	owners := map[string]bool{}
-	for _, c := range req.Collections {
-		if o := ownerOf(c.Path); o != "" {
-			owners[o] = true
-		}
-		for _, d := range c.dropBadProps() {
-			rep.Errors = append(rep.Errors, c.Path+": "+d)
-		}
-		if err := l.ensureCollection(ctx, c); err != nil {
-			rep.Errors = append(rep.Errors, err.Error())
-			continue
-		}
-		// Items go to the engine in runs of distinct names, each run
-		// compared with the store before it is written: a name seen twice
-		// is compared with what the run before it wrote.
-		seen := map[string]bool{}
-		start := 0
-		for i, it := range c.Items {
-			if it.Err == "" && (seen[it.Name] || len(seen) == importRun) {
-				if err := l.importItems(ctx, c.Path, c.Items[start:i], rep); err != nil {
-					return rep, err
-				}
-				clear(seen)
-				start = i
-			}
-			seen[it.Name] = it.Err == ""
-		}
-		if err := l.importItems(ctx, c.Path, c.Items[start:], rep); err != nil {
-			return rep, err
-		}
-	}
-	for _, o := range slices.Sorted(maps.Keys(owners)) {
-		if _, err := l.DB.User(o); errors.Is(err, engine.ErrNotFound) {
-			rep.NoAccount = append(rep.NoAccount, o)
-		}
-	}
-	return rep, nil
-}
-
-// importRun is the most items importItems writes in one call: what it
-// holds beside the request is a few pointers an item.
-const importRun = 4096
-
-// importItems writes the items of one collection, whose names are
-// distinct, and counts them in rep: an item whose name holds the same
-// bytes already is left alone, the others are written in one call of
-// PutObjects (so they commit in groups, one fsync each), each conditional
-// on the version it was compared with. It returns ctx's error when ctx
-// ended.
-func (l *Local) importItems(ctx context.Context, path string, items []Item, rep *ImportReport) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	errs := make([]error, len(items))
-	same := make([]bool, len(items))
-	var puts []engine.ObjectPut
-	var at []int // puts[k] is items[at[k]]
-	for i, it := range items {
-		if it.Err != "" {
-			continue
-		}
-		opts := engine.PutOptions{IfNoneMatch: true}
-		cur, err := l.DB.Object(path, it.Name, true)
-		switch {
-		case err == nil:
-			if bytes.Equal(cur.Body, contentline.StripBOM(it.Body)) {
-				same[i] = true
-				continue
-			}
-			opts = engine.PutOptions{IfMatch: cur.ETag}
-		case !errors.Is(err, engine.ErrNotFound):
-			errs[i] = err
-			continue
-		}
-		puts = append(puts, engine.ObjectPut{Name: it.Name, Body: it.Body, Opts: opts})
-		at = append(at, i)
-	}
-	_, perr := l.DB.PutObjects(ctx, l.Meta, path, puts)
-	for k, i := range at {
-		errs[i] = perr[k]
-	}
-	for i, it := range items {
-		switch {
-		case it.Err != "":
-			rep.Errors = append(rep.Errors, path+": "+it.Err)
-		case errs[i] != nil:
-			rep.Errors = append(rep.Errors, fmt.Sprintf("%s%s: %v", path, it.Name, errs[i]))
-		case same[i]:
-			rep.Unchanged++
-		default:
-			rep.Imported++
-		}
-	}
-	return ctx.Err()
 }
 
 // ensureCollection creates the collection c (and the home above it) or,
