@@ -19,7 +19,7 @@ import (
 // page cache as large folios (written by the linker or an installer, or
 // read ahead at exec) and maps a whole folio, up to 2 MiB, on one fault.
 // On the development machine 35–41 MiB of the binary were resident right
-// after start, though the server runs a small part of it; after this, 17–22
+// after start, though the server runs a small part of it; after this, 20–28
 // MiB after a 1,000-event load. The startup code (flag parsing, Pebble's
 // open, the embedded NATS server's start) runs once and is not read again.
 // The folios mapped by a running thread at the moment of the call, or by
