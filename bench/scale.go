@@ -64,10 +64,24 @@ func writeScaleTree(dir string, users, from, to int) error {
 	return nil
 }
 
-// timedCmd runs the almanac binary with args and reports how long it took.
-func timedCmd(ctx context.Context, bin string, args ...string) (time.Duration, error) {
+// cmdBound is the longest an offline command (import of a chunk, verify,
+// rebuild, backup) of a store of n objects may take before the run fails:
+// 10 minutes, or a millisecond an object (a million objects: 17 minutes;
+// the 100k step took about a minute each on two loaded cores).
+func cmdBound(n int) time.Duration {
+	return max(10*time.Minute, time.Duration(n)*time.Millisecond)
+}
+
+// timedCmd runs the almanac binary with args, killing it after bound, and
+// reports how long it took.
+func timedCmd(ctx context.Context, bound time.Duration, bin string, args ...string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
 	t0 := time.Now()
 	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("not done within %v: %w", bound, ctx.Err())
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s %v: %w: %.2000s", bin, args, err, out)
 	}
@@ -125,7 +139,7 @@ func importScaleChunk(ctx context.Context, plan ScalePlan, work, data string, fr
 	if err := writeScaleTree(tree, plan.Users, from, to); err != nil {
 		return 0, err
 	}
-	took, err := timedCmd(ctx, plan.Bin, "import", "--users", tree, "--data", data)
+	took, err := timedCmd(ctx, cmdBound(plan.Users*(to-from)), plan.Bin, "import", "--users", tree, "--data", data)
 	if err != nil {
 		return 0, err
 	}
@@ -188,7 +202,7 @@ func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, 
 		{"rebuild", "--data", data},
 		{"backup", data + ".backup", "--data", data},
 	} {
-		took, err := timedCmd(ctx, plan.Bin, cmd...)
+		took, err := timedCmd(ctx, cmdBound(n), plan.Bin, cmd...)
 		if err != nil {
 			return fmt.Errorf("scale: at %d: %w", n, err)
 		}

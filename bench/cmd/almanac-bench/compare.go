@@ -206,8 +206,12 @@ func version(bin string, args ...string) string {
 }
 
 // microResults is the file of micro-benchmark figures appended to the
-// report.
-const microResults = "micro-results.md"
+// report, and scaleResults the scale run's section (scale-report) after
+// it.
+const (
+	microResults = "micro-results.md"
+	scaleResults = "scale-results.md"
+)
 
 func writeOutputs(rep bench.Report, resultsMD, chart string) error {
 	var md bytes.Buffer
@@ -216,13 +220,17 @@ func writeOutputs(rep bench.Report, resultsMD, chart string) error {
 	}
 	// The micro-benchmarks (go test -bench) are measured by hand and kept
 	// in their own file beside the report, so a new comparison keeps them.
-	micro, err := os.ReadFile(filepath.Join(filepath.Dir(resultsMD), microResults))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("compare: %w", err)
-	}
-	if len(micro) > 0 {
-		md.WriteString("\n")
-		md.Write(micro)
+	// So is the scale run's section: a run to a million objects takes
+	// hours on this machine, and is no part of a comparison.
+	for _, name := range []string{microResults, scaleResults} {
+		part, err := os.ReadFile(filepath.Join(filepath.Dir(resultsMD), name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("compare: %w", err)
+		}
+		if len(part) > 0 {
+			md.WriteString("\n")
+			md.Write(part)
+		}
 	}
 	if err := os.WriteFile(resultsMD, md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("compare: %w", err)

@@ -6,7 +6,8 @@
 //	almanac-bench run --url http://127.0.0.1:5232 --calendar-home /bench/ --addressbook /bench/contacts/ ...
 //	almanac-bench compare --almanac /tmp/almanac --results bench/RESULTS.md --chart bench/results.svg
 //	almanac-bench footprint --almanac /tmp/almanac --n 1000,10000
-//	almanac-bench scale --almanac /tmp/almanac --n 1000,10000,100000
+//	almanac-bench scale --almanac /tmp/almanac --n 1000,10000,100000 > scale.jsonl
+//	almanac-bench scale-report --in scale.jsonl --results bench/scale-results.md --chart bench/scale.svg
 //	almanac-bench report --compare radicale results.jsonl
 package main
 
@@ -27,6 +28,8 @@ func main() {
 		err = compareCmd(os.Args[2:])
 	case "scale":
 		err = scaleCmd(os.Args[2:])
+	case "scale-report":
+		err = scaleReportCmd(os.Args[2:])
 	case "footprint":
 		err = footprintCmd(os.Args[2:])
 	case "report":
@@ -41,6 +44,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: almanac-bench run|compare|footprint|scale|report [flags]; -h after a subcommand lists its flags")
+	fmt.Fprintln(os.Stderr, "usage: almanac-bench run|compare|footprint|scale|scale-report|report [flags]; -h after a subcommand lists its flags")
 	os.Exit(2)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -43,4 +44,40 @@ func scaleCmd(args []string) error {
 		dir = d
 	}
 	return bench.RunScale(context.Background(), plan, dir, emit)
+}
+
+// scaleReportCmd renders the JSON lines of a scale run (what `scale`
+// prints on stdout) as the scale section of RESULTS.md, which compare
+// appends after the micro-benchmarks, and its chart.
+func scaleReportCmd(args []string) error {
+	fs := flag.NewFlagSet("scale-report", flag.ExitOnError)
+	in := fs.String("in", "", "JSON lines of a scale run (required)")
+	out := fs.String("results", "bench/"+scaleResults, "where to write the Markdown section")
+	chart := fs.String("chart", "bench/scale.svg", "where to write the chart")
+	command := fs.String("command", "", "the command that ran the scale run, recorded in the section")
+	note := fs.String("note", "", "the run's conditions (load, machine, binary) for the section")
+	_ = fs.Parse(args)
+	if *in == "" {
+		return fmt.Errorf("scale-report: --in is required")
+	}
+	f, err := os.Open(*in)
+	if err != nil {
+		return fmt.Errorf("scale-report: %w", err)
+	}
+	defer f.Close()
+	results, err := bench.ReadResults(f)
+	if err != nil {
+		return fmt.Errorf("scale-report: %w", err)
+	}
+	var md, svg bytes.Buffer
+	if err := bench.WriteScaleMarkdown(&md, results, bench.ScaleMeta{Command: *command, Note: *note}); err != nil {
+		return fmt.Errorf("scale-report: %w", err)
+	}
+	if err := bench.WriteScaleChart(&svg, results); err != nil {
+		return fmt.Errorf("scale-report: %w", err)
+	}
+	if err := os.WriteFile(*out, md.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("scale-report: %w", err)
+	}
+	return os.WriteFile(*chart, svg.Bytes(), 0o644)
 }
