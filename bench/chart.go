@@ -34,12 +34,17 @@ func WriteChart(w io.Writer, results []Result) error {
 	if err != nil {
 		return err
 	}
+	return drawPanels(w, syncP, putP)
+}
+
+// drawPanels writes left and right side by side as one SVG.
+func drawPanels(w io.Writer, left, right *plot.Plot) error {
 	const width, height = 11 * vg.Inch, 4.5 * vg.Inch
 	c := vgsvg.New(width, height)
 	dc := draw.New(c)
 	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
-	syncP.Draw(tiles.At(dc, 0, 0))
-	putP.Draw(tiles.At(dc, 1, 0))
+	left.Draw(tiles.At(dc, 0, 0))
+	right.Draw(tiles.At(dc, 1, 0))
 	if _, err := c.WriteTo(w); err != nil {
 		return fmt.Errorf("write chart: %w", err)
 	}

@@ -7,9 +7,6 @@ import (
 	"strings"
 
 	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // FlatBound is the most a sync that must stay flat (incremental, no
@@ -196,13 +193,5 @@ func WriteScaleChart(w io.Writer, results []Result) error {
 	}
 	headroom(sync)
 	headroom(mem)
-	c := vgsvg.New(11*vg.Inch, 4.5*vg.Inch)
-	dc := draw.New(c)
-	tiles := draw.Tiles{Rows: 1, Cols: 2, PadX: vg.Millimeter * 6, PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
-	sync.Draw(tiles.At(dc, 0, 0))
-	mem.Draw(tiles.At(dc, 1, 0))
-	if _, err := c.WriteTo(w); err != nil {
-		return fmt.Errorf("scale chart: %w", err)
-	}
-	return nil
+	return drawPanels(w, sync, mem)
 }
