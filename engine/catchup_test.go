@@ -150,6 +150,15 @@ func (l *crashLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error
 // records it kept, catches up the rest, and holds what the node that
 // wrote them holds. A catch-up that fails (here a read) leaves the marker
 // too, whatever it committed.
+//
+// It takes 10-15 s under load (besides bulkFixture's ~4 s, shared with
+// the other catch-up tests) because the log must be longer than bulkMin
+// (8,192 events) for the bulk path to run at all, and each of the two
+// directories goes through a failed catch-up and two reopenings, each a
+// rebuild from the kept records, a catch-up of the rest in bulk, a
+// comparison of every key (sameState) and Verify: six passes over ~9,000
+// events and four full comparisons. Crashing one directory only would
+// drop a case the bulk path takes (sorted runs vs batches).
 func TestCatchUpBulkCrash(t *testing.T) {
 	t.Parallel()
 	log, a, behindFS := bulkFixture(t)
