@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
 	"github.com/cockroachdb/pebble/v2"
 	"google.golang.org/protobuf/proto"
@@ -66,9 +67,12 @@ func (v *View) Changes(path, token string, limit int) (*ChangeSet, error) {
 	}
 	var from Seq
 	full := token == ""
+	sibling := false // a token of c's inbox or calendar sibling (inboxToken)
 	if !full {
-		if from, err = v.db.parseSyncToken(token, c); err != nil {
-			return nil, err
+		if from, full, sibling = v.db.siblingToken(v.v.snap, token, c); !sibling {
+			if from, err = v.db.parseSyncToken(token, c); err != nil {
+				return nil, err
+			}
 		}
 	}
 	it, err := v.v.snap.NewIter(&pebble.IterOptions{
@@ -119,6 +123,9 @@ func (v *View) Changes(path, token string, limit int) (*ChangeSet, error) {
 		return nil, fmt.Errorf("engine: change iterator: %w", err)
 	}
 	cs.Token = v.db.syncToken(c.Id, last)
+	if sibling && !cs.Truncated && c.Kind == eventv1.CollectionKind_COLLECTION_KIND_SCHEDULE_INBOX {
+		cs.Token = token // see inboxToken: the calendar's token stays its own
+	}
 	return cs, nil
 }
 

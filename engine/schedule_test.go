@@ -11,17 +11,13 @@ import (
 // its precondition, none of them does.
 func TestWriteScheduled(t *testing.T) {
 	db := MustOpen(t)
-	for _, spec := range []CollectionSpec{
-		{Path: "/dav/home/alice/", Kind: KindHome, Owner: "alice"},
-		{Path: "/dav/home/alice/calendar/", Kind: KindCalendar, Owner: "alice"},
-		{Path: "/dav/home/bob/", Kind: KindHome, Owner: "bob"},
-		{Path: "/dav/home/bob/calendar/", Kind: KindCalendar, Owner: "bob"},
-		{Path: "/dav/home/bob/inbox/", Kind: KindInbox, Owner: "bob"},
-	} {
-		if _, err := db.CreateCollection(ctx, alice, spec); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustCreate(t, db,
+		CollectionSpec{Path: "/dav/home/alice/", Kind: KindHome, Owner: "alice"},
+		CollectionSpec{Path: "/dav/home/alice/calendar/", Kind: KindCalendar, Owner: "alice"},
+		CollectionSpec{Path: "/dav/home/bob/", Kind: KindHome, Owner: "bob"},
+		CollectionSpec{Path: "/dav/home/bob/calendar/", Kind: KindCalendar, Owner: "bob"},
+		CollectionSpec{Path: "/dav/home/bob/inbox/", Kind: KindInbox, Owner: "bob"},
+	)
 	msg := []byte("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\n" +
 		"BEGIN:VEVENT\r\nUID:m\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 	sched := &Schedule{Method: "REQUEST", Originator: "mailto:alice@x.test", Recipient: "mailto:bob@x.test", RecipientUser: "bob", Status: "1.2"}
