@@ -21,12 +21,15 @@ const compAvailable = "AVAILABLE"
 const MaxAvailable = 99
 
 // checkAvailability checks a VAVAILABILITY of a calendar object resource
-// (RFC 7953 §3.1): a PRIORITY of 0 to 9, not both DTEND and DURATION,
+// (RFC 7953 §3.1): one DTSTAMP in it and in each AVAILABLE, a PRIORITY of 0 to 9, not both DTEND and DURATION,
 // subcomponents AVAILABLE (or X-) with UID and DTSTART, at most
 // MaxAvailable of them. The rules a resource shares with the other
 // components (one UID, one component without RECURRENCE-ID) are
 // checkCalendar's.
 func checkAvailability(c *ical.Component) error {
+	if err := checkStamp(c); err != nil {
+		return err
+	}
 	if p := c.Props.Get(ical.PropPriority); p != nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(p.Value)); err != nil || n < 0 || n > 9 {
 			return invalid(CondValidCalendarObjectResource, "VAVAILABILITY PRIORITY %q is not 0 to 9 (RFC 5545 §3.8.1.9)", p.Value)
@@ -51,9 +54,23 @@ func checkAvailability(c *ical.Component) error {
 				return invalid(CondValidCalendarObjectResource, "AVAILABLE without %s (RFC 7953 §3.1)", name)
 			}
 		}
+		if err := checkStamp(a); err != nil {
+			return err
+		}
 		if err := checkEndOrDuration(a); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkStamp refuses a VAVAILABILITY or AVAILABLE without DTSTAMP (RFC
+// 7953 §3.1: REQUIRED, once, in both). A required property missing makes
+// the text invalid iCalendar, so the answer is valid-calendar-data (RFC
+// 4791 §5.3.2.1), not a CalDAV restriction of §4.1.
+func checkStamp(c *ical.Component) error {
+	if p := c.Props.Values(ical.PropDateTimeStamp); len(p) != 1 || strings.TrimSpace(p[0].Value) == "" {
+		return invalid(CondValidCalendarData, "%s needs one DTSTAMP (RFC 7953 §3.1)", c.Name)
 	}
 	return nil
 }

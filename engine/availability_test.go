@@ -21,7 +21,8 @@ func availability(uid, props string, avail ...string) []byte {
 // envelope, not a scheduling object even with an ORGANIZER; a calendar
 // not listing it answers supported-calendar-component, and a resource
 // breaking RFC 7953's or RFC 4791 §4.1's rules
-// valid-calendar-object-resource, appending nothing.
+// valid-calendar-object-resource (one without its DTSTAMP
+// valid-calendar-data), appending nothing.
 func TestAvailabilityResource(t *testing.T) {
 	t.Parallel()
 	db := MustOpen(t)
@@ -65,6 +66,9 @@ func TestAvailabilityResource(t *testing.T) {
 		{"EndAndDuration", "/alice/avail/", availability("d", ok+"DTEND:20260106T000000Z\r\nDURATION:P1D\r\n"), CondValidCalendarObjectResource},
 		{"AvailableWithoutStart", "/alice/avail/", availability("s", "", "UID:x\r\nDTSTAMP:20260101T000000Z\r\nDTEND:20260105T170000Z\r\n"), CondValidCalendarObjectResource},
 		{"ForeignChild", "/alice/avail/", []byte(strings.Replace(string(availability("f", "")), "END:VAVAILABILITY", "BEGIN:VEVENT\r\nUID:f\r\nEND:VEVENT\r\nEND:VAVAILABILITY", 1)), CondValidCalendarObjectResource},
+		{"NoStamp", "/alice/avail/", []byte(strings.Replace(string(body), "UID:av\r\nDTSTAMP:20260101T000000Z\r\n", "UID:av\r\n", 1)), CondValidCalendarData},
+		{"TwoStamps", "/alice/avail/", availability("t", "DTSTAMP:20260102T000000Z\r\n"), CondValidCalendarData},
+		{"AvailableWithoutStamp", "/alice/avail/", availability("a", "", "UID:x\r\nDTSTART:20260105T090000Z\r\n"), CondValidCalendarData},
 		{"TooManyAvailable", "/alice/avail/", availability("m", "", many...), CondValidCalendarObjectResource},
 	}
 	for _, tc := range cases {
