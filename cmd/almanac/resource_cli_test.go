@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -14,10 +13,7 @@ import (
 // runResource runs `almanac resource args...` and returns its stdout.
 func runResource(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &resourceCLI{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }}
-	err := c.run(context.Background(), args)
-	return out.String(), err
+	return runResourceCLI(t, nil, args...)
 }
 
 // TestResourceCommands: resource add makes a room with its address, home,

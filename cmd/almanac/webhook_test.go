@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -24,10 +23,7 @@ import (
 // and returns stdout.
 func runWebhookCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	c := &shareCLI{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: func(k string) string { return env[k] }}
-	err := c.webhook(context.Background(), args)
-	return out.String(), err
+	return runShareCLI(t, env, (*shareCLI).webhook, args)
 }
 
 var secretLine = regexp.MustCompile(`(?m)^  (whsec_\S+)$`)

@@ -45,6 +45,7 @@ type Authenticator interface {
 //	POST /admin/backup   {dest}            -> BackupReport
 //	POST /admin/sharing  ShareRequest      -> ShareResult (at most 256 KiB)
 //	POST /admin/webhooks WebhookRequest    -> WebhookResult (at most 64 KiB)
+//	POST /admin/resources ResourceRequest  -> ResourceResult (at most 64 KiB)
 //
 // Account and token bodies are at most 64 KiB; names and passwords travel
 // only in bodies, never in URLs. An admin cannot delete or disable the
@@ -111,7 +112,7 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		limit = maxAccountBody
 	} else if r.URL.Path == "/admin/sharing" {
 		limit = maxShareBody
-	} else if r.URL.Path == "/admin/webhooks" {
+	} else if r.URL.Path == "/admin/webhooks" || r.URL.Path == "/admin/resources" {
 		limit = maxWebhookBody
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, limit)
@@ -124,6 +125,9 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		out, ok, err = webhookRoute(r, l)
+	}
+	if !ok {
+		out, ok, err = resourceRoute(r, l)
 	}
 	if !ok {
 		out, err = a.dispatch(r, l)
