@@ -3,6 +3,7 @@ package davxml
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"io"
 	"net/url"
 	"strings"
@@ -78,7 +79,7 @@ func escape[S string | []byte](w stringWriter, s S) {
 // chunks that fit there, with no call per escaped character. iCalendar
 // ends every line with CRLF, each of them written &#13;.
 func escapeText(w *bufio.Writer, s []byte) {
-	if !utf8.Valid(s) || bytes.Contains(s, []byte("\uFFFE")) || bytes.Contains(s, []byte("\uFFFF")) {
+	if !utf8.Valid(s) || bytes.IndexByte(s, 0xEF) >= 0 && (bytes.Contains(s, []byte("\uFFFE")) || bytes.Contains(s, []byte("\uFFFF"))) {
 		escape(w, s)
 		return
 	}
@@ -90,17 +91,58 @@ func escapeText(w *bufio.Writer, s []byte) {
 		}
 		chunk := s[:min(n, len(s))]
 		s = s[len(chunk):]
-		buf := w.AvailableBuffer()
-		last := 0
-		for i, c := range chunk {
-			if special[c] {
-				buf = append(buf, chunk[last:i]...)
+		w.Write(appendEscapedASCII(w.AvailableBuffer(), chunk))
+	}
+}
+
+// appendEscapedASCII appends s to buf with the ASCII bytes escape
+// replaces replaced (escapes), the other bytes as they are. It tests
+// eight bytes at a time for one that needs a look (mayNeedEscape), so
+// the runs between the line ends of calendar data cost about a copy;
+// FuzzEscapeText checks it against escape.
+func appendEscapedASCII(buf, s []byte) []byte {
+	last, i := 0, 0
+	for {
+		if i+8 <= len(s) {
+			if !mayNeedEscape(binary.LittleEndian.Uint64(s[i:])) {
+				i += 8
+				continue
+			}
+		}
+		end := min(i+8, len(s))
+		if i == end {
+			break
+		}
+		for ; i < end; i++ {
+			if c := s[i]; special[c] {
+				buf = append(buf, s[last:i]...)
 				buf = append(buf, escapes[c]...)
 				last = i + 1
 			}
 		}
-		w.Write(append(buf, chunk[last:]...))
 	}
+	return append(buf, s[last:]...)
+}
+
+// Byte-parallel tests on eight bytes held in a uint64 (the "determine if
+// a word has a zero byte" technique): each is nonzero exactly when some
+// byte of x is zero, respectively below 0x20.
+const (
+	ones  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+func hasZero(x uint64) uint64    { return (x - ones) & ^x & highs }
+func hasBelow20(x uint64) uint64 { return (x - 0x20*ones) & ^x & highs }
+
+// mayNeedEscape reports whether one of the eight bytes in x is one that
+// special marks or a tab or line feed: below 0x20, '"', '&', '\”, '<'
+// or '>'. Setting the lowest bit maps '&' (0x26) and '\” (0x27), and
+// nothing else, to 0x27; setting the second maps '<' (0x3C) and '>'
+// (0x3E), and only 0x3D and 0x3F besides, to 0x3E or 0x3F, of which
+// only 0x3E is tested.
+func mayNeedEscape(x uint64) bool {
+	return hasBelow20(x)|hasZero(x^0x22*ones)|hasZero((x|ones)^0x27*ones)|hasZero((x|0x02*ones)^0x3E*ones) != 0
 }
 
 // maxEscape is the longest escape of one byte in escapes ("&quot;").

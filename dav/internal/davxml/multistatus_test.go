@@ -3,7 +3,9 @@ package davxml
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/xml"
+	"io"
 	"strings"
 	"testing"
 )
@@ -193,4 +195,34 @@ func FuzzEscapeText(f *testing.F) {
 			t.Fatalf("escapeText(%q) = %q, want %q", s, g, want)
 		}
 	})
+}
+
+// TestMayNeedEscape checks the eight-byte test against special for every
+// byte value at every position, among bytes that need no look (and
+// beside bytes from 0x80 on, which a borrow could disturb).
+func TestMayNeedEscape(t *testing.T) {
+	for _, fill := range []byte{'a', 0x80, 0xFF, '=', '%'} {
+		for pos := range 8 {
+			for c := range 256 {
+				var b [8]byte
+				for i := range b {
+					b[i] = fill
+				}
+				b[pos] = byte(c)
+				want := special[c] || c == '\n' || c == '\t'
+				if got := mayNeedEscape(binary.LittleEndian.Uint64(b[:])); got != want {
+					t.Fatalf("mayNeedEscape(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+func BenchmarkEscapeText(b *testing.B) {
+	body := bytes.Repeat([]byte("DESCRIPTION:Agenda item, notes & links; more text follows here\r\n"), 16)
+	w := bufio.NewWriterSize(io.Discard, 32<<10)
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		escapeText(w, body)
+	}
 }
