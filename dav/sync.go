@@ -123,7 +123,7 @@ func changedObjects(rq *reportRequest, changes []engine.Change, withBody bool) (
 // token View.Changes gives for an empty one.
 func (h *Handler) syncAll(w http.ResponseWriter, r *http.Request, rq *reportRequest, pr propRequest, withBody bool) error {
 	ms, end := startMultistatus(w, r)
-	for o, err := range rq.View.Objects(rq.Coll.Path, engine.ListOptions{Bodies: withBody}) {
+	for o, err := range rq.View.ObjectsReused(rq.Coll.Path, withBody) {
 		if err != nil {
 			return fmt.Errorf("list %s: %w", rq.Coll.Path, err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -112,4 +113,75 @@ func stepGE(it *pebble.Iterator, key []byte) bool {
 		}
 	}
 	return it.SeekGE(key)
+}
+
+// ObjectsReused streams the objects of the collection at path in name
+// order, as Objects does without a time range, for a caller that is done
+// with each object before it asks for the next (a listing written out as
+// it is read): every member comes in the same *Object, overwritten by the
+// next one, and so is its Body (read when withBody is set). Its strings
+// stay valid. A missing collection yields ErrNotFound once.
+//
+// Per member it allocates one string (name, ETag and UID together),
+// where Objects allocates the Object, its strings and its body: a
+// PROPFIND or sync-collection of 10,000 members made 40,000 allocations.
+func (v *View) ObjectsReused(path string, withBody bool) iter.Seq2[*Object, error] {
+	return func(yield func(*Object, error) bool) {
+		c, err := collectionByPath(v.v.snap, path)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		it, err := v.prefixIter(keys.Obj, c.Id)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer it.Close()
+		var bodies *logBodies
+		if withBody {
+			if bodies, err = v.bodyReader(); err != nil {
+				yield(nil, err)
+				return
+			}
+			defer bodies.close()
+		}
+		var o Object
+		var body []byte
+		for it.First(); it.Valid(); it.Next() {
+			k := it.Key()
+			if len(k) < keys.IDPrefixLen {
+				yield(nil, keys.ErrMalformed)
+				return
+			}
+			val, err := it.ValueAndErr()
+			if err != nil {
+				yield(nil, fmt.Errorf("engine: read object %s: %w", k[keys.IDPrefixLen:], err))
+				return
+			}
+			obj := &o
+			if err := decodeObjectNamed(obj, "", k[keys.IDPrefixLen:], val); err == errHasDead { // rare: the generic path
+				if obj, err = listObject(string(k[keys.IDPrefixLen:]), val); err != nil {
+					yield(nil, err)
+					return
+				}
+			} else if err != nil {
+				yield(nil, err)
+				return
+			}
+			if withBody {
+				if body, err = bodies.appendBody(body[:0], obj.bodySeq); err != nil {
+					yield(nil, err)
+					return
+				}
+				obj.Body = body
+			}
+			if !yield(obj, nil) {
+				return
+			}
+		}
+		if err := it.Error(); err != nil {
+			yield(nil, fmt.Errorf("engine: object iterator: %w", err))
+		}
+	}
 }

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -86,5 +89,68 @@ func TestObjectsIn(t *testing.T) {
 		if o != nil && o.Body != nil {
 			t.Errorf("names[%d] read with a body without asking", i)
 		}
+	}
+}
+
+// TestObjectsReused: the members and every field of each (body, dead
+// properties, strings) are what Objects gives, in the same order, though
+// one Object and one body buffer carry them all; a missing collection
+// gives ErrNotFound.
+func TestObjectsReused(t *testing.T) {
+	t.Parallel()
+	db := MustOpen(t)
+	MustCalendar(t, db)
+	for _, uid := range []string{"c", "a", "bbb", "dd", "e"} {
+		body := fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", uid, bytes.Repeat([]byte(uid), 9-len(uid)))
+		if _, err := db.PutObject(ctx, alice, "/alice/cal/", uid+".ics", []byte(body), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.UpdateObjectProps(ctx, alice, "/alice/cal/", "dd.ics", func(dead map[string]string) error {
+		dead["{urn:x}k"] = "<k xmlns=\"urn:x\">v</k>"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, withBody := range []bool{false, true} {
+		var want []Object
+		for o, err := range v.Objects("/alice/cal/", ListOptions{Bodies: withBody}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, *o)
+		}
+		var got []Object
+		var names []string
+		for o, err := range v.ObjectsReused("/alice/cal/", withBody) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := *o
+			c.Body = bytes.Clone(o.Body)
+			got = append(got, c)
+			names = append(names, o.Name)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("withBody=%v:\n%+v\nwant\n%+v", withBody, got, want)
+		}
+		if want := []string{"a.ics", "bbb.ics", "c.ics", "dd.ics", "e.ics"}; !slices.Equal(names, want) {
+			t.Errorf("names %q, want %q", names, want)
+		}
+	}
+	n := 0
+	for _, err := range v.ObjectsReused("/alice/missing/", false) {
+		n++
+		if !errors.Is(err, ErrNotFound) {
+			t.Errorf("a missing collection gave %v", err)
+		}
+	}
+	if n != 1 {
+		t.Errorf("a missing collection gave %d results, want one error", n)
 	}
 }

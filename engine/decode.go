@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
@@ -48,7 +49,17 @@ func decodeObject(name string, b []byte) (*Object, error) {
 
 // decodeObjectInto is decodeObject into o, which it overwrites.
 func decodeObjectInto(o *Object, name string, b []byte) error {
+	return decodeObjectNamed(o, name, nil, b)
+}
+
+// decodeObjectNamed is decodeObjectInto for the name given as a string,
+// or when nameb is not nil as the bytes of a key. The strings of the
+// record (and the name, from nameb) are copied out in one allocation, one
+// string they all slice, instead of one each: a listing decodes a record
+// per member.
+func decodeObjectNamed(o *Object, name string, nameb, b []byte) error {
 	var st, en int64
+	var etag, uid, stag []byte
 	*o = Object{Name: name}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
@@ -90,15 +101,15 @@ func decodeObjectInto(o *Object, name string, b []byte) error {
 			b = b[n:]
 			switch num {
 			case objEtag:
-				o.ETag = string(v)
+				etag = v
 			case objUID:
-				o.UID = string(v)
+				uid = v
 			case objContentType:
 				o.ContentType = intern(v)
 			case objComponent:
 				o.Component = intern(v)
 			case objScheduleTag:
-				o.ScheduleTag = string(v)
+				stag = v
 			}
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b)
@@ -109,6 +120,18 @@ func decodeObjectInto(o *Object, name string, b []byte) error {
 		}
 	}
 	o.Envelope = envelopeFromProto(st, en)
+	var sb strings.Builder
+	sb.Grow(len(nameb) + len(etag) + len(uid) + len(stag))
+	sb.Write(nameb)
+	sb.Write(etag)
+	sb.Write(uid)
+	sb.Write(stag)
+	all := sb.String()
+	if nameb != nil {
+		o.Name, all = all[:len(nameb)], all[len(nameb):]
+	}
+	o.ETag, all = all[:len(etag)], all[len(etag):]
+	o.UID, o.ScheduleTag = all[:len(uid)], all[len(uid):]
 	return nil
 }
 
