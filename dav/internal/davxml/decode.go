@@ -50,12 +50,23 @@ func Root(body []byte) (xml.Name, error) {
 // including it, for an end element including the one it ends. A token is
 // valid only during the call, as Decoder.Token has it.
 func walk(body []byte, visit func(tok xml.Token, depth int) error) (xml.Name, error) {
-	if containsFold(body, "<!DOCTYPE") || containsFold(body, "<!ENTITY") {
-		return xml.Name{}, ErrDTD
-	}
-	if err := checkBudget(body); err != nil {
+	if err := precheck(body); err != nil {
 		return xml.Name{}, err
 	}
+	return walkChecked(body, visit)
+}
+
+// precheck refuses a body with a DTD or over the budget, before it is
+// tokenized.
+func precheck(body []byte) error {
+	if containsFold(body, "<!DOCTYPE") || containsFold(body, "<!ENTITY") {
+		return ErrDTD
+	}
+	return checkBudget(body)
+}
+
+// walkChecked is walk for a body that passed precheck.
+func walkChecked(body []byte, visit func(tok xml.Token, depth int) error) (xml.Name, error) {
 	d := xml.NewDecoder(bytes.NewReader(body))
 	var root xml.Name
 	var ns nsChecker

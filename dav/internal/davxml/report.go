@@ -10,11 +10,21 @@ import "encoding/xml"
 // hrefs is the one REPORT whose parsing shows in a profile, and parsing
 // it a second time doubled that. Other reports give a nil Multiget; their
 // bodies are decoded with DecodeChecked.
+//
+// Bodies in the form clients send are read by fastWalk, others (and
+// every malformed one) by encoding/xml.
 func ParseReport(body []byte) (xml.Name, *Multiget, error) {
-	var b multigetBuilder
-	root, err := walk(body, b.visit)
-	if err != nil {
+	if err := precheck(body); err != nil {
 		return xml.Name{}, nil, err
+	}
+	var b multigetBuilder
+	root, ok := fastWalk(body, b.visit)
+	if !ok {
+		b = multigetBuilder{}
+		var err error
+		if root, err = walkChecked(body, b.visit); err != nil {
+			return xml.Name{}, nil, err
+		}
 	}
 	if !b.on {
 		return root, nil, nil
