@@ -66,8 +66,8 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 		}
 	}
 	ms, end := startMultistatus(w, r)
+	var pe *PreconditionError // outside the loop: errors.As makes it escape
 	for i, href := range mg.Hrefs {
-		var pe *PreconditionError
 		switch o := objs[i]; {
 		case errors.As(errs[i], &pe):
 			ms.StatusResponse(href, pe.Status)

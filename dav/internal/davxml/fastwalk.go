@@ -14,16 +14,16 @@ import (
 // declared; unprefixed attributes and namespace declarations only, each
 // once, values in quotes; an XML declaration of version 1.0 in UTF-8; no
 // comments, CDATA sections, processing instructions or DOCTYPE. On
-// anything else, and on any error (its own or visit's), ok is false and
-// the caller must start again with walk, discarding what visit saw:
+// anything else, and on any error (its own or v's), ok is false and
+// the caller must start again with walk, discarding what v saw:
 // errors and their messages come from walk alone.
 //
-// Where ok is true the tokens and depths handed to visit are the ones
+// Where ok is true the tokens and depths handed to v are the ones
 // walk hands over for the same body (FuzzFastWalk), the XML declaration
 // left out. The element and attribute names are written here, not by
 // encoding/xml: this is the glue that lets a multiget's hrefs cost
 // about a copy, and it gives up rather than guess.
-func fastWalk(body []byte, visit func(tok xml.Token, depth int) error) (root xml.Name, ok bool) {
+func fastWalk(body []byte, v tokenVisitor) (root xml.Name, ok bool) {
 	s := body
 	if bytes.HasPrefix(s, []byte("<?xml")) {
 		end := bytes.Index(s, []byte("?>"))
@@ -54,7 +54,7 @@ func fastWalk(body []byte, visit func(tok xml.Token, depth int) error) (root xml
 			if len(stack) == 0 && !isSpace(text) {
 				return xml.Name{}, false
 			}
-			if visit(xml.CharData(text), len(stack)) != nil {
+			if v.text(text, len(stack)) != nil {
 				return xml.Name{}, false
 			}
 			continue
@@ -77,7 +77,7 @@ func fastWalk(body []byte, visit func(tok xml.Token, depth int) error) (root xml
 			stack = stack[:len(stack)-1]
 			ns.end()
 			binds = binds[:len(binds)-top.binds]
-			if visit(xml.EndElement{Name: name}, depth) != nil {
+			if v.end(name, depth) != nil {
 				return xml.Name{}, false
 			}
 			s = rest[1:]
@@ -153,7 +153,7 @@ func fastWalk(body []byte, visit func(tok xml.Token, depth int) error) (root xml
 		if len(attrs) > 0 {
 			start.Attr = append([]xml.Attr(nil), attrs...)
 		}
-		if ns.start(start) != nil || visit(start, len(stack)) != nil {
+		if ns.start(start) != nil || v.start(start, len(stack)) != nil {
 			return xml.Name{}, false
 		}
 		if empty {
@@ -161,7 +161,7 @@ func fastWalk(body []byte, visit func(tok xml.Token, depth int) error) (root xml
 			stack = stack[:len(stack)-1]
 			ns.end()
 			binds = binds[:len(binds)-pushed]
-			if visit(xml.EndElement{Name: name}, depth) != nil {
+			if v.end(name, depth) != nil {
 				return xml.Name{}, false
 			}
 			if len(stack) == 0 {
@@ -170,6 +170,17 @@ func fastWalk(body []byte, visit func(tok xml.Token, depth int) error) (root xml
 		}
 	}
 	return root, done
+}
+
+// tokenVisitor takes the tokens fastWalk reads, as walk's visit function
+// does, without putting each in an interface value (an allocation per
+// token): start and end elements at the depth of the element, character
+// data at the depth of its parent. The values are valid until the call
+// returns.
+type tokenVisitor interface {
+	start(t xml.StartElement, depth int) error
+	end(name xml.Name, depth int) error
+	text(t []byte, depth int) error
 }
 
 // binding is one namespace declaration in scope: prefix ("" for the

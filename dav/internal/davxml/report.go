@@ -1,6 +1,9 @@
 package davxml
 
-import "encoding/xml"
+import (
+	"bytes"
+	"encoding/xml"
+)
 
 // ParseReport checks a REPORT body as Root does and returns its root
 // element's name. When the root is CALDAV:calendar-multiget or
@@ -18,7 +21,7 @@ func ParseReport(body []byte) (xml.Name, *Multiget, error) {
 		return xml.Name{}, nil, err
 	}
 	var b multigetBuilder
-	root, ok := fastWalk(body, b.visit)
+	root, ok := fastWalk(body, &b)
 	if !ok {
 		b = multigetBuilder{}
 		var err error
@@ -46,52 +49,84 @@ type multigetBuilder struct {
 	prop   []xml.Token // the tokens of the DAV:prop being read, copied
 }
 
+// visit is the builder as walk's visitor: it hands each token to the
+// method of its kind, fastWalk's visitor interface.
 func (b *multigetBuilder) visit(tok xml.Token, depth int) error {
+	switch t := tok.(type) {
+	case xml.StartElement:
+		return b.start(t, depth)
+	case xml.EndElement:
+		return b.end(t.Name, depth)
+	case xml.CharData:
+		return b.text(t, depth)
+	}
+	if b.prop != nil && b.on && depth >= 2 {
+		b.prop = append(b.prop, xml.CopyToken(tok)) // a comment or processing instruction
+	}
+	return nil
+}
+
+func (b *multigetBuilder) start(t xml.StartElement, depth int) error {
 	if depth == 1 {
-		if t, ok := tok.(xml.StartElement); ok {
-			b.on = t.Name == C("calendar-multiget") || t.Name == CR("addressbook-multiget")
-			b.mg.XMLName = t.Name
-		}
+		b.on = t.Name == C("calendar-multiget") || t.Name == CR("addressbook-multiget")
+		b.mg.XMLName = t.Name
 		return nil
 	}
 	if !b.on || depth < 2 {
 		return nil
 	}
 	if b.prop != nil {
-		b.prop = append(b.prop, xml.CopyToken(tok))
-		if _, ok := tok.(xml.EndElement); ok && depth == 2 {
+		b.prop = append(b.prop, xml.CopyToken(t))
+		return nil
+	}
+	if depth != 2 {
+		return nil
+	}
+	switch t.Name {
+	case D("href"):
+		b.inHref, b.href = true, b.href[:0]
+	case D("allprop"):
+		if b.mg.AllProp == nil {
+			b.mg.AllProp = &struct{}{}
+		}
+	case D("propname"):
+		if b.mg.PropName == nil {
+			b.mg.PropName = &struct{}{}
+		}
+	case D("prop"):
+		b.prop = append(b.prop, xml.CopyToken(t))
+	}
+	return nil
+}
+
+func (b *multigetBuilder) end(name xml.Name, depth int) error {
+	if !b.on || depth < 2 {
+		return nil
+	}
+	if b.prop != nil {
+		b.prop = append(b.prop, xml.EndElement{Name: name})
+		if depth == 2 {
 			return b.endProp()
 		}
 		return nil
 	}
-	switch t := tok.(type) {
-	case xml.StartElement:
-		if depth != 2 {
-			return nil
-		}
-		switch t.Name {
-		case D("href"):
-			b.inHref, b.href = true, b.href[:0]
-		case D("allprop"):
-			if b.mg.AllProp == nil {
-				b.mg.AllProp = &struct{}{}
-			}
-		case D("propname"):
-			if b.mg.PropName == nil {
-				b.mg.PropName = &struct{}{}
-			}
-		case D("prop"):
-			b.prop = append(b.prop, xml.CopyToken(t))
-		}
-	case xml.CharData:
-		if b.inHref && depth == 2 {
-			b.href = append(b.href, t...)
-		}
-	case xml.EndElement:
-		if b.inHref && depth == 2 {
-			b.mg.Hrefs = append(b.mg.Hrefs, string(b.href))
-			b.inHref = false
-		}
+	if b.inHref && depth == 2 {
+		b.mg.Hrefs = append(b.mg.Hrefs, string(b.href))
+		b.inHref = false
+	}
+	return nil
+}
+
+func (b *multigetBuilder) text(t []byte, depth int) error {
+	if !b.on || depth < 2 {
+		return nil
+	}
+	if b.prop != nil {
+		b.prop = append(b.prop, xml.CharData(bytes.Clone(t)))
+		return nil
+	}
+	if b.inHref && depth == 2 {
+		b.href = append(b.href, t...)
 	}
 	return nil
 }
