@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -127,23 +128,13 @@ func stepGE(it *pebble.Iterator, key []byte) bool {
 // PROPFIND or sync-collection of 10,000 members made 40,000 allocations.
 func (v *View) ObjectsReused(path string, withBody bool) iter.Seq2[*Object, error] {
 	return func(yield func(*Object, error) bool) {
-		c, err := collectionByPath(v.v.snap, path)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		it, err := v.prefixIter(keys.Obj, c.Id)
+		_, it, bodies, err := v.listing(path, withBody)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		defer it.Close()
-		var bodies *logBodies
-		if withBody {
-			if bodies, err = v.bodyReader(); err != nil {
-				yield(nil, err)
-				return
-			}
+		if bodies != nil {
 			defer bodies.close()
 		}
 		var o Object
@@ -184,4 +175,26 @@ func (v *View) ObjectsReused(path string, withBody bool) iter.Seq2[*Object, erro
 			yield(nil, fmt.Errorf("engine: object iterator: %w", err))
 		}
 	}
+}
+
+// listing opens what a listing of the collection at path reads: the
+// iterator over its object records and, when withBody is set, the body
+// reader. The caller closes both.
+func (v *View) listing(path string, withBody bool) (*statev1.Collection, *pebble.Iterator, *logBodies, error) {
+	c, err := collectionByPath(v.v.snap, path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	it, err := v.prefixIter(keys.Obj, c.Id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var bodies *logBodies
+	if withBody {
+		if bodies, err = v.bodyReader(); err != nil {
+			it.Close()
+			return nil, nil, nil, err
+		}
+	}
+	return c, it, bodies, nil
 }

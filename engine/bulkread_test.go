@@ -9,21 +9,16 @@ import (
 	"testing"
 )
 
-// TestObjectsIn: the result is aligned with the names asked, nil for a
-// name that does not exist, the same object for a name asked twice; each
-// body is the object's own (they share one buffer and must not overlap),
-// records with dead properties come through the generic decoder, and
-// without bodies none are read.
-func TestObjectsIn(t *testing.T) {
-	t.Parallel()
-	db := MustOpen(t)
+// putBulkObjects makes alice's calendar and puts an event named after
+// each uid into it, in the order given (so that log order differs from
+// name order), the body's length different for each; dd.ics, which
+// must be among them, gets a dead property.
+func putBulkObjects(t *testing.T, db *DB, uids ...string) {
+	t.Helper()
 	MustCalendar(t, db)
-	event := func(uid string) []byte {
-		return []byte(fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", uid, bytes.Repeat([]byte(uid), len(uid))))
-	}
-	// Written out of name order, so that log order differs from name order.
-	for _, uid := range []string{"c", "a", "bbb", "dd"} {
-		if _, err := db.PutObject(ctx, alice, "/alice/cal/", uid+".ics", event(uid), PutOptions{}); err != nil {
+	for _, uid := range uids {
+		body := fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", uid, bytes.Repeat([]byte(uid), len(uid)))
+		if _, err := db.PutObject(ctx, alice, "/alice/cal/", uid+".ics", []byte(body), PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -33,6 +28,17 @@ func TestObjectsIn(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestObjectsIn: the result is aligned with the names asked, nil for a
+// name that does not exist, the same object for a name asked twice; each
+// body is the object's own (they share one buffer and must not overlap),
+// records with dead properties come through the generic decoder, and
+// without bodies none are read.
+func TestObjectsIn(t *testing.T) {
+	t.Parallel()
+	db := MustOpen(t)
+	putBulkObjects(t, db, "c", "a", "bbb", "dd")
 	v, err := db.View()
 	if err != nil {
 		t.Fatal(err)
@@ -99,19 +105,7 @@ func TestObjectsIn(t *testing.T) {
 func TestObjectsReused(t *testing.T) {
 	t.Parallel()
 	db := MustOpen(t)
-	MustCalendar(t, db)
-	for _, uid := range []string{"c", "a", "bbb", "dd", "e"} {
-		body := fmt.Sprintf("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T100000Z\r\nSUMMARY:%s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", uid, bytes.Repeat([]byte(uid), 9-len(uid)))
-		if _, err := db.PutObject(ctx, alice, "/alice/cal/", uid+".ics", []byte(body), PutOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := db.UpdateObjectProps(ctx, alice, "/alice/cal/", "dd.ics", func(dead map[string]string) error {
-		dead["{urn:x}k"] = "<k xmlns=\"urn:x\">v</k>"
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putBulkObjects(t, db, "c", "a", "bbb", "dd", "e")
 	v, err := db.View()
 	if err != nil {
 		t.Fatal(err)

@@ -212,23 +212,13 @@ func (opts ListOptions) wantsBody(o *Object) bool {
 // yields ErrNotFound once.
 func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] {
 	return func(yield func(*Object, error) bool) {
-		c, err := collectionByPath(v.v.snap, path)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		it, err := v.prefixIter(keys.Obj, c.Id)
+		c, it, bodies, err := v.listing(path, opts.Bodies)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		defer it.Close()
-		var bodies *logBodies
-		if opts.Bodies {
-			if bodies, err = v.bodyReader(); err != nil {
-				yield(nil, err)
-				return
-			}
+		if bodies != nil {
 			defer bodies.close()
 		}
 		ranged := !opts.Start.IsZero() || !opts.End.IsZero()
