@@ -39,9 +39,11 @@ func BenchmarkPropfindDepth1_10k(b *testing.B) {
 	h, db := mustHandler(b, Options{})
 	mustObjects(b, h, db, 10000)
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		serve(b, h, propfindRequest("1"), http.StatusMultiStatus)
 	}
+	reportCPU(b, cpu0, 10000)
 }
 
 func BenchmarkMultiget100(b *testing.B) {
@@ -82,9 +84,11 @@ func BenchmarkSyncCollection(b *testing.B) {
 		h, db := mustHandler(b, Options{})
 		mustObjects(b, h, db, n)
 		b.Run(fmt.Sprintf("initial/%d", n), func(b *testing.B) {
+			cpu0 := cpuTime(b)
 			for b.Loop() {
 				serve(b, h, syncRequest(""), http.StatusMultiStatus)
 			}
+			reportCPU(b, cpu0, n)
 		})
 		c, err := db.Collection("/dav/home/alice/calendar/")
 		if err != nil {
