@@ -77,7 +77,9 @@ func BenchmarkFreeBusy20x10k(b *testing.B) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
 	for b.Loop() {
 		serve(b, h, post(), http.StatusOK)
 	}
+	b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }
