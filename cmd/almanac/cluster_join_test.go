@@ -23,7 +23,7 @@ func addNode(t *testing.T, nodes []*testServer, name, data string) *testServer {
 	}
 	logs := &syncBuffer{}
 	m := NewMain()
-	m.Getenv = func(string) string { return "" }
+	m.Getenv = testGetenv(nil)
 	m.Stdout, m.LogOutput = logs, logs
 	m.noFirstRun = true
 	if err := m.ParseFlags([]string{"--listen=127.0.0.1:0", "--data=" + data, "--nats=off", "--grpc-listen=off",

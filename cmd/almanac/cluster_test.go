@@ -64,15 +64,7 @@ func startClusterWith(t *testing.T, listens []string, args func(i int) []string)
 			"--node-name=" + fmt.Sprint("n", i+1), "--cluster-listen=" + listens[i], "--cluster-join-timeout=60s"}, args(i)...)
 		logs := &syncBuffer{}
 		m := NewMain()
-		m.Getenv = func(k string) string {
-			// The nodes share the test process: leave its Go memory
-			// limit alone, as startServer does (a GOMEMLIMIT "in the
-			// environment" keeps serve from setting it).
-			if k == "GOMEMLIMIT" {
-				return "the test process's"
-			}
-			return ""
-		}
+		m.Getenv = testGetenv(nil)
 		m.Stdout, m.LogOutput = logs, logs
 		m.noFirstRun = true
 		if err := m.ParseFlags(args); err != nil {

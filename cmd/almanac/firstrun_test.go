@@ -23,7 +23,7 @@ func bootMain(t *testing.T, dir string, env map[string]string, flags ...string) 
 	t.Helper()
 	logs := &syncBuffer{}
 	m := NewMain()
-	m.Getenv = func(k string) string { return env[k] }
+	m.Getenv = testGetenv(env, flags...)
 	m.Stdout, m.LogOutput = logs, logs
 	m.Program = "bin/almanac"
 	args := append([]string{"--listen=127.0.0.1:0", "--data=" + dir}, flags...)

@@ -54,24 +54,7 @@ func startServer(t testing.TB, flags ...string) *testServer {
 	args = append(args, hookTestFlags(flags)...)
 	logs := &syncBuffer{}
 	m := NewMain()
-	explicitBudget := slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--memory-budget") })
-	explicitGC := slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--gc-percent") })
-	m.Getenv = func(k string) string { // isolated from the developer's ALMANAC_*
-		// The servers share the test process, whose Go memory limit
-		// serve would set from the default --memory-budget (48 MiB)
-		// for every test after it: the whole package's tests then ran
-		// with the collector pinned (slow PUTs timed out under make
-		// test's load). A GOMEMLIMIT "in the environment" keeps it.
-		if k == "GOMEMLIMIT" && !explicitBudget {
-			return "the test process's"
-		}
-		// Likewise the collector's percent, which TestMain sets for
-		// the package.
-		if k == "GOGC" && !explicitGC {
-			return "the test process's"
-		}
-		return ""
-	}
+	m.Getenv = testGetenv(nil, flags...)
 	m.Stdout, m.LogOutput = logs, logs
 	m.noFirstRun = true // the users below instead
 	if err := m.ParseFlags(args); err != nil {
@@ -95,6 +78,31 @@ func startServer(t testing.TB, flags ...string) *testServer {
 		}
 	}
 	return s
+}
+
+// testGetenv returns the environment of an in-process server: env alone
+// (isolated from the developer's ALMANAC_*), in which serve leaves the
+// test process's Go memory limit and collector percent alone unless
+// flags set --memory-budget or --gc-percent. The servers share the test
+// process, and serve sets both from those flags' defaults unless GOMEMLIMIT
+// and GOGC are in the environment: one test's server set them for every
+// later test of the package, whose collector then ran all the time under
+// a 36 MiB limit with the race detector (slow PUTs timed out under make
+// test's load). TestMain checks that no test leaves them changed.
+func testGetenv(env map[string]string, flags ...string) func(string) string {
+	explicit := func(name string) bool {
+		return slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--"+name) })
+	}
+	keepLimit, keepGC := !explicit("memory-budget"), !explicit("gc-percent")
+	return func(k string) string {
+		if v := env[k]; v != "" {
+			return v
+		}
+		if k == "GOMEMLIMIT" && keepLimit || k == "GOGC" && keepGC {
+			return "the test process's"
+		}
+		return ""
+	}
 }
 
 // hookTestFlags turns off or moves to free ports the network listeners of

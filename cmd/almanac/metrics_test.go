@@ -193,7 +193,7 @@ func TestMetricsListen(t *testing.T) {
 	}
 	defer taken.Close()
 	m := NewMain()
-	m.Getenv = func(string) string { return "" }
+	m.Getenv = testGetenv(nil)
 	logs := &syncBuffer{}
 	m.Stdout, m.LogOutput = logs, logs
 	if err := m.ParseFlags(append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--metrics-listen=" + taken.Addr().String()}, hookTestFlags(nil)...)); err != nil {

@@ -123,7 +123,7 @@ func TestNATSInProcessByDefault(t *testing.T) {
 	}
 
 	m := NewMain()
-	m.Getenv = func(string) string { return "" }
+	m.Getenv = testGetenv(nil)
 	m.Stdout, m.LogOutput = &syncBuffer{}, &syncBuffer{}
 	m.noFirstRun = true
 	if err := m.ParseFlags([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--grpc-listen=off", "--nats-readers=/dev/null"}); err != nil {

@@ -165,7 +165,7 @@ func TestServeHookStartFailure(t *testing.T) {
 	}
 	dir := t.TempDir()
 	m := NewMain()
-	m.Getenv = func(string) string { return "" }
+	m.Getenv = testGetenv(nil)
 	m.Stdout, m.LogOutput = &syncBuffer{}, &syncBuffer{}
 	if err := m.ParseFlags([]string{"--listen=127.0.0.1:0", "--data=" + dir}); err != nil {
 		t.Fatal(err)
@@ -224,7 +224,7 @@ func writeTestCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool)
 func TestHookFlagsPerMain(t *testing.T) {
 	parse := func(args ...string) *Main {
 		m := NewMain()
-		m.Getenv = func(string) string { return "" }
+		m.Getenv = testGetenv(nil)
 		m.Stdout, m.LogOutput = &syncBuffer{}, &syncBuffer{}
 		args = append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--nats=off"}, args...)
 		if err := m.ParseFlags(args); err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"regexp"
@@ -28,7 +30,19 @@ func TestMain(m *testing.M) {
 	// TestResourceAttacks' reads of bob's under 200 slow PUTs went over
 	// their bound under load.
 	debug.SetGCPercent(400)
-	os.Exit(m.Run())
+	code := m.Run()
+	// No test's server may leave the process's collector changed for the
+	// tests after it (testGetenv): the race-enabled package then ran its
+	// collector all the time under serve's default 36 MiB limit.
+	if got := debug.SetGCPercent(400); got != 400 {
+		fmt.Fprintf(os.Stderr, "FAIL: a test left the process's GC percent at %d (its server's Getenv wants testGetenv)\n", got)
+		code = 1
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		fmt.Fprintf(os.Stderr, "FAIL: a test left the process's Go memory limit at %d bytes (its server's Getenv wants testGetenv)\n", got)
+		code = 1
+	}
+	os.Exit(code)
 }
 
 // TestServeSignalExit runs `almanac serve` as a child process, waits for its
