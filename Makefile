@@ -17,11 +17,15 @@ cluster: ## build bin/almanac and start three clustered nodes on loopback, data 
 static: ## a static binary (no C library needed) as the Containerfile builds it: $(STATIC)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o $(STATIC) ./cmd/almanac
 
-# Four parallel tests a package (GOMAXPROCS, 2 here, by default): most of
-# the long ones wait on fsyncs, child processes and clients, not the CPU.
+# Four parallel tests a package and four packages at once (-p; both are
+# GOMAXPROCS, 2 here, by default): most of the long tests wait on fsyncs,
+# child processes, clients and the cluster's RAFT elections, not the CPU,
+# and at -p 2 the two longest waiting packages (cmd/almanac and its
+# cluster tests, cmd/almanac/clustertest) held both slots while engine's
+# tests and the other packages' builds waited for one.
 # ALMANAC_TEST_SCALE=N runs the randomized and crash tests N times longer.
 test: ## every test, with the race detector
-	$(GO) test -race -count=1 -parallel 4 -timeout 20m $(PKGS)
+	$(GO) test -race -count=1 -p 4 -parallel 4 -timeout 20m $(PKGS)
 
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
