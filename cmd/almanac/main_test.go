@@ -88,18 +88,24 @@ func startServer(t testing.TB, flags ...string) *testServer {
 // and GOGC are in the environment: one test's server set them for every
 // later test of the package, whose collector then ran all the time under
 // a 36 MiB limit with the race detector (slow PUTs timed out under make
-// test's load). TestMain checks that no test leaves them changed.
+// test's load). TestMain checks that no test leaves them changed. Likewise
+// serve leaves the test binary's code pages resident unless flags set
+// --release-code-pages: released (MADV_DONTNEED, MADV_RANDOM), the rest
+// of the package would read its code back a page at a time.
 func testGetenv(env map[string]string, flags ...string) func(string) string {
 	explicit := func(name string) bool {
 		return slices.ContainsFunc(flags, func(f string) bool { return strings.HasPrefix(f, "--"+name) })
 	}
-	keepLimit, keepGC := !explicit("memory-budget"), !explicit("gc-percent")
+	keepLimit, keepGC, keepCode := !explicit("memory-budget"), !explicit("gc-percent"), !explicit("release-code-pages")
 	return func(k string) string {
 		if v := env[k]; v != "" {
 			return v
 		}
-		if k == "GOMEMLIMIT" && keepLimit || k == "GOGC" && keepGC {
+		switch {
+		case k == "GOMEMLIMIT" && keepLimit, k == "GOGC" && keepGC:
 			return "the test process's"
+		case k == envName("release-code-pages") && keepCode:
+			return "false"
 		}
 		return ""
 	}
