@@ -257,12 +257,7 @@ func TestServeGCPercent(t *testing.T) {
 		t.Errorf("GC percent after serve --gc-percent=250: %d", got)
 	}
 	m := NewMain()
-	m.Getenv = func(k string) string {
-		if k == "GOGC" {
-			return "150"
-		}
-		return ""
-	}
+	m.Getenv = testGetenv(map[string]string{"GOGC": "150"})
 	m.Stdout, m.LogOutput = io.Discard, io.Discard
 	args := append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--gc-percent=250"}, hookTestFlags(nil)...)
 	if err := m.ParseFlags(args); err != nil {
