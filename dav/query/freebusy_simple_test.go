@@ -166,3 +166,36 @@ func mustLoad(t *testing.T, name string) *time.Location {
 	}
 	return loc
 }
+
+// FuzzAddSimple: for arbitrary text, a free-busy answer built with
+// AddSimple (Add where it declines) equals the one built with Add alone.
+func FuzzAddSimple(f *testing.F) {
+	r := rand.New(rand.NewPCG(18, 20))
+	tr := query.TimeRange{Start: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)}
+	for i := range 20 {
+		f.Add(string(busyObject(r, fmt.Sprint("s", i), tr)))
+	}
+	self := func(a string) bool { return strings.EqualFold(a, "mailto:me@example.org") }
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, body string) {
+		obj, err := query.ParseCalendarObject([]byte(body))
+		if err != nil {
+			return
+		}
+		lim := query.Limits{MaxInstances: 1000}
+		simple, _ := query.NewFreeBusy(tr, lim)
+		full, _ := query.NewFreeBusy(tr, lim)
+		simple.Self, full.Self = self, self
+		if !simple.AddSimple([]byte(body), nil) {
+			if err := simple.Add(context.Background(), obj, nil); err != nil {
+				return
+			}
+		}
+		if err := full.Add(context.Background(), obj, nil); err != nil {
+			t.Fatalf("AddSimple took what Add refuses (%v):\n%q", err, body)
+		}
+		if got, want := simple.Render(now), full.Render(now); !bytes.Equal(got, want) {
+			t.Fatalf("AddSimple:\n%s\nAdd:\n%s\nbody:\n%q", got, want, body)
+		}
+	})
+}
