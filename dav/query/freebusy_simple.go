@@ -36,18 +36,29 @@ func (fb *FreeBusy) AddSimple(body []byte, floating *time.Location) bool {
 	if !ok {
 		return false
 	}
+	// recur's template reads DURATION even beside DTEND, and refuses the
+	// object when it is malformed: so must this path.
+	var dur recur.Duration
+	if ev.duration != "" {
+		d, err := recur.ParseDuration(ev.duration)
+		if err != nil {
+			return false
+		}
+		dur = d
+	}
 	var end time.Time
 	switch {
 	case ev.dtend != nil: // recur's template: DTEND, then DURATION, then DATE
 		if end, _, ok = ev.value(fb.zones, ev.dtend); !ok {
 			return false
 		}
-	case ev.duration != "":
-		d, err := recur.ParseDuration(ev.duration)
-		if err != nil {
+		if !start.Add(end.Sub(start)).Equal(end) {
+			// recur keeps DTEND as a time.Duration from DTSTART, which
+			// saturates past 292 years: leave such spans to it.
 			return false
 		}
-		end = d.AddTo(start)
+	case ev.duration != "":
+		end = dur.AddTo(start)
 	case date:
 		end = start.AddDate(0, 0, 1)
 	default:
