@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"time"
 )
 
@@ -24,6 +25,11 @@ type ScalePlan struct {
 	LoadN, LoadC int
 	// Flags are extra flags for `almanac serve` (e.g. --memory-budget).
 	Flags []string
+	// Full are the sizes at which the offline commands (verify, rebuild,
+	// backup), which read the whole store and take minutes at a million
+	// objects, are timed too; nil: every size. The cheap measurements
+	// (start, RSS, sync, PUT) run at every size.
+	Full []int
 	// ImportChunk is the most objects one `almanac import` takes; default
 	// 100,000. The import tree is written, imported and removed per chunk,
 	// so a step to a million objects needs ~0.4 GB of small files at a
@@ -150,8 +156,8 @@ func importScaleChunk(ctx context.Context, plan ScalePlan, work, data string, fr
 // time `almanac serve` takes to answer, its memory and the data
 // directory, sync of the bench user's calendar (initial, incremental
 // after 10 changes, no change: the last two must stay flat as n grows),
-// PUT latency into a new calendar, then, stopped, `almanac verify`,
-// `almanac rebuild` and `almanac backup`.
+// PUT latency into a new calendar, then, stopped and when n is one of
+// plan.Full, `almanac verify`, `almanac rebuild` and `almanac backup`.
 func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, emit func(Result)) error {
 	t0 := time.Now()
 	s, err := StartAlmanac(ctx, plan.Bin, append([]string{"--data", data}, plan.Flags...)...)
@@ -196,6 +202,9 @@ func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, 
 	emitAll(Footprint(ctx, c, n, RawSize(per)*int64(plan.Users)), emit)
 	if err := s.Shutdown(); err != nil {
 		return err
+	}
+	if plan.Full != nil && !slices.Contains(plan.Full, n) {
+		return nil
 	}
 	for _, cmd := range [][]string{
 		{"verify", "--data", data},

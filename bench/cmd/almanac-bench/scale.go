@@ -22,6 +22,7 @@ func scaleCmd(args []string) error {
 	putN := fs.Int("put-n", 200, "PUTs timed one at a time per size")
 	loadN := fs.Int("load-n", 4000, "PUTs by --load-c clients per size, for the server's CPU and collections a PUT")
 	loadC := fs.Int("load-c", 16, "clients of the --load-n PUTs")
+	full := fs.String("full", "10000,100000,1000000", "sizes of --n at which verify, rebuild and backup are timed too (they read the whole store); \"all\": every size")
 	flags := fs.String("almanac-flags", "", "extra flags for `almanac serve`, space separated (e.g. --memory-budget=268435456)")
 	work := fs.String("work", "", "directory for the data (default: a new temporary one, removed at the end)")
 	_ = fs.Parse(args)
@@ -34,6 +35,11 @@ func scaleCmd(args []string) error {
 	}
 	plan := bench.ScalePlan{Bin: *bin, Sizes: ns, Users: *users, Rounds: *rounds, PutN: *putN,
 		LoadN: *loadN, LoadC: *loadC, Flags: strings.Fields(*flags)}
+	if *full != "all" {
+		if plan.Full, err = parseSizes(*full, 1); err != nil {
+			return fmt.Errorf("scale: --full: %w", err)
+		}
+	}
 	dir := *work
 	if dir == "" {
 		d, err := os.MkdirTemp("", "almanac-scale-")
