@@ -69,6 +69,9 @@ func perRound(r Result) int {
 	return r.Got / r.Count
 }
 
+// ScaleHeading is the heading of the scale section of RESULTS.md.
+const ScaleHeading = "## Scale: 1,000 users, one calendar each (`almanac-bench scale`)"
+
 // ScaleMeta is what the scale report says about its run.
 type ScaleMeta struct {
 	Command string // how the run was started
@@ -126,7 +129,7 @@ func WriteScaleMarkdown(w io.Writer, results []Result, meta ScaleMeta) error {
 	}
 	slices.Sort(sizes)
 	var b strings.Builder
-	b.WriteString("## Scale: 1,000 users, one calendar each (`almanac-bench scale`)\n\n")
+	b.WriteString(ScaleHeading + "\n\n")
 	fmt.Fprintf(&b, "`%s`\n\n%s\n\n", meta.Command, meta.Note)
 	b.WriteString("| objects in the store |")
 	for _, n := range sizes {

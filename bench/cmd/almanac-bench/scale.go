@@ -62,6 +62,7 @@ func scaleReportCmd(args []string) error {
 	chart := fs.String("chart", "bench/scale.svg", "where to write the chart")
 	command := fs.String("command", "", "the command that ran the scale run, recorded in the section")
 	note := fs.String("note", "", "the run's conditions (load, machine, binary) for the section")
+	into := fs.String("into", "bench/RESULTS.md", "report whose scale section (from its heading to the end, where compare appends it) is replaced by the new one; empty: none")
 	_ = fs.Parse(args)
 	if *in == "" {
 		return fmt.Errorf("scale-report: --in is required")
@@ -85,5 +86,25 @@ func scaleReportCmd(args []string) error {
 	if err := os.WriteFile(*out, md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("scale-report: %w", err)
 	}
+	if *into != "" {
+		if err := replaceScaleSection(*into, md.Bytes()); err != nil {
+			return fmt.Errorf("scale-report: %w", err)
+		}
+	}
 	return os.WriteFile(*chart, svg.Bytes(), 0o644)
+}
+
+// replaceScaleSection replaces the scale section of the report at path,
+// its last part (compare appends scale-results.md after everything else),
+// with section: what compare would write, without rerunning the
+// comparison. A report without the section gets it appended.
+func replaceScaleSection(path string, section []byte) error {
+	report, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if i := bytes.Index(report, []byte("\n"+bench.ScaleHeading)); i >= 0 {
+		report = report[:i]
+	}
+	return os.WriteFile(path, append(append(report, '\n'), section...), 0o644)
 }
