@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +49,11 @@ type Multistatus struct {
 	// from and to are the unescaped path prefixes of Alias, fromHref and
 	// toHref their escaped forms.
 	from, to, fromHref, toHref string
+	// shapes are the layouts of the last responses' properties, the last
+	// one used first.
+	shapes []*shape
+	// pooled is where w and shapes came from, nil when not from writers.
+	pooled *pooledWriter
 }
 
 // Alias makes every href written after it that starts with the path
@@ -72,9 +76,9 @@ func (m *Multistatus) alias(href string) string {
 // NewMultistatus writes the XML declaration and the multistatus start tag
 // to w. Its buffer comes from a pool and goes back there at Close.
 func NewMultistatus(w io.Writer) *Multistatus {
-	bw := writers.Get().(*bufio.Writer)
-	bw.Reset(w)
-	m := &Multistatus{w: bw}
+	pw := writers.Get().(*pooledWriter)
+	pw.w.Reset(w)
+	m := &Multistatus{w: pw.w, shapes: pw.shapes, pooled: pw}
 	m.w.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n<D:multistatus" + rootNamespaces + ">")
 	return m
 }
@@ -148,43 +152,10 @@ func (m *Multistatus) writeHref(dir, name string) {
 	w.WriteString("</D:href>")
 }
 
-// propstats writes props as one DAV:propstat per status. With no
-// properties at all (a sync-collection or PROPFIND whose DAV:prop is
-// empty) it writes one DAV:propstat with an empty DAV:prop and 200: a
-// DAV:response needs a DAV:status or a DAV:propstat (RFC 4918 §14.24), and
-// in a sync-collection answer a DAV:status alone would report the member
-// removed (404) or the answer truncated (507) (RFC 6578 §3.5, §3.6).
+// propstats writes props as one DAV:propstat per status and error, in
+// the layout their shape gives (see buildShape).
 func (m *Multistatus) propstats(props []PropValue) {
-	w := m.w
-	if len(props) == 0 {
-		w.WriteString("<D:propstat><D:prop/>")
-		writeStatus(w, http.StatusOK)
-		w.WriteString("</D:propstat>")
-		return
-	}
-	var doneBuf [4]group
-	done := doneBuf[:0]
-	for i := range props {
-		g := group{statusOf(props[i]), props[i].Error}
-		if slices.Contains(done, g) {
-			continue
-		}
-		done = append(done, g)
-		w.WriteString("<D:propstat><D:prop>")
-		for j := i; j < len(props); j++ {
-			if statusOf(props[j]) == g.status && props[j].Error == g.err {
-				writeProp(w, &props[j])
-			}
-		}
-		w.WriteString("</D:prop>")
-		writeStatus(w, g.status)
-		if g.err != "" {
-			w.WriteString("<D:error>")
-			w.WriteString(g.err)
-			w.WriteString("</D:error>")
-		}
-		w.WriteString("</D:propstat>")
-	}
+	m.shapeOf(props).write(m.w, props)
 }
 
 // StatusResponse writes a DAV:response that carries only a status for href:
@@ -222,8 +193,11 @@ func (m *Multistatus) Close() error {
 	m.w.WriteString("</D:multistatus>\n")
 	if m.err = m.w.Flush(); m.err == nil {
 		m.w.Reset(nil) // let go of the response
-		writers.Put(m.w)
-		m.w, m.err = nil, errClosed
+		if pw := m.pooled; pw != nil {
+			pw.shapes = m.shapes
+			writers.Put(pw)
+		}
+		m.w, m.shapes, m.pooled, m.err = nil, nil, nil, errClosed
 		return nil
 	}
 	return m.err
@@ -232,10 +206,17 @@ func (m *Multistatus) Close() error {
 // errClosed makes every method of a closed Multistatus a no-op.
 var errClosed = errors.New("davxml: multistatus closed")
 
-// writers pools the 32 KiB buffers of multistatus answers: a multiget
+// writers pools the 32 KiB buffers of multistatus answers (a multiget
 // answer is written through one, and allocating it was an eighth of a
-// 100-object multiget's bytes.
-var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+// 100-object multiget's bytes) with the shapes last written through them,
+// so that the next 100 hrefs of a client's sync find theirs built.
+var writers = sync.Pool{New: func() any { return &pooledWriter{w: bufio.NewWriterSize(nil, 32<<10)} }}
+
+// pooledWriter is what writers pools.
+type pooledWriter struct {
+	w      *bufio.Writer
+	shapes []*shape
+}
 
 func (m *Multistatus) flushIfFull() error {
 	if m.w.Buffered() > 16<<10 {
@@ -288,29 +269,6 @@ func writeStatus(w *bufio.Writer, status int) {
 	w.WriteByte(' ')
 	w.WriteString(http.StatusText(status))
 	w.WriteString("</D:status>")
-}
-
-// writeProp writes one property element.
-func writeProp(w *bufio.Writer, p *PropValue) {
-	if p.Element != "" {
-		w.WriteString(p.Element)
-		return
-	}
-	StartTag(w, p.Name)
-	if p.Inner == "" && p.Str == "" && p.Text == nil {
-		w.WriteString("/>")
-		return
-	}
-	w.WriteByte('>')
-	switch {
-	case p.Inner != "":
-		w.WriteString(p.Inner)
-	case p.Str != "":
-		escape(w, p.Str)
-	default:
-		escapeText(w, p.Text)
-	}
-	EndTag(w, p.Name)
 }
 
 // StartTag writes "<prefix:local" for name, declaring its namespace when
