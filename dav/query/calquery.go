@@ -127,6 +127,7 @@ type CalendarObject struct {
 	cal   *ical.Calendar
 	root  *Node
 	nodes map[*ical.Component]*Node
+	prep  *prepCache // shared by the ObjectCache's copies of one object
 }
 
 // ParseCalendarObject parses a stored calendar object resource.
@@ -135,7 +136,7 @@ func ParseCalendarObject(body []byte) (*CalendarObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CalendarObject{Body: body, cal: cal, root: root, nodes: nodes}, nil
+	return &CalendarObject{Body: body, cal: cal, root: root, nodes: nodes, prep: &prepCache{}}, nil
 }
 
 // Match evaluates the query's filter against obj (RFC 4791 §9.7). Floating
@@ -154,8 +155,8 @@ func (q *CalendarQuery) Match(ctx context.Context, obj *CalendarObject, floating
 	if floating == nil {
 		floating = time.UTC
 	}
-	e := &evaluator{ctx: ctx, cal: obj.cal, opts: lim.withDefaults().options(floating),
-		zones: recur.NewZones(obj.cal, floating), cache: map[cacheKey]instanceSet{}}
+	e := &evaluator{ctx: ctx, obj: obj, opts: lim.withDefaults().options(floating),
+		cache: map[cacheKey]instanceSet{}}
 	ok, err := e.matchComps(obj.cal.Component, q.Filter, 0)
 	if err != nil {
 		return false, instanceErr(err)

@@ -13,7 +13,7 @@ import (
 // evaluator applies a comp-filter tree to one calendar.
 type evaluator struct {
 	ctx   context.Context
-	cal   *ical.Calendar
+	obj   *CalendarObject
 	opts  recur.Options
 	zones *recur.Zones
 	cache map[cacheKey]instanceSet
@@ -98,10 +98,10 @@ func (e *evaluator) instances(name string, start, end time.Time) (instanceSet, e
 	if got, ok := e.cache[k]; ok {
 		return got, nil
 	}
-	got, err := recur.Expand(e.ctx, e.cal, name, start, end, e.opts)
+	got, err := e.obj.expand(e.ctx, name, start, end, e.opts)
 	if errors.Is(err, recur.ErrUnbounded) && !start.IsZero() {
 		// Only a start: look as far as the expand limit allows.
-		got, err = recur.Expand(e.ctx, e.cal, name, start, start.Add(DefaultMaxExpandRange), e.opts)
+		got, err = e.obj.expand(e.ctx, name, start, start.Add(DefaultMaxExpandRange), e.opts)
 	}
 	if err != nil {
 		return instanceSet{}, err
@@ -191,6 +191,9 @@ func (e *evaluator) matchProp(comp *ical.Component, f PropFilter) (bool, error) 
 
 func (e *evaluator) propPasses(p *ical.Prop, f PropFilter) bool {
 	if f.TimeRange != nil {
+		if e.zones == nil { // only a prop-filter's time-range needs them
+			e.zones = recur.NewZones(e.obj.cal, e.opts.Floating)
+		}
 		t, _, err := e.zones.Time(p)
 		if err != nil {
 			return false

@@ -87,7 +87,7 @@ func (fb *FreeBusy) Add(ctx context.Context, obj *CalendarObject, floating *time
 	if floating == nil {
 		floating = time.UTC
 	}
-	ins, err := recur.Expand(ctx, obj.cal, ical.CompEvent, fb.tr.Start, fb.tr.End, fb.lim.options(floating))
+	ins, err := obj.expand(ctx, ical.CompEvent, fb.tr.Start, fb.tr.End, fb.lim.options(floating))
 	if err != nil {
 		return instanceErr(err) // ErrUnevaluable: its busy time is unknown
 	}

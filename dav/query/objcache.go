@@ -63,7 +63,7 @@ func (c *ObjectCache) Parse(body []byte) (*CalendarObject, error) {
 	e := c.entries[h]
 	c.mu.Unlock()
 	if e != nil && bytes.Equal(e.body, body) {
-		return &CalendarObject{Body: body, cal: e.obj.cal, root: e.obj.root, nodes: e.obj.nodes}, nil
+		return &CalendarObject{Body: body, cal: e.obj.cal, root: e.obj.root, nodes: e.obj.nodes, prep: e.obj.prep}, nil
 	}
 	obj, err := ParseCalendarObject(body)
 	if err != nil {
@@ -73,7 +73,7 @@ func (c *ObjectCache) Parse(body []byte) (*CalendarObject, error) {
 	if cost > c.max/8 { // one object never takes much of the cache
 		return obj, nil
 	}
-	keep := &cachedObject{body: bytes.Clone(body), obj: &CalendarObject{cal: obj.cal, root: obj.root, nodes: obj.nodes}, cost: cost}
+	keep := &cachedObject{body: bytes.Clone(body), obj: &CalendarObject{cal: obj.cal, root: obj.root, nodes: obj.nodes, prep: obj.prep}, cost: cost}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.entries[h]; old != nil {

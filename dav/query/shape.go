@@ -82,7 +82,7 @@ func expandTree(ctx context.Context, obj *CalendarObject, tr TimeRange, floating
 			out.Children = append(out.Children, obj.nodes[c])
 		case !done[c.Name]:
 			done[c.Name] = true
-			ins, err := recur.Expand(ctx, obj.cal, c.Name, tr.Start, tr.End, lim.options(floating))
+			ins, err := obj.expand(ctx, c.Name, tr.Start, tr.End, lim.options(floating))
 			if err != nil {
 				return nil, instanceErr(err)
 			}
@@ -136,7 +136,7 @@ func limitRecurrence(ctx context.Context, obj *CalendarObject, tr TimeRange, flo
 	keep := map[*ical.Component]bool{}
 	zones := recur.NewZones(obj.cal, floating)
 	for _, name := range []string{ical.CompEvent, ical.CompToDo, ical.CompJournal} {
-		ins, err := recur.Expand(ctx, obj.cal, name, tr.Start, tr.End, lim.options(floating))
+		ins, err := obj.expand(ctx, name, tr.Start, tr.End, lim.options(floating))
 		if err != nil {
 			return nil, instanceErr(err)
 		}

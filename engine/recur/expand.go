@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -99,33 +98,11 @@ func Expand(ctx context.Context, cal *ical.Calendar, comp string, start, end tim
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("recur: expansion stopped: %w", err)
 	}
-	return expandZones(NewZones(cal, opts.Floating), cal, comp, start, end, opts, newBudget(ctx, opts.MaxIterations))
-}
-
-func expandZones(z *Zones, cal *ical.Calendar, comp string, start, end time.Time, opts Options, b *budget) ([]Instance, error) {
-	var out []Instance
-	for _, g := range groups(cal, comp) {
-		var got []Instance
-		var err error
-		if comp == ical.CompFreeBusy {
-			got, err = freeBusyInstances(z, g.comps())
-		} else {
-			got, err = expandGroup(z, g, start, end, b)
-		}
-		if err != nil {
-			return nil, err
-		}
-		for _, in := range got {
-			if (start.IsZero() && end.IsZero()) || in.Overlaps(start, end) {
-				out = append(out, in)
-			}
-		}
-		if len(out) > opts.MaxInstances {
-			return nil, ErrTooManyInstances
-		}
+	p, err := Prepare(ctx, cal, comp, opts.Floating, opts)
+	if err != nil {
+		return nil, err
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
-	return out, nil
+	return p.Expand(ctx, start, end, opts)
 }
 
 // group is one recurrence set: the components sharing a UID.
@@ -189,86 +166,6 @@ type override struct {
 
 // shift is how far the override moves its occurrence.
 func (o override) shift() time.Duration { return o.tp.start.Sub(o.rid) }
-
-// expandGroup returns the instances of one recurrence set that may
-// overlap [start, end); the caller applies the exact rule.
-func expandGroup(z *Zones, g group, start, end time.Time, b *budget) ([]Instance, error) {
-	var exact []override
-	var future []override
-	for _, c := range g.overrides {
-		if err := b.step(); err != nil {
-			return nil, err
-		}
-		o, err := newOverride(z, c)
-		if err != nil {
-			return nil, err
-		}
-		if o.future {
-			future = append(future, o)
-		} else {
-			exact = append(exact, o)
-		}
-	}
-	sort.Slice(future, func(i, j int) bool { return future[i].rid.Before(future[j].rid) })
-	var out []Instance
-	for _, o := range exact {
-		in := o.tp.at(o.tp.start)
-		in.RecurrenceID, in.Override = o.rid, true
-		out = append(out, in)
-	}
-	if g.master == nil {
-		return out, nil
-	}
-	mt, err := newTemplate(z, g.master)
-	if err != nil {
-		return nil, err
-	}
-	recurs := g.master.Props.Get(ical.PropRecurrenceRule) != nil || g.master.Props.Get(ical.PropRecurrenceDates) != nil
-	if !recurs || !mt.hasStart {
-		return append(out, mt.at(mt.start)), nil
-	}
-	// Occurrences starting this much before the range may still reach it.
-	reach := mt.length()
-	for _, o := range future {
-		if r := abs(o.shift()) + o.tp.length(); r > reach {
-			reach = r
-		}
-	}
-	lo, hi := start, end
-	if !lo.IsZero() {
-		lo = lo.Add(-reach - time.Second)
-	}
-	if !hi.IsZero() {
-		hi = hi.Add(reach + time.Second)
-	}
-	occs, err := occurrences(z, g.master, mt.start, lo, hi, b)
-	if err != nil {
-		return nil, err
-	}
-	replaced := map[int64]bool{}
-	for _, o := range exact {
-		replaced[o.rid.Unix()] = true
-	}
-	out = slices.Grow(out, len(occs))
-	for _, oc := range occs {
-		if replaced[oc.Start.Unix()] {
-			continue
-		}
-		var in Instance
-		if o, ok := lastFuture(future, oc.Start); ok {
-			in = o.tp.at(oc.Start.Add(o.shift()))
-			in.Override = true
-		} else {
-			in = mt.at(oc.Start)
-			if !oc.End.IsZero() {
-				in.End = oc.End
-			}
-		}
-		in.RecurrenceID = oc.Start
-		out = append(out, in)
-	}
-	return out, nil
-}
 
 func newOverride(z *Zones, c *ical.Component) (override, error) {
 	ridProp := c.Props.Get(ical.PropRecurrenceID)

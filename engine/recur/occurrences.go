@@ -5,15 +5,14 @@ import (
 	"sort"
 	"time"
 
-	"github.com/emersion/go-ical"
 	"github.com/teambition/rrule-go"
 )
 
 // occurrences returns the start times (and, for RDATE periods, end times)
-// of a master component's recurrence set that fall in [lo, hi): DTSTART,
-// every RRULE occurrence and RDATE value, minus EXDATE values. A zero lo
-// or hi is unbounded.
-func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b *budget) ([]Period, error) {
+// of the master's recurrence set that fall in [lo, hi): DTSTART, every
+// RRULE occurrence and RDATE value, minus EXDATE values. A zero lo or hi
+// is unbounded.
+func (pg *prepGroup) occurrences(dtstart, lo, hi time.Time, b *budget) ([]Period, error) {
 	in := func(t time.Time) bool {
 		return (lo.IsZero() || !t.Before(lo)) && (hi.IsZero() || t.Before(hi))
 	}
@@ -21,8 +20,21 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 	if in(dtstart) {
 		occs = append(occs, Period{Start: dtstart})
 	}
-	for _, p := range master.Props.Values(ical.PropRecurrenceRule) {
-		ts, err := ruleOccurrences(p.Value, dtstart, lo, hi, b)
+	for _, r := range pg.rules {
+		if r.err != nil {
+			return nil, r.err
+		}
+		opt := r.opt
+		if opt == nil {
+			var err error
+			if opt, err = parseRule(r.value, dtstart.Location()); err != nil {
+				return nil, err
+			}
+		} else {
+			cp := *opt // ruleOccurrences changes COUNT
+			opt = &cp
+		}
+		ts, err := ruleOccurrences(opt, dtstart, lo, hi, b)
 		if err != nil {
 			return nil, err
 		}
@@ -31,26 +43,16 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 			occs = append(occs, Period{Start: t})
 		}
 	}
-	rdates, err := z.Periods(master.Props.Values(ical.PropRecurrenceDates))
-	if err != nil {
-		return nil, err
+	if pg.rdErr != nil {
+		return nil, pg.rdErr
 	}
-	for _, p := range rdates {
+	for _, p := range pg.rdates {
 		if in(p.Start) {
 			occs = append(occs, Period{Start: p.Start, End: p.End})
 		}
 	}
-	exdates, err := z.Periods(master.Props.Values(ical.PropExceptionDates))
-	if err != nil {
-		return nil, err
-	}
-	excluded := map[int64]bool{}
-	excludedDays := map[string]bool{}
-	for _, p := range exdates {
-		excluded[p.Start.Unix()] = true
-		if p.Date {
-			excludedDays[p.Start.Format("20060102")] = true
-		}
+	if pg.exErr != nil {
+		return nil, pg.exErr
 	}
 	sort.SliceStable(occs, func(i, j int) bool { return occs[i].Start.Before(occs[j].Start) })
 	var prev int64
@@ -61,7 +63,7 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 			continue
 		}
 		prev = u
-		if excluded[u] || len(excludedDays) > 0 && excludedDays[oc.Start.Format("20060102")] {
+		if pg.excluded[u] || pg.hasExcludedDays && pg.excludedDays[oc.Start.Format("20060102")] {
 			continue
 		}
 		out = append(out, oc)
@@ -74,11 +76,7 @@ func occurrences(z *Zones, master *ical.Component, dtstart, lo, hi time.Time, b 
 // period boundary near lo first, so that far-future ranges cost little.
 // A rule that can never occur (impossible) adds nothing, without
 // iterating; one this package cannot expand is an error.
-func ruleOccurrences(rule string, dtstart, lo, hi time.Time, b *budget) (out []time.Time, err error) {
-	opt, err := parseRule(rule, dtstart.Location())
-	if err != nil {
-		return nil, err
-	}
+func ruleOccurrences(opt *rrule.ROption, dtstart, lo, hi time.Time, b *budget) (out []time.Time, err error) {
 	if impossible(opt, dtstart) != "" {
 		return nil, nil
 	}
