@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -209,6 +210,59 @@ func TestListNeedBody(t *testing.T) {
 		}
 		if n != 2 {
 			t.Errorf("ranged %v: %d objects listed, want 2", ranged, n)
+		}
+	}
+}
+
+// TestObjectsByNameAbsent: objectsByName finds every named object and
+// skips absent names, whether the next name is a few keys on or far,
+// before the first key, between keys and after the last.
+func TestObjectsByNameAbsent(t *testing.T) {
+	db := MustOpen(t)
+	MustCalendar(t, db)
+	var all []string
+	for i := range 40 {
+		name := fmt.Sprintf("o%02d.ics", i)
+		if _, err := db.PutObject(ctx, alice, "/alice/cal/", name, event(fmt.Sprint("u", i)), PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, name)
+	}
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	c, it, _, err := v.listing("/alice/cal/", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it.Close()
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 200 {
+		var names, want []string
+		for _, n := range all {
+			if r.IntN(3) == 0 {
+				names, want = append(names, n), append(want, n)
+			}
+			if r.IntN(8) == 0 {
+				names = append(names, strings.TrimSuffix(n, ".ics")+"x.ics") // absent, just after n
+			}
+		}
+		if r.IntN(2) == 0 {
+			names = append(names, "a.ics", "zz.ics") // absent, before the first and after the last
+		}
+		slices.Sort(names)
+		var got []string
+		v.objectsByName(c.Id, names, ListOptions{}, func(o *Object, err error) bool {
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, o.Name)
+			return true
+		})
+		if !slices.Equal(got, want) {
+			t.Fatalf("names %v:\ngot  %v\nwant %v", names, got, want)
 		}
 	}
 }
