@@ -51,7 +51,8 @@ func apply(rw readWriter, ev *eventv1.Event) error {
 // indexOwners records ev in the owner index of the owners of the
 // collections it touched (OwnerLogKey): the collection's, and for a move
 // the destination's too. Account and log events touch no collection. A
-// collection without an owner is in no one's index.
+// collection without an owner is in no one's index. An email (iMIP) is
+// in the index of the user it is sent for (imip.go).
 func indexOwners(rw readWriter, ev *eventv1.Event) error {
 	switch ev.Op {
 	case eventv1.Op_OP_USER_SET, eventv1.Op_OP_USER_DELETED, eventv1.Op_OP_LOG_COMPACTED,
@@ -60,6 +61,8 @@ func indexOwners(rw readWriter, ev *eventv1.Event) error {
 		eventv1.Op_OP_WEBHOOK_CREATED, eventv1.Op_OP_WEBHOOK_DELETED, eventv1.Op_OP_WEBHOOK_STATE_CHANGED,
 		eventv1.Op_OP_DIRECTORY_USER_SET:
 		return nil
+	case eventv1.Op_OP_IMIP_QUEUED, eventv1.Op_OP_IMIP_FAILED:
+		return indexIMIPUser(rw, ev)
 	}
 	var last string
 	for _, id := range [2]uint64{ev.CollectionId, ev.ToCollectionId} {

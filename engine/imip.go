@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/almanac/almanac/engine/internal/keys"
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 )
 
@@ -12,7 +13,9 @@ import (
 // the same step (ScheduledWrite.IMIP), so the message is queued exactly
 // when the write commits. The log is the outbox: package imip reads it
 // from its cursor (IMIPCursor), sends, and moves the cursor. The events
-// change no projection.
+// change no projection but the owner index: an email is an event of the
+// user it is sent for (IMIP.User), so their feed subscription and history
+// (View.ReadableLog) show it, and no other user's does.
 
 // IMIPCursor is the Cursor name of the iMIP sender.
 const IMIPCursor = "imip"
@@ -72,3 +75,12 @@ type imipCmd struct {
 }
 
 func (c *imipCmd) run(tx *txn) error { return tx.append(c.m, c.ev) }
+
+// indexIMIPUser records an iMIP event in the owner index of the user it
+// is sent for (none when it is sent for no user).
+func indexIMIPUser(rw readWriter, ev *eventv1.Event) error {
+	if u := ev.GetImip().GetUser(); u != "" {
+		return rw.Set(keys.OwnerLogKey(u, ev.Seq), nil, nil)
+	}
+	return nil
+}

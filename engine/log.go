@@ -122,7 +122,8 @@ func (db *DB) Wait(ctx context.Context, after Seq) (Seq, error) {
 }
 
 // OwnerLog streams the events of collections owned by owner (a move: of
-// either end), from from to the view's head, oldest first: a user's feed
+// either end) and the emails sent for owner (iMIP), from from to the
+// view's head, oldest first: a user's feed
 // reads its own events without scanning everyone's. It reads the owner
 // index, then each event.
 func (v *View) OwnerLog(owner string, from Seq) iter.Seq2[*Event, error] {

@@ -39,7 +39,8 @@ const metaProjections = "projections"
 //	11: schedule tags of scheduling objects (Object.schedule_tag)
 //	12: directory users ('U')
 //	13: the time index of objects' envelopes ('T', timeindex.go)
-const projectionVersion = "13"
+//	14: iMIP events in the owner index of the user they are sent for
+const projectionVersion = "14"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB

@@ -24,8 +24,8 @@
 //
 // Account events (OpUserSet, OpUserDeleted) carry password and token
 // hashes: they are never streamed, published or returned. A user sees the
-// changes of collections they own (for a move, either end); role admin
-// sees all; a user's Subscribe reads engine.View.ReadableLog (the owner
+// changes of collections they own (for a move, either end) and the
+// emails (iMIP) sent for them; role admin sees all; a user's Subscribe reads engine.View.ReadableLog (the owner
 // index of the user and of the users they are a delegate of, and the
 // history of each collection shared with them at read or more, as the
 // view at each read says) instead of the whole log, and of the sharing
