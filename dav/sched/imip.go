@@ -131,8 +131,9 @@ func (s *Scheduler) externalReply(ctx context.Context, m engine.Meta, recipient,
 // sender, the sender is a local user's address (their invitations come
 // through the server, never by email), the recipient is no ATTENDEE, the
 // user's copy of the UID is organized by someone else, or a CANCEL or
-// ADD names a meeting the user has no copy of. An organizer elsewhere
-// gets no automatic answer from a room or resource (manual handling).
+// ADD names a meeting the user has no copy of. A room or resource answers
+// a REQUEST by its policy as it answers a local organizer's (resource.go),
+// and its REPLY goes back by email (Email set) in the same step.
 //
 // Errors: ErrNoOrganizer (no user has the recipient address),
 // ErrNotInvited, ErrMaxAttendees, itip.ErrInvalidMessage (wrapped: not a
@@ -212,8 +213,9 @@ func (s *Scheduler) externalRequest(ctx context.Context, m engine.Meta, recipien
 	m.Reason = fmt.Sprintf("scheduling: %s by email from %s to %s", method, from, me)
 	// The step acts for no local user: the delivery is the one a local
 	// organizer's change makes, without a sender to check privileges of
-	// (the MTA in front decides who may mail the server).
-	t := &step{s: s, v: v, req: Request{Meta: m}, opts: itip.Options{Now: s.now()}}
+	// (the MTA in front decides who may mail the server). A room or
+	// resource answers it as it answers a local organizer's (organizing).
+	t := &step{s: s, v: v, req: Request{Meta: m}, opts: itip.Options{Now: s.now()}, organizing: true}
 	st, err := t.deliver(ctx, itip.Message{Method: itip.Method(method), Recipient: me, Originator: from, Calendar: msg})
 	if err != nil {
 		return err
@@ -221,6 +223,23 @@ func (s *Scheduler) externalRequest(ctx context.Context, m engine.Meta, recipien
 	if st != "1.2" {
 		return fmt.Errorf("%w: delivery to %s refused (%s)", ErrNotInvited, recipient, st)
 	}
+	if err := t.emailAnswers(user); err != nil {
+		return err
+	}
 	_, err = s.DB.WriteScheduled(ctx, t.writes)
 	return err
+}
+
+// emailAnswers queues the REPLYs of the resource user that answered an
+// organizer elsewhere in this step (t.answers) as emails sent for user,
+// in the same step as the delivery: the answer goes out exactly when the
+// copy it describes is stored, once (the log is the outbox).
+func (t *step) emailAnswers(user string) error {
+	t.req.User = user
+	for _, a := range t.answers {
+		if _, err := t.email(a); err != nil {
+			return err
+		}
+	}
+	return nil
 }
