@@ -11,7 +11,8 @@ import (
 
 // Rooms and resources answer their invitations themselves (the server
 // acts for them, as CalendarServer's auto-schedule does): a REQUEST an
-// organizer's change delivers to a resource whose policy is
+// organizer's change (or an organizer elsewhere's email) delivers to a
+// resource whose policy is
 // engine.AutoAccept is accepted, one to engine.AutoAcceptIfFree accepted
 // when the resource is free at each instance and declined otherwise; an
 // engine.AutoManual resource's invitations stay NEEDS-ACTION for its

@@ -313,8 +313,9 @@ type step struct {
 	status    map[string]string // attendee address -> SCHEDULE-STATUS
 	handled   bool
 	delivered int
-	// organizing is set for an organizer's change: its REQUESTs to
-	// resources are answered (resource.go), answers holds their REPLYs.
+	// organizing is set for an organizer's change (a local one, or one
+	// by email: ExternalRequest): its REQUESTs to resources are answered
+	// (resource.go), answers holds their REPLYs.
 	organizing bool
 	answers    []itip.Message
 	// users caches Dir.User of the recipients' addresses.
