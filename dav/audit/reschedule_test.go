@@ -219,3 +219,76 @@ func scheduleEvents(t *testing.T, db *engine.DB) int {
 	}
 	return n
 }
+
+// TestRestoreRescheduleDeletedCalendar: a restore of a home as of a
+// moment before a calendar existed deletes the calendar with its
+// objects; with reschedule=1 its scheduling objects are scheduled as
+// deleted — alice's meeting in her new calendar sends bob a CANCEL (his
+// copy cancelled), bob's copy in his new (default) calendar sends alice
+// a REPLY DECLINED (her copy says so); without it nothing is sent.
+func TestRestoreRescheduleDeletedCalendar(t *testing.T) {
+	for _, resched := range []bool{false, true} {
+		t.Run(fmt.Sprint("reschedule=", resched), func(t *testing.T) {
+			db, do := schedServer(t)
+			bobCal := "/dav/home/bob/calendar/"
+			// alice's meeting lives in a calendar made after aliceT.
+			aliceT := db.Head()
+			work := "/dav/home/alice/work/"
+			if rec := do("alice", "MKCALENDAR", work, ""); rec.Code != http.StatusCreated {
+				t.Fatalf("MKCALENDAR: %d %s", rec.Code, rec.Body)
+			}
+			if rec := do("alice", "PUT", work+"r.ics", schedMeeting("NEEDS-ACTION")); rec.Code != http.StatusCreated {
+				t.Fatalf("invitation: %d %s", rec.Code, rec.Body)
+			}
+			before := inbox(t, db, "bob")
+			rep := restoreQuery(t, do, "alice", "/dav/home/alice/", aliceT, resched)
+			cancels := len(inbox(t, db, "bob")) - len(before)
+			o, err := db.Object(bobCal, "r.ics", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancelled := strings.Contains(string(o.Body), "STATUS:CANCELLED")
+			if _, err := db.Collection(work); !errors.Is(err, engine.ErrNotFound) {
+				t.Fatalf("the restore left %s: %v", work, err)
+			}
+			if resched && (cancels != 1 || !cancelled || rep.Rescheduled != 1) {
+				t.Errorf("with reschedule: %d messages to bob (%d rescheduled), bob's copy:\n%s", cancels, rep.Rescheduled, o.Body)
+			}
+			if !resched && (cancels != 0 || cancelled) {
+				t.Errorf("without reschedule: %d messages to bob, bob's copy:\n%s", cancels, o.Body)
+			}
+
+			// bob's copy of r2 lands in a calendar made after bobT, his
+			// default calendar then.
+			bobT := db.Head()
+			side := "/dav/home/bob/side/"
+			if rec := do("bob", "MKCALENDAR", side, ""); rec.Code != http.StatusCreated {
+				t.Fatalf("MKCALENDAR: %d %s", rec.Code, rec.Body)
+			}
+			if rec := do("bob", "PROPPATCH", "/dav/home/bob/inbox/", `<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">`+
+				`<D:set><D:prop><C:schedule-default-calendar-URL><D:href>`+side+`</D:href></C:schedule-default-calendar-URL></D:prop></D:set></D:propertyupdate>`); rec.Code != http.StatusMultiStatus || strings.Contains(rec.Body.String(), "HTTP/1.1 4") {
+				t.Fatalf("PROPPATCH: %d %s", rec.Code, rec.Body)
+			}
+			if rec := do("alice", "PUT", cal+"r2.ics", strings.Replace(schedMeeting("NEEDS-ACTION"), "UID:r", "UID:r2", 1)); rec.Code != http.StatusCreated {
+				t.Fatalf("second invitation: %d %s", rec.Code, rec.Body)
+			}
+			if _, err := db.Object(side, "r2.ics", false); err != nil {
+				t.Fatalf("bob's copy of r2 in %s: %v", side, err)
+			}
+			replies := len(inbox(t, db, "alice"))
+			rep = restoreQuery(t, do, "bob", "/dav/home/bob/", bobT, resched)
+			replies = len(inbox(t, db, "alice")) - replies
+			a, err := db.Object(cal, "r2.ics", true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			declined := strings.Contains(string(a.Body), "PARTSTAT=DECLINED")
+			if resched && (replies != 1 || !declined || rep.Rescheduled != 1) {
+				t.Errorf("with reschedule: %d REPLY (%d rescheduled), alice's copy:\n%s", replies, rep.Rescheduled, a.Body)
+			}
+			if !resched && (replies != 0 || declined) {
+				t.Errorf("without reschedule: %d REPLY, alice's copy:\n%s", replies, a.Body)
+			}
+		})
+	}
+}
