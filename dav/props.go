@@ -226,6 +226,13 @@ func (h *Handler) propNames(out []davxml.PropValue, r *resource) []davxml.PropVa
 // liveProp computes one live property of r; ok is false when r does not
 // have it.
 func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
+	if r.kind == resObject {
+		// A listing asks these of every member: looked up first, as no
+		// other group of properties has their names.
+		if v, ok := objectProp(sc, r, n); ok {
+			return v, true
+		}
+	}
 	switch n {
 	case davxml.PropResourceType:
 		return prop(n, resourceType(r)+h.sharingMarker(sc, r)), true
@@ -256,8 +263,6 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 		return h.principalProp(sc, r, n)
 	case resNotifications, resNotification:
 		return notificationProp(r, n)
-	case resObject:
-		return objectProp(sc, r, n)
 	case resCollection:
 		return h.collectionProp(sc, r, n)
 	}

@@ -226,3 +226,23 @@ func BenchmarkEscapeText(b *testing.B) {
 		escapeText(w, body)
 	}
 }
+
+// FuzzEscape holds escape, string and []byte alike, to encoding/xml's
+// EscapeText, whose character references it spells the way the
+// multistatus writer always has (tab and line feed kept as they are).
+func FuzzEscape(f *testing.F) {
+	f.Add("\"0123456789abcdef\" text/calendar; component=VEVENT")
+	f.Add("caf\xc3\xa9 \xff \xef\xbf\xbe \x01\t\n\r<&>'\" 12345678\xf0\x9f\x98\x80")
+	spell := strings.NewReplacer("&#34;", "&quot;", "&#39;", "&apos;", "&#x9;", "\t", "&#xA;", "\n", "&#xD;", "&#13;")
+	f.Fuzz(func(t *testing.T, s string) {
+		var ref bytes.Buffer
+		xml.EscapeText(&ref, []byte(s))
+		want := spell.Replace(ref.String())
+		var got, gotb strings.Builder
+		escape(&got, s)
+		escape(&gotb, []byte(s))
+		if got.String() != want || gotb.String() != want {
+			t.Fatalf("escape(%q) = %q and %q, want %q", s, got.String(), gotb.String(), want)
+		}
+	})
+}
