@@ -4,4 +4,4 @@ package main
 
 // releaseCodePages does nothing outside Linux: the large-folio mapping it
 // works around is Linux's (see budget_code_linux.go).
-func releaseCodePages() (int64, error) { return 0, nil }
+func releaseCodePages() (released, cached int64, err error) { return 0, 0, nil }

@@ -40,10 +40,10 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	if m.Config.ReleaseCodePages {
-		if n, err := releaseCodePages(); err != nil {
+		if n, cached, err := releaseCodePages(); err != nil {
 			m.Logger.Warn("code pages stay resident", "err", err)
 		} else {
-			m.Logger.Debug("released code pages", "bytes", n)
+			m.Logger.Debug("released code pages", "bytes", n, "still_cached", cached)
 		}
 	}
 	stopIdle := startIdleRelease()
