@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // ProcMem is a process's memory from /proc/PID/status, in KiB: VmRSS, the
@@ -157,14 +158,26 @@ func ScrapeMetrics(ctx context.Context, c *Client, names []string) (map[string]f
 	return out, nil
 }
 
+// FootprintSettle is how long Footprint waits, quiet, before it reads a
+// server's memory: every server gets the same pause after the last
+// scenario's burst to hand back what it does not keep (Almanac returns a
+// burst's heap after a quiet 2 s interval; bench-compare read it at once
+// after the mixed scenario's 20 s of eight clients, with 7–9 MiB of that
+// burst's freed heap still resident).
+var FootprintSettle = 5 * time.Second
+
 // Footprint measures a server after a load of n objects of raw bytes in
-// all: its resident and peak memory (scenario "rss"; Note breaks Almanac's
+// all, FootprintSettle after the last request: its resident and peak memory (scenario "rss"; Note breaks Almanac's
 // down from its /metrics), the resident set's anonymous and file parts
 // (rssParts) and its data directory (scenario "disk", Bytes
 // the total, Note its parts and the ratio to the raw objects).
 func Footprint(ctx context.Context, c *Client, n int, raw int64) []Result {
 	var out []Result
 	if c.T.PID > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(FootprintSettle):
+		}
 		r := Result{Server: c.T.Name, Scenario: "rss", N: n}
 		m, err := ReadProcMem(c.T.PID)
 		if err != nil {

@@ -23,7 +23,7 @@ func footprintCmd(args []string) error {
 	flags := fs.String("almanac-flags", "", "extra flags for `almanac serve`, space separated")
 	sizes := fs.String("n", "1000,10000", "comma-separated event counts, each on a fresh server")
 	clients := fs.Int("c", 16, "concurrent loading clients")
-	settle := fs.Duration("settle", 5*time.Second, "pause between the load and the measurement (flushes, compactions, the collector)")
+	settle := fs.Duration("settle", bench.FootprintSettle, "pause between the load and the measurement (flushes, compactions, the collector)")
 	_ = fs.Parse(args)
 	if *bin == "" {
 		return fmt.Errorf("footprint: --almanac is required")
@@ -33,15 +33,16 @@ func footprintCmd(args []string) error {
 		return fmt.Errorf("footprint: --n: %w", err)
 	}
 	ctx := context.Background()
+	bench.FootprintSettle = *settle
 	for _, n := range ns {
-		if err := footprintOne(ctx, *bin, strings.Fields(*flags), n, *clients, *settle); err != nil {
+		if err := footprintOne(ctx, *bin, strings.Fields(*flags), n, *clients); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func footprintOne(ctx context.Context, bin string, flags []string, n, c int, settle time.Duration) error {
+func footprintOne(ctx context.Context, bin string, flags []string, n, c int) error {
 	s, err := bench.StartAlmanac(ctx, bin, flags...)
 	if err != nil {
 		return fmt.Errorf("footprint: %w", err)
@@ -55,7 +56,6 @@ func footprintOne(ctx context.Context, bin string, flags []string, n, c int, set
 	load := bench.Result{Server: s.Name, Scenario: "load", N: n, C: c, Ops: n, ElapsedS: time.Since(t0).Seconds()}
 	load.Throughput = float64(n) / load.ElapsedS
 	emit(load)
-	time.Sleep(settle)
 	for _, r := range bench.Footprint(ctx, cl, n, bench.RawSize(n)) {
 		emit(r)
 	}
