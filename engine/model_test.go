@@ -67,16 +67,18 @@ func TestModel(t *testing.T) {
 // every sequential test is done).
 func TestModelSmallBudgets(t *testing.T) {
 	steps := testscale.N(t, modelSteps)
-	defer func(batch, keep, budget, ranges int, size uint64) {
-		replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.RunTableSize = batch, keep, budget, ranges, size
-	}(replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.RunTableSize)
+	defer func(batch, keep, budget, ranges, span int, size uint64) {
+		replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.SortSpan, replay.RunTableSize = batch, keep, budget, ranges, span, size
+	}(replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.SortSpan, replay.RunTableSize)
 	// Replays that flush every few events and outgrow their memory budget
 	// at once, so they read back through Pebble what they flushed.
 	replayBatch, replay.KeepBytes = 7, 2<<10
 	t.Run("small-replays-seed3", func(t *testing.T) { runModel(t, 3, steps) })
 	// Replays that ingest many small runs of small tables, with deletions
-	// of collections that span runs and outnumber a run's ranges.
-	replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.RunTableSize = 256<<20, 4<<10, 2, 1<<10
+	// of collections that span runs and outnumber a run's ranges, and
+	// families sorted in spans of a few writes: those written in key
+	// order (the log, the change index) cut into pieces written apart.
+	replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.SortSpan, replay.RunTableSize = 256<<20, 4<<10, 2, 5, 1<<10
 	t.Run("small-runs-seed4", func(t *testing.T) { runModel(t, 4, steps) })
 }
 

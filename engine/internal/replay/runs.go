@@ -28,9 +28,9 @@ var RunTableSize uint64 = 64 << 20
 // key and value: the write itself and the sorter's reference to it.
 const runWriteOverhead = 72
 
-// sortSpan is how many writes of one family the sorter gathers before it
-// sorts them into a span.
-const sortSpan = 1 << 15
+// SortSpan is how many writes of one family the sorter gathers before it
+// sorts them into a span (a variable for tests).
+var SortSpan = 1 << 15
 
 // Runs collects a replay's writes and hands them to Pebble as sorted
 // runs of sstables that it ingests, instead of committing batches: the
@@ -136,8 +136,9 @@ func (s *Runs) deleteRange(start, end []byte) error {
 }
 
 // ingest writes the collected writes out as one run and ingests it. The
-// families are shared out among up to GOMAXPROCS workers, each of which
-// merges its families' spans and writes their tables.
+// families are cut into pieces (see pieces) that up to GOMAXPROCS workers
+// take, the largest first, each merging its piece's spans and writing
+// their tables.
 func (s *Runs) ingest() error {
 	if s.sorter == nil {
 		s.ranges = s.ranges[:0]
@@ -147,33 +148,44 @@ func (s *Runs) ingest() error {
 	if err := s.fs.MkdirAll(s.dir, 0o755); err != nil {
 		return fmt.Errorf("engine: replay: %w", err)
 	}
-	shares := s.share(runtime.GOMAXPROCS(0))
-	paths := make([][]string, len(shares))
-	errs := make([]error, len(shares))
+	workers := runtime.GOMAXPROCS(0)
+	var all []piece
+	for f, n := range s.famBytes {
+		if n > 0 {
+			all = append(all, pieces(byte(f), sorted.spansOf(byte(f)), n, workers)...)
+		}
+	}
+	slices.SortFunc(all, func(a, b piece) int { return b.bytes - a.bytes })
+	queue := make(chan piece, len(all))
+	for _, p := range all {
+		queue <- p
+	}
+	close(queue)
+	workers = min(workers, len(all))
+	paths := make([][]string, workers)
+	errs := make([]error, workers)
 	var wg sync.WaitGroup
-	for i, fams := range shares {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, f := range fams {
-				p, err := s.writeFamily(f, sorted.spansOf(f))
-				paths[i] = append(paths[i], p...)
+	for i := range workers {
+		wg.Go(func() {
+			for p := range queue {
+				ps, err := s.writePiece(p)
+				paths[i] = append(paths[i], ps...)
 				if err != nil {
 					errs[i] = err
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	all := slices.Concat(paths...)
+	tables := slices.Concat(paths...)
 	err := errors.Join(errs...)
-	if err == nil && len(all) > 0 {
-		if err = s.db.Ingest(context.Background(), all); err != nil {
+	if err == nil && len(tables) > 0 {
+		if err = s.db.Ingest(context.Background(), tables); err != nil {
 			err = fmt.Errorf("engine: replay: ingest: %w", err)
 		}
 	}
-	for _, p := range all {
+	for _, p := range tables {
 		_ = s.fs.Remove(p) // the database holds its own link to an ingested table
 	}
 	if err != nil {
@@ -184,24 +196,94 @@ func (s *Runs) ingest() error {
 	return nil
 }
 
-// share splits the collected families among at most workers shares of
-// about equal bytes, the largest family first to the lightest share.
-func (s *Runs) share(workers int) [][]byte {
-	var fams []byte
-	for f, n := range s.famBytes {
-		if n > 0 {
-			fams = append(fams, byte(f))
+// piece is a part of a family's sorted writes that one worker writes
+// into tables of its own: the whole family, or, when the family's spans
+// follow each other in key order, some of them.
+type piece struct {
+	fam     byte
+	idx     int // the piece's place among its family's
+	spans   [][]ref
+	ordered bool // spans follow each other: each one's keys all below the next's
+	bytes   int  // about how many bytes its writes hold
+}
+
+// pieces cuts family fam's sorted spans, holding about bytes, into pieces.
+// Spans that follow each other in key order (the log's, the change
+// index's: written in the order of their keys) need no merge, and their
+// tables do not overlap: they are cut into up to workers pieces of about
+// as many spans each, so that the largest family (the log's records)
+// does not keep one worker busy while the others idle. Otherwise the
+// family is one piece, merged.
+func pieces(fam byte, spans [][]ref, bytes, workers int) []piece {
+	spans = slices.DeleteFunc(slices.Clone(spans), func(sp []ref) bool { return len(sp) == 0 })
+	if !followEachOther(spans) {
+		return []piece{{fam: fam, spans: spans, bytes: bytes}}
+	}
+	n := max(1, min(workers, len(spans)))
+	out := make([]piece, 0, n)
+	for i := range n {
+		part := spans[i*len(spans)/n : (i+1)*len(spans)/n]
+		out = append(out, piece{fam: fam, idx: i, spans: part, ordered: true, bytes: bytes * len(part) / max(1, len(spans))})
+	}
+	return out
+}
+
+// followEachOther reports whether each sorted span's keys are all below
+// the next span's.
+func followEachOther(spans [][]ref) bool {
+	for i := 1; i < len(spans); i++ {
+		if spans[i-1][len(spans[i-1])-1].key >= spans[i][0].key {
+			return false
 		}
 	}
-	slices.SortFunc(fams, func(a, b byte) int { return s.famBytes[b] - s.famBytes[a] })
-	shares := make([][]byte, min(workers, len(fams)))
-	load := make([]int, len(shares))
-	for _, f := range fams {
-		i := slices.Index(load, slices.Min(load))
-		shares[i] = append(shares[i], f)
-		load[i] += s.famBytes[f]
+	return true
+}
+
+// writePiece writes piece p's writes into tables, the last write of each
+// key only, and returns their paths.
+func (s *Runs) writePiece(p piece) (paths []string, err error) {
+	t := &tableWriter{s: s, fam: p.fam, piece: p.idx}
+	defer func() {
+		if cerr := t.close(); err == nil {
+			err = cerr
+		}
+		paths = t.paths
+	}()
+	var (
+		last ref
+		have bool
+	)
+	emit := func(r ref) error {
+		if have && r.key != last.key {
+			if err := t.put(last); err != nil {
+				return err
+			}
+		}
+		last, have = r, true // of several writes of a key, the last made wins
+		return nil
 	}
-	return shares
+	if p.ordered {
+		err = emitInOrder(p.spans, emit)
+	} else {
+		err = mergeSpans(p.spans, emit)
+	}
+	if err == nil && have {
+		err = t.put(last)
+	}
+	return paths, err
+}
+
+// emitInOrder calls emit with the refs of spans that follow each other,
+// in order: what mergeSpans does for them, without comparing.
+func emitInOrder(spans [][]ref, emit func(ref) error) error {
+	for _, sp := range spans {
+		for _, r := range sp {
+			if err := emit(r); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // dropped reports whether a range deletion made after the write r covers
@@ -215,40 +297,12 @@ func (s *Runs) dropped(r ref) bool {
 	return false
 }
 
-// writeFamily merges the sorted spans of family fam into tables, the last
-// write of each key only, and returns their paths.
-func (s *Runs) writeFamily(fam byte, spans [][]ref) (paths []string, err error) {
-	t := &tableWriter{s: s, fam: fam}
-	defer func() {
-		if cerr := t.close(); err == nil {
-			err = cerr
-		}
-		paths = t.paths
-	}()
-	var (
-		last ref
-		have bool
-	)
-	err = mergeSpans(spans, func(r ref) error {
-		if have && r.key != last.key {
-			if err := t.put(last); err != nil {
-				return err
-			}
-		}
-		last, have = r, true // of several writes of a key, the last made wins
-		return nil
-	})
-	if err == nil && have {
-		err = t.put(last)
-	}
-	return paths, err
-}
-
-// tableWriter writes one family's records, in order, into tables under
+// tableWriter writes one piece's records, in order, into tables under
 // RunTableSize.
 type tableWriter struct {
 	s     *Runs
 	fam   byte
+	piece int
 	w     *sstable.Writer
 	key   []byte
 	paths []string
@@ -270,7 +324,7 @@ func (t *tableWriter) put(r ref) error {
 		}
 	}
 	if t.w == nil {
-		path := t.s.fs.PathJoin(t.s.dir, fmt.Sprintf("%d-%02x-%d.sst", t.s.runs, t.fam, len(t.paths)))
+		path := t.s.fs.PathJoin(t.s.dir, fmt.Sprintf("%d-%02x-%d-%d.sst", t.s.runs, t.fam, t.piece, len(t.paths)))
 		f, err := t.s.fs.Create(path, vfs.WriteCategoryUnspecified)
 		if err != nil {
 			return fmt.Errorf("engine: replay: %w", err)

@@ -3,7 +3,7 @@ package replay
 import "slices"
 
 // sorter sorts a replay's collected writes by family, in the background:
-// it gathers each family's refs and sorts every sortSpan of them into a
+// it gathers each family's refs and sorts every SortSpan of them into a
 // span, so that a run only merges a few sorted spans per family.
 type sorter struct {
 	in    chan sortChunk // nil once finished
@@ -33,7 +33,7 @@ func (s *sorter) run(in <-chan sortChunk) {
 			// test's) more in zeroing than in sorting.
 			f := w.key[0]
 			s.acc[f] = append(s.acc[f], ref{key: w.key, at: c.idx<<32 | uint64(i)})
-			if len(s.acc[f]) == sortSpan {
+			if len(s.acc[f]) == SortSpan {
 				s.seal(f)
 			}
 		}
