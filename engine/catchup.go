@@ -69,14 +69,36 @@ func (db *DB) catchUpBulk(ctx context.Context, head Seq) error {
 
 // bulkApply is catchUpBulk's apply of the records read: log records and
 // what apply derives from them go through one replay.Loader, flushed
-// every replayBatch events.
+// every replayBatch events. A decoder goroutine decodes the records
+// (decodeAhead) while the events before them are applied: apply's
+// goroutine is the one part of a catch-up that does not run in parallel.
 type bulkApply struct {
-	db                *DB
-	o                 *replay.Loader
-	next              Seq // the sequence number of the next record to apply
-	ev                eventv1.Event
-	scratch, zeroBody []byte
-	unflushed         int
+	db        *DB
+	o         *replay.Loader
+	next      Seq // the sequence number of the next record to apply
+	zeroBody  []byte
+	unflushed int
+	// free holds the chunk buffers the decoder may fill: decodeBuffers
+	// of them, so at most that many chunks of decoded events exist.
+	free chan *decodedChunk
+}
+
+// decodeChunk is how many records the decoder hands over at once, and
+// decodeBuffers how many such chunks exist: one being applied, one
+// waiting, one being decoded.
+const (
+	decodeChunk   = 256
+	decodeBuffers = 3
+)
+
+// decodedChunk holds the decoded events of consecutive records.
+type decodedChunk struct {
+	evs      [decodeChunk]eventv1.Event
+	bodyLens [decodeChunk]int
+	recs     [][]byte // the records decoded, n of them; the rest of the chunk's on err
+	n        int
+	err      error // why the record after the n decoded could not be
+	scratch  []byte
 }
 
 // apply applies recs, the log's records from sequence number from on.
@@ -86,27 +108,49 @@ func (a *bulkApply) apply(from Seq, recs [][]byte) error {
 	if from != a.next {
 		return fmt.Errorf("engine: shared log: read from %d, at %d", from, a.next)
 	}
-	for _, rec := range recs {
-		n, scratch, err := decodeForApply(rec, a.next, &a.ev, a.scratch)
-		a.scratch = scratch
-		if err != nil {
-			return fmt.Errorf("engine: shared log record %d: %w", a.next, err)
+	if a.free == nil {
+		a.free = make(chan *decodedChunk, decodeBuffers)
+		for range decodeBuffers {
+			a.free <- &decodedChunk{}
 		}
-		if Seq(a.ev.Seq) != a.next {
-			return a.db.diverge(fmt.Errorf("the log's record %d says it is event %d", a.next, a.ev.Seq))
+	}
+	stop := make(chan struct{})
+	chunks := a.decodeAhead(from, recs, stop)
+	defer func() {
+		close(stop)
+		for c := range chunks { // the decoder is done once chunks is closed
+			a.free <- c
+		}
+	}()
+	for c := range chunks {
+		if err := a.applyChunk(c); err != nil {
+			return err
+		}
+		a.free <- c
+	}
+	return nil
+}
+
+// applyChunk applies the events of a decoded chunk, then reports its
+// decoding error, if any.
+func (a *bulkApply) applyChunk(c *decodedChunk) error {
+	for i, rec := range c.recs[:c.n] {
+		ev := &c.evs[i]
+		if Seq(ev.Seq) != a.next {
+			return a.db.diverge(fmt.Errorf("the log's record %d says it is event %d", a.next, ev.Seq))
 		}
 		// apply reads only the body's length, as in a rebuild (readLog).
-		if n > 0 {
+		if n := c.bodyLens[i]; n > 0 {
 			if n > len(a.zeroBody) {
 				a.zeroBody = make([]byte, n)
 			}
-			a.ev.Body = a.zeroBody[:n]
+			ev.Body = a.zeroBody[:n]
 		}
 		// The log's records are the caller's: Read hands them over.
 		if err := a.o.SetOwned(keys.LogKey(uint64(a.next)), rec); err != nil {
 			return err
 		}
-		if err := apply(a.o, &a.ev); err != nil {
+		if err := apply(a.o, ev); err != nil {
 			return fmt.Errorf("engine: shared log record %d: %w", a.next, err)
 		}
 		a.next++
@@ -117,5 +161,48 @@ func (a *bulkApply) apply(from Seq, recs [][]byte) error {
 			}
 		}
 	}
+	if c.err != nil {
+		return fmt.Errorf("engine: shared log record %d: %w", a.next, c.err)
+	}
 	return nil
+}
+
+// decodeAhead decodes recs, the records from sequence number from on, in
+// chunks taken from a.free, and sends them in order on the channel it
+// returns, which it closes when done, after a record that does not
+// decode, or once stop is closed.
+func (a *bulkApply) decodeAhead(from Seq, recs [][]byte, stop <-chan struct{}) <-chan *decodedChunk {
+	out := make(chan *decodedChunk)
+	go func() {
+		defer close(out)
+		for off := 0; off < len(recs); off += decodeChunk {
+			var c *decodedChunk
+			select {
+			case c = <-a.free:
+			case <-stop:
+				return
+			}
+			c.recs, c.n, c.err = recs[off:min(off+decodeChunk, len(recs))], 0, nil
+			for i, rec := range c.recs {
+				n, scratch, err := decodeForApply(rec, from+Seq(off+i), &c.evs[i], c.scratch)
+				c.scratch = scratch
+				if err != nil {
+					c.err = err
+					break
+				}
+				c.bodyLens[i] = n
+				c.n++
+			}
+			select {
+			case out <- c:
+			case <-stop:
+				a.free <- c
+				return
+			}
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -303,5 +304,48 @@ func TestFollowFarBehind(t *testing.T) {
 	asked = append(asked, gated.asked()...)
 	if len(asked) == 0 || asked[len(asked)-1] != readBatch {
 		t.Errorf("caught up, the node read %v records at a time, want %d last", asked, readBatch)
+	}
+}
+
+// garbledLog is a memLog whose record bad does not decode.
+type garbledLog struct {
+	*memLog
+	bad Seq
+}
+
+func (l *garbledLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error) {
+	recs, err := l.memLog.Read(ctx, from, max)
+	if i := int(l.bad - from); err == nil && l.bad >= from && i < len(recs) {
+		recs = slices.Clone(recs)
+		recs[i] = []byte{0xff, 0xff, 0xff}
+	}
+	return recs, err
+}
+
+// TestCatchUpBulkUndecodable: a record that does not decode, in the
+// middle of a chunk the decoder hands over, stops a catch-up in bulk with
+// an error naming it (the events before it applied, the decoder stopped),
+// and the node, opened again on the sound log, rebuilds and catches up
+// to the state of the node that wrote it.
+func TestCatchUpBulkUndecodable(t *testing.T) {
+	t.Parallel()
+	log, a, _ := bulkFixture(t)
+	fs := vfs.NewMem()
+	bad := Seq(3*decodeChunk + 7)
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: &garbledLog{memLog: log, bad: bad}})
+	if err == nil {
+		db.Close()
+		t.Fatal("opened on a log with a record that does not decode")
+	}
+	if want := fmt.Sprintf("shared log record %d:", bad); !strings.Contains(err.Error(), want) {
+		t.Fatalf("open: %v, want an error naming %q", err, want)
+	}
+	again := mustOpenSharedFS(t, fs, log)
+	if again.Head() != a.Head() {
+		t.Fatalf("opened again at %d, the log's head is %d", again.Head(), a.Head())
+	}
+	sameState(t, a, again)
+	if err := again.Verify(ctx); err != nil {
+		t.Error(err)
 	}
 }

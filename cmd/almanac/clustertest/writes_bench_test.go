@@ -137,29 +137,11 @@ func benchNodes(b *testing.B, mode string) []*clusterChild {
 // and returns how long until a PUT through a survivor is answered 201.
 func firstWriteAfterKill(b *testing.B, nodes []*clusterChild) time.Duration {
 	b.Helper()
-	leader := -1
-	for deadline := time.Now().Add(time.Minute); leader < 0; time.Sleep(20 * time.Millisecond) {
-		for i, c := range nodes {
-			if metric(c.url.Load().(string), "almanac_cluster_stream_leader") == "1" {
-				leader = i
-			}
-		}
-		if time.Now().After(deadline) {
-			b.Fatal("no node says it leads the log stream")
-		}
+	leader := streamLeader(nodes, -1)
+	if leader < 0 {
+		b.Fatal("no node says it leads the log stream")
 	}
-	survivor := nodes[(leader+1)%len(nodes)].url.Load().(string)
-	start := time.Now()
-	nodes[leader].cmd.Process.Kill()
-	nodes[leader].cmd.Wait()
-	for i := 0; ; i++ {
-		if code, _ := clusterPut(survivor, fmt.Sprintf("/dav/home/admin/cal/after-kill-%d.ics", i), "after-kill"); code == http.StatusCreated {
-			return time.Since(start)
-		}
-		if time.Since(start) > 2*time.Minute {
-			b.Fatal("no write through a survivor within 2 minutes of the kill")
-		}
-	}
+	return firstWriteAfter(b, nodes, leader, time.Now(), "after-kill")
 }
 
 // metric reads one unlabelled metric from a node, "" if it cannot.
