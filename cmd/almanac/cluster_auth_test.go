@@ -66,6 +66,7 @@ func routeHello(t *testing.T, addr, user, pass string) string {
 // route without the secret or with another one (Authorization
 // Violation), and take one with it.
 func TestClusterRouteSecret(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	const secret = "0123456789abcdef0123456789abcdef"
 	nodes := startCluster(t, 3, "--cluster-secret-file="+writeSecret(t, secret))
 	if resp, _ := nodes[0].Do(t, "MKCALENDAR", "/dav/home/alice/cal/", "alice", ""); resp.StatusCode != 201 {
@@ -88,6 +89,7 @@ func TestClusterRouteSecret(t *testing.T) {
 // TestClusterSecretRequired: a node taking routes on an address other
 // than loopback needs a secret; a secret file too short is refused.
 func TestClusterSecretRequired(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	for _, tc := range []struct {
 		args  []string
 		field string
@@ -115,6 +117,7 @@ func TestClusterSecretRequired(t *testing.T) {
 // TLS; their route ports demand TLS, and refuse a certificate another CA
 // signed.
 func TestClusterRouteTLS(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	dir := t.TempDir()
 	ca, caKey := newCA(t, dir, "ca")
 	cert, key := newLeaf(t, dir, "node", ca, caKey)

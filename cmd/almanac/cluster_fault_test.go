@@ -37,6 +37,7 @@ func clusterSync(t *testing.T, s *testServer, path, token string) (int, string, 
 // Stopping them and waiting for the survivor to give up on its quorum
 // takes about 20 s (the log's 10 s bound on a write, then the probe's).
 func TestClusterFaults(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	if testing.Short() {
 		t.Skip("three clustered servers; a node without its quorum waits out the log's timeouts")
 	}

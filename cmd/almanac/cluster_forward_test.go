@@ -49,6 +49,7 @@ func forwardStat(t *testing.T, s *testServer, outcome string) string {
 // so does one too large to forward. When the writer stops, a write on a
 // survivor succeeds.
 func TestClusterForward(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	if testing.Short() {
 		t.Skip("three clustered servers")
 	}

@@ -47,6 +47,7 @@ func addNode(t *testing.T, nodes []*testServer, name, data string) *testServer {
 // whole log; afterwards both hold the same log and projections as the
 // others (equal digests) and verify.
 func TestClusterNodeJoin(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	nodes := startCluster(t, 3)
 	if resp, _ := nodes[0].Do(t, "MKCALENDAR", "/dav/home/alice/cal/", "alice", ""); resp.StatusCode != http.StatusCreated {
 		t.Fatalf("MKCALENDAR: %s", resp.Status)

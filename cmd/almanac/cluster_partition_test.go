@@ -109,6 +109,7 @@ func (c *partitionedCluster) streamLeader(t *testing.T) int {
 // A round takes 10-20 s (the log's 10 s bound on a write on each side
 // of the cut); rounds scale with ALMANAC_TEST_SCALE.
 func TestClusterPartition(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	if testing.Short() {
 		t.Skip("three clustered servers cut apart; each side waits out the log's timeouts")
 	}
@@ -277,6 +278,7 @@ func TestClusterAdvertiseFlag(t *testing.T) {
 // the other from b, and the route between them must go through the proxy
 // the dialled one advertises.
 func TestClusterAdvertise(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
 	listens := freeAddrs(t, 3)
 	names := []string{"a", "b", "c"}
 	var proxies []*tcpproxy.Proxy
