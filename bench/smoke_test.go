@@ -60,6 +60,25 @@ func runSmoke(t *testing.T, s *Server, loader Loader, strictExpand bool) {
 			t.Errorf("no result for scenario %s", want)
 		}
 	}
+	// The fresh footprint loads a calendar of its own (30 events: the
+	// plan's sizes already have theirs) and must sync all of it.
+	fresh, err := FreshFootprint(ctx, c, loader, 30)
+	if err != nil {
+		t.Fatalf("fresh footprint: %v", err)
+	}
+	got := map[string]bool{}
+	for _, r := range fresh {
+		t.Log(r.String())
+		if r.Errors != 0 {
+			t.Errorf("%s: %s", r.Scenario, r.FirstError)
+		}
+		got[r.Scenario] = r.RSSKB > 0 || r.DiskBytes > 0
+	}
+	for _, want := range []string{"fresh-rss", "fresh-rss-anon", "fresh-disk"} {
+		if !got[want] {
+			t.Errorf("fresh footprint: no %s figure (got %v)", want, got)
+		}
+	}
 }
 
 func TestSmokeRadicale(t *testing.T) {

@@ -51,6 +51,7 @@ func compareCmd(args []string) error {
 	feedN := fs.Int("feed-n", 10000, "PUTs timed through Almanac's gRPC and NATS change feed (0 skips the feed)")
 	feedC := fs.Int("feed-c", 16, "concurrent writers of the feed scenario")
 	note := fs.String("note", "", "a note on the run's conditions for RESULTS.md")
+	freshN := fs.String("fresh-n", "1000,10000", "sizes at which each server is also measured fresh: memory and disk after loading exactly N events and one client's first sync (empty skips)")
 	ap := bindPlan(fs, "almanac-", almanacPlan)
 	pp := bindPlan(fs, "peer-", peerPlan)
 	_ = fs.Parse(args)
@@ -61,6 +62,12 @@ func compareCmd(args []string) error {
 	pPlan, err := pp.plan()
 	if err != nil {
 		return fmt.Errorf("compare: %w", err)
+	}
+	var fresh []int
+	if *freshN != "" {
+		if fresh, err = parseSizes(*freshN, 1); err != nil {
+			return fmt.Errorf("compare: --fresh-n: %w", err)
+		}
 	}
 	out, err := os.Create(*jsonl)
 	if err != nil {
@@ -84,7 +91,7 @@ func compareCmd(args []string) error {
 	}
 	emit(disk)
 	for _, name := range strings.Split(*servers, ",") {
-		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), bench.Config{N: *feedN, C: *feedC}, aPlan, pPlan, &rep, emit); err != nil {
+		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), bench.Config{N: *feedN, C: *feedC}, aPlan, pPlan, fresh, &rep, emit); err != nil {
 			fmt.Fprintln(os.Stderr, "almanac-bench:", err)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
 		}
@@ -102,7 +109,47 @@ func compareCmd(args []string) error {
 }
 
 func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []string, feed bench.Config, aPlan, pPlan bench.Plan,
-	rep *bench.Report, emit func(bench.Result)) error {
+	fresh []int, rep *bench.Report, emit func(bench.Result)) error {
+	s, loader, plan, err := startServer(ctx, name, almanacBin, almanacFlags, aPlan, pPlan, rep)
+	if err != nil {
+		return err
+	}
+	bench.Run(ctx, bench.NewClient(s.Target, 64), loader, plan, emit)
+	s.Stop()
+	for _, n := range fresh {
+		if err := freshOne(ctx, name, almanacBin, almanacFlags, n, rep, emit); err != nil {
+			return err
+		}
+	}
+	if name == "almanac" && feed.N > 0 {
+		return runFeed(ctx, almanacBin, almanacFlags, feed, emit)
+	}
+	return nil
+}
+
+// freshOne measures a fresh server's memory and disk after a load of n
+// events and one client's first sync (bench.FreshFootprint).
+func freshOne(ctx context.Context, name, almanacBin string, almanacFlags []string, n int, rep *bench.Report, emit func(bench.Result)) error {
+	s, loader, _, err := startServer(ctx, name, almanacBin, almanacFlags, bench.Plan{}, bench.Plan{}, rep)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	rs, err := bench.FreshFootprint(ctx, bench.NewClient(s.Target, 64), loader, n)
+	if err != nil {
+		emit(bench.Result{Server: s.Target.Name, Scenario: bench.FreshPrefix + "rss", N: n, Errors: 1, FirstError: err.Error()})
+		return nil
+	}
+	for _, r := range rs {
+		emit(r)
+	}
+	return nil
+}
+
+// startServer starts the named server with its loader and plan (Almanac's
+// or the peers').
+func startServer(ctx context.Context, name, almanacBin string, almanacFlags []string, aPlan, pPlan bench.Plan,
+	rep *bench.Report) (*bench.Server, bench.Loader, bench.Plan, error) {
 	var (
 		s      *bench.Server
 		err    error
@@ -112,7 +159,7 @@ func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []str
 	switch name {
 	case "almanac":
 		if almanacBin == "" {
-			return fmt.Errorf("almanac: --almanac is required")
+			return nil, nil, plan, fmt.Errorf("almanac: --almanac is required")
 		}
 		s, err = bench.StartAlmanac(ctx, almanacBin, almanacFlags...)
 		loader, plan = bench.HTTPLoader{C: 32}, aPlan
@@ -129,17 +176,9 @@ func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []str
 			loader = bench.XandikosLoader(s)
 		}
 	default:
-		return fmt.Errorf("unknown server %q", name)
+		return nil, nil, plan, fmt.Errorf("unknown server %q", name)
 	}
-	if err != nil {
-		return err
-	}
-	defer s.Stop()
-	bench.Run(ctx, bench.NewClient(s.Target, 64), loader, plan, emit)
-	if name == "almanac" && feed.N > 0 {
-		return runFeed(ctx, almanacBin, almanacFlags, feed, emit)
-	}
-	return nil
+	return s, loader, plan, err
 }
 
 // runFeed measures the change feed on an Almanac of its own with gRPC and
