@@ -193,7 +193,8 @@ func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals
 			continue
 		}
 		floating := collectionTimezone(c)
-		for o, err := range v.Objects(p, engine.ListOptions{Bodies: true, Start: tr.Start, End: tr.End}) {
+		reads := &cachedReads{cache: h.objects, view: v, coll: p}
+		for o, err := range v.Objects(p, engine.ListOptions{Bodies: true, Start: tr.Start, End: tr.End, NeedBody: reads.need}) {
 			if err != nil {
 				return err
 			}
@@ -203,10 +204,14 @@ func (h *Handler) addBusy(ctx context.Context, v *engine.View, user string, cals
 			if skipUID != "" && o.UID == skipUID {
 				continue
 			}
-			if o.Component != engine.CompAvailability && fb.AddSimple(o.Body, floating) {
+			obj, done, err := reads.addSimple(fb, o, floating)
+			if err != nil {
+				return err
+			}
+			if done {
 				continue
 			}
-			obj, err := h.objects.Parse(o.Body)
+			obj, err = reads.parse(o, obj)
 			if err != nil {
 				fb.Unevaluated++
 				continue

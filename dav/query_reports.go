@@ -124,10 +124,12 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	}
 	wantsData := pr.wantsData(engine.KindCalendar)
 	shaped := q.Data.Shaped() && wantsData
+	reads := &cachedReads{cache: h.objects, view: rq.View, coll: rq.Coll.Path}
 	if !wantsData {
 		// what the envelope decides is answered without the body
-		opts.NeedBody = func(o *engine.Object) bool { return !envelopeDecides(q, o) }
+		reads.want = func(o *engine.Object) bool { return !envelopeDecides(q, o) }
 	}
+	opts.NeedBody = reads.need
 	release, err := h.acquireQuery(w, r)
 	if err != nil {
 		return err
@@ -164,12 +166,15 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		obj, err := reads.fill(o)
+		if err != nil {
+			return err
+		}
 		if !shaped && envelopeDecides(q, o) {
 			add(o, nil)
 			return nil
 		}
-		obj, err := h.objects.Parse(o.Body)
-		if err != nil {
+		if obj, err = reads.parse(o, obj); err != nil {
 			h.log.Warn("calendar-query: object cannot be parsed; counted as a match and sent as stored", "path", rq.Coll.Path+o.Name, "err", err)
 			add(o, nil)
 			return nil
@@ -204,7 +209,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 				return fmt.Errorf("read %s%s again: %w", rq.Coll.Path, m.obj.Name, err)
 			}
 			m.obj = o
-			if obj, err := h.objects.Parse(o.Body); err == nil {
+			if obj, err := h.objects.Parse(objectVersion(rq.Coll.Path, o), o.Body); err == nil {
 				if m.data, err = shape(o, obj); err != nil {
 					return err
 				}
@@ -244,16 +249,17 @@ func (h *Handler) freeBusyQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	ctx := r.Context()
 	floating := collectionTimezone(rq.Coll)
 	var avail query.Availability // the VAVAILABILITY resources (RFC 7953 §7.2.2)
-	opts := engine.ListOptions{Bodies: true, Start: q.Range.Start, End: q.Range.End}
+	reads := &cachedReads{cache: h.objects, view: rq.View, coll: rq.Coll.Path}
+	opts := engine.ListOptions{Bodies: true, Start: q.Range.Start, End: q.Range.End, NeedBody: reads.need}
 	err = queryTargets(rq, engine.KindCalendar, "free-busy-query", opts, func(o *engine.Object) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if o.Component != engine.CompAvailability && fb.AddSimple(o.Body, floating) {
-			return nil
+		obj, done, err := reads.addSimple(fb, o, floating)
+		if err != nil || done {
+			return err
 		}
-		obj, err := h.objects.Parse(o.Body)
-		if err != nil {
+		if obj, err = reads.parse(o, obj); err != nil {
 			h.log.Warn("free-busy-query: object cannot be parsed; reported in a COMMENT", "path", rq.Coll.Path+o.Name, "err", err)
 			fb.Unevaluated++
 			return nil

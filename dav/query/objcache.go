@@ -2,7 +2,6 @@ package query
 
 import (
 	"bytes"
-	"hash/maphash"
 	"sync"
 )
 
@@ -13,83 +12,152 @@ const DefaultObjectCache = 8 << 20
 // parsedCost estimates the memory one parsed object holds: its go-ical
 // and Node trees measured 9.6–12.5× the body's size (the bench tool's
 // events, 1.0–1.5 KB, each with a VTIMEZONE: 10.5–17.9 KB live), plus
-// the copy of the body the cache keeps to compare, plus the entry.
-func parsedCost(body []byte) int64 { return int64(len(body))*14 + 256 }
+// the copy of the body the cache keeps (in the 14), plus the entry.
+func parsedCost(v Version, body []byte) int64 { return int64(len(body))*13 + bodyCost(v, body) }
 
-// ObjectCache keeps parsed calendar objects between queries, keyed by
-// their content (never stale: an entry is found only for the same bytes),
-// within a byte budget. A time-range query over a month parses every
-// recurring series that reaches the month on every request; the parse
-// was about half of what such a query costs.
+// bodyCost estimates the memory of an entry that keeps only a body: the
+// copy, the key's strings and the entry.
+func bodyCost(v Version, body []byte) int64 {
+	return int64(len(body)+len(v.Coll)+len(v.Name)+len(v.ETag)) + 256
+}
+
+// Version names one stored version of a calendar object: its collection
+// and name, and the log sequence number and ETag of the event that wrote
+// it (engine.Object's Seq and ETag). Every write of an object (a new
+// body, new dead properties, a move or copy) is a new event with a new
+// Seq and ETag, and a log record never changes: a Version has one body,
+// so a cache keyed by it is never stale.
+type Version struct {
+	Coll, Name, ETag string
+	Seq              uint64
+}
+
+// ObjectCache keeps calendar objects between queries, keyed by their
+// Version, within a byte budget: parsed (a time-range query over a month
+// parses every recurring series that reaches the month on every request;
+// the parse was about half of what such a query costs), or as their body
+// alone (free-busy reads a single event from its bytes). With the body
+// kept, a query need not read it from the store again: reading each
+// candidate's record and body was ~80% of a free-busy lookup's CPU.
 //
 // Eviction is random (Go's map order), not LRU: a query reads its
 // candidates in the same order every time, and an LRU smaller than that
 // set would miss on every one of them, where random eviction keeps a
-// share of them. A nil *ObjectCache parses every time.
+// share of them. A nil *ObjectCache parses every time and keeps nothing.
 type ObjectCache struct {
-	max  int64
-	seed maphash.Seed
+	max int64
 
 	mu      sync.Mutex
 	used    int64
-	entries map[uint64]*cachedObject
+	entries map[Version]*cachedObject
 }
 
 type cachedObject struct {
 	body []byte
-	obj  *CalendarObject
+	obj  *CalendarObject // nil for a body kept alone (KeepBody)
 	cost int64
 }
 
 // NewObjectCache returns a cache holding up to maxBytes (estimated) of
-// parsed objects; nil when maxBytes is not positive.
+// objects; nil when maxBytes is not positive.
 func NewObjectCache(maxBytes int64) *ObjectCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &ObjectCache{max: maxBytes, seed: maphash.MakeSeed(), entries: map[uint64]*cachedObject{}}
+	return &ObjectCache{max: maxBytes, entries: map[Version]*cachedObject{}}
 }
 
-// Parse returns body parsed, as ParseCalendarObject does, from the cache
-// when the same bytes were parsed before. The result is shared: callers
-// only read it (every reader in this package builds new nodes for its
-// output). Errors are not cached.
-func (c *ObjectCache) Parse(body []byte) (*CalendarObject, error) {
+// Get returns the body kept for v and, when it was parsed, the parsed
+// object (nil otherwise); ok is false when v is not kept. Both are
+// shared: callers only read them.
+func (c *ObjectCache) Get(v Version) (body []byte, obj *CalendarObject, ok bool) {
+	if c == nil {
+		return nil, nil, false
+	}
+	c.mu.Lock()
+	e := c.entries[v]
+	c.mu.Unlock()
+	if e == nil {
+		return nil, nil, false
+	}
+	return e.body, e.copyObject(), true
+}
+
+// copyObject is a CalendarObject sharing e's parsed trees; nil when e
+// keeps a body alone.
+func (e *cachedObject) copyObject() *CalendarObject {
+	if e.obj == nil {
+		return nil
+	}
+	return &CalendarObject{Body: e.body, cal: e.obj.cal, root: e.obj.root, nodes: e.obj.nodes, prep: e.obj.prep}
+}
+
+// Parse returns body, the body of version v, parsed as
+// ParseCalendarObject does, from the cache when v was parsed before, and
+// keeps it there. The result is shared: callers only read it (every
+// reader in this package builds new nodes for its output). An entry
+// whose bytes differ from body (which the store never makes: see
+// Version) is parsed anew and replaced. Errors are not cached.
+func (c *ObjectCache) Parse(v Version, body []byte) (*CalendarObject, error) {
 	if c == nil {
 		return ParseCalendarObject(body)
 	}
-	h := maphash.Bytes(c.seed, body)
 	c.mu.Lock()
-	e := c.entries[h]
+	e := c.entries[v]
 	c.mu.Unlock()
-	if e != nil && bytes.Equal(e.body, body) {
-		return &CalendarObject{Body: body, cal: e.obj.cal, root: e.obj.root, nodes: e.obj.nodes, prep: e.obj.prep}, nil
+	if e != nil && e.obj != nil && bytes.Equal(e.body, body) {
+		return e.copyObject(), nil
 	}
 	obj, err := ParseCalendarObject(body)
 	if err != nil {
 		return nil, err
 	}
-	cost := parsedCost(body)
-	if cost > c.max/8 { // one object never takes much of the cache
-		return obj, nil
+	keep := bytes.Clone(body)
+	c.put(v, &cachedObject{body: keep, obj: &CalendarObject{cal: obj.cal, root: obj.root, nodes: obj.nodes, prep: obj.prep}, cost: parsedCost(v, body)}, true)
+	return obj, nil
+}
+
+// KeepBody keeps body, the body of version v, unparsed, so that a later
+// query over v need not read it from the store. It makes no room: a body
+// is cheaper to read again than an evicted parsed object is to parse.
+func (c *ObjectCache) KeepBody(v Version, body []byte) {
+	if c == nil {
+		return
 	}
-	keep := &cachedObject{body: bytes.Clone(body), obj: &CalendarObject{cal: obj.cal, root: obj.root, nodes: obj.nodes, prep: obj.prep}, cost: cost}
+	c.mu.Lock()
+	_, kept := c.entries[v]
+	c.mu.Unlock()
+	if kept {
+		return
+	}
+	c.put(v, &cachedObject{body: bytes.Clone(body), cost: bodyCost(v, body)}, false)
+}
+
+// put keeps e under v, evicting random entries to make room when evict
+// is set, and dropping e when it does not fit. One entry never takes more
+// than an eighth of the budget.
+func (c *ObjectCache) put(v Version, e *cachedObject, evict bool) {
+	if e.cost > c.max/8 {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.entries[h]; old != nil {
+	if old := c.entries[v]; old != nil {
 		c.used -= old.cost
-		delete(c.entries, h)
+		delete(c.entries, v)
 	}
-	for k, v := range c.entries {
-		if c.used+cost <= c.max {
+	for k, x := range c.entries {
+		if !evict || c.used+e.cost <= c.max {
 			break
 		}
-		c.used -= v.cost
+		c.used -= x.cost
 		delete(c.entries, k)
 	}
-	c.entries[h] = keep
-	c.used += cost
-	return obj, nil
+	if c.used+e.cost > c.max {
+		return
+	}
+	c.entries[v] = e
+	c.used += e.cost
 }
 
 // Size returns the estimated bytes held and the number of objects.

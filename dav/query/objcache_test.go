@@ -18,7 +18,7 @@ func TestObjectCacheBound(t *testing.T) {
 	c := NewObjectCache(budget)
 	for i := range 200 {
 		body := bench.Event(i, 0).Body
-		if _, err := c.Parse(body); err != nil {
+		if _, err := c.Parse(Version{Coll: "/c/", Name: fmt.Sprint(i), Seq: uint64(i)}, body); err != nil {
 			t.Fatal(err)
 		}
 		if used, n := c.Size(); used > budget || n == 0 {
@@ -28,7 +28,7 @@ func TestObjectCacheBound(t *testing.T) {
 	used, _ := c.Size()
 	end := []byte("END:VEVENT\r\n")
 	big := bytes.Replace(bench.Event(0, 0).Body, end, append(bytes.Repeat([]byte("COMMENT:x\r\n"), 4000), end...), 1)
-	if _, err := c.Parse(big); err != nil {
+	if _, err := c.Parse(Version{Coll: "/c/", Name: "big"}, big); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := c.Size(); got != used {
@@ -38,15 +38,15 @@ func TestObjectCacheBound(t *testing.T) {
 		t.Fatal("a cache without a budget")
 	}
 	var none *ObjectCache
-	if _, err := none.Parse(bench.Event(1, 0).Body); err != nil {
+	if _, err := none.Parse(Version{}, bench.Event(1, 0).Body); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // TestObjectCacheAnswers: a query over objects from the cache (first
 // parse and every later hit) answers as one over objects parsed anew,
-// for the match and for expanded calendar-data, and bodies differing in
-// one byte are never confused.
+// for the match and for expanded calendar-data, and two versions of an
+// object are never confused.
 func TestObjectCacheAnswers(t *testing.T) {
 	c := NewObjectCache(1 << 20)
 	ctx := context.Background()
@@ -75,7 +75,7 @@ func TestObjectCacheAnswers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				cached, err := c.Parse(body)
+				cached, err := c.Parse(Version{Coll: "/c/", Name: fmt.Sprint(i), Seq: uint64(round)}, body)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -127,7 +127,7 @@ func TestObjectCacheConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for k := range 3 * n {
 				i := (k*7 + w) % n
-				obj, err := c.Parse(bench.Event(i, 0).Body)
+				obj, err := c.Parse(Version{Coll: "/c/", Name: fmt.Sprint(i)}, bench.Event(i, 0).Body)
 				if err == nil && answer(obj) != want[i] {
 					err = fmt.Errorf("event %d: the cached object answers differently", i)
 				}
@@ -161,4 +161,73 @@ func expandQuery(t *testing.T, from, to time.Time) *CalendarQuery {
 		t.Fatal(err)
 	}
 	return q
+}
+
+// TestObjectCacheVersions: an entry is found only under the Version it
+// was kept for (another Seq, ETag, name or collection misses), a body
+// kept alone comes back unparsed and as it was given (a copy), Parse
+// replaces it with the parsed object, bytes differing from an entry's
+// are parsed anew, and KeepBody never evicts.
+func TestObjectCacheVersions(t *testing.T) {
+	c := NewObjectCache(1 << 20)
+	v := Version{Coll: "/dav/home/a/calendar/", Name: "e.ics", ETag: `"x1"`, Seq: 7}
+	body := bench.Event(3, 0).Body
+	given := bytes.Clone(body)
+	c.KeepBody(v, given)
+	given[0] = 'X'
+	got, obj, ok := c.Get(v)
+	if !ok || obj != nil || !bytes.Equal(got, body) {
+		t.Fatalf("KeepBody: Get = %.20q, %v, %v", got, obj, ok)
+	}
+	for _, other := range []Version{
+		{Coll: v.Coll, Name: v.Name, ETag: v.ETag, Seq: 8},
+		{Coll: v.Coll, Name: v.Name, ETag: `"x2"`, Seq: 7},
+		{Coll: v.Coll, Name: "f.ics", ETag: v.ETag, Seq: 7},
+		{Coll: "/dav/home/b/calendar/", Name: v.Name, ETag: v.ETag, Seq: 7},
+	} {
+		if _, _, ok := c.Get(other); ok {
+			t.Fatalf("%+v found the entry of %+v", other, v)
+		}
+	}
+	parsed, err := c.Parse(v, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, obj, ok := c.Get(v); !ok || obj == nil || !bytes.Equal(got, body) || !bytes.Equal(obj.Body, body) || obj.cal != parsed.cal {
+		t.Fatal("Parse did not keep the parsed object under its version")
+	}
+	newer := bench.Event(4, 1).Body
+	obj, err = c.Parse(v, newer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(obj.Body, newer) || obj.cal == parsed.cal {
+		t.Fatal("Parse of other bytes under a kept version returned the kept object")
+	}
+	if _, obj, _ := c.Get(v); obj == nil || !bytes.Equal(obj.Body, newer) {
+		t.Fatal("the entry was not replaced by the bytes parsed anew")
+	}
+
+	small := NewObjectCache(64 << 10)
+	for i := 0; ; i++ {
+		if _, err := small.Parse(Version{Name: fmt.Sprint(i)}, bench.Event(i, 0).Body); err != nil {
+			t.Fatal(err)
+		}
+		if used, _ := small.Size(); used > 60<<10 || i > 1000 {
+			break
+		}
+	}
+	used, n := small.Size()
+	for i := range 200 {
+		small.KeepBody(Version{Name: fmt.Sprint("b", i)}, bench.Event(i, 0).Body)
+	}
+	parsedLeft := 0
+	for i := range n + 1000 {
+		if _, obj, ok := small.Get(Version{Name: fmt.Sprint(i)}); ok && obj != nil {
+			parsedLeft++
+		}
+	}
+	if after, _ := small.Size(); parsedLeft != n || after > 64<<10 || after < used {
+		t.Fatalf("KeepBody evicted: %d of %d parsed objects left, %d bytes (was %d)", parsedLeft, n, after, used)
+	}
 }
