@@ -49,13 +49,22 @@ type ObjectCache struct {
 
 	mu      sync.Mutex
 	used    int64
-	entries map[Version]*cachedObject
+	entries map[entryKey]*cachedObject
+}
+
+// entryKey is the part of a Version the map hashes; the entry holds the
+// rest, compared on a hit (hashing the collection's path and the ETag
+// was ~15% of a free-busy lookup).
+type entryKey struct {
+	seq  uint64
+	name string
 }
 
 type cachedObject struct {
-	body []byte
-	obj  *CalendarObject // nil for a body kept alone (KeepBody)
-	cost int64
+	coll, etag string
+	body       []byte
+	obj        *CalendarObject // nil for a body kept alone (KeepBody)
+	cost       int64
 }
 
 // NewObjectCache returns a cache holding up to maxBytes (estimated) of
@@ -64,7 +73,18 @@ func NewObjectCache(maxBytes int64) *ObjectCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &ObjectCache{max: maxBytes, entries: map[Version]*cachedObject{}}
+	return &ObjectCache{max: maxBytes, entries: map[entryKey]*cachedObject{}}
+}
+
+// lookup returns the entry of v, nil when none.
+func (c *ObjectCache) lookup(v Version) *cachedObject {
+	c.mu.Lock()
+	e := c.entries[entryKey{v.Seq, v.Name}]
+	c.mu.Unlock()
+	if e == nil || e.coll != v.Coll || e.etag != v.ETag {
+		return nil
+	}
+	return e
 }
 
 // Get returns the body kept for v and, when it was parsed, the parsed
@@ -74,9 +94,7 @@ func (c *ObjectCache) Get(v Version) (body []byte, obj *CalendarObject, ok bool)
 	if c == nil {
 		return nil, nil, false
 	}
-	c.mu.Lock()
-	e := c.entries[v]
-	c.mu.Unlock()
+	e := c.lookup(v)
 	if e == nil {
 		return nil, nil, false
 	}
@@ -102,10 +120,7 @@ func (c *ObjectCache) Parse(v Version, body []byte) (*CalendarObject, error) {
 	if c == nil {
 		return ParseCalendarObject(body)
 	}
-	c.mu.Lock()
-	e := c.entries[v]
-	c.mu.Unlock()
-	if e != nil && e.obj != nil && bytes.Equal(e.body, body) {
+	if e := c.lookup(v); e != nil && e.obj != nil && bytes.Equal(e.body, body) {
 		return e.copyObject(), nil
 	}
 	obj, err := ParseCalendarObject(body)
@@ -113,7 +128,7 @@ func (c *ObjectCache) Parse(v Version, body []byte) (*CalendarObject, error) {
 		return nil, err
 	}
 	keep := bytes.Clone(body)
-	c.put(v, &cachedObject{body: keep, obj: &CalendarObject{cal: obj.cal, root: obj.root, nodes: obj.nodes, prep: obj.prep}, cost: parsedCost(v, body)}, true)
+	c.put(v, &cachedObject{coll: v.Coll, etag: v.ETag, body: keep, obj: &CalendarObject{cal: obj.cal, root: obj.root, nodes: obj.nodes, prep: obj.prep}, cost: parsedCost(v, body)}, true)
 	return obj, nil
 }
 
@@ -124,13 +139,10 @@ func (c *ObjectCache) KeepBody(v Version, body []byte) {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	_, kept := c.entries[v]
-	c.mu.Unlock()
-	if kept {
+	if c.lookup(v) != nil {
 		return
 	}
-	c.put(v, &cachedObject{body: bytes.Clone(body), cost: bodyCost(v, body)}, false)
+	c.put(v, &cachedObject{coll: v.Coll, etag: v.ETag, body: bytes.Clone(body), cost: bodyCost(v, body)}, false)
 }
 
 // put keeps e under v, evicting random entries to make room when evict
@@ -140,23 +152,24 @@ func (c *ObjectCache) put(v Version, e *cachedObject, evict bool) {
 	if e.cost > c.max/8 {
 		return
 	}
+	k := entryKey{v.Seq, v.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old := c.entries[v]; old != nil {
+	if old := c.entries[k]; old != nil {
 		c.used -= old.cost
-		delete(c.entries, v)
+		delete(c.entries, k)
 	}
-	for k, x := range c.entries {
+	for old, x := range c.entries {
 		if !evict || c.used+e.cost <= c.max {
 			break
 		}
 		c.used -= x.cost
-		delete(c.entries, k)
+		delete(c.entries, old)
 	}
 	if c.used+e.cost > c.max {
 		return
 	}
-	c.entries[v] = e
+	c.entries[k] = e
 	c.used += e.cost
 }
 
