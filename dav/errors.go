@@ -130,6 +130,7 @@ func errMalformedXML(err error) *PreconditionError {
 //	engine.ErrAddressTaken                409 (another user has the email address)
 //	engine.ErrExists                      412 (If-None-Match, Overwrite: F)
 //	engine.ErrConflict, ErrCompacted      409
+//	engine.ErrRescheduleDone              409 (a restore's reschedule item ended already)
 //	engine.ErrInvalidName                 400
 //	engine.ErrTokenExpired, ErrInvalidToken 403 DAV:valid-sync-token
 //	engine.ErrNoSpace                     507 DAV:sufficient-disk-space (RFC 4331 §6)
@@ -206,7 +207,7 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 		return httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: conflict: "))
 	case errors.Is(err, engine.ErrBackupBusy):
 		return httpErrorf(http.StatusConflict, "a backup is already running; try again when it ends")
-	case errors.Is(err, engine.ErrCompacted):
+	case errors.Is(err, engine.ErrCompacted), errors.Is(err, engine.ErrRescheduleDone):
 		return httpErrorf(http.StatusConflict, "%s", strings.TrimPrefix(err.Error(), "engine: "))
 	case errors.Is(err, engine.ErrInvalidName):
 		return httpErrorf(http.StatusBadRequest, "invalid name")

@@ -45,6 +45,7 @@ func TestMapError(t *testing.T) {
 		{"ErrInvalidName", wrap(engine.ErrInvalidName), 0, 400, ""},
 		{"ErrNoSpace", wrap(engine.ErrNoSpace), 0, 507, "DAV: sufficient-disk-space"},
 		{"ErrCompacted", wrap(engine.ErrCompacted), 0, 409, ""},
+		{"ErrRescheduleDone", wrap(engine.ErrRescheduleDone), 0, 409, ""},
 		{"ErrBackupBusy", wrap(engine.ErrBackupBusy), 0, 409, ""},
 		{"ErrNotReplica", wrap(engine.ErrNotReplica), 0, 409, ""},
 		{"NameTooLongError", wrap(&engine.NameTooLongError{Name: "x", Len: 300, Limit: 255}), 0, 414, ""},

@@ -9,40 +9,50 @@ import (
 	"github.com/almanac/almanac/engine"
 )
 
-// Reschedule runs the implicit scheduling of an object a restore changed
-// (`almanac restore --reschedule`, package dav/audit), as its calendar's
-// owner had written the restored version over prev (the version before
-// the restore, nil when there was none): sched.Scheduler.Reschedule. An
-// object of no calendar (an address book, a schedule inbox) sends nothing.
-// It reports the messages delivered to local users.
-func (h *Handler) Reschedule(ctx context.Context, m engine.Meta, path, name string, prev []byte) (int, error) {
-	c, err := h.db.Collection(path)
-	if errors.Is(err, engine.ErrNotFound) {
-		return 0, nil // deleted by the restore with its objects: RescheduleDeleted's
+// Reschedule runs the implicit scheduling of item it of a restore's
+// reschedule job (`almanac restore --reschedule`, package dav/audit), as
+// its calendar's owner had written the restored version over prev (the
+// version before the restore, nil when there was none):
+// sched.Scheduler.Reschedule. An object the restore deleted with its whole
+// calendar (it.Owner set) is scheduled as deleted by that owner: an
+// organizer's meeting sends CANCEL, an attendee's copy a REPLY DECLINED.
+// An object of no calendar (an address book, a schedule inbox) sends
+// nothing. The item ends in the same commit as its deliveries and emails,
+// or alone when it sends nothing; one done already is not scheduled
+// again. It reports the messages delivered to local users.
+func (h *Handler) Reschedule(ctx context.Context, m engine.Meta, it engine.RescheduleItem, prev []byte) (int, error) {
+	owner := it.Owner
+	if owner == "" {
+		c, err := h.db.Collection(it.Path)
+		switch {
+		case errors.Is(err, engine.ErrNotFound):
+			// deleted since: nothing of it to schedule
+		case err != nil:
+			return 0, fmt.Errorf("reschedule %s%s: %w", it.Path, it.Name, err)
+		case c.Kind == engine.KindCalendar:
+			owner = c.Owner
+		}
+	}
+	if owner == "" {
+		return 0, h.markRescheduled(ctx, m, it)
+	}
+	res, err := h.sched.Reschedule(ctx, sched.Request{Meta: m, User: owner, Path: it.Path, Name: it.Name, Done: &it}, prev)
+	if errors.Is(err, engine.ErrRescheduleDone) {
+		return 0, nil // another run scheduled it
 	}
 	if err != nil {
-		return 0, fmt.Errorf("reschedule %s%s: %w", path, name, err)
+		return 0, fmt.Errorf("reschedule %s%s: %w", it.Path, it.Name, err)
 	}
-	if c.Kind != engine.KindCalendar {
-		return 0, nil
-	}
-	res, err := h.sched.Reschedule(ctx, sched.Request{Meta: m, User: c.Owner, Path: path, Name: name}, prev)
-	if err != nil {
-		return 0, fmt.Errorf("reschedule %s%s: %w", path, name, err)
+	if !res.Marked {
+		return res.Delivered, h.markRescheduled(ctx, m, it)
 	}
 	return res.Delivered, nil
 }
 
-// RescheduleDeleted runs the implicit scheduling of an object of owner's
-// calendar at path that a restore deleted with the calendar (the caller
-// knows the calendar's owner and kind as they were before the restore):
-// as owner had deleted the object, version prev. An organizer's meeting
-// sends its attendees CANCEL, an attendee's copy its organizer a REPLY
-// DECLINED. It reports the messages delivered to local users.
-func (h *Handler) RescheduleDeleted(ctx context.Context, m engine.Meta, owner, path, name string, prev []byte) (int, error) {
-	res, err := h.sched.Reschedule(ctx, sched.Request{Meta: m, User: owner, Path: path, Name: name}, prev)
-	if err != nil {
-		return 0, fmt.Errorf("reschedule %s%s: %w", path, name, err)
+// markRescheduled ends item it, which sends nothing.
+func (h *Handler) markRescheduled(ctx context.Context, m engine.Meta, it engine.RescheduleItem) error {
+	if err := h.db.MarkRescheduled(ctx, m, it); err != nil && !errors.Is(err, engine.ErrRescheduleDone) {
+		return fmt.Errorf("reschedule %s%s: %w", it.Path, it.Name, err)
 	}
-	return res.Delivered, nil
+	return nil
 }

@@ -59,7 +59,7 @@ func indexOwners(rw readWriter, ev *eventv1.Event) error {
 		eventv1.Op_OP_APP_PASSWORD_CREATED, eventv1.Op_OP_APP_PASSWORD_REVOKED, eventv1.Op_OP_APP_PASSWORD_USED,
 		eventv1.Op_OP_GROUP_SET, eventv1.Op_OP_GROUP_DELETED, eventv1.Op_OP_PROXY_SET,
 		eventv1.Op_OP_WEBHOOK_CREATED, eventv1.Op_OP_WEBHOOK_DELETED, eventv1.Op_OP_WEBHOOK_STATE_CHANGED,
-		eventv1.Op_OP_DIRECTORY_USER_SET:
+		eventv1.Op_OP_DIRECTORY_USER_SET, eventv1.Op_OP_RESCHEDULE:
 		return nil
 	case eventv1.Op_OP_IMIP_QUEUED, eventv1.Op_OP_IMIP_FAILED:
 		return indexIMIPUser(rw, ev)
@@ -133,6 +133,8 @@ func applyOp(rw readWriter, ev *eventv1.Event) error {
 		return applyDirectoryUser(rw, ev)
 	case eventv1.Op_OP_IMIP_QUEUED, eventv1.Op_OP_IMIP_FAILED:
 		return nil // the log is the outbox (imip.go)
+	case eventv1.Op_OP_RESCHEDULE:
+		return applyReschedule(rw, ev)
 	}
 	return fmt.Errorf("engine: apply: unknown op %v at seq %d", ev.Op, ev.Seq)
 }

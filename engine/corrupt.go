@@ -272,6 +272,7 @@ var familyNames = map[byte]string{
 	keys.Mount: "mounts", keys.Grants: "grants", keys.GrantedTo: "grants by grantee",
 	keys.Proxy: "proxies", keys.ProxyOf: "proxies by delegate", keys.Link: "public links", keys.Links: "public links by collection",
 	keys.Webhook: "webhooks", keys.TimeIdx: "time index",
+	keys.Reschedule: "pending reschedules",
 }
 
 // describeKey names a key for a person: "log #123", "objects of

@@ -92,6 +92,8 @@
 //	T <id> <level> <bucket> <name>
 //	                          time index (timeindex.go): an object's
 //	                          envelope, by the bucket it starts in
+//	R <job seq> <index>       an item of a restore's reschedule job not yet
+//	                          done (reschedule.go): path, name, owner
 //
 // Everything but L and m is a projection that Rebuild derives again from
 // the log.

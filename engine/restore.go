@@ -28,6 +28,10 @@ type RestoreRequest struct {
 	At AsOf
 	// DryRun computes the actions without writing anything.
 	DryRun bool
+	// Reschedule records the restore's reschedule job in its commit
+	// (reschedule.go): the objects it puts back or deletes, at most
+	// MaxRescheduled.
+	Reschedule bool
 }
 
 // RestoreAction is one change a restore makes.
@@ -63,6 +67,9 @@ type RestoreAction struct {
 type RestoreResult struct {
 	At      Seq // the moment restored, resolved to a sequence number
 	Actions []RestoreAction
+	// Job is the seq of the restore's reschedule job (RestoreRequest.Reschedule;
+	// 0 when there is none or it has no item): PendingReschedules(Job).
+	Job Seq
 }
 
 // Restore brings the collection at req.Path and everything below it (or
@@ -227,6 +234,18 @@ func (c *restoreCmd) run(tx *txn) error {
 		return err
 	}
 	c.res.At = c.target.Seq
+	if c.req.Reschedule {
+		items, err := rescheduleItems(tx.rw, actions)
+		if err != nil {
+			return err
+		}
+		if len(items) > 0 {
+			if err := tx.append(c.m, &eventv1.Event{Op: eventv1.Op_OP_RESCHEDULE, Reschedule: &eventv1.Reschedule{Items: items}}); err != nil {
+				return err
+			}
+			c.res.Job = tx.next - 1
+		}
+	}
 	for i := range actions {
 		if err := c.execute(tx, &actions[i]); err != nil {
 			return err

@@ -48,6 +48,10 @@ type ScheduledWrite struct {
 	// instead of an object's: Path, Name, Body and the preconditions are
 	// not used.
 	IMIP *IMIP
+	// RescheduleDone, when set, makes the write the end of an item of a
+	// restore's reschedule job (reschedule.go) instead of an object's: the
+	// step fails with ErrRescheduleDone when the item is done already.
+	RescheduleDone *RescheduleItem
 }
 
 // MaxScheduledWrites bounds the writes of one WriteScheduled.
@@ -94,6 +98,9 @@ func (db *DB) scheduledSub(w ScheduledWrite) (scheduledSub, error) {
 	if w.IMIP != nil {
 		return scheduledSub{imip: w.IMIP, m: w.Meta}, checkIMIP(w.IMIP)
 	}
+	if w.RescheduleDone != nil {
+		return scheduledSub{done: w.RescheduleDone, m: w.Meta}, nil
+	}
 	if w.Body == nil {
 		return scheduledSub{del: &deleteCmd{m: w.Meta, path: w.Path, name: w.Name, ifMatch: w.IfMatch, ifScheduleTag: w.IfScheduleTagMatch}, sched: w.Schedule}, nil
 	}
@@ -125,6 +132,7 @@ type scheduledSub struct {
 	del   *deleteCmd
 	sched *Schedule
 	imip  *IMIP
+	done  *RescheduleItem
 	m     Meta
 }
 
@@ -143,6 +151,13 @@ func (c *scheduleCmd) run(tx *txn) error {
 		var err error
 		if s.imip != nil {
 			evs[i], metas[i] = &eventv1.Event{Op: eventv1.Op_OP_IMIP_QUEUED, Imip: s.imip.toProto()}, s.m
+			continue
+		}
+		if s.done != nil {
+			if evs[i], err = rescheduleDoneEvent(tx.rw, s.done); err != nil {
+				return err
+			}
+			metas[i] = s.m
 			continue
 		}
 		if s.put != nil {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/almanac/almanac/dav/audit"
+	"github.com/almanac/almanac/engine"
 	"github.com/almanac/almanac/engine/contentline"
 	"github.com/almanac/almanac/feed"
 )
@@ -370,6 +371,9 @@ func init() {
 				if env.SetAudit != nil {
 					env.SetAudit(&audit.User{DB: env.DB, Logger: env.Logger, WebhookStatus: status, Scheduler: davScheduler(env)})
 				}
+				if env.RunOnce != nil {
+					env.RunOnce("reschedule", func(ctx context.Context) { resumeReschedules(ctx, env) })
+				}
 				return nil, nil
 			}
 		},
@@ -377,6 +381,30 @@ func init() {
 }
 
 var _ http.Handler = (*audit.Admin)(nil)
+
+// resumeReschedules runs, once the DAV handler is built, the items of
+// restores' reschedule jobs that a crash interrupted (the log records
+// every job and every item done: nothing is sent twice).
+func resumeReschedules(ctx context.Context, env *ServeEnv) {
+	select {
+	case <-env.DAVReady:
+	case <-ctx.Done():
+		return
+	}
+	h := env.DAV()
+	if h == nil {
+		return
+	}
+	rep, err := audit.ResumeReschedules(ctx, env.DB, h, engine.Meta{Actor: "almanac", UserAgent: "almanac serve"})
+	switch {
+	case err != nil:
+		env.Logger.Error("resume reschedules", "err", err)
+	case len(rep.RescheduleErrors) > 0:
+		env.Logger.Warn("resumed reschedules", "delivered", rep.Rescheduled, "errors", rep.RescheduleErrors)
+	case rep.Rescheduled > 0:
+		env.Logger.Info("resumed reschedules", "delivered", rep.Rescheduled)
+	}
+}
 
 // davScheduler hands a restore with reschedule the DAV handler, built
 // after the hooks start: asked at request time.

@@ -154,6 +154,9 @@ type ServeEnv struct {
 	// DAV returns the DAV handler once it is built (nil before: call it
 	// at request time); the admin API's restore schedules through it.
 	DAV func() *dav.Handler
+	// DAVReady is closed once DAV returns the handler: a goroutine
+	// started during Start waits on it before calling DAV.
+	DAVReady <-chan struct{}
 	// Getenv reads the environment (Main.Getenv).
 	Getenv func(string) string
 	// WebhookStatus, set by the webhook hook, reports what its delivery

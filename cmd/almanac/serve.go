@@ -383,8 +383,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	var email bool
 	var emailReady func(*dav.Handler)
 	var built *dav.Handler // set before serving starts
+	davReady := make(chan struct{})
 	env := &ServeEnv{
 		DAV:       func() *dav.Handler { return built },
+		DAVReady:  davReady,
 		Metrics:   reg,
 		DB:        m.DB,
 		Logger:    m.Logger,
@@ -447,6 +449,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if built = h; emailReady != nil {
 				emailReady(h)
 			}
+			close(davReady)
 		}})
 	if err != nil {
 		return fmt.Errorf("build DAV handler: %w", err)

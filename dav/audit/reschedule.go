@@ -8,20 +8,18 @@ import (
 	"github.com/almanac/almanac/engine"
 )
 
-// Rescheduler runs the implicit scheduling of an object a restore
-// changed, as its calendar's owner had written the restored version over
-// prev (nil: it did not exist), and returns the messages delivered to
-// local users (dav.Handler.Reschedule).
+// Rescheduler runs the implicit scheduling of an item of a restore's
+// reschedule job, as its calendar's owner had written the restored
+// version over prev (nil: it did not exist), ends the item in the same
+// commit, and returns the messages delivered to local users
+// (dav.Handler.Reschedule).
 type Rescheduler interface {
-	Reschedule(ctx context.Context, m engine.Meta, path, name string, prev []byte) (int, error)
-	// RescheduleDeleted is Reschedule for an object of owner's calendar
-	// that the restore deleted with the whole calendar (version prev).
-	RescheduleDeleted(ctx context.Context, m engine.Meta, owner, path, name string, prev []byte) (int, error)
+	Reschedule(ctx context.Context, m engine.Meta, it engine.RescheduleItem, prev []byte) (int, error)
 }
 
 // MaxRescheduled bounds the objects one restore with Reschedule may
 // change: each is a scheduling step with its own deliveries.
-const MaxRescheduled = 1000
+const MaxRescheduled = engine.MaxRescheduled
 
 // errNoScheduler refuses Reschedule where no server schedules.
 var errNoScheduler = errors.New("a restore with reschedule needs a running server (use --server): scheduling runs there")
@@ -102,66 +100,85 @@ func objectActions(res *engine.RestoreResult) []engine.RestoreAction {
 	return out
 }
 
-// reschedule runs the scheduling of every object the restore res put or
-// deleted, against its version just before the restore, and notes in rep
-// what it delivered and what failed: the restore is committed, so one
-// object's failure does not stop the others.
+// reschedule runs the restore's reschedule job (recorded in its commit,
+// res.Job) and notes in rep what it delivered and what failed.
 func (l *Local) reschedule(ctx context.Context, res *engine.RestoreResult, rep *RestoreReport) {
-	acts := objectActions(res)
-	before := engine.Seq(0)
-	for _, a := range res.Actions {
-		if a.Seq > 0 && (before == 0 || a.Seq < before) {
-			before = a.Seq
-		}
-	}
-	if before == 0 {
+	if res.Job == 0 {
 		return
 	}
-	before-- // the last event before the restore's commit
-	v, err := l.DB.View()
+	items, err := l.DB.PendingReschedules(res.Job)
+	if err != nil {
+		rep.RescheduleErrors = append(rep.RescheduleErrors, err.Error())
+		return
+	}
+	m := l.Meta
+	m.Reason = fmt.Sprintf("reschedule after restore as of %d", res.At)
+	runReschedule(ctx, l.DB, l.Scheduler, m, items, rep)
+}
+
+// ResumeReschedules runs the items of restores' reschedule jobs that a
+// crash (or a client that left) interrupted: the server calls it on
+// start. Items done before are not scheduled again. The report counts
+// the messages delivered and names the items that failed.
+func ResumeReschedules(ctx context.Context, db *engine.DB, s Rescheduler, m engine.Meta) (*RestoreReport, error) {
+	items, err := db.PendingReschedules(0)
+	if err != nil {
+		return nil, fmt.Errorf("pending reschedules: %w", err)
+	}
+	rep := &RestoreReport{}
+	if m.Reason == "" {
+		m.Reason = "reschedule after restore, resumed"
+	}
+	runReschedule(ctx, db, s, m, items, rep)
+	return rep, nil
+}
+
+// runReschedule schedules items, each against its version just before
+// its restore. The restore is committed, so one item's failure does not
+// stop the others: a failed item ends (the report names it); one left
+// by a cancelled ctx stays pending for the next start.
+func runReschedule(ctx context.Context, db *engine.DB, s Rescheduler, m engine.Meta, items []engine.RescheduleItem, rep *RestoreReport) {
+	if len(items) == 0 {
+		return
+	}
+	v, err := db.View()
 	if err != nil {
 		rep.RescheduleErrors = append(rep.RescheduleErrors, err.Error())
 		return
 	}
 	defer v.Close()
-	m := l.Meta
-	m.Reason = fmt.Sprintf("reschedule after restore as of %d", res.At)
-	for _, a := range acts {
+	for _, it := range items {
 		if err := ctx.Err(); err != nil {
-			rep.RescheduleErrors = append(rep.RescheduleErrors, fmt.Sprintf("%s%s: not rescheduled: %v", a.Path, a.Name, err))
+			rep.RescheduleErrors = append(rep.RescheduleErrors, fmt.Sprintf("%s%s: not rescheduled yet (resumed at the next start): %v", it.Path, it.Name, err))
 			continue
 		}
 		var prev []byte
-		switch o, err := v.ObjectAsOf(a.Path, a.Name, engine.AsOf{Seq: before}); {
+		o, err := v.ObjectAsOf(it.Path, it.Name, engine.AsOf{Seq: it.Before()})
+		switch {
 		case err == nil:
 			prev = o.Body
 		case !errors.Is(err, engine.ErrNotFound):
-			rep.RescheduleErrors = append(rep.RescheduleErrors, fmt.Sprintf("%s%s: %v", a.Path, a.Name, err))
+			rep.RescheduleErrors = append(rep.RescheduleErrors, fmt.Sprintf("%s%s: %v", it.Path, it.Name, err))
+			giveUp(ctx, db, m, it, rep)
 			continue
 		}
-		n, err := l.Scheduler.Reschedule(ctx, m, a.Path, a.Name, prev)
+		n, err := s.Reschedule(ctx, m, it, prev)
 		if err != nil {
 			rep.RescheduleErrors = append(rep.RescheduleErrors, err.Error())
+			if ctx.Err() == nil {
+				giveUp(ctx, db, m, it, rep)
+			}
 			continue
 		}
 		rep.Rescheduled += n
 	}
-	gone, err := deletedCalendarObjects(v, res, before)
-	if err != nil {
+}
+
+// giveUp ends an item whose scheduling failed, so that no start retries
+// it for ever.
+func giveUp(ctx context.Context, db *engine.DB, m engine.Meta, it engine.RescheduleItem, rep *RestoreReport) {
+	if err := db.MarkRescheduled(ctx, m, it); err != nil && !errors.Is(err, engine.ErrRescheduleDone) {
 		rep.RescheduleErrors = append(rep.RescheduleErrors, err.Error())
-		return
-	}
-	for _, g := range gone {
-		if err := ctx.Err(); err != nil {
-			rep.RescheduleErrors = append(rep.RescheduleErrors, fmt.Sprintf("%s%s: not rescheduled: %v", g.path, g.name, err))
-			continue
-		}
-		n, err := l.Scheduler.RescheduleDeleted(ctx, m, g.owner, g.path, g.name, g.prev)
-		if err != nil {
-			rep.RescheduleErrors = append(rep.RescheduleErrors, err.Error())
-			continue
-		}
-		rep.Rescheduled += n
 	}
 }
 

@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/almanac/almanac/dav"
 	"github.com/almanac/almanac/engine"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // schedServer is a DAV handler with alice and bob, whose user API
@@ -24,12 +27,27 @@ func schedServer(t *testing.T) (*engine.DB, func(user, method, path, body string
 			t.Fatal(err)
 		}
 	}
+	_, do := schedHandler(t, db, nil)
+	for _, u := range []string{"alice", "bob"} {
+		do(u, "PROPFIND", "/dav/", "") // the home, calendar and inbox
+	}
+	return db, do
+}
+
+// schedHandler is the DAV handler of schedServer on db; its user API
+// restores with wrap(handler) as its scheduler (the handler when wrap is
+// nil).
+func schedHandler(t *testing.T, db *engine.DB, wrap func(*dav.Handler) Rescheduler) (*dav.Handler, func(user, method, path, body string) *httptest.ResponseRecorder) {
+	t.Helper()
 	u := &User{DB: db}
 	h, err := dav.NewHandler(dav.Options{DB: db, Auth: fakeAuth{"alice": engine.RoleUser, "bob": engine.RoleUser}, Audit: u})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u.Scheduler = func() Rescheduler { return h }
+	if wrap != nil {
+		u.Scheduler = func() Rescheduler { return wrap(h) }
+	}
 	do := func(user, method, path, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
 		req.SetBasicAuth(user, "secret")
@@ -38,10 +56,7 @@ func schedServer(t *testing.T) (*engine.DB, func(user, method, path, body string
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	for _, u := range []string{"alice", "bob"} {
-		do(u, "PROPFIND", "/dav/", "") // the home, calendar and inbox
-	}
-	return db, do
+	return h, do
 }
 
 // schedMeeting is alice's meeting r with bob, bob's PARTSTAT partstat.
@@ -290,5 +305,138 @@ func TestRestoreRescheduleDeletedCalendar(t *testing.T) {
 				t.Errorf("without reschedule: %d REPLY, alice's copy:\n%s", replies, a.Body)
 			}
 		})
+	}
+}
+
+// errCrashed is what crashAfter's items fail with once the "server" died.
+var errCrashed = errors.New("test: the server crashed")
+
+// crashAfter lets n items of a reschedule job through, then takes a crash
+// copy of the file system (what kill -9 leaves: only what was synced) and
+// fails every further item, as a dead server would send nothing more.
+type crashAfter struct {
+	Rescheduler
+	n       int
+	fs      *vfs.MemFS
+	crashed *vfs.MemFS
+}
+
+func (c *crashAfter) Reschedule(ctx context.Context, m engine.Meta, it engine.RescheduleItem, prev []byte) (int, error) {
+	if c.n == 0 {
+		if c.crashed == nil {
+			c.crashed = c.fs.CrashClone(vfs.CrashCloneCfg{})
+		}
+		return 0, errCrashed
+	}
+	c.n--
+	return c.Rescheduler.Reschedule(ctx, m, it, prev)
+}
+
+// inboxByUID counts the messages of user's schedule inbox by "METHOD UID".
+func inboxByUID(t *testing.T, db *engine.DB, user string) map[string]int {
+	t.Helper()
+	v, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	out := map[string]int{}
+	for o, err := range v.Objects("/dav/home/"+user+"/inbox/", engine.ListOptions{Bodies: true}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, m, _ := strings.Cut(string(o.Body), "METHOD:")
+		m, _, _ = strings.Cut(m, "\r\n")
+		_, uid, _ := strings.Cut(string(o.Body), "\r\nUID:")
+		uid, _, _ = strings.Cut(uid, "\r\n")
+		out[m+" "+uid]++
+	}
+	return out
+}
+
+// TestRestoreRescheduleResumesAfterCrash: alice invites bob to three
+// meetings and deletes them; her restore with reschedule=1 records its
+// job of three items in its own commit, and the server crashes after the
+// first item's step. The data directory the crash leaves has the restore
+// and the first REQUEST, with two items pending; the restarted server
+// resumes them, so bob gets exactly one new REQUEST per meeting — the
+// first not again — and a second resume, or scheduling the done item
+// again, sends nothing. The pending-job projection rebuilds identically.
+func TestRestoreRescheduleResumesAfterCrash(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	db, err := engine.Open("db", &engine.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, u := range []string{"alice", "bob"} {
+		if err := db.PutUser(ctx, aliceMeta, engine.User{Name: u, Emails: []string{u + "@example.org"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crash := &crashAfter{n: 1, fs: fs}
+	_, do := schedHandler(t, db, func(h *dav.Handler) Rescheduler { crash.Rescheduler = h; return crash })
+	for _, u := range []string{"alice", "bob"} {
+		do(u, "PROPFIND", "/dav/", "")
+	}
+	uids := []string{"r1", "r2", "r3"}
+	for _, uid := range uids {
+		if rec := do("alice", "PUT", cal+uid+".ics", strings.Replace(schedMeeting("NEEDS-ACTION"), "UID:r", "UID:"+uid, 1)); rec.Code != http.StatusCreated {
+			t.Fatalf("invitation %s: %d %s", uid, rec.Code, rec.Body)
+		}
+	}
+	invited := db.Head()
+	for _, uid := range uids {
+		if rec := do("alice", "DELETE", cal+uid+".ics", ""); rec.Code != http.StatusNoContent {
+			t.Fatalf("cancellation %s: %d %s", uid, rec.Code, rec.Body)
+		}
+	}
+	rec := do("alice", http.MethodPost, fmt.Sprintf("%s?restore=%d&reschedule=1", cal, invited), "")
+	var rep RestoreReport
+	if err := json.Unmarshal(rec.Body.Bytes(), &rep); err != nil || rec.Code != http.StatusOK {
+		t.Fatalf("restore: %d %s", rec.Code, rec.Body)
+	}
+	if rep.Rescheduled != 1 || len(rep.RescheduleErrors) != 2 || crash.crashed == nil {
+		t.Fatalf("before the crash: %d delivered, errors %q", rep.Rescheduled, rep.RescheduleErrors)
+	}
+
+	db2, err := engine.Open("db", &engine.Options{FS: crash.crashed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	pending, err := db2.PendingReschedules(0)
+	if err != nil || len(pending) != 2 {
+		t.Fatalf("pending after the crash: %+v, %v", pending, err)
+	}
+	h2, _ := schedHandler(t, db2, nil)
+	m := engine.Meta{Actor: "almanac"}
+	rep2, err := ResumeReschedules(ctx, db2, h2, m)
+	if err != nil || rep2.Rescheduled != 2 || len(rep2.RescheduleErrors) > 0 {
+		t.Fatalf("resume: %+v, %v", rep2, err)
+	}
+	want := map[string]int{}
+	for _, uid := range uids {
+		want["REQUEST "+uid], want["CANCEL "+uid] = 2, 1 // the invitation, the restore's
+	}
+	got := inboxByUID(t, db2, "bob")
+	if !maps.Equal(got, want) {
+		t.Errorf("bob's inbox after the resume: %v, want %v", got, want)
+	}
+	if pending, err := db2.PendingReschedules(0); err != nil || len(pending) != 0 {
+		t.Errorf("pending after the resume: %+v, %v", pending, err)
+	}
+	if rep3, err := ResumeReschedules(ctx, db2, h2, m); err != nil || rep3.Rescheduled != 0 {
+		t.Errorf("second resume: %+v, %v", rep3, err)
+	}
+	done := engine.RescheduleItem{Job: pending[0].Job, Index: 0, Path: cal, Name: "r1.ics"}
+	if n, err := h2.Reschedule(ctx, m, done, nil); err != nil || n != 0 {
+		t.Errorf("the item done before the crash, again: %d delivered, %v", n, err)
+	}
+	if got := inboxByUID(t, db2, "bob"); !maps.Equal(got, want) {
+		t.Errorf("bob's inbox after scheduling a done item again: %v, want %v", got, want)
+	}
+	if err := db2.Verify(ctx); err != nil {
+		t.Errorf("verify: %v", err)
 	}
 }

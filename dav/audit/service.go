@@ -253,6 +253,7 @@ func (l *Local) Restore(ctx context.Context, q RestoreQuery) (*RestoreReport, er
 		if err := l.checkReschedule(ctx, req); err != nil {
 			return nil, err
 		}
+		req.Reschedule = true
 	}
 	res, err := l.DB.Restore(ctx, l.Meta, req)
 	if err != nil {

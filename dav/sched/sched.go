@@ -80,6 +80,10 @@ type Request struct {
 	// NoReply is Schedule-Reply: F (RFC 6638 §8.1): an attendee's change
 	// sends no REPLY.
 	NoReply bool
+	// Done, on a Reschedule, is the item of a restore's reschedule job
+	// the step ends (engine.ScheduledWrite.RescheduleDone): it commits
+	// with the step's deliveries, when the step writes anything.
+	Done *engine.RescheduleItem
 }
 
 // Result is what Write did.
@@ -98,6 +102,8 @@ type Result struct {
 	Changed bool
 	// Delivered counts the messages delivered to local users.
 	Delivered int
+	// Marked is set when the step's commit ended Request.Done.
+	Marked bool
 }
 
 // Preconditions of Write besides the itip ones.
@@ -245,14 +251,18 @@ func (s *Scheduler) write(ctx context.Context, req Request, cal *ical.Calendar, 
 			return &Result{Handled: true}, nil
 		}
 	}
+	if req.Done != nil {
+		writes = append(writes, engine.ScheduledWrite{RescheduleDone: req.Done, Meta: req.Meta})
+	}
 	res, err := s.DB.WriteScheduled(ctx, writes)
 	if err != nil {
 		return nil, err
 	}
+	marked := req.Done != nil
 	if r != nil && cal == nil {
-		return &Result{Handled: true, Delivered: t.delivered}, nil
+		return &Result{Handled: true, Delivered: t.delivered, Marked: marked}, nil
 	}
-	return &Result{Handled: true, ETag: res[0].ETag, ScheduleTag: res[0].ScheduleTag, Created: res[0].Created, Changed: !bytes.Equal(body, req.Body), Delivered: t.delivered}, nil
+	return &Result{Handled: true, ETag: res[0].ETag, ScheduleTag: res[0].ScheduleTag, Created: res[0].Created, Changed: !bytes.Equal(body, req.Body), Delivered: t.delivered, Marked: marked}, nil
 }
 
 // roleOf returns the user's role in the object, the address they take

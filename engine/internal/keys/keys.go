@@ -50,6 +50,7 @@ const (
 	Email         byte = 'M'
 	DirectoryUser byte = 'U'
 	TimeIdx       byte = 'T'
+	Reschedule    byte = 'R'
 	sep           byte = 0x00
 	seqLen             = 8
 	prefixLen          = 1
@@ -62,7 +63,7 @@ const LegacyLog byte = 'l'
 
 // ProjectionPrefixes lists every projection family, for Rebuild and Verify.
 var ProjectionPrefixes = []byte{Path, Coll, Obj, Change, Tomb, UID, CollHist, ObjHist, PathHist, User, Token, OwnerLog,
-	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook, Email, DirectoryUser, TimeIdx}
+	Group, Share, Home, MemberOf, Mount, Grants, GrantedTo, Proxy, ProxyOf, Link, Links, Push, Webhook, Email, DirectoryUser, TimeIdx, Reschedule}
 
 // SharingPrefixes lists the families of sharing (groups, grants, shares,
 // mounts, proxies, links) and of push registrations: apply reads them
@@ -335,4 +336,18 @@ func ParseU64(b []byte) (uint64, error) {
 		return 0, ErrMalformed
 	}
 	return binary.BigEndian.Uint64(b), nil
+}
+
+// RescheduleKey is the key of item idx of the pending reschedule job
+// whose OP_RESCHEDULE event is at seq job.
+func RescheduleKey(job uint64, idx uint32) []byte {
+	return binary.BigEndian.AppendUint32(u64([]byte{Reschedule}, job), idx)
+}
+
+// RescheduleJobIdx returns the job and the item index of a RescheduleKey.
+func RescheduleJobIdx(k []byte) (uint64, uint32, error) {
+	if len(k) != prefixLen+seqLen+4 || k[0] != Reschedule {
+		return 0, 0, ErrMalformed
+	}
+	return binary.BigEndian.Uint64(k[prefixLen:]), binary.BigEndian.Uint32(k[prefixLen+seqLen:]), nil
 }

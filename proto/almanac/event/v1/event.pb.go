@@ -135,6 +135,12 @@ const (
 	// said this of them: written when it differs from the last record, so
 	// principals show it while the user is not signed in.
 	Op_OP_DIRECTORY_USER_SET Op = 46
+	// A restore with reschedule (reschedule.items: the objects to schedule,
+	// appended first in the restore's own batch, so reschedule's job is this
+	// event's seq and the state before the restore is seq - 1), or one item
+	// of such a job scheduled (reschedule.job and reschedule.done, appended
+	// in the same step as the item's deliveries and emails).
+	Op_OP_RESCHEDULE Op = 47
 )
 
 // Enum value maps for Op.
@@ -178,6 +184,7 @@ var (
 		41: "OP_APP_PASSWORD_REVOKED",
 		42: "OP_APP_PASSWORD_USED",
 		46: "OP_DIRECTORY_USER_SET",
+		47: "OP_RESCHEDULE",
 	}
 	Op_value = map[string]int32{
 		"OP_UNSPECIFIED":              0,
@@ -218,6 +225,7 @@ var (
 		"OP_APP_PASSWORD_REVOKED":     41,
 		"OP_APP_PASSWORD_USED":        42,
 		"OP_DIRECTORY_USER_SET":       46,
+		"OP_RESCHEDULE":               47,
 	}
 )
 
@@ -680,7 +688,9 @@ type Event struct {
 	// OP_DIRECTORY_USER_SET.
 	DirectoryUser *DirectoryUser `protobuf:"bytes,73,opt,name=directory_user,json=directoryUser,proto3" json:"directory_user,omitempty"`
 	// OP_IMIP_*.
-	Imip          *IMIP `protobuf:"bytes,71,opt,name=imip,proto3" json:"imip,omitempty"`
+	Imip *IMIP `protobuf:"bytes,71,opt,name=imip,proto3" json:"imip,omitempty"`
+	// OP_RESCHEDULE.
+	Reschedule    *Reschedule `protobuf:"bytes,74,opt,name=reschedule,proto3" json:"reschedule,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1002,6 +1012,141 @@ func (x *Event) GetImip() *IMIP {
 	return nil
 }
 
+func (x *Event) GetReschedule() *Reschedule {
+	if x != nil {
+		return x.Reschedule
+	}
+	return nil
+}
+
+// Reschedule is a restore's reschedule job (items) or the end of one of
+// its items (job, done).
+type Reschedule struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The objects to schedule, at most 1000.
+	Items []*RescheduleItem `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	// The seq of the job's OP_RESCHEDULE event, on an item's end.
+	Job uint64 `protobuf:"varint,2,opt,name=job,proto3" json:"job,omitempty"`
+	// The index in the job's items of the item scheduled.
+	Done          uint32 `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Reschedule) Reset() {
+	*x = Reschedule{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Reschedule) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Reschedule) ProtoMessage() {}
+
+func (x *Reschedule) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Reschedule.ProtoReflect.Descriptor instead.
+func (*Reschedule) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Reschedule) GetItems() []*RescheduleItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Reschedule) GetJob() uint64 {
+	if x != nil {
+		return x.Job
+	}
+	return 0
+}
+
+func (x *Reschedule) GetDone() uint32 {
+	if x != nil {
+		return x.Done
+	}
+	return 0
+}
+
+// RescheduleItem is an object a restore put back or deleted.
+type RescheduleItem struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Path  string                 `protobuf:"bytes,1,opt,name=path,proto3" json:"path,omitempty"`
+	Name  string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// Set when the restore deleted the object with its whole calendar: the
+	// calendar's owner before the restore.
+	Owner         string `protobuf:"bytes,3,opt,name=owner,proto3" json:"owner,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RescheduleItem) Reset() {
+	*x = RescheduleItem{}
+	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RescheduleItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RescheduleItem) ProtoMessage() {}
+
+func (x *RescheduleItem) ProtoReflect() protoreflect.Message {
+	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RescheduleItem.ProtoReflect.Descriptor instead.
+func (*RescheduleItem) Descriptor() ([]byte, []int) {
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RescheduleItem) GetPath() string {
+	if x != nil {
+		return x.Path
+	}
+	return ""
+}
+
+func (x *RescheduleItem) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RescheduleItem) GetOwner() string {
+	if x != nil {
+		return x.Owner
+	}
+	return ""
+}
+
 // DirectoryUser is what an outside directory said of a user it
 // authenticated (OP_DIRECTORY_USER_SET), in full.
 type DirectoryUser struct {
@@ -1020,7 +1165,7 @@ type DirectoryUser struct {
 
 func (x *DirectoryUser) Reset() {
 	*x = DirectoryUser{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1032,7 +1177,7 @@ func (x *DirectoryUser) String() string {
 func (*DirectoryUser) ProtoMessage() {}
 
 func (x *DirectoryUser) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[1]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1045,7 +1190,7 @@ func (x *DirectoryUser) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirectoryUser.ProtoReflect.Descriptor instead.
 func (*DirectoryUser) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{1}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DirectoryUser) GetName() string {
@@ -1108,7 +1253,7 @@ type IMIP struct {
 
 func (x *IMIP) Reset() {
 	*x = IMIP{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1120,7 +1265,7 @@ func (x *IMIP) String() string {
 func (*IMIP) ProtoMessage() {}
 
 func (x *IMIP) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[2]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1133,7 +1278,7 @@ func (x *IMIP) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IMIP.ProtoReflect.Descriptor instead.
 func (*IMIP) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{2}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IMIP) GetMethod() string {
@@ -1213,7 +1358,7 @@ type CollectionProps struct {
 
 func (x *CollectionProps) Reset() {
 	*x = CollectionProps{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1370,7 @@ func (x *CollectionProps) String() string {
 func (*CollectionProps) ProtoMessage() {}
 
 func (x *CollectionProps) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[3]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1383,7 @@ func (x *CollectionProps) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectionProps.ProtoReflect.Descriptor instead.
 func (*CollectionProps) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{3}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CollectionProps) GetDisplayName() string {
@@ -1323,7 +1468,7 @@ type User struct {
 
 func (x *User) Reset() {
 	*x = User{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1335,7 +1480,7 @@ func (x *User) String() string {
 func (*User) ProtoMessage() {}
 
 func (x *User) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[4]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1348,7 +1493,7 @@ func (x *User) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use User.ProtoReflect.Descriptor instead.
 func (*User) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{4}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *User) GetName() string {
@@ -1423,7 +1568,7 @@ type Resource struct {
 
 func (x *Resource) Reset() {
 	*x = Resource{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1435,7 +1580,7 @@ func (x *Resource) String() string {
 func (*Resource) ProtoMessage() {}
 
 func (x *Resource) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[5]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1448,7 +1593,7 @@ func (x *Resource) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Resource.ProtoReflect.Descriptor instead.
 func (*Resource) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{5}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Resource) GetType() ResourceType {
@@ -1509,7 +1654,7 @@ type AppPassword struct {
 
 func (x *AppPassword) Reset() {
 	*x = AppPassword{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1521,7 +1666,7 @@ func (x *AppPassword) String() string {
 func (*AppPassword) ProtoMessage() {}
 
 func (x *AppPassword) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[6]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1534,7 +1679,7 @@ func (x *AppPassword) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppPassword.ProtoReflect.Descriptor instead.
 func (*AppPassword) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{6}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AppPassword) GetUser() string {
@@ -1622,7 +1767,7 @@ type APIToken struct {
 
 func (x *APIToken) Reset() {
 	*x = APIToken{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1634,7 +1779,7 @@ func (x *APIToken) String() string {
 func (*APIToken) ProtoMessage() {}
 
 func (x *APIToken) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[7]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1647,7 +1792,7 @@ func (x *APIToken) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use APIToken.ProtoReflect.Descriptor instead.
 func (*APIToken) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{7}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *APIToken) GetId() string {
@@ -1696,7 +1841,7 @@ type Group struct {
 
 func (x *Group) Reset() {
 	*x = Group{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1708,7 +1853,7 @@ func (x *Group) String() string {
 func (*Group) ProtoMessage() {}
 
 func (x *Group) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[8]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1721,7 +1866,7 @@ func (x *Group) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Group.ProtoReflect.Descriptor instead.
 func (*Group) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{8}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Group) GetName() string {
@@ -1778,7 +1923,7 @@ type Share struct {
 
 func (x *Share) Reset() {
 	*x = Share{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1935,7 @@ func (x *Share) String() string {
 func (*Share) ProtoMessage() {}
 
 func (x *Share) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[9]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +1948,7 @@ func (x *Share) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Share.ProtoReflect.Descriptor instead.
 func (*Share) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{9}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Share) GetGrantee() string {
@@ -1868,7 +2013,7 @@ type Proxy struct {
 
 func (x *Proxy) Reset() {
 	*x = Proxy{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1880,7 +2025,7 @@ func (x *Proxy) String() string {
 func (*Proxy) ProtoMessage() {}
 
 func (x *Proxy) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[10]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1893,7 +2038,7 @@ func (x *Proxy) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Proxy.ProtoReflect.Descriptor instead.
 func (*Proxy) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{10}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Proxy) GetDelegator() string {
@@ -1939,7 +2084,7 @@ type Schedule struct {
 
 func (x *Schedule) Reset() {
 	*x = Schedule{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1951,7 +2096,7 @@ func (x *Schedule) String() string {
 func (*Schedule) ProtoMessage() {}
 
 func (x *Schedule) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[11]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1964,7 +2109,7 @@ func (x *Schedule) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Schedule.ProtoReflect.Descriptor instead.
 func (*Schedule) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{11}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Schedule) GetMethod() string {
@@ -2020,7 +2165,7 @@ type Link struct {
 
 func (x *Link) Reset() {
 	*x = Link{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2032,7 +2177,7 @@ func (x *Link) String() string {
 func (*Link) ProtoMessage() {}
 
 func (x *Link) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[12]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2045,7 +2190,7 @@ func (x *Link) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Link.ProtoReflect.Descriptor instead.
 func (*Link) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{12}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Link) GetTokenSha256() string {
@@ -2089,7 +2234,7 @@ type Push struct {
 
 func (x *Push) Reset() {
 	*x = Push{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2246,7 @@ func (x *Push) String() string {
 func (*Push) ProtoMessage() {}
 
 func (x *Push) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[13]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2259,7 @@ func (x *Push) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Push.ProtoReflect.Descriptor instead.
 func (*Push) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{13}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Push) GetRegistration() *PushRegistration {
@@ -2166,7 +2311,7 @@ type PushRegistration struct {
 
 func (x *PushRegistration) Reset() {
 	*x = PushRegistration{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2178,7 +2323,7 @@ func (x *PushRegistration) String() string {
 func (*PushRegistration) ProtoMessage() {}
 
 func (x *PushRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[14]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2191,7 +2336,7 @@ func (x *PushRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PushRegistration.ProtoReflect.Descriptor instead.
 func (*PushRegistration) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{14}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *PushRegistration) GetId() string {
@@ -2302,7 +2447,7 @@ type Webhook struct {
 
 func (x *Webhook) Reset() {
 	*x = Webhook{}
-	mi := &file_almanac_event_v1_event_proto_msgTypes[15]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2314,7 +2459,7 @@ func (x *Webhook) String() string {
 func (*Webhook) ProtoMessage() {}
 
 func (x *Webhook) ProtoReflect() protoreflect.Message {
-	mi := &file_almanac_event_v1_event_proto_msgTypes[15]
+	mi := &file_almanac_event_v1_event_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2327,7 +2472,7 @@ func (x *Webhook) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Webhook.ProtoReflect.Descriptor instead.
 func (*Webhook) Descriptor() ([]byte, []int) {
-	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{15}
+	return file_almanac_event_v1_event_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Webhook) GetId() string {
@@ -2432,7 +2577,7 @@ var File_almanac_event_v1_event_proto protoreflect.FileDescriptor
 
 const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xa4\r\n" +
+	"\x1calmanac/event/v1/event.proto\x12\x10almanac.event.v1\"\xe2\r\n" +
 	"\x05Event\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12$\n" +
 	"\x0etime_unix_nano\x18\x02 \x01(\x03R\ftimeUnixNano\x12\x14\n" +
@@ -2480,10 +2625,22 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\ferased_count\x186 \x01(\x04R\verasedCount\x12@\n" +
 	"\fapp_password\x18F \x01(\v2\x1d.almanac.event.v1.AppPasswordR\vappPassword\x12F\n" +
 	"\x0edirectory_user\x18I \x01(\v2\x1f.almanac.event.v1.DirectoryUserR\rdirectoryUser\x12*\n" +
-	"\x04imip\x18G \x01(\v2\x16.almanac.event.v1.IMIPR\x04imip\x1a>\n" +
+	"\x04imip\x18G \x01(\v2\x16.almanac.event.v1.IMIPR\x04imip\x12<\n" +
+	"\n" +
+	"reschedule\x18J \x01(\v2\x1c.almanac.event.v1.RescheduleR\n" +
+	"reschedule\x1a>\n" +
 	"\x10ObjectPropsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa2\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"j\n" +
+	"\n" +
+	"Reschedule\x126\n" +
+	"\x05items\x18\x01 \x03(\v2 .almanac.event.v1.RescheduleItemR\x05items\x12\x10\n" +
+	"\x03job\x18\x02 \x01(\x04R\x03job\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\rR\x04done\"N\n" +
+	"\x0eRescheduleItem\x12\x12\n" +
+	"\x04path\x18\x01 \x01(\tR\x04path\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x14\n" +
+	"\x05owner\x18\x03 \x01(\tR\x05owner\"\xa2\x01\n" +
 	"\rDirectoryUser\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
@@ -2616,7 +2773,7 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"createdSeq\x12*\n" +
 	"\x11created_unix_nano\x18\r \x01(\x03R\x0fcreatedUnixNano\x12\x1d\n" +
 	"\n" +
-	"created_by\x18\x0e \x01(\tR\tcreatedBy*\x86\a\n" +
+	"created_by\x18\x0e \x01(\tR\tcreatedBy*\x99\a\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15OP_COLLECTION_CREATED\x10\x01\x12\x19\n" +
@@ -2656,7 +2813,8 @@ const file_almanac_event_v1_event_proto_rawDesc = "" +
 	"\x17OP_APP_PASSWORD_CREATED\x10(\x12\x1b\n" +
 	"\x17OP_APP_PASSWORD_REVOKED\x10)\x12\x18\n" +
 	"\x14OP_APP_PASSWORD_USED\x10*\x12\x19\n" +
-	"\x15OP_DIRECTORY_USER_SET\x10.*\xef\x01\n" +
+	"\x15OP_DIRECTORY_USER_SET\x10.\x12\x11\n" +
+	"\rOP_RESCHEDULE\x10/*\xef\x01\n" +
 	"\x0eCollectionKind\x12\x1f\n" +
 	"\x1bCOLLECTION_KIND_UNSPECIFIED\x10\x00\x12\x18\n" +
 	"\x14COLLECTION_KIND_HOME\x10\x01\x12\x19\n" +
@@ -2702,7 +2860,7 @@ func file_almanac_event_v1_event_proto_rawDescGZIP() []byte {
 }
 
 var file_almanac_event_v1_event_proto_enumTypes = make([]protoimpl.EnumInfo, 7)
-var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 18)
+var file_almanac_event_v1_event_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_almanac_event_v1_event_proto_goTypes = []any{
 	(Op)(0),                  // 0: almanac.event.v1.Op
 	(CollectionKind)(0),      // 1: almanac.event.v1.CollectionKind
@@ -2712,58 +2870,62 @@ var file_almanac_event_v1_event_proto_goTypes = []any{
 	(ShareReply)(0),          // 5: almanac.event.v1.ShareReply
 	(ProxyAccess)(0),         // 6: almanac.event.v1.ProxyAccess
 	(*Event)(nil),            // 7: almanac.event.v1.Event
-	(*DirectoryUser)(nil),    // 8: almanac.event.v1.DirectoryUser
-	(*IMIP)(nil),             // 9: almanac.event.v1.IMIP
-	(*CollectionProps)(nil),  // 10: almanac.event.v1.CollectionProps
-	(*User)(nil),             // 11: almanac.event.v1.User
-	(*Resource)(nil),         // 12: almanac.event.v1.Resource
-	(*AppPassword)(nil),      // 13: almanac.event.v1.AppPassword
-	(*APIToken)(nil),         // 14: almanac.event.v1.APIToken
-	(*Group)(nil),            // 15: almanac.event.v1.Group
-	(*Share)(nil),            // 16: almanac.event.v1.Share
-	(*Proxy)(nil),            // 17: almanac.event.v1.Proxy
-	(*Schedule)(nil),         // 18: almanac.event.v1.Schedule
-	(*Link)(nil),             // 19: almanac.event.v1.Link
-	(*Push)(nil),             // 20: almanac.event.v1.Push
-	(*PushRegistration)(nil), // 21: almanac.event.v1.PushRegistration
-	(*Webhook)(nil),          // 22: almanac.event.v1.Webhook
-	nil,                      // 23: almanac.event.v1.Event.ObjectPropsEntry
-	nil,                      // 24: almanac.event.v1.CollectionProps.DeadEntry
+	(*Reschedule)(nil),       // 8: almanac.event.v1.Reschedule
+	(*RescheduleItem)(nil),   // 9: almanac.event.v1.RescheduleItem
+	(*DirectoryUser)(nil),    // 10: almanac.event.v1.DirectoryUser
+	(*IMIP)(nil),             // 11: almanac.event.v1.IMIP
+	(*CollectionProps)(nil),  // 12: almanac.event.v1.CollectionProps
+	(*User)(nil),             // 13: almanac.event.v1.User
+	(*Resource)(nil),         // 14: almanac.event.v1.Resource
+	(*AppPassword)(nil),      // 15: almanac.event.v1.AppPassword
+	(*APIToken)(nil),         // 16: almanac.event.v1.APIToken
+	(*Group)(nil),            // 17: almanac.event.v1.Group
+	(*Share)(nil),            // 18: almanac.event.v1.Share
+	(*Proxy)(nil),            // 19: almanac.event.v1.Proxy
+	(*Schedule)(nil),         // 20: almanac.event.v1.Schedule
+	(*Link)(nil),             // 21: almanac.event.v1.Link
+	(*Push)(nil),             // 22: almanac.event.v1.Push
+	(*PushRegistration)(nil), // 23: almanac.event.v1.PushRegistration
+	(*Webhook)(nil),          // 24: almanac.event.v1.Webhook
+	nil,                      // 25: almanac.event.v1.Event.ObjectPropsEntry
+	nil,                      // 26: almanac.event.v1.CollectionProps.DeadEntry
 }
 var file_almanac_event_v1_event_proto_depIdxs = []int32{
 	0,  // 0: almanac.event.v1.Event.op:type_name -> almanac.event.v1.Op
-	23, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
+	25, // 1: almanac.event.v1.Event.object_props:type_name -> almanac.event.v1.Event.ObjectPropsEntry
 	1,  // 2: almanac.event.v1.Event.collection_kind:type_name -> almanac.event.v1.CollectionKind
-	10, // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
-	11, // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
-	15, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
-	16, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
-	17, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
-	19, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
-	20, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
-	22, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
-	18, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
-	13, // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
-	8,  // 13: almanac.event.v1.Event.directory_user:type_name -> almanac.event.v1.DirectoryUser
-	9,  // 14: almanac.event.v1.Event.imip:type_name -> almanac.event.v1.IMIP
-	24, // 15: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
-	14, // 16: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
-	12, // 17: almanac.event.v1.User.resource:type_name -> almanac.event.v1.Resource
-	13, // 18: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
-	2,  // 19: almanac.event.v1.Resource.type:type_name -> almanac.event.v1.ResourceType
-	3,  // 20: almanac.event.v1.Resource.auto_schedule:type_name -> almanac.event.v1.AutoSchedule
-	4,  // 21: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
-	5,  // 22: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
-	10, // 23: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
-	6,  // 24: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
-	21, // 25: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
-	1,  // 26: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
-	0,  // 27: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	12, // 3: almanac.event.v1.Event.props:type_name -> almanac.event.v1.CollectionProps
+	13, // 4: almanac.event.v1.Event.user:type_name -> almanac.event.v1.User
+	17, // 5: almanac.event.v1.Event.group:type_name -> almanac.event.v1.Group
+	18, // 6: almanac.event.v1.Event.share:type_name -> almanac.event.v1.Share
+	19, // 7: almanac.event.v1.Event.proxy:type_name -> almanac.event.v1.Proxy
+	21, // 8: almanac.event.v1.Event.link:type_name -> almanac.event.v1.Link
+	22, // 9: almanac.event.v1.Event.push:type_name -> almanac.event.v1.Push
+	24, // 10: almanac.event.v1.Event.webhook:type_name -> almanac.event.v1.Webhook
+	20, // 11: almanac.event.v1.Event.schedule:type_name -> almanac.event.v1.Schedule
+	15, // 12: almanac.event.v1.Event.app_password:type_name -> almanac.event.v1.AppPassword
+	10, // 13: almanac.event.v1.Event.directory_user:type_name -> almanac.event.v1.DirectoryUser
+	11, // 14: almanac.event.v1.Event.imip:type_name -> almanac.event.v1.IMIP
+	8,  // 15: almanac.event.v1.Event.reschedule:type_name -> almanac.event.v1.Reschedule
+	9,  // 16: almanac.event.v1.Reschedule.items:type_name -> almanac.event.v1.RescheduleItem
+	26, // 17: almanac.event.v1.CollectionProps.dead:type_name -> almanac.event.v1.CollectionProps.DeadEntry
+	16, // 18: almanac.event.v1.User.tokens:type_name -> almanac.event.v1.APIToken
+	14, // 19: almanac.event.v1.User.resource:type_name -> almanac.event.v1.Resource
+	15, // 20: almanac.event.v1.User.app_passwords:type_name -> almanac.event.v1.AppPassword
+	2,  // 21: almanac.event.v1.Resource.type:type_name -> almanac.event.v1.ResourceType
+	3,  // 22: almanac.event.v1.Resource.auto_schedule:type_name -> almanac.event.v1.AutoSchedule
+	4,  // 23: almanac.event.v1.Share.access:type_name -> almanac.event.v1.ShareAccess
+	5,  // 24: almanac.event.v1.Share.reply:type_name -> almanac.event.v1.ShareReply
+	12, // 25: almanac.event.v1.Share.props:type_name -> almanac.event.v1.CollectionProps
+	6,  // 26: almanac.event.v1.Proxy.access:type_name -> almanac.event.v1.ProxyAccess
+	23, // 27: almanac.event.v1.Push.registration:type_name -> almanac.event.v1.PushRegistration
+	1,  // 28: almanac.event.v1.Webhook.kinds:type_name -> almanac.event.v1.CollectionKind
+	0,  // 29: almanac.event.v1.Webhook.ops:type_name -> almanac.event.v1.Op
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_almanac_event_v1_event_proto_init() }
@@ -2777,7 +2939,7 @@ func file_almanac_event_v1_event_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_almanac_event_v1_event_proto_rawDesc), len(file_almanac_event_v1_event_proto_rawDesc)),
 			NumEnums:      7,
-			NumMessages:   18,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
