@@ -49,14 +49,32 @@ const testPassword = "secret"
 // and the users alice, bob and admin (all with password "secret").
 func startServer(t testing.TB, flags ...string) *testServer {
 	t.Helper()
-	dataDir := t.TempDir()
+	s := serveOn(t, t.TempDir(), flags...)
+	ctx := context.Background()
+	for _, u := range []struct{ name, role string }{{"alice", engine.RoleUser}, {"bob", engine.RoleUser}, {"admin", engine.RoleAdmin}} {
+		// The minimum bcrypt cost keeps tests fast; the hash format is the same.
+		h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: u.name, PasswordHash: string(h), Role: u.role}); err != nil {
+			t.Fatalf("startServer: add user %s: %v", u.name, err)
+		}
+	}
+	return s
+}
+
+// serveOn boots `almanac serve` in-process on the data directory dataDir
+// as it is (startServer's users are not added: a restart keeps them).
+func serveOn(t testing.TB, dataDir string, flags ...string) *testServer {
+	t.Helper()
 	args := append([]string{"--listen=127.0.0.1:0", "--data=" + dataDir, "--log-level=debug"}, flags...)
 	args = append(args, hookTestFlags(flags)...)
 	logs := &syncBuffer{}
 	m := NewMain()
 	m.Getenv = testGetenv(nil, flags...)
 	m.Stdout, m.LogOutput = logs, logs
-	m.noFirstRun = true // the users below instead
+	m.noFirstRun = true // startServer adds its own users
 	if err := m.ParseFlags(args); err != nil {
 		t.Fatalf("startServer: %v", err)
 	}
@@ -67,16 +85,6 @@ func startServer(t testing.TB, flags ...string) *testServer {
 	}
 	s := &testServer{BaseURL: "http://" + m.Addr(), DataDir: m.Config.DataDir, Main: m, DB: m.DB, Logs: logs, cancel: cancel}
 	t.Cleanup(func() { s.Stop(t) })
-	for _, u := range []struct{ name, role string }{{"alice", engine.RoleUser}, {"bob", engine.RoleUser}, {"admin", engine.RoleAdmin}} {
-		// The minimum bcrypt cost keeps tests fast; the hash format is the same.
-		h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := m.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: u.name, PasswordHash: string(h), Role: u.role}); err != nil {
-			t.Fatalf("startServer: add user %s: %v", u.name, err)
-		}
-	}
 	return s
 }
 
