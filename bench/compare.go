@@ -48,7 +48,8 @@ type rowKey struct {
 // and concurrency, one column per server (in order of first appearance),
 // and for every other server its ratio against baseline: how many times
 // better it is (>1 is better, whichever way the metric points). A value the
-// server got wrong is marked ✗, one cut short by a time budget ~.
+// server got wrong is marked ✗, one cut short by a time budget ~, one
+// whose budget ran out before it could be measured "timed out after N s".
 func Compare(results []Result, baseline string) string {
 	var servers []string
 	rows := map[rowKey]map[string]Result{}
@@ -98,6 +99,9 @@ func cell(row map[string]Result, server string, m metric) string {
 	r, ok := row[server]
 	if !ok {
 		return "—"
+	}
+	if r.Timeout {
+		return fmt.Sprintf("timed out after %.0f s", r.ElapsedS)
 	}
 	if r.Errors > 0 && r.Ops == 0 && r.RSSKB == 0 {
 		return "failed"

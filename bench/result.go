@@ -27,6 +27,9 @@ type Result struct {
 	Want    int   `json:"want,omitempty"`
 	Correct *bool `json:"correct,omitempty"`
 	Partial bool  `json:"partial,omitempty"` // stopped by the time budget
+	// Timeout marks a scenario that measures only once its work is done
+	// (FreshFootprint) and whose work its time budget stopped: no figure.
+	Timeout bool  `json:"timeout,omitempty"`
 	RSSKB   int64 `json:"rss_kb,omitempty"`
 	// HWMKB is the server's peak resident set (VmHWM) when RSSKB was read.
 	HWMKB int64 `json:"hwm_kb,omitempty"`

@@ -62,7 +62,7 @@ func runSmoke(t *testing.T, s *Server, loader Loader, strictExpand bool) {
 	}
 	// The fresh footprint loads a calendar of its own (30 events: the
 	// plan's sizes already have theirs) and must sync all of it.
-	fresh, err := FreshFootprint(ctx, c, loader, 30)
+	fresh, err := FreshFootprint(ctx, c, loader, 30, 0)
 	if err != nil {
 		t.Fatalf("fresh footprint: %v", err)
 	}

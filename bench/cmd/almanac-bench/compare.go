@@ -52,6 +52,7 @@ func compareCmd(args []string) error {
 	feedC := fs.Int("feed-c", 16, "concurrent writers of the feed scenario")
 	note := fs.String("note", "", "a note on the run's conditions for RESULTS.md")
 	freshN := fs.String("fresh-n", "1000,10000", "sizes at which each server is also measured fresh: memory and disk after loading exactly N events and one client's first sync (empty skips)")
+	freshBudget := fs.Duration("fresh-budget", bench.FreshBudget, "time each server gets for a fresh row's load and first sync; a server still busy then is reported as timed out and not measured")
 	ap := bindPlan(fs, "almanac-", almanacPlan)
 	pp := bindPlan(fs, "peer-", peerPlan)
 	_ = fs.Parse(args)
@@ -91,7 +92,7 @@ func compareCmd(args []string) error {
 	}
 	emit(disk)
 	for _, name := range strings.Split(*servers, ",") {
-		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), bench.Config{N: *feedN, C: *feedC}, aPlan, pPlan, fresh, &rep, emit); err != nil {
+		if err := compareOne(ctx, strings.TrimSpace(name), *almanacBin, strings.Fields(*almanacFlags), bench.Config{N: *feedN, C: *feedC}, aPlan, pPlan, fresh, *freshBudget, &rep, emit); err != nil {
 			fmt.Fprintln(os.Stderr, "almanac-bench:", err)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s: %v", name, err))
 		}
@@ -109,7 +110,7 @@ func compareCmd(args []string) error {
 }
 
 func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []string, feed bench.Config, aPlan, pPlan bench.Plan,
-	fresh []int, rep *bench.Report, emit func(bench.Result)) error {
+	fresh []int, freshBudget time.Duration, rep *bench.Report, emit func(bench.Result)) error {
 	s, loader, plan, err := startServer(ctx, name, almanacBin, almanacFlags, aPlan, pPlan, rep)
 	if err != nil {
 		return err
@@ -117,7 +118,7 @@ func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []str
 	bench.Run(ctx, bench.NewClient(s.Target, 64), loader, plan, emit)
 	s.Stop()
 	for _, n := range fresh {
-		if err := freshOne(ctx, name, almanacBin, almanacFlags, n, rep, emit); err != nil {
+		if err := freshOne(ctx, name, almanacBin, almanacFlags, n, freshBudget, rep, emit); err != nil {
 			return err
 		}
 	}
@@ -128,14 +129,15 @@ func compareOne(ctx context.Context, name, almanacBin string, almanacFlags []str
 }
 
 // freshOne measures a fresh server's memory and disk after a load of n
-// events and one client's first sync (bench.FreshFootprint).
-func freshOne(ctx context.Context, name, almanacBin string, almanacFlags []string, n int, rep *bench.Report, emit func(bench.Result)) error {
+// events and one client's first sync (bench.FreshFootprint), within budget.
+func freshOne(ctx context.Context, name, almanacBin string, almanacFlags []string, n int, budget time.Duration,
+	rep *bench.Report, emit func(bench.Result)) error {
 	s, loader, _, err := startServer(ctx, name, almanacBin, almanacFlags, bench.Plan{}, bench.Plan{}, rep)
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
-	rs, err := bench.FreshFootprint(ctx, bench.NewClient(s.Target, 64), loader, n)
+	rs, err := bench.FreshFootprint(ctx, bench.NewClient(s.Target, 64), loader, n, budget)
 	if err != nil {
 		emit(bench.Result{Server: s.Target.Name, Scenario: bench.FreshPrefix + "rss", N: n, Errors: 1, FirstError: err.Error()})
 		return nil
