@@ -41,50 +41,89 @@
 //
 // # NATS
 //
-// The Publisher reads the log from its cursor (the last seq JetStream
-// acknowledged, with all before it) and publishes each change with header
-// Nats-Msg-Id = seq, without waiting for the acknowledgements of earlier
-// ones: at most PublisherOptions.MaxInFlight are unacknowledged. A second
-// goroutine takes the acknowledgements in seq order and advances the
-// cursor over the acknowledged prefix. After any failure (NATS down, a
-// rejected publish, an ack timeout) the session ends and the next one
-// starts over from the cursor.
+// The Publisher publishes each change with header Nats-Msg-Id = seq,
+// without waiting for the acknowledgements of earlier ones: at most
+// PublisherOptions.MaxInFlight are unacknowledged. A second goroutine
+// takes the acknowledgements in seq order and advances the cursor (the
+// last seq JetStream acknowledged, with all before it) over the
+// acknowledged prefix. After any failure (NATS down, a rejected publish,
+// an ack timeout) the session ends and the next one starts over.
+//
+// A session starts after the last change the stream stores, not after the
+// cursor (session.resume): it reads the stream's last message and, when
+// that is someone else's, up to 64 before it, and takes the first one
+// that carries the publisher's SigHeader; its Nats-Msg-Id names the
+// change. The session continues after that change, moves the cursor to it
+// (forward when a crash lost the last cursor saves, back when the broker
+// lost acknowledged messages), and expects the stream's last sequence and
+// message ID from its first publish on. A stream that holds no message
+// (new, purged, an interest stream without consumers) has nothing to
+// repeat: the session continues after the cursor, expecting the stream's
+// last sequence. Only when the search meets a missing message (deleted by
+// an operator or a purge's erasure, consumed from an interest or
+// workqueue stream) or finds only others' messages does the session start
+// after the cursor without expectations, publishing synchronously until
+// the broker stores a change rather than dropping it as a duplicate.
 //
 // The stream holds the log in order, each change once:
 //
 //   - the connection has no reconnect buffer (nats.ReconnectBufSize(-1),
 //     checked by NewPublisher), so nothing published before or during a
-//     reconnect reaches the broker behind what the next session re-sends;
-//   - every publish after the first one a session got stored carries
-//     Nats-Expected-Last-Sequence and Nats-Expected-Last-Msg-Id, the stream
-//     sequence and the seq of the change before it, so when the broker
-//     drops or rejects one change of a window (a stream limit, a leader
-//     change) it rejects all later ones too instead of storing them ahead
-//     of it. The sequence alone is not enough when something else
-//     publishes to the stream: a foreign message can take the place of a
-//     rejected change, and the next one would match. nats-server checks
-//     the message ID only on streams that are not clustered, so a
-//     clustered stream must have no other publisher. nats.go's retry of
-//     "no responders" publishes, which would re-send one change behind
-//     later ones, is off. A rejection for a moved tail (another publisher)
-//     starts the next session at once, without RetryWait;
-//   - a session publishes synchronously until the broker stores a change
-//     rather than dropping it as a duplicate: the changes after the cursor
-//     may already be in the stream (a failed session's unacknowledged
-//     publishes). The stored one's stream sequence starts the expectations.
+//     reconnect reaches the broker behind what the next session sends;
+//   - every publish a session makes once it knows the stream's tail
+//     carries Nats-Expected-Last-Sequence and Nats-Expected-Last-Msg-Id,
+//     the stream sequence and the message ID it must follow, so when the
+//     broker drops or rejects one change of a window (a stream limit, a
+//     leader change) it rejects all later ones too instead of storing them
+//     ahead of it; the stored changes of a failed session are a prefix of
+//     what it sent, and the next session finds the last of them. The
+//     sequence alone is not enough when something else publishes to the
+//     stream: a foreign message can take the place of a rejected change,
+//     and the next one would match. nats-server checks the message ID only
+//     on streams that are not clustered, so a clustered stream must have
+//     no other publisher. nats.go's retry of "no responders" publishes,
+//     which would re-send one change behind later ones, is off;
+//   - a publish of a failed session that reaches the broker late (after
+//     the next session read the tail) expects the sequence it was sent
+//     with: either it is stored and the next session's publish of the
+//     same change is refused for a moved tail, or it is refused itself.
+//     Either way the change is stored once. A refusal for a moved tail
+//     starts the next session at once when this one stored a change,
+//     otherwise after RetryWait (so another publisher cannot keep it
+//     spinning);
+//   - two publishers (a cluster node taking publishing over from another)
+//     both expect the tail they found: only one of them extends it.
 //
 // The cursor is an engine cursor (engine.DB.SetCursor, a synced write).
 // Run stores it from its own goroutine, never on the publish path: about
 // once a second while it moves, whenever it is 4096 seqs ahead of the
 // stored one, and when Run returns. A crash loses at most those last
-// advances: the next run re-sends the changes after the stored cursor, and
-// the broker drops them as duplicates by Nats-Msg-Id.
+// advances, and the next session finds them in the stream.
 //
-// That, like the re-sending after a failed session, relies on the stream's
-// duplicate window (StreamConfig.Duplicates, default 10 minutes): a change
-// re-sent longer than that after the broker stored it (a restart after a
-// long crash, or a NATS outage longer than the window that began while it
-// was unacknowledged) is stored a second time.
+// So the stream's duplicate window (StreamConfig.Duplicates) no longer
+// carries the publisher's correctness, and it costs the broker ~100 bytes
+// of memory per message published within it (80 MiB at a million objects
+// with the 10 minutes of earlier versions, right after the publisher
+// caught up with an import). A limits stream the publisher creates gets
+// DefaultDuplicates, 1 second: the broker keeps the IDs of at most one
+// second of publishing. What the window still covers is the fallback
+// above, a session that starts after its cursor without expectations: the
+// changes between the stored cursor and the last one stored are stored
+// again unless they come within the window. On a limits stream that takes
+// a message deleted from the tail between a crash and the next start (a
+// purge's erasure whose own change was not yet published, an operator's
+// delete) or more than 64 foreign messages at the tail. Interest and
+// workqueue streams, whose consumers remove the tail, keep
+// DefaultDuplicatesConsumed (10 minutes) and with it the earlier bound: a
+// change re-sent longer than the window after the broker stored it is
+// stored a second time. A limits stream that has the old 10-minute window
+// is updated to the configured one when the publisher may (the embedded
+// server's publisher user may); a window set otherwise is left alone.
+//
+// A data directory restored from a backup has a new store secret, so its
+// publisher signs with a new key and does not take the stream's messages
+// for its own: it publishes after the backup's cursor without
+// expectations, as the README's "Backup and restore" describes.
 //
 // Subjects are described at Subject and EscapeToken; the payload is a
 // binary or protojson feedv1.Change.

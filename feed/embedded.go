@@ -81,7 +81,7 @@ func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
 }
 
 // publisherPermissions: the stream's subjects and the JetStream API calls
-// the publisher makes on its stream (look up and create it, read and
+// the publisher makes on its stream (look up, create and update it, read and
 // securely delete messages for purges, ordered consumers to find them).
 func publisherPermissions(stream string) *server.Permissions {
 	api := "$JS.API."
@@ -91,6 +91,7 @@ func publisherPermissions(stream string) *server.Permissions {
 			api + "INFO",
 			api + "STREAM.INFO." + stream,
 			api + "STREAM.CREATE." + stream,
+			api + "STREAM.UPDATE." + stream,
 			api + "STREAM.MSG.GET." + stream,
 			api + "STREAM.MSG.DELETE." + stream,
 			api + "DIRECT.GET." + stream,

@@ -25,7 +25,9 @@ const (
 )
 
 // StreamConfig describes the JetStream stream the publisher creates when it
-// is missing. An existing stream is used as it is.
+// is missing. An existing stream is used as it is, except that a limits
+// stream with the 10-minute duplicate window of earlier versions gets the
+// configured (by default DefaultDuplicates) one.
 type StreamConfig struct {
 	// Name of the stream. Default "ALMANAC".
 	Name string
@@ -40,7 +42,9 @@ type StreamConfig struct {
 	// always stored). Default 0: no limit.
 	MaxBytes int64
 	// Duplicates is the window in which a repeated Nats-Msg-Id is dropped.
-	// Default 10 minutes.
+	// Default DefaultDuplicates (1s) for a limits stream,
+	// DefaultDuplicatesConsumed (10 minutes) for interest and workqueue
+	// streams, never longer than MaxAge. See the package documentation.
 	Duplicates time.Duration
 }
 
@@ -124,11 +128,11 @@ type override struct {
 	msgID  string // under this Nats-Msg-Id: another message holds the seq's
 }
 
-// Publisher is the NATS outbox: it reads the log from its cursor and
-// publishes every change to JetStream with Nats-Msg-Id = seq, so the
-// broker drops the duplicates a restart re-sends, and with the stream
-// sequence and message ID it expects the change to follow, so the broker
-// rejects a change that would land out of order. The cursor advances only over
+// Publisher is the NATS outbox: it reads the log from the last change the
+// stream stores (or its cursor) and publishes every change to JetStream
+// with Nats-Msg-Id = seq, and with the stream sequence and message ID it
+// expects the change to follow, so the broker rejects a change that would
+// land out of order or twice. The cursor advances only over
 // acknowledged seqs; while NATS is down it stands still and the backlog
 // drains when NATS returns. See the package documentation.
 type Publisher struct {
@@ -142,8 +146,11 @@ type Publisher struct {
 	saveNow chan struct{}
 
 	failing atomic.Bool // lastErr != nil
-	mu      sync.Mutex
-	lastErr error
+	// progress is set when a change is acknowledged; Run clears it before
+	// each session.
+	progress atomic.Bool
+	mu       sync.Mutex
+	lastErr  error
 
 	// omu guards overrides, set by a session that met a permanent
 	// rejection or a forged duplicate and read by the next ones; an entry
@@ -170,9 +177,6 @@ func NewPublisher(opts PublisherOptions) (*Publisher, error) {
 	}
 	if opts.Stream.Replicas <= 0 {
 		opts.Stream.Replicas = 1
-	}
-	if opts.Stream.Duplicates <= 0 {
-		opts.Stream.Duplicates = 10 * time.Minute
 	}
 	if _, err := retentionPolicy(opts.Stream.Retention); err != nil {
 		return nil, err
@@ -234,8 +238,9 @@ func (p *Publisher) Err() error {
 	return p.lastErr
 }
 
-// Run publishes until ctx ends, starting over from the cursor after every
-// failure. It stores the cursor in the engine at most every saveInterval
+// Run publishes until ctx ends, starting over after the last change the
+// stream stores (or after the cursor, see the package documentation) after
+// every failure. It stores the cursor in the engine at most every saveInterval
 // while it moves, every saveEvery seqs, and before it returns; the stores
 // never hold up publishing. It starts from the stored cursor, so Run may
 // be called again after it returned, also after another process moved
@@ -252,17 +257,24 @@ func (p *Publisher) Run(ctx context.Context) error {
 	saverDone := make(chan struct{})
 	go func() { defer close(saverDone); p.saveLoop(sctx) }()
 	for {
+		p.progress.Store(false)
 		err := p.session(ctx)
 		if ctx.Err() != nil {
 			break
 		}
 		if tailMoved(err) {
-			// The first failure of the session: the stream's tail is not
-			// where its own publishes left it (another publisher, a
-			// purge). Nothing is wrong with NATS: start over at once.
-			p.opts.Logger.Info("nats: the stream's last sequence moved; publishing again from the cursor",
+			// The stream's tail is not where the session found it or its
+			// own publishes left it (another publisher, a previous
+			// session's publish stored late, a purge). Nothing is wrong
+			// with NATS: start over at once when this session stored
+			// something, otherwise after RetryWait, so that a busy other
+			// publisher cannot keep it spinning.
+			p.opts.Logger.Info("nats: the stream's last sequence moved; publishing again after its last change",
 				"err", err, "cursor", p.Cursor())
-			continue
+			if p.progress.Load() || p.pause(ctx) {
+				continue
+			}
+			break
 		}
 		if errors.Is(err, errRestart) {
 			// A change needs another form (an override is set): the
@@ -275,13 +287,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 		head := p.opts.DB.Head()
 		p.opts.Logger.Warn("nats: publishing paused; retrying from the cursor",
 			"err", err, "cursor", p.Cursor(), "lag", uint64(head)-min(uint64(head), uint64(p.Cursor())))
-		t := time.NewTimer(p.opts.RetryWait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-		case <-t.C:
-		}
-		if ctx.Err() != nil {
+		if !p.pause(ctx) {
 			break
 		}
 	}
@@ -290,14 +296,24 @@ func (p *Publisher) Run(ctx context.Context) error {
 	return p.save()
 }
 
+// pause waits RetryWait; false when ctx ended first.
+func (p *Publisher) pause(ctx context.Context) bool {
+	t := time.NewTimer(p.opts.RetryWait)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
 // errCodeWrongLastMsgID is nats-server's JSStreamWrongLastMsgIDErrF, which
 // nats.go does not name.
 const errCodeWrongLastMsgID jetstream.ErrorCode = 10070
 
 // tailMoved reports whether err is the broker's answer to a publish whose
-// expected last sequence or message ID was not the stream's. Each session
-// stores at least one change before it can get that answer, so starting
-// over at once always makes progress.
+// expected last sequence or message ID was not the stream's.
 func tailMoved(err error) bool {
 	var apiErr *jetstream.APIError
 	if !errors.As(err, &apiErr) {
@@ -322,7 +338,8 @@ const (
 // saveLoop stores the cursor every saveInterval when it moved, and when
 // ack asks for it, until ctx ends. A save is an fsync in the engine: it
 // runs here, never on the publish path. Losing the last saves in a crash
-// only means re-sending changes the broker drops as duplicates.
+// costs nothing: the next session starts after the last change the stream
+// stores, not after the stored cursor.
 func (p *Publisher) saveLoop(ctx context.Context) {
 	t := time.NewTicker(saveInterval)
 	defer t.Stop()
@@ -369,7 +386,7 @@ func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) (j
 	defer cancel()
 	st, err := js.Stream(ctx, p.opts.Stream.Name)
 	if err == nil {
-		return st, nil
+		return p.shortenWindow(ctx, js, st), nil
 	}
 	if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, fmt.Errorf("nats: look up stream %s: %w", p.opts.Stream.Name, err)
@@ -383,7 +400,7 @@ func (p *Publisher) ensureStream(ctx context.Context, js jetstream.JetStream) (j
 		MaxAge:     p.opts.Stream.MaxAge,
 		MaxBytes:   p.opts.Stream.MaxBytes,
 		Discard:    jetstream.DiscardOld,
-		Duplicates: p.opts.Stream.Duplicates,
+		Duplicates: p.opts.Stream.duplicates(ret),
 		Storage:    jetstream.FileStorage,
 	})
 	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {

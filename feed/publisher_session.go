@@ -11,16 +11,17 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// A publishing session runs from the cursor until a publish fails or Run
-// ends; the next one starts over from the cursor. Two goroutines share it:
+// A publishing session starts after the last change the stream stores (or
+// after the cursor, see resume) and runs until a publish fails or Run
+// ends; the next one starts over the same way. Two goroutines share it:
 // run reads the log and publishes each change without waiting for earlier
 // acknowledgements, holding one of MaxInFlight slots per change; ackLoop
 // takes the changes in seq order, waits for each acknowledgement, moves the
 // cursor and frees the slot. The first error or ack timeout ends the
 // session. How the stream keeps the log's order is in the package
 // documentation (# NATS): no reconnect buffer, the expected last sequence
-// and message ID on every publish once the session got a change stored,
-// and synchronous publishes until then.
+// and message ID on every publish once the session knows the stream's
+// tail, and synchronous publishes until then.
 type session struct {
 	p      *Publisher
 	js     jetstream.JetStream
@@ -29,9 +30,10 @@ type session struct {
 	acks  chan inflight // published, in seq order, for ackLoop
 	slots chan struct{} // one per entry in acks or in ackLoop's hands
 
-	// guarded is set once the session got a change stored: expect is
-	// then the stream sequence of the last change it published and lastID
-	// that change's Nats-Msg-Id. Owned by run.
+	// guarded is set once the session knows the stream's tail (resume) or
+	// got a change stored: expect is then the stream sequence of the last
+	// message stored or published and lastID that message's Nats-Msg-Id.
+	// Owned by run.
 	guarded bool
 	expect  uint64
 	lastID  string
@@ -66,20 +68,23 @@ func (p *Publisher) session(ctx context.Context) error {
 		acks:   make(chan inflight, p.opts.MaxInFlight),
 		slots:  make(chan struct{}, p.opts.MaxInFlight),
 	}
+	next, err := s.resume(ctx)
+	if err != nil {
+		return err
+	}
 	sctx, fail := context.WithCancelCause(ctx)
 	defer fail(nil)
 	acked := make(chan struct{})
 	go func() { defer close(acked); s.ackLoop(sctx, fail) }()
-	fail(s.run(sctx))
+	fail(s.run(sctx, next))
 	<-acked
 	return context.Cause(sctx)
 }
 
-// run publishes the log from the cursor on; it returns only with an error
+// run publishes the log from next on; it returns only with an error
 // (ctx's when ackLoop failed the session).
-func (s *session) run(ctx context.Context) error {
+func (s *session) run(ctx context.Context, next engine.Seq) error {
 	db := s.p.opts.DB
-	next := s.p.Cursor() + 1
 	for {
 		head, last, err := s.publishChunk(ctx, next)
 		if err != nil {
@@ -292,6 +297,7 @@ func (s *session) ackLoop(ctx context.Context, fail context.CancelCauseFunc) {
 // store it when it ran saveEvery seqs ahead.
 func (p *Publisher) ack(in inflight) {
 	if in.published {
+		p.progress.Store(true)
 		p.opts.Metrics.publishedN(1)
 		if p.failing.Load() {
 			p.setErr(nil)

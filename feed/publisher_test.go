@@ -208,41 +208,6 @@ func TestPublishEveryChangeOnce(t *testing.T) {
 	}
 }
 
-// TestPublisherRestart: the publisher stops mid-stream and its cursor file
-// is rewound (a crash before it was saved), the embedded server restarts;
-// the next publisher re-sends from the cursor and the broker drops every
-// duplicate, so each change is in the stream once, in order.
-func TestPublisherRestart(t *testing.T) {
-	dir := t.TempDir()
-	db := MustOpenDB(t)
-	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
-	addr := ns.Addr().(*net.TCPAddr)
-	for i := range 300 {
-		MustPut(t, db, "alice", fmt.Sprintf("a%d.ics", i))
-	}
-	nc := MustConnect(t, ns)
-	p, stop := runPublisher(t, PublisherOptions{DB: db, Conn: nc, MaxInFlight: 8})
-	waitFor(t, 30*time.Second, "publishing to start", func() bool { return p.Cursor() >= 100 })
-	stop()
-	nc.Close()
-	if err := db.SetCursor("nats:ALMANAC", 50); err != nil {
-		t.Fatal(err)
-	}
-	ns.Shutdown()
-	ns.WaitForShutdown()
-	ns = MustNATS(t, filepath.Join(dir, "nats"), addr.String())
-	for i := range 100 {
-		MustPut(t, db, "bob", fmt.Sprintf("b%d.ics", i))
-	}
-	nc = MustConnect(t, ns)
-	p, _ = runPublisher(t, PublisherOptions{DB: db, Conn: nc})
-	waitFor(t, 30*time.Second, "the cursor to reach the head", func() bool { return p.Cursor() == db.Head() })
-	got := streamChanges(t, nc, "ALMANAC", func(b []byte, c *feedv1.Change) error { return proto.Unmarshal(b, c) })
-	if diff := cmp.Diff(expected(t, db, allChanges), seqs(got)); diff != "" {
-		t.Errorf("stream differs from the log (-want +got):\n%s", diff)
-	}
-}
-
 // TestPublisherNATSDown: while NATS is down the cursor stands still and
 // nothing is lost; when it returns the backlog drains.
 func TestPublisherNATSDown(t *testing.T) {

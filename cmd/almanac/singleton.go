@@ -27,8 +27,8 @@ import (
 // there every second and when it gives the lease back.
 //
 // What a holder did after the cursor it last copied is done again by the
-// next one: delivery is at least once. The NATS stream drops the repeats
-// by Nats-Msg-Id (within its duplicate window, 10 minutes); a webhook
+// next one: delivery is at least once. The NATS publisher repeats nothing
+// (it continues after the last change the stream stores); a webhook
 // receiver sees the same webhook-id again; a push service may deliver a
 // push twice. Nothing is skipped: every copied cursor is a point up to
 // which a holder had delivered everything.
