@@ -3,6 +3,8 @@ package query
 import (
 	"bytes"
 	"sync"
+
+	"github.com/almanac/almanac/engine/recur"
 )
 
 // DefaultObjectCache is the default of Limits.ObjectCache: the bytes of
@@ -12,8 +14,15 @@ const DefaultObjectCache = 8 << 20
 // parsedCost estimates the memory one parsed object holds: its go-ical
 // and Node trees measured 9.6–12.5× the body's size (the bench tool's
 // events, 1.0–1.5 KB, each with a VTIMEZONE: 10.5–17.9 KB live), plus
-// the copy of the body the cache keeps (in the 14), plus the entry.
-func parsedCost(v Version, body []byte) int64 { return int64(len(body))*13 + bodyCost(v, body) }
+// the copy of the body the cache keeps (in the 14), plus the entry; a
+// recurring object also the last expansion its recur.Prepared remembers.
+func parsedCost(v Version, body []byte) int64 {
+	cost := int64(len(body))*13 + bodyCost(v, body)
+	if bytes.Contains(body, []byte("RRULE")) || bytes.Contains(body, []byte("RDATE")) {
+		cost += recur.MemoBytes
+	}
+	return cost
+}
 
 // bodyCost estimates the memory of an entry that keeps only a body: the
 // copy, the key's strings and the entry.

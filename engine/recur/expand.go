@@ -102,6 +102,7 @@ func Expand(ctx context.Context, cal *ical.Calendar, comp string, start, end tim
 	if err != nil {
 		return nil, err
 	}
+	p.memoize = false // used once: a memo would only copy the answer
 	return p.Expand(ctx, start, end, opts)
 }
 

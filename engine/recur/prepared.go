@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-ical"
@@ -21,7 +22,8 @@ import (
 //
 // Expand(ctx, cal, …) is Prepare then Prepared.Expand, so both give the
 // same instances and the same errors in the same order. A Prepared is
-// read-only once made and safe for concurrent use.
+// read-only once made, but for the memo of its last expansion, and safe
+// for concurrent use.
 type Prepared struct {
 	comp          string
 	maxIterations int
@@ -29,6 +31,63 @@ type Prepared struct {
 	// Floating is set when a time of the components was placed in the
 	// floating location: only then does the Prepared depend on it.
 	Floating bool
+
+	// memoize is set when a group has a recurring master (only then is
+	// an expansion worth remembering) and no time is floating (a caller
+	// keeps a Prepared per floating location, and those rarely meet
+	// again: one memo per recurring object is what a caller budgets).
+	memoize bool
+	memo    memo
+}
+
+// MemoInstances bounds the instances a Prepared remembers of its last
+// expansion (one window): a month of a weekly series, or of one with up
+// to three days a week. A caller that budgets the memory of what it
+// keeps (dav/query's object cache) counts MemoBytes for a recurring
+// object.
+const MemoInstances = 16
+
+// MemoBytes is what a Prepared's memo may hold at most, in bytes (an
+// Instance is 136 bytes on 64-bit platforms; TestPreparedMemo checks).
+const MemoBytes = MemoInstances*136 + 64
+
+// memo is a Prepared's last expansion of a recurring set: clients ask
+// the same window (this month) at every sync, and stepping ~400 weekly
+// series through it was ~40% of a month query's CPU after the parse was
+// cached (profile of BenchmarkQueryMonth10k, session 13). An expansion
+// is a function of the Prepared, the window and the limits, and never
+// reads the clock, so the answer for an identical window is the one
+// remembered; the ctx check and the budget's outcome (no error, at most
+// MaxInstances) are the same for it. Only successful expansions of at
+// most MemoInstances are kept, and handed out as copies.
+type memo struct {
+	mu           sync.Mutex
+	ok           bool
+	start, end   time.Time
+	maxInstances int
+	out          []Instance
+}
+
+// get returns a copy of the remembered expansion of [start, end).
+func (m *memo) get(start, end time.Time, maxInstances int) ([]Instance, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// == on time.Time is stricter than Equal (location and monotonic
+	// reading too): a miss at worst, never a wrong answer.
+	if !m.ok || m.start != start || m.end != end || m.maxInstances != maxInstances {
+		return nil, false
+	}
+	return slices.Clone(m.out), true
+}
+
+// put remembers a copy of out as the expansion of [start, end).
+func (m *memo) put(start, end time.Time, maxInstances int, out []Instance) {
+	if len(out) > MemoInstances {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ok, m.start, m.end, m.maxInstances, m.out = true, start, end, maxInstances, slices.Clone(out)
 }
 
 // prepGroup is one recurrence set (or, for VFREEBUSY, one UID's
@@ -82,8 +141,10 @@ func Prepare(ctx context.Context, cal *ical.Calendar, comp string, floating *tim
 			return nil, err
 		}
 		p.groups = append(p.groups, pg)
+		p.memoize = p.memoize || pg.recurs
 	}
 	p.Floating = z.Floating
+	p.memoize = p.memoize && !p.Floating
 	return p, nil
 }
 
@@ -163,6 +224,11 @@ func (p *Prepared) Expand(ctx context.Context, start, end time.Time, opts Option
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("recur: expansion stopped: %w", err)
 	}
+	if p.memoize {
+		if out, ok := p.memo.get(start, end, opts.MaxInstances); ok {
+			return out, nil
+		}
+	}
 	b := newBudget(ctx, opts.MaxIterations)
 	var out []Instance
 	for i := range p.groups {
@@ -187,6 +253,9 @@ func (p *Prepared) Expand(ctx context.Context, start, end time.Time, opts Option
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start.Before(out[j].Start) })
+	if p.memoize {
+		p.memo.put(start, end, opts.MaxInstances, out)
+	}
 	return out, nil
 }
 

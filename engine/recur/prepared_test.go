@@ -9,20 +9,23 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/emersion/go-ical"
 	"github.com/google/go-cmp/cmp"
 )
 
 // TestPreparedReuse holds a Prepared, expanded again and again over
-// random windows in random order (and from two goroutines at once, for
-// the race detector), to a fresh Expand of each window: same instances
+// random windows in random order, each twice in a row (the second from
+// its memo; the caller then changes its copy), from two goroutines at
+// once for the race detector, to a fresh Expand of each window: same instances
 // (start, end, recurrence id, override, component) and same errors. The
 // calendars are the corpus and random recurring events in UTC, Berlin,
 // New York and floating time, with COUNT/UNTIL/endless simple and BY
 // rules, RDATEs, EXDATEs (DATE-TIME and DATE), exact and
 // THISANDFUTURE overrides: a Prepared must not keep anything from one
-// expansion to the next (a COUNT shortened for a window, say).
+// expansion to the next (a COUNT shortened for a window, say) but the
+// memo of an identical one.
 func TestPreparedReuse(t *testing.T) {
 	t.Parallel()
 	r := rand.New(rand.NewSource(2028))
@@ -62,8 +65,10 @@ func TestPreparedReuse(t *testing.T) {
 			var wg sync.WaitGroup
 			for g := range 2 {
 				wg.Go(func() {
-					for k := range ws {
-						w := ws[(k+g*5)%len(ws)]
+					// Each window twice in a row: the second answer is
+					// the memo's (unless the other goroutine moved it).
+					for k := range 2 * len(ws) {
+						w := ws[(k/2+g*5)%len(ws)]
 						got, gotErr := p.Expand(context.Background(), w.from, w.to, opts)
 						want, wantErr := Expand(context.Background(), cal, comp, w.from, w.to, opts)
 						if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
@@ -72,6 +77,9 @@ func TestPreparedReuse(t *testing.T) {
 						}
 						if diff := cmp.Diff(instanceLines(want), instanceLines(got)); diff != "" {
 							t.Errorf("calendar %d %s [%v, %v) (-fresh +prepared):\n%s", i, comp, w.from, w.to, diff)
+						}
+						if len(got) > 0 {
+							got[0].Start = time.Time{} // the caller's copy: the memo must not see it
 						}
 					}
 				})
@@ -82,6 +90,50 @@ func TestPreparedReuse(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPreparedMemo: a Prepared remembers the last window of a recurring
+// set and hands out copies; a different window, other limits or a
+// result past MemoInstances are expanded anew.
+func TestPreparedMemo(t *testing.T) {
+	t.Parallel()
+	if got := unsafe.Sizeof(Instance{}); MemoBytes < MemoInstances*int(got) {
+		t.Fatalf("MemoBytes %d < %d instances of %d bytes", MemoBytes, MemoInstances, got)
+	}
+	cal := mustParse(t, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTAMP:20260101T000000Z\r\n"+
+		"DTSTART:20260105T090000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,TH\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+	ctx := context.Background()
+	p, err := Prepare(ctx, cal, ical.CompEvent, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(from, to time.Time, opts Options, remembered bool) {
+		t.Helper()
+		got, err := p.Expand(ctx, from, to, opts)
+		want, wantErr := Expand(ctx, cal, ical.CompEvent, from, to, opts)
+		if fmt.Sprint(err) != fmt.Sprint(wantErr) {
+			t.Fatalf("[%v, %v): error %v, fresh %v", from, to, err, wantErr)
+		}
+		if diff := cmp.Diff(instanceLines(want), instanceLines(got)); diff != "" {
+			t.Fatalf("[%v, %v) (-fresh +prepared):\n%s", from, to, diff)
+		}
+		for i := range got {
+			got[i].Start, got[i].Comp = time.Time{}, nil // the caller's copy
+		}
+		if ok := p.memo.ok && p.memo.start == from && p.memo.end == to && p.memo.maxInstances == opts.withDefaults().MaxInstances; ok != remembered {
+			t.Fatalf("[%v, %v): remembered %v, want %v", from, to, ok, remembered)
+		}
+	}
+	month := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	for range 3 {
+		check(month, month.AddDate(0, 1, 0), Options{}, true)
+	}
+	check(month, month.AddDate(0, 0, 7), Options{}, true)
+	check(month, month.AddDate(0, 0, 14), Options{MaxInstances: 3}, false) // ErrTooManyInstances: not kept
+	check(month, month.AddDate(0, 0, 7), Options{}, true)
+	check(month, month.AddDate(0, 3, 0), Options{}, false) // 26 instances: past MemoInstances
+	check(month, month.AddDate(0, 1, 0), Options{}, true)
+	check(month.AddDate(0, 1, 0), month.AddDate(0, 2, 0), Options{}, true)
 }
 
 // instanceLines prints what an expansion's caller reads of its instances.
