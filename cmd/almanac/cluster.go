@@ -274,6 +274,20 @@ func (cl *clusterLog) publisherLease(ctx context.Context, c clusterConfig, log *
 	}
 }
 
+// A route whose peer stopped answering without closing it (a firewall
+// that drops packets, a peer frozen or cut off by a switch) is closed
+// after routeMaxPingsOut pings of routePingInterval go unanswered: 6-8 s
+// after the last byte came through, where nats-server's defaults for
+// routes (30 s, 2) take 60-90 s. Until then the server sends into the
+// route and keeps the peer's interest; closed, it dials the peer again
+// (1 s timeouts), and routes come back within a second or two of the
+// network healing. A write never waits on it: RAFT and the log's and
+// forwarding's own timeouts bound writes (TestClusterPartitionBlackHole).
+const (
+	routePingInterval = 2 * time.Second
+	routeMaxPingsOut  = 3
+)
+
 // startLogServer starts this node's embedded nats-server: JetStream under
 // DATA/cluster, fsync on every write (sync_interval: always), clustered
 // over routes. The node connects in-process, as a user whose password is
@@ -312,8 +326,9 @@ func startLogServer(c clusterConfig, dataDir string, maxObject int64) (*server.S
 		// the advertised address, or else --cluster-listen. A node
 		// that learns of a peer this way dials it unless the address is
 		// in its own --routes.
-		Cluster: routeAuth.apply(server.ClusterOpts{Name: c.ClusterName, Host: host, Port: port, Advertise: c.ClusterAdvertise}),
-		Routes:  routes,
+		Cluster: routeAuth.apply(server.ClusterOpts{Name: c.ClusterName, Host: host, Port: port, Advertise: c.ClusterAdvertise,
+			PingInterval: routePingInterval, MaxPingsOut: routeMaxPingsOut}),
+		Routes: routes,
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

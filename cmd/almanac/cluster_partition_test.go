@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -60,14 +61,29 @@ func startPartitionedCluster(t *testing.T, n int) *partitionedCluster {
 	return c
 }
 
-// isolate cuts node m off from every other node.
-func (c *partitionedCluster) isolate(m int) {
+// isolate cuts node m off from every other node: closes its links, or
+// with hole black-holes them (kept open, nothing forwarded, as behind a
+// firewall that drops packets). Both cut the advertised proxies of the
+// other nodes, so m cannot route around through them (the nodes route
+// to each other through their links, so no route between two others
+// runs through those); with hole, m's own advertised proxy is
+// black-holed, not cut.
+func (c *partitionedCluster) isolate(m int, hole bool) {
 	for i := range c.nodes {
 		if i != m {
-			c.link[i][m].Cut()
-			c.link[m][i].Cut()
+			if hole {
+				c.link[i][m].BlackHole()
+				c.link[m][i].BlackHole()
+			} else {
+				c.link[i][m].Cut()
+				c.link[m][i].Cut()
+			}
 		}
-		c.gossip[i].Cut()
+		if hole && i == m {
+			c.gossip[i].BlackHole()
+		} else {
+			c.gossip[i].Cut()
+		}
 	}
 }
 
@@ -100,19 +116,54 @@ func (c *partitionedCluster) streamLeader(t *testing.T) int {
 
 // TestClusterPartition: three nodes whose routes run through proxies;
 // each round cuts the node that leads the log's stream off from both
-// others. The minority node refuses writes with 503 and Retry-After,
-// still serves reads, and /healthz says it cannot reach the log; the
-// majority elects a new leader and acknowledges writes. After healing,
-// the old minority takes writes again, every acknowledged write is on
-// every node with its ETag, the write the minority refused is on none,
-// and the nodes' logs and projections are byte-identical and verify.
-// A round takes 10-20 s (the log's 10 s bound on a write on each side
-// of the cut); rounds scale with ALMANAC_TEST_SCALE.
+// others (closes its connections). The minority node refuses writes with
+// 503 and Retry-After, still serves reads, and /healthz says it cannot
+// reach the log; the majority elects a new leader and acknowledges
+// writes. After healing, the old minority takes writes again, every
+// acknowledged write is on every node with its ETag, the write the
+// minority refused is on none, and the nodes' logs and projections are
+// byte-identical and verify. A round takes 10-20 s (the log's 10 s bound
+// on a write on each side of the cut); rounds scale with
+// ALMANAC_TEST_SCALE.
 func TestClusterPartition(t *testing.T) {
 	t.Parallel() // its own nodes, ports and directories (startCluster)
 	if testing.Short() {
 		t.Skip("three clustered servers cut apart; each side waits out the log's timeouts")
 	}
+	testPartition(t, false)
+}
+
+// TestClusterPartitionBlackHole is TestClusterPartition with the links
+// black-holed instead of closed: every connection stays open and no byte
+// goes through, as behind a firewall that silently drops packets, so no
+// node learns of the cut from a closed connection. Besides what
+// TestClusterPartition checks, every request to the minority answers
+// within minorityBound (none waits on the dead route unbounded), its
+// metrics say the log is unreachable, and its log server closes the
+// black-holed routes within routeBound (the route ping settings,
+// routePingInterval x routeMaxPingsOut). After healing, the held bytes
+// flow again and the nodes converge.
+func TestClusterPartitionBlackHole(t *testing.T) {
+	t.Parallel() // its own nodes, ports and directories (startCluster)
+	if testing.Short() {
+		t.Skip("three clustered servers cut apart; each side waits out the log's timeouts")
+	}
+	testPartition(t, true)
+}
+
+// minorityBound bounds a request to a node cut off from the quorum: the
+// log's 10 s bound on a write (engine logTimeout), with room for the
+// catch-up before it and a loaded machine.
+const minorityBound = 30 * time.Second
+
+// routeBound bounds how long after a black hole opens a node's log
+// server closes the routes through it: (routeMaxPingsOut+1) x
+// routePingInterval, and slack for a loaded machine.
+const routeBound = (routeMaxPingsOut+1)*routePingInterval + 5*time.Second
+
+// testPartition runs TestClusterPartition's rounds, the links closed or
+// (hole) black-holed.
+func testPartition(t *testing.T, hole bool) {
 	c := startPartitionedCluster(t, 3)
 	nodes := c.nodes
 	caughtUp(t, nodes)
@@ -142,7 +193,22 @@ func TestClusterPartition(t *testing.T) {
 		}
 		minority := nodes[m]
 		start := time.Now()
-		c.isolate(m)
+		c.isolate(m, hole)
+		// How long the minority's log server keeps routes that carry
+		// nothing (watched from the moment of the cut; up to routeBound).
+		routesGone := make(chan time.Duration, 1)
+		if hole {
+			go func() {
+				ns := minority.Main.cluster.ns
+				for time.Since(start) <= routeBound {
+					if rz, err := ns.Routez(nil); err == nil && len(rz.Routes) == 0 {
+						break
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				routesGone <- time.Since(start)
+			}()
+		}
 
 		// The majority elects a new leader and goes on: writes on it
 		// are acknowledged while the minority is cut off.
@@ -171,22 +237,24 @@ func TestClusterPartition(t *testing.T) {
 			}
 		})
 
-		// The minority refuses writes, 503 with Retry-After ...
+		// The minority refuses writes, 503 with Retry-After, within
+		// minorityBound ...
 		path := fmt.Sprintf("%sminority-%d.ics", coll, round)
-		resp, body := minority.Do(t, http.MethodPut, path, "alice", clusterICS(path), "Content-Type", "text/calendar")
+		resp, body, took := boundedDo(t, minority, http.MethodPut, path, "alice", clusterICS(path), "Content-Type", "text/calendar")
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("round %d: PUT on the cut-off node %d: %s, Retry-After %q: %s", round, m+1, resp.Status, resp.Header.Get("Retry-After"), body)
 		}
+		t.Logf("round %d: the cut-off node refused a PUT in %s", round, took.Round(time.Millisecond))
 		refused = append(refused, path)
 		// ... serves reads of what it has ...
 		for p, etag := range acked {
-			if resp, _ := minority.Do(t, http.MethodGet, p, "alice", ""); resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != etag {
+			if resp, _, _ := boundedDo(t, minority, http.MethodGet, p, "alice", ""); resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != etag {
 				t.Fatalf("round %d: GET %s on the cut-off node: %s, ETag %q, want %s", round, p, resp.Status, resp.Header.Get("ETag"), etag)
 			}
 		}
 		// ... and says in /healthz that it cannot reach the log.
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
-			resp, health := minority.Do(t, http.MethodGet, "/healthz", "", "")
+			resp, health, _ := boundedDo(t, minority, http.MethodGet, "/healthz", "", "")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("round %d: /healthz on the cut-off node: %s", round, resp.Status)
 			}
@@ -196,6 +264,17 @@ func TestClusterPartition(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("round %d: /healthz on the cut-off node a minute after the cut: %q", round, health)
 			}
+		}
+		if hole {
+			if _, metrics, _ := boundedDo(t, minority, http.MethodGet, "/metrics", "", ""); !strings.Contains(metrics, "\nalmanac_cluster_log_reachable 0\n") {
+				t.Errorf("round %d: metrics on the cut-off node: no almanac_cluster_log_reachable 0", round)
+			}
+			// Its log server gave up the black-holed routes on its own.
+			routesGone := <-routesGone
+			if routesGone > routeBound {
+				t.Fatalf("round %d: %s after the black hole the cut-off node still had routes to %v", round, routesGone.Round(time.Millisecond), routedNames(t, minority.Main.cluster.ns))
+			}
+			t.Logf("round %d: the cut-off node closed its black-holed routes %s after the hole opened", round, routesGone.Round(time.Millisecond))
 		}
 		wg.Wait()
 		if majorityErr != nil {
@@ -341,6 +420,24 @@ func TestClusterAdvertise(t *testing.T) {
 			t.Fatalf("30 s after the advertised proxies were cut a routes to %v, c to %v: the route between them went around the proxies", a, c)
 		}
 	}
+}
+
+// boundedDo is testServer.Do, failing the test when the answer takes
+// longer than minorityBound (a request hanging on a dead route); it
+// returns how long the answer took.
+func boundedDo(t *testing.T, s *testServer, method, path, user, body string, header ...string) (*http.Response, string, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	resp, err := (&http.Client{Timeout: minorityBound}).Do(s.request(t, method, path, user, body, header...))
+	if err != nil {
+		t.Fatalf("%s %s on a node cut off (no answer within %s?): %v", method, path, minorityBound, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s on a node cut off: reading the body: %v", method, path, err)
+	}
+	return resp, string(b), time.Since(start)
 }
 
 // routesOf returns a server's route connections.

@@ -166,6 +166,21 @@ func (s *testServer) Stop(t testing.TB) {
 // header name/value pairs, and returns the response with its body read.
 func (s *testServer) Do(t testing.TB, method, path, user, body string, header ...string) (*http.Response, string) {
 	t.Helper()
+	resp, err := http.DefaultClient.Do(s.request(t, method, path, user, body, header...))
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil {
+		t.Fatalf("%s %s: read body: %v", method, path, err)
+	}
+	return resp, b.String()
+}
+
+// request builds the request Do sends.
+func (s *testServer) request(t testing.TB, method, path, user, body string, header ...string) *http.Request {
+	t.Helper()
 	req, err := http.NewRequest(method, s.BaseURL+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
@@ -176,16 +191,7 @@ func (s *testServer) Do(t testing.TB, method, path, user, body string, header ..
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	var b bytes.Buffer
-	if _, err := b.ReadFrom(resp.Body); err != nil {
-		t.Fatalf("%s %s: read body: %v", method, path, err)
-	}
-	return resp, b.String()
+	return req
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent use.

@@ -2,7 +2,10 @@
 // processes and heal it again: it accepts on loopback and pipes each
 // connection both ways to one target. Cut closes every connection it
 // carries and refuses new ones (they are accepted and closed at once, as
-// a peer whose network is gone answers a reconnect); Heal lets new ones
+// a peer whose network is gone answers a reconnect); BlackHole keeps
+// every connection open and silently stops forwarding bytes either way,
+// on old and new connections alike (a firewall that drops packets: no
+// reset, no close, nothing arrives); Heal lets bytes and new connections
 // through again.
 package tcpproxy
 
@@ -21,7 +24,9 @@ type Proxy struct {
 	ln     net.Listener
 
 	mu     sync.Mutex
+	open   *sync.Cond // signalled when holed ends
 	cut    bool
+	holed  bool // black-holed: bytes wait in the pipes until Heal
 	closed bool
 	conns  map[net.Conn]struct{} // both ends of every open pipe
 	wg     sync.WaitGroup
@@ -35,6 +40,7 @@ func New(target string) (*Proxy, error) {
 		return nil, fmt.Errorf("tcpproxy: listen: %w", err)
 	}
 	p := &Proxy{target: target, ln: ln, conns: map[net.Conn]struct{}{}}
+	p.open = sync.NewCond(&p.mu)
 	p.wg.Add(1)
 	go p.accept()
 	return p, nil
@@ -49,13 +55,29 @@ func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.cut = true
+	p.holed = false
+	p.open.Broadcast()
 	p.closeConnsLocked()
 }
 
-// Heal lets new connections through again after Cut.
+// BlackHole keeps every connection open, accepts new ones, and forwards
+// nothing either way until Heal: the bytes either side sends wait in the
+// proxy and the kernels' buffers, as TCP's retransmissions hold them
+// behind a firewall that drops packets, and arrive after Heal unless an
+// end gave up on its connection first.
+func (p *Proxy) BlackHole() {
+	p.mu.Lock()
+	p.holed = true
+	p.mu.Unlock()
+}
+
+// Heal lets new connections through again after Cut, and bytes again
+// after BlackHole.
 func (p *Proxy) Heal() {
 	p.mu.Lock()
 	p.cut = false
+	p.holed = false
+	p.open.Broadcast()
 	p.mu.Unlock()
 }
 
@@ -64,6 +86,8 @@ func (p *Proxy) Heal() {
 func (p *Proxy) Close() error {
 	p.mu.Lock()
 	p.closed = true
+	p.holed = false
+	p.open.Broadcast()
 	p.closeConnsLocked()
 	p.mu.Unlock()
 	err := p.ln.Close()
@@ -120,7 +144,7 @@ func (p *Proxy) pipe(c net.Conn) {
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
 	copyTo := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		_, _ = io.Copy(dst, gated{src, p})
 		done <- struct{}{}
 	}
 	go copyTo(t, c)
@@ -133,4 +157,21 @@ func (p *Proxy) pipe(c net.Conn) {
 	c.Close()
 	t.Close()
 	<-done
+}
+
+// gated reads from a connection and holds what it read while the proxy
+// is black-holed (Read returns only once the bytes may go on).
+type gated struct {
+	net.Conn
+	p *Proxy
+}
+
+func (g gated) Read(b []byte) (int, error) {
+	n, err := g.Conn.Read(b)
+	g.p.mu.Lock()
+	for g.p.holed {
+		g.p.open.Wait()
+	}
+	g.p.mu.Unlock()
+	return n, err
 }

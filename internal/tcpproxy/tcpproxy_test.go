@@ -148,3 +148,58 @@ func TestProxyTargetDown(t *testing.T) {
 		t.Fatal("a connection to a target that refuses stayed open")
 	}
 }
+
+// TestProxyBlackHole: a black-holed proxy keeps its connections open and
+// forwards nothing either way, on an old connection or a new one; after
+// Heal the bytes held arrive and the connections carry on.
+func TestProxyBlackHole(t *testing.T) {
+	target, accepted := echoServer(t)
+	p := newProxy(t, target)
+	c1 := dial(t, p.Addr())
+	if err := roundTrip(c1, "before the hole"); err != nil {
+		t.Fatalf("through the proxy: %v", err)
+	}
+	<-accepted
+
+	p.BlackHole()
+	if _, err := io.WriteString(c1, "into the hole\n"); err != nil {
+		t.Fatalf("writing into the hole: %v", err)
+	}
+	c2 := dial(t, p.Addr())
+	if _, err := io.WriteString(c2, "new, into the hole\n"); err != nil {
+		t.Fatalf("writing into the hole on a new connection: %v", err)
+	}
+	// Nothing comes back, and neither connection is closed: a read
+	// times out. (The echo server answers at once; 300 ms is a margin
+	// for a reply that should never come, not a wait for one.)
+	for i, c := range []net.Conn{c1, c2} {
+		c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		n, err := c.Read(make([]byte, 64))
+		if ne, ok := err.(net.Error); !ok || !ne.Timeout() {
+			t.Fatalf("connection %d read %d bytes, %v through a black hole; want a timeout", i+1, n, err)
+		}
+	}
+
+	p.Heal()
+	for i, c := range []net.Conn{c1, c2} {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		r := bufio.NewReader(c)
+		got, err := r.ReadString('\n')
+		want := []string{"into the hole\n", "new, into the hole\n"}[i]
+		if err != nil || got != want {
+			t.Fatalf("connection %d after Heal: %q, %v; want the held %q", i+1, got, err, want)
+		}
+		if err := roundTrip(c, "after healing"); err != nil {
+			t.Fatalf("connection %d after Heal: %v", i+1, err)
+		}
+	}
+
+	// Close ends a black-holed connection too, and returns.
+	p.BlackHole()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !closedByPeer(c1) {
+		t.Fatal("a black-holed connection is still open after Close")
+	}
+}
