@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"time"
 
@@ -180,4 +181,56 @@ func TestPublisherDuplicateWindow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkPublisherCatchUpHeap measures the Go heap (this process runs
+// the embedded NATS server too) a publisher leaves right after catching up
+// with a backlog of 100,000 changes of ~1 KB, with the stream's duplicate
+// window of earlier versions (10 minutes: the server still holds every
+// change's Nats-Msg-Id) and with DefaultDuplicates. It reports the live
+// heap after a GC minus the one before the publisher started, in all and
+// per change: the difference between the windows is the duplicate map.
+// A catch-up takes tens of seconds under load; run it with -benchtime 1x.
+func BenchmarkPublisherCatchUpHeap(b *testing.B) {
+	const n = 100000
+	for _, window := range []time.Duration{10 * time.Minute, 0} {
+		name := "window=" + window.String()
+		if window == 0 {
+			name = "window=default"
+		}
+		b.Run(name, func(b *testing.B) {
+			var grew uint64
+			for b.Loop() {
+				b.StopTimer()
+				db := mustOpenDiskDB(b) // on disk: an in-memory store's files are heap
+				fill(b, db, n, nil)
+				ns := MustNATS(b, filepath.Join(b.TempDir(), "nats"), "")
+				nc := MustConnect(b, ns)
+				before := liveHeap()
+				b.StartTimer()
+				p, stop := runPublisher(b, PublisherOptions{DB: db, Conn: nc, IncludeBody: true,
+					Stream: StreamConfig{Duplicates: window, MaxBytes: 32 << 20}})
+				for p.Cursor() != db.Head() {
+					time.Sleep(10 * time.Millisecond)
+				}
+				b.StopTimer()
+				grew += liveHeap() - min(before, liveHeap())
+				stop()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(grew)/float64(b.N)/(1<<20), "heap-MiB")
+			b.ReportMetric(float64(grew)/float64(b.N)/n, "heap-B/change")
+		})
+	}
+}
+
+// liveHeap returns the bytes of live heap objects after two full GCs (the
+// second frees what sync.Pools kept through the first: nats-server's
+// block buffers).
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
