@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -245,4 +246,56 @@ func FuzzEscape(f *testing.F) {
 			t.Fatalf("escape(%q) = %q and %q, want %q", s, got.String(), gotb.String(), want)
 		}
 	})
+}
+
+// writeCounter counts the writes that reach it.
+type writeCounter struct {
+	writes, bytes int
+	sizes         []int
+}
+
+func (c *writeCounter) Write(p []byte) (int, error) {
+	c.writes++
+	c.bytes += len(p)
+	c.sizes = append(c.sizes, len(p))
+	return len(p), nil
+}
+
+// TestMultistatusFlushes checks how often a multistatus answer reaches
+// the connection: the answer to a 100 × 1 KB calendar-multiget (about
+// 120 KB escaped) in at most two writes, each a chunk of the HTTP answer
+// and its system calls (seven with the former 16 KiB flushes), and a
+// long listing in writes of at least flushAt bytes, never holding more
+// than a buffer.
+func TestMultistatusFlushes(t *testing.T) {
+	body := bytes.Repeat([]byte("DESCRIPTION:Agenda item, notes & links\r\n"), 25) // 1 KB
+	props := []PropValue{{Name: D("getetag"), Str: `"0123456789abcdef"`}, {Name: C("calendar-data"), Text: body}}
+	var c writeCounter
+	m := NewMultistatus(&c)
+	for i := range 100 {
+		if err := m.ResponsePath("/dav/home/alice/calendar/", fmt.Sprintf("ev%06d.ics", i), props); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if c.bytes < 100*len(body) || c.writes > 2 {
+		t.Errorf("100 × 1 KB multiget: %d bytes in %d writes, want at most 2", c.bytes, c.writes)
+	}
+
+	c = writeCounter{}
+	m = NewMultistatus(&c)
+	for i := range 2000 {
+		m.ResponsePath("/dav/home/alice/calendar/", fmt.Sprintf("ev%06d.ics", i), props)
+	}
+	m.Close()
+	if c.writes < 2 {
+		t.Fatalf("2,000 × 1 KB: %d bytes in %d writes", c.bytes, c.writes)
+	}
+	for i, n := range c.sizes {
+		if n > writerSize || n < flushAt && i < len(c.sizes)-1 {
+			t.Errorf("2,000 × 1 KB: write %d of %d is %d bytes, want %d to %d", i, len(c.sizes), n, flushAt, writerSize)
+		}
+	}
 }
