@@ -59,7 +59,15 @@ func TestSyncCollectionAllocsFlat(t *testing.T) {
 	small, large := measure(200), measure(2000)
 	t.Logf("allocations, 200 / 2,000 events: no change %.0f / %.0f, 10 changes %.0f / %.0f, full listing %.0f / %.0f",
 		small.none, large.none, small.ten, large.ten, small.full, large.full)
-	if large.none > small.none+8 || large.ten > small.ten+8 {
+	// A few allocations either way are chance: pooled writers and shapes
+	// lost to a collection, and under the race detector sync.Pool drops a
+	// random share of its puts (measured there: up to 9 apart). A scan
+	// would add one per member, 1,800 more.
+	slack := 8.0
+	if raceEnabled {
+		slack = 40
+	}
+	if large.none > small.none+slack || large.ten > small.ten+slack {
 		t.Errorf("a sync after a token grows with the collection: 200 / 2,000 events: no change %.0f / %.0f, 10 changes %.0f / %.0f allocations",
 			small.none, large.none, small.ten, large.ten)
 	}
