@@ -143,6 +143,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// Pebble must not meet a full disk (space.go): a reserve file that a
 	// write meeting ENOSPC releases, made before Open, which writes.
 	db.space = newSpace(o.FS, dir, &db.opts)
+	db.space.listen(popts.EventListener)
 	popts.FS = scrubFS{vfs.OnDiskFull(o.FS, db.space.onDiskFull)}
 	if o.ReadOnly {
 		popts.ReadOnly, popts.ErrorIfNotExists, db.space.readOnly = true, true, true
@@ -169,6 +170,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		return nil, openError(dir, err)
 	}
 	db.pdb = pdb
+	db.space.start(pdb)
 	db.tableOpts = popts.MakeWriterOptions(0, pdb.TableFormat())
 	if err := db.init(); err != nil {
 		db.space.close()

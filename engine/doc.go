@@ -137,7 +137,8 @@
 // retried), so the engine keeps the disk from filling under it
 // (space.go): the writer refuses a group with ErrNoSpace, before Pebble
 // sees it, when committing it would leave less than Options.MinFreeSpace
-// free; a reserve file (Options.ReserveSize) is released through
+// free; a reserve file (sized to the store, at most Options.ReserveSize)
+// is released through
 // vfs.OnDiskFull when a write of Pebble's meets ENOSPC anyway, so that
 // write lands; write-ahead logs are preallocated and zeroed ahead, so
 // their fsyncs need no new blocks. Refused writes cost a statfs, never a

@@ -41,8 +41,10 @@ type Options struct {
 	// off (Pebble then meets a full disk itself, which it does not
 	// survive).
 	MinFreeSpace int64
-	// ReserveSize is the size of the reserve file that a write meeting a
-	// full disk releases for Pebble's own writes (space.go). Default
+	// ReserveSize is the most the reserve file grows to, the file that a
+	// write meeting a full disk releases for Pebble's own writes
+	// (space.go): it is sized to the store (reserveNeed: ~3 MiB for a new
+	// store, growing with its memtables and tables) up to this. Default
 	// 64 MiB; negative means no reserve.
 	ReserveSize int64
 	// Rebuild makes Open drop every projection and derive it again from

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"golang.org/x/sys/unix"
 )
@@ -28,8 +29,9 @@ import (
 //     each group once the estimate nears the minimum). The database's
 //     other writes (feed cursors, rebuild, purge) check the same. A refused write costs a statfs: it never
 //     waits. Reads go on as before.
-//  2. A reserve file (ReserveSize of allocated space, "almanac-reserve" in
-//     the database directory) is released when, despite 1, a write of
+//  2. A reserve file (sized to the store, at most ReserveSize: see
+//     reserveNeed; "almanac-reserve" in the database directory) is
+//     released when, despite 1, a write of
 //     Pebble's meets ENOSPC (another process filled the disk, or a
 //     compaction's output did): vfs.OnDiskFull removes it and retries the
 //     write once, so Pebble's own WAL, MANIFEST and flush writes land. The
@@ -56,6 +58,34 @@ import (
 // still fail a WAL write, which Pebble does not survive; the acknowledged
 // writes are safe in the synced log and come back at the next start.
 
+// reserveNeed is the reserve a store needs (before ReserveSize caps it):
+// the room for what Pebble may still write once the disk is full and
+// writes are refused, so that none of its unretried writes (a WAL append,
+// a new WAL, a MANIFEST edit) meets ENOSPC after the reserve went:
+//
+//   - openRoom, for a restart: an OPTIONS file, a MANIFEST, a log's first
+//     blocks;
+//   - zeroLead, the groups admitted just before the disk filled, appended
+//     past the zeros the WAL zeroer wrote ahead (walfile.go);
+//   - memtable, Options.MemTableSize: a flush writes at most about one
+//     memtable's records (Pebble queues its growing first memtables until
+//     they add up to one), and a flush that meets the full disk first
+//     takes the released reserve (vfs.OnDiskFull retries whichever write
+//     met ENOSPC);
+//   - tables, the store's live tables: a compaction writes at most the
+//     tables it rewrites before it deletes them, and may likewise be the
+//     write that takes the reserve.
+//
+// With the default --memory-budget (a 4 MiB memtable) a new store needs
+// 7 MiB, a 10,000-event one ~13.5 MiB; from some 90,000 events on it is
+// ReserveSize's 64 MiB, as it was for every store before. The reserve
+// grows with the store after each flush and compaction (listen, start)
+// and never shrinks while the database is open; Open sizes it again, so
+// a store that shrank (a purge) gets a smaller one at the next start.
+func reserveNeed(memtable, tables int64) int64 {
+	return openRoom + zeroLead + max(0, memtable) + max(0, tables)
+}
+
 // reserveName is the reserve file, in the database directory. Pebble
 // ignores files whose names it does not know.
 const reserveName = "almanac-reserve"
@@ -74,6 +104,11 @@ type space struct {
 	full     atomic.Bool // writes are refused until the probe finds space
 	readOnly bool        // Pebble was opened read-only: refuse every write
 
+	size    atomic.Int64  // the reserve's size: reserveNeed, at most ReserveSize, never lowered while open
+	grow    chan struct{} // a flush or compaction ended: size the reserve again
+	growing sync.WaitGroup
+	fileMu  sync.Mutex // ensureReserve: the probe and the sizing take turns
+
 	cache struct { // admit's statfs (availFor)
 		sync.Mutex
 		avail, spent int64
@@ -87,7 +122,63 @@ type space struct {
 }
 
 func newSpace(fs vfs.FS, dir string, opts *Options) *space {
-	return &space{fs: fs, dir: dir, reserve: fs.PathJoin(dir, reserveName), opts: opts, stop: make(chan struct{})}
+	return &space{fs: fs, dir: dir, reserve: fs.PathJoin(dir, reserveName), opts: opts, stop: make(chan struct{}),
+		grow: make(chan struct{}, 1)}
+}
+
+// setNeed raises the reserve's size to what a store of tables bytes needs
+// (reserveNeed), capped by ReserveSize.
+func (s *space) setNeed(tables int64) {
+	need := min(max(0, s.opts.ReserveSize), reserveNeed(s.opts.MemTableSize, tables))
+	for {
+		old := s.size.Load()
+		if need <= old || s.size.CompareAndSwap(old, need) {
+			return
+		}
+	}
+}
+
+// listen has Pebble's ended flushes and compactions, which change the
+// store's size, wake the reserve's sizing.
+func (s *space) listen(l *pebble.EventListener) {
+	wake := func() {
+		select {
+		case s.grow <- struct{}{}:
+		default:
+		}
+	}
+	l.FlushEnd = func(pebble.FlushInfo) { wake() }
+	l.CompactionEnd = func(pebble.CompactionInfo) { wake() }
+}
+
+// start sizes the reserve from pdb's metrics whenever a flush or a
+// compaction ended, until close.
+func (s *space) start(pdb *pebble.DB) {
+	if s.readOnly || s.opts.ReserveSize <= 0 {
+		return
+	}
+	s.growing.Add(1)
+	go func() {
+		defer s.growing.Done()
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-s.grow:
+			}
+			s.resize(pdb.Metrics())
+		}
+	}()
+}
+
+// resize raises the reserve's size to what the store of m needs and
+// extends the file, unless writes are refused (the probe puts the reserve
+// back at its new size once space returns).
+func (s *space) resize(m *pebble.Metrics) {
+	s.setNeed(int64(m.Table.Local.LiveSize))
+	if !s.full.Load() {
+		s.ensureReserve()
+	}
 }
 
 // avail returns the bytes available to the database, or -1 when the
@@ -145,7 +236,7 @@ func (s *space) admit(n int64) error {
 	return fmt.Errorf("%w: %d bytes free, the write needs %d and %d must stay free", ErrNoSpace, a, n, s.opts.MinFreeSpace)
 }
 
-func (s *space) reserveSize() int64 { return max(0, s.opts.ReserveSize) }
+func (s *space) reserveSize() int64 { return s.size.Load() }
 
 // setFull starts refusing writes and probing for space.
 func (s *space) setFull(why string) {
@@ -181,6 +272,7 @@ func (s *space) beforeOpen() bool {
 	if a < 0 {
 		return true
 	}
+	s.sizeAtOpen()
 	if a < s.opts.MinFreeSpace {
 		released := s.fs.Remove(s.reserve) == nil
 		s.setFull(fmt.Sprintf("%d bytes free at start, released the reserve: %v", a, released))
@@ -201,24 +293,58 @@ func (s *space) beforeOpen() bool {
 	return a >= need
 }
 
-// ensureReserve allocates the reserve file when it is missing and there is
-// room for it beside MinFreeSpace. It reports whether the reserve exists.
+// sizeAtOpen sizes the reserve for the store as Pebble will open it (its
+// files but the logs: tables, MANIFEST, OPTIONS), and cuts a larger reserve left by an earlier start
+// (a store that shrank, a lower ReserveSize, the fixed 64 MiB of older
+// versions) down to that size, freeing the difference.
+func (s *space) sizeAtOpen() {
+	var tables int64
+	if names, err := s.fs.List(s.dir); err == nil {
+		for _, name := range names {
+			fi, err := s.fs.Stat(s.fs.PathJoin(s.dir, name))
+			if err == nil && !fi.IsDir() && !strings.HasPrefix(name, reserveName) && !strings.HasSuffix(name, ".log") {
+				tables += fi.Size()
+			}
+		}
+	}
+	s.setNeed(tables)
+	if fi, err := s.fs.Stat(s.reserve); err == nil && fi.Size() > s.reserveSize() {
+		if err := s.fs.Remove(s.reserve); err == nil {
+			s.opts.Logger.Info("engine: the free-space reserve is smaller for this store", "was", fi.Size(), "now", s.reserveSize())
+		}
+	}
+}
+
+// ensureReserve allocates the reserve file, or extends it, when it is
+// missing or smaller than its size and there is room for that beside
+// MinFreeSpace. It reports whether the reserve exists at its size.
 func (s *space) ensureReserve() bool {
+	s.fileMu.Lock()
+	defer s.fileMu.Unlock()
 	size := s.reserveSize()
 	if size == 0 {
 		return true
 	}
-	if fi, err := s.fs.Stat(s.reserve); err == nil && fi.Size() >= size {
-		return true
+	have := int64(-1) // no file
+	if fi, err := s.fs.Stat(s.reserve); err == nil {
+		if have = fi.Size(); have >= size {
+			return true
+		}
 	}
 	a := s.avail()
 	if a < 0 {
 		return true // a filesystem that cannot tell its free space (in memory)
 	}
-	if a < size+s.opts.MinFreeSpace {
+	if a < size-max(0, have)+s.opts.MinFreeSpace {
 		return false
 	}
-	if err := s.allocate(size); err != nil {
+	var err error
+	if have < 0 {
+		err = s.allocate(size)
+	} else {
+		err = s.extend(have, size)
+	}
+	if err != nil {
 		_ = s.fs.Remove(s.reserve)
 		s.opts.Logger.Warn("engine: cannot allocate the free-space reserve", "reserve", s.reserve, "err", err)
 		return false
@@ -233,28 +359,41 @@ func (s *space) allocate(size int64) error {
 	if err != nil {
 		return err
 	}
-	off := int64(0)
-	if fd := f.Fd(); fd != vfs.InvalidFd && unix.Fallocate(int(fd), 0, 0, size) == nil {
+	if err := allocateIn(f, 0, size); err != nil {
+		_ = s.fs.Remove(s.reserve + ".tmp")
+		return err
+	}
+	return s.fs.Rename(s.reserve+".tmp", s.reserve)
+}
+
+// extend grows the reserve file in place from have to size bytes.
+func (s *space) extend(have, size int64) error {
+	f, err := s.fs.OpenReadWrite(s.reserve, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return err
+	}
+	return allocateIn(f, have, size)
+}
+
+// allocateIn allocates f's bytes from off to size, with fallocate or
+// written as zeros, syncs and closes f.
+func allocateIn(f vfs.File, off, size int64) error {
+	if fd := f.Fd(); fd != vfs.InvalidFd && unix.Fallocate(int(fd), 0, off, size-off) == nil {
 		off = size
 	}
 	// A buffer of its own, not the WAL zeroer's shared zeros: a vfs.FS may
 	// change what it is given to write (Pebble's MemFS flips every byte
 	// when its invariants are on, as under the race detector).
-	buf := make([]byte, min(zeroChunk, size-off))
+	buf := make([]byte, min(zeroChunk, max(0, size-off)))
 	for off < size {
 		n := min(int64(len(buf)), size-off)
-		if _, err := f.Write(buf[:n]); err != nil {
+		if _, err := f.WriteAt(buf[:n], off); err != nil {
 			f.Close()
-			_ = s.fs.Remove(s.reserve + ".tmp")
 			return err
 		}
 		off += n
 	}
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
-		_ = s.fs.Remove(s.reserve + ".tmp")
-		return err
-	}
-	return s.fs.Rename(s.reserve+".tmp", s.reserve)
+	return errors.Join(f.Sync(), f.Close())
 }
 
 // startProbe starts the probe unless one runs.
@@ -295,14 +434,16 @@ func (s *space) probe() {
 	}
 }
 
-// close stops the probe.
+// close stops the probe and the reserve's sizing, and waits for the
+// sizing (it reads Pebble's metrics) to stop.
 func (s *space) close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if !s.closed {
 		s.closed = true
 		close(s.stop)
 	}
+	s.mu.Unlock()
+	s.growing.Wait()
 }
 
 // isNoSpace reports whether err is the filesystem's ENOSPC or EDQUOT.

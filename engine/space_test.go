@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -156,20 +157,8 @@ func TestDiskFull(t *testing.T) {
 	if fi, err := fs.Stat("db/" + reserveName); err != nil || fi.Size() != reserve {
 		t.Fatalf("reserve file: %v, %v", fi, err)
 	}
-	MustCalendar(t, db)
 	acked := map[string]bool{}
-	put := func(name string) error {
-		_, err := db.PutObject(ctx, alice, "/alice/cal/", name, event("uid-"+name), PutOptions{})
-		if err == nil {
-			acked[name] = true
-		}
-		return err
-	}
-	for i := range 50 {
-		if err := put(fmt.Sprintf("a%d.ics", i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	put := fiftyAcked(t, db, acked)
 	readAll := func(when string) {
 		t.Helper()
 		for name := range acked {
@@ -255,6 +244,26 @@ func TestDiskFull(t *testing.T) {
 	}
 }
 
+// fiftyAcked makes alice's calendar in db and puts 50 objects into it.
+// It returns a put whose acknowledged names, like those 50, go to acked.
+func fiftyAcked(t *testing.T, db *DB, acked map[string]bool) func(name string) error {
+	t.Helper()
+	MustCalendar(t, db)
+	put := func(name string) error {
+		_, err := db.PutObject(ctx, alice, "/alice/cal/", name, event("uid-"+name), PutOptions{})
+		if err == nil {
+			acked[name] = true
+		}
+		return err
+	}
+	for i := range 50 {
+		if err := put(fmt.Sprintf("a%d.ics", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return put
+}
+
 // TestReserveLeavesZerosAlone writes the reserve through a filesystem
 // that changes the buffers it writes (Pebble's MemFS under the race
 // detector flips their bytes): the zeros the WAL zeroer shares must stay
@@ -337,5 +346,128 @@ func TestOpenOnFullDisk(t *testing.T) {
 				t.Fatalf("put on a full disk: %v, want ErrNoSpace", err)
 			}
 		})
+	}
+}
+
+// TestReserveSizedToStore: with the default ReserveSize (64 MiB, now a
+// cap) a small store's reserve is what reserveNeed gives for it, a few
+// MiB; recovery from a full disk still works with it (Pebble's flush on a
+// completely full disk lands in the released reserve, writes resume
+// without a restart, nothing acknowledged is lost); the reserve grows
+// with the store and never past the cap; and a restart cuts a reserve
+// left larger than the store needs (the fixed 64 MiB of older versions).
+func TestReserveSizedToStore(t *testing.T) {
+	defer func(d, e time.Duration) { spaceProbeInterval, statfsEvery = d, e }(spaceProbeInterval, statfsEvery)
+	spaceProbeInterval, statfsEvery = 10*time.Millisecond, 0
+	const minFree = 1 << 20
+	fs := newSmallFS(48 << 20) // a 64 MiB reserve would not even fit
+	open := func(reserve int64) *DB {
+		t.Helper()
+		db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), MinFreeSpace: minFree, ReserveSize: reserve,
+			MemTableSize: 1 << 20, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	reserveFile := func() int64 {
+		t.Helper()
+		fi, err := fs.Stat("db/" + reserveName)
+		if err != nil {
+			t.Fatalf("reserve file: %v", err)
+		}
+		return fi.Size()
+	}
+	db := open(0)
+	defer func() { db.Close() }()
+	small := reserveFile()
+	if want := reserveNeed(1<<20, 0); small != want || small != db.space.reserveSize() {
+		t.Fatalf("a new store's reserve is %d bytes (sized %d), want reserveNeed's %d", small, db.space.reserveSize(), want)
+	}
+	acked := map[string]bool{}
+	put := fiftyAcked(t, db, acked)
+
+	// The disk fills: refused first, then Pebble's own flush meets ENOSPC
+	// and lands in the small reserve.
+	fs.fill(minFree / 2)
+	if err := put("b.ics"); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("put on a full disk: %v, want ErrNoSpace", err)
+	}
+	fs.fill(0)
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatalf("flush on a full disk with the store's reserve of %d bytes: %v", small, err)
+	}
+	if _, err := fs.Stat("db/" + reserveName); !os.IsNotExist(err) {
+		t.Fatalf("the reserve was not released: %v", err)
+	}
+	fs.fill(-1)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := put("c.ics")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrNoSpace) || time.Now().After(deadline) {
+			t.Fatalf("put after space returned: %v", err)
+		}
+	}
+	if got := reserveFile(); got < small || got >= 64<<20 {
+		t.Errorf("the reserve came back at %d bytes, want its store's size (>= %d, < 64 MiB)", got, small)
+	}
+
+	// The store grows: the reserve follows (sized here without waiting
+	// for the background sizing; the flushes wake it as well).
+	for i := range 100 {
+		if err := put(fmt.Sprintf("g%d.ics", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	m := db.pdb.Metrics()
+	db.space.resize(m)
+	grown := reserveFile()
+	if want := reserveNeed(1<<20, int64(m.Table.Local.LiveSize)); grown < want || grown <= small {
+		t.Errorf("after 100 more objects the reserve is %d bytes, want at least reserveNeed's %d (> %d)", grown, want, small)
+	}
+	db.space.setNeed(0)
+	db.space.resize(&pebble.Metrics{})
+	if got := reserveFile(); got != grown {
+		t.Errorf("the reserve went from %d to %d bytes while open: it must not shrink", grown, got)
+	}
+	for name := range acked {
+		if _, err := db.Object("/alice/cal/", name, true); err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+	}
+	if err := db.Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	db.Close()
+
+	// A reserve larger than the store needs (an older version's) is cut
+	// at the next start; a smaller cap holds.
+	f, err := fs.Create("db/"+reserveName, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := allocateIn(f, 0, 20<<20); err != nil {
+		t.Fatal(err)
+	}
+	db = open(0)
+	// (The sizing may be extending it after the flush Open made: at most
+	// its size, never the old one.)
+	if got := reserveFile(); got > db.space.reserveSize() || got >= 20<<20 || got < reserveNeed(1<<20, 0) {
+		t.Errorf("a 20 MiB reserve left from before is %d bytes after a start (sized %d)", got, db.space.reserveSize())
+	}
+	db.Close()
+	db = open(2 << 20)
+	if got := reserveFile(); got != 2<<20 {
+		t.Errorf("with ReserveSize 2 MiB the reserve is %d bytes", got)
+	}
+	for name := range acked {
+		if _, err := db.Object("/alice/cal/", name, true); err != nil {
+			t.Fatalf("reopened: read %s: %v", name, err)
+		}
 	}
 }

@@ -16,8 +16,12 @@ import (
 // TestDiskFullHTTP runs a server on a real 64 MiB tmpfs and fills it from
 // outside: a PUT gets 507 with DAV:sufficient-disk-space (RFC 4331 §6) at
 // once, GETs keep working, and after the space is freed PUTs succeed
-// without a restart; Verify passes. (engine.TestDiskFull covers the same on
-// an error-injecting filesystem, which runs everywhere.)
+// without a restart; Verify passes. The server runs with the default
+// --disk-reserve (64 MiB, which would not fit here beside
+// --min-free-space): the reserve is sized to the small store, a few MiB.
+// (engine.TestDiskFull and TestReserveSizedToStore cover the same, and
+// the reserve's release, on an error-injecting filesystem, which runs
+// everywhere.)
 func TestDiskFullHTTP(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a small tmpfs needs root; engine.TestDiskFull covers disk full without it")
@@ -28,9 +32,13 @@ func TestDiskFullHTTP(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = syscall.Unmount(mnt, 0) }) // after the server's own cleanup
 	const minFree = 8 << 20
-	srv := startServer(t, "--data="+filepath.Join(mnt, "data"), "--min-free-space=8388608", "--disk-reserve=4194304")
+	srv := startServer(t, "--data="+filepath.Join(mnt, "data"), "--min-free-space=8388608")
 	obj := "/dav/home/alice/calendar/a.ics"
 	cliPut(t, srv, "alice", obj, cliEvent("a", "before"))
+	reserve := filepath.Join(mnt, "data", "db", "almanac-reserve")
+	if fi, err := os.Stat(reserve); err != nil || fi.Size() < 1<<20 || fi.Size() > 8<<20 {
+		t.Fatalf("the reserve of a one-object store: %v, %v; want a file of 1-8 MiB", fi, err)
+	}
 
 	// Another process fills the disk to below --min-free-space.
 	var st unix.Statfs_t
@@ -95,5 +103,8 @@ func TestDiskFullHTTP(t *testing.T) {
 	}
 	if err := srv.DB.Verify(t.Context()); err != nil {
 		t.Fatalf("Verify: %v", err)
+	}
+	if _, err := os.Stat(reserve); err != nil {
+		t.Errorf("the reserve after the disk-full episode: %v", err)
 	}
 }
