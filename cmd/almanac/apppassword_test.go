@@ -17,6 +17,7 @@ import (
 // list shows it without the password, revoke removes it, a missing user
 // or device name is refused.
 func TestAppPasswordCommands(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	dir := t.TempDir()
 	data := "--data=" + dir
 	if _, err := runUser(t, "pw\n", "add", "carol", data); err != nil {

@@ -11,6 +11,7 @@ import (
 // The engine knows no HTTP, XML, gRPC or NATS; dav never touches Pebble,
 // protobuf, gRPC or NATS; feed never touches dav or Pebble.
 func TestDependencyDirection(t *testing.T) {
+	t.Parallel() // reads the module with `go list` in a child process, writes nothing
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("the go command is not on PATH")
 	}

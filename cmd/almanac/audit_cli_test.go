@@ -124,6 +124,7 @@ func newAuditFixture(t *testing.T) *auditFixture {
 // history, restore, undelete, export, then retention, purge, rebuild and
 // verify. Subtests build on each other.
 func TestAuditCLIDataDir(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	f := newAuditFixture(t)
 	f.srv.Stop(t)
 	dir := f.srv.DataDir

@@ -75,6 +75,7 @@ var headSeq = regexp.MustCompile(`head seq (\d+)`)
 // existing directory is refused; without --server, the server running on
 // --data is found through DATA/server.json.
 func TestBackupRestore(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	backups := t.TempDir()
 	srv := startServer(t, "--backup-dir="+backups)
 	put := func(name, summary string) {

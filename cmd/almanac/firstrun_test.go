@@ -67,6 +67,7 @@ var printedPassword = regexp.MustCompile(`(?m)^  password: ([A-Z2-7]+)$`)
 // password signs in over DAV. A later start prints nothing and, once the
 // admin is deleted, does not recreate it.
 func TestFirstRunAdmin(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	dir := t.TempDir()
 	m, logs := bootMain(t, dir, nil)
 	out := logs.String()
@@ -131,6 +132,7 @@ func TestFirstRunAdmin(t *testing.T) {
 // TestFirstRunAdminFromEnv: with ALMANAC_ADMIN_PASSWORD the admin gets that
 // password and nothing secret is printed.
 func TestFirstRunAdminFromEnv(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	const pw = "correct horse battery staple"
 	m, logs := bootMain(t, t.TempDir(), map[string]string{adminPasswordEnv: pw})
 	if strings.Contains(logs.String(), pw) || printedPassword.MatchString(logs.String()) {
@@ -184,6 +186,7 @@ func TestProgramName(t *testing.T) {
 // adds bob with the printed password; bob's DAV PROPFIND then works, and
 // the server exits 0 on SIGINT.
 func TestFirstRunEndToEnd(t *testing.T) {
+	t.Parallel() // own data directory, free ports, child processes: it mostly waits (README, Test time)
 	dir := t.TempDir()
 	args := append([]string{"serve", "--listen=127.0.0.1:0", "--data=" + dir}, hookTestFlags(nil)...)
 	cmd := exec.Command(os.Args[0], args...)

@@ -56,6 +56,7 @@ var migrateKinds = []struct{ Name, Type, Folder, Ext string }{
 // broken one. Last, alice's home exported with --radicale is served by a
 // fresh Radicale.
 func TestMigrateRadicaleVdirsyncer(t *testing.T) {
+	t.Parallel() // own data directory, free ports, child processes: it mostly waits (README, Test time)
 	bin := requireBinary(t, "vdirsyncer", "vdirsyncer")
 	rad := startRadicale(t)
 	srv := startServer(t)

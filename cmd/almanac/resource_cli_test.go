@@ -21,6 +21,7 @@ func runResource(t *testing.T, args ...string) (string, error) {
 // set changes its policy and managers, remove deletes the account and
 // withdraws its managers' delegation.
 func TestResourceCommands(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	dir := t.TempDir()
 	db, err := openDB(dir, nil)
 	if err != nil {

@@ -50,6 +50,7 @@ func TestMain(m *testing.M) {
 // stop): the server shuts down gracefully and exits with status 0. Its
 // fresh data directory logs no projection rebuild.
 func TestServeSignalExit(t *testing.T) {
+	t.Parallel() // own data directory, free ports, child processes: it mostly waits (README, Test time)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			cmd, _, stderr := startServeChild(t, "--listen=127.0.0.1:0", "--data="+t.TempDir())

@@ -41,6 +41,7 @@ func statusAs(t *testing.T, srv *testServer, user, password string) int {
 // shows every account, passwd and delete take effect; the admin's
 // password comes from ALMANAC_PASSWORD or stdin's first line.
 func TestUserCommandsWhileServing(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	srv := startServer(t)
 	admin := map[string]string{"ALMANAC_PASSWORD": testPassword}
 	data := "--data=" + srv.DataDir

@@ -36,6 +36,7 @@ func checkLogin(t *testing.T, dataDir, user, password string) (*engine.User, err
 }
 
 func TestUserCommands(t *testing.T) {
+	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	dir := t.TempDir()
 	if _, err := runUser(t, "pw-one\n", "add", "carol", "--admin", "--data", dir); err != nil {
 		t.Fatalf("add: %v", err)
