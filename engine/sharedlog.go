@@ -625,8 +625,10 @@ func (db *DB) applyShared(from Seq, recs [][]byte) error {
 
 // ErrDiverged: this node's replica of the shared log holds an event the
 // log does not (or not there): it applied a write the log did not keep.
-// The node refuses writes (ErrUnavailable) and stops following the log; it
-// must be rebuilt from the log (a new data directory). Nothing in a
+// The node refuses writes (ErrUnavailable) and stops following the log;
+// Open returns it for a replica whose last event is not the log's
+// (checkReplicaAtOpen), and the node must be rebuilt from the log (serve
+// moves the database aside and replays the log, --on-divergence). Nothing in a
 // correct log and engine leads here: it guards against a store or a
 // consensus that loses acknowledged records.
 var ErrDiverged = errors.New("engine: this node diverged from the shared log")
@@ -636,7 +638,7 @@ func (db *DB) diverge(why error) error {
 	err := fmt.Errorf("%w: %w", ErrDiverged, why)
 	if db.shared.diverged.CompareAndSwap(nil, &err) {
 		db.opts.Logger.Error("engine: this node's replica differs from the shared log: it refuses writes and stops following; "+
-			"rebuild it from the log (move its data directory away and start it again)", "err", err)
+			"restart it to join again from the log (serve --on-divergence=rejoin, the default, moves the database aside)", "err", err)
 	}
 	return err
 }
@@ -661,6 +663,9 @@ func (db *DB) catchUpAtOpen() error {
 	if err != nil {
 		return fmt.Errorf("engine: shared log: %w", err)
 	}
+	if err := db.checkReplicaAtOpen(head); err != nil {
+		return err
+	}
 	if head < db.nextSeq {
 		return nil
 	}
@@ -670,6 +675,38 @@ func (db *DB) catchUpAtOpen() error {
 	}
 	if err := catchUp(context.Background(), head); err != nil {
 		return fmt.Errorf("engine: catching up with the shared log: %w", err)
+	}
+	return nil
+}
+
+// checkReplicaAtOpen compares the last record of the replica with the
+// log's record of that number: a replica ahead of the log, or whose last
+// record is not the log's, diverged (written to while the node was
+// stopped, by a command run on its data directory alone; or the log
+// lost or replaced records), and opening it returns ErrDiverged rather
+// than serving another history. One read: a replica whose last record
+// matches was a prefix of the log (each record is compared as it is
+// applied, checkApplied).
+func (db *DB) checkReplicaAtOpen(head Seq) error {
+	last := db.nextSeq - 1
+	if last == 0 {
+		return nil
+	}
+	if head < last {
+		return db.diverge(fmt.Errorf("the replica holds events up to %d, the log only up to %d", last, head))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
+	defer cancel()
+	recs, err := db.opts.Log.Read(ctx, last, 1)
+	if err != nil {
+		return fmt.Errorf("engine: shared log: read event %d: %w", last, err)
+	}
+	mine, err := getCopy(db.pdb, keys.LogKey(uint64(last)))
+	if err != nil {
+		return fmt.Errorf("engine: shared log: read event %d: %w", last, err)
+	}
+	if len(recs) == 0 || !bytes.Equal(recs[0], mine) {
+		return db.diverge(fmt.Errorf("event %d differs from the log's", last))
 	}
 	return nil
 }

@@ -576,3 +576,50 @@ func mustOpenSharedFS(tb testing.TB, fs vfs.FS, log SharedLog) *DB {
 	tb.Cleanup(func() { db.Close() })
 	return db
 }
+
+// TestSharedLogDivergedAtOpen: a stopped node whose replica is not a
+// prefix of the log is refused at open with ErrDiverged — one ahead of
+// the log (its last, acknowledged write was lost), and one whose last
+// event differs from the log's event of that number (another node's
+// write took the number) — instead of serving another history until a
+// new write happens to reveal it.
+func TestSharedLogDivergedAtOpen(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	a := mustOpenShared(t, log)
+	c := MustCalendar(t, a)
+	fs := vfs.NewMem()
+	b, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.mu.Lock()
+	log.lose = true
+	log.mu.Unlock()
+	if _, err := b.PutObject(ctx, alice, c.Path, "lost.ics", event("lost"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	reopen := func(why string) {
+		t.Helper()
+		db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: log})
+		if err == nil {
+			db.Close()
+		}
+		if !errors.Is(err, ErrDiverged) {
+			t.Fatalf("open of a replica %s: %v, want ErrDiverged", why, err)
+		}
+	}
+	reopen("ahead of the log")
+	if _, err := a.PutObject(ctx, alice, c.Path, "kept.ics", event("kept"), PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	reopen("whose last event is not the log's")
+	// A replica that is the log's prefix opens (and catches up).
+	d := mustOpenSharedFS(t, vfs.NewMem(), log)
+	if d.Head() != a.Head() {
+		t.Fatalf("a fresh replica opened at %d, the log's head is %d", d.Head(), a.Head())
+	}
+}

@@ -40,6 +40,9 @@ type clusterConfig struct {
 	LeaseTTL         time.Duration
 	// Writes is how the node writes: forward or cas (cluster_writes.go).
 	Writes string
+	// OnDivergence is what the node does when its database diverged
+	// from the log: rejoin or stop (cluster_rejoin.go).
+	OnDivergence string
 	// SecretFile holds the secret the routes between the embedded log
 	// servers present; TLSCert, TLSKey and TLSCA put the routes on mutual
 	// TLS (cluster_auth.go).
@@ -58,6 +61,7 @@ func (c *clusterConfig) flags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JoinTimeout, "cluster-join-timeout", 2*time.Minute, "how long a starting node waits for the cluster to place the log")
 	c.authFlags(fs)
 	fs.StringVar(&c.Writes, "cluster-writes", writesForward, "how a node writes to the log: forward (clients' DAV writes go to one writer, the node leading the log stream) or cas (every node appends its own with compare-and-set)")
+	fs.StringVar(&c.OnDivergence, "on-divergence", divergenceRejoin, "what a node whose database diverged from the log does at start: rejoin (move the database aside to DATA/db.diverged-TIME, kept, and replay the log) or stop (refuse to start)")
 	fs.DurationVar(&c.LeaseTTL, "cluster-lease-ttl", 10*time.Second, "how long after its holder died another node takes over the NATS change publisher, push and webhooks (the same on every node)")
 }
 
@@ -103,6 +107,9 @@ func (c *clusterConfig) validate() error {
 	}
 	if c.Writes != writesForward && c.Writes != writesCAS {
 		return bad("cluster-writes", "want %s or %s, got %q", writesForward, writesCAS, c.Writes)
+	}
+	if c.OnDivergence != divergenceRejoin && c.OnDivergence != divergenceStop {
+		return bad("on-divergence", "want %s or %s, got %q", divergenceRejoin, divergenceStop, c.OnDivergence)
 	}
 	if c.JoinTimeout <= 0 {
 		return bad("cluster-join-timeout", "must be positive, got %s", c.JoinTimeout)

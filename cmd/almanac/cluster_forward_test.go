@@ -127,12 +127,12 @@ func TestClusterForward(t *testing.T) {
 // TestClusterWritesFlag: --cluster-writes takes forward or cas.
 func TestClusterWritesFlag(t *testing.T) {
 	for _, v := range []string{"forward", "cas"} {
-		c := clusterConfig{Writes: v, LeaseTTL: time.Second, JoinTimeout: time.Second}
+		c := clusterConfig{Writes: v, LeaseTTL: time.Second, JoinTimeout: time.Second, OnDivergence: divergenceRejoin}
 		if err := c.validate(); err != nil {
 			t.Errorf("%s: %v", v, err)
 		}
 	}
-	c := clusterConfig{Writes: "leader", LeaseTTL: time.Second, JoinTimeout: time.Second}
+	c := clusterConfig{Writes: "leader", LeaseTTL: time.Second, JoinTimeout: time.Second, OnDivergence: divergenceRejoin}
 	if err := c.validate(); err == nil || !strings.Contains(err.Error(), "cluster-writes") {
 		t.Errorf("--cluster-writes=leader: %v", err)
 	}

@@ -15,7 +15,17 @@ import (
 // addNode starts one more cluster node on data, routed to the nodes'
 // log servers, and returns it once it serves (caught up with the log as
 // it was when it opened).
-func addNode(t *testing.T, nodes []*testServer, name, data string) *testServer {
+func addNode(t *testing.T, nodes []*testServer, name, data string, extra ...string) *testServer {
+	t.Helper()
+	s, err := startNode(t, nodes, name, data, extra...)
+	if err != nil {
+		t.Fatalf("%s: %v\nlogs:\n%s", name, err, s.Logs)
+	}
+	return s
+}
+
+// startNode is addNode, returning the error of a node that did not start.
+func startNode(t *testing.T, nodes []*testServer, name, data string, extra ...string) (*testServer, error) {
 	t.Helper()
 	var routes []string
 	for _, s := range nodes {
@@ -26,19 +36,20 @@ func addNode(t *testing.T, nodes []*testServer, name, data string) *testServer {
 	m.Getenv = testGetenv(nil)
 	m.Stdout, m.LogOutput = logs, logs
 	m.noFirstRun = true
-	if err := m.ParseFlags([]string{"--listen=127.0.0.1:0", "--data=" + data, "--nats=off", "--grpc-listen=off",
+	if err := m.ParseFlags(append([]string{"--listen=127.0.0.1:0", "--data=" + data, "--nats=off", "--grpc-listen=off",
 		"--node-name=" + name, fmt.Sprintf("--cluster-listen=127.0.0.1:%d", natstest.FreePort(t)),
-		"--routes=" + strings.Join(routes, ","), "--log-replicas=3", "--cluster-join-timeout=60s"}); err != nil {
+		"--routes=" + strings.Join(routes, ","), "--log-replicas=3", "--cluster-join-timeout=60s"}, extra...)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &testServer{Main: m, Logs: logs, cancel: cancel}
 	if err := m.Run(ctx); err != nil {
-		t.Fatalf("%s: %v\nlogs:\n%s", name, err, logs)
+		cancel()
+		return s, err
 	}
 	s.BaseURL, s.DataDir, s.DB = "http://"+m.Addr(), data, m.DB
 	t.Cleanup(func() { s.Stop(t) })
-	return s
+	return s, nil
 }
 
 // TestClusterNodeJoin: a node added to a running cluster from a backup of

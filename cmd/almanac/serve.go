@@ -328,7 +328,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 		eopts.Log = m.cluster.log
 	}
-	m.DB, err = openDB(m.Config.DataDir, eopts)
+	if m.cluster != nil {
+		m.DB, err = m.openClusterDB(eopts)
+	} else {
+		m.DB, err = openDB(m.Config.DataDir, eopts)
+	}
 	if err != nil {
 		return err
 	}
