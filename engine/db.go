@@ -200,6 +200,11 @@ func (db *DB) init() error {
 	if err := db.forkBackup(); err != nil {
 		return err
 	}
+	if !db.opts.ReadOnly {
+		if err := db.removeScratch(); err != nil {
+			return err
+		}
+	}
 	id, err := getCopy(db.pdb, keys.MetaKey(metaStoreID))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):

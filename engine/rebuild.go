@@ -14,7 +14,6 @@ import (
 	"github.com/almanac/almanac/engine/internal/replay"
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -335,23 +334,22 @@ func (db *DB) Verify(ctx context.Context) error {
 	if len(lost) > 0 || len(damaged) > 0 {
 		return &CorruptionError{LostLog: lost, Projections: damaged, Files: db.damagedFiles()}
 	}
-	fs := vfs.NewMem()
-	popts := &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger}}
-	popts.EnsureDefaults()
-	scratch, err := pebble.Open("verify", popts)
+	scratch, done, err := db.openScratch()
 	if err != nil {
-		return fmt.Errorf("engine: verify: scratch store: %w", err)
+		return err
 	}
-	defer scratch.Close()
-	runs := replay.NewRuns(scratch, fs, "verify-runs", popts.MakeWriterOptions(0, scratch.TableFormat()))
-	if err := replayLog(v.v.snap, scratch, v.v.head, runs); err != nil {
+	defer done()
+	if err := replayLog(v.v.snap, scratch.pdb, v.v.head, scratch.runs); err != nil {
 		return fmt.Errorf("engine: verify: %w", err)
+	}
+	if verifyReplayed != nil {
+		verifyReplayed()
 	}
 	for _, p := range keys.ProjectionPrefixes {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := compareRange(v.v.snap, scratch, []byte{p}, []byte{p + 1}); err != nil {
+		if err := compareRange(v.v.snap, scratch.pdb, []byte{p}, []byte{p + 1}); err != nil {
 			return err
 		}
 	}
