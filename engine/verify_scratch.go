@@ -8,6 +8,7 @@ import (
 
 	"github.com/almanac/almanac/engine/internal/replay"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Verify replays the log into a scratch database on the database's own
@@ -39,7 +40,13 @@ func (db *DB) openScratch() (_ *scratchDB, done func(), _ error) {
 	}
 	dir := fs.PathJoin(db.dir, scratchPrefix+hex.EncodeToString(suffix))
 	if err := fs.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, noSpace(fmt.Errorf("engine: verify: scratch store: %w", err))
+		if !db.opts.ReadOnly {
+			return nil, nil, noSpace(fmt.Errorf("engine: verify: scratch store: %w", err))
+		}
+		// A backup on read-only media still verifies, in memory as before.
+		db.opts.Logger.Warn("engine: verify: no scratch store on disk, replaying in memory (memory grows with the store)",
+			"dir", dir, "err", err)
+		fs = vfs.NewMem()
 	}
 	remove := func() { _ = fs.RemoveAll(dir) }
 	// The scratch is thrown away: no write-ahead log, and Pebble's

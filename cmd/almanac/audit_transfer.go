@@ -9,12 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/engine"
-	"github.com/almanac/almanac/engine/contentline"
 	"github.com/almanac/almanac/feed"
 )
 
@@ -118,25 +116,25 @@ func runImport(ctx context.Context, env *auditEnv, args []string) error {
 		fs.BoolVar(&users, "users", false, "import a whole Radicale root: collection-root/USER/COLLECTION/ into /dav/home/USER/COLLECTION/ for every user")
 	}
 	return runAudit(ctx, env, "import", args, -1, extra, func(ctx context.Context, b audit.Backend, pos []string) error {
-		var req audit.ImportRequest
+		im := newImporter(ctx, b)
 		var err error
 		switch {
 		case users && len(pos) == 1:
-			req, err = readRadicaleRoot(pos[0])
+			err = im.radicaleRoot(pos[0])
 		case !users && len(pos) == 2:
-			req, err = readImport(pos[0], pos[1])
+			err = im.walk(pos[0], pos[1])
 		case users:
 			return fmt.Errorf("%w: import --users takes 1 argument (the Radicale root), got %d", errUsage, len(pos))
 		default:
 			return fmt.Errorf("%w: import takes 2 arguments (PATH and a file or folder), got %d", errUsage, len(pos))
 		}
+		if err == nil {
+			err = im.flush()
+		}
 		if err != nil {
 			return err
 		}
-		rep, err := importEach(ctx, b, req)
-		if err != nil {
-			return err
-		}
+		rep := &im.total
 		for _, e := range rep.Errors {
 			fmt.Fprintln(env.stderr, "error:", e)
 		}
@@ -150,163 +148,6 @@ func runImport(ctx context.Context, env *auditEnv, args []string) error {
 		}
 		return nil
 	})
-}
-
-// importEach imports one collection at a time, so that a request to the
-// admin API stays within its body limit however large the whole tree, and
-// adds up the reports. A data directory takes the whole tree at once, so
-// that the writes of every collection commit in the same groups.
-func importEach(ctx context.Context, b audit.Backend, req audit.ImportRequest) (*audit.ImportReport, error) {
-	if _, ok := b.(*audit.Local); ok {
-		return b.Import(ctx, req)
-	}
-	total := &audit.ImportReport{}
-	for _, c := range req.Collections {
-		rep, err := b.Import(ctx, audit.ImportRequest{Collections: []audit.ImportCollection{c}})
-		if err != nil {
-			return nil, fmt.Errorf("import into %s: %w", c.Path, err)
-		}
-		total.Imported += rep.Imported
-		total.Unchanged += rep.Unchanged
-		total.Errors = append(total.Errors, rep.Errors...)
-		for _, u := range rep.NoAccount {
-			if !slices.Contains(total.NoAccount, u) {
-				total.NoAccount = append(total.NoAccount, u)
-			}
-		}
-	}
-	return total, nil
-}
-
-// readRadicaleRoot reads every user's collections of a Radicale storage
-// folder (the one holding collection-root, or collection-root itself):
-// collection-root/USER/COLLECTION/ becomes /dav/home/USER/COLLECTION/.
-func readRadicaleRoot(root string) (audit.ImportRequest, error) {
-	var req audit.ImportRequest
-	if st, err := os.Stat(filepath.Join(root, "collection-root")); err == nil && st.IsDir() {
-		root = filepath.Join(root, "collection-root")
-	}
-	entries, err := os.ReadDir(root)
-	if err != nil {
-		return req, err
-	}
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		sub, err := readImport("/dav/home/"+e.Name()+"/", filepath.Join(root, e.Name()))
-		if err != nil {
-			return req, err
-		}
-		req.Collections = append(req.Collections, sub.Collections...)
-	}
-	if len(req.Collections) == 0 {
-		return req, fmt.Errorf("%s: no collections found (want RADICALE_ROOT/collection-root/USER/COLLECTION/)", root)
-	}
-	return req, nil
-}
-
-// readImport reads src into an import request for the collection path.
-// A file is split into one object per UID (named <uid>.ics or .vcf). A
-// collection folder (Radicale's, with .Radicale.props, or a vdir) gives
-// one object per file under the file's own name, its href, so clients
-// find the same URLs; a folder of folders gives one collection per
-// folder, named as the folder.
-func readImport(path, src string) (audit.ImportRequest, error) {
-	var req audit.ImportRequest
-	if !strings.HasSuffix(path, "/") {
-		path += "/"
-	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return req, err
-	}
-	if !st.IsDir() {
-		c, err := readCollectionFiles(path, []string{src}, false)
-		if err != nil {
-			return req, err
-		}
-		req.Collections = append(req.Collections, c)
-		return req, nil
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		return req, err
-	}
-	radicale := radicaleProps(src)
-	var files []string
-	var dirs []string
-	for _, e := range entries {
-		switch {
-		case strings.HasPrefix(e.Name(), "."):
-			// Radicale's .Radicale.props, .Radicale.cache, .Radicale.lock
-		case e.IsDir():
-			dirs = append(dirs, e.Name())
-		case e.Name() == "displayname" || e.Name() == "color":
-			// vdir metadata, read by readFolderProps
-		case e.Type().IsRegular() && (radicale != nil || isDataFile(e.Name())):
-			// Radicale names items as clients PUT them, with or without
-			// an extension; a vdir's items have one.
-			files = append(files, filepath.Join(src, e.Name()))
-		}
-	}
-	// A folder with data files is a collection; so is an empty one that
-	// says it is (Radicale's tag, vdir's metadata files).
-	if len(files) > 0 || isCollectionFolder(src, radicale) {
-		c, err := readCollectionFiles(path, files, true)
-		if err != nil {
-			return req, err
-		}
-		readFolderProps(src, radicale, &c)
-		req.Collections = append(req.Collections, c)
-	}
-	sort.Strings(dirs)
-	for _, d := range dirs {
-		sub, err := readImport(path+d+"/", filepath.Join(src, d))
-		if err != nil {
-			return req, err
-		}
-		req.Collections = append(req.Collections, sub.Collections...)
-	}
-	return req, nil
-}
-
-func isDataFile(name string) bool {
-	ext := strings.ToLower(filepath.Ext(name))
-	return ext == ".ics" || ext == ".vcf" || ext == ".vcard"
-}
-
-// readCollectionFiles reads the items of files. With keepNames (the files
-// of a collection folder), a file that holds one object is one item under
-// the file's name, its bytes as they are; a file with several objects, and
-// every file without keepNames, is split into one item per UID. A file
-// that cannot be read as calendar or vCard data becomes an item error and
-// the others go on.
-func readCollectionFiles(path string, files []string, keepNames bool) (audit.ImportCollection, error) {
-	c := audit.ImportCollection{Path: path, Kind: "calendar"}
-	sort.Strings(files)
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return c, err
-		}
-		var items []audit.Item
-		data = contentline.StripBOM(data) // as PUT does
-		if strings.HasPrefix(strings.ToUpper(strings.TrimSpace(string(data[:min(len(data), 32)]))), "BEGIN:VCARD") {
-			c.Kind = "addressbook"
-			items, err = audit.SplitVCards(data)
-		} else {
-			items, err = audit.SplitCalendar(data)
-		}
-		switch {
-		case err != nil:
-			items = []audit.Item{{Err: fmt.Sprintf("%s: %v", filepath.Base(f), err)}}
-		case keepNames && len(items) == 1 && items[0].Err == "":
-			items[0].Name, items[0].Body = filepath.Base(f), data
-		}
-		c.Items = append(c.Items, items...)
-	}
-	return c, nil
 }
 
 // radicaleProps reads Radicale's .Radicale.props (JSON) of dir; nil when
@@ -335,18 +176,6 @@ func isCollectionFolder(dir string, radicale map[string]string) bool {
 		}
 	}
 	return false
-}
-
-// readFolderProps reads the properties of a collection folder: Radicale's
-// .Radicale.props, then vdir's displayname and color files.
-func readFolderProps(dir string, radicale map[string]string, c *audit.ImportCollection) {
-	c.SetRadicaleProps(radicale)
-	if data, err := os.ReadFile(filepath.Join(dir, "displayname")); err == nil {
-		c.DisplayName = strings.TrimSpace(string(data))
-	}
-	if data, err := os.ReadFile(filepath.Join(dir, "color")); err == nil {
-		c.Color = strings.TrimSpace(string(data))
-	}
 }
 
 func init() {
