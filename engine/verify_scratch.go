@@ -49,10 +49,10 @@ func (db *DB) openScratch() (_ *scratchDB, done func(), _ error) {
 		fs = vfs.NewMem()
 	}
 	remove := func() { _ = fs.RemoveAll(dir) }
-	// The scratch is thrown away: no write-ahead log, and Pebble's
-	// default cache (8 MiB) and memtable (4 MiB); the replay ingests most
-	// of it as tables (replay.Runs) anyway.
-	popts := &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger}, DisableWAL: true}
+	// Pebble's default cache (8 MiB) and memtable (4 MiB): the replay
+	// ingests most of it as tables (replay.Runs) anyway. (Its write-ahead
+	// log stays: the replay's last flush commits with Sync.)
+	popts := &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger}}
 	popts.EnsureDefaults()
 	p, err := pebble.Open(dir, popts)
 	if err != nil {
