@@ -1,9 +1,11 @@
 package dav
 
 import (
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
@@ -85,6 +87,13 @@ func envelopeDecides(q *query.CalendarQuery, o *engine.Object) bool {
 	return (tr.Start.IsZero() || e.Start.After(tr.Start)) && (tr.End.IsZero() || e.End.Before(tr.End))
 }
 
+// onlyETag reports whether pr asks for DAV:getetag alone, which an object
+// the engine's time index names has (engine.ListOptions.FromIndex).
+func (pr propRequest) onlyETag() bool {
+	return !pr.allProp && !pr.propName && len(pr.include) == 0 && len(pr.names) > 0 &&
+		!slices.ContainsFunc(pr.names, func(n xml.Name) bool { return n != davxml.PropGetETag })
+}
+
 // queryMatch is one object of a query answer and the data to send for it
 // (nil: the stored body). Past the request's buffer budget a match keeps
 // only the object's record without its body (reread): it is read again
@@ -128,6 +137,10 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	if !wantsData {
 		// what the envelope decides is answered without the body
 		reads.want = func(o *engine.Object) bool { return !envelopeDecides(q, o) }
+		if pr.onlyETag() {
+			// and, asking only the ETag, without the object's record
+			opts.FromIndex = func(o *engine.Object) bool { return envelopeDecides(q, o) }
+		}
 	}
 	opts.NeedBody = reads.need
 	release, err := h.acquireQuery(w, r)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
@@ -19,7 +20,10 @@ import (
 // costs what its matches cost, whatever the collection's size.
 //
 // Each object has one entry, keyed by collection, level, bucket and name,
-// whose value is its envelope (the record's two int64s, big-endian). An
+// whose value is its envelope (the record's two int64s, big-endian), then
+// its component (a length byte and the name) and its ETag (projection
+// version 16): a listing whose caller decides a candidate from those
+// alone (ListOptions.FromIndex) answers it without reading its record. An
 // object whose envelope is bounded on both sides sits at the lowest level
 // k whose buckets (2^timeShifts[k] seconds) it spans at most two of, in
 // the bucket of its start: an object of level k overlapping [S, E) then
@@ -88,8 +92,9 @@ func timeKey(coll uint64, name string, start, end int64) []byte {
 }
 
 // indexTime moves object (coll, name) in the time index from the
-// envelope of its old record (nil: none) to [start, end).
-func indexTime(rw readWriter, coll uint64, name string, old *statev1.Object, start, end int64) error {
+// envelope of its old record (nil: none) to that of its new record o.
+func indexTime(rw readWriter, coll uint64, name string, old, o *statev1.Object) error {
+	start, end := o.EnvelopeStart, o.EnvelopeEnd
 	k := timeKey(coll, name, start, end)
 	if old != nil {
 		if ok := timeKey(coll, name, old.EnvelopeStart, old.EnvelopeEnd); !bytes.Equal(ok, k) {
@@ -98,9 +103,14 @@ func indexTime(rw readWriter, coll uint64, name string, old *statev1.Object, sta
 			}
 		}
 	}
-	v := make([]byte, 16)
+	if len(o.Component) > math.MaxUint8 {
+		return fmt.Errorf("engine: time index: component name of %d bytes", len(o.Component))
+	}
+	v := make([]byte, 17, 17+len(o.Component)+len(o.Etag))
 	binary.BigEndian.PutUint64(v, uint64(start))
 	binary.BigEndian.PutUint64(v[8:], uint64(end))
+	v[16] = byte(len(o.Component))
+	v = append(append(v, o.Component...), o.Etag...)
 	return rw.SetOwned(k, v)
 }
 
@@ -109,10 +119,18 @@ func unindexTime(rw readWriter, coll uint64, name string, old *statev1.Object) e
 	return rw.Delete(timeKey(coll, name, old.EnvelopeStart, old.EnvelopeEnd), nil)
 }
 
-// timeCandidates returns, sorted, the names of the objects of collection
-// id whose envelope overlaps [start, end) (zero: unbounded), read from
-// the time index; ok is false when there are more than maxTimeCandidates.
-func (v *View) timeCandidates(id uint64, start, end time.Time) (names []string, ok bool, err error) {
+// timeCandidate is an object the time index names for a range: obj is
+// set when the listing's FromIndex took it from its index entry alone.
+type timeCandidate struct {
+	name string
+	obj  *Object
+}
+
+// timeCandidates returns, sorted by name, the objects of collection id
+// whose envelope overlaps [start, end) (zero: unbounded), read from the
+// time index; fromIndex (nil: none) picks those answered from their
+// entry alone. ok is false when there are more than maxTimeCandidates.
+func (v *View) timeCandidates(id uint64, start, end time.Time, fromIndex func(*Object) bool) (cands []timeCandidate, ok bool, err error) {
 	lo, hi := int64(math.MinInt64), int64(math.MaxInt64)
 	if !start.IsZero() {
 		lo = start.Unix() // floor: a wider range, never a narrower one
@@ -131,21 +149,29 @@ func (v *View) timeCandidates(id uint64, start, end time.Time) (names []string, 
 			if err != nil {
 				return fmt.Errorf("engine: read time index: %w", err)
 			}
-			if len(val) != 16 {
-				return fmt.Errorf("engine: time index entry %q: %d bytes, want 16", it.Key(), len(val))
+			if len(val) < 17 || len(val) < 17+int(val[16]) {
+				return fmt.Errorf("engine: time index entry %q: %d bytes, too short", it.Key(), len(val))
 			}
 			env := envelopeFromProto(int64(binary.BigEndian.Uint64(val)), int64(binary.BigEndian.Uint64(val[8:])))
 			if !env.Overlaps(start, end) {
 				continue
 			}
-			if len(names) == maxTimeCandidates {
+			if len(cands) == maxTimeCandidates {
 				return errTooMany
 			}
 			name, err := keys.TimeIdxName(it.Key())
 			if err != nil {
 				return err
 			}
-			names = append(names, name)
+			c := timeCandidate{name: name}
+			if fromIndex != nil {
+				comp := val[17 : 17+int(val[16])]
+				o := &Object{Name: name, Component: intern(comp), Envelope: env, ETag: string(val[17+len(comp):])}
+				if fromIndex(o) {
+					c.obj = o
+				}
+			}
+			cands = append(cands, c)
 		}
 		return it.Error()
 	}
@@ -168,17 +194,18 @@ func (v *View) timeCandidates(id uint64, start, end time.Time) (names []string, 
 			return nil, false, err
 		}
 	}
-	slices.Sort(names)
-	return names, true, nil
+	slices.SortFunc(cands, func(a, b timeCandidate) int { return strings.Compare(a.name, b.name) })
+	return cands, true, nil
 }
 
 // errTooMany stops timeCandidates past maxTimeCandidates.
 var errTooMany = errors.New("engine: too many time index candidates")
 
-// objectsByName yields the objects of collection id named in sorted
-// names, with their bodies as opts asks, in one ordered pass of an
-// iterator; names missing from the collection are skipped.
-func (v *View) objectsByName(id uint64, names []string, opts ListOptions, yield func(*Object, error) bool) {
+// objectsByName yields the objects of collection id named in cands
+// (sorted), with their bodies as opts asks, in one ordered pass of an
+// iterator; a candidate taken from its index entry is yielded as it is,
+// and names missing from the collection are skipped.
+func (v *View) objectsByName(id uint64, cands []timeCandidate, opts ListOptions, yield func(*Object, error) bool) {
 	objs, err := v.prefixIter(keys.Obj, id)
 	if err != nil {
 		yield(nil, err)
@@ -193,7 +220,14 @@ func (v *View) objectsByName(id uint64, names []string, opts ListOptions, yield 
 		}
 		defer bodies.close()
 	}
-	for _, name := range names {
+	for _, c := range cands {
+		if c.obj != nil {
+			if !yield(c.obj, nil) {
+				return
+			}
+			continue
+		}
+		name := c.name
 		k := keys.ObjKey(id, name)
 		if !objs.SeekGE(k) || !bytes.Equal(objs.Key(), k) {
 			if err := objs.Error(); err != nil {

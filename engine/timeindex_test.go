@@ -16,7 +16,9 @@ import (
 
 // checkTimeIndex compares, for random ranges, the names a time-range
 // listing of path yields (through the time index) with those of a full
-// listing whose envelopes overlap the range.
+// listing whose envelopes overlap the range; the listing takes a random
+// half of its candidates from their index entries alone (FromIndex),
+// whose ETag, component and envelope must equal the object's record.
 func checkTimeIndex(t *testing.T, db *DB, r *rand.Rand, path string, ranges int) {
 	t.Helper()
 	v, err := db.View()
@@ -34,16 +36,29 @@ func checkTimeIndex(t *testing.T, db *DB, r *rand.Rand, path string, ranges int)
 	for range ranges {
 		start, end := calgen.Range(r)
 		var want, got []string
+		byName := map[string]*Object{}
 		for _, o := range all {
 			if o.Envelope.Overlaps(start, end) {
 				want = append(want, o.Name)
+				byName[o.Name] = o
 			}
 		}
-		for o, err := range v.Objects(path, ListOptions{Start: start, End: end, Bodies: r.IntN(2) == 0}) {
+		picked := map[string]bool{}
+		fromIndex := func(o *Object) bool {
+			picked[o.Name] = r.IntN(2) == 0
+			return picked[o.Name]
+		}
+		for o, err := range v.Objects(path, ListOptions{Start: start, End: end, Bodies: r.IntN(2) == 0, FromIndex: fromIndex}) {
 			if err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, o.Name)
+			// (past maxTimeCandidates every object comes from the scan)
+			if full := byName[o.Name]; full != nil && picked[o.Name] &&
+				(o.ETag != full.ETag || o.Component != full.Component || o.Envelope != full.Envelope) {
+				t.Fatalf("%s%s from the index: ETag %s, component %q, envelope %v; the record: %s, %q, %v",
+					path, o.Name, o.ETag, o.Component, o.Envelope, full.ETag, full.Component, full.Envelope)
+			}
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s [%s, %s): the time index lists %d objects, the full scan %d\nindex: %v\nscan:  %v",
@@ -253,8 +268,12 @@ func TestObjectsByNameAbsent(t *testing.T) {
 			names = append(names, "a.ics", "zz.ics") // absent, before the first and after the last
 		}
 		slices.Sort(names)
+		cands := make([]timeCandidate, len(names))
+		for i, n := range names {
+			cands[i].name = n
+		}
 		var got []string
-		v.objectsByName(c.Id, names, ListOptions{}, func(o *Object, err error) bool {
+		v.objectsByName(c.Id, cands, ListOptions{}, func(o *Object, err error) bool {
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -264,5 +283,58 @@ func TestObjectsByNameAbsent(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Fatalf("names %v:\ngot  %v\nwant %v", names, got, want)
 		}
+	}
+}
+
+// TestTimeIndexFromIndexETag: a listing that takes an object from its
+// time index entry alone (FromIndex) gets the ETag of its last put, both
+// when the put keeps its times (the entry stays under its key) and when
+// it moves them, and an object moved out of the range is not listed.
+func TestTimeIndexFromIndexETag(t *testing.T) {
+	db := MustOpen(t)
+	MustCalendar(t, db)
+	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	all := func(*Object) bool { return true }
+	list := func() map[string]string {
+		t.Helper()
+		v, err := db.View()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		got := map[string]string{}
+		for o, err := range v.Objects("/alice/cal/", ListOptions{Start: jan, End: jan.AddDate(0, 1, 0), FromIndex: all}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o.Seq != 0 || o.Component != "VEVENT" {
+				t.Fatalf("%s: seq %d, component %q: not from the index", o.Name, o.Seq, o.Component)
+			}
+			got[o.Name] = o.ETag
+		}
+		return got
+	}
+	put := func(body string) string {
+		t.Helper()
+		res, err := db.PutObject(ctx, alice, "/alice/cal/", "e.ics", []byte(body), PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.ETag
+	}
+	body := string(event("u1"))
+	for i, b := range []string{
+		body,
+		strings.Replace(body, "SUMMARY:Meeting u1", "SUMMARY:Moved nowhere", 1),      // same times, new ETag
+		strings.Replace(body, "DTEND:20260105T110000Z", "DTEND:20260106T110000Z", 1), // new end
+	} {
+		etag := put(b)
+		if got := list(); got["e.ics"] != etag || len(got) != 1 {
+			t.Fatalf("put %d (ETag %s): listed %v", i, etag, got)
+		}
+	}
+	put(strings.NewReplacer("20260105T", "20260305T", "20260106T", "20260306T").Replace(body)) // out of January
+	if got := list(); len(got) != 0 {
+		t.Fatalf("after moving out of the range: listed %v", got)
 	}
 }

@@ -200,6 +200,12 @@ type ListOptions struct {
 	// read; the others come without (a query that decides them from
 	// their envelope).
 	NeedBody func(*Object) bool
+	// FromIndex, when set with Start or End, is asked about each
+	// candidate of the time index with only Name, Component, Envelope
+	// and ETag set; the candidates it picks are yielded so, without
+	// reading their records (and without body). It must decide from
+	// those fields alone.
+	FromIndex func(*Object) bool
 }
 
 // wantsBody reports whether a listing with opts reads o's body.
@@ -223,13 +229,13 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 		}
 		ranged := !opts.Start.IsZero() || !opts.End.IsZero()
 		if ranged {
-			names, ok, err := v.timeCandidates(c.Id, opts.Start, opts.End)
+			cands, ok, err := v.timeCandidates(c.Id, opts.Start, opts.End, opts.FromIndex)
 			if err != nil {
 				yield(nil, err)
 				return
 			}
 			if ok {
-				v.objectsByName(c.Id, names, opts, yield)
+				v.objectsByName(c.Id, cands, opts, yield)
 				return
 			}
 		}
