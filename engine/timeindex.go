@@ -143,6 +143,7 @@ func (v *View) timeCandidates(id uint64, start, end time.Time, fromIndex func(*O
 		return nil, false, err
 	}
 	defer it.Close()
+	var ask Object // what fromIndex is asked about
 	scan := func(from, to []byte) error {
 		for it.SeekGE(from); it.Valid() && bytes.Compare(it.Key(), to) < 0; it.Next() {
 			val, err := it.ValueAndErr()
@@ -166,9 +167,9 @@ func (v *View) timeCandidates(id uint64, start, end time.Time, fromIndex func(*O
 			c := timeCandidate{name: name}
 			if fromIndex != nil {
 				comp := val[17 : 17+int(val[16])]
-				o := &Object{Name: name, Component: intern(comp), Envelope: env, ETag: string(val[17+len(comp):])}
-				if fromIndex(o) {
-					c.obj = o
+				ask = Object{Name: name, Component: intern(comp), Envelope: env}
+				if fromIndex(&ask) {
+					c.obj = &Object{Name: name, Component: ask.Component, Envelope: env, ETag: string(val[17+len(comp):])}
 				}
 			}
 			cands = append(cands, c)
