@@ -633,6 +633,21 @@ func (db *DB) applyShared(from Seq, recs [][]byte) error {
 // consensus that loses acknowledged records.
 var ErrDiverged = errors.New("engine: this node diverged from the shared log")
 
+// ReplicaAheadError is the divergence Open finds when the replica holds
+// events past the log's head (it wraps into ErrDiverged): the log lost
+// the replica's last acknowledged records, or it is not the log the
+// replica was made from (a new or wiped stream, another cluster's). How
+// far ahead tells the two apart, which cmd/almanac needs before it moves
+// a database aside.
+type ReplicaAheadError struct {
+	Replica Seq // the replica's last event
+	Log     Seq // the log's head
+}
+
+func (e *ReplicaAheadError) Error() string {
+	return fmt.Sprintf("the replica holds events up to %d, the log only up to %d", e.Replica, e.Log)
+}
+
 // diverge records that the node diverged, logs it and returns the error.
 func (db *DB) diverge(why error) error {
 	err := fmt.Errorf("%w: %w", ErrDiverged, why)
@@ -693,7 +708,7 @@ func (db *DB) checkReplicaAtOpen(head Seq) error {
 		return nil
 	}
 	if head < last {
-		return db.diverge(fmt.Errorf("the replica holds events up to %d, the log only up to %d", last, head))
+		return db.diverge(&ReplicaAheadError{Replica: last, Log: head})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), logTimeout)
 	defer cancel()

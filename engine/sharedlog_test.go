@@ -613,6 +613,11 @@ func TestSharedLogDivergedAtOpen(t *testing.T) {
 		}
 	}
 	reopen("ahead of the log")
+	_, err = Open("db", &Options{FS: fs, Clock: fakeClock(), Log: log})
+	var ahead *ReplicaAheadError
+	if !errors.As(err, &ahead) || ahead.Replica != ahead.Log+1 {
+		t.Fatalf("open of a replica one event ahead of the log: %v, want a ReplicaAheadError one event apart", err)
+	}
 	if _, err := a.PutObject(ctx, alice, c.Path, "kept.ics", event("kept"), PutOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -160,5 +161,27 @@ func TestOnDivergenceFlag(t *testing.T) {
 	}
 	if got := m.Config.Cluster.OnDivergence; got != divergenceRejoin {
 		t.Errorf("--on-divergence defaults to %q, want %s", got, divergenceRejoin)
+	}
+}
+
+// TestRejoinRefusal: a replica a few events ahead of the log, or whose
+// last event differs, rejoins by itself; one against an empty log or far
+// ahead of it (a wiped or foreign stream) does not, whatever
+// --on-divergence says, since rejoining would serve an empty store.
+func TestRejoinRefusal(t *testing.T) {
+	diverged := func(why error) error { return fmt.Errorf("%w: %w", engine.ErrDiverged, why) }
+	for _, c := range []struct {
+		err    error
+		refuse bool
+	}{
+		{diverged(errors.New("event 7 differs from the log's")), false},
+		{diverged(&engine.ReplicaAheadError{Replica: 12, Log: 11}), false},
+		{diverged(&engine.ReplicaAheadError{Replica: 1011, Log: 11}), false},
+		{diverged(&engine.ReplicaAheadError{Replica: 1012, Log: 11}), true},
+		{diverged(&engine.ReplicaAheadError{Replica: 3, Log: 0}), true},
+	} {
+		if got := rejoinRefusal(c.err); (got != nil) != c.refuse {
+			t.Errorf("%v: refusal %v, want refused %v", c.err, got, c.refuse)
+		}
 	}
 }
