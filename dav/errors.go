@@ -136,7 +136,7 @@ func errMalformedXML(err error) *PreconditionError {
 //	engine.ErrNoSpace                     507 DAV:sufficient-disk-space (RFC 4331 §6)
 //	engine.ErrClosed                      503 (shutting down)
 //	engine.ErrUnavailable, *LogConflictError 503 with Retry-After (a cluster's log without quorum)
-//	engine.ErrDiverged                    503 with Retry-After (a node to rebuild; the others answer)
+//	engine.ErrDiverged, *ReplicaAheadError 503 with Retry-After (a node to rebuild; the others answer)
 //	davxml.ErrDTD                         400
 //	context.Canceled                      499 (the client went away; not an internal error)
 //	anything else (*engine.VerifyError…)  500 with an opaque message
@@ -220,7 +220,8 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 			"the server has no space left to store this; reads still work, try again later")
 	case errors.Is(err, engine.ErrClosed):
 		return httpErrorf(http.StatusServiceUnavailable, "the server is shutting down")
-	case errors.Is(err, engine.ErrUnavailable) || errors.Is(err, engine.ErrDiverged) || errors.As(err, new(*engine.LogConflictError)):
+	case errors.Is(err, engine.ErrUnavailable) || errors.Is(err, engine.ErrDiverged) || errors.As(err, new(*engine.LogConflictError)) ||
+		errors.As(err, new(*engine.ReplicaAheadError)):
 		return httpErrorf(http.StatusServiceUnavailable, "the cluster's log cannot take writes now (no quorum, or too many concurrent writers); reads still work, try again shortly")
 	case errors.Is(err, davxml.ErrDTD):
 		return errMalformedXML(err)

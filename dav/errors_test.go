@@ -39,6 +39,7 @@ func TestMapError(t *testing.T) {
 		{"ErrUnavailable", wrap(engine.ErrUnavailable), 0, 503, ""},
 		{"LogConflictError", wrap(&engine.LogConflictError{Head: 7}), 0, 503, ""},
 		{"ErrDiverged", wrap(engine.ErrDiverged), 0, 503, ""},
+		{"ReplicaAheadError", wrap(&engine.ReplicaAheadError{Replica: 9, Log: 7}), 0, 503, ""},
 		{"ErrTokenExpired", wrap(engine.ErrTokenExpired), 0, 403, "DAV: valid-sync-token"},
 		{"ErrInvalidToken", wrap(engine.ErrInvalidToken), 0, 403, "DAV: valid-sync-token"},
 		{"ErrConflict", wrap(engine.ErrConflict), 0, 409, ""},
