@@ -152,9 +152,18 @@ func (s *space) listen(l *pebble.EventListener) {
 }
 
 // start sizes the reserve from pdb's metrics whenever a flush or a
-// compaction ended, until close.
+// compaction ended, and flushes the memtables of a quiet store
+// (idleFlush), until close.
 func (s *space) start(pdb *pebble.DB) {
-	if s.readOnly || s.opts.ReserveSize <= 0 {
+	if s.readOnly {
+		return
+	}
+	s.growing.Add(1)
+	go func() {
+		defer s.growing.Done()
+		s.idleFlush(pdb)
+	}()
+	if s.opts.ReserveSize <= 0 {
 		return
 	}
 	s.growing.Add(1)
@@ -178,6 +187,57 @@ func (s *space) resize(m *pebble.Metrics) {
 	s.setNeed(int64(m.Table.Local.LiveSize))
 	if !s.full.Load() {
 		s.ensureReserve()
+	}
+}
+
+// idleFlushAfter is how long the store's write-ahead log must stay
+// unchanged before idleFlush flushes the memtables (a variable for tests).
+var idleFlushAfter = 2 * time.Second
+
+// idleFlushMin is the least the write-ahead logs must hold for a quiet
+// store's flush: a quarter of a memtable, so a store written a few
+// objects at a time is not flushed (a small table, soon compacted) after
+// each of them.
+func idleFlushMin(memtable int64) int64 { return max(64<<10, memtable/4) }
+
+// idleFlush flushes the memtables once the write-ahead log has not grown
+// for idleFlushAfter and holds at least idleFlushMin. Pebble flushes a
+// memtable only once it is full, so a store that went quiet kept its last
+// burst twice on disk until then: in its logs, which hold every record
+// (the event and its projections, uncompressed) plus the zeros written
+// ahead of each (walfile.go), and keep the small first memtables Pebble
+// queues until they add up to a full one. Flushed, the same records are
+// compressed tables and one new log of a few zeros: at 1,000 objects the
+// logs were 3× the objects' raw size, the tables they become 0.6×. The
+// flush is Pebble's ordinary one, durable before the logs go; it is
+// skipped while writes are refused and, like every write, when it would
+// leave less than MinFreeSpace free.
+func (s *space) idleFlush(pdb *pebble.DB) {
+	t := time.NewTicker(idleFlushAfter)
+	defer t.Stop()
+	last := uint64(0) // the log's BytesIn at the last tick
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		m := pdb.Metrics()
+		quiet := m.WAL.BytesIn == last
+		last = m.WAL.BytesIn
+		if !quiet || int64(m.WAL.Size) < idleFlushMin(s.opts.MemTableSize) || s.full.Load() || s.admit(int64(m.WAL.Size)) != nil {
+			continue
+		}
+		done, err := pdb.AsyncFlush()
+		if err != nil {
+			s.opts.Logger.Warn("engine: flush of a quiet store", "err", err)
+			continue
+		}
+		select {
+		case <-done:
+		case <-s.stop:
+			return
+		}
 	}
 }
 
@@ -434,8 +494,8 @@ func (s *space) probe() {
 	}
 }
 
-// close stops the probe and the reserve's sizing, and waits for the
-// sizing (it reads Pebble's metrics) to stop.
+// close stops the probe, the reserve's sizing and the idle flush, and
+// waits for the last two (they use Pebble) to stop.
 func (s *space) close() {
 	s.mu.Lock()
 	if !s.closed {

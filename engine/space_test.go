@@ -471,3 +471,47 @@ func TestReserveSizedToStore(t *testing.T) {
 		}
 	}
 }
+
+// TestIdleFlush writes a burst and goes quiet: the idle flush turns the
+// memtables into tables, so the write-ahead log no longer holds the
+// burst, and everything acknowledged is still there after a reopen.
+func TestIdleFlush(t *testing.T) {
+	defer func(d time.Duration) { idleFlushAfter = d }(idleFlushAfter)
+	idleFlushAfter = 10 * time.Millisecond
+	fs := vfs.NewMem()
+	const memtable = 1 << 20
+	opts := &Options{FS: fs, Clock: fakeClock(), MemTableSize: memtable, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	db, err := Open("db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+	acked := map[string]bool{}
+	put := fiftyAcked(t, db, acked)
+	for i := 0; int64(db.pdb.Metrics().WAL.Size) < idleFlushMin(memtable); i++ {
+		if err := put(fmt.Sprintf("b%d.ics", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		m := db.pdb.Metrics()
+		if int64(m.WAL.Size) < idleFlushMin(memtable) && m.Table.Local.LiveSize > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a quiet store kept %d bytes in its write-ahead log (%d in tables): no idle flush", m.WAL.Size, m.Table.Local.LiveSize)
+		}
+	}
+	db.Close()
+	if db, err = Open("db", opts); err != nil {
+		t.Fatal(err)
+	}
+	for name := range acked {
+		if _, err := db.Object("/alice/cal/", name, true); err != nil {
+			t.Fatalf("read %s after the idle flush and a reopen: %v", name, err)
+		}
+	}
+	if err := db.Verify(ctx); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+}
