@@ -143,8 +143,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 	// Pebble must not meet a full disk (space.go): a reserve file that a
 	// write meeting ENOSPC releases, made before Open, which writes.
 	db.space = newSpace(o.FS, dir, &db.opts)
-	db.space.listen(popts.EventListener)
-	popts.FS = scrubFS{vfs.OnDiskFull(o.FS, db.space.onDiskFull)}
+	popts.FS = scrubFS{vfs.OnDiskFull(compactionFS{FS: o.FS, s: db.space}, db.space.onDiskFull)}
 	if o.ReadOnly {
 		popts.ReadOnly, popts.ErrorIfNotExists, db.space.readOnly = true, true, true
 	} else if err := o.FS.MkdirAll(dir, 0o755); err != nil {

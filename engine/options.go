@@ -43,9 +43,10 @@ type Options struct {
 	MinFreeSpace int64
 	// ReserveSize is the most the reserve file grows to, the file that a
 	// write meeting a full disk releases for Pebble's own writes
-	// (space.go): it is sized to the store (reserveNeed: ~3 MiB for a new
-	// store, growing with its memtables and tables) up to this. Default
-	// 64 MiB; negative means no reserve.
+	// (space.go): it is sized to the memtable (reserveNeed: 2 MiB and
+	// 1 MiB of room besides MemTableSize, 7 MiB with the default
+	// --memory-budget) up to this. Default 64 MiB; negative means no
+	// reserve.
 	ReserveSize int64
 	// Rebuild makes Open drop every projection and derive it again from
 	// the log before anything reads them (`almanac rebuild` on a stopped

@@ -29,13 +29,15 @@ import (
 //     each group once the estimate nears the minimum). The database's
 //     other writes (feed cursors, rebuild, purge) check the same. A refused write costs a statfs: it never
 //     waits. Reads go on as before.
-//  2. A reserve file (sized to the store, at most ReserveSize: see
-//     reserveNeed; "almanac-reserve" in the database directory) is
-//     released when, despite 1, a write of
-//     Pebble's meets ENOSPC (another process filled the disk, or a
-//     compaction's output did): vfs.OnDiskFull removes it and retries the
-//     write once, so Pebble's own WAL, MANIFEST and flush writes land. The
-//     engine then refuses writes until space returns.
+//  2. A reserve file (at most ReserveSize: see reserveNeed;
+//     "almanac-reserve" in the database directory) is released when,
+//     despite 1, a write of Pebble's meets ENOSPC (another process filled
+//     the disk): vfs.OnDiskFull removes it and retries the write once, so
+//     Pebble's own WAL, MANIFEST and flush writes land. The engine then
+//     refuses writes until space returns. Compactions never take it
+//     (compactionFS): a compaction that meets the full disk fails, as
+//     every compaction does while writes are refused, and Pebble tries it
+//     again later.
 //  3. Write-ahead logs are preallocated (110% of a memtable) and zeroed
 //     ahead of the log (walfile.go), so a log's fsync never needs new
 //     blocks: delayed allocation cannot turn it into a late ENOSPC.
@@ -71,19 +73,21 @@ import (
 //     memtable's records (Pebble queues its growing first memtables until
 //     they add up to one), and a flush that meets the full disk first
 //     takes the released reserve (vfs.OnDiskFull retries whichever write
-//     met ENOSPC);
-//   - tables, the store's live tables: a compaction writes at most the
-//     tables it rewrites before it deletes them, and may likewise be the
-//     write that takes the reserve.
+//     met ENOSPC); a restart on the full disk likewise flushes the logs
+//     it replays, at most a memtable's.
 //
-// With the default --memory-budget (a 4 MiB memtable) a new store needs
-// 7 MiB, a 10,000-event one ~13.5 MiB; from some 90,000 events on it is
-// ReserveSize's 64 MiB, as it was for every store before. The reserve
-// grows with the store after each flush and compaction (listen, start)
-// and never shrinks while the database is open; Open sizes it again, so
-// a store that shrank (a purge) gets a smaller one at the next start.
-func reserveNeed(memtable, tables int64) int64 {
-	return openRoom + zeroLead + max(0, memtable) + max(0, tables)
+// Compactions are not in it: compactionFS keeps them from the reserve. Up
+// to session 13 the reserve also held the store's live tables, which a
+// compaction may rewrite all at once (a small store's L0 → Lbase takes
+// every table), so that a compaction meeting the full disk first could
+// take the reserve and leave room for the WAL: 13.4 MiB at 10,000 events,
+// 1.2× their raw size, and ReserveSize's 64 MiB from some 90,000 on.
+//
+// With the default --memory-budget (a 4 MiB memtable) that is 7 MiB
+// whatever the store's size. Open sizes the reserve, and cuts a larger
+// one left from before (sizeAtOpen).
+func reserveNeed(memtable int64) int64 {
+	return openRoom + zeroLead + max(0, memtable)
 }
 
 // reserveName is the reserve file, in the database directory. Pebble
@@ -104,10 +108,9 @@ type space struct {
 	full     atomic.Bool // writes are refused until the probe finds space
 	readOnly bool        // Pebble was opened read-only: refuse every write
 
-	size    atomic.Int64  // the reserve's size: reserveNeed, at most ReserveSize, never lowered while open
-	grow    chan struct{} // a flush or compaction ended: size the reserve again
-	growing sync.WaitGroup
-	fileMu  sync.Mutex // ensureReserve: the probe and the sizing take turns
+	size    atomic.Int64   // the reserve's size: reserveNeed, at most ReserveSize
+	running sync.WaitGroup // idleFlush
+	fileMu  sync.Mutex     // ensureReserve: the probe and Open take turns
 
 	cache struct { // admit's statfs (availFor)
 		sync.Mutex
@@ -122,72 +125,19 @@ type space struct {
 }
 
 func newSpace(fs vfs.FS, dir string, opts *Options) *space {
-	return &space{fs: fs, dir: dir, reserve: fs.PathJoin(dir, reserveName), opts: opts, stop: make(chan struct{}),
-		grow: make(chan struct{}, 1)}
+	return &space{fs: fs, dir: dir, reserve: fs.PathJoin(dir, reserveName), opts: opts, stop: make(chan struct{})}
 }
 
-// setNeed raises the reserve's size to what a store of tables bytes needs
-// (reserveNeed), capped by ReserveSize.
-func (s *space) setNeed(tables int64) {
-	need := min(max(0, s.opts.ReserveSize), reserveNeed(s.opts.MemTableSize, tables))
-	for {
-		old := s.size.Load()
-		if need <= old || s.size.CompareAndSwap(old, need) {
-			return
-		}
-	}
-}
-
-// listen has Pebble's ended flushes and compactions, which change the
-// store's size, wake the reserve's sizing.
-func (s *space) listen(l *pebble.EventListener) {
-	wake := func() {
-		select {
-		case s.grow <- struct{}{}:
-		default:
-		}
-	}
-	l.FlushEnd = func(pebble.FlushInfo) { wake() }
-	l.CompactionEnd = func(pebble.CompactionInfo) { wake() }
-}
-
-// start sizes the reserve from pdb's metrics whenever a flush or a
-// compaction ended, and flushes the memtables of a quiet store
-// (idleFlush), until close.
+// start flushes the memtables of a quiet store (idleFlush) until close.
 func (s *space) start(pdb *pebble.DB) {
 	if s.readOnly {
 		return
 	}
-	s.growing.Add(1)
+	s.running.Add(1)
 	go func() {
-		defer s.growing.Done()
+		defer s.running.Done()
 		s.idleFlush(pdb)
 	}()
-	if s.opts.ReserveSize <= 0 {
-		return
-	}
-	s.growing.Add(1)
-	go func() {
-		defer s.growing.Done()
-		for {
-			select {
-			case <-s.stop:
-				return
-			case <-s.grow:
-			}
-			s.resize(pdb.Metrics())
-		}
-	}()
-}
-
-// resize raises the reserve's size to what the store of m needs and
-// extends the file, unless writes are refused (the probe puts the reserve
-// back at its new size once space returns).
-func (s *space) resize(m *pebble.Metrics) {
-	s.setNeed(int64(m.Table.Local.LiveSize))
-	if !s.full.Load() {
-		s.ensureReserve()
-	}
 }
 
 // idleFlushAfter is how long the store's write-ahead log must stay
@@ -353,21 +303,12 @@ func (s *space) beforeOpen() bool {
 	return a >= need
 }
 
-// sizeAtOpen sizes the reserve for the store as Pebble will open it (its
-// files but the logs: tables, MANIFEST, OPTIONS), and cuts a larger reserve left by an earlier start
-// (a store that shrank, a lower ReserveSize, the fixed 64 MiB of older
-// versions) down to that size, freeing the difference.
+// sizeAtOpen sizes the reserve (reserveNeed, at most ReserveSize), and
+// cuts a larger reserve left by an earlier start (a lower ReserveSize, or
+// an older version's, which grew with the tables or was a fixed 64 MiB)
+// down to that size, freeing the difference.
 func (s *space) sizeAtOpen() {
-	var tables int64
-	if names, err := s.fs.List(s.dir); err == nil {
-		for _, name := range names {
-			fi, err := s.fs.Stat(s.fs.PathJoin(s.dir, name))
-			if err == nil && !fi.IsDir() && !strings.HasPrefix(name, reserveName) && !strings.HasSuffix(name, ".log") {
-				tables += fi.Size()
-			}
-		}
-	}
-	s.setNeed(tables)
+	s.size.Store(min(max(0, s.opts.ReserveSize), reserveNeed(s.opts.MemTableSize)))
 	if fi, err := s.fs.Stat(s.reserve); err == nil && fi.Size() > s.reserveSize() {
 		if err := s.fs.Remove(s.reserve); err == nil {
 			s.opts.Logger.Info("engine: the free-space reserve is smaller for this store", "was", fi.Size(), "now", s.reserveSize())
@@ -494,8 +435,8 @@ func (s *space) probe() {
 	}
 }
 
-// close stops the probe, the reserve's sizing and the idle flush, and
-// waits for the last two (they use Pebble) to stop.
+// close stops the probe and the idle flush, and waits for the idle flush
+// (it uses Pebble) to stop.
 func (s *space) close() {
 	s.mu.Lock()
 	if !s.closed {
@@ -503,7 +444,100 @@ func (s *space) close() {
 		close(s.stop)
 	}
 	s.mu.Unlock()
-	s.growing.Wait()
+	s.running.Wait()
+}
+
+// compactionFS keeps Pebble's compactions out of the reserve. A
+// compaction writes new tables before it deletes the ones it rewrites, as
+// much as every table at once in a small store; if its write were the one
+// that met the full disk, vfs.OnDiskFull would release the reserve to it,
+// and the WAL append after it would meet ENOSPC with nothing left to
+// release (Pebble panics then). So a compaction's write that meets ENOSPC
+// fails with an error that is not ENOSPC (ErrNoSpace), which OnDiskFull
+// passes on without releasing anything, and the engine refuses writes as
+// for any full disk; while writes are refused every compaction's write
+// fails at once, so none fills the room the reserve freed for the WAL and
+// the flushes. Pebble reports the failed compaction and tries it again
+// later (it skips the same key spans for 30 s); once the probe found space
+// again and made the reserve, compactions resume. Flushes go through:
+// they are what the reserve's memtable share is for.
+type compactionFS struct {
+	vfs.FS
+	s *space
+}
+
+// isCompaction reports whether Pebble writes a file of category c for a
+// compaction (not a flush: pebble-memtable-flush).
+func isCompaction(c vfs.DiskWriteCategory) bool {
+	return c == "pebble-compaction" || c == "pebble-blob-file-rewrite"
+}
+
+// Create creates name, through the gate for a compaction's output.
+func (fs compactionFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
+	if !isCompaction(c) {
+		return fs.FS.Create(name, c)
+	}
+	if err := fs.s.compactionWaits(name, nil); err != nil {
+		return nil, err
+	}
+	f, err := fs.FS.Create(name, c)
+	if err != nil {
+		return nil, fs.s.compactionWaits(name, err)
+	}
+	return compactionFile{File: f, name: name, s: fs.s}, nil
+}
+
+// Unwrap returns the filesystem under the gate.
+func (fs compactionFS) Unwrap() vfs.FS { return fs.FS }
+
+// compactionWaits returns the error a compaction's write of name gets: err
+// (the write's own) unless it is ENOSPC, which turns into ErrNoSpace and
+// refuses writes, and ErrNoSpace for any write while writes are refused.
+func (s *space) compactionWaits(name string, err error) error {
+	if isNoSpace(err) {
+		s.setFull("a compaction met ENOSPC")
+		return fmt.Errorf("engine: compaction output %s: %w (%v); the reserve is kept for the log", name, ErrNoSpace, err.Error())
+	}
+	if err == nil && (s.full.Load() || s.readOnly) {
+		return fmt.Errorf("engine: compaction output %s: %w: compactions wait for free space", name, ErrNoSpace)
+	}
+	return err
+}
+
+// compactionFile is a compaction's output file behind the gate.
+type compactionFile struct {
+	vfs.File
+	name string
+	s    *space
+}
+
+func (f compactionFile) Write(p []byte) (int, error) {
+	if err := f.s.compactionWaits(f.name, nil); err != nil {
+		return 0, err
+	}
+	n, err := f.File.Write(p)
+	return n, f.s.compactionWaits(f.name, err)
+}
+
+func (f compactionFile) WriteAt(p []byte, off int64) (int, error) {
+	if err := f.s.compactionWaits(f.name, nil); err != nil {
+		return 0, err
+	}
+	n, err := f.File.WriteAt(p, off)
+	return n, f.s.compactionWaits(f.name, err)
+}
+
+func (f compactionFile) Preallocate(off, n int64) error {
+	return f.s.compactionWaits(f.name, f.File.Preallocate(off, n))
+}
+
+func (f compactionFile) Sync() error { return f.s.compactionWaits(f.name, f.File.Sync()) }
+
+func (f compactionFile) SyncData() error { return f.s.compactionWaits(f.name, f.File.SyncData()) }
+
+func (f compactionFile) SyncTo(length int64) (bool, error) {
+	full, err := f.File.SyncTo(length)
+	return full, f.s.compactionWaits(f.name, err)
 }
 
 // isNoSpace reports whether err is the filesystem's ENOSPC or EDQUOT.

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -353,9 +352,11 @@ func TestOpenOnFullDisk(t *testing.T) {
 // cap) a small store's reserve is what reserveNeed gives for it, a few
 // MiB; recovery from a full disk still works with it (Pebble's flush on a
 // completely full disk lands in the released reserve, writes resume
-// without a restart, nothing acknowledged is lost); the reserve grows
-// with the store and never past the cap; and a restart cuts a reserve
-// left larger than the store needs (the fixed 64 MiB of older versions).
+// without a restart, nothing acknowledged is lost); the reserve does not
+// grow with the tables, since a compaction that meets the full disk fails
+// without taking it (compactionFS) and runs again once space returned;
+// and a restart cuts a reserve left larger than the store needs (the
+// fixed 64 MiB of older versions, the grown ones of session 13).
 func TestReserveSizedToStore(t *testing.T) {
 	defer func(d, e time.Duration) { spaceProbeInterval, statfsEvery = d, e }(spaceProbeInterval, statfsEvery)
 	spaceProbeInterval, statfsEvery = 10*time.Millisecond, 0
@@ -381,7 +382,7 @@ func TestReserveSizedToStore(t *testing.T) {
 	db := open(0)
 	defer func() { db.Close() }()
 	small := reserveFile()
-	if want := reserveNeed(1<<20, 0); small != want || small != db.space.reserveSize() {
+	if want := reserveNeed(1<<20); small != want || small != db.space.reserveSize() {
 		t.Fatalf("a new store's reserve is %d bytes (sized %d), want reserveNeed's %d", small, db.space.reserveSize(), want)
 	}
 	acked := map[string]bool{}
@@ -414,26 +415,46 @@ func TestReserveSizedToStore(t *testing.T) {
 		t.Errorf("the reserve came back at %d bytes, want its store's size (>= %d, < 64 MiB)", got, small)
 	}
 
-	// The store grows: the reserve follows (sized here without waiting
-	// for the background sizing; the flushes wake it as well).
+	// The store grows, the reserve does not: a compaction that meets the
+	// full disk fails without taking it, writes are refused, and the
+	// reserve is still there for the log and a flush.
 	for i := range 100 {
 		if err := put(fmt.Sprintf("g%d.ics", i)); err != nil {
 			t.Fatal(err)
 		}
+		if i%25 == 24 {
+			if err := db.pdb.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	if err := db.pdb.Flush(); err != nil {
-		t.Fatal(err)
+	if got := reserveFile(); got != small {
+		t.Errorf("after 100 more objects the reserve is %d bytes, want %d: it does not grow with the tables", got, small)
 	}
-	m := db.pdb.Metrics()
-	db.space.resize(m)
-	grown := reserveFile()
-	if want := reserveNeed(1<<20, int64(m.Table.Local.LiveSize)); grown < want || grown <= small {
-		t.Errorf("after 100 more objects the reserve is %d bytes, want at least reserveNeed's %d (> %d)", grown, want, small)
+	fs.fill(0)
+	if err := db.pdb.Compact(ctx, []byte{0}, []byte{0xff}, true); err == nil {
+		t.Fatal("a compaction of every table on a full disk succeeded")
+	} else if isNoSpace(err) {
+		t.Fatalf("the compaction's error is ENOSPC (the reserve's release would have retried it): %v", err)
 	}
-	db.space.setNeed(0)
-	db.space.resize(&pebble.Metrics{})
-	if got := reserveFile(); got != grown {
-		t.Errorf("the reserve went from %d to %d bytes while open: it must not shrink", grown, got)
+	if got := reserveFile(); got != small {
+		t.Fatalf("a compaction on a full disk took the reserve: %d bytes left of %d", got, small)
+	}
+	if err := put("h.ics"); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("put after a compaction met the full disk: %v, want ErrNoSpace", err)
+	}
+	fs.fill(-1)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := put("h.ics")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrNoSpace) || time.Now().After(deadline) {
+			t.Fatalf("put after space returned: %v", err)
+		}
+	}
+	if err := db.pdb.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatalf("compaction once space returned: %v", err)
 	}
 	for name := range acked {
 		if _, err := db.Object("/alice/cal/", name, true); err != nil {
@@ -457,7 +478,7 @@ func TestReserveSizedToStore(t *testing.T) {
 	db = open(0)
 	// (The sizing may be extending it after the flush Open made: at most
 	// its size, never the old one.)
-	if got := reserveFile(); got > db.space.reserveSize() || got >= 20<<20 || got < reserveNeed(1<<20, 0) {
+	if got := reserveFile(); got > db.space.reserveSize() || got >= 20<<20 || got < reserveNeed(1<<20) {
 		t.Errorf("a 20 MiB reserve left from before is %d bytes after a start (sized %d)", got, db.space.reserveSize())
 	}
 	db.Close()
