@@ -382,7 +382,7 @@ func TestReserveSizedToStore(t *testing.T) {
 	db := open(0)
 	defer func() { db.Close() }()
 	small := reserveFile()
-	if want := reserveNeed(1<<20); small != want || small != db.space.reserveSize() {
+	if want := reserveNeed(1 << 20); small != want || small != db.space.reserveSize() {
 		t.Fatalf("a new store's reserve is %d bytes (sized %d), want reserveNeed's %d", small, db.space.reserveSize(), want)
 	}
 	acked := map[string]bool{}
