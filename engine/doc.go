@@ -137,10 +137,10 @@
 // retried), so the engine keeps the disk from filling under it
 // (space.go): the writer refuses a group with ErrNoSpace, before Pebble
 // sees it, when committing it would leave less than Options.MinFreeSpace
-// free; a reserve file (sized to the store, at most Options.ReserveSize)
-// is released through
-// vfs.OnDiskFull when a write of Pebble's meets ENOSPC anyway, so that
-// write lands; write-ahead logs are preallocated and zeroed ahead, so
+// free; a reserve file (a memtable and 3 MiB, at most
+// Options.ReserveSize) is released through vfs.OnDiskFull when a write of
+// Pebble's other than a compaction's meets ENOSPC anyway, so that write
+// lands; write-ahead logs are preallocated and zeroed ahead, so
 // their fsyncs need no new blocks. Refused writes cost a statfs, never a
 // wait; reads go on. A probe lets writes in again once MinFreeSpace and
 // the reserve fit: no restart. A refused group writes nothing, so the log

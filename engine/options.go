@@ -41,7 +41,7 @@ type Options struct {
 	// off (Pebble then meets a full disk itself, which it does not
 	// survive).
 	MinFreeSpace int64
-	// ReserveSize is the most the reserve file grows to, the file that a
+	// ReserveSize is the most the reserve file takes, the file that a
 	// write meeting a full disk releases for Pebble's own writes
 	// (space.go): it is sized to the memtable (reserveNeed: 2 MiB and
 	// 1 MiB of room besides MemTableSize, 7 MiB with the default
