@@ -456,6 +456,48 @@ func TestReserveSizedToStore(t *testing.T) {
 	if err := db.pdb.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
 		t.Fatalf("compaction once space returned: %v", err)
 	}
+
+	// A restart on the full disk with that reserve: the logs (objects
+	// not yet flushed) are replayed and flushed into the released
+	// reserve, the store opens for reads, and once space returns writes
+	// and a compaction go through.
+	for i := range 20 {
+		if err := put(fmt.Sprintf("r%d.ics", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	fs.fill(0)
+	db = open(0)
+	if db.space.readOnly {
+		t.Fatal("restarted on a full disk with the reserve, the store opened read-only")
+	}
+	if m := db.pdb.Metrics(); m.Flush.Count == 0 {
+		t.Fatal("restarted on a full disk, the replayed logs were not flushed")
+	}
+	put = func(name string) error {
+		_, err := db.PutObject(ctx, alice, "/alice/cal/", name, event("uid-"+name), PutOptions{})
+		if err == nil {
+			acked[name] = true
+		}
+		return err
+	}
+	if err := put("s.ics"); !errors.Is(err, ErrNoSpace) {
+		t.Fatalf("put after a restart on a full disk: %v, want ErrNoSpace", err)
+	}
+	fs.fill(-1)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		err := put("s.ics")
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrNoSpace) || time.Now().After(deadline) {
+			t.Fatalf("put after space returned: %v", err)
+		}
+	}
+	if err := db.pdb.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatalf("compaction after the restart, once space returned: %v", err)
+	}
 	for name := range acked {
 		if _, err := db.Object("/alice/cal/", name, true); err != nil {
 			t.Fatalf("read %s: %v", name, err)
