@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"math/bits"
 	"net/url"
 	"strings"
 	"unicode/utf8"
@@ -106,28 +107,40 @@ func escapeText(w *bufio.Writer, s []byte) {
 
 // appendEscapedASCII appends s to buf with the ASCII bytes escape
 // replaces replaced (escapes), the other bytes as they are. It tests
-// eight bytes at a time for one that needs a look (mayNeedEscape), so
-// the runs between the line ends of calendar data cost about a copy;
-// FuzzEscapeText checks it against escape.
+// eight bytes at a time (needEscapeMask) and jumps straight to the first
+// byte that needs a look, so the runs between the line ends of calendar
+// data cost about a copy and a line end (CRLF, written "&#13;" and the
+// line feed) a few instructions; FuzzEscapeText checks it against escape.
 func appendEscapedASCII(buf, s []byte) []byte {
 	last, i := 0, 0
-	for {
-		if i+8 <= len(s) {
-			if !mayNeedEscape(binary.LittleEndian.Uint64(s[i:])) {
-				i += 8
-				continue
-			}
+	for i+8 <= len(s) {
+		m := needEscapeMask(binary.LittleEndian.Uint64(s[i:]))
+		if m == 0 {
+			i += 8
+			continue
 		}
-		end := min(i+8, len(s))
-		if i == end {
-			break
+		i += bits.TrailingZeros64(m) >> 3 // the lowest byte flagged is one to look at
+		c := s[i]
+		i++
+		if !special[c] { // tab or line feed
+			continue
 		}
-		for ; i < end; i++ {
-			if c := s[i]; special[c] {
-				buf = append(buf, s[last:i]...)
-				buf = append(buf, escapes[c]...)
-				last = i + 1
-			}
+		buf = append(buf, s[last:i-1]...)
+		last = i
+		if c != '\r' {
+			buf = append(buf, escapes[c]...)
+			continue
+		}
+		buf = append(buf, '&', '#', '1', '3', ';')
+		if i < len(s) && s[i] == '\n' { // kept, in the next run
+			i++
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; special[c] {
+			buf = append(buf, s[last:i]...)
+			buf = append(buf, escapes[c]...)
+			last = i + 1
 		}
 	}
 	return append(buf, s[last:]...)
@@ -146,12 +159,18 @@ func hasBelow20(x uint64) uint64 { return (x - 0x20*ones) & ^x & highs }
 
 // mayNeedEscape reports whether one of the eight bytes in x is one that
 // special marks or a tab or line feed: below 0x20, '"', '&', '\”, '<'
-// or '>'. Setting the lowest bit maps '&' (0x26) and '\” (0x27), and
-// nothing else, to 0x27; setting the second maps '<' (0x3C) and '>'
-// (0x3E), and only 0x3D and 0x3F besides, to 0x3E or 0x3F, of which
-// only 0x3E is tested.
-func mayNeedEscape(x uint64) bool {
-	return hasBelow20(x)|hasZero(x^0x22*ones)|hasZero((x|ones)^0x27*ones)|hasZero((x|0x02*ones)^0x3E*ones) != 0
+// or '>'.
+func mayNeedEscape(x uint64) bool { return needEscapeMask(x) != 0 }
+
+// needEscapeMask is nonzero when mayNeedEscape holds, and then its lowest
+// set bit is the high bit of the first such byte of x (in little-endian
+// order): each test below flags exactly the bytes it looks for, and a
+// borrow out of a flagged byte can flag only bytes above it. Setting the
+// lowest bit maps '&' (0x26) and '\” (0x27), and nothing else, to 0x27;
+// setting the second maps '<' (0x3C) and '>' (0x3E), and only 0x3D and
+// 0x3F besides, to 0x3E or 0x3F, of which only 0x3E is tested.
+func needEscapeMask(x uint64) uint64 {
+	return hasBelow20(x) | hasZero(x^0x22*ones) | hasZero((x|ones)^0x27*ones) | hasZero((x|0x02*ones)^0x3E*ones)
 }
 
 // mayNeedLook is mayNeedEscape for escape, which also looks at every

@@ -7,6 +7,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"math/bits"
 	"strings"
 	"testing"
 )
@@ -213,6 +214,44 @@ func TestMayNeedEscape(t *testing.T) {
 				want := special[c] || c == '\n' || c == '\t'
 				if got := mayNeedEscape(binary.LittleEndian.Uint64(b[:])); got != want {
 					t.Fatalf("mayNeedEscape(%q) = %v, want %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestNeedEscapeMask checks that the lowest bit needEscapeMask sets is
+// that of the first byte that needs a look, whatever two bytes stand in
+// a word among bytes that need none (a borrow out of one flags bytes
+// above it, never below).
+func TestNeedEscapeMask(t *testing.T) {
+	look := func(c byte) bool { return special[c] || c == '\n' || c == '\t' }
+	for _, fill := range []byte{'a', 0xFF, '='} {
+		for p1 := range 8 {
+			for p2 := p1 + 1; p2 < 8; p2++ {
+				for c1 := range 256 {
+					for c2 := range 256 {
+						var b [8]byte
+						for i := range b {
+							b[i] = fill
+						}
+						b[p1], b[p2] = byte(c1), byte(c2)
+						want := -1
+						for i, c := range b {
+							if look(c) {
+								want = i
+								break
+							}
+						}
+						m := needEscapeMask(binary.LittleEndian.Uint64(b[:]))
+						got := -1
+						if m != 0 {
+							got = bits.TrailingZeros64(m) >> 3
+						}
+						if got != want {
+							t.Fatalf("needEscapeMask(%q): first byte %d, want %d", b, got, want)
+						}
+					}
 				}
 			}
 		}
