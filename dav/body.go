@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"sync"
 
 	"github.com/almanac/almanac/dav/internal/davxml"
@@ -113,8 +114,25 @@ var gzipWriters = sync.Pool{New: func() any {
 // streaming writer and a function that ends the document and flushes
 // (through gzip when the client accepts it). Every multistatus answer of
 // the package, the dav/query REPORTs included, starts here.
+//
+// An uncompressed answer's status line goes out with its first bytes: an
+// answer that fits in the multistatus writer's buffer (a 100 × 1 KB
+// calendar-multiget does) is sent with a Content-Length in one write
+// rather than chunked, and an error before anything went out still gets
+// its own status.
 func startMultistatus(w http.ResponseWriter, r *http.Request) (*davxml.Multistatus, func() error) {
-	out, closeBody := responseBody(w, r, http.StatusMultiStatus, "application/xml; charset=utf-8")
+	var out io.Writer
+	closeBody := func() error { return nil }
+	var sized *sizedBody
+	if acceptsGzip(r) {
+		out, closeBody = responseBody(w, r, http.StatusMultiStatus, "application/xml; charset=utf-8")
+	} else {
+		hdr := w.Header()
+		hdr.Set("Content-Type", "application/xml; charset=utf-8")
+		hdr.Add("Vary", "Accept-Encoding")
+		sized = &sizedBody{w: w, status: http.StatusMultiStatus}
+		out = sized
+	}
 	ms := davxml.NewMultistatus(out)
 	if st := state(r); st != nil && st.mountFrom != "" {
 		ms.Alias(st.mountFrom, st.mountTo)
@@ -124,6 +142,39 @@ func startMultistatus(w http.ResponseWriter, r *http.Request) (*davxml.Multistat
 		if cerr := closeBody(); err == nil {
 			err = cerr
 		}
+		if sized != nil {
+			sized.start()
+		}
 		return err
+	}
+}
+
+// sizedBody writes an uncompressed answer of status to w, the status
+// line and headers with its first bytes, with a Content-Length when
+// SetSize is told the whole length before anything was written.
+type sizedBody struct {
+	w       http.ResponseWriter
+	status  int
+	started bool
+}
+
+// SetSize sets the Content-Length to n when nothing was written yet: the
+// next n bytes are the whole answer (davxml.Sizer).
+func (b *sizedBody) SetSize(n int) {
+	if !b.started {
+		b.w.Header().Set("Content-Length", strconv.Itoa(n))
+	}
+}
+
+func (b *sizedBody) Write(p []byte) (int, error) {
+	b.start()
+	return b.w.Write(p)
+}
+
+// start sends the status line and headers if they have not gone out.
+func (b *sizedBody) start() {
+	if !b.started {
+		b.started = true
+		b.w.WriteHeader(b.status)
 	}
 }

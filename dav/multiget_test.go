@@ -2,6 +2,7 @@ package dav
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -98,5 +99,47 @@ func TestSyncReadsChangesInBulk(t *testing.T) {
 	}
 	if !strings.Contains(body, "<D:href>/dav/home/alice/calendar/ev000002.ics</D:href><D:status>HTTP/1.1 404 Not Found</D:status>") {
 		t.Errorf("no 404 for the deleted member in\n%s", body)
+	}
+}
+
+// TestMultigetContentLength: an uncompressed multistatus answer that fits
+// in the writer's buffer (100 × 1 KB calendar-multiget) goes out with a
+// Content-Length, not chunked; a longer one (1,000 × 1 KB) streams in
+// chunks; both are whole and well formed.
+func TestMultigetContentLength(t *testing.T) {
+	h, db := mustHandler(t, Options{})
+	mustObjects1KB(t, h, db, 1000)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	c := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	for _, n := range []int{100, 1000} {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		r, err := http.NewRequest("REPORT", srv.URL+"/dav/home/alice/calendar/", strings.NewReader(multigetBody(idx)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.SetBasicAuth("alice", "alice")
+		resp, err := c.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusMultiStatus {
+			t.Fatalf("%d hrefs: %d, %v", n, resp.StatusCode, err)
+		}
+		if got := strings.Count(string(body), "END:VCALENDAR"); got != n || !strings.HasSuffix(string(body), "</D:multistatus>\n") {
+			t.Fatalf("%d hrefs: %d bytes with %d events", n, len(body), got)
+		}
+		chunked := len(resp.TransferEncoding) > 0
+		if n == 100 && (chunked || resp.ContentLength != int64(len(body))) {
+			t.Errorf("%d hrefs, %d bytes: Content-Length %d, Transfer-Encoding %v; want the length, not chunked", n, len(body), resp.ContentLength, resp.TransferEncoding)
+		}
+		if n == 1000 && (!chunked || resp.ContentLength != -1) {
+			t.Errorf("%d hrefs, %d bytes: Content-Length %d, Transfer-Encoding %v; want chunked", n, len(body), resp.ContentLength, resp.TransferEncoding)
+		}
 	}
 }

@@ -106,44 +106,55 @@ func escapeText(w *bufio.Writer, s []byte) {
 }
 
 // appendEscapedASCII appends s to buf with the ASCII bytes escape
-// replaces replaced (escapes), the other bytes as they are. It tests
-// eight bytes at a time (needEscapeMask) and jumps straight to the first
-// byte that needs a look, so the runs between the line ends of calendar
-// data cost about a copy and a line end (CRLF, written "&#13;" and the
-// line feed) a few instructions; FuzzEscapeText checks it against escape.
+// replaces replaced (escapes), the other bytes as they are, the runs
+// between them copied whole; FuzzEscapeText checks it against escape.
+// Calendar data's usual escapes, a line end (CRLF, written "&#13;" and
+// the line feed) and "&", are written without a table lookup.
 func appendEscapedASCII(buf, s []byte) []byte {
-	last, i := 0, 0
-	for i+8 <= len(s) {
-		m := needEscapeMask(binary.LittleEndian.Uint64(s[i:]))
-		if m == 0 {
-			i += 8
-			continue
-		}
-		i += bits.TrailingZeros64(m) >> 3 // the lowest byte flagged is one to look at
+	last := 0
+	for i := nextSpecial(s, 0); i < len(s); i = nextSpecial(s, i) {
 		c := s[i]
+		buf = append(buf, s[last:i]...)
 		i++
-		if !special[c] { // tab or line feed
-			continue
-		}
-		buf = append(buf, s[last:i-1]...)
 		last = i
-		if c != '\r' {
+		switch c {
+		case '\r':
+			buf = append(buf, '&', '#', '1', '3', ';')
+			if i < len(s) && s[i] == '\n' { // kept, in the next run
+				i++
+			}
+		case '&':
+			buf = append(buf, '&', 'a', 'm', 'p', ';')
+		default:
 			buf = append(buf, escapes[c]...)
-			continue
-		}
-		buf = append(buf, '&', '#', '1', '3', ';')
-		if i < len(s) && s[i] == '\n' { // kept, in the next run
-			i++
-		}
-	}
-	for ; i < len(s); i++ {
-		if c := s[i]; special[c] {
-			buf = append(buf, s[last:i]...)
-			buf = append(buf, escapes[c]...)
-			last = i + 1
 		}
 	}
 	return append(buf, s[last:]...)
+}
+
+// nextSpecial returns the index of the first byte of s from i on that
+// special marks, len(s) if there is none. It tests eight bytes at a time
+// (needEscapeMask) and goes straight to the first that needs a look.
+func nextSpecial(s []byte, i int) int {
+	t := s[i:]
+	for len(t) >= 8 {
+		m := needEscapeMask(binary.LittleEndian.Uint64(t))
+		if m == 0 {
+			t = t[8:]
+			continue
+		}
+		k := bits.TrailingZeros64(m) >> 3 // the lowest byte flagged is one to look at
+		if special[t[k]] {
+			return len(s) - len(t) + k
+		}
+		t = t[k+1:] // a tab or line feed
+	}
+	for k, c := range t {
+		if special[c] {
+			return len(s) - len(t) + k
+		}
+	}
+	return len(s)
 }
 
 // Byte-parallel tests on eight bytes held in a uint64 (the "determine if

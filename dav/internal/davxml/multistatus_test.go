@@ -291,7 +291,10 @@ func FuzzEscape(f *testing.F) {
 type writeCounter struct {
 	writes, bytes int
 	sizes         []int
+	size          int // told by SetSize
 }
+
+func (c *writeCounter) SetSize(n int) { c.size = n }
 
 func (c *writeCounter) Write(p []byte) (int, error) {
 	c.writes++
@@ -302,10 +305,11 @@ func (c *writeCounter) Write(p []byte) (int, error) {
 
 // TestMultistatusFlushes checks how often a multistatus answer reaches
 // the connection: the answer to a 100 × 1 KB calendar-multiget (about
-// 120 KB escaped) in at most two writes, each a chunk of the HTTP answer
-// and its system calls (seven with the former 16 KiB flushes), and a
-// long listing in writes of at least flushAt bytes, never holding more
-// than a buffer.
+// 120 KB escaped) in one write, its length told first (Sizer), where it
+// took seven chunks of the HTTP answer with the former 16 KiB flushes
+// and two with 96 KiB; and a long listing in writes of at least flushAt
+// bytes, never holding more than a buffer, the last one's length told
+// before it.
 func TestMultistatusFlushes(t *testing.T) {
 	body := bytes.Repeat([]byte("DESCRIPTION:Agenda item, notes & links\r\n"), 25) // 1 KB
 	props := []PropValue{{Name: D("getetag"), Str: `"0123456789abcdef"`}, {Name: C("calendar-data"), Text: body}}
@@ -319,8 +323,8 @@ func TestMultistatusFlushes(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if c.bytes < 100*len(body) || c.writes > 2 {
-		t.Errorf("100 × 1 KB multiget: %d bytes in %d writes, want at most 2", c.bytes, c.writes)
+	if c.bytes < 100*len(body) || c.writes != 1 || c.size != c.bytes {
+		t.Errorf("100 × 1 KB multiget: %d bytes in %d writes, size told %d; want one write of the size told", c.bytes, c.writes, c.size)
 	}
 
 	c = writeCounter{}
@@ -331,6 +335,9 @@ func TestMultistatusFlushes(t *testing.T) {
 	m.Close()
 	if c.writes < 2 {
 		t.Fatalf("2,000 × 1 KB: %d bytes in %d writes", c.bytes, c.writes)
+	}
+	if last := c.sizes[len(c.sizes)-1]; c.size != last {
+		t.Errorf("2,000 × 1 KB: size told %d, last write %d", c.size, last)
 	}
 	for i, n := range c.sizes {
 		if n > writerSize || n < flushAt && i < len(c.sizes)-1 {
