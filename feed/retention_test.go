@@ -43,8 +43,8 @@ func TestStreamMaxBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info.Config.MaxBytes != limit || info.Config.Discard != jetstream.DiscardOld {
-		t.Errorf("stream config: max bytes %d, discard %v", info.Config.MaxBytes, info.Config.Discard)
+	if info.Config.MaxBytes != limit || info.Config.Discard != jetstream.DiscardOld || info.Config.Compression != jetstream.S2Compression {
+		t.Errorf("stream config: max bytes %d, discard %v, compression %v", info.Config.MaxBytes, info.Config.Discard, info.Config.Compression)
 	}
 	if info.State.Bytes > limit || info.State.FirstSeq == 1 {
 		t.Errorf("stream holds %d bytes from stream seq %d, want at most %d and the oldest dropped", info.State.Bytes, info.State.FirstSeq, limit)

@@ -126,6 +126,11 @@ func Open(ctx context.Context, nc *nats.Conn, opts *Options) (*Log, error) {
 		AllowDirect:        true,
 		AllowAtomicPublish: true,
 		Duplicates:         dupWindow,
+		// The bodies are in no other copy on a clustered node: S2 shrinks
+		// each block of the log once it is full (8 MiB; the block being
+		// written stays raw), on every replica. An older stream is updated
+		// to it; its full blocks stay as they were.
+		Compression: jetstream.S2Compression,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("jslog: stream %s: %w", o.Stream, err)
