@@ -219,7 +219,7 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		pr = pr.withScratch()
 	}
 	m := &pr.sc.res
-	for o, err := range v.ObjectsReused(res.coll.Path, false) {
+	for o, err := range v.ObjectsTransient(res.coll.Path) {
 		if err != nil {
 			return fmt.Errorf("list objects in %s: %w", res.coll.Path, err)
 		}

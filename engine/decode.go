@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unsafe"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
@@ -58,25 +59,82 @@ func decodeObjectInto(o *Object, name string, b []byte) error {
 // string they all slice, instead of one each: a listing decodes a record
 // per member.
 func decodeObjectNamed(o *Object, name string, nameb, b []byte) error {
+	var f objectStrings
+	if err := decodeObjectFields(o, name, b, &f); err != nil {
+		return err
+	}
+	var sb strings.Builder
+	sb.Grow(len(nameb) + len(f.etag) + len(f.uid) + len(f.stag))
+	sb.Write(nameb)
+	sb.Write(f.etag)
+	sb.Write(f.uid)
+	sb.Write(f.stag)
+	f.set(o, sb.String(), nameb != nil, len(nameb))
+	return nil
+}
+
+// decodeObjectTransient is decodeObjectNamed for a listing whose caller
+// is done with each member before the next: the strings are copied into
+// buf, reused from one member to the next, and slice it without an
+// allocation; they are valid until buf is written again. It returns buf.
+func decodeObjectTransient(o *Object, nameb, b, buf []byte) ([]byte, error) {
+	var f objectStrings
+	if err := decodeObjectFields(o, "", b, &f); err != nil {
+		return buf, err
+	}
+	buf = append(append(append(append(buf[:0], nameb...), f.etag...), f.uid...), f.stag...)
+	f.set(o, unsafe.String(unsafe.SliceData(buf), len(buf)), true, len(nameb))
+	return buf, nil
+}
+
+// objectStrings are the string fields of an object record, in place in
+// the record.
+type objectStrings struct{ etag, uid, stag []byte }
+
+// set gives o its strings out of all, which holds the name (when named,
+// nameLen bytes), the ETag, the UID and the schedule tag in that order.
+func (f *objectStrings) set(o *Object, all string, named bool, nameLen int) {
+	if named {
+		o.Name, all = all[:nameLen], all[nameLen:]
+	}
+	o.ETag, all = all[:len(f.etag)], all[len(f.etag):]
+	o.UID, o.ScheduleTag = all[:len(f.uid)], all[len(f.uid):]
+}
+
+// decodeObjectFields overwrites o with the record b of object name but
+// for the strings, which it leaves in f. Tags, lengths and small numbers
+// take one byte in a record, and are read here without a call.
+func decodeObjectFields(o *Object, name string, b []byte, f *objectStrings) error {
 	var st, en int64
-	var etag, uid, stag []byte
 	*o = Object{Name: name}
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
+	for i := 0; i < len(b); {
+		tag, j := uint64(b[i]), i+1
+		if tag >= 0x80 {
+			tag, j = uvarint(b, i)
 		}
-		b = b[n:]
+		if j < 0 {
+			return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(j))
+		}
+		if tag>>3 < uint64(protowire.MinValidNumber) || tag>>3 > uint64(protowire.MaxValidNumber) {
+			return fmt.Errorf("engine: object %s: field number %d: %w", name, tag>>3, protowire.ParseError(-1))
+		}
+		num, typ := protowire.Number(tag>>3), protowire.Type(tag&7)
 		if num == objDead {
 			return errHasDead
 		}
 		switch typ {
 		case protowire.VarintType:
-			v, n := protowire.ConsumeVarint(b)
-			if n < 0 {
-				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
+			var v uint64
+			k := j + 1
+			if j < len(b) && b[j] < 0x80 {
+				v = uint64(b[j])
+			} else {
+				v, k = uvarint(b, j)
 			}
-			b = b[n:]
+			if k < 0 {
+				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(k))
+			}
+			i = k
 			switch num {
 			case objSeq:
 				o.Seq = Seq(v)
@@ -94,45 +152,52 @@ func decodeObjectNamed(o *Object, name string, nameb, b []byte) error {
 				o.bodySeq = Seq(v)
 			}
 		case protowire.BytesType:
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
+			var n uint64
+			k := j + 1
+			if j < len(b) && b[j] < 0x80 {
+				n = uint64(b[j])
+			} else {
+				n, k = uvarint(b, j)
 			}
-			b = b[n:]
+			if k < 0 || n > uint64(len(b)-k) {
+				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(-1))
+			}
+			v := b[k : k+int(n) : k+int(n)]
+			i = k + int(n)
 			switch num {
 			case objEtag:
-				etag = v
+				f.etag = v
 			case objUID:
-				uid = v
+				f.uid = v
 			case objContentType:
 				o.ContentType = intern(v)
 			case objComponent:
 				o.Component = intern(v)
 			case objScheduleTag:
-				stag = v
+				f.stag = v
 			}
 		default:
-			n := protowire.ConsumeFieldValue(num, typ, b)
+			n := protowire.ConsumeFieldValue(num, typ, b[j:])
 			if n < 0 {
 				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(n))
 			}
-			b = b[n:]
+			i = j + n
 		}
 	}
 	o.Envelope = envelopeFromProto(st, en)
-	var sb strings.Builder
-	sb.Grow(len(nameb) + len(etag) + len(uid) + len(stag))
-	sb.Write(nameb)
-	sb.Write(etag)
-	sb.Write(uid)
-	sb.Write(stag)
-	all := sb.String()
-	if nameb != nil {
-		o.Name, all = all[:len(nameb)], all[len(nameb):]
-	}
-	o.ETag, all = all[:len(etag)], all[len(etag):]
-	o.UID, o.ScheduleTag = all[:len(uid)], all[len(uid):]
 	return nil
+}
+
+// uvarint reads the varint at b[i:], returning it and the offset after
+// it, or a negative offset (a protowire error code) when it is malformed.
+// decodeObjectFields reads a one-byte varint (the tags, lengths and small
+// numbers of a record) itself, without the call.
+func uvarint(b []byte, i int) (uint64, int) {
+	v, n := protowire.ConsumeVarint(b[i:])
+	if n < 0 {
+		return 0, n
+	}
+	return v, i + n
 }
 
 // listObject decodes a listed object record, fast when it can.

@@ -269,6 +269,58 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 	}
 }
 
+// ObjectsTransient streams the objects of the collection at path in name
+// order, without bodies, for a caller that writes each member out before
+// it asks for the next (a PROPFIND's listing): every member comes in the
+// same *Object, and its strings (Name, ETag, UID, ScheduleTag) are valid
+// only until the next member is asked for, as they are copied into a
+// buffer the next member reuses. A caller must copy what it keeps.
+//
+// A member costs no allocation (ObjectsReused, whose strings stay valid,
+// allocates one string per member): the 10,000 strings of a PROPFIND
+// Depth 1 of 10k were a tenth of its CPU, with the collector's share. A
+// missing collection yields ErrNotFound once.
+func (v *View) ObjectsTransient(path string) iter.Seq2[*Object, error] {
+	return func(yield func(*Object, error) bool) {
+		_, it, _, err := v.listing(path, false)
+		if err != nil {
+			yield(nil, err)
+			return
+		}
+		defer it.Close()
+		var o Object
+		var buf []byte
+		for it.First(); it.Valid(); it.Next() {
+			k := it.Key()
+			if len(k) < keys.IDPrefixLen {
+				yield(nil, keys.ErrMalformed)
+				return
+			}
+			val, err := it.ValueAndErr()
+			if err != nil {
+				yield(nil, fmt.Errorf("engine: read object %s: %w", k[keys.IDPrefixLen:], err))
+				return
+			}
+			obj := &o
+			if buf, err = decodeObjectTransient(obj, k[keys.IDPrefixLen:], val, buf); err == errHasDead { // rare: the generic path
+				if obj, err = listObject(string(k[keys.IDPrefixLen:]), val); err != nil {
+					yield(nil, err)
+					return
+				}
+			} else if err != nil {
+				yield(nil, err)
+				return
+			}
+			if !yield(obj, nil) {
+				return
+			}
+		}
+		if err := it.Error(); err != nil {
+			yield(nil, fmt.Errorf("engine: object iterator: %w", err))
+		}
+	}
+}
+
 // Collection returns the live collection at path from the latest view.
 //
 // Errors: ErrNotFound, ErrClosed.
