@@ -219,6 +219,7 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		pr = pr.withScratch()
 	}
 	m := &pr.sc.res
+	var plan []memberProp
 	for o, err := range v.ObjectsTransient(res.coll.Path) {
 		if err != nil {
 			return fmt.Errorf("list objects in %s: %w", res.coll.Path, err)
@@ -226,7 +227,10 @@ func (h *Handler) propfindMembers(v *engine.View, res *resource, pr propRequest,
 		// The member's href is written from the collection path and the
 		// name: m.path stays empty, saving a string per member.
 		*m = resource{kind: resObject, user: res.user, coll: res.coll, obj: o, acc: res.acc}
-		if err := ms.ResponsePath(res.coll.Path, o.Name, h.valuesFor(m, pr)); err != nil {
+		if plan == nil {
+			plan = h.memberPlan(m, pr)
+		}
+		if err := ms.ResponsePath(res.coll.Path, o.Name, h.memberValues(m, pr, plan)); err != nil {
 			return err
 		}
 	}

@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"bytes"
 	"encoding/xml"
 	"net/http"
 	"slices"
@@ -269,25 +270,125 @@ func (h *Handler) liveProp(sc *scratch, r *resource, n xml.Name) (davxml.PropVal
 	return davxml.PropValue{}, false
 }
 
+// objectProp computes one of the properties an object has of its own
+// (objectField); ok is false for the others.
 func objectProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
-	o := r.obj
+	return objectFieldProp(sc, r.obj, n, objectField(n))
+}
+
+// objField names a property an object has of its own, from the fields of
+// its engine.Object; fieldNone is any other property.
+type objField uint8
+
+const (
+	fieldNone objField = iota
+	fieldETag
+	fieldContentType
+	fieldContentLength
+	fieldLastModified
+	fieldCreationDate
+	fieldScheduleTag
+)
+
+// objectField returns the objField of the property n.
+func objectField(n xml.Name) objField {
 	switch n {
 	case davxml.PropGetETag:
-		return textProp(n, o.ETag), true
+		return fieldETag
 	case davxml.PropGetContentType:
-		return textProp(n, o.ContentType), true
+		return fieldContentType
 	case davxml.PropGetContentLength:
-		return sc.int(n, o.Size), true
+		return fieldContentLength
 	case davxml.PropGetLastModified:
-		return sc.time(n, o.Modified, http.TimeFormat), true
+		return fieldLastModified
 	case davxml.PropCreationDate:
-		return sc.time(n, o.Created, time.RFC3339), true
+		return fieldCreationDate
 	case propScheduleTag:
+		return fieldScheduleTag
+	}
+	return fieldNone
+}
+
+// objectFieldProp computes the property n of o, whose objField is f; ok
+// is false when o does not have it (fieldNone, or no schedule tag).
+func objectFieldProp(sc *scratch, o *engine.Object, n xml.Name, f objField) (davxml.PropValue, bool) {
+	switch f {
+	case fieldETag:
+		return textProp(n, o.ETag), true
+	case fieldContentType:
+		return textProp(n, o.ContentType), true
+	case fieldContentLength:
+		return sc.int(n, o.Size), true
+	case fieldLastModified:
+		return sc.time(n, o.Modified, http.TimeFormat), true
+	case fieldCreationDate:
+		return sc.time(n, o.Created, time.RFC3339), true
+	case fieldScheduleTag:
 		if o.ScheduleTag != "" {
 			return textProp(n, o.ScheduleTag), true
 		}
 	}
 	return davxml.PropValue{}, false
+}
+
+// memberProp is how the members of a listing answer one property a
+// DAV:prop asks for (see memberPlan).
+type memberProp struct {
+	name  xml.Name
+	field objField
+	// same, when field is fieldNone, is set when every member has the
+	// live property val.
+	same bool
+	val  davxml.PropValue
+}
+
+// memberPlan classifies the properties pr asks of the objects of a
+// listing once, with its first member r: the object's own ones come
+// from its fields, the other live properties of an object depend only
+// on its collection, the user and the access, which every member shares,
+// and are computed once; the rest (dead properties, properties objects
+// do not have) are looked up per member as props does. It returns nil
+// when pr is not a list of names.
+func (h *Handler) memberPlan(r *resource, pr propRequest) []memberProp {
+	if pr.allProp || pr.propName {
+		return nil
+	}
+	sc := &scratch{view: pr.sc.view, app: pr.sc.app, origin: pr.sc.origin}
+	plan := make([]memberProp, len(pr.names))
+	for i, n := range pr.names {
+		plan[i] = memberProp{name: n, field: objectField(n)}
+		if plan[i].field != fieldNone {
+			continue
+		}
+		if v, ok := h.liveProp(sc, r, n); ok {
+			v.Text = bytes.Clone(v.Text) // out of sc's arena
+			plan[i].same, plan[i].val = true, v
+		}
+	}
+	return plan
+}
+
+// memberValues is valuesFor for a member r of a listing, with the plan
+// memberPlan made for pr (nil: valuesFor).
+func (h *Handler) memberValues(r *resource, pr propRequest, plan []memberProp) []davxml.PropValue {
+	if plan == nil {
+		return h.valuesFor(r, pr)
+	}
+	sc := pr.sc
+	sc.reset()
+	for i := range plan {
+		p := &plan[i]
+		if p.same {
+			sc.vals = append(sc.vals, p.val)
+			continue
+		}
+		if v, ok := objectFieldProp(sc, r.obj, p.name, p.field); ok {
+			sc.vals = append(sc.vals, v)
+			continue
+		}
+		sc.vals = h.appendProps(sc.vals, sc, r, pr.names[i:i+1])
+	}
+	return sc.vals
 }
 
 func (h *Handler) collectionProp(sc *scratch, r *resource, n xml.Name) (davxml.PropValue, bool) {
