@@ -127,54 +127,7 @@ func stepGE(it *pebble.Iterator, key []byte) bool {
 // where Objects allocates the Object, its strings and its body: a
 // PROPFIND or sync-collection of 10,000 members made 40,000 allocations.
 func (v *View) ObjectsReused(path string, withBody bool) iter.Seq2[*Object, error] {
-	return func(yield func(*Object, error) bool) {
-		_, it, bodies, err := v.listing(path, withBody)
-		if err != nil {
-			yield(nil, err)
-			return
-		}
-		defer it.Close()
-		if bodies != nil {
-			defer bodies.close()
-		}
-		var o Object
-		var body []byte
-		for it.First(); it.Valid(); it.Next() {
-			k := it.Key()
-			if len(k) < keys.IDPrefixLen {
-				yield(nil, keys.ErrMalformed)
-				return
-			}
-			val, err := it.ValueAndErr()
-			if err != nil {
-				yield(nil, fmt.Errorf("engine: read object %s: %w", k[keys.IDPrefixLen:], err))
-				return
-			}
-			obj := &o
-			if err := decodeObjectNamed(obj, "", k[keys.IDPrefixLen:], val); err == errHasDead { // rare: the generic path
-				if obj, err = listObject(string(k[keys.IDPrefixLen:]), val); err != nil {
-					yield(nil, err)
-					return
-				}
-			} else if err != nil {
-				yield(nil, err)
-				return
-			}
-			if withBody {
-				if body, err = bodies.appendBody(body[:0], obj.bodySeq); err != nil {
-					yield(nil, err)
-					return
-				}
-				obj.Body = body
-			}
-			if !yield(obj, nil) {
-				return
-			}
-		}
-		if err := it.Error(); err != nil {
-			yield(nil, fmt.Errorf("engine: object iterator: %w", err))
-		}
-	}
+	return v.objectsReused(path, withBody, false)
 }
 
 // listing opens what a listing of the collection at path reads: the

@@ -122,18 +122,18 @@ func decodeObjectFields(o *Object, name string, b []byte, f *objectStrings) erro
 		if num == objDead {
 			return errHasDead
 		}
-		switch typ {
-		case protowire.VarintType:
-			var v uint64
-			k := j + 1
+		// A varint's value or a string's length.
+		var v uint64
+		k := j + 1
+		if typ == protowire.VarintType || typ == protowire.BytesType {
 			if j < len(b) && b[j] < 0x80 {
 				v = uint64(b[j])
-			} else {
-				v, k = uvarint(b, j)
-			}
-			if k < 0 {
+			} else if v, k = uvarint(b, j); k < 0 {
 				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(k))
 			}
+		}
+		switch typ {
+		case protowire.VarintType:
 			i = k
 			switch num {
 			case objSeq:
@@ -152,29 +152,22 @@ func decodeObjectFields(o *Object, name string, b []byte, f *objectStrings) erro
 				o.bodySeq = Seq(v)
 			}
 		case protowire.BytesType:
-			var n uint64
-			k := j + 1
-			if j < len(b) && b[j] < 0x80 {
-				n = uint64(b[j])
-			} else {
-				n, k = uvarint(b, j)
-			}
-			if k < 0 || n > uint64(len(b)-k) {
+			if v > uint64(len(b)-k) {
 				return fmt.Errorf("engine: object %s: %w", name, protowire.ParseError(-1))
 			}
-			v := b[k : k+int(n) : k+int(n)]
-			i = k + int(n)
+			str := b[k : k+int(v) : k+int(v)]
+			i = k + int(v)
 			switch num {
 			case objEtag:
-				f.etag = v
+				f.etag = str
 			case objUID:
-				f.uid = v
+				f.uid = str
 			case objContentType:
-				o.ContentType = intern(v)
+				o.ContentType = intern(str)
 			case objComponent:
-				o.Component = intern(v)
+				o.Component = intern(str)
 			case objScheduleTag:
-				f.stag = v
+				f.stag = str
 			}
 		default:
 			n := protowire.ConsumeFieldValue(num, typ, b[j:])

@@ -180,3 +180,42 @@ func FuzzDecodeForApply(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeObject: on any bytes, the transient decoder agrees with the
+// one that allocates (both refuse, or both give the same object), and
+// what they decode agrees with proto.Unmarshal when it accepts the
+// record too (it also checks that strings are UTF-8, which they do not).
+func FuzzDecodeObject(f *testing.F) {
+	for _, r := range []*statev1.Object{
+		{Etag: `"1-a"`, Seq: 7, Uid: "u", ContentType: ContentTypeCalendar, Size: 123, ModifiedUnixNano: 1e18,
+			EnvelopeStart: -5, EnvelopeEnd: math.MaxInt64, Component: "VEVENT", CreatedUnixNano: 9e17, BodySeq: 6, ScheduleTag: `"1-a"`},
+		{Etag: `"2"`, ContentType: "text/x-other", EnvelopeStart: math.MinInt64, EnvelopeEnd: 1700000000},
+	} {
+		b, err := proto.Marshal(r)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var named, tr Object
+		errNamed := decodeObjectNamed(&named, "", []byte("n"), b)
+		_, errTr := decodeObjectTransient(&tr, []byte("n"), b, nil)
+		if (errNamed == nil) != (errTr == nil) {
+			t.Fatalf("decodeObjectNamed: %v; decodeObjectTransient: %v", errNamed, errTr)
+		}
+		if errNamed != nil {
+			return
+		}
+		if diff := cmp.Diff(&named, &tr, cmp.AllowUnexported(Object{})); diff != "" {
+			t.Fatalf("(-named +transient):\n%s", diff)
+		}
+		var p statev1.Object
+		if proto.Unmarshal(b, &p) != nil {
+			return
+		}
+		if diff := cmp.Diff(objectFromProto("n", &p), &named, cmp.AllowUnexported(Object{})); diff != "" {
+			t.Fatalf("(-proto +fast):\n%s", diff)
+		}
+	})
+}

@@ -281,35 +281,57 @@ func (v *View) Objects(path string, opts ListOptions) iter.Seq2[*Object, error] 
 // Depth 1 of 10k were a tenth of its CPU, with the collector's share. A
 // missing collection yields ErrNotFound once.
 func (v *View) ObjectsTransient(path string) iter.Seq2[*Object, error] {
+	return v.objectsReused(path, false, true)
+}
+
+// objectsReused is ObjectsReused, and ObjectsTransient when transient is
+// set.
+func (v *View) objectsReused(path string, withBody, transient bool) iter.Seq2[*Object, error] {
 	return func(yield func(*Object, error) bool) {
-		_, it, _, err := v.listing(path, false)
+		_, it, bodies, err := v.listing(path, withBody)
 		if err != nil {
 			yield(nil, err)
 			return
 		}
 		defer it.Close()
+		if bodies != nil {
+			defer bodies.close()
+		}
 		var o Object
-		var buf []byte
+		var body, strs []byte
 		for it.First(); it.Valid(); it.Next() {
 			k := it.Key()
 			if len(k) < keys.IDPrefixLen {
 				yield(nil, keys.ErrMalformed)
 				return
 			}
+			name := k[keys.IDPrefixLen:]
 			val, err := it.ValueAndErr()
 			if err != nil {
-				yield(nil, fmt.Errorf("engine: read object %s: %w", k[keys.IDPrefixLen:], err))
+				yield(nil, fmt.Errorf("engine: read object %s: %w", name, err))
 				return
 			}
 			obj := &o
-			if buf, err = decodeObjectTransient(obj, k[keys.IDPrefixLen:], val, buf); err == errHasDead { // rare: the generic path
-				if obj, err = listObject(string(k[keys.IDPrefixLen:]), val); err != nil {
+			if transient {
+				strs, err = decodeObjectTransient(obj, name, val, strs)
+			} else {
+				err = decodeObjectNamed(obj, "", name, val)
+			}
+			if err == errHasDead { // rare: the generic path
+				if obj, err = listObject(string(name), val); err != nil {
 					yield(nil, err)
 					return
 				}
 			} else if err != nil {
 				yield(nil, err)
 				return
+			}
+			if withBody {
+				if body, err = bodies.appendBody(body[:0], obj.bodySeq); err != nil {
+					yield(nil, err)
+					return
+				}
+				obj.Body = body
 			}
 			if !yield(obj, nil) {
 				return
