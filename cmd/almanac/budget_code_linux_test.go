@@ -142,3 +142,48 @@ func selfSmaps(t *testing.T) (exe string, smaps []byte) {
 	}
 	return exe, smaps
 }
+
+// TestUnmapCodePages: after a burst the idle release unmaps the code pages
+// the burst mapped, so that fewer than half of them stay resident, and
+// leaves them in the page cache (the next request's code comes back with a
+// minor fault, not a read from the disk).
+func TestUnmapCodePages(t *testing.T) {
+	spans, err := ownCodeMappings()
+	if err != nil || len(spans) == 0 {
+		t.Fatalf("code mappings: %v, %v", spans, err)
+	}
+	mem, err := os.Open("/proc/self/mem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	b := make([]byte, 1)
+	for _, s := range spans { // a burst running code across the binary
+		for a := s.Start; a < s.End; a += 64 << 10 {
+			if _, err := mem.ReadAt(b, int64(a)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	before, cachedBefore := exeResidentKB(t), mustCached(t, spans)
+	if err := unmapCodePages(spans); err != nil {
+		t.Fatal(err)
+	}
+	after, cachedAfter := exeResidentKB(t), mustCached(t, spans)
+	t.Logf("resident %d -> %d KiB, page cache %d -> %d KiB", before, after, cachedBefore>>10, cachedAfter>>10)
+	if after >= before/2 {
+		t.Errorf("unmapped the code pages: resident %d -> %d KiB", before, after)
+	}
+	if cachedAfter < cachedBefore*9/10 {
+		t.Errorf("unmapping dropped the page cache: %d -> %d KiB", cachedBefore>>10, cachedAfter>>10)
+	}
+}
+
+func mustCached(t *testing.T, spans []codeSpan) int64 {
+	t.Helper()
+	n, err := cachedBytes(spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

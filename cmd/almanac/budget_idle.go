@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"runtime/debug"
 	"runtime/metrics"
 	"time"
 )
@@ -64,8 +63,9 @@ func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, allocated func(
 }
 
 // startIdleRelease starts releaseWhenIdle with the runtime's allocation
-// counter; the returned func stops it.
-func startIdleRelease() (stop func()) {
+// counter and free (debug.FreeOSMemory, and with --release-code-pages the
+// code pages' unmapping too); the returned func stops it.
+func startIdleRelease(free func()) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := time.NewTicker(idleInterval)
 	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
@@ -79,7 +79,7 @@ func startIdleRelease() (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		releaseWhenIdle(ctx, t.C, allocated, debug.FreeOSMemory)
+		releaseWhenIdle(ctx, t.C, allocated, free)
 	}()
 	return func() { cancel(); t.Stop(); <-done }
 }

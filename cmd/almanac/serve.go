@@ -39,14 +39,11 @@ func runServe(ctx context.Context, args []string) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
+	free := debug.FreeOSMemory
 	if m.Config.ReleaseCodePages {
-		if n, cached, err := releaseCodePages(); err != nil {
-			m.Logger.Warn("code pages stay resident", "err", err)
-		} else {
-			m.Logger.Debug("released code pages", "bytes", n, "still_cached", cached)
-		}
+		free = m.releaseCode()
 	}
-	stopIdle := startIdleRelease()
+	stopIdle := startIdleRelease(free)
 	defer stopIdle()
 	stopReload := m.reloadOnSIGHUP()
 	var serveErr error
@@ -60,6 +57,29 @@ func runServe(ctx context.Context, args []string) error {
 	closeCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
 	return errors.Join(serveErr, m.Close(closeCtx))
+}
+
+// releaseCode runs releaseCodePages and returns what the idle release
+// calls after a burst: debug.FreeOSMemory, then unmapCodePages, which
+// drops the code pages the burst mapped again (they stay in the page
+// cache).
+func (m *Main) releaseCode() (free func()) {
+	if n, cached, err := releaseCodePages(); err != nil {
+		m.Logger.Warn("code pages stay resident", "err", err)
+	} else {
+		m.Logger.Debug("released code pages", "bytes", n, "still_cached", cached)
+	}
+	spans, err := ownCodeMappings()
+	if err != nil {
+		m.Logger.Warn("code pages stay resident after bursts", "err", err)
+		return debug.FreeOSMemory
+	}
+	return func() {
+		debug.FreeOSMemory()
+		if err := unmapCodePages(spans); err != nil {
+			m.Logger.Debug("code pages stay resident after a burst", "err", err)
+		}
+	}
 }
 
 // defaultDataDir is the default of every command's --data.

@@ -24,6 +24,7 @@ func footprintCmd(args []string) error {
 	sizes := fs.String("n", "1000,10000", "comma-separated event counts, each on a fresh server")
 	clients := fs.Int("c", 16, "concurrent loading clients")
 	settle := fs.Duration("settle", bench.FootprintSettle, "pause between the load and the measurement (flushes, compactions, the collector)")
+	fresh := fs.Bool("first-sync", false, "measure as bench-compare's fresh rows do: the load by 32 clients, then one client's first sync (bench.FreshFootprint), so the figures compare with RESULTS.md's fresh-rss rows")
 	_ = fs.Parse(args)
 	if *bin == "" {
 		return fmt.Errorf("footprint: --almanac is required")
@@ -35,7 +36,11 @@ func footprintCmd(args []string) error {
 	ctx := context.Background()
 	bench.FootprintSettle = *settle
 	for _, n := range ns {
-		if err := footprintOne(ctx, *bin, strings.Fields(*flags), n, *clients); err != nil {
+		run := footprintOne
+		if *fresh {
+			run = footprintFresh
+		}
+		if err := run(ctx, *bin, strings.Fields(*flags), n, *clients); err != nil {
 			return err
 		}
 	}
@@ -57,6 +62,25 @@ func footprintOne(ctx context.Context, bin string, flags []string, n, c int) err
 	load.Throughput = float64(n) / load.ElapsedS
 	emit(load)
 	for _, r := range bench.Footprint(ctx, cl, n, bench.RawSize(n)) {
+		emit(r)
+	}
+	return nil
+}
+
+// footprintFresh measures like bench-compare's fresh rows: n events
+// loaded by 32 clients (c is not used), one client's first sync, then
+// bench.Footprint.
+func footprintFresh(ctx context.Context, bin string, flags []string, n, _ int) error {
+	s, err := bench.StartAlmanac(ctx, bin, flags...)
+	if err != nil {
+		return fmt.Errorf("footprint: %w", err)
+	}
+	defer s.Stop()
+	rs, err := bench.FreshFootprint(ctx, bench.NewClient(s.Target, 64), bench.HTTPLoader{C: 32}, n, 0)
+	if err != nil {
+		return fmt.Errorf("footprint: %w", err)
+	}
+	for _, r := range rs {
 		emit(r)
 	}
 	return nil
