@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"runtime/debug"
 	"runtime/metrics"
 	"time"
 )
@@ -62,8 +63,17 @@ func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, allocated func(
 	}
 }
 
+// freeMemory is what the idle release frees: the Go heap's free pages
+// (debug.FreeOSMemory: a collection, then every free page back to the
+// kernel) and the C allocator's (trimCHeap: Pebble's cache and memtables
+// with cgo).
+func freeMemory() {
+	debug.FreeOSMemory()
+	trimCHeap()
+}
+
 // startIdleRelease starts releaseWhenIdle with the runtime's allocation
-// counter and free (debug.FreeOSMemory, and with --release-code-pages the
+// counter and free (freeMemory, and with --release-code-pages the
 // code pages' unmapping too); the returned func stops it.
 func startIdleRelease(free func()) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())

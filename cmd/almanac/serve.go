@@ -39,7 +39,7 @@ func runServe(ctx context.Context, args []string) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	free := debug.FreeOSMemory
+	free := freeMemory
 	if m.Config.ReleaseCodePages {
 		free = m.releaseCode()
 	}
@@ -60,7 +60,7 @@ func runServe(ctx context.Context, args []string) error {
 }
 
 // releaseCode runs releaseCodePages and returns what the idle release
-// calls after a burst: debug.FreeOSMemory, then unmapCodePages, which
+// calls after a burst: freeMemory, then unmapCodePages, which
 // drops the code pages the burst mapped again (they stay in the page
 // cache).
 func (m *Main) releaseCode() (free func()) {
@@ -72,10 +72,10 @@ func (m *Main) releaseCode() (free func()) {
 	spans, err := ownCodeMappings()
 	if err != nil {
 		m.Logger.Warn("code pages stay resident after bursts", "err", err)
-		return debug.FreeOSMemory
+		return freeMemory
 	}
 	return func() {
-		debug.FreeOSMemory()
+		freeMemory()
 		if err := unmapCodePages(spans); err != nil {
 			m.Logger.Debug("code pages stay resident after a burst", "err", err)
 		}
