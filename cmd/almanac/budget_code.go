@@ -10,7 +10,7 @@ import (
 
 // addCodePagesFlag registers --release-code-pages (see releaseCodePages).
 func addCodePagesFlag(fs *flag.FlagSet, dst *bool) {
-	fs.BoolVar(dst, "release-code-pages", true, "once the server listens, drop the program's code pages from memory and the page cache and read them back a page at a time, so that only code that runs stays resident (Linux; README: Memory and disk)")
+	fs.BoolVar(dst, "release-code-pages", true, "once the server listens, drop the program's code pages from memory and the page cache and read them back a page at a time, so that only code that runs stays resident, and unmap them again when the server turns quiet after a burst (Linux; README: Memory and disk)")
 }
 
 // codeSpan is one mapping of the program's file, [Start, End).
