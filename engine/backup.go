@@ -148,7 +148,10 @@ func (db *DB) finishBackup(ctx context.Context, dir string, taken time.Time) (*B
 	if err := writeSynced(db.opts.FS, dir, backupMarker, data); err != nil {
 		return nil, noSpace(fmt.Errorf("engine: backup marker: %w", err))
 	}
-	got, err := VerifyBackup(ctx, dir, &Options{FS: db.opts.FS, Logger: db.opts.Logger, Limits: db.opts.Limits})
+	// The copy opens with this database's memory budgets: two stores,
+	// their caches and the check's replay, are open at once.
+	got, err := VerifyBackup(ctx, dir, &Options{FS: db.opts.FS, Logger: db.opts.Logger, Limits: db.opts.Limits,
+		CacheSize: db.opts.CacheSize, MemTableSize: db.opts.MemTableSize, ReplayMemory: db.opts.ReplayMemory})
 	if err != nil {
 		return nil, fmt.Errorf("engine: backup to %s: the copy does not verify: %w", dir, err)
 	}

@@ -48,6 +48,7 @@ func (db *DB) catchUpBulk(ctx context.Context, head Seq) error {
 		runs := replay.NewRuns(db.pdb, db.opts.FS, db.runsDir, db.tableOpts)
 		runs.Close() // what an interrupted catch-up or rebuild left
 		o = replay.New(db.pdb, runs)
+		o.Limit(int(db.opts.ReplayMemory))
 	} else {
 		o = replay.NewOver(db.pdb)
 	}

@@ -90,7 +90,7 @@ func (db *DB) rebuild() error {
 	head := db.nextSeq - 1
 	runs := replay.NewRuns(db.pdb, db.opts.FS, db.runsDir, db.tableOpts)
 	runs.Close() // what an interrupted rebuild left
-	if err := replayLog(db.pdb, db.pdb, head, runs); err != nil {
+	if err := replayLog(db.pdb, db.pdb, head, runs, db.opts.ReplayMemory); err != nil {
 		return fmt.Errorf("engine: rebuild: %w", err)
 	}
 	done := db.pdb.NewBatch()
@@ -133,11 +133,13 @@ func (db *DB) dropProjections() error {
 }
 
 // replayLog applies the events 1..head of src's log to dst's projections,
-// which must be empty, through a replay.Loader (and runs when it is set).
+// which must be empty, through a replay.Loader (and runs when it is set)
+// limited to about memory bytes (0: the loader's defaults).
 // A reader goroutine reads and decodes the log a batch ahead of apply (see
 // readLog).
-func replayLog(src pebble.Reader, dst *pebble.DB, head Seq, runs *replay.Runs) error {
+func replayLog(src pebble.Reader, dst *pebble.DB, head Seq, runs *replay.Runs, memory int64) error {
 	o := replay.New(dst, runs)
+	o.Limit(int(memory))
 	defer o.Close()
 	full, free, stop := make(chan *logBatch, 1), make(chan *logBatch, 2), make(chan struct{})
 	free <- &logBatch{}
@@ -340,7 +342,7 @@ func (db *DB) Verify(ctx context.Context) error {
 		return err
 	}
 	defer done()
-	if err := replayLog(v.v.snap, scratch.pdb, v.v.head, scratch.runs); err != nil {
+	if err := replayLog(v.v.snap, scratch.pdb, v.v.head, scratch.runs, db.opts.ReplayMemory); err != nil {
 		return fmt.Errorf("engine: verify: %w", err)
 	}
 	if verifyReplayed != nil {

@@ -138,8 +138,12 @@ func TestVerifyScratchRemoved(t *testing.T) {
 
 // BenchmarkOfflineHeap reports the most heap (live objects, sampled every
 // 5 ms: peak-heap-MiB) that Verify, Rebuild and Backup use on a database of
-// 100,000 ~1 KB objects on disk, beyond what the open database held before
-// (the figures for README's "Memory and disk").
+// 100,000 ~1 KB objects on disk, beyond what the open database held before,
+// and the CPU they take (cpu-s/op, the process's user and system time:
+// wall time means little on a loaded machine), with the replay's default
+// budgets (replay=default) and with the 32 MiB the offline commands give
+// it under the default --memory-budget (replay=32MiB) (the figures for
+// README's "Memory and disk").
 func BenchmarkOfflineHeap(b *testing.B) {
 	dir := b.TempDir()
 	db := mustCalendarOnDisk(b, filepath.Join(dir, "db"))
@@ -164,9 +168,20 @@ func BenchmarkOfflineHeap(b *testing.B) {
 			return err
 		},
 	}
-	for _, name := range []string{"verify", "rebuild", "backup"} {
-		b.Run(name, func(b *testing.B) {
+	for _, run := range []struct {
+		name   string
+		memory int64
+	}{{"verify", 0}, {"rebuild", 0}, {"backup", 0}, {"verify", 32 << 20}, {"rebuild", 32 << 20}, {"backup", 32 << 20}} {
+		label := "default"
+		if run.memory > 0 {
+			label = fmt.Sprintf("%dMiB", run.memory>>20)
+		}
+		name := run.name
+		b.Run(name+"/replay="+label, func(b *testing.B) {
+			db.opts.ReplayMemory = run.memory
+			defer func() { db.opts.ReplayMemory = 0 }()
 			var peak uint64
+			cpu0 := cpuTime()
 			for i := 0; i < b.N; i++ {
 				base := uint64(liveHeap())
 				stop, done := make(chan struct{}), make(chan uint64)
@@ -193,6 +208,7 @@ func BenchmarkOfflineHeap(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 		})
 	}
 }

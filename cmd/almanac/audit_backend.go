@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"runtime/debug"
 	"strings"
 
 	"golang.org/x/term"
@@ -22,7 +23,14 @@ import (
 // ADMIN for a running server, or --data DIR for a stopped one.
 type auditFlags struct {
 	server, user, data string
+	// memory is --memory-budget of the commands that replay the log
+	// (offlineReplay); 0 for the others: the engine's defaults.
+	memory int64
 }
+
+// offlineReplay names the audit commands that replay the whole log on a
+// stopped server's data directory, and so take --memory-budget.
+var offlineReplay = map[string]bool{"rebuild": true, "verify": true, "import": true, "backup": true}
 
 func (f *auditFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.server, "server", "", "base `URL` of a running server (talks to its admin API)")
@@ -43,11 +51,10 @@ func defaultAuditEnv() *auditEnv {
 }
 
 // open returns the backend the flags select and a func to release it.
-func (f *auditFlags) open(env *auditEnv, what string) (audit.Backend, func(), error) {
+func (f *auditFlags) open(env *auditEnv, what string) (_ audit.Backend, _ func(), err error) {
 	if f.server != "" {
 		pw := env.getenv("ALMANAC_PASSWORD")
 		if pw == "" {
-			var err error
 			if pw, err = promptPassword(env, f.user); err != nil {
 				return nil, nil, err
 			}
@@ -57,15 +64,33 @@ func (f *auditFlags) open(env *auditEnv, what string) (audit.Backend, func(), er
 	// Warnings and errors (a damaged file met while reading) go to stderr;
 	// `rebuild` rebuilds as it opens, before anything reads the old
 	// projections (see engine.Options.Rebuild).
-	db, err := openDB(f.data, &engine.Options{
+	restore := func() {}
+	eopts := &engine.Options{
 		Logger:  slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Rebuild: what == "rebuild",
-	})
+	}
+	if f.memory != 0 {
+		if err := validateMemoryBudget(f.memory); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+		}
+		// The Go soft limit is the process's: set for the command's
+		// run, restored after it (tests run commands in one process).
+		limit := debug.SetMemoryLimit(-1)
+		defer func() {
+			if err != nil {
+				debug.SetMemoryLimit(limit)
+			}
+		}()
+		splitMemoryBudget(f.memory, pebbleInGoHeap).apply(eopts, env.getenv)
+		eopts.ReplayMemory = offlineReplayMemory(f.memory)
+		restore = func() { debug.SetMemoryLimit(limit) }
+	}
+	db, err := openDB(f.data, eopts)
 	if err != nil {
 		return nil, nil, err
 	}
 	m := engine.Meta{Actor: operator(), UserAgent: "almanac-cli", RequestID: cliMeta(what).RequestID}
-	return &audit.Local{DB: db, Meta: m}, func() { db.Close() }, nil
+	return &audit.Local{DB: db, Meta: m}, func() { db.Close(); restore() }, nil
 }
 
 // operator names the person running the CLI on a data directory.
@@ -104,6 +129,9 @@ func runAudit(ctx context.Context, env *auditEnv, name string, args []string, np
 	fs.SetOutput(env.stderr)
 	var f auditFlags
 	f.register(fs)
+	if offlineReplay[name] {
+		addOfflineMemoryBudgetFlag(fs, &f.memory)
+	}
 	if extra != nil {
 		extra(fs)
 	}

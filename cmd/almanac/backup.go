@@ -39,6 +39,7 @@ func runBackup(ctx context.Context, env *auditEnv, args []string) error {
 	fs.SetOutput(env.stderr)
 	var f auditFlags
 	f.register(fs)
+	addOfflineMemoryBudgetFlag(fs, &f.memory)
 	verify := fs.Bool("verify", false, "check the backup in DEST (read-only: it stays restorable) instead of making one")
 	pos, err := parseInterspersed(fs, args, env.getenv)
 	if err != nil {

@@ -13,20 +13,20 @@ import (
 // hooks add more; every flag listed here must appear). A command missing
 // from the table fails the test, so a new command gets its golden row.
 var helpFlags = map[string][]string{
-	"backup":      {"verify", "server", "user", "data", "config"},
+	"backup":      {"verify", "server", "user", "data", "config", "memory-budget"},
 	"compact":     {"keep", "server", "user", "data", "config"},
 	"export":      {"as-of", "vdir", "radicale", "server", "user", "data", "config"},
 	"group":       {"display-name", "data", "config", "server", "as"},
 	"healthcheck": {"ready", "listen", "tls-cert", "config", "url", "timeout"},
 	"history":     {"since", "json", "show", "diff", "server", "user", "data", "config"},
-	"import":      {"users", "server", "user", "data", "config"},
+	"import":      {"users", "server", "user", "data", "config", "memory-budget"},
 	"man":         {},
 	"node":        {"checkpoint", "data", "config"},
 	"proxy":       {"read", "write", "none", "data", "config", "server", "as"},
 	"resource":    {"type", "email", "auto-accept", "auto-accept-if-free", "manual", "managers", "no-managers", "display-name", "data", "config"},
 	"purge":       {"server", "user", "data", "config"},
 	"push":        {"data", "config"},
-	"rebuild":     {"server", "user", "data", "config"},
+	"rebuild":     {"server", "user", "data", "config", "memory-budget"},
 	"restore":     {"as-of", "dry-run", "server", "user", "data", "config"},
 	"serve":       {"listen", "data", "htpasswd", "htgroup", "ldap-url", "ldap-starttls", "ldap-ca-file", "ldap-bind-dn", "ldap-bind-password-file", "ldap-user-base", "ldap-user-filter", "ldap-display-name-attr", "ldap-email-attr", "config", "tls-cert", "tls-key", "log-level", "max-object-size", "share-auto-accept", "grpc-listen", "nats-listen", "debug-listen", "metrics-listen", "backup-dir", "push", "push-min-interval", "push-private-endpoints", "webhook-max-outage", "webhook-timeout", "webhook-allow-private"},
 	"share":       {"to", "access", "auto-accept", "data", "config", "server", "as"},
@@ -34,7 +34,7 @@ var helpFlags = map[string][]string{
 	"token":       {"user", "label", "data", "config", "server", "as"},
 	"undelete":    {"server", "user", "data", "config"},
 	"user":        {"admin", "data", "config", "server", "as"},
-	"verify":      {"server", "user", "data", "config"},
+	"verify":      {"server", "user", "data", "config", "memory-budget"},
 	"version":     {},
 	"webhook":     {"owner", "principal", "collection", "kinds", "ops", "include-body", "data", "config", "server", "as"},
 }

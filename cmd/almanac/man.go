@@ -36,7 +36,7 @@ var extraEnv = []manItem{
 	{"ALMANAC_PASSWORD", "the password of --user for the commands that talk to a running server (--server) and for tail; without it they prompt on the terminal"},
 	{"ALMANAC_SMTP_PASSWORD", "the password of --smtp-url's user, unless --smtp-password-file names a file holding it"},
 	{"GOGC", "Go's garbage collector percent; wins over serve's --gc-percent when set"},
-	{"GOMEMLIMIT", "Go's soft memory limit; wins over the share of serve's --memory-budget it would get when set"},
+	{"GOMEMLIMIT", "Go's soft memory limit; wins over the share of --memory-budget (serve's, and rebuild's, verify's, backup's and import's) it would get when set"},
 	{"GOMAXPROCS", "the number of threads running Go code at once; the defaults of --max-concurrent-queries and --login-max-concurrent-hashes follow it"},
 }
 

@@ -24,8 +24,8 @@ import (
 // every record of the families apply reads (see keptFamily) and answers a
 // miss there without asking Pebble: in a rebuild, Pebble still holds the
 // dropped projections under a range deletion, and every such miss would
-// read their blocks. Past KeepBytes of kept records it forgets them and
-// asks Pebble again. vals hold only the unflushed writes of the kept
+// read their blocks. Past KeepBytes of kept records (or its Limit) it
+// forgets them and asks Pebble again. vals hold only the unflushed writes of the kept
 // families, a small map; the flushed records move to kept. A loader that
 // ingests runs writes them to kept at once.
 type Loader struct {
@@ -59,6 +59,9 @@ type Loader struct {
 	runs *Runs
 	// b holds range deletions, and the flushed writes while they commit.
 	b *pebble.Batch
+	// keepBytes and runBytes are this Loader's budgets: KeepBytes and
+	// RunBudget unless Limit lowered them.
+	keepBytes, runBytes int
 }
 
 // entry is a buffered write: a value, or a deletion.
@@ -78,7 +81,22 @@ type write struct {
 // The Loader owns runs: Close closes it.
 func New(db *pebble.DB, runs *Runs) *Loader {
 	return &Loader{db: db, authoritative: true, vals: map[string]entry{}, b: db.NewBatch(),
-		kept: map[string]map[string][]byte{}, colls: map[uint64]*statev1.Collection{}, runs: runs}
+		kept: map[string]map[string][]byte{}, colls: map[uint64]*statev1.Collection{}, runs: runs,
+		keepBytes: KeepBytes, runBytes: RunBudget}
+}
+
+// Limit bounds what the Loader holds to about memory bytes, when it is
+// positive and below the default budgets: a third for the writes a run
+// collects before it is ingested, two thirds for the kept records. A
+// smaller budget ingests smaller runs (more tables for Pebble to compact)
+// and, once the kept records outgrow theirs, reads apply's records back
+// from Pebble and commits batches.
+func (o *Loader) Limit(memory int) {
+	if memory <= 0 {
+		return
+	}
+	o.runBytes = min(RunBudget, max(memory/3, 1))
+	o.keepBytes = min(KeepBytes, max(memory-memory/3, 1))
 }
 
 // Collection returns the decoded record of collection id, decoded once;
@@ -356,7 +374,7 @@ func (o *Loader) takeWrites() ([]write, error) {
 	if err := o.encodeCollections(); err != nil {
 		return nil, err
 	}
-	keep := o.authoritative && o.keptBytes < KeepBytes
+	keep := o.authoritative && o.keptBytes < o.keepBytes
 	out := make([]write, 0, len(o.dirty)+len(o.direct))
 	for _, k := range o.dirty {
 		v, ok := o.vals[k]
@@ -413,7 +431,7 @@ func (o *Loader) Flush(sync bool) error {
 	}
 	if o.runs != nil {
 		o.runs.add(writes)
-		if sync || !o.authoritative || o.runs.bytes >= RunBudget {
+		if sync || !o.authoritative || o.runs.bytes >= o.runBytes {
 			return o.ingestRun()
 		}
 		return nil

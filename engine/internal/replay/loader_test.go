@@ -1,9 +1,13 @@
 package replay
 
 import (
+	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // TestForgetKept: deleting one collection's objects drops that bucket of a
@@ -37,5 +41,44 @@ func TestForgetKept(t *testing.T) {
 	}
 	if _, ok := o.keptGet(keys.CollKey(3)); !ok {
 		t.Error("collection record 3 is gone")
+	}
+}
+
+// TestLimit: a Loader limited to a few KiB stops keeping records once they
+// outgrow two thirds of it, and still answers every read (from Pebble); an
+// unlimited one keeps them all.
+func TestLimit(t *testing.T) {
+	t.Parallel()
+	for _, limit := range []int{0, 3 << 10} {
+		db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := New(db, nil)
+		o.Limit(limit)
+		val := bytes.Repeat([]byte("v"), 100)
+		for i := range 100 {
+			if err := o.Set(keys.ObjKey(1, fmt.Sprintf("%03d.ics", i)), val, nil); err != nil {
+				t.Fatal(err)
+			}
+			if i%10 == 9 {
+				if err := o.Flush(false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if want := limit == 0; o.authoritative != want {
+			t.Errorf("limit %d: authoritative = %v after %d KiB of records, want %v", limit, o.authoritative, o.keptBytes>>10, want)
+		}
+		for i := range 100 {
+			v, _, err := o.Get(keys.ObjKey(1, fmt.Sprintf("%03d.ics", i)))
+			if err != nil || !bytes.Equal(v, val) {
+				t.Fatalf("limit %d: object %d: %q, %v", limit, i, v, err)
+			}
+		}
+		o.Close()
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
