@@ -272,7 +272,7 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error 
 	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
 		return err
 	}
-	if err := indexTime(rw, coll, name, old, o); err != nil {
+	if err := indexTime(rw, coll, name, old, o, eventSpacing(ev)); err != nil {
 		return err
 	}
 	if ev.Uid != "" {

@@ -41,7 +41,8 @@ const metaProjections = "projections"
 //	14: iMIP events in the owner index of the user they are sent for
 //	15: pending reschedule jobs of restores ('R', reschedule.go)
 //	16: component and ETag in the time index's entries (timeindex.go)
-const projectionVersion = "16"
+//	17: recurring events' instance spacing in the time index's entries
+const projectionVersion = "17"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB
