@@ -235,9 +235,10 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 			fail(err)
 			return
 		}
-		// Apply reads only the body's length: it gets as many zeros, never
-		// written, shared by every event.
-		if n > 0 {
+		// Apply reads only the body's length (but for the bodies
+		// decodeForApply kept): it gets as many zeros, never written,
+		// shared by every event.
+		if n > 0 && ev.Body == nil {
 			if n > len(zeroBody) {
 				zeroBody = make([]byte, n)
 			}
@@ -263,10 +264,13 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 // reads neither who made the change nor the body, only its length: those
 // fields are cut out before decoding (each string would cost an
 // allocation and a UTF-8 check, the body a copy), and the body's length
-// is returned. scratch is reused for the record without them and returned.
+// is returned. Only the body of a recurring VEVENT, whose time index
+// entry apply derives from it (spacingBody), is copied into ev. scratch
+// is reused for the record without them and returned.
 func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bodyLen int, _ []byte, err error) {
 	ev.Reset()
 	scratch = scratch[:0]
+	var body []byte
 	for off := 0; off < len(val); {
 		num, typ, n := protowire.ConsumeTag(val[off:])
 		if n < 0 {
@@ -278,7 +282,7 @@ func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bod
 		}
 		switch {
 		case num == eventBody && typ == protowire.BytesType:
-			body, _ := protowire.ConsumeBytes(val[off+n:])
+			body, _ = protowire.ConsumeBytes(val[off+n:])
 			bodyLen = len(body)
 		case typ != protowire.BytesType || int(num) >= len(unapplied) || !unapplied[num]:
 			scratch = append(scratch, val[off:off+n+m]...)
@@ -287,6 +291,9 @@ func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bod
 	}
 	if err := proto.Unmarshal(scratch, ev); err != nil {
 		return 0, scratch, fmt.Errorf("decode event %d: %w", seq, err)
+	}
+	if spacingBody(ev.Component, body) {
+		ev.Body = bytes.Clone(body)
 	}
 	return bodyLen, scratch, nil
 }

@@ -142,11 +142,18 @@ const (
 // a rebuild derives the same entry.
 const spacingYearsBefore, spacingYearsAfter = 1, 4
 
+// spacingBody reports whether a put of component with body may have a
+// Spacing: a VEVENT with a recurrence rule or dates. A replay keeps only
+// those bodies (decodeForApply).
+func spacingBody(component string, body []byte) bool {
+	return component == ical.CompEvent && (bytes.Contains(body, []byte("RRULE")) || bytes.Contains(body, []byte("RDATE")))
+}
+
 // eventSpacing returns the Spacing of the VEVENT instances of a put's
 // body, over the years around the put (zero: none, as for anything but
 // a recurring VEVENT with fixed times).
 func eventSpacing(ev *eventv1.Event) recur.Spacing {
-	if ev.Component != ical.CompEvent || !bytes.Contains(ev.Body, []byte("RRULE")) && !bytes.Contains(ev.Body, []byte("RDATE")) {
+	if !spacingBody(ev.Component, ev.Body) {
 		return recur.Spacing{}
 	}
 	cal, err := ParseCalendar(ev.Body)
