@@ -95,4 +95,3 @@ func overlapsAny(all []Instance, start, end time.Time) bool {
 	}
 	return false
 }
-
