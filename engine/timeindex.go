@@ -135,12 +135,40 @@ const (
 	spacingBytes = 24
 )
 
-// spacingYearsBefore and spacingYearsAfter place the years of a
-// recurring event's instances its time index entry describes (its
-// Spacing) around the time of the put: the windows its owner's clients
+// spacingYearsBefore and spacingYearsAfter place the calendar years of
+// a recurring event's instances its time index entry describes (its
+// Spacing) around the year of the put: the windows its owner's clients
 // ask next. They come from the event's own time, not the clock, so that
 // a rebuild derives the same entry.
 const spacingYearsBefore, spacingYearsAfter = 1, 4
+
+// spacingIn returns the Spacing of cal's VEVENT instances over the years
+// around year (zero: none).
+func spacingIn(cal *ical.Calendar, year int) recur.Spacing {
+	from := time.Date(year-spacingYearsBefore, 1, 1, 0, 0, 0, 0, time.UTC)
+	sp, ok := recur.SeriesSpacing(cal, from, from.AddDate(spacingYearsBefore+1+spacingYearsAfter, 0, 0))
+	if !ok {
+		return recur.Spacing{}
+	}
+	return sp
+}
+
+// spacingHint is the Spacing a put derived from its body before the
+// writer took it, for the year it read on the clock.
+type spacingHint struct {
+	year int
+	sp   recur.Spacing
+}
+
+// spacing returns the Spacing of put ev: h's when it is of ev's year
+// (the writer stamps the event after the put read the clock, rarely in
+// the next year), else eventSpacing's.
+func (h *spacingHint) spacing(ev *eventv1.Event) recur.Spacing {
+	if h != nil && h.year == time.Unix(0, ev.TimeUnixNano).UTC().Year() {
+		return h.sp
+	}
+	return eventSpacing(ev)
+}
 
 // spacingBody reports whether a put of component with body may have a
 // Spacing: a VEVENT with a recurrence rule or dates. A replay keeps only
@@ -160,12 +188,7 @@ func eventSpacing(ev *eventv1.Event) recur.Spacing {
 	if err != nil {
 		return recur.Spacing{}
 	}
-	at := time.Unix(0, ev.TimeUnixNano).UTC()
-	sp, ok := recur.SeriesSpacing(cal, at.AddDate(-spacingYearsBefore, 0, 0), at.AddDate(spacingYearsAfter, 0, 0))
-	if !ok {
-		return recur.Spacing{}
-	}
-	return sp
+	return spacingIn(cal, time.Unix(0, ev.TimeUnixNano).UTC().Year())
 }
 
 // unindexTime removes an object's entry from the time index.

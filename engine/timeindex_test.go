@@ -359,3 +359,24 @@ func TestTimeIndexFromIndexETag(t *testing.T) {
 		t.Fatalf("after moving out of the range: listed %v", got)
 	}
 }
+
+// BenchmarkEventSpacing is what apply adds to a put of a recurring
+// VEVENT to derive its time index Spacing: a second parse of the body
+// and an expansion of the years around the put (the benchmarks' weekly
+// series of 20, and the same series endless).
+func BenchmarkEventSpacing(b *testing.B) {
+	body := calgen.Realistic("bench")
+	for _, c := range []struct{ name, from, to string }{{"count=20", "RRULE:FREQ=WEEKLY;COUNT=20", "RRULE:FREQ=WEEKLY;COUNT=20"}, {"endless", "RRULE:FREQ=WEEKLY;COUNT=20", "RRULE:FREQ=WEEKLY"}} {
+		ev := &eventv1.Event{Component: "VEVENT", Body: []byte(strings.Replace(string(body), c.from, c.to, 1)),
+			TimeUnixNano: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
+		if eventSpacing(ev).IsZero() {
+			b.Fatal("no spacing")
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				eventSpacing(ev)
+			}
+		})
+	}
+}
