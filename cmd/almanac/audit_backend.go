@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"golang.org/x/term"
 
@@ -74,16 +75,15 @@ func (f *auditFlags) open(env *auditEnv, what string) (_ audit.Backend, _ func()
 			return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
 		}
 		// The Go soft limit is the process's: set for the command's
-		// run, restored after it (tests run commands in one process).
-		limit := debug.SetMemoryLimit(-1)
+		// run, restored after it (holdMemoryLimit).
+		release := holdMemoryLimit(func() { splitMemoryBudget(f.memory, pebbleInGoHeap).apply(eopts, env.getenv) })
 		defer func() {
 			if err != nil {
-				debug.SetMemoryLimit(limit)
+				release()
 			}
 		}()
-		splitMemoryBudget(f.memory, pebbleInGoHeap).apply(eopts, env.getenv)
 		eopts.ReplayMemory = offlineReplayMemory(f.memory)
-		restore = func() { debug.SetMemoryLimit(limit) }
+		restore = release
 	}
 	db, err := openDB(f.data, eopts)
 	if err != nil {
@@ -91,6 +91,40 @@ func (f *auditFlags) open(env *auditEnv, what string) (_ audit.Backend, _ func()
 	}
 	m := engine.Meta{Actor: operator(), UserAgent: "almanac-cli", RequestID: cliMeta(what).RequestID}
 	return &audit.Local{DB: db, Meta: m}, func() { db.Close(); restore() }, nil
+}
+
+// processLimit is the Go runtime's soft memory limit as the offline
+// commands running in this process found it. The tests run commands in
+// parallel in one process: had each saved the limit it found and put it
+// back, one finishing after another had set its own would leave that
+// one's limit behind (TestMain checks). The first command to hold the
+// limit saves it, the last to let go restores it.
+var processLimit struct {
+	sync.Mutex
+	holders int
+	saved   int64
+}
+
+// holdMemoryLimit runs set, which may change the soft memory limit, and
+// returns the func that lets go of it (safe to call more than once).
+func holdMemoryLimit(set func()) (release func()) {
+	processLimit.Lock()
+	defer processLimit.Unlock()
+	if processLimit.holders == 0 {
+		processLimit.saved = debug.SetMemoryLimit(-1)
+	}
+	processLimit.holders++
+	set()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			processLimit.Lock()
+			defer processLimit.Unlock()
+			if processLimit.holders--; processLimit.holders == 0 {
+				debug.SetMemoryLimit(processLimit.saved)
+			}
+		})
+	}
 }
 
 // operator names the person running the CLI on a data directory.
