@@ -69,10 +69,8 @@ func collectionTimezone(c *engine.Collection) *time.Location {
 // strictly inside the range: the envelope bounds every instance (with
 // margins for floating times), and a bounded envelope means at least one
 // instance exists (an object with none has an unbounded one), so some
-// instance overlaps the range (RFC 4791 §9.9). It holds too when the
-// time index's Spacing of a recurring VEVENT (engine.Object.Spacing)
-// proves that one of its instances starts inside the range. Everything
-// else is parsed and evaluated.
+// instance overlaps the range (RFC 4791 §9.9). Everything else is parsed
+// and evaluated.
 func envelopeDecides(q *query.CalendarQuery, o *engine.Object) bool {
 	f := q.Filter
 	if f.Name != "VCALENDAR" || f.IsNotDefined || f.TimeRange != nil || len(f.Props) != 0 || len(f.Comps) != 1 {
@@ -83,9 +81,6 @@ func envelopeDecides(q *query.CalendarQuery, o *engine.Object) bool {
 		return false
 	}
 	e, tr := o.Envelope, c.TimeRange
-	if o.Spacing.Hits(tr.Start, tr.End) {
-		return true
-	}
 	if e.Start.IsZero() || e.End.IsZero() {
 		return false
 	}

@@ -38,17 +38,8 @@ type readWriter interface {
 // rebuild yields the same projections byte for byte. It reads only the
 // projections and the event: never the clock, never a body's parse, and
 // of the body only its length (a replay passes zeros of that length).
-//
-// The exception is the time index entry of a recurring VEVENT, whose
-// Spacing is derived from its body (eventSpacing): a replay keeps those
-// bodies (decodeForApply), and the writer passes what the put derived
-// before it took the event (applyHinted).
-func apply(rw readWriter, ev *eventv1.Event) error { return applyHinted(rw, ev, nil) }
-
-// applyHinted is apply with the Spacing a put derived from its body
-// before the writer (nil: none), used when it is of the event's year.
-func applyHinted(rw readWriter, ev *eventv1.Event, h *spacingHint) error {
-	if err := applyOp(rw, ev, h); err != nil {
+func apply(rw readWriter, ev *eventv1.Event) error {
+	if err := applyOp(rw, ev); err != nil {
 		return err
 	}
 	if err := applyHome(rw, ev); err != nil {
@@ -96,7 +87,7 @@ func indexOwners(rw readWriter, ev *eventv1.Event) error {
 	return nil
 }
 
-func applyOp(rw readWriter, ev *eventv1.Event, h *spacingHint) error {
+func applyOp(rw readWriter, ev *eventv1.Event) error {
 	switch ev.Op {
 	case eventv1.Op_OP_COLLECTION_CREATED:
 		return applyCollectionCreated(rw, ev)
@@ -105,14 +96,14 @@ func applyOp(rw readWriter, ev *eventv1.Event, h *spacingHint) error {
 	case eventv1.Op_OP_COLLECTION_PROPS_CHANGED:
 		return updateCollection(rw, ev, ev.CollectionId, func(c *statev1.Collection) { c.Props = ev.Props })
 	case eventv1.Op_OP_OBJECT_PUT:
-		return applyPut(rw, ev, ev.CollectionId, ev.Object, h)
+		return applyPut(rw, ev, ev.CollectionId, ev.Object)
 	case eventv1.Op_OP_OBJECT_DELETED:
 		return applyDelete(rw, ev, ev.CollectionId, ev.Object)
 	case eventv1.Op_OP_OBJECT_MOVED:
 		if err := applyDelete(rw, ev, ev.CollectionId, ev.Object); err != nil {
 			return err
 		}
-		return applyPut(rw, ev, ev.ToCollectionId, ev.ToObject, nil)
+		return applyPut(rw, ev, ev.ToCollectionId, ev.ToObject)
 	case eventv1.Op_OP_COLLECTION_MOVED:
 		return applyCollectionMoved(rw, ev)
 	case eventv1.Op_OP_OBJECT_PROPS_CHANGED:
@@ -240,7 +231,7 @@ func applyUser(rw readWriter, u *eventv1.User, set bool) error {
 
 // applyPut writes the object (coll, name) from a put or the destination of
 // a move.
-func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string, h *spacingHint) error {
+func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string) error {
 	old, err := getObject(rw, coll, name)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -281,7 +272,7 @@ func applyPut(rw readWriter, ev *eventv1.Event, coll uint64, name string, h *spa
 	if err := setProto(rw, keys.ObjKey(coll, name), o); err != nil {
 		return err
 	}
-	if err := indexTime(rw, coll, name, old, o, h.spacing(ev)); err != nil {
+	if err := indexTime(rw, coll, name, old, o); err != nil {
 		return err
 	}
 	if ev.Uid != "" {

@@ -140,9 +140,8 @@ func (a *bulkApply) applyChunk(c *decodedChunk) error {
 		if Seq(ev.Seq) != a.next {
 			return a.db.diverge(fmt.Errorf("the log's record %d says it is event %d", a.next, ev.Seq))
 		}
-		// apply reads only the body's length, as in a rebuild (readLog),
-		// but for the bodies decodeForApply kept.
-		if n := c.bodyLens[i]; n > 0 && ev.Body == nil {
+		// apply reads only the body's length, as in a rebuild (readLog).
+		if n := c.bodyLens[i]; n > 0 {
 			if n > len(a.zeroBody) {
 				a.zeroBody = make([]byte, n)
 			}

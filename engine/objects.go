@@ -108,15 +108,7 @@ func (db *DB) newPutCmd(coll *Collection, m Meta, path, name string, body []byte
 	if err != nil {
 		return nil, err
 	}
-	c := &putCmd{m: m, path: path, name: name, body: body, opts: opts, info: info, collID: coll.ID}
-	if info.cal != nil && spacingBody(info.component, body) {
-		// derived here, in parallel with other puts, for the year the
-		// writer will most likely stamp the event with (spacingHint)
-		year := db.opts.Clock().UTC().Year()
-		c.hint = &spacingHint{year: year, sp: spacingIn(info.cal, year)}
-	}
-	c.info.cal = nil
-	return c, nil
+	return &putCmd{m: m, path: path, name: name, body: body, opts: opts, info: info, collID: coll.ID}, nil
 }
 
 // putCollection returns what validation needs of the collection at path
@@ -161,7 +153,6 @@ type putCmd struct {
 	opts   PutOptions
 	info   objectInfo
 	collID uint64
-	hint   *spacingHint
 	res    PutResult
 }
 
@@ -170,10 +161,7 @@ func (c *putCmd) run(tx *txn) error {
 	if err != nil {
 		return err
 	}
-	tx.hint = c.hint
-	err = tx.append(c.m, ev)
-	tx.hint = nil
-	if err != nil {
+	if err := tx.append(c.m, ev); err != nil {
 		return err
 	}
 	c.res = PutResult{ETag: ev.Etag, Created: old == nil, Seq: Seq(ev.Seq), ScheduleTag: scheduleTag(ev, old)}

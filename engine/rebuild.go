@@ -41,8 +41,7 @@ const metaProjections = "projections"
 //	14: iMIP events in the owner index of the user they are sent for
 //	15: pending reschedule jobs of restores ('R', reschedule.go)
 //	16: component and ETag in the time index's entries (timeindex.go)
-//	17: recurring events' instance spacing in the time index's entries
-const projectionVersion = "17"
+const projectionVersion = "16"
 
 // replayBatch is how many events one replay batch applies (a variable
 // for tests). Measured with BenchmarkRebuild: 2,048 events (about 1 MiB
@@ -235,10 +234,9 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 			fail(err)
 			return
 		}
-		// Apply reads only the body's length (but for the bodies
-		// decodeForApply kept): it gets as many zeros, never written,
-		// shared by every event.
-		if n > 0 && ev.Body == nil {
+		// Apply reads only the body's length: it gets as many zeros, never
+		// written, shared by every event.
+		if n > 0 {
 			if n > len(zeroBody) {
 				zeroBody = make([]byte, n)
 			}
@@ -264,13 +262,10 @@ func readLog(src pebble.Reader, head Seq, full chan<- *logBatch, free <-chan *lo
 // reads neither who made the change nor the body, only its length: those
 // fields are cut out before decoding (each string would cost an
 // allocation and a UTF-8 check, the body a copy), and the body's length
-// is returned. Only the body of a recurring VEVENT, whose time index
-// entry apply derives from it (spacingBody), is copied into ev. scratch
-// is reused for the record without them and returned.
+// is returned. scratch is reused for the record without them and returned.
 func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bodyLen int, _ []byte, err error) {
 	ev.Reset()
 	scratch = scratch[:0]
-	var body []byte
 	for off := 0; off < len(val); {
 		num, typ, n := protowire.ConsumeTag(val[off:])
 		if n < 0 {
@@ -282,7 +277,7 @@ func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bod
 		}
 		switch {
 		case num == eventBody && typ == protowire.BytesType:
-			body, _ = protowire.ConsumeBytes(val[off+n:])
+			body, _ := protowire.ConsumeBytes(val[off+n:])
 			bodyLen = len(body)
 		case typ != protowire.BytesType || int(num) >= len(unapplied) || !unapplied[num]:
 			scratch = append(scratch, val[off:off+n+m]...)
@@ -291,9 +286,6 @@ func decodeForApply(val []byte, seq Seq, ev *eventv1.Event, scratch []byte) (bod
 	}
 	if err := proto.Unmarshal(scratch, ev); err != nil {
 		return 0, scratch, fmt.Errorf("decode event %d: %w", seq, err)
-	}
-	if spacingBody(ev.Component, body) {
-		ev.Body = bytes.Clone(body)
 	}
 	return bodyLen, scratch, nil
 }

@@ -11,10 +11,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
-	"github.com/almanac/almanac/engine/recur"
-	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
-	"github.com/emersion/go-ical"
 )
 
 // The time index ('T', projection version 13) lets a time-range listing
@@ -95,9 +92,8 @@ func timeKey(coll uint64, name string, start, end int64) []byte {
 }
 
 // indexTime moves object (coll, name) in the time index from the
-// envelope of its old record (nil: none) to that of its new record o;
-// sp is the Spacing of its VEVENT instances (zero: none).
-func indexTime(rw readWriter, coll uint64, name string, old, o *statev1.Object, sp recur.Spacing) error {
+// envelope of its old record (nil: none) to that of its new record o.
+func indexTime(rw readWriter, coll uint64, name string, old, o *statev1.Object) error {
 	start, end := o.EnvelopeStart, o.EnvelopeEnd
 	k := timeKey(coll, name, start, end)
 	if old != nil {
@@ -110,85 +106,12 @@ func indexTime(rw readWriter, coll uint64, name string, old, o *statev1.Object, 
 	if len(o.Component) > math.MaxUint8 {
 		return fmt.Errorf("engine: time index: component name of %d bytes", len(o.Component))
 	}
-	v := make([]byte, timeEntryHead, timeEntryHead+len(o.Component)+spacingBytes+len(o.Etag))
+	v := make([]byte, 17, 17+len(o.Component)+len(o.Etag))
 	binary.BigEndian.PutUint64(v, uint64(start))
 	binary.BigEndian.PutUint64(v[8:], uint64(end))
 	v[16] = byte(len(o.Component))
-	v = append(v, o.Component...)
-	if !sp.IsZero() {
-		v[17] = entrySpacing
-		v = binary.BigEndian.AppendUint64(v, uint64(sp.First))
-		v = binary.BigEndian.AppendUint64(v, uint64(sp.Last))
-		v = binary.BigEndian.AppendUint64(v, uint64(sp.MaxGap))
-	}
-	v = append(v, o.Etag...)
+	v = append(append(v, o.Component...), o.Etag...)
 	return rw.SetOwned(k, v)
-}
-
-const (
-	// timeEntryHead is the fixed part of a time index entry: the
-	// envelope, the component's length and the flags.
-	timeEntryHead = 18
-	// entrySpacing flags an entry that holds a recur.Spacing.
-	entrySpacing = 1
-	// spacingBytes is the size of a Spacing in an entry.
-	spacingBytes = 24
-)
-
-// spacingYearsBefore and spacingYearsAfter place the calendar years of
-// a recurring event's instances its time index entry describes (its
-// Spacing) around the year of the put: the windows its owner's clients
-// ask next. They come from the event's own time, not the clock, so that
-// a rebuild derives the same entry.
-const spacingYearsBefore, spacingYearsAfter = 1, 4
-
-// spacingIn returns the Spacing of cal's VEVENT instances over the years
-// around year (zero: none).
-func spacingIn(cal *ical.Calendar, year int) recur.Spacing {
-	from := time.Date(year-spacingYearsBefore, 1, 1, 0, 0, 0, 0, time.UTC)
-	sp, ok := recur.SeriesSpacing(cal, from, from.AddDate(spacingYearsBefore+1+spacingYearsAfter, 0, 0))
-	if !ok {
-		return recur.Spacing{}
-	}
-	return sp
-}
-
-// spacingHint is the Spacing a put derived from its body before the
-// writer took it, for the year it read on the clock.
-type spacingHint struct {
-	year int
-	sp   recur.Spacing
-}
-
-// spacing returns the Spacing of put ev: h's when it is of ev's year
-// (the writer stamps the event after the put read the clock, rarely in
-// the next year), else eventSpacing's.
-func (h *spacingHint) spacing(ev *eventv1.Event) recur.Spacing {
-	if h != nil && h.year == time.Unix(0, ev.TimeUnixNano).UTC().Year() {
-		return h.sp
-	}
-	return eventSpacing(ev)
-}
-
-// spacingBody reports whether a put of component with body may have a
-// Spacing: a VEVENT with a recurrence rule or dates. A replay keeps only
-// those bodies (decodeForApply).
-func spacingBody(component string, body []byte) bool {
-	return component == ical.CompEvent && (bytes.Contains(body, []byte("RRULE")) || bytes.Contains(body, []byte("RDATE")))
-}
-
-// eventSpacing returns the Spacing of the VEVENT instances of a put's
-// body, over the years around the put (zero: none, as for anything but
-// a recurring VEVENT with fixed times).
-func eventSpacing(ev *eventv1.Event) recur.Spacing {
-	if !spacingBody(ev.Component, ev.Body) {
-		return recur.Spacing{}
-	}
-	cal, err := ParseCalendar(ev.Body)
-	if err != nil {
-		return recur.Spacing{}
-	}
-	return spacingIn(cal, time.Unix(0, ev.TimeUnixNano).UTC().Year())
 }
 
 // unindexTime removes an object's entry from the time index.
@@ -227,8 +150,7 @@ func (v *View) timeCandidates(id uint64, start, end time.Time, fromIndex func(*O
 			if err != nil {
 				return fmt.Errorf("engine: read time index: %w", err)
 			}
-			rest, ok := entryRest(val)
-			if !ok {
+			if len(val) < 17 || len(val) < 17+int(val[16]) {
 				return fmt.Errorf("engine: time index entry %q: %d bytes, too short", it.Key(), len(val))
 			}
 			env := envelopeFromProto(int64(binary.BigEndian.Uint64(val)), int64(binary.BigEndian.Uint64(val[8:])))
@@ -244,16 +166,10 @@ func (v *View) timeCandidates(id uint64, start, end time.Time, fromIndex func(*O
 			}
 			c := timeCandidate{name: name}
 			if fromIndex != nil {
-				comp := val[timeEntryHead : timeEntryHead+int(val[16])]
-				var sp recur.Spacing
-				if val[17]&entrySpacing != 0 {
-					sp = recur.Spacing{First: int64(binary.BigEndian.Uint64(rest)), Last: int64(binary.BigEndian.Uint64(rest[8:])),
-						MaxGap: int64(binary.BigEndian.Uint64(rest[16:]))}
-					rest = rest[spacingBytes:]
-				}
-				ask = Object{Name: name, Component: intern(comp), Envelope: env, Spacing: sp}
+				comp := val[17 : 17+int(val[16])]
+				ask = Object{Name: name, Component: intern(comp), Envelope: env}
 				if fromIndex(&ask) {
-					c.obj = &Object{Name: name, Component: ask.Component, Envelope: env, Spacing: sp, ETag: string(rest)}
+					c.obj = &Object{Name: name, Component: ask.Component, Envelope: env, ETag: string(val[17+len(comp):])}
 				}
 			}
 			cands = append(cands, c)
@@ -281,20 +197,6 @@ func (v *View) timeCandidates(id uint64, start, end time.Time, fromIndex func(*O
 	}
 	slices.SortFunc(cands, func(a, b timeCandidate) int { return strings.Compare(a.name, b.name) })
 	return cands, true, nil
-}
-
-// entryRest returns what follows the component in a time index entry
-// (its Spacing, if flagged, then its ETag); ok is false when the entry is
-// too short for what it says it holds.
-func entryRest(val []byte) (rest []byte, ok bool) {
-	if len(val) < timeEntryHead || len(val) < timeEntryHead+int(val[16]) {
-		return nil, false
-	}
-	rest = val[timeEntryHead+int(val[16]):]
-	if val[17]&entrySpacing != 0 && len(rest) < spacingBytes {
-		return nil, false
-	}
-	return rest, true
 }
 
 // errTooMany stops timeCandidates past maxTimeCandidates.

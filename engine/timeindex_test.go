@@ -11,7 +11,6 @@ import (
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/almanac/almanac/internal/calgen"
 	"github.com/almanac/almanac/internal/testscale"
-	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -19,10 +18,8 @@ import (
 // listing of path yields (through the time index) with those of a full
 // listing whose envelopes overlap the range; the listing takes a random
 // half of its candidates from their index entries alone (FromIndex),
-// whose ETag, component and envelope must equal the object's record,
-// and whose Spacing must be the one its body gives at its last put. It
-// returns how many of those had a Spacing.
-func checkTimeIndex(t *testing.T, db *DB, r *rand.Rand, path string, ranges int) (spaced int) {
+// whose ETag, component and envelope must equal the object's record.
+func checkTimeIndex(t *testing.T, db *DB, r *rand.Rand, path string, ranges int) {
 	t.Helper()
 	v, err := db.View()
 	if err != nil {
@@ -30,7 +27,7 @@ func checkTimeIndex(t *testing.T, db *DB, r *rand.Rand, path string, ranges int)
 	}
 	defer v.Close()
 	var all []*Object
-	for o, err := range v.Objects(path, ListOptions{Bodies: true}) {
+	for o, err := range v.Objects(path, ListOptions{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,22 +59,12 @@ func checkTimeIndex(t *testing.T, db *DB, r *rand.Rand, path string, ranges int)
 				t.Fatalf("%s%s from the index: ETag %s, component %q, envelope %v; the record: %s, %q, %v",
 					path, o.Name, o.ETag, o.Component, o.Envelope, full.ETag, full.Component, full.Envelope)
 			}
-			if full := byName[o.Name]; full != nil && picked[o.Name] && o.ContentType == "" { // from its entry
-				want := eventSpacing(&eventv1.Event{Component: full.Component, Body: full.Body, TimeUnixNano: full.Modified.UnixNano()})
-				if o.Spacing != want {
-					t.Fatalf("%s%s from the index: spacing %+v; its body put at %s gives %+v\n%s", path, o.Name, o.Spacing, full.Modified, want, full.Body)
-				}
-				if !want.IsZero() {
-					spaced++
-				}
-			}
 		}
 		if !slices.Equal(got, want) {
 			t.Fatalf("%s [%s, %s): the time index lists %d objects, the full scan %d\nindex: %v\nscan:  %v",
 				path, start, end, len(got), len(want), got, want)
 		}
 	}
-	return spaced
 }
 
 // TestTimeIndexMatchesScan is the time index's property test: after
@@ -101,11 +88,7 @@ func TestTimeIndexMatchesScan(t *testing.T) {
 		switch op := r.IntN(10); {
 		case op < 6 || len(live[p]) == 0:
 			name := fmt.Sprintf("o%d.ics", r.IntN(n))
-			body := calgen.Object(r, fmt.Sprintf("u%d-%d", i, r.Int()))
-			if r.IntN(3) == 0 {
-				body = calgen.Series(r, fmt.Sprintf("s%d-%d", i, r.Int()))
-			}
-			if _, err := db.PutObject(ctx, alice, p, name, body, PutOptions{}); err != nil {
+			if _, err := db.PutObject(ctx, alice, p, name, calgen.Object(r, fmt.Sprintf("u%d-%d", i, r.Int())), PutOptions{}); err != nil {
 				t.Fatalf("put %s%s: %v", p, name, err)
 			}
 			if !slices.Contains(live[p], name) {
@@ -139,12 +122,8 @@ func TestTimeIndexMatchesScan(t *testing.T) {
 			}
 		}
 	}
-	spaced := 0
 	for _, p := range paths {
-		spaced += checkTimeIndex(t, db, r, p, 200)
-	}
-	if spaced < 20 {
-		t.Errorf("%d objects from the index had a spacing: the test exercises too little", spaced)
+		checkTimeIndex(t, db, r, p, 200)
 	}
 	// one entry per live object: none left by deletes, moves or the
 	// deleted collection
@@ -357,26 +336,5 @@ func TestTimeIndexFromIndexETag(t *testing.T) {
 	put(strings.NewReplacer("20260105T", "20260305T", "20260106T", "20260306T").Replace(body)) // out of January
 	if got := list(); len(got) != 0 {
 		t.Fatalf("after moving out of the range: listed %v", got)
-	}
-}
-
-// BenchmarkEventSpacing is what apply adds to a put of a recurring
-// VEVENT to derive its time index Spacing: a second parse of the body
-// and an expansion of the years around the put (the benchmarks' weekly
-// series of 20, and the same series endless).
-func BenchmarkEventSpacing(b *testing.B) {
-	body := calgen.Realistic("bench")
-	for _, c := range []struct{ name, from, to string }{{"count=20", "RRULE:FREQ=WEEKLY;COUNT=20", "RRULE:FREQ=WEEKLY;COUNT=20"}, {"endless", "RRULE:FREQ=WEEKLY;COUNT=20", "RRULE:FREQ=WEEKLY"}} {
-		ev := &eventv1.Event{Component: "VEVENT", Body: []byte(strings.Replace(string(body), c.from, c.to, 1)),
-			TimeUnixNano: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixNano()}
-		if eventSpacing(ev).IsZero() {
-			b.Fatal("no spacing")
-		}
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				eventSpacing(ev)
-			}
-		})
 	}
 }

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"time"
-
-	"github.com/almanac/almanac/engine/recur"
 )
 
 // Seq is a position in the log. The first event has Seq 1.
@@ -132,11 +130,6 @@ type Object struct {
 	Created     time.Time
 	Modified    time.Time
 	Envelope    Envelope
-	// Spacing, set only on an object a listing took from the time index
-	// (ListOptions.FromIndex), describes its VEVENT instances over the
-	// years around its last put (recur.Spacing): a query decides from it
-	// that a recurring event matches without expanding it.
-	Spacing recur.Spacing
 	// Dead holds dead properties: "{namespace}local" -> the element as
 	// XML. They survive puts of a new body and travel with moves and copies.
 	Dead map[string]string

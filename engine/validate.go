@@ -21,9 +21,6 @@ type objectInfo struct {
 	// scheduling: a calendar object resource with an ORGANIZER, a
 	// scheduling object resource (RFC 6638 §3.1).
 	scheduling bool
-	// cal is the parsed calendar, kept for the put's time index
-	// Spacing (newPutCmd), nil for anything else.
-	cal *ical.Calendar
 }
 
 // validate checks body against the rules of coll's kind and derives what
@@ -125,7 +122,6 @@ func checkCalendar(body []byte, coll *Collection, lim contentline.Limits, itip b
 		return objectInfo{}, err
 	}
 	info.envStart, info.envEnd = calendarEnvelope(cal, coll)
-	info.cal = cal
 	return info, nil
 }
 

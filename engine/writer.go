@@ -302,9 +302,6 @@ type txn struct {
 	now  time.Time
 	// records are the group's encoded events, for a shared log.
 	records [][]byte
-	// hint is the Spacing of the put being appended, derived before the
-	// writer took it (nil: none).
-	hint *spacingHint
 }
 
 // etag is the strong ETag of the object version written by event seq: the
@@ -346,5 +343,5 @@ func (tx *txn) append(m Meta, ev *eventv1.Event) error {
 		tx.records = append(tx.records, data)
 	}
 	tx.next++
-	return applyHinted(tx.rw, ev, tx.hint)
+	return apply(tx.rw, ev)
 }
