@@ -34,6 +34,9 @@ type DB struct {
 	// tableOpts (see runSink).
 	runsDir   string
 	tableOpts sstable.WriterOptions
+	// cache is Pebble's block cache, alive while pdb holds it: Verify's
+	// scratch database shares it (openScratch).
+	cache *pebble.Cache
 
 	corrupt corruptions // damaged files reads have met
 	space   *space      // free-space guard (space.go)
@@ -129,6 +132,7 @@ func Open(dir string, opts *Options) (*DB, error) {
 		opts:       o,
 		dir:        dir,
 		runsDir:    o.FS.PathJoin(dir, runsDirName),
+		cache:      cache,
 		cmds:       make(chan *request, 4096),
 		closing:    make(chan struct{}),
 		writerDone: make(chan struct{}),

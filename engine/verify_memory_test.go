@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -210,5 +211,37 @@ func BenchmarkOfflineHeap(b *testing.B) {
 			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 			b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 		})
+	}
+}
+
+// TestVerifyScratchSharesCache: Verify's scratch database reads its
+// blocks into the database's own block cache (the memory the database was
+// given), not into a cache of its own: a block read through the scratch
+// shows in the database's cache metrics.
+func TestVerifyScratchSharesCache(t *testing.T) {
+	db := mustCalendarOnDisk(t, t.TempDir())
+	scratch, done, err := db.openScratch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer done()
+	if err := scratch.pdb.Set([]byte("k"), []byte("v"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := scratch.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	before := db.pdb.Metrics().BlockCache
+	for range 2 { // the first read loads the block, the second hits it
+		v, closer, err := scratch.pdb.Get([]byte("k"))
+		if err != nil || string(v) != "v" {
+			t.Fatalf("scratch Get: %q, %v", v, err)
+		}
+		closer.Close()
+	}
+	after := db.pdb.Metrics().BlockCache
+	if after.Count <= before.Count || after.Hits <= before.Hits {
+		t.Errorf("the database's block cache: %d blocks and %d hits before the scratch's reads, %d and %d after: the scratch has a cache of its own",
+			before.Count, before.Hits, after.Count, after.Hits)
 	}
 }

@@ -49,10 +49,15 @@ func (db *DB) openScratch() (_ *scratchDB, done func(), _ error) {
 		fs = vfs.NewMem()
 	}
 	remove := func() { _ = fs.RemoveAll(dir) }
-	// Pebble's default cache (8 MiB) and memtable (4 MiB): the replay
-	// ingests most of it as tables (replay.Runs) anyway. (Its write-ahead
-	// log stays: the replay's last flush commits with Sync.)
-	popts := &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger}}
+	// The database's own block cache, to which Pebble charges the
+	// scratch's memtables too: the verification stays within the memory
+	// the database was given (a cache of its own, Pebble's default 8 MiB,
+	// and its memtables took up to 16 MiB of C heap beyond it). Memtables
+	// of at most Pebble's default 4 MiB: the replay ingests most of what
+	// it writes as tables (replay.Runs) anyway. (Its write-ahead log
+	// stays: the replay's last flush commits with Sync.)
+	popts := &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: pebbleLogger{db.opts.Logger},
+		Cache: db.cache, MemTableSize: uint64(min(db.opts.MemTableSize, 4<<20))}
 	popts.EnsureDefaults()
 	p, err := pebble.Open(dir, popts)
 	if err != nil {
