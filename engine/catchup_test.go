@@ -45,9 +45,29 @@ func fillVaried(t *testing.T, db *DB, n int) {
 	}
 }
 
+// smallCatchUp is the catch-up's sizes (catchUpSizes) of the catch-up
+// tests: a quarter of the constants, so that a log of about 3,000 events
+// takes the paths one of 10,000 takes with the constants (three reads of
+// readFar, of which several in flight, a replay flush before the last
+// read, the bulk catch-up), at a quarter of the CPU: under -race the
+// catch-up in bulk tests took 61 CPU-s at 8,704 events (session 14).
+var smallCatchUp = catchUpSizes{readFar: readFar / 4, commitRecords: commitRecords / 4, bulkMin: bulkMin / 4}
+
+// openSmall opens the database on fs that appends to and follows log,
+// with the catch-up's sizes of smallCatchUp.
+func openSmall(tb testing.TB, fs vfs.FS, log SharedLog) *DB {
+	tb.Helper()
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: log, catchUp: smallCatchUp})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
 // bulk is the log the catch-up in bulk tests replay, built once: a node
-// (a, open for the whole test process) wrote bulkMin+readBatch events
-// and more (fillVaried), and behind holds a node that stopped after the
+// (a, open for the whole test process) wrote smallCatchUp.bulkMin+readBatch
+// events and more (fillVaried), and behind holds a node that stopped after the
 // first event, closed (each test copies it). The tests run in parallel:
 // none may append to log.
 var bulk struct {
@@ -63,7 +83,7 @@ func bulkFixture(t *testing.T) (log *memLog, a *DB, behind *vfs.MemFS) {
 	t.Helper()
 	bulk.Do(func() {
 		bulk.log = newMemLog()
-		a, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Log: bulk.log})
+		a, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Log: bulk.log, catchUp: smallCatchUp})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -72,7 +92,7 @@ func bulkFixture(t *testing.T) (log *memLog, a *DB, behind *vfs.MemFS) {
 			t.Fatal(err)
 		}
 		bulk.behind = vfs.NewCrashableMem()
-		b, err := Open("db", &Options{FS: bulk.behind, Clock: fakeClock(), Log: bulk.log})
+		b, err := Open("db", &Options{FS: bulk.behind, Clock: fakeClock(), Log: bulk.log, catchUp: smallCatchUp})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -80,7 +100,7 @@ func bulkFixture(t *testing.T) (log *memLog, a *DB, behind *vfs.MemFS) {
 		if err := b.Close(); err != nil {
 			t.Fatal(err)
 		}
-		fillVaried(t, a, bulkMin+readBatch)
+		fillVaried(t, a, smallCatchUp.bulkMin+readBatch)
 		bulk.ok = true
 	})
 	if !bulk.ok {
@@ -103,8 +123,8 @@ func TestCatchUpBulk(t *testing.T) {
 	shared.mu.Lock()
 	log.recs, log.id = slices.Clone(shared.recs), shared.id
 	shared.mu.Unlock()
-	fresh := mustOpenShared(t, log)
-	again := mustOpenSharedFS(t, behindFS, log)
+	fresh := openSmall(t, vfs.NewMem(), log)
+	again := openSmall(t, behindFS, log)
 	for _, b := range []*DB{fresh, again} {
 		if b.Head() != a.Head() {
 			t.Fatalf("opened at %d, the log's head is %d", b.Head(), a.Head())
@@ -152,20 +172,18 @@ func (l *crashLog) Read(ctx context.Context, from Seq, max int) ([][]byte, error
 // wrote them holds. A catch-up that fails (here a read) leaves the marker
 // too, whatever it committed.
 //
-// It takes 10-15 s under load (besides bulkFixture's ~4 s, shared with
-// the other catch-up tests) because the log must be longer than bulkMin
-// (8,192 events) for the bulk path to run at all, and each of the two
-// directories goes through a failed catch-up and two reopenings, each a
-// rebuild from the kept records, a catch-up of the rest in bulk, a
-// comparison of every key (sameState) and Verify: six passes over ~9,000
-// events and four full comparisons. Crashing one directory only would
-// drop a case the bulk path takes (sorted runs vs batches).
+// Each of the two directories goes through a failed catch-up and two
+// reopenings, each a rebuild from the kept records, a catch-up of the
+// rest in bulk, a comparison of every key (sameState) and Verify: six
+// passes over the log and four full comparisons, hence smallCatchUp's
+// short log. Crashing one directory only would drop a case the bulk
+// path takes (sorted runs vs batches).
 func TestCatchUpBulkCrash(t *testing.T) {
 	t.Parallel()
 	log, a, behindFS := bulkFixture(t)
 	for name, fs := range map[string]*vfs.MemFS{"empty": vfs.NewCrashableMem(), "behind": behindFS} {
 		crashing := &crashLog{memLog: log, fs: fs, crashAt: a.Head() - readBatch}
-		if db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: crashing}); !errors.Is(err, errReadFailed) {
+		if db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: crashing, catchUp: smallCatchUp}); !errors.Is(err, errReadFailed) {
 			if err == nil {
 				db.Close()
 			}
@@ -175,7 +193,7 @@ func TestCatchUpBulkCrash(t *testing.T) {
 			if !marked(t, after) {
 				t.Fatalf("%s: no rebuild marker after a failed catch-up", name)
 			}
-			b := mustOpenSharedFS(t, after, log)
+			b := openSmall(t, after, log)
 			if b.Head() != a.Head() {
 				t.Fatalf("%s: reopened at %d, the log's head is %d", name, b.Head(), a.Head())
 			}
@@ -211,7 +229,7 @@ func TestCatchUpBulkDiverged(t *testing.T) {
 	t.Parallel()
 	log, _, _ := bulkFixture(t)
 	skipping := &faultyLog{memLog: log, skip: 4*readBatch + 1}
-	db, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Log: skipping})
+	db, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Log: skipping, catchUp: smallCatchUp})
 	if !errors.Is(err, ErrDiverged) {
 		if err == nil {
 			db.Close()
@@ -254,23 +272,23 @@ func (l *gatedLog) asked() []int {
 }
 
 // TestFollowFarBehind: a running node cut off from the log while another
-// writes more than followFar events catches up, once the log is back, in
+// writes more than readFar events catches up, once the log is back, in
 // large reads (readFar records: a few, not one read of readBatch after
 // another), holds what the writing node holds, and then follows one read
 // of readBatch at a time again.
 func TestFollowFarBehind(t *testing.T) {
 	t.Parallel()
 	log := newMemLog()
-	a := mustOpenShared(t, log)
+	a := openSmall(t, vfs.NewMem(), log)
 	open := make(chan struct{})
 	close(open)
 	gated := &gatedLog{memLog: log, gate: open}
-	b := mustOpenShared(t, gated)
+	b := openSmall(t, vfs.NewMem(), gated)
 	gated.mu.Lock()
 	gated.gate = make(chan struct{}) // cut off
 	gated.mu.Unlock()
 
-	fillShared(t, a, followFar+4*readBatch)
+	fillShared(t, a, smallCatchUp.readFar+4*readBatch)
 	lag := int(a.Head() - b.Head())
 	// The node sees how far behind it is (its probe reads the head), as a
 	// node cut off from the stream's replicas but not its leader would.
@@ -286,8 +304,8 @@ func TestFollowFarBehind(t *testing.T) {
 	gated.mu.Unlock()
 	waitApplied(t, b, a.Head())
 	asked := gated.asked()
-	if !slices.Contains(asked, readFar) || len(asked) >= lag/readBatch {
-		t.Errorf("%d events behind, the node read %v records at a time: want reads of %d, fewer than %d reads", lag, asked, readFar, lag/readBatch)
+	if far := smallCatchUp.readFar; !slices.Contains(asked, far) || len(asked) >= lag/readBatch {
+		t.Errorf("%d events behind, the node read %v records at a time: want reads of %d, fewer than %d reads", lag, asked, far, lag/readBatch)
 	}
 	sameState(t, a, b)
 	if err := b.Verify(ctx); err != nil {
@@ -332,7 +350,7 @@ func TestCatchUpBulkUndecodable(t *testing.T) {
 	log, a, _ := bulkFixture(t)
 	fs := vfs.NewMem()
 	bad := Seq(3*decodeChunk + 7)
-	db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: &garbledLog{memLog: log, bad: bad}})
+	db, err := Open("db", &Options{FS: fs, Clock: fakeClock(), Log: &garbledLog{memLog: log, bad: bad}, catchUp: smallCatchUp})
 	if err == nil {
 		db.Close()
 		t.Fatal("opened on a log with a record that does not decode")
@@ -340,7 +358,7 @@ func TestCatchUpBulkUndecodable(t *testing.T) {
 	if want := fmt.Sprintf("shared log record %d:", bad); !strings.Contains(err.Error(), want) {
 		t.Fatalf("open: %v, want an error naming %q", err, want)
 	}
-	again := mustOpenSharedFS(t, fs, log)
+	again := openSmall(t, fs, log)
 	if again.Head() != a.Head() {
 		t.Fatalf("opened again at %d, the log's head is %d", again.Head(), a.Head())
 	}

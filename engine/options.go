@@ -79,6 +79,10 @@ type Options struct {
 	// to and follows (see SharedLog): a node of a cluster. Default nil:
 	// the database's own Pebble is the log.
 	Log SharedLog
+
+	// catchUp is the catch-up's sizes (see catchUpSizes): the constants
+	// unless a test sets smaller ones.
+	catchUp catchUpSizes
 }
 
 // EnsureDefaults fills in every zero field with its default.
@@ -111,6 +115,9 @@ func (o *Options) EnsureDefaults() {
 		o.FS = vfs.Default
 	}
 	o.Limits.ensureDefaults()
+	if o.catchUp == (catchUpSizes{}) {
+		o.catchUp = defaultCatchUp
+	}
 }
 
 // Validate reports the first invalid field.

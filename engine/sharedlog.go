@@ -428,6 +428,21 @@ const (
 	commitBytes   = 16 << 20
 )
 
+// catchUpSizes are the record counts a catch-up works in: reads of
+// readFar, commits of commitRecords, the bulk catch-up from bulkMin
+// behind; a follower more than readFar behind reads ahead in reads of
+// readFar rather than one read of readBatch after another. Options.EnsureDefaults sets the
+// constants; the engine's tests set smaller ones (Options.catchUp), so
+// that a log of a few thousand events takes the paths a log of tens of
+// thousands takes (several reads in flight, several commits, the bulk
+// catch-up) at a fraction of the CPU.
+type catchUpSizes struct {
+	readFar, commitRecords, bulkMin int
+}
+
+// defaultCatchUp is every database's catchUpSizes outside the tests.
+var defaultCatchUp = catchUpSizes{readFar: readFar, commitRecords: commitRecords, bulkMin: bulkMin}
+
 // rangeRead is the outcome of readRange: the records read from from on,
 // and the error that stopped it short, if one did.
 type rangeRead struct {
@@ -465,14 +480,15 @@ func (db *DB) readAhead(ctx context.Context, wg *sync.WaitGroup, from, to Seq) <
 	ranges := make(chan chan rangeRead, readsInFlight-1)
 	wg.Go(func() {
 		defer close(ranges)
-		for at := from; at <= to; at += readFar {
+		far := Seq(db.opts.catchUp.readFar)
+		for at := from; at <= to; at += far {
 			r := make(chan rangeRead, 1)
 			select {
 			case ranges <- r:
 			case <-ctx.Done():
 				return
 			}
-			n := int(min(to-at+1, readFar))
+			n := int(min(to-at+1, far))
 			wg.Go(func() { r <- db.readRange(ctx, at, n) })
 		}
 	})
@@ -508,7 +524,7 @@ func (db *DB) catchUpPipelined(ctx context.Context, from, head Seq, apply func(f
 			batch = append(batch, rec)
 			size += len(rec)
 			at++
-			if len(batch) >= commitRecords || size >= commitBytes {
+			if len(batch) >= db.opts.catchUp.commitRecords || size >= commitBytes {
 				if err := flush(); err != nil {
 					return err
 				}
@@ -685,7 +701,7 @@ func (db *DB) catchUpAtOpen() error {
 		return nil
 	}
 	catchUp := db.catchUp
-	if head >= db.nextSeq+bulkMin {
+	if head >= db.nextSeq+Seq(db.opts.catchUp.bulkMin) {
 		catchUp = db.catchUpBulk
 	}
 	if err := catchUp(context.Background(), head); err != nil {
@@ -762,8 +778,9 @@ func (db *DB) follow() {
 	}
 	for {
 		var err error
-		if head := Seq(db.shared.head.Load()); head > checked+followFar {
-			// Far behind (cut off for a while, or slow): read ahead in
+		if head := Seq(db.shared.head.Load()); head > checked+Seq(db.opts.catchUp.readFar) {
+			// Far behind, more than a read of readFar as the head was
+			// last looked at (cut off for a while, or slow): read ahead in
 			// large reads, as a catch-up at open does, each range one
 			// commit, the writer free between them.
 			err = db.catchUpPipelined(ctx, checked+1, head, apply)
@@ -793,11 +810,6 @@ func (db *DB) follow() {
 		backoff = min(2*backoff, 5*time.Second)
 	}
 }
-
-// followFar is how far behind the log's head (as last looked at) a
-// follower must be to read ahead in large reads (catchUpPipelined)
-// rather than one read of readBatch after another.
-const followFar = readFar
 
 // checkApplied compares the log's records from from on with the ones this
 // node has applied and published already, and returns how many it
