@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/bits"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -94,10 +95,10 @@ func escapeText(w *bufio.Writer, s []byte) {
 		return
 	}
 	for len(s) > 0 {
-		n := w.Available() / maxEscape
+		n := (w.Available() - escapeSlack) / maxEscape
 		if n < 512 {
 			w.Flush() // an error sticks in w and is reported by the writer's owner
-			n = w.Available() / maxEscape
+			n = (w.Available() - escapeSlack) / maxEscape
 		}
 		chunk := s[:min(n, len(s))]
 		s = s[len(chunk):]
@@ -105,56 +106,80 @@ func escapeText(w *bufio.Writer, s []byte) {
 	}
 }
 
-// appendEscapedASCII appends s to buf with the ASCII bytes escape
-// replaces replaced (escapes), the other bytes as they are, the runs
-// between them copied whole; FuzzEscapeText checks it against escape.
-// Calendar data's usual escapes, a line end (CRLF, written "&#13;" and
-// the line feed) and "&", are written without a table lookup.
-func appendEscapedASCII(buf, s []byte) []byte {
-	last := 0
-	for i := nextSpecial(s, 0); i < len(s); i = nextSpecial(s, i) {
-		c := s[i]
-		buf = append(buf, s[last:i]...)
-		i++
-		last = i
-		switch c {
-		case '\r':
-			buf = append(buf, '&', '#', '1', '3', ';')
-			if i < len(s) && s[i] == '\n' { // kept, in the next run
-				i++
-			}
-		case '&':
-			buf = append(buf, '&', 'a', 'm', 'p', ';')
-		default:
-			buf = append(buf, escapes[c]...)
-		}
-	}
-	return append(buf, s[last:]...)
-}
+// escapeSlack is the room appendEscapedASCII needs past the longest
+// escaped form of its input: it stores eight bytes at a time and keeps
+// the ones that belong.
+const escapeSlack = 8
 
-// nextSpecial returns the index of the first byte of s from i on that
-// special marks, len(s) if there is none. It tests eight bytes at a time
-// (needEscapeMask) and goes straight to the first that needs a look.
-func nextSpecial(s []byte, i int) int {
-	t := s[i:]
-	for len(t) >= 8 {
-		m := needEscapeMask(binary.LittleEndian.Uint64(t))
+// appendEscapedASCII appends s to buf with the ASCII bytes escape
+// replaces replaced (escapes), the other bytes as they are; FuzzEscapeText
+// and TestAppendEscapedASCII check it against escape. It works a word of
+// eight bytes at a time: the word is stored to the output as it is, and
+// when needEscapeMask flags none of its bytes the output moves past all
+// eight; otherwise it moves to the first flagged byte, which is written
+// escaped (a tab or line feed as it is; a CRLF, calendar data's every
+// line end, as "&#13;\n" in one store) and the next word starts after
+// it. There is no call per byte, run or escape. buf grows when it has
+// less room than len(s)*maxEscape+escapeSlack bytes.
+func appendEscapedASCII(buf, s []byte) []byte {
+	buf = slices.Grow(buf, len(s)*maxEscape+escapeSlack)
+	out := buf[:cap(buf)]
+	i, n := 0, len(buf) // what is read of s, and written of out
+	for i+8 <= len(s) && n+8 <= len(out) {
+		x := binary.LittleEndian.Uint64(s[i : i+8])
+		binary.LittleEndian.PutUint64(out[n:n+8], x)
+		m := needEscapeMask(x)
 		if m == 0 {
-			t = t[8:]
+			i += 8
+			n += 8
 			continue
 		}
-		k := bits.TrailingZeros64(m) >> 3 // the lowest byte flagged is one to look at
-		if special[t[k]] {
-			return len(s) - len(t) + k
+		k := bits.TrailingZeros64(m) >> 3
+		c := s[i+k]
+		i += k + 1
+		n += k
+		switch {
+		case !special[c]: // a tab or line feed, stored as it is
+			n++
+		case c == '\r' && i < len(s) && s[i] == '\n':
+			binary.LittleEndian.PutUint64(out[n:n+8], crlfWord)
+			n += len("&#13;\n")
+			i++
+		default:
+			binary.LittleEndian.PutUint64(out[n:n+8], escapeWords[c])
+			n += int(escapeLens[c])
 		}
-		t = t[k+1:] // a tab or line feed
 	}
-	for k, c := range t {
+	for ; i < len(s); i++ {
+		c := s[i]
 		if special[c] {
-			return len(s) - len(t) + k
+			n += copy(out[n:], escapes[c&(utf8.RuneSelf-1)])
+		} else {
+			out[n] = c
+			n++
 		}
 	}
-	return len(s)
+	return out[:n]
+}
+
+// crlfWord is "&#13;\n" as the first bytes of a little-endian word.
+var crlfWord = word("&#13;\n")
+
+// escapeWords and escapeLens hold escapes as little-endian words and
+// their lengths, for the bytes special marks.
+var escapeWords, escapeLens = func() (t [256]uint64, l [256]uint8) {
+	for c, e := range escapes {
+		t[c], l[c] = word(e), uint8(len(e))
+	}
+	return t, l
+}()
+
+// word is the little-endian word of the first eight bytes of s, padded
+// with zeros.
+func word(s string) uint64 {
+	var b [8]byte
+	copy(b[:], s)
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // Byte-parallel tests on eight bytes held in a uint64 (the "determine if

@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func render(f func(m *Multistatus)) string {
@@ -197,6 +198,31 @@ func FuzzEscapeText(f *testing.F) {
 			t.Fatalf("escapeText(%q) = %q, want %q", s, g, want)
 		}
 	})
+}
+
+// TestAppendEscapedASCII checks appendEscapedASCII against escape for
+// every ASCII byte, alone and before a line feed, at every position of
+// inputs shorter and longer than a word, appended to buffers without
+// room and with exactly the room escapeText leaves it.
+func TestAppendEscapedASCII(t *testing.T) {
+	for c := range utf8.RuneSelf {
+		for _, tail := range []string{"", "\n", "\r\n", "&"} {
+			for size := 1; size <= 20; size++ {
+				for pos := range size {
+					s := []byte(strings.Repeat("a", pos) + string(rune(c)) + tail + strings.Repeat("b", size-pos-1))
+					var want strings.Builder
+					escape(&want, s)
+					room := len(s)*maxEscape + escapeSlack
+					for _, buf := range [][]byte{nil, []byte("x"), make([]byte, 3, 3+room)} {
+						pre := string(buf)
+						if got := string(appendEscapedASCII(buf, s)); got != pre+want.String() {
+							t.Fatalf("appendEscapedASCII(%q, %q) = %q, want %q", pre, s, got, pre+want.String())
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // TestMayNeedEscape checks the eight-byte test against special for every
