@@ -34,7 +34,7 @@ func (h *Handler) readBodyMax(w http.ResponseWriter, r *http.Request, limit int6
 	if r.ContentLength > limit {
 		return nil, httpErrorf(http.StatusRequestEntityTooLarge, "the request body exceeds %d bytes", limit)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, limit), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		switch {
@@ -47,6 +47,34 @@ func (h *Handler) readBodyMax(w http.ResponseWriter, r *http.Request, limit int6
 	}
 	return body, nil
 }
+
+// readAll is io.ReadAll for a body of size bytes when size is known (at
+// least 0): it reads into one buffer of that size, one byte more for the
+// end, instead of growing one from 512 bytes (a 5 KB multiget allocated
+// 11 KB). Up to maxPresized bytes are allocated ahead, whatever a client
+// announces; a body longer than announced still reads whole.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, min(size, maxPresized)+1)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)] // more than announced: grow
+		}
+	}
+}
+
+// maxPresized bounds the buffer readAll allocates before reading.
+const maxPresized = 64 << 10
 
 // readXML reads an XML request body and returns its root element name with
 // the body; an empty body gives a zero name. DTDs, malformed XML and excess

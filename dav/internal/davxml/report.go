@@ -20,10 +20,10 @@ func ParseReport(body []byte) (xml.Name, *Multiget, error) {
 	if err := precheck(body); err != nil {
 		return xml.Name{}, nil, err
 	}
-	var b multigetBuilder
+	b := multigetBuilder{size: len(body)}
 	root, ok := fastWalk(body, &b)
 	if !ok {
-		b = multigetBuilder{}
+		b = multigetBuilder{size: len(body)}
 		var err error
 		if root, err = walkChecked(body, b.visit); err != nil {
 			return xml.Name{}, nil, err
@@ -32,6 +32,7 @@ func ParseReport(body []byte) (xml.Name, *Multiget, error) {
 	if !b.on {
 		return root, nil, nil
 	}
+	b.finishHrefs()
 	return root, &b.mg, nil
 }
 
@@ -45,7 +46,9 @@ type multigetBuilder struct {
 	mg     Multiget
 	on     bool        // the root is a multiget
 	inHref bool        // inside a DAV:href child of the root
-	href   []byte      // its character data so far
+	hrefs  []byte      // the character data of every DAV:href so far
+	ends   []int       // where each DAV:href's data ends in hrefs
+	size   int         // the body's length, which bounds hrefs'
 	prop   []xml.Token // the tokens of the DAV:prop being read, copied
 }
 
@@ -84,7 +87,11 @@ func (b *multigetBuilder) start(t xml.StartElement, depth int) error {
 	}
 	switch t.Name {
 	case D("href"):
-		b.inHref, b.href = true, b.href[:0]
+		b.inHref = true
+		if b.hrefs == nil { // all of them in one buffer
+			b.hrefs = make([]byte, 0, b.size)
+			b.ends = make([]int, 0, 64)
+		}
 	case D("allprop"):
 		if b.mg.AllProp == nil {
 			b.mg.AllProp = &struct{}{}
@@ -111,10 +118,25 @@ func (b *multigetBuilder) end(name xml.Name, depth int) error {
 		return nil
 	}
 	if b.inHref && depth == 2 {
-		b.mg.Hrefs = append(b.mg.Hrefs, string(b.href))
+		b.ends = append(b.ends, len(b.hrefs))
 		b.inHref = false
 	}
 	return nil
+}
+
+// finishHrefs sets b.mg.Hrefs to the DAV:hrefs read, substrings of one
+// string: one allocation for a multiget's hundred hrefs, not one each.
+func (b *multigetBuilder) finishHrefs() {
+	if len(b.ends) == 0 {
+		return
+	}
+	all := string(b.hrefs)
+	b.mg.Hrefs = make([]string, len(b.ends))
+	start := 0
+	for i, end := range b.ends {
+		b.mg.Hrefs[i] = all[start:end]
+		start = end
+	}
 }
 
 func (b *multigetBuilder) text(t []byte, depth int) error {
@@ -126,7 +148,7 @@ func (b *multigetBuilder) text(t []byte, depth int) error {
 		return nil
 	}
 	if b.inHref && depth == 2 {
-		b.href = append(b.href, t...)
+		b.hrefs = append(b.hrefs, t...)
 	}
 	return nil
 }
