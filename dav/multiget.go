@@ -40,15 +40,14 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	for i, href := range mg.Hrefs {
 		names[i], errs[i] = h.multigetName(rq, href)
 	}
-	bp, _ := bodyBufs.Get().(*[]byte)
-	if bp == nil {
-		bp = new([]byte)
+	sc, _ := bulkScratch.Get().(*engine.BulkScratch)
+	if sc == nil {
+		sc = new(engine.BulkScratch)
 	}
-	objs, buf, err := rq.View.ObjectsIn(rq.Coll, names, withBody, *bp)
+	objs, err := rq.View.ObjectsIn(rq.Coll, names, withBody, sc)
 	defer func() {
-		if cap(buf) <= maxPooledBodies {
-			*bp = buf[:0]
-			bodyBufs.Put(bp)
+		if cap(sc.Bodies) <= maxPooledBodies && len(names) <= maxPooledObjects {
+			bulkScratch.Put(sc)
 		}
 	}()
 	if err != nil {
@@ -86,12 +85,16 @@ func (h *Handler) multiget(w http.ResponseWriter, r *http.Request, rq *reportReq
 	return end()
 }
 
-// bodyBufs pools the buffers a multiget's bodies are read into, up to
-// maxPooledBodies each: a 100-object multiget of 1 KB events allocated
-// 100 KB for them per request.
-var bodyBufs sync.Pool
+// bulkScratch pools what a multiget's objects and bodies are read into,
+// for up to maxPooledObjects objects and maxPooledBodies bytes of bodies:
+// a 100-object multiget of 1 KB events allocated 100 KB for the bodies
+// and 26 KB for the Objects per request.
+var bulkScratch sync.Pool
 
-const maxPooledBodies = 1 << 20
+const (
+	maxPooledBodies  = 1 << 20
+	maxPooledObjects = 1000
+)
 
 // multigetName resolves one href of a multiget to the name of a member of
 // the request's collection: an href outside the user's space, with a

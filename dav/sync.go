@@ -109,7 +109,7 @@ func changedObjects(rq *reportRequest, changes []engine.Change, withBody bool) (
 			names[i] = ch.Name
 		}
 	}
-	objs, _, err := rq.View.ObjectsIn(rq.Coll, names, withBody, nil)
+	objs, err := rq.View.ObjectsIn(rq.Coll, names, withBody, nil)
 	if err != nil {
 		return nil, fmt.Errorf("read changed objects: %w", err)
 	}

@@ -22,25 +22,34 @@ import (
 // per name, each of which builds an iterator over every level. The
 // Objects share one allocation, and so do the bodies (each copied once,
 // out of the log record, into one buffer sized by the records' sizes).
-// That buffer is buf, grown as needed (its contents are overwritten), and
-// is returned: a caller may pass it again once done with the bodies.
 // Names and bodies are read in key order, stepping from one to the next
 // when they follow each other closely, as a client's batches of names
 // from a listing do.
-func (v *View) ObjectsIn(c *Collection, names []string, withBody bool, buf []byte) ([]*Object, []byte, error) {
-	order := make([]int, len(names)) // indices of names in name order
+//
+// The Objects, the result and the bodies live in s, which a caller that
+// is done with them may pass again (nil allocates a new one): a
+// multiget's hundred Objects then cost no allocation.
+func (v *View) ObjectsIn(c *Collection, names []string, withBody bool, s *BulkScratch) ([]*Object, error) {
+	if s == nil {
+		s = new(BulkScratch)
+	}
+	order := grown(s.order, len(names)) // indices of names in name order
 	for i := range order {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return strings.Compare(names[a], names[b]) })
+	s.order = order
 	it, err := v.prefixIter(keys.Obj, c.ID)
 	if err != nil {
-		return nil, buf, err
+		return nil, err
 	}
 	defer it.Close()
-	out := make([]*Object, len(names))
-	slab := make([]Object, len(names))
-	found := make([]*Object, 0, len(names))
+	out := grown(s.out, len(names))
+	clear(out)
+	slab := grown(s.slab, len(names))
+	clear(slab)
+	found := s.found[:0]
+	s.out, s.slab = out, slab
 	key := keys.IDPrefix(keys.Obj, c.ID)
 	plen := len(key)
 	size := 0
@@ -56,42 +65,66 @@ func (v *View) ObjectsIn(c *Collection, names []string, withBody bool, buf []byt
 		}
 		val, err := it.ValueAndErr()
 		if err != nil {
-			return nil, buf, fmt.Errorf("engine: read object %s: %w", name, err)
+			return nil, fmt.Errorf("engine: read object %s: %w", name, err)
 		}
 		o := &slab[i]
 		if err := decodeObjectInto(o, name, val); err == errHasDead { // rare: the generic path
 			if o, err = listObject(name, val); err != nil {
-				return nil, buf, err
+				return nil, err
 			}
 		} else if err != nil {
-			return nil, buf, err
+			return nil, err
 		}
 		out[i] = o
 		found = append(found, o)
 		size += int(o.Size)
 	}
+	s.found = found
 	if err := it.Error(); err != nil {
-		return nil, buf, fmt.Errorf("engine: object iterator: %w", err)
+		return nil, fmt.Errorf("engine: object iterator: %w", err)
 	}
 	if !withBody || len(found) == 0 {
-		return out, buf, nil
+		return out, nil
 	}
 	slices.SortFunc(found, func(a, b *Object) int { return cmp.Compare(a.bodySeq, b.bodySeq) })
 	bodies, err := v.bodyReader()
 	if err != nil {
-		return nil, buf, err
+		return nil, err
 	}
 	defer bodies.close()
 	bodies.ascending = true
-	buf = slices.Grow(buf[:0], size)
+	buf := slices.Grow(s.Bodies[:0], size)
 	for _, o := range found {
 		start := len(buf)
 		if buf, err = bodies.appendBody(buf, o.bodySeq); err != nil {
-			return nil, buf, err
+			return nil, err
 		}
 		o.Body = buf[start:len(buf):len(buf)]
 	}
-	return out, buf, nil
+	s.Bodies = buf[:0]
+	return out, nil
+}
+
+// BulkScratch holds what ObjectsIn reads into: the Objects, the slices of
+// the result and the bodies' buffer. The zero value is ready; a caller
+// that reads again once done with a result passes the same one (a pool
+// of them can drop one whose Bodies has grown large).
+type BulkScratch struct {
+	// Bodies is the buffer the bodies were read into, emptied.
+	Bodies []byte
+	slab   []Object
+	out    []*Object
+	order  []int
+	found  []*Object
+}
+
+// grown returns s resliced to n elements, reallocated when it has less
+// room; its contents are left as they were.
+func grown[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
 }
 
 // nextTries is how many keys stepGE steps over before it seeks instead.

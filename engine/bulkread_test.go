@@ -49,7 +49,9 @@ func TestObjectsIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := []string{"dd.ics", "missing.ics", "a.ics", "bbb.ics", "a.ics", "c.ics"}
-	objs, buf, err := v.ObjectsIn(c, names, true, []byte("old contents"))
+	sc := &BulkScratch{Bodies: []byte("old contents")}
+	objs, err := v.ObjectsIn(c, names, true, sc)
+	buf := sc.Bodies[:1]
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,26 @@ func TestObjectsIn(t *testing.T) {
 	if len(buf) == 0 || &buf[0] != &objs[0].Body[:1][0] && &buf[0] != &objs[2].Body[:1][0] && &buf[0] != &objs[3].Body[:1][0] && &buf[0] != &objs[5].Body[:1][0] {
 		t.Errorf("the returned buffer does not hold the bodies")
 	}
-	objs, _, err = v.ObjectsIn(c, names, false, nil)
+	// The same scratch again, once done with the first result: nothing of
+	// it shows through.
+	again := []string{"c.ics", "bbb.ics", "nope.ics"}
+	objs, err = v.ObjectsIn(c, again, true, sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 3 || objs[2] != nil || objs[0] == nil || objs[1] == nil {
+		t.Fatalf("reused scratch: %v", objs)
+	}
+	for i, o := range objs[:2] {
+		want, err := v.Object("/alice/cal/", again[i], true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Name != again[i] || !bytes.Equal(o.Body, want.Body) || o.ETag != want.ETag {
+			t.Errorf("reused scratch: %s gave %s %q %s", again[i], o.Name, o.Body, o.ETag)
+		}
+	}
+	objs, err = v.ObjectsIn(c, names, false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
