@@ -102,7 +102,7 @@ func escapeText(w *bufio.Writer, s []byte) {
 		}
 		chunk := s[:min(n, len(s))]
 		s = s[len(chunk):]
-		w.Write(appendEscapedASCII(w.AvailableBuffer(), chunk))
+		w.Write(appendEscaped(w.AvailableBuffer(), chunk))
 	}
 }
 
