@@ -5,18 +5,21 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	randv2 "math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/calgen"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// TestEnvelopeDecides: whenever the envelope alone decides that an object
-// matches a calendar-query, the full evaluation agrees. Random events
-// cover UTC, zoned, floating and all-day times, recurrence with EXDATE and
-// overrides.
+// TestEnvelopeDecides: whenever the envelope, or the spacing an earlier
+// query kept, decides that an object matches a calendar-query, the full
+// evaluation agrees. Random events cover UTC, zoned, floating and all-day
+// times, recurrence with EXDATE and overrides; a third are calgen.Series
+// (zoned across DST, EXDATEs, RDATEs, overrides that move or cancel).
 func TestEnvelopeDecides(t *testing.T) {
 	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem()})
 	if err != nil {
@@ -31,16 +34,22 @@ func TestEnvelopeDecides(t *testing.T) {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewSource(7))
+	series := randv2.New(randv2.NewPCG(7, 20))
 	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	for i := 0; i < 400; i++ {
 		body := randomEvent(rng, fmt.Sprint("u", i), base.Add(time.Duration(rng.Intn(90*24))*time.Hour))
+		if i%3 == 0 {
+			body = calgen.Series(series, fmt.Sprint("s", i))
+		}
 		if _, err := db.PutObject(ctx, m, "/h/c/", fmt.Sprintf("%d.ics", i), body, engine.PutOptions{}); err != nil {
 			t.Fatalf("event %d: %v\n%s", i, err, body)
 		}
 	}
 	v, _ := db.View()
 	defer v.Close()
-	decided := 0
+	h := &Handler{objects: query.NewObjectCache(query.DefaultObjectCache)}
+	envelope := &Handler{} // no object cache: the envelope alone
+	decided, spaced := 0, 0
 	for r := 0; r < 40; r++ {
 		start := base.Add(time.Duration(rng.Intn(80*24)) * time.Hour)
 		end := start.Add(time.Duration(1+rng.Intn(31*24)) * time.Hour)
@@ -55,13 +64,17 @@ func TestEnvelopeDecides(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !envelopeDecides(q, o) {
-				continue
-			}
-			decided++
 			obj, err := query.ParseCalendarObject(o.Body)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if !h.envelopeDecides(q, "/h/c/", o) {
+				h.keepSpacing(context.Background(), q, "/h/c/", o, obj)
+				continue
+			}
+			decided++
+			if !envelope.envelopeDecides(q, "/h/c/", o) {
+				spaced++
 			}
 			for _, floating := range []*time.Location{time.UTC, time.FixedZone("", -12*3600), time.FixedZone("", 14*3600)} {
 				if ok, err := q.Match(context.Background(), obj, floating, query.Limits{}); err != nil || !ok {
@@ -71,8 +84,8 @@ func TestEnvelopeDecides(t *testing.T) {
 			}
 		}
 	}
-	if decided < 100 {
-		t.Fatalf("the envelope decided only %d times: the test exercises too little", decided)
+	if decided < 100 || spaced < 100 {
+		t.Fatalf("the envelope decided %d times, %d of them by a spacing: the test exercises too little", decided, spaced)
 	}
 }
 

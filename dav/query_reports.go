@@ -1,6 +1,7 @@
 package dav
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -63,28 +64,65 @@ func collectionTimezone(c *engine.Collection) *time.Location {
 	return query.TimezoneFromText(c.Props.Timezone)
 }
 
-// envelopeDecides reports whether o matches q without parsing it. That
-// holds for the most common query — VCALENDAR > VEVENT with a time-range
-// and nothing else — when o is a VEVENT whose stored envelope lies
-// strictly inside the range: the envelope bounds every instance (with
-// margins for floating times), and a bounded envelope means at least one
-// instance exists (an object with none has an unbounded one), so some
-// instance overlaps the range (RFC 4791 §9.9). Everything else is parsed
-// and evaluated.
-func envelopeDecides(q *query.CalendarQuery, o *engine.Object) bool {
+// eventRange returns the time-range of q when q is the most common
+// query — VCALENDAR > VEVENT with a time-range and nothing else — the
+// one whose answer an object's envelope or spacing may decide.
+func eventRange(q *query.CalendarQuery) (*query.TimeRange, bool) {
 	f := q.Filter
 	if f.Name != "VCALENDAR" || f.IsNotDefined || f.TimeRange != nil || len(f.Props) != 0 || len(f.Comps) != 1 {
-		return false
+		return nil, false
 	}
 	c := f.Comps[0]
-	if c.Name != "VEVENT" || o.Component != "VEVENT" || c.IsNotDefined || c.TimeRange == nil || len(c.Props) != 0 || len(c.Comps) != 0 {
+	if c.Name != "VEVENT" || c.IsNotDefined || c.TimeRange == nil || len(c.Props) != 0 || len(c.Comps) != 0 {
+		return nil, false
+	}
+	return c.TimeRange, true
+}
+
+// envelopeDecides reports whether o matches q without parsing it. That
+// holds for a query of eventRange when o is a VEVENT whose stored
+// envelope lies strictly inside the range: the envelope bounds every
+// instance (with margins for floating times), and a bounded envelope
+// means at least one instance exists (an object with none has an
+// unbounded one), so some instance overlaps the range (RFC 4791 §9.9).
+// It holds too when the spacing the object cache keeps for o's version
+// (a recurring series read by an earlier query: query.ObjectCache.Spacing)
+// proves that an instance starts inside the range (recur.Spacing.Hits).
+// Everything else is parsed and evaluated.
+func (h *Handler) envelopeDecides(q *query.CalendarQuery, coll string, o *engine.Object) bool {
+	tr, ok := eventRange(q)
+	if !ok || o.Component != "VEVENT" {
 		return false
 	}
-	e, tr := o.Envelope, c.TimeRange
-	if e.Start.IsZero() || e.End.IsZero() {
-		return false
+	e := o.Envelope
+	if !e.Start.IsZero() && !e.End.IsZero() && (tr.Start.IsZero() || e.Start.After(tr.Start)) && (tr.End.IsZero() || e.End.Before(tr.End)) {
+		return true
 	}
-	return (tr.Start.IsZero() || e.Start.After(tr.Start)) && (tr.End.IsZero() || e.End.Before(tr.End))
+	s, ok := h.objects.Spacing(coll, o.Name, o.ETag)
+	return ok && s.Hits(tr.Start, tr.End)
+}
+
+// keepSpacing keeps, for a later query's envelopeDecides, the spacing of
+// obj (o's parsed version, which q was just evaluated against) when q is
+// a query of eventRange and o a recurring VEVENT whose spacing is not
+// kept yet: read once per version of a series, over the years around
+// the window asked, under the query's recurrence work limit.
+func (h *Handler) keepSpacing(ctx context.Context, q *query.CalendarQuery, coll string, o *engine.Object, obj *query.CalendarObject) {
+	tr, ok := eventRange(q)
+	if !ok || o.Component != "VEVENT" || h.objects == nil {
+		return
+	}
+	if _, ok := h.objects.Spacing(coll, o.Name, o.ETag); ok {
+		return
+	}
+	t := tr.Start
+	if t.IsZero() {
+		t = tr.End
+	}
+	s, recurs := obj.SeriesSpacing(ctx, t, h.limits)
+	if recurs && ctx.Err() == nil { // a stopped expansion tells nothing for good
+		h.objects.KeepSpacing(coll, o.Name, o.ETag, s)
+	}
 }
 
 // onlyETag reports whether pr asks for DAV:getetag alone, which an object
@@ -136,10 +174,10 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	reads := &cachedReads{cache: h.objects, view: rq.View, coll: rq.Coll.Path}
 	if !wantsData {
 		// what the envelope decides is answered without the body
-		reads.want = func(o *engine.Object) bool { return !envelopeDecides(q, o) }
+		reads.want = func(o *engine.Object) bool { return !h.envelopeDecides(q, rq.Coll.Path, o) }
 		if pr.onlyETag() {
 			// and, asking only the ETag, without the object's record
-			opts.FromIndex = func(o *engine.Object) bool { return envelopeDecides(q, o) }
+			opts.FromIndex = func(o *engine.Object) bool { return h.envelopeDecides(q, rq.Coll.Path, o) }
 		}
 	}
 	opts.NeedBody = reads.need
@@ -183,7 +221,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		if err != nil {
 			return err
 		}
-		if !shaped && envelopeDecides(q, o) {
+		if !shaped && h.envelopeDecides(q, rq.Coll.Path, o) {
 			add(o, nil)
 			return nil
 		}
@@ -196,6 +234,8 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		if errors.Is(err, query.ErrUnevaluable) {
 			h.log.Warn("calendar-query: object cannot be evaluated; counted as a match", "path", rq.Coll.Path+o.Name, "err", err)
 			ok, err = true, nil
+		} else if err == nil && !shaped {
+			h.keepSpacing(ctx, q, rq.Coll.Path, o, obj)
 		}
 		if err != nil || !ok {
 			return err

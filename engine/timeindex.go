@@ -167,9 +167,9 @@ func (v *View) timeCandidates(id uint64, start, end time.Time, fromIndex func(*O
 			c := timeCandidate{name: name}
 			if fromIndex != nil {
 				comp := val[17 : 17+int(val[16])]
-				ask = Object{Name: name, Component: intern(comp), Envelope: env}
+				ask = Object{Name: name, Component: intern(comp), Envelope: env, ETag: string(val[17+len(comp):])}
 				if fromIndex(&ask) {
-					c.obj = &Object{Name: name, Component: ask.Component, Envelope: env, ETag: string(val[17+len(comp):])}
+					c.obj = &Object{Name: name, Component: ask.Component, Envelope: env, ETag: ask.ETag}
 				}
 			}
 			cands = append(cands, c)

@@ -287,16 +287,19 @@ func TestObjectsByNameAbsent(t *testing.T) {
 }
 
 // TestTimeIndexFromIndexETag: a listing that takes an object from its
-// time index entry alone (FromIndex) gets the ETag of its last put, both
+// time index entry alone (FromIndex) gets the ETag of its last put, and
+// FromIndex is asked with it (dav keeps a series' spacing by ETag), both
 // when the put keeps its times (the entry stays under its key) and when
 // it moves them, and an object moved out of the range is not listed.
 func TestTimeIndexFromIndexETag(t *testing.T) {
 	db := MustOpen(t)
 	MustCalendar(t, db)
 	jan := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	all := func(*Object) bool { return true }
+	asked := map[string]string{}
+	all := func(o *Object) bool { asked[o.Name] = o.ETag; return true }
 	list := func() map[string]string {
 		t.Helper()
+		clear(asked)
 		v, err := db.View()
 		if err != nil {
 			t.Fatal(err)
@@ -311,6 +314,9 @@ func TestTimeIndexFromIndexETag(t *testing.T) {
 				t.Fatalf("%s: seq %d, component %q: not from the index", o.Name, o.Seq, o.Component)
 			}
 			got[o.Name] = o.ETag
+		}
+		if fmt.Sprint(asked) != fmt.Sprint(got) {
+			t.Fatalf("FromIndex asked about %v, listed %v", asked, got)
 		}
 		return got
 	}

@@ -201,10 +201,10 @@ type ListOptions struct {
 	// their envelope).
 	NeedBody func(*Object) bool
 	// FromIndex, when set with Start or End, is asked about each
-	// candidate of the time index with only Name, Component and
-	// Envelope set (an Object it must not keep); the candidates it picks
-	// are yielded with those and their ETag only, without reading their
-	// records (and without body).
+	// candidate of the time index with only Name, Component, Envelope
+	// and ETag set (an Object it must not keep); the candidates it picks
+	// are yielded with those only, without reading their records (and
+	// without body).
 	FromIndex func(*Object) bool
 }
 

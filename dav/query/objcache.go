@@ -59,6 +59,10 @@ type ObjectCache struct {
 	mu      sync.Mutex
 	used    int64
 	entries map[entryKey]*cachedObject
+	// spacings are the recurring series' instance spacings (spacing.go),
+	// within max/spacingShare bytes of their own.
+	spacingUsed int64
+	spacings    map[spacingKey]recur.Spacing
 }
 
 // entryKey is the part of a Version the map hashes; the entry holds the
@@ -82,7 +86,7 @@ func NewObjectCache(maxBytes int64) *ObjectCache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	return &ObjectCache{max: maxBytes, entries: map[entryKey]*cachedObject{}}
+	return &ObjectCache{max: maxBytes, entries: map[entryKey]*cachedObject{}, spacings: map[spacingKey]recur.Spacing{}}
 }
 
 // lookup returns the entry of v, nil when none.
@@ -155,12 +159,14 @@ func (c *ObjectCache) KeepBody(v Version, body []byte) {
 }
 
 // put keeps e under v, evicting random entries to make room when evict
-// is set, and dropping e when it does not fit. One entry never takes more
-// than an eighth of the budget.
+// is set, and dropping e when it does not fit. The objects take the
+// budget less the spacings' share; one entry never takes more than an
+// eighth of the budget.
 func (c *ObjectCache) put(v Version, e *cachedObject, evict bool) {
 	if e.cost > c.max/8 {
 		return
 	}
+	room := c.max - c.max/spacingShare
 	k := entryKey{v.Seq, v.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -169,25 +175,26 @@ func (c *ObjectCache) put(v Version, e *cachedObject, evict bool) {
 		delete(c.entries, k)
 	}
 	for old, x := range c.entries {
-		if !evict || c.used+e.cost <= c.max {
+		if !evict || c.used+e.cost <= room {
 			break
 		}
 		c.used -= x.cost
 		delete(c.entries, old)
 	}
-	if c.used+e.cost > c.max {
+	if c.used+e.cost > room {
 		return
 	}
 	c.entries[k] = e
 	c.used += e.cost
 }
 
-// Size returns the estimated bytes held and the number of objects.
+// Size returns the estimated bytes held (objects and spacings) and the
+// number of objects.
 func (c *ObjectCache) Size() (bytes int64, objects int) {
 	if c == nil {
 		return 0, 0
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.used, len(c.entries)
+	return c.used + c.spacingUsed, len(c.entries)
 }

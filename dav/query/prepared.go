@@ -35,6 +35,17 @@ func (obj *CalendarObject) expand(ctx context.Context, comp string, start, end t
 	if obj.prep == nil {
 		return recur.Expand(ctx, obj.cal, comp, start, end, opts)
 	}
+	p, err := obj.prepared(ctx, comp, opts)
+	if err != nil {
+		return nil, err
+	}
+	return p.Expand(ctx, start, end, opts)
+}
+
+// prepared returns the recur.Prepared of obj's components named comp
+// with opts' floating location and iterations, from obj's prepCache
+// (kept there when made).
+func (obj *CalendarObject) prepared(ctx context.Context, comp string, opts recur.Options) (*recur.Prepared, error) {
 	floating := opts.Floating
 	if floating == nil {
 		floating = time.UTC
@@ -44,29 +55,33 @@ func (obj *CalendarObject) expand(ctx context.Context, comp string, start, end t
 		iterations = recur.DefaultMaxIterations
 	}
 	c := obj.prep
+	if c == nil {
+		return recur.Prepare(ctx, obj.cal, comp, floating, opts)
+	}
 	c.mu.Lock()
 	p := c.m[prepKey{comp, iterations, nil}]
 	if p == nil {
 		p = c.m[prepKey{comp, iterations, floating}]
 	}
 	c.mu.Unlock()
-	if p == nil {
-		var err error
-		if p, err = recur.Prepare(ctx, obj.cal, comp, floating, opts); err != nil {
-			return nil, err
-		}
-		k := prepKey{comp, iterations, nil}
-		if p.Floating {
-			k.floating = floating
-		}
-		c.mu.Lock()
-		if c.m == nil {
-			c.m = map[prepKey]*recur.Prepared{}
-		}
-		if len(c.m) < maxPrepared {
-			c.m[k] = p
-		}
-		c.mu.Unlock()
+	if p != nil {
+		return p, nil
 	}
-	return p.Expand(ctx, start, end, opts)
+	p, err := recur.Prepare(ctx, obj.cal, comp, floating, opts)
+	if err != nil {
+		return nil, err
+	}
+	k := prepKey{comp, iterations, nil}
+	if p.Floating {
+		k.floating = floating
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[prepKey]*recur.Prepared{}
+	}
+	if len(c.m) < maxPrepared {
+		c.m[k] = p
+	}
+	c.mu.Unlock()
+	return p, nil
 }

@@ -100,3 +100,73 @@ func Realistic(uid string) []byte {
 		"BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n" +
 		"END:VEVENT\r\nEND:VCALENDAR\r\n")
 }
+
+// Series returns a recurring VEVENT with the given UID, of the shapes
+// whose instances a time index's spacing (engine/recur.Spacing) must
+// describe exactly: DAILY and WEEKLY rules with INTERVAL, BYDAY, COUNT or
+// UNTIL or none, zoned across DST changes (a VTIMEZONE of its own or an
+// IANA name), UTC or floating, with EXDATEs, RDATEs and RECURRENCE-ID
+// overrides that move or cancel instances, and sometimes MONTHLY.
+func Series(r *rand.Rand, uid string) []byte {
+	const f = "20060102T150405"
+	base := time.Date(2024+r.IntN(4), time.Month(1+r.IntN(12)), 1+r.IntN(28), r.IntN(24), 15*r.IntN(4), 0, 0, time.UTC)
+	dur := time.Duration(r.IntN(12)) * 30 * time.Minute
+	var zone, suffix string
+	switch r.IntN(5) {
+	case 0, 1:
+		zone = ";TZID=Europe/Berlin"
+	case 2:
+		zone = ";TZID=America/New_York"
+	case 3:
+		suffix = "Z"
+	default: // floating
+	}
+	stamp := func(t time.Time) string { return zone + ":" + t.Format(f) + suffix }
+	var b strings.Builder
+	b.WriteString("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n")
+	if zone == ";TZID=Europe/Berlin" && r.IntN(2) == 0 {
+		b.WriteString("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\n" +
+			"BEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n" +
+			"BEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\n" +
+			"END:VTIMEZONE\r\n")
+	}
+	fmt.Fprintf(&b, "BEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nDTSTART%s\r\n", uid, stamp(base))
+	if dur > 0 || r.IntN(2) == 0 {
+		fmt.Fprintf(&b, "DTEND%s\r\n", stamp(base.Add(dur)))
+	}
+	freq := []string{"DAILY", "WEEKLY", "WEEKLY", "MONTHLY"}[r.IntN(4)]
+	rule := "FREQ=" + freq
+	if r.IntN(2) == 0 {
+		rule += fmt.Sprintf(";INTERVAL=%d", 1+r.IntN(4))
+	}
+	if freq == "WEEKLY" && r.IntN(2) == 0 {
+		rule += ";BYDAY=" + []string{"MO", "TU,TH", "MO,WE,FR", "SA,SU"}[r.IntN(4)]
+	}
+	switch r.IntN(3) {
+	case 0:
+		rule += fmt.Sprintf(";COUNT=%d", 1+r.IntN(400))
+	case 1:
+		rule += ";UNTIL=" + base.AddDate(0, r.IntN(60), 0).Format(f) + "Z"
+	}
+	fmt.Fprintf(&b, "RRULE:%s\r\n", rule)
+	step := map[string]int{"DAILY": 1, "WEEKLY": 7, "MONTHLY": 30}[freq]
+	for range r.IntN(4) { // on the rule's days or not: an EXDATE off the rule is ignored
+		fmt.Fprintf(&b, "EXDATE%s\r\n", stamp(base.AddDate(0, 0, step*r.IntN(80))))
+	}
+	for range r.IntN(2) {
+		fmt.Fprintf(&b, "RDATE%s\r\n", stamp(base.AddDate(0, 0, r.IntN(2000)).Add(time.Duration(r.IntN(24))*time.Hour)))
+	}
+	b.WriteString("END:VEVENT\r\n")
+	for i := range r.IntN(3) {
+		rid := base.AddDate(0, 0, step*(i*3+r.IntN(3)))
+		moved := rid.Add(time.Duration(r.IntN(24*90)-24*45) * time.Hour)
+		fmt.Fprintf(&b, "BEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nRECURRENCE-ID%s\r\nDTSTART%s\r\nDTEND%s\r\n",
+			uid, stamp(rid), stamp(moved), stamp(moved.Add(time.Hour)))
+		if r.IntN(3) == 0 {
+			b.WriteString("STATUS:CANCELLED\r\n")
+		}
+		b.WriteString("END:VEVENT\r\n")
+	}
+	b.WriteString("END:VCALENDAR\r\n")
+	return []byte(b.String())
+}
