@@ -102,18 +102,24 @@ func (h *Handler) envelopeDecides(q *query.CalendarQuery, coll string, o *engine
 	return ok && s.Hits(tr.Start, tr.End)
 }
 
+// maxQuerySpacings bounds the series spacings one calendar-query reads
+// (keepSpacing), so that a collection's first query after a start pays
+// for a bounded number of them and the queries after it read the rest.
+const maxQuerySpacings = 256
+
 // keepSpacing keeps, for a later query's envelopeDecides, the spacing of
 // obj (o's parsed version, which q was just evaluated against) when q is
 // a query of eventRange and o a recurring VEVENT whose spacing is not
 // kept yet: read once per version of a series, over the years around
-// the window asked, under the query's recurrence work limit.
-func (h *Handler) keepSpacing(ctx context.Context, q *query.CalendarQuery, coll string, o *engine.Object, obj *query.CalendarObject) {
+// the window asked, under the query's recurrence work limit. It reports
+// whether it read one.
+func (h *Handler) keepSpacing(ctx context.Context, q *query.CalendarQuery, coll string, o *engine.Object, obj *query.CalendarObject) bool {
 	tr, ok := eventRange(q)
 	if !ok || o.Component != "VEVENT" || h.objects == nil {
-		return
+		return false
 	}
 	if _, ok := h.objects.Spacing(coll, o.Name, o.ETag); ok {
-		return
+		return false
 	}
 	t := tr.Start
 	if t.IsZero() {
@@ -123,6 +129,7 @@ func (h *Handler) keepSpacing(ctx context.Context, q *query.CalendarQuery, coll 
 	if recurs && ctx.Err() == nil { // a stopped expansion tells nothing for good
 		h.objects.KeepSpacing(coll, o.Name, o.ETag, s)
 	}
+	return recurs
 }
 
 // onlyETag reports whether pr asks for DAV:getetag alone, which an object
@@ -196,6 +203,7 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 	}
 	var matches []queryMatch
 	budget := h.maxQueryBuffer()
+	spacings := maxQuerySpacings // left to read
 	add := func(o *engine.Object, data []byte) {
 		size := int64(len(data))
 		if wantsData && data == nil {
@@ -234,8 +242,8 @@ func (h *Handler) calendarQuery(w http.ResponseWriter, r *http.Request, rq *repo
 		if errors.Is(err, query.ErrUnevaluable) {
 			h.log.Warn("calendar-query: object cannot be evaluated; counted as a match", "path", rq.Coll.Path+o.Name, "err", err)
 			ok, err = true, nil
-		} else if err == nil && !shaped {
-			h.keepSpacing(ctx, q, rq.Coll.Path, o, obj)
+		} else if err == nil && !shaped && spacings > 0 && h.keepSpacing(ctx, q, rq.Coll.Path, o, obj) {
+			spacings--
 		}
 		if err != nil || !ok {
 			return err

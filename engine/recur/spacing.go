@@ -44,10 +44,11 @@ func (s Spacing) Hits(start, end time.Time) bool {
 const SpacingInstances = 1024
 
 // SeriesSpacing returns the Spacing of the VEVENT instances of p (from
-// Prepare with ical.CompEvent) that start in [from, to), expanding a
-// year at a time under p's MaxIterations each and stopping at the first
-// year that fails or would take it past SpacingInstances instances (the
-// Spacing then ends at the last year it finished). ok is false when p
+// Prepare with ical.CompEvent) that start in [from, to): one expansion of
+// the whole span when it has at most SpacingInstances instances, else a
+// year at a time, stopping at the first year that fails or would take it
+// past SpacingInstances (the Spacing then ends at the last year it
+// finished); each expansion under p's MaxIterations. ok is false when p
 // has a floating time (its instances then depend on the query's time
 // zone), an instance starts at a fractional second, or fewer than two
 // instances start in [from, to): a single instance is its own envelope.
@@ -56,44 +57,63 @@ func SeriesSpacing(ctx context.Context, p *Prepared, from, to time.Time) (s Spac
 	if p.comp != ical.CompEvent || p.Floating {
 		return Spacing{}, false
 	}
-	n, count := 0, 0
-	for w := from; w.Before(to); {
-		next := w.AddDate(1, 0, 0)
-		if next.After(to) {
-			next = to
-		}
-		ins, err := p.Expand(ctx, w, next, Options{MaxInstances: SpacingInstances - n, MaxIterations: p.maxIterations})
-		if err != nil {
-			break
-		}
-		n += len(ins)
-		// ins is sorted by start; those starting before w were counted
-		// in the year before (every VEVENT instance starting in a window
-		// overlaps it).
-		for _, in := range ins {
-			t := in.Start
-			if t.Before(w) {
-				continue
+	var sp spacer
+	ins, err := p.Expand(ctx, from, to, Options{MaxInstances: SpacingInstances, MaxIterations: p.maxIterations})
+	if err == nil {
+		ok = sp.add(ins, from)
+	} else {
+		ok = true
+		n := 0
+		for w := from; w.Before(to) && ok; {
+			next := w.AddDate(1, 0, 0)
+			if next.After(to) {
+				next = to
 			}
-			if t.Nanosecond() != 0 {
-				return Spacing{}, false
+			ins, err := p.Expand(ctx, w, next, Options{MaxInstances: SpacingInstances - n, MaxIterations: p.maxIterations})
+			if err != nil {
+				break
 			}
-			u := t.Unix()
-			switch {
-			case count == 0:
-				s.First = u
-			case u == s.Last:
-				continue
-			default:
-				s.MaxGap = max(s.MaxGap, u-s.Last)
-			}
-			s.Last = u
-			count++
+			n += len(ins)
+			ok = sp.add(ins, w)
+			w = next
 		}
-		w = next
 	}
-	if count < 2 {
+	if !ok || sp.count < 2 {
 		return Spacing{}, false
 	}
-	return s, true
+	return sp.s, true
+}
+
+// spacer reads a Spacing off instances given in order of their start.
+type spacer struct {
+	s     Spacing
+	count int
+}
+
+// add reads the starts of ins (sorted by start) from w on: those starting
+// before w overlap the window before it, which counted them (every VEVENT
+// instance starting in a window overlaps it). It is false at a start with
+// a fractional second.
+func (sp *spacer) add(ins []Instance, w time.Time) bool {
+	for _, in := range ins {
+		t := in.Start
+		if t.Before(w) {
+			continue
+		}
+		if t.Nanosecond() != 0 {
+			return false
+		}
+		u := t.Unix()
+		switch {
+		case sp.count == 0:
+			sp.s.First = u
+		case u == sp.s.Last:
+			continue
+		default:
+			sp.s.MaxGap = max(sp.s.MaxGap, u-sp.s.Last)
+		}
+		sp.s.Last = u
+		sp.count++
+	}
+	return true
 }
