@@ -60,7 +60,7 @@ type ObjectCache struct {
 	used    int64
 	entries map[entryKey]*cachedObject
 	// spacings are the recurring series' instance spacings (spacing.go),
-	// within max/spacingShare bytes of their own.
+	// within max/spacingShare bytes besides the objects' max.
 	spacingUsed int64
 	spacings    map[spacingKey]recur.Spacing
 }
@@ -159,14 +159,12 @@ func (c *ObjectCache) KeepBody(v Version, body []byte) {
 }
 
 // put keeps e under v, evicting random entries to make room when evict
-// is set, and dropping e when it does not fit. The objects take the
-// budget less the spacings' share; one entry never takes more than an
-// eighth of the budget.
+// is set, and dropping e when it does not fit. One entry never takes more
+// than an eighth of the budget.
 func (c *ObjectCache) put(v Version, e *cachedObject, evict bool) {
 	if e.cost > c.max/8 {
 		return
 	}
-	room := c.max - c.max/spacingShare
 	k := entryKey{v.Seq, v.Name}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -175,13 +173,13 @@ func (c *ObjectCache) put(v Version, e *cachedObject, evict bool) {
 		delete(c.entries, k)
 	}
 	for old, x := range c.entries {
-		if !evict || c.used+e.cost <= room {
+		if !evict || c.used+e.cost <= c.max {
 			break
 		}
 		c.used -= x.cost
 		delete(c.entries, old)
 	}
-	if c.used+e.cost > room {
+	if c.used+e.cost > c.max {
 		return
 	}
 	c.entries[k] = e

@@ -9,9 +9,10 @@ import (
 	"github.com/almanac/almanac/engine/recur"
 )
 
-// spacingShare is the share of an ObjectCache's budget that its series'
-// spacings may take (1/16: 512 KiB of the default 8 MiB, some 3,500
-// series with the bench tool's names); the parsed objects keep the rest.
+// spacingShare sets the bytes an ObjectCache's series' spacings may take
+// besides its objects' budget: 1/16 of it (512 KiB beside the default
+// 8 MiB, some 2,500 series with the bench tool's names), so that they
+// never push out a parsed object.
 const spacingShare = 16
 
 // spacingKey names an object version by what the engine's time index
@@ -41,8 +42,8 @@ func (c *ObjectCache) Spacing(coll, name, etag string) (s recur.Spacing, ok bool
 }
 
 // KeepSpacing keeps s, the spacing of the VEVENT instances of the object
-// version (coll, name, etag), within its share of the budget, dropping
-// random spacings to make room.
+// version (coll, name, etag), within the spacings' bytes, dropping random
+// spacings to make room.
 func (c *ObjectCache) KeepSpacing(coll, name, etag string, s recur.Spacing) {
 	if c == nil {
 		return

@@ -11,7 +11,7 @@ import (
 )
 
 // TestSpacingCacheBound: the spacings an ObjectCache keeps stay within
-// their share of its budget, whatever their number, a kept one is found
+// their 1/16 of its budget, whatever their number, a kept one is found
 // under its version only (another ETag is another body), and a nil cache
 // keeps none.
 func TestSpacingCacheBound(t *testing.T) {

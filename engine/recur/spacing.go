@@ -2,6 +2,9 @@ package recur
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/emersion/go-ical"
@@ -45,65 +48,97 @@ const SpacingInstances = 1024
 
 // SeriesSpacing returns the Spacing of the VEVENT instances of p (from
 // Prepare with ical.CompEvent) that start in [from, to): one expansion of
-// the whole span when it has at most SpacingInstances instances, else a
-// year at a time, stopping at the first year that fails or would take it
-// past SpacingInstances (the Spacing then ends at the last year it
-// finished); each expansion under p's MaxIterations. ok is false when p
-// has a floating time (its instances then depend on the query's time
-// zone), an instance starts at a fractional second, or fewer than two
-// instances start in [from, to): a single instance is its own envelope.
-// It reads no clock: the same calendar and bounds give the same Spacing.
+// the whole span when at most SpacingInstances instances start in it,
+// else a year at a time, stopping at the first year that fails or would
+// take it past SpacingInstances (the Spacing then ends at the last year
+// it finished); each expansion under p's MaxIterations. ok is false when
+// p has a floating time (its instances then depend on the query's time
+// zone), an instance starts at a fractional second, the span cannot be
+// expanded, or fewer than two instances start in [from, to): a single
+// instance is its own envelope. It reads no clock: the same calendar and
+// bounds give the same Spacing.
 func SeriesSpacing(ctx context.Context, p *Prepared, from, to time.Time) (s Spacing, ok bool) {
 	if p.comp != ical.CompEvent || p.Floating {
 		return Spacing{}, false
 	}
 	var sp spacer
-	ins, err := p.Expand(ctx, from, to, Options{MaxInstances: SpacingInstances, MaxIterations: p.maxIterations})
-	if err == nil {
-		ok = sp.add(ins, from)
-	} else {
-		ok = true
+	starts, err := p.starts(ctx, from, to, SpacingInstances)
+	switch {
+	case err == nil:
+		sp.add(starts)
+	case errors.Is(err, ErrTooManyInstances):
 		n := 0
-		for w := from; w.Before(to) && ok; {
+		for w := from; w.Before(to); {
 			next := w.AddDate(1, 0, 0)
 			if next.After(to) {
 				next = to
 			}
-			ins, err := p.Expand(ctx, w, next, Options{MaxInstances: SpacingInstances - n, MaxIterations: p.maxIterations})
-			if err != nil {
+			starts, err := p.starts(ctx, w, next, SpacingInstances-n)
+			if errors.Is(err, errFractional) {
+				return Spacing{}, false
+			} else if err != nil {
 				break
 			}
-			n += len(ins)
-			ok = sp.add(ins, w)
+			n += len(starts)
+			sp.add(starts)
 			w = next
 		}
+	default:
+		return Spacing{}, false
 	}
-	if !ok || sp.count < 2 {
+	if sp.count < 2 {
 		return Spacing{}, false
 	}
 	return sp.s, true
 }
 
-// spacer reads a Spacing off instances given in order of their start.
+// errFractional stops a Spacing at an instance that starts at a
+// fractional second.
+var errFractional = errors.New("recur: an instance starts at a fractional second")
+
+// starts returns, sorted, the Unix seconds at which the instances of p
+// (VEVENTs) that Expand gives for [from, to) start, those starting in
+// [from, to) only (every VEVENT instance starting in a window overlaps
+// it), without building Expand's answer. It fails as Expand does (under
+// p's MaxIterations), with ErrTooManyInstances past limit starts, and with
+// errFractional.
+func (p *Prepared) starts(ctx context.Context, from, to time.Time, limit int) ([]int64, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("recur: expansion stopped: %w", err)
+	}
+	b := newBudget(ctx, p.maxIterations)
+	var out []int64
+	for i := range p.groups {
+		got, err := p.groups[i].expand(from, to, b)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range got {
+			if in.Start.Before(from) || !in.Start.Before(to) {
+				continue
+			}
+			if in.Start.Nanosecond() != 0 {
+				return nil, errFractional
+			}
+			out = append(out, in.Start.Unix())
+		}
+		if len(out) > limit {
+			return nil, ErrTooManyInstances
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// spacer reads a Spacing off instance starts given in order.
 type spacer struct {
 	s     Spacing
 	count int
 }
 
-// add reads the starts of ins (sorted by start) from w on: those starting
-// before w overlap the window before it, which counted them (every VEVENT
-// instance starting in a window overlaps it). It is false at a start with
-// a fractional second.
-func (sp *spacer) add(ins []Instance, w time.Time) bool {
-	for _, in := range ins {
-		t := in.Start
-		if t.Before(w) {
-			continue
-		}
-		if t.Nanosecond() != 0 {
-			return false
-		}
-		u := t.Unix()
+// add reads starts (sorted, Unix seconds), each after those added before.
+func (sp *spacer) add(starts []int64) {
+	for _, u := range starts {
 		switch {
 		case sp.count == 0:
 			sp.s.First = u
@@ -115,5 +150,4 @@ func (sp *spacer) add(ins []Instance, w time.Time) bool {
 		sp.s.Last = u
 		sp.count++
 	}
-	return true
 }
