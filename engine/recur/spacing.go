@@ -10,8 +10,9 @@ import (
 	"github.com/emersion/go-ical"
 )
 
-// Spacing is what the engine's time index keeps of a calendar's VEVENT
-// instances so that a query decides a window without expanding them:
+// Spacing is what a caller keeps of a calendar's VEVENT instances (dav's
+// object cache, beside the time index) so that a query decides a window
+// without reading or expanding them:
 // every instance start from First to Last (Unix seconds, both instance
 // starts) is known, and two consecutive ones lie at most MaxGap seconds
 // apart. A window that starts before Last and is longer than MaxGap, or
