@@ -175,20 +175,50 @@ func (s *space) idleFlush(pdb *pebble.DB) {
 		m := pdb.Metrics()
 		quiet := m.WAL.BytesIn == last
 		last = m.WAL.BytesIn
-		if !quiet || int64(m.WAL.Size) < idleFlushMin(s.opts.MemTableSize) || s.full.Load() || s.admit(int64(m.WAL.Size)) != nil {
-			continue
-		}
-		done, err := pdb.AsyncFlush()
-		if err != nil {
-			s.opts.Logger.Warn("engine: flush of a quiet store", "err", err)
-			continue
-		}
-		select {
-		case <-done:
-		case <-s.stop:
-			return
+		if quiet {
+			s.flushQuiet(pdb, m)
 		}
 	}
+}
+
+// flushQuiet flushes the memtables of a quiet store whose write-ahead
+// logs (m's) hold at least idleFlushMin, unless writes are refused or the
+// flush would leave less than MinFreeSpace free, and waits for the flush
+// or for close.
+func (s *space) flushQuiet(pdb *pebble.DB, m *pebble.Metrics) {
+	if int64(m.WAL.Size) < idleFlushMin(s.opts.MemTableSize) || s.full.Load() || s.admit(int64(m.WAL.Size)) != nil {
+		return
+	}
+	done, err := pdb.AsyncFlush()
+	if err != nil {
+		s.opts.Logger.Warn("engine: flush of a quiet store", "err", err)
+		return
+	}
+	select {
+	case <-done:
+	case <-s.stop:
+	}
+}
+
+// FlushIdle flushes the memtables now, as the idle flush does once the
+// write-ahead log has stayed unchanged for idleFlushAfter: serve calls it
+// when its requests went quiet, before it hands a burst's memory back to
+// the kernel (cmd/almanac, budget_idle.go), so that the flush's garbage
+// and the memtable it frees go back too, in the same release, instead of
+// arriving up to 2 s after it. It does nothing when the logs hold less
+// than idleFlushMin, writes are refused, the store is read-only or
+// closed.
+func (db *DB) FlushIdle() {
+	s := db.space
+	s.mu.Lock()
+	if s.closed || s.readOnly {
+		s.mu.Unlock()
+		return
+	}
+	s.running.Add(1) // close waits for the flush
+	s.mu.Unlock()
+	defer s.running.Done()
+	s.flushQuiet(db.pdb, db.pdb.Metrics())
 }
 
 // avail returns the bytes available to the database, or -1 when the

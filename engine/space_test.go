@@ -535,6 +535,40 @@ func TestReserveSizedToStore(t *testing.T) {
 	}
 }
 
+// TestFlushIdle: FlushIdle flushes at once (the idle flush's ticker never
+// fires here) a store whose logs hold idleFlushMin, not one whose logs
+// hold less, and does nothing after Close.
+func TestFlushIdle(t *testing.T) {
+	defer func(d time.Duration) { idleFlushAfter = d }(idleFlushAfter)
+	idleFlushAfter = time.Hour
+	const memtable = 1 << 20
+	opts := &Options{FS: vfs.NewMem(), Clock: fakeClock(), MemTableSize: memtable, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	db, err := Open("db", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+	put := fiftyAcked(t, db, map[string]bool{})
+	if err := put("a.ics"); err != nil {
+		t.Fatal(err)
+	}
+	db.FlushIdle()
+	if m := db.pdb.Metrics(); m.Table.Local.LiveSize > 0 {
+		t.Fatalf("logs of %d bytes (under %d) were flushed", m.WAL.Size, idleFlushMin(memtable))
+	}
+	for i := 0; int64(db.pdb.Metrics().WAL.Size) < idleFlushMin(memtable); i++ {
+		if err := put(fmt.Sprintf("b%d.ics", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.FlushIdle()
+	if m := db.pdb.Metrics(); int64(m.WAL.Size) >= idleFlushMin(memtable) || m.Table.Local.LiveSize == 0 {
+		t.Fatalf("after FlushIdle the logs hold %d bytes, the tables %d: no flush", m.WAL.Size, m.Table.Local.LiveSize)
+	}
+	db.Close()
+	db.FlushIdle()
+}
+
 // TestIdleFlush writes a burst and goes quiet: the idle flush turns the
 // memtables into tables, so the write-ahead log no longer holds the
 // burst, and everything acknowledged is still there after a reopen.

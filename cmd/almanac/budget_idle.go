@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
 
@@ -13,50 +15,99 @@ import (
 // MiB of anonymous memory out of 42, kept while the server sat idle.
 // Collecting and returning it once the server goes quiet costs one
 // collection per burst, never while requests run.
+//
+// Quiet is told by the requests, not by the bytes allocated: up to session
+// 14 an interval of 2 s with under 1 MiB allocated was quiet, and the
+// engine's idle flush (0.7 MiB, 2 to 4 s after the last write), the
+// previous release's own reading of /proc and a request's tail often
+// added up to more, so that about 1 run in 4 of the fresh footprint still
+// held the burst 5 s after its last request (bench/micro-results.md,
+// "Idle release").
 const (
-	// idleInterval is how often the allocation counter is read.
-	idleInterval = 2 * time.Second
-	// idleQuiet: fewer bytes allocated in one interval is a quiet server
-	// (an idle server's timers and metrics allocate a few KiB).
-	idleQuiet = 1 << 20
+	// idleTick is how often the releaser looks.
+	idleTick = 250 * time.Millisecond
+	// idleAfter: no HTTP request in flight, begun or ended for this long
+	// is a quiet server.
+	idleAfter = 2 * time.Second
+	// idleTickQuiet: fewer bytes allocated in one tick is a server whose
+	// background work (a feed's publisher, a cluster's catch-up, a
+	// compaction) is done too; an idle server's timers and metrics
+	// allocate a few KiB a second.
+	idleTickQuiet = 128 << 10
 	// idleBusy: at least this many bytes allocated since the last release
 	// make a burst worth releasing.
 	idleBusy = 16 << 20
 )
 
-// idleReleaser decides when to return memory: Observe gets the bytes
-// allocated so far at each tick and says whether to release now.
-type idleReleaser struct {
-	last, released uint64 // counter at the previous tick, at the last release
+// requestActivity counts the HTTP requests a server serves, for the idle
+// release: those in flight, and every start and end.
+type requestActivity struct {
+	inFlight atomic.Int64
+	changes  atomic.Uint64
 }
 
-// Observe reports whether the interval that ended with allocated was quiet
-// after a burst: fewer than idleQuiet bytes in it, at least idleBusy since
-// the last release.
-func (r *idleReleaser) Observe(allocated uint64) bool {
-	quiet := allocated-r.last < idleQuiet
-	r.last = allocated
-	if quiet && allocated-r.released >= idleBusy {
-		r.released = allocated
+// wrap counts h's requests in a. The feed's gRPC streams, which last as
+// long as their subscribers, are not HTTP requests here (serve wraps the
+// handler they bypass).
+func (a *requestActivity) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.inFlight.Add(1)
+		a.changes.Add(1)
+		defer func() {
+			a.inFlight.Add(-1)
+			a.changes.Add(1)
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
+// idleSample is what the releaser reads at each tick: the bytes the
+// program allocated so far and its requests (requestActivity).
+type idleSample struct {
+	allocated uint64
+	inFlight  int64
+	changes   uint64
+}
+
+// idleReleaser decides when to return memory: Observe gets a sample at
+// each tick and says whether to release now.
+type idleReleaser struct {
+	last     idleSample
+	released uint64        // allocated at the last release
+	quiet    time.Duration // since the last request's start or end
+}
+
+// Observe reports whether to release at the tick that took s, idleTick
+// after the previous one: no request in flight, begun or ended for
+// idleAfter, under idleTickQuiet allocated since the previous tick, and
+// at least idleBusy since the last release.
+func (r *idleReleaser) Observe(s idleSample) bool {
+	if s.inFlight > 0 || s.changes != r.last.changes {
+		r.quiet = 0
+	} else {
+		r.quiet += idleTick
+	}
+	tickQuiet := s.allocated-r.last.allocated < idleTickQuiet
+	r.last = s
+	if r.quiet >= idleAfter && tickQuiet && s.allocated-r.released >= idleBusy {
+		r.released = s.allocated
 		return true
 	}
 	return false
 }
 
-// releaseWhenIdle runs until ctx ends: every tick it reads the bytes the
-// program allocated so far and, when the server turned quiet after a
-// burst, calls free (debug.FreeOSMemory: a collection, then every free
-// page back to the kernel).
-func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, allocated func() uint64, free func()) {
+// releaseWhenIdle runs until ctx ends: at every tick it takes a sample
+// and, when the server turned quiet after a burst, calls free.
+func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, sample func() idleSample, free func()) {
 	var r idleReleaser
-	r.last = allocated()
-	r.released = r.last
+	r.last = sample()
+	r.released = r.last.allocated
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick:
-			if r.Observe(allocated()) {
+			if r.Observe(sample()) {
 				free()
 			}
 		}
@@ -73,23 +124,25 @@ func freeMemory() {
 }
 
 // startIdleRelease starts releaseWhenIdle with the runtime's allocation
-// counter and free (freeMemory, and with --release-code-pages the
-// code pages' unmapping too); the returned func stops it.
-func startIdleRelease(free func()) (stop func()) {
+// counter, a's requests and free (serve's: the engine's idle flush, then
+// freeMemory, and with --release-code-pages the code pages' unmapping
+// too); the returned func stops it and waits for a release under way.
+func startIdleRelease(a *requestActivity, free func()) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
-	t := time.NewTicker(idleInterval)
-	sample := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
-	allocated := func() uint64 {
-		metrics.Read(sample)
-		if sample[0].Value.Kind() != metrics.KindUint64 {
-			return 0
+	t := time.NewTicker(idleTick)
+	ms := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	sample := func() idleSample {
+		s := idleSample{inFlight: a.inFlight.Load(), changes: a.changes.Load()}
+		metrics.Read(ms)
+		if ms[0].Value.Kind() == metrics.KindUint64 {
+			s.allocated = ms[0].Value.Uint64()
 		}
-		return sample[0].Value.Uint64()
+		return s
 	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		releaseWhenIdle(ctx, t.C, allocated, free)
+		releaseWhenIdle(ctx, t.C, sample, free)
 	}()
 	return func() { cancel(); t.Stop(); <-done }
 }

@@ -43,8 +43,9 @@ func runServe(ctx context.Context, args []string) error {
 	if m.Config.ReleaseCodePages {
 		free = m.releaseCode()
 	}
-	stopIdle := startIdleRelease(free)
-	defer stopIdle()
+	// The memtables are flushed first, so that the flush's garbage and
+	// the memtable it frees go back in the same release.
+	stopIdle := startIdleRelease(&m.activity, func() { m.DB.FlushIdle(); free() })
 	stopReload := m.reloadOnSIGHUP()
 	var serveErr error
 	select {
@@ -54,6 +55,7 @@ func runServe(ctx context.Context, args []string) error {
 		m.Logger.Error("server failed", "err", serveErr)
 	}
 	stopReload()
+	stopIdle()
 	closeCtx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
 	return errors.Join(serveErr, m.Close(closeCtx))
@@ -156,6 +158,7 @@ type Main struct {
 	groups     *auth.GroupFile // nil without --htgroup
 	ldapGroups *ldapGroups     // nil without --ldap-group-base
 	grpc       http.Handler    // gRPC served on the listener (ServeEnv.ServeGRPC)
+	activity   requestActivity // the HTTP requests, for the idle release (budget_idle.go)
 	grpcStop   func()
 	listener   net.Listener
 	server     *http.Server
@@ -496,7 +499,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	// The HTTP metrics count requests, not gRPC streams, which the feed's
 	// metrics count.
-	h, err := instrumentHTTP(reg, served)
+	h, err := instrumentHTTP(reg, m.activity.wrap(served))
 	if err != nil {
 		return err
 	}
