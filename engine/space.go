@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -201,25 +202,41 @@ func (s *space) flushQuiet(pdb *pebble.DB, m *pebble.Metrics) {
 }
 
 // FlushIdle flushes the memtables now, as the idle flush does once the
-// write-ahead log has stayed unchanged for idleFlushAfter: serve calls it
-// when its requests went quiet, before it hands a burst's memory back to
-// the kernel (cmd/almanac, budget_idle.go), so that the flush's garbage
-// and the memtable it frees go back too, in the same release, instead of
-// arriving up to 2 s after it. It does nothing when the logs hold less
-// than idleFlushMin, writes are refused, the store is read-only or
-// closed.
-func (db *DB) FlushIdle() {
+// write-ahead log has stayed unchanged for idleFlushAfter, then waits for
+// the compactions running (the flush's tables into the levels below) to
+// end: serve calls it when its requests went quiet, before it hands a
+// burst's memory back to the kernel (cmd/almanac, budget_idle.go), so
+// that the flush's garbage, the memtable it frees and the cached blocks
+// of the tables the compaction replaces go back in the same release
+// instead of arriving seconds after it. The flush is skipped when the
+// logs hold less than idleFlushMin or writes are refused; nothing is done
+// on a read-only or closed store. It returns when ctx ends or the store
+// closes, whatever is still running.
+func (db *DB) FlushIdle(ctx context.Context) {
 	s := db.space
 	s.mu.Lock()
 	if s.closed || s.readOnly {
 		s.mu.Unlock()
 		return
 	}
-	s.running.Add(1) // close waits for the flush
+	s.running.Add(1) // close waits for it
 	s.mu.Unlock()
 	defer s.running.Done()
 	s.flushQuiet(db.pdb, db.pdb.Metrics())
+	for db.pdb.Metrics().Compact.NumInProgress > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.stop:
+			return
+		case <-time.After(compactionPoll):
+		}
+	}
 }
+
+// compactionPoll is how often FlushIdle looks whether the compactions
+// ended.
+const compactionPoll = 20 * time.Millisecond
 
 // avail returns the bytes available to the database, or -1 when the
 // filesystem cannot tell (an in-memory one).

@@ -552,7 +552,7 @@ func TestFlushIdle(t *testing.T) {
 	if err := put("a.ics"); err != nil {
 		t.Fatal(err)
 	}
-	db.FlushIdle()
+	db.FlushIdle(ctx)
 	if m := db.pdb.Metrics(); m.Table.Local.LiveSize > 0 {
 		t.Fatalf("logs of %d bytes (under %d) were flushed", m.WAL.Size, idleFlushMin(memtable))
 	}
@@ -561,12 +561,12 @@ func TestFlushIdle(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	db.FlushIdle()
+	db.FlushIdle(ctx)
 	if m := db.pdb.Metrics(); int64(m.WAL.Size) >= idleFlushMin(memtable) || m.Table.Local.LiveSize == 0 {
 		t.Fatalf("after FlushIdle the logs hold %d bytes, the tables %d: no flush", m.WAL.Size, m.Table.Local.LiveSize)
 	}
 	db.Close()
-	db.FlushIdle()
+	db.FlushIdle(ctx)
 }
 
 // TestIdleFlush writes a burst and goes quiet: the idle flush turns the

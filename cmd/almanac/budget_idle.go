@@ -97,8 +97,8 @@ func (r *idleReleaser) Observe(s idleSample) bool {
 }
 
 // releaseWhenIdle runs until ctx ends: at every tick it takes a sample
-// and, when the server turned quiet after a burst, calls free.
-func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, sample func() idleSample, free func()) {
+// and, when the server turned quiet after a burst, calls free with ctx.
+func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, sample func() idleSample, free func(context.Context)) {
 	var r idleReleaser
 	r.last = sample()
 	r.released = r.last.allocated
@@ -108,7 +108,7 @@ func releaseWhenIdle(ctx context.Context, tick <-chan time.Time, sample func() i
 			return
 		case <-tick:
 			if r.Observe(sample()) {
-				free()
+				free(ctx)
 			}
 		}
 	}
@@ -126,8 +126,8 @@ func freeMemory() {
 // startIdleRelease starts releaseWhenIdle with the runtime's allocation
 // counter, a's requests and free (serve's: the engine's idle flush, then
 // freeMemory, and with --release-code-pages the code pages' unmapping
-// too); the returned func stops it and waits for a release under way.
-func startIdleRelease(a *requestActivity, free func()) (stop func()) {
+// too); the returned func stops it, ending a release under way.
+func startIdleRelease(a *requestActivity, free func(context.Context)) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t := time.NewTicker(idleTick)
 	ms := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}

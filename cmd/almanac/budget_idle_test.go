@@ -87,7 +87,7 @@ func TestReleaseWhenIdle(t *testing.T) {
 	tick := make(chan time.Time)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); releaseWhenIdle(ctx, tick, sample, func() { freed++ }) }()
+	go func() { defer close(done); releaseWhenIdle(ctx, tick, sample, func(context.Context) { freed++ }) }()
 	for range len(samples) - 1 {
 		tick <- time.Time{}
 	}

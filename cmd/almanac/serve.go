@@ -43,9 +43,9 @@ func runServe(ctx context.Context, args []string) error {
 	if m.Config.ReleaseCodePages {
 		free = m.releaseCode()
 	}
-	// The memtables are flushed first, so that the flush's garbage and
-	// the memtable it frees go back in the same release.
-	stopIdle := startIdleRelease(&m.activity, func() { m.DB.FlushIdle(); free() })
+	// The memtables are flushed first and the compactions waited for, so
+	// that what they free goes back in the same release.
+	stopIdle := startIdleRelease(&m.activity, func(ctx context.Context) { m.DB.FlushIdle(ctx); free() })
 	stopReload := m.reloadOnSIGHUP()
 	var serveErr error
 	select {
