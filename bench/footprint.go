@@ -161,7 +161,7 @@ func ScrapeMetrics(ctx context.Context, c *Client, names []string) (map[string]f
 // FootprintSettle is how long Footprint waits, quiet, before it reads a
 // server's memory: every server gets the same pause after the last
 // scenario's burst to hand back what it does not keep (Almanac returns a
-// burst's heap after a quiet 2 s interval; bench-compare read it at once
+// burst's heap 2 s after its last request; bench-compare read it at once
 // after the mixed scenario's 20 s of eight clients, with 7–9 MiB of that
 // burst's freed heap still resident).
 var FootprintSettle = 5 * time.Second
