@@ -49,15 +49,24 @@ func scanBudget(body []byte, lim budget) error {
 		}
 		i += j
 		rest := body[i:]
+		var next byte // the byte after '<': most are start and end tags
+		if len(rest) > 1 {
+			next = rest[1]
+		}
 		switch {
-		case bytes.HasPrefix(rest, []byte("<!--")):
-			i = skipPast(body, i+4, "-->")
-		case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-			i = skipPast(body, i+9, "]]>")
-		case bytes.HasPrefix(rest, []byte("<?")):
-			i = skipPast(body, i+2, "?>")
-		case bytes.HasPrefix(rest, []byte("<!")), bytes.HasPrefix(rest, []byte("</")):
+		case next == '/':
 			i += 2
+		case next == '!' || next == '?':
+			switch {
+			case bytes.HasPrefix(rest, []byte("<!--")):
+				i = skipPast(body, i+4, "-->")
+			case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+				i = skipPast(body, i+9, "]]>")
+			case next == '?':
+				i = skipPast(body, i+2, "?>")
+			default:
+				i += 2
+			}
 		default:
 			if elements++; elements > lim.elements {
 				return fmt.Errorf("%w: more than %d elements", ErrBudget, lim.elements)

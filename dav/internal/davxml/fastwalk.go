@@ -42,8 +42,30 @@ func fastWalk(body []byte, v tokenVisitor) (root xml.Name, ok bool) {
 		ns    nsChecker
 		attrs []xml.Attr
 		done  bool
+		// sib is the last start tag without attributes: a sibling
+		// written the same way, inside the same parent, gets the same
+		// name and passes the same checks (the bindings in scope are
+		// the parent's), so a run of them (a multiget's hrefs) is read
+		// without resolving and checking each.
+		sib struct {
+			raw   []byte
+			name  xml.Name
+			depth int
+		}
 	)
 	for len(s) > 0 {
+		if sib.raw != nil && len(stack) == sib.depth-1 {
+			if text, n := sameLeaf(s, sib.raw); n > 0 {
+				start := xml.StartElement{Name: sib.name, Attr: []xml.Attr{}}
+				if v.start(start, sib.depth) != nil ||
+					(len(text) > 0 && v.text(text, sib.depth) != nil) ||
+					v.end(sib.name, sib.depth) != nil {
+					return xml.Name{}, false
+				}
+				s = s[n:]
+				continue
+			}
+		}
 		if s[0] != '<' {
 			n := textLen(s)
 			if n == 0 {
@@ -74,6 +96,9 @@ func fastWalk(body []byte, v tokenVisitor) (root xml.Name, ok bool) {
 				return xml.Name{}, false
 			}
 			depth := len(stack)
+			if depth < sib.depth { // the parent of the remembered tag ends
+				sib.raw = nil
+			}
 			stack = stack[:len(stack)-1]
 			ns.end()
 			binds = binds[:len(binds)-top.binds]
@@ -156,6 +181,9 @@ func fastWalk(body []byte, v tokenVisitor) (root xml.Name, ok bool) {
 		if ns.start(start) != nil || v.start(start, len(stack)) != nil {
 			return xml.Name{}, false
 		}
+		if len(attrs) == 0 && !empty && len(stack) > 1 { // not the root: a second one is an error
+			sib.raw, sib.name, sib.depth = raw, name, len(stack)
+		}
 		if empty {
 			depth := len(stack)
 			stack = stack[:len(stack)-1]
@@ -170,6 +198,29 @@ func fastWalk(body []byte, v tokenVisitor) (root xml.Name, ok bool) {
 		}
 	}
 	return root, done
+}
+
+// sameLeaf matches <raw>text</raw> at the start of s, written exactly so
+// (no spaces in the tags, text as textLen admits it, possibly empty), and
+// returns the text and the length of the whole; n is 0 when s starts with
+// anything else.
+func sameLeaf(s, raw []byte) (text []byte, n int) {
+	k := len(raw)
+	if len(s) < 2*k+5 || s[0] != '<' || s[k+1] != '>' || !bytes.Equal(s[1:k+1], raw) {
+		return nil, 0
+	}
+	t := s[k+2:]
+	m := 0
+	if t[0] != '<' {
+		if m = textLen(t); m == 0 {
+			return nil, 0
+		}
+	}
+	e := t[m:]
+	if len(e) < k+3 || e[1] != '/' || e[k+2] != '>' || !bytes.Equal(e[2:k+2], raw) {
+		return nil, 0
+	}
+	return t[:m], k + 2 + m + k + 3
 }
 
 // tokenVisitor takes the tokens fastWalk reads, as walk's visit function
@@ -302,17 +353,36 @@ func trimTagSpace(s []byte) []byte {
 
 // textLen returns the length of the character data at the start of s,
 // up to the next "<"; 0 when it holds a byte fastWalk leaves to walk.
+// It steps over eight bytes at a time while none is one to look at (a
+// multiget's hrefs), and looks at the bytes of a word one by one
+// otherwise.
 func textLen(s []byte) int {
-	for i, c := range s {
-		switch {
-		case c == '<':
+	i := 0
+	for {
+		for i+8 <= len(s) && plainWord(load64(s, i)) {
+			i += 8
+		}
+		for end := min(i+8, len(s)); i < end; i++ {
+			switch c := s[i]; {
+			case c == '<':
+				return i
+			case c >= 0x20 && c <= 0x7E && c != '&' && c != '>', c == '\t', c == '\n':
+			default:
+				return 0
+			}
+		}
+		if i == len(s) {
 			return i
-		case c >= 0x20 && c <= 0x7E && c != '&' && c != '>', c == '\t', c == '\n':
-		default:
-			return 0
 		}
 	}
-	return len(s)
+}
+
+// plainWord reports whether the eight bytes in x are all printable ASCII
+// that textLen takes without a look: none below 0x20 or above 0x7D, and
+// none of '"', '&', '\”, '<' and '>' (of which textLen stops at '<',
+// rejects '&' and '>' and takes the quotes, one by one).
+func plainWord(x uint64) bool {
+	return !mayNeedLook(x) && hasZero(x^0x7F*ones) == 0
 }
 
 // isSpace reports whether text is all spaces, tabs and line feeds.

@@ -16,11 +16,18 @@ var fastWalkSeeds = []string{
 	`<D:propfind xmlns:D="DAV:"><D:prop><D:getetag/></D:prop></D:propfind>`,
 	`<a xmlns=""><b xmlns="DAV:"/></a>`,
 	"  <a/>\n",
+	// Runs of siblings written alike, which fastWalk reads without
+	// resolving each: inside parents that bind other namespaces, after a
+	// sibling that binds its own, and with empty and spaced tags.
+	`<a xmlns="A"><p><h>x</h><h>y</h><h></h></p><p xmlns="B"><h>z</h><h>w</h></p><h>v</h><h>u</h></a>`,
+	`<a xmlns:q="Q"><h>1</h><h xmlns="u">2</h><h>3</h><q:h>4</q:h><q:h>5</q:h><h >6</h ><h>7</h></a>`,
+	`<a><p><h>1</h></p><p xmlns="B"><h>2</h><h>3</h></p></a>`,
 }
 
 // walkSeeds are corners fastWalk must leave to walk.
 var walkSeeds = []string{
 	`<a><b/></a><c/>`,
+	`<h>0</h><h>0</h>`, // a second root written as the first
 	`<a x="1" x="2"/>`,
 	`<a xmlns:p="u"><p:b p:c="1"/></a>`,
 	`<p:a/>`,
