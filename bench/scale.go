@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 )
 
@@ -79,19 +80,25 @@ func cmdBound(n int) time.Duration {
 }
 
 // timedCmd runs the almanac binary with args, killing it after bound, and
-// reports how long it took.
-func timedCmd(ctx context.Context, bound time.Duration, bin string, args ...string) (time.Duration, error) {
+// reports how long it took and its peak resident set in KiB (the kernel's
+// ru_maxrss; 0 where the platform does not say).
+func timedCmd(ctx context.Context, bound time.Duration, bin string, args ...string) (time.Duration, int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	t0 := time.Now()
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		err = fmt.Errorf("not done within %v: %w", bound, ctx.Err())
 	}
 	if err != nil {
-		return 0, fmt.Errorf("%s %v: %w: %.2000s", bin, args, err, out)
+		return 0, 0, fmt.Errorf("%s %v: %w: %.2000s", bin, args, err, out)
 	}
-	return time.Since(t0), nil
+	peak := int64(0)
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		peak = int64(ru.Maxrss) // KiB on Linux
+	}
+	return time.Since(t0), peak, nil
 }
 
 // RunScale grows one data directory (under work) through plan.Sizes. Each
@@ -119,16 +126,18 @@ func RunScale(ctx context.Context, plan ScalePlan, work string, emit func(Result
 		next := max(per, n/plan.Users)
 		step := max(1, plan.ImportChunk/plan.Users) // events per calendar per import
 		var took time.Duration
+		var peak int64 // the largest chunk's peak RSS, KiB
 		for from := per; from < next; from += step {
-			d, err := importScaleChunk(ctx, plan, work, data, from, min(from+step, next))
+			d, p, err := importScaleChunk(ctx, plan, work, data, from, min(from+step, next))
 			if err != nil {
 				return fmt.Errorf("scale: import to %d: %w", n, err)
 			}
 			took += d
+			peak = max(peak, p)
 		}
 		added := (next - per) * plan.Users
-		emit(Result{Server: "almanac", Scenario: "scale-import", N: n, Ops: added, ElapsedS: took.Seconds(),
-			Throughput: float64(added) / took.Seconds(), Note: fmt.Sprintf("%d users, %d events each", plan.Users, next)})
+		emit(Result{Server: "almanac", Scenario: "scale-import", N: n, Ops: added, ElapsedS: took.Seconds(), HWMKB: peak,
+			Throughput: float64(added) / took.Seconds(), Note: fmt.Sprintf("%d users, %d events each, peak RSS %.0f MiB", plan.Users, next, float64(peak)/1024)})
 		per = next
 		if err := RunScaleStep(ctx, plan, data, per*plan.Users, per, emit); err != nil {
 			return err
@@ -139,17 +148,17 @@ func RunScale(ctx context.Context, plan ScalePlan, work string, emit func(Result
 
 // importScaleChunk imports events from..to-1 of every user's calendar
 // into data with `almanac import --users` and says how long the import
-// took (writing the tree is not counted).
-func importScaleChunk(ctx context.Context, plan ScalePlan, work, data string, from, to int) (time.Duration, error) {
+// took (writing the tree is not counted) and its peak RSS in KiB.
+func importScaleChunk(ctx context.Context, plan ScalePlan, work, data string, from, to int) (time.Duration, int64, error) {
 	tree := filepath.Join(work, "import")
 	if err := writeScaleTree(tree, plan.Users, from, to); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	took, err := timedCmd(ctx, cmdBound(plan.Users*(to-from)), plan.Bin, "import", "--users", tree, "--data", data)
+	took, peak, err := timedCmd(ctx, cmdBound(plan.Users*(to-from)), plan.Bin, "import", "--users", tree, "--data", data)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return took, os.RemoveAll(tree)
+	return took, peak, os.RemoveAll(tree)
 }
 
 // RunScaleStep measures a store of n objects, per in each calendar: the
@@ -211,12 +220,12 @@ func RunScaleStep(ctx context.Context, plan ScalePlan, data string, n, per int, 
 		{"rebuild", "--data", data},
 		{"backup", data + ".backup", "--data", data},
 	} {
-		took, err := timedCmd(ctx, cmdBound(n), plan.Bin, cmd...)
+		took, peak, err := timedCmd(ctx, cmdBound(n), plan.Bin, cmd...)
 		if err != nil {
 			return fmt.Errorf("scale: at %d: %w", n, err)
 		}
-		emit(Result{Server: "almanac", Scenario: "scale-" + cmd[0], N: n, Ops: 1, ElapsedS: took.Seconds(),
-			Note: fmt.Sprintf("%.2f s, server stopped", took.Seconds())})
+		emit(Result{Server: "almanac", Scenario: "scale-" + cmd[0], N: n, Ops: 1, ElapsedS: took.Seconds(), HWMKB: peak,
+			Note: fmt.Sprintf("%.2f s, peak RSS %.0f MiB, server stopped", took.Seconds(), float64(peak)/1024)})
 	}
 	return os.RemoveAll(data + ".backup")
 }

@@ -87,6 +87,7 @@ type scaleRow struct {
 
 var scaleRows = []scaleRow{
 	{"import (objects/s)", "scale-import", func(r Result) string { return fmt.Sprintf("%.0f", r.Throughput) }},
+	{"import's peak RSS (MiB)", "scale-import", peakCell},
 	{"start until it answers (s)", "scale-start", func(r Result) string { return fmt.Sprintf("%.2f", r.ElapsedS) }},
 	{"NATS publisher catch-up (s)", "scale-feed-catchup", func(r Result) string { return fmt.Sprintf("%.1f", r.ElapsedS) }},
 	{"sync initial p50 / p99 (ms)", "sync-initial", latencyCell},
@@ -98,9 +99,23 @@ var scaleRows = []scaleRow{
 		return fmt.Sprintf("%.0f / %.0f", float64(r.RSSKB)/1024, float64(r.HWMKB)/1024)
 	}},
 	{"data directory (MiB)", "disk", func(r Result) string { return fmt.Sprintf("%.0f", float64(r.DiskBytes)/(1<<20)) }},
-	{"verify (s)", "scale-verify", func(r Result) string { return fmt.Sprintf("%.1f", r.ElapsedS) }},
-	{"rebuild (s)", "scale-rebuild", func(r Result) string { return fmt.Sprintf("%.1f", r.ElapsedS) }},
-	{"backup (s)", "scale-backup", func(r Result) string { return fmt.Sprintf("%.1f", r.ElapsedS) }},
+	{"verify (s)", "scale-verify", secondsCell},
+	{"verify's peak RSS (MiB)", "scale-verify", peakCell},
+	{"rebuild (s)", "scale-rebuild", secondsCell},
+	{"rebuild's peak RSS (MiB)", "scale-rebuild", peakCell},
+	{"backup (s)", "scale-backup", secondsCell},
+	{"backup's peak RSS (MiB)", "scale-backup", peakCell},
+}
+
+func secondsCell(r Result) string { return fmt.Sprintf("%.1f", r.ElapsedS) }
+
+// peakCell is an offline command's peak RSS, empty for a run that did not
+// record it.
+func peakCell(r Result) string {
+	if r.HWMKB <= 0 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f", float64(r.HWMKB)/1024)
 }
 
 func latencyCell(r Result) string {

@@ -10,7 +10,8 @@ import (
 // TestScaleSmoke runs the scale benchmark at two tiny sizes against
 // almanac built from this tree: every step must import, serve, sync
 // exactly the changed objects and PUT without an error, the size in
-// plan.Full also verify, rebuild and back up (the other not), and the
+// plan.Full also verify, rebuild and back up (the other not), each
+// offline command with its peak RSS, and the
 // store must hold what was imported, in chunks of 3 objects (one per
 // user) an import. It takes ~30 s under load (two imports, two server
 // starts, and verify, rebuild and backup once: the fewest steps that run
@@ -34,6 +35,9 @@ func TestScaleSmoke(t *testing.T) {
 		}
 		if r.Scenario == "scale-put-load" && (r.Ops != 4 || !strings.Contains(r.Note, "CPU-µs")) {
 			t.Errorf("put load at %d: %d PUTs, note %q", r.N, r.Ops, r.Note)
+		}
+		if (r.Scenario == "scale-import" || slices.Contains(full, r.Scenario)) && r.HWMKB <= 0 {
+			t.Errorf("%s at %d: no peak RSS of the command", r.Scenario, r.N)
 		}
 		if strings.HasPrefix(r.Scenario, "scale-") && slices.Contains(full, r.Scenario) && r.N != 12 {
 			t.Errorf("%s at %d, a size not in plan.Full", r.Scenario, r.N)
