@@ -76,7 +76,11 @@ func (f *auditFlags) open(env *auditEnv, what string) (_ audit.Backend, _ func()
 		}
 		// The Go soft limit is the process's: set for the command's
 		// run, restored after it (holdMemoryLimit).
-		release := holdMemoryLimit(func() { splitMemoryBudget(f.memory, pebbleInGoHeap).apply(eopts, env.getenv) })
+		split := splitOfflineMemoryBudget
+		if what == "import" {
+			split = splitMemoryBudget
+		}
+		release := holdMemoryLimit(func() { split(f.memory, pebbleInGoHeap).apply(eopts, env.getenv) })
 		defer func() {
 			if err != nil {
 				release()

@@ -35,8 +35,10 @@ const defaultGCPercent = 100
 // own memory) is the rest, or the whole budget when Pebble allocates its
 // cache from the Go heap (a build without cgo: the static binary and the
 // container image). The offline commands that replay the log (rebuild,
-// verify, backup, import) divide their --memory-budget the same way and
-// give half of it, out of the Go share, to the replay
+// verify, backup, import) divide their --memory-budget the same way (but
+// rebuild, verify and backup give Pebble an eighth: see
+// splitOfflineMemoryBudget) and give half of it, out of the Go share, to
+// the replay
 // (engine.Options.ReplayMemory, see offlineReplayMemory); serve leaves
 // the engine's default to the replays it runs (an admin rebuild, a node's
 // bulk catch-up).
@@ -68,6 +70,29 @@ func splitMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
 	return b
 }
 
+// splitOfflineMemoryBudget divides the --memory-budget of rebuild,
+// verify and backup: the Go limit and the replay as serve's split and
+// offlineReplayMemory give them, but Pebble an eighth instead of a quarter
+// (its memtables a thirty-second each, two at most, the rest its block
+// cache), and with cgo the eighth left over is given to nothing: it is
+// room for what neither bound counts (at 100,000 objects glibc's arena
+// held 20 MiB for Pebble's 16, the Go runtime ~3 MiB beside its heap).
+// A replay reads the log and the projections once, in order, so the
+// smaller cache cost no CPU at 100,000 objects, nor when the replay
+// outgrew its kept records and read them back from Pebble (memtables of
+// a sixteenth, two of them charged to an eighth, left the blocks nothing:
+// 1.7-1.9x the CPU there). The peak anonymous memory at 100,000 objects
+// went from 68-73 MiB to 60-63 with the default budget
+// (bench/micro-results.md, "The offline commands within
+// --memory-budget"). import writes through the PUT path and keeps serve's
+// split: its memtables take every write.
+func splitOfflineMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
+	b := splitMemoryBudget(total, pebbleInGoHeap)
+	b.MemTable = min(total/32, 16<<20)
+	b.Cache = total/8 - b.MemTable
+	return b
+}
+
 // addMemoryBudgetFlag registers --memory-budget.
 func addMemoryBudgetFlag(fs *flag.FlagSet, dst *int64) {
 	fs.Int64Var(dst, "memory-budget", defaultMemoryBudget, "`bytes` of memory the server plans for: a quarter is Pebble's block cache and memtables, the rest the Go runtime's soft limit (GOMEMLIMIT wins when set; README: Memory and disk)")
@@ -76,7 +101,7 @@ func addMemoryBudgetFlag(fs *flag.FlagSet, dst *int64) {
 // addOfflineMemoryBudgetFlag registers --memory-budget for an offline
 // command that replays the log (rebuild, verify, backup, import).
 func addOfflineMemoryBudgetFlag(fs *flag.FlagSet, dst *int64) {
-	fs.Int64Var(dst, "memory-budget", defaultMemoryBudget, "`bytes` of memory the command plans for, divided as serve's (a quarter Pebble's cache and memtables, the rest the Go soft limit), half of it bounding the replay of the log; 768 MiB or more replays fastest (GOMEMLIMIT wins when set; README: Memory and disk)")
+	fs.Int64Var(dst, "memory-budget", defaultMemoryBudget, "`bytes` of memory the command plans for, divided as serve's (a quarter Pebble's cache and memtables, an eighth for rebuild, verify and backup; three quarters the Go soft limit), half of it bounding the replay of the log; 768 MiB or more replays fastest (GOMEMLIMIT wins when set; README: Memory and disk)")
 }
 
 // offlineReplayMemory is the share of an offline command's

@@ -35,6 +35,30 @@ func TestSplitMemoryBudget(t *testing.T) {
 	}
 }
 
+// TestSplitOfflineMemoryBudget: rebuild, verify and backup give Pebble an
+// eighth (memtables a thirty-second each, at most 16 MiB) and keep serve's
+// Go limit, so that with cgo an eighth is left for what neither bound
+// counts; with Pebble in the Go heap the Go limit is the whole budget.
+func TestSplitOfflineMemoryBudget(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct{ total, goLimit, cache, memTable int64 }{
+		{16 * mib, 12 * mib, 1.5 * mib, 0.5 * mib},
+		{64 * mib, 48 * mib, 6 * mib, 2 * mib},
+		{1024 * mib, 768 * mib, 112 * mib, 16 * mib},
+	} {
+		b := splitOfflineMemoryBudget(c.total, false)
+		if b.GoLimit != c.goLimit || b.Cache != c.cache || b.MemTable != c.memTable {
+			t.Errorf("budget %d MiB: %+v, want Go %d, cache %d, memtable %d MiB", c.total/mib, b, c.goLimit/mib, c.cache/mib, c.memTable/mib)
+		}
+		if left := c.total - (b.GoLimit + b.Cache + b.MemTable); left != c.total/8 {
+			t.Errorf("budget %d MiB: %d left over, want an eighth", c.total/mib, left)
+		}
+		if inGo := splitOfflineMemoryBudget(c.total, true); inGo.GoLimit != c.total || inGo.Cache != c.cache {
+			t.Errorf("budget %d MiB, Pebble in the Go heap: %+v, want the Go limit to be the whole budget", c.total/mib, inGo)
+		}
+	}
+}
+
 // TestMemoryBudgetApply: the budget sets the engine's cache and memtable
 // and the Go memory limit, which GOMEMLIMIT in the environment keeps.
 func TestMemoryBudgetApply(t *testing.T) {
