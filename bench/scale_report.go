@@ -110,7 +110,7 @@ var scaleRows = []scaleRow{
 func secondsCell(r Result) string { return fmt.Sprintf("%.1f", r.ElapsedS) }
 
 // peakCell is an offline command's peak RSS, empty for a run that did not
-// record it.
+// record it (the row is left out when no size has one).
 func peakCell(r Result) string {
 	if r.HWMKB <= 0 {
 		return ""
@@ -152,17 +152,20 @@ func WriteScaleMarkdown(w io.Writer, results []Result, meta ScaleMeta) error {
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---|", len(sizes)) + "\n")
 	for _, row := range scaleRows {
-		fmt.Fprintf(&b, "| %s |", row.label)
-		for _, n := range sizes {
-			cell := "—"
+		cells, measured := make([]string, len(sizes)), false
+		for i, n := range sizes {
+			cells[i] = "—"
 			for _, r := range results {
 				if r.Scenario == row.scenario && r.N == n {
-					cell = row.cell(r)
+					if c := row.cell(r); c != "" {
+						cells[i], measured = c, true
+					}
 				}
 			}
-			fmt.Fprintf(&b, " %s |", cell)
 		}
-		b.WriteString("\n")
+		if measured { // a run that did not measure it (older runs: the peaks) shows no row
+			fmt.Fprintf(&b, "| %s | %s |\n", row.label, strings.Join(cells, " | "))
+		}
 	}
 	b.WriteString("\nSyncs are of the bench user's calendar (the store size over 1,000 objects); the number in parentheses is the samples.\n\n")
 	fmt.Fprintf(&b, "Flat (p50 at most %.0f× that of the smallest size whose syncs found as many changes, the same response bytes, at least %d samples):\n\n", FlatBound, MinSamples)

@@ -37,13 +37,22 @@ func TestScaleFlat(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	var md bytes.Buffer
-	results = append(results, Result{Scenario: "scale-import", N: 10000, Throughput: 5000}, Result{Scenario: "rss", N: 10000, RSSKB: 100 << 10, HWMKB: 120 << 10})
+	results = append(results, Result{Scenario: "scale-import", N: 10000, Throughput: 5000}, Result{Scenario: "rss", N: 10000, RSSKB: 100 << 10, HWMKB: 120 << 10},
+		Result{Scenario: "scale-verify", N: 10000, ElapsedS: 2, HWMKB: 90 << 10}, Result{Scenario: "scale-rebuild", N: 10000, ElapsedS: 1})
 	if err := WriteScaleMarkdown(&md, results, ScaleMeta{Command: "cmd", Note: "note"}); err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range []string{"| objects in the store | 10000 |", "| import (objects/s) | 5000 |", "| RSS / peak (MiB) | 100 / 120 |", "| nochange | 10000 | 1.0× | false | 20 | **no** |"} {
+	for _, line := range []string{"| objects in the store | 10000 |", "| import (objects/s) | 5000 |", "| RSS / peak (MiB) | 100 / 120 |", "| nochange | 10000 | 1.0× | false | 20 | **no** |",
+		"| verify (s) | 2.0 |", "| verify's peak RSS (MiB) | 90 |", "| rebuild (s) | 1.0 |"} {
 		if !strings.Contains(md.String(), line+"\n") {
 			t.Errorf("no line %q in\n%s", line, md.String())
+		}
+	}
+	// A run without the offline commands' peaks (before session 16) shows
+	// no row of them rather than a row of blanks.
+	for _, label := range []string{"rebuild's peak", "import's peak"} {
+		if strings.Contains(md.String(), label) {
+			t.Errorf("a row %q without a measurement in\n%s", label, md.String())
 		}
 	}
 }
