@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,7 +36,9 @@ const clusterTestPassword = "cluster-secret"
 // ready.
 func (c *clusterChild) start(t testing.TB, ready chan<- error) {
 	c.cmd = exec.Command(almanacBinary(t), c.args...)
-	c.cmd.Env = append(os.Environ(), "ALMANAC_ADMIN_PASSWORD="+clusterTestPassword)
+	// GOTRACEBACK=all: the SIGQUIT of diagnoseCluster dumps every
+	// goroutine of a node that stalled.
+	c.cmd.Env = append(os.Environ(), "ALMANAC_ADMIN_PASSWORD="+clusterTestPassword, "GOTRACEBACK=all")
 	if c.stderr == "" { // kept across restarts, for the diagnosis
 		c.stderr = filepath.Join(t.TempDir(), "stderr")
 	}
@@ -126,19 +130,53 @@ func clusterPut(url, path, uid string) (int, string) {
 	return resp.StatusCode, resp.Header.Get("ETag")
 }
 
-// clusterGet returns the status and ETag of path on a node.
-func clusterGet(url, path string) (int, string) {
+// clusterGet returns the status and ETag of path on a node, or the
+// client's error (a status of 0).
+func clusterGet(url, path string) (int, string, error) {
 	req, err := http.NewRequest(http.MethodGet, url+path, nil)
 	if err != nil {
-		return 0, ""
+		return 0, "", err
 	}
 	req.SetBasicAuth("admin", clusterTestPassword)
 	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
 	if err != nil {
-		return 0, ""
+		return 0, "", err
 	}
 	resp.Body.Close()
-	return resp.StatusCode, resp.Header.Get("ETag")
+	return resp.StatusCode, resp.Header.Get("ETag"), nil
+}
+
+// probe returns a node's answer at url in one line: its status and
+// body, or the client's error.
+func probe(url string) string {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url)
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
+	return fmt.Sprintf("%d %s", resp.StatusCode, strings.TrimSpace(string(b)))
+}
+
+// metricLines returns the lines of a node's metrics that begin with one
+// of prefixes, or the client's error.
+func metricLines(url string, prefixes ...string) []string {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(url + "/metrics")
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer resp.Body.Close()
+	var lines []string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		for _, p := range prefixes {
+			if strings.HasPrefix(sc.Text(), p) {
+				lines = append(lines, sc.Text())
+				break
+			}
+		}
+	}
+	return lines
 }
 
 // headOf reads almanac_engine_head_seq from a node's metrics, "" if it
@@ -148,16 +186,46 @@ func headOf(url string) string {
 }
 
 // diagnoseCluster stops the nodes and logs what tells why a write is
-// missing: each node's head, where path is in each node's log, the first
-// sequence number at which the nodes' logs differ, and the warnings and
-// errors each node logged.
-func diagnoseCluster(t *testing.T, nodes []*clusterChild, path string) {
+// missing or a node does not answer: what each running node says of
+// itself (/healthz, /readyz, its cluster metrics), the goroutines that
+// waited a minute or more on each (all of stalled's, the index of the
+// node that did not answer, -1 for none), each node's head, where path
+// is in each node's log, the first sequence number at which the nodes'
+// logs differ, and the warnings and errors each node logged.
+func diagnoseCluster(t *testing.T, nodes []*clusterChild, path string, stalled int) {
 	t.Helper()
+	for i, c := range nodes {
+		if c.cmd.ProcessState == nil {
+			url := c.url.Load().(string)
+			t.Logf("node %d: /healthz %s; /readyz %s; metrics: %s", i+1, probe(url+"/healthz"), probe(url+"/readyz"),
+				strings.Join(metricLines(url, "almanac_engine_head_seq", "almanac_cluster_", "go_goroutines"), "; "))
+		}
+	}
+	// SIGQUIT: the Go runtime writes every goroutine's stack to the
+	// node's standard error (GOTRACEBACK=all) and exits, as a kill
+	// does; the databases are opened below all the same.
 	for _, c := range nodes {
 		if c.cmd.ProcessState == nil {
-			c.cmd.Process.Signal(os.Interrupt)
+			c.cmd.Process.Signal(syscall.SIGQUIT)
 			c.cmd.Wait()
 		}
+	}
+	for i, c := range nodes {
+		_, dump, ok := strings.Cut(c.logs(), "SIGQUIT: quit")
+		if !ok {
+			continue
+		}
+		if i == stalled {
+			t.Logf("node %d (did not answer) was doing:\n%s", i+1, dump)
+			continue
+		}
+		var long []string
+		for _, g := range strings.Split(dump, "\n\n") {
+			if strings.Contains(g, " minutes]:") {
+				long = append(long, g)
+			}
+		}
+		t.Logf("node %d: %d goroutines waiting a minute or more:\n%s", i+1, len(long), strings.Join(long, "\n\n"))
 	}
 	logs := make([][]string, len(nodes))
 	for i, c := range nodes {

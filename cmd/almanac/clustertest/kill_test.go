@@ -155,23 +155,25 @@ func TestClusterKill9(t *testing.T) {
 	}
 	var (
 		missing     string // the first write missing when the deadline passed
+		missingNode int    // the node it is missing on
 		missingOnce sync.Once
 		readers     sync.WaitGroup
 	)
-	for _, c := range nodes {
+	for ci, c := range nodes {
 		url := c.url.Load().(string)
 		for r := range 8 {
 			readers.Go(func() {
 				for i := r; i < len(paths); i += 8 {
 					path, etag := paths[i], acked[paths[i]]
 					for {
-						code, got := clusterGet(url, path)
+						code, got, err := clusterGet(url, path)
 						if code == http.StatusOK && got == etag {
 							break
 						}
 						if time.Now().After(deadline) {
 							missingOnce.Do(func() {
-								missing = fmt.Sprintf("%s on %s: %d %s, acknowledged with %s", path, c.dir, code, got, etag)
+								missing = fmt.Sprintf("%s on node %d (%s): %d %s %v, acknowledged with %s", path, ci+1, c.dir, code, got, err, etag)
+								missingNode = ci
 							})
 							return
 						}
@@ -184,7 +186,7 @@ func TestClusterKill9(t *testing.T) {
 	readers.Wait()
 	if missing != "" {
 		t.Error(missing)
-		diagnoseCluster(t, nodes, strings.Fields(missing)[0])
+		diagnoseCluster(t, nodes, strings.Fields(missing)[0], missingNode)
 		t.FailNow()
 	}
 	// The nodes agree on the head (writes whose answer was lost may have
@@ -200,7 +202,7 @@ func TestClusterKill9(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Errorf("the nodes' heads do not agree: %v", heads)
-			diagnoseCluster(t, nodes, "")
+			diagnoseCluster(t, nodes, "", -1)
 			t.FailNow()
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -232,7 +234,7 @@ func TestClusterKill9(t *testing.T) {
 	for i := 1; i < n; i++ {
 		if !bytes.Equal(digests[i], digests[0]) {
 			t.Errorf("node %d's log and projections differ from node 1's", i+1)
-			diagnoseCluster(t, nodes, "")
+			diagnoseCluster(t, nodes, "", -1)
 			return
 		}
 	}

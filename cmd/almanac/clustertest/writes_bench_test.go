@@ -126,7 +126,7 @@ func benchNodes(b *testing.B, mode string) []*clusterChild {
 	}
 	resp.Body.Close()
 	for _, c := range nodes { // every node has the calendar
-		for code, _ := clusterGet(c.url.Load().(string), "/dav/home/admin/cal/"); code != http.StatusOK; code, _ = clusterGet(c.url.Load().(string), "/dav/home/admin/cal/") {
+		for code, _, _ := clusterGet(c.url.Load().(string), "/dav/home/admin/cal/"); code != http.StatusOK; code, _, _ = clusterGet(c.url.Load().(string), "/dav/home/admin/cal/") {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
