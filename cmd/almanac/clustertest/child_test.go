@@ -170,13 +170,33 @@ func metricLines(url string, prefixes ...string) []string {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		for _, p := range prefixes {
-			if strings.HasPrefix(sc.Text(), p) {
+			if strings.HasPrefix(sc.Text(), p) && !strings.Contains(sc.Text(), "_bucket{") {
 				lines = append(lines, sc.Text())
 				break
 			}
 		}
 	}
 	return lines
+}
+
+// goroutinesOf returns the stacks of a running node's goroutines, read
+// from its --debug-listen (the last address it logged), or why it
+// cannot.
+func goroutinesOf(c *clusterChild) string {
+	m := regexp.MustCompile(`msg="profiler listening" url=(\S+)`).FindAllStringSubmatch(c.logs(), -1)
+	if m == nil {
+		return "no --debug-listen logged"
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(m[len(m)-1][1] + "goroutine?debug=2")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 // headOf reads almanac_engine_head_seq from a node's metrics, "" if it

@@ -44,7 +44,8 @@ func TestClusterKill9(t *testing.T) {
 		dir := t.TempDir()
 		nodes[i] = &clusterChild{dir: dir, args: []string{"serve", "--listen=127.0.0.1:0", "--data=" + dir,
 			"--nats=off", "--grpc-listen=off", "--node-name=" + fmt.Sprint("n", i+1),
-			"--cluster-listen=" + routes[i], "--routes=" + strings.Join(others, ","), "--cluster-join-timeout=2m"}}
+			"--cluster-listen=" + routes[i], "--routes=" + strings.Join(others, ","), "--cluster-join-timeout=2m",
+			"--debug-listen=127.0.0.1:0"}} // goroutinesOf
 	}
 	start := time.Now()
 	startAll(t, nodes)
@@ -157,7 +158,11 @@ func TestClusterKill9(t *testing.T) {
 		missing     string // the first write missing when the deadline passed
 		missingNode int    // the node it is missing on
 		missingOnce sync.Once
-		readers     sync.WaitGroup
+		// The goroutines of each node at its first GET that failed:
+		// what a node that does not answer is doing while it does not.
+		stalls     [3]sync.Once
+		stallDumps [3]string
+		readers    sync.WaitGroup
 	)
 	for ci, c := range nodes {
 		url := c.url.Load().(string)
@@ -169,6 +174,11 @@ func TestClusterKill9(t *testing.T) {
 						code, got, err := clusterGet(url, path)
 						if code == http.StatusOK && got == etag {
 							break
+						}
+						if err != nil {
+							stalls[ci].Do(func() {
+								stallDumps[ci] = fmt.Sprintf("at %s, after %v:\n%s", time.Now().Format(time.TimeOnly), err, goroutinesOf(c))
+							})
 						}
 						if time.Now().After(deadline) {
 							missingOnce.Do(func() {
@@ -186,6 +196,11 @@ func TestClusterKill9(t *testing.T) {
 	readers.Wait()
 	if missing != "" {
 		t.Error(missing)
+		for i, d := range stallDumps {
+			if d != "" {
+				t.Logf("node %d's goroutines at its first GET that failed, %s", i+1, d)
+			}
+		}
 		diagnoseCluster(t, nodes, strings.Fields(missing)[0], missingNode)
 		t.FailNow()
 	}
