@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -63,5 +65,50 @@ func TestMaxConcurrentHashes(t *testing.T) {
 	// would be locked otherwise.
 	if _, err := v.Authenticate(context.Background(), "alice", "secret", "198.51.100.7"); err != nil {
 		t.Errorf("after a canceled wait: %v", err)
+	}
+}
+
+// TestConcurrentLoginsHashOnce: logins with the same password that wait
+// for a hashing slot while one verifies it take the cached success
+// instead of hashing it again each in turn (a DAV client's parallel
+// requests after the cache entry expired; a restarted cluster node under
+// sixteen clients took minutes of queued hashes to answer a GET).
+func TestConcurrentLoginsHashOnce(t *testing.T) {
+	db := MustOpenDB(t)
+	MustPutUser(t, db, "alice", MustHash(t, "secret"), "")
+	v, _ := newVerifier(t, Options{DB: db, MaxConcurrentHashes: 1})
+
+	var hashes atomic.Int32
+	gate := make(chan struct{})
+	onVerify = func(string) {
+		if hashes.Add(1) == 1 {
+			<-gate
+		}
+	}
+	defer func() { onVerify = nil }()
+
+	const logins = 6
+	errs := make(chan error, logins)
+	for range logins {
+		go func() {
+			_, err := v.Authenticate(context.Background(), "alice", "secret", "192.0.2.1")
+			errs <- err
+		}()
+	}
+	// One hashes; the others wait for its slot, past the cache they
+	// looked in before it was filled.
+	for waiting := 0; waiting < logins-1; {
+		buf := make([]byte, 1<<20)
+		waiting = strings.Count(string(buf[:runtime.Stack(buf, true)]), "auth.(*Verifier).acquire(")
+		runtime.Gosched()
+	}
+	close(gate)
+	for range logins {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := hashes.Load(); got != 1 {
+		t.Errorf("%d hashes for %d concurrent logins with one password, want 1", got, logins)
 	}
 }

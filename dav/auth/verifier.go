@@ -60,7 +60,8 @@ type Options struct {
 	// (bcrypt and argon2id take tens of milliseconds of CPU each); more
 	// logins wait for a turn, or until their request is canceled, so that
 	// a flood of logins leaves CPU for every other request. A cached
-	// success needs no hash. Default: GOMAXPROCS.
+	// success needs no hash, nor does a login that waited for a slot
+	// while another verified the same password. Default: GOMAXPROCS.
 	MaxConcurrentHashes int
 	// MaxTracked bounds the pairs and addresses the limiter remembers
 	// (about 250 bytes each); past it the least recently failed is
@@ -316,6 +317,14 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	}
 	if err := v.acquire(ctx); err != nil {
 		return nil, err
+	}
+	if v.cache.hit(d, v.opts.Clock()) {
+		// Verified by a login that held a slot while this one waited:
+		// a client's parallel requests (or a node's, after a restart or
+		// once the entry expired) cost one hash, not one each in turn.
+		v.release()
+		v.limits.succeed(user, remote)
+		return account, nil
 	}
 	ok, err := verifyHash(hash, password)
 	if err != nil {
