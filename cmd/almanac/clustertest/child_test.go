@@ -26,6 +26,16 @@ type clusterChild struct {
 	cmd    *exec.Cmd
 	url    atomic.Value // string: the banner's URL, without the final slash
 	stderr string       // the file the node's standard error goes to, across restarts
+	cpu    time.Duration // user and system CPU of the node's ended processes
+}
+
+// wait waits for the node's process to end and adds its CPU to c.cpu.
+func (c *clusterChild) wait() error {
+	err := c.cmd.Wait()
+	if st := c.cmd.ProcessState; st != nil {
+		c.cpu += st.UserTime() + st.SystemTime()
+	}
+	return err
 }
 
 // clusterTestPassword is the admin's password on every node
@@ -227,7 +237,7 @@ func diagnoseCluster(t *testing.T, nodes []*clusterChild, path string, stalled i
 	for _, c := range nodes {
 		if c.cmd.ProcessState == nil {
 			c.cmd.Process.Signal(syscall.SIGQUIT)
-			c.cmd.Wait()
+			c.wait()
 		}
 	}
 	for i, c := range nodes {

@@ -54,7 +54,7 @@ func TestClusterKill9(t *testing.T) {
 		for _, c := range nodes {
 			if c.cmd.ProcessState == nil {
 				c.cmd.Process.Kill()
-				c.cmd.Wait()
+				c.wait()
 			}
 		}
 	}()
@@ -128,7 +128,7 @@ func TestClusterKill9(t *testing.T) {
 		if err := c.cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		c.cmd.Wait()
+		c.wait()
 		time.Sleep(500 * time.Millisecond)
 		restart := time.Now()
 		ready := make(chan error, 1)
@@ -141,7 +141,15 @@ func TestClusterKill9(t *testing.T) {
 	}
 	ackedSoon(rounds)
 	check := time.Now()
-	defer func() { t.Logf("writers stopped and nodes compared in %s", time.Since(check).Round(time.Millisecond)) }()
+	defer func() {
+		var cpu time.Duration
+		for _, c := range nodes {
+			cpu += c.cpu
+		}
+		// The nodes' CPU, every start of each: what the test costs make
+		// test besides its client and the almanac build.
+		t.Logf("writers stopped and nodes compared in %s; the nodes used %.1f CPU-s", time.Since(check).Round(time.Millisecond), cpu.Seconds())
+	}()
 	close(stop)
 	wg.Wait()
 	t.Logf("%d of %d writes acknowledged", len(acked), sent.Load())
@@ -229,7 +237,7 @@ func TestClusterKill9(t *testing.T) {
 		}
 	}
 	for _, c := range nodes {
-		if err := c.cmd.Wait(); err != nil {
+		if err := c.wait(); err != nil {
 			t.Errorf("%s: exit %v:\n%s", c.dir, err, c.logs())
 		}
 		db, err := engine.Open(filepath.Join(c.dir, "db"), nil)
