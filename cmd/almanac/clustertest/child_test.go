@@ -24,8 +24,8 @@ type clusterChild struct {
 	args   []string
 	dir    string
 	cmd    *exec.Cmd
-	url    atomic.Value // string: the banner's URL, without the final slash
-	stderr string       // the file the node's standard error goes to, across restarts
+	url    atomic.Value  // string: the banner's URL, without the final slash
+	stderr string        // the file the node's standard error goes to, across restarts
 	cpu    time.Duration // user and system CPU of the node's ended processes
 }
 
