@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -207,6 +208,20 @@ func goroutinesOf(c *clusterChild) string {
 		return err.Error()
 	}
 	return string(b)
+}
+
+// nodesCPU returns the CPU-s the nodes used: their ended processes' and
+// what the running ones report (process_cpu_seconds_total).
+func nodesCPU(nodes []*clusterChild) float64 {
+	var sum float64
+	for _, c := range nodes {
+		sum += c.cpu.Seconds()
+		if c.cmd.ProcessState == nil {
+			v, _ := strconv.ParseFloat(metric(c.url.Load().(string), "process_cpu_seconds_total"), 64)
+			sum += v
+		}
+	}
+	return sum
 }
 
 // headOf reads almanac_engine_head_seq from a node's metrics, "" if it

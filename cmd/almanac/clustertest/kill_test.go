@@ -152,7 +152,7 @@ func TestClusterKill9(t *testing.T) {
 	}()
 	close(stop)
 	wg.Wait()
-	t.Logf("%d of %d writes acknowledged", len(acked), sent.Load())
+	t.Logf("%d of %d writes acknowledged; the nodes used %.1f CPU-s so far", len(acked), sent.Load(), nodesCPU(nodes))
 
 	// Every acknowledged write reaches every node, with its ETag. Eight
 	// readers a node: with forwarding the clients get thousands of writes
