@@ -224,6 +224,41 @@ func nodesCPU(nodes []*clusterChild) float64 {
 	return sum
 }
 
+// handlersWaiting summarizes a goroutine dump's HTTP requests under way:
+// how many wait in each function of this module (the innermost on their
+// stack), and the stack of one request of the most common, or the dump
+// itself when it has no request.
+func handlersWaiting(dump string) string {
+	counts := map[string]int{}
+	example := map[string]string{}
+	for _, g := range strings.Split(dump, "\n\n") {
+		if !strings.Contains(g, "net/http.(*conn).serve") {
+			continue
+		}
+		where := "outside this module"
+		for _, l := range strings.Split(g, "\n") {
+			if strings.HasPrefix(l, "github.com/almanac/almanac/") {
+				where = l[:strings.LastIndex(l, "(")] // the function, without its arguments
+				break
+			}
+		}
+		counts[where]++
+		example[where] = g
+	}
+	if len(counts) == 0 {
+		return "no request under way\n" + dump
+	}
+	var out []string
+	most := ""
+	for where, n := range counts {
+		out = append(out, fmt.Sprintf("%d in %s", n, where))
+		if counts[where] > counts[most] {
+			most = where
+		}
+	}
+	return strings.Join(out, ", ") + "; one of them:\n" + example[most]
+}
+
 // headOf reads almanac_engine_head_seq from a node's metrics, "" if it
 // cannot.
 func headOf(url string) string {

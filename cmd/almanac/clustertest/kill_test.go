@@ -118,7 +118,12 @@ func TestClusterKill9(t *testing.T) {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("round %d: %d writes acknowledged in 3 minutes with every node up, want %d", round, got+perRound-want, perRound)
+				t.Errorf("round %d: %d writes acknowledged in 3 minutes with every node up, want %d", round, got+perRound-want, perRound)
+				for i, c := range nodes {
+					t.Logf("node %d's requests wait in: %s", i+1, handlersWaiting(goroutinesOf(c)))
+				}
+				diagnoseCluster(t, nodes, "", -1)
+				t.FailNow()
 			}
 		}
 	}
