@@ -12,12 +12,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // clusterChild is one `almanac serve` node of a cluster, a child process.
@@ -39,14 +41,46 @@ func (c *clusterChild) wait() error {
 	return err
 }
 
-// clusterTestPassword is the admin's password on every node
-// (ALMANAC_ADMIN_PASSWORD of the first start).
+// clusterTestPassword is the password of the admin (ALMANAC_ADMIN_PASSWORD
+// of the first start) and of clusterTestUser on every node.
 const clusterTestPassword = "cluster-secret"
+
+// clusterTestUser is the user the tests' clients write and read as: a
+// user of the --htpasswd file start gives every node, whose bcrypt hash
+// has the least cost. The admin's has cost 10, which in a node built
+// with the race detector takes 1.5-2 CPU-s to verify (17 s under the
+// load of 2 cores shared by six engineers): each node verified it again
+// after every restart and every 2 minutes (the login cache), and that was
+// a good part of the test's CPU and its clients' 15 s timeouts.
+const clusterTestUser = "writer"
+
+// htpasswdDir holds clusterTestHtpasswd's file; TestMain removes it.
+var htpasswdDir string
+
+// clusterTestHtpasswd returns an htpasswd file holding clusterTestUser,
+// made once for all the nodes.
+var clusterTestHtpasswd = sync.OnceValues(func() (string, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(clusterTestPassword), bcrypt.MinCost)
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "almanac-clustertest-")
+	if err != nil {
+		return "", err
+	}
+	htpasswdDir = dir
+	path := filepath.Join(dir, "htpasswd")
+	return path, os.WriteFile(path, []byte(clusterTestUser+":"+string(hash)+"\n"), 0o600)
+})
 
 // start runs the node and waits (in the background) for its banner on
 // ready.
 func (c *clusterChild) start(t testing.TB, ready chan<- error) {
-	c.cmd = exec.Command(almanacBinary(t), c.args...)
+	htpasswd, err := clusterTestHtpasswd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd = exec.Command(almanacBinary(t), append(c.args, "--htpasswd="+htpasswd)...)
 	// GOTRACEBACK=all: the SIGQUIT of diagnoseCluster dumps every
 	// goroutine of a node that stalled.
 	c.cmd.Env = append(os.Environ(), "ALMANAC_ADMIN_PASSWORD="+clusterTestPassword, "GOTRACEBACK=all")
@@ -119,7 +153,7 @@ func waitReady(t testing.TB, ready <-chan error, n int) {
 	}
 }
 
-// clusterPut PUTs a small event as the admin; the status, the ETag.
+// clusterPut PUTs a small event as clusterTestUser; the status, the ETag.
 func clusterPut(url, path, uid string) (int, string) {
 	body := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + uid +
 		"\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
@@ -127,7 +161,7 @@ func clusterPut(url, path, uid string) (int, string) {
 	if err != nil {
 		return 0, ""
 	}
-	req.SetBasicAuth("admin", clusterTestPassword)
+	req.SetBasicAuth(clusterTestUser, clusterTestPassword)
 	req.Header.Set("Content-Type", "text/calendar")
 	// No shorter timeout than the server's own bounds (a write gives up
 	// with 503 within a few times 10 s): a client that left would leave
@@ -148,7 +182,7 @@ func clusterGet(url, path string) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	req.SetBasicAuth("admin", clusterTestPassword)
+	req.SetBasicAuth(clusterTestUser, clusterTestPassword)
 	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
 	if err != nil {
 		return 0, "", err

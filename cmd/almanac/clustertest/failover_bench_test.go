@@ -51,7 +51,7 @@ func BenchmarkClusterFailoverKill9(b *testing.B) {
 		nodes[leader].start(b, ready)
 		waitReady(b, ready, 1)
 		for i := 0; ; i++ { // the restarted node takes writes again
-			path := fmt.Sprintf("/dav/home/admin/cal/k%d-back-%d.ics", kill, i)
+			path := fmt.Sprintf("/dav/home/writer/cal/k%d-back-%d.ics", kill, i)
 			if code, _ := clusterPut(nodes[leader].url.Load().(string), path, path); code == http.StatusCreated {
 				break
 			}
@@ -86,7 +86,7 @@ func firstWriteAfter(b *testing.B, nodes []*clusterChild, leader int, start time
 	nodes[leader].cmd.Process.Kill()
 	nodes[leader].cmd.Wait()
 	for i := 0; ; i++ {
-		path := fmt.Sprintf("/dav/home/admin/cal/%s-%d.ics", tag, i)
+		path := fmt.Sprintf("/dav/home/writer/cal/%s-%d.ics", tag, i)
 		if code, _ := clusterPut(survivor, path, path); code == http.StatusCreated {
 			return time.Since(start)
 		}

@@ -59,8 +59,8 @@ func TestClusterKill9(t *testing.T) {
 		}
 	}()
 	url0 := nodes[0].url.Load().(string)
-	req, _ := http.NewRequest("MKCALENDAR", url0+"/dav/home/admin/cal/", nil)
-	req.SetBasicAuth("admin", clusterTestPassword)
+	req, _ := http.NewRequest("MKCALENDAR", url0+"/dav/home/writer/cal/", nil)
+	req.SetBasicAuth(clusterTestUser, clusterTestPassword)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		t.Fatalf("MKCALENDAR: %v %v", resp, err)
@@ -86,7 +86,7 @@ func TestClusterKill9(t *testing.T) {
 				}
 				c := nodes[(w+i)%n]
 				url, _ := c.url.Load().(string)
-				path := fmt.Sprintf("/dav/home/admin/cal/w%d-%d.ics", w, i)
+				path := fmt.Sprintf("/dav/home/writer/cal/w%d-%d.ics", w, i)
 				sent.Add(1)
 				if code, etag := clusterPut(url, path, path); code == http.StatusCreated {
 					mu.Lock()

@@ -9,10 +9,14 @@ import (
 	"github.com/almanac/almanac/internal/testbin"
 )
 
-// TestMain removes the almanac binary the tests built.
+// TestMain removes the almanac binary the tests built and the nodes'
+// htpasswd file.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	testbin.RemoveAll()
+	if htpasswdDir != "" {
+		os.RemoveAll(htpasswdDir)
+	}
 	os.Exit(code)
 }
 

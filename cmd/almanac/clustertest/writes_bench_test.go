@@ -54,7 +54,7 @@ func BenchmarkClusterWrites(b *testing.B) {
 						if i >= b.N {
 							return
 						}
-						path := fmt.Sprintf("/dav/home/admin/cal/b%d.ics", i)
+						path := fmt.Sprintf("/dav/home/writer/cal/b%d.ics", i)
 						start := time.Now()
 						code, _ := clusterPut(urls[(w+i)%len(urls)], path, path)
 						lat := time.Since(start)
@@ -85,7 +85,7 @@ func BenchmarkClusterWrites(b *testing.B) {
 }
 
 // benchNodes starts the nodes of mode (BenchmarkClusterWrites) and makes
-// the admin's calendar.
+// the writer's calendar.
 func benchNodes(b *testing.B, mode string) []*clusterChild {
 	b.Helper()
 	n := 3
@@ -118,15 +118,15 @@ func benchNodes(b *testing.B, mode string) []*clusterChild {
 			}
 		}
 	})
-	req, _ := http.NewRequest("MKCALENDAR", nodes[0].url.Load().(string)+"/dav/home/admin/cal/", nil)
-	req.SetBasicAuth("admin", clusterTestPassword)
+	req, _ := http.NewRequest("MKCALENDAR", nodes[0].url.Load().(string)+"/dav/home/writer/cal/", nil)
+	req.SetBasicAuth(clusterTestUser, clusterTestPassword)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != http.StatusCreated {
 		b.Fatalf("MKCALENDAR: %v %v", resp, err)
 	}
 	resp.Body.Close()
 	for _, c := range nodes { // every node has the calendar
-		for code, _, _ := clusterGet(c.url.Load().(string), "/dav/home/admin/cal/"); code != http.StatusOK; code, _, _ = clusterGet(c.url.Load().(string), "/dav/home/admin/cal/") {
+		for code, _, _ := clusterGet(c.url.Load().(string), "/dav/home/writer/cal/"); code != http.StatusOK; code, _, _ = clusterGet(c.url.Load().(string), "/dav/home/writer/cal/") {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
