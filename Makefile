@@ -33,9 +33,10 @@ static: ## a static binary (no C library needed) as the Containerfile builds it:
 # ALMANAC_TEST_SCALE=N runs the randomized and crash tests N times longer.
 TESTFIRST := ./engine ./cmd/almanac ./cmd/almanac/clustertest ./dav ./bench ./dav/audit
 # The test binaries link without DWARF (-w): linking the 32 race-enabled
-# test binaries anew, as a change to engine makes go test do, took 92 CPU-s
-# with it and 50 without (session 16). Panics, t.Fatal and the race
-# detector's reports still name functions, files and lines (pclntab).
+# test binaries anew took 92 CPU-s with it and 50 without (session 16); a
+# change to engine relinks 18 of them, the largest. Panics, t.Fatal and
+# the race detector's reports still name functions, files and lines
+# (pclntab).
 TESTLDFLAGS := -ldflags=-w
 test: ## every test, with the race detector
 	$(GO) test -race $(TESTLDFLAGS) -count=1 -p 4 -parallel 4 -timeout 20m $(TESTFIRST) $(PKGS)
