@@ -232,8 +232,8 @@ func rssParts(server string, n int, m ProcMem) []Result {
 
 // diskNote describes a data directory: its parts in MiB, its ratio to the
 // raw objects when raw is known, and its size without Almanac's disk
-// reserve (7 MiB with the default flags whatever the load; a fixed 64 MiB
-// before session 13), which against a peer's few MiB at a small load hides
+// reserve (5 MiB with the default flags whatever the load since session
+// 16, 7 before; a fixed 64 MiB before session 13), which against a peer's few MiB at a small load hides
 // the rest.
 func diskNote(u DiskUsage, raw int64) string {
 	note := "MiB: " + u.String()

@@ -44,7 +44,7 @@ type Options struct {
 	// ReserveSize is the most the reserve file takes, the file that a
 	// write meeting a full disk releases for Pebble's own writes
 	// (space.go): it is sized to the memtable (reserveNeed: 2 MiB and
-	// 1 MiB of room besides MemTableSize, 7 MiB with the default
+	// 1 MiB of room besides MemTableSize, 5 MiB with the default
 	// --memory-budget) up to this. Default 64 MiB; negative means no
 	// reserve.
 	ReserveSize int64

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -567,6 +568,44 @@ func TestFlushIdle(t *testing.T) {
 	}
 	db.Close()
 	db.FlushIdle(ctx)
+}
+
+// TestDropBlockCache: the blocks that reads brought into Pebble's cache
+// are gone after DropBlockCache, the objects still read the same (from
+// the tables again), and it does nothing after Close.
+func TestDropBlockCache(t *testing.T) {
+	db, err := Open("db", &Options{FS: vfs.NewMem(), Clock: fakeClock(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Close() }()
+	fiftyAcked(t, db, map[string]bool{})
+	if err := db.pdb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	readAll := func() {
+		t.Helper()
+		for i := range 50 {
+			o, err := db.Object("/alice/cal/", fmt.Sprintf("a%d.ics", i), true)
+			if err != nil || !bytes.Equal(o.Body, event(fmt.Sprintf("uid-a%d.ics", i))) {
+				t.Fatalf("a%d.ics: %v", i, err)
+			}
+		}
+	}
+	readAll()
+	if n := db.pdb.Metrics().BlockCache.Size; n == 0 {
+		t.Fatal("the reads left no block in the cache")
+	}
+	db.DropBlockCache()
+	if m := db.pdb.Metrics().BlockCache; m.Size != 0 || m.Count != 0 {
+		t.Fatalf("after DropBlockCache the cache holds %d blocks, %d bytes", m.Count, m.Size)
+	}
+	readAll()
+	if n := db.pdb.Metrics().BlockCache.Size; n == 0 {
+		t.Fatal("the cache took no block again after the drop")
+	}
+	db.Close()
+	db.DropBlockCache()
 }
 
 // TestIdleFlush writes a burst and goes quiet: the idle flush turns the

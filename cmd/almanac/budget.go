@@ -29,8 +29,11 @@ const defaultGCPercent = 100
 
 // memoryBudget is how serve divides --memory-budget (README, "Memory
 // budget"): a quarter is Pebble's block cache, to which Pebble charges its
-// memtables (one written, one flushing, a sixteenth of the budget each, at
-// most 16 MiB: larger measured no faster); the Go runtime's soft limit
+// memtables (one written, one flushing, and the one Pebble keeps for
+// reuse, a 32nd of the budget each, at most 16 MiB: larger measured no
+// faster; 2 MiB at the default budget, where 4 took 4 MiB more resident
+// after a load and 2 MiB more disk reserve, at no measurable cost a PUT:
+// bench/micro-results.md, "Fresh RSS at 10k"); the Go runtime's soft limit
 // (GOMEMLIMIT, which counts the heap, goroutine stacks and the runtime's
 // own memory) is the rest, or the whole budget when Pebble allocates its
 // cache from the Go heap (a build without cgo: the static binary and the
@@ -60,7 +63,7 @@ type memoryBudget struct {
 // The engine makes Pebble's cache CacheSize + MemTableSize large, so Cache
 // is Pebble's quarter less one memtable.
 func splitMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
-	b := memoryBudget{Total: total, MemTable: min(total/16, 16<<20)}
+	b := memoryBudget{Total: total, MemTable: min(total/32, 16<<20)}
 	pebble := total / 4
 	b.Cache = pebble - b.MemTable
 	b.GoLimit = total - pebble

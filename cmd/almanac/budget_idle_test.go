@@ -12,7 +12,8 @@ import (
 // since the last release), idleAfter after the last request began or
 // ended, at the first tick of little allocation (the background work a
 // burst leaves, such as the engine's idle flush, is done); not while a
-// request runs, however long, and not on an idle server.
+// request runs, however long, and not on an idle server; and once more,
+// late, idleLate into the quiet spell.
 func TestIdleReleaser(t *testing.T) {
 	const mib = 1 << 20
 	quietTicks := int(idleAfter / idleTick)
@@ -47,6 +48,14 @@ func TestIdleReleaser(t *testing.T) {
 	}
 	if got := observe(3*quietTicks, idleSample{allocated: 40*mib + 1000, changes: 16}); released(got) >= 0 {
 		t.Error("released twice after one burst")
+	}
+	// The late release, once, idleLate into the quiet spell.
+	lateTicks := int(idleLate / idleTick)
+	if got := released(observe(lateTicks, idleSample{allocated: 40*mib + 2000, changes: 16})); got != lateTicks-5*quietTicks-1 {
+		t.Errorf("late release at quiet tick %d of this batch, want %d (idleLate)", got, lateTicks-5*quietTicks-1)
+	}
+	if got := observe(3*lateTicks, idleSample{allocated: 40*mib + 3000, changes: 16}); released(got) >= 0 {
+		t.Error("a second late release after one burst")
 	}
 	// A long request that allocates little stays in flight: no release.
 	if got := observe(3*quietTicks, idleSample{allocated: 60 * mib, inFlight: 1, changes: 17}); released(got) >= 0 {

@@ -10,15 +10,15 @@ import (
 )
 
 // TestSplitMemoryBudget: Pebble's cache and one memtable (which the engine
-// adds to the cache) get a quarter, memtables a sixteenth each up to 16
+// adds to the cache) get a quarter, memtables a 32nd each up to 16
 // MiB; the Go limit is the rest, or the whole budget when Pebble allocates
 // from the Go heap; the parts add up to the budget.
 func TestSplitMemoryBudget(t *testing.T) {
 	const mib = 1 << 20
 	for _, c := range []struct{ total, goLimit, cache, memTable int64 }{
-		{16 * mib, 12 * mib, 3 * mib, 1 * mib},
-		{64 * mib, 48 * mib, 12 * mib, 4 * mib},
-		{256 * mib, 192 * mib, 48 * mib, 16 * mib},
+		{16 * mib, 12 * mib, 3.5 * mib, mib / 2},
+		{64 * mib, 48 * mib, 14 * mib, 2 * mib},
+		{256 * mib, 192 * mib, 56 * mib, 8 * mib},
 		{1024 * mib, 768 * mib, 240 * mib, 16 * mib},
 	} {
 		b := splitMemoryBudget(c.total, false)
@@ -65,7 +65,7 @@ func TestMemoryBudgetApply(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(math.MaxInt64))
 	var eopts engine.Options
 	splitMemoryBudget(96<<20, false).apply(&eopts, func(string) string { return "" })
-	if eopts.CacheSize != 18<<20 || eopts.MemTableSize != 6<<20 {
+	if eopts.CacheSize != 21<<20 || eopts.MemTableSize != 3<<20 {
 		t.Errorf("engine options: cache %d, memtable %d", eopts.CacheSize, eopts.MemTableSize)
 	}
 	if got := debug.SetMemoryLimit(-1); got != 72<<20 {

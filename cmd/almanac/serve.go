@@ -43,9 +43,14 @@ func runServe(ctx context.Context, args []string) error {
 	if m.Config.ReleaseCodePages {
 		free = m.releaseCode()
 	}
-	// The memtables are flushed first and the compactions waited for, so
-	// that what they free goes back in the same release.
-	stopIdle := startIdleRelease(&m.activity, func(ctx context.Context) { m.DB.FlushIdle(ctx); free() })
+	// The memtables are flushed first and the compactions waited for, and
+	// the block cache is emptied, so that what they free goes back in the
+	// same release.
+	stopIdle := startIdleRelease(&m.activity, func(ctx context.Context) {
+		m.DB.FlushIdle(ctx)
+		m.DB.DropBlockCache()
+		free()
+	})
 	stopReload := m.reloadOnSIGHUP()
 	var serveErr error
 	select {
@@ -204,7 +209,7 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log `format`: text or json")
 	fs.Int64Var(&c.MaxObjectSize, "max-object-size", 10<<20, "largest calendar or contact object in `bytes`")
 	fs.Int64Var(&c.MinFreeSpace, "min-free-space", 128<<20, "`bytes` the data directory's filesystem must keep free: writes that would leave less get 507 (-1: off)")
-	fs.Int64Var(&c.DiskReserve, "disk-reserve", 64<<20, "most `bytes` of the reserve file, released for the database's own writes when the disk fills; it is sized to the memtable, 7 MiB at the default --memory-budget (-1: none)")
+	fs.Int64Var(&c.DiskReserve, "disk-reserve", 64<<20, "most `bytes` of the reserve file, released for the database's own writes when the disk fills; it is sized to the memtable, 5 MiB at the default --memory-budget (-1: none)")
 	fs.IntVar(&c.MaxInstances, "max-instances", 10000, "most recurrence instances one query expands per object (more: CALDAV:max-instances)")
 	fs.DurationVar(&c.MaxExpandRange, "max-expand-range", 10*366*24*time.Hour, "longest time range of expand, limit-recurrence-set and free-busy-query")
 	c.Query.addFlags(fs)
