@@ -48,7 +48,7 @@ const clusterTestPassword = "cluster-secret"
 // clusterTestUser is the user the tests' clients write and read as: a
 // user of the --htpasswd file start gives every node, whose bcrypt hash
 // has the least cost. The admin's has cost 10, which in a node built
-// with the race detector takes 1.5-2 CPU-s to verify (17 s under the
+// with the race detector takes about 1 CPU-s to verify (17 s under the
 // load of 2 cores shared by six engineers): each node verified it again
 // after every restart and every 2 minutes (the login cache), and that was
 // a good part of the test's CPU and its clients' 15 s timeouts.

@@ -159,9 +159,12 @@ func TestClusterKill9(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d of %d writes acknowledged; the nodes used %.1f CPU-s so far", len(acked), sent.Load(), nodesCPU(nodes))
 
-	// Every acknowledged write reaches every node, with its ETag. Eight
-	// readers a node: with forwarding the clients get thousands of writes
-	// acknowledged, and one GET after another took most of the minute.
+	// Every acknowledged write is read with its ETag on one of the nodes
+	// (a third on each, eight readers a node: with forwarding the
+	// clients get thousands of writes acknowledged); that every node has
+	// every one is what the digests below show (logs and projections
+	// byte-identical). Reading each on all three nodes cost the nodes 35-57
+	// CPU-s of the race-built test's 107-130 for nothing more.
 	deadline := time.Now().Add(time.Minute)
 	paths := make([]string, 0, len(acked))
 	for path := range acked {
@@ -181,7 +184,7 @@ func TestClusterKill9(t *testing.T) {
 		url := c.url.Load().(string)
 		for r := range 8 {
 			readers.Go(func() {
-				for i := r; i < len(paths); i += 8 {
+				for i := ci + n*r; i < len(paths); i += n * 8 {
 					path, etag := paths[i], acked[paths[i]]
 					for {
 						code, got, err := clusterGet(url, path)
