@@ -163,7 +163,7 @@ func TestClusterKill9(t *testing.T) {
 	// (a third on each, eight readers a node: with forwarding the
 	// clients get thousands of writes acknowledged); that every node has
 	// every one is what the digests below show (logs and projections
-	// byte-identical). Reading each on all three nodes cost the nodes 35-57
+	// byte-identical). Reading each on all three nodes cost the nodes 49-58
 	// CPU-s of the race-built test's 107-130 for nothing more.
 	deadline := time.Now().Add(time.Minute)
 	paths := make([]string, 0, len(acked))
