@@ -41,10 +41,9 @@ const defaultGCPercent = 100
 // verify, backup, import) divide their --memory-budget the same way (but
 // rebuild, verify and backup give Pebble an eighth: see
 // splitOfflineMemoryBudget) and give half of it, out of the Go share, to
-// the replay
-// (engine.Options.ReplayMemory, see offlineReplayMemory); serve leaves
-// the engine's default to the replays it runs (an admin rebuild, a node's
-// bulk catch-up).
+// the replay (engine.Options.ReplayMemory, see offlineReplayMemory);
+// serve leaves the engine's default to the replays it runs (an admin
+// rebuild, a node's bulk catch-up).
 //
 // The Go limit is the larger share because it is a cliff and the cache is
 // not: as the live heap nears the limit the collector runs back to back
@@ -81,12 +80,13 @@ func splitMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
 // room for what neither bound counts (at 100,000 objects glibc's arena
 // held 20 MiB for Pebble's 16, the Go runtime ~3 MiB beside its heap).
 // A replay reads the log and the projections once, in order, so the
-// smaller cache cost no CPU at 100,000 objects, nor when the replay
-// outgrew its kept records and read them back from Pebble (memtables of
-// a sixteenth, two of them charged to an eighth, left the blocks nothing:
-// 1.7-1.9x the CPU there). The peak anonymous memory at 100,000 objects
-// went from 68-73 MiB to 60-63 with the default budget
-// (bench/micro-results.md, "The offline commands within
+// smaller cache cost no CPU at 100,000 objects, nor there when a small
+// replay outgrew its kept records and read them back from Pebble
+// (memtables of a sixteenth, two of them charged to an eighth, left the
+// blocks nothing: 1.7-1.9x the CPU there). The peak anonymous memory at
+// 100,000 objects went from 68-73 MiB to 60-63 with the default budget;
+// at ~500,000 from 75-80 to 70, where the replay's live heap passes the
+// Go limit (bench/micro-results.md, "The offline commands within
 // --memory-budget"). import writes through the PUT path and keeps serve's
 // split: its memtables take every write.
 func splitOfflineMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
