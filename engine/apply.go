@@ -505,3 +505,27 @@ func collectionByPath(r getter, path string) (*statev1.Collection, error) {
 	}
 	return getCollection(r, id)
 }
+
+// pathID is a collection path and the id of the collection at it.
+type pathID struct {
+	path string
+	id   uint64
+}
+
+// collectionByPath is collectionByPath in v's snapshot, reading the path
+// index once for a run of lookups of one path: a request's access check
+// and then its handler each look its collection up, in two Views that
+// share v while nothing was written in between, and so do concurrent
+// requests on one collection. What a snapshot holds never changes, so the
+// id remembered stays right; the record is read and decoded each time,
+// so callers own what they get, as before.
+func (v *view) collectionByPath(path string) (*statev1.Collection, error) {
+	if p := v.path.Load(); p != nil && p.path == path {
+		return getCollection(v.snap, p.id)
+	}
+	c, err := collectionByPath(v.snap, path)
+	if err == nil {
+		v.path.Store(&pathID{path, c.Id})
+	}
+	return c, err
+}

@@ -159,3 +159,62 @@ func TestObjectProps(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestViewRemembersPathPerSnapshot: a View's lookups remember the id of
+// the collection at a path (view.collectionByPath), and what they
+// remember belongs to that snapshot: a collection deleted and made again
+// at the same path (a new id) is the new one in a View opened after, by
+// Collection and by Access, while a View opened before still sees the old
+// one, whichever path its lookups resolved last.
+func TestViewRemembersPathPerSnapshot(t *testing.T) {
+	db := MustOpen(t)
+	const home, cal = "/dav/home/alice/", "/dav/home/alice/cal/"
+	for _, p := range []string{home, cal} {
+		kind := KindCalendar
+		if p == home {
+			kind = KindHome
+		}
+		if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: p, Kind: kind, Owner: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close()
+	old, err := before.Collection(cal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteCollection(ctx, alice, cal); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.CreateCollection(ctx, alice, CollectionSpec{Path: cal, Kind: KindCalendar, Owner: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := db.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer after.Close()
+	for range 2 { // the first lookups read the index, the second remember
+		c, err := after.Collection(cal)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ID == old.ID {
+			t.Fatalf("after the collection was made again: id %d, the deleted one's", c.ID)
+		}
+		r, err := after.Access("alice", cal+"x.ics")
+		if err != nil || r.Collection == nil || r.Collection.ID != c.ID {
+			t.Fatalf("Access after: %+v, %v; want collection %d", r, err, c.ID)
+		}
+		if h, err := before.Collection(home); err != nil || h.Path != home {
+			t.Fatalf("home before: %+v, %v", h, err)
+		}
+		if c, err := before.Collection(cal); err != nil || c.ID != old.ID {
+			t.Fatalf("before: %+v, %v; want id %d", c, err, old.ID)
+		}
+	}
+}

@@ -87,6 +87,9 @@ type view struct {
 	snap *pebble.Snapshot
 	head Seq
 	refs atomic.Int64
+	// path is the collection path a lookup in this view resolved last
+	// and its collection's id (see collectionByPath).
+	path atomic.Pointer[pathID]
 }
 
 func (v *view) release() {

@@ -53,7 +53,7 @@ type Resolution struct {
 // (groupCache): a revocation takes effect on the next View.
 func (v *View) Access(user, path string) (Resolution, error) {
 	r := v.v.snap
-	coll, err := deepestCollection(r, path)
+	coll, err := deepestCollection(v.v, path)
 	if err != nil || coll == nil {
 		return Resolution{}, err
 	}
@@ -167,13 +167,13 @@ func nextSegment(dir, path string) (seg, rest string, ok bool) {
 
 // deepestCollection returns the deepest live collection at or above path
 // (an object's collection, a missing path's nearest ancestor), or nil.
-func deepestCollection(r getter, path string) (*statev1.Collection, error) {
+func deepestCollection(v *view, path string) (*statev1.Collection, error) {
 	p := path
 	if !strings.HasSuffix(p, "/") {
 		p = parentPath(p)
 	}
 	for strings.HasPrefix(p, "/") {
-		c, err := collectionByPath(r, p)
+		c, err := v.collectionByPath(p)
 		if err == nil {
 			return c, nil
 		}

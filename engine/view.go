@@ -46,7 +46,7 @@ func (v *View) Head() Seq { return v.v.head }
 //
 // Errors: ErrNotFound.
 func (v *View) Collection(path string) (*Collection, error) {
-	c, err := collectionByPath(v.v.snap, path)
+	c, err := v.v.collectionByPath(path)
 	if err != nil {
 		return nil, err
 	}
