@@ -85,10 +85,10 @@ func splitMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
 // (memtables of a sixteenth, two of them charged to an eighth, left the
 // blocks nothing: 1.7-1.9x the CPU there). The peak anonymous memory at
 // 100,000 objects went from 68-73 MiB to 60-63 with the default budget;
-// at ~500,000 from 75-80 to 70, where the replay's live heap passes the
-// Go limit (bench/micro-results.md, "The offline commands within
-// --memory-budget"). import writes through the PUT path and keeps serve's
-// split: its memtables take every write.
+// at ~500,000 from 75-80 to 70 (rebuild's CPU +11-15% there), where the
+// replay's live heap passes the Go limit (bench/micro-results.md, "The
+// offline commands within --memory-budget"). import writes through the
+// PUT path and keeps serve's split: its memtables take every write.
 func splitOfflineMemoryBudget(total int64, pebbleInGoHeap bool) memoryBudget {
 	b := splitMemoryBudget(total, pebbleInGoHeap)
 	b.MemTable = min(total/32, 16<<20)
