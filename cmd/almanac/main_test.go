@@ -5,6 +5,8 @@ import (
 	"context"
 	"flag"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +64,25 @@ func startServer(t testing.TB, flags ...string) *testServer {
 		}
 	}
 	return s
+}
+
+// testHtpasswd writes an htpasswd file holding alice with testPassword
+// and returns its path: a --htpasswd for `almanac serve` children of tests
+// that are not about the first run or hashing. Without --htpasswd a fresh
+// data directory's first start creates the admin with a cost-10 bcrypt
+// hash, 1.5-2 CPU-s in a race-built binary; this file's hash has the
+// least cost, and with --htpasswd serve creates no first-run admin.
+func testHtpasswd(t testing.TB) string {
+	t.Helper()
+	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "htpasswd")
+	if err := os.WriteFile(path, []byte("alice:"+string(h)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // serveOn boots `almanac serve` in-process on the data directory dataDir

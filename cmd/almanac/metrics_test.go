@@ -196,6 +196,7 @@ func TestMetricsListen(t *testing.T) {
 	m.Getenv = testGetenv(nil)
 	logs := &syncBuffer{}
 	m.Stdout, m.LogOutput = logs, logs
+	m.noFirstRun = true // no admin: its cost-10 hash is CPU this test does not need
 	if err := m.ParseFlags(append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--metrics-listen=" + taken.Addr().String()}, hookTestFlags(nil)...)); err != nil {
 		t.Fatal(err)
 	}

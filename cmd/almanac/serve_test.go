@@ -167,6 +167,7 @@ func TestServeHookStartFailure(t *testing.T) {
 	m := NewMain()
 	m.Getenv = testGetenv(nil)
 	m.Stdout, m.LogOutput = &syncBuffer{}, &syncBuffer{}
+	m.noFirstRun = true // no admin: its cost-10 hash is CPU this test does not need
 	if err := m.ParseFlags([]string{"--listen=127.0.0.1:0", "--data=" + dir}); err != nil {
 		t.Fatal(err)
 	}
@@ -226,6 +227,7 @@ func TestHookFlagsPerMain(t *testing.T) {
 		m := NewMain()
 		m.Getenv = testGetenv(nil)
 		m.Stdout, m.LogOutput = &syncBuffer{}, &syncBuffer{}
+		m.noFirstRun = true // no admin: its cost-10 hash is CPU this test does not need
 		args = append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--nats=off"}, args...)
 		if err := m.ParseFlags(args); err != nil {
 			t.Fatal(err)
@@ -259,6 +261,7 @@ func TestServeGCPercent(t *testing.T) {
 	m := NewMain()
 	m.Getenv = testGetenv(map[string]string{"GOGC": "150"})
 	m.Stdout, m.LogOutput = io.Discard, io.Discard
+	m.noFirstRun = true // no admin: its cost-10 hash is CPU this test does not need
 	args := append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--gc-percent=250"}, hookTestFlags(nil)...)
 	if err := m.ParseFlags(args); err != nil {
 		t.Fatal(err)

@@ -53,7 +53,9 @@ func TestServeSignalExit(t *testing.T) {
 	t.Parallel() // own data directory, free ports, child processes: it mostly waits (README, Test time)
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd, _, stderr := startServeChild(t, "--listen=127.0.0.1:0", "--data="+t.TempDir())
+			// --htpasswd: no first-run admin, whose cost-10 hash is the
+			// most of a race-built child's CPU here (testHtpasswd).
+			cmd, _, stderr := startServeChild(t, "--listen=127.0.0.1:0", "--data="+t.TempDir(), "--htpasswd="+testHtpasswd(t))
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
