@@ -20,9 +20,7 @@ func TestAppPasswordCommands(t *testing.T) {
 	t.Parallel() // its own data directory (and servers on free ports): it shares nothing with other tests
 	dir := t.TempDir()
 	data := "--data=" + dir
-	if _, err := runUser(t, "pw\n", "add", "carol", data); err != nil {
-		t.Fatal(err)
-	}
+	putTestUser(t, dir, "carol")
 	pw, stderr, err := runAccounts(t, nil, "", "user", "app-password", "add", "carol", "--name", "phone", "--read-only",
 		"--collection", "/dav/home/carol/calendar/", data)
 	if err != nil {

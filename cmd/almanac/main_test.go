@@ -85,6 +85,26 @@ func testHtpasswd(t testing.TB) string {
 	return path
 }
 
+// putTestUser adds the user name with testPassword, role user, to the
+// data directory dir (not open elsewhere) through the engine, for tests of
+// other commands than `user add`: the least bcrypt cost, where `user add`
+// hashes at cost 10 (~1 CPU-s in a race build).
+func putTestUser(t testing.TB, dir, name string) {
+	t.Helper()
+	db, err := openDB(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: name, PasswordHash: string(h), Role: engine.RoleUser}); err != nil {
+		t.Fatalf("add user %s: %v", name, err)
+	}
+}
+
 // serveOn boots `almanac serve` in-process on the data directory dataDir
 // as it is (startServer's users are not added: a restart keeps them).
 func serveOn(t testing.TB, dataDir string, flags ...string) *testServer {

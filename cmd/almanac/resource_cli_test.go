@@ -81,9 +81,7 @@ func TestResourceCommands(t *testing.T) {
 		if _, err := runResource(t, "set", "room1", "--manual", "--managers", "office", "--data", dir); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := runUser(t, "pw\n", "add", "bob", "--data", dir); err != nil {
-			t.Fatal(err)
-		}
+		putTestUser(t, dir, "bob")
 		if _, err := runResource(t, "set", "bob", "--manual", "--data", dir); err == nil {
 			t.Error("resource set changed a user")
 		}
