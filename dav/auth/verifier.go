@@ -332,11 +332,15 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 			slog.String("user", user), slog.String("err", err.Error()))
 		_, _ = verifyHash(dummyHash(v.hashClasses()), password) // as for an unknown user
 	}
+	if ok {
+		// Cached before the slot is given back, so that a login waiting
+		// for it finds the success instead of hashing again.
+		v.cache.add(d, now)
+	}
 	v.release()
 	if !ok {
 		return nil, v.fail(ctx, user, remote, now, &v.badCredentials, "bad credentials")
 	}
-	v.cache.add(d, now)
 	v.limits.succeed(user, remote)
 	return account, nil
 }
