@@ -204,38 +204,55 @@ func FuzzEscapeText(f *testing.F) {
 // (with the assembly specialBits where there is one, else specialBitsGo)
 // and appendEscaped against escape for every ASCII byte,
 // alone and before a line feed, at positions around the edges of words,
-// 64-byte blocks and 4 KiB scans, appended to buffers without room and
-// with exactly the room escapeText leaves.
+// 64-byte blocks, appendEscapedBits' 1 KiB rounds and escapeText's 4 KiB
+// scans, appended to buffers without room and with exactly the room
+// escapeText leaves; then runs of every length up to past the 32 bytes
+// appendEscapedBits moves in words, between two escapes, ending at every
+// distance up to past 32 bytes from the end of the text.
 func TestAppendEscapedASCII(t *testing.T) {
 	escapers := map[string]func(buf, s []byte) []byte{
 		"appendEscapedASCII": appendEscapedASCII,
 		"appendEscaped":      appendEscaped,
 		"appendEscapedBits":  appendEscapedBits,
 	}
-	sizes := []int{63, 64, 65, 127, 128, 130, 4095, 4096, 4097, 4100, 8200}
+	sizes := []int{63, 64, 65, 127, 128, 130, 1023, 1024, 1025, 2049, 4095, 4096, 4097, 4100, 8200}
 	for size := 1; size <= 20; size++ {
 		sizes = append(sizes, size)
 	}
 	for c := range utf8.RuneSelf {
 		for _, tail := range []string{"", "\n", "\r\n", "&"} {
 			for _, size := range sizes {
-				for _, pos := range []int{0, 1, 6, 7, 8, 9, 15, 16, 17, 62, 63, 64, 65, 4094, 4095, 4096, 4097, size - 2, size - 1} {
+				for _, pos := range []int{0, 1, 6, 7, 8, 9, 15, 16, 17, 62, 63, 64, 65, 1023, 1024, 2048, 4094, 4095, 4096, 4097, size - 2, size - 1} {
 					if pos < 0 || pos >= size || (size > 20 && c%7 != 0 && c != '\r' && c != '&') {
 						continue
 					}
 					s := []byte(strings.Repeat("a", pos) + string(rune(c)) + tail + strings.Repeat("b", size-pos-1))
-					var want strings.Builder
-					escape(&want, s)
-					room := len(s)*maxEscape + escapeSlack
-					for name, f := range escapers {
-						for _, buf := range [][]byte{nil, []byte("x"), make([]byte, 3, 3+room)} {
-							pre := string(buf)
-							if got := string(f(buf, s)); got != pre+want.String() {
-								t.Fatalf("%s(%q, %q) = %q, want %q", name, pre, s, got, pre+want.String())
-							}
-						}
-					}
+					checkEscapers(t, escapers, s)
 				}
+			}
+		}
+	}
+	for run := range 40 {
+		for rest := range 40 {
+			for _, lead := range []string{"", "<", "x&y"} {
+				checkEscapers(t, escapers, []byte(lead+"&"+strings.Repeat("a", run)+"\r\n"+strings.Repeat("b", rest)))
+			}
+		}
+	}
+}
+
+// checkEscapers checks each of escapers against escape on s, appending
+// to buffers without room and with exactly the room escapeText leaves.
+func checkEscapers(t *testing.T, escapers map[string]func(buf, s []byte) []byte, s []byte) {
+	t.Helper()
+	var want strings.Builder
+	escape(&want, s)
+	room := len(s)*maxEscape + escapeSlack
+	for name, f := range escapers {
+		for _, buf := range [][]byte{nil, []byte("x"), make([]byte, 3, 3+room)} {
+			pre := string(buf)
+			if got := string(f(buf, s)); got != pre+want.String() {
+				t.Fatalf("%s(%q, %q) = %q, want %q", name, pre, s, got, pre+want.String())
 			}
 		}
 	}
