@@ -45,14 +45,15 @@ test: ## every test, with the race detector
 # (staticcheck through GOFLAGS: its `go list -export` compiles them).
 # .ci/run passes the fuzz pass's (.ci/fuzzflags), so that lint, the fuzz
 # pass and its tests without -race compile the dependency graph once.
-# LINTGOGC: the garbage collector's GOGC for staticcheck (and the compiles
-# of its `go list -export`): 13% of its CPU profile was the collector's
-# marking, and at 400 it took 22-26% less CPU for a peak resident set
-# 1.6x as large (bench/micro-results.md, session 17).
+# LINTGOGC: the garbage collector's GOGC for go vet, staticcheck and the
+# compiles they run (most of lint's CPU when the module changed): 13% of
+# staticcheck's CPU profile was the collector's marking; at 400 it took
+# 22-26% less CPU, the compiles 16% less, for peak resident sets 1.6x as
+# large (bench/micro-results.md, session 17).
 LINTGOGC ?= 400
 lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
-	$(GO) vet $(LINTFLAGS) $(PKGS)
+	GOGC=$(LINTGOGC) $(GO) vet $(LINTFLAGS) $(PKGS)
 	GOGC=$(LINTGOGC) GOFLAGS="$$GOFLAGS $(LINTFLAGS)" $(TOOL) staticcheck $(PKGS)
 
 generate: ## regenerate protobuf code with buf
