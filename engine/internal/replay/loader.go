@@ -25,7 +25,9 @@ import (
 // miss there without asking Pebble: in a rebuild, Pebble still holds the
 // dropped projections under a range deletion, and every such miss would
 // read their blocks. Past KeepBytes of kept records (or its Limit) it
-// forgets them and asks Pebble again. vals hold only the unflushed writes of the kept
+// forgets them and asks Pebble again. The kept records are counted as the
+// heap holds them (keptSize: the map's entries included), and with the
+// run being collected they stay within the Limit. vals hold only the unflushed writes of the kept
 // families, a small map; the flushed records move to kept. A loader that
 // ingests runs writes them to kept at once.
 type Loader struct {
@@ -60,8 +62,9 @@ type Loader struct {
 	// b holds range deletions, and the flushed writes while they commit.
 	b *pebble.Batch
 	// keepBytes and runBytes are this Loader's budgets: KeepBytes and
-	// RunBudget unless Limit lowered them.
-	keepBytes, runBytes int
+	// RunBudget unless Limit lowered them; memory bounds the kept records
+	// and the run together.
+	keepBytes, runBytes, memory int
 }
 
 // entry is a buffered write: a value, or a deletion.
@@ -82,12 +85,14 @@ type write struct {
 func New(db *pebble.DB, runs *Runs) *Loader {
 	return &Loader{db: db, authoritative: true, vals: map[string]entry{}, b: db.NewBatch(),
 		kept: map[string]map[string][]byte{}, colls: map[uint64]*statev1.Collection{}, runs: runs,
-		keepBytes: KeepBytes, runBytes: RunBudget}
+		keepBytes: KeepBytes, runBytes: RunBudget, memory: KeepBytes + RunBudget}
 }
 
 // Limit bounds what the Loader holds to about memory bytes, when it is
-// positive and below the default budgets: a third for the writes a run
-// collects before it is ingested, two thirds for the kept records. A
+// positive and below the default budgets: the kept records and the writes
+// a run collects before it is ingested together, a run at most a third,
+// the kept records at most seven eighths (a run is ingested early when
+// both would pass memory: the runs shrink as the kept records grow). A
 // smaller budget ingests smaller runs (more tables for Pebble to compact)
 // and, once the kept records outgrow theirs, reads apply's records back
 // from Pebble and commits batches.
@@ -96,7 +101,8 @@ func (o *Loader) Limit(memory int) {
 		return
 	}
 	o.runBytes = min(RunBudget, max(memory/3, 1))
-	o.keepBytes = min(KeepBytes, max(memory-memory/3, 1))
+	o.keepBytes = min(KeepBytes, max(memory-memory/8, 1))
+	o.memory = min(KeepBytes+RunBudget, memory)
 }
 
 // Collection returns the decoded record of collection id, decoded once;
@@ -148,6 +154,16 @@ func (o *Loader) encodeCollections() error {
 // tests).
 var KeepBytes = 256 << 20
 
+// keptEntryOverhead is what a kept record costs the heap beyond its key
+// and value: the map's slot (a string and a slice header) and its share of
+// the map's table, which is between 7/16 and 7/8 full, and the size
+// classes the key and value are rounded up to. Measured 61–117 bytes for
+// records of 60–400 bytes in buckets of 10–100,000 (Go 1.26's maps).
+const keptEntryOverhead = 80
+
+// keptSize is what the kept record k = v counts against keepBytes.
+func keptSize(k string, v []byte) int { return len(k) + len(v) + keptEntryOverhead }
+
 // keptFamily reports whether key belongs to a family a Loader keeps: the
 // ones apply reads (objects, tombstones, collections, users, sharing).
 func keptFamily[K string | []byte](key K) bool {
@@ -186,14 +202,14 @@ func (o *Loader) keep(k string, v entry) {
 		o.kept[b] = m
 	}
 	if old, ok := m[k]; ok {
-		o.keptBytes -= len(k) + len(old)
+		o.keptBytes -= keptSize(k, old)
 	}
 	if v.deleted {
 		delete(m, k)
 		return
 	}
 	m[k] = v.val
-	o.keptBytes += len(k) + len(v.val)
+	o.keptBytes += keptSize(k, v.val)
 }
 
 type noopCloser struct{}
@@ -339,14 +355,14 @@ func (o *Loader) forgetKept(start, end []byte) {
 		}
 		if b >= string(start) && hi != nil && string(hi) <= string(end) {
 			for k, v := range m {
-				o.keptBytes -= len(k) + len(v)
+				o.keptBytes -= keptSize(k, v)
 			}
 			delete(o.kept, b)
 			continue
 		}
 		for k, v := range m {
 			if k >= string(start) && k < string(end) {
-				o.keptBytes -= len(k) + len(v)
+				o.keptBytes -= keptSize(k, v)
 				delete(m, k)
 			}
 		}
@@ -431,7 +447,7 @@ func (o *Loader) Flush(sync bool) error {
 	}
 	if o.runs != nil {
 		o.runs.add(writes)
-		if sync || !o.authoritative || o.runs.bytes >= o.runBytes {
+		if sync || !o.authoritative || o.runs.bytes >= o.runBytes || o.keptBytes+o.runs.bytes >= o.memory {
 			return o.ingestRun()
 		}
 		return nil

@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/almanac/almanac/engine/internal/keys"
@@ -31,7 +32,7 @@ func TestForgetKept(t *testing.T) {
 			t.Errorf("%q is gone, outside the deleted range", k)
 		}
 	}
-	if want := before - len(keys.ObjKey(2, "a.ics")) - len("obj"); o.keptBytes != want {
+	if want := before - keptSize(string(keys.ObjKey(2, "a.ics")), []byte("obj")); o.keptBytes != want {
 		t.Errorf("keptBytes = %d, want %d", o.keptBytes, want)
 	}
 	// A range within a bucket drops only its keys.
@@ -45,7 +46,7 @@ func TestForgetKept(t *testing.T) {
 }
 
 // TestLimit: a Loader limited to a few KiB stops keeping records once they
-// outgrow two thirds of it, and still answers every read (from Pebble); an
+// outgrow seven eighths of it, and still answers every read (from Pebble); an
 // unlimited one keeps them all.
 func TestLimit(t *testing.T) {
 	t.Parallel()
@@ -80,5 +81,28 @@ func TestLimit(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestKeptBytesCountsTheHeap: what a Loader counts for its kept records is
+// about what they take on the heap, the maps' entries included, so that a
+// replay's Limit bounds its memory (not parallel: it reads the heap).
+func TestKeptBytesCountsTheHeap(t *testing.T) {
+	heap := func() int {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int(ms.HeapAlloc)
+	}
+	before := heap()
+	o := &Loader{kept: map[string]map[string][]byte{}}
+	for i := range 50000 { // 500 collections of 100 objects, records of 150 bytes
+		o.keep(string(keys.ObjKey(uint64(i%500), fmt.Sprintf("ev-%06d.ics", i))), entry{val: make([]byte, 150)})
+	}
+	held := heap() - before
+	runtime.KeepAlive(o)
+	if lo, hi := held*85/100, held*130/100; o.keptBytes < lo || o.keptBytes > hi {
+		t.Errorf("kept records counted as %d bytes; the heap grew by %d for them (want the count within 85%%–130%% of that)", o.keptBytes, held)
 	}
 }

@@ -52,7 +52,10 @@ type Runs struct {
 	// chunks hold the writes collected since the last run, in the order
 	// they were made (see ref.at).
 	chunks [][]write
-	bytes  int
+	// bytes counts what the collected writes add to the heap: the key and
+	// value of a kept family's write are the Loader's kept record's, and
+	// counted there.
+	bytes int
 	// famBytes counts the collected bytes by family, to share the
 	// families out among the workers that write a run.
 	famBytes [256]int
@@ -109,8 +112,12 @@ func (s *Runs) add(writes []write) {
 	s.chunks = append(s.chunks, writes)
 	for _, w := range writes {
 		b := len(w.key) + len(w.val) + runWriteOverhead
-		s.bytes += b
 		s.famBytes[w.key[0]] += b
+		if keptFamily(w.key) {
+			// The Loader keeps its key and value, and counts them.
+			b = runWriteOverhead
+		}
+		s.bytes += b
 	}
 }
 
