@@ -8,6 +8,7 @@ import (
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -104,5 +105,56 @@ func TestKeptBytesCountsTheHeap(t *testing.T) {
 	runtime.KeepAlive(o)
 	if lo, hi := held*85/100, held*130/100; o.keptBytes < lo || o.keptBytes > hi {
 		t.Errorf("kept records counted as %d bytes; the heap grew by %d for them (want the count within 85%%–130%% of that)", o.keptBytes, held)
+	}
+}
+
+// TestKeptAndRunShareTheLimit: a Loader that ingests runs holds its kept
+// records and the run it collects within its Limit together: the run is
+// ingested early as the kept records grow, and what it counts for a kept
+// family's write is only what the run adds (the kept record counts the key
+// and value); every record still reads back.
+func TestKeptAndRunShareTheLimit(t *testing.T) {
+	t.Parallel()
+	fs := vfs.NewMem()
+	db, err := pebble.Open("db", &pebble.Options{FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const limit = 96 << 10
+	o := New(db, NewRuns(db, fs, "runs", sstable.WriterOptions{}))
+	defer o.Close()
+	o.Limit(limit)
+	val := bytes.Repeat([]byte("v"), 100)
+	for i := range 400 {
+		// An object (kept) and a change index record (not kept) a write.
+		if err := o.Set(keys.ObjKey(1, fmt.Sprintf("%03d.ics", i)), val, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Set(keys.ChangeKey(1, uint64(i+1), fmt.Sprintf("%03d.ics", i)), val, nil); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 9 {
+			if err := o.Flush(false); err != nil {
+				t.Fatal(err)
+			}
+			if o.runs == nil {
+				t.Fatalf("the Loader stopped ingesting runs after %d writes, %d bytes of kept records", i+1, o.keptBytes)
+			}
+			if held := o.keptBytes + o.runs.bytes; held >= limit {
+				t.Fatalf("after %d writes the Loader holds %d bytes of kept records and %d of run: over its limit %d", i+1, o.keptBytes, o.runs.bytes, limit)
+			}
+		}
+	}
+	if o.runs.runs < 2 {
+		t.Errorf("%d runs ingested, want the run ingested early as the kept records grew", o.runs.runs)
+	}
+	if err := o.Flush(true); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 400 {
+		if v, _, err := o.Get(keys.ObjKey(1, fmt.Sprintf("%03d.ics", i))); err != nil || !bytes.Equal(v, val) {
+			t.Fatalf("object %d: %q, %v", i, v, err)
+		}
 	}
 }
