@@ -69,9 +69,10 @@ type Options struct {
 	ReadOnly bool
 	// ReplayMemory bounds, in bytes, what a replay of the log (Rebuild,
 	// Verify, the check that ends Backup, a node's bulk catch-up) holds in
-	// memory: a third for the sorted writes collected before each run is
-	// ingested, two thirds for the records apply reads back (past that it
-	// reads them from Pebble). Default 0: 384 MiB (128 + 256), the fastest
+	// memory: the records apply reads back (counted as the heap holds
+	// them, at most seven eighths; past that it reads them from Pebble) and
+	// the sorted writes collected before each run is ingested (at most a
+	// third) together. Default 0: 384 MiB (128 + 256), the fastest
 	// replay; `almanac rebuild`, `verify`, `backup` and `import` set it
 	// from their --memory-budget.
 	ReplayMemory int64

@@ -109,12 +109,12 @@ func addOfflineMemoryBudgetFlag(fs *flag.FlagSet, dst *int64) {
 
 // offlineReplayMemory is the share of an offline command's
 // --memory-budget total that bounds its replay of the log
-// (engine.Options.ReplayMemory): half. The replay's sorted writes and
-// kept records take about twice their counted bytes on the heap; at the
-// default 64 MiB a rebuild of 100,000 objects kept every record it reads
-// back (18 MiB) and peaked at 70-84 MiB of live heap, against 150-160
-// with the engine's default 384 MiB (BenchmarkOfflineHeap). Budgets of
-// 768 MiB and more give the replay the engine's default.
+// (engine.Options.ReplayMemory): half. The replay counts its kept records
+// as the heap holds them (since session 17), so at the default 64 MiB it
+// keeps the records of ~110,000 objects and past that stays within its
+// 32 MiB: verify, rebuild and backup peaked at 60.5-63.3 MiB of anonymous
+// memory at 300,000 and 400,000 objects (bench/micro-results.md). Budgets
+// of 768 MiB and more give the replay the engine's default.
 func offlineReplayMemory(total int64) int64 { return total / 2 }
 
 // validateMemoryBudget checks --memory-budget.
