@@ -39,3 +39,46 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 func (e *RateLimitError) RetryAfter() int {
 	return max(1, int((e.Wait+time.Second-1)/time.Second))
 }
+
+// ErrBusy: every password-hashing slot (Options.MaxConcurrentHashes)
+// stayed taken for Options.HashWait, or Options.MaxHashWaiters logins
+// already waited for one. Authenticate returns it as a *BusyError. It
+// says nothing of the password, and is no failed login.
+var ErrBusy = errors.New("auth: too many logins being verified at once")
+
+// busyRetryAfter is the Retry-After of a *BusyError: a few hashes'
+// time, for the queue to drain.
+const busyRetryAfter = 5 * time.Second
+
+// BusyError is the error of a login refused because the server was
+// verifying too many passwords to take it in time. It matches ErrBusy
+// with errors.Is; HTTP answers it 503 with a Retry-After of
+// ServiceUnavailable seconds and a body of Limit, gRPC Unavailable.
+type BusyError struct {
+	// Slots is Options.MaxConcurrentHashes: the hashes verified at once.
+	Slots int
+	// Wait is Options.HashWait when the login waited that long for a
+	// slot (or for the same login's verification); 0 when it was refused
+	// at once.
+	Wait time.Duration
+	// Waiters is Options.MaxHashWaiters when that many logins already
+	// waited, so this one was refused at once; 0 otherwise.
+	Waiters int
+}
+
+func (e *BusyError) Error() string { return "auth: " + e.Limit() }
+
+// Is reports whether target is ErrBusy.
+func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// Limit names the limit that refused the login, for the client.
+func (e *BusyError) Limit() string {
+	if e.Waiters > 0 {
+		return fmt.Sprintf("too many logins at once: %d already wait for one of the %d password-hashing slots", e.Waiters, e.Slots)
+	}
+	return fmt.Sprintf("too many logins at once: all %d password-hashing slots stayed busy for %s", e.Slots, e.Wait)
+}
+
+// ServiceUnavailable returns the seconds to wait before retrying: the
+// value of a Retry-After header of a 503 (RFC 9110 §10.2.3).
+func (e *BusyError) ServiceUnavailable() int { return int(busyRetryAfter / time.Second) }

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,11 +59,20 @@ type Options struct {
 	FailureWindow time.Duration
 	// MaxConcurrentHashes bounds the password hashes verified at once
 	// (bcrypt and argon2id take tens of milliseconds of CPU each); more
-	// logins wait for a turn, or until their request is canceled, so that
-	// a flood of logins leaves CPU for every other request. A cached
-	// success needs no hash, nor does a login that waited for a slot
-	// while another verified the same password. Default: GOMAXPROCS.
+	// logins wait for a turn (at most HashWait, at most MaxHashWaiters of
+	// them), or until their request is canceled, so that a flood of
+	// logins leaves CPU for every other request. A cached success needs
+	// no hash, nor does a login arriving while another verifies the same
+	// user, password and stored hash: it waits for that one's answer.
+	// Default: GOMAXPROCS.
 	MaxConcurrentHashes int
+	// HashWait bounds how long a login waits for a hashing slot, or for
+	// the same login's verification; past it, it gets a *BusyError (503).
+	// Default 5s.
+	HashWait time.Duration
+	// MaxHashWaiters bounds the logins waiting for a hashing slot at
+	// once; one more gets a *BusyError (503) at once. Default 100.
+	MaxHashWaiters int
 	// MaxTracked bounds the pairs and addresses the limiter remembers
 	// (about 250 bytes each); past it the least recently failed is
 	// forgotten. Default 100000.
@@ -94,6 +104,12 @@ func (o *Options) EnsureDefaults() {
 	if o.MaxConcurrentHashes == 0 {
 		o.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 	}
+	if o.HashWait == 0 {
+		o.HashWait = 5 * time.Second
+	}
+	if o.MaxHashWaiters == 0 {
+		o.MaxHashWaiters = 100
+	}
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
@@ -110,6 +126,10 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("auth: Options.MaxAddressFailures must not be negative, got %d", o.MaxAddressFailures)
 	case o.MaxConcurrentHashes < 0:
 		return fmt.Errorf("auth: Options.MaxConcurrentHashes must not be negative, got %d", o.MaxConcurrentHashes)
+	case o.HashWait < 0:
+		return fmt.Errorf("auth: Options.HashWait must not be negative, got %s", o.HashWait)
+	case o.MaxHashWaiters < 0:
+		return fmt.Errorf("auth: Options.MaxHashWaiters must not be negative, got %d", o.MaxHashWaiters)
 	case o.MaxTracked < 0:
 		return fmt.Errorf("auth: Options.MaxTracked must not be negative, got %d", o.MaxTracked)
 	case o.FailureWindow < 0:
@@ -129,12 +149,24 @@ type Verifier struct {
 	appLimits *limiter
 	appUses   appUses
 	hashing   chan struct{} // one token per hash being verified
+	waiting   atomic.Int32  // logins waiting for a token of hashing
+	// flights are the verifications under way, by cache digest: a login
+	// of the same user, password and hash waits for its answer
+	// (verifyOnce).
+	flightsMu sync.Mutex
+	flights   map[[32]byte]*flight
 	// engineClasses are the hash classes of the engine's accounts when
 	// New ran, for dummyHash.
 	engineClasses hashClasses
 	// Failed logins by reason, for Failures.
 	badCredentials, emptyPassword, rateLimited atomic.Uint64
+	busy                                       atomic.Uint64 // logins refused with a *BusyError
 }
+
+// Busy returns how many logins were refused with a *BusyError since New:
+// no hashing slot came free within HashWait, or MaxHashWaiters logins
+// already waited. They are no failed logins.
+func (v *Verifier) Busy() uint64 { return v.busy.Load() }
 
 // Failures counts the failed logins since New, by reason.
 type Failures struct {
@@ -186,6 +218,7 @@ func New(opts Options) (*Verifier, error) {
 		limits:    newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
 		appLimits: newLimiter(opts.MaxFailures, opts.MaxAddressFailures, opts.FailureWindow, opts.MaxTracked),
 		hashing:   make(chan struct{}, opts.MaxConcurrentHashes),
+		flights:   map[[32]byte]*flight{},
 	}
 	if opts.HtpasswdFile != "" {
 		v.htpasswd = &htpasswdFile{path: opts.HtpasswdFile}
@@ -272,9 +305,13 @@ func classNames(c hashClasses) []string {
 // A user neither knows is checked by Options.Directory when set.
 //
 // Errors: an error wrapping ErrBadCredentials (unknown user, disabled
-// account, wrong password, or a stored hash in an unknown format), a *RateLimitError (matching
-// ErrRateLimited), an *UnavailableError (the directory did not answer), or ctx's error when it ended while the login waited for
-// a hashing slot (MaxConcurrentHashes); that is no failed login.
+// account, wrong password, or a stored hash in an unknown format), a
+// *RateLimitError (matching ErrRateLimited), an *UnavailableError (the
+// directory did not answer), a *BusyError (matching ErrBusy: no hashing
+// slot in time, MaxConcurrentHashes, HashWait and MaxHashWaiters), or
+// ctx's error when it ended while the login waited. The last two are no
+// failed logins: the limiter does not count them, nor are they logged
+// for fail2ban.
 func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr string) (*engine.User, error) {
 	now := v.opts.Clock()
 	remote := remoteHost(remoteAddr)
@@ -298,66 +335,28 @@ func (v *Verifier) Authenticate(ctx context.Context, user, password, remoteAddr 
 	}
 	if account == nil || account.Disabled {
 		// Spend the time a real verification takes, so that response times
-		// do not tell which users exist or are disabled.
-		if err := v.acquire(ctx); err != nil {
+		// do not tell which users exist or are disabled: concurrent
+		// identical logins share one hash here too, as they do for a
+		// real account.
+		if _, err := v.verifyOnce(ctx, user, password, dummyHash(v.hashClasses()), false); err != nil {
 			return nil, err
 		}
-		_, _ = verifyHash(dummyHash(v.hashClasses()), password)
-		v.release()
 		reason := "bad credentials"
 		if account != nil {
 			reason = "account disabled"
 		}
 		return nil, v.fail(ctx, user, remote, now, &v.badCredentials, reason)
 	}
-	d := v.cache.digest(user, password, hash)
-	if v.cache.hit(d, now) {
-		v.limits.succeed(user, remote)
-		return account, nil
-	}
-	if err := v.acquire(ctx); err != nil {
+	ok, err := v.verifyOnce(ctx, user, password, hash, true)
+	if err != nil {
 		return nil, err
 	}
-	if v.cache.hit(d, v.opts.Clock()) {
-		// Verified by a login that held a slot while this one waited:
-		// a client's parallel requests (or a node's, after a restart or
-		// once the entry expired) cost one hash, not one each in turn.
-		v.release()
-		v.limits.succeed(user, remote)
-		return account, nil
-	}
-	ok, err := verifyHash(hash, password)
-	if err != nil {
-		v.opts.Logger.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
-			slog.String("user", user), slog.String("err", err.Error()))
-		_, _ = verifyHash(dummyHash(v.hashClasses()), password) // as for an unknown user
-	}
-	if ok {
-		// Cached before the slot is given back, so that a login waiting
-		// for it finds the success instead of hashing again.
-		v.cache.add(d, now)
-	}
-	v.release()
 	if !ok {
 		return nil, v.fail(ctx, user, remote, now, &v.badCredentials, "bad credentials")
 	}
 	v.limits.succeed(user, remote)
 	return account, nil
 }
-
-// acquire takes one of the MaxConcurrentHashes slots for verifying a
-// password, waiting for one to be free. It returns ctx's error when ctx
-// ends first. release gives the slot back.
-func (v *Verifier) acquire(ctx context.Context) error {
-	select {
-	case v.hashing <- struct{}{}:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("auth: waiting to verify a password: %w", ctx.Err())
-	}
-}
-
-func (v *Verifier) release() { <-v.hashing }
 
 // fail counts a failed login (in the limiter and in counter), logs it and
 // returns the error for it.
