@@ -218,6 +218,9 @@ func MapError(err error, kind engine.Kind) *PreconditionError {
 	case errors.Is(err, engine.ErrNoSpace):
 		return precondition(http.StatusInsufficientStorage, davxml.D("sufficient-disk-space"),
 			"the server has no space left to store this; reads still work, try again later")
+	case errors.As(err, new(overloadedError)):
+		limit, secs, _ := Overloaded(err)
+		return httpErrorf(http.StatusServiceUnavailable, "%s; retry in %d seconds", limit, secs)
 	case errors.Is(err, engine.ErrClosed):
 		return httpErrorf(http.StatusServiceUnavailable, "the server is shutting down")
 	case errors.Is(err, engine.ErrUnavailable) || errors.Is(err, engine.ErrDiverged) || errors.As(err, new(*engine.LogConflictError)) ||

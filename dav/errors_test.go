@@ -14,7 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/dav/internal/davxml"
 	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/engine"
@@ -67,6 +69,7 @@ func TestMapError(t *testing.T) {
 		{"ErrDTD", wrap(davxml.ErrDTD), 0, 400, ""},
 		{"PreconditionError", wrap(errValidSyncToken("x")), 0, 403, "DAV: valid-sync-token"},
 		{"Canceled", wrap(context.Canceled), 0, StatusClientClosedRequest, ""},
+		{"auth.BusyError", wrap(&auth.BusyError{Slots: 2, Wait: 5 * time.Second}), 0, 503, ""}, // every hashing slot busy: a bound, not a failed login
 		{"VerifyError", wrap(&engine.VerifyError{Key: []byte("k")}), 0, 500, ""}, // corruption: internal, logged
 		{"ErrCorrupt", wrap(engine.ErrCorrupt), 0, 500, ""},                      // a damaged block: internal, logged with its key range
 		{"CorruptionError", wrap(&engine.CorruptionError{}), 0, 500, ""},

@@ -304,10 +304,11 @@ func (h *Handler) options(w http.ResponseWriter, r *http.Request) error {
 }
 
 // authenticate checks the Basic credentials of r, or its bearer token
-// (bearer.go). A login refused by the
-// limiter (an error with a RetryAfter method, as *auth.RateLimitError) is
-// answered 429 with Retry-After (RFC 6585 §4), not 401: the client should
-// wait, not ask the user for another password.
+// (bearer.go). A login refused by the limiter (an error with a RetryAfter
+// method, as *auth.RateLimitError) is answered 429 with Retry-After (RFC
+// 6585 §4), not 401: the client should wait, not ask the user for another
+// password. One refused because the server is busy (Overloaded) or its
+// user directory down (ServiceUnavailable) gets 503 with Retry-After.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, error) {
 	name, password, ok := r.BasicAuth()
 	tok, bearer := bearerToken(r)
@@ -335,6 +336,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 		if secs, limited := RetryAfter(err); limited {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			return "", httpErrorf(http.StatusTooManyRequests, "too many failed logins; retry in %d seconds", secs)
+		}
+		if _, secs, busy := Overloaded(err); busy {
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			return "", MapError(err, 0)
 		}
 		if secs, down := ServiceUnavailable(err); down {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -372,6 +377,26 @@ func ServiceUnavailable(err error) (seconds int, ok bool) {
 		return 0, false
 	}
 	return max(1, su.ServiceUnavailable()), true
+}
+
+// Overloaded reports whether err (from an Authenticator) refuses a login
+// because a bound of the server is reached for now, such as every
+// password-hashing slot staying busy (*auth.BusyError): an error with
+// methods Limit() string, naming the limit for the client, and
+// ServiceUnavailable() int, the seconds to wait. It is answered 503 with
+// Retry-After (MapError), never 401: the password may be right.
+func Overloaded(err error) (limit string, seconds int, ok bool) {
+	var o overloadedError
+	if !errors.As(err, &o) {
+		return "", 0, false
+	}
+	return o.Limit(), max(1, o.ServiceUnavailable()), true
+}
+
+// overloadedError is an error of Overloaded.
+type overloadedError interface {
+	Limit() string
+	ServiceUnavailable() int
 }
 
 func newRequestID() string {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
 )
 
@@ -51,5 +54,37 @@ func TestRateLimitedIs429(t *testing.T) {
 	}
 	if rec.Header().Get("Retry-After") != "" {
 		t.Errorf("Retry-After on 401")
+	}
+}
+
+// busyAuth refuses every login as the verifier does when no
+// password-hashing slot came free in time.
+type busyAuth struct{}
+
+func (busyAuth) Authenticate(context.Context, string, string, string) (*engine.User, error) {
+	return nil, fmt.Errorf("auth: %w", &auth.BusyError{Slots: 2, Wait: 5 * time.Second})
+}
+
+// TestBusyLoginIs503: a login refused because every password-hashing slot
+// stayed busy gets 503 with Retry-After and a body naming the limit, no
+// WWW-Authenticate (the password may be right).
+func TestBusyLoginIs503(t *testing.T) {
+	h, _ := mustHandler(t, Options{})
+	h.auth = busyAuth{}
+	req := httptest.NewRequest("PROPFIND", "/dav/", nil)
+	req.SetBasicAuth("alice", "alice")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if got, want := rec.Code, 503; got != want {
+		t.Errorf("status %d, want %d", got, want)
+	}
+	if got, want := rec.Header().Get("Retry-After"), "5"; got != want {
+		t.Errorf("Retry-After %q, want %q", got, want)
+	}
+	if got, want := rec.Body.String(), "all 2 password-hashing slots stayed busy for 5s; retry in 5 seconds"; !strings.Contains(got, want) {
+		t.Errorf("body %q, want it to contain %q", got, want)
+	}
+	if got := rec.Header().Get("WWW-Authenticate"); got != "" {
+		t.Errorf("WWW-Authenticate %q on 503", got)
 	}
 }

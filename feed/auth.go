@@ -40,7 +40,10 @@ func principalFrom(ctx context.Context) (Principal, bool) {
 
 // authenticate reads the "authorization" metadata: Basic credentials are
 // checked with the password verifier, Bearer tokens against the users'
-// stored token hashes.
+// stored token hashes. A login refused for now is no Unauthenticated:
+// rate limited is ResourceExhausted; a bound of the server (an error
+// with Limit() string, as dav/auth's *BusyError) or an issuer down is
+// Unavailable.
 func (s *Server) authenticate(ctx context.Context) (Principal, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
 	vals := md.Get("authorization")
@@ -61,6 +64,13 @@ func (s *Server) authenticate(ctx context.Context) (Principal, error) {
 	if err != nil {
 		if s.opts.RateLimited != nil && s.opts.RateLimited(err) {
 			return Principal{}, status.Error(codes.ResourceExhausted, "too many failed attempts; try again later")
+		}
+		var busy interface {
+			Limit() string
+			ServiceUnavailable() int
+		}
+		if errors.As(err, &busy) { // a bound of the server (dav/auth's *BusyError): no failed login
+			return Principal{}, status.Errorf(codes.Unavailable, "%s; retry in %d seconds", busy.Limit(), max(1, busy.ServiceUnavailable()))
 		}
 		var su interface{ ServiceUnavailable() int }
 		if errors.As(err, &su) {

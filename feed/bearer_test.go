@@ -2,6 +2,7 @@ package feed
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/almanac/almanac/engine"
@@ -52,5 +53,23 @@ func TestOIDCBearer(t *testing.T) {
 		if got := status.Code(err); got != want {
 			t.Errorf("token %q: code %v (%v), want %v", tok, got, err, want)
 		}
+	}
+}
+
+// TestBusyLoginUnavailable: a login the verifier could not take in time
+// (every password-hashing slot busy) is Unavailable with a message naming
+// the limit and when to retry, not Unauthenticated.
+func TestBusyLoginUnavailable(t *testing.T) {
+	db := MustOpenDB(t)
+	ts := MustServe(t, db, Options{})
+	s, err := ts.client(t, basic("alice", "busy")).Subscribe(bg, &feedv1.SubscribeRequest{})
+	if err == nil {
+		_, err = s.Recv()
+	}
+	if got := status.Code(err); got != codes.Unavailable {
+		t.Errorf("code %v (%v), want Unavailable", got, err)
+	}
+	if msg, want := status.Convert(err).Message(), "all 2 password-hashing slots stayed busy for 5s; retry in 5 seconds"; !strings.Contains(msg, want) {
+		t.Errorf("message %q, want it to contain %q", msg, want)
 	}
 }

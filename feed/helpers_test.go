@@ -89,12 +89,22 @@ func MustPut(tb testing.TB, db *engine.DB, u, name string) *engine.PutResult {
 	return r
 }
 
-// fakePasswords accepts "secret" for every user the engine knows.
+// fakePasswords accepts "secret" for every user the engine knows; the
+// password "busy" finds every hashing slot busy (dav/auth's *BusyError).
 type fakePasswords struct{ db *engine.DB }
 
 var errBad = errors.New("fake: bad credentials")
 
+type busyErr struct{}
+
+func (busyErr) Error() string           { return "auth: too many logins at once" }
+func (busyErr) Limit() string           { return "too many logins at once: all 2 password-hashing slots stayed busy for 5s" }
+func (busyErr) ServiceUnavailable() int { return 5 }
+
 func (f fakePasswords) Authenticate(_ context.Context, user, password, _ string) (*engine.User, error) {
+	if password == "busy" {
+		return nil, fmt.Errorf("auth: %w", busyErr{})
+	}
 	u, err := f.db.User(user)
 	if err != nil || password != "secret" {
 		return nil, errBad

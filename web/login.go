@@ -56,6 +56,11 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.showLogin(w, r, http.StatusTooManyRequests, name, "Too many failed sign-ins: wait "+strconv.Itoa(secs)+" seconds.")
 		return
 	}
+	if limit, secs, busy := dav.Overloaded(err); busy {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		h.showLogin(w, r, http.StatusServiceUnavailable, name, "The server is busy ("+limit+"): try again in "+strconv.Itoa(secs)+" seconds.")
+		return
+	}
 	if secs, down := dav.ServiceUnavailable(err); down {
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		h.showLogin(w, r, http.StatusServiceUnavailable, name, "The user directory is not answering: try again in "+strconv.Itoa(secs)+" seconds.")

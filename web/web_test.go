@@ -621,6 +621,26 @@ func TestLoginRateLimited(t *testing.T) {
 	}
 }
 
+// busyAuth finds every password-hashing slot busy, as the verifier does
+// under a flood of logins.
+type busyAuth struct{}
+
+func (busyAuth) Authenticate(context.Context, string, string, string) (*engine.User, error) {
+	return nil, fmt.Errorf("auth: %w", &auth.BusyError{Slots: 2, Wait: 5 * time.Second})
+}
+
+// TestLoginBusy: a sign-in the verifier could not take in time is 503
+// with Retry-After and a page naming the limit, not "wrong password".
+func TestLoginBusy(t *testing.T) {
+	a := mustApp(t, Options{Auth: busyAuth{}})
+	b := a.browser(t)
+	b.get("/login")
+	code, body, resp := b.post("/login", url.Values{"name": {"alice"}, "password": {"alice-pw"}})
+	if code != 503 || resp.Header.Get("Retry-After") != "5" || !strings.Contains(body, "all 2 password-hashing slots stayed busy for 5s") {
+		t.Errorf("%d, Retry-After %q, body:\n%s\nwant 503, Retry-After 5 and the limit", code, resp.Header.Get("Retry-After"), body)
+	}
+}
+
 // TestSharing: alice shares a calendar with bob (who can then read it),
 // an unknown grantee is 404, a bad access 400; a public link's URL is
 // shown once and resolves to the calendar until revoked; stop sharing

@@ -94,6 +94,16 @@ func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusTooManyRequests, errors.New("too many failed logins"))
 		return
 	}
+	if limit, secs, busy := dav.Overloaded(err); busy {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSONError(w, http.StatusServiceUnavailable, fmt.Errorf("%s; retry in %d seconds", limit, secs))
+		return
+	}
+	if secs, down := dav.ServiceUnavailable(err); down {
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		writeJSONError(w, http.StatusServiceUnavailable, fmt.Errorf("the user directory is not answering; retry in %d seconds", secs))
+		return
+	}
 	if err != nil {
 		w.Header().Set("WWW-Authenticate", `Basic realm="almanac admin"`)
 		writeJSONError(w, http.StatusUnauthorized, errors.New("bad credentials"))

@@ -5,12 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -135,7 +137,15 @@ func TestDiff(t *testing.T) {
 
 type fakeAuth map[string]string // user -> role
 
+// fakeAuth's password "busy" finds every hashing slot busy, "down" the
+// user directory down.
 func (f fakeAuth) Authenticate(_ context.Context, user, pw, _ string) (*engine.User, error) {
+	switch pw {
+	case "busy":
+		return nil, fmt.Errorf("auth: %w", &auth.BusyError{Slots: 2, Wait: 5 * time.Second})
+	case "down":
+		return nil, &auth.UnavailableError{Err: errors.New("ldap: connection refused")}
+	}
 	if role, ok := f[user]; ok && pw == "secret" {
 		return &engine.User{Name: user, Role: role}, nil
 	}
@@ -158,6 +168,26 @@ func TestAdminAPI(t *testing.T) {
 		_, err := (&Client{Server: srv.URL, User: "admin", Password: "nope"}).History(ctx, cal, noTime)
 		if err == nil || !strings.Contains(err.Error(), "401") {
 			t.Fatalf("bad password: %v", err)
+		}
+	})
+	t.Run("ErrBusy", func(t *testing.T) {
+		// A login the verifier could not take in time, or whose directory
+		// is down, is 503 with Retry-After, not 401.
+		for pw, want := range map[string]string{
+			"busy": "all 2 password-hashing slots stayed busy for 5s; retry in 5 seconds",
+			"down": "the user directory is not answering",
+		} {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/admin/users", nil)
+			req.SetBasicAuth("admin", pw)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), want) {
+				t.Errorf("%s: %d, Retry-After %q, body %s; want 503 with Retry-After and %q", pw, resp.StatusCode, resp.Header.Get("Retry-After"), body, want)
+			}
 		}
 	})
 	t.Run("OK", func(t *testing.T) {
