@@ -70,8 +70,8 @@ func TestMapError(t *testing.T) {
 		{"PreconditionError", wrap(errValidSyncToken("x")), 0, 403, "DAV: valid-sync-token"},
 		{"Canceled", wrap(context.Canceled), 0, StatusClientClosedRequest, ""},
 		{"auth.BusyError", wrap(&auth.BusyError{Slots: 2, Wait: 5 * time.Second}), 0, 503, ""}, // every hashing slot busy: a bound, not a failed login
-		{"VerifyError", wrap(&engine.VerifyError{Key: []byte("k")}), 0, 500, ""}, // corruption: internal, logged
-		{"ErrCorrupt", wrap(engine.ErrCorrupt), 0, 500, ""},                      // a damaged block: internal, logged with its key range
+		{"VerifyError", wrap(&engine.VerifyError{Key: []byte("k")}), 0, 500, ""},               // corruption: internal, logged
+		{"ErrCorrupt", wrap(engine.ErrCorrupt), 0, 500, ""},                                    // a damaged block: internal, logged with its key range
 		{"CorruptionError", wrap(&engine.CorruptionError{}), 0, 500, ""},
 		{"other", errors.New("disk on fire"), 0, 500, ""},
 	}

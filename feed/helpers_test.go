@@ -97,8 +97,10 @@ var errBad = errors.New("fake: bad credentials")
 
 type busyErr struct{}
 
-func (busyErr) Error() string           { return "auth: too many logins at once" }
-func (busyErr) Limit() string           { return "too many logins at once: all 2 password-hashing slots stayed busy for 5s" }
+func (busyErr) Error() string { return "auth: too many logins at once" }
+func (busyErr) Limit() string {
+	return "too many logins at once: all 2 password-hashing slots stayed busy for 5s"
+}
 func (busyErr) ServiceUnavailable() int { return 5 }
 
 func (f fakePasswords) Authenticate(_ context.Context, user, password, _ string) (*engine.User, error) {
