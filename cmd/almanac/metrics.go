@@ -133,7 +133,8 @@ func instrumentHTTP(reg prometheus.Registerer, h http.Handler) (http.Handler, er
 				promhttp.InstrumentHandlerResponseSize(size, h, m), m), m)), nil
 }
 
-// registerAuthMetrics exports the verifier's failed logins by reason.
+// registerAuthMetrics exports the verifier's failed logins by reason, and
+// the logins refused because it was busy.
 func registerAuthMetrics(reg prometheus.Registerer, v *auth.Verifier) error {
 	const name, help = "almanac_auth_failures_total", "Failed logins by reason: bad_credentials (unknown user, wrong password or disabled account, deliberately not told apart), empty_password, rate_limited (answered 429 unchecked)."
 	for reason, read := range map[string]func(auth.Failures) uint64{
@@ -146,6 +147,12 @@ func registerAuthMetrics(reg prometheus.Registerer, v *auth.Verifier) error {
 		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("register auth metrics: %w", err)
 		}
+	}
+	busy := prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "almanac_auth_busy_total",
+		Help: "Logins answered 503 because no password-hashing turn came free within --login-hash-wait, or --login-max-hash-waiters logins already waited (no failed logins)."},
+		func() float64 { return float64(v.Busy()) })
+	if err := reg.Register(busy); err != nil {
+		return fmt.Errorf("register auth metrics: %w", err)
 	}
 	return nil
 }

@@ -122,6 +122,7 @@ func TestServeMetrics(t *testing.T) {
 		{"almanac_auth_failures_total", []string{"reason", "bad_credentials"}, 2},
 		{"almanac_auth_failures_total", []string{"reason", "empty_password"}, 0},
 		{"almanac_auth_failures_total", []string{"reason", "rate_limited"}, 0},
+		{"almanac_auth_busy_total", nil, 0},
 	} {
 		if got, ok := sample(fams, c.name, c.labels...); !ok || got != c.want {
 			t.Errorf("%s%v = %v (found %v), want %v", c.name, c.labels, got, ok, c.want)

@@ -123,6 +123,8 @@ type ServeConfig struct {
 	LoginMaxAddressFailures int
 	LoginMaxTracked         int
 	LoginMaxHashes          int
+	LoginHashWait           time.Duration
+	LoginMaxHashWaiters     int
 	TrustedProxies          auth.TrustedProxies
 	// Limits bound names, properties and XML bodies (limits.go).
 	Limits limitsConfig
@@ -222,6 +224,8 @@ func (m *Main) ParseFlags(args []string) error {
 	fs.IntVar(&c.LoginMaxAddressFailures, "login-max-address-failures", 100, "failed logins from one address per minute before each user from it gets only 3")
 	fs.IntVar(&c.LoginMaxTracked, "login-max-tracked", 100000, "most (user, address) pairs and addresses the login limiter remembers")
 	fs.IntVar(&c.LoginMaxHashes, "login-max-concurrent-hashes", 0, "most passwords hashed at once; more logins wait for a turn (0: GOMAXPROCS)")
+	fs.DurationVar(&c.LoginHashWait, "login-hash-wait", 5*time.Second, "longest a login waits for a password-hashing turn; then 503 with Retry-After")
+	fs.IntVar(&c.LoginMaxHashWaiters, "login-max-hash-waiters", 100, "most logins waiting for a password-hashing turn; one more gets 503 with Retry-After at once")
 	fs.Var(&c.TrustedProxies, "trusted-proxies", "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed (default none)")
 	c.Limits.flags(fs)
 	c.Cluster.flags(fs)
@@ -289,6 +293,12 @@ func (c *ServeConfig) Validate() error {
 	}
 	if c.LoginMaxHashes < 0 {
 		return bad("login-max-concurrent-hashes", "must be positive or 0 (GOMAXPROCS), got %d", c.LoginMaxHashes)
+	}
+	if c.LoginHashWait <= 0 {
+		return bad("login-hash-wait", "must be positive, got %s", c.LoginHashWait)
+	}
+	if c.LoginMaxHashWaiters <= 0 {
+		return bad("login-max-hash-waiters", "must be positive, got %d", c.LoginMaxHashWaiters)
 	}
 	if c.LoginMaxTracked <= 0 {
 		return bad("login-max-tracked", "must be positive, got %d", c.LoginMaxTracked)
@@ -400,6 +410,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxAddressFailures:  m.Config.LoginMaxAddressFailures,
 		MaxTracked:          m.Config.LoginMaxTracked,
 		MaxConcurrentHashes: m.Config.LoginMaxHashes,
+		HashWait:            m.Config.LoginHashWait,
+		MaxHashWaiters:      m.Config.LoginMaxHashWaiters,
 	})
 	if err != nil {
 		return &ConfigError{Field: "htpasswd", Err: err}
