@@ -64,6 +64,10 @@ func TestResourceCommands(t *testing.T) {
 		if _, err := runUser(t, "pw\n", "passwd", "room1", "--data", dir); err == nil {
 			t.Error("user passwd gave a room a password")
 		}
+		// Refused before asking for the password: no input is read.
+		if _, err := runUser(t, "", "passwd", "room1", "--data", dir); err == nil || !strings.Contains(err.Error(), "is a resource") {
+			t.Errorf("user passwd of a room, no input: %v, want refused as a resource", err)
+		}
 		if _, err := runUser(t, "", "enable", "room1", "--data", dir); err == nil {
 			t.Error("user enable enabled a room")
 		}

@@ -195,3 +195,26 @@ func TestEmailsWithoutAccount(t *testing.T) {
 		t.Errorf("UserByEmail(Hank@x.test) = %q, %v, want hank", name, err)
 	}
 }
+
+// TestSetPasswordRefusesFirst: a password for a resource or for a name
+// without an account is refused before any hash: the refusal is the
+// account's, even for a password that would be refused itself.
+func TestSetPasswordRefusesFirst(t *testing.T) {
+	db := mustOpen(t)
+	room := engine.User{Name: "room1", Disabled: true,
+		Resource: &engine.Resource{Type: engine.ResourceRoom, AutoSchedule: engine.AutoAcceptIfFree}}
+	if err := db.AddUser(ctx, aliceMeta, room); err != nil {
+		t.Fatal(err)
+	}
+	l := &Local{DB: db, Meta: aliceMeta}
+	long := strings.Repeat("x", 73) // refused by hashPassword, had it run first
+	if err := l.SetPassword(ctx, "room1", long); !errors.Is(err, engine.ErrInvalidName) || !strings.Contains(err.Error(), "is a resource") {
+		t.Errorf("resource: %v, want ErrInvalidName naming the resource", err)
+	}
+	if err := l.SetPassword(ctx, "nobody", long); !errors.Is(err, engine.ErrNotFound) {
+		t.Errorf("no account: %v, want ErrNotFound", err)
+	}
+	if err := l.SetPassword(ctx, "room1", "a-fine-password"); !errors.Is(err, engine.ErrInvalidName) {
+		t.Errorf("resource, valid password: %v, want ErrInvalidName", err)
+	}
+}
