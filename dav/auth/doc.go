@@ -19,4 +19,9 @@
 // and the lockout doubles with each repeat; an address's failures never
 // refuse a pair that has not failed itself. Every failure is logged at
 // WARN as `msg="authentication failed" remote=IP user=NAME` for fail2ban.
+//
+// At most Options.MaxConcurrentHashes passwords are hashed at once
+// (slots.go); a login waits for a slot at most HashWait, behind at most
+// MaxHashWaiters others, then gets a *BusyError (503, no failed login).
+// Identical concurrent logins share one verification.
 package auth
