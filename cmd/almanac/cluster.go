@@ -58,7 +58,7 @@ func (c *clusterConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ClusterAdvertise, "cluster-advertise", "", "`address` (host:port) the other nodes are told to reach this node's routes at, when it is not --cluster-listen (behind NAT or a proxy); give the same address in the other nodes' --routes")
 	fs.StringVar(&c.Routes, "routes", "", "comma-separated `addresses` (host:port) of the other nodes' --cluster-listen")
 	fs.IntVar(&c.LogReplicas, "log-replicas", 0, "replicas of the log stream (0: 3 with two or more --routes, else 1)")
-	fs.DurationVar(&c.JoinTimeout, "cluster-join-timeout", 2*time.Minute, "how long a starting node waits for the cluster to place the log")
+	fs.DurationVar(&c.JoinTimeout, "cluster-join-timeout", 2*time.Minute, "how long a starting node waits for the cluster to place the log and elect its leader")
 	c.authFlags(fs)
 	fs.StringVar(&c.Writes, "cluster-writes", writesForward, "how a node writes to the log: forward (clients' DAV writes go to one writer, the node leading the log stream) or cas (every node appends its own with compare-and-set)")
 	fs.StringVar(&c.OnDivergence, "on-divergence", divergenceRejoin, "what a node whose database diverged from the log does at start: rejoin (move the database aside to DATA/db.diverged-TIME, kept, and replay the log) or stop (refuse to start)")
@@ -157,9 +157,13 @@ type clusterLog struct {
 
 // startClusterLog starts the embedded log server (or connects to the
 // external one) and opens the log, waiting up to --cluster-join-timeout
-// for the cluster to place it.
-func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxObject int64, log *slog.Logger) (cl *clusterLog, err error) {
-	cl = &clusterLog{replicas: c.replicas()}
+// for the cluster to place it and for the log to say its head (a leader
+// with a quorum of current replicas).
+func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxObject int64, log *slog.Logger) (_ *clusterLog, err error) {
+	// Not the named result: an error return sets that to nil, and the
+	// deferred close must still close what was started (it panicked on
+	// nil when the join timeout passed).
+	cl := &clusterLog{replicas: c.replicas()}
 	defer func() {
 		if err != nil {
 			cl.close()
@@ -179,15 +183,28 @@ func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxOb
 	}
 	for attempt := 0; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, attemptTimeout(attempt))
-		cl.log, err = jslog.Open(octx, cl.nc, &jslog.Options{Replicas: c.replicas(), Subject: logSubject})
+		if cl.log == nil {
+			cl.log, err = jslog.Open(octx, cl.nc, &jslog.Options{Replicas: c.replicas(), Subject: logSubject})
+		}
+		if err == nil {
+			// The engine's open asks the log's head within the log's
+			// own 10 s bound: a log just placed may have no leader yet,
+			// or too few current replicas to say its head (jslog's
+			// quorum check), for longer than that on a loaded machine
+			// (four three-node clusters starting at once under load 38
+			// failed their open so). The head is asked here, within the
+			// join timeout, so that the engine opens on a log that
+			// answers.
+			_, err = cl.log.Head(octx)
+		}
 		cancel()
 		if err == nil {
 			return cl, nil
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return nil, fmt.Errorf("cluster: the log has no place within --cluster-join-timeout %s (are enough nodes up?): %w", c.JoinTimeout, err)
+			return nil, fmt.Errorf("cluster: the log has no place or no leader within --cluster-join-timeout %s (are enough nodes up?): %w", c.JoinTimeout, err)
 		}
-		log.Info("cluster: waiting for the cluster to place the log", "err", err)
+		log.Info("cluster: waiting for the cluster to place the log and elect its leader", "err", err)
 		select {
 		case <-time.After(200 * time.Millisecond):
 		case <-ctx.Done():

@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/internal/natstest"
 )
@@ -60,18 +63,14 @@ func startNode(t *testing.T, nodes []*testServer, name, data string, extra ...st
 func TestClusterNodeJoin(t *testing.T) {
 	t.Parallel() // its own nodes, ports and directories (startCluster)
 	nodes := startCluster(t, 3)
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", "/dav/home/alice/cal/", "alice", ""); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], "/dav/home/alice/cal/")
 	writes := 0
 	write := func(n int) {
 		t.Helper()
 		for range n {
 			name := fmt.Sprintf("e%d", writes)
 			ics := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + name + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-			if code, _, err := put(nodes[writes%3], "/dav/home/alice/cal/"+name+".ics", ics); err != nil || code != http.StatusCreated {
-				t.Fatalf("PUT %s: %d, %v", name, code, err)
-			}
+			putAcked(t, nodes[writes%3], "/dav/home/alice/cal/"+name+".ics", ics)
 			writes++
 		}
 	}
@@ -106,4 +105,28 @@ func TestClusterNodeJoin(t *testing.T) {
 			t.Errorf("GET %s on the joined node: %s", name, resp.Status)
 		}
 	}
+}
+
+// TestClusterJoinTimeout: a node whose peers never come up gives up
+// after --cluster-join-timeout with an error saying so, its embedded log
+// server shut down (its route port free again). It panicked instead (the
+// cleanup closed a nil log) before the fix.
+func TestClusterJoinTimeout(t *testing.T) {
+	t.Parallel() // its own ports and directory
+	addrs := freeAddrs(t, 3)
+	c := clusterConfig{ClusterName: "almanac", NodeName: "n1", ClusterListen: addrs[0],
+		Routes: addrs[1] + "," + addrs[2], LogReplicas: 3, JoinTimeout: 2 * time.Second}
+	cl, err := startClusterLog(context.Background(), c, t.TempDir(), 1<<20, slog.New(slog.DiscardHandler))
+	if err == nil {
+		cl.close()
+		t.Fatal("a node alone of three opened the log")
+	}
+	if !strings.Contains(err.Error(), "--cluster-join-timeout") {
+		t.Errorf("error %q does not name --cluster-join-timeout", err)
+	}
+	l, err := net.Listen("tcp", addrs[0])
+	if err != nil {
+		t.Fatalf("the route port is not free after the node gave up: %v", err)
+	}
+	l.Close()
 }
