@@ -69,9 +69,7 @@ func TestClusterRouteSecret(t *testing.T) {
 	t.Parallel() // its own nodes, ports and directories (startCluster)
 	const secret = "0123456789abcdef0123456789abcdef"
 	nodes := startCluster(t, 3, "--cluster-secret-file="+writeSecret(t, secret))
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", "/dav/home/alice/cal/", "alice", ""); resp.StatusCode != 201 {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], "/dav/home/alice/cal/")
 	caughtUp(t, nodes)
 	addr := nodes[1].Main.Config.Cluster.ClusterListen
 	const refused = "-ERR 'Authorization Violation'"
@@ -123,9 +121,7 @@ func TestClusterRouteTLS(t *testing.T) {
 	cert, key := newLeaf(t, dir, "node", ca, caKey)
 	nodes := startCluster(t, 3, "--cluster-secret-file="+writeSecret(t, "0123456789abcdef0123456789abcdef"),
 		"--cluster-tls-cert="+cert, "--cluster-tls-key="+key, "--cluster-tls-ca="+filepath.Join(dir, "ca.pem"))
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", "/dav/home/alice/cal/", "alice", ""); resp.StatusCode != 201 {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], "/dav/home/alice/cal/")
 	caughtUp(t, nodes)
 	addr := nodes[2].Main.Config.Cluster.ClusterListen
 	// A route with the nodes' certificate is taken (the server speaks:

@@ -44,9 +44,7 @@ func TestClusterFaults(t *testing.T) {
 	nodes := startCluster(t, 3)
 	caughtUp(t, nodes)
 	const coll = "/dav/home/alice/cal/"
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", coll, "alice", ""); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], coll)
 	caughtUp(t, nodes)
 
 	// A client that syncs on node 1, writes there, and then syncs with
@@ -60,9 +58,7 @@ func TestClusterFaults(t *testing.T) {
 		}
 		for i := range 5 {
 			name := fmt.Sprintf("switch-%d.ics", i)
-			if code, _, err := put(nodes[0], coll+name, clusterICS(name)); err != nil || code != http.StatusCreated {
-				t.Fatalf("PUT on node 1: %d %v", code, err)
-			}
+			putAcked(t, nodes[0], coll+name, clusterICS(name))
 			code, tok, body := clusterSync(t, nodes[0], coll, first)
 			if code != http.StatusMultiStatus || !strings.Contains(body, name) {
 				t.Fatalf("sync on node 1: %d %s", code, body)
@@ -114,9 +110,7 @@ func TestClusterFaults(t *testing.T) {
 	// the metrics say it cannot reach the log.
 	t.Run("NoQuorum", func(t *testing.T) {
 		const path = coll + "kept.ics"
-		if code, _, err := put(nodes[0], path, clusterICS("kept")); err != nil || code != http.StatusCreated {
-			t.Fatalf("PUT with every node up: %d %v", code, err)
-		}
+		putAcked(t, nodes[0], path, clusterICS("kept"))
 		nodes[1].Stop(t)
 		nodes[2].Stop(t)
 		resp, body := nodes[0].Do(t, http.MethodPut, coll+"refused.ics", "alice", clusterICS("refused"), "Content-Type", "text/calendar")

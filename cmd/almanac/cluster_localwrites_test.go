@@ -25,9 +25,7 @@ func TestClusterLocalWritesRace(t *testing.T) {
 	t.Parallel() // its own nodes, ports and directories (startCluster)
 	nodes := startCluster(t, 3)
 	const coll = "/dav/home/alice/cal/"
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", coll, "alice", ""); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], coll)
 	caughtUp(t, nodes)
 	perClient := testscale.N(t, 10)
 	var (

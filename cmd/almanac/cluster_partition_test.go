@@ -168,18 +168,12 @@ func testPartition(t *testing.T, hole bool) {
 	nodes := c.nodes
 	caughtUp(t, nodes)
 	const coll = "/dav/home/alice/cal/"
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", coll, "alice", ""); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], coll)
 	acked := map[string]string{} // path -> ETag acknowledged
 	var refused []string
 	for i := range nodes {
 		path := fmt.Sprintf("%sbefore-%d.ics", coll, i)
-		code, etag, err := put(nodes[i], path, clusterICS(path))
-		if err != nil || code != http.StatusCreated {
-			t.Fatalf("PUT on node %d with every node up: %d %v", i+1, code, err)
-		}
-		acked[path] = etag
+		acked[path] = putAcked(t, nodes[i], path, clusterICS(path))
 	}
 	caughtUp(t, nodes)
 

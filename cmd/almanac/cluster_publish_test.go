@@ -127,9 +127,7 @@ func TestClusterPublisher(t *testing.T) {
 			t.Fatalf("the publisher gauges never agreed with the lease:\n%s", bad)
 		}
 	}
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", "/dav/home/alice/cal/", "alice", ""); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], "/dav/home/alice/cal/")
 	written := 0
 	write := func(through []*testServer, n int) {
 		t.Helper()
@@ -137,14 +135,7 @@ func TestClusterPublisher(t *testing.T) {
 			s := through[written%len(through)]
 			name := fmt.Sprintf("e%d", written)
 			ics := "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:" + name + "\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-			code, _, err := put(s, "/dav/home/alice/cal/"+name+".ics", ics)
-			for err == nil && code == http.StatusServiceUnavailable { // a survivor may still be settling
-				time.Sleep(100 * time.Millisecond)
-				code, _, err = put(s, "/dav/home/alice/cal/"+name+".ics", ics)
-			}
-			if err != nil || code != http.StatusCreated {
-				t.Fatalf("PUT %s through %s: %d, %v", name, s.BaseURL, code, err)
-			}
+			putAcked(t, s, "/dav/home/alice/cal/"+name+".ics", ics) // a survivor may still be settling (503)
 			written++
 		}
 	}

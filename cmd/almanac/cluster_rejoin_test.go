@@ -68,14 +68,10 @@ func TestClusterRejoinDiverged(t *testing.T) {
 	t.Parallel() // its own nodes, ports and directories (startCluster)
 	nodes := startCluster(t, 3)
 	const coll = "/dav/home/alice/cal/"
-	if resp, _ := nodes[0].Do(t, "MKCALENDAR", coll, "alice", ""); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("MKCALENDAR: %s", resp.Status)
-	}
+	mkcalendar(t, nodes[0], coll)
 	for i := range 5 {
 		path := fmt.Sprintf("%sbefore-%d.ics", coll, i)
-		if code, _, err := put(nodes[i%3], path, clusterICS(path)); err != nil || code != http.StatusCreated {
-			t.Fatalf("PUT %s: %d %v", path, code, err)
-		}
+		putAcked(t, nodes[i%3], path, clusterICS(path))
 	}
 	data := t.TempDir()
 	n4 := addNode(t, nodes, "n4", data)
@@ -96,10 +92,7 @@ func TestClusterRejoinDiverged(t *testing.T) {
 	}
 	// The cluster gave its number to another write.
 	const kept = coll + "kept.ics"
-	code, etag, err := put(nodes[1], kept, clusterICS(kept))
-	if err != nil || code != http.StatusCreated {
-		t.Fatalf("PUT %s: %d %v", kept, code, err)
-	}
+	etag := putAcked(t, nodes[1], kept, clusterICS(kept))
 
 	if s, err := startNode(t, nodes, "n4", data, "--on-divergence=stop"); err == nil || !strings.Contains(err.Error(), "diverged") {
 		if err == nil {
