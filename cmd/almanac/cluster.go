@@ -183,20 +183,7 @@ func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxOb
 	}
 	for attempt := 0; ; attempt++ {
 		octx, cancel := context.WithTimeout(ctx, attemptTimeout(attempt))
-		if cl.log == nil {
-			cl.log, err = jslog.Open(octx, cl.nc, &jslog.Options{Replicas: c.replicas(), Subject: logSubject})
-		}
-		if err == nil {
-			// The engine's open asks the log's head within the log's
-			// own 10 s bound: a log just placed may have no leader yet,
-			// or too few current replicas to say its head (jslog's
-			// quorum check), for longer than that on a loaded machine
-			// (four three-node clusters starting at once under load 38
-			// failed their open so). The head is asked here, within the
-			// join timeout, so that the engine opens on a log that
-			// answers.
-			_, err = cl.log.Head(octx)
-		}
+		err = cl.openLog(octx, c.replicas())
 		cancel()
 		if err == nil {
 			return cl, nil
@@ -210,6 +197,24 @@ func startClusterLog(ctx context.Context, c clusterConfig, dataDir string, maxOb
 		case <-ctx.Done():
 		}
 	}
+}
+
+// openLog opens the log (once) and asks its head. The engine's open asks
+// the head within the log's own 10 s bound: a log just placed may have no
+// leader yet, or too few current replicas to say its head (jslog's quorum
+// check), for longer than that on a loaded machine (four three-node
+// clusters starting at once under load 38 failed their open so). Asked
+// here, within the join timeout, the engine opens on a log that answers.
+func (cl *clusterLog) openLog(ctx context.Context, replicas int) error {
+	if cl.log == nil {
+		l, err := jslog.Open(ctx, cl.nc, &jslog.Options{Replicas: replicas, Subject: logSubject})
+		if err != nil {
+			return err
+		}
+		cl.log = l
+	}
+	_, err := cl.log.Head(ctx)
+	return err
 }
 
 // attemptTimeout bounds the nth attempt (from 0) at a JetStream request a
