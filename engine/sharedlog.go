@@ -131,11 +131,15 @@ func (db *DB) Shared() bool { return db.opts.Log != nil }
 // ask unanswered within headAttempt is asked again until ctx ends: the
 // stream leader that took it may have died, and its successor, elected
 // in tens of milliseconds, answers the next one (a write's Sync would
-// otherwise wait out its whole bound). An answer that is an error (no
+// otherwise wait out its whole bound). Each ask again may take twice as
+// long as the one before, up to maxHeadAttempt: a log that answers in
+// more than headAttempt (a loaded machine: the cluster tests' nodes
+// under load 38 failed their open when every ask was cut at 500 ms) is
+// heard instead of asked until ctx ends. An answer that is an error (no
 // quorum) is not asked again.
 func (db *DB) logHead(ctx context.Context) (Seq, error) {
-	for {
-		actx, cancel := context.WithTimeout(ctx, headAttempt)
+	for bound := headAttempt; ; bound = min(2*bound, maxHeadAttempt) {
+		actx, cancel := context.WithTimeout(ctx, bound)
 		head, err := db.opts.Log.Head(actx)
 		timedOut := actx.Err() != nil
 		cancel()
@@ -146,8 +150,12 @@ func (db *DB) logHead(ctx context.Context) (Seq, error) {
 	}
 }
 
-// headAttempt bounds one ask of the shared log's head (logHead).
-const headAttempt = 500 * time.Millisecond
+// headAttempt bounds the first ask of the shared log's head (logHead),
+// maxHeadAttempt the later ones.
+const (
+	headAttempt    = 500 * time.Millisecond
+	maxHeadAttempt = 4 * time.Second
+)
 
 // logProbeInterval is how often a node looks at the shared log's head,
 // so that Stats says how far behind it is even when nothing is written.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 )
 
 // flakyLog is a SharedLog whose next appends fail without an answer, as
@@ -23,6 +24,9 @@ type flakyLog struct {
 	appends int
 	// hungHeads asks of the head go unanswered until their context ends.
 	hungHeads int
+	// headDelay: every ask of the head is answered after it (or its
+	// context's end).
+	headDelay time.Duration
 }
 
 func (l *flakyLog) Head(ctx context.Context) (Seq, error) {
@@ -31,10 +35,20 @@ func (l *flakyLog) Head(ctx context.Context) (Seq, error) {
 	if hang {
 		l.hungHeads--
 	}
+	delay := l.headDelay
 	l.mu.Unlock()
 	if hang {
 		<-ctx.Done()
 		return 0, ctx.Err()
+	}
+	if delay > 0 {
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
 	}
 	return l.memLog.Head(ctx)
 }
@@ -184,5 +198,25 @@ func TestSharedLogHeadAskedAgain(t *testing.T) {
 	defer flaky.mu.Unlock()
 	if flaky.hungHeads != 0 {
 		t.Fatalf("%d unanswered asks left: Sync did not ask", flaky.hungHeads)
+	}
+}
+
+// TestSharedLogSlowHead: a log that answers every ask of its head, but
+// later than headAttempt (a loaded machine), is heard: the asks again
+// wait longer, and Sync returns instead of cutting every ask short until
+// its context ends.
+func TestSharedLogSlowHead(t *testing.T) {
+	t.Parallel()
+	log := newMemLog()
+	slow := &flakyLog{memLog: log}
+	a := mustOpenShared(t, slow)
+	MustCalendar(t, a)
+	slow.mu.Lock()
+	slow.headDelay = 3 * headAttempt / 2
+	slow.mu.Unlock()
+	c, cancel := context.WithTimeout(ctx, 20*headAttempt)
+	defer cancel()
+	if err := a.Sync(c); err != nil {
+		t.Fatalf("Sync on a log that answers its head after %s: %v", 3*headAttempt/2, err)
 	}
 }
