@@ -292,9 +292,13 @@ func TestFollowFarBehind(t *testing.T) {
 	lag := int(a.Head() - b.Head())
 	// The node sees how far behind it is (its probe reads the head), as a
 	// node cut off from the stream's replicas but not its leader would.
+	deadline := time.Now().Add(time.Minute)
 	for st, err := b.Stats(); st.LogHead < a.Head(); st, err = b.Stats() {
 		if err != nil {
 			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a minute after the writes the cut-off node's probe sees head %d, want %d", st.LogHead, a.Head())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -97,7 +97,7 @@ func waitSaved(tb testing.TB, db *engine.DB, name string, want engine.Seq) {
 	tb.Helper()
 	var got engine.Seq
 	var err error
-	waitFor(tb, 10*time.Second, fmt.Sprintf("the stored cursor %s to reach %d", name, want), func() bool {
+	waitFor(tb, time.Minute, fmt.Sprintf("the stored cursor %s to reach %d", name, want), func() bool {
 		got, err = db.Cursor(name)
 		return err != nil || got == want
 	})
