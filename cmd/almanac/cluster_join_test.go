@@ -41,7 +41,7 @@ func startNode(t *testing.T, nodes []*testServer, name, data string, extra ...st
 	m.noFirstRun = true
 	if err := m.ParseFlags(append([]string{"--listen=127.0.0.1:0", "--data=" + data, "--nats=off", "--grpc-listen=off",
 		"--node-name=" + name, fmt.Sprintf("--cluster-listen=127.0.0.1:%d", natstest.FreePort(t)),
-		"--routes=" + strings.Join(routes, ","), "--log-replicas=3", "--cluster-join-timeout=60s"}, extra...)); err != nil {
+		"--routes=" + strings.Join(routes, ","), "--log-replicas=3", "--cluster-join-timeout=" + testJoinTimeout.String()}, extra...)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -57,6 +57,12 @@ func freeAddrs(t *testing.T, n int) []string {
 	return addrs
 }
 
+// testJoinTimeout is the test nodes' --cluster-join-timeout: at 60 s,
+// nodes of four clusters starting at once (the cluster tests run
+// -parallel 4, as make test runs them) under load 38 gave up before
+// their log was placed (its identity bucket, its publisher lease).
+const testJoinTimeout = 3 * time.Minute
+
 // startClusterWith boots one node per --cluster-listen address, node i
 // with the flags args(i) after the defaults (its --routes among them),
 // as startCluster does.
@@ -68,7 +74,7 @@ func startClusterWith(t *testing.T, listens []string, args func(i int) []string)
 	var wg sync.WaitGroup
 	for i := range nodes {
 		args := append([]string{"--listen=127.0.0.1:0", "--data=" + t.TempDir(), "--nats=off", "--grpc-listen=127.0.0.1:0",
-			"--node-name=" + fmt.Sprint("n", i+1), "--cluster-listen=" + listens[i], "--cluster-join-timeout=60s"}, args(i)...)
+			"--node-name=" + fmt.Sprint("n", i+1), "--cluster-listen=" + listens[i], "--cluster-join-timeout=" + testJoinTimeout.String()}, args(i)...)
 		logs := &syncBuffer{}
 		m := NewMain()
 		m.Getenv = testGetenv(nil)
@@ -178,12 +184,15 @@ func doneAfter(codes []int, ok, again int) bool {
 	return last == ok || last == again && len(codes) > 1
 }
 
-// mkcalendar makes the calendar coll as alice through s, retrying 503s.
-func mkcalendar(t *testing.T, s *testServer, coll string) {
+// mkcalendar makes the calendar coll as alice through s, retrying 503s,
+// and returns how many requests that took.
+func mkcalendar(t *testing.T, s *testServer, coll string) int {
 	t.Helper()
-	if codes, _ := retried(t, s, "MKCALENDAR", coll, ""); !doneAfter(codes, http.StatusCreated, http.StatusMethodNotAllowed) {
+	codes, _ := retried(t, s, "MKCALENDAR", coll, "")
+	if !doneAfter(codes, http.StatusCreated, http.StatusMethodNotAllowed) {
 		t.Fatalf("MKCALENDAR %s on %s: answers %v", coll, s.BaseURL, codes)
 	}
+	return len(codes)
 }
 
 // putAcked creates the object at path with body as alice through s,
