@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/almanac/almanac/engine"
 )
@@ -134,9 +133,12 @@ func TestServeResumesReschedule(t *testing.T) {
 	for start := 1; start <= 2; start++ {
 		s := serveOn(t, srv.DataDir)
 		// The resume runs once the DAV handler is built, beside serving:
-		// wait (bounded) for its log line on the first start.
-		for i := 0; start == 1 && i < 200 && !strings.Contains(s.Logs.String(), "resumed reschedules"); i++ {
-			time.Sleep(50 * time.Millisecond)
+		// wait for its log line (done or failed) on the first start.
+		if start == 1 {
+			waitUntil(t, "the first start's resume of the restore's reschedule (its log line)", func() bool {
+				logs := s.Logs.String()
+				return strings.Contains(logs, "resumed reschedules") || strings.Contains(logs, "resume reschedules")
+			})
 		}
 		if got := requests(s); got != 2 {
 			t.Errorf("start %d: bob holds %d invitations, want 2 (the first and the restore's)\nlogs:\n%.3000s", start, got, s.Logs)
