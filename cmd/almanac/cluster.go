@@ -253,12 +253,18 @@ func (cl *clusterLog) connect(opts ...nats.Option) (*nats.Conn, error) {
 		}
 		return nc, nil
 	}
-	nc, err := nats.Connect("", append(opts, nats.InProcessServer(cl.ns), cl.user)...)
+	nc, err := nats.Connect("", append(opts, nats.InProcessServer(cl.ns), cl.user, nats.Timeout(inProcessConnectTimeout))...)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: connect to the embedded log server: %w", err)
 	}
 	return nc, nil
 }
+
+// inProcessConnectTimeout bounds the handshake of a connection to an
+// embedded nats-server, in process: nothing but a starved CPU delays it,
+// and nats.go's default 2 s was too short for a node starting under load
+// 40 ("read pipe: i/o timeout", the node did not start).
+const inProcessConnectTimeout = 30 * time.Second
 
 // publisherLease opens the lease the node must hold to run the senders
 // that run once per cluster (singleton.go), and the bucket of their

@@ -258,7 +258,7 @@ func startNATS(env *ServeEnv, cfg feedConfig, metrics *feed.Metrics, log *slog.L
 		*stops = append(*stops, func(context.Context) error { ns.Shutdown(); ns.WaitForShutdown(); return nil })
 		// In process, as the publisher user (its password lives only in
 		// this process's memory).
-		nc, err = nats.Connect("", nats.InProcessServer(ns.Server), ns.Auth(), nats.Name("almanac"), nats.ReconnectBufSize(-1))
+		nc, err = nats.Connect("", nats.InProcessServer(ns.Server), ns.Auth(), nats.Name("almanac"), nats.ReconnectBufSize(-1), nats.Timeout(inProcessConnectTimeout))
 		if err != nil {
 			return fmt.Errorf("nats: connect to the embedded server: %w", err)
 		}
