@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -103,8 +104,17 @@ func startClusterWith(t *testing.T, listens []string, args func(i int) []string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := nodes[0].DB.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: "alice", PasswordHash: string(h), Role: engine.RoleUser}); err != nil {
-		t.Fatal(err)
+	// Retried while the log does not take it within its bound (as
+	// retried does for requests): putting the same user again is
+	// harmless.
+	for deadline := time.Now().Add(retryBound); ; time.Sleep(200 * time.Millisecond) {
+		err := nodes[0].DB.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: "alice", PasswordHash: string(h), Role: engine.RoleUser})
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, engine.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatalf("putting alice on node 1: %v", err)
+		}
 	}
 	return nodes
 }
