@@ -94,12 +94,17 @@ func FuzzParseCalendarAgainstGoICal(f *testing.F) {
 // lines it cannot parse and reads quoted parameters with Go's unquoting,
 // so only texts without double quotes or ^ are compared, and it reads a
 // vCard 2.1-style bare parameter (TEL;CELL:…) otherwise than as a TYPE,
-// so texts with one are not compared either.
+// so texts with one are not compared either. go-vcard trims every CR at a
+// line's end (strings.TrimRight), where a line ends at one LF or CR LF and
+// a CR before it is part of the value for contentline (a CR is no
+// VALUE-CHAR, RFC 6350 §3.3, but contentline keeps what it does not
+// check byte for byte), so texts with a CR not before an LF are not
+// compared (fuzzing found "0:\r\r\n" in CI, session 17).
 func FuzzParseVCardAgainstGoVCard(f *testing.F) {
 	f.Add("BEGIN:VCARD\r\nVERSION:4.0\r\nFN:A\r\nUID:x\r\nEND:VCARD\r\n")
 	f.Add("BEGIN:VCARD\nVERSION:3.0\nitem1.TEL;type=CELL,VOICE;type=pref:+1\nNOTE:a\\, b\\nc\n  d\nEND:VCARD\n")
 	f.Fuzz(func(t *testing.T, text string) {
-		if strings.ContainsAny(text, "\"^") || hasBareParam(text) {
+		if strings.ContainsAny(text, "\"^") || hasBareParam(text) || strings.Contains(strings.ReplaceAll(text, "\r\n", ""), "\r") {
 			return
 		}
 		ours, err := parseVCard(text, contentline.Defaults(), nil)

@@ -133,9 +133,16 @@ func TestBrowser(t *testing.T) {
 		chromedp.Submit(chromedp.ID("new-name")),
 		chromedp.WaitVisible(chromedp.CSS(`section[aria-label="trip"]`)))
 
+	// dropFlash removes the message the last step's page shows (the
+	// calendar created), so that waiting for .flash waits for the page the
+	// form's answer brings: a wait matched on the old page, and reading it
+	// then failed as the navigation destroyed it ("Cannot find context
+	// with specified id", CI under load).
+	dropFlash := chromedp.Evaluate[chromedp.Void](`document.querySelectorAll('.flash').forEach(e => e.remove())`)
 	run("upload an .ics",
 		chromedp.Click(chromedp.CSS(`#import-trip summary`)),
 		chromedp.SetUploadFiles(chromedp.ID("f-trip"), []string{icsFile}),
+		dropFlash,
 		chromedp.Submit(chromedp.ID("f-trip")),
 		chromedp.WaitVisible(chromedp.CSS(`.flash`)))
 	if flash := text("upload an .ics", ".flash"); !strings.Contains(flash, "Imported 2") {
@@ -158,6 +165,7 @@ func TestBrowser(t *testing.T) {
 	}
 	run("undelete from the timeline",
 		chromedp.Navigate(srv.BaseURL+"/history?c=trip"),
+		dropFlash,
 		chromedp.Click(chromedp.Search(`//button[starts-with(normalize-space(.), "Undelete")]`)),
 		chromedp.WaitVisible(chromedp.CSS(`.flash`)))
 	flash := text("undelete from the timeline", ".flash")
