@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"strings"
 )
 
 // ObjectPut is one write of PutObjects: Body under Name, with the
@@ -11,6 +12,70 @@ type ObjectPut struct {
 	Name string
 	Body []byte
 	Opts PutOptions
+	// Prepared, when PrepareObject returned it for this Name and Body (the
+	// same slice) and Opts.ContentType, spares the put its validation;
+	// otherwise it is ignored and the body validated as usual.
+	Prepared *PreparedObject
+}
+
+// PreparedObject is a body PrepareObject checked and validated for a
+// collection, to be put by StartPuts without being parsed again.
+type PreparedObject struct {
+	path, name  string
+	given       []byte // the body as given, to recognize the put
+	body        []byte // as stored: without a byte-order mark
+	contentType string
+	collID      uint64
+	info        objectInfo
+}
+
+// PrepareObject checks and validates body as a put of it under name into
+// the collection at path would be (PutObject's checks of the name, the
+// size and the data, against the collection's kind and components), and
+// returns it ready to be handed to StartPuts in ObjectPut.Prepared. It is
+// for a caller that must know whether a body is valid before it decides
+// what to put (an import puts a file whole when it is one object, else
+// splits it): the body is parsed once. The preconditions that depend on
+// the store (ETags, UIDs, a replaced collection) are checked by the
+// writer, as for every put.
+//
+// Errors: those of PutObject's validation: ErrNotFound (no such
+// collection), ErrInvalidName, ErrConflict, *InvalidDataError.
+func (db *DB) PrepareObject(path, name string, body []byte, contentType string) (*PreparedObject, error) {
+	if err := db.checkPut(path, name, body); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		coll, cached, err := db.putCollection(path)
+		if err != nil {
+			return nil, err
+		}
+		cmd, err := db.newPutCmd(coll, Meta{}, path, name, body, PutOptions{ContentType: contentType})
+		if err != nil {
+			if cached && attempt == 0 { // maybe judged by a stale component set
+				db.putColls.Delete(path)
+				continue
+			}
+			return nil, err
+		}
+		// The parse's strings point into its copy of the body: cloned, so
+		// that the copy is not held as long as the prepared form.
+		info := cmd.info
+		info.uid, info.component = strings.Clone(info.uid), strings.Clone(info.component)
+		return &PreparedObject{path: path, name: name, given: body, body: cmd.body, contentType: contentType,
+			collID: coll.ID, info: info}, nil
+	}
+}
+
+// preparedFor returns the writer's command for put when put.Prepared was
+// made for it (path, name, the same body slice, content type), else nil.
+func (put *ObjectPut) preparedFor(m Meta, path string) *putCmd {
+	p := put.Prepared
+	if p == nil || p.path != path || p.name != put.Name || p.contentType != put.Opts.ContentType ||
+		len(p.given) != len(put.Body) || (len(p.given) > 0 && &p.given[0] != &put.Body[0]) {
+		return nil
+	}
+	return &putCmd{m: m, path: path, name: put.Name, body: p.body, opts: put.Opts, info: p.info, collID: p.collID}
 }
 
 // PutObjects writes each of puts into the collection at path as PutObject
@@ -43,8 +108,8 @@ type PendingPuts struct {
 	errs   []error
 }
 
-// StartPuts is PutObjects without the wait: it validates puts and hands
-// them to the writer, and Wait returns their outcomes. Puts started by one
+// StartPuts is PutObjects without the wait: it validates puts (but those
+// PrepareObject validated) and hands them to the writer, and Wait returns their outcomes. Puts started by one
 // goroutine, in one call or in several, run in the order started, so a
 // caller may start the puts of many collections before it waits for any.
 func (db *DB) StartPuts(ctx context.Context, m Meta, path string, puts []ObjectPut) *PendingPuts {
@@ -63,15 +128,19 @@ func (db *DB) StartPuts(ctx context.Context, m Meta, path string, puts []ObjectP
 			p.errs[i] = err
 			continue
 		}
-		if p.errs[i] = db.checkPut(path, put.Name, put.Body); p.errs[i] != nil {
-			continue
-		}
-		if p.cmds[i], p.errs[i] = db.newPutCmd(coll, m, path, put.Name, put.Body, put.Opts); p.errs[i] != nil {
-			if cached { // maybe judged by a stale component set: again on its own
-				p.reqs[i] = &request{} // marks it for PutObject
+		cmd := put.preparedFor(m, path)
+		if cmd == nil {
+			if p.errs[i] = db.checkPut(path, put.Name, put.Body); p.errs[i] != nil {
+				continue
 			}
-			continue
+			if cmd, p.errs[i] = db.newPutCmd(coll, m, path, put.Name, put.Body, put.Opts); p.errs[i] != nil {
+				if cached { // maybe judged by a stale component set: again on its own
+					p.reqs[i] = &request{} // marks it for PutObject
+				}
+				continue
+			}
 		}
+		p.cmds[i] = cmd
 		p.reqs[i] = &request{cmd: p.cmds[i], done: make(chan error, 1)}
 		if err = db.enqueue(ctx, p.reqs[i]); err != nil {
 			p.errs[i], p.reqs[i] = err, nil

@@ -15,7 +15,7 @@ func TestImportFileWithBOM(t *testing.T) {
 	if err := os.WriteFile(f, []byte("\uFEFFBEGIN:VCARD\r\nVERSION:3.0\r\nUID:a\r\nFN:A\r\nEND:VCARD\r\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	items, vcard, _, err := readFileItems(f, false)
+	items, vcard, _, err := readFileItems(f, false, false)
 	if err != nil {
 		t.Fatal(err)
 	}

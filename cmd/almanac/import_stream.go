@@ -159,7 +159,7 @@ func (im *importer) collection(c audit.ImportCollection, tagged bool, files []st
 	im.batch.Collections = append(im.batch.Collections, c)
 	sort.Strings(files)
 	for _, f := range files {
-		items, vcard, size, err := readFileItems(f, keepNames)
+		items, vcard, size, err := readFileItems(f, keepNames, !im.remote)
 		if err != nil {
 			return err
 		}
@@ -192,26 +192,21 @@ func (im *importer) collection(c audit.ImportCollection, tagged bool, files []st
 // name, its bytes as they are; a file with several objects, and every file
 // without keepNames, is split into one item per UID. A file that cannot be
 // read as calendar or vCard data becomes an item error, so the others go
-// on.
-func readFileItems(f string, keepNames bool) (items []audit.Item, vcard bool, size int, err error) {
+// on. With whole (an import into a data directory), a file of a
+// collection folder is one item marked Whole, not parsed here: the
+// backend validates it and splits it only when it is not one object, so
+// that it is parsed once (audit.Item.Whole).
+func readFileItems(f string, keepNames, whole bool) (items []audit.Item, vcard bool, size int, err error) {
 	data, err := os.ReadFile(f)
 	if err != nil {
 		return nil, false, 0, err
 	}
 	data = contentline.StripBOM(data) // as PUT does
-	vcard = strings.HasPrefix(strings.ToUpper(strings.TrimSpace(string(data[:min(len(data), 32)]))), "BEGIN:VCARD")
-	if vcard {
-		items, err = audit.SplitVCards(data)
-	} else {
-		items, err = audit.SplitCalendar(data)
+	vcard = audit.IsVCard(data)
+	if keepNames && whole {
+		return []audit.Item{{Name: filepath.Base(f), Body: data, Whole: true}}, vcard, len(data), nil
 	}
-	switch {
-	case err != nil:
-		items = []audit.Item{{Err: fmt.Sprintf("%s: %v", filepath.Base(f), err)}}
-	case keepNames && len(items) == 1 && items[0].Err == "":
-		items[0].Name, items[0].Body = filepath.Base(f), data
-	}
-	return items, vcard, len(data), nil
+	return audit.FileItems(filepath.Base(f), data, keepNames), vcard, len(data), nil
 }
 
 // readFolderProps reads the properties of a collection folder: Radicale's

@@ -20,6 +20,39 @@ type Item struct {
 	Body []byte `json:"body"`
 	// Err is set when the item could not be split out of its file.
 	Err string `json:"error,omitempty"`
+	// Whole marks a file of a collection folder handed over unsplit under
+	// its own name (an import into a data directory): Local.Import puts
+	// it as it is when it is one valid object, parsing it once, and else
+	// makes of it the items FileItems makes. It does not travel through
+	// the admin API.
+	Whole bool `json:"-"`
+}
+
+// IsVCard reports whether data, an import file, holds vCards: it starts,
+// after white space, with BEGIN:VCARD. Anything else is read as
+// iCalendar.
+func IsVCard(data []byte) bool {
+	return strings.HasPrefix(strings.ToUpper(strings.TrimSpace(string(data[:min(len(data), 32)]))), "BEGIN:VCARD")
+}
+
+// FileItems returns the items of an import file named name: one an
+// object, split by UID (SplitVCards when it holds vCards, see IsVCard,
+// else SplitCalendar); with keepName, a file that holds one object is one
+// item under name, its bytes as they are. A file that cannot be split is
+// one item error, so that the other files go on.
+func FileItems(name string, data []byte, keepName bool) []Item {
+	split := SplitCalendar
+	if IsVCard(data) {
+		split = SplitVCards
+	}
+	items, err := split(data)
+	switch {
+	case err != nil:
+		return []Item{{Err: fmt.Sprintf("%s: %v", name, err)}}
+	case keepName && len(items) == 1 && items[0].Err == "":
+		items[0].Name, items[0].Body = name, data
+	}
+	return items
 }
 
 // block is a component copied line by line, folding kept.
