@@ -31,7 +31,7 @@ func TestClusterKill9(t *testing.T) {
 		t.Skip("three server processes, killed and restarted")
 	}
 	const n, clients = 3, 16    // 16 clients, as issue 17 asks
-	rounds := testscale.N(t, 5) // 10 in CI (ALMANAC_TEST_SCALE=2), as issue 17 asks
+	rounds := testscale.N(t, 5) // 10 in CI (ALMANAC_TEST_SCALE_TestClusterKill9=2), as issue 17 asks
 	routes := freeAddrs(t, n)
 	nodes := make([]*clusterChild, n)
 	for i := range nodes {
