@@ -62,12 +62,13 @@ func TestRateLimitedIs429(t *testing.T) {
 type busyAuth struct{}
 
 func (busyAuth) Authenticate(context.Context, string, string, string) (*engine.User, error) {
-	return nil, fmt.Errorf("auth: %w", &auth.BusyError{Slots: 2, Wait: 5 * time.Second})
+	return nil, fmt.Errorf("auth: %w", &auth.BusyError{Slots: 2, Wait: 6500 * time.Millisecond})
 }
 
 // TestBusyLoginIs503: a login refused because every password-hashing slot
-// stayed busy gets 503 with Retry-After and a body naming the limit, no
-// WWW-Authenticate (the password may be right).
+// stayed busy gets 503 with Retry-After (the configured wait, 6.5 s,
+// rounded up) and a body naming the limit, no WWW-Authenticate (the
+// password may be right).
 func TestBusyLoginIs503(t *testing.T) {
 	h, _ := mustHandler(t, Options{})
 	h.auth = busyAuth{}
@@ -78,10 +79,10 @@ func TestBusyLoginIs503(t *testing.T) {
 	if got, want := rec.Code, 503; got != want {
 		t.Errorf("status %d, want %d", got, want)
 	}
-	if got, want := rec.Header().Get("Retry-After"), "5"; got != want {
+	if got, want := rec.Header().Get("Retry-After"), "7"; got != want {
 		t.Errorf("Retry-After %q, want %q", got, want)
 	}
-	if got, want := rec.Body.String(), "all 2 password-hashing slots stayed busy for 5s; retry in 5 seconds"; !strings.Contains(got, want) {
+	if got, want := rec.Body.String(), "all 2 password-hashing slots stayed busy for 6.5s; retry in 7 seconds"; !strings.Contains(got, want) {
 		t.Errorf("body %q, want it to contain %q", got, want)
 	}
 	if got := rec.Header().Get("WWW-Authenticate"); got != "" {

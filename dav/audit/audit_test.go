@@ -142,7 +142,7 @@ type fakeAuth map[string]string // user -> role
 func (f fakeAuth) Authenticate(_ context.Context, user, pw, _ string) (*engine.User, error) {
 	switch pw {
 	case "busy":
-		return nil, fmt.Errorf("auth: %w", &auth.BusyError{Slots: 2, Wait: 5 * time.Second})
+		return nil, fmt.Errorf("auth: %w", &auth.BusyError{Slots: 2, Wait: 6500 * time.Millisecond})
 	case "down":
 		return nil, &auth.UnavailableError{Err: errors.New("ldap: connection refused")}
 	}
@@ -174,7 +174,7 @@ func TestAdminAPI(t *testing.T) {
 		// A login the verifier could not take in time, or whose directory
 		// is down, is 503 with Retry-After, not 401.
 		for pw, want := range map[string]string{
-			"busy": "all 2 password-hashing slots stayed busy for 5s; retry in 5 seconds",
+			"busy": "all 2 password-hashing slots stayed busy for 6.5s; retry in 7 seconds",
 			"down": "the user directory is not answering",
 		} {
 			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/admin/users", nil)
@@ -185,8 +185,9 @@ func TestAdminAPI(t *testing.T) {
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), want) {
-				t.Errorf("%s: %d, Retry-After %q, body %s; want 503 with Retry-After and %q", pw, resp.StatusCode, resp.Header.Get("Retry-After"), body, want)
+			ra := map[string]string{"busy": "7", "down": "30"}[pw] // the wait of 6.5s rounded up; the directory's fixed 30
+			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != ra || !strings.Contains(string(body), want) {
+				t.Errorf("%s: %d, Retry-After %q, body %s; want 503 with Retry-After %s and %q", pw, resp.StatusCode, resp.Header.Get("Retry-After"), body, ra, want)
 			}
 		}
 	})

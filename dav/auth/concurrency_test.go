@@ -138,8 +138,8 @@ func TestHashWait(t *testing.T) {
 	if got, want := be.Limit(), "all 1 password-hashing slots stayed busy for 20ms"; !strings.Contains(got, want) {
 		t.Errorf("Limit() = %q, want it to contain %q", got, want)
 	}
-	if got := be.ServiceUnavailable(); got != 5 {
-		t.Errorf("ServiceUnavailable() = %d, want 5", got)
+	if got := be.ServiceUnavailable(); got != 1 {
+		t.Errorf("ServiceUnavailable() = %d, want 1 (HashWait 20ms, rounded up)", got)
 	}
 	// An unknown user waits for the same slot for its dummy hash.
 	if _, err := v.Authenticate(context.Background(), "nobody", "x", "198.51.100.8"); !errors.Is(err, ErrBusy) {
@@ -191,6 +191,11 @@ func TestMaxHashWaiters(t *testing.T) {
 	}
 	if got, want := be.Limit(), "2 already wait for one of the 1 password-hashing slots"; !strings.Contains(got, want) {
 		t.Errorf("Limit() = %q, want it to contain %q", got, want)
+	}
+	// Refused at once, it is still told to wait HashWait: the queue it
+	// found takes that long to drain.
+	if got := be.ServiceUnavailable(); got != 3600 {
+		t.Errorf("ServiceUnavailable() = %d, want 3600 (HashWait 1h)", got)
 	}
 	release()
 	for range 3 {

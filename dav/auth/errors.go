@@ -36,8 +36,12 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 
 // RetryAfter returns the wait in whole seconds, at least 1: the value of
 // a Retry-After header (RFC 9110 §10.2.3).
-func (e *RateLimitError) RetryAfter() int {
-	return max(1, int((e.Wait+time.Second-1)/time.Second))
+func (e *RateLimitError) RetryAfter() int { return RetrySeconds(e.Wait) }
+
+// RetrySeconds returns d in whole seconds, rounded up, at least 1: the
+// value of a Retry-After header (RFC 9110 §10.2.3) for a wait of d.
+func RetrySeconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
 }
 
 // ErrBusy: every password-hashing slot (Options.MaxConcurrentHashes)
@@ -46,20 +50,18 @@ func (e *RateLimitError) RetryAfter() int {
 // says nothing of the password, and is no failed login.
 var ErrBusy = errors.New("auth: too many logins being verified at once")
 
-// busyRetryAfter is the Retry-After of a *BusyError: a few hashes'
-// time, for the queue to drain.
-const busyRetryAfter = 5 * time.Second
-
 // BusyError is the error of a login refused because the server was
 // verifying too many passwords to take it in time. It matches ErrBusy
 // with errors.Is; HTTP answers it 503 with a Retry-After of
-// ServiceUnavailable seconds and a body of Limit, gRPC Unavailable.
+// ServiceUnavailable seconds (Wait, rounded up) and a body of Limit, gRPC
+// Unavailable.
 type BusyError struct {
 	// Slots is Options.MaxConcurrentHashes: the hashes verified at once.
 	Slots int
-	// Wait is Options.HashWait when the login waited that long for a
-	// slot (or for the same login's verification); 0 when it was refused
-	// at once.
+	// Wait is Options.HashWait: how long the login waited for a slot (or
+	// for the same login's verification) unless Waiters refused it at
+	// once, and how long the next attempt may have to wait, so the
+	// Retry-After.
 	Wait time.Duration
 	// Waiters is Options.MaxHashWaiters when that many logins already
 	// waited, so this one was refused at once; 0 otherwise.
@@ -79,6 +81,9 @@ func (e *BusyError) Limit() string {
 	return fmt.Sprintf("too many logins at once: all %d password-hashing slots stayed busy for %s", e.Slots, e.Wait)
 }
 
-// ServiceUnavailable returns the seconds to wait before retrying: the
-// value of a Retry-After header of a 503 (RFC 9110 §10.2.3).
-func (e *BusyError) ServiceUnavailable() int { return int(busyRetryAfter / time.Second) }
+// ServiceUnavailable returns the seconds to wait before retrying, Wait
+// rounded up (at least 1): the value of a Retry-After header of a 503
+// (RFC 9110 §10.2.3). A client retrying sooner would find the same
+// queue; one told a fixed figure shorter than --login-hash-wait would
+// be refused again.
+func (e *BusyError) ServiceUnavailable() int { return RetrySeconds(e.Wait) }

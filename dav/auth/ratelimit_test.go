@@ -198,13 +198,18 @@ func TestRateLimitLongUserName(t *testing.T) {
 	}
 }
 
+// TestRetryAfter: the Retry-After of a lockout and of a busy login is
+// the wait rounded up to whole seconds, at least 1 (RetrySeconds).
 func TestRetryAfter(t *testing.T) {
 	for _, tt := range []struct {
 		wait time.Duration
 		want int
-	}{{0, 1}, {time.Millisecond, 1}, {time.Second, 1}, {time.Second + 1, 2}, {15 * time.Minute, 900}} {
+	}{{0, 1}, {time.Millisecond, 1}, {time.Second, 1}, {time.Second + 1, 2}, {2500 * time.Millisecond, 3}, {15 * time.Minute, 900}} {
 		if got := (&RateLimitError{Wait: tt.wait}).RetryAfter(); got != tt.want {
 			t.Errorf("RetryAfter(%s) = %d, want %d", tt.wait, got, tt.want)
+		}
+		if got := (&BusyError{Slots: 1, Wait: tt.wait}).ServiceUnavailable(); got != tt.want {
+			t.Errorf("BusyError{Wait: %s}.ServiceUnavailable() = %d, want %d", tt.wait, got, tt.want)
 		}
 	}
 }

@@ -111,7 +111,7 @@ func (v *Verifier) acquire(ctx context.Context, deadline time.Time) error {
 	if int(v.waiting.Add(1)) > v.opts.MaxHashWaiters {
 		v.waiting.Add(-1)
 		v.busy.Add(1)
-		return &BusyError{Slots: cap(v.hashing), Waiters: v.opts.MaxHashWaiters}
+		return &BusyError{Slots: cap(v.hashing), Wait: v.opts.HashWait, Waiters: v.opts.MaxHashWaiters}
 	}
 	defer v.waiting.Add(-1)
 	t := time.NewTimer(time.Until(deadline))
