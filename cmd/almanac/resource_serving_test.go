@@ -36,7 +36,8 @@ func runShareCLI(t *testing.T, env map[string]string, cmd func(*shareCLI, contex
 // request without credentials (401), of a user who is not an admin
 // (403), of an unknown operation or room type (400), for a resource that
 // does not exist (404), one that is a user (409), and a body over its
-// bound (413).
+// bound (413). `user passwd` of the room or of no account is refused
+// before its prompt through the server too.
 func TestResourceServing(t *testing.T) {
 	srv := startServer(t)
 	if err := srv.DB.PutGroup(context.Background(), cliMeta("test"), engine.Group{Name: "facilities", Members: []string{"alice"}}); err != nil {
@@ -61,6 +62,27 @@ func TestResourceServing(t *testing.T) {
 	out, err := runResourceCLI(t, admin, "list", "--server", srv.BaseURL, "--as", "admin")
 	if want := "room1\troom\taccept-if-free\tmanagers=facilities\troom1@example.org\tRoom 1\n"; err != nil || out != want {
 		t.Fatalf("list through --server: %q, %v; want %q", out, err, want)
+	}
+	// `user passwd` of a room through the server is refused before the
+	// prompt: stdin is empty, so a prompt would fail on reading it.
+	for _, target := range [][]string{{"--server", srv.BaseURL, "--as", "admin"}, {data}} {
+		var out bytes.Buffer
+		c := &userCLI{stdin: strings.NewReader(""), stdout: &out, stderr: &out, getenv: func(k string) string { return admin[k] }}
+		err := c.run(context.Background(), append([]string{"passwd", "room1"}, target...))
+		if err == nil || !strings.Contains(err.Error(), "is a resource") {
+			t.Errorf("user passwd room1 %s, no input: %v, want refused as a resource before the prompt\n%s", target, err, out.String())
+		}
+		err = c.run(context.Background(), append([]string{"passwd", "nobody"}, target...))
+		if err == nil || !strings.Contains(err.Error(), `no user "nobody"`) {
+			t.Errorf("user passwd nobody %s, no input: %v, want no user before the prompt\n%s", target, err, out.String())
+		}
+	}
+	// The check changes nothing: alice keeps her password.
+	if resp, body := srv.Do(t, "POST", "/admin/users/password", "admin", `{"name":"alice","check":true}`, "Content-Type", "application/json"); resp.StatusCode != http.StatusOK {
+		t.Errorf("check of alice: %d %s", resp.StatusCode, body)
+	}
+	if resp, body := srv.Do(t, "PROPFIND", "/dav/home/alice/", "alice", "", "Depth", "0"); resp.StatusCode != http.StatusMultiStatus {
+		t.Errorf("alice after the check: %d %s", resp.StatusCode, body)
 	}
 	if _, err := runResourceCLI(t, admin, "set", "room1", "--manual", "--no-managers", data); err != nil {
 		t.Fatalf("resource set while serving: %v", err)

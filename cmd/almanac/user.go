@@ -104,10 +104,11 @@ func (c *userCLI) run(ctx context.Context, args []string) error {
 			done = fmt.Sprintf("removed %s from the addresses of %s", strings.Join(pos[2:], ", "), name)
 		}
 	case "add", "passwd":
-		if l, ok := acc.(*audit.Local); ok && sub == "passwd" {
-			// Refused before the prompt (and the hash); a server
-			// refuses before its hash too (Local.SetPassword).
-			if err = l.CanSetPassword(name); err != nil {
+		if sub == "passwd" {
+			// Refused before the prompt (and the hash), by the data
+			// directory or by the server (a request of its own); a
+			// server refuses before its hash too (Local.SetPassword).
+			if err = acc.CanSetPassword(ctx, name); err != nil {
 				break
 			}
 		}

@@ -32,8 +32,13 @@ type Accounts interface {
 	// the user does not have), engine.ErrConflict (another
 	// user has an address to add), engine.ErrInvalidName.
 	SetEmails(ctx context.Context, name string, add, remove []string) error
-	// SetPassword replaces the password. Errors: engine.ErrNotFound.
+	// SetPassword replaces the password. Errors: engine.ErrNotFound,
+	// engine.ErrInvalidName (a resource), a bad password.
 	SetPassword(ctx context.Context, name, password string) error
+	// CanSetPassword reports why name cannot be given a password now,
+	// before one is asked for: engine.ErrNotFound (no account),
+	// engine.ErrInvalidName (a resource, which never signs in).
+	CanSetPassword(ctx context.Context, name string) error
 	// DeleteUser removes the account; its data stays. Errors:
 	// engine.ErrNotFound.
 	DeleteUser(ctx context.Context, name string) error
@@ -200,7 +205,7 @@ func addressTaken(err error) error {
 // on a resource, which never signs in (the engine refuses its password
 // too, as the account may change meanwhile).
 func (l *Local) SetPassword(ctx context.Context, name, password string) error {
-	if err := l.CanSetPassword(name); err != nil {
+	if err := l.CanSetPassword(ctx, name); err != nil {
 		return err
 	}
 	hash, err := hashPassword(password)
@@ -213,7 +218,7 @@ func (l *Local) SetPassword(ctx context.Context, name, password string) error {
 // CanSetPassword reports why name cannot be given a password now, before
 // one is asked for or hashed. Errors: engine.ErrNotFound (no account),
 // engine.ErrInvalidName (a resource, which never signs in).
-func (l *Local) CanSetPassword(name string) error {
+func (l *Local) CanSetPassword(_ context.Context, name string) error {
 	u, err := l.DB.User(name)
 	if err != nil {
 		return fmt.Errorf("password of %q: %w", name, err)
@@ -286,6 +291,10 @@ type accountRequest struct {
 	Emails []string `json:"emails,omitempty"`
 	// Remove are the addresses to remove (POST /admin/users/emails).
 	Remove []string `json:"remove,omitempty"`
+	// Check asks POST /admin/users/password only whether the account
+	// can be given a password (CanSetPassword): nothing changes, and no
+	// password is sent.
+	Check bool `json:"check,omitempty"`
 }
 
 // accountRoutes answers the account endpoints of the admin API (see Admin)
@@ -305,7 +314,12 @@ func accountRoutes(r *http.Request, l *Local, self string) (out any, ok bool, er
 	case "POST /admin/users/emails":
 		run = func(q accountRequest) (any, error) { return done, l.SetEmails(ctx, q.Name, q.Emails, q.Remove) }
 	case "POST /admin/users/password":
-		run = func(q accountRequest) (any, error) { return done, l.SetPassword(ctx, q.Name, q.Password) }
+		run = func(q accountRequest) (any, error) {
+			if q.Check {
+				return done, l.CanSetPassword(ctx, q.Name)
+			}
+			return done, l.SetPassword(ctx, q.Name, q.Password)
+		}
 	case "POST /admin/users/delete", "POST /admin/users/disable":
 		disable := r.URL.Path == "/admin/users/disable"
 		run = func(q accountRequest) (any, error) {

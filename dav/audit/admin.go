@@ -37,6 +37,7 @@ type Authenticator interface {
 //	POST /admin/users {name, password, admin, emails}  -> {"ok": true}
 //	POST /admin/users/emails {name, emails, remove}    -> {"ok": true}
 //	POST /admin/users/password {name, password}        -> {"ok": true}
+//	POST /admin/users/password {name, check: true}     -> {"ok": true} if it could be (nothing changes)
 //	POST /admin/users/delete|disable|enable {name}     -> {"ok": true}
 //	POST /admin/tokens {name, label}       -> NewToken (its secret, once)
 //	POST /admin/tokens/revoke {name, id}   -> {"ok": true}

@@ -185,6 +185,12 @@ func (c *Client) SetPassword(ctx context.Context, name, password string) error {
 	return c.account(ctx, "/admin/users/password", accountRequest{Name: name, Password: password})
 }
 
+// CanSetPassword asks the server whether name can be given a password
+// now, before the user is asked for one.
+func (c *Client) CanSetPassword(ctx context.Context, name string) error {
+	return c.account(ctx, "/admin/users/password", accountRequest{Name: name, Check: true})
+}
+
 // DeleteUser removes an account on the server.
 func (c *Client) DeleteUser(ctx context.Context, name string) error {
 	return c.account(ctx, "/admin/users/delete", accountRequest{Name: name})
