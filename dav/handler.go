@@ -16,6 +16,7 @@ import (
 	"github.com/almanac/almanac/dav/query"
 	"github.com/almanac/almanac/dav/sched"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/logbound"
 )
 
 // Authenticator checks a user's password. *auth.Verifier (package dav/auth)
@@ -83,6 +84,10 @@ type Handler struct {
 	maxXML  int64
 	audit   http.Handler
 	limits  query.Limits
+	// refusedLog and anonLog write the lines a client can cause at
+	// will, a refused login and a request without a user, within
+	// logbound's budgets.
+	refusedLog, anonLog *logbound.Limiter
 	// invitations is Options.ShareInvitations.
 	invitations bool
 	// querySlots bounds concurrent expensive REPORTs (query_slots.go).
@@ -124,6 +129,8 @@ func NewHandler(opts Options) (*Handler, error) {
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	h.refusedLog = logbound.New(h.log, slog.LevelInfo, "login refused", logbound.Limits{})
+	h.anonLog = logbound.New(h.log, slog.LevelInfo, "request", logbound.Limits{})
 	if h.maxBody == 0 {
 		h.maxBody = DefaultMaxRequestBody
 	}
@@ -171,7 +178,10 @@ func state(r *http.Request) *reqState {
 	return st
 }
 
-// ServeHTTP serves one request and logs it.
+// ServeHTTP serves one request and logs it: every request of a user, and
+// those without one (no or refused credentials, public links, OPTIONS)
+// within logbound's budgets, which a client could otherwise make fill
+// the log.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := newRequestID()
@@ -182,7 +192,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := h.serve(rec, r); err != nil {
 		h.writeError(rec, r, err)
 	}
-	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+	attrs := [...]slog.Attr{
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.Int("status", rec.statusCode()),
@@ -190,7 +200,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		slog.String("user", st.user),
 		slog.String("user_agent", r.UserAgent()),
 		slog.String("request_id", id),
-	)
+	}
+	if st.user == "" {
+		h.anonLog.Log(r.Context(), r.RemoteAddr, attrs[:]...)
+		return
+	}
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:]...)
 }
 
 // serve authenticates, resolves the path and dispatches on the method.
@@ -330,9 +345,10 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) (string, 
 	}
 	if err != nil {
 		// Not "authentication failed": that WARN line of dav/auth is the
-		// one fail2ban reads.
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "login refused",
-			slog.String("user", name), slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		// one fail2ban reads. Within logbound's budgets: a flood of
+		// logins refused at once (503, 429) costs the client nothing.
+		h.refusedLog.Log(r.Context(), r.RemoteAddr,
+			slog.String("user", logbound.Cut(name)), slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
 		if secs, limited := RetryAfter(err); limited {
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 			return "", httpErrorf(http.StatusTooManyRequests, "too many failed logins; retry in %d seconds", secs)

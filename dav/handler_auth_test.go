@@ -10,6 +10,7 @@ import (
 
 	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/logbound"
 )
 
 // limitedAuth refuses every login as rate limited for 42 seconds.
@@ -87,5 +88,56 @@ func TestBusyLoginIs503(t *testing.T) {
 	}
 	if got := rec.Header().Get("WWW-Authenticate"); got != "" {
 		t.Errorf("WWW-Authenticate %q on 503", got)
+	}
+}
+
+// TestRefusedLoginLogBounded: a flood of logins refused at once (503,
+// no hash spent) from one address writes at most
+// logbound.DefaultPerClient "login refused" lines and as many "request"
+// lines a minute, then counts the rest; another address's lines are still
+// written, and so is every request of a signed-in user.
+func TestRefusedLoginLogBounded(t *testing.T) {
+	var logged strings.Builder
+	h, _ := mustHandler(t, Options{Logger: newTestLogger(&logged)})
+	serve := func(user, password, remote string) int {
+		req := httptest.NewRequest("PROPFIND", "/dav/", nil)
+		req.SetBasicAuth(user, password)
+		req.RemoteAddr = remote
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	count := func(msg, remote string) int {
+		n := 0
+		for _, line := range strings.Split(logged.String(), "\n") {
+			if strings.Contains(line, `msg="`+msg+`"`) && strings.Contains(line, remote) {
+				n++
+			}
+		}
+		return n
+	}
+	h.auth = busyAuth{}
+	const flood = 3 * logbound.DefaultPerClient
+	for i := range flood {
+		if code := serve("alice", "alice", fmt.Sprintf("198.51.100.7:%d", 1000+i)); code != 503 {
+			t.Fatalf("flood: status %d, want 503", code)
+		}
+	}
+	serve("alice", "alice", "192.0.2.1:1")
+	if got := count("login refused", "remote=198.51.100.7:"); got != logbound.DefaultPerClient {
+		t.Errorf("%d requests refused: %d \"login refused\" lines, want %d", flood, got, logbound.DefaultPerClient)
+	}
+	if got := count("login refused", "remote=192.0.2.1:"); got != 1 {
+		t.Errorf("another address: %d \"login refused\" lines, want 1", got)
+	}
+	if got := count("request", "user=\"\""); got != logbound.DefaultPerClient+1 {
+		t.Errorf("%d+1 requests without a user: %d \"request\" lines, want %d+1", flood, got, logbound.DefaultPerClient)
+	}
+	h.auth = fakeAuth{}
+	for range flood {
+		serve("alice", "alice", "198.51.100.7:1")
+	}
+	if got := count("request", "user=alice"); got != flood {
+		t.Errorf("%d requests of alice: %d \"request\" lines, want every one", flood, got)
 	}
 }

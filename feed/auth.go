@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/almanac/almanac/engine"
@@ -76,7 +77,7 @@ func (s *Server) authenticate(ctx context.Context) (Principal, error) {
 		if errors.As(err, &su) {
 			return Principal{}, status.Error(codes.Unavailable, "the token issuer is not answering; try again later")
 		}
-		s.opts.Logger.Info("feed: authentication failed", "err", err)
+		s.authLog.Log(ctx, remoteAddr(ctx), slog.String("err", err.Error()))
 		return Principal{}, status.Error(codes.Unauthenticated, "bad credentials")
 	}
 	return Principal{Name: u.Name, Admin: u.Role == engine.RoleAdmin}, nil

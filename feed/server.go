@@ -10,6 +10,7 @@ import (
 
 	"github.com/almanac/almanac/change"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/logbound"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -54,6 +55,9 @@ type Server struct {
 
 	opts Options
 	conv *change.Converter
+	// authLog writes the failed logins, which a client can cause at
+	// will, within logbound's budgets.
+	authLog *logbound.Limiter
 }
 
 // NewServer returns a Server for opts.DB.
@@ -70,7 +74,8 @@ func NewServer(opts Options) (*Server, error) {
 	if opts.MaxLag <= 0 {
 		opts.MaxLag = 10000
 	}
-	return &Server{opts: opts, conv: change.NewConverter(opts.DB)}, nil
+	return &Server{opts: opts, conv: change.NewConverter(opts.DB),
+		authLog: logbound.New(opts.Logger, slog.LevelInfo, "feed: authentication failed", logbound.Limits{})}, nil
 }
 
 // ServerOptions returns the interceptors that authenticate every feed

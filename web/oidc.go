@@ -171,8 +171,7 @@ func (h *Handler) oidcCallbackPage(w http.ResponseWriter, r *http.Request) {
 	m := engine.Meta{UserAgent: webUserAgent(r), RequestID: "web-oidc"}
 	u, err := h.opts.OIDC.SignIn(r.Context(), m, h.redirectURL(r), q.Get("code"), derive(v, "pkce"), derive(v, "nonce"))
 	if err != nil {
-		h.log.LogAttrs(r.Context(), slog.LevelInfo, "web: oidc sign-in refused",
-			slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
+		h.oidcRefusedLog.Log(r.Context(), r.RemoteAddr, slog.String("remote", r.RemoteAddr), slog.String("error", err.Error()))
 		h.oidcFailed(w, r, err)
 		return
 	}

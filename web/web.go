@@ -16,6 +16,7 @@ import (
 	"github.com/almanac/almanac/dav"
 	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/logbound"
 )
 
 // Authenticator checks an account's password (*auth.Verifier: the web
@@ -89,6 +90,9 @@ type Handler struct {
 	sessions *sessionStore
 	// oidcUsed are the OIDC sign-ins whose callback ran (oidc.go).
 	oidcUsed usedLogins
+	// oidcRefusedLog writes the refused OIDC sign-ins, which a client can
+	// cause at will, within logbound's budgets.
+	oidcRefusedLog *logbound.Limiter
 }
 
 //go:embed templates/*.html
@@ -124,7 +128,8 @@ func New(opts Options) (*Handler, error) {
 		opts.Started = opts.Clock()
 	}
 	h := &Handler{opts: opts, log: opts.Logger, mux: http.NewServeMux(),
-		sessions: newSessionStore(opts.MaxSessions, opts.SessionIdle, opts.SessionLifetime)}
+		sessions:       newSessionStore(opts.MaxSessions, opts.SessionIdle, opts.SessionLifetime),
+		oidcRefusedLog: logbound.New(opts.Logger, slog.LevelInfo, "web: oidc sign-in refused", logbound.Limits{})}
 	if err := h.parseTemplates(); err != nil {
 		return nil, err
 	}

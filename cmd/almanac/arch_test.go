@@ -44,6 +44,8 @@ func TestDependencyDirection(t *testing.T) {
 			"clustertest holds cmd/almanac's multi-process cluster tests, which run the built binary; it has no code of its own"},
 		{"./internal/testbin/...", []string{"github.com/almanac/almanac"},
 			"testbin builds a command for tests that run it as a child; it knows nothing of Almanac"},
+		{"./internal/logbound/...", []string{"github.com/almanac/almanac"},
+			"logbound bounds the log lines clients cause with log/slog alone; it knows nothing of Almanac"},
 		{"./internal/calgen/...", []string{"github.com/almanac/almanac"},
 			"calgen makes random iCalendar for property tests; it knows nothing of Almanac"},
 		{"./web/...", []string{"github.com/cockroachdb/pebble", "github.com/almanac/almanac/proto", "github.com/almanac/almanac/feed", "google.golang.org/grpc", "github.com/nats-io", "google.golang.org/protobuf"},

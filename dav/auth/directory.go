@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/logbound"
 )
 
 // Directory is an outside source of users, such as an LDAP server
@@ -77,7 +78,7 @@ func (v *Verifier) recordDirectoryUser(ctx context.Context, user string, du Dire
 		engine.DirectoryUser{Name: user, DisplayName: du.DisplayName, Emails: du.Emails, Source: du.Source})
 	if err != nil {
 		v.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "recording a directory user failed",
-			slog.String("user", truncUser(user)), slog.String("err", err.Error()))
+			slog.String("user", logbound.Cut(user)), slog.String("err", err.Error()))
 	}
 	if v.opts.DirectoryLogin != nil {
 		v.opts.DirectoryLogin(user)
@@ -108,8 +109,7 @@ func (v *Verifier) directoryLogin(ctx context.Context, user, password, remote st
 			err = errors.New("no user returned")
 		}
 		// Not a failed login of the user's: no limiter count, no fail2ban line.
-		v.opts.Logger.LogAttrs(ctx, slog.LevelError, "user directory unavailable",
-			slog.String("user", truncUser(user)), slog.String("err", err.Error()))
+		v.directoryLog.Log(ctx, remote, slog.String("user", logbound.Cut(user)), slog.String("err", err.Error()))
 		return nil, &UnavailableError{Err: err}
 	}
 	v.cache.add(d, now)

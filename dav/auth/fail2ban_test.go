@@ -2,10 +2,14 @@ package auth
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/almanac/almanac/internal/logbound"
 )
 
 // TestFail2banLineNotInjectable: the README's fail2ban filters, applied to
@@ -44,5 +48,37 @@ func TestFail2banLineNotInjectable(t *testing.T) {
 				t.Errorf("%s: a %d-byte user name made a %d-byte log line", format, len(user), n)
 			}
 		}
+	}
+}
+
+// TestFailureLogBounded: a locked-out address that keeps trying (each
+// attempt refused at once, no hash spent) writes at most
+// logbound.DefaultPerClient fail2ban lines a minute, then one line
+// counting those left out; the limiter's counters stay exact, and another
+// address's failures are still logged.
+func TestFailureLogBounded(t *testing.T) {
+	v, clock, logs := newLimitedVerifier(t, Options{})
+	const flood = 5 * logbound.DefaultPerClient
+	for range flood {
+		v.Authenticate(context.Background(), "alice", "guess", attacker+":1234")
+	}
+	mustFail(t, v, "bob", "guess", aliceIP, ErrBadCredentials)
+	lines := func(remote string) int {
+		return strings.Count(logs.String(), `msg="authentication failed" remote=`+remote+" ")
+	}
+	if got := lines(attacker); got != logbound.DefaultPerClient {
+		t.Errorf("%d failures from one address: %d fail2ban lines, want %d", flood, got, logbound.DefaultPerClient)
+	}
+	if got := lines(aliceIP); got != 1 {
+		t.Errorf("another address: %d fail2ban lines, want 1", got)
+	}
+	if f := v.Failures(); f.BadCredentials+f.RateLimited != flood+1 {
+		t.Errorf("Failures() = %+v, want %d in all: the counters are exact", f, flood+1)
+	}
+	clock.Advance(time.Minute)
+	mustFail(t, v, "bob", "guess", aliceIP, ErrBadCredentials)
+	want := fmt.Sprintf(`level=WARN msg="log lines left out" of="authentication failed" count=%d since=`, flood-logbound.DefaultPerClient)
+	if !strings.Contains(logs.String(), want) {
+		t.Errorf("no %q after the minute:\n%s", want, logs.String())
 	}
 }

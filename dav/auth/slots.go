@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/almanac/almanac/internal/logbound"
 )
 
 // flight is a verification under way, which logins of the same user,
@@ -84,8 +86,8 @@ func (v *Verifier) verifyInSlot(ctx context.Context, d [32]byte, hash, password,
 	defer v.release()
 	ok, err := verifyHash(hash, password)
 	if err != nil {
-		v.opts.Logger.LogAttrs(ctx, slog.LevelError, "stored password hash unusable",
-			slog.String("user", user), slog.String("err", err.Error()))
+		// One budget for all: the user is the client's text.
+		v.hashLog.Log(ctx, "", slog.String("user", logbound.Cut(user)), slog.String("err", err.Error()))
 		_, _ = verifyHash(dummyHash(v.hashClasses()), password) // as for an unknown user
 	}
 	if ok && cacheable {

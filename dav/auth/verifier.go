@@ -10,12 +10,12 @@ import (
 	"net"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/logbound"
 )
 
 // Options configure a Verifier. The zero value of every field but DB means
@@ -158,6 +158,10 @@ type Verifier struct {
 	// engineClasses are the hash classes of the engine's accounts when
 	// New ran, for dummyHash.
 	engineClasses hashClasses
+	// failLog, directoryLog and hashLog write the lines a client can
+	// cause at will (a failed login, one the directory could not check,
+	// one against an unusable stored hash) within logbound's budgets.
+	failLog, directoryLog, hashLog *logbound.Limiter
 	// Failed logins by reason, for Failures.
 	badCredentials, emptyPassword, rateLimited atomic.Uint64
 	busy                                       atomic.Uint64 // logins refused with a *BusyError
@@ -220,6 +224,10 @@ func New(opts Options) (*Verifier, error) {
 		hashing:   make(chan struct{}, opts.MaxConcurrentHashes),
 		flights:   map[[32]byte]*flight{},
 	}
+	bound := logbound.Limits{Now: opts.Clock}
+	v.failLog = logbound.New(opts.Logger, slog.LevelWarn, "authentication failed", bound)
+	v.directoryLog = logbound.New(opts.Logger, slog.LevelError, "user directory unavailable", bound)
+	v.hashLog = logbound.New(opts.Logger, slog.LevelError, "stored password hash unusable", bound)
 	if opts.HtpasswdFile != "" {
 		v.htpasswd = &htpasswdFile{path: opts.HtpasswdFile}
 		if _, _, err := v.htpasswd.lookup(""); err != nil {
@@ -410,25 +418,14 @@ func (v *Verifier) lookup(ctx context.Context, user string) (*engine.User, strin
 // choosing. remote is always an IP address (the connection's, or one
 // parsed from X-Forwarded-For of a trusted proxy).
 //
-// A user name longer than maxLoggedUser bytes is logged cut, with "…": a
-// request may carry tens of kilobytes of it, and a flood of failures
-// would fill the log.
+// A user name longer than logbound.MaxText bytes is logged cut, with "…": a
+// request may carry tens of kilobytes of it. A flood of failures is cut
+// at logbound's budgets (20 lines a minute per address, 600 in all, then
+// a count of those left out): failures cost a locked-out client no hash.
 func (v *Verifier) logFailure(ctx context.Context, user, remote, reason string) {
-	v.opts.Logger.LogAttrs(ctx, slog.LevelWarn, "authentication failed",
-		slog.String("remote", remote), slog.String("user", truncUser(user)), slog.String("reason", reason))
+	v.failLog.Log(ctx, remote,
+		slog.String("remote", remote), slog.String("user", logbound.Cut(user)), slog.String("reason", reason))
 }
-
-// truncUser cuts a user name longer than maxLoggedUser bytes for a log
-// line, with "…".
-func truncUser(user string) string {
-	if len(user) > maxLoggedUser {
-		return strings.ToValidUTF8(user[:maxLoggedUser], "") + "…"
-	}
-	return user
-}
-
-// maxLoggedUser bounds the user name in a failure's log line.
-const maxLoggedUser = 256
 
 // remoteHost strips the port from addr.
 func remoteHost(addr string) string {
