@@ -18,7 +18,9 @@
 // Authenticate returns a *RateLimitError at once, without running a hash,
 // and the lockout doubles with each repeat; an address's failures never
 // refuse a pair that has not failed itself. Every failure is logged at
-// WARN as `msg="authentication failed" remote=IP user=NAME` for fail2ban.
+// WARN as `msg="authentication failed" remote=IP user=NAME` for fail2ban,
+// within internal/logbound's budgets (20 lines a minute per address, 600
+// in all, then a count of those left out).
 //
 // At most Options.MaxConcurrentHashes passwords are hashed at once
 // (slots.go); a login waits for a slot at most HashWait, behind at most
