@@ -84,13 +84,21 @@ func (s *Server) ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.ChainUnaryInterceptor(s.unaryAuth), grpc.ChainStreamInterceptor(s.streamAuth)}
 }
 
+// MaxHeaderListSize bounds the metadata (headers) of one call on a
+// server of NewGRPCServer, as serve's HTTP listener bounds a request's
+// headers: gRPC's default of 16 MiB would let any client, before it is
+// authenticated, make the server read and check megabytes of
+// credentials.
+const MaxHeaderListSize = 64 << 10
+
 // NewGRPCServer returns a gRPC server with the feed service, health
 // checking (reporting SERVING) and server reflection registered, plus extra
 // options such as TLS credentials. Its Stop waits for the handlers to
 // return (they end when Stop cancels their streams): a Subscribe still
 // reading the log after Stop would read a database closed meanwhile.
+// A call's metadata is bounded to MaxHeaderListSize.
 func (s *Server) NewGRPCServer(extra ...grpc.ServerOption) *grpc.Server {
-	opts := append(s.ServerOptions(), grpc.WaitForHandlers(true))
+	opts := append(s.ServerOptions(), grpc.WaitForHandlers(true), grpc.MaxHeaderListSize(MaxHeaderListSize))
 	g := grpc.NewServer(append(opts, extra...)...)
 	feedv1.RegisterChangeFeedServiceServer(g, s)
 	hs := health.NewServer()
