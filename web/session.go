@@ -58,17 +58,49 @@ func (s *session) takeFlash() string {
 	return f
 }
 
-// sessionStore holds the sessions in memory, at most max of them.
+// sessionStore holds the sessions in memory, at most max of them, at
+// most MaxUserSessions of one user.
 type sessionStore struct {
 	max            int
 	idle, lifetime time.Duration
 
-	mu sync.Mutex
-	m  map[[32]byte]*session
+	mu     sync.Mutex
+	m      map[[32]byte]*session
+	byUser map[string]int // sessions in m by user
 }
 
+// MaxUserSessions bounds the sessions of one user: past it their least
+// recently used one is dropped. Without it one user signing in again and
+// again (a cached password costs no hash) would fill the store and push
+// every other user's session out.
+const MaxUserSessions = 50
+
 func newSessionStore(max int, idle, lifetime time.Duration) *sessionStore {
-	return &sessionStore{max: max, idle: idle, lifetime: lifetime, m: map[[32]byte]*session{}}
+	return &sessionStore{max: max, idle: idle, lifetime: lifetime, m: map[[32]byte]*session{}, byUser: map[string]int{}}
+}
+
+// remove deletes s from the store; st.mu is held.
+func (st *sessionStore) remove(s *session) {
+	delete(st.m, s.key)
+	if st.byUser[s.user]--; st.byUser[s.user] <= 0 {
+		delete(st.byUser, s.user)
+	}
+}
+
+// leastRecent returns the least recently used session of user ("": of
+// anyone), dropping the expired ones it meets; st.mu is held.
+func (st *sessionStore) leastRecent(user string, now time.Time) *session {
+	var oldest *session
+	for _, o := range st.m {
+		if st.expired(o, now) {
+			st.remove(o)
+			continue
+		}
+		if (user == "" || o.user == user) && (oldest == nil || o.lastSeen().Before(oldest.lastSeen())) {
+			oldest = o
+		}
+	}
+	return oldest
 }
 
 // randomToken returns 32 random bytes in base64url.
@@ -78,28 +110,25 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// create makes a new session for user and sets its cookie. A full store
-// first drops expired sessions, then the least recently used one.
+// create makes a new session for user and sets its cookie. A user with
+// MaxUserSessions first loses their least recently used one; a full
+// store first drops expired sessions, then the least recently used one.
 func (st *sessionStore) create(w http.ResponseWriter, r *http.Request, user string, now time.Time, secure bool) *session {
 	id := randomToken()
 	s := &session{key: sha256.Sum256([]byte(id)), user: user, csrf: randomToken(), created: now, seen: now}
 	st.mu.Lock()
-	if len(st.m) >= st.max {
-		var oldest *session
-		for k, o := range st.m {
-			if st.expired(o, now) {
-				delete(st.m, k)
-				continue
-			}
-			if oldest == nil || o.lastSeen().Before(oldest.lastSeen()) {
-				oldest = o
-			}
+	if st.byUser[user] >= MaxUserSessions {
+		if oldest := st.leastRecent(user, now); oldest != nil && st.byUser[user] >= MaxUserSessions {
+			st.remove(oldest)
 		}
-		if len(st.m) >= st.max && oldest != nil {
-			delete(st.m, oldest.key)
+	}
+	if len(st.m) >= st.max {
+		if oldest := st.leastRecent("", now); oldest != nil && len(st.m) >= st.max {
+			st.remove(oldest)
 		}
 	}
 	st.m[s.key] = s
+	st.byUser[user]++
 	st.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", HttpOnly: true,
 		Secure: secure || r.TLS != nil, SameSite: http.SameSiteLaxMode, MaxAge: int(st.lifetime / time.Second)})
@@ -136,7 +165,7 @@ func (st *sessionStore) get(r *http.Request, now time.Time) *session {
 	st.mu.Lock()
 	s := st.m[key]
 	if s != nil && st.expired(s, now) {
-		delete(st.m, key)
+		st.remove(s)
 		s = nil
 	}
 	st.mu.Unlock()
@@ -151,7 +180,9 @@ func (st *sessionStore) get(r *http.Request, now time.Time) *session {
 // drop ends s.
 func (st *sessionStore) drop(s *session) {
 	st.mu.Lock()
-	delete(st.m, s.key)
+	if st.m[s.key] == s {
+		st.remove(s)
+	}
 	st.mu.Unlock()
 }
 
@@ -159,9 +190,9 @@ func (st *sessionStore) drop(s *session) {
 // account).
 func (st *sessionStore) dropUser(user string) {
 	st.mu.Lock()
-	for k, s := range st.m {
+	for _, s := range st.m {
 		if s.user == user {
-			delete(st.m, k)
+			st.remove(s)
 		}
 	}
 	st.mu.Unlock()
