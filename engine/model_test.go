@@ -45,6 +45,9 @@ type savedToken struct {
 // projections against a replay of the log every 500 steps and at its end.
 const modelSteps = 1000
 
+// smallBudgetSteps is TestModelSmallBudgets' modelSteps.
+const smallBudgetSteps = modelSteps / 2
+
 // After every step the model compares every collection's listing, and the
 // Changes answer of the tokens of the collections the step changed whose
 // place in the list of tokens falls on the step (one in tokenSample); of
@@ -79,8 +82,15 @@ func TestModel(t *testing.T) {
 // takes. It changes the package's budget variables, which every replay
 // reads, so it never runs in parallel (Go runs the parallel tests only once
 // every sequential test is done).
+//
+// Its runs make half of TestModel's steps (smallBudgetSteps): the budgets'
+// paths are all taken well before that, and every replay of the log
+// here costs what hundreds of steps do. At CI's scale (2) the runs took
+// 33.6 CPU-s under -race at 2,000 steps, of the package's one sequential
+// stretch; at 1,000 they cover the same blocks of the engine and of its
+// replay package (go test -coverpkg, bench/micro-results.md, session 18).
 func TestModelSmallBudgets(t *testing.T) {
-	steps := testscale.N(t, modelSteps)
+	steps := testscale.N(t, smallBudgetSteps)
 	defer func(batch, keep, budget, ranges, span int, size uint64) {
 		replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.SortSpan, replay.RunTableSize = batch, keep, budget, ranges, span, size
 	}(replayBatch, replay.KeepBytes, replay.RunBudget, replay.MaxRunRanges, replay.SortSpan, replay.RunTableSize)
