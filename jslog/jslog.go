@@ -434,16 +434,17 @@ func (l *Log) get(ctx context.Context, from engine.Seq, max int) ([][]byte, erro
 	}
 }
 
-// Head returns the stream's last sequence number.
+// Head returns the stream's last sequence number: one STREAM.INFO
+// request, answered by the stream's leader. js.Stream's answer is that
+// info; asking the stream for its Info again was a second round trip to
+// the leader on every write (dav syncs each write with the head first)
+// and every probe of every node.
 func (l *Log) Head(ctx context.Context) (engine.Seq, error) {
 	s, err := l.js.Stream(ctx, l.opts.Stream)
 	if err != nil {
 		return 0, fmt.Errorf("jslog: %w", err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("jslog: %w", err)
-	}
+	info := s.CachedInfo()
 	// A server that lost its peers may still answer as the stream's
 	// leader for a while: a head it cannot append after is no head.
 	if c := info.Cluster; c != nil && l.opts.Replicas > 1 {

@@ -395,3 +395,39 @@ func TestHeadWithoutQuorum(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestHeadOneRequest: Head asks the stream's leader once (STREAM.INFO),
+// not twice: every clustered write asks the head before its checks. It
+// asked twice before (js.Stream, then Info).
+func TestHeadOneRequest(t *testing.T) {
+	s := startCluster(t, 1)[0]
+	l := mustLog(t, s, 1)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	// A copy of every stream info request: the server delivers each to
+	// this subscription as well as to its API's.
+	asks, err := nc.SubscribeSync("$JS.API.STREAM.INFO.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	const heads = 3
+	for range heads {
+		if _, err := l.Head(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The server delivered each request to asks before it answered it,
+	// and a flush's PONG comes after what it delivered before.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := asks.Pending(); err != nil || n != heads {
+		t.Fatalf("%d heads sent %d stream info requests (%v), want %d", heads, n, err, heads)
+	}
+}

@@ -25,11 +25,17 @@
 // forwarding node answers its client once it has applied that far too,
 // so the client reads its write on the node it wrote to.
 //
-// While it runs a request the writer sends a heartbeat every Beat; a
-// forwarding node that misses them (the writer died) answers 503 with
-// Retry-After: the write may or may not be stored, as when a node loses
-// its log mid-append. A forwarding node whose client leaves tells the
-// writer, which cancels the request's context.
+// While it runs a request the writer sends a heartbeat every Beat. A
+// forwarding node that misses four asks the writer whether it still runs
+// the request (a probe, on the requests' subject, so that it comes after
+// the request): a writer that is alive but slow (a starved CPU delays its
+// beats by seconds) says so and the node waits on; when no writer listens
+// (it died: NATS answers at once that nobody does) or the one that
+// answers does not run the request, or nothing is heard from the writer
+// for Silence, the node answers 503 with Retry-After: the write may or
+// may not be stored, as when a node loses its log mid-append. A
+// forwarding node whose client leaves tells the writer, which cancels the
+// request's context.
 //
 // The package knows HTTP and NATS only; cmd/almanac hands it the
 // election (Leads) and the engine's head (Head, WaitFor).
@@ -87,9 +93,15 @@ type Options struct {
 	// or grant it created a moment ago), before it refuses the request
 	// and the forwarding node runs it itself. Default 1 s.
 	CatchUp time.Duration
-	// Beat is the writer's heartbeat interval; a forwarding node gives
-	// up after four missed. Default 500 ms.
+	// Beat is the writer's heartbeat interval; a forwarding node that
+	// misses four asks the writer whether it still runs the request.
+	// Default 500 ms.
 	Beat time.Duration
+	// Silence bounds how long a forwarding node waits without hearing
+	// from the writer (a heartbeat, or its answer that it still runs the
+	// request) before it answers 503. Default 10 s, the engine's bound
+	// on a write to the log.
+	Silence time.Duration
 	// Poll is how often Leads is asked. Default 100 ms.
 	Poll time.Duration
 	// Logger reports refusals and lost writers. Default slog.Default().
@@ -118,6 +130,9 @@ func (o *Options) defaults() {
 	if o.Beat == 0 {
 		o.Beat = 500 * time.Millisecond
 	}
+	if o.Silence == 0 {
+		o.Silence = 10 * time.Second
+	}
 	if o.Poll == 0 {
 		o.Poll = 100 * time.Millisecond
 	}
@@ -128,18 +143,22 @@ func (o *Options) defaults() {
 
 // NATS headers of the forwarding messages.
 const (
-	hdrKind   = "Almanac-Forward" // kind of a writer's message: beat, answer, refused
+	hdrKind   = "Almanac-Forward" // kind of a writer's message (beat, answer, refused, running, unknown), or a probe
 	hdrClient = "Almanac-Client"  // the client's address (http.Request.RemoteAddr)
 	hdrSeq    = "Almanac-Seq"     // the writer's applied sequence number after the request
 	hdrAfter  = "Almanac-After"   // the forwarding node's applied sequence number before it
-	hdrID     = "Almanac-Id"      // a cancel's request (its reply subject)
+	hdrID     = "Almanac-Id"      // a cancel's or a probe's request (its reply subject)
 )
 
-// The kinds of the writer's messages to a forwarding node.
+// The kinds of the writer's messages to a forwarding node, and of a
+// forwarding node's probe.
 const (
 	kindBeat    = "beat"    // still running
 	kindAnswer  = "answer"  // the HTTP answer
 	kindRefused = "refused" // not run: the forwarding node runs it itself
+	kindProbe   = "probe"   // a forwarding node asks: do you still run hdrID?
+	kindRunning = "running" // the answer to a probe: yes
+	kindUnknown = "unknown" // the answer to a probe: no (never got it, or done)
 )
 
 // Stats counts what a node did.
@@ -147,6 +166,7 @@ type Stats struct {
 	Forwarded int64 // requests this node forwarded and relayed the answer of
 	Local     int64 // writes run here because no writer answered, it refused, or the body was too large
 	Lost      int64 // forwarded requests whose writer stopped answering (503)
+	Probed    int64 // probes sent: a writer missed four heartbeats
 	Served    int64 // forwarded requests this node ran as the writer
 	Refused   int64 // forwarded requests this node refused (busy, or not a write)
 }
@@ -172,7 +192,7 @@ type Node struct {
 	sem      chan struct{}
 	inFlight sync.WaitGroup
 
-	forwarded, localRuns, lost, served, refused atomic.Int64
+	forwarded, localRuns, lost, served, refused, probed atomic.Int64
 }
 
 // Start subscribes to the writers' answers and to cancels, and starts
@@ -207,7 +227,8 @@ func Start(opts Options, local http.Handler) (*Node, error) {
 
 // Stats returns the node's counts.
 func (n *Node) Stats() Stats {
-	return Stats{Forwarded: n.forwarded.Load(), Local: n.localRuns.Load(), Lost: n.lost.Load(), Served: n.served.Load(), Refused: n.refused.Load()}
+	return Stats{Forwarded: n.forwarded.Load(), Local: n.localRuns.Load(), Lost: n.lost.Load(), Served: n.served.Load(), Refused: n.refused.Load(),
+		Probed: n.probed.Load()}
 }
 
 // Close stops forwarding and answering, and waits until the forwarded
@@ -336,22 +357,33 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, body []byte) (ran
 	}
 	missed := time.NewTimer(4 * n.opts.Beat)
 	defer missed.Stop()
+	heard := time.Now() // when the writer last said it runs the request
+	probed := false     // a probe went out: the request may have run
 	for {
 		select {
 		case <-wt.beat:
+			heard = time.Now()
 			missed.Reset(4 * n.opts.Beat)
 		case m := <-wt.last:
-			if m.Header.Get(hdrKind) != kindAnswer {
+			switch kind := m.Header.Get(hdrKind); {
+			case kind == kindAnswer:
+				n.relay(w, r, m)
+				return true
+			case kind == kindRefused, !probed:
 				return false // refused, or no writer subscribed: it did not run
 			}
-			n.relay(w, r, m)
+			// The probe's answer: no writer listens, or the one that
+			// answered does not run the request.
+			n.lostWriter(w, r, "the writer does not run it")
 			return true
 		case <-missed.C:
-			n.lost.Add(1)
-			n.opts.Logger.Warn("forward: the writer stopped answering a forwarded write; it may or may not be stored", "method", r.Method, "path", r.URL.Path)
-			w.Header().Set("Retry-After", "1")
-			http.Error(w, "the cluster's writer stopped answering during the write: it may or may not be stored; try again (with If-Match or If-None-Match to be safe)", http.StatusServiceUnavailable)
-			return true
+			if time.Since(heard) >= n.opts.Silence {
+				n.lostWriter(w, r, "nothing heard from the writer for "+n.opts.Silence.String())
+				return true
+			}
+			n.probe(reply)
+			probed = true
+			missed.Reset(4 * n.opts.Beat)
 		case <-r.Context().Done():
 			// The client left: the writer stops the request too.
 			cancel := &nats.Msg{Subject: n.opts.Subject + ".cancel", Header: nats.Header{}}
@@ -360,6 +392,29 @@ func (n *Node) forward(w http.ResponseWriter, r *http.Request, body []byte) (ran
 			return true
 		}
 	}
+}
+
+// probe asks the writer whether it still runs the request whose answers
+// go to reply. It goes where the request went (the requests' subject, so
+// the writer's subscription takes it after the request), and its answer
+// comes to reply, after any answer the writer sent before it: running
+// counts as a heartbeat, unknown (or NATS's no-responders: no writer
+// listens) ends the wait with 503.
+func (n *Node) probe(reply string) {
+	n.probed.Add(1)
+	m := &nats.Msg{Subject: n.opts.Subject + ".req", Reply: reply, Header: nats.Header{}}
+	m.Header.Set(hdrKind, kindProbe)
+	m.Header.Set(hdrID, reply)
+	_ = n.opts.Conn.PublishMsg(m)
+}
+
+// lostWriter answers 503: the writer stopped answering a forwarded write,
+// which it may or may not have stored.
+func (n *Node) lostWriter(w http.ResponseWriter, r *http.Request, why string) {
+	n.lost.Add(1)
+	n.opts.Logger.Warn("forward: the writer stopped answering a forwarded write; it may or may not be stored", "method", r.Method, "path", r.URL.Path, "why", why)
+	w.Header().Set("Retry-After", "1")
+	http.Error(w, "the cluster's writer stopped answering during the write: it may or may not be stored; try again (with If-Match or If-None-Match to be safe)", http.StatusServiceUnavailable)
 }
 
 // relay writes the writer's answer m to w once this node has applied the
@@ -413,7 +468,7 @@ func (n *Node) reply(m *nats.Msg) {
 		return // its client left, or it gave up
 	}
 	ch := wt.last
-	if m.Header.Get(hdrKind) == kindBeat {
+	if kind := m.Header.Get(hdrKind); kind == kindBeat || kind == kindRunning {
 		select {
 		case wt.beat <- struct{}{}:
 		default:
@@ -439,6 +494,10 @@ func (n *Node) cancel(m *nats.Msg) {
 // serve runs a forwarded request on the writer and answers it.
 func (n *Node) serve(m *nats.Msg) {
 	if m.Reply == "" {
+		return
+	}
+	if m.Header.Get(hdrKind) == kindProbe {
+		n.answerProbe(m)
 		return
 	}
 	select {
@@ -487,6 +546,22 @@ func (n *Node) serve(m *nats.Msg) {
 			n.opts.Logger.Warn("forward: cannot send the answer of a forwarded write", "err", err)
 		}
 	}()
+}
+
+// answerProbe tells a forwarding node whether this writer runs the
+// request the probe names. The probe came through the subscription the
+// request came through, after it: a request this writer got is in
+// running, or its answer went out before this one.
+func (n *Node) answerProbe(m *nats.Msg) {
+	n.mu.Lock()
+	_, running := n.running[m.Header.Get(hdrID)]
+	n.mu.Unlock()
+	out := nats.NewMsg(m.Reply)
+	out.Header.Set(hdrKind, kindUnknown)
+	if running {
+		out.Header.Set(hdrKind, kindRunning)
+	}
+	_ = n.opts.Conn.PublishMsg(out)
 }
 
 // caughtUp waits (at most CatchUp) until the writer has applied the

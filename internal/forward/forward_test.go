@@ -357,3 +357,62 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestSlowWriter: a writer that is alive but sends no heartbeat in time
+// (a starved CPU delays them by seconds) says so when the forwarding node
+// probes it, and the node relays its answer instead of a 503. Before the
+// probe, four missed beats were a 503 whatever the writer was doing (the
+// cluster tests' 503s under load 40).
+func TestSlowWriter(t *testing.T) {
+	s := startServer(t)
+	var forwarder atomic.Pointer[fakeNode] // set before the request is sent
+	answered := make(chan struct{})        // the forwarding node answered its client
+	writer := newNode(t, s, true, func(w http.ResponseWriter, r *http.Request) {
+		for forwarder.Load().Stats().Probed < 3 {
+			select {
+			case <-answered: // without probes: a 503 already
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+		w.WriteHeader(http.StatusCreated)
+	}, func(o *Options) { o.Beat = time.Hour }) // its beats never come
+	other := newNode(t, s, false, nil, nil)
+	forwarder.Store(other)
+	subscribed(t, writer)
+	w := put(t, other, "x")
+	close(answered)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("answer %d %q, want the writer's 201", w.Code, w.Body)
+	}
+	if st := other.Stats(); st.Lost != 0 || st.Forwarded != 1 || other.runs() != 0 || writer.runs() != 1 {
+		t.Fatalf("stats %+v, ran %d times here and %d on the writer, want it forwarded and run once there", st, other.runs(), writer.runs())
+	}
+}
+
+// TestSilentWriter: a writer that takes a forwarded request and then
+// neither beats nor answers probes (frozen, or cut off with its routes
+// still up) ends the wait after Silence with 503, and the node does not
+// run the request itself.
+func TestSilentWriter(t *testing.T) {
+	s := startServer(t)
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	if _, err := nc.QueueSubscribe("almanac-fwd.req", "writer", func(*nats.Msg) {}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	other := newNode(t, s, false, nil, func(o *Options) { o.Silence = 200 * time.Millisecond })
+	w := put(t, other, "x")
+	if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+		t.Fatalf("answer %d %v, want 503 with Retry-After", w.Code, w.Header())
+	}
+	if st := other.Stats(); st.Lost != 1 || st.Probed == 0 || other.runs() != 0 {
+		t.Fatalf("stats %+v, ran %d times here: want one lost after probes, not run here", st, other.runs())
+	}
+}
