@@ -51,7 +51,15 @@ func mustHandler(tb testing.TB, opts Options) (*Handler, *engine.DB) {
 // mustHandlerLimits is mustHandler with the engine's limits set.
 func mustHandlerLimits(tb testing.TB, opts Options, lim engine.Limits) (*Handler, *engine.DB) {
 	tb.Helper()
-	db, err := engine.Open("db", &engine.Options{FS: vfs.NewMem(), MaxObjectSize: 64 << 10, Limits: lim})
+	return mustHandlerEngine(tb, opts, engine.Options{Limits: lim})
+}
+
+// mustHandlerEngine is mustHandler with the engine opened with eopts, on
+// an in-memory filesystem and with 64 KiB objects at most.
+func mustHandlerEngine(tb testing.TB, opts Options, eopts engine.Options) (*Handler, *engine.DB) {
+	tb.Helper()
+	eopts.FS, eopts.MaxObjectSize = vfs.NewMem(), 64<<10
+	db, err := engine.Open("db", &eopts)
 	if err != nil {
 		tb.Fatal(err)
 	}
