@@ -83,17 +83,17 @@ func escape[S string | []byte](w stringWriter, s S) {
 }
 
 // escapeText writes s escaped to w as escape does, faster for the bulk
-// of a multiget answer, calendar-data and address-data: a body that is
-// valid UTF-8 without the noncharacters U+FFFE and U+FFFF (the usual
-// case, checked first at the speed of a copy) has only ASCII bytes to
-// escape, and its escaped form is built straight into w's buffer in
-// chunks that fit there, with no call per escaped character. iCalendar
-// ends every line with CRLF, each of them written &#13;.
+// of a multiget answer, calendar-data and address-data: s is escaped
+// straight into w's buffer in chunks that fit there, with no call per
+// escaped character (iCalendar ends every line with CRLF, each of them
+// written &#13;), as long as it holds only ASCII or is valid UTF-8
+// without the noncharacters U+FFFE and U+FFFF, whose escaped form has
+// only ASCII bytes replaced. The escaper tells whether a chunk held a
+// byte from 0x80 on, so the rest of s is checked for that only once
+// one did (most bodies are ASCII); when the check fails, what is left
+// goes through escape (the chunks written before held only ASCII).
 func escapeText(w *bufio.Writer, s []byte) {
-	if !utf8.Valid(s) || bytes.IndexByte(s, 0xEF) >= 0 && (bytes.Contains(s, []byte("\uFFFE")) || bytes.Contains(s, []byte("\uFFFF"))) {
-		escape(w, s)
-		return
-	}
+	checked := false // the rest of s is valid UTF-8 without U+FFFE, U+FFFF
 	for len(s) > 0 {
 		n := (w.Available() - escapeSlack) / maxEscape
 		if n < 512 {
@@ -101,9 +101,23 @@ func escapeText(w *bufio.Writer, s []byte) {
 			n = (w.Available() - escapeSlack) / maxEscape
 		}
 		chunk := s[:min(n, len(s))]
+		out, high := appendEscaped(w.AvailableBuffer(), chunk)
+		if high && !checked {
+			if !validText(s) {
+				escape(w, s)
+				return
+			}
+			checked = true
+		}
+		w.Write(out)
 		s = s[len(chunk):]
-		w.Write(appendEscaped(w.AvailableBuffer(), chunk))
 	}
+}
+
+// validText reports whether s is valid UTF-8 without the noncharacters
+// U+FFFE and U+FFFF, which escape replaces.
+func validText(s []byte) bool {
+	return utf8.Valid(s) && (bytes.IndexByte(s, 0xEF) < 0 || !bytes.Contains(s, []byte("\uFFFE")) && !bytes.Contains(s, []byte("\uFFFF")))
 }
 
 // escapeSlack is the room appendEscapedASCII needs past the longest
@@ -112,8 +126,9 @@ func escapeText(w *bufio.Writer, s []byte) {
 const escapeSlack = 8
 
 // appendEscapedASCII appends s to buf with the ASCII bytes escape
-// replaces replaced (escapes), the other bytes as they are; FuzzEscapeText
-// and TestAppendEscapedASCII check it against escape. It works a word of
+// replaces replaced (escapes), the other bytes as they are, and reports
+// whether a byte of s is 0x80 or above; FuzzEscapeText and
+// TestAppendEscapedASCII check it against escape. It works a word of
 // eight bytes at a time: the word is stored to the output as it is, and
 // when needEscapeMask flags none of its bytes the output moves past all
 // eight; otherwise it moves to the first flagged byte, which is written
@@ -121,12 +136,14 @@ const escapeSlack = 8
 // line end, as "&#13;\n" in one store) and the next word starts after
 // it. There is no call per byte, run or escape. buf grows when it has
 // less room than len(s)*maxEscape+escapeSlack bytes.
-func appendEscapedASCII(buf, s []byte) []byte {
+func appendEscapedASCII(buf, s []byte) (out []byte, high bool) {
 	buf = slices.Grow(buf, len(s)*maxEscape+escapeSlack)
-	out := buf[:cap(buf)]
+	out = buf[:cap(buf)]
 	i, n := 0, len(buf) // what is read of s, and written of out
+	var or uint64       // every word and byte of s read, ORed
 	for i+8 <= len(s) && n+8 <= len(out) {
 		x := binary.LittleEndian.Uint64(s[i : i+8])
+		or |= x
 		binary.LittleEndian.PutUint64(out[n:n+8], x)
 		m := needEscapeMask(x)
 		if m == 0 {
@@ -152,6 +169,7 @@ func appendEscapedASCII(buf, s []byte) []byte {
 	}
 	for ; i < len(s); i++ {
 		c := s[i]
+		or |= uint64(c)
 		if special[c] {
 			n += copy(out[n:], escapes[c&(utf8.RuneSelf-1)])
 		} else {
@@ -159,7 +177,7 @@ func appendEscapedASCII(buf, s []byte) []byte {
 			n++
 		}
 	}
-	return out[:n]
+	return out[:n], or&highs != 0
 }
 
 // crlfWord is "&#13;\n" as the first bytes of a little-endian word.

@@ -210,7 +210,7 @@ func FuzzEscapeText(f *testing.F) {
 // appendEscapedBits moves in words, between two escapes, ending at every
 // distance up to past 32 bytes from the end of the text.
 func TestAppendEscapedASCII(t *testing.T) {
-	escapers := map[string]func(buf, s []byte) []byte{
+	escapers := map[string]func(buf, s []byte) ([]byte, bool){
 		"appendEscapedASCII": appendEscapedASCII,
 		"appendEscaped":      appendEscaped,
 		"appendEscapedBits":  appendEscapedBits,
@@ -242,17 +242,60 @@ func TestAppendEscapedASCII(t *testing.T) {
 }
 
 // checkEscapers checks each of escapers against escape on s, appending
-// to buffers without room and with exactly the room escapeText leaves.
-func checkEscapers(t *testing.T, escapers map[string]func(buf, s []byte) []byte, s []byte) {
+// to buffers without room and with exactly the room escapeText leaves,
+// and the byte from 0x80 on each reports against s's.
+func checkEscapers(t *testing.T, escapers map[string]func(buf, s []byte) ([]byte, bool), s []byte) {
 	t.Helper()
 	var want strings.Builder
 	escape(&want, s)
+	wantHigh := bytes.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf })
 	room := len(s)*maxEscape + escapeSlack
 	for name, f := range escapers {
 		for _, buf := range [][]byte{nil, []byte("x"), make([]byte, 3, 3+room)} {
 			pre := string(buf)
-			if got := string(f(buf, s)); got != pre+want.String() {
-				t.Fatalf("%s(%q, %q) = %q, want %q", name, pre, s, got, pre+want.String())
+			got, high := f(buf, s)
+			if string(got) != pre+want.String() || high != wantHigh {
+				t.Fatalf("%s(%q, %q) = %q, %v, want %q, %v", name, pre, s, got, high, pre+want.String(), wantHigh)
+			}
+		}
+	}
+}
+
+// TestAppendEscapedHigh checks that the escapers report a byte from 0x80
+// on (of a two-byte character, which they keep as it is) wherever it is:
+// in a word or a 64-byte block, in appendEscapedBits' tail past the last
+// block, at the edges of each, beside an escape or not.
+func TestAppendEscapedHigh(t *testing.T) {
+	escapers := map[string]func(buf, s []byte) ([]byte, bool){
+		"appendEscapedASCII": appendEscapedASCII,
+		"appendEscaped":      appendEscaped,
+		"appendEscapedBits":  appendEscapedBits,
+	}
+	for _, size := range []int{2, 9, 63, 64, 65, 66, 127, 128, 130, 1023, 1024, 1025, 1100} {
+		for pos := range size - 1 {
+			for _, fill := range []string{"a", "&"} {
+				s := []byte(strings.Repeat(fill, pos) + "é" + strings.Repeat(fill, size-pos-2))
+				checkEscapers(t, escapers, s)
+			}
+		}
+	}
+}
+
+// TestEscapeTextLateHigh: a body whose first chunks (what fits in the
+// writer's buffer) are ASCII and whose later one holds invalid UTF-8, a
+// noncharacter or a valid character is written as escape writes it.
+func TestEscapeTextLateHigh(t *testing.T) {
+	for _, late := range []string{"\xff", "\xc3", "\uFFFE", "\uFFFF", "é", "\U0001F600", "\x01"} {
+		for _, lead := range []int{0, 600, 700, 1500, 3000} {
+			s := []byte(strings.Repeat("a&b\r\n", lead/5) + late + "<tail>\r\n")
+			var want strings.Builder
+			escape(&want, s)
+			var got strings.Builder
+			w := bufio.NewWriterSize(&got, 4096)
+			escapeText(w, s)
+			w.Flush()
+			if got.String() != want.String() {
+				t.Fatalf("escapeText(%q) = %q, want %q", s, got.String(), want.String())
 			}
 		}
 	}

@@ -14,17 +14,20 @@ import (
 // dozen per escape, where appendEscapedASCII's word
 // test costs five to eight per byte. FuzzEscapeText and
 // TestAppendEscapedASCII check it against escape.
-func appendEscapedBits(buf, s []byte) []byte {
+func appendEscapedBits(buf, s []byte) (out []byte, high bool) {
 	buf = slices.Grow(buf, len(s)*maxEscape+escapeSlack)
-	out := buf[:cap(buf)]
+	out = buf[:cap(buf)]
 	n, last := len(buf), 0 // written of out; read of s
 	// The bits of 1 KiB of s a round: the array is zeroed per call, and
 	// a multiget's bodies are about a KiB.
 	var mask [16]uint64
+	var tail byte // the bytes past the last full block, ORed
 	for base := 0; base < len(s); base += len(mask) * 64 {
 		block := s[base:min(base+len(mask)*64, len(s))]
 		full := len(block) &^ 63
-		specialBits(block[:full], mask[:full/64])
+		if specialBits(block[:full], mask[:full/64]) {
+			high = true
+		}
 		for w, m := range mask[:full/64] {
 			for ; m != 0; m &= m - 1 {
 				i := base + w*64 + bits.TrailingZeros64(m)
@@ -45,7 +48,9 @@ func appendEscapedBits(buf, s []byte) []byte {
 			}
 		}
 		for i := base + full; i < base+len(block); i++ {
-			if c := s[i]; special[c] {
+			c := s[i]
+			tail |= c
+			if special[c] {
 				n += copy(out[n:], s[last:i])
 				n += copy(out[n:], escapes[c&(utf8.RuneSelf-1)])
 				last = i + 1
@@ -53,7 +58,7 @@ func appendEscapedBits(buf, s []byte) []byte {
 		}
 	}
 	n += copy(out[n:], s[last:])
-	return out[:n]
+	return out[:n], high || tail >= utf8.RuneSelf
 }
 
 // copy32 copies the 32 bytes of src to dst in four word moves, which a
@@ -68,15 +73,17 @@ func copy32(dst, src []byte) {
 }
 
 // specialBitsGo is specialBits in Go: bit i of bits[b] is set when
-// special marks s[64b+i].
-func specialBitsGo(s []byte, bits []uint64) {
+// special marks s[64b+i]; high is whether a byte of s is 0x80 or above.
+func specialBitsGo(s []byte, bits []uint64) (high bool) {
 	for b := range bits {
 		var m uint64
 		for i, c := range s[64*b : 64*b+64] {
 			if special[c] {
 				m |= 1 << i
 			}
+			high = high || c >= utf8.RuneSelf
 		}
 		bits[b] = m
 	}
+	return high
 }

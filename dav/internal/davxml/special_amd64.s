@@ -2,9 +2,11 @@
 
 // PIECE sets the low 16 bits of dst to the mask of the bytes of the 16 at
 // off(SI) that special marks: below 0x20 but tab and line feed (x is below
-// 0x20 when min(x, 0x1f) == x), '"', '&', '\'', '<' and '>'.
+// 0x20 when min(x, 0x1f) == x), '"', '&', '\'', '<' and '>'; and ORs the
+// 16 bytes into X7, whose high bits then tell the bytes from 0x80 on.
 #define PIECE(off, dst) \
 	MOVOU   off(SI), X0; \
+	POR     X0, X7; \
 	MOVO    X0, X1; \
 	PMINUB  X8, X1; \
 	PCMPEQB X0, X1; \
@@ -37,11 +39,12 @@
 	MOVQ       AX, x; \
 	PUNPCKLQDQ x, x
 
-// func specialBits(s []byte, bits []uint64)
-TEXT ·specialBits(SB), NOSPLIT, $0-48
+// func specialBits(s []byte, bits []uint64) (high bool)
+TEXT ·specialBits(SB), NOSPLIT, $0-49
 	MOVQ s_base+0(FP), SI
 	MOVQ s_len+8(FP), CX
 	MOVQ bits_base+24(FP), DI
+	PXOR X7, X7
 	SHRQ $6, CX
 	JZ   done
 	BCAST(0x1f1f1f1f1f1f1f1f, X8)
@@ -71,4 +74,7 @@ block:
 	JNZ  block
 
 done:
+	PMOVMSKB X7, AX
+	TESTL    AX, AX
+	SETNE    high+48(FP)
 	RET

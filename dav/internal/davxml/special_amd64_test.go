@@ -6,14 +6,17 @@ import (
 )
 
 // TestSpecialBits checks the assembly specialBits against specialBitsGo
-// for every byte value at every position of a block, among bytes that
-// need no escape and bytes from 0x80 on, and on random blocks.
+// (the masks, and whether a byte is from 0x80 on) for every byte value at
+// every position of a block, among bytes that need no escape and bytes
+// from 0x80 on, and on random blocks.
 func TestSpecialBits(t *testing.T) {
 	check := func(s []byte) {
 		t.Helper()
 		got, want := make([]uint64, len(s)/64), make([]uint64, len(s)/64)
-		specialBits(s, got)
-		specialBitsGo(s, want)
+		high, wantHigh := specialBits(s, got), specialBitsGo(s, want)
+		if high != wantHigh {
+			t.Fatalf("specialBits(%q) reports a byte from 0x80 on: %v, want %v", s, high, wantHigh)
+		}
 		for b := range want {
 			if got[b] != want[b] {
 				t.Fatalf("specialBits(%q)[%d] = %#x, want %#x", s[64*b:64*b+64], b, got[b], want[b])
@@ -37,6 +40,9 @@ func TestSpecialBits(t *testing.T) {
 		s := make([]byte, 64*(1+r.IntN(8)))
 		for i := range s {
 			s[i] = byte(r.IntN(0x48)) // mostly below '>'
+		}
+		if r.IntN(2) == 0 {
+			s[r.IntN(len(s))] = byte(0x80 + r.IntN(0x80))
 		}
 		check(s)
 	}
