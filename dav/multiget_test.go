@@ -33,19 +33,28 @@ func FuzzPlainMember(f *testing.F) {
 	mounted := &reportRequest{User: "alice", Coll: &engine.Collection{Path: "/dav/home/bob/cal/"},
 		st: &reqState{user: "alice", mountFrom: "/dav/home/bob/cal/", mountTo: "/dav/home/alice/bobs/"}}
 	for _, rq := range []*reportRequest{own, mounted} {
-		if _, ok := plainMember(rq, rq.st.urlPath(rq.Coll.Path)+"ev000001.ics"); !ok {
+		var dir string
+		if _, ok := plainMember(rq, rq.st.urlPath(rq.Coll.Path)+"ev000001.ics", &dir); !ok {
 			f.Fatalf("plainMember refused the plain href of %s", rq.Coll.Path)
 		}
 	}
 	f.Fuzz(func(t *testing.T, href string) {
 		for _, rq := range []*reportRequest{own, mounted} {
-			name, ok := plainMember(rq, href)
-			if !ok {
-				continue
-			}
-			want, err := parsedMember(rq, href)
-			if err != nil || name != want {
-				t.Fatalf("%s in %s: plainMember %q, parsing %q, %v", href, rq.Coll.Path, name, want, err)
+			// The href alone, and after the plain href of the collection
+			// (and of the other one) left its directory in plainDir.
+			for _, before := range []string{"", rq.st.urlPath(rq.Coll.Path) + "a.ics", "/dav/home/alice/calendar/a.ics", "/dav/home/alice/bobs/a.ics"} {
+				var dir string
+				if before != "" {
+					plainMember(rq, before, &dir)
+				}
+				name, ok := plainMember(rq, href, &dir)
+				if !ok {
+					continue
+				}
+				want, err := parsedMember(rq, href)
+				if err != nil || name != want {
+					t.Fatalf("%s in %s after %q: plainMember %q, parsing %q, %v", href, rq.Coll.Path, before, name, want, err)
+				}
 			}
 		}
 	})
