@@ -14,20 +14,19 @@ import (
 // dozen per escape, where appendEscapedASCII's word
 // test costs five to eight per byte. FuzzEscapeText and
 // TestAppendEscapedASCII check it against escape.
-func appendEscapedBits(buf, s []byte) (out []byte, high bool) {
+func appendEscapedBits(buf, s []byte) ([]byte, bool) {
 	buf = slices.Grow(buf, len(s)*maxEscape+escapeSlack)
-	out = buf[:cap(buf)]
+	out := buf[:cap(buf)]
 	n, last := len(buf), 0 // written of out; read of s
 	// The bits of 1 KiB of s a round: the array is zeroed per call, and
 	// a multiget's bodies are about a KiB.
 	var mask [16]uint64
-	var tail byte // the bytes past the last full block, ORed
+	high := false
 	for base := 0; base < len(s); base += len(mask) * 64 {
 		block := s[base:min(base+len(mask)*64, len(s))]
 		full := len(block) &^ 63
-		if specialBits(block[:full], mask[:full/64]) {
-			high = true
-		}
+		h := specialBits(block[:full], mask[:full/64])
+		high = high || h
 		for w, m := range mask[:full/64] {
 			for ; m != 0; m &= m - 1 {
 				i := base + w*64 + bits.TrailingZeros64(m)
@@ -48,9 +47,7 @@ func appendEscapedBits(buf, s []byte) (out []byte, high bool) {
 			}
 		}
 		for i := base + full; i < base+len(block); i++ {
-			c := s[i]
-			tail |= c
-			if special[c] {
+			if c := s[i]; special[c] {
 				n += copy(out[n:], s[last:i])
 				n += copy(out[n:], escapes[c&(utf8.RuneSelf-1)])
 				last = i + 1
@@ -58,7 +55,20 @@ func appendEscapedBits(buf, s []byte) (out []byte, high bool) {
 		}
 	}
 	n += copy(out[n:], s[last:])
-	return out[:n], high || tail >= utf8.RuneSelf
+	return out[:n], high || hasHigh(s[len(s)&^63:])
+}
+
+// hasHigh reports whether a byte of s is 0x80 or above, for the few bytes
+// past specialBits' last block.
+func hasHigh(s []byte) bool {
+	var or uint64
+	for ; len(s) >= 8; s = s[8:] {
+		or |= binary.LittleEndian.Uint64(s)
+	}
+	for _, c := range s {
+		or |= uint64(c)
+	}
+	return or&highs != 0
 }
 
 // copy32 copies the 32 bytes of src to dst in four word moves, which a
