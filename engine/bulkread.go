@@ -23,8 +23,8 @@ import (
 // Objects share one allocation, and so do the bodies (each copied once,
 // out of the log record, into one buffer sized by the records' sizes).
 // Names and bodies are read in key order, stepping from one to the next
-// when they follow each other closely, as a client's batches of names
-// from a listing do.
+// when they follow each other closely (a body: when it is the next
+// record of the log), as a client's batches of names from a listing do.
 //
 // The Objects, the result and the bodies live in s, which a caller that
 // is done with them may pass again (nil allocates a new one): a

@@ -124,8 +124,10 @@ func (v *View) prefixIter(prefix byte, id uint64) (*pebble.Iterator, error) {
 type logBodies struct {
 	it *pebble.Iterator
 	// ascending, set when the caller asks for ascending seqs only, lets
-	// appendBody step to the next record instead of seeking it.
+	// appendBody step to the record after the last one it read instead
+	// of seeking it.
 	ascending bool
+	at        Seq    // the seq of the record it is at, when it is valid
 	key       []byte // the key being read, reused
 }
 
@@ -145,14 +147,21 @@ func (r *logBodies) appendBody(buf []byte, seq Seq) ([]byte, error) {
 	r.key = keys.AppendLogKey(r.key[:0], uint64(seq))
 	k := r.key
 	var ok bool
-	if r.ascending {
-		ok = stepGE(r.it, k)
+	// The record after the one read is a Next away; any other is sought.
+	// Log records hold whole events, two or three to a table's block, so
+	// stepping over those between two bodies (a multiget of every seventh
+	// name) loaded every block between: a quarter of the server's CPU
+	// with the records in tables, where a seek goes through the index to
+	// the one block.
+	if r.ascending && seq == r.at+1 && r.it.Valid() {
+		ok = r.it.Next()
 	} else {
 		ok = r.it.SeekGE(k)
 	}
 	if !ok || !bytes.Equal(r.it.Key(), k) {
 		return buf, fmt.Errorf("engine: body at seq %d: log record %w", seq, errors.Join(ErrNotFound, r.it.Error()))
 	}
+	r.at = seq
 	rec, err := r.it.ValueAndErr()
 	if err != nil {
 		return buf, fmt.Errorf("engine: body at seq %d: %w", seq, err)
