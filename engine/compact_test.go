@@ -146,23 +146,38 @@ func TestPurgeLeavesNoTrace(t *testing.T) {
 // containsMarker searches every file under dir for marker.
 func containsMarker(t *testing.T, dir string) bool {
 	t.Helper()
-	found := false
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
+	// Pebble removes obsolete files (a WAL after its flush, tables after a
+	// compaction) and may recycle a WAL under a new name while the walk
+	// runs: a file that vanished between the listing and its reading may
+	// live on under a name the listing did not hold, so the walk starts
+	// again until it reads every file it listed.
+	for attempt := 0; attempt < 100; attempt++ {
+		found, vanished := false, false
+		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				vanished = true
+				return filepath.SkipAll
+			}
+			if err != nil {
+				return err
+			}
+			if bytes.Contains(b, []byte(marker)) {
+				t.Logf("marker in %s", filepath.Base(p))
+				found = true
+			}
+			return nil
+		})
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		if bytes.Contains(b, []byte(marker)) {
-			t.Logf("marker in %s", filepath.Base(p))
-			found = true
+		if !vanished {
+			return found
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-	return found
+	t.Fatalf("files of %s kept vanishing while read: 100 walks", dir)
+	return false
 }
