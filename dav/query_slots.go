@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/almanac/almanac/dav/auth"
 	"github.com/almanac/almanac/dav/query"
 )
 
@@ -14,16 +15,14 @@ import (
 // parsed, recurrences expanded) take a slot of a semaphore sized from
 // GOMAXPROCS, so that a burst of them cannot take every core and the
 // memory of their answers at once. A request waits for a slot, with its
-// context, up to Limits.QueueWait; then it gets 503 with Retry-After
-// instead of queueing without end. Cheap REPORTs (multiget,
+// context, up to Limits.QueueWait; then it gets 503 with a Retry-After of
+// that wait (in whole seconds, at least 1) instead of queueing without end. Cheap REPORTs (multiget,
 // sync-collection) take none.
 
 // Defaults of the query.Limits fields this package uses.
 const (
 	defaultQueueWait = 5 * time.Second
 	defaultMaxBuffer = 16 << 20
-	// queryRetryAfter is the Retry-After of a 503 for want of a slot.
-	queryRetryAfter = 5
 )
 
 // newQuerySlots returns the semaphore of l.MaxConcurrent slots; nil for
@@ -60,8 +59,9 @@ func (h *Handler) acquireQuery(w http.ResponseWriter, r *http.Request) (release 
 		select {
 		case h.querySlots <- struct{}{}:
 		case <-t.C:
-			w.Header().Set("Retry-After", strconv.Itoa(queryRetryAfter))
-			return nil, httpErrorf(http.StatusServiceUnavailable, "too many queries at once; retry in %d seconds", queryRetryAfter)
+			retry := auth.RetrySeconds(wait)
+			w.Header().Set("Retry-After", strconv.Itoa(retry))
+			return nil, httpErrorf(http.StatusServiceUnavailable, "too many queries at once; retry in %d seconds", retry)
 		case <-r.Context().Done():
 			return nil, r.Context().Err()
 		}

@@ -49,19 +49,25 @@ const freeBusyQuery = `<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav
 </C:free-busy-query>`
 
 // With every query slot taken, a calendar-query or free-busy-query waits
-// Limits.QueueWait and then gets 503 with Retry-After; once a slot is
-// free it is answered.
+// Limits.QueueWait and then gets 503 with a Retry-After of that wait in
+// whole seconds, at least 1; once a slot is free it is answered.
 func TestQuerySlots(t *testing.T) {
-	h, _ := mustHandler(t, Options{QueryLimits: query.Limits{MaxConcurrent: 1, QueueWait: 20 * time.Millisecond}})
-	mustPutEvent(t, h, "a", "RRULE:FREQ=DAILY;COUNT=3\n")
-	h.querySlots <- struct{}{} // a query in progress
-	for _, body := range []string{expandQuery, freeBusyQuery} {
-		rec := serveAs(h, context.Background(), "REPORT", "/dav/home/alice/calendar/", body)
-		if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-			t.Errorf("all slots taken: %d, Retry-After %q, want 503 with Retry-After", rec.Code, rec.Header().Get("Retry-After"))
+	for _, tc := range []struct {
+		wait  time.Duration
+		retry string
+	}{{20 * time.Millisecond, "1"}, {1100 * time.Millisecond, "2"}} {
+		h, _ := mustHandler(t, Options{QueryLimits: query.Limits{MaxConcurrent: 1, QueueWait: tc.wait}})
+		mustPutEvent(t, h, "a", "RRULE:FREQ=DAILY;COUNT=3\n")
+		h.querySlots <- struct{}{} // a query in progress
+		for _, body := range []string{expandQuery, freeBusyQuery} {
+			rec := serveAs(h, context.Background(), "REPORT", "/dav/home/alice/calendar/", body)
+			if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != tc.retry {
+				t.Errorf("all slots taken, queue wait %s: %d, Retry-After %q, want 503 with Retry-After %s", tc.wait, rec.Code, rec.Header().Get("Retry-After"), tc.retry)
+			}
 		}
 	}
-	<-h.querySlots
+	h, _ := mustHandler(t, Options{QueryLimits: query.Limits{MaxConcurrent: 1, QueueWait: 20 * time.Millisecond}})
+	mustPutEvent(t, h, "a", "RRULE:FREQ=DAILY;COUNT=3\n")
 	for _, body := range []string{expandQuery, freeBusyQuery} {
 		if rec := serveAs(h, context.Background(), "REPORT", "/dav/home/alice/calendar/", body); rec.Code >= 300 {
 			t.Errorf("free slot: %d %s", rec.Code, rec.Body)
