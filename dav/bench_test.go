@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/calgen"
 )
 
 // discard is a ResponseWriter that drops the body.
@@ -124,22 +125,8 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
-// event1KB is an event of about 1 KB, the size issue 20's multiget target
-// names: testEvent with a folded DESCRIPTION.
-func event1KB(uid string) []byte {
-	desc := strings.Repeat("Agenda item, notes & links; ", 30)
-	var b strings.Builder
-	b.WriteString("DESCRIPTION:")
-	for i := 0; i < len(desc); i += 70 {
-		if i > 0 {
-			b.WriteString("\n ")
-		}
-		b.WriteString(desc[i:min(i+70, len(desc))])
-	}
-	return []byte(crlf(fmt.Sprintf("BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//test//EN\nBEGIN:VEVENT\nUID:%s\nDTSTAMP:20260101T000000Z\nDTSTART:20260105T100000Z\nDTEND:20260105T110000Z\nSUMMARY:Meeting %s\n%s\nEND:VEVENT\nEND:VCALENDAR\n", uid, uid, b.String())))
-}
-
-// mustObjects1KB puts n events of about 1 KB into alice's calendar.
+// mustObjects1KB puts n events of about 1 KB (calgen.Agenda1KB, the size
+// issue 20's multiget target names) into alice's calendar.
 func mustObjects1KB(tb testing.TB, h *Handler, db *engine.DB, n int) {
 	tb.Helper()
 	ctx := context.Background()
@@ -148,7 +135,7 @@ func mustObjects1KB(tb testing.TB, h *Handler, db *engine.DB, n int) {
 	}
 	for i := range n {
 		uid := fmt.Sprintf("ev%06d", i)
-		if _, err := db.PutObject(ctx, testMeta, "/dav/home/alice/calendar/", uid+".ics", event1KB(uid), engine.PutOptions{}); err != nil {
+		if _, err := db.PutObject(ctx, testMeta, "/dav/home/alice/calendar/", uid+".ics", calgen.Agenda1KB(uid), engine.PutOptions{}); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -170,3 +170,22 @@ func Series(r *rand.Rand, uid string) []byte {
 	b.WriteString("END:VCALENDAR\r\n")
 	return []byte(b.String())
 }
+
+// Agenda1KB returns the multiget benchmarks' event of about 1 KB with the
+// given UID (dav's BenchmarkMultiget1KB and its served variant, engine's
+// BenchmarkMultigetFloor): a one-hour event whose DESCRIPTION, folded
+// every 70 bytes, repeats "Agenda item, notes & links; " 30 times (an
+// ampersand every 28 bytes for the XML escaper).
+func Agenda1KB(uid string) []byte {
+	desc := strings.Repeat("Agenda item, notes & links; ", 30)
+	var b strings.Builder
+	fmt.Fprintf(&b, "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:%s\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260105T100000Z\r\nDTEND:20260105T110000Z\r\nSUMMARY:Meeting %s\r\nDESCRIPTION:", uid, uid)
+	for i := 0; i < len(desc); i += 70 {
+		if i > 0 {
+			b.WriteString("\r\n ")
+		}
+		b.WriteString(desc[i:min(i+70, len(desc))])
+	}
+	b.WriteString("\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+	return []byte(b.String())
+}

@@ -1,0 +1,226 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/almanac/almanac/engine/internal/keys"
+	"github.com/almanac/almanac/internal/calgen"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// BenchmarkMultigetFloor measures the floor under a multiget's reads:
+// the store of dav's BenchmarkMultiget1KBServed (1,000 events of
+// calgen.Agenda1KB in one calendar, serve's 2 MiB memtables and 14 MiB
+// block cache at the default --memory-budget, then the idle release's
+// FlushIdle and DropBlockCache), read for 100 names (every seventh, and
+// 100 contiguous) per operation in four ways:
+//
+//   - records: Pebble alone, the object records only: one iterator,
+//     positioned on each key as ObjectsIn does (stepGE), each value
+//     copied into a buffer;
+//   - layout: Pebble alone, every read the store's layout needs: records
+//     as above, then the log records holding the bodies in log order
+//     (a Next to the next record, a seek to any other), each value
+//     copied; the seqs are known beforehand;
+//   - ObjectsIn: the engine as a multiget calls it (a View, a reused
+//     BulkScratch, bodies);
+//   - inline: a layout the store does not have, for the estimate of a
+//     change of layout: a second Pebble store, opened as Open opens
+//     the engine's, holding each object's record and body under its
+//     object key, flushed and compacted; one read per object.
+//
+// objects/cpu-s is the process's CPU per object read.
+func BenchmarkMultigetFloor(b *testing.B) {
+	db, err := Open(b.TempDir(), &Options{MemTableSize: 2 << 20, CacheSize: 14 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	MustCalendar(b, db)
+	all := make([]string, 1000)
+	for i := range all {
+		uid := fmt.Sprintf("ev%06d", i)
+		all[i] = uid + ".ics"
+		if _, err := db.PutObject(ctx, alice, "/alice/cal/", all[i], calgen.Agenda1KB(uid), PutOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	db.FlushIdle(ctx)
+	db.DropBlockCache()
+	inline := inlineStore(b, db, all)
+	b.Logf("levels (tables): engine %s; inline %s", levelTables(db.pdb), levelTables(inline))
+	for _, pick := range []struct {
+		name  string
+		index func(int) int
+	}{{"seventh", func(i int) int { return 7 * i }}, {"contiguous", func(i int) int { return 300 + i }}} {
+		names := make([]string, 100)
+		for i := range names {
+			names[i] = all[pick.index(i)]
+		}
+		v, err := db.View()
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := v.Collection("/alice/cal/")
+		if err != nil {
+			b.Fatal(err)
+		}
+		objs, err := v.ObjectsIn(c, names, false, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recKeys := make([][]byte, len(names))
+		seqs := make([]Seq, len(names))
+		for i, o := range objs {
+			recKeys[i] = keys.ObjKey(c.ID, names[i])
+			seqs[i] = o.bodySeq
+		}
+		v.Close()
+		slices.Sort(seqs)
+		lo := keys.IDPrefix(keys.Obj, c.ID)
+		recOpts := &pebble.IterOptions{LowerBound: lo, UpperBound: keys.PrefixEnd(lo)}
+		logOpts := &pebble.IterOptions{LowerBound: []byte{keys.Log}, UpperBound: []byte{keys.Log + 1}}
+		var buf []byte
+		readRecords := func(r pebble.Reader) {
+			it, err := r.NewIter(recOpts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, k := range recKeys {
+				if !stepGE(it, k) || !bytes.Equal(it.Key(), k) {
+					b.Fatalf("record %q not found", k)
+				}
+				buf = append(buf, it.Value()...)
+			}
+			if err := it.Close(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		run := func(name string, read func()) {
+			b.Run(pick.name+"/"+name, func(b *testing.B) {
+				cpu0 := cpuTime()
+				for b.Loop() {
+					buf = buf[:0]
+					read()
+				}
+				cpu := cpuTime() - cpu0
+				b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+				b.ReportMetric(float64(len(names)*b.N)/cpu.Seconds(), "objects/cpu-s")
+			})
+		}
+		run("records", func() {
+			v, _ := db.View()
+			readRecords(v.v.snap)
+			v.Close()
+		})
+		run("layout", func() {
+			v, _ := db.View()
+			readRecords(v.v.snap)
+			it, err := v.v.snap.NewIter(logOpts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var key []byte
+			for i, seq := range seqs {
+				key = keys.AppendLogKey(key[:0], uint64(seq))
+				var ok bool
+				if i > 0 && seq == seqs[i-1]+1 {
+					ok = it.Next()
+				} else {
+					ok = it.SeekGE(key)
+				}
+				if !ok || !bytes.Equal(it.Key(), key) {
+					b.Fatalf("log record %d not found", seq)
+				}
+				buf = append(buf, it.Value()...)
+			}
+			if err := it.Close(); err != nil {
+				b.Fatal(err)
+			}
+			v.Close()
+		})
+		sc := new(BulkScratch)
+		run("ObjectsIn", func() {
+			v, _ := db.View()
+			c, err := v.Collection("/alice/cal/")
+			if err != nil {
+				b.Fatal(err)
+			}
+			objs, err := v.ObjectsIn(c, names, true, sc)
+			if err != nil || objs[len(objs)-1] == nil || len(objs[0].Body) == 0 {
+				b.Fatalf("ObjectsIn: %v", err)
+			}
+			v.Close()
+		})
+		run("inline", func() { readRecords(inline) })
+	}
+}
+
+// inlineStore returns a Pebble store, opened with the options Open gives
+// the engine's, that holds under each of names' object keys in db's
+// calendar the object's record followed by its body, flushed to tables
+// and compacted.
+func inlineStore(b *testing.B, db *DB, names []string) *pebble.DB {
+	cache := pebble.NewCache(14 << 20)
+	defer cache.Unref()
+	opts := &pebble.Options{Cache: cache, FormatMajorVersion: pebble.FormatNewest, MemTableSize: 2 << 20}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
+	p, err := pebble.Open(b.TempDir(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	v, err := db.View()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	c, err := v.Collection("/alice/cal/")
+	if err != nil {
+		b.Fatal(err)
+	}
+	objs, err := v.ObjectsIn(c, names, true, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := p.NewBatch()
+	for i, o := range objs {
+		k := keys.ObjKey(c.ID, names[i])
+		rec, err := getBytes(v.v.snap, k)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := batch.Set(k, append(rec, o.Body...), nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := batch.Commit(pebble.Sync); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := p.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// levelTables describes the tables in each non-empty level of p.
+func levelTables(p *pebble.DB) string {
+	m := p.Metrics()
+	var s string
+	for i, l := range m.Levels {
+		if l.TablesCount > 0 {
+			s += fmt.Sprintf(" L%d:%d", i, l.TablesCount)
+		}
+	}
+	return s
+}
