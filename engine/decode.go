@@ -183,8 +183,8 @@ func decodeObjectFields(o *Object, name string, b []byte, f *objectStrings) erro
 
 // uvarint reads the varint at b[i:], returning it and the offset after
 // it, or a negative offset (a protowire error code) when it is malformed.
-// decodeObjectFields reads a one-byte varint (the tags, lengths and small
-// numbers of a record) itself, without the call.
+// decodeObjectFields and findBody read a one-byte varint (the tags,
+// lengths and small numbers of a record) themselves, without the call.
 func uvarint(b []byte, i int) (uint64, int) {
 	v, n := protowire.ConsumeVarint(b[i:])
 	if n < 0 {
@@ -245,34 +245,58 @@ func bodyAt(r getter, seq Seq) ([]byte, error) {
 // eventBodyOf returns a copy of the body field of an encoded event without
 // decoding the rest of it; nil when the event has none (or it was erased).
 func eventBodyOf(rec []byte, seq Seq) ([]byte, error) {
-	body, _, _, err := findBody(rec, seq)
+	body, err := findBody(rec, seq)
 	if body == nil || err != nil {
 		return nil, err
 	}
 	return append([]byte(nil), body...), nil
 }
 
-// findBody returns the body field of an encoded event, in place, and the
-// span [start, end) of the whole field (tag and length included) in rec;
-// a nil body when the event has none.
-func findBody(rec []byte, seq Seq) (body []byte, start, end int, err error) {
+// findBody returns the body field of an encoded event, in place; a nil
+// body when the event has none.
+func findBody(rec []byte, seq Seq) ([]byte, error) {
 	for off := 0; off < len(rec); {
+		// A string or a varint under a tag of one byte (fields 1-15: the
+		// body and every field an event has before it) is read here, the
+		// rest through protowire: protowire's calls cost a multiget as
+		// much as its reads of the object records.
+		if t := rec[off]; t >= 1<<3 && t < 0x80 && (t&7 == byte(protowire.BytesType) || t&7 == byte(protowire.VarintType)) {
+			v, k := uint64(0), off+2
+			if off+1 < len(rec) && rec[off+1] < 0x80 {
+				v = uint64(rec[off+1])
+			} else {
+				v, k = uvarint(rec, off+1)
+			}
+			switch {
+			case k < 0:
+				return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(k))
+			case t&7 == byte(protowire.VarintType):
+				off = k
+			case v > uint64(len(rec)-k):
+				return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(-1))
+			case t>>3 == eventBody:
+				return rec[k : k+int(v)], nil
+			default:
+				off = k + int(v)
+			}
+			continue
+		}
 		num, typ, n := protowire.ConsumeTag(rec[off:])
 		if n < 0 {
-			return nil, 0, 0, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
+			return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(n))
 		}
 		if num == eventBody && typ == protowire.BytesType {
 			v, m := protowire.ConsumeBytes(rec[off+n:])
 			if m < 0 {
-				return nil, 0, 0, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(m))
+				return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(m))
 			}
-			return v, off, off + n + m, nil
+			return v, nil
 		}
 		m := protowire.ConsumeFieldValue(num, typ, rec[off+n:])
 		if m < 0 {
-			return nil, 0, 0, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(m))
+			return nil, fmt.Errorf("engine: body at seq %d: %w", seq, protowire.ParseError(m))
 		}
 		off += n + m
 	}
-	return nil, 0, 0, nil
+	return nil, nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	eventv1 "github.com/almanac/almanac/proto/almanac/event/v1"
 	statev1 "github.com/almanac/almanac/proto/almanac/state/v1"
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -218,4 +220,48 @@ func FuzzDecodeObject(f *testing.F) {
 			t.Fatalf("(-proto +fast):\n%s", diff)
 		}
 	})
+}
+
+// FuzzFindBody: findBody agrees with a reading of every field through
+// protowire on any bytes: the same body (or none), or an error from both.
+func FuzzFindBody(f *testing.F) {
+	for _, ev := range []*eventv1.Event{
+		{Seq: 1 << 20, TimeUnixNano: 1.8e18, Op: eventv1.Op_OP_OBJECT_PUT, CollectionId: 3, CollectionPath: "/a/cal/", Object: "x.ics",
+			Etag: `"1-a"`, PreviousEtag: `"0-a"`, Body: []byte("BEGIN:VCALENDAR"), Uid: "u", Actor: "alice", UserAgent: "DAVx5", RequestId: "r1"},
+		{Seq: 2, Op: eventv1.Op_OP_OBJECT_DELETED, Actor: "bob", EnvelopeStart: -1, ObjectProps: map[string]string{"{urn:x}k": "<k/>"}},
+		{Body: bytes.Repeat([]byte("x"), 300)},
+	} {
+		b, err := proto.Marshal(ev)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		got, err := findBody(rec, 1)
+		want, werr := findBodyProtowire(rec)
+		if (err != nil) != (werr != nil) || !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Fatalf("findBody(%x) = %q, %v; want %q, %v", rec, got, err, want, werr)
+		}
+	})
+}
+
+// findBodyProtowire is findBody through protowire's calls alone.
+func findBodyProtowire(rec []byte) ([]byte, error) {
+	for off := 0; off < len(rec); {
+		num, typ, n := protowire.ConsumeTag(rec[off:])
+		if n < 0 {
+			return nil, protowire.ParseError(n)
+		}
+		m := protowire.ConsumeFieldValue(num, typ, rec[off+n:])
+		if m < 0 {
+			return nil, protowire.ParseError(m)
+		}
+		if num == eventBody && typ == protowire.BytesType {
+			body, _ := protowire.ConsumeBytes(rec[off+n:])
+			return body, nil
+		}
+		off += n + m
+	}
+	return nil, nil
 }

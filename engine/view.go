@@ -166,7 +166,7 @@ func (r *logBodies) appendBody(buf []byte, seq Seq) ([]byte, error) {
 	if err != nil {
 		return buf, fmt.Errorf("engine: body at seq %d: %w", seq, err)
 	}
-	body, _, _, err := findBody(rec, seq)
+	body, err := findBody(rec, seq)
 	return append(buf, body...), err
 }
 
