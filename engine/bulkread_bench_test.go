@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/almanac/almanac/engine/internal/keys"
 	"github.com/almanac/almanac/internal/calgen"
@@ -31,7 +32,11 @@ import (
 //   - inline: a layout the store does not have, for the estimate of a
 //     change of layout: a second Pebble store, opened as Open opens
 //     the engine's, holding each object's record and body under its
-//     object key, flushed and compacted; one read per object.
+//     object key, flushed and compacted; one read per object;
+//   - separated: the store's layout, in a store that Pebble's value
+//     separation gives blob files for values from 256 bytes (the log
+//     records, not the object records): layout's reads over a copy of
+//     the calendar's records and the log, flushed and compacted.
 //
 // objects/cpu-s is the process's CPU per object read.
 func BenchmarkMultigetFloor(b *testing.B) {
@@ -51,8 +56,8 @@ func BenchmarkMultigetFloor(b *testing.B) {
 	}
 	db.FlushIdle(ctx)
 	db.DropBlockCache()
-	inline := inlineStore(b, db, all)
-	b.Logf("levels (tables): engine %s; inline %s", levelTables(db.pdb), levelTables(inline))
+	inline, separated := inlineStore(b, db, all), separatedStore(b, db)
+	b.Logf("levels (tables): engine %s; inline %s; separated %s", levelTables(db.pdb), levelTables(inline), levelTables(separated))
 	for _, pick := range []struct {
 		name  string
 		index func(int) int
@@ -120,6 +125,7 @@ func BenchmarkMultigetFloor(b *testing.B) {
 			v.Close()
 		})
 		run("inline", func() { f.records(inline) })
+		run("separated", func() { f.layout(separated) })
 	}
 }
 
@@ -185,18 +191,7 @@ func (f *floorReads) layout(r pebble.Reader) {
 // calendar the object's record followed by its body, flushed to tables
 // and compacted.
 func inlineStore(b *testing.B, db *DB, names []string) *pebble.DB {
-	cache := pebble.NewCache(14 << 20)
-	defer cache.Unref()
-	opts := &pebble.Options{Cache: cache, FormatMajorVersion: pebble.FormatNewest, MemTableSize: 2 << 20}
-	for i := range opts.Levels {
-		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
-	}
-	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
-	p, err := pebble.Open(b.TempDir(), opts)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { p.Close() })
+	p := floorStore(b, nil)
 	v, err := db.View()
 	if err != nil {
 		b.Fatal(err)
@@ -221,6 +216,66 @@ func inlineStore(b *testing.B, db *DB, names []string) *pebble.DB {
 			b.Fatal(err)
 		}
 	}
+	settle(b, p, batch)
+	return p
+}
+
+// separatedStore returns a Pebble store, opened as floorStore opens it
+// with value separation for values from 256 bytes, holding a copy of the
+// object records of db's calendar and of its log, flushed to tables and
+// compacted.
+func separatedStore(b *testing.B, db *DB) *pebble.DB {
+	p := floorStore(b, func() pebble.ValueSeparationPolicy {
+		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 256, MaxBlobReferenceDepth: 10,
+			RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
+	})
+	v, err := db.View()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	batch := p.NewBatch()
+	for _, family := range []byte{keys.Obj, keys.Log} {
+		it, err := v.v.snap.NewIter(&pebble.IterOptions{LowerBound: []byte{family}, UpperBound: []byte{family + 1}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for it.First(); it.Valid(); it.Next() {
+			if err := batch.Set(it.Key(), it.Value(), nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := it.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	settle(b, p, batch)
+	return p
+}
+
+// floorStore opens a Pebble store with the options Open gives the
+// engine's at serve's default memory budget, and the value separation
+// policy sep when it is not nil.
+func floorStore(b *testing.B, sep func() pebble.ValueSeparationPolicy) *pebble.DB {
+	cache := pebble.NewCache(14 << 20)
+	defer cache.Unref()
+	opts := &pebble.Options{Cache: cache, FormatMajorVersion: pebble.FormatNewest, MemTableSize: 2 << 20}
+	for i := range opts.Levels {
+		opts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	opts.ApplyCompressionSettings(func() pebble.DBCompressionSettings { return pebble.DBCompressionFastest })
+	opts.Experimental.ValueSeparationPolicy = sep
+	p, err := pebble.Open(b.TempDir(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Close() })
+	return p
+}
+
+// settle commits batch to p, flushes it to a table and compacts the
+// whole store.
+func settle(b *testing.B, p *pebble.DB, batch *pebble.Batch) {
 	if err := batch.Commit(pebble.Sync); err != nil {
 		b.Fatal(err)
 	}
@@ -230,10 +285,10 @@ func inlineStore(b *testing.B, db *DB, names []string) *pebble.DB {
 	if err := p.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
 		b.Fatal(err)
 	}
-	return p
 }
 
-// levelTables describes the tables in each non-empty level of p.
+// levelTables describes the tables in each non-empty level of p, and
+// its blob files.
 func levelTables(p *pebble.DB) string {
 	m := p.Metrics()
 	var s string
@@ -241,6 +296,9 @@ func levelTables(p *pebble.DB) string {
 		if l.TablesCount > 0 {
 			s += fmt.Sprintf(" L%d:%d", i, l.TablesCount)
 		}
+	}
+	if m.BlobFiles.LiveCount > 0 {
+		s += fmt.Sprintf(", blob files %d (%d bytes of values)", m.BlobFiles.LiveCount, m.BlobFiles.ValueSize)
 	}
 	return s
 }
