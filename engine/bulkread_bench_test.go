@@ -36,7 +36,9 @@ import (
 //   - separated: the store's layout, in a store that Pebble's value
 //     separation gives blob files for values from 256 bytes (the log
 //     records, not the object records): layout's reads over a copy of
-//     the calendar's records and the log, flushed and compacted.
+//     the calendar's records and the log, flushed and compacted;
+//   - copied: separated's control, the same copy without value
+//     separation.
 //
 // objects/cpu-s is the process's CPU per object read.
 func BenchmarkMultigetFloor(b *testing.B) {
@@ -56,8 +58,9 @@ func BenchmarkMultigetFloor(b *testing.B) {
 	}
 	db.FlushIdle(ctx)
 	db.DropBlockCache()
-	inline, separated := inlineStore(b, db, all), separatedStore(b, db)
-	b.Logf("levels (tables): engine %s; inline %s; separated %s", levelTables(db.pdb), levelTables(inline), levelTables(separated))
+	inline, separated, copied := inlineStore(b, db, all), copyStore(b, db, true), copyStore(b, db, false)
+	b.Logf("levels (tables): engine %s; inline %s; separated %s; copied %s",
+		levelTables(db.pdb), levelTables(inline), levelTables(separated), levelTables(copied))
 	for _, pick := range []struct {
 		name  string
 		index func(int) int
@@ -126,6 +129,7 @@ func BenchmarkMultigetFloor(b *testing.B) {
 		})
 		run("inline", func() { f.records(inline) })
 		run("separated", func() { f.layout(separated) })
+		run("copied", func() { f.layout(copied) })
 	}
 }
 
@@ -220,15 +224,19 @@ func inlineStore(b *testing.B, db *DB, names []string) *pebble.DB {
 	return p
 }
 
-// separatedStore returns a Pebble store, opened as floorStore opens it
-// with value separation for values from 256 bytes, holding a copy of the
-// object records of db's calendar and of its log, flushed to tables and
-// compacted.
-func separatedStore(b *testing.B, db *DB) *pebble.DB {
-	p := floorStore(b, func() pebble.ValueSeparationPolicy {
-		return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 256, MaxBlobReferenceDepth: 10,
-			RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
-	})
+// copyStore returns a Pebble store, opened as floorStore opens it (with
+// value separation for values from 256 bytes when separate is set),
+// holding a copy of the object records and the log of db, flushed to
+// tables and compacted.
+func copyStore(b *testing.B, db *DB, separate bool) *pebble.DB {
+	var sep func() pebble.ValueSeparationPolicy
+	if separate {
+		sep = func() pebble.ValueSeparationPolicy {
+			return pebble.ValueSeparationPolicy{Enabled: true, MinimumSize: 256, MaxBlobReferenceDepth: 10,
+				RewriteMinimumAge: time.Hour, TargetGarbageRatio: 1}
+		}
+	}
+	p := floorStore(b, sep)
 	v, err := db.View()
 	if err != nil {
 		b.Fatal(err)
