@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // startCluster boots n `almanac serve` nodes in-process, each with its
@@ -100,15 +99,12 @@ func startClusterWith(t *testing.T, listens []string, args func(i int) []string)
 		s.BaseURL, s.DataDir, s.DB = "http://"+s.Main.Addr(), s.Main.Config.DataDir, s.Main.DB
 		t.Cleanup(func() { s.Stop(t) })
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := testHash(t)
 	// Retried while the log does not take it within its bound (as
 	// retried does for requests): putting the same user again is
 	// harmless.
 	for deadline := time.Now().Add(retryBound); ; time.Sleep(200 * time.Millisecond) {
-		err := nodes[0].DB.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: "alice", PasswordHash: string(h), Role: engine.RoleUser})
+		err := nodes[0].DB.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: "alice", PasswordHash: h, Role: engine.RoleUser})
 		if err == nil {
 			break
 		}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/almanac/almanac/engine"
 	"github.com/emersion/go-smtp"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // crashBox is an SMTP server that keeps what it accepts and lets the
@@ -103,11 +102,7 @@ func TestIMIPKillRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hash, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: "alice", PasswordHash: string(hash),
+	if err := db.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: "alice", PasswordHash: testHash(t),
 		Role: engine.RoleUser, Emails: []string{"alice@example.org"}}); err != nil {
 		t.Fatal(err)
 	}

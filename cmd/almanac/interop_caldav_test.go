@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/almanac/almanac/engine"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // TestInteropPythonCaldav runs testdata/caldav_client.py (python-caldav):
@@ -49,11 +48,7 @@ func TestInteropPythonCaldavScheduling(t *testing.T) {
 	requirePythonModule(t, "caldav", "python3-caldav")
 	srv := startServer(t)
 	ctx := context.Background()
-	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: "carol", PasswordHash: string(h), Role: engine.RoleUser}); err != nil {
+	if err := srv.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: "carol", PasswordHash: testHash(t), Role: engine.RoleUser}); err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"alice", "bob", "carol"} {

@@ -47,6 +47,24 @@ type testServer struct {
 // testPassword is the password of every user startServer creates.
 const testPassword = "secret"
 
+// testPasswordHash is a bcrypt hash of testPassword at the least cost,
+// made once for the package's tests: under -race each costs ~18 CPU-ms,
+// and every server startServer starts holds three users. The verifier's
+// cache is keyed by user too, so users that share it are each verified.
+var testPasswordHash = sync.OnceValues(func() ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
+})
+
+// testHash returns testPasswordHash, failing tb when bcrypt did.
+func testHash(tb testing.TB) string {
+	tb.Helper()
+	h, err := testPasswordHash()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(h)
+}
+
 // startServer boots `almanac serve` in-process with a fresh data directory
 // and the users alice, bob and admin (all with password "secret").
 func startServer(t testing.TB, flags ...string) *testServer {
@@ -55,11 +73,7 @@ func startServer(t testing.TB, flags ...string) *testServer {
 	ctx := context.Background()
 	for _, u := range []struct{ name, role string }{{"alice", engine.RoleUser}, {"bob", engine.RoleUser}, {"admin", engine.RoleAdmin}} {
 		// The minimum bcrypt cost keeps tests fast; the hash format is the same.
-		h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := s.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: u.name, PasswordHash: string(h), Role: u.role}); err != nil {
+		if err := s.DB.PutUser(ctx, engine.Meta{Actor: "test"}, engine.User{Name: u.name, PasswordHash: testHash(t), Role: u.role}); err != nil {
 			t.Fatalf("startServer: add user %s: %v", u.name, err)
 		}
 	}
@@ -74,12 +88,8 @@ func startServer(t testing.TB, flags ...string) *testServer {
 // least cost, and with --htpasswd serve creates no first-run admin.
 func testHtpasswd(t testing.TB) string {
 	t.Helper()
-	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "htpasswd")
-	if err := os.WriteFile(path, []byte("alice:"+string(h)+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte("alice:"+testHash(t)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -96,11 +106,7 @@ func putTestUser(t testing.TB, dir, name string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := db.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: name, PasswordHash: string(h), Role: engine.RoleUser}); err != nil {
+	if err := db.PutUser(context.Background(), engine.Meta{Actor: "test"}, engine.User{Name: name, PasswordHash: testHash(t), Role: engine.RoleUser}); err != nil {
 		t.Fatalf("add user %s: %v", name, err)
 	}
 }
