@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -90,7 +91,13 @@ func TestObjectsIn(t *testing.T) {
 		t.Errorf("the returned buffer does not hold the bodies")
 	}
 	// The same scratch again, once done with the first result: nothing of
-	// it shows through.
+	// it shows through, and the first result's strings (which share an
+	// arena the scratch does not keep) stay as they were.
+	kept := []string{objs[2].ETag, objs[2].UID, objs[3].ETag, objs[3].UID}
+	wantKept := make([]string, len(kept))
+	for i, k := range kept {
+		wantKept[i] = strings.Clone(k)
+	}
 	again := []string{"c.ics", "bbb.ics", "nope.ics"}
 	objs, err = v.ObjectsIn(c, again, true, sc)
 	if err != nil {
@@ -107,6 +114,9 @@ func TestObjectsIn(t *testing.T) {
 		if o.Name != again[i] || !bytes.Equal(o.Body, want.Body) || o.ETag != want.ETag {
 			t.Errorf("reused scratch: %s gave %s %q %s", again[i], o.Name, o.Body, o.ETag)
 		}
+	}
+	if !slices.Equal(kept, wantKept) {
+		t.Errorf("the first result's strings changed with the second read: %q, want %q", kept, wantKept)
 	}
 	objs, err = v.ObjectsIn(c, names, false, nil)
 	if err != nil {

@@ -73,6 +73,31 @@ func decodeObjectNamed(o *Object, name string, nameb, b []byte) error {
 	return nil
 }
 
+// decodeObjectArena is decodeObjectInto with the record's strings copied
+// into *arena, a buffer only appended to, instead of an allocation each:
+// when it lacks room it is replaced by a new one of at least chunk bytes,
+// and the bytes of the one before stay as they were, so that the strings
+// that slice them never change. A multiget's hundred objects then share
+// one or two allocations instead of a hundred.
+func decodeObjectArena(o *Object, name string, b []byte, arena *[]byte, chunk int) error {
+	var f objectStrings
+	if err := decodeObjectFields(o, name, b, &f); err != nil {
+		return err
+	}
+	n := len(f.etag) + len(f.uid) + len(f.stag)
+	if n == 0 {
+		f.set(o, "", false, 0)
+		return nil
+	}
+	if cap(*arena)-len(*arena) < n {
+		*arena = make([]byte, 0, max(n, chunk))
+	}
+	start := len(*arena)
+	*arena = append(append(append(*arena, f.etag...), f.uid...), f.stag...)
+	f.set(o, unsafe.String(&(*arena)[start], n), false, 0)
+	return nil
+}
+
 // decodeObjectTransient is decodeObjectNamed for a listing whose caller
 // is done with each member before the next: the strings are copied into
 // buf, reused from one member to the next, and slice it without an
