@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/almanac/almanac/internal/testport"
 )
 
 // Server is a server process the bench started, with its fresh data
@@ -26,6 +27,7 @@ type Server struct {
 	// extraPorts are free ports, distinct from the HTTP one, for the
 	// server's other listeners.
 	extraPorts []int
+	ports      *testport.Reservation // the HTTP port and extraPorts, held until Stop
 	log        *os.File
 }
 
@@ -38,6 +40,7 @@ func (s *Server) Stop() error {
 	if s.log != nil {
 		_ = s.log.Close()
 	}
+	s.ports.Release()
 	if err := os.RemoveAll(s.dir); err != nil {
 		return fmt.Errorf("stop %s: remove %s: %w", s.Name, s.dir, err)
 	}
@@ -72,22 +75,6 @@ const (
 	BenchPassword = "bench-secret"
 )
 
-// FreePorts returns n distinct loopback ports that were free a moment
-// ago. It keeps every listener open until all n are chosen, since the
-// kernel may hand a just-closed port out again.
-func FreePorts(n int) ([]int, error) {
-	ports := make([]int, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
-
 // start runs name with args (the server log goes to dir/server.log) and
 // waits until probe answers over HTTP with any status below 500 but 404,
 // from a socket the process holds.
@@ -121,10 +108,10 @@ func start(ctx context.Context, s *Server, probe string, name string, args ...st
 			continue
 		}
 		// The answer may come from another process on the port (see
-		// listensOn): CI once measured a parallel test's server, which
+		// testport): CI once measured a parallel test's server, which
 		// refused the bench user with 401.
 		port, _ := strconv.Atoi(s.port())
-		ours, err := listensOn(s.PID, port)
+		ours, err := testport.ListensOn(s.PID, port)
 		if err != nil {
 			return fmt.Errorf("start %s: %w", s.Name, err)
 		}
@@ -136,18 +123,20 @@ func start(ctx context.Context, s *Server, probe string, name string, args ...st
 }
 
 // newServer makes a Server with a fresh directory, an HTTP port and
-// extraPorts more distinct ports for the server's other listeners.
+// extraPorts more distinct ports for the server's other listeners, held
+// (testport.Reserve) until Stop.
 func newServer(name string, extraPorts int) (*Server, error) {
-	ports, err := FreePorts(1 + extraPorts)
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "almanac-bench-"+name+"-")
+	ports, err := testport.Reserve(1 + extraPorts)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	return &Server{dir: dir, extraPorts: ports[1:], Target: Target{
-		Name: name, BaseURL: "http://127.0.0.1:" + strconv.Itoa(ports[0]),
+	dir, err := os.MkdirTemp("", "almanac-bench-"+name+"-")
+	if err != nil {
+		ports.Release()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	return &Server{dir: dir, extraPorts: ports.Ports[1:], ports: ports, Target: Target{
+		Name: name, BaseURL: "http://127.0.0.1:" + strconv.Itoa(ports.Ports[0]),
 		User: BenchUser, Password: BenchPassword, DataDir: filepath.Join(dir, "data"),
 	}}, nil
 }

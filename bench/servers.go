@@ -100,8 +100,8 @@ func startAlmanac(ctx context.Context, bin string, feed bool, extra []string) (*
 }
 
 // retryBind runs start again, a few times, while the server fails because
-// another process took one of its free ports between the bench choosing
-// it and the server binding it.
+// another process took one of its ports (one that binds it by number:
+// testport keeps the kernel and its own users off the ports it holds).
 func retryBind(start func() (*Server, error)) (*Server, error) {
 	var err error
 	for range 3 {

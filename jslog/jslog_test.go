@@ -5,13 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/natstest"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -19,80 +18,12 @@ import (
 
 var ctx = context.Background()
 
-// freePort returns a TCP port on loopback that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startCluster starts n nats-servers with JetStream, clustered over
-// routes on loopback (n = 1: a lone server), and waits until JetStream
-// has a meta leader.
+// startCluster starts n nats-servers with JetStream and fsync on every
+// write, clustered over routes on loopback (n = 1: a lone server), and
+// waits until JetStream has a meta leader.
 func startCluster(t testing.TB, n int) []*server.Server {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ports[i] = freePort(t)
-	}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
-	}
-	servers := make([]*server.Server, n)
-	for i := range servers {
-		opts := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i+1),
-			Host:       "127.0.0.1",
-			Port:       -1,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			SyncAlways: true,
-			NoLog:      true,
-			NoSigs:     true,
-		}
-		if n > 1 {
-			opts.Cluster = server.ClusterOpts{Name: "almanac", Host: "127.0.0.1", Port: ports[i]}
-			opts.Routes = routes
-		}
-		s, err := server.NewServer(opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(s.Shutdown)
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("server %d not ready", i+1)
-		}
-		servers[i] = s
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !ready(servers) {
-		if time.Now().After(deadline) {
-			t.Fatal("JetStream has no meta leader with every server as a peer")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return servers
-}
-
-// ready reports whether JetStream is current on every server and, in a
-// cluster, has a meta leader that counts every server a peer.
-func ready(servers []*server.Server) bool {
-	leader := len(servers) == 1
-	for _, s := range servers {
-		if !s.JetStreamIsCurrent() {
-			return false
-		}
-		if len(servers) > 1 && s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) == len(servers) {
-			leader = true
-		}
-	}
-	return leader
+	return natstest.Cluster(t, n, func(_ int, o *server.Options) { o.SyncAlways = true })
 }
 
 // mustLog connects to s and opens the log, retrying while the cluster

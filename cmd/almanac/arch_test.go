@@ -42,6 +42,8 @@ func TestDependencyDirection(t *testing.T) {
 			"tcpproxy pipes TCP for tests that cut links; it knows nothing of Almanac, NATS or HTTP"},
 		{"./cmd/almanac/clustertest/...", []string{"github.com/almanac/almanac"},
 			"clustertest holds cmd/almanac's multi-process cluster tests, which run the built binary; it has no code of its own"},
+		{"./internal/testport/...", []string{"github.com/almanac/almanac"},
+			"testport holds loopback ports for tests and the bench; it knows nothing of Almanac"},
 		{"./internal/testbin/...", []string{"github.com/almanac/almanac"},
 			"testbin builds a command for tests that run it as a child; it knows nothing of Almanac"},
 		{"./internal/logbound/...", []string{"github.com/almanac/almanac"},

@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/almanac/almanac/internal/natstest"
 )
 
 // addNode starts one more cluster node on data, routed to the nodes'
@@ -40,7 +38,7 @@ func startNode(t *testing.T, nodes []*testServer, name, data string, extra ...st
 	m.Stdout, m.LogOutput = logs, logs
 	m.noFirstRun = true
 	if err := m.ParseFlags(append([]string{"--listen=127.0.0.1:0", "--data=" + data, "--nats=off", "--grpc-listen=off",
-		"--node-name=" + name, fmt.Sprintf("--cluster-listen=127.0.0.1:%d", natstest.FreePort(t)),
+		"--node-name=" + name, "--cluster-listen=" + freeAddrs(t, 1)[0],
 		"--routes=" + strings.Join(routes, ","), "--log-replicas=3", "--cluster-join-timeout=" + testJoinTimeout.String()}, extra...)); err != nil {
 		t.Fatal(err)
 	}

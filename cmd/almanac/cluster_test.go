@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/testport"
 )
 
 // startCluster boots n `almanac serve` nodes in-process, each with its
@@ -41,20 +41,13 @@ func startCluster(t *testing.T, n int, extra ...string) []*testServer {
 	})
 }
 
-// freeAddrs returns n addresses on loopback whose ports were free a
-// moment ago.
+// freeAddrs returns n addresses on loopback whose ports nothing listens
+// on, held for the test (testport): the nodes bind them later, and the
+// ports of a port-0 listener closed at once could go to another process
+// meanwhile (or come out twice), failing a node's start after 30 s.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addrs[i] = l.Addr().String()
-		l.Close()
-	}
-	return addrs
+	return testport.Addrs(t, n)
 }
 
 // testJoinTimeout is the test nodes' --cluster-join-timeout: at 60 s,

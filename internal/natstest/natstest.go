@@ -4,24 +4,13 @@ package natstest
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/internal/testport"
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-// FreePort returns a TCP port on loopback that was free a moment ago.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
 
 // Cluster starts n nats-servers with JetStream (file storage under the
 // test's temporary directories), clustered over routes on loopback when
@@ -30,13 +19,17 @@ func FreePort(t testing.TB) int {
 // starts. The servers stop when the test ends.
 func Cluster(t testing.TB, n int, edit func(i int, o *server.Options)) []*server.Server {
 	t.Helper()
-	ports := make([]int, n)
-	for i := range ports {
-		ports[i] = FreePort(t)
-	}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	var (
+		ports  []int
+		routes []*url.URL
+	)
+	if n > 1 {
+		// Every route port is named before any server binds its own:
+		// reserved, so that nothing else takes one meanwhile.
+		ports = testport.Ports(t, n)
+		for _, p := range ports {
+			routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+		}
 	}
 	servers := make([]*server.Server, n)
 	for i := range servers {
@@ -58,10 +51,12 @@ func Cluster(t testing.TB, n int, edit func(i int, o *server.Options)) []*server
 		}
 		servers[i] = Start(t, opts)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	// A bound for a loaded machine (RAFT elections of servers that
+	// get little CPU): the wait ends as soon as the cluster is ready.
+	deadline := time.Now().Add(2 * time.Minute)
 	for !Ready(servers) {
 		if time.Now().After(deadline) {
-			t.Fatal("natstest: JetStream has no meta leader with every server as a peer")
+			t.Fatal("natstest: JetStream has no meta leader with every server as a peer after 2 minutes")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -78,8 +73,8 @@ func Start(t testing.TB, opts *server.Options) *server.Server {
 	}
 	go s.Start()
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("natstest: server %s not ready", opts.ServerName)
+	if !s.ReadyForConnections(time.Minute) {
+		t.Fatalf("natstest: server %s has not opened its listeners within a minute (a port taken?)", opts.ServerName)
 	}
 	return s
 }

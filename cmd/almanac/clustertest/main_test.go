@@ -1,12 +1,11 @@
 package clustertest
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
-	"github.com/almanac/almanac/internal/natstest"
 	"github.com/almanac/almanac/internal/testbin"
+	"github.com/almanac/almanac/internal/testport"
 )
 
 // TestMain removes the almanac binary the tests built and the nodes'
@@ -27,13 +26,11 @@ func almanacBinary(t testing.TB) string {
 	return testbin.Build(t, "..")
 }
 
-// freeAddrs returns n addresses on loopback whose ports were free a
-// moment ago.
+// freeAddrs returns n addresses on loopback whose ports nothing listens
+// on, held for the test (testport): the nodes bind them, and bind them
+// again when they restart after a kill, while no other process may take
+// them.
 func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	addrs := make([]string, n)
-	for i := range addrs {
-		addrs[i] = fmt.Sprint("127.0.0.1:", natstest.FreePort(t))
-	}
-	return addrs
+	return testport.Addrs(t, n)
 }

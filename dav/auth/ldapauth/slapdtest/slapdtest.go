@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -18,8 +19,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/almanac/almanac/internal/testport"
 )
 
 // Base is the base DN of every test directory; RootDN and RootPassword
@@ -141,10 +145,31 @@ olcAccess: {1}to * by users read by * none
 	data := fmt.Sprintf("dn: %s\nobjectClass: dcObject\nobjectClass: organization\no: Example\ndc: example\n\n%s", Base, entries)
 	run(t, sbin("slapadd"), []byte(data), "-n1", "-F", confDir)
 
-	port := freePort(t)
-	url := fmt.Sprintf("ldap://127.0.0.1:%d", port)
+	// slapd binds a port the test names: one held for the test
+	// (testport). Should slapd exit before it listens (a process that
+	// binds ports by number may hold the port, and slapd -d 0 does not
+	// say why it exits), it runs again on another port. It is ready
+	// once its own process listens: a connection alone could reach
+	// another server.
+	for attempt := 1; ; attempt++ {
+		port := testport.Ports(t, 1)[0]
+		url := fmt.Sprintf("ldap://127.0.0.1:%d", port)
+		srv, logs, err := startSlapd(t, slapd, confDir, url, port)
+		if err == nil {
+			return srv
+		}
+		if attempt == 3 {
+			t.Fatalf("%v (3 times, on 3 ports): %s", err, logs)
+		}
+	}
+}
+
+// startSlapd runs slapd on url (port) with the configuration in confDir
+// and waits until it listens, or exits: then it returns what slapd wrote.
+func startSlapd(t testing.TB, slapd, confDir, url string, port int) (*Server, string, error) {
+	t.Helper()
 	cmd := exec.Command(slapd, "-F", confDir, "-h", url+"/", "-d", "0")
-	var logs bytes.Buffer
+	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start slapd: %v", err)
@@ -156,20 +181,42 @@ olcAccess: {1}to * by users read by * none
 		<-exited
 	}
 	t.Cleanup(stop)
-	// Wait until it accepts connections or exits.
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			break
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		ours, err := testport.ListensOn(cmd.Process.Pid, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ours {
+			return &Server{URL: url, stop: stop}, "", nil
 		}
 		select {
 		case <-exited:
-			t.Fatalf("slapd exited: %s", logs.String())
+			return nil, logs.String(), errors.New("slapd exited")
 		case <-time.After(20 * time.Millisecond):
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slapd does not listen on %s after 2 minutes: %s", url, logs.String())
+		}
 	}
-	return &Server{URL: url, stop: stop}
+}
+
+// syncBuffer is a bytes.Buffer that slapd's output and the test may use
+// at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func run(t testing.TB, prog string, stdin []byte, args ...string) {
@@ -181,21 +228,11 @@ func run(t testing.TB, prog string, stdin []byte, args ...string) {
 	}
 }
 
-// FreePort returns a loopback TCP port nothing listens on now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// ClosedURL returns an ldap:// URL of a loopback port nothing listens on:
-// a directory that is down.
+// ClosedURL returns an ldap:// URL of a loopback port nothing listens on,
+// held for the test (testport) so that nothing will: a directory that is
+// down.
 func ClosedURL(t testing.TB) string {
-	return fmt.Sprintf("ldap://127.0.0.1:%d", freePort(t))
+	return fmt.Sprintf("ldap://127.0.0.1:%d", testport.Ports(t, 1)[0])
 }
 
 // People is the base DN of the users Person makes.

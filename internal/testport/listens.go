@@ -1,4 +1,4 @@
-package bench
+package testport
 
 import (
 	"bufio"
@@ -9,15 +9,14 @@ import (
 	"strings"
 )
 
-// listensOn reports whether process pid holds the socket listening on the
+// ListensOn reports whether process pid holds the socket listening on the
 // loopback TCP port: whether a server that answers on the port is the one
-// the bench started, and not another process (a server of a parallel test)
-// that took the port between FreePorts releasing it and this server
-// binding it, while this one fails with "address in use" or has not bound
-// yet. It reads Linux's /proc: the listening sockets' inodes in
+// a test or the bench started, and not another process that took the port
+// (one that binds it by number without Reserve) while this one fails with
+// "address in use" or has not bound yet. It reads Linux's /proc: the listening sockets' inodes in
 // /proc/net/tcp{,6}, then the process's descriptors. Without /proc it
 // cannot tell, and says yes.
-func listensOn(pid, port int) (bool, error) {
+func ListensOn(pid, port int) (bool, error) {
 	inodes := map[string]bool{}
 	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
 		if err := listeningInodes(table, port, inodes); err != nil {

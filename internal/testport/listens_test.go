@@ -1,4 +1,4 @@
-package bench
+package testport
 
 import (
 	"net"
@@ -16,7 +16,7 @@ func TestListensOn(t *testing.T) {
 	}
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
-	if ok, err := listensOn(os.Getpid(), port); err != nil || !ok {
+	if ok, err := ListensOn(os.Getpid(), port); err != nil || !ok {
 		t.Fatalf("this process on its own port %d: %v, %v", port, ok, err)
 	}
 	other := exec.Command("sleep", "30")
@@ -24,11 +24,11 @@ func TestListensOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = other.Process.Kill(); _ = other.Wait() }()
-	if ok, err := listensOn(other.Process.Pid, port); err != nil || ok {
+	if ok, err := ListensOn(other.Process.Pid, port); err != nil || ok {
 		t.Fatalf("another process on this one's port %d: %v, %v", port, ok, err)
 	}
-	free, _ := FreePorts(1)
-	if ok, err := listensOn(os.Getpid(), free[0]); err != nil || ok {
-		t.Fatalf("a port nobody listens on (%d): %v, %v", free[0], ok, err)
+	free := Ports(t, 1)[0]
+	if ok, err := ListensOn(os.Getpid(), free); err != nil || ok {
+		t.Fatalf("a port nobody listens on (%d): %v, %v", free, ok, err)
 	}
 }
