@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/almanac/almanac/internal/testport"
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -30,7 +31,10 @@ func pastWindow() { time.Sleep(5 * testWindow) }
 func TestPublisherResumesAfterStreamTail(t *testing.T) {
 	dir := t.TempDir()
 	db := MustOpenDB(t)
-	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
+	// NATS starts again on its port below: held for the test, so that
+	// no other process takes it while NATS is down (a port-0 one could
+	// go to any bind to port 0 or outgoing connection meanwhile).
+	ns := MustNATS(t, filepath.Join(dir, "nats"), testport.Addrs(t, 1)[0])
 	addr := ns.Addr().(*net.TCPAddr)
 	for i := range 300 {
 		MustPut(t, db, "alice", fmt.Sprintf("a%d.ics", i))

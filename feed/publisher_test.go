@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/testport"
 	feedv1 "github.com/almanac/almanac/proto/almanac/feed/v1"
 	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats-server/v2/server"
@@ -213,7 +214,10 @@ func TestPublishEveryChangeOnce(t *testing.T) {
 func TestPublisherNATSDown(t *testing.T) {
 	dir := t.TempDir()
 	db := MustOpenDB(t)
-	ns := MustNATS(t, filepath.Join(dir, "nats"), "127.0.0.1:0")
+	// NATS starts again on its port below: held for the test, so that
+	// no other process takes it while NATS is down (a port-0 one could
+	// go to any bind to port 0 or outgoing connection meanwhile).
+	ns := MustNATS(t, filepath.Join(dir, "nats"), testport.Addrs(t, 1)[0])
 	addr := ns.Addr().(*net.TCPAddr)
 	nc := MustConnect(t, ns, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
 	p, _ := runPublisher(t, PublisherOptions{DB: db, Conn: nc,

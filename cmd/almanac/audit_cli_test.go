@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/almanac/almanac/dav/audit"
 	"github.com/almanac/almanac/engine"
+	"github.com/almanac/almanac/internal/testport"
 )
 
 const (
@@ -702,8 +702,8 @@ func (r *radicale) Stop() { r.stop() }
 func startRadicale(t *testing.T) *radicale {
 	t.Helper()
 	bin := requireBinary(t, "radicale", "radicale")
-	// Another process may take the free port before Radicale binds it:
-	// then try again on another.
+	// Its port is held for the test (testport); should a process that
+	// binds ports by number have it, try again on another.
 	for attempt := 0; ; attempt++ {
 		r, logs, err := tryRadicale(t, bin)
 		if err == nil {
@@ -715,15 +715,14 @@ func startRadicale(t *testing.T) *radicale {
 	}
 }
 
-// tryRadicale starts Radicale on a port that was free a moment ago and
-// waits until it answers; on failure it returns Radicale's output.
+// tryRadicale starts Radicale on a port held for the test and waits until
+// its own process listens there and answers; on failure it returns
+// Radicale's output. An answer alone could come from another process
+// that took the port: session 18's CI measured a parallel test's server
+// that way (bench's TestScaleSmoke).
 func tryRadicale(t *testing.T, bin string) (*radicale, string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	port := testport.Ports(t, 1)[0]
+	addr := fmt.Sprint("127.0.0.1:", port)
 	dir := t.TempDir()
 	r := &radicale{URL: "http://" + addr, Storage: filepath.Join(dir, "collections")}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -741,18 +740,26 @@ func tryRadicale(t *testing.T, bin string) (*radicale, string, error) {
 		cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 			cancel()
 			<-done
 		}
 	})
 	t.Cleanup(r.stop)
-	deadline := time.Now().Add(15 * time.Second)
+	// Python's start under load 30 takes many seconds: a bound that
+	// returns as soon as Radicale answers.
+	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		resp, err := http.Get(r.URL + "/.web/")
-		if err == nil {
-			resp.Body.Close()
-			return r, "", nil
+		ours, err := testport.ListensOn(cmd.Process.Pid, port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ours {
+			resp, err := http.Get(r.URL + "/.web/")
+			if err == nil {
+				resp.Body.Close()
+				return r, "", nil
+			}
 		}
 		select {
 		case <-done:
@@ -760,7 +767,7 @@ func tryRadicale(t *testing.T, bin string) (*radicale, string, error) {
 		default:
 		}
 		if time.Now().After(deadline) {
-			return nil, logs.String(), fmt.Errorf("radicale did not answer on %s within 15s: %w", addr, err)
+			return nil, logs.String(), fmt.Errorf("radicale did not listen and answer on %s within 2 minutes", addr)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/almanac/almanac/internal/testport"
 )
 
 // TestHealthcheck: `almanac healthcheck` exits 0 against a serving server
@@ -67,12 +69,7 @@ func TestHealthcheck(t *testing.T) {
 	})
 
 	t.Run("ErrDown", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
+		addr := testport.Addrs(t, 1)[0] // held: nothing listens on it
 		var out, errOut bytes.Buffer
 		if code := run(ctx, []string{"healthcheck", "--listen", addr}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "not healthy") {
 			t.Errorf("exit %d, stderr %q", code, errOut.String())
