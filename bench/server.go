@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -75,6 +74,11 @@ const (
 	BenchPassword = "bench-secret"
 )
 
+// startWait bounds a server's start: a race-built Almanac, or Python's
+// start of a peer, on 2 cores under a test run's load 30 takes many
+// seconds; start returns as soon as the server answers.
+const startWait = 2 * time.Minute
+
 // start runs name with args (the server log goes to dir/server.log) and
 // waits until probe answers over HTTP with any status below 500 but 404,
 // from a socket the process holds.
@@ -92,7 +96,7 @@ func start(ctx context.Context, s *Server, probe string, name string, args ...st
 	s.proc, s.PID, s.exited = cmd.Process, cmd.Process.Pid, make(chan struct{})
 	go func() { s.err = cmd.Wait(); close(s.exited) }()
 	c := NewClient(s.Target, 1)
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(startWait)
 	for time.Now().Before(deadline) {
 		select {
 		case <-s.exited:
@@ -119,7 +123,7 @@ func start(ctx context.Context, s *Server, probe string, name string, args ...st
 			return nil
 		}
 	}
-	return errors.New("start " + s.Name + ": no answer within 60s; log in " + s.LogPath())
+	return fmt.Errorf("start %s: no answer from its own process within %s; log in %s", s.Name, startWait, s.LogPath())
 }
 
 // newServer makes a Server with a fresh directory, an HTTP port and

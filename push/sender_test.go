@@ -373,11 +373,10 @@ func hasUnregistered(t *testing.T, db *engine.DB, id, reason string) bool {
 
 func waitFor(t *testing.T, ok func() bool) {
 	t.Helper()
-	for i := 0; !ok(); i++ {
-		if i > 3000 {
-			t.Fatal("condition not reached in 30 s")
+	for deadline := time.Now().Add(2 * time.Minute); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 2 minutes")
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

@@ -35,12 +35,12 @@ func writeSecret(t *testing.T, secret string) string {
 // the server answers after its INFO.
 func routeHello(t *testing.T, addr, user, pass string) string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	c, err := net.DialTimeout("tcp", addr, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(time.Minute)) // a loaded machine: the answer ends the wait
 	r := bufio.NewReader(c)
 	info, err := r.ReadString('\n')
 	if err != nil || !strings.HasPrefix(info, "INFO ") {
@@ -145,13 +145,13 @@ func tlsRouteHello(t *testing.T, addr, cert, key string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &net.Dialer{Timeout: 5 * time.Second}
+	d := &net.Dialer{Timeout: time.Minute}
 	c, err := tls.DialWithDialer(d, "tcp", addr, &tls.Config{Certificates: []tls.Certificate{pair}, InsecureSkipVerify: true}) //nolint:gosec // the server's certificate is not what is tested
 	if err != nil {
 		return "refused: " + err.Error()
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(time.Minute)) // a loaded machine: the answer ends the wait
 	line, err := bufio.NewReader(c).ReadString('\n')
 	if err != nil && line == "" {
 		return "refused: " + err.Error()

@@ -44,7 +44,7 @@ func runAuditCLI(t *testing.T, name string, args ...string) (stdout, stderr stri
 		t.Fatalf("no audit command %q", name)
 	}
 	env, out, errOut := auditCLIEnv()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute) // a bound for a loaded machine
 	defer cancel()
 	err = fn(ctx, env, args)
 	return out.String(), errOut.String(), err

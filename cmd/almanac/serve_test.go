@@ -123,13 +123,15 @@ func TestServeShutdown(t *testing.T) {
 	go func() { srv.Stop(t); close(stopped) }()
 	// Wait until the listener is closed: new connections are refused while
 	// the slow request is still running.
-	for {
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
 		c, err := net.Dial("tcp", srv.Main.Addr())
 		if err != nil {
 			break
 		}
 		c.Close()
-		time.Sleep(10 * time.Millisecond)
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still takes connections a minute after the server began to stop", srv.Main.Addr())
+		}
 	}
 	if len(order) != 0 {
 		t.Errorf("hooks stopped before in-flight requests finished: %v", order)

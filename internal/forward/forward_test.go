@@ -92,8 +92,10 @@ func newNode(t *testing.T, s *server.Server, leads bool, handler http.HandlerFun
 // subscription reached the server).
 func subscribed(t *testing.T, writer *fakeNode) {
 	t.Helper()
-	for !writer.leading.Load() {
-		time.Sleep(time.Millisecond)
+	for deadline := time.Now().Add(time.Minute); !writer.leading.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the writer does not lead a minute after it started")
+		}
 	}
 	if err := writer.nc.Flush(); err != nil {
 		t.Fatal(err)
