@@ -122,7 +122,7 @@ func TestClusterForward(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), retryBound)
 	defer cancel()
 	if err := other.DB.WaitFor(ctx, survivor.DB.Head()); err != nil {
 		t.Fatal(err)

@@ -115,7 +115,7 @@ func caughtUp(t *testing.T, nodes []*testServer) engine.Seq {
 	for _, s := range nodes {
 		head = max(head, s.DB.Head())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), retryBound) // a loaded machine: returns once they have
 	defer cancel()
 	for _, s := range nodes {
 		if err := s.DB.WaitFor(ctx, head); err != nil {

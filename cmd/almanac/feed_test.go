@@ -124,7 +124,7 @@ func TestFeedEndToEnd(t *testing.T) {
 		t.Errorf("gRPC change = %v, want alice's put with ETag %s", put, etag)
 	}
 
-	msg, err := cons.Next(jetstream.FetchMaxWait(20 * time.Second))
+	msg, err := cons.Next(jetstream.FetchMaxWait(time.Minute))
 	if err != nil {
 		t.Fatalf("NATS: %v", err)
 	}

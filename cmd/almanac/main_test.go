@@ -200,7 +200,9 @@ func flagGiven(flags []string, name string) bool {
 func (s *testServer) Stop(t testing.TB) {
 	s.stopOnce.Do(func() {
 		s.cancel()
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		// A bound for a loaded machine (a cluster node's in-flight writes
+		// wait for the log's 10 s bound): returns once the server stops.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		if err := s.Main.Close(ctx); err != nil {
 			t.Errorf("stop server: %v", err)
