@@ -100,7 +100,7 @@ func newLineReader(r io.Reader) *lineReader {
 // fails the test when the process ends or the deadline passes first.
 func (lr *lineReader) expect(t *testing.T, prefix string, stderr fmt.Stringer) string {
 	t.Helper()
-	deadline := time.After(40 * time.Second)
+	deadline := time.After(clientBound)
 	for {
 		select {
 		case l, ok := <-lr.lines:
@@ -112,7 +112,7 @@ func (lr *lineReader) expect(t *testing.T, prefix string, stderr fmt.Stringer) s
 				return l
 			}
 		case <-deadline:
-			t.Fatalf("no %q from the client within 40s\nstdout:\n%s\nstderr:\n%s", prefix, strings.Join(lr.seen, "\n"), stderr)
+			t.Fatalf("no %q from the client within %s\nstdout:\n%s\nstderr:\n%s", prefix, clientBound, strings.Join(lr.seen, "\n"), stderr)
 		}
 	}
 }
@@ -135,7 +135,7 @@ func TestInteropRestore(t *testing.T) {
 		count   = 50
 	)
 	srv := startServer(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*clientBound) // one client for the whole session: its syncs, the damage and the restore
 	defer cancel()
 	cmd := exec.CommandContext(ctx, systemPython, "testdata/caldav_restore.py", srv.BaseURL+calPath, "alice", testPassword, fmt.Sprint(count))
 	cmd.Dir = "."
