@@ -165,13 +165,18 @@ func TestClusterKill9(t *testing.T) {
 	// every one is what the digests below show (logs and projections
 	// byte-identical). Reading each on all three nodes cost the nodes 49-58
 	// CPU-s of the race-built test's 107-130 for nothing more.
-	deadline := time.Now().Add(time.Minute)
+	//
+	// A write not read back is missing after readBound of failed reads
+	// of it, counted from its own first failure: a bound from the start
+	// of all the reads, which take minutes under load, left a read that
+	// failed once late (a client timeout, a 503) no retry at all.
+	const readBound = 2 * time.Minute
 	paths := make([]string, 0, len(acked))
 	for path := range acked {
 		paths = append(paths, path)
 	}
 	var (
-		missing     string // the first write missing when the deadline passed
+		missing     string // the first write missing after readBound
 		missingNode int    // the node it is missing on
 		missingOnce sync.Once
 		// The goroutines of each node at its first GET that failed:
@@ -186,6 +191,7 @@ func TestClusterKill9(t *testing.T) {
 			readers.Go(func() {
 				for i := ci + n*r; i < len(paths); i += n * 8 {
 					path, etag := paths[i], acked[paths[i]]
+					var failing time.Time // since the first failed read of path
 					for {
 						code, got, err := clusterGet(url, path)
 						if code == http.StatusOK && got == etag {
@@ -196,9 +202,12 @@ func TestClusterKill9(t *testing.T) {
 								stallDumps[ci] = fmt.Sprintf("at %s, after %v:\n%s", time.Now().Format(time.TimeOnly), err, goroutinesOf(c))
 							})
 						}
-						if time.Now().After(deadline) {
+						if failing.IsZero() {
+							failing = time.Now()
+						}
+						if time.Since(failing) > readBound {
 							missingOnce.Do(func() {
-								missing = fmt.Sprintf("%s on node %d (%s): %d %s %v, acknowledged with %s", path, ci+1, c.dir, code, got, err, etag)
+								missing = fmt.Sprintf("%s on node %d (%s), read for %s: %d %s %v, acknowledged with %s", path, ci+1, c.dir, readBound, code, got, err, etag)
 								missingNode = ci
 							})
 							return
@@ -223,7 +232,7 @@ func TestClusterKill9(t *testing.T) {
 	// The nodes agree on the head (writes whose answer was lost may have
 	// landed too); stopped, each node's database verifies, and all hold
 	// the same log and projections.
-	for {
+	for deadline := time.Now().Add(readBound); ; {
 		heads := map[string]bool{}
 		for _, c := range nodes {
 			heads[headOf(c.url.Load().(string))] = true
@@ -232,7 +241,7 @@ func TestClusterKill9(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("the nodes' heads do not agree: %v", heads)
+			t.Errorf("the nodes' heads do not agree after %s: %v", readBound, heads)
 			diagnoseCluster(t, nodes, "", -1)
 			t.FailNow()
 		}
