@@ -187,9 +187,11 @@ func TestSharedLogHeadAskedAgain(t *testing.T) {
 	flaky.mu.Lock()
 	flaky.hungHeads = 2
 	flaky.mu.Unlock()
-	// The bound is far above the two unanswered asks (2 × headAttempt):
-	// without asking again, Sync waits for it and fails.
-	c, cancel := context.WithTimeout(ctx, 10*headAttempt)
+	// Asking again, Sync returns within a few seconds (the two unanswered
+	// asks cost 1.5 s); without, it waits for the bound and fails. The
+	// bound is a loaded machine's: 5 s (10 × headAttempt) was the -race
+	// build's Sync under load 30 with little to spare.
+	c, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := a.Sync(c); err != nil {
 		t.Fatalf("Sync with two asks of the head unanswered: %v", err)
@@ -214,7 +216,9 @@ func TestSharedLogSlowHead(t *testing.T) {
 	slow.mu.Lock()
 	slow.headDelay = 3 * headAttempt / 2
 	slow.mu.Unlock()
-	c, cancel := context.WithTimeout(ctx, 20*headAttempt)
+	// Without longer waits every ask is cut short and Sync fails at the
+	// bound, a loaded machine's (it was 10 s).
+	c, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := a.Sync(c); err != nil {
 		t.Fatalf("Sync on a log that answers its head after %s: %v", 3*headAttempt/2, err)
