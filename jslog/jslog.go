@@ -465,26 +465,41 @@ func (l *Log) Head(ctx context.Context) (engine.Seq, error) {
 }
 
 // Identity returns the identity in the bucket, putting proposed there if
-// it has none.
+// it has none. While the bucket's stream cannot answer (no leader yet, or
+// an election: "no responders", "no response from stream", a request
+// timed out) it asks again until ctx ends: a node starting beside its
+// peers met that right after the log itself had answered, and failed its
+// start (TestClusterPartition, session 19).
 func (l *Log) Identity(ctx context.Context, proposed []byte) ([]byte, error) {
-	_, err := l.kv.Create(ctx, identityKey, proposed)
-	if err == nil {
-		return proposed, nil
-	}
 	for {
-		// Another node's Create won; the replica answering may not
-		// have it yet.
-		e, gerr := l.kv.Get(ctx, identityKey)
-		if gerr == nil {
-			return e.Value(), nil
+		_, err := l.kv.Create(ctx, identityKey, proposed)
+		if err == nil {
+			return proposed, nil
 		}
-		if !errors.Is(gerr, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("jslog: identity: %w", errors.Join(err, gerr))
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			// Another node's Create won (or an earlier one of ours whose
+			// answer was lost); the replica answering may not have it yet.
+			e, gerr := l.kv.Get(ctx, identityKey)
+			if gerr == nil {
+				return e.Value(), nil
+			}
+			err = gerr
+		}
+		if !unanswered(err) && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("jslog: identity: %w", err)
 		}
 		select {
 		case <-time.After(20 * time.Millisecond):
 		case <-ctx.Done():
-			return nil, fmt.Errorf("jslog: identity: %w", errors.Join(err, gerr, ctx.Err()))
+			return nil, fmt.Errorf("jslog: identity: %w", errors.Join(err, ctx.Err()))
 		}
 	}
+}
+
+// unanswered reports whether err says a JetStream request had no answer
+// (no server took it, the stream has no leader, or it timed out), which
+// asking again may change.
+func unanswered(err error) bool {
+	return errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
 }

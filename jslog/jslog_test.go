@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 var ctx = context.Background()
@@ -155,6 +156,67 @@ func TestIdentity(t *testing.T) {
 	if id, err := b.Identity(ctx, []byte("second")); err != nil || string(id) != "first" {
 		t.Fatalf("%q, %v, want the first", id, err)
 	}
+}
+
+// TestIdentityUnanswered: while the bucket's stream does not answer (no
+// leader yet: "no responders", "no response from stream"), Identity asks
+// again instead of failing a node's start; a Create whose answer was lost
+// after it was stored gives back its own identity; other errors are
+// returned at once.
+func TestIdentityUnanswered(t *testing.T) {
+	s := startCluster(t, 1)[0]
+	a, b := mustLog(t, s, 1), mustLog(t, s, 1)
+	fa := &unansweredKV{KeyValue: a.kv, errs: []error{nats.ErrNoResponders, jetstream.ErrNoStreamResponse}, lost: true}
+	a.kv = fa
+	if id, err := a.Identity(ctx, []byte("first")); err != nil || string(id) != "first" {
+		t.Fatalf("after two unanswered requests and a lost answer: %q, %v", id, err)
+	}
+	b.kv = &unansweredKV{KeyValue: b.kv, errs: []error{jetstream.ErrNoStreamResponse, nats.ErrNoResponders}}
+	if id, err := b.Identity(ctx, []byte("second")); err != nil || string(id) != "first" {
+		t.Fatalf("after two unanswered requests: %q, %v, want the first", id, err)
+	}
+	broken := errors.New("broken")
+	b.kv = &unansweredKV{KeyValue: b.kv, errs: []error{broken}}
+	if _, err := b.Identity(ctx, []byte("second")); !errors.Is(err, broken) {
+		t.Fatalf("a request that failed: %v, want its error", err)
+	}
+}
+
+// unansweredKV answers its first requests with errs, one each; with
+// lost, the first Create after them is stored but answered with
+// ErrNoStreamResponse, as a reply lost on the way.
+type unansweredKV struct {
+	jetstream.KeyValue
+	errs []error
+	lost bool
+}
+
+func (k *unansweredKV) next() error {
+	if len(k.errs) == 0 {
+		return nil
+	}
+	err := k.errs[0]
+	k.errs = k.errs[1:]
+	return err
+}
+
+func (k *unansweredKV) Create(ctx context.Context, key string, value []byte, opts ...jetstream.KVCreateOpt) (uint64, error) {
+	if err := k.next(); err != nil {
+		return 0, err
+	}
+	rev, err := k.KeyValue.Create(ctx, key, value, opts...)
+	if err == nil && k.lost {
+		k.lost = false
+		return 0, jetstream.ErrNoStreamResponse
+	}
+	return rev, err
+}
+
+func (k *unansweredKV) Get(ctx context.Context, key string) (jetstream.KeyValueEntry, error) {
+	if err := k.next(); err != nil {
+		return nil, err
+	}
+	return k.KeyValue.Get(ctx, key)
 }
 
 var alice = engine.Meta{Actor: "alice", UserAgent: "test/1.0"}
