@@ -51,6 +51,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -612,8 +613,14 @@ func (n *Node) refuse(m *nats.Msg, why string) {
 }
 
 // encodeRequest writes r with body as an HTTP/1.1 request, without the
-// headers of r's connection.
+// headers of r's connection. The target goes in origin form (path and
+// query; Write sends URL.RequestURI()). A target with none, as an opaque
+// URI ("a:0", whose RequestURI "0" is no request target), is an error:
+// the caller runs such a request itself.
 func encodeRequest(r *http.Request, body []byte) ([]byte, error) {
+	if u := r.URL.RequestURI(); u != "*" && !strings.HasPrefix(u, "/") {
+		return nil, fmt.Errorf("forward: encode request: target %q has no origin form", u)
+	}
 	out := &http.Request{Method: r.Method, URL: r.URL, Host: r.Host, Header: r.Header.Clone(),
 		ContentLength: int64(len(body)), Body: io.NopCloser(bytes.NewReader(body))}
 	for k := range hopByHop {
